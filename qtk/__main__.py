@@ -1,0 +1,3 @@
+from qtk.cli import app
+
+app(prog_name="qtk")
