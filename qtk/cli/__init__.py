@@ -18,6 +18,9 @@ app = typer.Typer(
 
 # One line per subcommand, in the order `qtk --help` lists them. Only commands that work are here.
 COMMANDS: list[str] = [
+    "autobench",
+    "train",
+    "pr-check",
 ]
 
 

@@ -1,0 +1,51 @@
+"""One entry point from a DataConfig to tokenized train/val streams (building caches as needed)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Callable
+
+from qtk.config import DataConfig
+from qtk.data import corpus as corpora
+from qtk.data import shards
+from qtk.data.tokenizer import ByteTokenizer, Tokenizer, fingerprint, from_json, train_bpe
+from qtk.errors import UsageError
+from qtk.paths import cache_dir
+
+
+def _bpe_for(corpus: corpora.Corpus, vocab_size: int, cache_root: Path) -> Tokenizer:
+    """Train (or reuse a cached) BPE tokenizer on the corpus' training split."""
+    path = cache_root / "bpe" / f"{corpus.name}-{corpus.fingerprint[:24]}-{vocab_size}.json"
+    if path.is_file():
+        return from_json(json.loads(path.read_text()))
+    tok = train_bpe(corpus.train, vocab_size)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(tok.to_json()))
+    tmp.replace(path)
+    return tok
+
+
+def prepare(cfg: DataConfig, tokenizer: Tokenizer | None = None,
+            progress: Callable[[int, int], None] | None = None,
+            notice: Callable[[str], None] | None = None) -> shards.TokenData:
+    """Tokenized data for `cfg`. With `tokenizer` given (eval, resume) that tokenizer is used;
+    otherwise one is made as `cfg.tokenizer` says (BPE trained on the training split)."""
+    root = cache_dir()
+    if cfg.path and shards.is_shard_dir(Path(cfg.path).expanduser()):
+        data = shards.open_dir(Path(cfg.path).expanduser())
+        if tokenizer is not None and fingerprint(tokenizer) != fingerprint(data.tokenizer):
+            raise UsageError(f"--data {cfg.path}: its shards were made with a different tokenizer than the model's")
+        return data
+    corpus = corpora.from_path(cfg.path, cfg.val_fraction) if cfg.path else corpora.builtin(cfg.corpus)
+    if corpus.notice and notice:
+        notice(corpus.notice)
+    if tokenizer is None:
+        tokenizer = ByteTokenizer() if cfg.tokenizer == "byte" else _bpe_for(corpus, cfg.bpe_vocab_size, root)
+    built = shards.build(corpus, tokenizer, root, progress)
+    data = shards.open_dir(built)
+    data.tokenizer = tokenizer
+    if len(data.val) < 2 or len(data.train) < 2:
+        raise UsageError(f"data {corpus.name!r} is too small to train on")
+    return data

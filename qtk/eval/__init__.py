@@ -1,0 +1,110 @@
+"""Held-out evaluation: loss, perplexity, bits per byte and top-1/top-5 accuracy over a whole
+token stream in sliding windows (each token scored once, with up to block_size - stride tokens
+of context it did not score), plus throughput and peak memory."""
+
+from __future__ import annotations
+
+import math
+import resource
+import sys
+import time
+from typing import Callable, Iterator
+
+import torch
+
+from qtk.data.shards import TokenStream
+
+
+def windows(n_tokens: int, block: int, stride: int) -> Iterator[tuple[int, int, int]]:
+    """(begin, end, first_scored) so that inputs are [begin, end) and targets [begin+1, end+1);
+    targets before first_scored were scored by an earlier window."""
+    prev_end = 0
+    begin = 0
+    last = n_tokens - 1  # the final token is only ever a target
+    while prev_end < last:
+        end = min(begin + block, last)
+        yield begin, end, prev_end
+        prev_end = end
+        begin += stride
+
+
+def spaced_windows(n_tokens: int, block: int, max_tokens: int) -> Iterator[tuple[int, int, int]]:
+    """Non-overlapping windows spread evenly over the stream, about max_tokens targets in all."""
+    count = max(1, min(max_tokens // block, (n_tokens - 1) // block))
+    span = max(0, n_tokens - 1 - block)
+    for i in range(count):
+        begin = (span * i) // max(1, count - 1) if count > 1 else 0
+        end = min(begin + block, n_tokens - 1)
+        yield begin, end, begin
+
+
+def _peak_mem_mb(device: torch.device) -> float:
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return rss / 2**20 if sys.platform == "darwin" else rss / 1024  # bytes on macOS, KiB on Linux
+
+
+@torch.no_grad()
+def evaluate(model: torch.nn.Module, stream: TokenStream, special_ids: set[int], *, block_size: int,
+             stride: int | None = None, batch_size: int = 8, max_tokens: int | None = None,
+             device: torch.device | str = "cpu", autocast_dtype: torch.dtype | None = None,
+             progress: Callable[[int, int], None] | None = None) -> dict:
+    """Metrics over the whole stream (or about `max_tokens` of it, spread evenly).
+
+    Targets that are special tokens (document separators) are not scored: bits per byte counts
+    only the text's own bytes."""
+    device = torch.device(device)
+    was_training = model.training
+    model.eval()
+    n = len(stream)
+    if max_tokens is not None and max_tokens < n:
+        spans = list(spaced_windows(n, block_size, max_tokens))
+    else:
+        spans = list(windows(n, block_size, stride or max(1, block_size // 2)))
+    nats, scored, top1, top5 = 0.0, 0, 0, 0
+    specials = torch.tensor(sorted(special_ids), dtype=torch.long)
+    t0 = time.perf_counter()
+    for i in range(0, len(spans), batch_size):
+        chunk = spans[i:i + batch_size]
+        x = torch.zeros(len(chunk), block_size, dtype=torch.long)
+        y = torch.full((len(chunk), block_size), -1, dtype=torch.long)
+        for row, (begin, end, first) in enumerate(chunk):
+            toks = torch.from_numpy(stream.get(begin, end - begin + 1))
+            x[row, : end - begin] = toks[:-1]
+            tgt = toks[1:].clone()
+            tgt[: first - begin] = -1
+            tgt[torch.isin(tgt, specials)] = -1
+            y[row, : end - begin] = tgt
+        x, y = x.to(device), y.to(device)
+        with torch.autocast(device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
+            logits, _ = model(x)
+        logits = logits.float()
+        mask = y >= 0
+        lp = torch.log_softmax(logits[mask], dim=-1)
+        tgt = y[mask]
+        nats -= lp.gather(1, tgt[:, None]).sum().item()
+        top = lp.topk(min(5, lp.size(-1)), dim=-1).indices
+        top1 += (top[:, 0] == tgt).sum().item()
+        top5 += (top == tgt[:, None]).any(dim=1).sum().item()
+        scored += tgt.numel()
+        if progress:
+            progress(min(i + batch_size, len(spans)), len(spans))
+    elapsed = time.perf_counter() - t0
+    model.train(was_training)
+    whole = max_tokens is None or max_tokens >= n
+    # For a sample, bytes are estimated from the stream's bytes per scored token.
+    n_bytes = stream.n_bytes if whole else stream.n_bytes * scored / max(1, n - 1)
+    loss = nats / max(1, scored)
+    return {
+        "loss": loss,
+        "ppl": math.exp(min(loss, 700.0)),
+        "bpb": nats / (math.log(2) * max(1.0, n_bytes)),
+        "top1": top1 / max(1, scored),
+        "top5": top5 / max(1, scored),
+        "tokens": scored,
+        "bytes": int(n_bytes),
+        "tokens_per_s": scored / max(elapsed, 1e-9),
+        "peak_mem_mb": _peak_mem_mb(device),
+        "whole": whole,
+    }

@@ -1,0 +1,118 @@
+"""Text generation with a KV cache: greedy, temperature, top-k, top-p, repetition penalty, stop
+strings, several samples at once, streaming through a callback. Documents start with the
+tokenizer's <|endoftext|>, so the prompt is prefixed with it and generating it ends a sample."""
+
+from __future__ import annotations
+
+import codecs
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import torch
+
+from qtk.data.tokenizer import Tokenizer
+from qtk.errors import UsageError
+from qtk.model.context import KVCache
+
+
+@dataclass
+class Sampling:
+    max_new_tokens: int = 200
+    temperature: float = 0.8  # 0 = greedy
+    top_k: int = 0            # 0 = off
+    top_p: float = 1.0        # 1 = off
+    repetition_penalty: float = 1.0
+    stop: list[str] = field(default_factory=list)
+    seed: int | None = None
+
+
+def next_token(logits: torch.Tensor, history: torch.Tensor, s: Sampling, gen: torch.Generator | None) -> torch.Tensor:
+    """logits (B, V), history (B, L) ids seen so far -> (B,) next ids."""
+    logits = logits.float()
+    if s.repetition_penalty != 1.0:
+        seen = logits.gather(1, history)
+        seen = torch.where(seen > 0, seen / s.repetition_penalty, seen * s.repetition_penalty)
+        logits = logits.scatter(1, history, seen)
+    if s.temperature == 0:
+        return logits.argmax(dim=-1)
+    logits = logits / s.temperature
+    if s.top_k:
+        kth = logits.topk(min(s.top_k, logits.size(-1)), dim=-1).values[:, -1:]
+        logits = logits.masked_fill(logits < kth, float("-inf"))
+    if s.top_p < 1.0:
+        sorted_logits, order = logits.sort(dim=-1, descending=True)
+        probs = sorted_logits.softmax(dim=-1)
+        # drop a token when the mass before it already reaches top_p (the top token always stays)
+        drop = probs.cumsum(dim=-1) - probs >= s.top_p
+        logits = logits.scatter(1, order, sorted_logits.masked_fill(drop, float("-inf")))
+    return torch.multinomial(logits.softmax(dim=-1), 1, generator=gen).squeeze(1)
+
+
+class _Stream:
+    """Per-sample text assembly: incremental UTF-8, stop strings, held-back output."""
+
+    def __init__(self, stops: list[str]) -> None:
+        self.decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self.text, self.emitted, self.stops, self.done = "", 0, stops, False
+        self.hold = max((len(x) for x in stops), default=1) - 1
+
+    def add(self, data: bytes, final: bool = False) -> str:
+        """Append bytes; return newly safe text (none that could start a stop string)."""
+        self.text += self.decoder.decode(data, final=final)
+        for stop in self.stops:
+            at = self.text.find(stop)
+            if at >= 0:
+                self.text, self.done = self.text[:at], True
+        safe = len(self.text) if (self.done or final) else max(self.emitted, len(self.text) - self.hold)
+        piece = self.text[self.emitted:safe]
+        self.emitted = safe
+        return piece
+
+
+@torch.no_grad()
+def generate(model: torch.nn.Module, tok: Tokenizer, prompt: bytes, s: Sampling, n: int = 1,
+             device: torch.device | str = "cpu", on_text: Callable[[int, str], None] | None = None) -> dict:
+    """Generate `n` continuations of `prompt`; on_text(sample, piece) streams them."""
+    device = torch.device(device)
+    block = model.cfg.block_size
+    ids = [tok.eot_id] + tok.encode(prompt)
+    if len(ids) > block:
+        raise UsageError(f"prompt is {len(ids) - 1} tokens, longer than the model's context of {block - 1}")
+    gen = torch.Generator(device=device).manual_seed(s.seed) if s.seed is not None else None
+    history = torch.tensor([ids] * n, device=device)
+    streams = [_Stream(s.stop) for _ in range(n)]
+    cache = KVCache(block)
+    t0 = time.perf_counter()
+    logits, _ = model(history, cache=cache)
+    logits = logits[:, -1]
+    generated = 0
+    for _ in range(s.max_new_tokens):
+        logits[:, tok.vocab_size:] = float("-inf")  # padding rows of the embedding
+        nxt = next_token(logits, history, s, gen)
+        history = torch.cat([history, nxt[:, None]], dim=1)
+        generated += 1
+        for i, st in enumerate(streams):
+            if st.done:
+                continue
+            if nxt[i].item() == tok.eot_id:
+                piece, st.done = st.add(b"", final=True), True
+            else:
+                piece = st.add(tok.decode_bytes([nxt[i].item()]))
+            if piece and on_text:
+                on_text(i, piece)
+        if all(st.done for st in streams):
+            break
+        if cache.length >= block:  # context full: re-prefill from the most recent half
+            cache = KVCache(block)
+            logits, _ = model(history[:, -(block // 2):], cache=cache)
+        else:
+            logits, _ = model(nxt[:, None], cache=cache)
+        logits = logits[:, -1]
+    elapsed = time.perf_counter() - t0
+    for i, st in enumerate(streams):
+        piece = st.add(b"", final=True) if not st.done else ""
+        if piece and on_text:
+            on_text(i, piece)
+    return {"texts": [st.text for st in streams], "new_tokens": generated,
+            "tokens_per_s": generated * n / max(elapsed, 1e-9)}

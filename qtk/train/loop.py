@@ -1,0 +1,331 @@
+"""The training loop: AdamW with warm-up + cosine, gradient accumulation, clipping, bf16
+autocast on GPU, periodic validation, atomic last/best checkpoints, exact resume, DDP.
+
+`train()` is the whole job; the CLI passes a Reporter to see progress. No printing here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from qtk import checkpoint as ckpt
+from qtk import config as qconfig
+from qtk.data.prepare import prepare
+from qtk.data.tokenizer import from_json
+from qtk.errors import Interrupted, QtkError, UsageError
+from qtk.eval import evaluate
+from qtk.model import GPT
+from qtk.model.gpt import padded_vocab
+from qtk.train import dist
+from qtk.train.schedule import lr_at
+
+
+class Reporter:
+    """Receives progress; every method is optional to override."""
+
+    def notice(self, msg: str) -> None: ...
+    def tokenize(self, done: int, total: int) -> None: ...
+    def start(self, info: dict[str, Any]) -> None: ...
+    def step(self, rec: dict[str, Any]) -> None: ...
+    def eval(self, rec: dict[str, Any]) -> None: ...
+    def finish(self) -> None: ...
+
+
+@dataclass
+class TrainResult:
+    run_dir: str
+    checkpoint: str
+    steps: int
+    tokens: int
+    train_loss: float
+    val_loss: float
+    val_bpb: float
+    tokens_per_s: float
+    params: int
+    elapsed_s: float
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise UsageError(f"train.device: {name!r} requested but CUDA is not available")
+    return torch.device(name)
+
+
+def autocast_dtype(name: str, device: torch.device) -> torch.dtype | None:
+    """None = plain fp32 (bf16 matmuls have no fast path on these CPUs)."""
+    if name == "auto":
+        return torch.bfloat16 if device.type == "cuda" else None
+    return None if name == "float32" else getattr(torch, name)
+
+
+def new_run_dir(out_dir: str | None) -> Path:
+    run_dir = Path(out_dir) if out_dir else Path("runs") / datetime.now().strftime("%Y%m%d-%H%M%S")
+    if (run_dir / "last.safetensors").exists() or (run_dir / "best.safetensors").exists():
+        raise UsageError(f"{run_dir} already holds a run: continue it with --resume {run_dir} or pick a new --out-dir")
+    if run_dir.exists() and not run_dir.is_dir():
+        raise UsageError(f"--out-dir {run_dir} is a file")
+    return run_dir
+
+
+class Trainer:
+    def __init__(self, cfg: qconfig.RunConfig, run_dir: Path, reporter: Reporter, resume: bool) -> None:
+        self.cfg, self.run_dir, self.rep, self.resuming = cfg, run_dir, reporter, resume
+        t = cfg.train
+        self.device = resolve_device(t.device)
+        self.dist = dist.setup(self.device.type)
+        if self.device.type == "cuda" and self.dist.active:
+            self.device = torch.device("cuda", self.dist.local_rank)
+            torch.cuda.set_device(self.device)
+        self.amp = autocast_dtype(t.dtype, self.device)
+        self.micro = t.micro_batch_size or max(1, t.batch_size // self.dist.world)
+        if t.batch_size % (self.micro * self.dist.world):
+            raise UsageError(f"train.batch_size ({t.batch_size}) must be a multiple of micro_batch_size "
+                             f"({self.micro}) x processes ({self.dist.world})")
+        self.accum = t.batch_size // (self.micro * self.dist.world)
+        self.step, self.best_val, self.last_loss = 0, math.inf, math.nan
+        self.elapsed_before = 0.0
+
+    # ------------------------------------------------------------------ setup
+    def setup(self) -> None:
+        saved_tok = self.run_dir / "tokenizer.json"
+        tok = from_json(json.loads(saved_tok.read_text())) if self.resuming and saved_tok.is_file() else None
+        self.data = prepare(self.cfg.data, tok, self.rep.tokenize, self.rep.notice)
+        self.tok = self.data.tokenizer
+        if self.cfg.model.vocab_size == 0:
+            self.cfg.model.vocab_size = padded_vocab(self.tok.vocab_size)
+        elif self.cfg.model.vocab_size < self.tok.vocab_size:
+            raise UsageError(f"model.vocab_size ({self.cfg.model.vocab_size}) is smaller than the "
+                             f"tokenizer's ({self.tok.vocab_size})")
+        if len(self.data.train) <= self.cfg.model.block_size + 1:
+            raise UsageError(f"training data has {len(self.data.train)} tokens, fewer than one context "
+                             f"of {self.cfg.model.block_size}: lower model.block_size or add data")
+        torch.manual_seed(self.cfg.train.seed)
+        self.model = GPT(self.cfg.model).to(self.device)
+        self.optimizer = self._optimizer()
+        self.gen = torch.Generator().manual_seed(self.cfg.train.seed)
+        if self.resuming:
+            self._restore()
+        self._start_step = self.step
+        self.net = self.model
+        if self.dist.active:
+            from torch.nn.parallel import DistributedDataParallel
+
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self.net = DistributedDataParallel(self.model, device_ids=ids)
+        if self.cfg.train.compile:
+            self.net = torch.compile(self.net)
+        if self.dist.main:
+            self._write_run_files()
+
+    def _optimizer(self) -> torch.optim.Optimizer:
+        t = self.cfg.train
+        decay, no_decay = [], []
+        for name, p in self.model.named_parameters():
+            (decay if p.dim() >= 2 and not name.startswith("wte") else no_decay).append(p)
+        groups = [{"params": decay, "weight_decay": t.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+        try:
+            return torch.optim.AdamW(groups, lr=t.lr, betas=(t.beta1, t.beta2), fused=True)
+        except (RuntimeError, TypeError):
+            return torch.optim.AdamW(groups, lr=t.lr, betas=(t.beta1, t.beta2))
+
+    def _write_run_files(self) -> None:
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        ckpt.atomic_write(self.run_dir / "config.toml",
+                          lambda tmp: Path(tmp).write_text(qconfig.to_toml(self.cfg)))
+        ckpt.atomic_write(self.run_dir / "tokenizer.json",
+                          lambda tmp: Path(tmp).write_text(json.dumps(self.tok.to_json())))
+
+    def _restore(self) -> None:
+        last = self.run_dir / "last.safetensors"
+        state_file = self.run_dir / "last.state.safetensors"
+        if not last.is_file() or not state_file.is_file():
+            raise UsageError(f"--resume {self.run_dir}: no last.safetensors + last.state.safetensors to resume from")
+        saved = ckpt.load(last)
+        ckpt.load_weights(self.model, saved.state, last)
+        opt_state, extra, rng = ckpt.load_train_state(state_file)
+        self.optimizer.load_state_dict(opt_state)
+        self.step, self.best_val = extra["step"], extra["best_val"]
+        self.elapsed_before = extra.get("elapsed", 0.0)
+        self.gen.set_state(rng["sampler"])
+        torch.set_rng_state(rng["torch"])
+        if "cuda" in rng and torch.cuda.is_available():
+            torch.cuda.set_rng_state(rng["cuda"], self.device)
+
+    # ------------------------------------------------------------------ steps
+    def batch_indices(self) -> torch.Tensor:
+        """Start offsets of this step's global batch; every rank draws the same and takes a slice,
+        so N processes see exactly the batch one process would."""
+        T = self.cfg.model.block_size
+        ix = torch.randint(len(self.data.train) - T - 1, (self.cfg.train.batch_size,), generator=self.gen)
+        per_rank = len(ix) // self.dist.world
+        return ix[self.dist.rank * per_rank:(self.dist.rank + 1) * per_rank]
+
+    def fetch(self, ix: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        T = self.cfg.model.block_size
+        rows = torch.stack([torch.from_numpy(self.data.train.get(int(i), T + 1)) for i in ix])
+        x, y = rows[:, :-1], rows[:, 1:]
+        if self.device.type == "cuda":
+            return x.pin_memory().to(self.device, non_blocking=True), y.pin_memory().to(self.device, non_blocking=True)
+        return x, y
+
+    def train_step(self, lr: float) -> float:
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        ix = self.batch_indices()
+        total = 0.0
+        for m in range(self.accum):
+            x, y = self.fetch(ix[m * self.micro:(m + 1) * self.micro])
+            sync = m == self.accum - 1 or not self.dist.active
+            with self.net.no_sync() if not sync else contextlib.nullcontext():
+                with torch.autocast(self.device.type, dtype=self.amp, enabled=self.amp is not None):
+                    _, loss = self.net(x, y)
+                (loss / self.accum).backward()
+            total += loss.item() / self.accum
+        if self.cfg.train.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.train.grad_clip)
+        self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        return total
+
+    def quick_eval(self) -> dict[str, Any]:
+        return evaluate(self.model, self.data.val, {self.tok.eot_id}, block_size=self.cfg.model.block_size,
+                        batch_size=self.micro, max_tokens=self.cfg.train.eval_tokens,
+                        device=self.device, autocast_dtype=self.amp)
+
+    def save(self, elapsed: float, val_loss: float | None, improved: bool = False) -> None:
+        """last (+ best when val improved) with the training-state sidecar."""
+        if not self.dist.main:
+            return
+        state = ckpt.model_state(self.model)
+        meta = {"step": self.step, "val_loss": val_loss, "train_loss": self.last_loss,
+                "params": self.model.num_params()}
+        ckpt.save(self.run_dir / "last.safetensors", state, self.cfg, self.tok, meta)
+        rng = {"sampler": self.gen.get_state(), "torch": torch.get_rng_state()}
+        if self.device.type == "cuda":
+            rng["cuda"] = torch.cuda.get_rng_state(self.device)
+        extra = {"step": self.step, "best_val": self.best_val, "elapsed": elapsed}
+        ckpt.save_train_state(self.run_dir / "last.state.safetensors", self.optimizer, extra, rng)
+        if improved:
+            ckpt.save(self.run_dir / "best.safetensors", state, self.cfg, self.tok, meta)
+
+    def log(self, rec: dict[str, Any]) -> None:
+        if not self.dist.main:
+            return
+        with open(self.run_dir / "metrics.jsonl", "a") as f:
+            f.write(json.dumps(rec) + "\n")
+        if self.tb is not None:
+            for k, v in rec.items():
+                if k != "step" and isinstance(v, (int, float)):
+                    self.tb.add_scalar(k, v, rec["step"])
+
+    # ------------------------------------------------------------------ the loop
+    def _open_tensorboard(self) -> None:
+        self.tb = None
+        if self.dist.main:
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+
+                self.tb = SummaryWriter(str(self.run_dir / "tb"))
+            except ImportError:  # tensorboard not installed: JSONL only
+                pass
+
+    def run(self) -> TrainResult:
+        t, T = self.cfg.train, self.cfg.model.block_size
+        self._open_tensorboard()
+        self.rep.start({"run_dir": str(self.run_dir), "params": self.model.num_params(), "device": str(self.device),
+                        "world": self.dist.world, "step": self.step, "max_steps": t.max_steps, "max_time": t.max_time,
+                        "data": self.data.source, "tokenizer": self.tok.name, "train_tokens": len(self.data.train)})
+        start = time.perf_counter()
+        tok_per_step = t.batch_size * T
+        window_t, window_steps = time.perf_counter(), 0
+        val_loss = None
+        try:
+            while True:
+                elapsed = self.elapsed_before + time.perf_counter() - start
+                out_of_time = bool(t.max_time) and elapsed >= t.max_time
+                if dist.any_true(self.dist, out_of_time, self.device) or (t.max_steps and self.step >= t.max_steps):
+                    break
+                lr = lr_at(t, self.step, elapsed)
+                loss = dist.mean(self.dist, self.train_step(lr), self.device)
+                if not math.isfinite(loss):
+                    raise QtkError(f"loss became {loss} at step {self.step + 1}: stopped; the last good "
+                                   f"checkpoint is {self.run_dir / 'last.safetensors'}")
+                self.step += 1
+                self.last_loss = loss
+                window_steps += 1
+                if self.step % t.log_interval == 0:
+                    now = time.perf_counter()
+                    rec = {"step": self.step, "loss": loss, "lr": lr, "tokens": self.step * tok_per_step,
+                           "tokens_per_s": window_steps * tok_per_step / (now - window_t), "elapsed": elapsed,
+                           **_router_stats(self.model)}
+                    window_t, window_steps = now, 0
+                    self.log(rec)
+                    self.rep.step(rec)
+                if t.eval_interval and self.step % t.eval_interval == 0:
+                    val_loss = self._periodic_eval(elapsed)
+        except KeyboardInterrupt:
+            self.save(self.elapsed_before + time.perf_counter() - start, None)
+            raise Interrupted(f"interrupted at step {self.step}; checkpoint saved to {self.run_dir / 'last.safetensors'}"
+                              f" (continue with --resume {self.run_dir})") from None
+        elapsed = self.elapsed_before + time.perf_counter() - start
+        if not (t.eval_interval and self.step % t.eval_interval == 0 and val_loss is not None):
+            val_loss = self._periodic_eval(elapsed)
+        return self._finish(elapsed, start)
+
+    def _periodic_eval(self, elapsed: float) -> float:
+        m = self.quick_eval()
+        improved = m["loss"] < self.best_val
+        self.best_val = min(self.best_val, m["loss"])
+        rec = {"step": self.step, "val_loss": m["loss"], "val_bpb": m["bpb"], "elapsed": elapsed}
+        self.log(rec)
+        self.rep.eval(rec)
+        self.save(elapsed, m["loss"], improved)
+        return m["loss"]
+
+    def _finish(self, elapsed: float, start: float) -> TrainResult:
+        """Score the final model on the whole held-out split."""
+        t, T = self.cfg.train, self.cfg.model.block_size
+        trained = time.perf_counter() - start
+        steps_here = self.step - self._start_step
+        full = evaluate(self.model, self.data.val, {self.tok.eot_id}, block_size=T, batch_size=self.micro,
+                        device=self.device, autocast_dtype=self.amp)
+        rec = {"step": self.step, "final_val_loss": full["loss"], "final_val_bpb": full["bpb"],
+               "final_top1": full["top1"], "final_top5": full["top5"]}
+        self.log(rec)
+        if self.tb is not None:
+            self.tb.close()
+        self.rep.finish()
+        return TrainResult(
+            run_dir=str(self.run_dir), checkpoint=str(self.run_dir / "last.safetensors"), steps=self.step,
+            tokens=self.step * t.batch_size * T, train_loss=self.last_loss, val_loss=full["loss"],
+            val_bpb=full["bpb"], tokens_per_s=steps_here * t.batch_size * T / max(trained, 1e-9),
+            params=self.model.num_params(), elapsed_s=elapsed)
+
+
+def _router_stats(model: torch.nn.Module) -> dict[str, float]:
+    """Scalar statistics components left in the last forward (e.g. MoE load balance)."""
+    stats = getattr(ckpt.unwrap(model), "last_stats", {}) or {}
+    return {k: float(v) for k, v in stats.items() if isinstance(v, (int, float)) or getattr(v, "ndim", 1) == 0}
+
+
+def train(cfg: qconfig.RunConfig, out_dir: str | None = None, resume: str | None = None,
+          reporter: Reporter | None = None) -> TrainResult:
+    """Train a model as `cfg` says; with `resume`, continue that run directory where it stopped."""
+    run_dir = Path(resume) if resume else new_run_dir(out_dir)
+    trainer = Trainer(cfg, run_dir, reporter or Reporter(), resume=bool(resume))
+    try:
+        trainer.setup()
+        return trainer.run()
+    finally:
+        dist.teardown(trainer.dist)
