@@ -157,6 +157,6 @@ def from_path(path: str, val_fraction: float) -> Corpus:
         whole = b"\n".join(docs)
         cut = _split_point(whole, val_fraction)
         train, val = [whole[:cut]], [whole[cut:]]
-    if not any(d.strip() for d in val) or not any(d.strip() for d in train):
+    if val_fraction > 0 and (not any(d.strip() for d in val) or not any(d.strip() for d in train)):
         raise UsageError(f"--data: {root} is too small to hold out {val_fraction:.0%} for validation")
     return Corpus(root.name or str(root), train, val, h.hexdigest(), files=[os.fspath(f) for f in files])

@@ -49,3 +49,27 @@ def prepare(cfg: DataConfig, tokenizer: Tokenizer | None = None,
     if len(data.val) < 2 or len(data.train) < 2:
         raise UsageError(f"data {corpus.name!r} is too small to train on")
     return data
+
+
+def eval_stream(data: str | None, cfg: DataConfig, tokenizer: Tokenizer,
+                progress: Callable[[int, int], None] | None = None) -> tuple[shards.TokenStream, str]:
+    """The held-out stream to score a model on.
+
+    None: the validation split of the model's own training data; `shakespeare` / `pydoc`: that
+    built-in corpus' validation split; a token-shard directory: its val split; a text file or
+    directory: all of it."""
+    if data is None:
+        built = prepare(cfg, tokenizer, progress)
+        return built.val, f"{built.source} (val)"
+    if data in ("shakespeare", "pydoc", "auto"):
+        corpus = corpora.builtin(data)
+        return shards.open_dir(shards.build(corpus, tokenizer, cache_dir(), progress)).val, f"{corpus.name} (val)"
+    path = Path(data).expanduser()
+    if shards.is_shard_dir(path):
+        return prepare(DataConfig(path=data), tokenizer).val, f"{path.name} (val)"
+    corpus = corpora.from_path(data, 0.0)
+    corpus.val, corpus.train = corpus.train + corpus.val, []
+    stream = shards.open_dir(shards.build(corpus, tokenizer, cache_dir(), progress)).val
+    if len(stream) < 2:
+        raise UsageError(f"--data {data}: no text to evaluate")
+    return stream, corpus.name

@@ -108,3 +108,27 @@ def evaluate(model: torch.nn.Module, stream: TokenStream, special_ids: set[int],
         "peak_mem_mb": _peak_mem_mb(device),
         "whole": whole,
     }
+
+
+def evaluate_checkpoint(path: str, data: str | None = None, *, config_file: str | None = None,
+                        stride: int | None = None, batch_size: int = 8, device: str = "auto",
+                        progress: Callable[[int, int], None] | None = None) -> dict:
+    """Load a checkpoint (file or run directory) and score it on held-out text."""
+    from qtk import checkpoint
+    from qtk.data.prepare import eval_stream
+    from qtk.train.loop import autocast_dtype, resolve_device
+
+    ck = checkpoint.load(path, config_file)
+    dev = resolve_device(device)
+    model = ck.build_model(dev)
+    stream, source = eval_stream(data, ck.cfg.data, ck.tokenizer)
+    if stride is not None and not 0 < stride <= ck.cfg.model.block_size:
+        from qtk.errors import UsageError
+
+        raise UsageError(f"--stride must be in 1..{ck.cfg.model.block_size} (the model's context)")
+    if dev.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(dev)
+    m = evaluate(model, stream, {ck.tokenizer.eot_id}, block_size=ck.cfg.model.block_size, stride=stride,
+                 batch_size=batch_size, device=dev, autocast_dtype=autocast_dtype("auto", dev), progress=progress)
+    m.pop("whole", None)
+    return {"path": str(ck.path), "data": source, "params": model.num_params(), **m}

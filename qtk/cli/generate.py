@@ -1,0 +1,60 @@
+"""Generate text from a checkpoint with KV-cache decoding; streams to stdout (the text only;
+diagnostics go to stderr). --prompt - reads the prompt from stdin; --temperature 0 is greedy."""
+
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from qtk.cli import common
+
+
+def command(
+    path: Path = typer.Argument(..., help="Checkpoint file or run directory."),
+    prompt: str = typer.Option("", "--prompt", "-p", help="Prompt text; '-' reads it from stdin."),
+    max_new_tokens: int = typer.Option(200, "--max-new-tokens", "-m", min=0, help="Tokens to generate."),
+    temperature: float = typer.Option(0.8, "--temperature", "-t", min=0.0, help="0 = greedy."),
+    top_k: int = typer.Option(0, "--top-k", min=0, help="Sample among the k most likely (0 = off)."),
+    top_p: float = typer.Option(1.0, "--top-p", min=0.0, max=1.0, help="Nucleus sampling mass (1 = off)."),
+    repetition_penalty: float = typer.Option(1.0, "--repetition-penalty", min=0.0, help="CTRL-style; 1 = off."),
+    stop: Optional[List[str]] = typer.Option(None, "--stop", help="Stop when this string appears (repeatable)."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Sampling seed (reproducible output)."),
+    num_samples: int = typer.Option(1, "-n", "--num-samples", min=1, help="Independent samples."),
+    device: str = typer.Option("auto", "--device", help="auto | cpu | cuda | cuda:N."),
+    config_file: Optional[Path] = typer.Option(None, "--config", "-c", help="qtk config for a bare .pt state dict."),
+    json_out: bool = typer.Option(False, "--json", help="Print {texts, new_tokens, tokens_per_s} as JSON instead."),
+) -> None:
+    from qtk.errors import UsageError
+
+    if prompt == "-":
+        prompt = sys.stdin.read()
+    if temperature == 0 and num_samples > 1:
+        raise UsageError("-n > 1 with --temperature 0 would print the same greedy text several times")
+    from qtk import checkpoint
+    from qtk.generate import Sampling, generate
+    from qtk.train.loop import resolve_device
+
+    ck = checkpoint.load(path, config_file)
+    dev = resolve_device(device)
+    model = ck.build_model(dev)
+    s = Sampling(max_new_tokens, temperature, top_k, top_p, repetition_penalty, list(stop or []), seed)
+    live = num_samples == 1 and not json_out
+
+    def stream(i: int, piece: str) -> None:
+        sys.stdout.write(piece)
+        sys.stdout.flush()
+
+    out = generate(model, ck.tokenizer, prompt.encode("utf-8"), s, num_samples, dev, stream if live else None)
+    if json_out:
+        common.print_json(out)
+        return
+    if live:
+        sys.stdout.write("\n")
+    else:
+        for i, text in enumerate(out["texts"]):
+            sys.stderr.write(f"--- sample {i + 1}\n")
+            sys.stderr.flush()
+            sys.stdout.write(text + "\n")
+            sys.stdout.flush()
+    sys.stderr.write(f"{out['new_tokens']} tokens x {num_samples} at {out['tokens_per_s']:,.1f} tok/s\n")
