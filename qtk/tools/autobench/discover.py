@@ -1,0 +1,129 @@
+"""Finding test modules and ordering them longest-first from the durations of the previous run.
+
+Discovery mirrors pytest's defaults: file names matching `test_*.py` / `*_test.py`, skipping the
+directories pytest's `norecursedirs` skips (hidden, build, dist, venvs...). Scheduling the longest
+modules first is the LPT rule (Graham, 1969): on j workers the makespan is within 4/3 of optimal,
+whereas an unlucky order can leave one long module running alone at the end.
+
+The duration cache is one JSON file, by default `<root>/.pytest_cache/qtk-autobench.json`, where
+<root> is the nearest directory at or above DIR holding pytest.ini, pyproject.toml, tox.ini,
+setup.cfg or .git (else DIR itself) — where pytest keeps its own cache, already git-ignored.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import os
+from pathlib import Path
+
+from qtk.errors import QtkError, UsageError
+
+DEFAULT_PATTERNS = ("test_*.py", "*_test.py")
+_SKIP_DIRS = {"build", "dist", "node_modules", "venv", "CVS", "_darcs", "{arch}", "__pycache__"}
+_ROOT_MARKERS = ("pytest.ini", "pyproject.toml", "tox.ini", "setup.cfg", ".git")
+CACHE_NAME = "qtk-autobench.json"
+
+
+class NoModulesFound(QtkError):
+    """Nothing matched the patterns. Exit code 5, as pytest's "no tests collected"."""
+
+    exit_code = 5
+
+
+def discover_modules(target: Path, patterns: tuple[str, ...] = DEFAULT_PATTERNS) -> list[Path]:
+    """Test module files under `target` (or `target` itself when it is a file), sorted by path."""
+    if not target.exists():
+        raise UsageError(f"{target}: no such file or directory")
+    if target.is_file():
+        if target.suffix != ".py":
+            raise UsageError(f"{target}: not a Python test module (expected a .py file or a directory)")
+        return [target.resolve()]
+    found = []
+    for dirpath, dirnames, filenames in os.walk(target):
+        dirnames[:] = sorted(d for d in dirnames if not _skipped_dir(Path(dirpath) / d))
+        found += [Path(dirpath, f).resolve() for f in filenames if _matches(f, patterns)]
+    if not found:
+        raise NoModulesFound(f"no test modules matching {', '.join(patterns)} under {target}")
+    return sorted(found)
+
+
+def _matches(name: str, patterns: tuple[str, ...]) -> bool:
+    return name.endswith(".py") and any(fnmatch.fnmatchcase(name, p) for p in patterns)
+
+
+def _skipped_dir(path: Path) -> bool:
+    name = path.name
+    if name.startswith(".") or name in _SKIP_DIRS or name.endswith(".egg"):
+        return True
+    return (path / "pyvenv.cfg").exists()  # a virtualenv under any name
+
+
+def cache_root(target: Path) -> Path:
+    """The project directory the cache (and its module keys) are relative to."""
+    start = (target if target.is_dir() else target.parent).resolve()
+    for d in (start, *start.parents):
+        if any((d / m).exists() for m in _ROOT_MARKERS):
+            return d
+    return start
+
+
+def default_cache_file(target: Path) -> Path:
+    return cache_root(target) / ".pytest_cache" / CACHE_NAME
+
+
+class DurationCache:
+    """Seconds each module took last time, keyed by its path relative to the cache root."""
+
+    def __init__(self, path: Path | None, root: Path):
+        self.path, self.root = path, root
+        self.durations: dict[str, float] = {}
+        if path is not None and path.is_file():
+            try:
+                data = json.loads(path.read_text(encoding="utf-8"))
+                self.durations = {str(k): float(v) for k, v in data.get("durations", {}).items()}
+            except (OSError, ValueError, AttributeError, TypeError):
+                self.durations = {}  # a corrupt cache only costs the ordering; start afresh
+
+    def key(self, module: Path) -> str:
+        try:
+            return module.relative_to(self.root).as_posix()
+        except ValueError:
+            return module.as_posix()
+
+    def get(self, module: Path) -> float | None:
+        return self.durations.get(self.key(module))
+
+    def update(self, seconds: dict[Path, float]) -> None:
+        for module, s in seconds.items():
+            self.durations[self.key(module)] = round(s, 3)
+
+    def save(self) -> bool:
+        """Write atomically; False when the directory is not writable (the run itself is unharmed)."""
+        if self.path is None:
+            return False
+        try:
+            fresh_dir = not self.path.parent.exists()
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            if fresh_dir and self.path.parent.name == ".pytest_cache":
+                # The same guard pytest writes, so `git status` stays clean.
+                (self.path.parent / ".gitignore").write_text("# Created by qtk autobench.\n*\n")
+            tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+            tmp.write_text(json.dumps({"version": 1, "durations": self.durations}, indent=1, sort_keys=True))
+            os.replace(tmp, self.path)
+            return True
+        except OSError:
+            return False
+
+
+def longest_first(modules: list[Path], cache: DurationCache) -> list[Path]:
+    """Known modules by last duration, longest first; modules never timed go first of all (they
+    might be the longest), the larger files first as a rough proxy."""
+
+    def sort_key(m: Path) -> tuple[int, float, str]:
+        seconds = cache.get(m)
+        if seconds is None:
+            return (0, -m.stat().st_size, str(m))
+        return (1, -seconds, str(m))
+
+    return sorted(modules, key=sort_key)

@@ -1,0 +1,307 @@
+"""Run each test module in its own pytest process, in parallel, and judge how each one ended.
+
+Isolation is per module, as pytest-xdist's `--dist loadfile` groups tests, but in a fresh process
+each time (a crash or a leaked global takes down one module, not the run) and in its own session
+(`start_new_session`), so a timeout can kill the module's whole process group, grandchildren
+included. Before that kill, SIGABRT goes to the pytest process: with PYTHONFAULTHANDLER=1 the
+faulthandler module dumps every thread's stack first, so a hang shows where it hung.
+
+The scheduler is one loop in the calling thread (no worker threads): start up to `jobs` processes,
+poll them every few milliseconds, enforce deadlines. Ctrl-C lands in that loop, which kills the
+running groups and returns what finished.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from qtk.errors import UsageError
+from qtk.tools.autobench import discover
+from qtk.tools.autobench.classify import classify
+from qtk.tools.autobench.results import CRASH, ERROR, FAIL, FLAKY, NOTRUN, PASS, ModuleResult, SuiteReport
+
+PLUGIN_NAME = "_qtk_autobench_plugin"
+POLL_S = 0.005
+RERUNNABLE = frozenset({FAIL, ERROR, CRASH})  # not TIMEOUT: a rerun would cost another full timeout
+# pytest's "generated xml file: <our temp file>" line names a file deleted after the run.
+_XML_NOTICE = re.compile(r"^-+ generated xml file: .*-+\n", re.MULTILINE)
+
+
+def default_jobs() -> int:
+    """CPUs this process may run on (the affinity mask, which containers and taskset narrow)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        return os.cpu_count() or 1
+
+
+@dataclass
+class AutobenchOptions:
+    """How to run a suite; every field maps to one `qtk autobench` option."""
+
+    jobs: int = field(default_factory=default_jobs)
+    timeout: float | None = None  # seconds per module attempt
+    session_timeout: float | None = None  # seconds for the whole run
+    reruns: int = 0  # extra attempts for a module that FAILs, ERRORs or CRASHes
+    patterns: tuple[str, ...] = discover.DEFAULT_PATTERNS
+    pytest_args: tuple[str, ...] = ()
+    python: str = sys.executable
+    cache_file: Path | None = None  # None: discover.default_cache_file(target)
+    use_cache: bool = True
+    kill_grace_s: float = 2.0  # how long faulthandler gets to dump stacks after SIGABRT
+
+    def validate(self) -> None:
+        if self.jobs < 1:
+            raise UsageError(f"-j/--jobs must be at least 1, got {self.jobs}")
+        for name, value in (("--timeout", self.timeout), ("--session-timeout", self.session_timeout)):
+            if value is not None and value <= 0:
+                raise UsageError(f"{name} must be positive seconds, got {value:g}")
+        if self.reruns < 0:
+            raise UsageError(f"--reruns must be 0 or more, got {self.reruns}")
+        if not self.patterns:
+            raise UsageError("--pattern: give at least one file-name glob")
+        for arg in self.pytest_args:
+            if arg.split("=")[0] in ("--junit-xml", "--junitxml"):
+                # autobench reads each module's report from its own --junit-xml; a second one would win.
+                raise UsageError(f"pytest argument {arg}: use `qtk autobench --junit-xml FILE` instead")
+
+
+@dataclass
+class _Job:
+    module: Path
+    display: str
+    attempt: int
+    first_failure: ModuleResult | None  # the failed attempt a FLAKY verdict reports
+    proc: subprocess.Popen
+    started: float
+    deadline: float | None
+    out_path: Path
+    xml_path: Path
+    events_path: Path
+    out: object  # the open output file
+
+
+class _Scheduler:
+    def __init__(self, modules: list[Path], displays: dict[Path, str], opts: AutobenchOptions,
+                 workdir: Path, on_result: Callable[[ModuleResult], None] | None):
+        self.opts, self.workdir, self.displays, self.on_result = opts, workdir, displays, on_result
+        self.pending: deque[tuple[Path, int, ModuleResult | None]] = deque((m, 1, None) for m in modules)
+        self.running: list[_Job] = []
+        self.results: dict[Path, ModuleResult] = {}
+        self.plugin_dir = workdir / "plugin"
+        self.plugin_dir.mkdir()
+        shutil.copyfile(Path(__file__).with_name("pytest_plugin.py"), self.plugin_dir / f"{PLUGIN_NAME}.py")
+        self._serial = 0
+
+    def run(self, session_deadline: float | None) -> str | None:
+        """Run everything; returns None, "interrupted" (Ctrl-C) or "session" (session timeout)."""
+        try:
+            while self.pending or self.running:
+                if session_deadline is not None and time.monotonic() >= session_deadline:
+                    self._stop_all(session=True)
+                    return "session"
+                while self.pending and len(self.running) < self.opts.jobs:
+                    self._start(*self.pending.popleft())
+                self._reap()
+                time.sleep(POLL_S)
+        except KeyboardInterrupt:
+            self._stop_all(session=False)
+            return "interrupted"
+        except BaseException:
+            _kill_groups(self.running, dump_stacks=False, grace_s=0)  # never leave orphans behind
+            raise
+        return None
+
+    def _start(self, module: Path, attempt: int, first_failure: ModuleResult | None) -> None:
+        self._serial += 1
+        stem = self.workdir / f"{self._serial:05d}"
+        out_path, xml_path, events_path = (stem.with_suffix(s) for s in (".out", ".xml", ".events"))
+        # A private cache_dir: parallel pytests would otherwise overwrite each other's lastfailed
+        # in the project's .pytest_cache, leaving only the last module's failures for `--lf`.
+        cmd = [self.opts.python, "-m", "pytest", str(module), "-p", PLUGIN_NAME,
+               f"--junit-xml={xml_path}", "-o", "junit_family=xunit2",
+               "-o", f"cache_dir={stem.with_suffix('.cache')}", *self.opts.pytest_args]
+        env = dict(os.environ, PYTHONFAULTHANDLER="1", QTK_AUTOBENCH_EVENTS=str(events_path))
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(self.plugin_dir), env.get("PYTHONPATH")) if p)
+        out = open(out_path, "wb")  # noqa: SIM115 - closed in _finish; a file, not a pipe, never fills up
+        try:
+            proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                                    env=env, start_new_session=True)
+        except OSError as e:
+            out.close()
+            raise UsageError(f"--python {self.opts.python}: cannot run it ({e.strerror})") from e
+        now = time.monotonic()
+        deadline = now + self.opts.timeout if self.opts.timeout else None
+        self.running.append(_Job(module, self.displays[module], attempt, first_failure, proc, now,
+                                 deadline, out_path, xml_path, events_path, out))
+
+    def _reap(self) -> None:
+        now = time.monotonic()
+        for job in list(self.running):
+            if job.proc.poll() is not None:
+                self._finish(job, timed_out=False)
+            elif job.deadline is not None and now >= job.deadline:
+                _kill_groups([job], dump_stacks=True, grace_s=self.opts.kill_grace_s)
+                self._finish(job, timed_out=True)
+
+    def _finish(self, job: _Job, timed_out: bool, session: bool = False) -> None:
+        self.running.remove(job)
+        job.out.close()
+        duration = time.monotonic() - job.started
+        output = _XML_NOTICE.sub("", job.out_path.read_bytes().decode("utf-8", errors="replace"))
+        result = classify(job.module, job.display, job.proc.returncode, timed_out, duration, output,
+                          job.xml_path, job.events_path, self.opts.timeout if not session else None)
+        result.attempts = job.attempt
+        if result.status in RERUNNABLE and job.attempt <= self.opts.reruns and not session:
+            self.pending.appendleft((job.module, job.attempt + 1, job.first_failure or result))
+            return
+        if job.first_failure is not None and result.status == PASS:
+            first = job.first_failure
+            result.status = FLAKY
+            result.detail = f"attempt 1 {first.status}: {first.detail}; passed on attempt {job.attempt}"
+            result.output = first.output
+        self._record(result)
+
+    def _record(self, result: ModuleResult) -> None:
+        self.results[result.path] = result
+        if self.on_result is not None:
+            self.on_result(result)
+
+    def _stop_all(self, session: bool) -> None:
+        """Kill every running module; unstarted ones keep an earlier failed attempt or become NOTRUN."""
+        old = _ignore_sigint()
+        try:
+            jobs = list(self.running)
+            _kill_groups(jobs, dump_stacks=session, grace_s=self.opts.kill_grace_s)
+            for job in jobs:
+                if session:
+                    self._finish(job, timed_out=True, session=True)
+                else:
+                    self.running.remove(job)
+                    job.out.close()
+                    if job.first_failure is not None:  # a rerun was under way: the failure stands
+                        self._record(job.first_failure)
+            for module, _, first_failure in self.pending:
+                if first_failure is not None:
+                    self._record(first_failure)
+            self.pending.clear()
+        finally:
+            if old is not None:
+                signal.signal(signal.SIGINT, old)
+
+
+def _ignore_sigint():
+    """A second Ctrl-C while the children are being killed would leave them running."""
+    try:
+        return signal.signal(signal.SIGINT, signal.SIG_IGN)
+    except ValueError:  # not the main thread
+        return None
+
+
+def _sigterm_as_interrupt():
+    """CI cancels a job with SIGTERM; the modules run in their own sessions and would outlive us,
+    so SIGTERM is handled as Ctrl-C: kill them, report what finished."""
+
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+
+    try:
+        return signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread: the caller owns signals
+        return None
+
+
+def _kill_groups(jobs: list[_Job], dump_stacks: bool, grace_s: float) -> None:
+    """SIGABRT each pytest (faulthandler prints its stacks), then SIGKILL each whole process group.
+
+    The group is killed while its leader is an unreaped zombie at worst, so its id cannot have
+    been reused by an unrelated process."""
+    if dump_stacks:
+        for job in jobs:
+            _signal(job.proc.pid, signal.SIGABRT, group=False)
+        end = time.monotonic() + grace_s
+        while time.monotonic() < end and not all(_exited(j.proc.pid) for j in jobs):
+            time.sleep(POLL_S)
+    for job in jobs:
+        _signal(job.proc.pid, signal.SIGKILL, group=True)
+        job.proc.wait()
+
+
+def _signal(pid: int, sig: int, group: bool) -> None:
+    try:
+        os.killpg(pid, sig) if group else os.kill(pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass  # already gone
+
+
+def _exited(pid: int) -> bool:
+    """Has `pid` exited? Checked with WNOWAIT so the zombie (and its group id) stays reserved."""
+    try:
+        return os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
+    except ChildProcessError:
+        return True
+
+
+def _display_names(modules: list[Path], target: Path) -> dict[Path, str]:
+    """Paths as the user would type them: relative to the working directory when below it."""
+    cwd = Path.cwd().resolve()
+    base = target.resolve() if target.is_dir() else target.resolve().parent
+    names = {}
+    for m in modules:
+        for anchor in (cwd, base):
+            try:
+                names[m] = m.relative_to(anchor).as_posix()
+                break
+            except ValueError:
+                continue
+        else:
+            names[m] = m.as_posix()
+    return names
+
+
+def run_suite(target: Path, opts: AutobenchOptions,
+              on_result: Callable[[ModuleResult], None] | None = None) -> SuiteReport:
+    """Discover, schedule (longest first), run and judge every module under `target`.
+
+    `on_result` is called once per module as soon as its verdict is final (for progress output)."""
+    opts.validate()
+    target = Path(target)
+    modules = discover.discover_modules(target, opts.patterns)
+    cache_file = (opts.cache_file or discover.default_cache_file(target)) if opts.use_cache else None
+    cache = discover.DurationCache(cache_file, discover.cache_root(target))
+    displays = _display_names(modules, target)
+    started = time.monotonic()
+    workdir = Path(tempfile.mkdtemp(prefix="qtk-autobench-"))
+    old_term = _sigterm_as_interrupt()
+    try:
+        scheduler = _Scheduler(discover.longest_first(modules, cache), displays, opts, workdir, on_result)
+        deadline = started + opts.session_timeout if opts.session_timeout else None
+        stop = scheduler.run(deadline)
+    finally:
+        if old_term is not None:
+            signal.signal(signal.SIGTERM, old_term)
+        shutil.rmtree(workdir, ignore_errors=True)
+    results = scheduler.results
+    missing = [m for m in modules if m not in results]
+    if missing:
+        reason = ("interrupted (Ctrl-C or SIGTERM)" if stop == "interrupted"
+                  else f"session timeout ({opts.session_timeout:g} s)")
+        for m in missing:
+            # One failed "test" per module, as in the JUnit report: a run cut short must not read clean.
+            results[m] = ModuleResult(displays[m], m, NOTRUN, failed=1, detail=f"not finished: {reason}")
+    cache.update({m: r.duration_s for m, r in results.items() if r.status != NOTRUN})
+    cache.save()
+    return SuiteReport(target=target, results=sorted(results.values(), key=lambda r: r.module),
+                       wall_s=time.monotonic() - started, jobs=opts.jobs, cache_file=cache_file,
+                       interrupted=stop == "interrupted", session_timed_out=stop == "session")
