@@ -1,13 +1,43 @@
 """Shared fixtures: an isolated token cache and a CLI runner that executes `qtk` in-process."""
 
 import importlib.util
+import os
 
 import pytest
 
+# Small settings shared by the tests that train: pydoc corpus (always available), a ~60k-param model.
+TINY_SETS = {
+    "data.corpus": "pydoc", "model.n_layer": 2, "model.n_head": 4, "model.n_embd": 64,
+    "model.block_size": 64, "train.batch_size": 8, "train.warmup_steps": 5, "train.eval_interval": 10,
+    "train.eval_tokens": 2048, "train.log_interval": 1, "train.max_steps": 20,
+}
 
-@pytest.fixture(autouse=True)
-def _isolated_cache(tmp_path_factory, monkeypatch):
-    monkeypatch.setenv("QTK_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "qtk-cache"))
+
+@pytest.fixture(autouse=True, scope="session")
+def _isolated_cache(tmp_path_factory):
+    old = os.environ.get("QTK_CACHE_DIR")
+    os.environ["QTK_CACHE_DIR"] = str(tmp_path_factory.getbasetemp() / "qtk-cache")
+    yield
+    if old is None:
+        os.environ.pop("QTK_CACHE_DIR", None)
+    else:
+        os.environ["QTK_CACHE_DIR"] = old
+
+
+def tiny_config(**overrides):
+    from qtk import config
+
+    return config.load(flags={**TINY_SETS, **overrides})
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory):
+    """A run directory with a briefly trained tiny byte-level model (trained once per session)."""
+    from qtk.train.loop import train
+
+    run_dir = tmp_path_factory.mktemp("tiny") / "run"
+    train(tiny_config(), out_dir=str(run_dir))
+    return run_dir
 
 
 def _has_cuda_cupy() -> bool:
