@@ -21,6 +21,7 @@ COMMANDS: list[str] = [
     "autobench",
     "train",
     "pr-check",
+    "fit-scaling-law",
 ]
 
 
