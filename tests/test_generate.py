@@ -1,0 +1,71 @@
+import json
+
+import pytest
+import torch
+
+from qtk import checkpoint
+from qtk.generate import Sampling, generate, next_token
+
+
+@pytest.fixture(scope="module")
+def ck(tiny_run):
+    return checkpoint.load(tiny_run)
+
+
+def test_greedy_matches_uncached_argmax_loop(ck):
+    model = ck.build_model()
+    out = generate(model, ck.tokenizer, b"The ", Sampling(max_new_tokens=30, temperature=0))
+    ids = torch.tensor([[ck.tokenizer.eot_id] + list(b"The ")])
+    for _ in range(30):
+        logits = model(ids)[0][0, -1]
+        logits[ck.tokenizer.vocab_size:] = float("-inf")
+        nxt = int(logits.argmax())
+        if nxt == ck.tokenizer.eot_id:
+            break
+        ids = torch.cat([ids, torch.tensor([[nxt]])], 1)
+    assert out["texts"][0].encode() == bytes(ids[0, 5:].tolist())
+
+
+def test_seeded_sampling_is_reproducible_and_filters_work(ck):
+    model = ck.build_model()
+    s = Sampling(max_new_tokens=20, temperature=1.0, seed=3)
+    assert generate(model, ck.tokenizer, b"A", s)["texts"] == generate(model, ck.tokenizer, b"A", s)["texts"]
+    greedy = generate(model, ck.tokenizer, b"A", Sampling(max_new_tokens=20, temperature=0))["texts"]
+    top1 = generate(model, ck.tokenizer, b"A", Sampling(max_new_tokens=20, temperature=1.0, top_k=1, seed=5))["texts"]
+    nucleus = generate(model, ck.tokenizer, b"A", Sampling(max_new_tokens=20, temperature=1.0, top_p=1e-6, seed=5))["texts"]
+    assert greedy == top1 == nucleus
+
+
+def test_next_token_filters():
+    logits = torch.tensor([[1.0, 3.0, 2.0, -1.0]])
+    hist = torch.tensor([[1]])
+    # repetition penalty 4 turns the seen token 1 (3.0) into 0.75, so token 2 wins
+    assert next_token(logits, hist, Sampling(temperature=0, repetition_penalty=4.0), None).item() == 2
+    gen = torch.Generator().manual_seed(0)
+    draws = {next_token(logits, hist, Sampling(temperature=1.0, top_k=2), gen).item() for _ in range(200)}
+    assert draws == {1, 2}
+    draws = {next_token(logits, hist, Sampling(temperature=1.0, top_p=0.8), gen).item() for _ in range(200)}
+    assert draws <= {1, 2} and 1 in draws
+
+
+def test_stop_strings_and_samples(ck):
+    model = ck.build_model()
+    out = generate(model, ck.tokenizer, b"", Sampling(max_new_tokens=60, temperature=1.0, seed=1, stop=["e"]), n=3)
+    assert len(out["texts"]) == 3
+    assert all("e" not in t for t in out["texts"])
+
+
+def test_cli_generate_streams_text_only(cli, tiny_run):
+    r = cli("generate", tiny_run, "--prompt", "Hi", "-m", "12", "-t", "0")
+    assert r.exit_code == 0, r.stderr
+    model_text = r.stdout.rstrip("\n")
+    assert len(model_text.encode()) <= 12 and "tok/s" in r.stderr
+    piped = cli("generate", tiny_run, "--prompt", "-", "-m", "12", "-t", "0", input="Hi")
+    assert piped.stdout == r.stdout
+    js = json.loads(cli("generate", tiny_run, "-m", "5", "-n", "2", "--seed", "1", "--json").stdout)
+    assert len(js["texts"]) == 2
+
+
+def test_prompt_longer_than_context_is_an_error(cli, tiny_run):
+    r = cli("generate", tiny_run, "--prompt", "x" * 200, "-m", "5")
+    assert r.exit_code == 2 and "longer than the model's context" in r.stderr
