@@ -58,3 +58,13 @@ def test_tied_head_and_context_limit():
     assert untied.head.weight is not untied.wte.weight
     with pytest.raises(ValueError, match="exceeds the context"):
         m(torch.zeros(1, 49, dtype=torch.long))
+
+
+def test_rope_complex_and_real_forms_agree():
+    from qtk.model.rope import apply_rope, apply_rope_real, rope_tables
+
+    cos, sin = rope_tables(16, 10, 10000.0)
+    x = torch.randn(2, 10, 3, 16).transpose(1, 2)  # (B, H, T, hs) view, non-contiguous like q/k
+    torch.testing.assert_close(apply_rope(x, cos, sin), apply_rope_real(x, cos, sin), atol=1e-6, rtol=1e-6)
+    # a rotation: norms of each pair are kept
+    torch.testing.assert_close(apply_rope(x, cos, sin).norm(dim=-1), x.norm(dim=-1), atol=1e-5, rtol=1e-5)
