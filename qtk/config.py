@@ -30,6 +30,57 @@ def _f(default: Any, help: str, **meta: Any) -> Any:
 
 
 @dataclass
+class SlidingConfig:
+    window: int = _f(64, "Sliding-window attention: each query sees the last `window` positions (itself included).", min=1)
+
+
+@dataclass
+class TopKConfig:
+    k: int = _f(32, "Top-k attention: each query attends to its k highest-scoring causal keys (k <= block_size).",
+                min=1)
+
+
+@dataclass
+class NSAConfig:
+    compress_block: int = _f(16, "NSA compressed branch: block length l (paper 32).", min=1)
+    compress_stride: int = _f(8, "NSA compressed branch: stride s between blocks (paper 16; s <= l).", min=1)
+    select_block: int = _f(16, "NSA selected branch: block length l' (paper 64).", min=1)
+    select_count: int = _f(4, "NSA selected branch: blocks n per query, incl. the first and 2 local (paper 16).",
+                           min=1)
+    window: int = _f(32, "NSA sliding-window branch: window w (paper 512).", min=1)
+
+
+@dataclass
+class MoEConfig:
+    n_experts: int = _f(4, "Routed experts per MoE layer.", min=1)
+    top_k: int = _f(1, "Experts per token (the hash router uses 1).", min=1)
+    capacity_factor: float = _f(1.25, "Expert capacity = factor * tokens * top_k / n_experts while training; "
+                                      "overflow skips the expert through the residual; 0 = no limit.", min=0.0)
+    aux_loss_coef: float = _f(0.01, "Switch load-balancing loss weight alpha (alpha * E * sum f_i * P_i).", min=0.0)
+    z_loss_coef: float = _f(0.0, "Router z-loss weight (mean squared logsumexp of the router logits).", min=0.0)
+    shared_expert: bool = _f(False, "Add one always-active shared expert.")
+    expert_hidden: int = _f(0, "Hidden width of each expert; 0 = the dense MLP's (model.ffn_hidden rule).", min=0)
+
+
+@dataclass
+class EngramConfig:
+    max_order: int = _f(3, "Hash n-grams of orders 2..max_order ending at each position.", min=2)
+    n_heads: int = _f(2, "Independent hash heads (tables) per order.", min=1)
+    table_size: int = _f(0, "Rows per hash table, rounded up to a prime; 0 = about 5 x vocab_size.", min=0)
+    embd: int = _f(32, "Width of each table's embedding; the lookups are concatenated.", min=1)
+    conv_kernel: int = _f(4, "Length of the short causal depthwise convolution.", min=1)
+    layers: str = _f("1", "Comma-separated block indices that get an Engram module (e.g. \"1,3\").")
+    seed: int = _f(0, "Seed of the hash multipliers.")
+
+
+@dataclass
+class MHCConfig:
+    n_streams: int = _f(4, "Residual streams.", min=1)
+    sinkhorn_iters: int = _f(20, "Sinkhorn-Knopp iterations projecting H_res onto doubly-stochastic matrices.",
+                             min=1)
+
+
+@dataclass
 class ModelConfig:
     vocab_size: int = _f(0, "Vocabulary size; 0 = taken from the tokenizer (padded to a multiple of 64).", min=0)
     block_size: int = _f(256, "Context length in tokens.", min=1)
@@ -47,6 +98,13 @@ class ModelConfig:
     ffn: str = _f("mlp", "Feed-forward kind.", registry="ffn")
     memory: str = _f("none", "Memory module added to the residual stream.", registry="memory")
     residual: str = _f("standard", "Residual connection scheme.", registry="residual")
+    router: str = _f("switch", "MoE router (when ffn = moe).", registry="router")
+    sliding: SlidingConfig = field(default_factory=SlidingConfig)
+    topk: TopKConfig = field(default_factory=TopKConfig)
+    nsa: NSAConfig = field(default_factory=NSAConfig)
+    moe: MoEConfig = field(default_factory=MoEConfig)
+    engram: EngramConfig = field(default_factory=EngramConfig)
+    mhc: MHCConfig = field(default_factory=MHCConfig)
 
 
 @dataclass
@@ -214,12 +272,50 @@ def validate(cfg: RunConfig) -> None:
     kv = m.n_kv_head or m.n_head
     if m.n_head % kv:
         raise UsageError(f"model.n_head ({m.n_head}) must be divisible by model.n_kv_head ({kv})")
+    _validate_components(m)
     t = cfg.train
     if t.micro_batch_size and t.batch_size % t.micro_batch_size:
         raise UsageError(f"train.batch_size ({t.batch_size}) must be a multiple of "
                          f"train.micro_batch_size ({t.micro_batch_size})")
     if t.max_steps == 0 and t.max_time == 0:
         raise UsageError("train.max_steps and train.max_time are both 0: nothing would stop the run")
+
+
+def engram_layers(m: ModelConfig) -> set[int]:
+    """Block indices of `model.engram.layers` ("1,3"), each checked against n_layer."""
+    out = set()
+    for part in m.engram.layers.replace(" ", "").split(","):
+        if not part:
+            continue
+        try:
+            i = int(part)
+        except ValueError:
+            raise UsageError(f"model.engram.layers: {part!r} is not a block index (expected e.g. \"1,3\")") from None
+        if not 0 <= i < m.n_layer:
+            raise UsageError(f"model.engram.layers: block {i} does not exist (model.n_layer = {m.n_layer})")
+        out.add(i)
+    return out
+
+
+def _validate_components(m: ModelConfig) -> None:
+    """Settings of the selectable components that depend on each other or on the model's size."""
+    if m.attention == "topk" and m.topk.k > m.block_size:
+        raise UsageError(f"model.topk.k ({m.topk.k}) exceeds model.block_size ({m.block_size}): "
+                         "a query can never have more than block_size keys")
+    nsa = m.nsa
+    if m.attention == "nsa":
+        if nsa.compress_stride > nsa.compress_block:
+            raise UsageError(f"model.nsa.compress_stride ({nsa.compress_stride}) must be <= "
+                             f"model.nsa.compress_block ({nsa.compress_block})")
+        if nsa.compress_block > m.block_size or nsa.select_block > m.block_size:
+            raise UsageError("model.nsa.compress_block and model.nsa.select_block must be <= model.block_size")
+    if m.ffn == "moe":
+        if m.moe.top_k > m.moe.n_experts:
+            raise UsageError(f"model.moe.top_k ({m.moe.top_k}) exceeds model.moe.n_experts ({m.moe.n_experts})")
+        if m.router == "hash" and m.moe.top_k != 1:
+            raise UsageError("model.router = hash sends each token to one expert: set model.moe.top_k = 1")
+    if m.memory == "engram":
+        engram_layers(m)
 
 
 def load(

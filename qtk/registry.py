@@ -11,10 +11,16 @@ from typing import Any, Callable
 from qtk.errors import UsageError
 
 _BUILTIN: dict[str, dict[str, str]] = {
-    "attention": {"dense": "qtk.model.attention:DenseAttention"},
-    "ffn": {"mlp": "qtk.model.mlp:SwiGLU"},
-    "memory": {"none": ""},
-    "residual": {"standard": "qtk.model.residual:StandardResidual"},
+    "attention": {
+        "dense": "qtk.model.attention:DenseAttention",
+        "sliding": "qtk.model.local_attention:SlidingWindowAttention",
+        "topk": "qtk.model.local_attention:TopKAttention",
+        "nsa": "qtk.model.nsa:NativeSparseAttention",
+    },
+    "ffn": {"mlp": "qtk.model.mlp:SwiGLU", "moe": "qtk.model.moe:MoE"},
+    "router": {"switch": "qtk.model.router:SwitchRouter", "hash": "qtk.model.router:HashRouter"},
+    "memory": {"none": "", "engram": "qtk.model.engram:Engram"},
+    "residual": {"standard": "qtk.model.residual:StandardResidual", "mhc": "qtk.model.mhc:ManifoldHyperConnection"},
 }
 _ADDED: dict[str, dict[str, Any]] = {}
 
@@ -26,6 +32,11 @@ def kinds() -> list[str]:
 def names(kind: str) -> list[str]:
     """Registered names of one kind, built-ins first."""
     return list(_BUILTIN.get(kind, {})) + [n for n in _ADDED.get(kind, {}) if n not in _BUILTIN.get(kind, {})]
+
+
+def summary() -> str:
+    """One line per kind, e.g. "model.attention: dense, sliding" (for `--help` texts)."""
+    return "; ".join(f"model.{kind}: {', '.join(names(kind))}" for kind in kinds())
 
 
 def check(kind: str, name: str, key: str | None = None) -> None:

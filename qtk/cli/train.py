@@ -23,7 +23,10 @@ def command(
     out_dir: Optional[Path] = typer.Option(None, "--out-dir", "-o", help="Run directory (default runs/DATE-TIME)."),
     seed: Optional[int] = typer.Option(None, "--seed", help="Random seed."),
     config_file: Optional[Path] = typer.Option(None, "--config", "-c", help="TOML file with [model]/[train]/[data]."),
-    sets: Optional[List[str]] = typer.Option(None, "--set", help="Override one setting: section.key=value."),
+    sets: Optional[List[str]] = typer.Option(
+        None, "--set", help="Override one setting: section.key=value. Components: "
+        # the registry names components without importing torch (inline: CLI modules import only typer at top)
+        + __import__("qtk.registry", fromlist=["summary"]).summary() + "."),
     resume: Optional[Path] = typer.Option(None, "--resume", help="Continue the run in this directory."),
     device: Optional[str] = typer.Option(None, "--device", help="auto | cpu | cuda | cuda:N."),
     compile: Optional[bool] = typer.Option(None, "--compile/--no-compile", help="torch.compile the model."),

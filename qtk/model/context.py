@@ -48,6 +48,15 @@ class Context:
     cache: KVCache | None = None
     aux_losses: list[torch.Tensor] = field(default_factory=list)
     stats: dict[str, Any] = field(default_factory=dict)
+    stat_counts: dict[str, int] = field(default_factory=dict)
+
+    def record(self, name: str, value: Any) -> None:
+        """Put a statistic in `stats` as its mean over the layers that report it this forward
+        (tensors should be detached: training logs the 0-dim ones)."""
+        n = self.stat_counts.get(name, 0) + 1
+        self.stat_counts[name] = n
+        old = self.stats.get(name)
+        self.stats[name] = value if old is None else old + (value - old) / n
 
     @property
     def past(self) -> int:
