@@ -22,6 +22,7 @@ COMMANDS: list[str] = [
     "train",
     "pr-check",
     "fit-scaling-law",
+    "transpile-paper",
 ]
 
 

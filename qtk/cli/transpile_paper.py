@@ -1,0 +1,73 @@
+"""Turn the pseudo-code of a paper into runnable Python.
+
+Reads LaTeX (a .tex file, a whole paper, or - for stdin), finds every algorithm written with
+algorithmic, algpseudocode/algorithmicx or algorithm2e, and writes one Python module with one
+function per algorithm on stdout (or -o OUT.py); a summary table (name, source lines, TODO
+count, index base) goes to stderr. Lines that cannot be translated are kept as `# TODO:`
+comments quoting the LaTeX and listed with their line numbers.
+
+--index-base 1 reads A[i] as CLRS-style 1-based (shifted onto Python's 0-based lists), 0 keeps
+indices as written, auto (default) decides per algorithm and says why in a header comment.
+
+Exit code: 0 ok, 1 with --strict when some line was not translated, 2 bad input (unbalanced
+braces or environments, unknown pseudo-code package, empty input).
+"""
+
+import sys
+from pathlib import Path
+
+import typer
+
+from qtk.cli import common
+
+
+def command(
+    file: str = typer.Argument(..., metavar="FILE|-", help="LaTeX file to read, or - for stdin."),
+    output: Path = typer.Option(None, "-o", "--output", help="Write the Python module here instead of stdout."),
+    index_base: str = typer.Option("auto", "--index-base", metavar="auto|0|1",
+                                   help="How the pseudo-code indexes arrays: 1 (CLRS style), 0, or auto."),
+    strict: bool = typer.Option(False, "--strict", help="Exit 1 when any line could not be translated."),
+    as_json: bool = typer.Option(False, "--json", help="Print a JSON object (python source, per-algorithm "
+                                 "name/lines/TODOs, index base) on stdout."),
+) -> None:
+    from qtk.errors import UsageError
+    from qtk.tools.transpile_paper import transpile
+
+    if file == "-":
+        text, source = sys.stdin.read(), "<stdin>"
+    else:
+        path = Path(file)
+        if not path.is_file():
+            raise UsageError(f"no such file: {file}")
+        text, source = path.read_text(encoding="utf-8", errors="replace"), path.name
+    result = transpile(text, source=source, index_base=index_base)
+    if output is not None:
+        output.write_text(result.python, encoding="utf-8")
+    if as_json:
+        common.print_json(result.to_json())
+    elif output is None:
+        sys.stdout.write(result.python)
+        sys.stdout.flush()
+    _summary(result, output)
+    if strict and result.todo_count:
+        raise typer.Exit(1)
+
+
+def _summary(result, output: Path | None) -> None:
+    from rich.table import Table
+
+    console = common.err_console()
+    table = Table(title=f"transpile-paper: {result.source}", title_justify="left")
+    for col, justify in (("function", "left"), ("package", "left"), ("lines", "right"),
+                         ("TODOs", "right"), ("index base", "left")):
+        table.add_column(col, justify=justify)
+    for f in result.functions:
+        table.add_row(f.name, f.package, f"{f.start_line}-{f.end_line}", str(len(f.todos)),
+                      f"{f.index_base} ({'set' if result.index_base != 'auto' else 'auto'})")
+    console.print(table)
+    for f in result.functions:
+        for todo in f.todos:
+            console.print(f"  TODO {result.source}:{todo.line} in {f.name}: {todo.latex}  [{todo.reason}]",
+                          markup=False)
+    if output is not None:
+        console.print(f"wrote {output}", markup=False)

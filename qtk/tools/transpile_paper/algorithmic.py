@@ -1,0 +1,285 @@
+"""Parser for `algorithmic` (\\STATE, \\IF ... \\ENDIF) and algpseudocode / algorithmicx
+(\\State, \\If ... \\EndIf, \\Procedure ... \\EndProcedure) bodies into the `ir` tree.
+
+Both packages are line-structured: a command starts a line and its text runs to the next
+command, so the body is first cut into items, then the items are nested with a stack. Blocks a
+paper declares with \\algblock / \\algdef are nested like the built-in ones.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from qtk.tools.transpile_paper import ir
+from qtk.tools.transpile_paper.latex_text import plain_text
+from qtk.tools.transpile_paper.macros import Definitions
+from qtk.tools.transpile_paper.source import Document, Src, match_close, read_command, read_delimited, read_group
+
+# command -> (kind, number of brace arguments)
+_CMDS: dict[str, tuple[str, int]] = {
+    **{c: ("state", 0) for c in ("State", "STATE")},
+    **{c: ("statex", 0) for c in ("Statex", "STATEx")},
+    **{c: ("if", 1) for c in ("If", "IF")},
+    **{c: ("elsif", 1) for c in ("ElsIf", "ELSIF", "ElseIf")},
+    **{c: ("else", 0) for c in ("Else", "ELSE")},
+    **{c: ("endif", 0) for c in ("EndIf", "ENDIF")},
+    **{c: ("for", 1) for c in ("For", "FOR")},
+    **{c: ("forall", 1) for c in ("ForAll", "FORALL", "ForEach", "FOREACH")},
+    **{c: ("endfor", 0) for c in ("EndFor", "ENDFOR")},
+    **{c: ("while", 1) for c in ("While", "WHILE")},
+    **{c: ("endwhile", 0) for c in ("EndWhile", "ENDWHILE")},
+    **{c: ("repeat", 0) for c in ("Repeat", "REPEAT")},
+    **{c: ("until", 1) for c in ("Until", "UNTIL")},
+    **{c: ("loop", 0) for c in ("Loop", "LOOP")},
+    **{c: ("endloop", 0) for c in ("EndLoop", "ENDLOOP")},
+    "Function": ("function", 2),
+    "Procedure": ("function", 2),
+    **{c: ("endfunction", 0) for c in ("EndFunction", "EndProcedure")},
+    **{c: ("io:Require", 0) for c in ("Require", "REQUIRE")},
+    **{c: ("io:Ensure", 0) for c in ("Ensure", "ENSURE")},
+    "Input": ("io:Input", 0),
+    "Output": ("io:Output", 0),
+    "GLOBALS": ("io:Globals", 0),
+    "item": ("item", 0),
+    **{c: ("return", 0) for c in ("Return", "RETURN")},
+    **{c: ("print", 0) for c in ("Print", "PRINT")},
+    **{c: ("comment", 1) for c in ("Comment", "COMMENT")},
+}
+_CLOSES = {"endif": ("if",), "endfor": ("for", "forall"), "endwhile": ("while",),
+           "endloop": ("loop",), "until": ("repeat",), "endfunction": ("function",)}
+_OPENS = {"if": "\\EndIf", "for": "\\EndFor", "forall": "\\EndFor", "while": "\\EndWhile",
+          "loop": "\\EndLoop", "repeat": "\\Until", "function": "\\EndFunction"}
+_COMMENT_LEAD = re.compile(
+    r"^\s*(?:\$\\triangleright\$|\\\(\\triangleright\\\)|\\triangleright|//|\\#|\\texttt\{//\})")
+
+
+@dataclass
+class _Item:
+    kind: str
+    name: str
+    args: list[Src]
+    start: int  # index in the body text of the command
+    text: Src  # the text after the command up to the next command
+    option: Src | None = None
+
+
+class _Frame:
+    def __init__(self, kind: str, node: ir.Node | None, body: list[ir.Node], item: _Item | None) -> None:
+        self.kind, self.node, self.body, self.item = kind, node, body, item
+
+
+def parse(body: Src, defs: Definitions, doc: Document) -> list[ir.Node]:
+    """The algorithm's top-level nodes."""
+    items = _scan(body, defs)
+    root = _Frame("root", None, [], None)
+    stack = [root]
+    block_ends = {end: start for start, (end, _, _) in defs.blocks.items()}
+    for prev, it in zip([None] + items, items):
+        if it.kind == "comment" and prev is not None and prev.kind in ("state", "statex") \
+                and not prev.text.text.strip():
+            it.kind = "comment-line"  # `\State \Comment{..}`: a comment on its own line
+        _place(it, stack, body, defs, block_ends, doc)
+    if len(stack) > 1:
+        top = stack[-1]
+        closer = _OPENS.get(top.kind) or "\\" + defs.blocks.get(top.kind, ("End",))[0]
+        raise doc.error(body.offset(top.item.start), f"\\{top.item.name} is never closed (no {closer})")
+    return root.body
+
+
+def _scan(body: Src, defs: Definitions) -> list[_Item]:
+    text, n = body.text, len(body.text)
+    structural = set(_CMDS) | set(defs.blocks) | {e for e, _, _ in defs.blocks.values()}
+    items: list[_Item] = []
+    lead = _Item("lead", "", [], 0, body.sub(0, 0))
+    items.append(lead)
+    text_from, math, i = 0, False, 0
+    while i < n:
+        c = text[i]
+        if c == "$":
+            math = not math
+            i += 1
+        elif c == "{":
+            j = match_close(text, i)
+            i = j + 1 if j > 0 else i + 1
+        elif c == "\\":
+            name, j = read_command(text, i)
+            if name in ("(", "["):
+                math = True
+            elif name in (")", "]"):
+                math = False
+            if math or name not in structural:
+                i = j
+                continue
+            items[-1].text = body.sub(text_from, i)
+            item, i = _read_item(body, name, i, j, defs)
+            items.append(item)
+            text_from = i
+        else:
+            i += 1
+    items[-1].text = body.sub(text_from, n)
+    return items
+
+
+def _read_item(body: Src, name: str, start: int, j: int, defs: Definitions) -> tuple[_Item, int]:
+    text = body.text
+    if name in defs.blocks:  # \algblock{ParFor}{..} blocks are often used as \ParFor{header}
+        kind, n_args = "block:" + name, max(defs.blocks[name][2], 1 if read_group(text, j) else 0)
+    elif name not in _CMDS:
+        kind, n_args = "blockend:" + name, 0
+    else:
+        kind, n_args = _CMDS[name]
+    option = None
+    if name.isupper() or kind == "item":
+        opt = read_delimited(text, j, "[", "]")
+        if opt and not text[j:opt[0]].strip("[ \t"):
+            option, j = body.sub(opt[0], opt[1]), opt[2]
+    args = []
+    for _ in range(n_args):
+        g = read_group(text, j)
+        if g is None:
+            break
+        args.append(body.sub(g[0], g[1]))
+        j = g[2]
+    return _Item(kind, name, args, start, body.sub(j, j), option), j
+
+
+def _place(it: _Item, stack: list[_Frame], body: Src, defs: Definitions,
+           block_ends: dict[str, str], doc: Document) -> None:
+    frame = stack[-1]
+    line = doc.line(body.offset(it.start))
+    text = it.text.strip()
+    raw = _raw(doc, body, it)
+    k = it.kind
+    if k in ("lead", "state", "statex"):
+        if k == "lead":
+            text = Src(re.sub(r"^\s*\[\d*\]", lambda m: " " * len(m.group(0)), text.text), text.pos).strip()
+        _statement(frame, text, line, raw, prose_is_comment=(k == "statex"))
+    elif k in ("return", "print"):
+        src = Src.join([Src.const("\\Return " if k == "return" else "\\Print ", body.offset(it.start)), text])
+        frame.body.append(ir.Statement(line, src, raw))
+    elif k == "comment":
+        _attach_comment(frame, plain_text(it.args[0].text) if it.args else "")
+        _statement(frame, text, line, raw)
+    elif k == "comment-line":
+        frame.body.append(ir.Comment(line, plain_text(it.args[0].text) if it.args else ""))
+        _statement(frame, text, line, raw)
+    elif k == "item":
+        label = plain_text(it.option.text).strip(" :") if it.option else ""
+        frame.body.append(ir.IO(line, label or "Input", text, raw))
+    elif k.startswith("io:"):
+        frame.body.append(ir.IO(line, k[3:], text, raw))
+    elif k in ("if", "for", "forall", "while", "repeat", "loop", "function") or k.startswith("block:"):
+        _open(it, stack, line, raw, defs, doc, body)
+        _statement(stack[-1], text, line, raw)
+    elif k in ("elsif", "else"):
+        if frame.kind != "if":
+            raise doc.error(body.offset(it.start), f"\\{it.name} without an open \\If")
+        cond = it.args[0] if k == "elsif" and it.args else None
+        frame.node.branches.append(ir.Branch(cond, line, raw, []))
+        frame.body = frame.node.branches[-1].body
+        if it.option is not None:
+            frame.node.branches[-1].comment = plain_text(it.option.text)
+        _statement(frame, text, line, raw)
+    else:
+        _close(it, stack, body, block_ends, doc, line, raw)
+        _statement(stack[-1], text, line, raw)
+
+
+def _open(it: _Item, stack: list[_Frame], line: int, raw: str, defs: Definitions,
+          doc: Document, body: Src) -> None:
+    k = it.kind
+    arg = it.args[0] if it.args else Src.const("", body.offset(it.start))
+    if k == "if":
+        node: ir.Node = ir.If(line, [ir.Branch(arg, line, raw, [])])
+        inner = node.branches[0].body
+    elif k in ("for", "forall"):
+        node = ir.For(line, arg, raw, [], each=(k == "forall"))
+        inner = node.body
+    elif k == "while":
+        node = ir.While(line, arg, raw, [])
+        inner = node.body
+    elif k == "repeat":
+        node = ir.Repeat(line, [], None)
+        inner = node.body
+    elif k == "loop":
+        node = ir.Loop(line, [])
+        inner = node.body
+    elif k == "function":
+        params = it.args[1] if len(it.args) > 1 else Src.const("", body.offset(it.start))
+        node = ir.Function(line, arg.text, params, raw, [], kind=it.name)
+        inner = node.body
+    else:
+        node, inner = _user_block(it, defs, line, raw, arg)
+        k = it.name
+    if it.option is not None:
+        node.comment = plain_text(it.option.text)
+    stack[-1].body.append(node)
+    stack.append(_Frame(k, node, inner, it))
+
+
+def _user_block(it: _Item, defs: Definitions, line: int, raw: str, arg: Src) -> tuple[ir.Node, list]:
+    kind = defs.blocks[it.name][1]
+    if kind == "For" and it.args:
+        node: ir.Node = ir.For(line, arg, raw, [])
+    elif kind == "While" and it.args:
+        node = ir.While(line, arg, raw, [])
+    else:
+        node = ir.Block(line, [], label=it.name, raw=raw, opaque=True)
+    return node, node.body
+
+
+def _close(it: _Item, stack: list[_Frame], body: Src, block_ends: dict[str, str],
+           doc: Document, line: int, raw: str) -> None:
+    frame = stack[-1]
+    if it.kind.startswith("blockend:"):
+        wanted: tuple[str, ...] = (block_ends.get(it.name, ""),)
+    else:
+        wanted = _CLOSES[it.kind]
+    if frame.kind not in wanted:
+        at = body.offset(it.start)
+        if frame.item is None:
+            raise doc.error(at, f"\\{it.name} has no matching opening command")
+        open_line, open_col = doc.line_col(body.offset(frame.item.start))
+        raise doc.error(at, f"\\{it.name} closes \\{frame.item.name} opened at line {open_line}, "
+                        f"column {open_col}")
+    if it.kind == "until":
+        frame.node.cond = it.args[0] if it.args else Src.const("", body.offset(it.start))
+        frame.node.cond_line, frame.node.raw = line, raw
+    if isinstance(frame.node, ir.Function):
+        frame.node.end_line = line
+    stack.pop()
+
+
+def _statement(frame: _Frame, text: Src, line: int, raw: str, prose_is_comment: bool = False) -> None:
+    if not text.text.strip():
+        return
+    if _COMMENT_LEAD.match(text.text):
+        frame.body.append(ir.Comment(line, plain_text(_COMMENT_LEAD.sub("", text.text))))
+    elif prose_is_comment and not re.search(r"\$|\\\(|\\Call|\\gets|\\leftarrow|\\Return", text.text):
+        frame.body.append(ir.Comment(line, plain_text(text.text)))
+    else:
+        frame.body.append(ir.Statement(line, text, raw))
+
+
+def _attach_comment(frame: _Frame, comment: str) -> None:
+    target: ir.Node | None = frame.body[-1] if frame.body else frame.node
+    if isinstance(target, ir.If) and frame.body is target.branches[-1].body and not frame.body:
+        target.branches[-1].comment = _join(target.branches[-1].comment, comment)
+    elif target is not None and not isinstance(target, ir.Comment):
+        target.comment = _join(target.comment, comment)
+    else:
+        frame.body.append(ir.Comment(0, comment))
+
+
+def _join(a: str | None, b: str) -> str:
+    return f"{a}; {b}" if a else b
+
+
+def _raw(doc: Document, body: Src, it: _Item) -> str:
+    """The line as written in the paper (from the command to the end of its text)."""
+    start = body.offset(it.start)
+    end = it.text.pos[-1] if it.text.pos else start
+    if end <= start:
+        end = start + len(it.name) + 1
+    return " ".join(doc.text[start:end].split())

@@ -1,0 +1,339 @@
+"""Emit one Python function per pseudo-code function.
+
+Two passes over each body: the first learns the algorithm's variables (assignment targets,
+loop variables, names indexed by a variable) so that the second can tell `x_1` the name from
+`x_i` the element, and a word of prose from a variable. Lines that cannot be translated become
+`# TODO: line N: <LaTeX>` followed by `_untranslated(N)`, which raises if reached, so a partly
+translated function still parses and never silently computes something else.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+
+from qtk.tools.transpile_paper import indexing, ir, statements
+from qtk.tools.transpile_paper import pyast as P
+from qtk.tools.transpile_paper.latex_text import RESERVED, plain_text
+from qtk.tools.transpile_paper.mathtok import Untranslatable
+from qtk.tools.transpile_paper.params import Params, header_params, io_params
+from qtk.tools.transpile_paper.units import Unit
+
+UNTRANSLATED = "_untranslated"
+
+
+@dataclass
+class Todo:
+    line: int
+    latex: str
+    reason: str
+
+
+@dataclass
+class FunctionResult:
+    name: str
+    title: str
+    package: str
+    start_line: int
+    end_line: int
+    index_base: int
+    index_reason: str
+    params: list[str]
+    todos: list[Todo] = field(default_factory=list)
+    unknown_calls: list[str] = field(default_factory=list)
+    undefined: list[str] = field(default_factory=list)
+
+
+class Comments:
+    """Comment text stored beside the AST; a string-constant statement marks where it goes."""
+
+    def __init__(self) -> None:
+        self.texts: list[str] = []
+
+    def stmt(self, text: str) -> ast.stmt:
+        self.texts.append(text)
+        return ast.Expr(value=ast.Constant(f"__qtk_c{len(self.texts) - 1}__"))
+
+
+class FunctionBuilder:
+    def __init__(self, unit: Unit, functions: dict[str, str], comments: Comments, index_option: str) -> None:
+        self.unit, self.comments, self.option = unit, comments, index_option
+        self.ctx = P.Ctx(functions=dict(functions))
+        self.todos: list[Todo] = []
+        self.recording = False
+
+    def prepare(self) -> None:
+        """Translate the body and decide the index base (siblings may still change it)."""
+        unit, ctx = self.unit, self.ctx
+        ctx.collecting = True
+        self.block(unit.body)  # pass 1: learn the variables and which names are indexed
+        self.params = params = self._params()
+        ctx.known |= params.defined()
+        ctx.collecting, self.recording = False, True
+        ctx.unknown_calls.clear()
+        preludes = [ast.Assign(targets=[ast.Name(id=n, ctx=ast.Store())], value=v) for n, v in params.derived]
+        self.body = preludes + self.block(unit.body)
+        free = free_names(self.body, params.defined(), set(ctx.functions.values()))
+        implicit = [n for n in free if n in _subscript_roots(self.body)]
+        if implicit:  # d[v] <- ... with d never created: CLRS-style attribute arrays
+            free = [n for n in free if n not in implicit]
+            made = [ast.Assign(targets=[ast.Name(id=n, ctx=ast.Store())], value=ast.Dict(keys=[], values=[]))
+                    for n in implicit]
+            note = self.comments.stmt(f"{', '.join(implicit)}: used as arrays but never created "
+                                      "in the pseudo-code")
+            self.body = self.body[: len(preludes)] + [note] + made + self.body[len(preludes) :]
+        self.undefined: list[str] = []
+        if unit.latex_name is None:
+            params.names.extend(free)
+        else:
+            self.undefined = free
+        self.base, self.reason, self.evidence = self._index_base(self.body, params)
+
+    def finish(self) -> tuple[ast.FunctionDef, FunctionResult]:
+        unit = self.unit
+        body = indexing.shift(self.body, self.base)
+        doc = ast.Expr(value=ast.Constant(self._docstring()))
+        fn = P.function_def(unit.name, self.params.names, [doc] + ensure_body(body, self.comments))
+        result = FunctionResult(unit.name, unit.title, unit.package, unit.start_line, unit.end_line,
+                                self.base, self.reason, list(self.params.names), self.todos,
+                                sorted(self.ctx.unknown_calls), self.undefined)
+        return fn, result
+
+    def _params(self) -> Params:
+        unit = self.unit
+        params = Params()
+        if unit.header is not None:
+            header_params(unit.header.text, self.ctx, params)
+        else:
+            for io in unit.input_io:
+                io_params(io.text.text, self.ctx, params)
+        return params
+
+    def _index_base(self, body: list[ast.stmt], params: Params) -> tuple[int, str, bool]:
+        if self.option in ("0", "1"):
+            return int(self.option), "set by --index-base", True
+        lengths = {n: _length_of(v) for n, v in params.derived if _length_of(v)}
+        for node in ast.walk(ast.Module(body=body, type_ignores=[])):
+            if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name) \
+                    and _length_of(node.value):
+                lengths[node.targets[0].id] = _length_of(node.value)
+        base, reason = indexing.decide(body, params.arrays, lengths)
+        return base, reason, reason != indexing.NO_EVIDENCE
+
+    def _docstring(self) -> str:
+        unit = self.unit
+        lines = [unit.caption or unit.title] + ([unit.note] if unit.note else [])
+        for io in unit.io:
+            lines.append(f"{io.label.strip(': ')}: {plain_text(io.text.text)}")
+        if len(lines) == 1:
+            return lines[0]
+        indent = "    "  # the docstring sits in a top-level function body
+        return lines[0] + "\n\n" + "".join(indent + line + "\n" for line in lines[1:]) + indent
+
+    # ---- bodies ----
+    def block(self, nodes: list[ir.Node]) -> list[ast.stmt]:
+        out: list[ast.stmt] = []
+        for node in nodes:
+            out.extend(self.node(node))
+        return out
+
+    def node(self, node: ir.Node) -> list[ast.stmt]:
+        if isinstance(node, ir.Comment):
+            return [self.comments.stmt(node.text)] if node.text else []
+        if isinstance(node, ir.IO):
+            return [self.comments.stmt(f"{node.label}: {plain_text(node.text.text)}")]
+        lead = [self.comments.stmt(node.comment)] if node.comment else []
+        handler = _HANDLERS.get(type(node))
+        if handler is None:
+            return lead + self.todo(node.line, getattr(node, "raw", type(node).__name__), "not supported here")
+        return lead + handler(self, node)
+
+    def statement(self, node: ir.Statement) -> list[ast.stmt]:
+        try:
+            stmts, trailing = statements.statement(node.text.text, self.ctx)
+        except Untranslatable as e:
+            return self.todo(node.line, node.raw, str(e))
+        return ([self.comments.stmt(trailing)] if trailing else []) + stmts
+
+    def test(self, cond, line: int, raw: str) -> tuple[list[ast.stmt], ast.expr]:
+        """A condition; when untranslatable, a TODO and a test that raises when evaluated."""
+        if cond is None:
+            return self.todo(line, raw, "empty condition", raise_here=False), _raiser(line)
+        try:
+            return [], statements.condition(cond.text, self.ctx)
+        except Untranslatable as e:
+            return self.todo(line, raw, str(e), raise_here=False), _raiser(line)
+
+    def if_(self, node: ir.If) -> list[ast.stmt]:
+        pre: list[ast.stmt] = []
+        tests = []
+        for br in node.branches:
+            if br.cond is None:
+                continue
+            todo, t = self.test(br.cond, br.line, br.raw)
+            pre.extend(todo)
+            tests.append(t)
+        orelse: list[ast.stmt] = []
+        conditional = [b for b in node.branches if b.cond is not None]
+        if node.branches[-1].cond is None:
+            orelse = self.branch_body(node.branches[-1])
+        for br, t in reversed(list(zip(conditional, tests))):
+            orelse = [ast.If(test=t, body=self.branch_body(br), orelse=orelse)]
+        return pre + orelse
+
+    def branch_body(self, br: ir.Branch) -> list[ast.stmt]:
+        lead = [self.comments.stmt(br.comment)] if br.comment else []
+        return ensure_body(lead + self.block(br.body), self.comments)
+
+    def for_(self, node: ir.For) -> list[ast.stmt]:
+        pre: list[ast.stmt] = []
+        try:
+            loop = statements.for_header(node.header.text, self.ctx)
+        except Untranslatable as e:
+            pre = self.todo(node.line, node.raw, str(e), raise_here=False)
+            loop = ast.For(target=ast.Name(id="_", ctx=ast.Store()), iter=_raiser(node.line), body=[], orelse=[])
+        loop.body = ensure_body(self.block(node.body), self.comments)
+        return pre + [loop]
+
+    def while_(self, node: ir.While) -> list[ast.stmt]:
+        pre, t = self.test(node.cond, node.line, node.raw)
+        return pre + [ast.While(test=t, body=ensure_body(self.block(node.body), self.comments), orelse=[])]
+
+    def repeat(self, node: ir.Repeat) -> list[ast.stmt]:
+        body = self.block(node.body)
+        todo, t = self.test(node.cond, node.cond_line or node.line, node.raw or "\\Until")
+        if not node.until:
+            t = ast.UnaryOp(op=ast.Not(), operand=t)
+        exit_ = ast.If(test=t, body=[ast.Break()], orelse=[])
+        return [ast.While(test=ast.Constant(True), body=body + todo + [exit_], orelse=[])]
+
+    def loop(self, node: ir.Loop) -> list[ast.stmt]:
+        body = ensure_body(self.block(node.body), self.comments)
+        return [ast.While(test=ast.Constant(True), body=body, orelse=[])]
+
+    def switch(self, node: ir.Switch) -> list[ast.stmt]:
+        pre, subject = self.test(node.subject, node.line, node.raw)
+        chain: list[ast.stmt] = []
+        cases = [c for c in node.cases if c.cond is not None]
+        default = [c for c in node.cases if c.cond is None]
+        if default:
+            chain = self.branch_body(default[-1])
+        for case in reversed(cases):
+            todo, value = self.test(case.cond, case.line, case.raw)
+            pre.extend(todo)
+            if isinstance(value, ast.Tuple):
+                t: ast.expr = ast.Compare(left=subject, ops=[ast.In()], comparators=[value])
+            else:
+                t = ast.Compare(left=subject, ops=[ast.Eq()], comparators=[value])
+            chain = [ast.If(test=t, body=self.branch_body(case), orelse=chain)]
+        return pre + chain
+
+    def block_node(self, node: ir.Block) -> list[ast.stmt]:
+        if not node.opaque:
+            return self.block(node.body)
+        todo = self.todo(node.line, node.raw, f"\\{node.label} is a block the paper defines", raise_here=False)
+        body = ensure_body(self.block(node.body), self.comments)
+        return todo + [ast.If(test=_raiser(node.line), body=body, orelse=[])]
+
+    def todo(self, line: int, latex: str, reason: str, raise_here: bool = True) -> list[ast.stmt]:
+        """The TODO comment, and for a statement the call that raises in its place (a loop
+        header or condition raises through its own test instead)."""
+        if self.recording:
+            self.todos.append(Todo(line, latex, reason))
+        comment = self.comments.stmt(f"TODO: line {line}: {latex}  [{reason}]")
+        return [comment, ast.Expr(value=_raiser(line))] if raise_here else [comment]
+
+
+_HANDLERS = {
+    ir.Statement: FunctionBuilder.statement,
+    ir.If: FunctionBuilder.if_,
+    ir.For: FunctionBuilder.for_,
+    ir.While: FunctionBuilder.while_,
+    ir.Repeat: FunctionBuilder.repeat,
+    ir.Loop: FunctionBuilder.loop,
+    ir.Switch: FunctionBuilder.switch,
+    ir.Block: FunctionBuilder.block_node,
+}
+
+
+def _raiser(line: int) -> ast.expr:
+    return P.call(UNTRANSLATED, [P.const(line)])
+
+
+def ensure_body(body: list[ast.stmt], comments: Comments) -> list[ast.stmt]:
+    """A block of only comments needs a `pass` to stay valid Python."""
+    if all(_is_comment(s) for s in body):
+        return body + [ast.Pass()]
+    return body
+
+
+def _is_comment(stmt: ast.stmt) -> bool:
+    return (isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant)
+            and isinstance(stmt.value.value, str) and stmt.value.value.startswith("__qtk_c"))
+
+
+def _length_of(value: ast.expr) -> str | None:
+    """`len(A)` -> "A"."""
+    if isinstance(value, ast.Call) and isinstance(value.func, ast.Name) and value.func.id == "len" \
+            and len(value.args) == 1 and isinstance(value.args[0], ast.Name):
+        return value.args[0].id
+    return None
+
+
+def _subscript_roots(body: list[ast.stmt]) -> set[str]:
+    """Names written element-wise (`d[v] = ...`)."""
+    roots: set[str] = set()
+    for node in ast.walk(ast.Module(body=body, type_ignores=[])):
+        if isinstance(node, ast.Assign):
+            targets = node.targets
+        else:
+            targets = [node.target] if isinstance(node, ast.AugAssign) else []
+        for t in targets:
+            for sub in ast.walk(t):
+                if isinstance(sub, ast.Subscript):
+                    root = sub.value
+                    while isinstance(root, ast.Subscript):
+                        root = root.value
+                    if isinstance(root, ast.Name):
+                        roots.add(root.id)
+    return roots
+
+
+def free_names(body: list[ast.stmt], defined: set[str], functions: set[str]) -> list[str]:
+    """Names the body reads but never binds, in order of first use (they must be inputs)."""
+    stored: set[str] = set(defined)
+    loaded: list[str] = []
+
+    def visit(node: ast.AST) -> None:
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+            for child in node.args + [k.value for k in node.keywords]:
+                visit(child)
+            return
+        if isinstance(node, ast.Name):
+            if isinstance(node.ctx, ast.Store):
+                stored.add(node.id)
+            elif node.id not in loaded:
+                loaded.append(node.id)
+        elif isinstance(node, ast.arg):
+            stored.add(node.arg)
+        for child in ast.iter_child_nodes(node):
+            visit(child)
+
+    for stmt in body:
+        visit(stmt)
+    skip = stored | functions | RESERVED | {"math", UNTRANSLATED}
+    return [n for n in loaded if n not in skip]
+
+
+def build_all(builders: list[FunctionBuilder]) -> list[tuple[ast.FunctionDef, FunctionResult]]:
+    """Finish every function; one without index evidence follows a sibling from the same
+    algorithm environment (CLRS's MERGE-SORT has no subscripts, its MERGE does)."""
+    for b in builders:
+        b.prepare()
+    for b in builders:
+        if b.evidence:
+            continue
+        sibling = next((o for o in builders if o.unit.number == b.unit.number and o.evidence and o is not b), None)
+        if sibling is not None:
+            b.base, b.reason = sibling.base, f"auto: as {sibling.unit.name} in the same algorithm"
+    return [b.finish() for b in builders]

@@ -1,0 +1,209 @@
+"""Index base: decide whether an algorithm indexes arrays from 1 (CLRS) or 0, and shift its
+subscripts onto Python's 0-based lists.
+
+Loop variables and other index values keep the pseudo-code's numbering (so `for j = 2 to n`
+stays `range(2, n + 1)`); only the subscripts move: `A[j]` -> `A[j - 1]`, `A[i..j]` ->
+`A[i - 1:j]`. Arrays the algorithm allocates itself (`let C[0..k] be a new array`) use their
+declared lower bound whatever the default, as CLRS's counting sort does.
+
+`auto` weighs evidence about the variables that index arrays: values 0 / len(A) - 1 / tests
+`i >= 0` say 0-based, values len(A) / declarations A[1..n] say 1-based (strong); a loop or a
+variable starting at 1, or a test `i > 0`, says 1-based (weak). Ties keep the indices as written.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+
+from qtk.tools.transpile_paper import pyast as P
+
+STRONG, WEAK = 2, 1
+NO_EVIDENCE = "auto: no sign of 1-based arrays, indices kept as written"
+
+
+@dataclass
+class Evidence:
+    one: int = 0
+    zero: int = 0
+    notes: dict[int, list[str]] = field(default_factory=lambda: {0: [], 1: []})
+
+    def add(self, base: int, weight: int, note: str) -> None:
+        if base == 1:
+            self.one += weight
+        else:
+            self.zero += weight
+        if note not in self.notes[base]:
+            self.notes[base].append(note)
+
+
+def allocations(body: list[ast.stmt]) -> dict[str, int]:
+    """Arrays the algorithm allocates with an explicit lower bound."""
+    return {P.meta(n, "alloc")[0]: P.meta(n, "alloc")[1] for n in _walk(body) if P.meta(n, "alloc")}
+
+
+def decide(body: list[ast.stmt], arrays: dict[str, tuple[ast.expr, ast.expr]],
+           lengths: dict[str, str]) -> tuple[int, str]:
+    """(base, reason) for `auto`. `arrays`: declared A[lo..hi]; `lengths`: n -> A when n = len(A)."""
+    allocated = allocations(body)
+    ev = Evidence()
+    for arr, (lo, _) in arrays.items():
+        v = P.int_value(lo)
+        if v in (0, 1):
+            ev.add(v, STRONG, f"{arr}[{v}..] is declared")
+    for arr, lo in allocated.items():
+        if lo in (0, 1):
+            ev.add(lo, STRONG, f"{arr}[{lo}..] is allocated")
+    index_vars, offsets = _index_vars(body, allocated, ev)
+    _propagate(body, index_vars, offsets)
+    for node in _walk(body):
+        if isinstance(node, ast.Assign):
+            for t in node.targets:
+                if isinstance(t, ast.Name) and t.id in index_vars:
+                    _value_evidence(t.id, node.value, index_vars[t.id], lengths, ev, "is set to", True,
+                                    offsets[t.id])
+        elif isinstance(node, ast.For) and isinstance(node.target, ast.Name) and node.target.id in index_vars:
+            bounds = P.meta(node.iter, "bounds")
+            if bounds:
+                v, arr = node.target.id, index_vars[node.target.id]
+                _value_evidence(v, bounds[0], arr, lengths, ev, "starts at", not bounds[2], offsets[v])
+                _value_evidence(v, bounds[1], arr, lengths, ev, "ends at", bounds[2], offsets[v])
+        elif isinstance(node, ast.Compare) and len(node.ops) == 1 and isinstance(node.left, ast.Name):
+            _test_evidence(node, index_vars, ev)
+    if ev.one > ev.zero:
+        return 1, "auto: " + "; ".join(ev.notes[1][:2])
+    if ev.zero:
+        return 0, "auto: " + "; ".join(ev.notes[0][:2])
+    return 0, NO_EVIDENCE
+
+
+def _index_vars(body: list[ast.stmt], allocated: dict[str, int],
+                ev: Evidence) -> tuple[dict[str, str], dict[str, set[int]]]:
+    """Variables used as A[v] / A[v + c] for arrays whose base is not fixed -> (the array, the
+    offsets c seen)."""
+    found: dict[str, str] = {}
+    offsets: dict[str, set[int]] = {}
+    for node in _walk(body):
+        if not (isinstance(node, ast.Subscript) and P.meta(node, "index")):
+            continue
+        arr = _root(node)
+        if arr in allocated:
+            continue
+        index = node.slice
+        if isinstance(index, ast.Slice):
+            for bound in (index.lower, index.upper):
+                v = P.int_value(bound) if bound is not None else None
+                if v in (0, 1) and bound is index.lower:
+                    ev.add(v, STRONG, f"slice {arr}[{v}..]")
+            continue
+        if P.int_value(index) == 0:
+            ev.add(0, STRONG, f"{arr}[0] is read")
+        var, offset = _var_of(index)
+        if var and arr:
+            found.setdefault(var, arr)
+            offsets.setdefault(var, set()).add(offset)
+    return found, offsets
+
+
+def _propagate(body: list[ast.stmt], index_vars: dict[str, str], offsets: dict[str, set[int]]) -> None:
+    """mid = (low + high) // 2 with mid an index: low and high are indices of the same array."""
+    assigns = [n for n in _walk(body) if isinstance(n, ast.Assign) and len(n.targets) == 1
+               and isinstance(n.targets[0], ast.Name)]
+    for _ in range(3):
+        for node in assigns:
+            arr = index_vars.get(node.targets[0].id)
+            if arr is None:
+                continue
+            for sub in ast.walk(node.value):
+                if isinstance(sub, (ast.Subscript, ast.Call)):
+                    break  # values read from arrays or calls are data, not positions
+            else:
+                for sub in ast.walk(node.value):
+                    if isinstance(sub, ast.Name) and sub.id not in index_vars:
+                        index_vars[sub.id] = arr
+                        offsets.setdefault(sub.id, set()).add(0)
+
+
+def _value_evidence(var: str, value: ast.expr, arr: str, lengths: dict[str, str], ev: Evidence,
+                    verb: str, weak_one: bool, offsets: set[int]) -> None:
+    v = P.int_value(value)
+    if v is not None and v != 0 and any(v + c == 0 for c in offsets):
+        ev.add(0, STRONG, f"index {var} {verb} {v} and {arr}[{var} - {v}] is read")
+    elif v == 0:
+        ev.add(0, STRONG, f"index {var} {verb} 0")
+    elif v == 1 and weak_one:
+        ev.add(1, WEAK, f"index {var} {verb} 1")
+    elif _is_length(value, arr, lengths):
+        ev.add(1, STRONG, f"index {var} {verb} the length of {arr}")
+    elif isinstance(value, ast.BinOp) and isinstance(value.op, ast.Sub) and P.int_value(value.right) == 1 \
+            and _is_length(value.left, arr, lengths):
+        ev.add(0, STRONG, f"index {var} {verb} the length of {arr} - 1")
+
+
+def _test_evidence(node: ast.Compare, index_vars: dict[str, str], ev: Evidence) -> None:
+    var = node.left.id
+    if var not in index_vars:
+        return
+    op, v = node.ops[0], P.int_value(node.comparators[0])
+    if v == 0 and isinstance(op, ast.GtE):
+        ev.add(0, STRONG, f"test {var} >= 0")
+    elif v == 0 and isinstance(op, ast.Gt) or v == 1 and isinstance(op, ast.GtE):
+        ev.add(1, WEAK, f"test {var} {'>' if isinstance(op, ast.Gt) else '>='} {v}")
+
+
+def _is_length(value: ast.expr, arr: str, lengths: dict[str, str]) -> bool:
+    if isinstance(value, ast.Name):
+        return lengths.get(value.id) == arr
+    return (isinstance(value, ast.Call) and isinstance(value.func, ast.Name) and value.func.id == "len"
+            and len(value.args) == 1 and isinstance(value.args[0], ast.Name) and value.args[0].id == arr)
+
+
+def _var_of(index: ast.expr) -> tuple[str | None, int]:
+    """`i` -> (i, 0); `i - 1` -> (i, -1); anything else -> (None, 0)."""
+    if isinstance(index, ast.Name):
+        return index.id, 0
+    if isinstance(index, ast.BinOp) and isinstance(index.op, (ast.Add, ast.Sub)) \
+            and isinstance(index.left, ast.Name) and P.int_value(index.right) is not None:
+        c = P.int_value(index.right)
+        return index.left.id, c if isinstance(index.op, ast.Add) else -c
+    return None, 0
+
+
+def _root(node: ast.expr) -> str | None:
+    while isinstance(node, ast.Subscript):
+        node = node.value
+    return node.id if isinstance(node, ast.Name) else None
+
+
+def _walk(body: list[ast.stmt]):
+    for stmt in body:
+        yield from ast.walk(stmt)
+
+
+class Shift(ast.NodeTransformer):
+    """Move marked subscripts from the pseudo-code's base onto 0-based lists; turn inclusive
+    slices A[i..j] into Python slices."""
+
+    def __init__(self, default: int, bases: dict[str, int]) -> None:
+        self.default, self.bases = default, bases
+
+    def visit_Subscript(self, node: ast.Subscript) -> ast.AST:
+        self.generic_visit(node)
+        if not P.meta(node, "index"):
+            return node
+        root = _root(node)
+        base = self.bases.get(root, self.default) if root else self.default
+        sl = node.slice
+        if isinstance(sl, ast.Slice) and P.meta(sl, "inclusive"):
+            lower = P.add_const(sl.lower, -base)
+            node.slice = ast.Slice(lower=None if P.int_value(lower) == 0 else lower,
+                                   upper=P.add_const(sl.upper, 1 - base))
+        elif not isinstance(sl, ast.Slice):
+            node.slice = P.add_const(sl, -base)
+        return node
+
+
+def shift(body: list[ast.stmt], default: int) -> list[ast.stmt]:
+    bases = allocations(body)
+    tr = Shift(default, bases)
+    return [tr.visit(stmt) for stmt in body]

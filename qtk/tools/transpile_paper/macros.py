@@ -1,0 +1,374 @@
+"""User definitions in the paper: \\newcommand-style macros (expanded before parsing, positions
+kept), algorithm2e's \\SetKw* keyword declarations and algorithmicx's \\algblock blocks (turned
+into aliases of the built-in commands), and the \\usepackage list.
+
+Follows the command sets of algorithmicx (\\algnewcommand, \\algblock, \\algdef) and
+algorithm2e (\\SetKwFunction, \\SetKwProg, \\SetKwInOut, \\SetKwFor, \\SetKwIF, ...).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from qtk.tools.transpile_paper.source import (
+    Document,
+    Src,
+    read_arg,
+    read_command,
+    read_delimited,
+    read_group,
+    skip_ws,
+)
+
+# Package commands that keep their meaning even when a paper redefines them (a redefinition
+# usually only changes how they print).
+PROTECTED = {
+    "State", "Statex", "STATE", "STATEx", "If", "ElsIf", "Else", "EndIf", "For", "ForAll",
+    "EndFor", "While", "EndWhile", "Repeat", "Until", "Loop", "EndLoop", "Function",
+    "EndFunction", "Procedure", "EndProcedure", "Return", "Call", "Comment", "Require", "Ensure",
+    "IF", "ELSIF", "ELSE", "ENDIF", "FOR", "FORALL", "ENDFOR", "WHILE", "ENDWHILE", "REPEAT",
+    "UNTIL", "LOOP", "ENDLOOP", "REQUIRE", "ENSURE", "RETURN", "PRINT", "COMMENT",
+    "eIf", "uIf", "lIf", "ElseIf", "uElseIf", "lElseIf", "lElse", "uElse", "ForEach",
+    "lFor", "lForEach", "lForAll", "lWhile", "lRepeat", "Switch", "Case", "uCase", "lCase",
+    "Other", "lOther", "KwIn", "KwOut", "KwData", "KwResult", "KwRet", "tcc", "tcp", "Begin",
+}
+
+_NEWCOMMANDS = {"newcommand", "renewcommand", "providecommand", "algnewcommand", "algrenewcommand"}
+_KW_EXPANDING = {"SetKw": "\\textbf{%s}", "SetKwHangingKw": "\\textbf{%s}",
+                 "SetKwData": "\\mathit{%s}", "SetKwArray": "\\mathit{%s}"}
+_IGNORED_DEFS = {"ResetInOut": 1}
+
+
+@dataclass
+class Macro:
+    name: str
+    n_args: int = 0
+    default: str | None = None  # default of an optional first argument
+    body: str = ""
+    kind: str = "expand"  # expand | kwfunction | paired
+
+
+@dataclass
+class Definitions:
+    """Everything the paper declares that changes how algorithm bodies read."""
+
+    macros: dict[str, Macro] = field(default_factory=dict)
+    io: dict[str, str] = field(default_factory=dict)  # \SetKwInput/\SetKwInOut: cmd -> label
+    progs: dict[str, str] = field(default_factory=dict)  # \SetKwProg: cmd -> label
+    aliases: dict[str, str] = field(default_factory=dict)  # user cmd -> built-in cmd
+    blocks: dict[str, tuple[str, str, int]] = field(default_factory=dict)  # start -> (end, kind, n)
+    packages: set[str] = field(default_factory=set)
+
+
+def collect(src: Src, doc: Document) -> Definitions:
+    """Scan the comment-free document for definitions and \\usepackage lines."""
+    defs = Definitions()
+    text = src.text
+    for m in re.finditer(r"\\(?:usepackage|RequirePackage)\s*(?:\[[^\]]*\])?\s*\{([^}]*)\}", text):
+        defs.packages.update(p.strip() for p in m.group(1).split(",") if p.strip())
+    i = 0
+    while True:
+        i = text.find("\\", i)
+        if i < 0:
+            break
+        name, j = read_command(text, i)
+        end = parse_definition(text, i, name, defs) if name in DEFINERS else None
+        i = end if end else j
+    return defs
+
+
+def parse_definition(text: str, i: int, name: str, defs: Definitions | None) -> int | None:
+    """Parse the definition command at i; record it in defs (if given); return the end index."""
+    j = i + 1 + len(name)
+    if j < len(text) and text[j] == "*":
+        j += 1
+    handler = DEFINERS[name]
+    try:
+        return handler(text, j, name, defs)
+    except _Skip:
+        return None
+
+
+class _Skip(Exception):
+    """The text after a definer is not a definition we understand: treat it as plain text."""
+
+
+def _cs_name(text: str, j: int) -> tuple[str, int]:
+    """`\\name` or `{\\name}` or `{name}` (algorithm2e spells names without the backslash)."""
+    j = skip_ws(text, j)
+    if j < len(text) and text[j] == "\\":
+        name, k = read_command(text, j)
+        return name, k
+    g = read_group(text, j)
+    if g is None:
+        raise _Skip
+    inner = text[g[0] : g[1]].strip().lstrip("\\")
+    if not inner:
+        raise _Skip
+    return inner, g[2]
+
+
+def _group(text: str, j: int) -> tuple[str, int]:
+    g = read_group(text, j)
+    if g is None:
+        raise _Skip
+    return text[g[0] : g[1]], g[2]
+
+
+def _optional(text: str, j: int) -> tuple[str | None, int]:
+    g = read_delimited(text, j, "[", "]")
+    if g is None:
+        return None, j
+    return text[g[0] : g[1]], g[2]
+
+
+def _newcommand(text: str, j: int, definer: str, defs: Definitions | None) -> int:
+    name, j = _cs_name(text, j)
+    count, j = _optional(text, j)
+    default, j = _optional(text, j) if count is not None else (None, j)
+    body, j = _group(text, j)
+    if defs is not None and name not in PROTECTED:
+        n = int(count) if count and count.strip().isdigit() else 0
+        if definer == "providecommand" and name in defs.macros:
+            return j
+        defs.macros[name] = Macro(name, n, default, body)
+    return j
+
+
+def _def(text: str, j: int, definer: str, defs: Definitions | None) -> int:
+    j = skip_ws(text, j)
+    if j >= len(text) or text[j] != "\\":
+        raise _Skip
+    name, j = read_command(text, j)
+    params = re.match(r"(#\d)*", text[j:])
+    n = len(params.group(0)) // 2 if params else 0
+    j += len(params.group(0)) if params else 0
+    body, j = _group(text, j)
+    if defs is not None and name not in PROTECTED:
+        defs.macros[name] = Macro(name, n, None, body)
+    return j
+
+
+def _operator(text: str, j: int, definer: str, defs: Definitions | None) -> int:
+    name, j = _cs_name(text, j)
+    body, j = _group(text, j)
+    if defs is not None:
+        defs.macros[name] = Macro(name, 0, None, "\\operatorname{%s}" % body)
+    return j
+
+
+def _paired(text: str, j: int, definer: str, defs: Definitions | None) -> int:
+    name, j = _cs_name(text, j)
+    left, j = _group(text, j)
+    right, j = _group(text, j)
+    if defs is not None:
+        defs.macros[name] = Macro(name, 1, None, f"{left} #1 {right}", kind="paired")
+    return j
+
+
+def _kw_function(text: str, j: int, definer: str, defs: Definitions | None) -> int:
+    name, j = _cs_name(text, j)
+    label, j = _group(text, j)
+    if defs is not None:
+        defs.macros[name] = Macro(name, 1, None, label, kind="kwfunction")
+    return j
+
+
+def _kw_expanding(text: str, j: int, definer: str, defs: Definitions | None) -> int:
+    name, j = _cs_name(text, j)
+    label, j = _group(text, j)
+    if defs is not None and name not in PROTECTED:
+        defs.macros[name] = Macro(name, 0, None, _KW_EXPANDING[definer] % label)
+    return j
+
+
+def _kw_input(text: str, j: int, definer: str, defs: Definitions | None) -> int:
+    name, j = _cs_name(text, j)
+    label, j = _group(text, j)
+    if defs is not None:
+        defs.io[name] = label.strip()
+    return j
+
+
+def _kw_prog(text: str, j: int, definer: str, defs: Definitions | None) -> int:
+    name, j = _cs_name(text, j)
+    label, j = _group(text, j)
+    for _ in range(2):
+        _, j = _group(text, j)
+    if defs is not None:
+        defs.progs[name] = label.strip()
+    return j
+
+
+def _kw_aliasing(text: str, j: int, definer: str, defs: Definitions | None) -> int:
+    """\\SetKwFor/Repeat/Block/IF/Switch/Comment: the new names behave like the built-in ones."""
+    n_names = {"SetKwIF": 3, "SetKwSwitch": 3}.get(definer, 1)
+    n_texts = {"SetKwFor": 3, "SetKwRepeat": 2, "SetKwBlock": 2, "SetKwIF": 5,
+               "SetKwSwitch": 5, "SetKwComment": 2}[definer]
+    names, texts = [], []
+    for _ in range(n_names):
+        name, j = _cs_name(text, j)
+        names.append(name)
+    for _ in range(n_texts):
+        t, j = _group(text, j)
+        texts.append(t.lower())
+    if defs is not None:
+        _register_aliases(defs, definer, names, texts)
+    return j
+
+
+def _register_aliases(defs: Definitions, definer: str, names: list[str], texts: list[str]) -> None:
+    a = defs.aliases
+    if definer == "SetKwFor":
+        base = "While" if "while" in texts[0] else "For"
+        a[names[0]], a["l" + names[0]] = base, "l" + base
+    elif definer == "SetKwRepeat":
+        base = "RepeatWhile" if "while" in texts[1] else "Repeat"
+        a[names[0]], a["l" + names[0]] = base, "l" + base
+    elif definer == "SetKwBlock":
+        a[names[0]] = "Begin"
+    elif definer == "SetKwComment":
+        a[names[0]] = "tcc"
+    elif definer == "SetKwIF":
+        for prefix in ("", "u", "l", "e", "le"):
+            a[prefix + names[0]] = prefix + "If"
+        for prefix in ("", "u", "l"):
+            a[prefix + names[1]] = prefix + "ElseIf"
+            a[prefix + names[2]] = prefix + "Else"
+    elif definer == "SetKwSwitch":
+        a[names[0]] = "Switch"
+        for prefix in ("", "u", "l"):
+            a[prefix + names[1]] = prefix + "Case"
+            a[prefix + names[2]] = prefix + "Other"
+
+
+def _alg_block(text: str, j: int, definer: str, defs: Definitions | None) -> int:
+    """\\algblock[N]{Start}{End}, \\algblockdefx[N]{Start}{End}[n]{..}..., \\algdef{SE}[N]{S}{E}..."""
+    if definer == "algdef":
+        flags, j = _group(text, j)
+        if "S" not in flags or "E" not in flags:
+            raise _Skip
+    _, j = _optional(text, j)
+    start, j = _cs_name(text, j)
+    end, j = _cs_name(text, j)
+    n_args = 0
+    texts: list[str] = []
+    while True:  # the optional counts/defaults and the start/end texts, in whatever mix
+        k = skip_ws(text, j)
+        if k < len(text) and text[k] == "[":
+            opt, j = _optional(text, k)
+            if opt and opt.strip().isdigit() and not texts:
+                n_args = int(opt.strip())
+        elif k < len(text) and text[k] == "{" and definer != "algblock" and len(texts) < 2:
+            t, j = _group(text, k)
+            texts.append(t)
+        else:
+            break
+    if defs is not None:
+        label = (start + " " + " ".join(texts)).lower()
+        kind = "While" if "while" in label else "For" if "for" in label else "Block"
+        defs.blocks[start] = (end, kind, n_args)
+    return j
+
+
+def _ignored(text: str, j: int, definer: str, defs: Definitions | None) -> int:
+    for _ in range(_IGNORED_DEFS[definer]):
+        _, j = _group(text, j)
+    return j
+
+
+DEFINERS = {
+    **{n: _newcommand for n in _NEWCOMMANDS},
+    "def": _def,
+    "DeclareMathOperator": _operator,
+    "DeclarePairedDelimiter": _paired,
+    "SetKwFunction": _kw_function,
+    **{n: _kw_expanding for n in _KW_EXPANDING},
+    "SetKwInput": _kw_input,
+    "SetKwInOut": _kw_input,
+    "SetKwProg": _kw_prog,
+    **{n: _kw_aliasing for n in ("SetKwFor", "SetKwRepeat", "SetKwBlock", "SetKwIF",
+                                  "SetKwSwitch", "SetKwComment")},
+    **{n: _alg_block for n in ("algblock", "algblockdefx", "algdef")},
+    **{n: _ignored for n in _IGNORED_DEFS},
+}
+
+_MAX_DEPTH = 40
+
+
+def expand(src: Src, defs: Definitions, doc: Document, depth: int = 0) -> Src:
+    """Expand the paper's own macros in `src` and drop definitions; positions are kept (the
+    text a macro produces is attributed to the place it was used)."""
+    text = src.text
+    parts: list[Src] = []
+    copied = 0
+    i = text.find("\\")
+    while 0 <= i:
+        name, j = read_command(text, i)
+        if name in DEFINERS:
+            end = parse_definition(text, i, name, None)
+            if end:
+                parts.append(src.sub(copied, i))
+                copied = i = end
+                i = text.find("\\", i)
+                continue
+        macro = defs.macros.get(name)
+        if macro is None or name in PROTECTED:
+            i = text.find("\\", j if name else i + 1)
+            continue
+        if depth >= _MAX_DEPTH:
+            raise doc.error(src.offset(i), f"macro \\{name} expands recursively (more than {_MAX_DEPTH} levels)")
+        produced, end = _invoke(src, i, j, macro)
+        parts.append(src.sub(copied, i))
+        parts.append(expand(produced, defs, doc, depth + 1))
+        copied = end
+        i = text.find("\\", end)
+    parts.append(src.sub(copied, len(text)))
+    return Src.join(parts)
+
+
+def _invoke(src: Src, start: int, j: int, macro: Macro) -> tuple[Src, int]:
+    """The text one use of `macro` produces and the index after its arguments."""
+    text, at = src.text, src.offset(start)
+    if macro.kind == "kwfunction":
+        g = read_group(text, j)
+        label = "\\textsc{%s}" % macro.body
+        if g is None:
+            return Src.const(label + " ", at), j
+        inner = src.sub(g[0], g[1])
+        return Src.join([Src.const(label + "(", at), inner, Src.const(")", at)]), g[2]
+    if macro.kind == "paired":
+        if j < len(text) and text[j] == "*":
+            j += 1
+        opt = read_delimited(text, j, "[", "]")
+        j = opt[2] if opt else j
+    args: list[Src] = []
+    n = macro.n_args
+    if macro.default is not None:
+        opt = read_delimited(text, j, "[", "]")
+        if opt:
+            args.append(src.sub(opt[0], opt[1]))
+            j = opt[2]
+        else:
+            args.append(Src.const(macro.default, at))
+        n -= 1
+    for _ in range(n):
+        arg = read_arg(text, j)
+        if arg is None:
+            break
+        args.append(src.sub(arg[0], arg[1]))
+        j = arg[2]
+    return _substitute(macro.body, args, at), j
+
+
+def _substitute(body: str, args: list[Src], at: int) -> Src:
+    parts: list[Src] = []
+    last = 0
+    for m in re.finditer(r"#(\d)", body):
+        parts.append(Src.const(body[last : m.start()], at))
+        k = int(m.group(1)) - 1
+        parts.append(args[k] if k < len(args) else Src.const("", at))
+        last = m.end()
+    parts.append(Src.const(body[last:] + " ", at))
+    return Src.join(parts)

@@ -1,0 +1,310 @@
+"""Atoms of the pseudo-code expression grammar: names, numbers, constants, groups, set and list
+literals, |S|, floor/ceiling, \\frac, \\sqrt, \\binom, \\log-style functions and the big
+operators \\max/\\min/\\sum/\\prod/\\argmax/\\argmin over a range or a set.
+"""
+
+from __future__ import annotations
+
+import ast
+from typing import TYPE_CHECKING
+
+from qtk.tools.transpile_paper import pyast as P
+from qtk.tools.transpile_paper.latex_text import function_name, variable_name
+
+if TYPE_CHECKING:
+    from qtk.tools.transpile_paper.mathparse import Parser
+
+_ELLIPSIS = object()
+
+
+def atom(p: "Parser") -> ast.expr:
+    tok = p.peek()
+    if tok is None:
+        P.fail("the expression ends too early")
+    p.i += 1
+    k, v = tok.kind, tok.value
+    if k == "num":
+        return P.const(float(v) if "." in v else int(v))
+    if k == "name":
+        return _name(p, v, tok.style)
+    if k == "const":
+        return constant(v)
+    if k == "kw" and v in ("infinity",):
+        return P.math_attr("inf")
+    if k == "op" and v in _OP_ATOMS:
+        return _OP_ATOMS[v](p)
+    if k == "cmd":
+        return _command(p, v)
+    if k == "bigop":
+        return _bigop(p, v)
+    if k == "mathfn":
+        return _mathfn(p, v)
+    if k == "unknown":
+        P.fail(f"unknown command \\{v}")
+    P.fail(f"unexpected {'word ' if k == 'kw' else ''}{v!r}")
+
+
+def constant(value: str) -> ast.expr:
+    if value == "inf":
+        return P.math_attr("inf")
+    if value == "emptyset":
+        return P.empty_set()
+    return P.const({"True": True, "False": False, "None": None}[value])
+
+
+def _name(p: "Parser", raw: str, style: str) -> ast.expr:
+    if style == "func":
+        return P.name(function_name(raw), raw=raw, style=style)
+    ident = variable_name(raw)
+    if style == "prose" and p.at("op", "("):
+        style = "roman"  # \text{length}(A): a function name
+    if style == "prose" and len(raw) > 1 and not p.ctx.collecting and ident not in p.ctx.known:
+        P.fail(f"{raw!r} is a word, not a variable of the algorithm")
+    return P.name(ident, raw=raw, style=style)
+
+
+def _paren(p: "Parser") -> ast.expr:
+    if p.accept("op", ")"):
+        return ast.Tuple(elts=[], ctx=ast.Load())
+    e = p.tuple_expr()
+    p.expect("op", ")")
+    return e
+
+
+def _group(p: "Parser") -> ast.expr:
+    e = p.tuple_expr()
+    p.expect("op", "}")
+    return e
+
+
+def _items(p: "Parser", close: str) -> list:
+    """Comma-separated items up to `close`, with `\\ldots` kept as a marker."""
+    items: list = []
+    if p.accept("op", close):
+        return items
+    while True:
+        if p.accept("op", "...") or p.accept("op", ".."):
+            items.append(_ELLIPSIS)
+        else:
+            items.append(p.expr())
+            if p.accept("op", "..") or p.accept("op", "..."):
+                items.extend([_ELLIPSIS, p.expr()])
+        if not p.accept("op", ","):
+            break
+    p.expect("op", close)
+    return items
+
+
+def _ellipsis_range(items: list) -> ast.expr | None:
+    """[1, ..., n] or [1, 3, ..., n] -> range(1, n + 1[, 2])."""
+    if _ELLIPSIS not in items:
+        return None
+    k = items.index(_ELLIPSIS)
+    if k not in (1, 2) or len(items) != k + 2:
+        P.fail("cannot read this \\ldots sequence")
+    start, stop = items[0], items[-1]
+    step = None
+    if k == 2:
+        step = P.difference(items[1], items[0])
+        if P.int_value(step) is not None and P.int_value(step) < 0:
+            return P.make_range(start, stop, P.const(-P.int_value(step)), down=True)
+    return P.make_range(start, stop, step)
+
+
+def _set_literal(p: "Parser") -> ast.expr:
+    if p.accept("op", "}s"):
+        return P.empty_set()
+    first = p.expr()
+    if p.accept("op", ":") or p.accept("op", "mid") or p.accept("op", "|"):
+        cond = p.expr()
+        p.expect("op", "}s")
+        return _set_builder(first, cond)
+    items = [first]
+    if p.accept("op", "..") or p.accept("op", "..."):
+        items.extend([_ELLIPSIS, p.expr()])
+    while p.accept("op", ","):
+        if p.accept("op", "...") or p.accept("op", ".."):
+            items.append(_ELLIPSIS)
+        else:
+            items.append(p.expr())
+    p.expect("op", "}s")
+    rng = _ellipsis_range(items)
+    return rng if rng is not None else ast.Set(elts=items)
+
+
+def _set_builder(first: ast.expr, cond: ast.expr) -> ast.expr:
+    """`\\{x \\in S : P(x)\\}` or `\\{f(x) : x \\in S\\}` -> a set comprehension."""
+    if _is_member(first):
+        gen, elt, ifs = first, first.left, [cond]
+    elif _is_member(cond):
+        gen, elt, ifs = cond, first, []
+    elif isinstance(cond, ast.BoolOp) and isinstance(cond.op, ast.And) and _is_member(cond.values[0]):
+        gen, elt, ifs = cond.values[0], first, cond.values[1:]
+    else:
+        P.fail("set-builder notation needs `x \\in S` on one side of the colon")
+    comp = ast.comprehension(target=_store(gen.left), iter=gen.comparators[0], ifs=ifs, is_async=0)
+    return ast.SetComp(elt=elt, generators=[comp])
+
+
+def _is_member(e: ast.expr) -> bool:
+    return isinstance(e, ast.Compare) and len(e.ops) == 1 and isinstance(e.ops[0], ast.In)
+
+
+def _list_literal(p: "Parser", close: str) -> ast.expr:
+    items = _items(p, close)
+    rng = _ellipsis_range(items)
+    if rng is not None:
+        return P.call("list", [rng])
+    return ast.List(elts=items, ctx=ast.Load())
+
+
+def _bars(p: "Parser") -> ast.expr:
+    inner = p.tuple_expr()
+    p.expect("op", "|")
+    return size_or_abs(inner, p.ctx)
+
+
+def size_or_abs(inner: ast.expr, ctx: P.Ctx) -> ast.expr:
+    """|S| is a size for collections and an absolute value for numbers."""
+    if isinstance(inner, ast.Name):
+        scalar = len(inner.id) == 1 and inner.id.islower() and inner.id not in ctx.collections
+        return P.call("abs" if scalar else "len", [inner])
+    if isinstance(inner, ast.Subscript):
+        root = inner.value
+        while isinstance(root, ast.Subscript):
+            root = root.value
+        listy = isinstance(root, ast.Name) and len(root.id) > 1
+        return P.call("len" if listy else "abs", [inner])
+    if isinstance(inner, (ast.Attribute, ast.Set, ast.List)) or P.is_empty_set(inner):
+        return P.call("len", [inner])
+    return P.call("abs", [inner])
+
+
+def _floor(p: "Parser") -> ast.expr:
+    inner = p.tuple_expr()
+    p.expect("op", "rfloor")
+    if isinstance(inner, ast.BinOp) and isinstance(inner.op, ast.Div):
+        return P.binop(inner.left, ast.FloorDiv(), inner.right)
+    if _is_math_call(inner, "sqrt"):
+        return P.call("math.isqrt", inner.args)
+    return P.call("math.floor", [inner])
+
+
+def _ceil(p: "Parser") -> ast.expr:
+    inner = p.tuple_expr()
+    p.expect("op", "rceil")
+    if isinstance(inner, ast.BinOp) and isinstance(inner.op, ast.Div):
+        neg = ast.UnaryOp(op=ast.USub(), operand=inner.left)
+        return ast.UnaryOp(op=ast.USub(), operand=P.binop(neg, ast.FloorDiv(), inner.right))
+    return P.call("math.ceil", [inner])
+
+
+def _is_math_call(node: ast.expr, fn: str) -> bool:
+    return (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+            and isinstance(node.func.value, ast.Name) and node.func.value.id == "math"
+            and node.func.attr == fn)
+
+
+def _norm(p: "Parser") -> ast.expr:
+    P.fail("norms ||x|| have no single Python meaning")
+
+
+_OP_ATOMS = {
+    "(": _paren,
+    "{": _group,
+    "{s": _set_literal,
+    "[": lambda p: _list_literal(p, "]"),
+    "langle": lambda p: _list_literal(p, "rangle"),
+    "|": _bars,
+    "||": _norm,
+    "lfloor": _floor,
+    "lceil": _ceil,
+}
+
+
+def _command(p: "Parser", cmd: str) -> ast.expr:
+    if cmd in ("frac", "dfrac", "tfrac", "cfrac"):
+        num = p.script()
+        return P.binop(num, ast.Div(), p.script())
+    if cmd == "binom":
+        n = p.script()
+        return P.call("math.comb", [n, p.script()])
+    if p.accept("op", "["):  # \sqrt[n]{x}
+        root = p.expr()
+        p.expect("op", "]")
+        return P.binop(p.script(), ast.Pow(), P.binop(P.const(1), ast.Div(), root))
+    return P.call("math.sqrt", [p.script()])
+
+
+def _bigop(p: "Parser", op: str) -> ast.expr:
+    if p.accept("op", "_"):
+        target, iterable = _binder(p)
+        body = p.term()
+        if op in ("argmax", "argmin"):
+            if not isinstance(target, ast.Name):
+                P.fail("\\argmax over tuples")
+            args = ast.arguments(posonlyargs=[], args=[ast.arg(arg=target.id)], kwonlyargs=[],
+                                 kw_defaults=[], defaults=[])
+            key = ast.keyword(arg="key", value=ast.Lambda(args=args, body=body))
+            return P.call("max" if op == "argmax" else "min", [iterable], [key])
+        gen = ast.GeneratorExp(elt=body, generators=[
+            ast.comprehension(target=_store(target), iter=iterable, ifs=[], is_async=0)])
+        return P.call("math.prod" if op == "prod" else op, [gen])
+    if op in ("argmax", "argmin"):
+        P.fail(f"\\{op} without a range under it")
+    if p.at("op", "("):
+        args = p.call_args()
+    elif p.accept("op", "{s"):
+        args = [x for x in _items(p, "}s") if x is not _ELLIPSIS]
+    elif p.accept("op", "{"):
+        inner = _group(p)
+        args = list(inner.elts) if isinstance(inner, ast.Tuple) else [inner]
+    else:
+        args = [p.power()]
+    return P.call("math.prod" if op == "prod" else op, args)
+
+
+def _binder(p: "Parser") -> tuple[ast.expr, ast.expr]:
+    """The range under \\sum/\\max: `i=1` with `^n`, `i \\in S`, or `1 \\le i \\le n`."""
+    if p.accept("op", "{"):
+        e = p.expr()
+        p.expect("op", "}")
+    else:
+        e = p.atom()
+    if isinstance(e, ast.Compare):
+        ops, left, rights = e.ops, e.left, e.comparators
+        if len(ops) == 1 and isinstance(ops[0], ast.Eq) and isinstance(left, ast.Name):
+            p.expect("op", "^")
+            return left, P.make_range(rights[0], p.script())
+        if len(ops) == 1 and isinstance(ops[0], ast.In):
+            return left, rights[0]
+        ascending = all(isinstance(o, (ast.Lt, ast.LtE)) for o in ops)
+        if len(ops) == 2 and isinstance(rights[0], ast.Name) and ascending:
+            lo = left if isinstance(ops[0], ast.LtE) else P.add_const(left, 1)
+            hi = rights[1] if isinstance(ops[1], ast.LtE) else P.add_const(rights[1], -1)
+            return rights[0], P.make_range(lo, hi)
+    P.fail("cannot read the range under this operator")
+
+
+def _mathfn(p: "Parser", fn: str) -> ast.expr:
+    base = p.script() if p.accept("op", "_") else None
+    args = p.call_args() if p.at("op", "(") else [p.power()]
+    if fn == "gcd":
+        return P.call("math.gcd", args)
+    x = args[0]
+    if fn in ("log", "lg", "ln"):
+        b = P.int_value(base) if base is not None else None
+        if fn == "lg" or b == 2:
+            return P.call("math.log2", [x])
+        if b == 10:
+            return P.call("math.log10", [x])
+        return P.call("math.log", [x] if base is None else [x, base])
+    return P.call("math." + fn, [x])
+
+
+def _store(target: ast.expr) -> ast.expr:
+    if isinstance(target, ast.Name):
+        return ast.Name(id=target.id, ctx=ast.Store())
+    if isinstance(target, ast.Tuple):
+        return ast.Tuple(elts=[_store(e) for e in target.elts], ctx=ast.Store())
+    P.fail("this cannot be a loop variable")

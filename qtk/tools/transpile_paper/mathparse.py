@@ -1,0 +1,386 @@
+"""Recursive-descent parser: pseudo-code tokens -> Python `ast` expressions.
+
+Precedence, loosest first: `,` tuple; or; and; not; comparisons (= is equality here, \\in,
+`is even`, `is empty`); set ops (\\cup \\cap \\setminus); + -; * / mod div and juxtaposition
+(`2n`, `a b`); unary minus; powers; postfix (x_i, A[i], A[i..j], f(x), A.length, n!).
+Subscripts and brackets become indexing marked for the index-base pass; `x_1` stays a name when
+x is never indexed by a variable. \\max/\\min/\\sum/\\prod/\\argmax over `i=1..n`, `1 \\le i \\le n`
+or `i \\in S` become generator expressions.
+"""
+
+from __future__ import annotations
+
+import ast
+
+from qtk.tools.transpile_paper import pyast as P
+from qtk.tools.transpile_paper.latex_text import variable_name
+from qtk.tools.transpile_paper.mathtok import Tok, Untranslatable
+
+_CMP = {"=": ast.Eq, "==": ast.Eq, "!=": ast.NotEq, "<": ast.Lt, "<=": ast.LtE, ">": ast.Gt,
+        ">=": ast.GtE, "in": ast.In, "notin": ast.NotIn, "<=s": ast.LtE, "<s": ast.Lt,
+        ">=s": ast.GtE, ">s": ast.Gt}
+_SETOPS = {"cup": ast.BitOr, "cap": ast.BitAnd, "setminus": ast.Sub}
+_MULOPS = {"*": ast.Mult, "/": ast.Div, "%": ast.Mod, "//": ast.FloorDiv, "xor": ast.BitXor}
+_ATOM_START = {"num", "name", "const", "cmd", "bigop", "mathfn"}
+_CALLABLE_SINGLE = {"f", "g", "h"}
+
+
+class Parser:
+    def __init__(self, toks: list[Tok], ctx: P.Ctx) -> None:
+        self.t, self.i, self.ctx = toks, 0, ctx
+
+    # ---- token helpers ----
+    def peek(self, k: int = 0) -> Tok | None:
+        j = self.i + k
+        return self.t[j] if j < len(self.t) else None
+
+    def at(self, kind: str, value: str | None = None, k: int = 0) -> bool:
+        tok = self.peek(k)
+        return tok is not None and tok.kind == kind and (value is None or tok.value == value)
+
+    def accept(self, kind: str, value: str | None = None) -> Tok | None:
+        if self.at(kind, value):
+            self.i += 1
+            return self.t[self.i - 1]
+        return None
+
+    def expect(self, kind: str, value: str | None = None) -> Tok:
+        tok = self.accept(kind, value)
+        if tok is None:
+            got = self.peek()
+            P.fail(f"expected {value or kind}, got {got.value if got else 'end of line'}")
+        return tok
+
+    def done(self) -> bool:
+        return self.i >= len(self.t)
+
+    def finish(self, what: str = "expression") -> None:
+        if not self.done():
+            tok = self.t[self.i]
+            P.fail(f"could not read {what} from {tok.value!r} on")
+
+    # ---- grammar ----
+    def tuple_expr(self) -> ast.expr:
+        first = self.expr()
+        if not self.at("op", ","):
+            return first
+        items = [first]
+        while self.accept("op", ","):
+            items.append(self.expr())
+        return ast.Tuple(elts=items, ctx=ast.Load())
+
+    def expr(self) -> ast.expr:
+        return self.or_()
+
+    def or_(self) -> ast.expr:
+        values = [self.and_()]
+        while self.accept("kw", "or"):
+            values.append(self.and_())
+        return values[0] if len(values) == 1 else ast.BoolOp(op=ast.Or(), values=values)
+
+    def and_(self) -> ast.expr:
+        values = [self.not_()]
+        while self.accept("kw", "and"):
+            values.append(self.not_())
+        return values[0] if len(values) == 1 else ast.BoolOp(op=ast.And(), values=values)
+
+    def not_(self) -> ast.expr:
+        if self.accept("kw", "not"):
+            return ast.UnaryOp(op=ast.Not(), operand=self.not_())
+        return self.cmp()
+
+    def cmp(self) -> ast.expr:
+        left = self.setops()
+        ops: list[ast.cmpop] = []
+        rights: list[ast.expr] = []
+        while True:
+            tok = self.peek()
+            if tok is None:
+                break
+            if tok.kind == "op" and tok.value in _CMP or tok.kind == "kw" and tok.value == "in":
+                self.i += 1
+                ops.append(_CMP[tok.value]())
+                rights.append(self.setops())
+            elif tok.kind == "kw" and tok.value == "not" and self.at("kw", "in", 1):
+                self.i += 2
+                ops.append(ast.NotIn())
+                rights.append(self.setops())
+            elif tok.kind == "kw" and tok.value in ("is", "are") and not ops:
+                self.i += 1
+                return self.is_test(left)
+            elif tok.kind == "op" and tok.value == "mid" and not ops:
+                self.i += 1
+                right = self.setops()
+                return ast.Compare(left=P.binop(right, ast.Mod(), left), ops=[ast.Eq()], comparators=[P.const(0)])
+            else:
+                break
+        if not ops:
+            return left
+        return _compare(left, ops, rights)
+
+    def is_test(self, left: ast.expr) -> ast.expr:
+        negate = bool(self.accept("kw", "not"))
+        tok = self.peek()
+        word = tok.value if tok is not None else ""
+        self.i += 1
+        if word in ("even", "odd"):
+            test: ast.expr = ast.Compare(left=P.binop(left, ast.Mod(), P.const(2)), ops=[ast.Eq()],
+                                         comparators=[P.const(0 if word == "even" else 1)])
+        elif word in ("empty", "nonempty"):
+            op = ast.Eq() if word == "empty" else ast.NotEq()
+            test = ast.Compare(left=P.call("len", [left]), ops=[op], comparators=[P.const(0)])
+        elif tok is not None and tok.kind == "const":
+            test = ast.Compare(left=left, ops=[ast.Is()], comparators=[_const(tok.value)])
+        else:
+            P.fail(f"cannot read 'is {word}'")
+        return ast.UnaryOp(op=ast.Not(), operand=test) if negate else test
+
+    def setops(self) -> ast.expr:
+        left = self.arith()
+        while self.peek() is not None and self.peek().kind == "op" and self.peek().value in _SETOPS:
+            op = _SETOPS[self.t[self.i].value]()
+            self.i += 1
+            left = P.binop(left, op, self.arith())
+        return left
+
+    def arith(self) -> ast.expr:
+        left = self.term()
+        while True:
+            if self.accept("op", "+"):
+                left = P.binop(left, ast.Add(), self.term())
+            elif self.accept("op", "-"):
+                left = P.binop(left, ast.Sub(), self.term())
+            elif self.at("op", "pm"):
+                P.fail("\\pm has no single value")
+            else:
+                return left
+
+    def term(self) -> ast.expr:
+        left = self.unary()
+        while True:
+            tok = self.peek()
+            if tok is None:
+                return left
+            if tok.kind == "op" and tok.value in _MULOPS:
+                self.i += 1
+                left = P.binop(left, _MULOPS[tok.value](), self.unary())
+            elif tok.kind == "kw" and tok.value in ("mod", "div"):
+                self.i += 1
+                left = P.binop(left, ast.Mod() if tok.value == "mod" else ast.FloorDiv(), self.unary())
+            elif self._juxtaposed(left, tok):
+                left = P.binop(left, ast.Mult(), self.power())
+            else:
+                return left
+
+    def _juxtaposed(self, left: ast.expr, tok: Tok) -> bool:
+        """`2n`, `n(n+1)`, `a b`: implicit multiplication, only between math-mode factors."""
+        if not tok.math or P.meta(left, "style") == "prose":
+            return False
+        if tok.kind == "name" and tok.style == "prose":
+            return False
+        if tok.kind in _ATOM_START:
+            return True
+        return tok.kind == "op" and tok.value in ("(", "{", "lfloor", "lceil")
+
+    def unary(self) -> ast.expr:
+        if self.accept("op", "-"):
+            operand = self.unary()
+            v = P.int_value(operand)
+            if v is not None:
+                return P.const(-v)
+            return ast.UnaryOp(op=ast.USub(), operand=operand)
+        if self.accept("op", "+"):
+            return self.unary()
+        return self.power()
+
+    def power(self) -> ast.expr:
+        base = self.postfix()
+        if self.accept("op", "**"):
+            return P.binop(base, ast.Pow(), self.unary())
+        if not self.at("op", "^"):
+            return base
+        self.i += 1
+        if self.at("op", "*") or (self.at("op", "{") and self.at("op", "*", 1) and self.at("op", "}", 2)):
+            self.i += 3 if self.at("op", "{") else 1
+            if not isinstance(base, ast.Name):
+                P.fail("^* on an expression")
+            return P.name(base.id + "_star")
+        if self.at("op", "{") and self.at("op", "(", 1):
+            P.fail("a parenthesised superscript is an iteration label, not a power")
+        return P.binop(base, ast.Pow(), self.script())
+
+    def script(self) -> ast.expr:
+        """The argument of ^ or _: a brace group or a single token (one digit, as TeX reads it)."""
+        if self.accept("op", "{"):
+            inner = self.tuple_expr()
+            self.expect("op", "}")
+            return inner
+        tok = self.peek()
+        if tok is not None and tok.kind == "num" and len(tok.value) > 1 and tok.value.isdigit():
+            self.t[self.i] = Tok("num", tok.value[1:], tok.at, tok.math)
+            return P.const(int(tok.value[0]))
+        return self.atom()
+
+    def postfix(self) -> ast.expr:
+        e = self.atom()
+        while True:
+            if self.at("op", "_"):
+                e = self.subscript(e)
+            elif self.at("op", "[") and _indexable(e):
+                e = self.bracket(e)
+            elif self.at("op", "(") and self._callable(e):
+                e = self.call(e)
+            elif self.at("op", ".") and self.at("name", k=1) and _indexable(e):
+                self.i += 1
+                attr = self.t[self.i].value
+                self.i += 1
+                if attr.lower() in ("length", "size", "len", "count"):
+                    e = P.call("len", [e])
+                else:
+                    e = ast.Attribute(value=e, attr=variable_name(attr), ctx=ast.Load())
+            elif self.at("op", "!") and not self.at("op", "=", 1):
+                self.i += 1
+                e = P.call("math.factorial", [e])
+            elif self.at("op", "'") and isinstance(e, ast.Name):
+                self.i += 1
+                e = P.name(e.id + "_prime")
+            else:
+                return e
+
+    def subscript(self, base: ast.expr) -> ast.expr:
+        self.expect("op", "_")
+        tok = self.peek()
+        grouped = self.at("op", "{")
+        inner = self.peek(1) if grouped else tok
+        closes = self.at("op", "}", 2) if grouped else True
+        if isinstance(base, ast.Name) and inner is not None and closes and _label_like(inner, self.ctx):
+            self.i += 3 if grouped else 1
+            label = "max" if inner.kind == "bigop" else inner.value
+            return P.name(variable_name(f"{base.id.rstrip('_')}_{label}"))
+        sub = self.script()
+        items = sub.elts if isinstance(sub, ast.Tuple) else [sub]
+        constant = all(P.int_value(x) is not None for x in items)
+        if isinstance(base, ast.Name):
+            if not constant:
+                self.ctx.collections.add(base.id)
+            elif base.id not in self.ctx.collections:
+                return P.name(base.id + "_" + "_".join(str(P.int_value(x)).replace("-", "m") for x in items))
+        for item in items:
+            base = P.mark(ast.Subscript(value=base, slice=item, ctx=ast.Load()), index=True)
+        return base
+
+    def bracket(self, base: ast.expr) -> ast.expr:
+        self.expect("op", "[")
+        if isinstance(base, ast.Name) and base.id.rstrip("_").lower() in ("length", "size") \
+                and base.id not in self.ctx.known:
+            arg = self.tuple_expr()
+            self.expect("op", "]")
+            return P.call("len", [arg])  # CLRS 2nd edition: length[A]
+        while True:
+            lo = self.expr()
+            # A[i..j], and CLRS 4th edition's A[i:j]: both include j
+            if self.accept("op", "..") or self.accept("op", "...") or self.accept("op", ":"):
+                hi = self.expr()
+                index: ast.expr = P.mark(ast.Slice(lower=lo, upper=hi), inclusive=True)
+            else:
+                index = lo
+                if isinstance(base, ast.Name) and P.int_value(lo) is None:
+                    self.ctx.collections.add(base.id)
+            base = P.mark(ast.Subscript(value=base, slice=index, ctx=ast.Load()), index=True)
+            if not self.accept("op", ","):
+                break
+        self.expect("op", "]")
+        return base
+
+    def _callable(self, e: ast.expr) -> bool:
+        if isinstance(e, ast.Attribute):
+            return True
+        if not isinstance(e, ast.Name):
+            return False
+        style, raw = P.meta(e, "style"), P.meta(e, "raw", e.id)
+        if style == "func" or e.id.rstrip("_") in self.ctx.functions:
+            return True
+        if e.id in self.ctx.known:
+            return self._comma_inside()  # w(u, v): a call even when w is a parameter
+        if style == "roman" or len(raw) > 1:
+            return True
+        return raw in _CALLABLE_SINGLE
+
+    def _comma_inside(self) -> bool:
+        """Whether the parenthesis at the cursor holds a top-level comma."""
+        depth = 0
+        for tok in self.t[self.i :]:
+            if tok.kind == "op" and tok.value in ("(", "[", "{", "{s"):
+                depth += 1
+            elif tok.kind == "op" and tok.value in (")", "]", "}", "}s"):
+                depth -= 1
+                if depth == 0:
+                    return False
+            elif depth == 1 and tok.kind == "op" and tok.value == ",":
+                return True
+        return False
+
+    def call(self, func: ast.expr) -> ast.expr:
+        args = self.call_args()
+        if isinstance(func, ast.Name):
+            return P.resolve_call(P.meta(func, "raw", func.id), args, self.ctx, P.meta(func, "style"))
+        return P.call(func, args)
+
+    def call_args(self) -> list[ast.expr]:
+        self.expect("op", "(")
+        args: list[ast.expr] = []
+        if not self.accept("op", ")"):
+            args.append(self.expr())
+            while self.accept("op", ","):
+                args.append(self.expr())
+            self.expect("op", ")")
+        return args
+
+    def atom(self) -> ast.expr:
+        from qtk.tools.transpile_paper.mathatoms import atom
+
+        return atom(self)
+
+
+def _compare(left: ast.expr, ops: list[ast.cmpop], rights: list[ast.expr]) -> ast.expr:
+    if len(ops) == 1 and isinstance(ops[0], (ast.Eq, ast.NotEq)):
+        empty_side = left if P.is_empty_set(rights[0]) else rights[0] if P.is_empty_set(left) else None
+        if empty_side is not None:  # S = \emptyset: works for lists and sets alike
+            return ast.Compare(left=P.call("len", [empty_side]), ops=ops, comparators=[P.const(0)])
+        if isinstance(rights[0], ast.Constant) and rights[0].value is None:
+            return ast.Compare(left=left, ops=[ast.Is() if isinstance(ops[0], ast.Eq) else ast.IsNot()],
+                               comparators=rights)
+    return ast.Compare(left=left, ops=ops, comparators=rights)
+
+
+def _const(value: str) -> ast.expr:
+    if value == "inf":
+        return P.math_attr("inf")
+    if value == "emptyset":
+        return P.empty_set()
+    return P.const({"True": True, "False": False, "None": None}[value])
+
+
+def _indexable(e: ast.expr) -> bool:
+    return isinstance(e, (ast.Name, ast.Subscript, ast.Attribute, ast.Call))
+
+
+def _label_like(tok: Tok, ctx: P.Ctx) -> bool:
+    """`d_{\\max}`, `w_{\\text{new}}`, `x_{best}`: a subscript that names, not indexes."""
+    if tok.kind == "bigop" and tok.value in ("max", "min"):
+        return True
+    if tok.kind != "name":
+        return False
+    if tok.style in ("roman", "prose", "func"):
+        return True
+    return len(tok.value) > 1 and variable_name(tok.value) not in ctx.known
+
+
+def parse_all(toks: list[Tok], ctx: P.Ctx, tuple_ok: bool = True) -> ast.expr:
+    """The single expression these tokens spell, or Untranslatable."""
+    if not toks:
+        raise Untranslatable("empty expression")
+    p = Parser(toks, ctx)
+    e = p.tuple_expr() if tuple_ok else p.expr()
+    p.finish()
+    return e

@@ -1,0 +1,335 @@
+"""Tokenizer for the text of one pseudo-code line: math mode ($...$, \\(...\\)) and the prose
+around it, turned into one token stream.
+
+Conventions of pseudo-code rather than of typeset maths: a run of letters is one name (`key`,
+`low`), `\\textsc{Merge-Sort}` / `\\Call{..}{..}` are function names, and English words such as
+*to*, *downto*, *and*, *each*, *exchange* are keywords wherever they appear (`\\To`,
+`\\textbf{to}`, plain `to`).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from qtk.tools.transpile_paper.source import match_close, read_command, read_group
+
+KEYWORDS = {
+    "and", "or", "not", "to", "downto", "down", "step", "by", "do", "then", "in", "each",
+    "every", "all", "for", "from", "if", "else", "return", "returns", "mod", "div", "true",
+    "false", "nil", "null", "none", "is", "are", "even", "odd", "empty", "nonempty", "of",
+    "let", "be", "new", "array", "arrays", "list", "lists", "set", "queue", "stack", "exchange",
+    "swap", "with", "break", "continue", "print", "output", "increment", "decrement", "the",
+    "end", "until", "while", "xor", "zeros", "zero", "infinity", "equal", "equals", "where",
+    "initialized", "filled", "times", "than", "greater", "less", "at", "most", "least",
+}
+# The keywords a \\mathrm{..}/\\textit{..} word may be (others there are names: \\mathit{list}).
+_OPERATOR_WORDS = {"and", "or", "not", "mod", "div", "to", "downto", "step", "by", "do", "then",
+                   "in", "xor", "is", "if", "else", "for", "each", "return", "break", "continue"}
+_CONST_WORDS = {"true": "True", "false": "False", "nil": "None", "null": "None", "none": "None"}
+
+GREEK = {
+    "alpha", "beta", "gamma", "delta", "epsilon", "varepsilon", "zeta", "eta", "theta",
+    "vartheta", "iota", "kappa", "lambda", "mu", "nu", "xi", "pi", "varpi", "rho", "varrho",
+    "sigma", "varsigma", "tau", "upsilon", "phi", "varphi", "chi", "psi", "omega", "Gamma",
+    "Delta", "Theta", "Lambda", "Xi", "Pi", "Sigma", "Upsilon", "Phi", "Psi", "Omega", "ell",
+}
+
+_OPS = {  # command -> (kind, value)
+    **{c: ("op", "gets") for c in ("gets", "leftarrow", "Leftarrow", "longleftarrow",
+                                   "coloneqq", "coloneq", "colonequals")},
+    **{c: ("op", "<=") for c in ("le", "leq", "leqslant", "leqq")},
+    **{c: ("op", ">=") for c in ("ge", "geq", "geqslant", "geqq")},
+    **{c: ("op", "!=") for c in ("neq", "ne")},
+    "lt": ("op", "<"), "gt": ("op", ">"), "equiv": ("op", "=="),
+    "in": ("op", "in"), "notin": ("op", "notin"), "mid": ("op", "mid"),
+    "subseteq": ("op", "<=s"), "subset": ("op", "<s"), "supseteq": ("op", ">=s"),
+    "supset": ("op", ">s"), "subsetneq": ("op", "<s"),
+    **{c: ("kw", "and") for c in ("land", "wedge", "AND", "And", "&")},
+    **{c: ("kw", "or") for c in ("lor", "vee", "OR", "Or")},
+    **{c: ("kw", "not") for c in ("neg", "lnot", "NOT", "Not")},
+    **{c: ("op", "xor") for c in ("XOR", "oplus", "Xor")},
+    **{c: ("op", "*") for c in ("cdot", "times", "ast", "cdotp")},
+    "div": ("op", "/"), "bmod": ("kw", "mod"), "mod": ("kw", "mod"), "%": ("op", "%"),
+    "pm": ("op", "pm"),
+    "cup": ("op", "cup"), "cap": ("op", "cap"), "setminus": ("op", "setminus"),
+    "backslash": ("op", "setminus"),
+    **{c: ("const", "emptyset") for c in ("emptyset", "varnothing")},
+    "infty": ("const", "inf"),
+    **{c: ("const", "True") for c in ("TRUE", "True", "KwTrue", "top")},
+    **{c: ("const", "False") for c in ("FALSE", "False", "KwFalse")},
+    **{c: ("const", "None") for c in ("NIL", "Nil", "Null", "NULL", "KwNil", "None", "KwNull")},
+    **{c: ("kw", "to") for c in ("To", "TO", "KwTo", "algorithmicto")},
+    **{c: ("kw", "downto") for c in ("DownTo", "Downto", "downto", "KwDownto", "KwDownTo", "DOWNTO")},
+    **{c: ("kw", "step") for c in ("Step", "KwStep", "STEP", "By", "KwBy")},
+    **{c: ("kw", "return") for c in ("Return", "RETURN", "KwRet", "algorithmicreturn")},
+    **{c: ("kw", "break") for c in ("Break", "BREAK", "KwBreak")},
+    **{c: ("kw", "continue") for c in ("Continue", "CONTINUE", "KwContinue")},
+    **{c: ("kw", "print") for c in ("Print", "PRINT", "KwPrint")},
+    **{c: ("kw", "do") for c in ("Do", "DO", "algorithmicdo")},
+    **{c: ("kw", "then") for c in ("Then", "algorithmicthen")},
+    **{c: ("kw", "each") for c in ("Each", "KwEach")},
+    **{c: ("op", "...") for c in ("ldots", "dots", "cdots", "dotsc", "dotsb", "dotsm", "hdots")},
+    "lfloor": ("op", "lfloor"), "rfloor": ("op", "rfloor"), "lceil": ("op", "lceil"),
+    "rceil": ("op", "rceil"),
+    **{c: ("op", "|") for c in ("lvert", "rvert", "vert", "mid|")},
+    **{c: ("op", "||") for c in ("|", "Vert", "lVert", "rVert")},
+    "langle": ("op", "langle"), "rangle": ("op", "rangle"),
+    **{c: ("op", "{s") for c in ("{", "lbrace")},
+    **{c: ("op", "}s") for c in ("}", "rbrace")},
+    **{c: ("op", "swap") for c in ("leftrightarrow", "leftrightarrows", "rightleftarrows",
+                                   "longleftrightarrow", "swap")},
+    **{c: ("op", "->") for c in ("to>", "rightarrow", "mapsto")},
+    **{c: ("cmd", c) for c in ("frac", "dfrac", "tfrac", "cfrac", "sqrt", "binom")},
+    **{c: ("bigop", c) for c in ("max", "min", "sum", "prod", "argmax", "argmin")},
+    **{c: ("mathfn", c) for c in ("log", "ln", "lg", "exp", "sin", "cos", "tan", "gcd")},
+    "triangleright": ("comment", ""),
+}
+_SKIP = {",", ";", "!", " ", ":", ">", "quad", "qquad", "left", "right", "big", "Big", "bigg",
+         "Bigg", "bigl", "bigr", "Bigl", "Bigr", "biggl", "biggr", "Biggl", "Biggr", "middle",
+         "displaystyle", "textstyle", "scriptstyle", "limits", "nolimits", "hfill", "nobreak",
+         "allowbreak", "relax", "xspace", "normalfont", "rm", "it", "bf", "tt", "sf", "small",
+         "footnotesize", "noindent", "/", "\\", "newline", "enspace", "thinspace", "negthinspace",
+         "medspace", "thickspace", "nl", "BlankLine", "cr", "strut", "item"}
+_SKIP_ARG = {"label", "hspace", "vspace", "phantom", "hphantom", "vphantom", "footnote", "cite",
+             "ref", "eqref", "mathopen", "mathclose", "color", "index", "tag"}
+_INLINE_ARG = {"mathbin", "mathrel", "mathop", "mathord", "ensuremath", "mathpunct", "underbrace",
+               "overbrace", "textcolor", "hbox"}
+_FUNC_STYLE = {"textsc", "textproc", "FuncSty", "ProcNameSty", "ProgSty", "Call"}
+_TEXT_STYLE = {"text", "textrm", "textit", "textbf", "textsf", "texttt", "textup", "textnormal",
+               "emph", "mbox", "textmd", "KwSty", "ArgSty", "DataSty", "ProcArgSty", "FuncArgSty",
+               "textsl", "underline"}
+_ROMAN_STYLE = {"mathrm", "mathit", "mathsf", "mathtt", "mathbf", "mathnormal", "operatorname",
+                "boldsymbol", "bm", "mathcal", "mathbb", "mathscr", "mathfrak", "pmb", "mathbold"}
+_ACCENTS = {"hat": "hat", "widehat": "hat", "bar": "bar", "overline": "bar", "tilde": "tilde",
+            "widetilde": "tilde", "vec": "vec", "dot": "dot", "ddot": "ddot"}
+_MATH_OPS = ["**", "//", "==", "!=", "<=", ">=", ":=", "+=", "-=", "*=", "..", "&&", "||"]
+_NAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:\\_[A-Za-z0-9]+)*")
+_WORD_RE = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:(?:-|\\_|_)[A-Za-z0-9]+)*")
+_NUM_RE = re.compile(r"\d+(?:\.\d+)?")
+_PLAIN_RE = re.compile(r"(?P<w>%s)|\d+|[<>=+\-*/(),.:]" % _WORD_RE.pattern)
+
+
+@dataclass
+class Tok:
+    kind: str  # name num kw op const cmd bigop mathfn unknown
+    value: str
+    at: int  # index in the tokenized text, for messages
+    math: bool = True
+    style: str = "math"  # for names: math | prose | roman | func
+
+
+class Untranslatable(Exception):
+    """This piece of LaTeX has no Python translation; the caller writes a TODO."""
+
+
+def tokenize(text: str, math: bool = False) -> tuple[list[Tok], str | None]:
+    """Tokens of one line of pseudo-code and its trailing comment (`// ...`, \\triangleright)."""
+    toks: list[Tok] = []
+    comment = _Tokenizer(text, toks).run(0, len(text), math)
+    return toks, comment
+
+
+class _Tokenizer:
+    def __init__(self, text: str, out: list[Tok]) -> None:
+        self.text, self.out = text, out
+
+    def run(self, i: int, end: int, math: bool) -> str | None:
+        text = self.text
+        while i < end:
+            c = text[i]
+            if c.isspace() or c == "~" or c == "&" and math:
+                i += 1
+            elif c == "$":
+                i += 2 if text.startswith("$$", i) else 1
+                math = not math
+            elif c == "\\":
+                i, math, comment = self._command(i, end, math)
+                if comment is not None:
+                    return comment
+            elif c == "{":
+                j = match_close(text, i)
+                j = end - 1 if j < 0 or j >= end else j
+                self.add("op", "{", i, math)
+                self.run(i + 1, j, math)
+                self.add("op", "}", j, math)
+                i = j + 1
+            elif c == "}":
+                i += 1
+            elif not math and text.startswith("//", i):
+                return text[i + 2 : end].strip()
+            elif c.isdigit():
+                m = _NUM_RE.match(text, i)
+                self.add("num", m.group(0), i, math)
+                i = m.end()
+            elif c.isalpha():
+                i = self._word(i, math)
+            else:
+                i = self._punct(i, math)
+        return None
+
+    def add(self, kind: str, value: str, at: int, math: bool, style: str = "math") -> None:
+        self.out.append(Tok(kind, value, at, math, style))
+
+    def _word(self, i: int, math: bool) -> int:
+        m = (_NAME_RE if math else _WORD_RE).match(self.text, i)
+        word = m.group(0) if m else self.text[i]
+        end = m.end() if m else i + 1
+        if math:
+            self.add("name", word.replace("\\_", "_"), i, True, "math")
+        else:
+            self.word(word.replace("\\_", "_"), i, "prose")
+        return end
+
+    def word(self, word: str, at: int, style: str) -> None:
+        low = word.lower().replace("-", "")
+        if low in _CONST_WORDS:
+            self.add("const", _CONST_WORDS[low], at, False)
+        elif (style == "prose" and low in KEYWORDS) or (style == "roman" and low in _OPERATOR_WORDS):
+            self.add("kw", low, at, False)
+        elif low in ("argmax", "argmin", "max", "min") and style in ("roman", "func"):
+            self.add("bigop", low, at, False)
+        elif word.isdigit():
+            self.add("num", word, at, False)
+        else:
+            self.add("name", word, at, style == "math", style)
+
+    def _punct(self, i: int, math: bool) -> int:
+        text = self.text
+        for op in _MATH_OPS:
+            if text.startswith(op, i):
+                if op == ":=":
+                    self.add("op", "gets", i, math)
+                elif op == "&&":
+                    self.add("kw", "and", i, math)
+                elif op == "||":
+                    self.add("kw", "or", i, math)
+                else:
+                    self.add("op", op, i, math)
+                return i + len(op)
+        c = text[i]
+        if c == "<" and text.startswith("<-", i) and not math:
+            self.add("op", "gets", i, math)
+            return i + 2
+        self.add("op", c, i, math)
+        return i + 1
+
+    def _command(self, i: int, end: int, math: bool) -> tuple[int, bool, str | None]:
+        text = self.text
+        name, j = read_command(text, i)
+        if name in ("(", "["):
+            return j, True, None
+        if name in (")", "]"):
+            return j, False, None
+        if name == "not":  # \not= , \not\in
+            k = j
+            while k < end and text[k].isspace():
+                k += 1
+            if text.startswith("=", k):
+                self.add("op", "!=", i, math)
+                return k + 1, math, None
+            if text.startswith("\\in", k):
+                self.add("op", "notin", i, math)
+                return k + 3, math, None
+        if name == "_":
+            self.add("op", "_", i, math)  # a literal underscore outside a name
+            return j, math, None
+        if name in _SKIP:
+            return j, math, None
+        if name in _SKIP_ARG:
+            g = read_group(text, j)
+            return (g[2] if g else j), math, None
+        if name in _INLINE_ARG:
+            g = read_group(text, j)
+            if g is None:
+                return j, math, None
+            if name == "textcolor":  # \textcolor{red}{x}: keep x
+                g = read_group(text, g[2]) or g
+            self.run(g[0], g[1], math)
+            return g[2], math, None
+        if name in _OPS:
+            kind, value = _OPS[name]
+            if kind == "comment":
+                return end, math, _rest_as_comment(text[j:end])
+            self.add(kind, value, i, math)
+            return j, math, None
+        m = re.match(r"\s*\\(max|min)(?![A-Za-z])", text[j:end]) if name == "arg" else None
+        if m:
+            self.add("bigop", "arg" + m.group(1), i, math)
+            return j + m.end(), math, None
+        if name in GREEK:
+            self.add("name", {"lambda": "lam", "ell": "l"}.get(name, name), i, math, "math")
+            return j, math, None
+        if name in _ACCENTS:
+            return self._accent(i, j, _ACCENTS[name], math), math, None
+        if name in _FUNC_STYLE or name in _TEXT_STYLE or name in _ROMAN_STYLE:
+            return self._styled(name, i, j, math), math, None
+        self.add("unknown", name, i, math)
+        return j, math, None
+
+    def _styled(self, name: str, i: int, j: int, math: bool) -> int:
+        text = self.text
+        if j < len(text) and text[j] == "*":
+            j += 1
+        g = read_group(text, j)
+        if g is None:
+            return j
+        if name == "Call":
+            self._function_word(text[g[0] : g[1]], i)
+            args = read_group(text, g[2])
+            if args is None:
+                return g[2]
+            self.add("op", "(", args[0], True)  # algpseudocode typesets the arguments as text
+            self.run(args[0], args[1], False)
+            self.add("op", ")", args[1], True)
+            return args[2]
+        content = text[g[0] : g[1]]
+        if name in _FUNC_STYLE:
+            self._function_word(content, i)
+        elif re.search(r"[$\\^_{}]", content.replace("\\_", "").replace("\\,", "").replace("\\ ", "")):
+            self.run(g[0], g[1], math=name in _ROMAN_STYLE)
+        else:
+            style = "roman" if name in _ROMAN_STYLE or name in ("textit", "emph", "texttt") else "prose"
+            clean = content.replace("\\_", "_").replace("\\,", "").replace("\\ ", " ")
+            if name == "operatorname":
+                clean = clean.replace(" ", "")
+            for m in _PLAIN_RE.finditer(clean):
+                if m.group("w"):
+                    self.word(m.group("w"), i, style)
+                else:
+                    self.add("num" if m.group(0).isdigit() else "op", m.group(0), i, math)
+        return g[2]
+
+    def _function_word(self, content: str, at: int) -> None:
+        words = re.sub(r"\\[,; ]|~", " ", content).replace("\\_", "_").strip()
+        words = re.sub(r"\\[A-Za-z]+\s*", "", words).strip("{} ")
+        if words.lower() in _CONST_WORDS:
+            self.add("const", _CONST_WORDS[words.lower()], at, False)
+        elif words.lower().replace(" ", "") in ("argmax", "argmin"):
+            self.add("bigop", words.lower().replace(" ", ""), at, False)
+        else:
+            self.add("name", words or "f", at, False, "func")
+
+    def _accent(self, i: int, j: int, suffix: str, math: bool) -> int:
+        arg = read_group(self.text, j)
+        if arg is None:
+            m = re.match(r"\s*([A-Za-z])", self.text[j:])
+            if m is None:
+                self.add("unknown", suffix, i, math)
+                return j
+            self.add("name", f"{m.group(1)}_{suffix}", i, math, "math")
+            return j + m.end()
+        inner = self.text[arg[0] : arg[1]].strip()
+        inner = re.sub(r"\\(?:mathbf|boldsymbol|bm|mathrm)\s*\{([^}]*)\}", r"\1", inner).lstrip("\\")
+        if not re.fullmatch(r"[A-Za-z]+", inner):
+            self.add("unknown", suffix, i, math)
+            return arg[2]
+        self.add("name", f"{inner}_{suffix}", i, math, "math")
+        return arg[2]
+
+
+def _rest_as_comment(text: str) -> str:
+    from qtk.tools.transpile_paper.latex_text import plain_text
+
+    return plain_text(text)
+

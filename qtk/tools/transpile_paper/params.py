@@ -1,0 +1,195 @@
+"""Function parameters: from a procedure header (`\\Procedure{Merge}{$A, p, q, r$}`) or, when no
+function is named, from \\Require / \\KwIn lines (`array $A[1..n]$, target $x$`, `$n = |A|$`).
+
+Array declarations `A[lo..hi]` are kept: they tell the index-base pass where A starts, and a
+bound such as `n` in `A[1..n]` that is not itself a parameter becomes `n = len(A)`.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+
+from qtk.tools.transpile_paper import pyast as P
+from qtk.tools.transpile_paper.mathparse import parse_all
+from qtk.tools.transpile_paper.mathtok import Tok, Untranslatable
+from qtk.tools.transpile_paper.statements import split, tokens, top_level
+
+_RELATIONS = {"=", "<", ">", "<=", ">=", "!=", "in", "notin", ":", "<=s", "<s", ">=s", ">s"}
+_LENGTH_WORDS = {"length", "size", "elements", "entries", "items", "len"}
+
+
+@dataclass
+class Params:
+    names: list[str] = field(default_factory=list)
+    arrays: dict[str, tuple[ast.expr, ast.expr]] = field(default_factory=dict)  # A -> (lo, hi)
+    derived: list[tuple[str, ast.expr]] = field(default_factory=list)  # n = len(A)
+    constrained: list[str] = field(default_factory=list)  # named only in conditions ($n \ge 1$)
+
+    def add(self, name: str) -> None:
+        if name not in self.names and name not in {d for d, _ in self.derived}:
+            self.names.append(name)
+
+    def defined(self) -> set[str]:
+        return set(self.names) | {d for d, _ in self.derived}
+
+
+def header_params(text: str, ctx: P.Ctx, out: Params | None = None) -> Params:
+    """`$A, p, r$`, `A[1..n], x`, `$G = (V, E)$` -> names (one per comma-separated item)."""
+    out = out or Params()
+    toks, _ = tokens(text)
+    for part in split(toks, top_level(toks, lambda t: t.kind == "op" and t.value == ",")):
+        if part:
+            _item(part, ctx, out, loose=False)
+    _derive_bounds(out)
+    return out
+
+
+def io_params(text: str, ctx: P.Ctx, out: Params) -> Params:
+    """Parameters named in a \\Require / \\KwIn line: each $...$ piece, read in order."""
+    toks, _ = tokens(text)
+    segments = _math_segments(toks)
+    if not segments:
+        for part in split(toks, top_level(toks, lambda t: t.value in (",", "and"))):
+            names = [t for t in part if t.kind == "name" and (len(t.value) <= 2 or t.style != "prose")]
+            if names:
+                out.add(_ident(names[-1]))
+        return out
+    last_collection: str | None = None
+    for words, seg in segments:
+        if last_collection and _LENGTH_WORDS & {w.value.lower() for w in words} and _single_name(seg):
+            out.derived.append((_ident(seg[0]), P.call("len", [ast.Name(id=last_collection, ctx=ast.Load())])))
+            continue
+        parts = [p for p in split(seg, top_level(seg, lambda t: t.kind == "op" and t.value == ",")) if p]
+        if _sequence(parts, ctx, out):
+            continue
+        for part in parts:
+            got = _item(part, ctx, out, loose=True)
+            last_collection = got or last_collection
+    _derive_bounds(out)
+    return out
+
+
+def _sequence(parts: list[list[Tok]], ctx: P.Ctx, out: Params) -> bool:
+    """`c_0, \\ldots, c_n` (or `c_1, c_2, \\ldots, c_n`): the array c with bounds 0..n."""
+    dots = [k for k, p in enumerate(parts) if len(p) == 1 and p[0].kind == "op" and p[0].value in ("...", "..")]
+    if len(dots) != 1 or dots[0] == 0 or dots[0] == len(parts) - 1:
+        return False
+    try:
+        first, last = parse_all(parts[0], ctx), parse_all(parts[-1], ctx)
+    except Untranslatable:
+        return False
+    if not (isinstance(first, ast.Subscript) and isinstance(last, ast.Subscript)
+            and isinstance(first.value, ast.Name) and isinstance(last.value, ast.Name)
+            and first.value.id == last.value.id):
+        return False
+    out.add(first.value.id)
+    out.arrays[first.value.id] = (first.slice, last.slice)
+    return True
+
+
+def _math_segments(toks: list[Tok]) -> list[tuple[list[Tok], list[Tok]]]:
+    """(words before, math tokens) for each maximal run of math-mode tokens."""
+    out: list[tuple[list[Tok], list[Tok]]] = []
+    words: list[Tok] = []
+    seg: list[Tok] = []
+    for t in toks:
+        if t.math:
+            seg.append(t)
+            continue
+        if seg:
+            out.append((words, seg))
+            words, seg = [], []
+        words.append(t)
+    if seg:
+        out.append((words, seg))
+    return out
+
+
+def _single_name(seg: list[Tok]) -> bool:
+    return len(seg) == 1 and seg[0].kind == "name"
+
+
+def _ident(tok: Tok) -> str:
+    from qtk.tools.transpile_paper.latex_text import variable_name
+
+    return variable_name(tok.value)
+
+
+def _item(part: list[Tok], ctx: P.Ctx, out: Params, loose: bool) -> str | None:
+    """Record one item; return its name when it is an array or a plain name."""
+    saved = ctx.collecting
+    ctx.collecting = True  # a header may name variables the body has not assigned yet
+    try:
+        e = parse_all(part, ctx)
+    except Untranslatable:
+        names = [t for t in part if t.kind == "name"]
+        if names and not loose:
+            out.add(_ident(names[-1]))
+        elif loose:  # `$\beta \in [0, 1)$`: the name before the relation
+            rel = top_level(part, lambda t: t.kind == "op" and t.value in _RELATIONS or t.value == "in")
+            if rel and rel[0] > 0:
+                return _item(part[: rel[0]], ctx, out, loose)
+        return None
+    finally:
+        ctx.collecting = saved
+    if isinstance(e, ast.Call) and isinstance(e.func, ast.Name) and len(e.func.id) == 1:
+        out.add(e.func.id)  # $f(\theta)$: the function f is the input
+        return None
+    if isinstance(e, ast.Name):
+        out.add(e.id)
+        return e.id
+    if isinstance(e, ast.Subscript) and isinstance(e.slice, ast.Slice) and isinstance(e.value, ast.Name):
+        out.add(e.value.id)
+        out.arrays[e.value.id] = (e.slice.lower, e.slice.upper)
+        return e.value.id
+    if isinstance(e, ast.Compare) and isinstance(e.ops[0], ast.Eq) and isinstance(e.left, ast.Name) and loose:
+        used = set(_names_in_order(e.comparators[0]))
+        if used and used <= out.defined():
+            out.derived.append((e.left.id, e.comparators[0]))  # $n = |A|$
+            return None
+        out.add(e.left.id)  # $G = (V, E)$
+        return e.left.id
+    out.constrained.extend(_names_in_order(e))
+    return None
+
+
+def _names_in_order(e: ast.expr) -> list[str]:
+    found: list[str] = []
+
+    def visit(node: ast.AST) -> None:
+        if isinstance(node, ast.Call):
+            for a in node.args:
+                visit(a)
+            return
+        if isinstance(node, ast.Name) and node.id not in found and node.id != "math":
+            found.append(node.id)
+        for child in ast.iter_child_nodes(node):
+            visit(child)
+
+    visit(e)
+    return found
+
+
+def _derive_bounds(out: Params) -> None:
+    """`A[1..n]` with n not a parameter: n = len(A) (+ lo - 1). Then names seen only in
+    conditions become parameters unless a bound defined them."""
+    _lengths_from_bounds(out)
+    for name in out.constrained:
+        out.add(name)
+    out.constrained.clear()
+
+
+def _lengths_from_bounds(out: Params) -> None:
+    for arr, (lo, hi) in out.arrays.items():
+        lo_v = P.int_value(lo)
+        if lo_v is None:
+            continue
+        length = P.call("len", [ast.Name(id=arr, ctx=ast.Load())])
+        if isinstance(hi, ast.Name) and hi.id not in out.defined():
+            out.derived.append((hi.id, P.add_const(length, lo_v - 1)))
+        elif isinstance(hi, ast.BinOp) and isinstance(hi.left, ast.Name) and hi.left.id not in out.defined():
+            c = P.int_value(hi.right)
+            if c is not None and isinstance(hi.op, (ast.Add, ast.Sub)):
+                shift = -c if isinstance(hi.op, ast.Add) else c
+                out.derived.append((hi.left.id, P.add_const(length, lo_v - 1 + shift)))

@@ -1,0 +1,211 @@
+"""Small builders for the Python `ast` the translator emits, the markers it leaves on nodes for
+the index-base pass, and the table of pseudo-code function names with a Python meaning
+(LENGTH -> len, ENQUEUE -> .append, FLOOR -> math.floor, ...)."""
+
+from __future__ import annotations
+
+import ast
+import sys
+from dataclasses import dataclass, field
+from typing import Any
+
+from qtk.tools.transpile_paper.latex_text import function_name, variable_name
+from qtk.tools.transpile_paper.mathtok import Untranslatable
+
+
+@dataclass
+class Ctx:
+    """What the translator knows about the algorithm being translated."""
+
+    functions: dict[str, str] = field(default_factory=dict)  # normalised LaTeX name -> def name
+    known: set[str] = field(default_factory=set)  # variables: assigned, parameters, loop targets
+    collections: set[str] = field(default_factory=set)  # indexed with a variable or iterated over
+    collecting: bool = False  # first pass: learn names, accept anything that parses
+    unknown_calls: set[str] = field(default_factory=set)
+
+
+def mark(node: ast.AST, **kw: Any) -> ast.AST:
+    for k, v in kw.items():
+        setattr(node, "_qtk_" + k, v)
+    return node
+
+
+def meta(node: ast.AST, key: str, default: Any = None) -> Any:
+    return getattr(node, "_qtk_" + key, default)
+
+
+def name(ident: str, raw: str | None = None, style: str = "math") -> ast.Name:
+    return mark(ast.Name(id=ident, ctx=ast.Load()), raw=raw or ident, style=style)
+
+
+def const(value: Any) -> ast.expr:
+    if isinstance(value, (int, float)) and value < 0:
+        return ast.UnaryOp(op=ast.USub(), operand=ast.Constant(-value))
+    return ast.Constant(value)
+
+
+def call(func: str | ast.expr, args: list[ast.expr], keywords: list[ast.keyword] | None = None) -> ast.Call:
+    if isinstance(func, str):
+        parts = func.split(".")
+        f: ast.expr = ast.Name(id=parts[0], ctx=ast.Load())
+        for attr in parts[1:]:
+            f = ast.Attribute(value=f, attr=attr, ctx=ast.Load())
+        func = f
+    return ast.Call(func=func, args=args, keywords=keywords or [])
+
+
+def method(obj: ast.expr, attr: str, args: list[ast.expr]) -> ast.Call:
+    return ast.Call(func=ast.Attribute(value=obj, attr=attr, ctx=ast.Load()), args=args, keywords=[])
+
+
+def binop(left: ast.expr, op: ast.operator, right: ast.expr) -> ast.expr:
+    return ast.BinOp(left=left, op=op, right=right)
+
+
+def int_value(node: ast.expr) -> int | None:
+    """The integer a node denotes, if it is a literal (also -3)."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, int) and not isinstance(node.value, bool):
+        return node.value
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        inner = int_value(node.operand)
+        return -inner if inner is not None else None
+    return None
+
+
+def add_const(node: ast.expr, k: int) -> ast.expr:
+    """node + k, folding `n - 1 + 1` -> `n` and `3 + 1` -> `4` so ranges read naturally."""
+    if k == 0:
+        return node
+    v = int_value(node)
+    if v is not None:
+        return const(v + k)
+    if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Sub)):
+        c = int_value(node.right)
+        if c is not None:
+            total = (c if isinstance(node.op, ast.Add) else -c) + k
+            if total == 0:
+                return node.left
+            return binop(node.left, ast.Add() if total > 0 else ast.Sub(), const(abs(total)))
+    return binop(node, ast.Add() if k > 0 else ast.Sub(), const(abs(k)))
+
+
+def make_range(start: ast.expr, stop_inclusive: ast.expr, step: ast.expr | None = None,
+               down: bool = False) -> ast.Call:
+    """range() for an inclusive pseudo-code loop `start to stop` (or `downto`)."""
+    s = int_value(step) if step is not None else 1
+    if down:
+        neg = const(-(s or 1)) if s is not None else ast.UnaryOp(op=ast.USub(), operand=step)
+        rng = call("range", [start, add_const(stop_inclusive, -1), neg])
+    elif step is not None and s != 1:
+        rng = call("range", [start, add_const(stop_inclusive, 1), step])
+    elif int_value(start) == 0:
+        rng = call("range", [add_const(stop_inclusive, 1)])
+    else:
+        rng = call("range", [start, add_const(stop_inclusive, 1)])
+    return mark(rng, bounds=(start, stop_inclusive, down))
+
+
+def math_attr(attr: str) -> ast.Attribute:
+    return ast.Attribute(value=ast.Name(id="math", ctx=ast.Load()), attr=attr, ctx=ast.Load())
+
+
+def is_empty_set(node: ast.expr) -> bool:
+    return bool(meta(node, "empty"))
+
+
+def empty_set() -> ast.expr:
+    return mark(call("set", []), empty=True)
+
+
+# Pseudo-code procedure names (normalised) with a Python meaning, when the paper does not define
+# them itself.
+def builtin_call(fname: str, args: list[ast.expr]) -> ast.expr | None:
+    n = len(args)
+    if fname in ("length", "len", "size", "card", "cardinality", "num_elements") and n == 1:
+        return call("len", args)
+    if fname in ("abs", "max", "min", "sum", "range", "sorted", "print", "int", "round", "any", "all") and n:
+        return call(fname, args)
+    if fname in ("sqrt", "floor", "ceil", "exp", "log", "log2", "log10", "factorial", "gcd", "prod") and n:
+        return call("math." + fname, args)
+    if fname in ("output", "print_", "write") and n:
+        return call("print", args)
+    if fname in ("append", "push", "enqueue", "push_back", "add_last", "insert_last") and n == 2:
+        return method(args[0], "append", [args[1]])
+    if fname in ("dequeue", "pop_front", "remove_first", "popleft") and n == 1:
+        return method(args[0], "pop", [const(0)])
+    if fname in ("pop", "pop_back", "remove_last") and n == 1:
+        return method(args[0], "pop", [])
+    if fname in ("top", "peek", "last") and n == 1:
+        return ast.Subscript(value=args[0], slice=const(-1), ctx=ast.Load())
+    if fname in ("front", "head", "first") and n == 1:
+        return ast.Subscript(value=args[0], slice=const(0), ctx=ast.Load())
+    if fname in ("isempty", "is_empty", "empty") and n == 1:
+        return ast.Compare(left=call("len", args), ops=[ast.Eq()], comparators=[const(0)])
+    if fname in ("sort",) and n == 1:
+        return method(args[0], "sort", [])
+    return None
+
+
+def resolve_call(raw: str, args: list[ast.expr], ctx: Ctx, style: str) -> ast.expr:
+    """A call to a pseudo-code procedure: the paper's own, a known one, or an unknown name."""
+    fname = function_name(raw)
+    key = fname.rstrip("_")
+    if key in ctx.functions:
+        return call(ctx.functions[key], args)
+    built = builtin_call(key, args)
+    if built is not None:
+        return built
+    if style in ("math", "prose") and len(raw) == 1:
+        return call(variable_name(raw), args)  # f(x) with f a parameter
+    ctx.unknown_calls.add(fname)
+    return call(fname, args)
+
+
+def fail(message: str) -> None:
+    raise Untranslatable(message)
+
+
+def function_def(name: str, args: list[str], body: list[ast.stmt]) -> ast.FunctionDef:
+    arguments = ast.arguments(posonlyargs=[], args=[ast.arg(arg=a) for a in args], kwonlyargs=[],
+                              kw_defaults=[], defaults=[])
+    kw = {"type_params": []} if sys.version_info >= (3, 12) else {}
+    return ast.FunctionDef(name=name, args=arguments, body=body, decorator_list=[], returns=None,
+                           lineno=1, **kw)
+
+
+def difference(b: ast.expr, a: ast.expr) -> ast.expr:
+    """b - a, simplified when both are linear (`2p, 3p, ..., N` -> p; `n, n - 1, ..., 0` -> -1)."""
+    la, lb = _linear(a), _linear(b)
+    if la is not None and lb is not None:
+        diff = {k: lb.get(k, 0) - la.get(k, 0) for k in set(la) | set(lb)}
+        diff = {k: v for k, v in diff.items() if v}
+        names = [k for k in diff if k != ""]
+        if not names:
+            return const(diff.get("", 0))
+        if len(names) == 1 and "" not in diff:
+            k = diff[names[0]]
+            x = ast.Name(id=names[0], ctx=ast.Load())
+            return x if k == 1 else binop(const(k), ast.Mult(), x)
+    return binop(b, ast.Sub(), a)
+
+
+def _linear(e: ast.expr) -> dict[str, int] | None:
+    """{name: coefficient, "": constant} for sums of k*name and integers; None otherwise."""
+    v = int_value(e)
+    if v is not None:
+        return {"": v}
+    if isinstance(e, ast.Name):
+        return {e.id: 1}
+    if isinstance(e, ast.BinOp) and isinstance(e.op, ast.Mult) and int_value(e.left) is not None \
+            and isinstance(e.right, ast.Name):
+        return {e.right.id: int_value(e.left)}
+    if isinstance(e, ast.BinOp) and isinstance(e.op, (ast.Add, ast.Sub)):
+        left, right = _linear(e.left), _linear(e.right)
+        if left is None or right is None:
+            return None
+        sign = 1 if isinstance(e.op, ast.Add) else -1
+        out = dict(left)
+        for k, c in right.items():
+            out[k] = out.get(k, 0) + sign * c
+        return out
+    return None

@@ -1,0 +1,338 @@
+"""One pseudo-code line -> Python statements, plus loop headers and conditions.
+
+Lines: assignments (\\gets, \\leftarrow, :=, =, chains, tuples), return, break/continue, print,
+swaps (`exchange A[i] with A[j]`, `swap a and b`, `a \\leftrightarrow b`, \\textsc{Swap}(A, i, j)),
+`let C[0..k] be a new array`, `increment x`, and procedure calls. Loop headers:
+`i \\gets 1 \\To n` (inclusive, `\\textbf{downto}`, `step`), `i = 1, \\ldots, n`, `each v \\in S`.
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+
+from qtk.tools.transpile_paper import pyast as P
+from qtk.tools.transpile_paper.latex_text import plain_text
+from qtk.tools.transpile_paper.mathparse import parse_all
+from qtk.tools.transpile_paper.mathtok import Tok, Untranslatable, tokenize
+
+_OPEN = {"(", "[", "{", "{s", "lfloor", "lceil", "langle"}
+_CLOSE = {")", "]", "}", "}s", "rfloor", "rceil", "rangle"}
+_OPERATOR_WORDS = {"and", "or", "not", "mod", "div", "in", "to", "downto", "xor", "is", "step", "by"}
+_TRAILING = {("kw", "do"), ("kw", "then"), ("op", "."), ("op", ";"), ("op", ":")}
+
+
+def tokens(text: str) -> tuple[list[Tok], str | None]:
+    """Tokens of a line without its trailing punctuation and comments (`// ...`, and prose in
+    parentheses after the code: `$t \\gets 0$ (initialize timestep)`)."""
+    toks, comment = tokenize(text)
+    while toks and (toks[-1].kind, toks[-1].value) in _TRAILING:
+        toks.pop()
+    k = _prose_group(toks)
+    if k is not None:
+        note = plain_text(text[toks[k].at + 1 : toks[-1].at])
+        toks = toks[:k]
+        comment = f"{note}; {comment}" if comment else note
+    return toks, comment
+
+
+def _prose_group(toks: list[Tok]) -> int | None:
+    """Start of a final text-mode `( ... )` that holds words rather than code."""
+    if len(toks) < 3 or toks[-1].math or toks[-1].value != ")":
+        return None
+    depth = 0
+    for k in range(len(toks) - 1, 0, -1):
+        t = toks[k]
+        if t.kind == "op" and t.value == ")" and not t.math:
+            depth += 1
+        elif t.kind == "op" and t.value == "(" and not t.math:
+            depth -= 1
+            if depth == 0:
+                words = [w for w in toks[k + 1 : -1] if not w.math and len(w.value) > 2
+                         and (w.kind == "name" or w.kind == "kw" and w.value not in _OPERATOR_WORDS)]
+                return k if words else None
+    return None
+
+
+def top_level(toks: list[Tok], pred) -> list[int]:
+    """Indices of tokens matching pred outside any brackets."""
+    depth, hits = 0, []
+    for k, t in enumerate(toks):
+        if t.kind == "op" and t.value in _OPEN:
+            depth += 1
+        elif t.kind == "op" and t.value in _CLOSE:
+            depth -= 1
+        elif depth == 0 and pred(t):
+            hits.append(k)
+    return hits
+
+
+def split(toks: list[Tok], at: list[int]) -> list[list[Tok]]:
+    parts, last = [], 0
+    for k in at:
+        parts.append(toks[last:k])
+        last = k + 1
+    parts.append(toks[last:])
+    return parts
+
+
+def statement(text: str, ctx: P.Ctx) -> tuple[list[ast.stmt], str | None]:
+    """Python statements for one line, and its trailing comment."""
+    toks, comment = tokens(text)
+    out: list[ast.stmt] = []
+    for part in split(toks, top_level(toks, lambda t: t.kind == "op" and t.value == ";")):
+        while part and (part[-1].kind, part[-1].value) in _TRAILING:
+            part = part[:-1]
+        for piece in _assignments(part):  # `a \gets 0; b \gets 1` or `$a \gets 0$, $b \gets 1$`
+            out.extend(_statement(piece, ctx))
+    return out, comment
+
+
+def _assignments(toks: list[Tok]) -> list[list[Tok]]:
+    """Split a line at prose commas / `and` when every piece is an assignment."""
+    if not toks:
+        return []
+    seps = top_level(toks, lambda t: not t.math and ((t.kind == "op" and t.value == ",")
+                                                      or (t.kind == "kw" and t.value == "and")))
+    pieces = split(toks, seps)
+    if len(pieces) > 1 and all(top_level(p, lambda t: t.kind == "op" and t.value == "gets") for p in pieces):
+        return pieces
+    return [toks]
+
+
+def _statement(toks: list[Tok], ctx: P.Ctx) -> list[ast.stmt]:
+    first = toks[0]
+    if first.kind == "kw":
+        handler = _KEYWORD_LINES.get(first.value)
+        if handler is not None:
+            return handler(toks[1:], ctx)
+    swaps = top_level(toks, lambda t: t.kind == "op" and t.value == "swap")
+    if len(swaps) == 1:
+        a, b = split(toks, swaps)
+        return [_swap(parse_all(a, ctx), parse_all(b, ctx), ctx)]
+    gets = top_level(toks, lambda t: t.kind == "op" and t.value == "gets")
+    if not gets:
+        gets = top_level(toks, lambda t: t.kind == "op" and t.value == "=")[:1]
+    if gets:
+        return [_assign(split(toks, gets), ctx)]
+    aug = top_level(toks, lambda t: t.kind == "op" and t.value in ("+=", "-=", "*="))
+    if len(aug) == 1:
+        target, value = split(toks, aug)
+        op = {"+=": ast.Add, "-=": ast.Sub, "*=": ast.Mult}[toks[aug[0]].value]()
+        return [ast.AugAssign(target=_store(parse_all(target, ctx), ctx), op=op, value=parse_all(value, ctx))]
+    e = parse_all(toks, ctx)
+    return [_call_statement(e, ctx)]
+
+
+def _call_statement(e: ast.expr, ctx: P.Ctx) -> ast.stmt:
+    if not isinstance(e, ast.Call):
+        P.fail("this line is an expression, not a statement")
+    fname = e.func.id if isinstance(e.func, ast.Name) else ""
+    if fname.rstrip("_") in ("swap", "exchange") and fname.rstrip("_") not in ctx.functions:
+        ctx.unknown_calls.discard(fname)
+        if len(e.args) == 2:
+            return _swap(e.args[0], e.args[1], ctx)
+        if len(e.args) == 3:
+            arr, i, j = e.args
+            a = P.mark(ast.Subscript(value=arr, slice=i, ctx=ast.Load()), index=True)
+            b = P.mark(ast.Subscript(value=copy.deepcopy(arr), slice=j, ctx=ast.Load()), index=True)
+            return _swap(a, b, ctx)
+    return ast.Expr(value=e)
+
+
+def _return(rest: list[Tok], ctx: P.Ctx) -> list[ast.stmt]:
+    return [ast.Return(value=parse_all(rest, ctx) if rest else None)]
+
+
+def _jump(kind: type) -> callable:
+    def handler(rest: list[Tok], ctx: P.Ctx) -> list[ast.stmt]:
+        if rest and not (len(rest) == 1 and rest[0].kind == "kw" and rest[0].value in ("loop", "end")):
+            P.fail("unexpected words after break/continue")
+        return [kind()]
+
+    return handler
+
+
+def _print(rest: list[Tok], ctx: P.Ctx) -> list[ast.stmt]:
+    e = parse_all(rest, ctx) if rest else None
+    args = [] if e is None else list(e.elts) if isinstance(e, ast.Tuple) else [e]
+    return [ast.Expr(value=P.call("print", args))]
+
+
+def _swap_words(rest: list[Tok], ctx: P.Ctx) -> list[ast.stmt]:
+    sep = top_level(rest, lambda t: (t.kind == "kw" and t.value in ("with", "and"))
+                    or (t.kind == "op" and t.value == ","))
+    if len(sep) != 1:
+        P.fail("exchange/swap needs two things to swap")
+    a, b = split(rest, sep)
+    return [_swap(parse_all(a, ctx), parse_all(b, ctx), ctx)]
+
+
+def _swap(a: ast.expr, b: ast.expr, ctx: P.Ctx) -> ast.stmt:
+    targets = ast.Tuple(elts=[_store(copy.deepcopy(a), ctx), _store(copy.deepcopy(b), ctx)], ctx=ast.Store())
+    return ast.Assign(targets=[targets], value=ast.Tuple(elts=[b, a], ctx=ast.Load()))
+
+
+def _step(rest: list[Tok], ctx: P.Ctx, op: ast.operator) -> list[ast.stmt]:
+    by = top_level(rest, lambda t: t.kind == "kw" and t.value == "by")
+    target, amount = (split(rest, by[:1]) if by else (rest, []))
+    value = parse_all(amount, ctx) if amount else P.const(1)
+    return [ast.AugAssign(target=_store(parse_all(target, ctx), ctx), op=op, value=value)]
+
+
+def _let(rest: list[Tok], ctx: P.Ctx) -> list[ast.stmt]:
+    be = top_level(rest, lambda t: t.kind == "kw" and t.value == "be")
+    if not be:
+        return _statement(rest, ctx)  # let x \gets 0
+    names, what = rest[: be[0]], rest[be[0] + 1 :]
+    words = {t.value for t in what if t.kind == "kw"}
+    if "new" not in words and "empty" not in words:
+        P.fail("`let ... be` without `new` or `empty`")
+    init = _initial_value(what, ctx)
+    seps = top_level(names, lambda t: (t.kind == "kw" and t.value == "and") or (t.kind == "op" and t.value == ","))
+    out: list[ast.stmt] = []
+    for part in split(names, seps):
+        out.append(_allocate(parse_all(part, ctx), "set" in words and "array" not in words, init, ctx))
+    return out
+
+
+def _initial_value(what: list[Tok], ctx: P.Ctx) -> ast.expr:
+    kws = [t.value for t in what if t.kind == "kw"]
+    if "zeros" in kws or "zero" in kws:
+        return P.const(0)
+    mark = top_level(what, lambda t: t.kind == "kw" and t.value in ("initialized", "filled"))
+    if mark:
+        rest = what[mark[0] + 1 :]
+        while rest and rest[0].kind == "kw" and rest[0].value in ("to", "with"):
+            rest = rest[1:]
+        return parse_all(rest, ctx)
+    return P.const(None)
+
+
+def _allocate(spec: ast.expr, is_set: bool, init: ast.expr, ctx: P.Ctx) -> ast.stmt:
+    dims: list[ast.Slice] = []
+    while isinstance(spec, ast.Subscript) and isinstance(spec.slice, ast.Slice):
+        dims.insert(0, spec.slice)
+        spec = spec.value
+    if not isinstance(spec, ast.Name):
+        P.fail("cannot tell which array to allocate")
+    ctx.known.add(spec.id)
+    if not dims:
+        value: ast.expr = P.call("set", []) if is_set else ast.List(elts=[], ctx=ast.Load())
+        return ast.Assign(targets=[ast.Name(id=spec.id, ctx=ast.Store())], value=value)
+    value = init
+    for k, dim in enumerate(reversed(dims)):
+        size = _size(dim)
+        if k == 0:
+            value = P.binop(ast.List(elts=[value], ctx=ast.Load()), ast.Mult(), size)
+        else:
+            gen = ast.comprehension(target=ast.Name(id="_", ctx=ast.Store()), iter=P.call("range", [size]),
+                                    ifs=[], is_async=0)
+            value = ast.ListComp(elt=value, generators=[gen])
+    lows = [P.int_value(d.lower) for d in dims]
+    node = ast.Assign(targets=[ast.Name(id=spec.id, ctx=ast.Store())], value=value)
+    return P.mark(node, alloc=(spec.id, lows[0] if lows[0] is not None else 0))
+
+
+def _size(dim: ast.Slice) -> ast.expr:
+    lo = P.int_value(dim.lower)
+    if lo is not None:
+        return P.add_const(dim.upper, 1 - lo)
+    return P.add_const(P.binop(dim.upper, ast.Sub(), dim.lower), 1)
+
+
+def _assign(parts: list[list[Tok]], ctx: P.Ctx) -> ast.stmt:
+    if any(not p for p in parts):
+        P.fail("an assignment with a missing side")
+    value = parse_all(parts[-1], ctx)
+    targets = [_store(parse_all(p, ctx), ctx) for p in parts[:-1]]
+    return ast.Assign(targets=targets, value=value)
+
+
+def _store(e: ast.expr, ctx: P.Ctx) -> ast.expr:
+    """Turn a parsed expression into an assignment target (names become known variables)."""
+    if isinstance(e, ast.Name):
+        ctx.known.add(e.id)
+        return P.mark(ast.Name(id=e.id, ctx=ast.Store()), raw=P.meta(e, "raw", e.id))
+    if isinstance(e, (ast.Subscript, ast.Attribute)):
+        e.ctx = ast.Store()
+        return e
+    if isinstance(e, (ast.Tuple, ast.List)):
+        return ast.Tuple(elts=[_store(x, ctx) for x in e.elts], ctx=ast.Store())
+    P.fail(f"cannot assign to {ast.unparse(e)}")
+
+
+_KEYWORD_LINES = {
+    "return": _return,
+    "returns": _return,
+    "break": _jump(ast.Break),
+    "continue": _jump(ast.Continue),
+    "print": _print,
+    "output": _print,
+    "exchange": _swap_words,
+    "swap": _swap_words,
+    "let": _let,
+    "increment": lambda rest, ctx: _step(rest, ctx, ast.Add()),
+    "decrement": lambda rest, ctx: _step(rest, ctx, ast.Sub()),
+}
+
+
+def condition(text: str, ctx: P.Ctx) -> ast.expr:
+    toks, _ = tokens(text)
+    return parse_all(toks, ctx, tuple_ok=False)
+
+
+def for_header(text: str, ctx: P.Ctx) -> ast.For:
+    """`i \\gets 1 \\To n`, `i = n \\textbf{downto} 1`, `i = 1, \\ldots, n`, `each v \\in S`."""
+    toks, _ = tokens(text)
+    while toks and toks[0].kind == "kw" and toks[0].value in ("for", "each", "every", "all"):
+        toks = toks[1:]
+    assign = top_level(toks, lambda t: (t.kind == "op" and t.value in ("gets", "="))
+                       or (t.kind == "kw" and t.value == "from"))
+    member = top_level(toks, lambda t: t.value == "in" and t.kind in ("op", "kw"))
+    if assign and (not member or assign[0] < member[0]):
+        target = _store(parse_all(toks[: assign[0]], ctx), ctx)
+        iterable = _counted(toks[assign[0] + 1 :], ctx)
+    elif member:
+        before = toks[: member[0]]
+        first_math = next((k for k, t in enumerate(before) if t.math or t.style != "prose"), None)
+        if first_math is None:
+            before = before[-1:]
+        else:
+            before = before[first_math:]
+        target = _store(parse_all(before, ctx), ctx)
+        iterable = parse_all(toks[member[0] + 1 :], ctx)
+    else:
+        raise Untranslatable("a loop header needs `i \\gets a \\To b` or `x \\in S`")
+    return ast.For(target=target, iter=iterable, body=[], orelse=[])
+
+
+def _counted(rest: list[Tok], ctx: P.Ctx) -> ast.expr:
+    """The range after `i \\gets`: `1 \\To n [step 2]`, `n downto 1`, `1, \\ldots, n`, `1..n`."""
+    to = top_level(rest, lambda t: t.kind == "kw" and t.value in ("to", "downto", "down"))
+    if to:
+        k = to[0]
+        down = rest[k].value in ("downto", "down")
+        skip = 2 if rest[k].value == "down" and k + 1 < len(rest) and rest[k + 1].value == "to" else 1
+        start = parse_all(rest[:k], ctx, tuple_ok=False)
+        after = rest[k + skip :]
+        step_at = top_level(after, lambda t: t.kind == "kw" and t.value in ("step", "by"))
+        end_toks, step_toks = (split(after, step_at[:1]) if step_at else (after, []))
+        step = parse_all(step_toks, ctx, tuple_ok=False) if step_toks else None
+        if step is not None and P.int_value(step) is not None and P.int_value(step) < 0:
+            down, step = True, P.const(-P.int_value(step))
+        return P.make_range(start, parse_all(end_toks, ctx, tuple_ok=False), step, down)
+    dots = top_level(rest, lambda t: t.kind == "op" and t.value in ("..", "..."))
+    if not dots:
+        raise Untranslatable("a counted loop needs `\\To`, `downto` or `\\ldots`")
+    commas = top_level(rest, lambda t: t.kind == "op" and t.value == ",")
+    pieces = [p for p in split(rest, sorted(commas + dots)) if p]
+    values = [parse_all(p, ctx, tuple_ok=False) for p in pieces]
+    if len(values) == 2:
+        return P.make_range(values[0], values[1])
+    if len(values) == 3:
+        step = P.difference(values[1], values[0])
+        if P.int_value(step) is not None and P.int_value(step) < 0:
+            return P.make_range(values[0], values[2], P.const(-P.int_value(step)), down=True)
+        return P.make_range(values[0], values[2], step)
+    raise Untranslatable("cannot read this \\ldots loop")

@@ -1,0 +1,121 @@
+"""Cut parsed algorithms into the functions the module will hold, and name them.
+
+Each \\Function/\\Procedure (or algorithm2e \\SetKwProg function) is one function; an algorithm
+without one becomes a single function named from its caption (`\\caption{\\textsc{Merge}(A, p,
+q, r)}` also gives the parameters) and taking its \\Require/\\KwIn inputs.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from qtk.tools.transpile_paper import ir
+from qtk.tools.transpile_paper.algorithm2e import split_header
+from qtk.tools.transpile_paper.latex_text import caption_name, function_name, plain_text
+from qtk.tools.transpile_paper.source import Src
+
+_INPUT_LABELS = {"input", "inputs", "in", "data", "require", "requires", "given", "parameters",
+                 "parameter", "params", "param", "globals", "arguments", "args"}
+
+
+@dataclass
+class Unit:
+    number: int  # which algorithm (1-based) it came from
+    package: str
+    title: str  # what the header comment calls it
+    latex_name: str | None  # the function's own name, if the pseudo-code names one
+    header: Src | None  # parameter list of a named function
+    io: list[ir.IO]
+    body: list[ir.Node]
+    start_line: int
+    end_line: int
+    name: str = ""  # the Python name, filled by `name_units`
+    caption: str | None = None
+    note: str | None = None  # a \Comment on the function's own line
+
+    @property
+    def input_io(self) -> list[ir.IO]:
+        return [io for io in self.io if io.label.lower().strip(": ") in _INPUT_LABELS]
+
+
+@dataclass
+class Naming:
+    functions: dict[str, str] = field(default_factory=dict)  # normalised LaTeX name -> def name
+
+
+def split_units(algos: list[ir.Algorithm]) -> list[Unit]:
+    units: list[Unit] = []
+    for number, algo in enumerate(algos, 1):
+        units.extend(_units_of(algo, number))
+    return units
+
+
+def _units_of(algo: ir.Algorithm, number: int) -> list[Unit]:
+    caption = plain_text(algo.caption.text) if algo.caption is not None else None
+    funcs = [n for n in algo.nodes if isinstance(n, ir.Function)]
+    io = [n for n in algo.nodes if isinstance(n, ir.IO)]
+    loose = [n for n in algo.nodes if not isinstance(n, (ir.Function, ir.IO))]
+    units: list[Unit] = []
+    for k, fn in enumerate(funcs):
+        fn_io, body = _leading_io(fn.body)
+        shared_io = io if k == 0 else []
+        end = fn.end_line or _last_line(fn.body, fn.line)
+        units.append(Unit(number, algo.package, plain_text(fn.name), fn.name, fn.params,
+                          shared_io + fn_io, body, fn.line, end, caption=caption, note=fn.comment))
+    if funcs and not any(isinstance(n, (ir.Statement, ir.If, ir.For, ir.While, ir.Repeat, ir.Loop,
+                                        ir.Switch, ir.Block)) for n in loose):
+        return units
+    latex_name, header = _caption_header(algo.caption)
+    title = caption or f"algorithm {number}"
+    units.append(Unit(number, algo.package, title, latex_name, header, [] if funcs else io, loose,
+                      algo.start_line, algo.end_line, caption=caption))
+    return units
+
+
+def _leading_io(body: list[ir.Node]) -> tuple[list[ir.IO], list[ir.Node]]:
+    io = [n for n in body if isinstance(n, ir.IO)]
+    rest = [n for n in body if not isinstance(n, ir.IO)]
+    return io, rest
+
+
+def _last_line(body: list[ir.Node], default: int) -> int:
+    return max([n.line for n in body] + [default])
+
+
+def _caption_header(caption: Src | None) -> tuple[str | None, Src | None]:
+    """`\\textsc{Merge}$(A, p, q, r)$` or `Fact(n)` as a caption names a function."""
+    if caption is None:
+        return None, None
+    text = caption.text.replace("$", " ").replace("\\(", " ").replace("\\)", " ").strip()
+    m = re.match(r"^(\\[A-Za-z]+\s*\{[^{}]*\}|[A-Za-z][\w\-\\]*)\s*\(.*\)\s*\.?$", text, re.S)
+    if m is None:
+        return None, None
+    name, params = split_header(Src.const(text, caption.offset(0)))
+    if not name or " " in plain_text(name).strip():
+        return None, None
+    return name, params
+
+
+def name_units(units: list[Unit]) -> Naming:
+    """Give every unit a unique Python name and map the pseudo-code names onto them."""
+    naming = Naming()
+    used: set[str] = set()
+    for unit in units:
+        if unit.latex_name:
+            base = function_name(unit.latex_name)
+        elif unit.caption:
+            base = caption_name(unit.caption)
+        else:
+            base = f"algorithm_{unit.number}"
+        name, k = base, 2
+        while name in used:
+            name, k = f"{base}_{k}", k + 1
+        used.add(name)
+        unit.name = name
+        key = base.rstrip("_")
+        if unit.latex_name:
+            naming.functions.setdefault(key, name)
+        elif unit.caption:
+            naming.functions.setdefault(key, name)
+    return naming
