@@ -53,7 +53,8 @@ def dispatch_grouped(x: torch.Tensor, expert: torch.Tensor, weight: torch.Tensor
     counts = torch.bincount(e, minlength=len(experts)).tolist()
     # every expert runs, on an empty chunk if need be, so all parameters take part in the graph
     ys = torch.cat([ex(chunk) for ex, chunk in zip(experts, x[tok].split(counts))])  # (M, C)
-    return torch.zeros_like(x).index_add_(0, tok, ys * w[:, None])
+    ys = ys * w[:, None].to(ys.dtype)
+    return ys.new_zeros(x.shape).index_add_(0, tok, ys)  # in the experts' dtype (bf16 under autocast)
 
 
 def dispatch_naive(x: torch.Tensor, expert: torch.Tensor, weight: torch.Tensor, keep: torch.Tensor,
@@ -64,7 +65,7 @@ def dispatch_naive(x: torch.Tensor, expert: torch.Tensor, weight: torch.Tensor, 
         for slot in range(expert.shape[1]):
             m = (expert[:, slot] == i) & keep[:, slot]
             if m.any():
-                out[m] = out[m] + weight[m, slot, None] * ex(x[m])
+                out[m] = out[m] + (weight[m, slot, None] * ex(x[m])).to(out.dtype)
     return out
 
 
