@@ -11,6 +11,7 @@ import json
 import math
 import random
 import textwrap
+import warnings
 from collections import deque
 from pathlib import Path
 
@@ -265,7 +266,10 @@ def test_corpus_output_parses(stem):
 def test_corpus_runs_correctly_rate():
     failures = {stem: why for stem in sorted(CASES) if (why := _run_case(stem)) is not None}
     rate = 1 - len(failures) / len(CASES)
-    assert rate >= 0.90, f"{rate:.0%} of {len(CASES)} correct; failures: {json.dumps(failures, indent=1)}"
+    report = f"{rate:.0%} of {len(CASES)} correct; failures: {json.dumps(failures, indent=1)}"
+    assert rate >= 0.90, report
+    if failures:  # tolerated by the target, but never silent
+        warnings.warn(report)
 
 
 def test_corpus_packages_are_detected():
@@ -721,3 +725,64 @@ def test_clrs_fourth_edition_style():
     exec(result.python, ns)
     assert result.functions[0].index_base == 1 and result.todo_count == 0
     assert ns["insertion_sort"]([3, 1, 2], 3) == [1, 2, 3]
+
+
+def test_clrs_style_dijkstra_with_implicit_arrays():
+    # d and pi are never created (CLRS attributes); `\arg\min`, set-builder, w(u, v) calls.
+    text = _doc(r"""\begin{algorithm}[H]
+\caption{Dijkstra}
+\begin{algorithmic}[1]
+\Function{Dijkstra}{$G, w, s$}
+  \ForAll{vertices $v \in G.V$}
+    \State $d[v] \gets \infty$; $\pi[v] \gets \textsc{nil}$
+  \EndFor
+  \State $d[s] \gets 0$
+  \State $Q \gets \{v : v \in G.V\}$
+  \While{$Q \neq \emptyset$}
+    \State $u \gets \arg\min_{v \in Q} d[v]$
+    \State $Q \gets Q \setminus \{u\}$
+    \ForAll{$v \in G.Adj[u]$}
+      \If{$d[u] + w(u, v) < d[v]$} \Comment{relax}
+        \State $d[v] \gets d[u] + w(u, v)$; $\pi[v] \gets u$
+      \EndIf
+    \EndFor
+  \EndWhile
+  \State \Return $d$
+\EndFunction
+\end{algorithmic}
+\end{algorithm}""", "\\usepackage{algorithm}\n\\usepackage{algpseudocode}")
+    result = transpile(text)
+    assert result.todo_count == 0, result.python
+
+    class Graph:
+        V = ["a", "b", "c", "d"]
+        Adj = {"a": ["b", "c"], "b": ["c", "d"], "c": ["d"], "d": []}
+
+    weights = {("a", "b"): 1, ("a", "c"): 5, ("b", "c"): 2, ("b", "d"): 6, ("c", "d"): 1}
+    ns: dict = {}
+    exec(result.python, ns)
+    assert ns["dijkstra"](Graph, lambda u, v: weights[u, v], "a") == {"a": 0, "b": 1, "c": 3, "d": 4}
+
+
+def test_paper_defined_block_is_kept_but_marked():
+    text = _doc(r"""\algblockdefx{Twice}{EndTwice}{\textbf{do twice}}{\textbf{end}}
+\algblock{ParFor}{EndParFor}
+\begin{algorithmic}
+\Function{F}{$A$}
+  \State $s \gets 0$
+  \ParFor{$i \gets 1$ \To $|A|$}
+    \State $s \gets s + A[i]$
+  \EndParFor
+  \Twice
+    \State $s \gets 2 s$
+  \EndTwice
+  \State \Return $s$
+\EndFunction
+\end{algorithmic}""")
+    result = transpile(text)
+    [fn] = result.functions
+    assert [t.line for t in fn.todos] == [12] and "for i in range(1, len(A) + 1):" in result.python
+    ns: dict = {}
+    exec(result.python, ns)
+    with pytest.raises(NotImplementedError):
+        ns["f"]([1, 2])

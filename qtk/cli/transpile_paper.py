@@ -1,16 +1,20 @@
 """Turn the pseudo-code of a paper into runnable Python.
 
-Reads LaTeX (a .tex file, a whole paper, or - for stdin), finds every algorithm written with
-algorithmic, algpseudocode/algorithmicx or algorithm2e, and writes one Python module with one
-function per algorithm on stdout (or -o OUT.py); a summary table (name, source lines, TODO
-count, index base) goes to stderr. Lines that cannot be translated are kept as `# TODO:`
-comments quoting the LaTeX and listed with their line numbers.
+Reads LaTeX (a .tex file, a whole paper, or - for stdin), finds every
+algorithm written with algorithmic, algpseudocode/algorithmicx or
+algorithm2e, and writes one Python module with one function per
+algorithm on stdout (or -o OUT.py). A summary table (name, source lines,
+TODO count, index base) goes to stderr. Lines that cannot be translated
+are kept as `# TODO:` comments quoting the LaTeX, listed with their line
+numbers, and raise NotImplementedError if reached.
 
---index-base 1 reads A[i] as CLRS-style 1-based (shifted onto Python's 0-based lists), 0 keeps
-indices as written, auto (default) decides per algorithm and says why in a header comment.
+--index-base 1 reads subscripts CLRS-style (the first element is 1) and
+shifts them onto Python's 0-based lists; 0 keeps indices as written;
+auto (default) decides per algorithm and says why in a header comment.
 
-Exit code: 0 ok, 1 with --strict when some line was not translated, 2 bad input (unbalanced
-braces or environments, unknown pseudo-code package, empty input).
+Exit code: 0 ok, 1 with --strict when some line was not translated,
+2 bad input (unbalanced braces or environments, unknown pseudo-code
+package, empty input).
 """
 
 import sys
@@ -50,14 +54,16 @@ def command(
         sys.stdout.flush()
     _summary(result, output)
     if strict and result.todo_count:
+        sys.stderr.write(f"qtk transpile-paper: --strict: {result.todo_count} line(s) not translated\n")
         raise typer.Exit(1)
 
 
 def _summary(result, output: Path | None) -> None:
+    from rich.markup import escape
     from rich.table import Table
 
     console = common.err_console()
-    table = Table(title=f"transpile-paper: {result.source}", title_justify="left")
+    table = Table(title=f"transpile-paper: {escape(result.source)}", title_justify="left")
     for col, justify in (("function", "left"), ("package", "left"), ("lines", "right"),
                          ("TODOs", "right"), ("index base", "left")):
         table.add_column(col, justify=justify)
@@ -68,6 +74,6 @@ def _summary(result, output: Path | None) -> None:
     for f in result.functions:
         for todo in f.todos:
             console.print(f"  TODO {result.source}:{todo.line} in {f.name}: {todo.latex}  [{todo.reason}]",
-                          markup=False)
+                          markup=False, soft_wrap=True)
     if output is not None:
-        console.print(f"wrote {output}", markup=False)
+        console.print(f"wrote {output}", markup=False, soft_wrap=True)

@@ -62,7 +62,11 @@ def find_algorithms(src: Src, defs: Definitions, doc: Document) -> list[RawAlgor
             raise doc.error(src.offset(m.start()), f"\\begin{{{name}}} ({UNSUPPORTED[name]} package) is "
                             "not a supported pseudo-code syntax; use algorithmic, algpseudocode or algorithm2e")
         close = _env_end(text, m.end(), name)
-        body = src.sub(m.end(), close)
+        start = m.end()
+        placement = read_delimited(text, start, "[", "]") if name in FLOATS else None
+        if placement and not text[start:placement[0] - 1].strip():
+            start = placement[2]  # \begin{algorithm}[H]
+        body = src.sub(start, close)
         if name == "algorithmic":
             found.append(_algorithmic(body, None, src.offset(m.start()), src.offset(close), defs, doc))
         else:

@@ -91,6 +91,7 @@ class FunctionBuilder:
 
     def finish(self) -> tuple[ast.FunctionDef, FunctionResult]:
         unit = self.unit
+        self.todos.sort(key=lambda t: t.line)
         body = indexing.shift(self.body, self.base)
         doc = ast.Expr(value=ast.Constant(self._docstring()))
         fn = P.function_def(unit.name, self.params.names, [doc] + ensure_body(body, self.comments))

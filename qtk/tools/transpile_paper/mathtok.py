@@ -116,7 +116,7 @@ class Tok:
     value: str
     at: int  # index in the tokenized text, for messages
     math: bool = True
-    style: str = "math"  # for names: math | prose | roman | func
+    style: str = "math"  # for names: math | prose | roman | func | numbers
 
 
 class Untranslatable(Exception):
@@ -178,21 +178,22 @@ class _Tokenizer:
         if math:
             self.add("name", word.replace("\\_", "_"), i, True, "math")
         else:
-            self.word(word.replace("\\_", "_"), i, "prose")
+            self.word(word.replace("\\_", "_"), i, "prose", False)
         return end
 
-    def word(self, word: str, at: int, style: str) -> None:
+    def word(self, word: str, at: int, style: str, math: bool) -> None:
+        """A word of text: keyword, constant, big operator or name (`style` says how it was set)."""
         low = word.lower().replace("-", "")
         if low in _CONST_WORDS:
-            self.add("const", _CONST_WORDS[low], at, False)
+            self.add("const", _CONST_WORDS[low], at, math)
         elif (style == "prose" and low in KEYWORDS) or (style == "roman" and low in _OPERATOR_WORDS):
             self.add("kw", low, at, False)
         elif low in ("argmax", "argmin", "max", "min") and style in ("roman", "func"):
-            self.add("bigop", low, at, False)
+            self.add("bigop", low, at, math)
         elif word.isdigit():
-            self.add("num", word, at, False)
+            self.add("num", word, at, math)
         else:
-            self.add("name", word, at, style == "math", style)
+            self.add("name", word, at, math, style)
 
     def _punct(self, i: int, math: bool) -> int:
         text = self.text
@@ -275,7 +276,7 @@ class _Tokenizer:
         if g is None:
             return j
         if name == "Call":
-            self._function_word(text[g[0] : g[1]], i)
+            self._function_word(text[g[0] : g[1]], i, math)
             args = read_group(text, g[2])
             if args is None:
                 return g[2]
@@ -285,30 +286,32 @@ class _Tokenizer:
             return args[2]
         content = text[g[0] : g[1]]
         if name in _FUNC_STYLE:
-            self._function_word(content, i)
+            self._function_word(content, i, math)
         elif re.search(r"[$\\^_{}]", content.replace("\\_", "").replace("\\,", "").replace("\\ ", "")):
             self.run(g[0], g[1], math=name in _ROMAN_STYLE)
         else:
             style = "roman" if name in _ROMAN_STYLE or name in ("textit", "emph", "texttt") else "prose"
+            if name == "mathbb":
+                style = "numbers"  # \mathbb{R}: a set of numbers, never an input
             clean = content.replace("\\_", "_").replace("\\,", "").replace("\\ ", " ")
             if name == "operatorname":
                 clean = clean.replace(" ", "")
             for m in _PLAIN_RE.finditer(clean):
                 if m.group("w"):
-                    self.word(m.group("w"), i, style)
+                    self.word(m.group("w"), i, style, math and style != "prose")
                 else:
                     self.add("num" if m.group(0).isdigit() else "op", m.group(0), i, math)
         return g[2]
 
-    def _function_word(self, content: str, at: int) -> None:
+    def _function_word(self, content: str, at: int, math: bool) -> None:
         words = re.sub(r"\\[,; ]|~", " ", content).replace("\\_", "_").strip()
         words = re.sub(r"\\[A-Za-z]+\s*", "", words).strip("{} ")
         if words.lower() in _CONST_WORDS:
-            self.add("const", _CONST_WORDS[words.lower()], at, False)
+            self.add("const", _CONST_WORDS[words.lower()], at, math)
         elif words.lower().replace(" ", "") in ("argmax", "argmin"):
-            self.add("bigop", words.lower().replace(" ", ""), at, False)
+            self.add("bigop", words.lower().replace(" ", ""), at, math)
         else:
-            self.add("name", words or "f", at, False, "func")
+            self.add("name", words or "f", at, math, "func")
 
     def _accent(self, i: int, j: int, suffix: str, math: bool) -> int:
         arg = read_group(self.text, j)

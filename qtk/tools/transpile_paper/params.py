@@ -75,6 +75,9 @@ def _sequence(parts: list[list[Tok]], ctx: P.Ctx, out: Params) -> bool:
     dots = [k for k, p in enumerate(parts) if len(p) == 1 and p[0].kind == "op" and p[0].value in ("...", "..")]
     if len(dots) != 1 or dots[0] == 0 or dots[0] == len(parts) - 1:
         return False
+    head = parts[0]
+    if len(head) > 1 and head[0].kind == "name" and head[1].value == "_":
+        ctx.collections.add(_ident(head[0]))  # x_1, ..., x_n: x is an array
     try:
         first, last = parse_all(parts[0], ctx), parse_all(parts[-1], ctx)
     except Untranslatable:
@@ -162,7 +165,8 @@ def _names_in_order(e: ast.expr) -> list[str]:
             for a in node.args:
                 visit(a)
             return
-        if isinstance(node, ast.Name) and node.id not in found and node.id != "math":
+        if isinstance(node, ast.Name) and node.id not in found and node.id != "math" \
+                and P.meta(node, "style") != "numbers":
             found.append(node.id)
         for child in ast.iter_child_nodes(node):
             visit(child)

@@ -49,7 +49,8 @@ def _prose_group(toks: list[Tok]) -> int | None:
             depth -= 1
             if depth == 0:
                 words = [w for w in toks[k + 1 : -1] if not w.math and len(w.value) > 2
-                         and (w.kind == "name" or w.kind == "kw" and w.value not in _OPERATOR_WORDS)]
+                         and (w.kind == "name" and w.style == "prose"
+                              or w.kind == "kw" and w.value not in _OPERATOR_WORDS)]
                 return k if words else None
     return None
 
