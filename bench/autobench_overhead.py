@@ -2,16 +2,18 @@
 
 It generates a throw-away suite (MODULES modules x TESTS tests, each test burning WORK_MS of CPU,
 optionally importing a heavy module the way real test modules import their project), then times,
-interleaving the contenders round by round so machine noise hits both alike (medians reported):
+interleaving the contenders round by round so machine noise hits both alike; it reports the
+median and the minimum wall time, and CPU time (which other load on a shared machine inflates
+far less than wall time):
 
 1. fixed overhead: `python -m pytest one_module.py` vs `qtk autobench one_module.py -j 1`;
 2. per-module overhead: `qtk autobench SUITE -j 1` vs the sum of one `python -m pytest` per module
-   (the pytest start-up both pay), divided by the number of modules;
+   (the pytest start-up both pay), less the fixed overhead of 1., divided by the number of modules;
 3. the suite: `qtk autobench SUITE -j J` vs one serial `python -m pytest SUITE` (and
    `pytest -n J --dist loadfile` when pytest-xdist is installed).
 
 Usage: python bench/autobench_overhead.py [--modules 12] [--tests 4] [--work-ms 250] [-j 2]
-                                          [--rounds 3] [--import-module numpy]
+                                          [--rounds 3] [--sections 1,2,3] [--import-module numpy]
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -51,22 +54,71 @@ def make_suite(root: Path, modules: int, tests: int, work_ms: float, import_modu
     return suite
 
 
-def wall(cmd: list[str], cwd: Path) -> float:
+def run_timed(cmd: list[str], cwd: Path) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of the command and everything it waited for)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     elapsed = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode != 0:
         raise SystemExit(f"failed ({proc.returncode}): {' '.join(cmd)}\n{proc.stderr[-2000:]}")
-    return elapsed
+    return elapsed, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
-def measure(contenders: dict[str, list[list[str]]], cwd: Path, rounds: int) -> dict[str, float]:
-    """Median wall seconds per contender; a contender may be several commands run back to back."""
-    times: dict[str, list[float]] = {name: [] for name in contenders}
+def measure(contenders: dict[str, list[list[str]]], cwd: Path, rounds: int) -> dict[str, dict[str, float]]:
+    """Per contender: median and min wall seconds, median CPU seconds. A contender may be several
+    commands run back to back."""
+    samples: dict[str, list[tuple[float, float]]] = {name: [] for name in contenders}
     for _ in range(rounds):
         for name, cmds in contenders.items():
-            times[name].append(sum(wall(c, cwd) for c in cmds))
-    return {name: statistics.median(ts) for name, ts in times.items()}
+            runs = [run_timed(c, cwd) for c in cmds]
+            samples[name].append((sum(w for w, _ in runs), sum(c for _, c in runs)))
+    return {name: {"wall": statistics.median(w for w, _ in s), "min": min(w for w, _ in s),
+                   "cpu": statistics.median(c for _, c in s)} for name, s in samples.items()}
+
+
+def fixed_overhead(pytest: list[str], autobench: list[str], one: Path, root: Path, rounds: int) -> dict:
+    single = measure({"pytest": [pytest + [str(one)]], "autobench": [autobench + [str(one), "-j", "1"]]},
+                     root, rounds)
+    p, a = single["pytest"], single["autobench"]
+    print(f"1. one module: python -m pytest {p['wall']:.3f}s wall (min {p['min']:.3f}s, CPU {p['cpu']:.3f}s); "
+          f"qtk autobench -j 1 {a['wall']:.3f}s (min {a['min']:.3f}s, CPU {a['cpu']:.3f}s)")
+    print(f"   fixed overhead: {(a['wall'] - p['wall']) * 1000:+.0f} ms wall (median), "
+          f"{(a['min'] - p['min']) * 1000:+.0f} ms (min), {(a['cpu'] - p['cpu']) * 1000:+.0f} ms CPU")
+    return single
+
+
+def per_module_overhead(pytest: list[str], autobench: list[str], suite: Path, single: dict, root: Path,
+                        rounds: int) -> None:
+    mods = sorted(suite.glob("test_*.py"))
+    per = measure({"pytest per module": [pytest + [str(m)] for m in mods],
+                   "autobench -j 1": [autobench + [str(suite), "-j", "1"]]}, root, rounds)
+    p, a = per["pytest per module"], per["autobench -j 1"]
+
+    def per_module(key: str) -> float:
+        fixed = single["autobench"][key] - single["pytest"][key]
+        return (a[key] - p[key] - fixed) / len(mods) * 1000
+
+    print(f"2. {len(mods)} modules one at a time: {len(mods)} x python -m pytest {p['wall']:.2f}s "
+          f"(CPU {p['cpu']:.2f}s), qtk autobench -j 1 {a['wall']:.2f}s (CPU {a['cpu']:.2f}s)")
+    print(f"   per-module overhead beyond pytest's start-up: {per_module('wall'):+.1f} ms wall (median), "
+          f"{per_module('min'):+.1f} ms (min), {per_module('cpu'):+.1f} ms CPU")
+
+
+def suite_ratio(pytest: list[str], autobench: list[str], suite: Path, jobs: int, root: Path, rounds: int) -> None:
+    contenders = {"serial pytest": [pytest + [str(suite)]],
+                  f"autobench -j {jobs}": [autobench + [str(suite), "-j", str(jobs)]]}
+    has_xdist = importlib.util.find_spec("xdist") is not None
+    if has_xdist:
+        contenders[f"xdist -n {jobs}"] = [pytest + [str(suite), "-n", str(jobs), "--dist", "loadfile"]]
+    times = measure(contenders, root, rounds)
+    base = times["serial pytest"]
+    for name, t in times.items():
+        print(f"3. {name:<16} {t['wall']:7.2f}s wall (min {t['min']:.2f}s, CPU {t['cpu']:.2f}s)  ratio vs "
+              f"serial pytest: {t['wall'] / base['wall']:.2f} (median), {t['min'] / base['min']:.2f} (min)")
+    if not has_xdist:
+        print("   (pytest-xdist not installed: its -n/--dist loadfile not measured)")
 
 
 def main() -> None:
@@ -76,8 +128,10 @@ def main() -> None:
     ap.add_argument("--work-ms", type=float, default=250.0, help="CPU ms each test burns")
     ap.add_argument("-j", "--jobs", type=int, default=2)
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--sections", default="1,2,3", help="measurements to run, comma-separated")
     ap.add_argument("--import-module", default=None, help="imported by every test module (e.g. numpy)")
     args = ap.parse_args()
+    sections = set(args.sections.split(","))
 
     py = sys.executable
     pytest = [py, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
@@ -85,37 +139,17 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="qtk-bench-") as tmp:
         root = Path(tmp)
         suite = make_suite(root, args.modules, args.tests, args.work_ms, args.import_module)
-        mods = sorted(suite.glob("test_*.py"))
-        one = mods[0]
         print(f"suite: {args.modules} modules x {args.tests} tests x {args.work_ms:g} ms CPU"
               f"{f', each importing {args.import_module}' if args.import_module else ''}; "
-              f"{os.cpu_count()} CPUs; median of {args.rounds} rounds; load average {os.getloadavg()[0]:.1f}")
-
-        single = measure({"pytest": [pytest + [str(one)]], "autobench": [autobench + [str(one), "-j", "1"]]},
-                         root, args.rounds)
-        fixed_ms = (single["autobench"] - single["pytest"]) * 1000
-        print(f"1. one module: python -m pytest {single['pytest']:.3f}s, qtk autobench -j 1 "
-              f"{single['autobench']:.3f}s -> fixed overhead {fixed_ms:+.0f} ms")
-
-        per = measure({"pytest per module": [pytest + [str(m)] for m in mods],
-                       "autobench -j 1": [autobench + [str(suite), "-j", "1"]]}, root, args.rounds)
-        per_ms = (per["autobench -j 1"] - per["pytest per module"] - single["autobench"] + single["pytest"]) \
-            / len(mods) * 1000
-        print(f"2. {len(mods)} modules one at a time: {len(mods)} x python -m pytest "
-              f"{per['pytest per module']:.2f}s, qtk autobench -j 1 {per['autobench -j 1']:.2f}s -> "
-              f"{per_ms:+.1f} ms per module beyond pytest's start-up (fixed overhead removed)")
-
-        contenders = {"serial pytest": [pytest + [str(suite)]],
-                      f"autobench -j {args.jobs}": [autobench + [str(suite), "-j", str(args.jobs)]]}
-        if importlib.util.find_spec("xdist") is not None:
-            contenders[f"xdist -n {args.jobs}"] = [pytest + [str(suite), "-n", str(args.jobs), "--dist", "loadfile"]]
-        suite_times = measure(contenders, root, args.rounds)
-        base = suite_times["serial pytest"]
-        for name, t in suite_times.items():
-            print(f"3. {name:<16} {t:7.2f}s  ratio vs serial pytest {t / base:.2f}")
-        print(f"   load average at the end {os.getloadavg()[0]:.1f} (a busy machine shrinks the parallel gain)")
-        if "xdist" not in " ".join(contenders):
-            print("   (pytest-xdist not installed: its -n/--dist loadfile not measured)")
+              f"{os.cpu_count()} CPUs; {args.rounds} rounds; load average {os.getloadavg()[0]:.1f}")
+        single = None
+        if sections & {"1", "2"}:
+            single = fixed_overhead(pytest, autobench, sorted(suite.glob("test_*.py"))[0], root, args.rounds)
+        if "2" in sections:
+            per_module_overhead(pytest, autobench, suite, single, root, args.rounds)
+        if "3" in sections:
+            suite_ratio(pytest, autobench, suite, args.jobs, root, args.rounds)
+        print(f"load average at the end {os.getloadavg()[0]:.1f} (other load shrinks the parallel gain)")
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ pytest validates against) requires, and autobench's verdict in each suite's `<pr
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 import xml.etree.ElementTree as ET
@@ -118,6 +119,8 @@ def rebuild_suite(result: ModuleResult, events: dict[str, str], running: str | N
 
 
 def _finish_suite(suite: ET.Element, result: ModuleResult) -> ET.Element:
+    """A copy named after the module, its counts recomputed, autobench's verdict in <properties>."""
+    suite = copy.deepcopy(suite)  # the result keeps pytest's suite as it was: merging twice is safe
     suite.set("name", result.module)
     suite.set("file", result.module)
     cases = suite.findall("testcase")
