@@ -324,5 +324,7 @@ def test_usage_errors(tmp_path, cli):
     (empty / "test_x.py").write_text("def test_x(): pass\n")
     assert cli("autobench", empty, "--timeout", "0").exit_code == 2
     assert cli("autobench", empty / "notes.txt").exit_code == 2
+    result = cli("autobench", empty, "--python", tmp_path / "no-such-python")
+    assert result.exit_code == 2 and "--python" in result.stderr
     result = cli("autobench", empty, "--", "--junit-xml=x.xml")
     assert result.exit_code == 2 and "qtk autobench --junit-xml" in result.stderr

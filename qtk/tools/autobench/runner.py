@@ -7,14 +7,16 @@ included. Before that kill, SIGABRT goes to the pytest process: with PYTHONFAULT
 faulthandler module dumps every thread's stack first, so a hang shows where it hung.
 
 The scheduler is one loop in the calling thread (no worker threads): start up to `jobs` processes,
-poll them every few milliseconds, enforce deadlines. Ctrl-C lands in that loop, which kills the
-running groups and returns what finished.
+sleep in select() on their pidfds until one exits or a deadline passes, enforce the deadlines.
+Ctrl-C lands in that loop, which kills the running groups and returns what finished. Each pytest
+gets a private cache_dir, so parallel runs cannot clobber the project's lastfailed.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import select
 import shutil
 import signal
 import subprocess
@@ -90,6 +92,7 @@ class _Job:
     xml_path: Path
     events_path: Path
     out: object  # the open output file
+    pidfd: int | None  # readable once the process exits (None where pidfds are missing: poll)
 
 
 class _Scheduler:
@@ -114,7 +117,7 @@ class _Scheduler:
                 while self.pending and len(self.running) < self.opts.jobs:
                     self._start(*self.pending.popleft())
                 self._reap()
-                time.sleep(POLL_S)
+                self._wait(session_deadline)
         except KeyboardInterrupt:
             self._stop_all(session=False)
             return "interrupted"
@@ -122,6 +125,19 @@ class _Scheduler:
             _kill_groups(self.running, dump_stacks=False, grace_s=0)  # never leave orphans behind
             raise
         return None
+
+    def _wait(self, session_deadline: float | None) -> None:
+        """Sleep until a module exits or the next deadline. A pidfd (Linux >= 5.3) becomes readable
+        the moment its process exits, so the next module starts without a polling delay."""
+        deadlines = [j.deadline for j in self.running if j.deadline is not None]
+        if session_deadline is not None:
+            deadlines.append(session_deadline)
+        timeout = max(0.0, min(deadlines) - time.monotonic()) if deadlines else None
+        fds = [j.pidfd for j in self.running if j.pidfd is not None]
+        if self.running and len(fds) == len(self.running):
+            select.select(fds, [], [], timeout)
+        elif self.running:
+            time.sleep(POLL_S if timeout is None else min(POLL_S, timeout))
 
     def _start(self, module: Path, attempt: int, first_failure: ModuleResult | None) -> None:
         self._serial += 1
@@ -144,7 +160,7 @@ class _Scheduler:
         now = time.monotonic()
         deadline = now + self.opts.timeout if self.opts.timeout else None
         self.running.append(_Job(module, self.displays[module], attempt, first_failure, proc, now,
-                                 deadline, out_path, xml_path, events_path, out))
+                                 deadline, out_path, xml_path, events_path, out, _pidfd(proc.pid)))
 
     def _reap(self) -> None:
         now = time.monotonic()
@@ -156,8 +172,7 @@ class _Scheduler:
                 self._finish(job, timed_out=True)
 
     def _finish(self, job: _Job, timed_out: bool, session: bool = False) -> None:
-        self.running.remove(job)
-        job.out.close()
+        self._release(job)
         duration = time.monotonic() - job.started
         output = _XML_NOTICE.sub("", job.out_path.read_bytes().decode("utf-8", errors="replace"))
         result = classify(job.module, job.display, job.proc.returncode, timed_out, duration, output,
@@ -172,6 +187,12 @@ class _Scheduler:
             result.detail = f"attempt 1 {first.status}: {first.detail}; passed on attempt {job.attempt}"
             result.output = first.output
         self._record(result)
+
+    def _release(self, job: _Job) -> None:
+        self.running.remove(job)
+        job.out.close()
+        if job.pidfd is not None:
+            os.close(job.pidfd)
 
     def _record(self, result: ModuleResult) -> None:
         self.results[result.path] = result
@@ -188,8 +209,7 @@ class _Scheduler:
                 if session:
                     self._finish(job, timed_out=True, session=True)
                 else:
-                    self.running.remove(job)
-                    job.out.close()
+                    self._release(job)
                     if job.first_failure is not None:  # a rerun was under way: the failure stands
                         self._record(job.first_failure)
             for module, _, first_failure in self.pending:
@@ -199,6 +219,24 @@ class _Scheduler:
         finally:
             if old is not None:
                 signal.signal(signal.SIGINT, old)
+
+
+def _check_python(python: str) -> None:
+    """Another interpreter must have pytest, or every module would fail the same confusing way."""
+    try:
+        proc = subprocess.run([python, "-c", "import pytest"], capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        raise UsageError(f"--python {python}: cannot run it ({e})") from e
+    if proc.returncode != 0:
+        last = (proc.stderr.strip().splitlines() or ["import failed"])[-1]
+        raise UsageError(f"--python {python}: cannot import pytest ({last})")
+
+
+def _pidfd(pid: int) -> int | None:
+    try:
+        return os.pidfd_open(pid)
+    except (AttributeError, OSError):  # not Linux, or a kernel before 5.3
+        return None
 
 
 def _ignore_sigint():
@@ -276,6 +314,8 @@ def run_suite(target: Path, opts: AutobenchOptions,
 
     `on_result` is called once per module as soon as its verdict is final (for progress output)."""
     opts.validate()
+    if opts.python != sys.executable:
+        _check_python(opts.python)
     target = Path(target)
     modules = discover.discover_modules(target, opts.patterns)
     cache_file = (opts.cache_file or discover.default_cache_file(target)) if opts.use_cache else None
