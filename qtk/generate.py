@@ -1,13 +1,17 @@
 """Text generation with a KV cache: greedy, temperature, top-k, top-p, repetition penalty, stop
 strings, several samples at once, streaming through a callback. Documents start with the
-tokenizer's <|endoftext|>, so the prompt is prefixed with it and generating it ends a sample."""
+tokenizer's <|endoftext|>, so the prompt is prefixed with it and generating it ends a sample.
+
+The decode loop takes a "step" function (next-token logits from new ids), so the same sampling and
+streaming serve the torch model and an exported ONNX Runtime session (`qtk.export.runtime`)."""
 
 from __future__ import annotations
 
 import codecs
+import itertools
 import time
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Iterator
 
 import torch
 
@@ -70,27 +74,60 @@ class _Stream:
         return piece
 
 
-@torch.no_grad()
-def generate(model: torch.nn.Module, tok: Tokenizer, prompt: bytes, s: Sampling, n: int = 1,
-             device: torch.device | str = "cpu", on_text: Callable[[int, str], None] | None = None) -> dict:
-    """Generate `n` continuations of `prompt`; on_text(sample, piece) streams them."""
-    device = torch.device(device)
+Step = Callable[[torch.Tensor, bool], torch.Tensor]
+"""step(ids, restart) -> logits (B, V) of the next token. With restart, ids (B, L) is a whole
+window that starts a fresh context; otherwise ids (B, 1) follows what was fed before. The torch
+model (KV cache) and the ONNX Runtime session each provide one."""
+
+
+def torch_step(model: torch.nn.Module) -> Step:
+    """The model's KV-cache decoding as a Step."""
     block = model.cfg.block_size
+    cache = KVCache(block)
+
+    def step(ids: torch.Tensor, restart: bool) -> torch.Tensor:
+        nonlocal cache
+        if restart:
+            cache = KVCache(block)
+        logits, _ = model(ids, cache=cache)
+        return logits[:, -1]
+
+    return step
+
+
+def sample_tokens(step: Step, history: torch.Tensor, s: Sampling, vocab_size: int, block: int,
+                  gen: torch.Generator | None = None) -> Iterator[torch.Tensor]:
+    """Yield the next ids (B,) one position at a time, for as long as the caller iterates.
+    history (B, L) holds the prompt; when the context fills up, decoding restarts from the most
+    recent half of it."""
+    logits = step(history, True)
+    fed = history.size(1)
+    while True:
+        logits[:, vocab_size:] = float("-inf")  # padding rows of the embedding
+        nxt = next_token(logits, history, s, gen)
+        history = torch.cat([history, nxt[:, None]], dim=1)
+        yield nxt
+        if fed >= block:
+            window = history[:, -(block // 2):]
+            logits, fed = step(window, True), window.size(1)
+        else:
+            logits, fed = step(nxt[:, None], False), fed + 1
+
+
+@torch.no_grad()
+def decode(step: Step, tok: Tokenizer, prompt: bytes, s: Sampling, block: int, n: int = 1,
+           device: torch.device | str = "cpu", on_text: Callable[[int, str], None] | None = None) -> dict:
+    """Generate `n` continuations of `prompt` with any Step; on_text(sample, piece) streams them."""
+    device = torch.device(device)
     ids = [tok.eot_id] + tok.encode(prompt)
     if len(ids) > block:
         raise UsageError(f"prompt is {len(ids) - 1} tokens, longer than the model's context of {block - 1}")
     gen = torch.Generator(device=device).manual_seed(s.seed) if s.seed is not None else None
-    history = torch.tensor([ids] * n, device=device)
     streams = [_Stream(s.stop) for _ in range(n)]
-    cache = KVCache(block)
     t0 = time.perf_counter()
-    logits, _ = model(history, cache=cache)
-    logits = logits[:, -1]
     generated = 0
-    for _ in range(s.max_new_tokens):
-        logits[:, tok.vocab_size:] = float("-inf")  # padding rows of the embedding
-        nxt = next_token(logits, history, s, gen)
-        history = torch.cat([history, nxt[:, None]], dim=1)
+    tokens = sample_tokens(step, torch.tensor([ids] * n, device=device), s, tok.vocab_size, block, gen)
+    for nxt in itertools.islice(tokens, s.max_new_tokens):
         generated += 1
         for i, st in enumerate(streams):
             if st.done:
@@ -103,12 +140,6 @@ def generate(model: torch.nn.Module, tok: Tokenizer, prompt: bytes, s: Sampling,
                 on_text(i, piece)
         if all(st.done for st in streams):
             break
-        if cache.length >= block:  # context full: re-prefill from the most recent half
-            cache = KVCache(block)
-            logits, _ = model(history[:, -(block // 2):], cache=cache)
-        else:
-            logits, _ = model(nxt[:, None], cache=cache)
-        logits = logits[:, -1]
     elapsed = time.perf_counter() - t0
     for i, st in enumerate(streams):
         piece = st.add(b"", final=True) if not st.done else ""
@@ -116,3 +147,10 @@ def generate(model: torch.nn.Module, tok: Tokenizer, prompt: bytes, s: Sampling,
             on_text(i, piece)
     return {"texts": [st.text for st in streams], "new_tokens": generated,
             "tokens_per_s": generated * n / max(elapsed, 1e-9)}
+
+
+@torch.no_grad()
+def generate(model: torch.nn.Module, tok: Tokenizer, prompt: bytes, s: Sampling, n: int = 1,
+             device: torch.device | str = "cpu", on_text: Callable[[int, str], None] | None = None) -> dict:
+    """Generate `n` continuations of `prompt` with the model's KV cache; on_text streams them."""
+    return decode(torch_step(model), tok, prompt, s, model.cfg.block_size, n, device, on_text)

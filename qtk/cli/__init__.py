@@ -20,6 +20,7 @@ app = typer.Typer(
 COMMANDS: list[str] = [
     "autobench",
     "train",
+    "export-onnx",
     "pr-check",
     "fit-scaling-law",
     "transpile-paper",

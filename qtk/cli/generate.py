@@ -1,5 +1,7 @@
-"""Generate text from a checkpoint with KV-cache decoding; streams to stdout (the text only;
-diagnostics go to stderr). --prompt - reads the prompt from stdin; --temperature 0 is greedy."""
+"""Generate text from a checkpoint with KV-cache decoding, or from an exported model with
+onnxruntime (--onnx FILE, CUDA provider when it loads; the tokenizer and config beside the file);
+streams to stdout (the text only; diagnostics go to stderr). --prompt - reads the prompt from
+stdin; --temperature 0 is greedy."""
 
 import sys
 from pathlib import Path
@@ -11,7 +13,7 @@ from qtk.cli import common
 
 
 def command(
-    path: Path = typer.Argument(..., help="Checkpoint file or run directory."),
+    path: Optional[Path] = typer.Argument(None, help="Checkpoint file or run directory (not with --onnx)."),
     prompt: str = typer.Option("", "--prompt", "-p", help="Prompt text; '-' reads it from stdin."),
     max_new_tokens: int = typer.Option(200, "--max-new-tokens", "-m", min=0, help="Tokens to generate."),
     temperature: float = typer.Option(0.8, "--temperature", "-t", min=0.0, help="0 = greedy."),
@@ -23,6 +25,8 @@ def command(
     num_samples: int = typer.Option(1, "-n", "--num-samples", min=1, help="Independent samples."),
     device: str = typer.Option("auto", "--device", help="auto | cpu | cuda | cuda:N."),
     config_file: Optional[Path] = typer.Option(None, "--config", "-c", help="qtk config for a bare .pt state dict."),
+    onnx: Optional[Path] = typer.Option(None, "--onnx", help="Exported model (qtk export-onnx) to run with onnxruntime; "
+                                        "uses its past inputs when it has them."),
     json_out: bool = typer.Option(False, "--json", help="Print {texts, new_tokens, tokens_per_s} as JSON instead."),
 ) -> None:
     from qtk.errors import UsageError
@@ -31,21 +35,38 @@ def command(
         prompt = sys.stdin.read()
     if temperature == 0 and num_samples > 1:
         raise UsageError("-n > 1 with --temperature 0 would print the same greedy text several times")
-    from qtk import checkpoint
-    from qtk.generate import Sampling, generate
-    from qtk.train.loop import resolve_device
+    if (path is None) == (onnx is None):
+        raise UsageError("give a checkpoint PATH or --onnx FILE (one of them)")
+    from qtk.generate import Sampling, decode, generate
 
-    ck = checkpoint.load(path, config_file)
-    dev = resolve_device(device)
-    model = ck.build_model(dev)
     s = Sampling(max_new_tokens, temperature, top_k, top_p, repetition_penalty, list(stop or []), seed)
+    if onnx is not None:
+        from qtk.export import runtime
+
+        exported = runtime.load(onnx, device)
+        lm = exported.lm
+        sys.stderr.write(f"onnxruntime {lm.provider}, {'past inputs' if lm.with_past else 'full re-run per token'}\n")
+        tok, block = exported.tokenizer, exported.cfg.model.block_size
+
+        def run(on_text):
+            return decode(lm.step(), tok, prompt.encode("utf-8"), s, block, num_samples, "cpu", on_text)
+    else:
+        from qtk import checkpoint
+        from qtk.train.loop import resolve_device
+
+        ck = checkpoint.load(path, config_file)
+        dev = resolve_device(device)
+        model = ck.build_model(dev)
+
+        def run(on_text):
+            return generate(model, ck.tokenizer, prompt.encode("utf-8"), s, num_samples, dev, on_text)
     live = num_samples == 1 and not json_out
 
     def stream(i: int, piece: str) -> None:
         sys.stdout.write(piece)
         sys.stdout.flush()
 
-    out = generate(model, ck.tokenizer, prompt.encode("utf-8"), s, num_samples, dev, stream if live else None)
+    out = run(stream if live else None)
     if json_out:
         common.print_json(out)
         return

@@ -85,13 +85,9 @@ class GPT(nn.Module):
             raise ValueError(f"sequence of {past + T} tokens exceeds the context of {self.cfg.block_size}")
         pos = torch.arange(past, past + T, device=idx.device)
         ctx = Context(idx, pos, self.rope_cos[past:past + T], self.rope_sin[past:past + T], cache)
-        h = self.residual.expand(self.wte(idx), self.cfg)  # (B, T, C) or scheme-specific
-        for block in self.blocks:
-            h = block(h, ctx)
-        x = self.norm(self.residual.collapse(h, self.cfg))
+        logits = self.run(idx, ctx)  # (B, T, V)
         if cache is not None:
             cache.advance(T)
-        logits = self.head(x)  # (B, T, V)
         self.last_stats = ctx.stats
         if targets is None:
             return logits, None
@@ -99,3 +95,11 @@ class GPT(nn.Module):
         for aux in ctx.aux_losses:
             loss = loss + aux
         return logits, loss
+
+    def run(self, idx: torch.Tensor, ctx: Context) -> torch.Tensor:
+        """Logits (B, T, V) of idx in a prepared context. forward() prepares the usual one
+        (positions from the cache); the ONNX export its own (positions, padding and past as inputs)."""
+        h = self.residual.expand(self.wte(idx), self.cfg)  # (B, T, C) or scheme-specific
+        for block in self.blocks:
+            h = block(h, ctx)
+        return self.head(self.norm(self.residual.collapse(h, self.cfg)))
