@@ -63,13 +63,14 @@ def command(
         cache_file=cache_file, use_cache=not no_cache,
     )
     err = common.err_console()
-    started, done = time.monotonic(), []
+    started = time.monotonic()
 
     def progress(result) -> None:
-        done.append(result)
+        from rich.markup import escape
+
         if not quiet:
-            err.print(f"[dim]{time.monotonic() - started:6.1f}s[/] {_styled(result.status)} {result.module} "
-                      f"[dim]{result.duration_s:.2f}s[/]", highlight=False)
+            err.print(f"[dim]{time.monotonic() - started:6.1f}s[/] {_styled(result.status)} "
+                      f"{escape(result.module)} [dim]{result.duration_s:.2f}s[/]", highlight=False)
 
     report = autobench.run_suite(target, opts, on_result=progress)
     if junit_xml is not None:
