@@ -208,6 +208,16 @@ def test_moe_with_one_expert_equals_the_mlp():
     assert torch.allclose(moe(x, ctx), mlp(x), atol=1e-6)
 
 
+def test_shared_expert_adds_a_dense_mlp():
+    cfg = tiny(**{"ffn": "moe", "moe.n_experts": 1, "moe.shared_expert": True, "moe.expert_hidden": 48}).model
+    torch.manual_seed(0)
+    moe = MoE(cfg, 0).eval()
+    x = torch.randn(2, T, 32)
+    ctx = Context(tokens(), torch.arange(T), None, None)
+    assert torch.allclose(moe(x, ctx), moe.experts[0](x) + moe.shared(x), atol=1e-6)
+    assert moe.shared.down.in_features == 48
+
+
 def test_grouped_dispatch_equals_the_naive_loop():
     cfg = tiny(**{"ffn": "moe", "moe.top_k": 2}).model
     torch.manual_seed(0)
@@ -304,9 +314,10 @@ def test_cli_train_nsa_moe(cli, tmp_path):
     text = tmp_path / "text.txt"
     text.write_text("".join(f"line {i}: the quick brown fox jumps over the lazy dog.\n" for i in range(150)))
     run = tmp_path / "run"
+    small = ["model.n_layer=2", "model.n_embd=64", "model.block_size=64", "train.batch_size=4",
+             "train.log_interval=1", "train.eval_tokens=512"]
     r = cli("train", "--size", "tiny", "--set", "model.attention=nsa", "--set", "model.ffn=moe", "--max-steps", 3,
-            "--data", text, "--out-dir", run, "--json", "--set", "model.n_layer=2", "--set", "model.n_embd=64", "--set", "model.block_size=64",
-            "--set", "train.batch_size=4", "--set", "train.log_interval=1", "--set", "train.eval_tokens=512")
+            "--data", text, "--out-dir", run, "--json", *[arg for s in small for arg in ("--set", s)])
     assert r.exit_code == 0, r.stderr
     assert json.loads(r.stdout)["steps"] == 3
     steps = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
