@@ -49,11 +49,8 @@ def command(
     quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress line per finished module on stderr."),
 ) -> None:
     import sys
-    import threading
     import time
 
-    # The scoreboard's rich modules load on a spare core while the first pytest runs, not after.
-    threading.Thread(target=_import_rendering, daemon=True).start()
     from qtk.tools import autobench
 
     opts = autobench.AutobenchOptions(
@@ -84,12 +81,6 @@ def command(
         Path(json_file).write_text(json.dumps(report.to_json(), indent=2) + "\n", encoding="utf-8")
     _render(report, err if json_file == "-" else common.out_console())
     raise typer.Exit(130 if report.interrupted else 0 if report.ok else 1)
-
-
-def _import_rendering() -> None:
-    import rich.markup  # noqa: F401
-    import rich.rule  # noqa: F401
-    import rich.table  # noqa: F401
 
 
 _STYLE = {"PASS": "green", "FLAKY": "yellow", "SKIP": "dim", "FAIL": "bold red", "ERROR": "bold red",
