@@ -60,13 +60,17 @@ def _canonical(name: str, text: str) -> object:
 
 @contextmanager
 def staging(out: Path) -> Iterator[Path]:
-    """A temp directory on the output's file system, removed however the block ends."""
+    """A temp directory on the output's file system, removed however the block ends (with the
+output's directory too when this made it and nothing was published)."""
+    made = not out.parent.exists()
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
     try:
         yield tmp
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+        if made and not any(out.parent.iterdir()):
+            out.parent.rmdir()
 
 
 def publish(tmp: Path, out: Path, files: dict[str, str]) -> list[Path]:
