@@ -35,9 +35,15 @@ class Checkpoint:
     state: dict[str, torch.Tensor]
     meta: dict[str, Any] = field(default_factory=dict)
 
-    def build_model(self, device: str | torch.device = "cpu"):
-        """The GPT with these weights, in eval mode."""
+    def build_model(self, device: str | torch.device = "cpu", quant_runtime: str | None = None):
+        """The GPT with these weights, in eval mode. A quantized checkpoint (meta "quantization",
+        from `qtk quantize`) gets quantized linear layers; quant_runtime picks how they run."""
         from qtk.model import GPT
+
+        if self.meta.get("quantization"):
+            from qtk.compress.qlinear import build_quantized
+
+            return build_quantized(self, device, quant_runtime)
 
         model = GPT(self.cfg.model)
         load_weights(model, self.state, self.path)

@@ -20,6 +20,8 @@ app = typer.Typer(
 COMMANDS: list[str] = [
     "autobench",
     "train",
+    "compress",
+    "quantize",
     "export-onnx",
     "pr-check",
     "fit-scaling-law",
