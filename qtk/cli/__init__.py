@@ -32,6 +32,9 @@ COMMANDS: list[str] = [
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"qtk {__version__}")
+        from qtk import ops  # imports torch: only here, never for --help or completion
+
+        typer.echo(f"ops backend: {ops.describe()}")
         raise typer.Exit()
 
 

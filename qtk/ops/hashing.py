@@ -1,5 +1,6 @@
 """Hashing ops: Engram's n-gram hashing (DeepSeek, arXiv 2601.07372) and SimHash LSH bucketing
-(Charikar 2002), each with its torch reference and a facade a CuPy kernel can take over.
+(Charikar 2002), each with its torch reference and a facade that sends CUDA tensors to the CuPy
+kernels (kernels/hashing.cu) when that backend is chosen.
 
 The n-gram hash is multiplicative-XOR: for the n-gram ending at position t, hash head h computes
 XOR_j ((id[t-j] + 1) * m[h, j]) mod p_h, with odd multipliers m < 2^31 so that every product
@@ -80,9 +81,9 @@ ops.register("simhash", "torch")(simhash_ref)
 def ngram_hash(ids: torch.Tensor, orders: Sequence[int], n_heads: int, table_sizes: Sequence[int],
                seeds: Sequence[int]) -> torch.Tensor:
     """Facade: `ngram_hash_ref`'s contract on the current `qtk.ops.backend()`."""
-    return ops.impl("ngram_hash")(ids, orders, n_heads, table_sizes, seeds)
+    return ops.impl("ngram_hash", ids.device)(ids, orders, n_heads, table_sizes, seeds)
 
 
 def simhash(x: torch.Tensor, planes: torch.Tensor) -> torch.Tensor:
     """Facade: `simhash_ref`'s contract on the current `qtk.ops.backend()`."""
-    return ops.impl("simhash")(x, planes)
+    return ops.impl("simhash", x.device)(x, planes)

@@ -4,7 +4,8 @@ Sparse Attention, arXiv 2502.11089, section 3.3.2).
 Every query attends only to the keys inside its selected key blocks, causally. The selection is
 shared by all query heads of one GQA group, so a kernel can load each selected K/V block once per
 group. `selected_attention_ref` is the plain torch reference (dense masked softmax, autograd for
-the backward); `selected_attention` is the facade that a CuPy kernel will take over.
+the backward); `selected_attention` is the facade, which sends CUDA tensors to the CuPy kernels
+(kernels/selected_attention.cu) when that backend is chosen.
 """
 
 from __future__ import annotations
@@ -64,4 +65,4 @@ ops.register("selected_attention", "torch")(selected_attention_ref)
 def selected_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, block_idx: torch.Tensor,
                        block_size: int, scale: float | None = None) -> torch.Tensor:
     """Facade: `selected_attention_ref`'s contract, on the current `qtk.ops.backend()`."""
-    return ops.impl("selected_attention")(q, k, v, block_idx, block_size, scale)
+    return ops.impl("selected_attention", q.device)(q, k, v, block_idx, block_size, scale)
