@@ -25,6 +25,7 @@ COMMANDS: list[str] = [
     "export-onnx",
     "pr-check",
     "fit-scaling-law",
+    "bench-moe",
     "transpile-paper",
 ]
 
