@@ -2,7 +2,7 @@
 file is read as text, the `#define`s its header comment names are put in front of it, and the
 result is compiled by NVRTC into a `cupy.RawModule` once per (device, file, macros) and kept.
 
-Launches go on torch's current CUDA stream (a `cupy.cuda.ExternalStream` around it), so kernels
+Launches go on torch's current CUDA stream (CuPy's view of it), so kernels
 order with the torch ops around them without synchronising; tensors are passed zero-copy as raw
 device pointers (`data_ptr()`), which also covers bfloat16, a dtype CuPy's arrays lack.
 
@@ -86,9 +86,23 @@ def launch(name: str, macros: Mapping[str, int | str], kernel: str, grid: Sequen
     import torch
 
     fn = module(name, macros, device).get_function(kernel)
-    stream = torch.cuda.current_stream(device)
-    with cupy.cuda.Device(device), cupy.cuda.ExternalStream(stream.cuda_stream):
+    with cupy.cuda.Device(device), _stream(cupy, torch.cuda.current_stream(device)):
         fn(tuple(grid), tuple(block), tuple(_arg(a) for a in args))
+
+
+_streams: dict[int, Any] = {}
+
+
+def _stream(cupy: Any, torch_stream: Any) -> Any:
+    """The CuPy view of a torch CUDA stream (kept per stream handle): `Stream.from_external`
+    (the CUDA stream protocol, CuPy >= 14, which deprecates ExternalStream), else ExternalStream."""
+    handle = torch_stream.cuda_stream
+    if handle not in _streams:
+        if hasattr(cupy.cuda.Stream, "from_external") and hasattr(torch_stream, "__cuda_stream__"):
+            _streams[handle] = cupy.cuda.Stream.from_external(torch_stream)
+        else:
+            _streams[handle] = cupy.cuda.ExternalStream(handle)
+    return _streams[handle]
 
 
 def probe() -> str | None:
@@ -116,7 +130,7 @@ def _probe_kernel(cupy: Any, torch: Any) -> str | None:
     code = 'extern "C" __global__ void qtk_probe(int* x) { x[threadIdx.x] = 41 + threadIdx.x; }'
     x = torch.zeros(2, dtype=torch.int32, device="cuda")
     fn = cupy.RawModule(code=code, options=NVRTC_OPTIONS).get_function("qtk_probe")
-    with cupy.cuda.ExternalStream(torch.cuda.current_stream().cuda_stream):
+    with _stream(cupy, torch.cuda.current_stream()):
         fn((1,), (2,), (_arg(x),))
     got = x.tolist()
     return None if got == [41, 42] else f"the probe kernel wrote {got}, not [41, 42]"
