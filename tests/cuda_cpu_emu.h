@@ -4,8 +4,11 @@
 // a barrier between blocks), so a function-local static is exactly one block's shared memory. __syncthreads is a barrier over
 // the block, the warp intrinsics (__shfl_xor_sync, __ballot_sync) exchange values through a
 // per-warp buffer between two warp barriers, atomicAdd is a compare-and-swap loop. What this
-// cannot show: timing, bank conflicts, register limits, and warp-synchronous code that omits a
-// barrier (the kernels have none), and shared memory starts at zero, not garbage.
+// cannot show: timing, bank conflicts, register limits, warp-synchronous code that omits a
+// barrier (the kernels have none), and reads of shared memory a block never wrote (it holds zeros
+// or the previous block's values, not garbage). Built with -fsanitize=address,undefined, it does
+// catch out-of-bounds accesses to the arrays and misaligned float4/uint4/uint2 accesses, which
+// the vector types' alignas makes undefined behaviour here as they are faults on a GPU.
 #pragma once
 
 #include <algorithm>

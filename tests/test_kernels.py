@@ -366,12 +366,24 @@ def test_emulated_ngram_hash_is_bit_exact_including_wraparound(emulated):
 
 
 @pytest.mark.skipif(GXX is None, reason="needs g++ for the CPU emulation")
-@pytest.mark.parametrize("r", [5, 62])
-def test_emulated_simhash_matches_reference_away_from_zero(emulated, r):
+@pytest.mark.parametrize("r,D", [(5, 100), (62, 100), (62, 40)])
+def test_emulated_simhash_matches_reference_away_from_zero(emulated, r, D):
     g = torch.Generator().manual_seed(int.from_bytes(os.urandom(4), "little"))
-    x, planes = torch.randn(3, 23, 100, generator=g), torch.randn(100, r, generator=g)  # 2 chunks of dims
-    got = cupy_kernels.simhash_launch(x, planes)
-    _check_simhash(got, x, planes)
+    x, planes = torch.randn(3, 23, D, generator=g), torch.randn(D, r, generator=g)  # D 100: 2 chunks of dims
+    _check_simhash(cupy_kernels.simhash_launch(x, planes), x, planes)
+
+
+@pytest.mark.skipif(GXX is None, reason="needs g++ for the CPU emulation")
+def test_emulated_hashing_grid_stride_loops(emulated, monkeypatch):
+    monkeypatch.setitem(cupy_kernels.MAX_BLOCKS, "ngram_hash", 3)
+    monkeypatch.setitem(cupy_kernels.MAX_BLOCKS, "simhash", 2)
+    ids = torch.randint(0, 1000, (2, 700))  # 2800 outputs over 3 blocks of 256 threads
+    assert torch.equal(cupy_kernels.ngram_hash_launch(ids, (2, 3), 2, [101, 103, 107, 109], [1, 2, 3, 4]),
+                       ngram_hash_ref(ids, (2, 3), 2, [101, 103, 107, 109], [1, 2, 3, 4]))
+    g = torch.Generator().manual_seed(0)
+    for D in (40, 100):  # planes loaded once per CTA, and per pass
+        x, planes = torch.randn(200, D, generator=g), torch.randn(D, 30, generator=g)  # 200 vectors, 2 CTAs of 32
+        _check_simhash(cupy_kernels.simhash_launch(x, planes), x, planes)
 
 
 def _check_simhash(got, x, planes):

@@ -28,6 +28,7 @@ LOG2E = 1.0 / math.log(2.0)
 TPR = 8  # lanes per attention row: a power of two dividing 32 (see the kernel header)
 DKV_CHUNK = 64  # selection units per dK/dV work item: few atomics, and block 0's list split up
 SIMHASH_MACROS = {"SH_WARPS": 8, "SH_VPW": 4, "SH_DCHUNK": 64}
+MAX_BLOCKS = {"ngram_hash": 65536, "simhash": 4096}  # the hashing kernels grid-stride beyond these
 _warned: set[str] = set()
 
 
@@ -207,7 +208,7 @@ def ngram_hash_launch(ids: torch.Tensor, orders: Sequence[int], n_heads: int, ta
         return out
     mult, order, size, magic = ngram_constants(orders, n_heads, table_sizes, seeds, ids.device)
     threads = 256
-    blocks = min(-(-total // threads), 65536)  # grid-stride beyond that
+    blocks = min(-(-total // threads), MAX_BLOCKS["ngram_hash"])
     cupy_loader.launch("hashing", {"ELEM_KIND": 0, **SIMHASH_MACROS}, "ngram_hash", (blocks,), (threads,),
                        [_aligned(ids.to(torch.int64)), mult, order, size, magic, out, T, n_hash, mult.shape[1],
                         np.int64(total)], ids.device.index)
@@ -233,7 +234,7 @@ def simhash_launch(x: torch.Tensor, planes: torch.Tensor) -> torch.Tensor:
     codes = torch.empty(xf.shape[0], dtype=torch.int64, device=x.device)
     if xf.shape[0]:
         per_cta = SIMHASH_MACROS["SH_WARPS"] * SIMHASH_MACROS["SH_VPW"]
-        blocks = min(-(-xf.shape[0] // per_cta), 4096)  # grid-stride beyond that
+        blocks = min(-(-xf.shape[0] // per_cta), MAX_BLOCKS["simhash"])
         cupy_loader.launch("hashing", {"ELEM_KIND": ELEM_KIND[x.dtype], **SIMHASH_MACROS}, "simhash", (blocks,),
                            (SIMHASH_MACROS["SH_WARPS"] * 32,),
                            [xf, _aligned(planes.to(x.dtype)), codes, np.int64(xf.shape[0]), D, r], x.device.index)
