@@ -387,14 +387,21 @@ def test_emulated_hashing_grid_stride_loops(emulated, monkeypatch):
 
 
 def _check_simhash(got, x, planes):
-    """Bits agree with float64 signs wherever |x . plane| is clearly away from zero."""
-    dots = x.double().cpu() @ planes.double().cpu()
-    bits = (got.cpu()[..., None] >> torch.arange(planes.shape[1])) & 1
-    clear = dots.abs() > 1e-3 * x.double().cpu().norm(dim=-1, keepdim=True) * planes.double().cpu().norm(dim=0)
+    """Bits agree with float64 signs wherever |x . plane| is clearly away from zero (1e-3 of
+    |x| |plane|), and with simhash_ref where it is far from zero (the reference's own matmul may
+    round differently: cuBLAS's reduced-precision bf16 reductions)."""
+    x64, p64 = x.double().cpu(), planes.double().cpu()
+    dots = x64 @ p64
+    scale = x64.norm(dim=-1, keepdim=True) * p64.norm(dim=0)
+    bit = torch.arange(planes.shape[1])
+    bits = (got.cpu()[..., None] >> bit) & 1
+    clear = dots.abs() > 1e-3 * scale
+    assert clear.float().mean() > 0.9  # the check covers nearly every bit
     assert torch.equal(bits[clear], (dots > 0).long()[clear])
     assert (got.cpu() >> planes.shape[1] == 0).all()
-    want = simhash_ref(x, planes).cpu()
-    assert (got.cpu() == want).float().mean() > 0.95  # differences only on near-zero dot products
+    ref_bits = (simhash_ref(x, planes).cpu()[..., None] >> bit) & 1
+    far = dots.abs() > 5e-2 * scale
+    assert torch.equal(bits[far], ref_bits[far])
 
 
 # ---------------------------------------------------------------- GPU
