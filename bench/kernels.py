@@ -126,7 +126,8 @@ def bench_hashing(ceil: dict[str, float]) -> list[dict]:
     kernel_ms = cuda_ms(lambda: ops.ngram_hash(ids, orders, heads, sizes, seeds))
     ref_ms = cuda_ms(lambda: ngram_hash_ref(ids, orders, heads, sizes, seeds))
     moved = B * T * (8 + 8 * K)  # ids read once, K int64 written per token
-    rows.append(_hash_row(f"ngram_hash B={B} T={T} orders={orders} heads={heads}", B * T, kernel_ms, ref_ms, moved, ceil))
+    name = f"ngram_hash B={B} T={T} orders={orders} heads={heads}"
+    rows.append(_hash_row(name, B * T, kernel_ms, ref_ms, moved, ceil))
     N, D, r = 1 << 20, 64, 62
     x = torch.randn(N, D, device="cuda", dtype=torch.bfloat16)
     planes = torch.randn(D, r, device="cuda")
@@ -145,7 +146,8 @@ def _hash_row(name, items, kernel_ms, ref_ms, moved, ceil) -> dict:
 
 def report(device: str, ceil: dict, att: list[dict], hashing: list[dict], args) -> str:
     lines = [f"## CuPy kernels (issue 4) — {device}, {date.today()}", "",
-             f"Ceilings measured here: copy {ceil['copy_GBs']:.0f} GB/s, fp32 matmul {ceil['fp32_TFLOPs']:.1f} TFLOP/s, "
+             f"Ceilings measured here: copy {ceil['copy_GBs']:.0f} GB/s, "
+             f"fp32 matmul {ceil['fp32_TFLOPs']:.1f} TFLOP/s, "
              f"bf16 matmul {ceil['bf16_TFLOPs']:.1f} TFLOP/s.", "",
              f"Selected attention, bf16, B=1, H={args.heads}, Hkv={args.kv_heads}, D={args.head_dim}, "
              f"{N_SEL} blocks of {BLOCK} per query, vs dense causal SDPA (flash):", "",

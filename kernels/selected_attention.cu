@@ -293,7 +293,8 @@ sel_attn_fwd(const elem_t* __restrict__ q, const elem_t* __restrict__ k, const e
 #pragma unroll
         for (int cc = 0; cc < CPT; ++cc) {
             const int ch = j + cc * TPR;
-            if (ch < NCH) store4(out + row * HEAD_DIM + 4 * ch, make_float4(o[cc].x * inv, o[cc].y * inv, o[cc].z * inv, o[cc].w * inv));
+            if (ch < NCH)
+                store4(out + row * HEAD_DIM + 4 * ch, make_float4(o[cc].x * inv, o[cc].y * inv, o[cc].z * inv, o[cc].w * inv));
         }
         if (j == 0) lse[row] = l > 0.f ? m_run + log2f(l) : NEG_INF;
     }
@@ -333,7 +334,8 @@ sel_attn_bwd_dq(const elem_t* __restrict__ q, const elem_t* __restrict__ k, cons
 #pragma unroll
         for (int cc = 0; cc < CPT; ++cc) {
             const int ch = j + cc * TPR;
-            if (ch < NCH) d_part += dot4(load4(out + row * HEAD_DIM + 4 * ch), reinterpret_cast<const float4*>(sdO + r * LD)[ch]);
+            if (ch < NCH)
+                d_part += dot4(load4(out + row * HEAD_DIM + 4 * ch), reinterpret_cast<const float4*>(sdO + r * LD)[ch]);
         }
     }
     const float dlt = row_sum(d_part);
@@ -386,7 +388,9 @@ sel_attn_bwd_dq(const elem_t* __restrict__ q, const elem_t* __restrict__ k, cons
 #pragma unroll
         for (int cc = 0; cc < CPT; ++cc) {
             const int ch = j + cc * TPR;
-            if (ch < NCH) store4(dq + row * HEAD_DIM + 4 * ch, make_float4(acc[cc].x * scale, acc[cc].y * scale, acc[cc].z * scale, acc[cc].w * scale));
+            if (ch < NCH)
+                store4(dq + row * HEAD_DIM + 4 * ch,
+                       make_float4(acc[cc].x * scale, acc[cc].y * scale, acc[cc].z * scale, acc[cc].w * scale));
         }
     }
 }

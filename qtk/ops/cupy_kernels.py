@@ -57,7 +57,8 @@ def attention_unsupported(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, blo
     if q.dtype not in ELEM_KIND or k.dtype != q.dtype or v.dtype != q.dtype:
         return f"selected_attention kernels take float32/float16/bfloat16 q, k, v of one dtype, not {q.dtype}"
     if D % 8 or D > 128 or v.shape[-1] != D:
-        return f"selected_attention kernels need a head dim that is a multiple of 8, at most 128, equal for q, k, v (got {D})"
+        return (f"selected_attention kernels need a head dim that is a multiple of 8, at most 128, "
+                f"equal for q, k, v (got {D})")
     if B * k.shape[1] > 65535 or Tq > k.shape[2]:
         return "selected_attention kernels need B * Hkv <= 65535 and Tq <= Tk"
     return None
@@ -86,7 +87,9 @@ def dkv_work_items(block_idx: torch.Tensor, n_blocks: int,
     within = torch.arange(item_kid.numel(), device=dev) - first[item_kid]  # chunk number inside its key block
     item_start = starts[item_kid] + within * chunk
     item_count = torch.clamp(counts[item_kid] - within * chunk, max=chunk)
-    return tuple(t.to(torch.int32).contiguous() for t in (item_kid, item_start, item_count, units))  # type: ignore[return-value]
+    kid32, start32, count32, units32 = (t.to(torch.int32).contiguous()
+                                        for t in (item_kid, item_start, item_count, units))
+    return kid32, start32, count32, units32
 
 
 def _aligned(t: torch.Tensor) -> torch.Tensor:
