@@ -31,7 +31,8 @@ def _f(default: Any, help: str, **meta: Any) -> Any:
 
 @dataclass
 class SlidingConfig:
-    window: int = _f(64, "Sliding-window attention: each query sees the last `window` positions (itself included).", min=1)
+    window: int = _f(64, "Sliding-window attention: each query sees the last `window` positions (itself "
+                         "included).", min=1)
 
 
 @dataclass

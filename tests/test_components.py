@@ -226,8 +226,17 @@ def test_grouped_dispatch_equals_the_naive_loop():
     expert = torch.stack([torch.randperm(4)[:2] for _ in range(48)])
     weight = torch.rand(48, 2)
     keep = capacity_keep(expert, 2, 24, 4, capacity=20)
-    a, b = dispatch_grouped(x, expert, weight, keep, experts), dispatch_naive(x, expert, weight, keep, experts)
-    assert torch.allclose(a, b, atol=1e-6), (a - b).abs().max()
+    outs, grads = [], []
+    for dispatch in (dispatch_grouped, dispatch_naive):
+        experts.zero_grad()
+        xg = x.clone().requires_grad_(True)
+        out = dispatch(xg, expert, weight, keep, experts)
+        (out * torch.linspace(-1, 1, 32)).sum().backward()
+        outs.append(out)
+        grads.append([xg.grad] + [p.grad for p in experts.parameters()])
+    assert torch.allclose(outs[0], outs[1], atol=1e-6), (outs[0] - outs[1]).abs().max()
+    for ga, gb in zip(*grads):
+        assert torch.allclose(ga, gb, atol=1e-6), (ga - gb).abs().max()
 
 
 def test_capacity_keeps_earlier_positions_first():
