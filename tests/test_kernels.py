@@ -81,7 +81,12 @@ def test_kernel_sources_are_read_and_name_their_macros():
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the fallback on a machine without CUDA")
 def test_backend_falls_back_to_torch_and_forcing_cupy_fails_clearly(fresh_backend, monkeypatch):
     assert ops.backend() == "torch"
+    assert ops.describe().startswith("torch (chosen by default")  # torch until the kernels pass on a GPU
+    monkeypatch.setenv("QTK_OPS", "auto")
+    ops.set_backend(None)
     assert ops.describe().startswith("torch (cupy unavailable: ")
+    monkeypatch.delenv("QTK_OPS")
+    ops.set_backend(None)
     assert cupy_loader.probe() is not None
     with pytest.raises(UsageError, match="'cupy' was requested .set_backend. but cannot run here: "):
         ops.set_backend("cupy")

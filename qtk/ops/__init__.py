@@ -4,8 +4,9 @@ CuPy kernel (kernels/*.cu, through `qtk.ops.cupy_loader`). Callers use the facad
 dispatch CUDA tensors to. CPU tensors always take the torch reference.
 
 The backend is chosen once, lazily (at the first op on CUDA tensors, or `backend()` /
-`describe()`): "auto" (the default) takes "cupy" when CuPy can compile and run a probe kernel on
-a CUDA device, else "torch". `set_backend("torch" | "cupy" | None)` or the QTK_OPS environment
+`describe()`): "auto" takes "cupy" when CuPy can compile and run a probe kernel on a CUDA
+device, else "torch". The default is "torch" until the CuPy kernels have passed their GPU tests
+on real hardware (tests/test_kernels.py -m gpu); QTK_OPS=auto opts in. `set_backend("torch" | "cupy" | None)` or the QTK_OPS environment
 variable ("torch" | "cupy" | "auto") forces a side; forcing "cupy" where it cannot run is a
 UsageError naming the reason. `qtk --version` prints `describe()`.
 """
@@ -21,7 +22,9 @@ from qtk.errors import UsageError
 
 BACKENDS = ("torch", "cupy")
 _IMPLS: dict[str, dict[str, Callable[..., Any]]] = {}
-_requested: str | None = None  # set_backend's choice; None = QTK_OPS, else auto
+_requested: str | None = None  # set_backend's choice; None = QTK_OPS, else DEFAULT
+# Not "auto" yet: the kernels were only checked in a CPU emulation, never on a GPU.
+DEFAULT = "torch"
 _resolved: tuple[str, str] | None = None  # (backend, why), once chosen
 
 
@@ -42,7 +45,7 @@ def _wanted() -> tuple[str, str]:
     env = os.environ.get("QTK_OPS", "").strip().lower()
     if env and env not in BACKENDS + ("auto",):
         raise UsageError(f"QTK_OPS={env!r} is not an ops backend (known: torch, cupy, auto)")
-    return (env, "QTK_OPS") if env else ("auto", "default")
+    return (env, "QTK_OPS") if env else (DEFAULT, "default (CuPy kernels not yet verified on a GPU; QTK_OPS=auto opts in)")
 
 
 def _resolve() -> tuple[str, str]:
