@@ -21,6 +21,19 @@ def padded_vocab(n: int) -> int:
     return ((n + 63) // 64) * 64
 
 
+def init_weights(m: nn.Module, cfg: ModelConfig) -> None:
+    """Normal(0, init_std); residual output projections scaled by 1/sqrt(2 n_layer) (GPT-2)."""
+    std = cfg.init_std
+    if isinstance(m, nn.Linear):
+        if getattr(m, "residual_out", False):
+            std = std / math.sqrt(2 * cfg.n_layer)
+        nn.init.normal_(m.weight, 0.0, std)
+        if m.bias is not None:
+            nn.init.zeros_(m.bias)
+    elif isinstance(m, nn.Embedding):
+        nn.init.normal_(m.weight, 0.0, std)
+
+
 class Block(nn.Module):
     def __init__(self, cfg: ModelConfig, layer: int) -> None:
         super().__init__()
@@ -56,18 +69,7 @@ class GPT(nn.Module):
         cos, sin = rope_tables(cfg.n_embd // cfg.n_head, cfg.block_size, cfg.rope_theta)
         self.register_buffer("rope_cos", cos, persistent=False)
         self.register_buffer("rope_sin", sin, persistent=False)
-        self.apply(self._init)
-
-    def _init(self, m: nn.Module) -> None:
-        std = self.cfg.init_std
-        if isinstance(m, nn.Linear):
-            if getattr(m, "residual_out", False):
-                std = std / math.sqrt(2 * self.cfg.n_layer)
-            nn.init.normal_(m.weight, 0.0, std)
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
-        elif isinstance(m, nn.Embedding):
-            nn.init.normal_(m.weight, 0.0, std)
+        self.apply(lambda m: init_weights(m, cfg))
 
     def num_params(self, non_embedding: bool = False) -> int:
         n = sum(p.numel() for p in self.parameters())  # tied weights are counted once

@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from qtk import registry
 from qtk.config import ModelConfig, TrainConfig
 from qtk.model.context import Context
+from qtk.model.gpt import init_weights
 from qtk.model.moe import capacity_keep
 
 
@@ -34,17 +35,8 @@ class Probe(nn.Module):
         self.norm_in = nn.RMSNorm(cfg.n_embd, eps=cfg.norm_eps)
         self.layer = registry.get("ffn", cfg.ffn)(cfg, 0)
         self.norm_out = nn.RMSNorm(cfg.n_embd, eps=cfg.norm_eps)
-        self.apply(self._init)
-
-    def _init(self, m: nn.Module) -> None:
-        # as GPT._init, so the router starts where it would in a fresh model
-        std = self.cfg.init_std
-        if isinstance(m, nn.Linear):
-            if getattr(m, "residual_out", False):
-                std = std / math.sqrt(2 * self.cfg.n_layer)
-            nn.init.normal_(m.weight, 0.0, std)
-        elif isinstance(m, nn.Embedding):
-            nn.init.normal_(m.weight, 0.0, std)
+        # as in GPT, so the router starts where it would in a fresh model
+        self.apply(lambda m: init_weights(m, cfg))
 
     def hidden(self, idx: torch.Tensor) -> torch.Tensor:
         """The layer's input for token ids idx (B, T) -> (B, T, C)."""
