@@ -18,8 +18,22 @@ app = typer.Typer(
 
 # One line per subcommand, in the order `qtk --help` lists them. Only commands that work are here.
 COMMANDS: list[str] = [
+    "train",
+    "eval",
+    "generate",
+    "compress",
+    "quantize",
+    "export-onnx",
+    "bench-moe",
+    "fit-scaling-law",
+    "transpile-paper",
+    "autobench",
+    "pr-check",
+] = [
     "autobench",
     "train",
+    "eval",
+    "generate",
     "compress",
     "quantize",
     "export-onnx",
