@@ -29,18 +29,6 @@ COMMANDS: list[str] = [
     "transpile-paper",
     "autobench",
     "pr-check",
-] = [
-    "autobench",
-    "train",
-    "eval",
-    "generate",
-    "compress",
-    "quantize",
-    "export-onnx",
-    "pr-check",
-    "fit-scaling-law",
-    "bench-moe",
-    "transpile-paper",
 ]
 
 
