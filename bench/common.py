@@ -6,6 +6,7 @@ import platform
 import statistics
 import time
 
+import qtk  # noqa: F401  (before torch: sets OMP_WAIT_POLICY, see qtk/__init__.py)
 import torch
 
 from qtk import config

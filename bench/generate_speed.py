@@ -9,6 +9,7 @@ import itertools
 import sys
 from pathlib import Path
 
+import qtk  # noqa: F401  (first: sets OMP_WAIT_POLICY before torch loads)
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))

@@ -29,6 +29,7 @@ def main() -> None:
            "--out-dir", str(out), "--json", *args.extra]
     print("$", " ".join(cmd), flush=True)
     result = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
+    # the same protocol as the run's own final figure, through the eval command
     ev = json.loads(subprocess.run([sys.executable, "-m", "qtk", "eval", str(out / "last.safetensors"),
                                     "--data", "shakespeare", "--json"], check=True, capture_output=True,
                                    text=True).stdout)

@@ -8,6 +8,7 @@ import argparse
 import sys
 from pathlib import Path
 
+import qtk  # noqa: F401  (first: sets OMP_WAIT_POLICY before torch loads)
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))

@@ -3,7 +3,9 @@
 import importlib.util
 import os
 
-import pytest
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads (see qtk/__init__.py)
+
+import pytest  # noqa: E402
 
 # Small settings shared by the tests that train: pydoc corpus (always available), a ~60k-param model.
 TINY_SETS = {

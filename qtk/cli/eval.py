@@ -19,7 +19,7 @@ def command(
         None, "--data", help="shakespeare | pydoc | text file/dir (scored whole) | token-shard dir. "
                              "Default: the model's own held-out split."),
     stride: Optional[int] = typer.Option(None, "--stride", help="Window stride in tokens (default half the context)."),
-    batch_size: int = typer.Option(8, "--batch-size", min=1, help="Windows per forward pass."),
+    batch_size: int = typer.Option(32, "--batch-size", min=1, help="Windows per forward pass."),
     device: str = typer.Option("auto", "--device", help="auto | cpu | cuda | cuda:N."),
     config_file: Optional[Path] = typer.Option(None, "--config", "-c", help="qtk config for a bare .pt state dict."),
     json_out: bool = typer.Option(False, "--json", help="JSON on stdout (a list when several paths are given)."),
