@@ -305,10 +305,11 @@ def test_ctrl_c_prints_what_finished_and_kills_the_rest(tmp_path, sig):
 
 
 def test_pattern_and_pytest_args_pass_through(tmp_path, cli):
-    suite = write_suite(tmp_path, {"check_alpha.py": "def test_a(): pass\ndef test_b(): pass\n",
+    # -k also matches directory names, and tmp_path holds this test's name: pick words outside it
+    suite = write_suite(tmp_path, {"check_alpha.py": "def test_keep(): pass\ndef test_drop(): pass\n",
                                    "test_ignored.py": "def test_c(): assert False\n"})
     result = cli("autobench", suite, "--pattern", "check_*.py", "--no-cache", "-q", "--json", "-",
-                 "--", "-k", "test_a")
+                 "--", "-k", "keep")
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert [(m["module"].split("/")[-1], m["passed"]) for m in report["modules"]] == [("check_alpha.py", 1)]
