@@ -9,7 +9,8 @@ Runs the cores of `qtk compress` and `qtk quantize` on CHECKPOINT and prints Mar
    tokens; decode: batch 1 with KV cache), timed round-robin, best of --speed-rounds.
 
 Usage: python bench/compress_quantize.py CHECKPOINT [--eval-tokens 32768] [--calib 128]
-                                         [--speed-rounds 3] [--only prune|quant] [--json FILE]
+                                         [--speed-rounds 3] [--threads 1] [--only prune|quant]
+                                         [--json FILE]
 """
 
 from __future__ import annotations
@@ -85,6 +86,34 @@ def quant_table(ckpt: str, tmp: Path, args) -> tuple[list[str], list[dict]]:
                               f"sequences. The LM head (tied to the embedding) stays fp32."], raw
 
 
+def targets(raw: dict[str, list[dict]]) -> list[str]:
+    """The issue's targets, each with the measured figure and met / not met."""
+    out = []
+    by = {(r["method"], r["sparsity"]): r["ppl_delta_pct"] for r in raw.get("prune", [])}
+    for spec in ("0.5", "2:4"):
+        if ("wanda", spec) in by and ("magnitude", spec) in by:
+            w, m = by[("wanda", spec)], by[("magnitude", spec)]
+            out.append(f"- Wanda vs magnitude at {spec}: Δppl {w:+.2f}% vs {m:+.2f}% "
+                       f"({'met' if w < m else 'NOT met'}: Wanda's increase must be smaller)")
+    q = {r["label"]: r for r in raw.get("quant", [])}
+    checks = [("int8 per-channel RTN", "dequant", "ppl_delta_pct", 0.5, "Δppl ≤ +0.5%"),
+              ("int4 g128 RTN", "dequant", "ppl_delta_pct", 5.0, "Δppl ≤ +5%")]
+    for label, key, field, limit, text in checks:
+        if label in q:
+            v = q[label][key][field]
+            out.append(f"- {label}: Δppl {v:+.2f}% ({'met' if v <= limit else 'NOT met'}: {text})")
+    for label in ("int4 g128 RTN", "int4 g128 GPTQ", "int4 g128 AWQ"):
+        if label in q:
+            v = q[label]["linear_size_ratio"]
+            out.append(f"- {label}: linear weights {v:.2f}x smaller ({'met' if v >= 3.5 else 'NOT met'}: ≥ 3.5x)")
+    for label in ("int4 g128 GPTQ", "int4 g128 AWQ"):
+        if label in q and "rtn" in q[label]:
+            r = q[label]
+            out.append(f"- {label}: Δppl {r['dequant']['ppl_delta_pct']:+.2f}% vs RTN "
+                       f"{r['rtn']['ppl_delta_pct']:+.2f}% (gain {r['ppl_gain_over_rtn_pct']:+.2f} points)")
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("checkpoint")
@@ -92,8 +121,11 @@ def main() -> None:
     ap.add_argument("--calib", type=int, default=128)
     ap.add_argument("--speed-rounds", type=int, default=3)
     ap.add_argument("--only", choices=["prune", "quant"])
+    ap.add_argument("--threads", type=int, default=1,
+                    help="torch threads (1: on a shared box a second OpenMP thread mostly waits for a time slice)")
     ap.add_argument("--json", type=Path, help="Also write every report as JSON here.")
     args = ap.parse_args()
+    torch.set_num_threads(args.threads)
     lines = [f"Checkpoint `{args.checkpoint}`; {machine()}; {datetime.date.today()}", ""]
     raw: dict[str, list[dict]] = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -106,6 +138,7 @@ def main() -> None:
             table, raw["quant"] = quant_table(args.checkpoint, Path(tmp), args)
             lines += ["Quantization:", ""] + table
             print("\n".join(lines), flush=True)
+    print("\n".join(["", "Targets:", ""] + targets(raw)), flush=True)
     if args.json:
         args.json.write_text(json.dumps(raw, indent=2, default=str))
 
