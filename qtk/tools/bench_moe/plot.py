@@ -9,19 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from qtk.errors import QtkError
+from qtk.tools.plotting import pyplot as _pyplot
 
 STYLES = {("switch", 1): "-", ("switch", 2): "--", ("hash", 1): ":"}
-
-
-def _pyplot():
-    try:
-        import matplotlib
-    except ImportError:
-        raise QtkError("--plot needs matplotlib: pip install 'qtk[plot]' (or matplotlib>=3.7)") from None
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 def save_plot(result: dict, path: str | Path) -> Path:

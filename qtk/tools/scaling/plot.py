@@ -10,19 +10,9 @@ from pathlib import Path
 import numpy as np
 
 from qtk.errors import QtkError
+from qtk.tools.plotting import pyplot as _pyplot
 from qtk.tools.scaling.fit import ScalingFit
 from qtk.tools.scaling.forms import compute_optimal, predict
-
-
-def _pyplot():
-    try:
-        import matplotlib
-    except ImportError:
-        raise QtkError("--plot needs matplotlib: pip install 'qtk[plot]' (or matplotlib>=3.7)") from None
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 def _curve(fit: ScalingFit, grid: np.ndarray) -> np.ndarray:
