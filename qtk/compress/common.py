@@ -4,6 +4,7 @@ output path rules (refuse an existing file without force), and which layers are 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, NamedTuple
 
 import torch
 import torch.nn as nn
@@ -84,3 +85,30 @@ def count_params(model: nn.Module) -> tuple[int, int]:
         n += p.numel()
         nz += int(torch.count_nonzero(p).item())
     return n, nz
+
+
+class Job(NamedTuple):
+    """What compress and quantize both start from: the source, where to write, and the
+    held-out protocol used for every before/after figure."""
+
+    ck: checkpoint.Checkpoint
+    out: Path
+    dev: torch.device
+    model: nn.Module
+    data: Any
+    proto: Any
+
+
+def open_job(path: str | Path, command: str, out: str | Path, force: bool, device: str,
+             eval_tokens: int) -> Job:
+    from qtk.compress import measure
+    from qtk.data.prepare import prepare
+    from qtk.train.loop import resolve_device
+
+    ck = load_source(path, command)
+    out = check_output(out, force, ck.path)
+    dev = resolve_device(device)
+    model = ck.build_model(dev)
+    data = prepare(ck.cfg.data, ck.tokenizer)
+    proto = measure.Protocol(data.val, f"{data.source} (val)", ck.cfg.model.block_size, eval_tokens or None)
+    return Job(ck, out, dev, model, data, proto)

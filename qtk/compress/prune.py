@@ -14,7 +14,6 @@ import torch.nn as nn
 from qtk import checkpoint
 from qtk.compress import calib, common, measure, semistructured
 from qtk.compress import sparsity as sps
-from qtk.data.prepare import prepare
 from qtk.errors import QtkError, UsageError
 
 METHODS = ("magnitude", "wanda")
@@ -94,18 +93,11 @@ def compress(path: str | Path, method: str, sparsity: str, out: str | Path, *, c
              device: str = "auto", seed: int = 0, speed_rounds: int = 3,
              progress: Callable[[str], None] | None = None) -> dict:
     """Prune, check, measure and save; returns the report (see the CLI for its rendering)."""
-    from qtk.train.loop import resolve_device
-
     if method not in METHODS:
         raise UsageError(f"--method {method!r}: expected one of {', '.join(METHODS)}")
     sp = sps.parse(sparsity)
-    ck = common.load_source(path, "compress")
-    out = common.check_output(out, force, ck.path)
-    dev = resolve_device(device)
+    ck, out, dev, model, data, proto = common.open_job(path, "compress", out, force, device, eval_tokens)
     say = progress or (lambda s: None)
-    model = ck.build_model(dev)
-    data = prepare(ck.cfg.data, ck.tokenizer)
-    proto = measure.Protocol(data.val, f"{data.source} (val)", ck.cfg.model.block_size, eval_tokens or None)
     say("scoring the dense model")
     before = measure.held_out(model, proto, {ck.tokenizer.eot_id}, dev)
     n_params, nz_before = common.count_params(model)

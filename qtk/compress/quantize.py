@@ -16,7 +16,6 @@ from qtk.compress import calib, common, measure, quant
 from qtk.compress.awq import awq
 from qtk.compress.gptq import gptq
 from qtk.compress.qlinear import QuantLinear, dynamic_int8_available, layer_info, set_module, to_dynamic_int8
-from qtk.data.prepare import prepare
 from qtk.errors import UsageError
 
 METHODS = ("rtn", "gptq", "awq")
@@ -99,18 +98,12 @@ def quantize(path: str | Path, bits: int, out: str | Path, *, group: int | None 
              device: str = "auto", seed: int = 0, damp: float = 0.01, speed_rounds: int = 3,
              progress: Callable[[str], None] | None = None) -> dict:
     """Quantize, measure and save; returns the report (see the CLI for its rendering)."""
-    from qtk.train.loop import resolve_device
 
     if method not in METHODS:
         raise UsageError(f"--method {method!r}: expected one of {', '.join(METHODS)}")
     spec = quant.make_spec(bits, group, zero_point)
-    ck = common.load_source(path, "quantize")
-    out = common.check_output(out, force, ck.path)
-    dev = resolve_device(device)
+    ck, out, dev, model, data, proto = common.open_job(path, "quantize", out, force, device, eval_tokens)
     say = progress or (lambda s: None)
-    model = ck.build_model(dev)
-    data = prepare(ck.cfg.data, ck.tokenizer)
-    proto = measure.Protocol(data.val, f"{data.source} (val)", ck.cfg.model.block_size, eval_tokens or None)
     targets, notes = common.linear_targets(model, include_head=False)
     if isinstance(getattr(model, "head", None), nn.Linear):
         notes.append("the LM head" + (" (tied to the token embedding)" if common.tied_head(model) else "")
