@@ -226,3 +226,18 @@ def test_int4_matmulnbits_runs_close_to_torch(with_past, ckpt, tmp_path):
     model = checkpoint.load(ckpt).build_model()
     rows = verify.logits_parity(model, OnnxLM(dst, device="cpu"), 257)
     assert 0 < verify.max_delta(rows) < 1.0
+
+
+def test_quantize_format_onnx_writes_matmulnbits(cli, ckpt, reuse_export, tmp_path):
+    """`qtk quantize --format onnx` is the same pipeline as export-onnx --with-past --int4."""
+    import onnx
+
+    out = tmp_path / "m4.onnx"
+    r = cli("quantize", ckpt, "--bits", 4, "--group", 32, "--format", "onnx", "-o", out, "--eval-tokens", 0, "--json")
+    assert r.exit_code == 0, r.stderr
+    rep = json.loads(r.stdout)
+    assert rep["quantization"] == "int4" and rep["with_past"] and rep["passed"] and rep["written"]
+    assert "MatMulNBits" in {n.op_type for n in onnx.load(str(out)).graph.node}
+    for args in (["--method", "gptq"], ["--zero-point"], ["-o", tmp_path / "x.safetensors"], ["--format", "gguf"]):
+        r = cli("quantize", ckpt, "--bits", 4, "--format", "onnx", "-o", tmp_path / "y.onnx", *args)
+        assert r.exit_code == 2 and r.stderr.count("\n") == 1, (args, r.stderr)

@@ -48,16 +48,20 @@ def command(
     if json_out:
         common.print_json(report)
     else:
-        _render(report, common.out_console())
+        render(report, common.out_console())
     if not report["passed"]:
-        p = report["parity"]
-        console.print(f"[red]parity failed[/red]: max |Δlogits| {p['max_abs_logits_delta']:.3g} (tolerance "
-                      f"{p['tolerance']:g}), greedy tokens agree for {p['greedy']['matching_prefix']} of "
-                      f"{p['greedy']['tokens']}; nothing was written")
+        report_failure(report, console)
         raise typer.Exit(1)
 
 
-def _render(r: dict, console) -> None:
+def report_failure(report: dict, console) -> None:
+    p = report["parity"]
+    console.print(f"[red]parity failed[/red]: max |Δlogits| {p['max_abs_logits_delta']:.3g} (tolerance "
+                  f"{p['tolerance']:g}), greedy tokens agree for {p['greedy']['matching_prefix']} of "
+                  f"{p['greedy']['tokens']}; nothing was written")
+
+
+def render(r: dict, console) -> None:
     from rich.table import Table
 
     p = r["parity"]

@@ -3,7 +3,11 @@ or --bits 4 (--group columns per scale, optional --zero-point, two values per by
 round-to-nearest, GPTQ or AWQ-style scaling (--method, calibrated on --calib training
 sequences). Prints the size ratio, held-out perplexity and bits per byte vs fp32 on the same
 windows, and tokens/s of fp32, dequantize-on-the-fly and torch dynamic int8 (CPU). The output
-checkpoint loads everywhere (eval, generate) with quantized linear layers."""
+checkpoint loads everywhere (eval, generate) with quantized linear layers.
+
+--format onnx instead exports the model, verifies the fp32 graph against torch and quantizes it
+with ONNX Runtime (bits 8: dynamic int8; bits 4: MatMulNBits with --group columns per block), as
+`qtk export-onnx --int8/--int4` does, reporting parity, held-out perplexity and speed."""
 
 from pathlib import Path
 from typing import Optional
@@ -11,11 +15,13 @@ from typing import Optional
 import typer
 
 from qtk.cli import common
+from qtk.errors import UsageError
 
 
 def command(
     path: Path = typer.Argument(..., help="Checkpoint file or run directory."),
-    out: Path = typer.Option(..., "--output", "-o", help="Output checkpoint file (.safetensors)."),
+    out: Path = typer.Option(..., "--output", "-o", help="Output checkpoint (.safetensors) or, with --format onnx, "
+                             "the .onnx file."),
     bits: int = typer.Option(..., "--bits", help="8 | 4."),
     group: Optional[int] = typer.Option(None, "--group",
                                         help="Input columns per scale for --bits 4 (default 128)."),
@@ -29,9 +35,16 @@ def command(
     seed: int = typer.Option(0, "--seed", help="Seed for picking calibration sequences."),
     speed_rounds: int = typer.Option(3, "--speed-rounds", min=0,
                                      help="Timing rounds for tokens/s (best of N; 0 = skip)."),
+    fmt: str = typer.Option("safetensors", "--format", help="safetensors (qtk checkpoint) | onnx (ONNX Runtime "
+                            "quantized model, with past inputs)."),
     force: bool = typer.Option(False, "--force", "-f", help="Overwrite an existing output file."),
     json_out: bool = typer.Option(False, "--json", help="Print one JSON object with the figures."),
 ) -> None:
+    if fmt == "onnx":
+        _onnx(path, out, bits, group, zero_point, method, eval_tokens, force, json_out)
+        return
+    if fmt != "safetensors":
+        raise UsageError(f"--format {fmt!r}: expected safetensors or onnx")
     from qtk.compress.quantize import quantize
 
     err = common.err_console()
@@ -80,3 +93,29 @@ def command(
                   "(override with QTK_QUANT_RUNTIME=dequant|dynamic-int8)")
     for note in r["notes"]:
         console.print(f"note: {note}")
+
+
+def _onnx(path: Path, out: Path, bits: int, group: Optional[int], zero_point: bool, method: str,
+          eval_tokens: int, force: bool, json_out: bool) -> None:
+    """ONNX Runtime's own round-to-nearest quantizers on an exported, verified fp32 graph."""
+    if out.suffix != ".onnx":
+        raise UsageError(f"--format onnx writes an .onnx file; got -o {out}")
+    if method != "rtn" or zero_point:
+        raise UsageError("--format onnx quantizes with ONNX Runtime's symmetric round-to-nearest; "
+                         "--method gptq|awq and --zero-point apply to --format safetensors")
+    if bits == 8 and group is not None:
+        raise UsageError("--group applies to --bits 4 (int8 is per output channel)")
+    from qtk.cli.export_onnx import render, report_failure
+    from qtk.export.onnx import export_quantized
+
+    console = common.err_console()
+    with console.status("exporting") as status:
+        report = export_quantized(path, out, bits, group=group or 128, force=force, eval_tokens=eval_tokens,
+                                  notice=lambda msg: status.update(msg))
+    if json_out:
+        common.print_json(report)
+    else:
+        render(report, common.out_console())
+    if not report["passed"]:
+        report_failure(report, console)
+        raise typer.Exit(1)
