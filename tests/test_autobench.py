@@ -219,6 +219,31 @@ def test_durations_are_cached_for_the_next_run(full_run):
     assert cache["durations"]["test_hang.py"] >= 3
 
 
+SLEEPER = """
+import time
+def test_sleep():
+    start = time.time()
+    time.sleep(1.5)
+    with open({log!r}, "a") as f:
+        f.write(f"{{start}} {{time.time()}}\\n")
+"""
+
+
+def test_a_freed_slot_is_refilled_at_once(tmp_path):
+    """-j 2 over four modules runs them two at a time throughout: when the first pair ends
+    together, both slots are refilled, so the second pair overlaps too (a scheduler that slept
+    on a running module before refilling ran everything after the first pair one by one)."""
+    log = tmp_path / "spans.txt"
+    suite = write_suite(tmp_path, {f"test_s{i}.py": SLEEPER for i in range(4)}, log=str(log))
+    proc = autobench(suite, "-j", "2", "--no-cache", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    spans = sorted(tuple(map(float, line.split())) for line in log.read_text().splitlines())
+    assert len(spans) == 4
+    for (s0, e0), (s1, e1) in (spans[:2], spans[2:]):
+        assert s1 < e0, spans  # each pair ran at the same time
+    assert spans[2][0] >= min(e for _, e in spans[:2]) - 0.1  # never more than two at once
+
+
 def test_longest_first_order_from_cache(tmp_path):
     suite = tmp_path / "ab_generated_order"
     suite.mkdir()

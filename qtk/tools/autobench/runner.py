@@ -114,9 +114,11 @@ class _Scheduler:
                 if session_deadline is not None and time.monotonic() >= session_deadline:
                     self._stop_all(session=True)
                     return "session"
+                # Reap before starting: a module that exited since the last wake-up must free its
+                # slot now, or the loop would sleep on the others with a slot idle.
+                self._reap()
                 while self.pending and len(self.running) < self.opts.jobs:
                     self._start(*self.pending.popleft())
-                self._reap()
                 self._wait(session_deadline)
         except KeyboardInterrupt:
             self._stop_all(session=False)
