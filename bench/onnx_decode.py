@@ -1,6 +1,7 @@
 """ONNX Runtime (CPU) vs torch eager for one qtk model at batch 1: prefill latency and per-token
 decode latency with the KV cache (torch: qtk's KVCache; ONNX: the --with-past export, past
-keys/values fed back as inputs), measured in one run and interleaved round by round so machine
+keys/values fed back as inputs; torch with the (in, out) weight layout `qtk generate` uses),
+measured in one run and interleaved round by round so machine
 noise hits both alike. Target: ONNX Runtime >= 1.5x faster per decoded token.
 
 One thread each by default: on a shared machine torch's second OpenMP thread waits for a time
@@ -38,6 +39,7 @@ from qtk.export.quantize import quantize
 from qtk.export.runtime import OnnxLM
 from qtk.generate import torch_step
 from qtk.model.gpt import GPT, padded_vocab
+from qtk.model.layout import transpose_linears
 
 
 def preset_checkpoint(size: str, path: Path) -> Path:
@@ -115,7 +117,9 @@ def main() -> None:
         block = model.cfg.block_size
         T = min(args.prefill, block - args.decode - 1)
         ids = torch.randint(0, ck.tokenizer.vocab_size, (1, T), generator=torch.Generator().manual_seed(0))
-        steps = {"torch eager": lambda: torch_step(model)} | {n: lm.step for n, lm in lms.items()}
+        decoder = ck.build_model()
+        transpose_linears(decoder)  # torch as `qtk generate` runs it (qtk/model/layout.py)
+        steps = {"torch eager": lambda: torch_step(decoder)} | {n: lm.step for n, lm in lms.items()}
         res = measure(steps, ids, args.decode, args.rounds)
     report(args, model, T, res, parity)
 

@@ -16,7 +16,7 @@ from typing import Callable, Iterator
 import torch
 
 from qtk.data.tokenizer import Tokenizer
-from qtk.errors import UsageError
+from qtk.errors import QtkError, UsageError
 from qtk.model.context import KVCache
 
 
@@ -80,19 +80,39 @@ window that starts a fresh context; otherwise ids (B, 1) follows what was fed be
 model (KV cache) and the ONNX Runtime session each provide one."""
 
 
-def torch_step(model: torch.nn.Module) -> Step:
-    """The model's KV-cache decoding as a Step."""
+def torch_step(model: torch.nn.Module, compile: bool = False) -> Step:
+    """The model's KV-cache decoding as a Step. With `compile`, the one-token decode step runs
+    through torch.compile (inductor, weights frozen as constants): prompts run eagerly, and the
+    first decoded tokens wait for the compile (seconds on CPU; once more when the cache length
+    turns dynamic)."""
     block = model.cfg.block_size
     cache = KVCache(block)
+    decoder = model
+    if compile:
+        decoder = torch.compile(model, options={"freezing": True})
 
     def step(ids: torch.Tensor, restart: bool) -> torch.Tensor:
         nonlocal cache
         if restart:
             cache = KVCache(block)
-        logits, _ = model(ids, cache=cache)
+            logits, _ = model(ids, cache=cache)
+        else:
+            logits, _ = _compiled_call(decoder, ids, cache) if compile else model(ids, cache=cache)
         return logits[:, -1]
 
     return step
+
+
+def _compiled_call(decoder, ids: torch.Tensor, cache: KVCache):
+    from torch._dynamo.exc import TorchDynamoException
+    from torch._inductor.exc import CppCompileError
+
+    try:
+        return decoder(ids, cache=cache)
+    except (TorchDynamoException, CppCompileError) as e:  # inductor needs a C++ (CPU) or Triton (GPU) toolchain
+        first = (str(e).strip().splitlines() or [""])[0][:200]
+        raise QtkError(f"--compile: torch.compile failed ({type(e).__name__}: {first}); "
+                       "run without --compile") from None
 
 
 def sample_tokens(step: Step, history: torch.Tensor, s: Sampling, vocab_size: int, block: int,
@@ -151,6 +171,7 @@ def decode(step: Step, tok: Tokenizer, prompt: bytes, s: Sampling, block: int, n
 
 @torch.no_grad()
 def generate(model: torch.nn.Module, tok: Tokenizer, prompt: bytes, s: Sampling, n: int = 1,
-             device: torch.device | str = "cpu", on_text: Callable[[int, str], None] | None = None) -> dict:
+             device: torch.device | str = "cpu", on_text: Callable[[int, str], None] | None = None,
+             compile: bool = False) -> dict:
     """Generate `n` continuations of `prompt` with the model's KV cache; on_text streams them."""
-    return decode(torch_step(model), tok, prompt, s, model.cfg.block_size, n, device, on_text)
+    return decode(torch_step(model, compile), tok, prompt, s, model.cfg.block_size, n, device, on_text)

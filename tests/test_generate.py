@@ -69,3 +69,51 @@ def test_cli_generate_streams_text_only(cli, tiny_run):
 def test_prompt_longer_than_context_is_an_error(cli, tiny_run):
     r = cli("generate", tiny_run, "--prompt", "x" * 200, "-m", "5")
     assert r.exit_code == 2 and "longer than the model's context" in r.stderr
+
+
+def test_compiled_decode_step_equals_eager(ck):
+    """--compile: the torch.compile'd one-token step gives the eager logits (fp32, 1e-5), also
+    across a context restart (a fresh cache after the window fills)."""
+    from qtk.generate import torch_step
+
+    model = ck.build_model()
+    block = model.cfg.block_size
+    ids = torch.randint(0, ck.tokenizer.vocab_size, (1, block + 8), generator=torch.Generator().manual_seed(0))
+    eager, compiled = torch_step(model), torch_step(model, compile=True)
+    with torch.no_grad():
+        for start in (0, 8):  # the second pass restarts both with a shifted window
+            prompt = ids[:, start:start + 4]
+            assert torch.allclose(eager(prompt, True), compiled(prompt, True), atol=1e-5)
+            for t in range(start + 4, start + 12):
+                a, b = eager(ids[:, t:t + 1], False), compiled(ids[:, t:t + 1], False)
+                assert (a - b).abs().max().item() < 1e-5
+
+
+def test_compile_is_for_torch_checkpoints(cli, tmp_path):
+    r = cli("generate", "--onnx", tmp_path / "m.onnx", "--compile", "--prompt", "x")
+    assert r.exit_code == 2 and "--compile" in r.stderr
+
+
+def test_transposed_layout_gives_the_same_logits(ck):
+    """qtk generate's (in, out) weight layout: same logits for a prompt and for cached steps; the
+    tied head (shared with the embedding) keeps nn.Linear; parameters are not duplicated."""
+    from qtk.model.context import KVCache
+    from qtk.model.layout import TransposedLinear, transpose_linears
+
+    ref, model = ck.build_model(), ck.build_model()
+    n_linear = sum(type(m) is torch.nn.Linear for m in ref.modules())
+    swapped = transpose_linears(model)
+    tied = model.cfg.tie_embeddings
+    assert swapped == n_linear - (1 if tied else 0) > 0
+    assert (type(model.head) is torch.nn.Linear) == tied
+    assert sum(isinstance(m, TransposedLinear) for m in model.modules()) == swapped
+    weights = sum(p.numel() for p in ref.parameters())
+    assert sum(p.numel() for p in model.parameters()) + sum(b.numel() for n, b in model.named_buffers()
+                                                            if n.endswith("weight_t")) == weights
+    ids = torch.randint(0, ck.tokenizer.vocab_size, (2, 24), generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        assert torch.allclose(ref(ids)[0], model(ids)[0], atol=1e-5)
+        ca, cb = KVCache(model.cfg.block_size), KVCache(model.cfg.block_size)
+        ref(ids[:, :8], cache=ca), model(ids[:, :8], cache=cb)
+        for t in range(8, 16):
+            assert torch.allclose(ref(ids[:, t:t + 1], cache=ca)[0], model(ids[:, t:t + 1], cache=cb)[0], atol=1e-5)

@@ -1,8 +1,9 @@
 """Rotary position embedding (Su et al. 2021), interleaved-pair form: pairs (x[2i], x[2i+1]) are
 rotated by angle pos * theta^(-2i/hs).
 
-Training uses complex multiplication (one fused kernel, ~6x faster on CPU than the split/cat
-form); ONNX has no complex type, so export traces the equivalent real-valued form."""
+Eager mode uses complex multiplication (one fused kernel, ~6x faster on CPU than the split/cat
+form). ONNX has no complex type and torch.compile's inductor generates no code for complex ops, so
+export and compiled graphs trace the equivalent real-valued form (which inductor fuses)."""
 
 import torch
 
@@ -21,7 +22,7 @@ def apply_rope_real(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> to
 
 def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
     """x (B, H, T, hs); cos/sin (T, hs/2) at the positions of x."""
-    if torch.onnx.is_in_onnx_export():
+    if torch.onnx.is_in_onnx_export() or torch.compiler.is_compiling():
         return apply_rope_real(x, cos, sin)
     xc = torch.view_as_complex(x.float().unflatten(-1, (-1, 2)))
     return torch.view_as_real(xc * torch.complex(cos, sin)).flatten(-2).to(x.dtype)
