@@ -9,6 +9,7 @@ at batch 1, medians of repeated runs.
 
 from __future__ import annotations
 
+import copy
 import statistics
 import time
 from pathlib import Path
@@ -19,6 +20,7 @@ import torch
 
 from qtk.export.runtime import OnnxLM
 from qtk.generate import Sampling, Step, sample_tokens, torch_step
+from qtk.model.layout import transpose_linears
 
 BATCHES = (1, 3)
 SEQS = (1, 7, 128)
@@ -98,7 +100,7 @@ def decode_seconds(step: Step, prompt: torch.Tensor, n: int) -> float:
 def speed(model: torch.nn.Module | None, models: dict[str, Path], vocab: int, prefill: int = 128,
           decode: int = 32, reps: int = 5, threads: int = 1, block: int | None = None) -> dict:
     """{batch, threads, prefill_tokens, runs: {name: {prefill_ms, decode_ms, decode_tok_s}}} at
-    batch 1 for torch eager (when model is given) and each ONNX file. One thread each by default:
+    batch 1 for torch eager (when model is given; as `qtk generate` runs it) and each ONNX file. One thread each by default:
     on a shared machine a second thread mostly waits for a time slice (torch's decode then reads
     ~24 ms/token instead of ~0.3 on the tiny model), and batch-1 decode of a small model gains
     little from more."""
@@ -106,8 +108,10 @@ def speed(model: torch.nn.Module | None, models: dict[str, Path], vocab: int, pr
     T = max(1, min(prefill, block - decode - 1))
     ids = torch.randint(0, vocab, (1, T), generator=torch.Generator().manual_seed(1))
     steps = {name: OnnxLM(path, device="cpu", threads=threads).step() for name, path in models.items()}
-    if model is not None:
-        steps = {"torch": torch_step(model), **steps}
+    if model is not None:  # torch as `qtk generate` runs it: the (in, out) weight layout, on a copy
+        decoder = copy.deepcopy(model)
+        transpose_linears(decoder)
+        steps = {"torch": torch_step(decoder), **steps}
     old = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
