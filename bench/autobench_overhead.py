@@ -10,7 +10,8 @@ far less than wall time):
 2. per-module overhead: `qtk autobench SUITE -j 1` vs the sum of one `python -m pytest` per module
    (the pytest start-up both pay), less the fixed overhead of 1., divided by the number of modules;
 3. the suite: `qtk autobench SUITE -j J` vs one serial `python -m pytest SUITE` (and
-   `pytest -n J --dist loadfile` when pytest-xdist is installed).
+   `pytest -n J --dist loadfile` when pytest-xdist is installed; with --import-module M also
+   `qtk autobench SUITE -j J --preload M`).
 
 Usage: python bench/autobench_overhead.py [--modules 12] [--tests 4] [--work-ms 250] [-j 2]
                                           [--rounds 3] [--sections 1,2,3] [--import-module numpy]
@@ -106,16 +107,19 @@ def per_module_overhead(pytest: list[str], autobench: list[str], suite: Path, si
           f"{per_module('min'):+.1f} ms (min), {per_module('cpu'):+.1f} ms CPU")
 
 
-def suite_ratio(pytest: list[str], autobench: list[str], suite: Path, jobs: int, root: Path, rounds: int) -> None:
+def suite_ratio(pytest: list[str], autobench: list[str], suite: Path, jobs: int, root: Path, rounds: int,
+                preload: str | None) -> None:
     contenders = {"serial pytest": [pytest + [str(suite)]],
                   f"autobench -j {jobs}": [autobench + [str(suite), "-j", str(jobs)]]}
+    if preload:
+        contenders[f"autobench -j {jobs} --preload"] = [autobench + [str(suite), "-j", str(jobs), "--preload", preload]]
     has_xdist = importlib.util.find_spec("xdist") is not None
     if has_xdist:
         contenders[f"xdist -n {jobs}"] = [pytest + [str(suite), "-n", str(jobs), "--dist", "loadfile"]]
     times = measure(contenders, root, rounds)
     base = times["serial pytest"]
     for name, t in times.items():
-        print(f"3. {name:<16} {t['wall']:7.2f}s wall (min {t['min']:.2f}s, CPU {t['cpu']:.2f}s)  ratio vs "
+        print(f"3. {name:<28} {t['wall']:7.2f}s wall (min {t['min']:.2f}s, CPU {t['cpu']:.2f}s)  ratio vs "
               f"serial pytest: {t['wall'] / base['wall']:.2f} (median), {t['min'] / base['min']:.2f} (min)")
     if not has_xdist:
         print("   (pytest-xdist not installed: its -n/--dist loadfile not measured)")
@@ -148,7 +152,7 @@ def main() -> None:
         if "2" in sections:
             per_module_overhead(pytest, autobench, suite, single, root, args.rounds)
         if "3" in sections:
-            suite_ratio(pytest, autobench, suite, args.jobs, root, args.rounds)
+            suite_ratio(pytest, autobench, suite, args.jobs, root, args.rounds, args.import_module)
         print(f"load average at the end {os.getloadavg()[0]:.1f} (other load shrinks the parallel gain)")
 
 

@@ -114,14 +114,16 @@ def pid_alive(pid: int) -> bool:
     return not (stat.exists() and stat.read_text().split(") ")[-1].startswith("Z"))
 
 
-@pytest.fixture(scope="module")
-def full_run(tmp_path_factory):
-    """One run over every kind of module; the tests below each check one aspect of it."""
+@pytest.fixture(scope="module", params=[None, "ctypes,subprocess"], ids=["fresh", "preload"])
+def full_run(tmp_path_factory, request):
+    """One run over every kind of module; the tests below each check one aspect of it. Twice:
+    a fresh interpreter per module, and pytest forked from a --preload fork server."""
     root = tmp_path_factory.mktemp("ab_generated_full")
     pidfile, counter = root / "grandchild.pid", root / "flaky.count"
     suite = write_suite(root, MODULES, pidfile=str(pidfile), counter=str(counter))
+    preload = ["--preload", request.param] if request.param else []
     proc = autobench(suite, "-j", "2", "--timeout", "3", "--reruns", "1", "--json", root / "report.json",
-                     "--junit-xml", root / "report.xml", cwd=root)
+                     "--junit-xml", root / "report.xml", *preload, cwd=root)
     report = json.loads((root / "report.json").read_text())
     return {"root": root, "suite": suite, "proc": proc, "report": report, "pidfile": pidfile,
             "modules": {m["module"]: m for m in report["modules"]}}
@@ -244,6 +246,41 @@ def test_a_freed_slot_is_refilled_at_once(tmp_path):
     assert spans[2][0] >= min(e for _, e in spans[:2]) - 0.1  # never more than two at once
 
 
+COUNTED = """
+import counted_import_for_autobench
+def test_sees_the_module():
+    assert counted_import_for_autobench.VALUE == 42
+"""
+
+
+@pytest.mark.parametrize("preload", [False, True])
+def test_preload_imports_once_and_forks_each_module(tmp_path, preload):
+    """--preload: the fork server imports the module once; every test module still gets it.
+    Without it, each module's fresh interpreter imports it again."""
+    lib, log = tmp_path / "lib", tmp_path / "imports.txt"
+    lib.mkdir()
+    (lib / "counted_import_for_autobench.py").write_text(
+        f"import os\nVALUE = 42\nwith open({str(log)!r}, 'a') as f:\n    f.write(f'{{os.getpid()}}\\n')\n")
+    suite = write_suite(tmp_path, {f"test_c{i}.py": COUNTED for i in range(3)})
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(lib), os.environ.get("PYTHONPATH")])))
+    args = [sys.executable, "-m", "qtk", "autobench", str(suite), "-j", "2", "--no-cache", "--json", "-"]
+    if preload:
+        args += ["--preload", "counted_import_for_autobench"]
+    proc = subprocess.run(args, cwd=tmp_path, capture_output=True, text=True, timeout=60, env=env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert json.loads(proc.stdout)["totals"]["passed"] == 3
+    assert len(log.read_text().splitlines()) == (1 if preload else 3)
+
+
+def test_preload_of_a_missing_module_is_a_usage_error(tmp_path):
+    suite = write_suite(tmp_path, {"test_x.py": "def test_x(): pass\n"})
+    proc = autobench(suite, "--preload", "no_such_module_for_autobench", cwd=tmp_path)
+    assert proc.returncode == 2 and "no_such_module_for_autobench" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+    proc = autobench(suite, "--preload", "not a module", cwd=tmp_path)
+    assert proc.returncode == 2 and "not a module name" in proc.stderr
+
+
 def test_longest_first_order_from_cache(tmp_path):
     suite = tmp_path / "ab_generated_order"
     suite.mkdir()
@@ -306,12 +343,14 @@ def test_session_timeout_still_prints_the_scoreboard(tmp_path):
     assert proc.stderr.rstrip("\n").splitlines()[-1] == "0 passed, 2 failed"
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
-def test_ctrl_c_prints_what_finished_and_kills_the_rest(tmp_path, sig):
+@pytest.mark.parametrize("sig,preload", [(signal.SIGINT, None), (signal.SIGTERM, None), (signal.SIGINT, "json")],
+                         ids=["ctrl-c", "sigterm", "ctrl-c-preload"])
+def test_ctrl_c_prints_what_finished_and_kills_the_rest(tmp_path, sig, preload):
     started = tmp_path / "started"
     suite = write_suite(tmp_path, {"test_hang.py": HANG, "test_quick.py": "def test_ok(): pass\n"},
                         started=str(started))
-    proc = subprocess.Popen([sys.executable, "-m", "qtk", "autobench", str(suite), "-j", "2", "--no-cache"],
+    extra = ["--preload", preload] if preload else []
+    proc = subprocess.Popen([sys.executable, "-m", "qtk", "autobench", str(suite), "-j", "2", "--no-cache", *extra],
                             cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     progress = ""
     deadline = time.monotonic() + 30

@@ -14,6 +14,12 @@ TIMEOUT; CRASH (a signal, or an exit before pytest's report); NOTRUN
 that did not pass is printed, then the table, then one plain last line
 `N passed, N failed[, N skipped]` counting tests.
 
+--preload torch,numpy imports those once in a fork server and forks each
+module's pytest from it: a suite whose every module imports torch stops
+paying for that import per module. Each module still starts from the same
+pristine state; environment variables a conftest sets before importing a
+preloaded module no longer reach it.
+
 Exit code: 0 every module PASS, FLAKY or SKIP; 1 otherwise; 2 bad
 options or DIR; 5 no test modules found (as pytest's "no tests
 collected"); 130 Ctrl-C or SIGTERM.
@@ -44,6 +50,9 @@ def command(
                                       "for several (default: test_*.py and *_test.py)."),
     python: str = typer.Option(None, "--python", metavar="EXE", help="Interpreter that runs pytest "
                                "(default: the one running qtk)."),
+    preload: str = typer.Option(None, "--preload", metavar="MODULES", help="Import these modules (comma-"
+                                "separated, e.g. torch,numpy) once in a fork server and fork each module's "
+                                "pytest from it, instead of a fresh interpreter per module."),
     cache_file: Path = typer.Option(None, "--cache-file", metavar="FILE", help="Where durations are cached."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Neither read nor write the duration cache."),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress line per finished module on stderr."),
@@ -58,6 +67,7 @@ def command(
         reruns=reruns, patterns=tuple(pattern) if pattern else autobench.DEFAULT_PATTERNS,
         pytest_args=tuple(pytest_args or ()), python=python or sys.executable,
         cache_file=cache_file, use_cache=not no_cache,
+        preload=tuple(m.strip() for m in preload.split(",") if m.strip()) if preload else (),
     )
     err = common.err_console()
     started = time.monotonic()

@@ -31,6 +31,7 @@ from typing import Callable
 from qtk.errors import UsageError
 from qtk.tools.autobench import discover
 from qtk.tools.autobench.classify import classify
+from qtk.tools.autobench.preload import ForkedProcess, ForkServer
 from qtk.tools.autobench.results import CRASH, ERROR, FAIL, FLAKY, NOTRUN, PASS, ModuleResult, SuiteReport
 
 PLUGIN_NAME = "_qtk_autobench_plugin"
@@ -61,6 +62,7 @@ class AutobenchOptions:
     python: str = sys.executable
     cache_file: Path | None = None  # None: discover.default_cache_file(target)
     use_cache: bool = True
+    preload: tuple[str, ...] = ()  # modules a fork server imports once; each module's pytest is forked from it
     kill_grace_s: float = 2.0  # how long faulthandler gets to dump stacks after SIGABRT
 
     def validate(self) -> None:
@@ -71,6 +73,9 @@ class AutobenchOptions:
                 raise UsageError(f"{name} must be positive seconds, got {value:g}")
         if self.reruns < 0:
             raise UsageError(f"--reruns must be 0 or more, got {self.reruns}")
+        for name in self.preload:
+            if not all(part.isidentifier() for part in name.split(".")):
+                raise UsageError(f"--preload {name!r}: not a module name")
         if not self.patterns:
             raise UsageError("--pattern: give at least one file-name glob")
         for arg in self.pytest_args:
@@ -85,7 +90,7 @@ class _Job:
     display: str
     attempt: int
     first_failure: ModuleResult | None  # the failed attempt a FLAKY verdict reports
-    proc: subprocess.Popen
+    proc: subprocess.Popen | ForkedProcess
     started: float
     deadline: float | None
     out_path: Path
@@ -106,6 +111,11 @@ class _Scheduler:
         self.plugin_dir.mkdir()
         shutil.copyfile(Path(__file__).with_name("pytest_plugin.py"), self.plugin_dir / f"{PLUGIN_NAME}.py")
         self._serial = 0
+        self.server = ForkServer(opts.python, self.plugin_dir, opts.preload) if opts.preload else None
+
+    def close(self) -> None:
+        if self.server is not None:
+            self.server.close()
 
     def run(self, session_deadline: float | None) -> str | None:
         """Run everything; returns None, "interrupted" (Ctrl-C) or "session" (session timeout)."""
@@ -136,7 +146,12 @@ class _Scheduler:
             deadlines.append(session_deadline)
         timeout = max(0.0, min(deadlines) - time.monotonic()) if deadlines else None
         fds = [j.pidfd for j in self.running if j.pidfd is not None]
-        if self.running and len(fds) == len(self.running):
+        forked = [j.proc.pid for j in self.running if isinstance(j.proc, ForkedProcess)]
+        if forked:  # the fork server reports its children's exits on its pipe
+            if any(pid in self.server.statuses for pid in forked):
+                return  # already read (while spawning): nothing to wait for
+            fds.append(self.server.fileno())
+        if self.running and all(j.pidfd is not None or isinstance(j.proc, ForkedProcess) for j in self.running):
             select.select(fds, [], [], timeout)
         elif self.running:
             time.sleep(POLL_S if timeout is None else min(POLL_S, timeout))
@@ -153,16 +168,21 @@ class _Scheduler:
         env = dict(os.environ, PYTHONFAULTHANDLER="1", QTK_AUTOBENCH_EVENTS=str(events_path))
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(self.plugin_dir), env.get("PYTHONPATH")) if p)
         out = open(out_path, "wb")  # noqa: SIM115 - closed in _finish; a file, not a pipe, never fills up
-        try:
-            proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                    env=env, start_new_session=True)
-        except OSError as e:
-            out.close()
-            raise UsageError(f"--python {self.opts.python}: cannot run it ({e.strerror})") from e
+        if self.server is not None:
+            proc = self.server.spawn(cmd[3:], out_path, env, self.plugin_dir)  # cmd less `python -m pytest`
+            pidfd = None
+        else:
+            try:
+                proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                                        env=env, start_new_session=True)
+            except OSError as e:
+                out.close()
+                raise UsageError(f"--python {self.opts.python}: cannot run it ({e.strerror})") from e
+            pidfd = _pidfd(proc.pid)
         now = time.monotonic()
         deadline = now + self.opts.timeout if self.opts.timeout else None
         self.running.append(_Job(module, self.displays[module], attempt, first_failure, proc, now,
-                                 deadline, out_path, xml_path, events_path, out, _pidfd(proc.pid)))
+                                 deadline, out_path, xml_path, events_path, out, pidfd))
 
     def _reap(self) -> None:
         now = time.monotonic()
@@ -271,7 +291,7 @@ def _kill_groups(jobs: list[_Job], dump_stacks: bool, grace_s: float) -> None:
         for job in jobs:
             _signal(job.proc.pid, signal.SIGABRT, group=False)
         end = time.monotonic() + grace_s
-        while time.monotonic() < end and not all(_exited(j.proc.pid) for j in jobs):
+        while time.monotonic() < end and not all(_job_exited(j) for j in jobs):
             time.sleep(POLL_S)
     for job in jobs:
         _signal(job.proc.pid, signal.SIGKILL, group=True)
@@ -283,6 +303,12 @@ def _signal(pid: int, sig: int, group: bool) -> None:
         os.killpg(pid, sig) if group else os.kill(pid, sig)
     except (ProcessLookupError, PermissionError):
         pass  # already gone
+
+
+def _job_exited(job: _Job) -> bool:
+    if isinstance(job.proc, ForkedProcess):  # the fork server has reaped it and says so
+        return job.proc.poll() is not None
+    return _exited(job.proc.pid)
 
 
 def _exited(pid: int) -> bool:
@@ -326,11 +352,14 @@ def run_suite(target: Path, opts: AutobenchOptions,
     started = time.monotonic()
     workdir = Path(tempfile.mkdtemp(prefix="qtk-autobench-"))
     old_term = _sigterm_as_interrupt()
+    scheduler = None
     try:
         scheduler = _Scheduler(discover.longest_first(modules, cache), displays, opts, workdir, on_result)
         deadline = started + opts.session_timeout if opts.session_timeout else None
         stop = scheduler.run(deadline)
     finally:
+        if scheduler is not None:
+            scheduler.close()
         if old_term is not None:
             signal.signal(signal.SIGTERM, old_term)
         shutil.rmtree(workdir, ignore_errors=True)

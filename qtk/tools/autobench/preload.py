@@ -1,0 +1,127 @@
+"""Runner side of `--preload`: start the fork server (forkserver.py) in the test interpreter and
+hand out its children as Popen-like objects the scheduler can poll, wait for and signal."""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+from qtk.errors import QtkError, UsageError
+
+SERVER_NAME = "_qtk_autobench_forkserver"
+START_TIMEOUT_S = 300.0  # importing the preloaded modules on a loaded machine
+
+
+class ForkServer:
+    def __init__(self, python: str, plugin_dir: Path, modules: tuple[str, ...]) -> None:
+        script = plugin_dir / f"{SERVER_NAME}.py"
+        shutil.copyfile(Path(__file__).with_name("forkserver.py"), script)
+        self.proc = subprocess.Popen([python, "-u", str(script), ",".join(modules)], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, start_new_session=True)
+        self.fd = self.proc.stdout.fileno()
+        self.buffer = b""
+        self.statuses: dict[int, int] = {}  # pid -> raw wait status
+        self.pids: dict[int, int] = {}  # request id -> pid
+        self.serial = 0
+        first = self._next_line(time.monotonic() + START_TIMEOUT_S, lambda msg: True)
+        if "error" in first:
+            self.close()
+            raise UsageError(f"--preload {','.join(modules)}: {first['error']}")
+
+    def fileno(self) -> int:
+        """Readable when the server has news (a child's pid or exit status)."""
+        return self.fd
+
+    def spawn(self, args: list[str], out: Path, env: dict[str, str], plugin_dir: Path) -> ForkedProcess:
+        self.serial += 1
+        req = {"id": self.serial, "args": args, "out": str(out), "env": env, "cwd": os.getcwd(),
+               "plugin_dir": str(plugin_dir)}
+        self.proc.stdin.write((json.dumps(req) + "\n").encode())
+        self.proc.stdin.flush()
+        serial = self.serial
+        self._next_line(None, lambda msg: msg.get("id") == serial)
+        return ForkedProcess(self, self.pids.pop(serial))
+
+    def pump(self, block_until: float | None = 0.0, want: int | None = None) -> None:
+        """Read what the server has said, without blocking (default), or until `want`'s status
+        arrives or `block_until` (monotonic; None: no limit) passes."""
+        while want is None or want not in self.statuses:
+            timeout = None if block_until is None else max(0.0, block_until - time.monotonic())
+            if not self._read(timeout) or (block_until is not None and time.monotonic() >= block_until):
+                return
+
+    def close(self) -> None:
+        try:
+            self.proc.stdin.close()
+        except OSError:
+            pass
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc.stdout.close()
+
+    def _next_line(self, deadline: float | None, match) -> dict:
+        while True:
+            for msg in self._parse():
+                if match(msg):
+                    return msg
+            timeout = None if deadline is None else deadline - time.monotonic()
+            if timeout is not None and timeout <= 0:
+                raise QtkError("autobench --preload: the fork server did not answer in time")
+            self._read(timeout, parse=False)
+
+    def _read(self, timeout: float | None, parse: bool = True) -> bool:
+        ready, _, _ = select.select([self.fd], [], [], timeout)
+        if not ready:
+            return False
+        data = os.read(self.fd, 65536)
+        if not data:
+            raise QtkError(f"autobench --preload: the fork server exited (code {self.proc.poll()})")
+        self.buffer += data
+        if parse:
+            self._parse()
+        return True
+
+    def _parse(self) -> list[dict]:
+        *lines, self.buffer = self.buffer.split(b"\n")
+        msgs = [json.loads(line) for line in lines if line.strip()]
+        for msg in msgs:
+            if "status" in msg:
+                self.statuses[msg["pid"]] = msg["status"]
+            elif "id" in msg:
+                self.pids[msg["id"]] = msg["pid"]
+        return msgs
+
+
+class ForkedProcess:
+    """A test module's process forked by the server: the part of subprocess.Popen the scheduler uses."""
+
+    def __init__(self, server: ForkServer, pid: int) -> None:
+        self.server, self.pid, self.returncode = server, pid, None
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            self.server.pump()
+            self._settle()
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        if self.returncode is None:
+            until = None if timeout is None else time.monotonic() + timeout
+            self.server.pump(block_until=until, want=self.pid)
+            self._settle()
+            if self.returncode is None:
+                raise subprocess.TimeoutExpired(str(self.pid), timeout or 0)
+        return self.returncode
+
+    def _settle(self) -> None:
+        status = self.server.statuses.pop(self.pid, None)
+        if status is not None:
+            self.returncode = os.waitstatus_to_exitcode(status)
