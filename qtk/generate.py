@@ -89,6 +89,12 @@ def torch_step(model: torch.nn.Module, compile: bool = False) -> Step:
     cache = KVCache(block)
     decoder = model
     if compile:
+        import torch._dynamo
+
+        # A component that breaks the graph (MoE's per-expert split, NSA's selection) gets one
+        # compiled frame per layer, each specialised on its layer index: allow that many.
+        limit = 8 + 4 * model.cfg.n_layer
+        torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, limit)
         decoder = torch.compile(model, options={"freezing": True})
 
     def step(ids: torch.Tensor, restart: bool) -> torch.Tensor:
