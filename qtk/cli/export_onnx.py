@@ -40,25 +40,27 @@ def command(
         eval_tokens = 16384 if quant else 0
     from qtk.export.onnx import export_onnx
 
+    run(lambda notice: export_onnx(path, out, with_past=with_past, opset=opset, quant=quant, block_size=block_size,
+                                   force=force, tolerance=tolerance, config_file=config_file,
+                                   eval_tokens=eval_tokens, data=data, notice=notice), json_out)
+
+
+def run(export, json_out: bool) -> None:
+    """Run export(notice) under a status line, show its report; exit 1 when parity failed.
+    Shared with `qtk quantize --format onnx`."""
     console = common.err_console()
     with console.status("exporting") as status:
-        report = export_onnx(path, out, with_past=with_past, opset=opset, quant=quant, block_size=block_size,
-                             force=force, tolerance=tolerance, config_file=config_file, eval_tokens=eval_tokens,
-                             data=data, notice=lambda msg: status.update(msg))
+        report = export(lambda msg: status.update(msg))
     if json_out:
         common.print_json(report)
     else:
         render(report, common.out_console())
     if not report["passed"]:
-        report_failure(report, console)
+        p = report["parity"]
+        console.print(f"[red]parity failed[/red]: max |Δlogits| {p['max_abs_logits_delta']:.3g} (tolerance "
+                      f"{p['tolerance']:g}), greedy tokens agree for {p['greedy']['matching_prefix']} of "
+                      f"{p['greedy']['tokens']}; nothing was written")
         raise typer.Exit(1)
-
-
-def report_failure(report: dict, console) -> None:
-    p = report["parity"]
-    console.print(f"[red]parity failed[/red]: max |Δlogits| {p['max_abs_logits_delta']:.3g} (tolerance "
-                  f"{p['tolerance']:g}), greedy tokens agree for {p['greedy']['matching_prefix']} of "
-                  f"{p['greedy']['tokens']}; nothing was written")
 
 
 def render(r: dict, console) -> None:

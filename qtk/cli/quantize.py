@@ -105,17 +105,8 @@ def _onnx(path: Path, out: Path, bits: int, group: Optional[int], zero_point: bo
                          "--method gptq|awq and --zero-point apply to --format safetensors")
     if bits == 8 and group is not None:
         raise UsageError("--group applies to --bits 4 (int8 is per output channel)")
-    from qtk.cli.export_onnx import render, report_failure
+    from qtk.cli import export_onnx
     from qtk.export.onnx import export_quantized
 
-    console = common.err_console()
-    with console.status("exporting") as status:
-        report = export_quantized(path, out, bits, group=group or 128, force=force, eval_tokens=eval_tokens,
-                                  notice=lambda msg: status.update(msg))
-    if json_out:
-        common.print_json(report)
-    else:
-        render(report, common.out_console())
-    if not report["passed"]:
-        report_failure(report, console)
-        raise typer.Exit(1)
+    export_onnx.run(lambda notice: export_quantized(path, out, bits, group=group or 128, force=force,
+                                                    eval_tokens=eval_tokens, notice=notice), json_out)
