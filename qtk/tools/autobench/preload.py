@@ -28,7 +28,11 @@ class ForkServer:
         self.statuses: dict[int, int] = {}  # pid -> raw wait status
         self.pids: dict[int, int] = {}  # request id -> pid
         self.serial = 0
-        first = self._next_line(time.monotonic() + START_TIMEOUT_S, lambda msg: True)
+        try:
+            first = self._next_line(time.monotonic() + START_TIMEOUT_S, lambda msg: True)
+        except BaseException:
+            self.close()
+            raise
         if "error" in first:
             self.close()
             raise UsageError(f"--preload {','.join(modules)}: {first['error']}")
