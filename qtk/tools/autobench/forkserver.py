@@ -21,6 +21,7 @@ import select
 import signal
 import sys
 import traceback
+import warnings
 
 
 def _reply(obj) -> None:
@@ -68,6 +69,9 @@ def _child(req, wake_fds) -> None:
 
 def main() -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the runner handles Ctrl-C and kills the children
+    # Python >= 3.12 warns on every fork of a process with threads (importing torch starts one);
+    # forking after imports, before any work, is what DataLoader workers do too.
+    warnings.filterwarnings("ignore", message=r".*use of fork\(\) may lead to deadlocks", category=DeprecationWarning)
     modules = [m for m in (sys.argv[1] if len(sys.argv) > 1 else "").split(",") if m]
     try:
         import pytest  # noqa: F401
