@@ -95,7 +95,8 @@ def torch_step(model: torch.nn.Module, compile: bool = False) -> Step:
         # compiled frame per layer, each specialised on its layer index: allow that many.
         limit = 8 + 4 * model.cfg.n_layer
         torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, limit)
-        decoder = torch.compile(model, options={"freezing": True})
+        compiled = torch.compile(model, options={"freezing": True})
+        decoder = lambda ids, cache: _compiled_call(compiled, ids, cache)  # noqa: E731
 
     def step(ids: torch.Tensor, restart: bool) -> torch.Tensor:
         nonlocal cache
@@ -103,7 +104,7 @@ def torch_step(model: torch.nn.Module, compile: bool = False) -> Step:
             cache = KVCache(block)
             logits, _ = model(ids, cache=cache)
         else:
-            logits, _ = _compiled_call(decoder, ids, cache) if compile else model(ids, cache=cache)
+            logits, _ = decoder(ids, cache=cache)
         return logits[:, -1]
 
     return step
