@@ -95,8 +95,18 @@ def torch_step(model: torch.nn.Module, compile: bool = False) -> Step:
         # compiled frame per layer, each specialised on its layer index: allow that many.
         limit = 8 + 4 * model.cfg.n_layer
         torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, limit)
+        from torch._dynamo.exc import TorchDynamoException
+        from torch._inductor.exc import CppCompileError
+
         compiled = torch.compile(model, options={"freezing": True})
-        decoder = lambda ids, cache: _compiled_call(compiled, ids, cache)  # noqa: E731
+
+        def decoder(ids: torch.Tensor, cache: KVCache):
+            try:
+                return compiled(ids, cache=cache)
+            except (TorchDynamoException, CppCompileError) as e:  # needs a C++ (CPU) or Triton (GPU) toolchain
+                first = (str(e).strip().splitlines() or [""])[0][:200]
+                raise QtkError(f"--compile: torch.compile failed ({type(e).__name__}: {first}); "
+                               "run without --compile") from None
 
     def step(ids: torch.Tensor, restart: bool) -> torch.Tensor:
         nonlocal cache
@@ -108,18 +118,6 @@ def torch_step(model: torch.nn.Module, compile: bool = False) -> Step:
         return logits[:, -1]
 
     return step
-
-
-def _compiled_call(decoder, ids: torch.Tensor, cache: KVCache):
-    from torch._dynamo.exc import TorchDynamoException
-    from torch._inductor.exc import CppCompileError
-
-    try:
-        return decoder(ids, cache=cache)
-    except (TorchDynamoException, CppCompileError) as e:  # inductor needs a C++ (CPU) or Triton (GPU) toolchain
-        first = (str(e).strip().splitlines() or [""])[0][:200]
-        raise QtkError(f"--compile: torch.compile failed ({type(e).__name__}: {first}); "
-                       "run without --compile") from None
 
 
 def sample_tokens(step: Step, history: torch.Tensor, s: Sampling, vocab_size: int, block: int,

@@ -56,7 +56,10 @@ class ForkServer:
         arrives or `block_until` (monotonic; None: no limit) passes."""
         while want is None or want not in self.statuses:
             timeout = None if block_until is None else max(0.0, block_until - time.monotonic())
-            if not self._read(timeout) or (block_until is not None and time.monotonic() >= block_until):
+            if not self._read(timeout):
+                return
+            self._parse()
+            if block_until is not None and time.monotonic() >= block_until:
                 return
 
     def close(self) -> None:
@@ -79,9 +82,10 @@ class ForkServer:
             timeout = None if deadline is None else deadline - time.monotonic()
             if timeout is not None and timeout <= 0:
                 raise QtkError("autobench --preload: the fork server did not answer in time")
-            self._read(timeout, parse=False)
+            self._read(timeout)
 
-    def _read(self, timeout: float | None, parse: bool = True) -> bool:
+    def _read(self, timeout: float | None) -> bool:
+        """Append what the server wrote within `timeout` to the buffer; False when nothing came."""
         ready, _, _ = select.select([self.fd], [], [], timeout)
         if not ready:
             return False
@@ -89,8 +93,6 @@ class ForkServer:
         if not data:
             raise QtkError(f"autobench --preload: the fork server exited (code {self.proc.poll()})")
         self.buffer += data
-        if parse:
-            self._parse()
         return True
 
     def _parse(self) -> list[dict]:
