@@ -16,8 +16,9 @@ from typing import Any
 
 import tomli_w
 
-from qtk import registry
+from qtk import plan, plugins, registry
 from qtk.errors import UsageError
+from qtk.fields import setting
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -25,67 +26,14 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 
-def _f(default: Any, help: str, **meta: Any) -> Any:
-    return field(default=default, metadata={"help": help, **meta})
-
-
-@dataclass
-class SlidingConfig:
-    window: int = _f(64, "Sliding-window attention: each query sees the last `window` positions (itself "
-                         "included).", min=1)
-
-
-@dataclass
-class TopKConfig:
-    k: int = _f(32, "Top-k attention: each query attends to its k highest-scoring causal keys (k <= block_size).",
-                min=1)
-
-
-@dataclass
-class NSAConfig:
-    compress_block: int = _f(16, "NSA compressed branch: block length l (paper 32).", min=1)
-    compress_stride: int = _f(8, "NSA compressed branch: stride s between blocks (paper 16; s <= l).", min=1)
-    select_block: int = _f(16, "NSA selected branch: block length l' (paper 64).", min=1)
-    select_count: int = _f(4, "NSA selected branch: blocks n per query, incl. the first and 2 local (paper 16).",
-                           min=1)
-    window: int = _f(32, "NSA sliding-window branch: window w (paper 512).", min=1)
-
-
-@dataclass
-class MoEConfig:
-    n_experts: int = _f(4, "Routed experts per MoE layer.", min=1)
-    top_k: int = _f(1, "Experts per token (the hash router uses 1).", min=1)
-    capacity_factor: float = _f(1.25, "Expert capacity = factor * tokens * top_k / n_experts while training; "
-                                      "overflow skips the expert through the residual; 0 = no limit.", min=0.0)
-    aux_loss_coef: float = _f(0.01, "Switch load-balancing loss weight alpha (alpha * E * sum f_i * P_i).", min=0.0)
-    z_loss_coef: float = _f(0.0, "Router z-loss weight (mean squared logsumexp of the router logits).", min=0.0)
-    shared_expert: bool = _f(False, "Add one always-active shared expert.")
-    expert_hidden: int = _f(0, "Hidden width of each expert; 0 = the dense MLP's (model.ffn_hidden rule).", min=0)
-
-
-@dataclass
-class EngramConfig:
-    max_order: int = _f(3, "Hash n-grams of orders 2..max_order ending at each position.", min=2)
-    n_heads: int = _f(2, "Independent hash heads (tables) per order.", min=1)
-    table_size: int = _f(0, "Rows per hash table, rounded up to a prime; 0 = about 5 x vocab_size.", min=0)
-    embd: int = _f(32, "Width of each table's embedding; the lookups are concatenated.", min=1)
-    conv_kernel: int = _f(4, "Length of the short causal depthwise convolution.", min=1)
-    layers: str = _f("1", "Comma-separated block indices that get an Engram module (e.g. \"1,3\").")
-    seed: int = _f(0, "Seed of the hash multipliers.")
-
-
-@dataclass
-class MHCConfig:
-    n_streams: int = _f(4, "Residual streams.", min=1)
-    sinkhorn_iters: int = _f(20, "Sinkhorn-Knopp iterations projecting H_res onto doubly-stochastic matrices.",
-                             min=1)
+_f = setting
 
 
 @dataclass
 class ModelConfig:
     vocab_size: int = _f(0, "Vocabulary size; 0 = taken from the tokenizer (padded to a multiple of 64).", min=0)
-    block_size: int = _f(256, "Context length in tokens.", min=1)
-    n_layer: int = _f(6, "Number of transformer blocks.", min=1)
+    block_size: int = _f(256, "Context length in tokens (training windows; the limit of attention layers).", min=1)
+    n_layer: int = _f(6, "Number of blocks.", min=1)
     n_head: int = _f(6, "Attention (query) heads.", min=1)
     n_kv_head: int = _f(0, "Key/value heads for GQA/MQA; 0 = n_head (plain multi-head).", min=0)
     n_embd: int = _f(384, "Model width.", min=1)
@@ -94,18 +42,38 @@ class ModelConfig:
     tie_embeddings: bool = _f(True, "Share the token embedding with the output head.")
     rope_theta: float = _f(10000.0, "RoPE base frequency.", min=1.0)
     norm_eps: float = _f(1e-5, "RMSNorm epsilon.", min=0.0)
-    init_std: float = _f(0.02, "Std of the normal init; residual projections are scaled by 1/sqrt(2*n_layer).", min=0.0)
-    attention: str = _f("dense", "Attention kind.", registry="attention")
-    ffn: str = _f("mlp", "Feed-forward kind.", registry="ffn")
-    memory: str = _f("none", "Memory module added to the residual stream.", registry="memory")
+    init_std: float = _f(0.02, "Std of the normal init; residual projections are scaled by 1/sqrt(2*n_layer).",
+                         min=0.0)
+    mixer: str = _f("dense", "Sequence mixer of every block (model.layers can set one per block); "
+                             "`model.attention` is its old name.", registry="mixer")
+    ffn: str = _f("mlp", "Feed-forward kind (none = no feed-forward sublayer).", registry="ffn")
+    memory: str = _f("none", "Memory module added to the residual stream (placed by its own `layers` "
+                             "setting or by model.layers).", registry="memory")
     residual: str = _f("standard", "Residual connection scheme.", registry="residual")
     router: str = _f("switch", "MoE router (when ffn = moe).", registry="router")
-    sliding: SlidingConfig = field(default_factory=SlidingConfig)
-    topk: TopKConfig = field(default_factory=TopKConfig)
-    nsa: NSAConfig = field(default_factory=NSAConfig)
-    moe: MoEConfig = field(default_factory=MoEConfig)
-    engram: EngramConfig = field(default_factory=EngramConfig)
-    mhc: MHCConfig = field(default_factory=MHCConfig)
+    layers: str = _f("", "Per-block plan, repeated to n_layer: comma-separated MIXER[/FFN][+MEMORY][*N] items, "
+                         "e.g. \"sliding*3,dense\" or \"sliding/moe,dense+engram\"; empty = model.mixer everywhere.")
+    plugins: list = _f([], "Plugin modules that register components: dotted module names or .py file paths "
+                           "(stored absolute), imported before the model is built.")
+    # component name -> its settings dataclass (TOML [model.<name>]), for every registered component
+    settings: dict = field(default_factory=dict, repr=False, metadata={"components": True})
+
+    def __post_init__(self) -> None:
+        add_component_settings(self)
+
+    def __getattr__(self, name: str) -> Any:
+        """`cfg.model.nsa` -> the nsa component's settings."""
+        settings = self.__dict__.get("settings")
+        if settings is not None and name in settings:
+            return settings[name]
+        raise AttributeError(f"{type(self).__name__} has no attribute {name!r}")
+
+
+def add_component_settings(m: ModelConfig) -> None:
+    """Default settings for every registered component that has none yet (plugins add some)."""
+    for name, cls in registry.settings_classes().items():
+        if name not in m.settings:
+            m.settings[name] = cls()
 
 
 @dataclass
@@ -154,7 +122,17 @@ SIZES = ("tiny", "small", "medium", "large")
 # ---------------------------------------------------------------- dict <-> dataclass
 
 def to_dict(cfg: Any) -> dict[str, Any]:
-    return dataclasses.asdict(cfg)
+    """Nested plain dict; a ModelConfig's component settings become `model.<name>` tables."""
+    out: dict[str, Any] = {}
+    for f in dataclasses.fields(cfg):
+        value = getattr(cfg, f.name)
+        if f.metadata.get("components"):
+            out.update({name: dataclasses.asdict(s) for name, s in sorted(value.items())})
+        elif dataclasses.is_dataclass(value):
+            out[f.name] = to_dict(value)
+        else:
+            out[f.name] = list(value) if isinstance(value, list) else value
+    return out
 
 
 def to_toml(cfg: Any) -> str:
@@ -196,6 +174,12 @@ def _coerce(key: str, value: Any, typ: Any, from_text: bool) -> Any:
             if isinstance(value, str):
                 return value
             raise ValueError
+        if typ is list:
+            if from_text and isinstance(value, str):
+                return [part.strip() for part in value.split(",") if part.strip()]
+            if isinstance(value, list) and all(isinstance(v, str) for v in value):
+                return list(value)
+            raise ValueError
     except (ValueError, TypeError):
         pass
     else:
@@ -216,24 +200,56 @@ def _check_value(key: str, f: dataclasses.Field, value: Any) -> None:
         registry.check(meta["registry"], value, key)
 
 
-def apply(cfg: Any, data: dict[str, Any], prefix: str = "", from_text: bool = False) -> None:
-    """Merge a nested dict into dataclass `cfg` in place, checking every key and value."""
+def apply(cfg: Any, data: dict[str, Any], prefix: str = "", from_text: bool = False,
+          base: Path | None = None) -> None:
+    """Merge a nested dict into dataclass `cfg` in place, checking every key and value. `base` is
+    the directory relative plugin paths are read from (the config file's)."""
+    if isinstance(cfg, ModelConfig):
+        data = _model_keys(cfg, data, prefix, from_text, base)
     fields = {f.name: f for f in dataclasses.fields(cfg)}
     hints = _hints(type(cfg))
     for name, value in data.items():
         key = f"{prefix}{name}"
-        if name not in fields:
-            known = ", ".join(fields)
-            raise UsageError(f"unknown config key {key!r} (known in {prefix.rstrip('.') or 'top level'}: {known})")
+        if isinstance(cfg, ModelConfig) and name not in fields and name not in cfg.settings:
+            registry.load_entry_points()  # an installed package's component may own this table
+            add_component_settings(cfg)
+        if isinstance(cfg, ModelConfig) and name in cfg.settings:
+            if not isinstance(value, dict):
+                raise UsageError(f"{key}: expected a table of settings, got {value!r}")
+            apply(cfg.settings[name], value, key + ".", from_text)
+            continue
+        if name not in fields or fields[name].metadata.get("components"):
+            known = [n for n, f in fields.items() if not f.metadata.get("components")]
+            if isinstance(cfg, ModelConfig):
+                known += sorted(cfg.settings)
+            raise UsageError(f"unknown config key {key!r} (known in {prefix.rstrip('.') or 'top level'}: "
+                             f"{', '.join(known)})")
         current = getattr(cfg, name)
         if dataclasses.is_dataclass(current):
             if not isinstance(value, dict):
                 raise UsageError(f"{key}: expected a table of settings, got {value!r}")
-            apply(current, value, key + ".", from_text)
+            apply(current, value, key + ".", from_text, base)
             continue
         coerced = _coerce(key, value, hints[name], from_text)
         _check_value(key, fields[name], coerced)
         setattr(cfg, name, coerced)
+
+
+def _model_keys(m: ModelConfig, data: dict[str, Any], prefix: str, from_text: bool,
+                base: Path | None) -> dict[str, Any]:
+    """Plugins first (they register components, hence settings tables), and `attention` as the
+    old name of `mixer`."""
+    data = dict(data)
+    if "attention" in data:
+        if "mixer" in data:
+            raise UsageError(f"{prefix}attention is the old name of {prefix}mixer: give only one")
+        data["mixer"] = data.pop("attention")
+    if "plugins" in data:
+        specs = _coerce(f"{prefix}plugins", data.pop("plugins"), list, from_text)
+        m.plugins = [plugins.normalise(s, base) for s in specs]
+        plugins.load(m.plugins)
+        add_component_settings(m)
+    return data
 
 
 def set_key(cfg: Any, dotted: str, text: str) -> None:
@@ -282,41 +298,12 @@ def validate(cfg: RunConfig) -> None:
         raise UsageError("train.max_steps and train.max_time are both 0: nothing would stop the run")
 
 
-def engram_layers(m: ModelConfig) -> set[int]:
-    """Block indices of `model.engram.layers` ("1,3"), each checked against n_layer."""
-    out = set()
-    for part in m.engram.layers.replace(" ", "").split(","):
-        if not part:
-            continue
-        try:
-            i = int(part)
-        except ValueError:
-            raise UsageError(f"model.engram.layers: {part!r} is not a block index (expected e.g. \"1,3\")") from None
-        if not 0 <= i < m.n_layer:
-            raise UsageError(f"model.engram.layers: block {i} does not exist (model.n_layer = {m.n_layer})")
-        out.add(i)
-    return out
-
-
 def _validate_components(m: ModelConfig) -> None:
-    """Settings of the selectable components that depend on each other or on the model's size."""
-    if m.attention == "topk" and m.topk.k > m.block_size:
-        raise UsageError(f"model.topk.k ({m.topk.k}) exceeds model.block_size ({m.block_size}): "
-                         "a query can never have more than block_size keys")
-    nsa = m.nsa
-    if m.attention == "nsa":
-        if nsa.compress_stride > nsa.compress_block:
-            raise UsageError(f"model.nsa.compress_stride ({nsa.compress_stride}) must be <= "
-                             f"model.nsa.compress_block ({nsa.compress_block})")
-        if nsa.compress_block > m.block_size or nsa.select_block > m.block_size:
-            raise UsageError("model.nsa.compress_block and model.nsa.select_block must be <= model.block_size")
-    if m.ffn == "moe":
-        if m.moe.top_k > m.moe.n_experts:
-            raise UsageError(f"model.moe.top_k ({m.moe.top_k}) exceeds model.moe.n_experts ({m.moe.n_experts})")
-        if m.router == "hash" and m.moe.top_k != 1:
-            raise UsageError("model.router = hash sends each token to one expert: set model.moe.top_k = 1")
-    if m.memory == "engram":
-        engram_layers(m)
+    """The per-layer plan resolves, and each component in use accepts its settings."""
+    for kind, name in plan.used(m):
+        check = registry.validator(kind, name)
+        if check is not None:
+            check(m.settings.get(name), m, f"model.{name}")
 
 
 def load(
@@ -330,7 +317,7 @@ def load(
     if size:
         apply(cfg, read_toml(preset_path(size)))
     if config_file:
-        apply(cfg, read_toml(config_file))
+        apply(cfg, read_toml(config_file), base=Path(config_file).resolve().parent)
     for dotted, value in (flags or {}).items():
         if value is not None:
             apply(cfg, _nest(dotted, value))
@@ -356,17 +343,23 @@ def _nest(dotted: str, value: Any) -> dict[str, Any]:
 
 
 def describe(cls: type = RunConfig, prefix: str = "") -> list[tuple[str, str, Any, str]]:
-    """(key, type, default, help) for every setting: the source for docs and `--help` text."""
+    """(key, type, default, help) for every setting, component settings included (those of
+    loaded plugins too): the source for docs and `--help` text."""
     rows = []
     obj = cls()
     hints = _hints(cls)
     for f in dataclasses.fields(cls):
         value = getattr(obj, f.name)
+        if f.metadata.get("components"):
+            for name, s in sorted(value.items()):
+                rows += describe(type(s), f"{prefix}{name}.")
+            continue
         if dataclasses.is_dataclass(value):
             rows += describe(type(value), f"{prefix}{f.name}.")
             continue
         help_text = f.metadata.get("help", "")
         if "registry" in f.metadata:
             help_text += f" One of: {', '.join(registry.names(f.metadata['registry']))}."
-        rows.append((prefix + f.name, getattr(hints[f.name], "__name__", str(hints[f.name])), value, help_text))
+        typ = hints[f.name]
+        rows.append((prefix + f.name, getattr(typ, "__name__", str(typ)), value, help_text))
     return rows

@@ -1,4 +1,4 @@
-"""Text generation with a KV cache: greedy, temperature, top-k, top-p, repetition penalty, stop
+"""Text generation with the model's decode state (KV caches, bounded windows, recurrent states): greedy, temperature, top-k, top-p, repetition penalty, stop
 strings, several samples at once, streaming through a callback. Documents start with the
 tokenizer's <|endoftext|>, so the prompt is prefixed with it and generating it ends a sample.
 
@@ -17,7 +17,7 @@ import torch
 
 from qtk.data.tokenizer import Tokenizer
 from qtk.errors import QtkError, UsageError
-from qtk.model.context import KVCache
+from qtk.model.state import DecodeState
 
 
 @dataclass
@@ -81,12 +81,11 @@ model (KV cache) and the ONNX Runtime session each provide one."""
 
 
 def torch_step(model: torch.nn.Module, compile: bool = False) -> Step:
-    """The model's KV-cache decoding as a Step. With `compile`, the one-token decode step runs
-    through torch.compile (inductor, weights frozen as constants): prompts run eagerly, and the
-    first decoded tokens wait for the compile (seconds on CPU; once more when the cache length
-    turns dynamic)."""
-    block = model.cfg.block_size
-    cache = KVCache(block)
+    """The model's incremental decoding (model.new_state) as a Step. With `compile`, the one-token
+    decode step runs through torch.compile (inductor, weights frozen as constants): prompts run
+    eagerly, and the first decoded tokens wait for the compile (seconds on CPU; once more when the
+    state's length turns dynamic)."""
+    state: DecodeState | None = None
     decoder = model
     if compile:
         import torch._dynamo
@@ -100,31 +99,31 @@ def torch_step(model: torch.nn.Module, compile: bool = False) -> Step:
 
         compiled = torch.compile(model, options={"freezing": True})
 
-        def decoder(ids: torch.Tensor, cache: KVCache):
+        def decoder(ids: torch.Tensor, state: DecodeState):
             try:
-                return compiled(ids, cache=cache)
+                return compiled(ids, state=state)
             except (TorchDynamoException, CppCompileError) as e:  # needs a C++ (CPU) or Triton (GPU) toolchain
                 first = (str(e).strip().splitlines() or [""])[0][:200]
                 raise QtkError(f"--compile: torch.compile failed ({type(e).__name__}: {first}); "
                                "run without --compile") from None
 
     def step(ids: torch.Tensor, restart: bool) -> torch.Tensor:
-        nonlocal cache
+        nonlocal state
         if restart:
-            cache = KVCache(block)
-            logits, _ = model(ids, cache=cache)
+            state = model.new_state(ids.shape[0], ids.device, model.wte.weight.dtype)
+            logits, _ = model(ids, state=state)
         else:
-            logits, _ = decoder(ids, cache=cache)
+            logits, _ = decoder(ids, state=state)
         return logits[:, -1]
 
     return step
 
 
-def sample_tokens(step: Step, history: torch.Tensor, s: Sampling, vocab_size: int, block: int,
+def sample_tokens(step: Step, history: torch.Tensor, s: Sampling, vocab_size: int, block: int | None,
                   gen: torch.Generator | None = None) -> Iterator[torch.Tensor]:
     """Yield the next ids (B,) one position at a time, for as long as the caller iterates.
-    history (B, L) holds the prompt; when the context fills up, decoding restarts from the most
-    recent half of it."""
+    history (B, L) holds the prompt; when a context of `block` positions fills up, decoding
+    restarts from the most recent half of it (block None: the model has no limit, never restart)."""
     logits = step(history, True)
     fed = history.size(1)
     while True:
@@ -132,7 +131,7 @@ def sample_tokens(step: Step, history: torch.Tensor, s: Sampling, vocab_size: in
         nxt = next_token(logits, history, s, gen)
         history = torch.cat([history, nxt[:, None]], dim=1)
         yield nxt
-        if fed >= block:
+        if block is not None and fed >= block:
             window = history[:, -(block // 2):]
             logits, fed = step(window, True), window.size(1)
         else:
@@ -140,12 +139,12 @@ def sample_tokens(step: Step, history: torch.Tensor, s: Sampling, vocab_size: in
 
 
 @torch.no_grad()
-def decode(step: Step, tok: Tokenizer, prompt: bytes, s: Sampling, block: int, n: int = 1,
+def decode(step: Step, tok: Tokenizer, prompt: bytes, s: Sampling, block: int | None, n: int = 1,
            device: torch.device | str = "cpu", on_text: Callable[[int, str], None] | None = None) -> dict:
     """Generate `n` continuations of `prompt` with any Step; on_text(sample, piece) streams them."""
     device = torch.device(device)
     ids = [tok.eot_id] + tok.encode(prompt)
-    if len(ids) > block:
+    if block is not None and len(ids) > block:
         raise UsageError(f"prompt is {len(ids) - 1} tokens, longer than the model's context of {block - 1}")
     gen = torch.Generator(device=device).manual_seed(s.seed) if s.seed is not None else None
     streams = [_Stream(s.stop) for _ in range(n)]
@@ -178,5 +177,6 @@ def decode(step: Step, tok: Tokenizer, prompt: bytes, s: Sampling, block: int, n
 def generate(model: torch.nn.Module, tok: Tokenizer, prompt: bytes, s: Sampling, n: int = 1,
              device: torch.device | str = "cpu", on_text: Callable[[int, str], None] | None = None,
              compile: bool = False) -> dict:
-    """Generate `n` continuations of `prompt` with the model's KV cache; on_text streams them."""
-    return decode(torch_step(model, compile), tok, prompt, s, model.cfg.block_size, n, device, on_text)
+    """Generate `n` continuations of `prompt` with the model's decode state; on_text streams them.
+    A model whose layers all lack a context limit (model.max_context None) is never restarted."""
+    return decode(torch_step(model, compile), tok, prompt, s, model.max_context, n, device, on_text)

@@ -3,8 +3,10 @@ generic properties every registered component must have (causality, gradients, c
 trip, cached decoding) and each component's own check against its reference."""
 
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -12,11 +14,11 @@ import torch.nn.functional as F
 
 from qtk import checkpoint as ckpt
 from qtk import config as qconfig
-from qtk import registry
+from qtk import plan, registry
 from qtk.data.tokenizer import ByteTokenizer
 from qtk.errors import UsageError
 from qtk.model import GPT
-from qtk.model.context import Context, KVCache
+from qtk.model.context import Context
 from qtk.model.moe import MoE, capacity_keep, dispatch_grouped, dispatch_naive
 from qtk.model.mlp import SwiGLU
 from qtk.model.nsa import NativeSparseAttention
@@ -43,7 +45,7 @@ def variants() -> list[dict]:
     """One model per registered component (and per router under moe), from the registry; the
     defaults (dense, mlp, standard) all give the same baseline model, kept once."""
     candidates = []
-    for kind in ("attention", "ffn", "memory", "residual"):
+    for kind in ("mixer", "ffn", "memory", "residual"):
         candidates += [{kind: name} for name in registry.names(kind) if registry.get(kind, name) is not None]
     candidates += [{"ffn": "moe", "router": name} for name in registry.names("router")]
     out, seen = [], []
@@ -58,8 +60,7 @@ def variants() -> list[dict]:
 def selected_names(variant: dict) -> set[tuple[str, str]]:
     """(kind, name) of every component the variant's model uses."""
     m = tiny(**variant).model
-    used = {(kind, getattr(m, kind)) for kind in ("attention", "ffn", "memory", "residual")}
-    return used | ({("router", m.router)} if m.ffn == "moe" else set())
+    return set(plan.used(m))
 
 
 VARIANTS = variants()
@@ -122,19 +123,62 @@ def test_cached_decoding_equals_full_forward(variant):
     idx = tokens()
     with torch.no_grad():
         full, _ = model(idx)
-        cache = KVCache(32)
-        parts = [model(idx[:, :7], cache=cache)[0], model(idx[:, 7:10], cache=cache)[0]]  # prefill, a chunk
-        parts += [model(idx[:, t:t + 1], cache=cache)[0] for t in range(10, T)]  # then one at a time
+        state = model.new_state(idx.shape[0])
+        parts = [model(idx[:, :7], state=state)[0], model(idx[:, 7:10], state=state)[0]]  # prefill, a chunk
+        parts += [model(idx[:, t:t + 1], state=state)[0] for t in range(10, T)]  # then one at a time
     inc = torch.cat(parts, dim=1)
     assert torch.allclose(full, inc, atol=1e-5), (full - inc).abs().max()
 
 
+# Every built-in component, by name: adding one without a variant here (and a golden curve) fails.
+EXPECTED = {("mixer", "dense"), ("mixer", "sliding"), ("mixer", "topk"), ("mixer", "nsa"), ("ffn", "mlp"),
+            ("ffn", "moe"), ("ffn", "none"), ("router", "switch"), ("router", "hash"), ("memory", "none"),
+            ("memory", "engram"), ("residual", "standard"), ("residual", "mhc")}
+
+
 def test_every_registered_name_is_tested():
+    registered = {(kind, name) for kind in registry.kinds() for name in registry.names(kind)}
+    assert registered == EXPECTED
     tested = set().union(*(selected_names(v) for v in VARIANTS))
-    for kind in registry.kinds():
-        for name in registry.names(kind):
-            if registry.get(kind, name) is not None:
-                assert (kind, name) in tested
+    assert {(k, n) for k, n in EXPECTED if registry.get(k, n) is not None} <= tested
+
+
+# ------------------------------------------------------------------ golden loss curves
+
+GOLDEN = Path(__file__).parent / "data" / "golden_curves.json"
+
+
+def loss_curve(variant: dict, steps: int = 20) -> list[float]:
+    """The debug model of one variant trained `steps` AdamW steps on one fixed batch (seed 0)."""
+    from qtk.model.gpt import weight_decay_split
+
+    model = build(variant).train()
+    decay, no_decay = weight_decay_split(model)
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1}, {"params": no_decay, "weight_decay": 0.0}],
+                            lr=1e-2, betas=(0.9, 0.95))
+    idx = tokens(B=4, n=T + 1, seed=3)
+    losses = []
+    for _ in range(steps):
+        _, loss = model(idx[:, :-1], idx[:, 1:])
+        loss.backward()
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        losses.append(round(loss.item(), 6))
+    return losses
+
+
+def test_golden_loss_curves():
+    """Numerics of every component, pinned: 20 steps on a fixed batch must give the stored losses
+    (set QTK_UPDATE_GOLDEN=1 to rewrite them after a deliberate change, and say why in the commit)."""
+    curves = {name: loss_curve(v) for name, v in zip(IDS, VARIANTS)}
+    if os.environ.get("QTK_UPDATE_GOLDEN"):
+        GOLDEN.write_text(json.dumps(curves, indent=1) + "\n")
+    golden = json.loads(GOLDEN.read_text())
+    assert set(golden) == set(curves)
+    for name, curve in curves.items():
+        assert curve[-1] < curve[0] - 1.0, name  # it learns the batch
+        worst = max(abs(a - b) for a, b in zip(curve, golden[name]))
+        assert worst < 2e-3, f"{name}: loss curve moved by {worst:.2e} from the golden one"
 
 
 # ------------------------------------------------------------------ attention kinds
@@ -149,7 +193,7 @@ def _attention_inputs(module, seed=0):
 
 
 def test_nsa_with_every_block_and_a_full_window_is_dense():
-    cfg = tiny(**{"attention": "nsa", "nsa.select_count": 8, "nsa.window": 32}).model  # 8 blocks of 4 >= T
+    cfg = tiny(**{"mixer": "nsa", "nsa.select_count": 8, "nsa.window": 32}).model  # 8 blocks of 4 >= T
     nsa = NativeSparseAttention(cfg, 0)
     q, k, v, ctx, dense = _attention_inputs(nsa)
     o = nsa.branches(q, k, v, ctx)  # (B, H, T, 3, hs)
@@ -173,7 +217,7 @@ def test_nsa_selection_rules():
 
 @pytest.mark.parametrize("name,key", [("sliding", "sliding.window"), ("topk", "topk.k")])
 def test_sliding_and_topk_reduce_to_dense_when_nothing_is_cut(name, key):
-    model = build({"attention": name, key: 32})
+    model = build({"mixer": name, key: 32})
     dense = build({})
     dense.load_state_dict(model.state_dict())
     idx = tokens()
@@ -183,11 +227,11 @@ def test_sliding_and_topk_reduce_to_dense_when_nothing_is_cut(name, key):
 
 def test_topk_k_larger_than_context_is_a_usage_error():
     with pytest.raises(UsageError, match=r"model.topk.k \(64\) exceeds model.block_size \(32\)"):
-        tiny(**{"attention": "topk", "topk.k": 64})
+        tiny(**{"mixer": "topk", "topk.k": 64})
 
 
 def test_topk_keeps_only_k_keys():
-    model = build({"attention": "topk", "topk.k": 3})
+    model = build({"mixer": "topk", "topk.k": 3})
     att = model.blocks[0].attn
     q, k, v, _, _ = _attention_inputs(att)
     # attention to a value that is one-hot on key j shows the weight of key j
@@ -251,6 +295,8 @@ def test_switch_router_stats_and_aux_loss():
     model = build({"ffn": "moe", "moe.aux_loss_coef": 0.01}).train()
     idx = tokens(B=4)
     _, loss = model(idx, torch.roll(idx, -1, 1))
+    assert model.last_stats == {}  # statistics cost time: only a logged training step asks for them
+    _, loss = model(idx, torch.roll(idx, -1, 1), stats=True)
     s = model.last_stats
     assert torch.allclose(s["moe_load"].sum(), torch.tensor(1.0))
     assert 0 < s["moe_drop_rate"] < 1  # capacity factor 0.75 must drop some
@@ -269,7 +315,7 @@ def test_hash_router_is_fixed_balanced_and_loss_free():
     # 8 tokens of each expert: perfectly balanced load, nothing dropped
     idx = torch.cat([torch.nonzero(router.expert_of == e)[:8, 0] for e in range(4)])[torch.randperm(32)][None]
     model(idx[:, :T], torch.roll(idx[:, :T], -1, 1))
-    ctx = Context(idx, torch.arange(32), None, None)
+    ctx = Context(idx, torch.arange(32), None, None, want_stats=True)
     model.blocks[0].ffn(torch.randn(1, 32, 32), ctx)
     assert ctx.stats["moe_cv"] == 0 and ctx.stats["moe_maxvio"] == 0 and ctx.stats["moe_drop_rate"] == 0
     assert not ctx.aux_losses and "moe_aux_loss" not in ctx.stats

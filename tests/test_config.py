@@ -29,7 +29,8 @@ def test_unknown_keys_are_named(tmp_path):
     ("model.n_layer", "0", "model.n_layer: must be >= 1"),
     ("model.dropout", "1.5", "model.dropout: must be <= 1.0"),
     ("data.tokenizer", "wordpiece", "data.tokenizer: must be one of byte, bpe"),
-    ("model.attention", "nope", "model.attention: unknown attention 'nope'"),
+    ("model.mixer", "nope", "model.mixer: unknown mixer 'nope'"),
+    ("model.attention", "nope", "model.mixer: unknown mixer 'nope'"),  # the old name of the key
     ("model.tie_embeddings", "maybe", "model.tie_embeddings: expected bool"),
     ("model", "3", "expected a table"),
 ])
@@ -84,6 +85,7 @@ def test_preset_sizes(size, target, vocab):
 def test_describe_lists_every_key_with_help():
     rows = config.describe()
     keys = {r[0] for r in rows}
-    assert {"model.n_layer", "train.lr", "data.tokenizer", "model.attention"} <= keys
+    assert {"model.n_layer", "train.lr", "data.tokenizer", "model.mixer", "model.layers", "model.nsa.window",
+            "model.moe.n_experts"} <= keys
     assert all(r[3] for r in rows)
-    assert "dense" in dict((r[0], r[3]) for r in rows)["model.attention"]
+    assert "dense" in dict((r[0], r[3]) for r in rows)["model.mixer"]

@@ -29,7 +29,7 @@ OPTIMUM_OUTPUTS = ["logits"] + [f"present.{i}.{kv}" for i in range(N_LAYER) for 
 def make_checkpoint(path: Path, attention: str = "dense") -> Path:
     cfg = qconfig.RunConfig()
     m = cfg.model
-    m.n_layer, m.n_head, m.n_kv_head, m.n_embd, m.block_size, m.attention = N_LAYER, 4, 2, 64, 64, attention
+    m.n_layer, m.n_head, m.n_kv_head, m.n_embd, m.block_size, m.mixer = N_LAYER, 4, 2, 64, 64, attention
     tok = ByteTokenizer()
     m.vocab_size = padded_vocab(tok.vocab_size)
     torch.manual_seed(0)
@@ -163,13 +163,19 @@ class DataDependentAttention(DenseAttention):
         return y if float(y.sum()) > 0 else -y
 
 
-def test_component_that_cannot_export_is_named(cli, tmp_path, monkeypatch):
-    monkeypatch.setitem(registry._ADDED, "attention", {"test-unexportable": DataDependentAttention})
-    ck = make_checkpoint(tmp_path / "ck" / "odd.safetensors", attention="test-unexportable")
+@pytest.fixture
+def unexportable():
+    registry.register("mixer", "test-unexportable")(DataDependentAttention)
+    yield "test-unexportable"
+    registry.unregister("mixer", "test-unexportable")
+
+
+def test_component_that_cannot_export_is_named(cli, tmp_path, unexportable):
+    ck = make_checkpoint(tmp_path / "ck" / "odd.safetensors", attention=unexportable)
     out_dir = tmp_path / "out"
     r = cli("export-onnx", ck, "-o", out_dir / "model.onnx")
     assert r.exit_code == 1
-    assert "attention 'test-unexportable'" in r.stderr and "blocks.0.attn" in r.stderr
+    assert "mixer 'test-unexportable'" in r.stderr and "blocks.0.attn" in r.stderr
     assert not out_dir.exists()  # no partial files, not even the directory it made
 
 

@@ -97,7 +97,6 @@ def test_compile_is_for_torch_checkpoints(cli, tmp_path):
 def test_transposed_layout_gives_the_same_logits(ck):
     """qtk generate's (in, out) weight layout: same logits for a prompt and for cached steps; the
     tied head (shared with the embedding) keeps nn.Linear; parameters are not duplicated."""
-    from qtk.model.context import KVCache
     from qtk.model.layout import TransposedLinear, transpose_linears
 
     ref, model = ck.build_model(), ck.build_model()
@@ -113,7 +112,7 @@ def test_transposed_layout_gives_the_same_logits(ck):
     ids = torch.randint(0, ck.tokenizer.vocab_size, (2, 24), generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
         assert torch.allclose(ref(ids)[0], model(ids)[0], atol=1e-5)
-        ca, cb = KVCache(model.cfg.block_size), KVCache(model.cfg.block_size)
-        ref(ids[:, :8], cache=ca), model(ids[:, :8], cache=cb)
+        ca, cb = ref.new_state(2), model.new_state(2)
+        ref(ids[:, :8], state=ca), model(ids[:, :8], state=cb)
         for t in range(8, 16):
-            assert torch.allclose(ref(ids[:, t:t + 1], cache=ca)[0], model(ids[:, t:t + 1], cache=cb)[0], atol=1e-5)
+            assert torch.allclose(ref(ids[:, t:t + 1], state=ca)[0], model(ids[:, t:t + 1], state=cb)[0], atol=1e-5)

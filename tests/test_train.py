@@ -35,10 +35,10 @@ def test_resume_matches_uninterrupted_run(tmp_path, monkeypatch):
     train(tiny_config(), out_dir=str(tmp_path / "full"))
     real = loop.Trainer.train_step
 
-    def stop_at_13(self, lr):
+    def stop_at_13(self, lr, stats=False):
         if self.step == 13:
             raise KeyboardInterrupt
-        return real(self, lr)
+        return real(self, lr, stats)
 
     monkeypatch.setattr(loop.Trainer, "train_step", stop_at_13)
     with pytest.raises(Interrupted):
@@ -59,9 +59,9 @@ def test_existing_run_is_not_overwritten(tiny_run):
 def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path, monkeypatch):
     real = loop.Trainer.train_step
 
-    def step(self, lr):
-        value = real(self, lr)
-        return float("nan") if self.step >= 12 else value
+    def step(self, lr, stats=False):
+        value = real(self, lr, stats)
+        return value * float("nan") if self.step >= 12 else value
 
     monkeypatch.setattr(loop.Trainer, "train_step", step)
     with pytest.raises(QtkError, match="loss became nan at step 13"):
@@ -72,10 +72,10 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path, monkeypatch):
 def test_ctrl_c_saves_and_resumes(tmp_path, monkeypatch):
     real = loop.Trainer.train_step
 
-    def step(self, lr):
+    def step(self, lr, stats=False):
         if self.step == 7:
             raise KeyboardInterrupt
-        return real(self, lr)
+        return real(self, lr, stats)
 
     monkeypatch.setattr(loop.Trainer, "train_step", step)
     with pytest.raises(Interrupted) as e:
@@ -118,4 +118,5 @@ def test_two_gloo_processes_match_one(tmp_path):
 def test_time_budget_stops_the_run(tmp_path):
     cfg = tiny_config(**{"train.max_steps": 0, "train.max_time": 1.0, "train.eval_interval": 0})
     r = train(cfg, out_dir=str(tmp_path / "r"))
-    assert r.steps > 0 and r.elapsed_s < 5
+    # max_steps 0 means no step limit: returning at all is the budget's doing
+    assert r.steps > 0 and r.elapsed_s >= 1.0

@@ -11,7 +11,6 @@ import torch.nn as nn
 
 from qtk.data.shards import TokenStream
 from qtk.eval import evaluate, spaced_windows, windows
-from qtk.model.context import KVCache
 
 
 @dataclass
@@ -61,13 +60,13 @@ def _decode_once(model: nn.Module, device: torch.device, new_tokens: int, prompt
     block = model.cfg.block_size
     idx = torch.randint(0, model.cfg.vocab_size, (1, max(1, min(prompt, block - new_tokens))),
                         generator=torch.Generator().manual_seed(0)).to(device)
-    cache = KVCache(block)
-    logits, _ = model(idx, cache=cache)
+    state = model.new_state(1, device)
+    logits, _ = model(idx, state=state)
     nxt = logits[:, -1].argmax(-1, keepdim=True)
     _sync(device)
     t0 = time.perf_counter()
     for _ in range(new_tokens):
-        logits, _ = model(nxt, cache=cache)
+        logits, _ = model(nxt, state=state)
         nxt = logits[:, -1].argmax(-1, keepdim=True)
     _sync(device)
     return time.perf_counter() - t0

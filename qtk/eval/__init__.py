@@ -45,6 +45,32 @@ def _peak_mem_mb(device: torch.device) -> float:
     return rss / 2**20 if sys.platform == "darwin" else rss / 1024  # bytes on macOS, KiB on Linux
 
 
+class _Scores:
+    """Running sums of the metrics over scored targets."""
+
+    def __init__(self) -> None:
+        self.nats, self.scored, self.top1, self.top5 = 0.0, 0, 0, 0
+
+    def add(self, logits: torch.Tensor, y: torch.Tensor) -> None:
+        """logits (B, T, V), y (B, T) with -1 where nothing is scored."""
+        mask = y >= 0
+        lp = torch.log_softmax(logits.float()[mask], dim=-1)
+        tgt = y[mask]
+        self.nats -= lp.gather(1, tgt[:, None]).sum().item()
+        top = lp.topk(min(5, lp.size(-1)), dim=-1).indices
+        self.top1 += (top[:, 0] == tgt).sum().item()
+        self.top5 += (top == tgt[:, None]).any(dim=1).sum().item()
+        self.scored += tgt.numel()
+
+
+def _targets(toks: torch.Tensor, first: int, specials: torch.Tensor) -> torch.Tensor:
+    """Targets of a window's tokens (n + 1,): the first `first` already scored, specials not scored."""
+    tgt = toks[1:].clone()
+    tgt[:first] = -1
+    tgt[torch.isin(tgt, specials)] = -1
+    return tgt
+
+
 @torch.no_grad()
 def evaluate(model: torch.nn.Module, stream: TokenStream, special_ids: set[int], *, block_size: int,
              stride: int | None = None, batch_size: int = 8, max_tokens: int | None = None,
@@ -53,18 +79,44 @@ def evaluate(model: torch.nn.Module, stream: TokenStream, special_ids: set[int],
     """Metrics over the whole stream (or about `max_tokens` of it, spread evenly).
 
     Targets that are special tokens (document separators) are not scored: bits per byte counts
-    only the text's own bytes."""
+    only the text's own bytes. A model without a context limit (`max_context` None) reads the
+    whole text in order instead, carrying its decode state from segment to segment (`streamed`),
+    unless a stride or a sample (`max_tokens`) is asked for."""
     device = torch.device(device)
     was_training = model.training
     model.eval()
     n = len(stream)
-    if max_tokens is not None and max_tokens < n:
-        spans = list(spaced_windows(n, block_size, max_tokens))
-    else:
-        spans = list(windows(n, block_size, stride or max(1, block_size // 2)))
-    nats, scored, top1, top5 = 0.0, 0, 0, 0
     specials = torch.tensor(sorted(special_ids), dtype=torch.long)
+    sample = max_tokens is not None and max_tokens < n
     t0 = time.perf_counter()
+    if getattr(model, "max_context", block_size) is None and stride is None and not sample:
+        scores = _streamed(model, stream, specials, block_size, batch_size, device, autocast_dtype, progress)
+    else:
+        spans = (list(spaced_windows(n, block_size, max_tokens)) if sample
+                 else list(windows(n, block_size, stride or max(1, block_size // 2))))
+        scores = _windowed(model, stream, specials, spans, block_size, batch_size, device, autocast_dtype, progress)
+    elapsed = time.perf_counter() - t0
+    model.train(was_training)
+    whole = not sample
+    # For a sample, bytes are estimated from the stream's bytes per scored token.
+    n_bytes = stream.n_bytes if whole else stream.n_bytes * scores.scored / max(1, n - 1)
+    loss = scores.nats / max(1, scores.scored)
+    return {
+        "loss": loss,
+        "ppl": math.exp(min(loss, 700.0)),
+        "bpb": scores.nats / (math.log(2) * max(1.0, n_bytes)),
+        "top1": scores.top1 / max(1, scores.scored),
+        "top5": scores.top5 / max(1, scores.scored),
+        "tokens": scores.scored,
+        "bytes": int(n_bytes),
+        "tokens_per_s": scores.scored / max(elapsed, 1e-9),
+        "peak_mem_mb": _peak_mem_mb(device),
+        "whole": whole,
+    }
+
+
+def _windowed(model, stream, specials, spans, block_size, batch_size, device, autocast_dtype, progress) -> _Scores:
+    scores = _Scores()
     for i in range(0, len(spans), batch_size):
         chunk = spans[i:i + batch_size]
         x = torch.zeros(len(chunk), block_size, dtype=torch.long)
@@ -72,42 +124,47 @@ def evaluate(model: torch.nn.Module, stream: TokenStream, special_ids: set[int],
         for row, (begin, end, first) in enumerate(chunk):
             toks = torch.from_numpy(stream.get(begin, end - begin + 1))
             x[row, : end - begin] = toks[:-1]
-            tgt = toks[1:].clone()
-            tgt[: first - begin] = -1
-            tgt[torch.isin(tgt, specials)] = -1
-            y[row, : end - begin] = tgt
-        x, y = x.to(device), y.to(device)
+            y[row, : end - begin] = _targets(toks, first - begin, specials)
         with torch.autocast(device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
-            logits, _ = model(x)
-        logits = logits.float()
-        mask = y >= 0
-        lp = torch.log_softmax(logits[mask], dim=-1)
-        tgt = y[mask]
-        nats -= lp.gather(1, tgt[:, None]).sum().item()
-        top = lp.topk(min(5, lp.size(-1)), dim=-1).indices
-        top1 += (top[:, 0] == tgt).sum().item()
-        top5 += (top == tgt[:, None]).any(dim=1).sum().item()
-        scored += tgt.numel()
+            logits, _ = model(x.to(device))
+        scores.add(logits, y.to(device))
         if progress:
             progress(min(i + batch_size, len(spans)), len(spans))
-    elapsed = time.perf_counter() - t0
-    model.train(was_training)
-    whole = max_tokens is None or max_tokens >= n
-    # For a sample, bytes are estimated from the stream's bytes per scored token.
-    n_bytes = stream.n_bytes if whole else stream.n_bytes * scored / max(1, n - 1)
-    loss = nats / max(1, scored)
-    return {
-        "loss": loss,
-        "ppl": math.exp(min(loss, 700.0)),
-        "bpb": nats / (math.log(2) * max(1.0, n_bytes)),
-        "top1": top1 / max(1, scored),
-        "top5": top5 / max(1, scored),
-        "tokens": scored,
-        "bytes": int(n_bytes),
-        "tokens_per_s": scored / max(elapsed, 1e-9),
-        "peak_mem_mb": _peak_mem_mb(device),
-        "whole": whole,
-    }
+    return scores
+
+
+def _streamed(model, stream, specials, block_size, batch_size, device, autocast_dtype, progress) -> _Scores:
+    """The text cut into `batch_size` contiguous parts, each read in order in segments of
+    block_size with the decode state carried across: every token is scored once, with all of
+    its part before it as context (as far as the model's layers look back)."""
+    n = len(stream)
+    rows = max(1, min(batch_size, (n - 1) // block_size))
+    part = (n - 1) // rows
+    state = model.new_state(rows, device, torch.float32)
+    scores = _Scores()
+    steps = -(-part // block_size)
+    for s in range(steps):
+        L = min(block_size, part - s * block_size)
+        x = torch.empty(rows, L, dtype=torch.long)
+        y = torch.empty(rows, L, dtype=torch.long)
+        for r in range(rows):
+            toks = torch.from_numpy(stream.get(r * part + s * block_size, L + 1))
+            x[r], y[r] = toks[:-1], _targets(toks, 0, specials)
+        with torch.autocast(device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
+            logits, _ = model(x.to(device), state=state)
+        scores.add(logits, y.to(device))
+        if progress:
+            progress(s + 1, steps)
+    # the last (n - 1) - rows * part targets do not fill a part: score them with fresh context
+    rest = (n - 1) - rows * part
+    if rest > 0:
+        toks = torch.from_numpy(stream.get(rows * part, rest + 1))
+        st = model.new_state(1, device, torch.float32)
+        for b in range(0, rest, block_size):
+            seg = toks[b:b + block_size + 1]
+            logits, _ = model(seg[None, :-1].to(device), state=st)
+            scores.add(logits, _targets(seg, 0, specials)[None].to(device))
+    return scores
 
 
 def evaluate_checkpoint(path: str, data: str | None = None, *, config_file: str | None = None,

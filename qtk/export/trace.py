@@ -21,12 +21,11 @@ from pathlib import Path
 
 import torch
 
-from qtk import registry
+from qtk import plan, registry
 from qtk.errors import QtkError, UsageError
-from qtk.export.wrapper import OnnxDecoder, input_names, output_names
+from qtk.export.wrapper import OnnxDecoder, input_names, output_names, stateful_parts
 
 DEFAULT_OPSET = 18
-VERIFIED = {"attention": {"dense"}, "ffn": {"mlp"}, "memory": {"none"}, "residual": {"standard"}}
 
 
 def opset_range() -> tuple[int, int]:
@@ -75,26 +74,25 @@ def dynamic_shapes(with_past: bool, n_layer: int) -> dict:
     return spec
 
 
-def used_components(model: torch.nn.Module) -> dict[str, str]:
-    cfg = model.cfg
-    return {kind: getattr(cfg, kind) for kind in ("attention", "ffn", "memory", "residual")}
+def verified(kind: str, name: str) -> bool:
+    """Whether qtk's own tests export this component and check its parity (the registry says)."""
+    return bool(registry.attr(kind, name, "onnx_verified", False))
 
 
 def unverified(model: torch.nn.Module) -> list[str]:
-    """'attention nsa'-style names of the model's components not checked by qtk's own tests."""
-    return [f"{kind} {name!r}" for kind, name in used_components(model).items() if name not in VERIFIED[kind]]
+    """'mixer nsa'-style names of the model's components not checked by qtk's own tests."""
+    return [f"{kind} {name!r}" for kind, name in plan.used(model.cfg) if not verified(kind, name)]
 
 
 def check_past_state(wrapper: OnnxDecoder, args: tuple[torch.Tensor, ...]) -> None:
-    """A with-past decoder can carry only keys and values between calls."""
-    with torch.no_grad():
-        wrapper(*args)
-    extra = {k for state in wrapper.last_cache.extra.values() for k in state}
-    if extra:
-        names = ", ".join(unverified(wrapper.model)) or "a component"
-        raise UsageError(f"--with-past: this model ({names}) keeps decoding state besides keys and values "
-                         f"({', '.join(sorted(extra))}), which the Optimum past_key_values interface cannot "
-                         "carry; export without --with-past (the full sequence is re-run each step)")
+    """A with-past decoder can carry only the keys and values of padding-aware attention."""
+    odd = [(i, role, m) for i, role, m in stateful_parts(wrapper.model)
+           if role != "mixer" or not getattr(m, "padding_aware", False)]
+    if odd:
+        names = ", ".join(sorted({f"{role} {type(m).__name__} (block {i})" for i, role, m in odd}))
+        raise UsageError(f"--with-past: this model ({names}) keeps decoding state besides attention keys and "
+                         "values, which the Optimum past_key_values interface cannot carry; export without "
+                         "--with-past (the full sequence is re-run each step)")
 
 
 def export(model: torch.nn.Module, with_past: bool, dst: Path, opset: int, vocab: int,
@@ -162,7 +160,7 @@ def check_written_opset(path: Path, opset: int) -> None:
 def _component_classes() -> dict[type, tuple[str, str]]:
     """Registered class -> (kind, name)."""
     out = {}
-    for kind in ("attention", "ffn", "memory", "residual", "router"):
+    for kind in registry.kinds():
         for name in registry.names(kind):
             try:
                 cls = registry.get(kind, name)
@@ -187,7 +185,7 @@ def explain_failure(e: BaseException, model: torch.nn.Module) -> str:
                 seen.append(obj)
         err = err.__cause__ or err.__context__
     # the innermost unverified one: a verified SwiGLU inside a MoE is not to blame
-    fresh = [m for m in seen if classes[type(m)][1] not in VERIFIED.get(classes[type(m)][0], ())]
+    fresh = [m for m in seen if not verified(*classes[type(m)])]
     reason = _reason(e)
     if fresh or seen:
         pick = (fresh or seen)[-1]

@@ -1,13 +1,17 @@
 """The language model and its components.
 
-Component contract (every registered attention / ffn / memory / residual follows it):
-- built as `Cls(cfg: ModelConfig, layer: int)`;
-- attention, ffn and memory: `forward(x, ctx) -> y`, x and y (B, T, C); memory's y is added to
-  the residual stream;
+Component contract (every registered mixer / ffn / memory / residual follows it; README, "The
+component contract", has the whole of it and a worked plugin):
+- built as `Cls(cfg: ModelConfig, layer: int)`; its settings are `cfg.<name>` (a dataclass the
+  registry names next to the class);
+- mixer, ffn and memory: `forward(x, ctx) -> y`, x and y (B, T, C); memory's y is added to the
+  residual stream;
 - residual: `forward(h, fn, ctx) -> h` wraps one sublayer `fn(x, ctx)`, with classmethods
   `expand(x)` / `collapse(h)` turning the embedding into the residual state and back;
-- `ctx` (qtk.model.context.Context) carries token ids, positions, RoPE tables, the KV cache and
-  a list for auxiliary losses / a dict for router statistics.
+- optional: `reset_parameters()` (own init), `no_weight_decay()` (local parameter names),
+  `new_state(batch, device, dtype)` (decode state, qtk.model.state), `max_context` (None = no limit);
+- `ctx` (qtk.model.context.Context) carries token ids, positions, RoPE tables, document starts,
+  the decode state, a list for auxiliary losses and, when `want_stats`, a dict for statistics.
 """
 
 from qtk.model.gpt import GPT

@@ -1,4 +1,9 @@
-"""Causal self-attention with RoPE and GQA/MQA through `scaled_dot_product_attention`."""
+"""Causal self-attention with RoPE and GQA/MQA through `scaled_dot_product_attention`.
+
+The mixer contract (every registered mixer follows it; see qtk/model/__init__.py): built as
+`Cls(cfg, layer)`, `forward(x, ctx) -> y` (B, T, C), `new_state(batch, device, dtype)` for
+decoding, `max_context` (positions it can attend over, None = no limit). Attention kinds are
+`padding_aware`: `attend` takes a (B, 1, T, L) key mask (left padding, rows reset mid-stream)."""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ import torch.nn.functional as F
 from qtk.config import ModelConfig
 from qtk.model.context import Context
 from qtk.model.rope import apply_rope
+from qtk.model.state import KVState
 
 
 def causal_mask(q_len: int, k_len: int, device: torch.device) -> torch.Tensor:
@@ -18,9 +24,12 @@ def causal_mask(q_len: int, k_len: int, device: torch.device) -> torch.Tensor:
 
 
 class DenseAttention(nn.Module):
+    padding_aware = True
+
     def __init__(self, cfg: ModelConfig, layer: int) -> None:
         super().__init__()
         self.layer = layer
+        self.max_context: int | None = cfg.block_size  # RoPE positions and KV slab are trained up to here
         self.n_head = cfg.n_head
         self.n_kv_head = cfg.n_kv_head or cfg.n_head
         self.head_dim = cfg.n_embd // cfg.n_head
@@ -44,10 +53,17 @@ class DenseAttention(nn.Module):
         groups = self.n_head // self.n_kv_head
         return t if groups == 1 else t.repeat_interleave(groups, dim=1)
 
-    def attend(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    def new_state(self, batch: int, device: torch.device | str, dtype: torch.dtype) -> KVState:
+        return KVState(batch, self.n_kv_head, self.head_dim, self.max_context, device, dtype)
+
+    def attend(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
+               mask: torch.Tensor | None = None) -> torch.Tensor:
+        """q (B, H, T, hs) over the last T of L keys; `mask` (B, 1, T, L) bool, causality included."""
         T, L = q.shape[2], k.shape[2]
         k, v = self.expand_kv(k), self.expand_kv(v)
         p = self.dropout if self.training else 0.0
+        if mask is not None:
+            return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p)
         if T == L:
             return F.scaled_dot_product_attention(q, k, v, dropout_p=p, is_causal=True)
         mask = None if T == 1 else causal_mask(T, L, q.device)
@@ -56,8 +72,11 @@ class DenseAttention(nn.Module):
     def forward(self, x: torch.Tensor, ctx: Context) -> torch.Tensor:
         B, T, _ = x.shape
         q, k, v = self.project(x, ctx)
-        if ctx.cache is not None:
-            k, v = ctx.cache.update(self.layer, k, v)
-        y = self.attend(q, k, v)  # (B, H, T, hs)
+        mask = None
+        state = ctx.layer_state(self.layer)
+        if state is not None:
+            k, v = state.append(k, v)
+            mask = state.key_mask(T, k.shape[2])
+        y = self.attend(q, k, v, mask)  # (B, H, T, hs)
         y = y.transpose(1, 2).reshape(B, T, self.n_head * self.head_dim)
         return F.dropout(self.proj(y), self.dropout, self.training)

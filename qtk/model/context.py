@@ -1,4 +1,5 @@
-"""Per-forward state shared by all blocks: token ids, positions, RoPE tables, cache, aux losses."""
+"""Per-forward context shared by all blocks: token ids, positions, RoPE tables, document starts,
+the decode state, auxiliary losses and (when training logs them) statistics."""
 
 from __future__ import annotations
 
@@ -7,36 +8,7 @@ from typing import Any
 
 import torch
 
-
-class KVCache:
-    """Preallocated key/value cache for incremental decoding (one slab per layer).
-
-    `update(layer, k, v)` writes the new keys at [length, length+T) and returns all keys so far;
-    the model calls `advance(T)` once per forward. Components with other state (e.g. NSA's
-    compressed keys) keep it in `extra[layer]`.
-    """
-
-    def __init__(self, max_len: int) -> None:
-        self.max_len = max_len
-        self.length = 0
-        self.k: dict[int, torch.Tensor] = {}
-        self.v: dict[int, torch.Tensor] = {}
-        self.extra: dict[int, dict[str, Any]] = {}
-
-    def update(self, layer: int, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        B, H, T, D = k.shape  # (B, Hkv, T, D)
-        end = self.length + T
-        if end > self.max_len:
-            raise ValueError(f"KV cache full: {end} > {self.max_len} positions")
-        if layer not in self.k:
-            self.k[layer] = k.new_empty(B, H, self.max_len, D)
-            self.v[layer] = v.new_empty(B, H, self.max_len, v.shape[-1])
-        self.k[layer][:, :, self.length:end] = k
-        self.v[layer][:, :, self.length:end] = v
-        return self.k[layer][:, :, :end], self.v[layer][:, :, :end]
-
-    def advance(self, n: int) -> None:
-        self.length += n
+from qtk.model.state import DecodeState, LayerState
 
 
 @dataclass
@@ -45,14 +17,20 @@ class Context:
     pos: torch.Tensor                       # (T,) absolute positions
     cos: torch.Tensor                       # (T, hs/2) RoPE tables at those positions
     sin: torch.Tensor
-    cache: KVCache | None = None
+    state: DecodeState | None = None        # decoding: what earlier forwards left (None: a plain forward)
+    doc_start: torch.Tensor | None = None   # (B, T) bool: a document starts at this token (packed windows)
+    want_stats: bool = False                # compute statistics for the training log (off in generation)
     aux_losses: list[torch.Tensor] = field(default_factory=list)
     stats: dict[str, Any] = field(default_factory=dict)
     stat_counts: dict[str, int] = field(default_factory=dict)
 
+    def layer_state(self, layer: int, role: str = "mixer") -> LayerState | None:
+        return self.state.get(layer, role) if self.state is not None else None
+
     def record(self, name: str, value: Any) -> None:
         """Put a statistic in `stats` as its mean over the layers that report it this forward
-        (tensors should be detached: training logs the 0-dim ones)."""
+        (tensors should be detached: training logs the 0-dim ones). Callers check `want_stats`
+        first, so nothing is computed for a forward that will not be logged."""
         n = self.stat_counts.get(name, 0) + 1
         self.stat_counts[name] = n
         old = self.stats.get(name)
@@ -60,5 +38,5 @@ class Context:
 
     @property
     def past(self) -> int:
-        """Positions already in the cache before this forward."""
-        return self.cache.length if self.cache is not None else 0
+        """Positions fed before this forward."""
+        return self.state.length if self.state is not None else 0

@@ -7,8 +7,8 @@ gated by alpha = sigmoid(RMSNorm(h) . RMSNorm(W_k e) / sqrt(C)) so the context d
 of the memory to admit. A short causal depthwise conv (zero-initialised, so the module starts as
 the gated value) follows: y = SiLU(conv(RMSNorm(alpha * W_v e))) + alpha * W_v e.
 
-Decoding keeps the last max_order - 1 token ids and the conv's last kernel - 1 inputs in
-`cache.extra[layer]`, so cached decoding matches a full forward.
+Decoding keeps the last max_order - 1 token ids and the conv's last kernel - 1 inputs in a
+TensorState (fixed size), so cached decoding matches a full forward.
 """
 
 from __future__ import annotations
@@ -19,8 +19,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from qtk.config import ModelConfig, engram_layers
+from qtk.config import ModelConfig
 from qtk.model.context import Context
+from qtk.model.state import TensorState
 from qtk.ops import ngram_hash
 
 
@@ -65,10 +66,11 @@ class Engram(nn.Module):
         self.conv = nn.Conv1d(C, C, e.conv_kernel, groups=C, bias=False)
         nn.init.zeros_(self.conv.weight)
 
-    @staticmethod
-    def layers(cfg: ModelConfig) -> set[int]:
-        """Blocks that get an Engram module (`model.engram.layers`)."""
-        return engram_layers(cfg)
+    def new_state(self, batch: int, device: torch.device | str, dtype: torch.dtype) -> TensorState:
+        """The last max_order - 1 ids (-1 = none yet) and the conv's last kernel - 1 inputs."""
+        C = self.norm_h.normalized_shape[0]
+        return TensorState(ids=torch.full((batch, 0), -1, dtype=torch.long, device=device),
+                           conv=torch.zeros(batch, C, max(self.kernel - 1, 0), device=device, dtype=dtype))
 
     def lookup(self, ids: torch.Tensor, T: int) -> torch.Tensor:
         """(B, T, n_tables * embd) memory rows for the last T positions of ids (B, L)."""
@@ -77,22 +79,18 @@ class Engram(nn.Module):
 
     def forward(self, x: torch.Tensor, ctx: Context) -> torch.Tensor:
         B, T, C = x.shape
-        ids, state = ctx.idx, None
-        if ctx.cache is not None:
-            state = ctx.cache.extra.setdefault(self.layer, {})
-            if "engram_ids" in state:
-                ids = torch.cat([state["engram_ids"], ids], dim=1)
-            state["engram_ids"] = ids[:, -(max(self.orders) - 1):]
+        ids, state = ctx.idx, ctx.layer_state(self.layer, "memory")
+        if state is not None:
+            ids = torch.cat([state["ids"], ids], dim=1)
+            state["ids"] = ids[:, -(max(self.orders) - 1):]
         mem = self.lookup(ids, T)
         key, value = self.key(mem), self.value(mem)  # (B, T, C)
         alpha = torch.sigmoid((self.norm_h(x) * self.norm_k(key)).sum(-1, keepdim=True) / math.sqrt(C))
         v = alpha * value
         u = self.norm_v(v).transpose(1, 2)  # (B, C, T)
         if self.kernel > 1:
-            past = state.get("engram_conv") if state is not None else None
-            if past is None:
-                past = u.new_zeros(B, C, self.kernel - 1)
+            past = state["conv"].to(u.dtype) if state is not None else u.new_zeros(B, C, self.kernel - 1)
             u = torch.cat([past, u], dim=-1)  # causal: only earlier inputs on the left
             if state is not None:
-                state["engram_conv"] = u[..., -(self.kernel - 1):]
+                state["conv"] = u[..., -(self.kernel - 1):]
         return F.silu(self.conv(u)).transpose(1, 2) + v

@@ -1,6 +1,11 @@
-"""Decoder-only transformer: token embedding, blocks of (attention, ffn[, memory]) wrapped by a
-residual scheme, final RMSNorm, (optionally tied) LM head. Components come from the registry by
-the names in ModelConfig, so new kinds plug in without editing this file.
+"""Decoder-only language model: token embedding, blocks of (mixer, ffn[, memory]) wrapped by a
+residual scheme, final RMSNorm, (optionally tied) LM head. Which mixer, ffn and memory each
+block gets comes from the per-layer plan (qtk.plan) and the registry, so new kinds plug in
+without editing this file.
+
+Initialisation: a component that defines `reset_parameters()` initialises its own parameters
+(once, after construction); every other Linear/Embedding gets the default normal(0, init_std),
+residual output projections scaled by 1/sqrt(2 n_layer) (GPT-2).
 """
 
 from __future__ import annotations
@@ -11,10 +16,11 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from qtk import registry
+from qtk import plan, registry
 from qtk.config import ModelConfig
-from qtk.model.context import Context, KVCache
+from qtk.model.context import Context
 from qtk.model.rope import rope_tables
+from qtk.model.state import DecodeState
 
 
 def padded_vocab(n: int) -> int:
@@ -34,23 +40,56 @@ def init_weights(m: nn.Module, cfg: ModelConfig) -> None:
         nn.init.normal_(m.weight, 0.0, std)
 
 
+def owns_init(m: nn.Module) -> bool:
+    """A qtk or plugin component with its own reset_parameters (torch's layers have one too, but
+    those take the model's default init)."""
+    return callable(getattr(m, "reset_parameters", None)) and not type(m).__module__.startswith("torch.")
+
+
+def initialise(model: nn.Module, cfg: ModelConfig) -> None:
+    """Default init for every module outside a self-initialising component; then each such
+    component's reset_parameters(), once (outermost first, so an inner one is not run twice)."""
+    owners = [m for m in model.modules() if m is not model and owns_init(m)]
+    inside: set[int] = set()
+    for m in owners:
+        if id(m) not in inside:
+            inside.update(id(sub) for sub in m.modules())
+    for m in model.modules():
+        if id(m) not in inside:
+            init_weights(m, cfg)
+    done: set[int] = set()
+    for m in owners:
+        if id(m) not in done:
+            m.reset_parameters()
+            done.update(id(sub) for sub in m.modules())
+
+
 class Block(nn.Module):
-    def __init__(self, cfg: ModelConfig, layer: int) -> None:
+    """One layer. `attn` holds the layer's mixer whatever its kind (the name predates non-attention
+    mixers and is kept so that checkpoints and quantized layer names stay valid)."""
+
+    def __init__(self, cfg: ModelConfig, layer: int, spec: plan.LayerSpec) -> None:
         super().__init__()
         residual = registry.get("residual", cfg.residual)
-        self.attn = registry.get("attention", cfg.attention)(cfg, layer)
+        self.spec = spec
+        self.attn = registry.get("mixer", spec.mixer)(cfg, layer)
         self.attn_res = residual(cfg, layer)
-        self.ffn = registry.get("ffn", cfg.ffn)(cfg, layer)
-        self.ffn_res = residual(cfg, layer)
-        memory = registry.get("memory", cfg.memory)
-        self.memory = memory(cfg, layer) if memory is not None and layer in memory.layers(cfg) else None
+        ffn = registry.get("ffn", spec.ffn)
+        self.ffn = ffn(cfg, layer) if ffn is not None else None
+        self.ffn_res = residual(cfg, layer) if self.ffn is not None else None
+        memory = registry.get("memory", spec.memory)
+        self.memory = memory(cfg, layer) if memory is not None else None
         self.memory_res = residual(cfg, layer) if self.memory is not None else None
+
+    def parts(self) -> list[tuple[str, nn.Module]]:
+        return [(role, m) for role, m in (("mixer", self.attn), ("ffn", self.ffn), ("memory", self.memory))
+                if m is not None]
 
     def forward(self, h: torch.Tensor, ctx: Context) -> torch.Tensor:
         if self.memory is not None:
             h = self.memory_res(h, self.memory, ctx)
         h = self.attn_res(h, self.attn, ctx)
-        return self.ffn_res(h, self.ffn, ctx)
+        return self.ffn_res(h, self.ffn, ctx) if self.ffn is not None else h
 
 
 class GPT(nn.Module):
@@ -61,7 +100,7 @@ class GPT(nn.Module):
         self.cfg = cfg
         self.residual = registry.get("residual", cfg.residual)
         self.wte = nn.Embedding(cfg.vocab_size, cfg.n_embd)
-        self.blocks = nn.ModuleList(Block(cfg, i) for i in range(cfg.n_layer))
+        self.blocks = nn.ModuleList(Block(cfg, i, spec) for i, spec in enumerate(plan.resolve(cfg)))
         self.norm = nn.RMSNorm(cfg.n_embd, eps=cfg.norm_eps)
         self.head = nn.Linear(cfg.n_embd, cfg.vocab_size, bias=False)
         if cfg.tie_embeddings:
@@ -69,7 +108,7 @@ class GPT(nn.Module):
         cos, sin = rope_tables(cfg.n_embd // cfg.n_head, cfg.block_size, cfg.rope_theta)
         self.register_buffer("rope_cos", cos, persistent=False)
         self.register_buffer("rope_sin", sin, persistent=False)
-        self.apply(lambda m: init_weights(m, cfg))
+        initialise(self, cfg)
 
     def num_params(self, non_embedding: bool = False) -> int:
         n = sum(p.numel() for p in self.parameters())  # tied weights are counted once
@@ -77,19 +116,52 @@ class GPT(nn.Module):
             n -= self.wte.weight.numel()
         return n
 
-    def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None,
-                cache: KVCache | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+    @property
+    def max_context(self) -> int | None:
+        """The most positions any layer can look back over (None: no layer has a limit, so
+        generation and evaluation can stream past block_size)."""
+        limits = [m.max_context for b in self.blocks for _, m in b.parts() if getattr(m, "max_context", None)]
+        return min(limits) if limits else None
+
+    def new_state(self, batch: int, device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32
+                  ) -> DecodeState:
+        """Each component's decode state, for incremental forwards of `batch` rows."""
+        layers = {}
+        for i, block in enumerate(self.blocks):
+            for role, m in block.parts():
+                make = getattr(m, "new_state", None)
+                st = make(batch, device, dtype) if make is not None else None
+                if st is not None:
+                    layers[(i, role)] = st
+        return DecodeState(layers, batch)
+
+    def rope(self, start: int, T: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """RoPE tables (T, hs/2) for positions start..start+T-1, extended (doubling) past
+        block_size for layers without a context limit."""
+        if start + T > self.rope_cos.shape[0]:
+            n = max(start + T, 2 * self.rope_cos.shape[0])
+            cos, sin = rope_tables(self.cfg.n_embd // self.cfg.n_head, n, self.cfg.rope_theta)
+            self.rope_cos, self.rope_sin = cos.to(self.rope_cos.device), sin.to(self.rope_sin.device)
+        return self.rope_cos[start:start + T], self.rope_sin[start:start + T]
+
+    def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None, state: DecodeState | None = None,
+                doc_start: torch.Tensor | None = None, stats: bool = False
+                ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """idx (B, T) -> logits (B, T, V); with targets, mean cross-entropy (+ aux losses).
-        Targets < 0 are ignored. Without targets only the positions' logits are returned."""
+        Targets < 0 are ignored. `state` (from new_state) carries decoding across calls;
+        `doc_start` (B, T) bool marks where packed documents begin; `stats` asks components for
+        the statistics a training log shows (left in `last_stats`)."""
         B, T = idx.shape
-        past = cache.length if cache is not None else 0
-        if past + T > self.cfg.block_size:
-            raise ValueError(f"sequence of {past + T} tokens exceeds the context of {self.cfg.block_size}")
+        past = state.length if state is not None else 0
+        limit = self.max_context
+        if limit is not None and past + T > limit:
+            raise ValueError(f"sequence of {past + T} tokens exceeds the context of {limit}")
+        cos, sin = self.rope(past, T)
         pos = torch.arange(past, past + T, device=idx.device)
-        ctx = Context(idx, pos, self.rope_cos[past:past + T], self.rope_sin[past:past + T], cache)
+        ctx = Context(idx, pos, cos, sin, state, doc_start, want_stats=stats)
         logits = self.run(idx, ctx)  # (B, T, V)
-        if cache is not None:
-            cache.advance(T)
+        if state is not None:
+            state.advance(T)
         self.last_stats = ctx.stats
         if targets is None:
             return logits, None
@@ -100,8 +172,25 @@ class GPT(nn.Module):
 
     def run(self, idx: torch.Tensor, ctx: Context) -> torch.Tensor:
         """Logits (B, T, V) of idx in a prepared context. forward() prepares the usual one
-        (positions from the cache); the ONNX export its own (positions, padding and past as inputs)."""
+        (positions from the state); the ONNX export its own (positions, padding and past as inputs)."""
         h = self.residual.expand(self.wte(idx), self.cfg)  # (B, T, C) or scheme-specific
         for block in self.blocks:
             h = block(h, ctx)
         return self.head(self.norm(self.residual.collapse(h, self.cfg)))
+
+
+def weight_decay_split(model: nn.Module) -> tuple[list[nn.Parameter], list[nn.Parameter]]:
+    """(decayed, not decayed) parameters. Matrices decay except the token embedding; vectors
+    (norms, biases) do not; a component marks more with `no_weight_decay()` -> local names."""
+    marked: set[str] = set()
+    for prefix, m in model.named_modules():
+        names = getattr(m, "no_weight_decay", None)
+        if callable(names):
+            marked |= {f"{prefix}.{n}" if prefix else n for n in names()}
+    decay, no_decay = [], []
+    for name, p in model.named_parameters():
+        if not p.requires_grad:
+            continue
+        plain = p.dim() >= 2 and not name.startswith("wte") and name not in marked
+        (decay if plain else no_decay).append(p)
+    return decay, no_decay

@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from qtk.config import ModelConfig
 from qtk.errors import UsageError
 from qtk.model.attention import DenseAttention, causal_mask
+from qtk.model.state import WindowKVState
 
 
 def window_mask(q_len: int, k_len: int, window: int, device: torch.device) -> torch.Tensor:
@@ -25,12 +26,22 @@ def window_mask(q_len: int, k_len: int, window: int, device: torch.device) -> to
 
 
 class SlidingWindowAttention(DenseAttention):
+    """No context limit: RoPE is relative and no query looks back further than the window, so the
+    decode state (WindowKVState) stays bounded and generation can run past block_size."""
+
     def __init__(self, cfg: ModelConfig, layer: int) -> None:
         super().__init__(cfg, layer)
         self.window = cfg.sliding.window
+        self.max_context = None
 
-    def attend(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    def new_state(self, batch: int, device: torch.device | str, dtype: torch.dtype) -> WindowKVState:
+        return WindowKVState(batch, self.n_kv_head, self.head_dim, self.window, device, dtype)
+
+    def attend(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
+               mask: torch.Tensor | None = None) -> torch.Tensor:
         T, L = q.shape[2], k.shape[2]
+        if mask is not None:
+            return super().attend(q, k, v, mask & window_mask(T, L, self.window, q.device))
         if L <= self.window:  # nothing falls out of the window: plain causal attention
             return super().attend(q, k, v)
         k, v = self.expand_kv(k), self.expand_kv(v)
@@ -46,10 +57,13 @@ class TopKAttention(DenseAttention):
                              "a query can never have more than block_size keys")
         self.k = cfg.topk.k
 
-    def attend(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    def attend(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
+               mask: torch.Tensor | None = None) -> torch.Tensor:
         T, L = q.shape[2], k.shape[2]
         k, v = self.expand_kv(k), self.expand_kv(v)
         scores = (q @ k.transpose(-1, -2)) / math.sqrt(q.shape[-1])  # (B, H, T, L)
+        if mask is not None:
+            return self._attend_masked(scores, v, mask)
         scores = scores.masked_fill(~causal_mask(T, L, q.device), float("-inf"))
         if self.k < L:
             # a query with fewer than k causal keys gets a -inf threshold: it keeps them all
@@ -57,3 +71,13 @@ class TopKAttention(DenseAttention):
             scores = scores.masked_fill(scores < kth, float("-inf"))
         p = F.dropout(scores.softmax(dim=-1), self.dropout, self.training)
         return p @ v
+
+    def _attend_masked(self, scores: torch.Tensor, v: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Top-k among the keys `mask` allows, free of branches on sizes (the ONNX export traces it):
+        k extra -inf columns stand in for `if k < L`, so a query with fewer than k visible keys
+        gets a -inf threshold and keeps them all."""
+        scores = scores.masked_fill(~mask, float("-inf"))
+        pad = scores.new_full((*scores.shape[:-1], self.k), float("-inf"))
+        kth = torch.cat([scores, pad], dim=-1).topk(self.k, dim=-1).values[..., -1:]
+        p = scores.masked_fill(scores < kth, float("-inf")).softmax(dim=-1)
+        return F.dropout(p, self.dropout, self.training) @ v

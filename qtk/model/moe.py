@@ -93,7 +93,8 @@ class MoE(nn.Module):
             y = y + self.shared(flat)
         if self.training:
             ctx.aux_losses += [loss for loss in (r.aux_loss, r.z_loss) if loss is not None]
-        self.report(r, keep, ctx)
+        if ctx.want_stats:
+            self.report(r, keep, ctx)
         return y.view(B, T, C)
 
     @torch.no_grad()

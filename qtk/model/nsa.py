@@ -10,8 +10,10 @@ RoPE'd queries, mixed per head by learned sigmoid gates:
 
 One deviation from the paper: the selected and window branches share the layer's keys/values
 (the paper gives each branch its own), so the KV cache and the `qkv` projection stay dense's.
-Incremental decoding keeps the compressed keys/values in `cache.extra[layer]` and compresses a
-block when its last token arrives, so it gives the same logits as a full forward.
+Incremental decoding keeps the compressed keys/values in its NSAState (a KVState) and compresses
+a block when its last token arrives, so it gives the same logits as a full forward. Rows cannot
+start at different positions (no left padding, no per-row reset): the compressed blocks are
+shared by position.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from qtk.model.attention import DenseAttention
 from qtk.model.context import Context
 from qtk.model.local_attention import window_mask
 from qtk.ops import selected_attention
+from qtk.model.state import KVState
 
 
 class BlockCompressor(nn.Module):
@@ -43,7 +46,33 @@ class BlockCompressor(nn.Module):
         return self.out(F.gelu(self.fc(x)))
 
 
+class NSAState(KVState):
+    """All keys/values plus the compressed keys/values of the blocks completed so far."""
+
+    ck: torch.Tensor | None = None
+    cv: torch.Tensor | None = None
+
+    def reset(self, rows: torch.Tensor) -> None:
+        raise ValueError("nsa attention cannot reset single rows: its compressed blocks are shared by position")
+
+    def select(self, index: torch.Tensor) -> None:
+        super().select(index)
+        if self.ck is not None:
+            self.ck, self.cv = self.ck[index], self.cv[index]
+
+    def tensors(self) -> dict[str, torch.Tensor]:
+        out = super().tensors()
+        if self.ck is not None:
+            out.update(compressed_key=self.ck, compressed_value=self.cv)
+        return out
+
+
 class NativeSparseAttention(DenseAttention):
+    padding_aware = False
+
+    def new_state(self, batch: int, device: torch.device | str, dtype: torch.dtype) -> NSAState:
+        return NSAState(batch, self.n_kv_head, self.head_dim, self.max_context, device, dtype)
+
     def __init__(self, cfg: ModelConfig, layer: int) -> None:
         super().__init__(cfg, layer)
         c = cfg.nsa
@@ -66,15 +95,15 @@ class NativeSparseAttention(DenseAttention):
 
     def compressed_kv(self, k: torch.Tensor, v: torch.Tensor, ctx: Context) -> tuple[torch.Tensor, torch.Tensor]:
         """(B, Hkv, Nc, D) compressed keys/values of all complete blocks of the L keys so far."""
-        if ctx.cache is None:
+        state = ctx.layer_state(self.layer)
+        if state is None:
             return self._compress(k, v, 0)
-        state = ctx.cache.extra.setdefault(self.layer, {})
-        ck, cv = state.get("nsa_ck"), state.get("nsa_cv")
+        ck, cv = state.ck, state.cv
         have = 0 if ck is None else ck.shape[2]
         new_k, new_v = self._compress(k, v, have)
         if ck is not None:
             new_k, new_v = torch.cat([ck, new_k], dim=2), torch.cat([cv, new_v], dim=2)
-        state["nsa_ck"], state["nsa_cv"] = new_k, new_v
+        state.ck, state.cv = new_k, new_v
         return new_k, new_v
 
     def compressed_attention(self, q: torch.Tensor, ck: torch.Tensor, cv: torch.Tensor,
@@ -126,8 +155,11 @@ class NativeSparseAttention(DenseAttention):
     def forward(self, x: torch.Tensor, ctx: Context) -> torch.Tensor:
         B, T, _ = x.shape
         q, k, v = self.project(x, ctx)
-        if ctx.cache is not None:
-            k, v = ctx.cache.update(self.layer, k, v)
+        state = ctx.layer_state(self.layer)
+        if state is not None:
+            k, v = state.append(k, v)
+            if state.key_mask(T, k.shape[2]) is not None:
+                raise ValueError("nsa attention cannot decode rows that start at different positions")
         o = self.branches(q, k, v, ctx)  # (B, H, T, 3, hs)
         g = torch.sigmoid(self.gate(x)).view(B, T, self.n_head, 3).transpose(1, 2)  # (B, H, T, 3)
         y = (g.unsqueeze(-1) * o).sum(dim=3).transpose(1, 2).reshape(B, T, self.n_head * self.head_dim)

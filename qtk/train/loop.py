@@ -24,7 +24,7 @@ from qtk.data.tokenizer import from_json
 from qtk.errors import Interrupted, QtkError, UsageError
 from qtk.eval import evaluate
 from qtk.model import GPT
-from qtk.model.gpt import padded_vocab
+from qtk.model.gpt import padded_vocab, weight_decay_split
 from qtk.train import dist
 from qtk.train.schedule import lr_at
 
@@ -130,9 +130,7 @@ class Trainer:
 
     def _optimizer(self) -> torch.optim.Optimizer:
         t = self.cfg.train
-        decay, no_decay = [], []
-        for name, p in self.model.named_parameters():
-            (decay if p.dim() >= 2 and not name.startswith("wte") else no_decay).append(p)
+        decay, no_decay = weight_decay_split(self.model)
         groups = [{"params": decay, "weight_decay": t.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
         try:
             return torch.optim.AdamW(groups, lr=t.lr, betas=(t.beta1, t.beta2), fused=True)
@@ -179,19 +177,23 @@ class Trainer:
             return x.pin_memory().to(self.device, non_blocking=True), y.pin_memory().to(self.device, non_blocking=True)
         return x, y
 
-    def train_step(self, lr: float) -> float:
+    def train_step(self, lr: float, stats: bool = False) -> torch.Tensor:
+        """One optimizer step; returns the mean loss as a 0-dim tensor (read it only when logging:
+        .item() waits for the device). `stats` asks the last micro-batch for component statistics."""
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         ix = self.batch_indices()
-        total = 0.0
+        total = torch.zeros((), device=self.device)
+        eot = self.tok.eot_id
         for m in range(self.accum):
             x, y = self.fetch(ix[m * self.micro:(m + 1) * self.micro])
-            sync = m == self.accum - 1 or not self.dist.active
+            last = m == self.accum - 1
+            sync = last or not self.dist.active
             with self.net.no_sync() if not sync else contextlib.nullcontext():
                 with torch.autocast(self.device.type, dtype=self.amp, enabled=self.amp is not None):
-                    _, loss = self.net(x, y)
+                    _, loss = self.net(x, y, doc_start=x == eot, stats=stats and last)
                 (loss / self.accum).backward()
-            total += loss.item() / self.accum
+            total += loss.detach() / self.accum
         if self.cfg.train.grad_clip > 0:
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.train.grad_clip)
         self.optimizer.step()
@@ -250,6 +252,7 @@ class Trainer:
         tok_per_step = t.batch_size * T
         window_t, window_steps = time.perf_counter(), 0
         val_loss = None
+        loss_t = None
         try:
             while True:
                 elapsed = self.elapsed_before + time.perf_counter() - start
@@ -257,14 +260,19 @@ class Trainer:
                 if dist.any_true(self.dist, out_of_time, self.device) or (t.max_steps and self.step >= t.max_steps):
                     break
                 lr = lr_at(t, self.step, elapsed)
-                loss = dist.mean(self.dist, self.train_step(lr), self.device)
-                if not math.isfinite(loss):
-                    raise QtkError(f"loss became {loss} at step {self.step + 1}: stopped; the last good "
-                                   f"checkpoint is {self.run_dir / 'last.safetensors'}")
+                logging = (self.step + 1) % t.log_interval == 0
+                checking = logging or (t.eval_interval and (self.step + 1) % t.eval_interval == 0)
+                loss_t = self.train_step(lr, stats=logging)
                 self.step += 1
-                self.last_loss = loss
                 window_steps += 1
-                if self.step % t.log_interval == 0:
+                if checking or (t.max_steps and self.step >= t.max_steps):
+                    # one device sync and all-reduce per logged / checkpointed step, not per step
+                    loss = dist.mean(self.dist, loss_t.item(), self.device)
+                    if not math.isfinite(loss):
+                        raise QtkError(f"loss became {loss} at step {self.step}: stopped; the last good "
+                                       f"checkpoint is {self.run_dir / 'last.safetensors'}")
+                    self.last_loss = loss
+                if logging:
                     now = time.perf_counter()
                     rec = {"step": self.step, "loss": loss, "lr": lr, "tokens": self.step * tok_per_step,
                            "tokens_per_s": window_steps * tok_per_step / (now - window_t), "elapsed": elapsed,
@@ -278,6 +286,8 @@ class Trainer:
             self.save(self.elapsed_before + time.perf_counter() - start, None)
             raise Interrupted(f"interrupted at step {self.step}; checkpoint saved to {self.run_dir / 'last.safetensors'}"
                               f" (continue with --resume {self.run_dir})") from None
+        if loss_t is not None:  # a time budget can end the run between two logged steps
+            self.last_loss = dist.mean(self.dist, loss_t.item(), self.device)
         elapsed = self.elapsed_before + time.perf_counter() - start
         if not (t.eval_interval and self.step % t.eval_interval == 0 and val_loss is not None):
             val_loss = self._periodic_eval(elapsed)

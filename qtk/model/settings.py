@@ -1,0 +1,91 @@
+"""Settings of the built-in components: one torch-free dataclass per component, named in the
+registry next to the component's class, with an optional `validate(settings, model, key)` hook for
+checks that involve the rest of the model. They appear as `[model.<component>]` TOML tables and
+`--set model.<component>.<field>=...`. No torch here (config loading and `--help` must not
+import it)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from qtk.errors import UsageError
+from qtk.fields import setting
+
+
+@dataclass
+class SlidingSettings:
+    window: int = setting(64, "Sliding-window attention: each query sees the last `window` positions (itself "
+                              "included).", min=1)
+
+
+@dataclass
+class TopKSettings:
+    k: int = setting(32, "Top-k attention: each query attends to its k highest-scoring causal keys "
+                         "(k <= block_size).", min=1)
+
+
+def validate_topk(s: TopKSettings, model: Any, key: str) -> None:
+    if s.k > model.block_size:
+        raise UsageError(f"{key}.k ({s.k}) exceeds model.block_size ({model.block_size}): "
+                         "a query can never have more than block_size keys")
+
+
+@dataclass
+class NSASettings:
+    compress_block: int = setting(16, "NSA compressed branch: block length l (paper 32).", min=1)
+    compress_stride: int = setting(8, "NSA compressed branch: stride s between blocks (paper 16; s <= l).", min=1)
+    select_block: int = setting(16, "NSA selected branch: block length l' (paper 64).", min=1)
+    select_count: int = setting(4, "NSA selected branch: blocks n per query, incl. the first and 2 local "
+                                   "(paper 16).", min=1)
+    window: int = setting(32, "NSA sliding-window branch: window w (paper 512).", min=1)
+
+
+def validate_nsa(s: NSASettings, model: Any, key: str) -> None:
+    if s.compress_stride > s.compress_block:
+        raise UsageError(f"{key}.compress_stride ({s.compress_stride}) must be <= "
+                         f"{key}.compress_block ({s.compress_block})")
+    if s.compress_block > model.block_size or s.select_block > model.block_size:
+        raise UsageError(f"{key}.compress_block and {key}.select_block must be <= model.block_size")
+
+
+@dataclass
+class MoESettings:
+    n_experts: int = setting(4, "Routed experts per MoE layer.", min=1)
+    top_k: int = setting(1, "Experts per token (the hash router uses 1).", min=1)
+    capacity_factor: float = setting(1.25, "Expert capacity = factor * tokens * top_k / n_experts while "
+                                           "training; overflow skips the expert through the residual; "
+                                           "0 = no limit.", min=0.0)
+    aux_loss_coef: float = setting(0.01, "Switch load-balancing loss weight alpha (alpha * E * sum f_i * P_i).",
+                                   min=0.0)
+    z_loss_coef: float = setting(0.0, "Router z-loss weight (mean squared logsumexp of the router logits).",
+                                 min=0.0)
+    shared_expert: bool = setting(False, "Add one always-active shared expert.")
+    expert_hidden: int = setting(0, "Hidden width of each expert; 0 = the dense MLP's (model.ffn_hidden rule).",
+                                 min=0)
+
+
+def validate_moe(s: MoESettings, model: Any, key: str) -> None:
+    if s.top_k > s.n_experts:
+        raise UsageError(f"{key}.top_k ({s.top_k}) exceeds {key}.n_experts ({s.n_experts})")
+    if model.router == "hash" and s.top_k != 1:
+        raise UsageError("model.router = hash sends each token to one expert: set model.moe.top_k = 1")
+
+
+@dataclass
+class EngramSettings:
+    max_order: int = setting(3, "Hash n-grams of orders 2..max_order ending at each position.", min=2)
+    n_heads: int = setting(2, "Independent hash heads (tables) per order.", min=1)
+    table_size: int = setting(0, "Rows per hash table, rounded up to a prime; 0 = about 5 x vocab_size.", min=0)
+    embd: int = setting(32, "Width of each table's embedding; the lookups are concatenated.", min=1)
+    conv_kernel: int = setting(4, "Length of the short causal depthwise convolution.", min=1)
+    layers: str = setting("1", "Comma-separated block indices that get an Engram module when model.memory = "
+                               "engram (e.g. \"1,3\"); model.layers can place it per layer instead.")
+    seed: int = setting(0, "Seed of the hash multipliers.")
+
+
+@dataclass
+class MHCSettings:
+    n_streams: int = setting(4, "Residual streams.", min=1)
+    sinkhorn_iters: int = setting(20, "Sinkhorn-Knopp iterations projecting H_res onto doubly-stochastic "
+                                      "matrices.", min=1)
