@@ -79,7 +79,10 @@ def add_component_settings(m: ModelConfig) -> None:
 @dataclass
 class TrainConfig:
     batch_size: int = _f(32, "Sequences per optimizer step, summed over processes and accumulation.", min=1)
-    micro_batch_size: int = _f(0, "Sequences per forward pass per process; 0 = batch_size / world size.", min=0)
+    micro_batch_size: int = _f(0, "Sequences per forward pass per process; 0 = the largest divisor of the "
+                                  "per-process batch whose step fits in memory (measured by a probe).", min=0)
+    memory_limit: str = _f("auto", "Memory a run may use, e.g. 8GiB; auto = the machine's available RAM (or the "
+                                   "container's limit) or the GPU's free memory ($QTK_MEMORY_LIMIT sets the default).")
     max_steps: int = _f(2000, "Optimizer steps (the schedule's length).", min=0)
     max_time: float = _f(0.0, "Wall-clock budget in seconds (0 = none); the LR schedule then follows time.", min=0.0)
     lr: float = _f(1e-3, "Peak learning rate.", min=0.0)

@@ -25,8 +25,12 @@ from qtk.errors import Interrupted, QtkError, UsageError
 from qtk.eval import evaluate
 from qtk.model import GPT
 from qtk.model.gpt import padded_vocab, weight_decay_split
-from qtk.train import dist
+from qtk.train import dist, sizing
 from qtk.train.schedule import lr_at
+
+
+GPU_SIZED = 30e6  # parameters from which a preset is meant for a GPU (medium, large)
+OOM_RETRY_STEPS = 3  # an out-of-memory error this early halves the micro-batch once
 
 
 class Reporter:
@@ -52,6 +56,7 @@ class TrainResult:
     tokens_per_s: float
     params: int
     elapsed_s: float
+    fit: dict  # the memory plan: micro_batch_size, estimate_bytes, available_bytes, step_s, ...
 
 
 def resolve_device(name: str) -> torch.device:
@@ -88,11 +93,13 @@ class Trainer:
             self.device = torch.device("cuda", self.dist.local_rank)
             torch.cuda.set_device(self.device)
         self.amp = autocast_dtype(t.dtype, self.device)
-        self.micro = t.micro_batch_size or max(1, t.batch_size // self.dist.world)
-        if t.batch_size % (self.micro * self.dist.world):
+        if t.batch_size % self.dist.world or (t.micro_batch_size and t.batch_size % (t.micro_batch_size * self.dist.world)):
             raise UsageError(f"train.batch_size ({t.batch_size}) must be a multiple of micro_batch_size "
-                             f"({self.micro}) x processes ({self.dist.world})")
-        self.accum = t.batch_size // (self.micro * self.dist.world)
+                             f"({t.micro_batch_size or 1}) x processes ({self.dist.world})")
+        self.per_rank = t.batch_size // self.dist.world
+        self.set_micro(t.micro_batch_size or self.per_rank)  # until the probe in setup() picks one
+        self.fit: sizing.Plan | None = None
+        self._oom_retried = False
         self.step, self.best_val, self.last_loss = 0, math.inf, math.nan
         self.elapsed_before = 0.0
 
@@ -113,6 +120,7 @@ class Trainer:
         torch.manual_seed(self.cfg.train.seed)
         self.model = GPT(self.cfg.model).to(self.device)
         self.optimizer = self._optimizer()
+        self.fit = self._fit_memory()
         self.gen = torch.Generator().manual_seed(self.cfg.train.seed)
         if self.resuming:
             self._restore()
@@ -127,6 +135,50 @@ class Trainer:
             self.net = torch.compile(self.net)
         if self.dist.main:
             self._write_run_files()
+
+    def set_micro(self, micro: int) -> None:
+        self.micro, self.accum = micro, self.per_rank // micro
+
+    def _fit_memory(self) -> sizing.Plan:
+        """Probe one micro-batch's memory and time, pick the micro-batch that fits (or check the
+        configured one), and say what to expect. The probe draws no random numbers that the run
+        uses (fixed windows, RNG state restored), so a run's curve does not depend on it."""
+        t = self.cfg.train
+        held = sizing.rss_now() if self.device.type == "cpu" else torch.cuda.memory_allocated(self.device)
+        budget = sizing.budget(self.device, t.memory_limit)
+        T = self.cfg.model.block_size
+
+        def batch(n: int) -> tuple[torch.Tensor, torch.Tensor]:
+            return self.fetch(torch.arange(n) * (T + 1) % max(1, len(self.data.train) - T - 1))
+
+        def autocast():
+            return torch.autocast(self.device.type, dtype=self.amp, enabled=self.amp is not None)
+
+        devices = [self.device] if self.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices):
+            p = sizing.probe(self.model, 2, batch, autocast)  # AdamW keeps two moments per parameter
+        plan = sizing.choose(p, budget, self.per_rank, t.micro_batch_size, held)
+        self.set_micro(plan.micro_batch_size)
+        self._advise(plan, p)
+        return plan
+
+    def _advise(self, plan: sizing.Plan, p: sizing.Probe) -> None:
+        t = self.cfg.train
+        h = sizing.human
+        total = t.max_time if t.max_time and not t.max_steps else plan.step_s * max(0, t.max_steps - self.step)
+        fit = (f"micro-batch {plan.micro_batch_size} x {self.accum} accumulation step(s): about "
+               f"{h(plan.estimate_bytes)} of {h(plan.available_bytes)} ({plan.source})")
+        if not plan.fits:
+            what = "train.micro_batch_size" if plan.explicit else "even micro-batch 1"
+            self.rep.notice(f"{what} may not fit in memory: {fit}; lower it or train.batch_size, "
+                            "or use a smaller model")
+        self.rep.notice(f"{fit}; about {sizing.duration(plan.step_s)} per step, "
+                        f"{sizing.duration(total)} for the run (probe: {p.probe_s:.1f} s)")
+        n = self.model.num_params()
+        if self.device.type == "cpu" and n >= GPU_SIZED and total > 3600:
+            self.rep.notice(f"this {n / 1e6:.0f}M-parameter model is sized for a GPU: on this CPU the run takes "
+                            f"about {sizing.duration(total)}; --size small (~11M parameters) processes roughly "
+                            f"{n / 11e6:.0f}x more tokens per second")
 
     def _optimizer(self) -> torch.optim.Optimizer:
         t = self.cfg.train
@@ -200,6 +252,28 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         return total
 
+    def _step_or_retry(self, lr: float, stats: bool) -> torch.Tensor:
+        """train_step; an out-of-memory error in the first steps halves the micro-batch (the same
+        global batch through more accumulation) and retries the step once."""
+        if self._oom_retried or self.step - self._start_step >= OOM_RETRY_STEPS:
+            return self.train_step(lr, stats)
+        sampler = self.gen.get_state()
+        try:
+            return self.train_step(lr, stats)
+        except torch.OutOfMemoryError:
+            if self.micro % 2:
+                raise QtkError(f"out of memory at micro-batch {self.micro}, which cannot be halved: lower "
+                               "train.batch_size or use a smaller model") from None
+            self._oom_retried = True
+            self.optimizer.zero_grad(set_to_none=True)
+            if self.device.type == "cuda":
+                torch.cuda.empty_cache()
+            self.gen.set_state(sampler)  # the same batch again
+            self.set_micro(self.micro // 2)
+            self.rep.notice(f"out of memory at step {self.step + 1}: retrying with micro-batch {self.micro} "
+                            f"x {self.accum} accumulation steps (same global batch)")
+            return self.train_step(lr, stats)
+
     def quick_eval(self) -> dict[str, Any]:
         return evaluate(self.model, self.data.val, {self.tok.eot_id}, block_size=self.cfg.model.block_size,
                         batch_size=self.micro, max_tokens=self.cfg.train.eval_tokens,
@@ -262,7 +336,7 @@ class Trainer:
                 lr = lr_at(t, self.step, elapsed)
                 logging = (self.step + 1) % t.log_interval == 0
                 checking = logging or (t.eval_interval and (self.step + 1) % t.eval_interval == 0)
-                loss_t = self.train_step(lr, stats=logging)
+                loss_t = self._step_or_retry(lr, logging)
                 self.step += 1
                 window_steps += 1
                 if checking or (t.max_steps and self.step >= t.max_steps):
@@ -320,7 +394,7 @@ class Trainer:
             run_dir=str(self.run_dir), checkpoint=str(self.run_dir / "last.safetensors"), steps=self.step,
             tokens=self.step * t.batch_size * T, train_loss=self.last_loss, val_loss=full["loss"],
             val_bpb=full["bpb"], tokens_per_s=steps_here * t.batch_size * T / max(trained, 1e-9),
-            params=self.model.num_params(), elapsed_s=elapsed)
+            params=self.model.num_params(), elapsed_s=elapsed, fit=self.fit.to_dict())
 
 
 def _router_stats(model: torch.nn.Module) -> dict[str, float]:
