@@ -57,7 +57,7 @@ def command(
     else:
         from qtk import checkpoint
         from qtk.model.layout import transpose_linears
-        from qtk.train.loop import resolve_device
+        from qtk.device import resolve_device
 
         ck = checkpoint.load(path, config_file)
         dev = resolve_device(device)

@@ -103,7 +103,7 @@ def open_job(path: str | Path, command: str, out: str | Path, force: bool, devic
              eval_tokens: int) -> Job:
     from qtk.compress import measure
     from qtk.data.prepare import prepare
-    from qtk.train.loop import resolve_device
+    from qtk.device import resolve_device
 
     ck = load_source(path, command)
     out = check_output(out, force, ck.path)

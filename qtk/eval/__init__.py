@@ -116,7 +116,7 @@ def evaluate_checkpoint(path: str, data: str | None = None, *, config_file: str 
     """Load a checkpoint (file or run directory) and score it on held-out text."""
     from qtk import checkpoint
     from qtk.data.prepare import eval_stream
-    from qtk.train.loop import autocast_dtype, resolve_device
+    from qtk.device import autocast_dtype, resolve_device
 
     ck = checkpoint.load(path, config_file)
     dev = resolve_device(device)
