@@ -69,11 +69,12 @@ def test_plain_safetensors_without_metadata(cli, tmp_path):
 
 def test_pt_state_dict_with_config_beside(cli, tiny_run, tmp_path):
     from qtk import checkpoint
+    from qtk.load import build_model
 
     ck = checkpoint.load(tiny_run)
     d = tmp_path / "pt"
     d.mkdir()
-    torch.save(ck.build_model().state_dict(), d / "ckpt.pt")
+    torch.save(build_model(ck).state_dict(), d / "ckpt.pt")
     r = cli("generate", d / "ckpt.pt", "-m", "8", "-t", "0")
     assert r.exit_code == 2 and "config.toml" in r.stderr
     shutil.copy(tiny_run / "config.toml", d / "config.toml")

@@ -5,6 +5,7 @@ import torch
 
 from qtk import checkpoint
 from qtk.generate import Sampling, generate, next_token
+from qtk.load import build_model
 
 
 @pytest.fixture(scope="module")
@@ -13,7 +14,7 @@ def ck(tiny_run):
 
 
 def test_greedy_matches_uncached_argmax_loop(ck):
-    model = ck.build_model()
+    model = build_model(ck)
     out = generate(model, ck.tokenizer, b"The ", Sampling(max_new_tokens=30, temperature=0))
     ids = torch.tensor([[ck.tokenizer.eot_id] + list(b"The ")])
     for _ in range(30):
@@ -27,7 +28,7 @@ def test_greedy_matches_uncached_argmax_loop(ck):
 
 
 def test_seeded_sampling_is_reproducible_and_filters_work(ck):
-    model = ck.build_model()
+    model = build_model(ck)
     s = Sampling(max_new_tokens=20, temperature=1.0, seed=3)
     assert generate(model, ck.tokenizer, b"A", s)["texts"] == generate(model, ck.tokenizer, b"A", s)["texts"]
     greedy = generate(model, ck.tokenizer, b"A", Sampling(max_new_tokens=20, temperature=0))["texts"]
@@ -49,7 +50,7 @@ def test_next_token_filters():
 
 
 def test_stop_strings_and_samples(ck):
-    model = ck.build_model()
+    model = build_model(ck)
     out = generate(model, ck.tokenizer, b"", Sampling(max_new_tokens=60, temperature=1.0, seed=1, stop=["e"]), n=3)
     assert len(out["texts"]) == 3
     assert all("e" not in t for t in out["texts"])
@@ -76,7 +77,7 @@ def test_compiled_decode_step_equals_eager(ck):
     across a context restart (a fresh cache after the window fills)."""
     from qtk.generate import torch_step
 
-    model = ck.build_model()
+    model = build_model(ck)
     block = model.cfg.block_size
     ids = torch.randint(0, ck.tokenizer.vocab_size, (1, block + 8), generator=torch.Generator().manual_seed(0))
     eager, compiled = torch_step(model), torch_step(model, compile=True)
@@ -100,7 +101,7 @@ def test_transposed_layout_gives_the_same_logits(ck):
     from qtk.model.context import KVCache
     from qtk.model.layout import TransposedLinear, transpose_linears
 
-    ref, model = ck.build_model(), ck.build_model()
+    ref, model = build_model(ck), build_model(ck)
     n_linear = sum(type(m) is torch.nn.Linear for m in ref.modules())
     swapped = transpose_linears(model)
     tied = model.cfg.tie_embeddings

@@ -55,14 +55,10 @@ def command(
         def run(on_text):
             return decode(lm.step(), tok, prompt.encode("utf-8"), s, block, num_samples, "cpu", on_text)
     else:
-        from qtk import checkpoint
-        from qtk.model.layout import transpose_linears
-        from qtk.device import resolve_device
+        from qtk.load import load_model
 
-        ck = checkpoint.load(path, config_file)
-        dev = resolve_device(device)
-        model = ck.build_model(dev)
-        transpose_linears(model)  # the faster weight layout for one-token steps; generation only
+        # the (in, out) weight layout is the faster one for one-token steps; generation only
+        ck, model, dev = load_model(path, config_file=config_file, device=device, layout="decode")
 
         def run(on_text):
             return generate(model, ck.tokenizer, prompt.encode("utf-8"), s, num_samples, dev, on_text, compile)

@@ -15,8 +15,9 @@ from qtk import checkpoint
 from qtk.compress import calib, common, measure, quant
 from qtk.compress.awq import awq
 from qtk.compress.gptq import gptq
-from qtk.compress.qlinear import QuantLinear, dynamic_int8_available, layer_info, set_module, to_dynamic_int8
+from qtk.compress.qlinear import QuantLinear, dynamic_int8_available, layer_info, to_dynamic_int8
 from qtk.errors import UsageError
+from qtk.swap import swap_module
 
 METHODS = ("rtn", "gptq", "awq")
 STATS = {"gptq": ("hessian",), "awq": ("absmean",)}
@@ -48,7 +49,7 @@ def quantize_model(model: nn.Module, targets: dict[str, nn.Linear], spec: quant.
     def process(group: dict[str, tuple[nn.Linear, calib.InputStats | None]]) -> None:
         for name, (lin, stats) in group.items():
             ql, extras[name] = _quantize_layer(lin, spec, method, stats, damp)
-            set_module(model, name, ql)
+            swap_module(model, name, ql)
 
     if method == "rtn":
         process({n: (m, None) for n, m in targets.items()})

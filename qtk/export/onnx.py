@@ -17,11 +17,12 @@ from typing import Any, Callable
 
 import torch
 
-from qtk import __version__, checkpoint
+from qtk import __version__
 from qtk.errors import QtkError, UsageError
 from qtk.export import files, trace, verify
 from qtk.export.quantize import METHODS, check_block_size, quantize
 from qtk.export.runtime import OnnxLM
+from qtk.load import load_model
 
 TOLERANCE = 1e-4
 
@@ -40,8 +41,9 @@ def export_onnx(path: str | Path, out: str | Path | None = None, *, with_past: b
     say = notice or (lambda _msg: None)
     out = Path(out) if out else default_output(quant)
     _check_options(out, opset, quant, block_size, force, tolerance)
-    ck = checkpoint.load(path, config_file)
-    model = _torch_model(ck)
+    # the fp32 reference: a quantized checkpoint's layers as plain Linears with the dequantized
+    # weights, so the graph computes what the quantized torch model computes, in fp32
+    ck, model, _ = load_model(path, config_file=config_file, device="cpu", quant_runtime="dense")
     beside = files.beside_files(ck.cfg, ck.tokenizer)
     files.check_beside(out, beside, force)
     stream = _eval_stream(ck, data, eval_tokens)  # fails early, before minutes of export
@@ -104,26 +106,6 @@ def _check_options(out: Path, opset: int, quant: str | None, block_size: int, fo
         check_block_size(block_size)
     if not tolerance > 0:
         raise UsageError(f"--tolerance must be > 0, got {tolerance}")
-
-
-def _torch_model(ck) -> torch.nn.Module:
-    """The fp32 reference model. A `qtk quantize` checkpoint is rebuilt with its dequantized
-    weights as plain Linear layers (ONNX Runtime cannot run the packed-code unpacking the torch
-    layers do); the graph then computes what the quantized torch model computes, in fp32."""
-    if not ck.meta.get("quantization"):
-        return ck.build_model("cpu")
-    model = ck.build_model("cpu", quant_runtime="dequant")
-    for name, mod in list(model.named_modules()):
-        if hasattr(mod, "dequantized_weight"):  # qtk.compress.qlinear.QuantLinear
-            w = mod.weight.detach().float()  # effective weight: activation scale folded in
-            dense = torch.nn.Linear(w.shape[1], w.shape[0], bias=mod.bias is not None)
-            with torch.no_grad():
-                dense.weight.copy_(w)
-                if mod.bias is not None:
-                    dense.bias.copy_(mod.bias.float())
-            parent, _, child = name.rpartition(".")
-            setattr(model.get_submodule(parent) if parent else model, child, dense)
-    return model
 
 
 def _param_bytes(model: torch.nn.Module) -> int:
