@@ -118,3 +118,20 @@ def test_transposed_layout_gives_the_same_logits(ck):
         ref(ids[:, :8], cache=ca), model(ids[:, :8], cache=cb)
         for t in range(8, 16):
             assert torch.allclose(ref(ids[:, t:t + 1], cache=ca)[0], model(ids[:, t:t + 1], cache=cb)[0], atol=1e-5)
+
+
+def test_run_is_the_cli_core(cli, tiny_run, ck):
+    """qtk.generate.run: what `qtk generate` prints, from a notebook; the decode weight layout
+    gives the same greedy text as the plain model; bad combinations are usage errors."""
+    from qtk.errors import UsageError
+    from qtk.generate import run
+
+    s = Sampling(max_new_tokens=12, temperature=0)
+    out = run(tiny_run, "Hi", s, device="cpu")
+    assert out["texts"] == generate(build_model(ck), ck.tokenizer, b"Hi", s)["texts"]
+    assert cli("generate", tiny_run, "--prompt", "Hi", "-m", "12", "-t", "0").stdout == out["texts"][0] + "\n"
+    for kwargs, msg in [({}, "one of them"), ({"onnx": "m.onnx"}, "one of them")]:
+        with pytest.raises(UsageError, match=msg):
+            run(None if not kwargs else tiny_run, "x", s, **kwargs)
+    with pytest.raises(UsageError, match="same greedy text"):
+        run(tiny_run, "x", s, n=2)

@@ -31,44 +31,19 @@ def command(
                                  "the first tokens wait seconds for the compile)."),
     json_out: bool = typer.Option(False, "--json", help="Print {texts, new_tokens, tokens_per_s} as JSON instead."),
 ) -> None:
-    from qtk.errors import UsageError
+    from qtk.generate import Sampling, run
 
     if prompt == "-":
         prompt = sys.stdin.read()
-    if temperature == 0 and num_samples > 1:
-        raise UsageError("-n > 1 with --temperature 0 would print the same greedy text several times")
-    if (path is None) == (onnx is None):
-        raise UsageError("give a checkpoint PATH or --onnx FILE (one of them)")
-    if compile and onnx is not None:
-        raise UsageError("--compile applies to torch checkpoints, not --onnx")
-    from qtk.generate import Sampling, decode, generate
-
     s = Sampling(max_new_tokens, temperature, top_k, top_p, repetition_penalty, list(stop or []), seed)
-    if onnx is not None:
-        from qtk.export import runtime
-
-        exported = runtime.load(onnx, device)
-        lm = exported.lm
-        sys.stderr.write(f"onnxruntime {lm.provider}, {'past inputs' if lm.with_past else 'full re-run per token'}\n")
-        tok, block = exported.tokenizer, exported.cfg.model.block_size
-
-        def run(on_text):
-            return decode(lm.step(), tok, prompt.encode("utf-8"), s, block, num_samples, "cpu", on_text)
-    else:
-        from qtk.load import load_model
-
-        # the (in, out) weight layout is the faster one for one-token steps; generation only
-        ck, model, dev = load_model(path, config_file=config_file, device=device, layout="decode")
-
-        def run(on_text):
-            return generate(model, ck.tokenizer, prompt.encode("utf-8"), s, num_samples, dev, on_text, compile)
     live = num_samples == 1 and not json_out
 
     def stream(i: int, piece: str) -> None:
         sys.stdout.write(piece)
         sys.stdout.flush()
 
-    out = run(stream if live else None)
+    out = run(path, prompt, s, n=num_samples, onnx=onnx, device=device, config_file=config_file, compile=compile,
+              on_text=stream if live else None, notice=lambda line: sys.stderr.write(line + "\n"))
     if json_out:
         common.print_json(out)
         return

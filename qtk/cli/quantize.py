@@ -15,7 +15,6 @@ from typing import Optional
 import typer
 
 from qtk.cli import common
-from qtk.errors import UsageError
 
 
 def command(
@@ -40,11 +39,17 @@ def command(
     force: bool = typer.Option(False, "--force", "-f", help="Overwrite an existing output file."),
     json_out: bool = typer.Option(False, "--json", help="Print one JSON object with the figures."),
 ) -> None:
+    from qtk.compress.quantize import check_format
+
+    check_format(fmt)
     if fmt == "onnx":
-        _onnx(path, out, bits, group, zero_point, method, eval_tokens, force, json_out)
+        from qtk.cli import export_onnx
+        from qtk.export.onnx import export_quantized
+
+        export_onnx.run(lambda notice: export_quantized(path, out, bits, group=group, zero_point=zero_point,
+                                                        method=method, force=force, eval_tokens=eval_tokens,
+                                                        notice=notice), json_out)
         return
-    if fmt != "safetensors":
-        raise UsageError(f"--format {fmt!r}: expected safetensors or onnx")
     from qtk.compress.quantize import quantize
 
     err = common.err_console()
@@ -53,7 +58,11 @@ def command(
                  progress=lambda s: err.print(f"[dim]{s}[/]"))
     if json_out:
         common.print_json(r)
-        return
+    else:
+        _render(r)
+
+
+def _render(r: dict) -> None:
     from rich.table import Table
 
     mib = 2**20
@@ -94,19 +103,3 @@ def command(
     for note in r["notes"]:
         console.print(f"note: {note}")
 
-
-def _onnx(path: Path, out: Path, bits: int, group: Optional[int], zero_point: bool, method: str,
-          eval_tokens: int, force: bool, json_out: bool) -> None:
-    """ONNX Runtime's own round-to-nearest quantizers on an exported, verified fp32 graph."""
-    if out.suffix != ".onnx":
-        raise UsageError(f"--format onnx writes an .onnx file; got -o {out}")
-    if method != "rtn" or zero_point:
-        raise UsageError("--format onnx quantizes with ONNX Runtime's symmetric round-to-nearest; "
-                         "--method gptq|awq and --zero-point apply to --format safetensors")
-    if bits == 8 and group is not None:
-        raise UsageError("--group applies to --bits 4 (int8 is per output channel)")
-    from qtk.cli import export_onnx
-    from qtk.export.onnx import export_quantized
-
-    export_onnx.run(lambda notice: export_quantized(path, out, bits, group=group or 128, force=force,
-                                                    eval_tokens=eval_tokens, notice=notice), json_out)

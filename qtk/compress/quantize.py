@@ -20,6 +20,7 @@ from qtk.errors import UsageError
 from qtk.swap import swap_module
 
 METHODS = ("rtn", "gptq", "awq")
+FORMATS = ("safetensors", "onnx")  # a qtk checkpoint, or ONNX Runtime's quantizers (qtk.export.onnx)
 STATS = {"gptq": ("hessian",), "awq": ("absmean",)}
 PPL_SLACK_PCT = 0.5  # dynamic int8 becomes the CPU default only if its ppl is this close to dequant's
 
@@ -56,6 +57,11 @@ def quantize_model(model: nn.Module, targets: dict[str, nn.Linear], spec: quant.
     else:
         calib.sequential(model, seqs, targets, STATS[method], process, progress=progress)
     return extras
+
+
+def check_format(fmt: str) -> None:
+    if fmt not in FORMATS:
+        raise UsageError(f"--format {fmt!r}: expected {' or '.join(FORMATS)}")
 
 
 def _pick_cpu_runtime(dequant: dict, dynamic: dict | None) -> str:

@@ -88,13 +88,22 @@ def export_onnx(path: str | Path, out: str | Path | None = None, *, with_past: b
     return report
 
 
-def export_quantized(ckpt_path: str | Path, out: str | Path, bits: int, *, group: int = 128,
-                     with_past: bool = True, **kwargs: Any) -> dict[str, Any]:
-    """`qtk quantize --format onnx`: bits 8 -> dynamic int8, bits 4 -> MatMulNBits with blocks of
-    `group` input columns. Other keywords as for export_onnx."""
+def export_quantized(ckpt_path: str | Path, out: str | Path, bits: int, *, group: int | None = None,
+                     zero_point: bool = False, method: str = "rtn", with_past: bool = True,
+                     **kwargs: Any) -> dict[str, Any]:
+    """`qtk quantize --format onnx`: ONNX Runtime's own symmetric round-to-nearest quantizers on
+    an exported, verified fp32 graph; bits 8 -> dynamic int8, bits 4 -> MatMulNBits with `group`
+    input columns per scale (default 128). Other keywords as for export_onnx."""
+    if Path(out).suffix != ".onnx":
+        raise UsageError(f"--format onnx writes an .onnx file; got -o {out}")
+    if method != "rtn" or zero_point:
+        raise UsageError("--format onnx quantizes with ONNX Runtime's symmetric round-to-nearest; "
+                         "--method gptq|awq and --zero-point apply to --format safetensors")
+    if bits == 8 and group is not None:
+        raise UsageError("--group applies to --bits 4 (int8 is per output channel)")
     if bits not in (4, 8):
         raise UsageError(f"--bits {bits}: ONNX Runtime quantization does 8 (dynamic int8) or 4 (MatMulNBits)")
-    return export_onnx(ckpt_path, out, with_past=with_past, quant=f"int{bits}", block_size=group, **kwargs)
+    return export_onnx(ckpt_path, out, with_past=with_past, quant=f"int{bits}", block_size=group or 128, **kwargs)
 
 
 def _check_options(out: Path, opset: int, quant: str | None, block_size: int, force: bool, tolerance: float) -> None:
