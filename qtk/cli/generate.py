@@ -21,15 +21,15 @@ def command(
     top_p: float = typer.Option(1.0, "--top-p", min=0.0, max=1.0, help="Nucleus sampling mass (1 = off)."),
     repetition_penalty: float = typer.Option(1.0, "--repetition-penalty", min=0.0, help="CTRL-style; 1 = off."),
     stop: Optional[List[str]] = typer.Option(None, "--stop", help="Stop when this string appears (repeatable)."),
-    seed: Optional[int] = typer.Option(None, "--seed", help="Sampling seed (reproducible output)."),
+    seed: Optional[int] = common.seed_option(None, "Sampling seed (reproducible output)."),
     num_samples: int = typer.Option(1, "-n", "--num-samples", min=1, help="Independent samples."),
-    device: str = typer.Option("auto", "--device", help="auto | cpu | cuda | cuda:N."),
-    config_file: Optional[Path] = typer.Option(None, "--config", "-c", help="qtk config for a bare .pt state dict."),
+    device: str = common.device_option(),
+    config_file: Optional[Path] = common.config_option(common.CONFIG_FOR_STATE_DICT),
     onnx: Optional[Path] = typer.Option(None, "--onnx", help="Exported model (qtk export-onnx) to run with onnxruntime; "
                                         "uses its past inputs when it has them."),
     compile: bool = typer.Option(False, "--compile", help="torch.compile the decode step (faster per token; "
                                  "the first tokens wait seconds for the compile)."),
-    json_out: bool = typer.Option(False, "--json", help="Print {texts, new_tokens, tokens_per_s} as JSON instead."),
+    json_out: bool = common.json_option("Print {texts, new_tokens, tokens_per_s} as JSON instead."),
 ) -> None:
     from qtk.generate import Sampling, run
 

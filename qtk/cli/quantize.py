@@ -19,25 +19,23 @@ from qtk.cli import common
 
 def command(
     path: Path = typer.Argument(..., help="Checkpoint file or run directory."),
-    out: Path = typer.Option(..., "--output", "-o", help="Output checkpoint (.safetensors) or, with --format onnx, "
-                             "the .onnx file."),
+    out: Path = common.output_option(help="Output checkpoint (.safetensors) or, with --format onnx, the .onnx file."),
     bits: int = typer.Option(..., "--bits", help="8 | 4."),
-    group: Optional[int] = typer.Option(None, "--group",
-                                        help="Input columns per scale for --bits 4 (default 128)."),
+    group: Optional[int] = common.int4_group_option(None, "Input columns per scale for --bits 4 (default 128)."),
     zero_point: bool = typer.Option(False, "--zero-point", help="Asymmetric int4 with a zero point per group."),
     method: str = typer.Option("rtn", "--method", help="rtn | gptq | awq."),
     calib: int = typer.Option(128, "--calib", min=1,
                               help="Calibration sequences from the training split (gptq, awq)."),
     eval_tokens: int = typer.Option(32768, "--eval-tokens", min=0,
                                     help="Held-out tokens scored per model (0 = whole split)."),
-    device: str = typer.Option("auto", "--device", help="auto | cpu | cuda | cuda:N."),
-    seed: int = typer.Option(0, "--seed", help="Seed for picking calibration sequences."),
+    device: str = common.device_option(),
+    seed: int = common.seed_option(0, "Seed for picking calibration sequences."),
     speed_rounds: int = typer.Option(3, "--speed-rounds", min=0,
                                      help="Timing rounds for tokens/s (best of N; 0 = skip)."),
     fmt: str = typer.Option("safetensors", "--format", help="safetensors (qtk checkpoint) | onnx (ONNX Runtime "
                             "quantized model, with past inputs)."),
-    force: bool = typer.Option(False, "--force", "-f", help="Overwrite an existing output file."),
-    json_out: bool = typer.Option(False, "--json", help="Print one JSON object with the figures."),
+    force: bool = common.force_option(),
+    json_out: bool = common.json_option("Print one JSON object with the figures."),
 ) -> None:
     from qtk.compress.quantize import check_format
 

@@ -32,15 +32,15 @@ def default_output(quant: str | None) -> Path:
 
 
 def export_onnx(path: str | Path, out: str | Path | None = None, *, with_past: bool = False,
-                opset: int = trace.DEFAULT_OPSET, quant: str | None = None, block_size: int = 128,
+                opset: int = trace.DEFAULT_OPSET, quant: str | None = None, group: int = 128,
                 force: bool = False, tolerance: float = TOLERANCE, config_file: str | Path | None = None,
                 eval_tokens: int = 0, data: str | None = None, measure_speed: bool = True,
                 notice: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Export, verify and (optionally) quantize; returns the report. Nothing is written unless
-    the fp32 parity check passes."""
+    the fp32 parity check passes. group: input columns per int4 scale (MatMulNBits' block size)."""
     say = notice or (lambda _msg: None)
     out = Path(out) if out else default_output(quant)
-    _check_options(out, opset, quant, block_size, force, tolerance)
+    _check_options(out, opset, quant, group, force, tolerance)
     # the fp32 reference: a quantized checkpoint's layers as plain Linears with the dequantized
     # weights, so the graph computes what the quantized torch model computes, in fp32
     ck, model, _ = load_model(path, config_file=config_file, device="cpu", quant_runtime="dense")
@@ -70,9 +70,9 @@ def export_onnx(path: str | Path, out: str | Path | None = None, *, with_past: b
             return report  # the staging directory goes with it: nothing half-verified is left
         final, lms = fp32, {"onnx fp32": lm}
         if quant:
-            say(f"quantizing ({quant}{f', block {block_size}' if quant == 'int4' else ''})")
+            say(f"quantizing ({quant}{f', group {group}' if quant == 'int4' else ''})")
             final = tmp / out.name
-            lms[f"onnx {quant}"] = _quantize(fp32, final, quant, block_size, external, model, ck.tokenizer, report)
+            lms[f"onnx {quant}"] = _quantize(fp32, final, quant, group, external, model, ck.tokenizer, report)
         if measure_speed:
             say("timing prefill and decode")
             report["speed"] = verify.speed(model, {name: m.path for name, m in lms.items()}, ck.tokenizer.vocab_size)
@@ -103,16 +103,16 @@ def export_quantized(ckpt_path: str | Path, out: str | Path, bits: int, *, group
         raise UsageError("--group applies to --bits 4 (int8 is per output channel)")
     if bits not in (4, 8):
         raise UsageError(f"--bits {bits}: ONNX Runtime quantization does 8 (dynamic int8) or 4 (MatMulNBits)")
-    return export_onnx(ckpt_path, out, with_past=with_past, quant=f"int{bits}", block_size=group or 128, **kwargs)
+    return export_onnx(ckpt_path, out, with_past=with_past, quant=f"int{bits}", group=group or 128, **kwargs)
 
 
-def _check_options(out: Path, opset: int, quant: str | None, block_size: int, force: bool, tolerance: float) -> None:
+def _check_options(out: Path, opset: int, quant: str | None, group: int, force: bool, tolerance: float) -> None:
     files.check_output(out, force)
     trace.check_opset(opset)
     if quant is not None and quant not in METHODS:
         raise UsageError(f"unknown quantization {quant!r} (known: {', '.join(METHODS)})")
     if quant == "int4":
-        check_block_size(block_size)
+        check_block_size(group)
     if not tolerance > 0:
         raise UsageError(f"--tolerance must be > 0, got {tolerance}")
 
@@ -138,16 +138,16 @@ def _parity(model: torch.nn.Module, lm: OnnxLM, tok, tolerance: float) -> dict[s
             "passed": delta <= tolerance and greedy["identical"]}
 
 
-def _quantize(fp32: Path, dst: Path, quant: str, block_size: int, external: bool, model: torch.nn.Module, tok,
+def _quantize(fp32: Path, dst: Path, quant: str, group: int, external: bool, model: torch.nn.Module, tok,
               report: dict[str, Any]) -> OnnxLM:
     """Quantize, then measure (not judge) how far it moved from torch fp32."""
-    quantize(fp32, dst, quant, block_size, external)
+    quantize(fp32, dst, quant, group, external)
     lm = OnnxLM(dst, device="cpu")
     rows = verify.logits_parity(model, lm, tok.vocab_size)
     report["quantized"] = {"max_abs_logits_delta": verify.max_delta(rows), "shapes": rows,
                            "greedy": verify.greedy_match(model, lm, tok)}
     if quant == "int4":
-        report["quantized"]["block_size"] = block_size
+        report["quantized"]["block_size"] = group
     report["size_fp32_bytes"] = files.size_bytes(fp32)
     return lm
 
