@@ -102,7 +102,7 @@ def parse_sets(values: list[str] | None) -> list[tuple[str, str]]:
 # Factories, not values: typer reads each parameter's default, so every command gets its own.
 
 DEVICE_HELP = "auto | cpu | cuda | cuda:N."
-CONFIG_HELP = "TOML file with [model], [train] and [data] tables."
+CONFIG_HELP = "TOML file with model, train and data tables."
 CONFIG_FOR_STATE_DICT = "qtk config.toml of a bare .pt state dict (default: the one beside it)."
 SIZE_HELP = "Preset: tiny (~1M params), small (~10M), medium (~50M), large (~200M). Default tiny."
 
