@@ -14,6 +14,15 @@ component contract", has the whole of it and a worked plugin):
   the decode state, a list for auxiliary losses and, when `want_stats`, a dict for statistics.
 """
 
-from qtk.model.gpt import GPT
+from typing import Any
 
 __all__ = ["GPT"]
+
+
+def __getattr__(name: str) -> Any:
+    # lazy: config loading imports qtk.model.settings, which must not pull in torch
+    if name == "GPT":
+        from qtk.model.gpt import GPT
+
+        return GPT
+    raise AttributeError(f"module 'qtk.model' has no attribute {name!r}")
