@@ -19,7 +19,8 @@ def command(
         None, "--data", help="shakespeare | pydoc | text file/dir (scored whole) | token-shard dir. "
                              "Default: the model's own held-out split."),
     stride: Optional[int] = typer.Option(None, "--stride", help="Window stride in tokens (default half the context)."),
-    batch_size: int = typer.Option(32, "--batch-size", min=1, help="Windows per forward pass."),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1, help="Windows per forward pass (default: "
+                                             "as many as fit in memory, at most 32)."),
     device: str = common.device_option(),
     config_file: Optional[Path] = common.config_option(common.CONFIG_FOR_STATE_DICT),
     json_out: bool = common.json_option("JSON on stdout (a list when several paths are given)."),
@@ -27,7 +28,8 @@ def command(
     from qtk.eval import evaluate_checkpoint
 
     results = [evaluate_checkpoint(str(p), data, config_file=str(config_file) if config_file else None,
-                                   stride=stride, batch_size=batch_size, device=device) for p in paths]
+                                   stride=stride, batch_size=batch_size, device=device,
+                                   notice=lambda msg: common.err_console().print(f"note: {msg}")) for p in paths]
     if json_out:
         common.print_json(results[0] if len(results) == 1 else results)
         return

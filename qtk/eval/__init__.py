@@ -90,7 +90,7 @@ def evaluate(model: torch.nn.Module, stream: TokenStream, special_ids: set[int],
     sample = max_tokens is not None and max_tokens < n
     t0 = time.perf_counter()
     if getattr(model, "max_context", block_size) is None and stride is None and not sample:
-        scores = _streamed(model, stream, specials, block_size, batch_size, device, autocast_dtype, progress)
+        scores = _streamed(model, stream, specials, block_size, device, autocast_dtype, progress)
     else:
         spans = (list(spaced_windows(n, block_size, max_tokens)) if sample
                  else list(windows(n, block_size, stride or max(1, block_size // 2))))
@@ -133,12 +133,15 @@ def _windowed(model, stream, specials, spans, block_size, batch_size, device, au
     return scores
 
 
-def _streamed(model, stream, specials, block_size, batch_size, device, autocast_dtype, progress) -> _Scores:
-    """The text cut into `batch_size` contiguous parts, each read in order in segments of
-    block_size with the decode state carried across: every token is scored once, with all of
-    its part before it as context (as far as the model's layers look back)."""
+STREAM_PARTS = 8  # fixed, so that a streamed score does not depend on the batch size memory allows
+
+
+def _streamed(model, stream, specials, block_size, device, autocast_dtype, progress) -> _Scores:
+    """The text cut into STREAM_PARTS contiguous parts read side by side, each in order in
+    segments of block_size with the decode state carried across: every token is scored once,
+    with all of its part before it as context (as far as the model's layers look back)."""
     n = len(stream)
-    rows = max(1, min(batch_size, (n - 1) // block_size))
+    rows = max(1, min(STREAM_PARTS, (n - 1) // block_size))
     part = (n - 1) // rows
     state = model.new_state(rows, device, torch.float32)
     scores = _Scores()
@@ -168,9 +171,12 @@ def _streamed(model, stream, specials, block_size, batch_size, device, autocast_
 
 
 def evaluate_checkpoint(path: str, data: str | None = None, *, config_file: str | None = None,
-                        stride: int | None = None, batch_size: int = 8, device: str = "auto",
-                        progress: Callable[[int, int], None] | None = None) -> dict:
-    """Load a checkpoint (file or run directory) and score it on held-out text."""
+                        stride: int | None = None, batch_size: int | None = None, device: str = "auto",
+                        progress: Callable[[int, int], None] | None = None,
+                        notice: Callable[[str], None] | None = None) -> dict:
+    """Load a checkpoint (file or run directory) and score it on held-out text. batch_size None:
+    as many windows per forward as fit in memory (at most 32)."""
+    from qtk.train.sizing import eval_batch
     from qtk.data.prepare import eval_stream
     from qtk.device import autocast_dtype
     from qtk.load import load_model
@@ -181,9 +187,12 @@ def evaluate_checkpoint(path: str, data: str | None = None, *, config_file: str 
         from qtk.errors import UsageError
 
         raise UsageError(f"--stride must be in 1..{ck.cfg.model.block_size} (the model's context)")
+    batch_size, warning = eval_batch(model, ck.cfg.model.block_size, dev, batch_size)
+    if warning and notice:
+        notice(warning)
     if dev.type == "cuda":
         torch.cuda.reset_peak_memory_stats(dev)
     m = evaluate(model, stream, {ck.tokenizer.eot_id}, block_size=ck.cfg.model.block_size, stride=stride,
                  batch_size=batch_size, device=dev, autocast_dtype=autocast_dtype("auto", dev), progress=progress)
     m.pop("whole", None)
-    return {"path": str(ck.path), "data": source, "params": model.num_params(), **m}
+    return {"path": str(ck.path), "data": source, "params": model.num_params(), "batch_size": batch_size, **m}

@@ -224,3 +224,26 @@ def duration(s: float) -> str:
     if s < 172800:
         return f"{s / 3600:.1f} h"
     return f"{s / 86400:.1f} days"
+
+
+def eval_batch(model: torch.nn.Module, block: int, device: torch.device, requested: int | None = None,
+               limit: str = "auto", ceiling: int = 32) -> tuple[int, str | None]:
+    """Windows per evaluation forward: `requested`, else as many as fit (at most `ceiling`).
+    Inference keeps a few activations of one layer alive at once, not every layer's: four
+    times the largest tensor a training forward of one window saves bounds it. Returns the
+    batch and, when a requested batch will not fit, a warning."""
+    ids = torch.zeros(1, block, dtype=torch.long, device=device)
+    was_training = model.training
+    model.eval()
+    with torch.enable_grad():
+        _, largest = _saved_bytes(model, ids, ids, lambda: torch.autocast(device.type, enabled=False))
+    model.train(was_training)
+    per_window = 4 * largest
+    room = budget(device, limit).available
+    fit = max(1, room // max(1, per_window))
+    if requested:
+        warning = None if requested <= fit else (
+            f"--batch-size {requested} may not fit in memory (about {human(requested * per_window)} of "
+            f"{human(room)}); {fit} would")
+        return requested, warning
+    return int(min(ceiling, fit)), None
