@@ -39,7 +39,7 @@ class Notes(Reporter):
 
 @pytest.mark.parametrize("size,sets", [
     ("tiny", []), ("tiny", ["model.ffn=moe"]), ("tiny", ["model.mixer=nsa"]), ("tiny", ["model.memory=engram"]),
-    ("small", ["train.batch_size=4", "model.block_size=128"]),
+    ("small", ["train.batch_size=8"]),
 ], ids=["tiny", "tiny-moe", "tiny-nsa", "tiny-engram", "small"])
 def test_estimate_is_within_30_percent_of_the_measured_peak(size, sets, tmp_path):
     """The process's peak RSS after two training steps, in a fresh process, against the plan."""
@@ -58,13 +58,14 @@ def test_parse_bytes():
 
 
 def test_choose_picks_the_largest_divisor_that_fits():
-    p = sizing.Probe(static=100, act_fixed=10, act_per_sample=50, largest=5, step_s=(1.0, 1.5), probe_s=0.1)
-    # step bytes: 110 + 60 * micro
-    assert sizing.choose(p, sizing.Budget(110 + 60 * 12, "t"), 12, held=0).micro_batch_size == 12
-    assert sizing.choose(p, sizing.Budget(110 + 60 * 5, "t"), 12, held=0).micro_batch_size == 4
+    p = sizing.Probe(static=100, act_fixed=10, act_per_sample=40, largest=5, step_s=(1.0, 1.5), probe_s=0.1)
+    assert sizing.ACT_FACTOR == 1.5  # step bytes: 100 + 1.5 * (10 + 40 * micro) + 10 * micro = 115 + 70 * micro
+    assert p.step_bytes(3) == 115 + 70 * 3
+    assert sizing.choose(p, sizing.Budget(115 + 70 * 12, "t"), 12, held=0).micro_batch_size == 12
+    assert sizing.choose(p, sizing.Budget(115 + 70 * 5, "t"), 12, held=0).micro_batch_size == 4
     low = sizing.choose(p, sizing.Budget(100, "t"), 12, held=0)
     assert low.micro_batch_size == 1 and not low.fits
-    explicit = sizing.choose(p, sizing.Budget(110 + 60 * 2, "t"), 12, explicit=6, held=0)
+    explicit = sizing.choose(p, sizing.Budget(115 + 70 * 2, "t"), 12, explicit=6, held=0)
     assert explicit.micro_batch_size == 6 and not explicit.fits and explicit.explicit
     assert p.seconds(4, 12) == pytest.approx((1.0 + 0.5 * 3) * 3)
 
