@@ -22,6 +22,7 @@ class Ctx:
     collections: set[str] = field(default_factory=set)  # indexed with a variable or iterated over
     collecting: bool = False  # first pass: learn names, accept anything that parses
     unknown_calls: set[str] = field(default_factory=set)
+    sets: set[str] = field(default_factory=set)  # variables created as sets (add, not append)
 
 
 def mark(node: ast.AST, **kw: Any) -> ast.AST:

@@ -123,6 +123,8 @@ def run_case(case: Case, folder: Path, seconds: float = 5.0) -> Outcome:
         result = transpile((folder / f"{case.file}.tex").read_text(encoding="utf-8"), f"{case.file}.tex")
     except UsageError as e:
         return Outcome(case, "refused", str(e))
+    except Exception as e:  # noqa: BLE001 - a crash of the translator itself
+        return Outcome(case, "error", f"transpile crashed: {type(e).__name__}: {e}")
     if result.todo_count:
         todos = [t.latex for f in result.functions for t in f.todos]
         return Outcome(case, "todo", "; ".join(todos))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import copy
 
+from qtk.tools.transpile_paper import phrases
 from qtk.tools.transpile_paper import pyast as P
 from qtk.tools.transpile_paper.latex_text import plain_text
 from qtk.tools.transpile_paper.mathparse import parse_all
@@ -107,6 +108,14 @@ def _statement(toks: list[Tok], ctx: P.Ctx) -> list[ast.stmt]:
         handler = _KEYWORD_LINES.get(first.value)
         if handler is not None:
             return handler(toks[1:], ctx)
+    if any(not t.math and t.kind in ("name", "kw") for t in toks):
+        done = phrases.match(phrases.STATEMENTS, toks, ctx)
+        if done is not None:
+            return done
+    if len(toks) >= 3 and toks[-1].value == toks[-2].value and toks[-1].value in ("+", "-") \
+            and toks[-1].kind == "op":  # x++ / x--
+        op = ast.Add() if toks[-1].value == "+" else ast.Sub()
+        return [ast.AugAssign(target=store(parse_all(toks[:-2], ctx), ctx), op=op, value=P.const(1))]
     swaps = top_level(toks, lambda t: t.kind == "op" and t.value == "swap")
     if len(swaps) == 1:
         a, b = split(toks, swaps)
@@ -120,7 +129,7 @@ def _statement(toks: list[Tok], ctx: P.Ctx) -> list[ast.stmt]:
     if len(aug) == 1:
         target, value = split(toks, aug)
         op = {"+=": ast.Add, "-=": ast.Sub, "*=": ast.Mult}[toks[aug[0]].value]()
-        return [ast.AugAssign(target=_store(parse_all(target, ctx), ctx), op=op, value=parse_all(value, ctx))]
+        return [ast.AugAssign(target=store(parse_all(target, ctx), ctx), op=op, value=parse_all(value, ctx))]
     e = parse_all(toks, ctx)
     return [_call_statement(e, ctx)]
 
@@ -170,7 +179,7 @@ def _swap_words(rest: list[Tok], ctx: P.Ctx) -> list[ast.stmt]:
 
 
 def _swap(a: ast.expr, b: ast.expr, ctx: P.Ctx) -> ast.stmt:
-    targets = ast.Tuple(elts=[_store(copy.deepcopy(a), ctx), _store(copy.deepcopy(b), ctx)], ctx=ast.Store())
+    targets = ast.Tuple(elts=[store(copy.deepcopy(a), ctx), store(copy.deepcopy(b), ctx)], ctx=ast.Store())
     return ast.Assign(targets=[targets], value=ast.Tuple(elts=[b, a], ctx=ast.Load()))
 
 
@@ -178,7 +187,7 @@ def _step(rest: list[Tok], ctx: P.Ctx, op: ast.operator) -> list[ast.stmt]:
     by = top_level(rest, lambda t: t.kind == "kw" and t.value == "by")
     target, amount = (split(rest, by[:1]) if by else (rest, []))
     value = parse_all(amount, ctx) if amount else P.const(1)
-    return [ast.AugAssign(target=_store(parse_all(target, ctx), ctx), op=op, value=value)]
+    return [ast.AugAssign(target=store(parse_all(target, ctx), ctx), op=op, value=value)]
 
 
 def _let(rest: list[Tok], ctx: P.Ctx) -> list[ast.stmt]:
@@ -193,7 +202,7 @@ def _let(rest: list[Tok], ctx: P.Ctx) -> list[ast.stmt]:
     seps = top_level(names, lambda t: (t.kind == "kw" and t.value == "and") or (t.kind == "op" and t.value == ","))
     out: list[ast.stmt] = []
     for part in split(names, seps):
-        out.append(_allocate(parse_all(part, ctx), "set" in words and "array" not in words, init, ctx))
+        out.append(allocate(parse_all(part, ctx), init, ctx, is_set="set" in words and "array" not in words))
     return out
 
 
@@ -210,7 +219,9 @@ def _initial_value(what: list[Tok], ctx: P.Ctx) -> ast.expr:
     return P.const(None)
 
 
-def _allocate(spec: ast.expr, is_set: bool, init: ast.expr, ctx: P.Ctx) -> ast.stmt:
+def allocate(spec: ast.expr, init: ast.expr, ctx: P.Ctx, size: ast.expr | None = None,
+             is_set: bool = False) -> ast.stmt:
+    """`A[0..n]` (or A with `size` elements) filled with `init`; the declared lower bound is kept."""
     dims: list[ast.Slice] = []
     while isinstance(spec, ast.Subscript) and isinstance(spec.slice, ast.Slice):
         dims.insert(0, spec.slice)
@@ -218,8 +229,13 @@ def _allocate(spec: ast.expr, is_set: bool, init: ast.expr, ctx: P.Ctx) -> ast.s
     if not isinstance(spec, ast.Name):
         P.fail("cannot tell which array to allocate")
     ctx.known.add(spec.id)
+    if not dims and size is not None:
+        value = P.binop(ast.List(elts=[init], ctx=ast.Load()), ast.Mult(), size)
+        return ast.Assign(targets=[ast.Name(id=spec.id, ctx=ast.Store())], value=value)
     if not dims:
-        value: ast.expr = P.call("set", []) if is_set else ast.List(elts=[], ctx=ast.Load())
+        if is_set:
+            ctx.sets.add(spec.id)
+        value: ast.expr = P.empty_set() if is_set else ast.List(elts=[], ctx=ast.Load())
         return ast.Assign(targets=[ast.Name(id=spec.id, ctx=ast.Store())], value=value)
     value = init
     for k, dim in enumerate(reversed(dims)):
@@ -245,12 +261,34 @@ def _size(dim: ast.Slice) -> ast.expr:
 def _assign(parts: list[list[Tok]], ctx: P.Ctx) -> ast.stmt:
     if any(not p for p in parts):
         P.fail("an assignment with a missing side")
-    value = parse_all(parts[-1], ctx)
-    targets = [_store(parse_all(p, ctx), ctx) for p in parts[:-1]]
-    return ast.Assign(targets=targets, value=value)
+    value = _value(parts[-1], ctx)
+    targets = [parse_all(p, ctx) for p in parts[:-1]]
+    if len(targets) == 1 and _new_range(targets[0], ctx):
+        return allocate(targets[0], value, ctx)  # count[0..n] = 0 with count not yet created
+    if P.is_empty_set(value):
+        ctx.sets.update(t.id for t in targets if isinstance(t, ast.Name))
+    return ast.Assign(targets=[store(t, ctx) for t in targets], value=value)
 
 
-def _store(e: ast.expr, ctx: P.Ctx) -> ast.expr:
+def _value(toks: list[Tok], ctx: P.Ctx) -> ast.expr:
+    """The right side of an assignment: maths, or one of the phrases (`an empty stack`)."""
+    try:
+        return parse_all(toks, ctx)
+    except Untranslatable:
+        value = phrases.match(phrases.VALUES, toks, ctx)
+        if value is None:
+            raise
+        return value
+
+
+def _new_range(target: ast.expr, ctx: P.Ctx) -> bool:
+    """`C[0..k]` on the left with C never created: the line allocates C."""
+    return (isinstance(target, ast.Subscript) and isinstance(target.slice, ast.Slice)
+            and P.meta(target.slice, "inclusive") and isinstance(target.value, ast.Name)
+            and target.value.id not in ctx.known)
+
+
+def store(e: ast.expr, ctx: P.Ctx) -> ast.expr:
     """Turn a parsed expression into an assignment target (names become known variables)."""
     if isinstance(e, ast.Name):
         ctx.known.add(e.id)
@@ -259,7 +297,7 @@ def _store(e: ast.expr, ctx: P.Ctx) -> ast.expr:
         e.ctx = ast.Store()
         return e
     if isinstance(e, (ast.Tuple, ast.List)):
-        return ast.Tuple(elts=[_store(x, ctx) for x in e.elts], ctx=ast.Store())
+        return ast.Tuple(elts=[store(x, ctx) for x in e.elts], ctx=ast.Store())
     P.fail(f"cannot assign to {ast.unparse(e)}")
 
 
@@ -278,62 +316,18 @@ _KEYWORD_LINES = {
 }
 
 
+def statement_tokens(toks: list[Tok], ctx: P.Ctx) -> list[ast.stmt]:
+    """Statements for tokens already read (a phrase's body)."""
+    return _statement(toks, ctx)
+
+
 def condition(text: str, ctx: P.Ctx) -> ast.expr:
     toks, _ = tokens(text)
     return parse_all(toks, ctx, tuple_ok=False)
 
 
 def for_header(text: str, ctx: P.Ctx) -> ast.For:
-    """`i \\gets 1 \\To n`, `i = n \\textbf{downto} 1`, `i = 1, \\ldots, n`, `each v \\in S`."""
+    from qtk.tools.transpile_paper.loops import for_tokens
+
     toks, _ = tokens(text)
-    while toks and toks[0].kind == "kw" and toks[0].value in ("for", "each", "every", "all"):
-        toks = toks[1:]
-    assign = top_level(toks, lambda t: (t.kind == "op" and t.value in ("gets", "="))
-                       or (t.kind == "kw" and t.value == "from"))
-    member = top_level(toks, lambda t: t.value == "in" and t.kind in ("op", "kw"))
-    if assign and (not member or assign[0] < member[0]):
-        target = _store(parse_all(toks[: assign[0]], ctx), ctx)
-        iterable = _counted(toks[assign[0] + 1 :], ctx)
-    elif member:
-        before = toks[: member[0]]
-        first_math = next((k for k, t in enumerate(before) if t.math or t.style != "prose"), None)
-        if first_math is None:
-            before = before[-1:]
-        else:
-            before = before[first_math:]
-        target = _store(parse_all(before, ctx), ctx)
-        iterable = parse_all(toks[member[0] + 1 :], ctx)
-    else:
-        raise Untranslatable("a loop header needs `i \\gets a \\To b` or `x \\in S`")
-    return ast.For(target=target, iter=iterable, body=[], orelse=[])
-
-
-def _counted(rest: list[Tok], ctx: P.Ctx) -> ast.expr:
-    """The range after `i \\gets`: `1 \\To n [step 2]`, `n downto 1`, `1, \\ldots, n`, `1..n`."""
-    to = top_level(rest, lambda t: t.kind == "kw" and t.value in ("to", "downto", "down"))
-    if to:
-        k = to[0]
-        down = rest[k].value in ("downto", "down")
-        skip = 2 if rest[k].value == "down" and k + 1 < len(rest) and rest[k + 1].value == "to" else 1
-        start = parse_all(rest[:k], ctx, tuple_ok=False)
-        after = rest[k + skip :]
-        step_at = top_level(after, lambda t: t.kind == "kw" and t.value in ("step", "by"))
-        end_toks, step_toks = (split(after, step_at[:1]) if step_at else (after, []))
-        step = parse_all(step_toks, ctx, tuple_ok=False) if step_toks else None
-        if step is not None and P.int_value(step) is not None and P.int_value(step) < 0:
-            down, step = True, P.const(-P.int_value(step))
-        return P.make_range(start, parse_all(end_toks, ctx, tuple_ok=False), step, down)
-    dots = top_level(rest, lambda t: t.kind == "op" and t.value in ("..", "..."))
-    if not dots:
-        raise Untranslatable("a counted loop needs `\\To`, `downto` or `\\ldots`")
-    commas = top_level(rest, lambda t: t.kind == "op" and t.value == ",")
-    pieces = [p for p in split(rest, sorted(commas + dots)) if p]
-    values = [parse_all(p, ctx, tuple_ok=False) for p in pieces]
-    if len(values) == 2:
-        return P.make_range(values[0], values[1])
-    if len(values) == 3:
-        step = P.difference(values[1], values[0])
-        if P.int_value(step) is not None and P.int_value(step) < 0:
-            return P.make_range(values[0], values[2], P.const(-P.int_value(step)), down=True)
-        return P.make_range(values[0], values[2], step)
-    raise Untranslatable("cannot read this \\ldots loop")
+    return for_tokens(toks, ctx)

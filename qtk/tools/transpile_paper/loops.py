@@ -1,0 +1,68 @@
+"""Loop headers: counted loops (`i \\gets 1 \\To n`, `\\textbf{downto}`, `step`, `i = 1, \\ldots, n`,
+`i = n, n - 1, \\ldots, 1`, `1..n`, `i in 1..n`) and loops over collections (`each v \\in S`, `x in
+words`, `character c of s`), plus index pairs (`i, j with 1 \\le i < j \\le n`) as nested loops.
+"""
+
+from __future__ import annotations
+
+import ast
+
+from qtk.tools.transpile_paper import pyast as P
+from qtk.tools.transpile_paper.mathparse import parse_all
+from qtk.tools.transpile_paper.mathtok import Tok, Untranslatable
+from qtk.tools.transpile_paper.statements import split, store, top_level
+
+
+def for_tokens(toks: list[Tok], ctx: P.Ctx) -> ast.For:
+    """`i \\gets 1 \\To n`, `i = n \\textbf{downto} 1`, `i = 1, \\ldots, n`, `each v \\in S`."""
+    while toks and toks[0].kind == "kw" and toks[0].value in ("for", "each", "every", "all"):
+        toks = toks[1:]
+    assign = top_level(toks, lambda t: (t.kind == "op" and t.value in ("gets", "="))
+                       or (t.kind == "kw" and t.value == "from"))
+    member = top_level(toks, lambda t: t.value == "in" and t.kind in ("op", "kw"))
+    if assign and (not member or assign[0] < member[0]):
+        target = store(parse_all(toks[: assign[0]], ctx), ctx)
+        iterable = _counted(toks[assign[0] + 1 :], ctx)
+    elif member:
+        before = toks[: member[0]]
+        first_math = next((k for k, t in enumerate(before) if t.math or t.style != "prose"), None)
+        if first_math is None:
+            before = before[-1:]
+        else:
+            before = before[first_math:]
+        target = store(parse_all(before, ctx), ctx)
+        iterable = parse_all(toks[member[0] + 1 :], ctx)
+    else:
+        raise Untranslatable("a loop header needs `i \\gets a \\To b` or `x \\in S`")
+    return ast.For(target=target, iter=iterable, body=[], orelse=[])
+
+
+def _counted(rest: list[Tok], ctx: P.Ctx) -> ast.expr:
+    """The range after `i \\gets`: `1 \\To n [step 2]`, `n downto 1`, `1, \\ldots, n`, `1..n`."""
+    to = top_level(rest, lambda t: t.kind == "kw" and t.value in ("to", "downto", "down"))
+    if to:
+        k = to[0]
+        down = rest[k].value in ("downto", "down")
+        skip = 2 if rest[k].value == "down" and k + 1 < len(rest) and rest[k + 1].value == "to" else 1
+        start = parse_all(rest[:k], ctx, tuple_ok=False)
+        after = rest[k + skip :]
+        step_at = top_level(after, lambda t: t.kind == "kw" and t.value in ("step", "by"))
+        end_toks, step_toks = (split(after, step_at[:1]) if step_at else (after, []))
+        step = parse_all(step_toks, ctx, tuple_ok=False) if step_toks else None
+        if step is not None and P.int_value(step) is not None and P.int_value(step) < 0:
+            down, step = True, P.const(-P.int_value(step))
+        return P.make_range(start, parse_all(end_toks, ctx, tuple_ok=False), step, down)
+    dots = top_level(rest, lambda t: t.kind == "op" and t.value in ("..", "..."))
+    if not dots:
+        raise Untranslatable("a counted loop needs `\\To`, `downto` or `\\ldots`")
+    commas = top_level(rest, lambda t: t.kind == "op" and t.value == ",")
+    pieces = [p for p in split(rest, sorted(commas + dots)) if p]
+    values = [parse_all(p, ctx, tuple_ok=False) for p in pieces]
+    if len(values) == 2:
+        return P.make_range(values[0], values[1])
+    if len(values) == 3:
+        step = P.difference(values[1], values[0])
+        if P.int_value(step) is not None and P.int_value(step) < 0:
+            return P.make_range(values[0], values[2], P.const(-P.int_value(step)), down=True)
+        return P.make_range(values[0], values[2], step)
+    raise Untranslatable("cannot read this \\ldots loop")

@@ -1,0 +1,201 @@
+"""Everyday pseudo-code English: a table of phrases, each a pattern and what it means in Python.
+
+A line's tokens are read as a *signature*: text words in lower case, and each run of maths
+(`$...$`, or a constant such as \\TRUE set in text) as a numbered slot `$0`, `$1`, ... A phrase
+is a regular expression over that signature whose named groups catch slots; its builder parses
+the caught maths and returns Python. Two tables: whole statements (`push $v$ onto $S$`,
+`create an array $d$ of $n$ elements initialized to $\\infty$`, `$K[c] \\gets 0$ for $c = 0,
+\\ldots, W$`) and values on the right of an assignment (`an empty stack`, `pop $S$`, `length of
+$Y$`, `an $n \\times p$ matrix of zeros`). Add a phrase by adding a row (and a test).
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass
+from typing import Callable
+
+from qtk.tools.transpile_paper import pyast as P
+from qtk.tools.transpile_paper.mathparse import parse_all
+from qtk.tools.transpile_paper.mathtok import Tok
+
+
+@dataclass
+class Phrase:
+    name: str
+    patterns: list[re.Pattern]  # any of them, matched against the whole signature
+    build: Callable  # (slots: dict[str, list[Tok] | None], ctx) -> list[ast.stmt] | ast.expr
+
+
+def signature(toks: list[Tok]) -> tuple[str, list[list[Tok]]]:
+    """`push $v$ onto $S$` -> ("push $0 onto $1", [[v], [S]])."""
+    words: list[str] = []
+    slots: list[list[Tok]] = []
+    in_slot = False
+    for t in toks:
+        if t.math or t.kind in ("const", "num") or t.kind == "name" and t.style != "prose":
+            if not in_slot:
+                slots.append([])
+                words.append(f"${len(slots) - 1}")
+                in_slot = True
+            slots[-1].append(t)
+            continue
+        in_slot = False
+        words.append(t.value.lower())
+    return " ".join(words), slots
+
+
+def match(table: list[Phrase], toks: list[Tok], ctx: P.Ctx):
+    """The first phrase of `table` that matches the whole line, built; None if none does."""
+    sig, slots = signature(toks)
+    for phrase in table:
+        m = next((m for p in phrase.patterns if (m := p.fullmatch(sig))), None)
+        if m is None:
+            continue
+        caught = {k: (slots[int(v[1:])] if v.startswith("$") else v) if v else None
+                  for k, v in m.groupdict().items()}
+        return phrase.build(caught, ctx)
+    return None
+
+
+def _re(text: str) -> list[re.Pattern]:
+    """Pattern shorthand: `{x}` is a slot named x; `ART ` is an optional article (a, an, the,
+    new); ` || ` separates alternatives (each may name the same slots)."""
+    text = re.sub(r"\{(\w+)\}", r"(?P<\1>\\$\\d+)", text)
+    text = text.replace("ART ", "(?:(?:a|an|the) )?(?:new )?")
+    return [re.compile(alt) for alt in text.split(" || ")]
+
+
+def _expr(toks: list[Tok] | None, ctx: P.Ctx) -> ast.expr:
+    return parse_all(toks, ctx) if toks else P.const(None)
+
+
+# ---- statements -------------------------------------------------------------------------
+
+_SEQ = r"(?:array|list|vector|table|sequence|matrix)"
+_FILL = r"(?:,? (?:all )?(?:initiali[sz]ed |filled |set )?(?:to|with) {v})?"
+
+
+def _allocate(s, ctx) -> list[ast.stmt]:
+    from qtk.tools.transpile_paper.statements import allocate
+
+    init = P.const(0) if s.get("zeros") is not None else _expr(s.get("v"), ctx)
+    target = parse_all(s["x"], ctx)
+    size = parse_all(s["n"], ctx) if s.get("n") else None
+    return [allocate(target, init, ctx, size)]
+
+
+def _append(s, ctx) -> list[ast.stmt]:
+    coll, item = _expr(s["coll"], ctx), _expr(s["item"], ctx)
+    verb = "add" if isinstance(coll, ast.Name) and coll.id in ctx.sets else "append"
+    return [ast.Expr(value=P.method(coll, verb, [item]))]
+
+
+def _remove(s, ctx) -> list[ast.stmt]:
+    coll, item = _expr(s["coll"], ctx), _expr(s["item"], ctx)
+    verb = "discard" if isinstance(coll, ast.Name) and coll.id in ctx.sets else "remove"
+    return [ast.Expr(value=P.method(coll, verb, [item]))]
+
+
+def _pop_into(front: bool):
+    def build(s, ctx) -> list[ast.stmt]:
+        from qtk.tools.transpile_paper.statements import store
+
+        value = P.method(_expr(s["coll"], ctx), "pop", [P.const(0)] if front else [])
+        if s.get("item") is None:
+            return [ast.Expr(value=value)]
+        return [ast.Assign(targets=[store(parse_all(s["item"], ctx), ctx)], value=value)]
+
+    return build
+
+
+def _method(verb: str):
+    def build(s, ctx) -> list[ast.stmt]:
+        return [ast.Expr(value=P.method(_expr(s["coll"], ctx), verb, []))]
+
+    return build
+
+
+def _set_to(s, ctx) -> list[ast.stmt]:
+    from qtk.tools.transpile_paper.statements import store
+
+    return [ast.Assign(targets=[store(parse_all(s["x"], ctx), ctx)], value=_expr(s["v"], ctx))]
+
+
+def _postfix_loop(s, ctx) -> list[ast.stmt]:
+    """`$K[c] \\gets 0$ for $c = 0, \\ldots, W$`: the loop comes after its body."""
+    from qtk.tools.transpile_paper.loops import for_tokens
+    from qtk.tools.transpile_paper.statements import statement_tokens
+
+    loop = for_tokens(s["loop"], ctx)
+    loop.body = statement_tokens(s["body"], ctx)
+    return [loop]
+
+
+STATEMENTS: list[Phrase] = [
+    Phrase("allocate", _re(r"(?:create|initiali[sz]e|allocate|make|declare|let) ART " + _SEQ + r" {x}"
+                           r"(?: of (?:size |length )?{n}(?: (?:elements|entries|items|cells)|(?P<zeros> zeros))?)?"
+                           + _FILL), _allocate),
+    Phrase("push", _re(r"(?:push|append|add|insert|enqueue|put) {item} (?:onto|on|to|into|in|at the end of) {coll}"),
+           _append),
+    Phrase("remove", _re(r"(?:remove|delete) {item} from {coll}"), _remove),
+    Phrase("pop", _re(r"(?:pop|pop the top(?: element)?) (?:{item} )?(?:from|off|of) {coll} || pop {coll}"),
+           _pop_into(False)),
+    Phrase("dequeue", _re(r"dequeue (?:{item} )?from {coll} || dequeue {coll}"), _pop_into(True)),
+    Phrase("sort", _re(r"sort {coll}(?: in (?:increasing|ascending|non-decreasing) order)?"), _method("sort")),
+    Phrase("reverse", _re(r"reverse {coll}"), _method("reverse")),
+    Phrase("set", _re(r"(?:set|assign) {x} (?:to|:=) {v}"), _set_to),
+    Phrase("postfix loop", _re(r"{body},? for (?:all |each |every )?{loop}"), _postfix_loop),
+]
+
+
+# ---- values (the right side of an assignment) -------------------------------------------
+
+def _empty(kind: str):
+    def build(s, ctx) -> ast.expr:
+        if kind == "set":
+            return P.empty_set()
+        if kind == "map":
+            return ast.Dict(keys=[], values=[])
+        return ast.List(elts=[], ctx=ast.Load())
+
+    return build
+
+
+def _zeros(s, ctx) -> ast.expr:
+    """`an $(m + 1) \\times (n + 1)$ matrix of zeros`, `an array of $k + 1$ zeros`."""
+    from qtk.tools.transpile_paper.statements import split, top_level
+
+    toks = s.get("dims") or s["n"]
+    stars = top_level(toks, lambda t: t.kind == "op" and t.value == "*")
+    dims = [parse_all(part, ctx) for part in split(toks, stars)]
+    init = P.const(0) if s.get("v") is None else _expr(s["v"], ctx)
+    value: ast.expr = P.binop(ast.List(elts=[init], ctx=ast.Load()), ast.Mult(), dims[-1])
+    for dim in reversed(dims[:-1]):
+        gen = ast.comprehension(target=ast.Name(id="_", ctx=ast.Store()), iter=P.call("range", [dim]),
+                                ifs=[], is_async=0)
+        value = ast.ListComp(elt=value, generators=[gen])
+    return value
+
+
+def _call_on(fname: str):
+    def build(s, ctx) -> ast.expr:
+        return P.builtin_call(fname, [_expr(s["coll"], ctx)])
+
+    return build
+
+
+VALUES: list[Phrase] = [
+    Phrase("empty set", _re(r"ART empty set || ART set"), _empty("set")),
+    Phrase("empty map", _re(r"ART empty (?:map|dictionary|dict|hash table|hash map|mapping)"), _empty("map")),
+    Phrase("empty list", _re(r"ART empty (?:list|stack|queue|array|sequence|vector|string)"), _empty("list")),
+    Phrase("zeros", _re(r"ART (?:{dims} )?" + _SEQ + r" of (?:{n} )?zeros"), _zeros),
+    Phrase("filled", _re(r"ART {dims} " + _SEQ + r" (?:filled with|of|initiali[sz]ed to|all) {v}"), _zeros),
+    Phrase("pop", _re(r"(?:pop|pop the top of|pop from) {coll}"), _call_on("pop")),
+    Phrase("top", _re(r"(?:the )?top (?:element )?of {coll}"), _call_on("top")),
+    Phrase("dequeue", _re(r"(?:dequeue|dequeue from|the front of|front of) {coll}"), _call_on("dequeue")),
+    Phrase("length", _re(r"(?:the )?(?:length|size|number of elements|number of entries) (?:of|in) {coll}"),
+           _call_on("length")),
+]
+
