@@ -12,7 +12,7 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass, field
 
-from qtk.tools.transpile_paper import indexing, ir, statements
+from qtk.tools.transpile_paper import indexing, ir, outputs, statements
 from qtk.tools.transpile_paper import pyast as P
 from qtk.tools.transpile_paper.latex_text import RESERVED, plain_text
 from qtk.tools.transpile_paper.mathtok import Untranslatable
@@ -73,6 +73,9 @@ class FunctionBuilder:
         ctx.unknown_calls.clear()
         preludes = [ast.Assign(targets=[ast.Name(id=n, ctx=ast.Store())], value=v) for n, v in params.derived]
         self.body = preludes + self.block(unit.body)
+        ret = outputs.declared_return(unit.output_io, self.body, params.defined())
+        if ret is not None:
+            self.body.append(ret)
         free = free_names(self.body, params.defined(), set(ctx.functions.values()))
         implicit = [n for n in free if n in _subscript_roots(self.body)]
         if implicit:  # d[v] <- ... with d never created: CLRS-style attribute arrays

@@ -17,6 +17,8 @@ from qtk.tools.transpile_paper.source import Src
 
 _INPUT_LABELS = {"input", "inputs", "in", "data", "require", "requires", "given", "parameters",
                  "parameter", "params", "param", "globals", "arguments", "args"}
+_OUTPUT_LABELS = {"output", "outputs", "out", "ensure", "ensures", "result", "results", "return",
+                  "returns"}
 
 
 @dataclass
@@ -37,6 +39,10 @@ class Unit:
     @property
     def input_io(self) -> list[ir.IO]:
         return [io for io in self.io if io.label.lower().strip(": ") in _INPUT_LABELS]
+
+    @property
+    def output_io(self) -> list[ir.IO]:
+        return [io for io in self.io if io.label.lower().strip(": ") in _OUTPUT_LABELS]
 
 
 @dataclass
