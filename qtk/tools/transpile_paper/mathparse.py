@@ -253,6 +253,12 @@ class Parser:
         grouped = self.at("op", "{")
         inner = self.peek(1) if grouped else tok
         closes = self.at("op", "}", 2) if grouped else True
+        if isinstance(base, ast.Name) and inner is not None and closes and _index_letters(inner, self.ctx):
+            self.i += 3 if grouped else 1  # A_{ik} with i and k variables: A[i][k]
+            self.ctx.collections.add(base.id)
+            for letter in inner.value:
+                base = P.mark(ast.Subscript(value=base, slice=P.name(letter), ctx=ast.Load()), index=True)
+            return base
         if isinstance(base, ast.Name) and inner is not None and closes and _label_like(inner, self.ctx):
             self.i += 3 if grouped else 1
             label = "max" if inner.kind == "bigop" else inner.value
@@ -363,6 +369,12 @@ def _const(value: str) -> ast.expr:
 
 def _indexable(e: ast.expr) -> bool:
     return isinstance(e, (ast.Name, ast.Subscript, ast.Attribute, ast.Call))
+
+
+def _index_letters(tok: Tok, ctx: P.Ctx) -> bool:
+    """`ij` in `C_{ij}`: two or three one-letter variables side by side, not a name of its own."""
+    return (tok.kind == "name" and tok.style == "math" and 2 <= len(tok.value) <= 3
+            and tok.value not in ctx.known and all(c in ctx.known for c in tok.value))
 
 
 def _label_like(tok: Tok, ctx: P.Ctx) -> bool:

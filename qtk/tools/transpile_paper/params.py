@@ -17,6 +17,10 @@ from qtk.tools.transpile_paper.statements import split, tokens, top_level
 
 _RELATIONS = {"=", "<", ">", "<=", ">=", "!=", "in", "notin", ":", "<=s", "<s", ">=s", ">s"}
 _LENGTH_WORDS = {"length", "size", "elements", "entries", "items", "len"}
+# `array $a$ of $n$ numbers`: n counts the elements of the collection named before it
+_ELEMENT_WORDS = {"numbers", "elements", "entries", "items", "integers", "values", "reals", "points",
+                  "keys", "vertices", "nodes", "objects", "words", "characters", "bits", "digits"}
+_GRID_WORDS = {"matrix", "matrices", "array", "table", "grid"}
 
 
 @dataclass
@@ -56,9 +60,12 @@ def io_params(text: str, ctx: P.Ctx, out: Params) -> Params:
                 out.add(_ident(names[-1]))
         return out
     last_collection: str | None = None
-    for words, seg in segments:
-        if last_collection and _LENGTH_WORDS & {w.value.lower() for w in words} and _single_name(seg):
+    for k, (words, seg) in enumerate(segments):
+        after = segments[k + 1][0] if k + 1 < len(segments) else _words_after(toks)
+        if _counts_collection(words, after, seg, last_collection, ctx, out):
             out.derived.append((_ident(seg[0]), P.call("len", [ast.Name(id=last_collection, ctx=ast.Load())])))
+            continue
+        if _grid_dims(seg, segments[k + 1] if k + 1 < len(segments) else None, ctx, out):
             continue
         parts = [p for p in split(seg, top_level(seg, lambda t: t.kind == "op" and t.value == ",")) if p]
         if _sequence(parts, ctx, out):
@@ -89,6 +96,44 @@ def _sequence(parts: list[list[Tok]], ctx: P.Ctx, out: Params) -> bool:
     out.add(first.value.id)
     out.arrays[first.value.id] = (first.slice, last.slice)
     return True
+
+
+def _counts_collection(words: list[Tok], after: list[Tok], seg: list[Tok], collection: str | None,
+                       ctx: P.Ctx, out: Params) -> bool:
+    """`length $n$` / `of $n$ numbers` right after an array: n is its length."""
+    if not collection or not _single_name(seg) or _ident(seg[0]) in out.defined():
+        return False
+    if collection not in out.arrays and collection not in ctx.collections:
+        return False  # `start $x_0$, step size $\eta$`: x_0 is no array
+    before = [w.value.lower() for w in words]
+    following = after[0].value.lower() if after else ""
+    return bool(before and before[-1] in _LENGTH_WORDS) or bool(before and before[-1] == "of"
+                                                                and following in _ELEMENT_WORDS)
+
+
+def _grid_dims(seg: list[Tok], nxt: tuple[list[Tok], list[Tok]] | None, ctx: P.Ctx, out: Params) -> bool:
+    """`an $n \times m$ matrix $A$`: n = len(A), m = len(A[0]) (sizes that are plain names)."""
+    if nxt is None or not _single_name(nxt[1]):
+        return False
+    if not {w.value.lower() for w in nxt[0]} & _GRID_WORDS:
+        return False
+    stars = top_level(seg, lambda t: t.kind == "op" and t.value == "*")
+    dims = split(seg, stars)
+    if len(dims) != 2 or not all(_single_name(d) for d in dims):
+        return False
+    grid = ast.Name(id=_ident(nxt[1][0]), ctx=ast.Load())
+    first_row = ast.Subscript(value=grid, slice=P.const(0), ctx=ast.Load())
+    for dim, length in zip(dims, (P.call("len", [grid]), P.call("len", [first_row]))):
+        name = _ident(dim[0])
+        if name not in out.defined():
+            out.derived.append((name, length))
+    return True
+
+
+def _words_after(toks: list[Tok]) -> list[Tok]:
+    """The text words after the last piece of maths."""
+    last = max((k for k, t in enumerate(toks) if t.math), default=len(toks) - 1)
+    return toks[last + 1 :]
 
 
 def _math_segments(toks: list[Tok]) -> list[tuple[list[Tok], list[Tok]]]:
