@@ -107,8 +107,9 @@ def _counts_collection(words: list[Tok], after: list[Tok], seg: list[Tok], colle
         return False  # `start $x_0$, step size $\eta$`: x_0 is no array
     before = [w.value.lower() for w in words]
     following = after[0].value.lower() if after else ""
-    return bool(before and before[-1] in _LENGTH_WORDS) or bool(before and before[-1] == "of"
-                                                                and following in _ELEMENT_WORDS)
+    if before and before[-1] in _LENGTH_WORDS:  # `of length $n$`, not `window size $k$`
+        return len(before) < 2 or before[-2] in (",", "of", "its", "with", "and", "the", "(")
+    return bool(before and before[-1] == "of" and following in _ELEMENT_WORDS)
 
 
 def _grid_dims(seg: list[Tok], nxt: tuple[list[Tok], list[Tok]] | None, ctx: P.Ctx, out: Params) -> bool:

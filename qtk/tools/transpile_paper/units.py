@@ -19,6 +19,7 @@ _INPUT_LABELS = {"input", "inputs", "in", "data", "require", "requires", "given"
                  "parameter", "params", "param", "globals", "arguments", "args"}
 _OUTPUT_LABELS = {"output", "outputs", "out", "ensure", "ensures", "result", "results", "return",
                   "returns"}
+_INPUT_LABELS |= {"hyperparameters", "hyper parameters"}
 
 
 @dataclass
@@ -57,8 +58,27 @@ def split_units(algos: list[ir.Algorithm]) -> list[Unit]:
     return units
 
 
+_BOLD_LABEL = re.compile(r"^\s*\\text(?:bf|sc|it)\s*\{\s*([A-Za-z][A-Za-z ]*?)\s*(:?)\s*\}\s*(:?)")
+
+
+def _promote_io(nodes: list[ir.Node]) -> list[ir.Node]:
+    """`\\State \\textbf{Input:} ...` lines are Input/Output declarations, as \\Require is."""
+    out: list[ir.Node] = []
+    for node in nodes:
+        m = _BOLD_LABEL.match(node.text.text) if isinstance(node, ir.Statement) else None
+        label = m.group(1).lower() if m else ""
+        if m and (m.group(2) or m.group(3)) and label in _INPUT_LABELS | _OUTPUT_LABELS:
+            out.append(ir.IO(node.line, m.group(1), node.text.sub(m.end(), len(node.text)), node.raw))
+        else:
+            if isinstance(node, ir.Function):
+                node.body = _promote_io(node.body)
+            out.append(node)
+    return out
+
+
 def _units_of(algo: ir.Algorithm, number: int) -> list[Unit]:
     caption = plain_text(algo.caption.text) if algo.caption is not None else None
+    algo.nodes = _promote_io(algo.nodes)
     funcs = [n for n in algo.nodes if isinstance(n, ir.Function)]
     io = [n for n in algo.nodes if isinstance(n, ir.IO)]
     loose = [n for n in algo.nodes if not isinstance(n, (ir.Function, ir.IO))]
