@@ -67,8 +67,9 @@ def find_algorithms(src: Src, defs: Definitions, doc: Document) -> list[RawAlgor
         if placement and not text[start:placement[0] - 1].strip():
             start = placement[2]  # \begin{algorithm}[H]
         body = src.sub(start, close)
-        if name == "algorithmic":
-            found.append(_algorithmic(body, None, src.offset(m.start()), src.offset(close), defs, doc))
+        if name == "algorithmic":  # on its own: a `\textsc{Name}$(A)$` line above may name it
+            found.append(_algorithmic(body, _lead_header(src, m.start()), src.offset(m.start()),
+                                      src.offset(close), defs, doc))
         else:
             found.extend(_float(body, name, src.offset(m.start()), src.offset(close), defs, doc))
         i = close
@@ -153,6 +154,20 @@ def _in_math(text: str, i: int) -> bool:
     line_start = text.rfind("\n", 0, i) + 1
     before = re.sub(r"\\\$", "", text[line_start:i])
     return before.count("$") % 2 == 1
+
+
+_HEADER_LINE = re.compile(r"^(?:\\[A-Za-z]+\s*\{[^{}]*\}|\$?\\?[A-Za-z][\w\\-]*)\s*\$?\s*\(.*\)\s*\$?\s*:?$")
+
+
+def _lead_header(src: Src, begin: int) -> Src | None:
+    """The line just above a bare algorithmic environment, when it reads `Name(args)`."""
+    text = src.text
+    end = text.rfind("\n", 0, begin)
+    line_start = text.rfind("\n", 0, end) + 1 if end > 0 else 0
+    line = src.sub(line_start, max(end, line_start)).strip()
+    if not line.text or len(line.text) > 120 or not _HEADER_LINE.match(line.text):
+        return None
+    return line.sub(0, len(line.text.rstrip(": ")))
 
 
 def _caption(body: Src) -> Src | None:

@@ -23,6 +23,7 @@ class Ctx:
     collecting: bool = False  # first pass: learn names, accept anything that parses
     unknown_calls: set[str] = field(default_factory=set)
     sets: set[str] = field(default_factory=set)  # variables created as sets (add, not append)
+    allocated: set[str] = field(default_factory=set)  # arrays created by `C[0..k] = 0`
 
 
 def mark(node: ast.AST, **kw: Any) -> ast.AST:

@@ -264,6 +264,7 @@ def _assign(parts: list[list[Tok]], ctx: P.Ctx) -> ast.stmt:
     value = _value(parts[-1], ctx)
     targets = [parse_all(p, ctx) for p in parts[:-1]]
     if len(targets) == 1 and _new_range(targets[0], ctx):
+        ctx.allocated.add(targets[0].value.id)
         return allocate(targets[0], value, ctx)  # count[0..n] = 0 with count not yet created
     if P.is_empty_set(value):
         ctx.sets.update(t.id for t in targets if isinstance(t, ast.Name))
@@ -285,7 +286,7 @@ def _new_range(target: ast.expr, ctx: P.Ctx) -> bool:
     """`C[0..k]` on the left with C never created: the line allocates C."""
     return (isinstance(target, ast.Subscript) and isinstance(target.slice, ast.Slice)
             and P.meta(target.slice, "inclusive") and isinstance(target.value, ast.Name)
-            and target.value.id not in ctx.known)
+            and (target.value.id not in ctx.known or target.value.id in ctx.allocated))
 
 
 def store(e: ast.expr, ctx: P.Ctx) -> ast.expr:
