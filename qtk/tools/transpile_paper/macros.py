@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from qtk.tools.transpile_paper.source import (
     Document,
     Src,
-    read_arg,
     read_command,
     read_delimited,
     read_group,
