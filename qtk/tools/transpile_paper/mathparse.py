@@ -19,7 +19,8 @@ from qtk.tools.transpile_paper.mathtok import Tok, Untranslatable
 _CMP = {"=": ast.Eq, "==": ast.Eq, "!=": ast.NotEq, "<": ast.Lt, "<=": ast.LtE, ">": ast.Gt,
         ">=": ast.GtE, "in": ast.In, "notin": ast.NotIn, "<=s": ast.LtE, "<s": ast.Lt,
         ">=s": ast.GtE, ">s": ast.Gt}
-_SETOPS = {"cup": ast.BitOr, "cap": ast.BitAnd, "setminus": ast.Sub}
+_SETOPS = {"cup": ast.BitOr, "cap": ast.BitAnd, "setminus": ast.Sub, "&": ast.BitAnd}
+_SHIFTS = {"<<": ast.LShift, ">>": ast.RShift}
 _MULOPS = {"*": ast.Mult, "/": ast.Div, "%": ast.Mod, "//": ast.FloorDiv, "xor": ast.BitXor}
 _ATOM_START = {"num", "name", "const", "cmd", "bigop", "mathfn"}
 _CALLABLE_SINGLE = {"f", "g", "h"}
@@ -136,9 +137,18 @@ class Parser:
         return ast.UnaryOp(op=ast.Not(), operand=test) if negate else test
 
     def setops(self) -> ast.expr:
-        left = self.arith()
+        left = self.shifts()
         while self.peek() is not None and self.peek().kind == "op" and self.peek().value in _SETOPS:
             op = _SETOPS[self.t[self.i].value]()
+            self.i += 1
+            left = P.binop(left, op, self.shifts())
+        return left
+
+    def shifts(self) -> ast.expr:
+        """`x \\gg 1`, `1 \\ll k`: bit shifts bind looser than + and -, as in Python."""
+        left = self.arith()
+        while self.peek() is not None and self.peek().kind == "op" and self.peek().value in _SHIFTS:
+            op = _SHIFTS[self.t[self.i].value]()
             self.i += 1
             left = P.binop(left, op, self.arith())
         return left

@@ -42,6 +42,7 @@ _OPS = {  # command -> (kind, value)
     **{c: ("op", ">=") for c in ("ge", "geq", "geqslant", "geqq")},
     **{c: ("op", "!=") for c in ("neq", "ne")},
     "lt": ("op", "<"), "gt": ("op", ">"), "equiv": ("op", "=="),
+    "gg": ("op", ">>"), "ll": ("op", "<<"),
     "in": ("op", "in"), "notin": ("op", "notin"), "mid": ("op", "mid"),
     "subseteq": ("op", "<=s"), "subset": ("op", "<s"), "supseteq": ("op", ">=s"),
     "supset": ("op", ">s"), "subsetneq": ("op", "<s"),
@@ -248,6 +249,12 @@ class _Tokenizer:
                 g = read_group(text, g[2]) or g
             self.run(g[0], g[1], math)
             return g[2], math, None
+        if name == "&" and math:  # `x \\& 1`: bitwise and in maths, `and` in prose
+            self.add("op", "&", i, math)
+            return j, math, None
+        if name in ("star", "ast") and self.out and self.out[-1].value == "^":
+            self.add("op", "*", i, math)  # x^\\star: the optimum x_star
+            return j, math, None
         if name in _OPS:
             kind, value = _OPS[name]
             if kind == "comment":

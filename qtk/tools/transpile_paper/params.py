@@ -82,6 +82,9 @@ def _sequence(parts: list[list[Tok]], ctx: P.Ctx, out: Params) -> bool:
     dots = [k for k, p in enumerate(parts) if len(p) == 1 and p[0].kind == "op" and p[0].value in ("...", "..")]
     if len(dots) != 1 or dots[0] == 0 or dots[0] == len(parts) - 1:
         return False
+    rel = top_level(parts[-1], lambda t: t.value in _RELATIONS and t.kind in ("op", "kw"))
+    if rel:  # `s_1, \\ldots, s_n \\in \\mathbb{R}`: the set they live in is not an input
+        parts = parts[:-1] + [parts[-1][: rel[0]]]
     head = parts[0]
     if len(head) > 1 and head[0].kind == "name" and head[1].value == "_":
         ctx.collections.add(_ident(head[0]))  # x_1, ..., x_n: x is an array
