@@ -29,6 +29,8 @@ def atom(p: "Parser") -> ast.expr:
         return _name(p, v, tok.style)
     if k == "const":
         return constant(v)
+    if k == "str":
+        return ast.Constant(v)
     if k == "kw" and v in ("infinity",):
         return P.math_attr("inf")
     if k == "op" and v in _OP_ATOMS:

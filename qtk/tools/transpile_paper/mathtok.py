@@ -113,11 +113,23 @@ _PLAIN_RE = re.compile(r"(?P<w>%s)|\d+|[<>=+\-*/(),.:]" % _WORD_RE.pattern)
 
 @dataclass
 class Tok:
-    kind: str  # name num kw op const cmd bigop mathfn unknown
+    kind: str  # name num str kw op const cmd bigop mathfn unknown
     value: str
     at: int  # index in the tokenized text, for messages
     math: bool = True
     style: str = "math"  # for names: math | prose | roman | func | numbers
+
+
+def _string_literal(style: str, content: str) -> str | None:
+    """The string a typewriter-set symbol or a quoted text stands for, if it is one."""
+    text = content.strip().replace("\\_", "_").replace("\\{", "{").replace("\\}", "}")
+    text = text.replace("\\textasciitilde{}", "~").replace("\\%", "%").replace("\\#", "#")
+    for open_q, close_q in (('"', '"'), ("'", "'"), ("``", "''"), ("`", "'")):
+        if len(text) >= len(open_q) + len(close_q) and text.startswith(open_q) and text.endswith(close_q):
+            return text[len(open_q) : len(text) - len(close_q)]
+    if style in ("texttt", "mathtt") and len(text) == 1 and not text.isalnum():
+        return text
+    return None
 
 
 class Untranslatable(Exception):
@@ -157,6 +169,10 @@ class _Tokenizer:
                 i = j + 1
             elif c == "}":
                 i += 1
+            elif c == '"' and 0 < text.find('"', i + 1) < end:  # "abc": a string constant
+                close = text.find('"', i + 1)
+                self.add("str", text[i + 1 : close], i, True)
+                i = close + 1
             elif not math and text.startswith("//", i):
                 return text[i + 2 : end].strip()
             elif c.isdigit():
@@ -292,6 +308,10 @@ class _Tokenizer:
             self.add("op", ")", args[1], True)
             return args[2]
         content = text[g[0] : g[1]]
+        literal = _string_literal(name, content)
+        if literal is not None:  # \\texttt{(}, \\texttt{"ab"}: a character or string constant
+            self.add("str", literal, i, True)
+            return g[2]
         if name in _FUNC_STYLE:
             self._function_word(content, i, math)
         elif re.search(r"[$\\^_{}]", content.replace("\\_", "").replace("\\,", "").replace("\\ ", "")):
