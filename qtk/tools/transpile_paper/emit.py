@@ -196,7 +196,7 @@ class FunctionBuilder:
         except Untranslatable as e:
             pre = self.todo(node.line, node.raw, str(e), raise_here=False)
             loop = ast.For(target=ast.Name(id="_", ctx=ast.Store()), iter=_raiser(node.line), body=[], orelse=[])
-        loop.body = ensure_body(self.block(node.body), self.comments)
+        P.meta(loop, "innermost", loop).body = ensure_body(self.block(node.body), self.comments)
         return pre + [loop]
 
     def while_(self, node: ir.While) -> list[ast.stmt]:

@@ -6,6 +6,7 @@ words`, `character c of s`), plus index pairs (`i, j with 1 \\le i < j \\le n`) 
 from __future__ import annotations
 
 import ast
+from dataclasses import dataclass
 
 from qtk.tools.transpile_paper import pyast as P
 from qtk.tools.transpile_paper.mathparse import parse_all
@@ -17,9 +18,14 @@ def for_tokens(toks: list[Tok], ctx: P.Ctx) -> ast.For:
     """`i \\gets 1 \\To n`, `i = n \\textbf{downto} 1`, `i = 1, \\ldots, n`, `each v \\in S`."""
     while toks and toks[0].kind == "kw" and toks[0].value in ("for", "each", "every", "all"):
         toks = toks[1:]
+    chain = _bounded(toks)
+    if chain is not None:
+        return _nested(chain, ctx)
     assign = top_level(toks, lambda t: (t.kind == "op" and t.value in ("gets", "="))
                        or (t.kind == "kw" and t.value == "from"))
     member = top_level(toks, lambda t: t.value == "in" and t.kind in ("op", "kw"))
+    if not assign and not member:  # `character $c$ of $s$`
+        member = top_level(toks, lambda t: t.kind == "kw" and t.value == "of")[:1]
     if assign and (not member or assign[0] < member[0]):
         target = store(parse_all(toks[: assign[0]], ctx), ctx)
         iterable = _counted(toks[assign[0] + 1 :], ctx)
@@ -31,10 +37,60 @@ def for_tokens(toks: list[Tok], ctx: P.Ctx) -> ast.For:
         else:
             before = before[first_math:]
         target = store(parse_all(before, ctx), ctx)
-        iterable = parse_all(toks[member[0] + 1 :], ctx)
+        after = toks[member[0] + 1 :]
+        dots = top_level(after, lambda t: t.kind == "op" and t.value in ("..", "..."))
+        iterable = _counted(after, ctx) if dots else parse_all(after, ctx)  # i in 1..n
     else:
         raise Untranslatable("a loop header needs `i \\gets a \\To b` or `x \\in S`")
     return ast.For(target=target, iter=iterable, body=[], orelse=[])
+
+
+_STRICT = {"<": True, "<=": False}
+
+
+@dataclass
+class _Chain:
+    """`1 \\le i < j \\le n`: low bound, the variables with whether `<` comes before each, and
+    the high bound with whether `<` comes before it."""
+
+    low: list[Tok]
+    names: list[tuple[str, bool]]
+    high: list[Tok]
+    high_strict: bool
+
+
+def _bounded(toks: list[Tok]) -> _Chain | None:
+    """`i, j with 1 \\le i < j \\le n`, `$1 \\le i \\le n$`: a chain of < and \\le from a bound
+    through one-letter variables to a bound."""
+    cut = top_level(toks, lambda t: t.value in ("with", "where", "such", "that") and t.kind in ("kw", "name"))
+    chain = toks[cut[-1] + 1 :] if cut else toks
+    while chain and not chain[0].math:
+        chain = chain[1:]
+    ops = top_level(chain, lambda t: t.kind == "op" and t.value in _STRICT)
+    if len(ops) < 2:
+        return None
+    parts = split(chain, ops)
+    names = parts[1:-1]
+    if not parts[0] or not parts[-1] or not all(len(p) == 1 and p[0].kind == "name" for p in names):
+        return None
+    strict = [_STRICT[chain[k].value] for k in ops]
+    return _Chain(parts[0], [(p[0].value, s) for p, s in zip(names, strict)], parts[-1], strict[-1])
+
+
+def _nested(chain: _Chain, ctx: P.Ctx) -> ast.For:
+    """One loop per variable, each starting at (or after) the one before; the innermost loop is
+    marked so that the caller fills its body."""
+    start = parse_all(chain.low, ctx, tuple_ok=False)
+    stop = parse_all(chain.high, ctx, tuple_ok=False)
+    stop = P.add_const(stop, -1) if chain.high_strict else stop
+    loops: list[ast.For] = []
+    for name, strict in chain.names:
+        first = P.add_const(start, 1) if strict else start
+        loops.append(ast.For(target=store(P.name(name), ctx), iter=P.make_range(first, stop), body=[], orelse=[]))
+        start = P.name(name)
+    for outer, inner in zip(loops, loops[1:]):
+        outer.body = [inner]
+    return P.mark(loops[0], innermost=loops[-1])
 
 
 def _counted(rest: list[Tok], ctx: P.Ctx) -> ast.expr:

@@ -129,7 +129,7 @@ def _postfix_loop(s, ctx) -> list[ast.stmt]:
     from qtk.tools.transpile_paper.statements import statement_tokens
 
     loop = for_tokens(s["loop"], ctx)
-    loop.body = statement_tokens(s["body"], ctx)
+    P.meta(loop, "innermost", loop).body = statement_tokens(s["body"], ctx)
     return [loop]
 
 
