@@ -21,6 +21,10 @@ _LENGTH_WORDS = {"length", "size", "elements", "entries", "items", "len"}
 _ELEMENT_WORDS = {"numbers", "elements", "entries", "items", "integers", "values", "reals", "points",
                   "keys", "vertices", "nodes", "objects", "words", "characters", "bits", "digits"}
 _GRID_WORDS = {"matrix", "matrices", "array", "table", "grid"}
+# words that say the names after them are collections (so |s| is len(s), not abs(s))
+_COLLECTION_WORDS = {"string", "strings", "array", "arrays", "list", "lists", "sequence", "sequences",
+                     "set", "sets", "vector", "vectors", "word", "words", "text", "matrix", "queue",
+                     "stack", "multiset", "tuple", "permutation"}
 
 
 @dataclass
@@ -60,7 +64,12 @@ def io_params(text: str, ctx: P.Ctx, out: Params) -> Params:
                 out.add(_ident(names[-1]))
         return out
     last_collection: str | None = None
+    typed = False  # the last words named a kind of collection (`two strings $s$ and $t$`)
     for k, (words, seg) in enumerate(segments):
+        lowered = {w.value.lower() for w in words}
+        typed = bool(lowered & _COLLECTION_WORDS) or typed and lowered <= {"and", ","}
+        if typed:
+            ctx.collections.update(_ident(t) for t in seg if t.kind == "name")
         after = segments[k + 1][0] if k + 1 < len(segments) else _words_after(toks)
         if _counts_collection(words, after, seg, last_collection, ctx, out):
             out.derived.append((_ident(seg[0]), P.call("len", [ast.Name(id=last_collection, ctx=ast.Load())])))
