@@ -236,6 +236,10 @@ class Parser:
         while True:
             if self.at("op", "_"):
                 e = self.subscript(e)
+            elif self.at("op", "^") and self.at("op", "{", 1) and self.at("op", "(", 2) and _indexable(e):
+                from qtk.tools.transpile_paper.subscripts import layer
+
+                e = layer(self, e)
             elif self.at("op", "[") and _indexable(e):
                 e = self.bracket(e)
             elif self.at("op", "(") and self._callable(e):
@@ -258,55 +262,14 @@ class Parser:
                 return e
 
     def subscript(self, base: ast.expr) -> ast.expr:
-        self.expect("op", "_")
-        tok = self.peek()
-        grouped = self.at("op", "{")
-        inner = self.peek(1) if grouped else tok
-        closes = self.at("op", "}", 2) if grouped else True
-        if isinstance(base, ast.Name) and inner is not None and closes and _index_letters(inner, self.ctx):
-            self.i += 3 if grouped else 1  # A_{ik} with i and k variables: A[i][k]
-            self.ctx.collections.add(base.id)
-            for letter in inner.value:
-                base = P.mark(ast.Subscript(value=base, slice=P.name(letter), ctx=ast.Load()), index=True)
-            return base
-        if isinstance(base, ast.Name) and inner is not None and closes and _label_like(inner, self.ctx):
-            self.i += 3 if grouped else 1
-            label = "max" if inner.kind == "bigop" else inner.value
-            return P.name(variable_name(f"{base.id.rstrip('_')}_{label}"))
-        sub = self.script()
-        items = sub.elts if isinstance(sub, ast.Tuple) else [sub]
-        constant = all(P.int_value(x) is not None for x in items)
-        if isinstance(base, ast.Name):
-            if not constant:
-                self.ctx.collections.add(base.id)
-            elif base.id not in self.ctx.collections:
-                return P.name(base.id + "_" + "_".join(str(P.int_value(x)).replace("-", "m") for x in items))
-        for item in items:
-            base = P.mark(ast.Subscript(value=base, slice=item, ctx=ast.Load()), index=True)
-        return base
+        from qtk.tools.transpile_paper.subscripts import subscript
+
+        return subscript(self, base)
 
     def bracket(self, base: ast.expr) -> ast.expr:
-        self.expect("op", "[")
-        if isinstance(base, ast.Name) and base.id.rstrip("_").lower() in ("length", "size") \
-                and base.id not in self.ctx.known:
-            arg = self.tuple_expr()
-            self.expect("op", "]")
-            return P.call("len", [arg])  # CLRS 2nd edition: length[A]
-        while True:
-            lo = self.expr()
-            # A[i..j], and CLRS 4th edition's A[i:j]: both include j
-            if self.accept("op", "..") or self.accept("op", "...") or self.accept("op", ":"):
-                hi = self.expr()
-                index: ast.expr = P.mark(ast.Slice(lower=lo, upper=hi), inclusive=True)
-            else:
-                index = lo
-                if isinstance(base, ast.Name) and P.int_value(lo) is None:
-                    self.ctx.collections.add(base.id)
-            base = P.mark(ast.Subscript(value=base, slice=index, ctx=ast.Load()), index=True)
-            if not self.accept("op", ","):
-                break
-        self.expect("op", "]")
-        return base
+        from qtk.tools.transpile_paper.subscripts import bracket
+
+        return bracket(self, base)
 
     def _callable(self, e: ast.expr) -> bool:
         if isinstance(e, ast.Attribute):
@@ -379,23 +342,6 @@ def _const(value: str) -> ast.expr:
 
 def _indexable(e: ast.expr) -> bool:
     return isinstance(e, (ast.Name, ast.Subscript, ast.Attribute, ast.Call))
-
-
-def _index_letters(tok: Tok, ctx: P.Ctx) -> bool:
-    """`ij` in `C_{ij}`: two or three one-letter variables side by side, not a name of its own."""
-    return (tok.kind == "name" and tok.style == "math" and 2 <= len(tok.value) <= 3
-            and tok.value not in ctx.known and all(c in ctx.known for c in tok.value))
-
-
-def _label_like(tok: Tok, ctx: P.Ctx) -> bool:
-    """`d_{\\max}`, `w_{\\text{new}}`, `x_{best}`: a subscript that names, not indexes."""
-    if tok.kind == "bigop" and tok.value in ("max", "min"):
-        return True
-    if tok.kind != "name":
-        return False
-    if tok.style in ("roman", "prose", "func"):
-        return True
-    return len(tok.value) > 1 and variable_name(tok.value) not in ctx.known
 
 
 def parse_all(toks: list[Tok], ctx: P.Ctx, tuple_ok: bool = True) -> ast.expr:

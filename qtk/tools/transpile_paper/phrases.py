@@ -165,12 +165,16 @@ def _empty(kind: str):
 
 def _zeros(s, ctx) -> ast.expr:
     """`an $(m + 1) \\times (n + 1)$ matrix of zeros`, `an array of $k + 1$ zeros`."""
+    init = P.const(0) if s.get("v") is None else _expr(s["v"], ctx)
+    return grid(s.get("dims") or s["n"], init, ctx)
+
+
+def grid(toks: list[Tok], init: ast.expr, ctx: P.Ctx) -> ast.expr:
+    """Nested lists of `init` with the sizes `n \\times m` (or one size) the tokens give."""
     from qtk.tools.transpile_paper.statements import split, top_level
 
-    toks = s.get("dims") or s["n"]
     stars = top_level(toks, lambda t: t.kind == "op" and t.value == "*")
     dims = [parse_all(part, ctx) for part in split(toks, stars)]
-    init = P.const(0) if s.get("v") is None else _expr(s["v"], ctx)
     value: ast.expr = P.binop(ast.List(elts=[init], ctx=ast.Load()), ast.Mult(), dims[-1])
     for dim in reversed(dims[:-1]):
         gen = ast.comprehension(target=ast.Name(id="_", ctx=ast.Store()), iter=P.call("range", [dim]),

@@ -199,6 +199,10 @@ def _let(rest: list[Tok], ctx: P.Ctx) -> list[ast.stmt]:
     if "new" not in words and "empty" not in words:
         P.fail("`let ... be` without `new` or `empty`")
     init = _initial_value(what, ctx)
+    sizes = [t for t in what if t.math]
+    if sizes and top_level(sizes, lambda t: t.kind == "op" and t.value == "*"):
+        value = phrases.grid(sizes, init, ctx)  # let $D^{(k)}$ be a new $n \times n$ matrix
+        return [ast.Assign(targets=[store(parse_all(names, ctx), ctx)], value=value)]
     seps = top_level(names, lambda t: (t.kind == "kw" and t.value == "and") or (t.kind == "op" and t.value == ","))
     out: list[ast.stmt] = []
     for part in split(names, seps):

@@ -1,0 +1,113 @@
+"""Subscripts in pseudo-code maths: `x_i` and `A[i, j]` index, `A_{ik}` with one-letter variables
+indexes twice, `x_1` is a name unless x is an array, `d_{\\max}` is a label, and a parenthesised
+superscript is a layer (`D^{(k)}` -> D[k], `\\theta^{(t+1)}` -> theta[t + 1]); the entries of a
+layered matrix written in lower case (`d^{(k)}_{ij}` for D) are its entries.
+"""
+
+from __future__ import annotations
+
+import ast
+from typing import TYPE_CHECKING
+
+from qtk.tools.transpile_paper import pyast as P
+from qtk.tools.transpile_paper.latex_text import variable_name
+from qtk.tools.transpile_paper.mathtok import Tok
+
+if TYPE_CHECKING:
+    from qtk.tools.transpile_paper.mathparse import Parser
+
+
+def layer(self: "Parser", base: ast.expr) -> ast.expr:
+    """`D^{(k)}`: the k-th matrix of a sequence (an iteration label that indexes)."""
+    self.expect("op", "^")
+    self.expect("op", "{")
+    self.expect("op", "(")
+    index = self.expr()
+    self.expect("op", ")")
+    self.expect("op", "}")
+    base = _entries_of(base, self.ctx)
+    if isinstance(base, ast.Name):
+        self.ctx.collections.add(base.id)
+    # not marked as an index: the layer number is a key (D[0] = W), never shifted or weighed
+    return P.mark(ast.Subscript(value=base, slice=index, ctx=ast.Load()), layer=True)
+
+
+def _entries_of(base: ast.expr, ctx: P.Ctx) -> ast.expr:
+    """`d` in `d^{(k)}_{ij}` is an entry of the matrix D when only D is in use."""
+    if isinstance(base, ast.Name) and len(base.id) == 1 and base.id.islower() \
+            and base.id not in ctx.known and base.id.upper() in ctx.collections:
+        return P.name(base.id.upper())
+    return base
+
+
+def subscript(self: "Parser", base: ast.expr) -> ast.expr:
+    """`x_i`, `A_{i,j}`, `A_{ik}` (i, k variables), `x_1` (a name unless x is an array), `d_{\\max}` (a label)."""
+    self.expect("op", "_")
+    tok = self.peek()
+    grouped = self.at("op", "{")
+    inner = self.peek(1) if grouped else tok
+    closes = self.at("op", "}", 2) if grouped else True
+    if isinstance(base, (ast.Name, ast.Subscript)) and inner is not None and closes \
+            and _index_letters(inner, self.ctx):
+        self.i += 3 if grouped else 1  # A_{ik} with i and k variables: A[i][k]
+        if isinstance(base, ast.Name):
+            self.ctx.collections.add(base.id)
+        for letter in inner.value:
+            base = P.mark(ast.Subscript(value=base, slice=P.name(letter), ctx=ast.Load()), index=True)
+        return base
+    if isinstance(base, ast.Name) and inner is not None and closes and _label_like(inner, self.ctx):
+        self.i += 3 if grouped else 1
+        label = "max" if inner.kind == "bigop" else inner.value
+        return P.name(variable_name(f"{base.id.rstrip('_')}_{label}"))
+    sub = self.script()
+    items = sub.elts if isinstance(sub, ast.Tuple) else [sub]
+    constant = all(P.int_value(x) is not None for x in items)
+    if isinstance(base, ast.Name):
+        if not constant:
+            self.ctx.collections.add(base.id)
+        elif base.id not in self.ctx.collections:
+            return P.name(base.id + "_" + "_".join(str(P.int_value(x)).replace("-", "m") for x in items))
+    for item in items:
+        base = P.mark(ast.Subscript(value=base, slice=item, ctx=ast.Load()), index=True)
+    return base
+
+def bracket(self: "Parser", base: ast.expr) -> ast.expr:
+    """`A[i]`, `A[i, j]`, `A[i..j]` and `A[i:j]` (inclusive), CLRS's `length[A]`."""
+    self.expect("op", "[")
+    if isinstance(base, ast.Name) and base.id.rstrip("_").lower() in ("length", "size") \
+            and base.id not in self.ctx.known:
+        arg = self.tuple_expr()
+        self.expect("op", "]")
+        return P.call("len", [arg])  # CLRS 2nd edition: length[A]
+    while True:
+        lo = self.expr()
+        # A[i..j], and CLRS 4th edition's A[i:j]: both include j
+        if self.accept("op", "..") or self.accept("op", "...") or self.accept("op", ":"):
+            hi = self.expr()
+            index: ast.expr = P.mark(ast.Slice(lower=lo, upper=hi), inclusive=True)
+        else:
+            index = lo
+            if isinstance(base, ast.Name) and P.int_value(lo) is None:
+                self.ctx.collections.add(base.id)
+        base = P.mark(ast.Subscript(value=base, slice=index, ctx=ast.Load()), index=True)
+        if not self.accept("op", ","):
+            break
+    self.expect("op", "]")
+    return base
+
+
+def _index_letters(tok: Tok, ctx: P.Ctx) -> bool:
+    """`ij` in `C_{ij}`: two or three one-letter variables side by side, not a name of its own."""
+    return (tok.kind == "name" and tok.style == "math" and 2 <= len(tok.value) <= 3
+            and tok.value not in ctx.known and all(c in ctx.known for c in tok.value))
+
+
+def _label_like(tok: Tok, ctx: P.Ctx) -> bool:
+    """`d_{\\max}`, `w_{\\text{new}}`, `x_{best}`: a subscript that names, not indexes."""
+    if tok.kind == "bigop" and tok.value in ("max", "min"):
+        return True
+    if tok.kind != "name":
+        return False
+    if tok.style in ("roman", "prose", "func"):
+        return True
+    return len(tok.value) > 1 and variable_name(tok.value) not in ctx.known
