@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from qtk.tools.transpile_paper import indexing, ir, outputs, statements
 from qtk.tools.transpile_paper import pyast as P
-from qtk.tools.transpile_paper.latex_text import RESERVED, plain_text
+from qtk.tools.transpile_paper.latex_text import RESERVED, note_text, plain_text
 from qtk.tools.transpile_paper.mathtok import Untranslatable
 from qtk.tools.transpile_paper.params import Params, header_params, io_params
 from qtk.tools.transpile_paper.units import Unit
@@ -153,6 +153,9 @@ class FunctionBuilder:
         return lead + handler(self, node)
 
     def statement(self, node: ir.Statement) -> list[ast.stmt]:
+        note = note_text(node.text.text)
+        if note is not None:  # prose in italics inside the algorithm: a comment
+            return [self.comments.stmt(note)] if note else []
         try:
             stmts, trailing = statements.statement(node.text.text, self.ctx)
         except Untranslatable as e:

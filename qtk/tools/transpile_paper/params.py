@@ -223,6 +223,9 @@ def _names_in_order(e: ast.expr) -> list[str]:
             for a in node.args:
                 visit(a)
             return
+        if isinstance(node, ast.Subscript):  # `0 \\le A[i] \\le k`: i ranges, it is no input
+            visit(node.value)
+            return
         if isinstance(node, ast.Name) and node.id not in found and node.id != "math" \
                 and P.meta(node, "style") != "numbers":
             found.append(node.id)

@@ -91,15 +91,24 @@ def statement(text: str, ctx: P.Ctx) -> tuple[list[ast.stmt], str | None]:
 
 
 def _assignments(toks: list[Tok]) -> list[list[Tok]]:
-    """Split a line at prose commas / `and` when every piece is an assignment."""
+    """Split a line at prose commas / `and` when every piece is an assignment; and a math span
+    holding several (`$a \\gets 0, b \\gets 1$`) at its commas."""
     if not toks:
         return []
     seps = top_level(toks, lambda t: not t.math and ((t.kind == "op" and t.value == ",")
                                                       or (t.kind == "kw" and t.value == "and")))
     pieces = split(toks, seps)
-    if len(pieces) > 1 and all(top_level(p, lambda t: t.kind == "op" and t.value == "gets") for p in pieces):
+    if len(pieces) > 1 and all(_gets_count(p) for p in pieces):
         return pieces
+    if _gets_count(toks) > 1:
+        pieces = split(toks, top_level(toks, lambda t: t.kind == "op" and t.value == ","))
+        if all(_gets_count(p) == 1 for p in pieces):
+            return pieces
     return [toks]
+
+
+def _gets_count(toks: list[Tok]) -> int:
+    return len(top_level(toks, lambda t: t.kind == "op" and t.value == "gets"))
 
 
 def _statement(toks: list[Tok], ctx: P.Ctx) -> list[ast.stmt]:
@@ -306,7 +315,20 @@ def store(e: ast.expr, ctx: P.Ctx) -> ast.expr:
     P.fail(f"cannot assign to {ast.unparse(e)}")
 
 
+def _inline_if(rest: list[Tok], ctx: P.Ctx) -> list[ast.stmt]:
+    """`\\textbf{if} $c$ \\textbf{then} $x \\gets 1$ [\\textbf{else} ...]` on one line."""
+    then = top_level(rest, lambda t: t.kind == "kw" and t.value == "then")
+    if not then:
+        P.fail("a one-line if needs `then`")
+    cond, body = rest[: then[0]], rest[then[0] + 1 :]
+    other = top_level(body, lambda t: t.kind == "kw" and t.value == "else")
+    body, orelse = (body[: other[0]], body[other[0] + 1 :]) if other else (body, [])
+    return [ast.If(test=parse_all(cond, ctx, tuple_ok=False), body=_statement(body, ctx),
+                   orelse=_statement(orelse, ctx) if orelse else [])]
+
+
 _KEYWORD_LINES = {
+    "if": _inline_if,
     "return": _return,
     "returns": _return,
     "break": _jump(ast.Break),
