@@ -95,7 +95,7 @@ class FunctionBuilder:
     def finish(self) -> tuple[ast.FunctionDef, FunctionResult]:
         unit = self.unit
         self.todos.sort(key=lambda t: t.line)
-        body = indexing.shift(self.body, self.base)
+        body = indexing.shift(self.body, self.base, self.keyed)
         doc = ast.Expr(value=ast.Constant(self._docstring()))
         fn = P.function_def(unit.name, self.params.names, [doc] + ensure_body(body, self.comments))
         result = FunctionResult(unit.name, unit.title, unit.package, unit.start_line, unit.end_line,
@@ -114,6 +114,7 @@ class FunctionBuilder:
         return params
 
     def _index_base(self, body: list[ast.stmt], params: Params) -> tuple[int, str, bool]:
+        self.keyed = indexing.keyed_arrays(body, params.defined())
         if self.option in ("0", "1"):
             return int(self.option), "set by --index-base", True
         lengths = {n: _length_of(v) for n, v in params.derived if _length_of(v)}
@@ -121,7 +122,7 @@ class FunctionBuilder:
             if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name) \
                     and _length_of(node.value):
                 lengths[node.targets[0].id] = _length_of(node.value)
-        base, reason = indexing.decide(body, params.arrays, lengths)
+        base, reason = indexing.decide(body, params.arrays, lengths, self.keyed)
         return base, reason, reason != indexing.NO_EVIDENCE
 
     def _docstring(self) -> str:

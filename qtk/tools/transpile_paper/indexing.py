@@ -42,10 +42,32 @@ def allocations(body: list[ast.stmt]) -> dict[str, int]:
     return {P.meta(n, "alloc")[0]: P.meta(n, "alloc")[1] for n in _walk(body) if P.meta(n, "alloc")}
 
 
+def keyed_arrays(body: list[ast.stmt], inputs: set[str]) -> set[str]:
+    """Arrays indexed by values rather than positions, whatever the base: maps the algorithm
+    creates empty (`an empty map`), and arrays of its own (not inputs) with a subscript that is an
+    element read from an array (`C[A[j]]`), a string constant, or a variable running over a
+    collection's items (`for c in s: cnt[c]`). They are never shifted, and they say nothing
+    about the base of the other arrays."""
+    keyed = {t.id for n in _walk(body) if isinstance(n, ast.Assign) and P.meta(n.value, "map")
+             for t in n.targets if isinstance(t, ast.Name)}
+    items = {n.target.id for n in _walk(body) if isinstance(n, ast.For) and isinstance(n.target, ast.Name)
+             and not P.meta(n.iter, "bounds")}
+    for node in _walk(body):
+        if not (isinstance(node, ast.Subscript) and P.meta(node, "index") and isinstance(node.value, ast.Name)):
+            continue
+        key = node.slice
+        by_value = (isinstance(key, ast.Subscript) or isinstance(key, ast.Constant) and isinstance(key.value, str)
+                    or isinstance(key, ast.Name) and key.id in items)
+        if by_value and node.value.id not in inputs:
+            keyed.add(node.value.id)
+    return keyed
+
+
 def decide(body: list[ast.stmt], arrays: dict[str, tuple[ast.expr, ast.expr]],
-           lengths: dict[str, str]) -> tuple[int, str]:
-    """(base, reason) for `auto`. `arrays`: declared A[lo..hi]; `lengths`: n -> A when n = len(A)."""
-    allocated = allocations(body)
+           lengths: dict[str, str], keyed: set[str] = frozenset()) -> tuple[int, str]:
+    """(base, reason) for `auto`. `arrays`: declared A[lo..hi]; `lengths`: n -> A when n = len(A);
+    `keyed`: arrays indexed by values, left out of the evidence."""
+    allocated = {**{k: 0 for k in keyed}, **allocations(body)}
     ev = Evidence()
     for arr, (lo, _) in arrays.items():
         v = P.int_value(lo)
@@ -203,7 +225,7 @@ class Shift(ast.NodeTransformer):
         return node
 
 
-def shift(body: list[ast.stmt], default: int) -> list[ast.stmt]:
-    bases = allocations(body)
+def shift(body: list[ast.stmt], default: int, keyed: set[str] = frozenset()) -> list[ast.stmt]:
+    bases = {**{k: 0 for k in keyed}, **allocations(body)}
     tr = Shift(default, bases)
     return [tr.visit(stmt) for stmt in body]

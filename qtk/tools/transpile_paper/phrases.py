@@ -157,7 +157,7 @@ def _empty(kind: str):
         if kind == "set":
             return P.empty_set()
         if kind == "map":
-            return ast.Dict(keys=[], values=[])
+            return P.mark(ast.Dict(keys=[], values=[]), map=True)
         return ast.List(elts=[], ctx=ast.Load())
 
     return build
