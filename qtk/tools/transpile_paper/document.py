@@ -145,6 +145,8 @@ def _reject_foreign(body: Src, markers: re.Pattern, foreign: str, here: str, doc
     for m in markers.finditer(body.text):
         if m.group(0).lstrip("\\") in allowed or _in_math(body.text, m.start()):
             continue
+        if m.group(0) == "\\;" and here == "algorithmic":
+            continue  # a thick space (`x\\;\\gets\\;y`), not algorithm2e's end of statement
         raise doc.error(body.offset(m.start()), f"{m.group(0)} is {foreign} syntax inside an {here} "
                         "algorithm: unknown package syntax for this environment")
 

@@ -73,18 +73,18 @@ class FunctionBuilder:
         ctx.unknown_calls.clear()
         preludes = [ast.Assign(targets=[ast.Name(id=n, ctx=ast.Store())], value=v) for n, v in params.derived]
         self.body = preludes + self.block(unit.body)
-        ret = outputs.declared_return(unit.output_io, self.body, params.defined())
-        if ret is not None:
-            self.body.append(ret)
         free = free_names(self.body, params.defined(), set(ctx.functions.values()))
         implicit = [n for n in free if n in _subscript_roots(self.body)]
         if implicit:  # d[v] <- ... with d never created: CLRS-style attribute arrays
             free = [n for n in free if n not in implicit]
-            made = [ast.Assign(targets=[ast.Name(id=n, ctx=ast.Store())], value=ast.Dict(keys=[], values=[]))
-                    for n in implicit]
+            made = [P.mark(ast.Assign(targets=[ast.Name(id=n, ctx=ast.Store())], value=ast.Dict(keys=[], values=[])),
+                           implicit=n) for n in implicit]
             note = self.comments.stmt(f"{', '.join(implicit)}: used as arrays but never created "
                                       "in the pseudo-code")
             self.body = self.body[: len(preludes)] + [note] + made + self.body[len(preludes) :]
+        ret = outputs.declared_return(unit.output_io, self.body, params.defined())
+        if ret is not None:
+            self.body.append(ret)
         self.undefined: list[str] = []
         if unit.latex_name is None:
             params.names.extend(free)
@@ -95,6 +95,11 @@ class FunctionBuilder:
     def finish(self) -> tuple[ast.FunctionDef, FunctionResult]:
         unit = self.unit
         self.todos.sort(key=lambda t: t.line)
+        for stmt in self.body:  # arrays never created but filled over a counted range: lists
+            name = P.meta(stmt, "implicit")
+            size = indexing.implicit_size(self.body, name, 0 if name in self.keyed else self.base) if name else None
+            if size is not None:
+                stmt.value = P.binop(ast.List(elts=[P.const(None)], ctx=ast.Load()), ast.Mult(), size)
         body = indexing.shift(self.body, self.base, self.keyed)
         doc = ast.Expr(value=ast.Constant(self._docstring()))
         fn = P.function_def(unit.name, self.params.names, [doc] + ensure_body(body, self.comments))

@@ -43,24 +43,59 @@ def allocations(body: list[ast.stmt]) -> dict[str, int]:
 
 
 def keyed_arrays(body: list[ast.stmt], inputs: set[str]) -> set[str]:
-    """Arrays indexed by values rather than positions, whatever the base: maps the algorithm
-    creates empty (`an empty map`), and arrays of its own (not inputs) with a subscript that is an
-    element read from an array (`C[A[j]]`), a string constant, or a variable running over a
-    collection's items (`for c in s: cnt[c]`). They are never shifted, and they say nothing
-    about the base of the other arrays."""
+    """The algorithm's own arrays that start at 0 whatever the others do: maps it creates empty
+    (`an empty map`); arrays (not inputs) with a subscript that is an element read from an array
+    (`C[A[j]]`), a string constant, or a variable running over a collection's items (`for c in
+    s: cnt[c]`), i.e. keyed by values; and arrays it fills itself that it indexes at 0 (`P[0]
+    \\gets 0`). They are never shifted, and say nothing about the base of the other arrays."""
     keyed = {t.id for n in _walk(body) if isinstance(n, ast.Assign) and P.meta(n.value, "map")
              for t in n.targets if isinstance(t, ast.Name)}
     items = {n.target.id for n in _walk(body) if isinstance(n, ast.For) and isinstance(n.target, ast.Name)
              and not P.meta(n.iter, "bounds")}
+    allocated = allocations(body)
     for node in _walk(body):
         if not (isinstance(node, ast.Subscript) and P.meta(node, "index") and isinstance(node.value, ast.Name)):
             continue
-        key = node.slice
+        key, arr = node.slice, node.value.id
         by_value = (isinstance(key, ast.Subscript) or isinstance(key, ast.Constant) and isinstance(key.value, str)
-                    or isinstance(key, ast.Name) and key.id in items)
-        if by_value and node.value.id not in inputs:
-            keyed.add(node.value.id)
+                    or isinstance(key, ast.Name) and key.id in items or P.int_value(key) == 0)
+        if by_value and arr not in inputs and arr not in allocated:
+            keyed.add(arr)
     return keyed
+
+
+def implicit_size(body: list[ast.stmt], name: str, base: int) -> ast.expr | None:
+    """How long a list the algorithm's never-created array `name` must be, when every write to
+    it is `name[v + c]` with v counting up to one same bound (or a constant): else None (a map)."""
+    stop, top, low, covered = None, None, 0, set()
+    for loop in _walk(body):
+        if isinstance(loop, ast.For) and P.meta(loop.iter, "bounds") and isinstance(loop.target, ast.Name):
+            for node in _writes(loop.body, name):
+                var, c = _var_of(node.slice)
+                if var != loop.target.id:
+                    continue
+                covered.add(id(node))
+                start, end, down = P.meta(loop.iter, "bounds")
+                first, last = (end, start) if down else (start, end)
+                if stop is not None and ast.dump(last) != ast.dump(stop):
+                    return None
+                shift = 0 if P.meta(node, "layer") else base  # D^{(k)}: layers keep their numbers
+                stop, top = last, max(c - shift, top if top is not None else c - shift)
+                low = min(low, (P.int_value(first) if P.int_value(first) is not None else -1) + c - shift)
+    for node in _writes(body, name):
+        if id(node) not in covered and P.int_value(node.slice) is None:
+            return None  # written at a position no loop bounds
+    if stop is None or low < 0:
+        return None
+    return P.add_const(stop, top + 1)
+
+
+def _writes(body: list[ast.stmt], name: str):
+    for node in _walk(body):
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AugAssign) else []
+        for t in targets:
+            if isinstance(t, ast.Subscript) and isinstance(t.value, ast.Name) and t.value.id == name:
+                yield t
 
 
 def decide(body: list[ast.stmt], arrays: dict[str, tuple[ast.expr, ast.expr]],
