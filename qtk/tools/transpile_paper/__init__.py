@@ -19,7 +19,7 @@ from qtk.tools.transpile_paper import algorithm2e, algorithmic, document, expans
 from qtk.tools.transpile_paper.emit import Comments, FunctionBuilder, FunctionResult, Todo, build_all
 from qtk.tools.transpile_paper.module import render
 from qtk.tools.transpile_paper.source import Document, Src, check_balanced, strip_comments
-from qtk.tools.transpile_paper.units import name_units, split_units
+from qtk.tools.transpile_paper.units import lead_io, name_units, split_units
 
 INDEX_BASES = ("auto", "0", "1")
 
@@ -82,5 +82,7 @@ def _parse(raw: document.RawAlgorithm, defs: macros.Definitions, doc: Document) 
     body = expansion.expand(raw.body, defs, doc)
     parser = algorithm2e if raw.package == "algorithm2e" else algorithmic
     nodes = parser.parse(body, defs, doc)
+    if raw.lead is not None:
+        nodes = lead_io(expansion.expand(raw.lead, defs, doc), doc.line) + nodes
     caption = expansion.expand(raw.caption, defs, doc) if raw.caption is not None else None
     return ir.Algorithm(raw.package, caption, doc.line(raw.start), doc.line(raw.end), nodes, raw.env)

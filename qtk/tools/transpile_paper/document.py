@@ -42,6 +42,7 @@ class RawAlgorithm:
     start: int  # document offsets of \begin and \end
     end: int
     env: str
+    lead: Src | None = None  # float text before \begin{algorithmic} (`\textbf{Input:} ...` lines)
 
 
 def find_algorithms(src: Src, defs: Definitions, doc: Document) -> list[RawAlgorithm]:
@@ -95,10 +96,13 @@ def _float(body: Src, env: str, start: int, end: int, defs: Definitions, doc: Do
     algorithmic = [m for m in inner if m.group(1) == "begin" and m.group(2).strip() == "algorithmic"]
     if algorithmic:
         out = []
+        lead_from = 0
         for m in algorithmic:
             close = _env_end(body.text, m.end(), "algorithmic")
             sub = body.sub(m.end(), close)
             out.append(_algorithmic(sub, caption, body.offset(m.start()), body.offset(close), defs, doc))
+            out[-1].lead = body.sub(lead_from, m.start())
+            lead_from = close
         return out
     for m in inner:
         if m.group(1) == "begin" and m.group(2).strip() in UNSUPPORTED:

@@ -42,7 +42,10 @@ def signature(toks: list[Tok]) -> tuple[str, list[list[Tok]]]:
             slots[-1].append(t)
             continue
         in_slot = False
-        words.append(t.value.lower())
+        if t.kind == "op" and t.value in (",", ";", ":") and words:
+            words[-1] += t.value  # punctuation sticks to the word before: `entries, all $1`
+        else:
+            words.append(t.value.lower())
     return " ".join(words), slots
 
 
@@ -165,8 +168,12 @@ def _empty(kind: str):
 
 def _zeros(s, ctx) -> ast.expr:
     """`an $(m + 1) \\times (n + 1)$ matrix of zeros`, `an array of $k + 1$ zeros`."""
-    init = P.const(0) if s.get("v") is None else _expr(s["v"], ctx)
-    return grid(s.get("dims") or s["n"], init, ctx)
+    return grid(s.get("dims") or s["n"], P.const(0), ctx)
+
+
+def _filled(s, ctx) -> ast.expr:
+    """`an $n \\times m$ matrix filled with $\\infty$`, `an array of $|G|$ entries, all $-1$`."""
+    return grid(s.get("dims") or s["n"], _expr(s.get("v"), ctx), ctx)
 
 
 def grid(toks: list[Tok], init: ast.expr, ctx: P.Ctx) -> ast.expr:
@@ -195,7 +202,9 @@ VALUES: list[Phrase] = [
     Phrase("empty map", _re(r"ART empty (?:map|dictionary|dict|hash table|hash map|mapping)"), _empty("map")),
     Phrase("empty list", _re(r"ART empty (?:list|stack|queue|array|sequence|vector|string)"), _empty("list")),
     Phrase("zeros", _re(r"ART (?:{dims} )?" + _SEQ + r" of (?:{n} )?zeros"), _zeros),
-    Phrase("filled", _re(r"ART {dims} " + _SEQ + r" (?:filled with|of|initiali[sz]ed to|all) {v}"), _zeros),
+    Phrase("filled", _re(r"ART {dims} " + _SEQ + r" (?:filled with|of|initiali[sz]ed to|all) {v}"
+                         r" || ART " + _SEQ + r" of {n} (?:elements|entries|items|cells|values)"
+                         r"(?:,? (?:all|each|every one|initiali[sz]ed to|set to|equal to|filled with) {v})?"), _filled),
     Phrase("pop", _re(r"(?:pop|pop the top of|pop from) {coll}"), _call_on("pop")),
     Phrase("top", _re(r"(?:the )?top (?:element )?of {coll}"), _call_on("top")),
     Phrase("dequeue", _re(r"(?:dequeue|dequeue from|the front of|front of) {coll}"), _call_on("dequeue")),

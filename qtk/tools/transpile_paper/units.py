@@ -76,6 +76,24 @@ def _promote_io(nodes: list[ir.Node]) -> list[ir.Node]:
     return out
 
 
+def lead_io(lead: Src | None, line_of) -> list[ir.IO]:
+    """`\\textbf{Input:} ... \\\\ \\textbf{Output:} ...` written in the float above the
+    algorithmic environment: declarations, one per label."""
+    if lead is None:
+        return []
+    found: list[ir.IO] = []
+    text = lead.text
+    starts = [m for m in re.finditer(r"\\text(?:bf|sc|it)\s*\{\s*([A-Za-z][A-Za-z ]*?)\s*:?\s*\}\s*:?", text)
+              if m.group(1).lower() in _INPUT_LABELS | _OUTPUT_LABELS]
+    for m, nxt in zip(starts, starts[1:] + [None]):
+        end = nxt.start() if nxt else len(text)
+        piece = lead.sub(m.end(), end)
+        cut = re.search(r"\\\\|\n\s*\n|\\(?:caption|label|par)\b", piece.text)
+        piece = piece.sub(0, cut.start()) if cut else piece
+        found.append(ir.IO(line_of(lead.offset(m.start())), m.group(1), piece.strip(), " ".join(text[m.start():end].split())))
+    return found
+
+
 def _units_of(algo: ir.Algorithm, number: int) -> list[Unit]:
     caption = plain_text(algo.caption.text) if algo.caption is not None else None
     algo.nodes = _promote_io(algo.nodes)
