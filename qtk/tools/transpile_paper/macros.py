@@ -1,6 +1,8 @@
-"""User definitions in the paper: \\newcommand-style macros (expanded before parsing, positions
-kept), algorithm2e's \\SetKw* keyword declarations and algorithmicx's \\algblock blocks (turned
-into aliases of the built-in commands), and the \\usepackage list.
+"""User definitions in the paper: \\newcommand-style macros (\\newcommand, \\renewcommand,
+\\providecommand with an optional argument, \\def, \\let, \\DeclareMathOperator, \\algnewcommand;
+expanded before parsing by expansion.py), \\newenvironment wrappers, algorithm2e's \\SetKw* keyword
+declarations and algorithmicx's \\algblock blocks (turned into aliases of the built-in commands),
+and the \\usepackage list.
 
 Follows the command sets of algorithmicx (\\algnewcommand, \\algblock, \\algdef) and
 algorithm2e (\\SetKwFunction, \\SetKwProg, \\SetKwInOut, \\SetKwFor, \\SetKwIF, ...).
@@ -147,6 +149,28 @@ def _def(text: str, j: int, definer: str, defs: Definitions | None) -> int:
     body, j = _group(text, j)
     if defs is not None and name not in PROTECTED:
         defs.macros[name] = Macro(name, n, None, body)
+    return j
+
+
+def _let(text: str, j: int, definer: str, defs: Definitions | None) -> int:
+    """\\let\\new\\old (or \\let\\new=\\old): \\new means what \\old means; \\let\\x\\undefined forgets \\x."""
+    j = skip_ws(text, j)
+    if j >= len(text) or text[j] != "\\":
+        raise _Skip
+    name, j = read_command(text, j)
+    j = skip_ws(text, j)
+    if j < len(text) and text[j] == "=":
+        j = skip_ws(text, j + 1)
+    if j >= len(text) or text[j] != "\\":
+        raise _Skip
+    target, j = read_command(text, j)
+    if defs is not None and name not in PROTECTED:
+        if target in ("undefined", "relax", "@undefined"):
+            defs.macros.pop(name, None)
+        elif target in defs.macros:
+            defs.macros[name] = defs.macros[target]
+        else:
+            defs.macros[name] = Macro(name, 0, None, "\\" + target)
     return j
 
 
@@ -297,6 +321,7 @@ def _ignored(text: str, j: int, definer: str, defs: Definitions | None) -> int:
 DEFINERS = {
     **{n: _newcommand for n in _NEWCOMMANDS},
     "def": _def,
+    "let": _let,
     "DeclareMathOperator": _operator,
     "DeclarePairedDelimiter": _paired,
     "SetKwFunction": _kw_function,
