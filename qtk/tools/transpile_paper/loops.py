@@ -111,11 +111,17 @@ def _counted(rest: list[Tok], ctx: P.Ctx) -> ast.expr:
     dots = top_level(rest, lambda t: t.kind == "op" and t.value in ("..", "..."))
     if not dots:
         raise Untranslatable("a counted loop needs `\\To`, `downto` or `\\ldots`")
+    step_at = top_level(rest, lambda t: t.kind == "kw" and t.value in ("step", "by"))
+    rest, step_toks = split(rest, step_at[:1]) if step_at else (rest, [])
     commas = top_level(rest, lambda t: t.kind == "op" and t.value == ",")
     pieces = [p for p in split(rest, sorted(commas + dots)) if p]
     values = [parse_all(p, ctx, tuple_ok=False) for p in pieces]
-    if len(values) == 2:
-        return P.make_range(values[0], values[1])
+    if len(values) == 2:  # `1..n`, `n..1 step -1`, `5..1`
+        step = P.int_value(parse_all(step_toks, ctx, tuple_ok=False)) if step_toks else None
+        lo, hi = P.int_value(values[0]), P.int_value(values[1])
+        if step is not None and step < 0 or step is None and lo is not None and hi is not None and lo > hi:
+            return P.make_range(values[0], values[1], P.const(-(step or -1)), down=True)
+        return P.make_range(values[0], values[1], P.const(step) if step and step != 1 else None)
     if len(values) == 3:
         step = P.difference(values[1], values[0])
         if P.int_value(step) is not None and P.int_value(step) < 0:

@@ -106,9 +106,9 @@ class Parser:
                 self.i += 2
                 ops.append(ast.NotIn())
                 rights.append(self.setops())
-            elif tok.kind == "kw" and tok.value in ("is", "are") and not ops:
-                self.i += 1
-                return self.is_test(left)
+            elif tok.kind == "kw" and tok.value in ("is", "are"):
+                self.i += 1  # `$x = b$ is true`: the test so far is the subject
+                return self.is_test(_compare(left, ops, rights) if ops else left)
             elif tok.kind == "op" and tok.value == "mid" and not ops:
                 self.i += 1
                 right = self.setops()
@@ -130,8 +130,13 @@ class Parser:
         elif word in ("empty", "nonempty"):
             op = ast.Eq() if word == "empty" else ast.NotEq()
             test = ast.Compare(left=P.call("len", [left]), ops=[op], comparators=[P.const(0)])
-        elif tok is not None and tok.kind == "const":
+        elif tok is not None and tok.kind == "const" and tok.value in ("True", "False"):
+            test = left if tok.value == "True" else ast.UnaryOp(op=ast.Not(), operand=left)
+        elif tok is not None and tok.kind == "const" and tok.value == "None":
             test = ast.Compare(left=left, ops=[ast.Is()], comparators=[_const(tok.value)])
+        elif tok is not None and (tok.math or tok.kind == "const"):
+            self.i -= 1  # `$x$ is $y$`: equality
+            test = ast.Compare(left=left, ops=[ast.Eq()], comparators=[self.setops()])
         else:
             P.fail(f"cannot read 'is {word}'")
         return ast.UnaryOp(op=ast.Not(), operand=test) if negate else test
