@@ -445,3 +445,26 @@ def test_untranslatable_line_still_fails_strict(cli):
 def test_bad_input_still_refused():
     with pytest.raises(UsageError):
         transpile(_algo(r"\If{$x$}{\KwRet{1}}"), "t.tex")
+
+
+def test_superscript_layers_without_parentheses():
+    f, _ = _fn(_doc(open(Path(__file__).parent / "data" / "transpile_real" / "t_floyd_warshall.tex").read()
+                    .split("\\begin{document}")[1].split("\\end{document}")[0]
+                    .replace("^{(", "^{").replace(")}", "}"), "\\usepackage{algpseudocode}"))
+    inf = math.inf
+    assert f([[0, 4, inf], [inf, 0, 1], [1, inf, 0]]) == [[0, 4, 5], [2, 0, 1], [1, 5, 0]]
+
+
+@pytest.mark.parametrize("line, args, want", [
+    (r"\State \Return $s.length()$", ("abc",), 3),
+    (r"\State \Return $s.charAt(i)$", ("abc", 1), "b"),
+    (r"\State \Return $s.substring(i, j)$", ("abcdef", 1, 3), "bc"),
+    (r"\State $S.push(x)$ \State \Return $S$", ([1], 2), [1, 2]),
+    (r"\State \Return $S.isEmpty()$", ([],), True),
+    (r"\State \Return $S.contains(x)$", ([1, 2], 2), True),
+])
+def test_members_from_other_languages(line, args, want):
+    names = ["s", "i", "j"] if line.count("s.") else ["S", "x"]
+    require = "\\Require $" + ", ".join(names[: len(args)]) + "$"
+    f, _ = _fn(_algo(require + "\n" + line))
+    assert f(*args) == want

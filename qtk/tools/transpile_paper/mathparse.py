@@ -13,7 +13,7 @@ from __future__ import annotations
 import ast
 
 from qtk.tools.transpile_paper import pyast as P
-from qtk.tools.transpile_paper.latex_text import variable_name
+from qtk.tools.transpile_paper.subscripts import is_layer, layer
 from qtk.tools.transpile_paper.mathtok import Tok, Untranslatable
 
 _CMP = {"=": ast.Eq, "==": ast.Eq, "!=": ast.NotEq, "<": ast.Lt, "<=": ast.LtE, ">": ast.Gt,
@@ -220,8 +220,6 @@ class Parser:
             if not isinstance(base, ast.Name):
                 P.fail("^* on an expression")
             return P.name(base.id + "_star")
-        if self.at("op", "{") and self.at("op", "(", 1):
-            P.fail("a parenthesised superscript is an iteration label, not a power")
         return P.binop(base, ast.Pow(), self.script())
 
     def script(self) -> ast.expr:
@@ -241,9 +239,7 @@ class Parser:
         while True:
             if self.at("op", "_"):
                 e = self.subscript(e)
-            elif self.at("op", "^") and self.at("op", "{", 1) and self.at("op", "(", 2) and _indexable(e):
-                from qtk.tools.transpile_paper.subscripts import layer
-
+            elif _indexable(e) and is_layer(self, e):
                 e = layer(self, e)
             elif self.at("op", "[") and _indexable(e):
                 e = self.bracket(e)
@@ -253,10 +249,8 @@ class Parser:
                 self.i += 1
                 attr = self.t[self.i].value
                 self.i += 1
-                if attr.lower() in ("length", "size", "len", "count"):
-                    e = P.call("len", [e])
-                else:
-                    e = ast.Attribute(value=e, attr=variable_name(attr), ctx=ast.Load())
+                args = self.call_args() if self.at("op", "(") else None
+                e = P.member(e, attr, args)  # A.length, s.charAt(i), S.push(x), Q.isEmpty()
             elif self.at("op", "!") and not self.at("op", "=", 1):
                 self.i += 1
                 e = P.call("math.factorial", [e])

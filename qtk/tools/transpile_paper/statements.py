@@ -275,13 +275,22 @@ def _assign(parts: list[list[Tok]], ctx: P.Ctx) -> ast.stmt:
     if any(not p for p in parts):
         P.fail("an assignment with a missing side")
     value = _value(parts[-1], ctx)
-    targets = [parse_all(p, ctx) for p in parts[:-1]]
+    targets = [_layer_target(parse_all(p, ctx), ctx) for p in parts[:-1]]
     if len(targets) == 1 and _new_range(targets[0], ctx):
         ctx.allocated.add(targets[0].value.id)
         return allocate(targets[0], value, ctx)  # count[0..n] = 0 with count not yet created
     if P.is_empty_set(value):
         ctx.sets.update(t.id for t in targets if isinstance(t, ast.Name))
     return ast.Assign(targets=[store(t, ctx) for t in targets], value=value)
+
+
+def _layer_target(target: ast.expr, ctx: P.Ctx) -> ast.expr:
+    """`D^{0} \\gets W`: nothing can be assigned to a power, so the superscript numbers D's layers."""
+    if isinstance(target, ast.BinOp) and isinstance(target.op, ast.Pow) and isinstance(target.left, ast.Name):
+        ctx.layered.add(target.left.id)
+        ctx.collections.add(target.left.id)
+        return P.mark(ast.Subscript(value=target.left, slice=target.right, ctx=ast.Load()), layer=True)
+    return target
 
 
 def _value(toks: list[Tok], ctx: P.Ctx) -> ast.expr:

@@ -17,14 +17,37 @@ if TYPE_CHECKING:
     from qtk.tools.transpile_paper.mathparse import Parser
 
 
+def is_layer(self: "Parser", base: ast.expr) -> bool:
+    """At `^`: `D^{(k)}`; `d^k_{ij}` / `d^{k-1}_{ij}` (a superscript followed by a subscript); or
+    `D^{k}` for a name the algorithm assigns with a superscript (`D^{0} \\gets W`)."""
+    if not self.at("op", "^"):
+        return False
+    if self.at("op", "{", 1) and self.at("op", "(", 2):
+        return True
+    end = self.i + 2
+    if self.at("op", "{", 1):
+        depth = 0
+        for k in range(self.i + 1, len(self.t)):
+            depth += {"{": 1, "}": -1}.get(self.t[k].value, 0) if self.t[k].kind == "op" else 0
+            if depth == 0:
+                end = k + 1
+                break
+    followed = end < len(self.t) and self.t[end].kind == "op" and self.t[end].value == "_"
+    named = isinstance(base, ast.Name) and (base.id in self.ctx.layered or base.id.upper() in self.ctx.layered)
+    return followed or named
+
+
 def layer(self: "Parser", base: ast.expr) -> ast.expr:
-    """`D^{(k)}`: the k-th matrix of a sequence (an iteration label that indexes)."""
+    """`D^{(k)}`, `d^k_{ij}`: the k-th matrix of a sequence (an iteration label that indexes)."""
     self.expect("op", "^")
-    self.expect("op", "{")
-    self.expect("op", "(")
-    index = self.expr()
-    self.expect("op", ")")
-    self.expect("op", "}")
+    if self.at("op", "{") and self.at("op", "(", 1):
+        self.expect("op", "{")
+        self.expect("op", "(")
+        index = self.expr()
+        self.expect("op", ")")
+        self.expect("op", "}")
+    else:
+        index = self.script()
     base = _entries_of(base, self.ctx)
     if isinstance(base, ast.Name):
         self.ctx.collections.add(base.id)
@@ -34,8 +57,8 @@ def layer(self: "Parser", base: ast.expr) -> ast.expr:
 
 def _entries_of(base: ast.expr, ctx: P.Ctx) -> ast.expr:
     """`d` in `d^{(k)}_{ij}` is an entry of the matrix D when only D is in use."""
-    if isinstance(base, ast.Name) and len(base.id) == 1 and base.id.islower() \
-            and base.id not in ctx.known and base.id.upper() in ctx.collections:
+    if isinstance(base, ast.Name) and len(base.id) == 1 and base.id.islower() and base.id not in ctx.known \
+            and (base.id.upper() in ctx.collections or base.id.upper() in ctx.layered):
         return P.name(base.id.upper())
     return base
 
