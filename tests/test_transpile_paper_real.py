@@ -112,6 +112,11 @@ PHRASES = {
         \Require $n$
         \State $K[c] \gets c^2$ for $c = 0, \ldots, n$
         \State \Return $K$""", (3,), [0, 1, 4, 9]),
+    ("statement", "prefix loop"): (r"""
+        \Require $n$
+        \State $A \gets$ an $n \times n$ matrix of zeros
+        \State for all $1 \le i, j \le n$: $A_{ij} \gets i \cdot j$
+        \State \Return $A$""", (2,), [[1, 2], [2, 4]]),
     ("value", "empty set"): (r"""
         \Require $x$
         \State $V \gets$ an empty set

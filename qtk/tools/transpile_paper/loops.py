@@ -57,6 +57,7 @@ class _Chain:
     names: list[tuple[str, bool]]
     high: list[Tok]
     high_strict: bool
+    shared: bool = False  # `1 \\le i, j \\le n`: every variable runs over the whole range
 
 
 def _bounded(toks: list[Tok]) -> _Chain | None:
@@ -71,9 +72,13 @@ def _bounded(toks: list[Tok]) -> _Chain | None:
         return None
     parts = split(chain, ops)
     names = parts[1:-1]
+    strict = [_STRICT[chain[k].value] for k in ops]
+    if len(names) == 1 and len(names[0]) > 1:  # `1 \\le i, j \\le n`: each over the same range
+        listed = split(names[0], top_level(names[0], lambda t: t.kind == "op" and t.value == ","))
+        if all(len(p) == 1 and p[0].kind == "name" for p in listed):
+            return _Chain(parts[0], [(p[0].value, strict[0]) for p in listed], parts[-1], strict[-1], shared=True)
     if not parts[0] or not parts[-1] or not all(len(p) == 1 and p[0].kind == "name" for p in names):
         return None
-    strict = [_STRICT[chain[k].value] for k in ops]
     return _Chain(parts[0], [(p[0].value, s) for p, s in zip(names, strict)], parts[-1], strict[-1])
 
 
@@ -87,7 +92,7 @@ def _nested(chain: _Chain, ctx: P.Ctx) -> ast.For:
     for name, strict in chain.names:
         first = P.add_const(start, 1) if strict else start
         loops.append(ast.For(target=store(P.name(name), ctx), iter=P.make_range(first, stop), body=[], orelse=[]))
-        start = P.name(name)
+        start = start if chain.shared else P.name(name)
     for outer, inner in zip(loops, loops[1:]):
         outer.body = [inner]
     return P.mark(loops[0], innermost=loops[-1])

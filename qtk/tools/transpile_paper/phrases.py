@@ -150,6 +150,7 @@ STATEMENTS: list[Phrase] = [
     Phrase("reverse", _re(r"reverse {coll}"), _method("reverse")),
     Phrase("set", _re(r"(?:set|assign) {x} (?:to|:=) {v}"), _set_to),
     Phrase("postfix loop", _re(r"{body},? for (?:all |each |every )?{loop}"), _postfix_loop),
+    Phrase("prefix loop", _re(r"for (?:all |each |every )?(?:\w+ )?{loop}(?::|,) {body}"), _postfix_loop),
 ]
 
 
