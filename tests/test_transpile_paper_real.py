@@ -162,6 +162,11 @@ PHRASES = {
         \State enqueue $y$ into $Q$
         \State $u \gets$ dequeue $Q$
         \State \Return $(u, Q)$""", (1, 2), (1, [2])),
+    ("value", "copy"): (r"""
+        \Require a list $A$
+        \State $B \gets$ a copy of $A$
+        \State sort $B$ in decreasing order
+        \State \Return $(A, B)$""", ([1, 3, 2],), ([1, 3, 2], [3, 2, 1])),
     ("value", "length"): (r"""
         \Require a string $s$
         \State $n \gets$ the length of $s$
@@ -445,6 +450,32 @@ def test_untranslatable_line_still_fails_strict(cli):
         \State shuffle the deck thoroughly""")
     result = cli("transpile-paper", "-", "--strict", input=text)
     assert result.exit_code == 1 and "not translated" in result.stderr
+
+
+def test_declared_lowest_value_of_an_index_input_sets_the_base():
+    f, result = _fn(_algo(r"""
+        \Statex \textbf{Input:} scores $A$, an integer $k$ with $1 \le k \le |A|$
+        \State $B \gets$ a copy of $A$
+        \State sort $B$ in decreasing order
+        \State \Return $B[k]$"""))
+    assert result.functions[0].index_base == 1 and f([3, 1, 2], 1) == 3
+
+
+def test_graph_given_as_a_pair_and_element_forms_are_not_inputs():
+    f, result = _fn(_algo(r"""
+        \Require a graph $G = (V, E)$ with edges as pairs $(u, v)$, a vertex $s \in V$
+        \State $c \gets 0$
+        \ForAll{$(u, v) \in E$} \If{$u = s$} \State $c \gets c + 1$ \EndIf \EndFor
+        \State \Return $c$"""))
+    assert result.functions[0].params == ["G", "s"] and f(([0, 1], [(0, 1), (1, 0), (0, 0)]), 0) == 2
+
+
+def test_quoted_strings_in_text_and_uppercase_procedures():
+    f, _ = _fn(_algo(r"""
+        \PROCEDURE{LABEL}{$x$}
+          \IF{$x > 0$} \RETURN ``positive'' \ELSE \RETURN ``other'' \ENDIF
+        \ENDPROCEDURE""", "\\usepackage[compatible]{algpseudocode}"))
+    assert f(2) == "positive" and f(0) == "other"
 
 
 def test_bad_input_still_refused():

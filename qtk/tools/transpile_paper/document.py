@@ -27,8 +27,8 @@ _A2E_MARKERS = re.compile(
     r"ForEach)(?![A-Za-z])|\\;"
 )
 _ALGX_MARKERS = re.compile(
-    r"\\(?:State|STATE|Statex|EndIf|ENDIF|EndFor|ENDFOR|EndWhile|ENDWHILE|EndProcedure|"
-    r"EndFunction|ENDLOOP|EndLoop|REQUIRE|Require|Ensure|ENSURE)(?![A-Za-z])"
+    r"\\(?:State|STATE|Statex|EndIf|ENDIF|EndFor|ENDFOR|EndWhile|ENDWHILE|EndProcedure|ENDPROCEDURE|"
+    r"EndFunction|ENDFUNCTION|ENDLOOP|EndLoop|REQUIRE|Require|Ensure|ENSURE)(?![A-Za-z])"
 )
 _UPPER = re.compile(r"\\(?:STATE|IF|FOR|FORALL|WHILE|REPEAT|LOOP|REQUIRE|ENSURE|RETURN)(?![A-Za-z])")
 _CAMEL = re.compile(r"\\(?:State|If|For|ForAll|While|Repeat|Loop|Require|Ensure|Procedure|Function)(?![A-Za-z])")

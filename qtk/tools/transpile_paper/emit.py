@@ -127,7 +127,7 @@ class FunctionBuilder:
             if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name) \
                     and _length_of(node.value):
                 lengths[node.targets[0].id] = _length_of(node.value)
-        base, reason = indexing.decide(body, params.arrays, lengths, self.keyed)
+        base, reason = indexing.decide(body, params.arrays, lengths, self.keyed, params.lows)
         return base, reason, reason != indexing.NO_EVIDENCE
 
     def _docstring(self) -> str:

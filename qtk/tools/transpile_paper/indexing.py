@@ -99,9 +99,11 @@ def _writes(body: list[ast.stmt], name: str):
 
 
 def decide(body: list[ast.stmt], arrays: dict[str, tuple[ast.expr, ast.expr]],
-           lengths: dict[str, str], keyed: set[str] = frozenset()) -> tuple[int, str]:
+           lengths: dict[str, str], keyed: set[str] = frozenset(),
+           lows: dict[str, int] | None = None) -> tuple[int, str]:
     """(base, reason) for `auto`. `arrays`: declared A[lo..hi]; `lengths`: n -> A when n = len(A);
-    `keyed`: arrays indexed by values, left out of the evidence."""
+    `keyed`: arrays indexed by values, left out of the evidence; `lows`: inputs declared with a
+    lowest value (`1 \\le k \\le |A|`)."""
     allocated = {**{k: 0 for k in keyed}, **allocations(body)}
     ev = Evidence()
     for arr, (lo, _) in arrays.items():
@@ -112,6 +114,9 @@ def decide(body: list[ast.stmt], arrays: dict[str, tuple[ast.expr, ast.expr]],
         if lo in (0, 1):
             ev.add(lo, STRONG, f"{arr}[{lo}..] is allocated")
     index_vars, offsets = _index_vars(body, allocated, ev)
+    for var, low in (lows or {}).items():
+        if var in index_vars and 0 in offsets.get(var, ()):
+            ev.add(low, STRONG, f"input {var} >= {low} indexes {index_vars[var]}")
     _propagate(body, index_vars, offsets)
     for node in _walk(body):
         if isinstance(node, ast.Assign):

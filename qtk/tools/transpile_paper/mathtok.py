@@ -96,7 +96,7 @@ _SKIP_ARG = {"label", "hspace", "vspace", "phantom", "hphantom", "vphantom", "fo
              "ref", "eqref", "mathopen", "mathclose", "color", "index", "tag"}
 _INLINE_ARG = {"mathbin", "mathrel", "mathop", "mathord", "ensuremath", "mathpunct", "underbrace",
                "overbrace", "textcolor", "hbox"}
-_FUNC_STYLE = {"textsc", "textproc", "FuncSty", "ProcNameSty", "ProgSty", "Call"}
+_FUNC_STYLE = {"textsc", "textproc", "FuncSty", "ProcNameSty", "ProgSty", "Call", "CALL"}
 _TEXT_STYLE = {"text", "textrm", "textit", "textbf", "textsf", "texttt", "textup", "textnormal",
                "emph", "mbox", "textmd", "KwSty", "ArgSty", "DataSty", "ProcArgSty", "FuncArgSty",
                "textsl", "underline"}
@@ -169,6 +169,10 @@ class _Tokenizer:
                 i = j + 1
             elif c == "}":
                 i += 1
+            elif not math and text.startswith("``", i) and 0 < text.find("''", i + 2) < end:
+                close = text.find("''", i + 2)  # ``Fizz'': a string constant in text
+                self.add("str", text[i + 2 : close], i, True)
+                i = close + 2
             elif c == '"' and 0 < text.find('"', i + 1) < end:  # "abc": a string constant
                 close = text.find('"', i + 1)
                 self.add("str", text[i + 1 : close], i, True)
@@ -298,7 +302,7 @@ class _Tokenizer:
         g = read_group(text, j)
         if g is None:
             return j
-        if name == "Call":
+        if name in ("Call", "CALL"):
             self._function_word(text[g[0] : g[1]], i, math)
             args = read_group(text, g[2])
             if args is None:

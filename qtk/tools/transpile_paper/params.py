@@ -33,6 +33,7 @@ class Params:
     arrays: dict[str, tuple[ast.expr, ast.expr]] = field(default_factory=dict)  # A -> (lo, hi)
     derived: list[tuple[str, ast.expr]] = field(default_factory=list)  # n = len(A)
     constrained: list[str] = field(default_factory=list)  # named only in conditions ($n \ge 1$)
+    lows: dict[str, int] = field(default_factory=dict)  # $1 \le k \le n$: k counts from 1
 
     def add(self, name: str) -> None:
         if name not in self.names and name not in {d for d, _ in self.derived}:
@@ -76,6 +77,8 @@ def io_params(text: str, ctx: P.Ctx, out: Params) -> Params:
             continue
         if _grid_dims(seg, segments[k + 1] if k + 1 < len(segments) else None, ctx, out):
             continue
+        if _element_form(words, seg):
+            continue  # `edges $E$ as triples $(u, v, w)$`: the form of E's elements
         parts = [p for p in split(seg, top_level(seg, lambda t: t.kind == "op" and t.value == ",")) if p]
         if _sequence(parts, ctx, out):
             continue
@@ -141,6 +144,19 @@ def _grid_dims(seg: list[Tok], nxt: tuple[list[Tok], list[Tok]] | None, ctx: P.C
         if name not in out.defined():
             out.derived.append((name, length))
     return True
+
+
+_FORM_WORDS = {"as", "pairs", "triples", "tuples", "form", "each", "where", "entries", "elements"}
+
+
+def _element_form(words: list[Tok], seg: list[Tok]) -> bool:
+    """A parenthesised tuple of names after `as` / `triples` / `of the form` describes elements."""
+    if not (seg and seg[0].value == "(" and seg[-1].value == ")"):
+        return False
+    inner = seg[1:-1]
+    if not all(t.kind == "name" or t.value == "," for t in inner):
+        return False
+    return bool({w.value.lower() for w in words} & _FORM_WORDS)
 
 
 def _words_after(toks: list[Tok]) -> list[Tok]:
@@ -209,10 +225,28 @@ def _item(part: list[Tok], ctx: P.Ctx, out: Params, loose: bool) -> str | None:
         if used and used <= out.defined():
             out.derived.append((e.left.id, e.comparators[0]))  # $n = |A|$
             return None
-        out.add(e.left.id)  # $G = (V, E)$
+        out.add(e.left.id)  # $G = (V, E)$: G is the input, V and E its parts
+        parts = e.comparators[0]
+        if isinstance(parts, ast.Tuple) and all(isinstance(x, ast.Name) for x in parts.elts):
+            for k, x in enumerate(parts.elts):
+                if x.id not in out.defined():
+                    out.derived.append((x.id, ast.Subscript(value=ast.Name(id=e.left.id, ctx=ast.Load()),
+                                                            slice=P.const(k), ctx=ast.Load())))
         return e.left.id
+    _record_low(e, out)
     out.constrained.extend(_names_in_order(e))
     return None
+
+
+def _record_low(e: ast.expr, out: Params) -> None:
+    """`1 \\le k \\le n` / `k \\ge 1`: the lowest value k takes (a hint for the index base)."""
+    if not isinstance(e, ast.Compare):
+        return
+    if P.int_value(e.left) in (0, 1) and isinstance(e.ops[0], ast.LtE) and isinstance(e.comparators[0], ast.Name):
+        out.lows[e.comparators[0].id] = P.int_value(e.left)
+    elif isinstance(e.left, ast.Name) and len(e.ops) == 1 and isinstance(e.ops[0], ast.GtE) \
+            and P.int_value(e.comparators[0]) in (0, 1):
+        out.lows[e.left.id] = P.int_value(e.comparators[0])
 
 
 def _names_in_order(e: ast.expr) -> list[str]:

@@ -120,6 +120,14 @@ def _method(verb: str):
     return build
 
 
+def _sort(s, ctx) -> list[ast.stmt]:
+    down = (s.get("order") or "").endswith(("decreasing", "descending")) and s["order"] != "non-decreasing"
+    keywords = [ast.keyword(arg="reverse", value=P.const(True))] if down else []
+    call = P.method(_expr(s["coll"], ctx), "sort", [])
+    call.keywords = keywords
+    return [ast.Expr(value=call)]
+
+
 def _set_to(s, ctx) -> list[ast.stmt]:
     from qtk.tools.transpile_paper.statements import store
 
@@ -146,7 +154,8 @@ STATEMENTS: list[Phrase] = [
     Phrase("pop", _re(r"(?:pop|pop the top(?: element)?) (?:{item} )?(?:from|off|of) {coll} || pop {coll}"),
            _pop_into(False)),
     Phrase("dequeue", _re(r"dequeue (?:{item} )?from {coll} || dequeue {coll}"), _pop_into(True)),
-    Phrase("sort", _re(r"sort {coll}(?: in (?:increasing|ascending|non-decreasing) order)?"), _method("sort")),
+    Phrase("sort", _re(r"sort {coll}(?: in (?P<order>increasing|ascending|non-decreasing|decreasing|descending"
+                       r"|non-increasing) order)?"), _sort),
     Phrase("reverse", _re(r"reverse {coll}"), _method("reverse")),
     Phrase("set", _re(r"(?:set|assign) {x} (?:to|:=) {v}"), _set_to),
     Phrase("postfix loop", _re(r"{body},? for (?:all |each |every )?{loop}"), _postfix_loop),
@@ -209,6 +218,7 @@ VALUES: list[Phrase] = [
     Phrase("pop", _re(r"(?:pop|pop the top of|pop from) {coll}"), _call_on("pop")),
     Phrase("top", _re(r"(?:the )?top (?:element )?of {coll}"), _call_on("top")),
     Phrase("dequeue", _re(r"(?:dequeue|dequeue from|the front of|front of) {coll}"), _call_on("dequeue")),
+    Phrase("copy", _re(r"ART (?:copy|duplicate|clone) of {coll}"), lambda s, ctx: P.call("list", [_expr(s["coll"], ctx)])),
     Phrase("length", _re(r"(?:the )?(?:length|size|number of elements|number of entries) (?:of|in) {coll}"),
            _call_on("length")),
 ]
