@@ -268,6 +268,18 @@ def test_bold_keywords_lowercase_booleans_and_several_assignments_in_one_span():
     assert f([1, 5, 3, 7], 3) == (2, True)
 
 
+def test_let_be_is_not_in_compound_update_and_weight_function_calls():
+    f, _ = _fn(_algo(r"""
+        \Require a list $A$, a set $S$, a weight function $w$
+        \State let $n$ be the length of $A$
+        \State $t \gets 0$
+        \For{$i \gets 0$ \To $n - 2$}
+          \If{$A[i]$ is not in $S$} \State $t \mathrel{+}= w(A[i], A[i + 1])$ \EndIf
+        \EndFor
+        \State \Return $t$"""))
+    assert f([1, 2, 3, 4], {2}, lambda a, b: a * b) == 1 * 2 + 3 * 4
+
+
 def test_string_constants_and_increment():
     f, _ = _fn(_algo(r"""
         \Require a string $s$

@@ -130,6 +130,10 @@ class Parser:
         elif word in ("empty", "nonempty"):
             op = ast.Eq() if word == "empty" else ast.NotEq()
             test = ast.Compare(left=P.call("len", [left]), ops=[op], comparators=[P.const(0)])
+        elif word == "in" or word == "not" and self.at("kw", "in"):  # `$x$ is (not) in $S$`
+            negate = negate or word == "not"
+            self.accept("kw", "in")
+            test = ast.Compare(left=left, ops=[ast.In()], comparators=[self.setops()])
         elif tok is not None and tok.kind == "const" and tok.value in ("True", "False"):
             test = left if tok.value == "True" else ast.UnaryOp(op=ast.Not(), operand=left)
         elif tok is not None and tok.kind == "const" and tok.value == "None":
@@ -282,7 +286,7 @@ class Parser:
             return self._comma_inside()  # w(u, v): a call even when w is a parameter
         if style == "roman" or len(raw) > 1:
             return True
-        return raw in _CALLABLE_SINGLE
+        return raw in _CALLABLE_SINGLE or self._comma_inside()  # w(u, v): never w times a pair
 
     def _comma_inside(self) -> bool:
         """Whether the parenthesis at the cursor holds a top-level comma."""

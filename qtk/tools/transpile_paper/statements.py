@@ -27,6 +27,7 @@ def tokens(text: str) -> tuple[list[Tok], str | None]:
     """Tokens of a line without its trailing punctuation and comments (`// ...`, and prose in
     parentheses after the code: `$t \\gets 0$ (initialize timestep)`)."""
     toks, comment = tokenize(text)
+    toks = _join_updates(toks)
     while toks and (toks[-1].kind, toks[-1].value) in _TRAILING:
         toks.pop()
     k = _prose_group(toks)
@@ -35,6 +36,17 @@ def tokens(text: str) -> tuple[list[Tok], str | None]:
         toks = toks[:k]
         comment = f"{note}; {comment}" if comment else note
     return toks, comment
+
+
+def _join_updates(toks: list[Tok]) -> list[Tok]:
+    """`x \\mathrel{+}= 1` arrives as `+` then `=`: one `+=`."""
+    out: list[Tok] = []
+    for t in toks:
+        if t.kind == "op" and t.value == "=" and out and out[-1].kind == "op" and out[-1].value in "+-*":
+            out[-1] = Tok("op", out[-1].value + "=", out[-1].at, out[-1].math)
+        else:
+            out.append(t)
+    return out
 
 
 def _prose_group(toks: list[Tok]) -> int | None:
@@ -205,8 +217,8 @@ def _let(rest: list[Tok], ctx: P.Ctx) -> list[ast.stmt]:
         return _statement(rest, ctx)  # let x \gets 0
     names, what = rest[: be[0]], rest[be[0] + 1 :]
     words = {t.value for t in what if t.kind == "kw"}
-    if "new" not in words and "empty" not in words:
-        P.fail("`let ... be` without `new` or `empty`")
+    if "new" not in words and "empty" not in words:  # let $n$ be the length of $A$
+        return [ast.Assign(targets=[store(parse_all(names, ctx), ctx)], value=_value(what, ctx))]
     init = _initial_value(what, ctx)
     sizes = [t for t in what if t.math]
     if sizes and top_level(sizes, lambda t: t.kind == "op" and t.value == "*"):
