@@ -174,6 +174,35 @@ $low \gets \infty$\;
     assert f([3, 1, 2]) == 1 and "# We keep the smallest value seen so far." in result.python
 
 
+def test_algorithm2e_lines_ended_by_a_line_break_and_bold_headings():
+    f, result = _fn(_doc(r"""
+\begin{algorithm}
+\KwIn{a list $A$}
+\textbf{Initialise:}\;
+$s \leftarrow 0$ \\
+$m \leftarrow 1$ \\
+\ForEach{$x \in A$}{
+  \hskip\algorithmicindent $s \leftarrow s + x$ \\
+  $m \leftarrow m \cdot x$ \\
+}
+\Return{$(s, m)$}
+\caption{Sum and product}
+\end{algorithm}""", r"\usepackage{algorithm2e}"))
+    assert f([2, 3, 4]) == (9, 24) and "# Initialise:" in result.python
+
+
+def test_equals_assignments_separated_by_commas_and_one_based_hints():
+    f, result = _fn(_algo(r"""
+        \STATE $best = R[1]$, $k = 1$
+        \FOR{$i = 1$ \TO $N$}
+          \FOR{$j = i$ \TO $N$}
+            \IF{$R[j] > best$} \STATE $best = R[j]$, $k = j$ \ENDIF
+          \ENDFOR
+        \ENDFOR
+        \RETURN $(best, k)$""", r"\usepackage{algorithmic}"))
+    assert result.functions[0].index_base == 1 and f([4, 9, 2], 3) == (9, 2)
+
+
 # ---- loop forms -------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("header, want", [

@@ -108,7 +108,7 @@ class _Parser:
                 continue
             name, j = read_command(text, i)
             cmd = self.defs.aliases.get(name, name)
-            if name == ";" or cmd in _BLOCKS or name in self.defs.progs or cmd in _COMMENTS \
+            if name in (";", "\\") or cmd in _BLOCKS or name in self.defs.progs or cmd in _COMMENTS \
                     or cmd in _IO or name in self.defs.io or name in _IGNORED:
                 if cmd in _COMMENTS and pending is not None:  # a side comment ends its line
                     comment, after = self._comment(src, j)
@@ -135,7 +135,7 @@ class _Parser:
 
     def _command(self, nodes: list[ir.Node], src: Src, name: str, cmd: str, start: int, j: int) -> int:
         text = src.text
-        if name == ";":
+        if name in (";", "\\"):  # `\\` ends a line too, for authors who leave out `\;`
             return j
         if name in _IGNORED:
             if j < len(text) and text[j] == "*":

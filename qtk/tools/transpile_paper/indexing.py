@@ -114,6 +114,9 @@ def decide(body: list[ast.stmt], arrays: dict[str, tuple[ast.expr, ast.expr]],
         if lo in (0, 1):
             ev.add(lo, STRONG, f"{arr}[{lo}..] is allocated")
     index_vars, offsets = _index_vars(body, allocated, ev)
+    # `for j = i to n` inside `for i = 1 to n`: j starts where i does
+    starts = {n.target.id: P.meta(n.iter, "bounds")[0] for n in _walk(body) if isinstance(n, ast.For)
+              and isinstance(n.target, ast.Name) and P.meta(n.iter, "bounds") and not P.meta(n.iter, "bounds")[2]}
     for var, low in (lows or {}).items():
         if var in index_vars and 0 in offsets.get(var, ()):
             ev.add(low, STRONG, f"input {var} >= {low} indexes {index_vars[var]}")
@@ -128,7 +131,8 @@ def decide(body: list[ast.stmt], arrays: dict[str, tuple[ast.expr, ast.expr]],
             bounds = P.meta(node.iter, "bounds")
             if bounds:
                 v, arr = node.target.id, index_vars[node.target.id]
-                _value_evidence(v, bounds[0], arr, lengths, ev, "starts at", not bounds[2], offsets[v])
+                start = starts.get(bounds[0].id, bounds[0]) if isinstance(bounds[0], ast.Name) else bounds[0]
+                _value_evidence(v, start, arr, lengths, ev, "starts at", not bounds[2], offsets[v])
                 _value_evidence(v, bounds[1], arr, lengths, ev, "ends at", bounds[2], offsets[v])
         elif isinstance(node, ast.Compare) and len(node.ops) == 1 and isinstance(node.left, ast.Name):
             _test_evidence(node, index_vars, ev)
@@ -145,6 +149,8 @@ def _index_vars(body: list[ast.stmt], allocated: dict[str, int],
     offsets c seen)."""
     found: dict[str, str] = {}
     offsets: dict[str, set[int]] = {}
+    zero_read = {_root(n) for n in _walk(body) if isinstance(n, ast.Subscript) and P.meta(n, "index")
+                 and not isinstance(n.slice, ast.Slice) and P.int_value(n.slice) == 0}
     for node in _walk(body):
         if not (isinstance(node, ast.Subscript) and P.meta(node, "index")):
             continue
@@ -160,6 +166,8 @@ def _index_vars(body: list[ast.stmt], allocated: dict[str, int],
             continue
         if P.int_value(index) == 0:
             ev.add(0, STRONG, f"{arr}[0] is read")
+        elif P.int_value(index) == 1 and arr not in zero_read:
+            ev.add(1, WEAK, f"{arr}[1] is read and {arr}[0] never")
         var, offset = _var_of(index)
         if var and arr:
             found.setdefault(var, arr)

@@ -258,6 +258,9 @@ class _Tokenizer:
             return j, math, None
         if name in _SKIP:
             return j, math, None
+        if name in ("hskip", "vskip", "kern", "hspace*"):  # `\\hskip\\algorithmicindent`, `\\kern 2pt`
+            m = re.match(r"\s*(?:\\[A-Za-z@]+|-?[\d.]+\s*(?:pt|em|ex|mm|cm|in|mu)?)", text[j:end])
+            return j + (m.end() if m else 0), math, None
         if name in _SKIP_ARG:
             g = read_group(text, j)
             return (g[2] if g else j), math, None

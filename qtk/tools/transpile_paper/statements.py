@@ -110,13 +110,17 @@ def _assignments(toks: list[Tok]) -> list[list[Tok]]:
     seps = top_level(toks, lambda t: not t.math and ((t.kind == "op" and t.value == ",")
                                                       or (t.kind == "kw" and t.value == "and")))
     pieces = split(toks, seps)
-    if len(pieces) > 1 and all(_gets_count(p) for p in pieces):
-        return pieces
+    if len(pieces) > 1 and all(_gets_count(p) or _equals_count(p) == 1 for p in pieces):
+        return pieces  # `$i \\gets 0$, $j \\gets 0$` or `$i = 1$, $j = 1$`
     if _gets_count(toks) > 1:
         pieces = split(toks, top_level(toks, lambda t: t.kind == "op" and t.value == ","))
         if all(_gets_count(p) == 1 for p in pieces):
             return pieces
     return [toks]
+
+
+def _equals_count(toks: list[Tok]) -> int:
+    return len(top_level(toks, lambda t: t.kind == "op" and t.value == "="))
 
 
 def _gets_count(toks: list[Tok]) -> int:
