@@ -203,6 +203,24 @@ def test_equals_assignments_separated_by_commas_and_one_based_hints():
     assert result.functions[0].index_base == 1 and f([4, 9, 2], 3) == (9, 2)
 
 
+def test_prose_paragraphs_are_comments_not_code_or_a_second_function():
+    f, result = _fn(_doc(r"""
+\begin{algorithm}
+\KwIn{a list $A$}
+This procedure adds up the entries of the list in one pass.
+
+$s \gets 0$\;
+\ForEach{$x \in A$}{$s \gets s + x$\;}
+\Return{$s$}\;
+\caption{Sum}
+\end{algorithm}""", r"\usepackage{algorithm2e}"))
+    assert f([1, 2]) == 3 and "# This procedure adds up" in result.python
+    result = transpile(_algo(r"""
+        \Function{Sq}{$x$} \State \Return $x \cdot x$ \EndFunction
+        \State Call the function above on every input value"""), "t.tex")
+    assert [fn.name for fn in result.functions] == ["sq"] and result.todo_count == 0
+
+
 # ---- loop forms -------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("header, want", [

@@ -98,6 +98,8 @@ def _units_of(algo: ir.Algorithm, number: int) -> list[Unit]:
     caption = plain_text(algo.caption.text) if algo.caption is not None else None
     algo.nodes = _promote_io(algo.nodes)
     funcs = [n for n in algo.nodes if isinstance(n, ir.Function)]
+    if funcs:  # prose around the procedures explains them; it is no code of its own
+        algo.nodes = [ir.Comment(n.line, plain_text(n.text.text)) if _prose(n) else n for n in algo.nodes]
     io = [n for n in algo.nodes if isinstance(n, ir.IO)]
     loose = [n for n in algo.nodes if not isinstance(n, (ir.Function, ir.IO))]
     units: list[Unit] = []
@@ -115,6 +117,14 @@ def _units_of(algo: ir.Algorithm, number: int) -> list[Unit]:
     units.append(Unit(number, algo.package, title, latex_name, header, [] if funcs else io, loose,
                       algo.start_line, algo.end_line, caption=caption))
     return units
+
+
+_CODE_MARK = re.compile(r"\$|\\\(|\\Call|\\gets|\\leftarrow|:=|=|\\Return|\\textsc")
+
+
+def _prose(node: ir.Node) -> bool:
+    return isinstance(node, ir.Statement) and not _CODE_MARK.search(node.text.text) \
+        and len(node.text.text.split()) >= 3
 
 
 def _leading_io(body: list[ir.Node]) -> tuple[list[ir.IO], list[ir.Node]]:
