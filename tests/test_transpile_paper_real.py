@@ -366,6 +366,28 @@ def test_layered_matrices_and_lowercase_entries():
     assert f([[0, 4, inf], [inf, 0, 1], [1, inf, 0]]) == [[0, 4, 5], [2, 0, 1], [1, 5, 0]]
 
 
+def test_function_inputs_are_called_and_declared_order_is_kept():
+    f, result = _fn(_algo(r"""
+        \REQUIRE gradient $g$ of the objective, a start $x_0$, step size $\alpha > 0$, steps $K$
+        \STATE $x \gets x_0$
+        \FOR{$k = 1$ \TO $K$} \STATE $x \gets x - \alpha g(x)$ \ENDFOR
+        \RETURN $x$""", r"\usepackage{algorithmic}"))
+    assert result.functions[0].params == ["g", "x_0", "alpha", "K"]
+    assert f(lambda x: 2 * (x - 3), 0.0, 0.5, 1) == 3.0
+
+
+def test_a_set_of_a_range_assigned_is_a_set_and_kwand():
+    f, _ = _fn(_doc(r"""
+\begin{algorithm}
+\KwIn{$n$, a list $D$}
+$Q \gets \{0, \ldots, n - 1\}$\;
+\ForEach{$x \in D$}{\lIf{$x \in Q$ \KwAnd $x \ge 0$}{remove $x$ from $Q$}}
+\Return{$|Q|$}\;
+\caption{Missing}
+\end{algorithm}""", r"\usepackage{algorithm2e}"))
+    assert f(5, [0, 3, 3]) == 3
+
+
 def test_bit_operators():
     f, _ = _fn(_algo(r"""
         \REQUIRE integers $x, y$

@@ -131,7 +131,7 @@ def _set_literal(p: "Parser") -> ast.expr:
             items.append(p.expr())
     p.expect("op", "}s")
     rng = _ellipsis_range(items)
-    return rng if rng is not None else ast.Set(elts=items)
+    return P.mark(rng, set_of=True) if rng is not None else ast.Set(elts=items)
 
 
 def _set_builder(first: ast.expr, cond: ast.expr) -> ast.expr:

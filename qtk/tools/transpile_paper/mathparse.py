@@ -280,7 +280,7 @@ class Parser:
         if not isinstance(e, ast.Name):
             return False
         style, raw = P.meta(e, "style"), P.meta(e, "raw", e.id)
-        if style == "func" or e.id.rstrip("_") in self.ctx.functions:
+        if style == "func" or e.id.rstrip("_") in self.ctx.functions or e.id in self.ctx.callables:
             return True
         if e.id in self.ctx.known:
             return self._comma_inside()  # w(u, v): a call even when w is a parameter

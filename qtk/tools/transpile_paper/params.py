@@ -21,6 +21,10 @@ _LENGTH_WORDS = {"length", "size", "elements", "entries", "items", "len"}
 _ELEMENT_WORDS = {"numbers", "elements", "entries", "items", "integers", "values", "reals", "points",
                   "keys", "vertices", "nodes", "objects", "words", "characters", "bits", "digits"}
 _GRID_WORDS = {"matrix", "matrices", "array", "table", "grid"}
+# words that say the name after them is a function the block calls (`gradient $g$`: g(x) is a call)
+_FUNCTION_WORDS = {"function", "functions", "gradient", "oracle", "map", "mapping", "operator", "loss",
+                   "objective", "policy", "model", "kernel", "metric", "predicate", "comparator",
+                   "heuristic", "callback", "procedure"}
 # words that say the names after them are collections (so |s| is len(s), not abs(s))
 _COLLECTION_WORDS = {"string", "strings", "array", "arrays", "list", "lists", "sequence", "sequences",
                      "set", "sets", "vector", "vectors", "word", "words", "text", "matrix", "queue",
@@ -71,6 +75,8 @@ def io_params(text: str, ctx: P.Ctx, out: Params) -> Params:
         typed = bool(lowered & _COLLECTION_WORDS) or typed and lowered <= {"and", ","}
         if typed:
             ctx.collections.update(_ident(t) for t in seg if t.kind == "name")
+        if lowered & _FUNCTION_WORDS and _single_name(seg):
+            ctx.callables.add(_ident(seg[0]))
         after = segments[k + 1][0] if k + 1 < len(segments) else _words_after(toks)
         if _counts_collection(words, after, seg, last_collection, ctx, out):
             out.derived.append((_ident(seg[0]), P.call("len", [ast.Name(id=last_collection, ctx=ast.Load())])))
@@ -234,6 +240,9 @@ def _item(part: list[Tok], ctx: P.Ctx, out: Params, loose: bool) -> str | None:
                                                             slice=P.const(k), ctx=ast.Load())))
         return e.left.id
     _record_low(e, out)
+    bounds = {n.id for _, hi in out.arrays.values() for n in ast.walk(hi) if isinstance(n, ast.Name)}
+    if isinstance(e, ast.Compare) and isinstance(e.left, ast.Name) and loose and e.left.id not in bounds:
+        out.add(e.left.id)  # `step size $\alpha > 0$`: alpha is declared here, in this order
     out.constrained.extend(_names_in_order(e))
     return None
 

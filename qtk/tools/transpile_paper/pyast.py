@@ -25,6 +25,7 @@ class Ctx:
     sets: set[str] = field(default_factory=set)  # variables created as sets (add, not append)
     allocated: set[str] = field(default_factory=set)  # arrays created by `C[0..k] = 0`
     layered: set[str] = field(default_factory=set)  # assigned with a superscript: D^{0} <- W
+    callables: set[str] = field(default_factory=set)  # inputs declared as functions (gradient g)
 
 
 def mark(node: ast.AST, **kw: Any) -> ast.AST:

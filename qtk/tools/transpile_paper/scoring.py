@@ -72,10 +72,18 @@ class Report:
         return "\n".join(lines)
 
 
+# Functions a block takes as input (a gradient, a weight function), named in cases.json as "fn:NAME".
+FUNCTIONS = {
+    "grad_square_minus_3": lambda x: 2 * (x - 3),  # gradient of (x - 3)^2
+}
+
+
 def _decode(value):
-    """JSON has no infinity: the string "inf" stands for math.inf."""
+    """JSON has no infinity or functions: "inf" stands for math.inf, "fn:NAME" for FUNCTIONS[NAME]."""
     if value == "inf":
         return math.inf
+    if isinstance(value, str) and value.startswith("fn:"):
+        return FUNCTIONS[value[3:]]
     if isinstance(value, list):
         return [_decode(v) for v in value]
     return value

@@ -295,7 +295,10 @@ def _assign(parts: list[list[Tok]], ctx: P.Ctx) -> ast.stmt:
     if len(targets) == 1 and _new_range(targets[0], ctx):
         ctx.allocated.add(targets[0].value.id)
         return allocate(targets[0], value, ctx)  # count[0..n] = 0 with count not yet created
-    if P.is_empty_set(value):
+    if P.meta(value, "set_of"):  # Q \\gets \\{0, \\ldots, n - 1\\}: a set the algorithm changes
+        value = P.call("set", [value])
+    if P.is_empty_set(value) or P.meta(value, "set_of") or isinstance(value, ast.Call) and \
+            isinstance(value.func, ast.Name) and value.func.id == "set":
         ctx.sets.update(t.id for t in targets if isinstance(t, ast.Name))
     return ast.Assign(targets=[store(t, ctx) for t in targets], value=value)
 
