@@ -388,6 +388,17 @@ $Q \gets \{0, \ldots, n - 1\}$\;
     assert f(5, [0, 3, 3]) == 3
 
 
+def test_a_table_filled_without_being_created_is_keyed_by_index_pairs():
+    f, result = _fn(_algo(r"""
+        \Require $n$
+        \For{$i \gets 1$ \To $n$} \State $C[i, 0] \gets 1$ \State $C[i, i] \gets 1$ \EndFor
+        \For{$i \gets 2$ \To $n$} \For{$j \gets 1$ \To $i - 1$}
+          \State $C[i, j] \gets C[i - 1, j - 1] + C[i - 1, j]$
+        \EndFor \EndFor
+        \State \Return $C[n, \lfloor n / 2 \rfloor]$"""))
+    assert "C[i, j]" in result.python and f(6) == math.comb(6, 3)
+
+
 def test_bit_operators():
     f, _ = _fn(_algo(r"""
         \REQUIRE integers $x, y$

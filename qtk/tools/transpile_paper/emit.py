@@ -95,12 +95,15 @@ class FunctionBuilder:
     def finish(self) -> tuple[ast.FunctionDef, FunctionResult]:
         unit = self.unit
         self.todos.sort(key=lambda t: t.line)
+        maps: set[str] = set()
         for stmt in self.body:  # arrays never created but filled over a counted range: lists
             name = P.meta(stmt, "implicit")
             size = indexing.implicit_size(self.body, name, 0 if name in self.keyed else self.base) if name else None
             if size is not None:
                 stmt.value = P.binop(ast.List(elts=[P.const(None)], ctx=ast.Load()), ast.Mult(), size)
-        body = indexing.shift(self.body, self.base, self.keyed)
+            elif name:
+                maps.add(name)
+        body = indexing.tuple_keys(indexing.shift(self.body, self.base, self.keyed), maps)
         doc = ast.Expr(value=ast.Constant(self._docstring()))
         fn = P.function_def(unit.name, self.params.names, [doc] + ensure_body(body, self.comments))
         result = FunctionResult(unit.name, unit.title, unit.package, unit.start_line, unit.end_line,

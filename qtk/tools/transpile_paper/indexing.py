@@ -277,3 +277,29 @@ def shift(body: list[ast.stmt], default: int, keyed: set[str] = frozenset()) -> 
     bases = {**{k: 0 for k in keyed}, **allocations(body)}
     tr = Shift(default, bases)
     return [tr.visit(stmt) for stmt in body]
+
+
+class _TupleKeys(ast.NodeTransformer):
+    def __init__(self, names: set[str]) -> None:
+        self.names = names
+
+    def visit_Subscript(self, node: ast.Subscript) -> ast.AST:
+        keys: list[ast.expr] = []
+        inner: ast.expr = node
+        while isinstance(inner, ast.Subscript) and not isinstance(inner.slice, ast.Slice):
+            keys.insert(0, inner.slice)
+            inner = inner.value
+        if isinstance(inner, ast.Name) and inner.id in self.names and len(keys) > 1:
+            keys = [self.visit(k) for k in keys]
+            return ast.Subscript(value=inner, slice=ast.Tuple(elts=keys, ctx=ast.Load()), ctx=node.ctx)
+        self.generic_visit(node)
+        return node
+
+
+def tuple_keys(body: list[ast.stmt], names: set[str]) -> list[ast.stmt]:
+    """A table the algorithm fills without creating it (`m[i, j] \\gets 0`) is a map keyed by
+    (i, j): `m[i][j]` would need the row m[i] to exist first."""
+    if not names:
+        return body
+    tr = _TupleKeys(names)
+    return [tr.visit(stmt) for stmt in body]
