@@ -318,6 +318,12 @@ def test_declared_output_is_returned_and_only_when_the_block_names_it():
     assert g(work) is None and work == [1, 2]  # the output names only an input: no return invented
 
 
+def test_caption_with_a_return_type_names_the_function():
+    f, result = _fn(_algo(r"""
+        \State \Return $a \cdot b$""", caption=r"Mul($a$, $b$) $\to$ integer"))
+    assert result.functions[0].name == "mul" and result.functions[0].params == ["a", "b"] and f(3, 4) == 12
+
+
 def test_matrix_sizes_named_in_prose_come_from_the_matrix():
     f, result = _fn(_algo(r"""
         \Require an $n \times m$ matrix $A$
@@ -397,6 +403,22 @@ def test_a_table_filled_without_being_created_is_keyed_by_index_pairs():
         \EndFor \EndFor
         \State \Return $C[n, \lfloor n / 2 \rfloor]$"""))
     assert "C[i, j]" in result.python and f(6) == math.comb(6, 3)
+
+
+def test_heap_children_two_i_mean_one_based():
+    f, result = _fn(_algo(r"""
+        \Procedure{Sift}{$A, i, n$}
+          \While{$2i \le n$}
+            \State $j \gets 2i$
+            \If{$j + 1 \le n$ \textbf{and} $A[j] < A[j + 1]$} \State $j \gets j + 1$ \EndIf
+            \If{$A[j] \le A[i]$} \State \textbf{break} \EndIf
+            \State exchange $A[i]$ with $A[j]$
+            \State $i \gets j$
+          \EndWhile
+        \EndProcedure"""))
+    a = [1, 9, 5, 3]
+    f(a, 1, 4)
+    assert result.functions[0].index_base == 1 and a == [9, 3, 5, 1]
 
 
 def test_bit_operators():

@@ -197,7 +197,10 @@ def _propagate(body: list[ast.stmt], index_vars: dict[str, str], offsets: dict[s
 def _value_evidence(var: str, value: ast.expr, arr: str, lengths: dict[str, str], ev: Evidence,
                     verb: str, weak_one: bool, offsets: set[int]) -> None:
     v = P.int_value(value)
-    if v is not None and v != 0 and any(v + c == 0 for c in offsets):
+    child = _heap_child(value)
+    if child is not None:  # j = 2i (children 2i, 2i + 1) is the 1-based heap; 2i + 2 the 0-based one
+        ev.add(child, STRONG, f"index {var} {verb} a heap child of another index")
+    elif v is not None and v != 0 and any(v + c == 0 for c in offsets):
         ev.add(0, STRONG, f"index {var} {verb} {v} and {arr}[{var} - {v}] is read")
     elif v == 0:
         ev.add(0, STRONG, f"index {var} {verb} 0")
@@ -208,6 +211,20 @@ def _value_evidence(var: str, value: ast.expr, arr: str, lengths: dict[str, str]
     elif isinstance(value, ast.BinOp) and isinstance(value.op, ast.Sub) and P.int_value(value.right) == 1 \
             and _is_length(value.left, arr, lengths):
         ev.add(0, STRONG, f"index {var} {verb} the length of {arr} - 1")
+
+
+def _heap_child(value: ast.expr) -> int | None:
+    """1 for `2i`, 0 for `2i + 2`, else None."""
+    def doubled(e: ast.expr) -> bool:
+        return isinstance(e, ast.BinOp) and isinstance(e.op, ast.Mult) and P.int_value(e.left) == 2 \
+            and isinstance(e.right, ast.Name)
+
+    if doubled(value):
+        return 1
+    if isinstance(value, ast.BinOp) and isinstance(value.op, ast.Add) and doubled(value.left) \
+            and P.int_value(value.right) == 2:
+        return 0
+    return None
 
 
 def _test_evidence(node: ast.Compare, index_vars: dict[str, str], ev: Evidence) -> None:

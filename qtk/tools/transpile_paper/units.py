@@ -142,6 +142,7 @@ def _caption_header(caption: Src | None) -> tuple[str | None, Src | None]:
     if caption is None:
         return None, None
     text = caption.text.replace("$", " ").replace("\\(", " ").replace("\\)", " ").strip()
+    text = re.sub(r"\s*(?:\\to|\\rightarrow|->|→|:)\s*[\w\\{} ]*$", "", text)  # `Name(A) \\to integer`
     m = re.match(r"^(\\[A-Za-z]+\s*\{[^{}]*\}|[A-Za-z][\w\-\\]*)\s*\(.*\)\s*\.?$", text, re.S)
     if m is None:
         return None, None
