@@ -253,6 +253,31 @@ def test_descending_loop_forms(header):
     assert f(3) == [3, 2, 1]
 
 
+@pytest.mark.parametrize("header, want", [
+    (r"$i = 1:n$", [1, 2, 3]),
+    (r"$i = n:-1:1$", [3, 2, 1]),
+    (r"$i \in [n]$", [1, 2, 3]),
+    (r"$i$ in range($n$)", [0, 1, 2]),
+])
+def test_matlab_bracket_and_python_ranges(header, want):
+    f, _ = _fn(_algo(rf"""
+        \Require $n$
+        \State $L \gets$ an empty list
+        \For{{{header}}} \State append $i$ to $L$ \EndFor
+        \State \Return $L$"""))
+    assert f(3) == want
+
+
+def test_columns_of_pairs_and_sizes_after_the_name():
+    f, result = _fn(_algo(r"""
+        \Require intervals $I_1, \ldots, I_m$ given as pairs $(a_j, b_j)$; $M$, an $r \times k$ matrix
+        \State $t \gets 0$
+        \For{$j \in [m]$} \State $t \gets t + b_j - a_j + |x'|$ \EndFor
+        \State \Return $t + r \cdot k$"""))
+    assert result.functions[0].params[:2] == ["I", "M"]
+    assert f([(1, 4), (2, 3)], [[0, 0, 0]], -2) == 3 + 1 + 4 + 3
+
+
 def test_loop_over_the_characters_of_a_string():
     f, _ = _fn(_doc(r"""
 \begin{algorithm}

@@ -40,6 +40,8 @@ def for_tokens(toks: list[Tok], ctx: P.Ctx) -> ast.For:
         after = toks[member[0] + 1 :]
         dots = top_level(after, lambda t: t.kind == "op" and t.value in ("..", "..."))
         iterable = _counted(after, ctx) if dots else parse_all(after, ctx)  # i in 1..n
+        if isinstance(iterable, ast.List) and len(iterable.elts) == 1 and P.int_value(iterable.elts[0]) is None:
+            iterable = P.make_range(P.const(1), iterable.elts[0])  # x \\in [n] = {1, ..., n}
     else:
         raise Untranslatable("a loop header needs `i \\gets a \\To b` or `x \\in S`")
     return ast.For(target=target, iter=iterable, body=[], orelse=[])
@@ -114,6 +116,13 @@ def _counted(rest: list[Tok], ctx: P.Ctx) -> ast.expr:
             down, step = True, P.const(-P.int_value(step))
         return P.make_range(start, parse_all(end_toks, ctx, tuple_ok=False), step, down)
     dots = top_level(rest, lambda t: t.kind == "op" and t.value in ("..", "..."))
+    colons = top_level(rest, lambda t: t.kind == "op" and t.value == ":")
+    if not dots and len(colons) in (1, 2):  # MATLAB's `1:n` and `n:-1:1`, both ends included
+        parts = [parse_all(p, ctx, tuple_ok=False) for p in split(rest, colons)]
+        step = P.int_value(parts[1]) if len(parts) == 3 else 1
+        if step is None or step == 0:
+            raise Untranslatable("cannot read the step of this range")
+        return P.make_range(parts[0], parts[-1], P.const(abs(step)) if abs(step) != 1 else None, down=step < 0)
     if not dots:
         raise Untranslatable("a counted loop needs `\\To`, `downto` or `\\ldots`")
     step_at = top_level(rest, lambda t: t.kind == "kw" and t.value in ("step", "by"))

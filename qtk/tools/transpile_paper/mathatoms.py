@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from qtk.tools.transpile_paper import pyast as P
 from qtk.tools.transpile_paper.latex_text import function_name, variable_name
+from qtk.tools.transpile_paper.mathtok import GREEK
 
 if TYPE_CHECKING:
     from qtk.tools.transpile_paper.mathparse import Parser
@@ -166,10 +167,14 @@ def _bars(p: "Parser") -> ast.expr:
     return size_or_abs(inner, p.ctx)
 
 
+_SCALAR_GREEK = {g for g in GREEK if g.islower()} | {"lam"}
+
+
 def size_or_abs(inner: ast.expr, ctx: P.Ctx) -> ast.expr:
     """|S| is a size for collections and an absolute value for numbers."""
-    if isinstance(inner, ast.Name):
-        scalar = len(inner.id) == 1 and inner.id.islower() and inner.id not in ctx.collections
+    if isinstance(inner, ast.Name):  # |x|, |x'|, |x_1|, |\\delta|: numbers; |S|, |path|: sizes
+        root = inner.id.split("_")[0] or inner.id
+        scalar = (len(root) == 1 and root.islower() or root in _SCALAR_GREEK) and inner.id not in ctx.collections
         return P.call("abs" if scalar else "len", [inner])
     if isinstance(inner, ast.Subscript):
         root = inner.value

@@ -81,12 +81,18 @@ def io_params(text: str, ctx: P.Ctx, out: Params) -> Params:
         if _counts_collection(words, after, seg, last_collection, ctx, out):
             out.derived.append((_ident(seg[0]), P.call("len", [ast.Name(id=last_collection, ctx=ast.Load())])))
             continue
-        if _grid_dims(seg, segments[k + 1] if k + 1 < len(segments) else None, ctx, out):
+        nxt = segments[k + 1] if k + 1 < len(segments) else None
+        if _grid_dims(seg, nxt, ctx, out):
             continue
-        if _element_form(words, seg):
-            continue  # `edges $E$ as triples $(u, v, w)$`: the form of E's elements
+        if last_collection and _grid_dims(seg, (after, [Tok("name", last_collection, 0)]), ctx, out):
+            continue  # `$M$, an $r \\times k$ matrix`: the sizes of the matrix just named
+        if _element_form(words, seg):  # `edges $E$ as triples $(u, v, w)$`: the form of E's elements
+            _columns(seg, last_collection, out)
+            continue
         parts = [p for p in split(seg, top_level(seg, lambda t: t.kind == "op" and t.value == ",")) if p]
-        if _sequence(parts, ctx, out):
+        seq = _sequence(parts, ctx, out)
+        if seq:
+            last_collection = seq
             continue
         for part in parts:
             got = _item(part, ctx, out, loose=True)
@@ -95,11 +101,11 @@ def io_params(text: str, ctx: P.Ctx, out: Params) -> Params:
     return out
 
 
-def _sequence(parts: list[list[Tok]], ctx: P.Ctx, out: Params) -> bool:
+def _sequence(parts: list[list[Tok]], ctx: P.Ctx, out: Params) -> str | None:
     """`c_0, \\ldots, c_n` (or `c_1, c_2, \\ldots, c_n`): the array c with bounds 0..n."""
     dots = [k for k, p in enumerate(parts) if len(p) == 1 and p[0].kind == "op" and p[0].value in ("...", "..")]
     if len(dots) != 1 or dots[0] == 0 or dots[0] == len(parts) - 1:
-        return False
+        return None
     rel = top_level(parts[-1], lambda t: t.value in _RELATIONS and t.kind in ("op", "kw"))
     if rel:  # `s_1, \\ldots, s_n \\in \\mathbb{R}`: the set they live in is not an input
         parts = parts[:-1] + [parts[-1][: rel[0]]]
@@ -109,14 +115,14 @@ def _sequence(parts: list[list[Tok]], ctx: P.Ctx, out: Params) -> bool:
     try:
         first, last = parse_all(parts[0], ctx), parse_all(parts[-1], ctx)
     except Untranslatable:
-        return False
+        return None
     if not (isinstance(first, ast.Subscript) and isinstance(last, ast.Subscript)
             and isinstance(first.value, ast.Name) and isinstance(last.value, ast.Name)
             and first.value.id == last.value.id):
-        return False
+        return None
     out.add(first.value.id)
     out.arrays[first.value.id] = (first.slice, last.slice)
-    return True
+    return first.value.id
 
 
 def _counts_collection(words: list[Tok], after: list[Tok], seg: list[Tok], collection: str | None,
@@ -160,9 +166,24 @@ def _element_form(words: list[Tok], seg: list[Tok]) -> bool:
     if not (seg and seg[0].value == "(" and seg[-1].value == ")"):
         return False
     inner = seg[1:-1]
-    if not all(t.kind == "name" or t.value == "," for t in inner):
+    if not all(t.kind == "name" or t.value in (",", "_") for t in inner):
         return False
     return bool({w.value.lower() for w in words} & _FORM_WORDS)
+
+
+def _columns(seg: list[Tok], collection: str | None, out: Params) -> None:
+    """`intervals $I_1, \\ldots, I_m$ given as pairs $(a_j, b_j)$`: a and b are I's columns."""
+    parts = split(seg[1:-1], top_level(seg[1:-1], lambda t: t.value == ","))
+    if collection is None or not all(len(p) == 3 and p[0].kind == "name" and p[1].value == "_" for p in parts):
+        return
+    for k, p in enumerate(parts):
+        name = _ident(p[0])
+        if name in out.defined():
+            continue
+        item = ast.Subscript(value=ast.Name(id="_x", ctx=ast.Load()), slice=P.const(k), ctx=ast.Load())
+        gen = ast.comprehension(target=ast.Name(id="_x", ctx=ast.Store()),
+                                iter=ast.Name(id=collection, ctx=ast.Load()), ifs=[], is_async=0)
+        out.derived.append((name, ast.ListComp(elt=item, generators=[gen])))
 
 
 def _words_after(toks: list[Tok]) -> list[Tok]:
