@@ -150,6 +150,30 @@ def test_let_be_is_not_in_compound_update_and_weight_function_calls():
     assert f([1, 2, 3, 4], {2}, lambda a, b: a * b) == 1 * 2 + 3 * 4
 
 
+@pytest.mark.parametrize("cond, n, want", [
+    (r"$n \equiv 1 \pmod{3}$", 7, True),
+    (r"$n$ is divisible by $3$", 7, False),
+    (r"$n \in [0, 7)$", 7, False),
+    (r"$n \in (0, 7]$", 7, True),
+    (r"$n \notin [1, 10]$", 7, False),
+])
+def test_congruences_divisibility_and_intervals(cond, n, want):
+    f, _ = _fn(_algo(rf"""
+        \Require $n$
+        \If{{{cond}}} \State \Return \True \EndIf
+        \State \Return \False"""))
+    assert f(n) is want
+
+
+def test_braced_state_and_until_bound():
+    f, _ = _fn(_algo(r"""
+        \Require $n$
+        \State{$s \gets 0$}
+        \For{$i \gets 1$ \textbf{until} $n$} \State{$s \gets s + i$} \EndFor
+        \State \Return $s$"""))
+    assert f(4) == 10
+
+
 def test_string_constants_and_increment():
     f, _ = _fn(_algo(r"""
         \Require a string $s$

@@ -102,7 +102,7 @@ def _nested(chain: _Chain, ctx: P.Ctx) -> ast.For:
 
 def _counted(rest: list[Tok], ctx: P.Ctx) -> ast.expr:
     """The range after `i \\gets`: `1 \\To n [step 2]`, `n downto 1`, `1, \\ldots, n`, `1..n`."""
-    to = top_level(rest, lambda t: t.kind == "kw" and t.value in ("to", "downto", "down"))
+    to = top_level(rest, lambda t: t.kind == "kw" and t.value in ("to", "downto", "down", "until"))
     if to:
         k = to[0]
         down = rest[k].value in ("downto", "down")

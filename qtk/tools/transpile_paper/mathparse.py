@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 
+from qtk.tools.transpile_paper import conditions
 from qtk.tools.transpile_paper import pyast as P
 from qtk.tools.transpile_paper.subscripts import is_layer, layer
 from qtk.tools.transpile_paper.mathtok import Tok, Untranslatable
@@ -98,10 +99,17 @@ class Parser:
             tok = self.peek()
             if tok is None:
                 break
+            if tok.value in ("in", "notin") and tok.kind in ("op", "kw") and conditions.interval_at(self.t, self.i + 1):
+                self.i += 1  # x \\in [0, 10): 0 <= x < 10
+                return self.interval(left, negate=tok.value == "notin")
             if tok.kind == "op" and tok.value in _CMP or tok.kind == "kw" and tok.value == "in":
                 self.i += 1
                 ops.append(_CMP[tok.value]())
                 rights.append(self.setops())
+                if self.accept("op", "pmod"):  # a \\equiv b \\pmod{m}: equal remainders
+                    m = self.script()
+                    return ast.Compare(left=P.binop(left, ast.Mod(), m), ops=[ast.Eq()],
+                                       comparators=[P.binop(rights[-1], ast.Mod(), m)])
             elif tok.kind == "kw" and tok.value == "not" and self.at("kw", "in", 1):
                 self.i += 2
                 ops.append(ast.NotIn())
@@ -119,31 +127,11 @@ class Parser:
             return left
         return _compare(left, ops, rights)
 
+    def interval(self, left: ast.expr, negate: bool) -> ast.expr:
+        return conditions.interval(self, left, negate)
+
     def is_test(self, left: ast.expr) -> ast.expr:
-        negate = bool(self.accept("kw", "not"))
-        tok = self.peek()
-        word = tok.value if tok is not None else ""
-        self.i += 1
-        if word in ("even", "odd"):
-            test: ast.expr = ast.Compare(left=P.binop(left, ast.Mod(), P.const(2)), ops=[ast.Eq()],
-                                         comparators=[P.const(0 if word == "even" else 1)])
-        elif word in ("empty", "nonempty"):
-            op = ast.Eq() if word == "empty" else ast.NotEq()
-            test = ast.Compare(left=P.call("len", [left]), ops=[op], comparators=[P.const(0)])
-        elif word == "in" or word == "not" and self.at("kw", "in"):  # `$x$ is (not) in $S$`
-            negate = negate or word == "not"
-            self.accept("kw", "in")
-            test = ast.Compare(left=left, ops=[ast.In()], comparators=[self.setops()])
-        elif tok is not None and tok.kind == "const" and tok.value in ("True", "False"):
-            test = left if tok.value == "True" else ast.UnaryOp(op=ast.Not(), operand=left)
-        elif tok is not None and tok.kind == "const" and tok.value == "None":
-            test = ast.Compare(left=left, ops=[ast.Is()], comparators=[_const(tok.value)])
-        elif tok is not None and (tok.math or tok.kind == "const"):
-            self.i -= 1  # `$x$ is $y$`: equality
-            test = ast.Compare(left=left, ops=[ast.Eq()], comparators=[self.setops()])
-        else:
-            P.fail(f"cannot read 'is {word}'")
-        return ast.UnaryOp(op=ast.Not(), operand=test) if negate else test
+        return conditions.is_test(self, left)
 
     def setops(self) -> ast.expr:
         left = self.shifts()
@@ -333,14 +321,6 @@ def _compare(left: ast.expr, ops: list[ast.cmpop], rights: list[ast.expr]) -> as
             return ast.Compare(left=left, ops=[ast.Is() if isinstance(ops[0], ast.Eq) else ast.IsNot()],
                                comparators=rights)
     return ast.Compare(left=left, ops=ops, comparators=rights)
-
-
-def _const(value: str) -> ast.expr:
-    if value == "inf":
-        return P.math_attr("inf")
-    if value == "emptyset":
-        return P.empty_set()
-    return P.const({"True": True, "False": False, "None": None}[value])
 
 
 def _indexable(e: ast.expr) -> bool:

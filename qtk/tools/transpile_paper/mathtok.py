@@ -42,7 +42,7 @@ _OPS = {  # command -> (kind, value)
     **{c: ("op", ">=") for c in ("ge", "geq", "geqslant", "geqq")},
     **{c: ("op", "!=") for c in ("neq", "ne")},
     "lt": ("op", "<"), "gt": ("op", ">"), "equiv": ("op", "=="),
-    "gg": ("op", ">>"), "ll": ("op", "<<"),
+    "gg": ("op", ">>"), "ll": ("op", "<<"), "pmod": ("op", "pmod"),
     "in": ("op", "in"), "notin": ("op", "notin"), "mid": ("op", "mid"),
     "subseteq": ("op", "<=s"), "subset": ("op", "<s"), "supseteq": ("op", ">=s"),
     "supset": ("op", ">s"), "subsetneq": ("op", "<s"),

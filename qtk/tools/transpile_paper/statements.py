@@ -28,6 +28,8 @@ def tokens(text: str) -> tuple[list[Tok], str | None]:
     parentheses after the code: `$t \\gets 0$ (initialize timestep)`)."""
     toks, comment = tokenize(text)
     toks = _join_updates(toks)
+    if len(toks) > 2 and toks[0].value == "{" and toks[-1].value == "}" and not toks[0].math and _wraps(toks):
+        toks = toks[1:-1]  # \\State{$x \\gets 0$}: the braces only group the line
     while toks and (toks[-1].kind, toks[-1].value) in _TRAILING:
         toks.pop()
     k = _prose_group(toks)
@@ -36,6 +38,19 @@ def tokens(text: str) -> tuple[list[Tok], str | None]:
         toks = toks[:k]
         comment = f"{note}; {comment}" if comment else note
     return toks, comment
+
+
+def _wraps(toks: list[Tok]) -> bool:
+    """Whether the first token's brace closes at the last token."""
+    depth = 0
+    for k, t in enumerate(toks):
+        if t.kind == "op" and t.value == "{":
+            depth += 1
+        elif t.kind == "op" and t.value == "}":
+            depth -= 1
+            if depth == 0:
+                return k == len(toks) - 1
+    return False
 
 
 def _join_updates(toks: list[Tok]) -> list[Tok]:
