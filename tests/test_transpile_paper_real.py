@@ -470,6 +470,16 @@ def test_heap_children_two_i_mean_one_based():
     assert result.functions[0].index_base == 1 and a == [9, 3, 5, 1]
 
 
+def test_new_empty_lists_are_distinct_and_argmin_over_filtered_positions():
+    f, _ = _fn(_algo(r"""
+        \Require a list $A$, a list $done$ of booleans
+        \State let $B[0..2]$ be new empty lists
+        \ForAll{$x \in A$} \State append $x$ to $B[x \bmod 3]$ \EndFor
+        \State $u \gets \arg\min_{v : \neg done[v]} A[v]$
+        \State \Return $(B, u)$"""))
+    assert f([4, 3, 8, 1], [False, True, False, True]) == ([[3], [4, 1], [8]], 0)
+
+
 def test_bit_operators():
     f, _ = _fn(_algo(r"""
         \REQUIRE integers $x, y$

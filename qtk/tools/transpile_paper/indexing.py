@@ -274,6 +274,14 @@ class Shift(ast.NodeTransformer):
     def __init__(self, default: int, bases: dict[str, int]) -> None:
         self.default, self.bases = default, bases
 
+    def visit_Call(self, node: ast.Call) -> ast.AST:
+        self.generic_visit(node)
+        arr = P.meta(node, "positions_of")
+        base = self.bases.get(arr, self.default) if arr else 0
+        if base:  # positions of a 1-based array: 1 .. len
+            node.args = [P.const(base), P.add_const(node.args[0], base)]
+        return node
+
     def visit_Subscript(self, node: ast.Subscript) -> ast.AST:
         self.generic_visit(node)
         if not P.meta(node, "index"):

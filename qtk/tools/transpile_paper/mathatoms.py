@@ -245,8 +245,13 @@ def _command(p: "Parser", cmd: str) -> ast.expr:
 
 def _bigop(p: "Parser", op: str) -> ast.expr:
     if p.accept("op", "_"):
-        target, iterable = _binder(p)
+        target, iterable, ifs = _binder(p)
         body = p.term()
+        if iterable is None:
+            iterable = _positions(target, body)
+        if ifs:
+            iterable = ast.GeneratorExp(elt=ast.Name(id=target.id, ctx=ast.Load()), generators=[
+                ast.comprehension(target=_store(target), iter=iterable, ifs=ifs, is_async=0)])
         if op in ("argmax", "argmin"):
             if not isinstance(target, ast.Name):
                 P.fail("\\argmax over tuples")
@@ -271,26 +276,42 @@ def _bigop(p: "Parser", op: str) -> ast.expr:
     return P.call("math.prod" if op == "prod" else op, args)
 
 
-def _binder(p: "Parser") -> tuple[ast.expr, ast.expr]:
-    """The range under \\sum/\\max: `i=1` with `^n`, `i \\in S`, or `1 \\le i \\le n`."""
+def _binder(p: "Parser") -> tuple[ast.expr, ast.expr | None, list[ast.expr]]:
+    """The range under \\sum/\\max: `i=1` with `^n`, `i \\in S`, `1 \\le i \\le n`, or `v : P(v)`
+    (the positions of the array in the body, filtered): (variable, iterable or None, filters)."""
+    ifs: list[ast.expr] = []
     if p.accept("op", "{"):
         e = p.expr()
+        if p.accept("op", ":"):  # v : \\neg inTree[v]
+            ifs.append(p.expr())
         p.expect("op", "}")
     else:
         e = p.atom()
+    if isinstance(e, ast.Name) and ifs:
+        return e, None, ifs
     if isinstance(e, ast.Compare):
         ops, left, rights = e.ops, e.left, e.comparators
         if len(ops) == 1 and isinstance(ops[0], ast.Eq) and isinstance(left, ast.Name):
             p.expect("op", "^")
-            return left, P.make_range(rights[0], p.script())
+            return left, P.make_range(rights[0], p.script()), ifs
         if len(ops) == 1 and isinstance(ops[0], ast.In):
-            return left, rights[0]
+            return left, rights[0], ifs
         ascending = all(isinstance(o, (ast.Lt, ast.LtE)) for o in ops)
         if len(ops) == 2 and isinstance(rights[0], ast.Name) and ascending:
             lo = left if isinstance(ops[0], ast.LtE) else P.add_const(left, 1)
             hi = rights[1] if isinstance(ops[1], ast.LtE) else P.add_const(rights[1], -1)
-            return rights[0], P.make_range(lo, hi)
+            return rights[0], P.make_range(lo, hi), ifs
     P.fail("cannot read the range under this operator")
+
+
+def _positions(target: ast.expr, body: ast.expr) -> ast.expr:
+    """`\\arg\\min_{v : P(v)} key[v]`: v runs over the positions of key (numbered as the
+    algorithm numbers them; the index-base pass fixes the start)."""
+    if isinstance(body, ast.Subscript) and isinstance(body.value, ast.Name) and isinstance(target, ast.Name) \
+            and isinstance(body.slice, ast.Name) and body.slice.id == target.id:
+        size = P.call("len", [ast.Name(id=body.value.id, ctx=ast.Load())])
+        return P.mark(P.call("range", [size]), positions_of=body.value.id)
+    P.fail("cannot tell what this operator ranges over")
 
 
 def _mathfn(p: "Parser", fn: str) -> ast.expr:

@@ -192,11 +192,9 @@ def grid(toks: list[Tok], init: ast.expr, ctx: P.Ctx) -> ast.expr:
 
     stars = top_level(toks, lambda t: t.kind == "op" and t.value == "*")
     dims = [parse_all(part, ctx) for part in split(toks, stars)]
-    value: ast.expr = P.binop(ast.List(elts=[init], ctx=ast.Load()), ast.Mult(), dims[-1])
-    for dim in reversed(dims[:-1]):
-        gen = ast.comprehension(target=ast.Name(id="_", ctx=ast.Store()), iter=P.call("range", [dim]),
-                                ifs=[], is_async=0)
-        value = ast.ListComp(elt=value, generators=[gen])
+    value = init
+    for dim in reversed(dims):
+        value = P.repeat(value, dim)
     return value
 
 

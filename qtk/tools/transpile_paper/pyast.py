@@ -109,6 +109,16 @@ def make_range(start: ast.expr, stop_inclusive: ast.expr, step: ast.expr | None 
     return mark(rng, bounds=(start, stop_inclusive, down))
 
 
+def repeat(item: ast.expr, size: ast.expr) -> ast.expr:
+    """`[item] * size`, or a comprehension when item is a fresh list/map/set (no shared rows)."""
+    row = isinstance(item, ast.BinOp) and isinstance(item.left, ast.List)  # [0] * m
+    if row or isinstance(item, (ast.List, ast.Dict, ast.Set, ast.Call, ast.ListComp)):
+        gen = ast.comprehension(target=ast.Name(id="_", ctx=ast.Store()), iter=call("range", [size]),
+                                ifs=[], is_async=0)
+        return ast.ListComp(elt=item, generators=[gen])
+    return binop(ast.List(elts=[item], ctx=ast.Load()), ast.Mult(), size)
+
+
 def math_attr(attr: str) -> ast.Attribute:
     return ast.Attribute(value=ast.Name(id="math", ctx=ast.Load()), attr=attr, ctx=ast.Load())
 

@@ -254,6 +254,8 @@ def _initial_value(what: list[Tok], ctx: P.Ctx) -> ast.expr:
     kws = [t.value for t in what if t.kind == "kw"]
     if "zeros" in kws or "zero" in kws:
         return P.const(0)
+    if "empty" in kws and {"list", "lists", "queue", "stack", "array", "arrays"} & set(kws):
+        return ast.List(elts=[], ctx=ast.Load())  # let B[0..9] be new empty lists
     mark = top_level(what, lambda t: t.kind == "kw" and t.value in ("initialized", "filled"))
     if mark:
         rest = what[mark[0] + 1 :]
@@ -274,7 +276,7 @@ def allocate(spec: ast.expr, init: ast.expr, ctx: P.Ctx, size: ast.expr | None =
         P.fail("cannot tell which array to allocate")
     ctx.known.add(spec.id)
     if not dims and size is not None:
-        value = P.binop(ast.List(elts=[init], ctx=ast.Load()), ast.Mult(), size)
+        value = P.repeat(init, size)
         return ast.Assign(targets=[ast.Name(id=spec.id, ctx=ast.Store())], value=value)
     if not dims:
         if is_set:
@@ -282,14 +284,8 @@ def allocate(spec: ast.expr, init: ast.expr, ctx: P.Ctx, size: ast.expr | None =
         value: ast.expr = P.empty_set() if is_set else ast.List(elts=[], ctx=ast.Load())
         return ast.Assign(targets=[ast.Name(id=spec.id, ctx=ast.Store())], value=value)
     value = init
-    for k, dim in enumerate(reversed(dims)):
-        size = _size(dim)
-        if k == 0:
-            value = P.binop(ast.List(elts=[value], ctx=ast.Load()), ast.Mult(), size)
-        else:
-            gen = ast.comprehension(target=ast.Name(id="_", ctx=ast.Store()), iter=P.call("range", [size]),
-                                    ifs=[], is_async=0)
-            value = ast.ListComp(elt=value, generators=[gen])
+    for dim in reversed(dims):
+        value = P.repeat(value, _size(dim))
     lows = [P.int_value(d.lower) for d in dims]
     node = ast.Assign(targets=[ast.Name(id=spec.id, ctx=ast.Store())], value=value)
     return P.mark(node, alloc=(spec.id, lows[0] if lows[0] is not None else 0))
