@@ -2,7 +2,9 @@
 function is named, from \\Require / \\KwIn lines (`array $A[1..n]$, target $x$`, `$n = |A|$`).
 
 Array declarations `A[lo..hi]` are kept: they tell the index-base pass where A starts, and a
-bound such as `n` in `A[1..n]` that is not itself a parameter becomes `n = len(A)`.
+bound such as `n` in `A[1..n]` that is not itself a parameter becomes `n = len(A)`; sizes stated in
+words are read by sizes.py. Inputs named after function words (`gradient $g$`) are callable, after
+collection words (`two strings $s$ and $t$`) collections.
 """
 
 from __future__ import annotations
@@ -13,14 +15,17 @@ from dataclasses import dataclass, field
 from qtk.tools.transpile_paper import pyast as P
 from qtk.tools.transpile_paper.mathparse import parse_all
 from qtk.tools.transpile_paper.mathtok import Tok, Untranslatable
+from qtk.tools.transpile_paper.sizes import (
+    columns,
+    counts_collection,
+    element_form,
+    grid_dims,
+    ident,
+    single_name,
+)
 from qtk.tools.transpile_paper.statements import split, tokens, top_level
 
 _RELATIONS = {"=", "<", ">", "<=", ">=", "!=", "in", "notin", ":", "<=s", "<s", ">=s", ">s"}
-_LENGTH_WORDS = {"length", "size", "elements", "entries", "items", "len"}
-# `array $a$ of $n$ numbers`: n counts the elements of the collection named before it
-_ELEMENT_WORDS = {"numbers", "elements", "entries", "items", "integers", "values", "reals", "points",
-                  "keys", "vertices", "nodes", "objects", "words", "characters", "bits", "digits"}
-_GRID_WORDS = {"matrix", "matrices", "array", "table", "grid"}
 # words that say the name after them is a function the block calls (`gradient $g$`: g(x) is a call)
 _FUNCTION_WORDS = {"function", "functions", "gradient", "oracle", "map", "mapping", "operator", "loss",
                    "objective", "policy", "model", "kernel", "metric", "predicate", "comparator",
@@ -66,7 +71,7 @@ def io_params(text: str, ctx: P.Ctx, out: Params) -> Params:
         for part in split(toks, top_level(toks, lambda t: t.value in (",", "and"))):
             names = [t for t in part if t.kind == "name" and (len(t.value) <= 2 or t.style != "prose")]
             if names:
-                out.add(_ident(names[-1]))
+                out.add(ident(names[-1]))
         return out
     last_collection: str | None = None
     typed = False  # the last words named a kind of collection (`two strings $s$ and $t$`)
@@ -74,20 +79,20 @@ def io_params(text: str, ctx: P.Ctx, out: Params) -> Params:
         lowered = {w.value.lower() for w in words}
         typed = bool(lowered & _COLLECTION_WORDS) or typed and lowered <= {"and", ","}
         if typed:
-            ctx.collections.update(_ident(t) for t in seg if t.kind == "name")
-        if lowered & _FUNCTION_WORDS and _single_name(seg):
-            ctx.callables.add(_ident(seg[0]))
+            ctx.collections.update(ident(t) for t in seg if t.kind == "name")
+        if lowered & _FUNCTION_WORDS and single_name(seg):
+            ctx.callables.add(ident(seg[0]))
         after = segments[k + 1][0] if k + 1 < len(segments) else _words_after(toks)
-        if _counts_collection(words, after, seg, last_collection, ctx, out):
-            out.derived.append((_ident(seg[0]), P.call("len", [ast.Name(id=last_collection, ctx=ast.Load())])))
+        if counts_collection(words, after, seg, last_collection, ctx, out):
+            out.derived.append((ident(seg[0]), P.call("len", [ast.Name(id=last_collection, ctx=ast.Load())])))
             continue
         nxt = segments[k + 1] if k + 1 < len(segments) else None
-        if _grid_dims(seg, nxt, ctx, out):
+        if grid_dims(seg, nxt, ctx, out):
             continue
-        if last_collection and _grid_dims(seg, (after, [Tok("name", last_collection, 0)]), ctx, out):
+        if last_collection and grid_dims(seg, (after, [Tok("name", last_collection, 0)]), ctx, out):
             continue  # `$M$, an $r \\times k$ matrix`: the sizes of the matrix just named
-        if _element_form(words, seg):  # `edges $E$ as triples $(u, v, w)$`: the form of E's elements
-            _columns(seg, last_collection, out)
+        if element_form(words, seg):  # `edges $E$ as triples $(u, v, w)$`: the form of E's elements
+            columns(seg, last_collection, out)
             continue
         parts = [p for p in split(seg, top_level(seg, lambda t: t.kind == "op" and t.value == ",")) if p]
         seq = _sequence(parts, ctx, out)
@@ -111,7 +116,7 @@ def _sequence(parts: list[list[Tok]], ctx: P.Ctx, out: Params) -> str | None:
         parts = parts[:-1] + [parts[-1][: rel[0]]]
     head = parts[0]
     if len(head) > 1 and head[0].kind == "name" and head[1].value == "_":
-        ctx.collections.add(_ident(head[0]))  # x_1, ..., x_n: x is an array
+        ctx.collections.add(ident(head[0]))  # x_1, ..., x_n: x is an array
     try:
         first, last = parse_all(parts[0], ctx), parse_all(parts[-1], ctx)
     except Untranslatable:
@@ -123,67 +128,6 @@ def _sequence(parts: list[list[Tok]], ctx: P.Ctx, out: Params) -> str | None:
     out.add(first.value.id)
     out.arrays[first.value.id] = (first.slice, last.slice)
     return first.value.id
-
-
-def _counts_collection(words: list[Tok], after: list[Tok], seg: list[Tok], collection: str | None,
-                       ctx: P.Ctx, out: Params) -> bool:
-    """`length $n$` / `of $n$ numbers` right after an array: n is its length."""
-    if not collection or not _single_name(seg) or _ident(seg[0]) in out.defined():
-        return False
-    if collection not in out.arrays and collection not in ctx.collections:
-        return False  # `start $x_0$, step size $\eta$`: x_0 is no array
-    before = [w.value.lower() for w in words]
-    following = after[0].value.lower() if after else ""
-    if before and before[-1] in _LENGTH_WORDS:  # `of length $n$`, not `window size $k$`
-        return len(before) < 2 or before[-2] in (",", "of", "its", "with", "and", "the", "(")
-    return bool(before and before[-1] == "of" and following in _ELEMENT_WORDS)
-
-
-def _grid_dims(seg: list[Tok], nxt: tuple[list[Tok], list[Tok]] | None, ctx: P.Ctx, out: Params) -> bool:
-    """`an $n \times m$ matrix $A$`: n = len(A), m = len(A[0]) (sizes that are plain names)."""
-    if nxt is None or not _single_name(nxt[1]):
-        return False
-    if not {w.value.lower() for w in nxt[0]} & _GRID_WORDS:
-        return False
-    stars = top_level(seg, lambda t: t.kind == "op" and t.value == "*")
-    dims = split(seg, stars)
-    if len(dims) != 2 or not all(_single_name(d) for d in dims):
-        return False
-    grid = ast.Name(id=_ident(nxt[1][0]), ctx=ast.Load())
-    first_row = ast.Subscript(value=grid, slice=P.const(0), ctx=ast.Load())
-    for dim, length in zip(dims, (P.call("len", [grid]), P.call("len", [first_row]))):
-        name = _ident(dim[0])
-        if name not in out.defined():
-            out.derived.append((name, length))
-    return True
-
-
-_FORM_WORDS = {"as", "pairs", "triples", "tuples", "form", "each", "where", "entries", "elements"}
-
-
-def _element_form(words: list[Tok], seg: list[Tok]) -> bool:
-    """A parenthesised tuple of names after `as` / `triples` / `of the form` describes elements."""
-    if not (seg and seg[0].value == "(" and seg[-1].value == ")"):
-        return False
-    inner = seg[1:-1]
-    if not all(t.kind == "name" or t.value in (",", "_") for t in inner):
-        return False
-    return bool({w.value.lower() for w in words} & _FORM_WORDS)
-
-
-def _columns(seg: list[Tok], collection: str | None, out: Params) -> None:
-    """`intervals $I_1, \\ldots, I_m$ given as pairs $(a_j, b_j)$`: a and b are I's columns."""
-    parts = split(seg[1:-1], top_level(seg[1:-1], lambda t: t.value == ","))
-    if collection is None or not all(len(p) == 3 and p[0].kind == "name" and p[1].value == "_" for p in parts):
-        return
-    for k, p in enumerate(parts):
-        name = _ident(p[0])
-        if name in out.defined():
-            continue
-        item = ast.Subscript(value=ast.Name(id="_x", ctx=ast.Load()), slice=P.const(k), ctx=ast.Load())
-        gen = ast.comprehension(target=ast.Name(id="_x", ctx=ast.Store()),
-                                iter=ast.Name(id=collection, ctx=ast.Load()), ifs=[], is_async=0)
-        out.derived.append((name, ast.ListComp(elt=item, generators=[gen])))
 
 
 def _words_after(toks: list[Tok]) -> list[Tok]:
@@ -210,16 +154,6 @@ def _math_segments(toks: list[Tok]) -> list[tuple[list[Tok], list[Tok]]]:
     return out
 
 
-def _single_name(seg: list[Tok]) -> bool:
-    return len(seg) == 1 and seg[0].kind == "name"
-
-
-def _ident(tok: Tok) -> str:
-    from qtk.tools.transpile_paper.latex_text import variable_name
-
-    return variable_name(tok.value)
-
-
 def _item(part: list[Tok], ctx: P.Ctx, out: Params, loose: bool) -> str | None:
     """Record one item; return its name when it is an array or a plain name."""
     saved = ctx.collecting
@@ -229,7 +163,7 @@ def _item(part: list[Tok], ctx: P.Ctx, out: Params, loose: bool) -> str | None:
     except Untranslatable:
         names = [t for t in part if t.kind == "name"]
         if names and not loose:
-            out.add(_ident(names[-1]))
+            out.add(ident(names[-1]))
         elif loose:  # `$\beta \in [0, 1)$`: the name before the relation
             rel = top_level(part, lambda t: t.kind == "op" and t.value in _RELATIONS or t.value == "in")
             if rel and rel[0] > 0:
