@@ -373,6 +373,23 @@ def test_caption_with_a_return_type_names_the_function():
     assert result.functions[0].name == "mul" and result.functions[0].params == ["a", "b"] and f(3, 4) == 12
 
 
+@pytest.mark.parametrize("require", [
+    r"$A[1, \ldots, n]$",
+    r"$A \in \mathbb{R}^n$",
+    r"an $n$-element array $A$",
+    r"$A = [a_1, \ldots, a_n]$",
+    r"$A$ with $|A| = n$",
+    r"array $A$ of size $n$",
+])
+def test_sizes_declared_every_way_become_lengths(require):
+    f, result = _fn(_algo(rf"""
+        \Require {require}
+        \State $s \gets 0$
+        \For{{$i \gets 1$ \To $n$}} \State $s \gets s + i \cdot A[i]$ \EndFor
+        \State \Return $s$"""))
+    assert result.functions[0].params == ["A"] and f([5, 6, 7]) == 5 + 12 + 21
+
+
 def test_matrix_sizes_named_in_prose_come_from_the_matrix():
     f, result = _fn(_algo(r"""
         \Require an $n \times m$ matrix $A$

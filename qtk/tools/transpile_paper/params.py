@@ -16,16 +16,21 @@ from qtk.tools.transpile_paper import pyast as P
 from qtk.tools.transpile_paper.mathparse import parse_all
 from qtk.tools.transpile_paper.mathtok import Tok, Untranslatable
 from qtk.tools.transpile_paper.sizes import (
+    RELATIONS,
     columns,
     counts_collection,
+    element_count,
     element_form,
     grid_dims,
     ident,
     single_name,
+    listed,
+    sequence,
+    size_equation,
+    space_dims,
 )
 from qtk.tools.transpile_paper.statements import split, tokens, top_level
 
-_RELATIONS = {"=", "<", ">", "<=", ">=", "!=", "in", "notin", ":", "<=s", "<s", ">=s", ">s"}
 # words that say the name after them is a function the block calls (`gradient $g$`: g(x) is a call)
 _FUNCTION_WORDS = {"function", "functions", "gradient", "oracle", "map", "mapping", "operator", "loss",
                    "objective", "policy", "model", "kernel", "metric", "predicate", "comparator",
@@ -87,7 +92,7 @@ def io_params(text: str, ctx: P.Ctx, out: Params) -> Params:
             out.derived.append((ident(seg[0]), P.call("len", [ast.Name(id=last_collection, ctx=ast.Load())])))
             continue
         nxt = segments[k + 1] if k + 1 < len(segments) else None
-        if grid_dims(seg, nxt, ctx, out):
+        if grid_dims(seg, nxt, ctx, out) or element_count(seg, nxt, out):
             continue
         if last_collection and grid_dims(seg, (after, [Tok("name", last_collection, 0)]), ctx, out):
             continue  # `$M$, an $r \\times k$ matrix`: the sizes of the matrix just named
@@ -95,7 +100,7 @@ def io_params(text: str, ctx: P.Ctx, out: Params) -> Params:
             columns(seg, last_collection, out)
             continue
         parts = [p for p in split(seg, top_level(seg, lambda t: t.kind == "op" and t.value == ",")) if p]
-        seq = _sequence(parts, ctx, out)
+        seq = sequence(parts, ctx, out)
         if seq:
             last_collection = seq
             continue
@@ -104,30 +109,6 @@ def io_params(text: str, ctx: P.Ctx, out: Params) -> Params:
             last_collection = got or last_collection
     _derive_bounds(out)
     return out
-
-
-def _sequence(parts: list[list[Tok]], ctx: P.Ctx, out: Params) -> str | None:
-    """`c_0, \\ldots, c_n` (or `c_1, c_2, \\ldots, c_n`): the array c with bounds 0..n."""
-    dots = [k for k, p in enumerate(parts) if len(p) == 1 and p[0].kind == "op" and p[0].value in ("...", "..")]
-    if len(dots) != 1 or dots[0] == 0 or dots[0] == len(parts) - 1:
-        return None
-    rel = top_level(parts[-1], lambda t: t.value in _RELATIONS and t.kind in ("op", "kw"))
-    if rel:  # `s_1, \\ldots, s_n \\in \\mathbb{R}`: the set they live in is not an input
-        parts = parts[:-1] + [parts[-1][: rel[0]]]
-    head = parts[0]
-    if len(head) > 1 and head[0].kind == "name" and head[1].value == "_":
-        ctx.collections.add(ident(head[0]))  # x_1, ..., x_n: x is an array
-    try:
-        first, last = parse_all(parts[0], ctx), parse_all(parts[-1], ctx)
-    except Untranslatable:
-        return None
-    if not (isinstance(first, ast.Subscript) and isinstance(last, ast.Subscript)
-            and isinstance(first.value, ast.Name) and isinstance(last.value, ast.Name)
-            and first.value.id == last.value.id):
-        return None
-    out.add(first.value.id)
-    out.arrays[first.value.id] = (first.slice, last.slice)
-    return first.value.id
 
 
 def _words_after(toks: list[Tok]) -> list[Tok]:
@@ -156,6 +137,9 @@ def _math_segments(toks: list[Tok]) -> list[tuple[list[Tok], list[Tok]]]:
 
 def _item(part: list[Tok], ctx: P.Ctx, out: Params, loose: bool) -> str | None:
     """Record one item; return its name when it is an array or a plain name."""
+    named = listed(part, ctx, out)
+    if named:
+        return named
     saved = ctx.collecting
     ctx.collecting = True  # a header may name variables the body has not assigned yet
     try:
@@ -165,7 +149,7 @@ def _item(part: list[Tok], ctx: P.Ctx, out: Params, loose: bool) -> str | None:
         if names and not loose:
             out.add(ident(names[-1]))
         elif loose:  # `$\beta \in [0, 1)$`: the name before the relation
-            rel = top_level(part, lambda t: t.kind == "op" and t.value in _RELATIONS or t.value == "in")
+            rel = top_level(part, lambda t: t.kind == "op" and t.value in RELATIONS or t.value == "in")
             if rel and rel[0] > 0:
                 return _item(part[: rel[0]], ctx, out, loose)
         return None
@@ -173,6 +157,10 @@ def _item(part: list[Tok], ctx: P.Ctx, out: Params, loose: bool) -> str | None:
         ctx.collecting = saved
     if isinstance(e, ast.Call) and isinstance(e.func, ast.Name) and len(e.func.id) == 1:
         out.add(e.func.id)  # $f(\theta)$: the function f is the input
+        return None
+    if space_dims(e, out):
+        return e.left.id
+    if size_equation(e, out):
         return None
     if isinstance(e, ast.Name):
         out.add(e.id)

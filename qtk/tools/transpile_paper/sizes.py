@@ -12,13 +12,15 @@ from typing import TYPE_CHECKING
 
 from qtk.tools.transpile_paper import pyast as P
 from qtk.tools.transpile_paper.latex_text import variable_name
-from qtk.tools.transpile_paper.mathtok import Tok
+from qtk.tools.transpile_paper.mathparse import parse_all
+from qtk.tools.transpile_paper.mathtok import Tok, Untranslatable
 from qtk.tools.transpile_paper.statements import split, top_level
 
 if TYPE_CHECKING:
     from qtk.tools.transpile_paper.params import Params
 
 
+RELATIONS = {"=", "<", ">", "<=", ">=", "!=", "in", "notin", ":", "<=s", "<s", ">=s", ">s"}
 _LENGTH_WORDS = {"length", "size", "elements", "entries", "items", "len"}
 # `array $a$ of $n$ numbers`: n counts the elements of the collection named before it
 _ELEMENT_WORDS = {"numbers", "elements", "entries", "items", "integers", "values", "reals", "points",
@@ -93,3 +95,95 @@ def columns(seg: list[Tok], collection: str | None, out: Params) -> None:
         gen = ast.comprehension(target=ast.Name(id="_x", ctx=ast.Store()),
                                 iter=ast.Name(id=collection, ctx=ast.Load()), ifs=[], is_async=0)
         out.derived.append((name, ast.ListComp(elt=item, generators=[gen])))
+
+
+def space_dims(e: ast.expr, out: Params) -> bool:
+    """`$A \\in \\mathbb{R}^n$` / `\\mathbb{R}^{m \\times n}`: A is the input, n (m, n) its sizes."""
+    if not (isinstance(e, ast.Compare) and len(e.ops) == 1 and isinstance(e.ops[0], ast.In)
+            and isinstance(e.left, ast.Name) and isinstance(e.comparators[0], ast.BinOp)
+            and isinstance(e.comparators[0].op, ast.Pow) and P.meta(e.comparators[0].left, "style") == "numbers"):
+        return False
+    exponent, arr = e.comparators[0].right, ast.Name(id=e.left.id, ctx=ast.Load())
+    if isinstance(exponent, ast.BinOp) and isinstance(exponent.op, ast.Mult):
+        dims = [(exponent.left, P.call("len", [arr])),
+                (exponent.right, P.call("len", [ast.Subscript(value=arr, slice=P.const(0), ctx=ast.Load())]))]
+    else:
+        dims = [(exponent, P.call("len", [arr]))]
+    out.add(e.left.id)
+    for dim, length in dims:
+        if isinstance(dim, ast.Name) and dim.id not in out.defined():
+            out.derived.append((dim.id, length))
+    return True
+
+
+_COUNT_WORDS = {"element", "elements", "dimensional", "vector", "entry", "item", "long", "length"}
+
+
+def element_count(seg: list[Tok], nxt: tuple[list[Tok], list[Tok]] | None, out: Params) -> bool:
+    """`an $n$-element array $A$`: n = len(A)."""
+    if nxt is None or not single_name(seg) or not single_name(nxt[1]) or not nxt[0]:
+        return False
+    words = [w.value.lower() for w in nxt[0]]
+    if words[0] != "-" or len(words) < 2 or words[1] not in _COUNT_WORDS:
+        return False
+    name = ident(seg[0])
+    if name not in out.defined():
+        out.derived.append((name, P.call("len", [ast.Name(id=ident(nxt[1][0]), ctx=ast.Load())])))
+    return True
+
+
+def size_equation(e: ast.expr, out: Params) -> bool:
+    """`$|A| = n$`: n = len(A)."""
+    if not (isinstance(e, ast.Compare) and len(e.ops) == 1 and isinstance(e.ops[0], ast.Eq)):
+        return False
+    left, right = e.left, e.comparators[0]
+    if isinstance(right, ast.Call) and isinstance(left, ast.Name):
+        left, right = right, left
+    if not (isinstance(left, ast.Call) and isinstance(left.func, ast.Name) and left.func.id == "len"
+            and isinstance(right, ast.Name) and right.id not in out.defined()):
+        return False
+    out.derived.append((right.id, left))
+    return True
+
+
+def sequence(parts: list[list[Tok]], ctx: P.Ctx, out: Params) -> str | None:
+    """`c_0, \\ldots, c_n` (or `c_1, c_2, \\ldots, c_n`): the array c with bounds 0..n."""
+    dots = [k for k, p in enumerate(parts) if len(p) == 1 and p[0].kind == "op" and p[0].value in ("...", "..")]
+    if len(dots) != 1 or dots[0] == 0 or dots[0] == len(parts) - 1:
+        return None
+    rel = top_level(parts[-1], lambda t: t.value in RELATIONS and t.kind in ("op", "kw"))
+    if rel:  # `s_1, \\ldots, s_n \\in \\mathbb{R}`: the set they live in is not an input
+        parts = parts[:-1] + [parts[-1][: rel[0]]]
+    head = parts[0]
+    if len(head) > 1 and head[0].kind == "name" and head[1].value == "_":
+        ctx.collections.add(ident(head[0]))  # x_1, ..., x_n: x is an array
+    try:
+        first, last = parse_all(parts[0], ctx), parse_all(parts[-1], ctx)
+    except Untranslatable:
+        return None
+    if not (isinstance(first, ast.Subscript) and isinstance(last, ast.Subscript)
+            and isinstance(first.value, ast.Name) and isinstance(last.value, ast.Name)
+            and first.value.id == last.value.id):
+        return None
+    out.add(first.value.id)
+    out.arrays[first.value.id] = (first.slice, last.slice)
+    return first.value.id
+
+
+def listed(part: list[Tok], ctx: P.Ctx, out: Params) -> str | None:
+    """`$A = [a_1, \\ldots, a_n]$` / `$A = (a_1, \\ldots, a_n)$`: A is the input (declared 1..n), a
+    another name for it, n its length."""
+    if len(part) < 6 or part[0].kind != "name" or part[1].value != "=" or part[2].value not in ("[", "(") \
+            or part[-1].value not in ("]", ")"):
+        return None
+    inner = part[3:-1]
+    scratch = type(out)()
+    element = sequence([p for p in split(inner, top_level(inner, lambda t: t.value == ",")) if p], ctx, scratch)
+    if element is None:
+        return None
+    name = ident(part[0])
+    out.add(name)
+    out.arrays[name] = scratch.arrays[element]
+    if element != name:
+        out.derived.append((element, ast.Name(id=name, ctx=ast.Load())))
+    return name

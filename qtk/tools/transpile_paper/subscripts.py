@@ -55,6 +55,13 @@ def layer(self: "Parser", base: ast.expr) -> ast.expr:
     return P.mark(ast.Subscript(value=base, slice=index, ctx=ast.Load()), layer=True)
 
 
+def _slice_to(self: "Parser", base: ast.expr, lo: ast.expr) -> ast.expr:
+    hi = self.expr()
+    self.expect("op", "]")
+    return P.mark(ast.Subscript(value=base, slice=P.mark(ast.Slice(lower=lo, upper=hi), inclusive=True),
+                                ctx=ast.Load()), index=True)
+
+
 def _entries_of(base: ast.expr, ctx: P.Ctx) -> ast.expr:
     """`d` in `d^{(k)}_{ij}` is an entry of the matrix D when only D is in use."""
     if isinstance(base, ast.Name) and len(base.id) == 1 and base.id.islower() and base.id not in ctx.known \
@@ -104,6 +111,9 @@ def bracket(self: "Parser", base: ast.expr) -> ast.expr:
         return P.call("len", [arg])  # CLRS 2nd edition: length[A]
     while True:
         lo = self.expr()
+        if self.at("op", ",") and self.at("op", "...", 1) and self.at("op", ",", 2):
+            self.i += 3  # A[1, \\ldots, n] is A[1..n]
+            return _slice_to(self, base, lo)
         # A[i..j], and CLRS 4th edition's A[i:j]: both include j
         if self.accept("op", "..") or self.accept("op", "...") or self.accept("op", ":"):
             hi = self.expr()
