@@ -448,6 +448,14 @@ def test_function_inputs_are_called_and_declared_order_is_kept():
     assert f(lambda x: 2 * (x - 3), 0.0, 0.5, 1) == 3.0
 
 
+def test_inputs_declared_as_an_interval_or_an_ordering_keep_their_order():
+    f, result = _fn(_algo(r"""
+        \Require a function $f$, an interval $[a, b]$, bounds $lo < hi$, $n \in \mathbb{N}$
+        \State \Return $f(a) + b - lo \cdot hi + n$"""))
+    assert result.functions[0].params == ["f", "a", "b", "lo", "hi", "n"]
+    assert f(lambda x: 10 * x, 1, 2, 3, 4, 5) == 10 + 2 - 12 + 5
+
+
 def test_a_set_of_a_range_assigned_is_a_set_and_kwand():
     f, _ = _fn(_doc(r"""
 \begin{algorithm}

@@ -183,8 +183,17 @@ def _item(part: list[Tok], ctx: P.Ctx, out: Params, loose: bool) -> str | None:
                                                             slice=P.const(k), ctx=ast.Load())))
         return e.left.id
     _record_low(e, out)
+    if isinstance(e, (ast.List, ast.Tuple)) and e.elts and all(isinstance(x, ast.Name) for x in e.elts):
+        for x in e.elts:  # `an interval $[a, b]$`: a and b, in this order
+            out.add(x.id)
+        return None
     bounds = {n.id for _, hi in out.arrays.values() for n in ast.walk(hi) if isinstance(n, ast.Name)}
-    if isinstance(e, ast.Compare) and isinstance(e.left, ast.Name) and loose and e.left.id not in bounds:
+    if isinstance(e, ast.Compare) and loose and all(isinstance(x, ast.Name) and P.meta(x, "style") != "numbers"
+                                                    for x in [e.left, *e.comparators]):
+        for x in [e.left, *e.comparators]:  # `bounds $a < b$`: both declared here
+            if x.id not in bounds:
+                out.add(x.id)
+    elif isinstance(e, ast.Compare) and isinstance(e.left, ast.Name) and loose and e.left.id not in bounds:
         out.add(e.left.id)  # `step size $\alpha > 0$`: alpha is declared here, in this order
     out.constrained.extend(_names_in_order(e))
     return None

@@ -75,6 +75,8 @@ class Report:
 # Functions a block takes as input (a gradient, a weight function), named in cases.json as "fn:NAME".
 FUNCTIONS = {
     "grad_square_minus_3": lambda x: 2 * (x - 3),  # gradient of (x - 3)^2
+    "cube_minus_2": lambda x: x ** 3 - 2,
+    "square": lambda x: x * x,
 }
 
 
