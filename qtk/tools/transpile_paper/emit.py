@@ -16,7 +16,7 @@ from qtk.tools.transpile_paper import indexing, ir, outputs, statements
 from qtk.tools.transpile_paper import pyast as P
 from qtk.tools.transpile_paper.latex_text import RESERVED, note_text, plain_text
 from qtk.tools.transpile_paper.mathtok import Untranslatable
-from qtk.tools.transpile_paper.params import Params, header_params, io_params
+from qtk.tools.transpile_paper.params import Params, declared_order, header_params, io_params
 from qtk.tools.transpile_paper.units import Unit
 
 UNTRANSLATED = "_untranslated"
@@ -119,6 +119,7 @@ class FunctionBuilder:
         else:
             for io in unit.input_io:
                 io_params(io.text.text, self.ctx, params)
+            declared_order(params, " ".join(io.text.text for io in unit.input_io))
         return params
 
     def _index_base(self, body: list[ast.stmt], params: Params) -> tuple[int, str, bool]:

@@ -117,6 +117,21 @@ def _words_after(toks: list[Tok]) -> list[Tok]:
     return toks[last + 1 :]
 
 
+def declared_order(out: Params, text: str) -> None:
+    """Inputs in the order the text first names them (`an interval $[a, b]$, bounds $lo < hi$`)."""
+    toks, _ = tokens(text)
+    first: dict[str, int] = {}
+    for k, t in enumerate(toks):
+        if t.kind == "name" and t.math:
+            first.setdefault(ident(t), k)
+            sub = toks[k + 2 : k + 3] if k + 2 < len(toks) and toks[k + 1].value == "_" else []
+            if sub and sub[0].value == "{" and k + 3 < len(toks):
+                sub = toks[k + 3 : k + 4]
+            if sub and sub[0].kind in ("name", "num"):  # x_0, c_1: the names the parser makes
+                first.setdefault(f"{ident(t)}_{sub[0].value}", k)
+    out.names.sort(key=lambda n: first.get(n, len(toks)))
+
+
 def _math_segments(toks: list[Tok]) -> list[tuple[list[Tok], list[Tok]]]:
     """(words before, math tokens) for each maximal run of math-mode tokens."""
     out: list[tuple[list[Tok], list[Tok]]] = []
