@@ -11,7 +11,6 @@ import argparse
 import json
 import platform
 import sys
-from dataclasses import asdict
 from pathlib import Path
 
 from qtk.tools.transpile_paper.scoring import score

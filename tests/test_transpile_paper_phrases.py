@@ -55,6 +55,31 @@ PHRASES = {
         \Require $x$
         \State set $c$ to $x + 1$
         \State \Return $c$""", (4,), 5),
+    ("statement", "increase"): (r"""
+        \Require $x$
+        \State initialize $t$ to $10$
+        \State increase $t$ by $x$
+        \State add $x$ to $t$
+        \State \Return $t$""", (2,), 14),
+    ("statement", "decrease"): (r"""
+        \Require $x$
+        \State $t \gets 10$
+        \State subtract $x$ from $t$
+        \State decrease $t$ by $1$
+        \State \Return $t$""", (2,), 7),
+    ("statement", "scale"): (r"""
+        \Require $x$
+        \State multiply $x$ by $3$
+        \State \Return $x$""", (2,), 6),
+    ("statement", "divide"): (r"""
+        \Require $x$
+        \State divide $x$ by $4$
+        \State \Return $x$""", (2,), 0.5),
+    ("statement", "compute"): (r"""
+        \Require numbers $x_1, \ldots, x_n$
+        \State compute $s = \sum_{i=1}^{n} x_i$
+        \State update $s \gets s / n$
+        \State \Return $s$""", ([1, 2, 3],), 2.0),
     ("statement", "postfix loop"): (r"""
         \Require $n$
         \State $K[c] \gets c^2$ for $c = 0, \ldots, n$

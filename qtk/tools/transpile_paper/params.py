@@ -29,7 +29,7 @@ from qtk.tools.transpile_paper.sizes import (
     size_equation,
     space_dims,
 )
-from qtk.tools.transpile_paper.statements import split, tokens, top_level
+from qtk.tools.transpile_paper.linetokens import split, tokens, top_level
 
 # words that say the name after them is a function the block calls (`gradient $g$`: g(x) is a call)
 _FUNCTION_WORDS = {"function", "functions", "gradient", "oracle", "map", "mapping", "operator", "loss",

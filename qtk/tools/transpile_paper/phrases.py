@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from qtk.tools.transpile_paper import pyast as P
+from qtk.tools.transpile_paper.linetokens import split, top_level
 from qtk.tools.transpile_paper.mathparse import parse_all
 from qtk.tools.transpile_paper.mathtok import Tok
 
@@ -91,8 +92,28 @@ def _allocate(s, ctx) -> list[ast.stmt]:
 
 def _append(s, ctx) -> list[ast.stmt]:
     coll, item = _expr(s["coll"], ctx), _expr(s["item"], ctx)
+    if isinstance(coll, ast.Name) and coll.id in ctx.numbers:  # `add $x$ to $total$`
+        return _update(ast.Add())({"x": s["coll"], "v": s["item"]}, ctx)
     verb = "add" if isinstance(coll, ast.Name) and coll.id in ctx.sets else "append"
     return [ast.Expr(value=P.method(coll, verb, [item]))]
+
+
+def _update(op: ast.operator):
+    """`increase $x$ by $d$`, `subtract $d$ from $x$`, `multiply $x$ by $2$`: x op= d."""
+    def build(s, ctx) -> list[ast.stmt]:
+        from qtk.tools.transpile_paper.statements import store
+
+        target = store(parse_all(s["x"], ctx), ctx)
+        return [ast.AugAssign(target=target, op=op, value=_expr(s["v"], ctx) if s.get("v") else P.const(1))]
+
+    return build
+
+
+def _verb_then_code(s, ctx) -> list[ast.stmt]:
+    """`compute $s = \\sum_i x_i$`, `update $w \\gets w - g$`: the maths is the statement."""
+    from qtk.tools.transpile_paper.statements import statement_tokens
+
+    return statement_tokens(s["code"], ctx)
 
 
 def _remove(s, ctx) -> list[ast.stmt]:
@@ -129,9 +150,12 @@ def _sort(s, ctx) -> list[ast.stmt]:
 
 
 def _set_to(s, ctx) -> list[ast.stmt]:
-    from qtk.tools.transpile_paper.statements import store
+    from qtk.tools.transpile_paper.statements import is_number, store
 
-    return [ast.Assign(targets=[store(parse_all(s["x"], ctx), ctx)], value=_expr(s["v"], ctx))]
+    target, value = store(parse_all(s["x"], ctx), ctx), _expr(s["v"], ctx)
+    if is_number(value) and isinstance(target, ast.Name):
+        ctx.numbers.add(target.id)
+    return [ast.Assign(targets=[target], value=value)]
 
 
 def _postfix_loop(s, ctx) -> list[ast.stmt]:
@@ -157,7 +181,13 @@ STATEMENTS: list[Phrase] = [
     Phrase("sort", _re(r"sort {coll}(?: in (?P<order>increasing|ascending|non-decreasing|decreasing|descending"
                        r"|non-increasing) order)?"), _sort),
     Phrase("reverse", _re(r"reverse {coll}"), _method("reverse")),
-    Phrase("set", _re(r"(?:set|assign) {x} (?:to|:=) {v}"), _set_to),
+    Phrase("set", _re(r"(?:set|assign|initiali[sz]e|init|reset) {x} (?:to|:=|as|with) {v}"), _set_to),
+    Phrase("increase", _re(r"(?:increase|raise|increment) {x} by {v}"), _update(ast.Add())),
+    Phrase("decrease", _re(r"(?:decrease|lower|reduce) {x} by {v} || subtract {v} from {x}"), _update(ast.Sub())),
+    Phrase("scale", _re(r"multiply {x} by {v}"), _update(ast.Mult())),
+    Phrase("divide", _re(r"divide {x} by {v}"), _update(ast.Div())),
+    Phrase("compute", _re(r"(?:compute|calculate|evaluate|update|let|set|obtain|assign|store) {code}"),
+           _verb_then_code),
     Phrase("postfix loop", _re(r"{body},? for (?:all |each |every )?{loop}"), _postfix_loop),
     Phrase("prefix loop", _re(r"for (?:all |each |every )?(?:\w+ )?{loop}(?::|,) {body}"), _postfix_loop),
 ]
@@ -188,8 +218,6 @@ def _filled(s, ctx) -> ast.expr:
 
 def grid(toks: list[Tok], init: ast.expr, ctx: P.Ctx) -> ast.expr:
     """Nested lists of `init` with the sizes `n \\times m` (or one size) the tokens give."""
-    from qtk.tools.transpile_paper.statements import split, top_level
-
     stars = top_level(toks, lambda t: t.kind == "op" and t.value == "*")
     dims = [parse_all(part, ctx) for part in split(toks, stars)]
     value = init

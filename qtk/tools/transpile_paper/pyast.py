@@ -26,6 +26,7 @@ class Ctx:
     allocated: set[str] = field(default_factory=set)  # arrays created by `C[0..k] = 0`
     layered: set[str] = field(default_factory=set)  # assigned with a superscript: D^{0} <- W
     callables: set[str] = field(default_factory=set)  # inputs declared as functions (gradient g)
+    numbers: set[str] = field(default_factory=set)  # assigned a number (`add $x$ to $total$` adds)
 
 
 def mark(node: ast.AST, **kw: Any) -> ast.AST:

@@ -14,7 +14,7 @@ from qtk.tools.transpile_paper import pyast as P
 from qtk.tools.transpile_paper.latex_text import variable_name
 from qtk.tools.transpile_paper.mathparse import parse_all
 from qtk.tools.transpile_paper.mathtok import Tok, Untranslatable
-from qtk.tools.transpile_paper.statements import split, top_level
+from qtk.tools.transpile_paper.linetokens import split, top_level
 
 if TYPE_CHECKING:
     from qtk.tools.transpile_paper.params import Params

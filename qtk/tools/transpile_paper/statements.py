@@ -1,9 +1,10 @@
-"""One pseudo-code line -> Python statements, plus loop headers and conditions.
+"""One pseudo-code line -> Python statements, plus conditions (loop headers: loops.py).
 
-Lines: assignments (\\gets, \\leftarrow, :=, =, chains, tuples), return, break/continue, print,
+Lines: assignments (\\gets, \\leftarrow, :=, =, chains, tuples, several in one line, `D^{0} \\gets W`
+layers, `C[0..k] = 0` allocations), return, break/continue, print, one-line bold `if ... then`,
 swaps (`exchange A[i] with A[j]`, `swap a and b`, `a \\leftrightarrow b`, \\textsc{Swap}(A, i, j)),
-`let C[0..k] be a new array`, `increment x`, and procedure calls. Loop headers:
-`i \\gets 1 \\To n` (inclusive, `\\textbf{downto}`, `step`), `i = 1, \\ldots, n`, `each v \\in S`.
+`let C[0..k] be a new array`, `let $n$ be the length of $A$`, `increment x`, `x++`, procedure
+calls; anything else in words goes through the phrase table (phrases.py).
 """
 
 from __future__ import annotations
@@ -13,96 +14,9 @@ import copy
 
 from qtk.tools.transpile_paper import phrases
 from qtk.tools.transpile_paper import pyast as P
-from qtk.tools.transpile_paper.latex_text import plain_text
+from qtk.tools.transpile_paper.linetokens import TRAILING, split, tokens, top_level
 from qtk.tools.transpile_paper.mathparse import parse_all
-from qtk.tools.transpile_paper.mathtok import Tok, Untranslatable, tokenize
-
-_OPEN = {"(", "[", "{", "{s", "lfloor", "lceil", "langle"}
-_CLOSE = {")", "]", "}", "}s", "rfloor", "rceil", "rangle"}
-_OPERATOR_WORDS = {"and", "or", "not", "mod", "div", "in", "to", "downto", "xor", "is", "step", "by"}
-_TRAILING = {("kw", "do"), ("kw", "then"), ("op", "."), ("op", ";"), ("op", ":")}
-
-
-def tokens(text: str) -> tuple[list[Tok], str | None]:
-    """Tokens of a line without its trailing punctuation and comments (`// ...`, and prose in
-    parentheses after the code: `$t \\gets 0$ (initialize timestep)`)."""
-    toks, comment = tokenize(text)
-    toks = _join_updates(toks)
-    if len(toks) > 2 and toks[0].value == "{" and toks[-1].value == "}" and not toks[0].math and _wraps(toks):
-        toks = toks[1:-1]  # \\State{$x \\gets 0$}: the braces only group the line
-    while toks and (toks[-1].kind, toks[-1].value) in _TRAILING:
-        toks.pop()
-    k = _prose_group(toks)
-    if k is not None:
-        note = plain_text(text[toks[k].at + 1 : toks[-1].at])
-        toks = toks[:k]
-        comment = f"{note}; {comment}" if comment else note
-    return toks, comment
-
-
-def _wraps(toks: list[Tok]) -> bool:
-    """Whether the first token's brace closes at the last token."""
-    depth = 0
-    for k, t in enumerate(toks):
-        if t.kind == "op" and t.value == "{":
-            depth += 1
-        elif t.kind == "op" and t.value == "}":
-            depth -= 1
-            if depth == 0:
-                return k == len(toks) - 1
-    return False
-
-
-def _join_updates(toks: list[Tok]) -> list[Tok]:
-    """`x \\mathrel{+}= 1` arrives as `+` then `=`: one `+=`."""
-    out: list[Tok] = []
-    for t in toks:
-        if t.kind == "op" and t.value == "=" and out and out[-1].kind == "op" and out[-1].value in "+-*":
-            out[-1] = Tok("op", out[-1].value + "=", out[-1].at, out[-1].math)
-        else:
-            out.append(t)
-    return out
-
-
-def _prose_group(toks: list[Tok]) -> int | None:
-    """Start of a final text-mode `( ... )` that holds words rather than code."""
-    if len(toks) < 3 or toks[-1].math or toks[-1].value != ")":
-        return None
-    depth = 0
-    for k in range(len(toks) - 1, 0, -1):
-        t = toks[k]
-        if t.kind == "op" and t.value == ")" and not t.math:
-            depth += 1
-        elif t.kind == "op" and t.value == "(" and not t.math:
-            depth -= 1
-            if depth == 0:
-                words = [w for w in toks[k + 1 : -1] if not w.math and len(w.value) > 2
-                         and (w.kind == "name" and w.style == "prose"
-                              or w.kind == "kw" and w.value not in _OPERATOR_WORDS)]
-                return k if words else None
-    return None
-
-
-def top_level(toks: list[Tok], pred) -> list[int]:
-    """Indices of tokens matching pred outside any brackets."""
-    depth, hits = 0, []
-    for k, t in enumerate(toks):
-        if t.kind == "op" and t.value in _OPEN:
-            depth += 1
-        elif t.kind == "op" and t.value in _CLOSE:
-            depth -= 1
-        elif depth == 0 and pred(t):
-            hits.append(k)
-    return hits
-
-
-def split(toks: list[Tok], at: list[int]) -> list[list[Tok]]:
-    parts, last = [], 0
-    for k in at:
-        parts.append(toks[last:k])
-        last = k + 1
-    parts.append(toks[last:])
-    return parts
+from qtk.tools.transpile_paper.mathtok import Tok, Untranslatable
 
 
 def statement(text: str, ctx: P.Ctx) -> tuple[list[ast.stmt], str | None]:
@@ -110,7 +24,7 @@ def statement(text: str, ctx: P.Ctx) -> tuple[list[ast.stmt], str | None]:
     toks, comment = tokens(text)
     out: list[ast.stmt] = []
     for part in split(toks, top_level(toks, lambda t: t.kind == "op" and t.value == ";")):
-        while part and (part[-1].kind, part[-1].value) in _TRAILING:
+        while part and (part[-1].kind, part[-1].value) in TRAILING:
             part = part[:-1]
         for piece in _assignments(part):  # `a \gets 0; b \gets 1` or `$a \gets 0$, $b \gets 1$`
             out.extend(_statement(piece, ctx))
@@ -308,6 +222,8 @@ def _assign(parts: list[list[Tok]], ctx: P.Ctx) -> ast.stmt:
         return allocate(targets[0], value, ctx)  # count[0..n] = 0 with count not yet created
     if P.meta(value, "set_of"):  # Q \\gets \\{0, \\ldots, n - 1\\}: a set the algorithm changes
         value = P.call("set", [value])
+    if is_number(value):  # `add $x$ to $total$` will add to it
+        ctx.numbers.update(t.id for t in targets if isinstance(t, ast.Name))
     if P.is_empty_set(value) or P.meta(value, "set_of") or isinstance(value, ast.Call) and \
             isinstance(value.func, ast.Name) and value.func.id == "set":
         ctx.sets.update(t.id for t in targets if isinstance(t, ast.Name))
@@ -321,6 +237,15 @@ def _layer_target(target: ast.expr, ctx: P.Ctx) -> ast.expr:
         ctx.collections.add(target.left.id)
         return P.mark(ast.Subscript(value=target.left, slice=target.right, ctx=ast.Load()), layer=True)
     return target
+
+
+def is_number(value: ast.expr) -> bool:
+    """A number literal (or -x, or infinity): the variable it is assigned to holds a number."""
+    if isinstance(value, ast.UnaryOp):
+        value = value.operand
+    if isinstance(value, ast.Attribute):
+        return value.attr == "inf"
+    return isinstance(value, ast.Constant) and type(value.value) in (int, float)
 
 
 def _value(toks: list[Tok], ctx: P.Ctx) -> ast.expr:
