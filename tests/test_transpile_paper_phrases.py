@@ -16,6 +16,11 @@ PHRASES = {
         \Require $n$
         \State create an array $B$ of $n$ elements initialized to $7$
         \State \Return $B$""", (3,), [7, 7, 7]),
+    ("statement", "indexed allocate"): (r"""
+        \Require $n$
+        \State Let $A$ be an array of Boolean values, indexed by integers $2$ to $n$, initially all set to \textbf{true}.
+        \State $A[3] \gets$ \textbf{false}
+        \State \Return $A$""", (4,), [True, False, True]),
     ("statement", "push"): (r"""
         \Require $x, y$
         \State $S \gets$ an empty stack

@@ -456,6 +456,15 @@ def test_inputs_declared_as_an_interval_or_an_ordering_keep_their_order():
     assert f(lambda x: 10 * x, 1, 2, 3, 4, 5) == 10 + 2 - 12 + 5
 
 
+def test_arrays_written_with_parentheses_and_sequences_with_several_terms():
+    f, _ = _fn(_algo(r"""
+        \REQUIRE vertices $V$, a source $s \in V$
+        \FORALL{$v \in V$} \STATE $d(v) \gets 0$ \ENDFOR
+        \FOR{$i = 2, 3, 4, \ldots, 5$} \STATE $d(s) \gets d(s) + i$ \ENDFOR
+        \RETURN $d(s)$""", r"\usepackage{algorithmic}"))
+    assert f(["a", "b"], "b") == 14
+
+
 def test_a_set_of_a_range_assigned_is_a_set_and_kwand():
     f, _ = _fn(_doc(r"""
 \begin{algorithm}

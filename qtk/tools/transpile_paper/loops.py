@@ -137,7 +137,8 @@ def _counted(rest: list[Tok], ctx: P.Ctx) -> ast.expr:
         if step is not None and step < 0 or step is None and lo is not None and hi is not None and lo > hi:
             return P.make_range(values[0], values[1], P.const(-(step or -1)), down=True)
         return P.make_range(values[0], values[1], P.const(step) if step and step != 1 else None)
-    if len(values) == 3:
+    if len(values) >= 3:  # `1, 3, \\ldots, n`, `2, 3, 4, \\ldots, m`: the first two give the step
+        values = [values[0], values[1], values[-1]]
         step = P.difference(values[1], values[0])
         if P.int_value(step) is not None and P.int_value(step) < 0:
             return P.make_range(values[0], values[2], P.const(-P.int_value(step)), down=True)

@@ -268,7 +268,8 @@ class Parser:
         if not isinstance(e, ast.Name):
             return False
         style, raw = P.meta(e, "style"), P.meta(e, "raw", e.id)
-        if style == "func" or e.id.rstrip("_") in self.ctx.functions or e.id in self.ctx.callables:
+        if style == "func" or e.id.rstrip("_") in self.ctx.functions or e.id in self.ctx.callables \
+                or e.id in self.ctx.call_arrays:
             return True
         if e.id in self.ctx.known:
             return self._comma_inside()  # w(u, v): a call even when w is a parameter
@@ -292,6 +293,9 @@ class Parser:
 
     def call(self, func: ast.expr) -> ast.expr:
         args = self.call_args()
+        if isinstance(func, ast.Name) and func.id in self.ctx.call_arrays:  # d(u) when d(v) was assigned
+            key = args[0] if len(args) == 1 else ast.Tuple(elts=args, ctx=ast.Load())
+            return P.mark(ast.Subscript(value=func, slice=key, ctx=ast.Load()), index=True)
         if isinstance(func, ast.Name):
             return P.resolve_call(P.meta(func, "raw", func.id), args, self.ctx, P.meta(func, "style"))
         return P.call(func, args)

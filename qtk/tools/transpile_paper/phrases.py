@@ -90,6 +90,15 @@ def _allocate(s, ctx) -> list[ast.stmt]:
     return [allocate(target, init, ctx, size)]
 
 
+def _allocate_range(s, ctx) -> list[ast.stmt]:
+    """`Let $A$ be an array ... indexed by integers $0$ to $n$, initially all set to true`."""
+    from qtk.tools.transpile_paper.statements import allocate
+
+    bounds = P.mark(ast.Slice(lower=parse_all(s["lo"], ctx), upper=parse_all(s["hi"], ctx)), inclusive=True)
+    spec = ast.Subscript(value=parse_all(s["x"], ctx), slice=bounds, ctx=ast.Load())
+    return [allocate(spec, _expr(s.get("v"), ctx), ctx)]
+
+
 def _append(s, ctx) -> list[ast.stmt]:
     coll, item = _expr(s["coll"], ctx), _expr(s["item"], ctx)
     if isinstance(coll, ast.Name) and coll.id in ctx.numbers:  # `add $x$ to $total$`
@@ -172,6 +181,10 @@ STATEMENTS: list[Phrase] = [
     Phrase("allocate", _re(r"(?:create|initiali[sz]e|allocate|make|declare|let) ART " + _SEQ + r" {x}"
                            r"(?: of (?:size |length )?{n}(?: (?:elements|entries|items|cells)|(?P<zeros> zeros))?)?"
                            + _FILL), _allocate),
+    Phrase("indexed allocate", _re(r"(?:let|make|create|declare) {x} be ART " + _SEQ + r"(?: of [\w-]+ values)?,? indexed by"
+                                   r" (?:the )?(?:integers )?(?:from )?{lo} (?:to|through|\.\.) {hi}"
+                                   r"(?:,? (?:initially )?(?:all )?(?:set to|equal to|initiali[sz]ed to) {v})?\.?"),
+           _allocate_range),
     Phrase("push", _re(r"(?:push|append|add|insert|enqueue|put) {item} (?:onto|on|to|into|in|at the end of) {coll}"),
            _append),
     Phrase("remove", _re(r"(?:remove|delete) {item} from {coll}"), _remove),

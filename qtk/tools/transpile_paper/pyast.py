@@ -27,6 +27,7 @@ class Ctx:
     layered: set[str] = field(default_factory=set)  # assigned with a superscript: D^{0} <- W
     callables: set[str] = field(default_factory=set)  # inputs declared as functions (gradient g)
     numbers: set[str] = field(default_factory=set)  # assigned a number (`add $x$ to $total$` adds)
+    call_arrays: set[str] = field(default_factory=set)  # arrays written d(v): `d(v) \gets 0`
 
 
 def mark(node: ast.AST, **kw: Any) -> ast.AST:

@@ -30,7 +30,8 @@ class Case:
     file: str
     klass: str
     runs: list[tuple[list, object]]
-    result: str = "return"  # return | arg0 (the first argument, changed in place)
+    result: str = "return"  # return | arg0 (the first argument, changed in place) | values_by_first_arg
+    # (a map returned, compared by its values at the items of the first argument: d[v] for v in V)
     entry: str | None = None
     approx: bool = False
 
@@ -77,6 +78,7 @@ FUNCTIONS = {
     "grad_square_minus_3": lambda x: 2 * (x - 3),  # gradient of (x - 3)^2
     "cube_minus_2": lambda x: x ** 3 - 2,
     "square": lambda x: x * x,
+    "edge_weight": lambda u, v: abs(u - v) + 1,
 }
 
 
@@ -148,6 +150,8 @@ def run_case(case: Case, folder: Path, seconds: float = 5.0) -> Outcome:
                 got = f(*work)
                 if case.result == "arg0":
                     got = got if got is not None else work[0]
+                elif case.result == "values_by_first_arg" and isinstance(got, dict):
+                    got = [got.get(k) for k in args[0]]
                 if not _same(got, want, case.approx):
                     return Outcome(case, "wrong", f"{args!r}: got {got!r}, want {want!r}")
     except TimeoutError as e:

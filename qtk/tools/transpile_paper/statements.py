@@ -14,6 +14,7 @@ import copy
 
 from qtk.tools.transpile_paper import phrases
 from qtk.tools.transpile_paper import pyast as P
+from qtk.tools.transpile_paper.latex_text import variable_name
 from qtk.tools.transpile_paper.linetokens import TRAILING, split, tokens, top_level
 from qtk.tools.transpile_paper.mathparse import parse_all
 from qtk.tools.transpile_paper.mathtok import Tok, Untranslatable
@@ -58,6 +59,10 @@ def _gets_count(toks: list[Tok]) -> int:
 
 def _statement(toks: list[Tok], ctx: P.Ctx) -> list[ast.stmt]:
     first = toks[0]
+    if first.kind == "kw" and first.value == "let":  # `let $A$ be an array ... indexed by ...`
+        done = phrases.match(phrases.STATEMENTS, toks, ctx)
+        if done is not None:
+            return done
     if first.kind == "kw":
         handler = _KEYWORD_LINES.get(first.value)
         if handler is not None:
@@ -215,6 +220,10 @@ def _size(dim: ast.Slice) -> ast.expr:
 def _assign(parts: list[list[Tok]], ctx: P.Ctx) -> ast.stmt:
     if any(not p for p in parts):
         P.fail("an assignment with a missing side")
+    for p in parts[:-1]:  # `d(v) \\gets ...`: nothing can be assigned to a call, so d is an array
+        if len(p) >= 4 and p[0].kind == "name" and p[1].value == "(" and p[-1].value == ")" \
+                and variable_name(p[0].value) not in ctx.functions.values():
+            ctx.call_arrays.add(variable_name(p[0].value))
     value = _value(parts[-1], ctx)
     targets = [_layer_target(parse_all(p, ctx), ctx) for p in parts[:-1]]
     if len(targets) == 1 and _new_range(targets[0], ctx):
