@@ -58,6 +58,7 @@ _OPS = {  # command -> (kind, value)
     **{c: ("const", "emptyset") for c in ("emptyset", "varnothing")},
     "infty": ("const", "inf"),
     **{c: ("const", "True") for c in ("TRUE", "True", "KwTrue", "top")},
+    "bot": ("const", "False"),
     **{c: ("const", "False") for c in ("FALSE", "False", "KwFalse")},
     **{c: ("const", "None") for c in ("NIL", "Nil", "Null", "NULL", "KwNil", "None", "KwNull")},
     **{c: ("kw", "to") for c in ("To", "TO", "KwTo", "algorithmicto")},

@@ -58,6 +58,8 @@ def _gets_count(toks: list[Tok]) -> int:
 
 
 def _statement(toks: list[Tok], ctx: P.Ctx) -> list[ast.stmt]:
+    if not toks:
+        P.fail("nothing to do on this line")
     first = toks[0]
     if first.kind == "kw" and first.value == "let":  # `let $A$ be an array ... indexed by ...`
         done = phrases.match(phrases.STATEMENTS, toks, ctx)
