@@ -514,6 +514,12 @@ def test_new_empty_lists_are_distinct_and_argmin_over_filtered_positions():
     assert f([4, 3, 8, 1], [False, True, False, True]) == ([[3], [4, 1], [8]], 0)
 
 
+def test_constant_subscripts_of_an_input_index_it():
+    f, _ = _fn(_algo(r"""
+        \Function{Dist}{$p, q$} \State \Return $|p_1 - q_1| + |p_2 - q_2|$ \EndFunction"""))
+    assert f((1, 5), (4, 1)) == 7
+
+
 def test_bit_operators():
     f, _ = _fn(_algo(r"""
         \REQUIRE integers $x, y$

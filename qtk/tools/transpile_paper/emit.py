@@ -69,6 +69,7 @@ class FunctionBuilder:
         self.block(unit.body)  # pass 1: learn the variables and which names are indexed
         self.params = params = self._params()
         ctx.known |= params.defined()
+        ctx.params = set(params.names)
         ctx.collecting, self.recording = False, True
         ctx.unknown_calls.clear()
         preludes = [ast.Assign(targets=[ast.Name(id=n, ctx=ast.Store())], value=v) for n, v in params.derived]

@@ -28,6 +28,7 @@ class Ctx:
     callables: set[str] = field(default_factory=set)  # inputs declared as functions (gradient g)
     numbers: set[str] = field(default_factory=set)  # assigned a number (`add $x$ to $total$` adds)
     call_arrays: set[str] = field(default_factory=set)  # arrays written d(v): `d(v) \gets 0`
+    params: set[str] = field(default_factory=set)  # the function's inputs, once known (pass 2)
 
 
 def mark(node: ast.AST, **kw: Any) -> ast.AST:

@@ -1,7 +1,8 @@
 """Subscripts in pseudo-code maths: `x_i` and `A[i, j]` index, `A_{ik}` with one-letter variables
-indexes twice, `x_1` is a name unless x is an array, `d_{\\max}` is a label, and a parenthesised
-superscript is a layer (`D^{(k)}` -> D[k], `\\theta^{(t+1)}` -> theta[t + 1]); the entries of a
-layered matrix written in lower case (`d^{(k)}_{ij}` for D) are its entries.
+indexes twice, `x_1` is a name unless x is an array or an input (`p_1` of a point p), `d_{\\max}`
+is a label, and a parenthesised superscript is a layer (`D^{(k)}` -> D[k], `\\theta^{(t+1)}` ->
+theta[t + 1]); the entries of a layered matrix written in lower case (`d^{(k)}_{ij}` for D) are
+its entries.
 """
 
 from __future__ import annotations
@@ -95,7 +96,7 @@ def subscript(self: "Parser", base: ast.expr) -> ast.expr:
     if isinstance(base, ast.Name):
         if not constant:
             self.ctx.collections.add(base.id)
-        elif base.id not in self.ctx.collections:
+        elif base.id not in self.ctx.collections and base.id not in self.ctx.params:
             return P.name(base.id + "_" + "_".join(str(P.int_value(x)).replace("-", "m") for x in items))
     for item in items:
         base = P.mark(ast.Subscript(value=base, slice=item, ctx=ast.Load()), index=True)
