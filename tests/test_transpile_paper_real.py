@@ -302,6 +302,31 @@ def test_columns_of_pairs_and_sizes_after_the_name():
     assert f([(1, 4), (2, 3)], [[0, 0, 0]], -2) == 3 + 1 + 4 + 3
 
 
+@pytest.mark.parametrize("header, want", [
+    (r"$x$ in $L$, from left to right", [3, 1, 2]),
+    (r"$x \in L$ in reverse order", [2, 1, 3]),
+    (r"$x \in L$ in increasing order", [1, 2, 3]),
+    (r"$x \in L$ in decreasing order of $x$", [3, 2, 1]),
+    (r"$i \gets 1$ \To $3$ in reverse order", [3, 2, 1]),
+])
+def test_orders_written_after_the_collection(header, want):
+    f, _ = _fn(_algo(rf"""
+        \Require a list $L$
+        \State $out \gets$ an empty list
+        \ForAll{{{header}}} \State append ${'x' if 'x' in header else 'i'}$ to $out$ \EndFor
+        \State \Return $out$"""))
+    assert f([3, 1, 2]) == want
+
+
+def test_pairs_sorted_by_one_part():
+    f, _ = _fn(_algo(r"""
+        \Require a list $I$ of pairs $(s, f)$
+        \State $out \gets$ an empty list
+        \ForAll{$(s, f) \in I$ in increasing order of $f$} \State append $s$ to $out$ \EndFor
+        \State \Return $out$"""))
+    assert f([(1, 9), (2, 3), (3, 5)]) == [2, 3, 1]
+
+
 def test_loop_over_the_characters_of_a_string():
     f, _ = _fn(_doc(r"""
 \begin{algorithm}

@@ -6,6 +6,8 @@ words`, `character c of s`), plus index pairs (`i, j with 1 \\le i < j \\le n`) 
 from __future__ import annotations
 
 import ast
+import copy
+import re
 from dataclasses import dataclass
 
 from qtk.tools.transpile_paper import pyast as P
@@ -19,8 +21,11 @@ def for_tokens(toks: list[Tok], ctx: P.Ctx) -> ast.For:
     """`i \\gets 1 \\To n`, `i = n \\textbf{downto} 1`, `i = 1, \\ldots, n`, `each v \\in S`."""
     while toks and toks[0].kind == "kw" and toks[0].value in ("for", "each", "every", "all"):
         toks = toks[1:]
+    toks, order = _order_suffix(toks)
     chain = _bounded(toks)
     if chain is not None:
+        if order is not None:
+            raise Untranslatable("an order on a range of index pairs")
         return _nested(chain, ctx)
     assign = top_level(toks, lambda t: (t.kind == "op" and t.value in ("gets", "="))
                        or (t.kind == "kw" and t.value == "from"))
@@ -29,7 +34,7 @@ def for_tokens(toks: list[Tok], ctx: P.Ctx) -> ast.For:
         member = top_level(toks, lambda t: t.kind == "kw" and t.value == "of")[:1]
     if assign and (not member or assign[0] < member[0]):
         target = store(parse_all(toks[: assign[0]], ctx), ctx)
-        iterable = _counted(toks[assign[0] + 1 :], ctx)
+        iterable = _ordered(_counted(toks[assign[0] + 1 :], ctx), target, order, ctx)
     elif member:
         before = toks[: member[0]]
         first_math = next((k for k, t in enumerate(before) if t.math or t.style != "prose"), None)
@@ -43,9 +48,70 @@ def for_tokens(toks: list[Tok], ctx: P.Ctx) -> ast.For:
         iterable = _counted(after, ctx) if dots else parse_all(after, ctx)  # i in 1..n
         if isinstance(iterable, ast.List) and len(iterable.elts) == 1 and P.int_value(iterable.elts[0]) is None:
             iterable = P.make_range(P.const(1), iterable.elts[0])  # x \\in [n] = {1, ..., n}
+        iterable = _ordered(iterable, target, order, ctx)
     else:
         raise Untranslatable("a loop header needs `i \\gets a \\To b` or `x \\in S`")
     return ast.For(target=target, iter=iterable, body=[], orelse=[])
+
+
+_ORDER = re.compile(r"^,? ?(?:(?:taken |visited )?(?:from (?:left to right|right to left|first to last)"
+                    r"|in (?:the given |reverse |(?:non-?)?(?:increasing|decreasing) |ascending |descending |sorted )?order"
+                    r"(?: of \$)?|sorted by \$|one by one|backwards))$")
+
+
+def _order_suffix(toks: list[Tok]) -> tuple[list[Tok], tuple[str, list[Tok]] | None]:
+    """`$S$ in increasing order of $f$`, `$s$, from left to right`, `$E$ sorted by $w$`: the header
+    without it, and (the words, the key's maths) of the order written after the collection."""
+    for k in range(1, len(toks)):
+        if toks[k].math or not toks[k - 1].math:
+            continue
+        key = [x for x in toks[k:] if x.math]
+        words = " ".join(x.value.lower() for x in toks[k:] if not x.math).replace(" ,", ",")
+        if _ORDER.match(words + (" $" if key else "")):
+            return toks[:k], (words, key)
+    return toks, None
+
+
+def _ordered(iterable: ast.expr, target: ast.expr, order, ctx: P.Ctx) -> ast.expr:
+    if order is None:
+        return iterable
+    words, key_toks = order
+    if any(w in words for w in ("left to right", "in order", "given order", "one by one", "as listed")):
+        return iterable
+    if any(w in words for w in ("right to left", "reverse order", "backwards")):
+        return P.call("reversed", [P.call("list", [iterable])])
+    if not any(w in words for w in ("increasing", "ascending", "decreasing", "descending", "sorted",
+                                    "nondecreasing", "non-decreasing", "order")):
+        raise Untranslatable(f"cannot read the order `{words}`")
+    keywords = []
+    if any(w in words for w in ("decreasing", "descending")) and "non-decreasing" not in words:
+        keywords.append(ast.keyword(arg="reverse", value=P.const(True)))
+    if key_toks:
+        key = _key_of(target, parse_all(key_toks, ctx))
+        keywords.insert(0, ast.keyword(arg="key", value=key))
+    return P.call("sorted", [iterable], keywords)
+
+
+def _key_of(target: ast.expr, key: ast.expr) -> ast.expr:
+    """`(s, f) in I in increasing order of f`: sort the items by their f."""
+    item = ast.Name(id="_item", ctx=ast.Load())
+    if isinstance(target, ast.Tuple):
+        names = [x.id for x in target.elts if isinstance(x, ast.Name)]
+        if not (isinstance(key, ast.Name) and key.id in names):
+            raise Untranslatable("can only sort pairs by one of their parts")
+        body: ast.expr = ast.Subscript(value=item, slice=P.const(names.index(key.id)), ctx=ast.Load())
+    else:
+        body = _rename(key, target.id, "_item")
+    args = ast.arguments(posonlyargs=[], args=[ast.arg(arg="_item")], kwonlyargs=[], kw_defaults=[], defaults=[])
+    return ast.Lambda(args=args, body=body)
+
+
+def _rename(e: ast.expr, old: str, new: str) -> ast.expr:
+    class R(ast.NodeTransformer):
+        def visit_Name(self, node: ast.Name) -> ast.AST:
+            return ast.Name(id=new, ctx=node.ctx) if node.id == old else node
+
+    return R().visit(copy.deepcopy(e))
 
 
 _STRICT = {"<": True, "<=": False}
