@@ -545,6 +545,22 @@ def test_constant_subscripts_of_an_input_index_it():
     assert f((1, 5), (4, 1)) == 7
 
 
+def test_counters_started_at_zero_do_not_outweigh_a_declared_one_based_array():
+    f, result = _fn(_algo(r"""
+        \Require losses $L_1, \ldots, L_T$
+        \State $t \gets 0$; $s \gets 0$
+        \Repeat \State $t \gets t + 1$ \State $s \gets s + t \cdot L_t$ \Until{$t = T$}
+        \State \Return $s$"""))
+    assert result.functions[0].index_base == 1 and f([5, 6]) == 5 + 12
+
+
+def test_names_bound_by_for_each_in_the_inputs_are_not_inputs():
+    f, result = _fn(_algo(r"""
+        \Require classes $C$, a score $s_c$ for each $c \in C$
+        \State \Return $\arg\max_{c \in C} s_c$"""))
+    assert result.functions[0].params == ["C", "s"] and f(["a", "b"], {"a": 1, "b": 2}) == "b"
+
+
 def test_bit_operators():
     f, _ = _fn(_algo(r"""
         \REQUIRE integers $x, y$

@@ -121,12 +121,13 @@ def decide(body: list[ast.stmt], arrays: dict[str, tuple[ast.expr, ast.expr]],
         if var in index_vars and 0 in offsets.get(var, ()):
             ev.add(low, STRONG, f"input {var} >= {low} indexes {index_vars[var]}")
     _propagate(body, index_vars, offsets)
+    counters = _counters(body)  # t <- 0 then t <- t + 1 before use: a count, weak evidence of 0
     for node in _walk(body):
         if isinstance(node, ast.Assign):
             for t in node.targets:
                 if isinstance(t, ast.Name) and t.id in index_vars:
                     _value_evidence(t.id, node.value, index_vars[t.id], lengths, ev, "is set to", True,
-                                    offsets[t.id])
+                                    offsets[t.id], WEAK if t.id in counters else STRONG)
         elif isinstance(node, ast.For) and isinstance(node.target, ast.Name) and node.target.id in index_vars:
             bounds = P.meta(node.iter, "bounds")
             if bounds:
@@ -194,8 +195,22 @@ def _propagate(body: list[ast.stmt], index_vars: dict[str, str], offsets: dict[s
                         offsets.setdefault(sub.id, set()).add(0)
 
 
+def _counters(body: list[ast.stmt]) -> set[str]:
+    """Variables stepped by one (`t \\gets t + 1`)."""
+    found = set()
+    for n in _walk(body):
+        if isinstance(n, ast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], ast.Name):
+            v = n.value
+            if isinstance(v, ast.BinOp) and isinstance(v.op, ast.Add) and isinstance(v.left, ast.Name) \
+                    and v.left.id == n.targets[0].id and P.int_value(v.right) == 1:
+                found.add(v.left.id)
+        elif isinstance(n, ast.AugAssign) and isinstance(n.target, ast.Name) and P.int_value(n.value) == 1:
+            found.add(n.target.id)
+    return found
+
+
 def _value_evidence(var: str, value: ast.expr, arr: str, lengths: dict[str, str], ev: Evidence,
-                    verb: str, weak_one: bool, offsets: set[int]) -> None:
+                    verb: str, weak_one: bool, offsets: set[int], zero_weight: int = STRONG) -> None:
     v = P.int_value(value)
     child = _heap_child(value)
     if child is not None:  # j = 2i (children 2i, 2i + 1) is the 1-based heap; 2i + 2 the 0-based one
@@ -203,7 +218,7 @@ def _value_evidence(var: str, value: ast.expr, arr: str, lengths: dict[str, str]
     elif v is not None and v != 0 and any(v + c == 0 for c in offsets):
         ev.add(0, STRONG, f"index {var} {verb} {v} and {arr}[{var} - {v}] is read")
     elif v == 0:
-        ev.add(0, STRONG, f"index {var} {verb} 0")
+        ev.add(0, zero_weight, f"index {var} {verb} 0")
     elif v == 1 and weak_one:
         ev.add(1, WEAK, f"index {var} {verb} 1")
     elif _is_length(value, arr, lengths):

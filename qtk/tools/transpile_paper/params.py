@@ -96,6 +96,9 @@ def io_params(text: str, ctx: P.Ctx, out: Params) -> Params:
             continue
         if last_collection and grid_dims(seg, (after, [Tok("name", last_collection, 0)]), ctx, out):
             continue  # `$M$, an $r \\times k$ matrix`: the sizes of the matrix just named
+        if [w.value.lower() for w in words[-2:]] in (["for", "each"], ["for", "every"], ["for", "all"]) \
+                or words and words[-1].value.lower() in ("each", "every"):
+            continue  # `a score $s_c$ for each $c \\in C$`: c ranges, it is no input
         if element_form(words, seg):  # `edges $E$ as triples $(u, v, w)$`: the form of E's elements
             columns(seg, last_collection, out)
             continue
