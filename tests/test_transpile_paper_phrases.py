@@ -113,7 +113,16 @@ PHRASES = {
     ("value", "zeros"): (r"""
         \Require $n, m$
         \State $Z \gets$ an $n \times m$ matrix of zeros
-        \State \Return $Z$""", (2, 3), [[0, 0, 0], [0, 0, 0]]),
+        \State set $Y$ to the $m \times n$ zero matrix
+        \State \Return $(Z, Y)$""", (2, 3), ([[0, 0, 0], [0, 0, 0]], [[0, 0], [0, 0], [0, 0]])),
+    ("value", "sized"): (r"""
+        \Require an $n \times n$ matrix $A$
+        \State let $C$ be a new $n \times n$ matrix
+        \For{$i \gets 1$ \To $n$} \For{$j \gets 1$ \To $n$}
+          \State $c_{ij} \gets 0$
+          \For{$k \gets 1$ \To $n$} \State $c_{ij} \gets c_{ij} + a_{ik} \cdot a_{kj}$ \EndFor
+        \EndFor \EndFor
+        \State \Return $C$""", ([[1, 2], [3, 4]],), [[7, 10], [15, 22]]),
     ("value", "filled"): (r"""
         \Require $n$
         \State $D \gets$ an array of $n$ entries, all $-1$

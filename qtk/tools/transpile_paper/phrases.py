@@ -31,34 +31,59 @@ class Phrase:
 
 def signature(toks: list[Tok]) -> tuple[str, list[list[Tok]]]:
     """`push $v$ onto $S$` -> ("push $0 onto $1", [[v], [S]])."""
+    sig, slots, _ = _signature(toks)
+    return sig, slots
+
+
+def _signature(toks: list[Tok]) -> tuple[str, list[list[Tok]], list[tuple[int, int, int, int]]]:
+    """The signature, its slots, and for each word (start, end) in the text with (first, last + 1)
+    token, so that a group of any words can be mapped back to tokens."""
     words: list[str] = []
+    spans: list[list[int]] = []  # first token, last token + 1, per word
     slots: list[list[Tok]] = []
     in_slot = False
-    for t in toks:
-        if t.math or t.kind in ("const", "num") or t.kind == "name" and t.style != "prose":
+    for k, t in enumerate(toks):
+        if t.math or t.kind in ("const", "num", "str") or t.kind == "name" and t.style != "prose":
             if not in_slot:
                 slots.append([])
                 words.append(f"${len(slots) - 1}")
+                spans.append([k, k + 1])
                 in_slot = True
             slots[-1].append(t)
+            spans[-1][1] = k + 1
             continue
         in_slot = False
         if t.kind == "op" and t.value in (",", ";", ":") and words:
             words[-1] += t.value  # punctuation sticks to the word before: `entries, all $1`
+            spans[-1][1] = k + 1
         else:
             words.append(t.value.lower())
-    return " ".join(words), slots
+            spans.append([k, k + 1])
+    places, at = [], 0
+    for w, (first, last) in zip(words, spans):
+        places.append((at, at + len(w), first, last))
+        at += len(w) + 1
+    return " ".join(words), slots, places
 
 
 def match(table: list[Phrase], toks: list[Tok], ctx: P.Ctx):
-    """The first phrase of `table` that matches the whole line, built; None if none does."""
-    sig, slots = signature(toks)
+    """The first phrase of `table` that matches the whole line, built; None if none does. A group
+    that is one slot gets that slot's tokens; a group over several words (`(?P<rest>.+)`) gets
+    all their tokens."""
+    sig, slots, places = _signature(toks)
     for phrase in table:
         m = next((m for p in phrase.patterns if (m := p.fullmatch(sig))), None)
         if m is None:
             continue
-        caught = {k: (slots[int(v[1:])] if v.startswith("$") else v) if v else None
-                  for k, v in m.groupdict().items()}
+        caught = {}
+        for k, v in m.groupdict().items():
+            if v and re.fullmatch(r"\$\d+", v):
+                caught[k] = slots[int(v[1:])]
+            elif v and k.startswith("rest"):
+                inside = [(f, l) for a, b, f, l in places if a >= m.start(k) and b <= m.end(k)]
+                caught[k] = toks[inside[0][0] : inside[-1][1]] if inside else None
+            else:
+                caught[k] = v
         return phrase.build(caught, ctx)
     return None
 
@@ -159,9 +184,9 @@ def _sort(s, ctx) -> list[ast.stmt]:
 
 
 def _set_to(s, ctx) -> list[ast.stmt]:
-    from qtk.tools.transpile_paper.statements import is_number, store
+    from qtk.tools.transpile_paper.statements import is_number, store, value_of
 
-    target, value = store(parse_all(s["x"], ctx), ctx), _expr(s["v"], ctx)
+    target, value = store(parse_all(s["x"], ctx), ctx), value_of(s["rest"], ctx)
     if is_number(value) and isinstance(target, ast.Name):
         ctx.numbers.add(target.id)
     return [ast.Assign(targets=[target], value=value)]
@@ -194,7 +219,8 @@ STATEMENTS: list[Phrase] = [
     Phrase("sort", _re(r"sort {coll}(?: in (?P<order>increasing|ascending|non-decreasing|decreasing|descending"
                        r"|non-increasing) order)?"), _sort),
     Phrase("reverse", _re(r"reverse {coll}"), _method("reverse")),
-    Phrase("set", _re(r"(?:set|assign|initiali[sz]e|init|reset) {x} (?:to|:=|as|with) {v}"), _set_to),
+    Phrase("set", _re(r"(?:set|assign|initiali[sz]e|init|reset) {x} (?:to|:=|as|with|equal to) (?P<rest>.+)"),
+           _set_to),
     Phrase("increase", _re(r"(?:increase|raise|increment) {x} by {v}"), _update(ast.Add())),
     Phrase("decrease", _re(r"(?:decrease|lower|reduce) {x} by {v} || subtract {v} from {x}"), _update(ast.Sub())),
     Phrase("scale", _re(r"multiply {x} by {v}"), _update(ast.Mult())),
@@ -250,7 +276,8 @@ VALUES: list[Phrase] = [
     Phrase("empty set", _re(r"ART empty set || ART set"), _empty("set")),
     Phrase("empty map", _re(r"ART empty (?:map|dictionary|dict|hash table|hash map|mapping)"), _empty("map")),
     Phrase("empty list", _re(r"ART empty (?:list|stack|queue|array|sequence|vector|string)"), _empty("list")),
-    Phrase("zeros", _re(r"ART (?:{dims} )?" + _SEQ + r" of (?:{n} )?zeros"), _zeros),
+    Phrase("zeros", _re(r"ART (?:{dims} )?" + _SEQ + r" of (?:{n} )?zeros || ART {dims} zero " + _SEQ), _zeros),
+    Phrase("sized", _re(r"ART {dims} " + _SEQ), _filled),
     Phrase("filled", _re(r"ART {dims} " + _SEQ + r" (?:filled with|of|initiali[sz]ed to|all) {v}"
                          r" || ART " + _SEQ + r" of {n} (?:elements|entries|items|cells|values)"
                          r"(?:,? (?:all|each|every one|initiali[sz]ed to|set to|equal to|filled with) {v})?"), _filled),

@@ -158,7 +158,7 @@ def _let(rest: list[Tok], ctx: P.Ctx) -> list[ast.stmt]:
     names, what = rest[: be[0]], rest[be[0] + 1 :]
     words = {t.value for t in what if t.kind == "kw"}
     if "new" not in words and "empty" not in words:  # let $n$ be the length of $A$
-        return [ast.Assign(targets=[store(parse_all(names, ctx), ctx)], value=_value(what, ctx))]
+        return [ast.Assign(targets=[store(parse_all(names, ctx), ctx)], value=value_of(what, ctx))]
     init = _initial_value(what, ctx)
     sizes = [t for t in what if t.math]
     if sizes and top_level(sizes, lambda t: t.kind == "op" and t.value == "*"):
@@ -226,7 +226,7 @@ def _assign(parts: list[list[Tok]], ctx: P.Ctx) -> ast.stmt:
         if len(p) >= 4 and p[0].kind == "name" and p[1].value == "(" and p[-1].value == ")" \
                 and variable_name(p[0].value) not in ctx.functions.values():
             ctx.call_arrays.add(variable_name(p[0].value))
-    value = _value(parts[-1], ctx)
+    value = value_of(parts[-1], ctx)
     targets = [_layer_target(parse_all(p, ctx), ctx) for p in parts[:-1]]
     if len(targets) == 1 and _new_range(targets[0], ctx):
         ctx.allocated.add(targets[0].value.id)
@@ -259,7 +259,7 @@ def is_number(value: ast.expr) -> bool:
     return isinstance(value, ast.Constant) and type(value.value) in (int, float)
 
 
-def _value(toks: list[Tok], ctx: P.Ctx) -> ast.expr:
+def value_of(toks: list[Tok], ctx: P.Ctx) -> ast.expr:
     """The right side of an assignment: maths, or one of the phrases (`an empty stack`)."""
     try:
         return parse_all(toks, ctx)

@@ -64,9 +64,11 @@ def _slice_to(self: "Parser", base: ast.expr, lo: ast.expr) -> ast.expr:
 
 
 def _entries_of(base: ast.expr, ctx: P.Ctx) -> ast.expr:
-    """`d` in `d^{(k)}_{ij}` is an entry of the matrix D when only D is in use."""
+    """`d` in `d^{(k)}_{ij}` and `c` in `c_{ij}` are entries of the matrices D and C when only
+    the upper-case name is in use (CLRS writes C = (c_ij))."""
+    upper = base.id.upper() if isinstance(base, ast.Name) else ""
     if isinstance(base, ast.Name) and len(base.id) == 1 and base.id.islower() and base.id not in ctx.known \
-            and (base.id.upper() in ctx.collections or base.id.upper() in ctx.layered):
+            and (upper in ctx.collections or upper in ctx.layered or upper in ctx.params or upper in ctx.known):
         return P.name(base.id.upper())
     return base
 
@@ -81,6 +83,7 @@ def subscript(self: "Parser", base: ast.expr) -> ast.expr:
     if isinstance(base, (ast.Name, ast.Subscript)) and inner is not None and closes \
             and _index_letters(inner, self.ctx):
         self.i += 3 if grouped else 1  # A_{ik} with i and k variables: A[i][k]
+        base = _entries_of(base, self.ctx)  # a_{ik}: an entry of the matrix A
         if isinstance(base, ast.Name):
             self.ctx.collections.add(base.id)
         for letter in inner.value:
