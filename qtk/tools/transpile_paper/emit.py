@@ -4,7 +4,9 @@ Two passes over each body: the first learns the algorithm's variables (assignmen
 loop variables, names indexed by a variable) so that the second can tell `x_1` the name from
 `x_i` the element, and a word of prose from a variable. Lines that cannot be translated become
 `# TODO: line N: <LaTeX>` followed by `_untranslated(N)`, which raises if reached, so a partly
-translated function still parses and never silently computes something else.
+translated function still parses and never silently computes something else. Arrays the body
+fills without creating them become lists when a counted loop bounds every write, maps otherwise;
+a block that declares an output and never returns ends by returning it (outputs.py).
 """
 
 from __future__ import annotations
