@@ -561,6 +561,14 @@ def test_names_bound_by_for_each_in_the_inputs_are_not_inputs():
     assert result.functions[0].params == ["C", "s"] and f(["a", "b"], {"a": 1, "b": 2}) == "b"
 
 
+def test_a_subscript_used_before_its_index_exists_is_a_name():
+    f, result = _fn(_algo(r"""
+        \STATE $best = R[1]$; $m_i = 0$
+        \FOR{$i = 1$ \TO $N$} \IF{$R[i] > best$} \STATE $best = R[i]$; $m_i = i$ \ENDIF \ENDFOR
+        \RETURN $(best, m_i)$""", r"\usepackage{algorithmic}"))
+    assert "m_i = i" in result.python and f([3, 8, 5], 3) == (8, 2)
+
+
 def test_bit_operators():
     f, _ = _fn(_algo(r"""
         \REQUIRE integers $x, y$

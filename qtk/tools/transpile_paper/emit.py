@@ -18,7 +18,7 @@ from qtk.tools.transpile_paper import indexing, ir, outputs, statements
 from qtk.tools.transpile_paper import pyast as P
 from qtk.tools.transpile_paper.latex_text import RESERVED, note_text, plain_text
 from qtk.tools.transpile_paper.mathtok import Untranslatable
-from qtk.tools.transpile_paper.params import Params, declared_order, header_params, io_params
+from qtk.tools.transpile_paper.params import Params, declared_names, declared_order, header_params, io_params
 from qtk.tools.transpile_paper.units import Unit
 
 UNTRANSLATED = "_untranslated"
@@ -67,6 +67,8 @@ class FunctionBuilder:
     def prepare(self) -> None:
         """Translate the body and decide the index base (siblings may still change it)."""
         unit, ctx = self.unit, self.ctx
+        ctx.declared = declared_names([unit.header.text] if unit.header is not None else
+                                      [io.text.text for io in unit.input_io])
         ctx.collecting = True
         self.block(unit.body)  # pass 1: learn the variables and which names are indexed
         self.params = params = self._params()

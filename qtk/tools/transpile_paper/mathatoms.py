@@ -246,6 +246,7 @@ def _command(p: "Parser", cmd: str) -> ast.expr:
 def _bigop(p: "Parser", op: str) -> ast.expr:
     if p.accept("op", "_"):
         target, iterable, ifs = _binder(p)
+        p.ctx.known.update(n.id for n in ast.walk(target) if isinstance(n, ast.Name))  # bound here
         body = p.term()
         if iterable is None:
             iterable = _positions(target, body)

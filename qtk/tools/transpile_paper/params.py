@@ -120,6 +120,15 @@ def _words_after(toks: list[Tok]) -> list[Tok]:
     return toks[last + 1 :]
 
 
+def declared_names(texts: list[str]) -> set[str]:
+    """Every name the header or the Require/Input lines mention (bound before the body runs)."""
+    found: set[str] = set()
+    for text in texts:
+        toks, _ = tokens(text)
+        found.update(ident(t) for t in toks if t.kind == "name" and t.math)
+    return found
+
+
 def declared_order(out: Params, text: str) -> None:
     """Inputs in the order the text first names them (`an interval $[a, b]$, bounds $lo < hi$`)."""
     toks, _ = tokens(text)

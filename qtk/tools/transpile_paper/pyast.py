@@ -29,6 +29,8 @@ class Ctx:
     numbers: set[str] = field(default_factory=set)  # assigned a number (`add $x$ to $total$` adds)
     call_arrays: set[str] = field(default_factory=set)  # arrays written d(v): `d(v) \gets 0`
     params: set[str] = field(default_factory=set)  # the function's inputs, once known (pass 2)
+    declared: set[str] = field(default_factory=set)  # names in the header and Require/Input text
+    labels: set[tuple[str, str]] = field(default_factory=set)  # (m, i): m_i used before any i
 
 
 def mark(node: ast.AST, **kw: Any) -> ast.AST:

@@ -96,6 +96,12 @@ def subscript(self: "Parser", base: ast.expr) -> ast.expr:
     sub = self.script()
     items = sub.elts if isinstance(sub, ast.Tuple) else [sub]
     constant = all(P.int_value(x) is not None for x in items)
+    if isinstance(base, ast.Name) and len(items) == 1 and isinstance(items[0], ast.Name):
+        key = (base.id, items[0].id)  # `m_i \\gets 0` before any i exists: m_i is a name
+        if self.ctx.collecting and items[0].id not in self.ctx.known and items[0].id not in self.ctx.declared:
+            self.ctx.labels.add(key)
+        if key in self.ctx.labels:
+            return P.name(variable_name(f"{base.id}_{items[0].id}"))
     if isinstance(base, ast.Name):
         if not constant:
             self.ctx.collections.add(base.id)
