@@ -259,9 +259,9 @@ class _Tokenizer:
             return j, math, None
         if name in _SKIP:
             return j, math, None
-        if name in ("hskip", "vskip", "kern", "hspace*"):  # `\\hskip\\algorithmicindent`, `\\kern 2pt`
-            m = re.match(r"\s*(?:\\[A-Za-z@]+|-?[\d.]+\s*(?:pt|em|ex|mm|cm|in|mu)?)", text[j:end])
-            return j + (m.end() if m else 0), math, None
+        special = self._special(name, i, j, end, math)
+        if special is not None:
+            return special, math, None
         if name in _SKIP_ARG:
             g = read_group(text, j)
             return (g[2] if g else j), math, None
@@ -273,12 +273,6 @@ class _Tokenizer:
                 g = read_group(text, g[2]) or g
             self.run(g[0], g[1], math)
             return g[2], math, None
-        if name == "&" and math:  # `x \\& 1`: bitwise and in maths, `and` in prose
-            self.add("op", "&", i, math)
-            return j, math, None
-        if name in ("star", "ast") and self.out and self.out[-1].value == "^":
-            self.add("op", "*", i, math)  # x^\\star: the optimum x_star
-            return j, math, None
         if name in _OPS:
             kind, value = _OPS[name]
             if kind == "comment":
@@ -298,6 +292,19 @@ class _Tokenizer:
             return self._styled(name, i, j, math), math, None
         self.add("unknown", name, i, math)
         return j, math, None
+
+    def _special(self, name: str, i: int, j: int, end: int, math: bool) -> int | None:
+        """Commands whose meaning depends on where they stand; the index after them, or None."""
+        if name in ("hskip", "vskip", "kern", "hspace*"):  # `\\hskip\\algorithmicindent`, `\\kern 2pt`
+            m = re.match(r"\s*(?:\\[A-Za-z@]+|-?[\d.]+\s*(?:pt|em|ex|mm|cm|in|mu)?)", self.text[j:end])
+            return j + (m.end() if m else 0)
+        if name == "&" and math:  # `x \\& 1`: bitwise and in maths, `and` in prose
+            self.add("op", "&", i, math)
+            return j
+        if name in ("star", "ast") and self.out and self.out[-1].value == "^":
+            self.add("op", "*", i, math)  # x^\\star: the optimum x_star
+            return j
+        return None
 
     def _styled(self, name: str, i: int, j: int, math: bool) -> int:
         text = self.text

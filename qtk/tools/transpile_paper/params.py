@@ -209,11 +209,18 @@ def _item(part: list[Tok], ctx: P.Ctx, out: Params, loose: bool) -> str | None:
                     out.derived.append((x.id, ast.Subscript(value=ast.Name(id=e.left.id, ctx=ast.Load()),
                                                             slice=P.const(k), ctx=ast.Load())))
         return e.left.id
+    _declared_in_relation(e, out, loose)
+    return None
+
+
+def _declared_in_relation(e: ast.expr, out: Params, loose: bool) -> None:
+    """`an interval $[a, b]$`, `bounds $a < b$`, `step size $\\alpha > 0$`, `$1 \\le k \\le n$`: the
+    names declared here (in order), the lowest value of an index, and the names only constrained."""
     _record_low(e, out)
     if isinstance(e, (ast.List, ast.Tuple)) and e.elts and all(isinstance(x, ast.Name) for x in e.elts):
         for x in e.elts:  # `an interval $[a, b]$`: a and b, in this order
             out.add(x.id)
-        return None
+        return
     bounds = {n.id for _, hi in out.arrays.values() for n in ast.walk(hi) if isinstance(n, ast.Name)}
     if isinstance(e, ast.Compare) and loose and all(isinstance(x, ast.Name) and P.meta(x, "style") != "numbers"
                                                     for x in [e.left, *e.comparators]):
@@ -223,7 +230,6 @@ def _item(part: list[Tok], ctx: P.Ctx, out: Params, loose: bool) -> str | None:
     elif isinstance(e, ast.Compare) and isinstance(e.left, ast.Name) and loose and e.left.id not in bounds:
         out.add(e.left.id)  # `step size $\alpha > 0$`: alpha is declared here, in this order
     out.constrained.extend(_names_in_order(e))
-    return None
 
 
 def _record_low(e: ast.expr, out: Params) -> None:
