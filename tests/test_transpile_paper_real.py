@@ -327,6 +327,14 @@ def test_pairs_sorted_by_one_part():
     assert f([(1, 9), (2, 3), (3, 5)]) == [2, 3, 1]
 
 
+@pytest.mark.parametrize("header", [r"$i \in \mathbb{N}, i \le n$", r"$i \in \mathbb{N}$", r"each vertex $v$"])
+def test_loops_the_block_does_not_bound_stay_todo(header):
+    result = transpile(_algo(rf"""
+        \Require $n$
+        \For{{{header}}} \State $s \gets 1$ \EndFor"""), "t.tex")
+    assert result.todo_count == 1
+
+
 def test_loop_over_the_characters_of_a_string():
     f, _ = _fn(_doc(r"""
 \begin{algorithm}

@@ -48,6 +48,10 @@ def for_tokens(toks: list[Tok], ctx: P.Ctx) -> ast.For:
         iterable = _counted(after, ctx) if dots else parse_all(after, ctx)  # i in 1..n
         if isinstance(iterable, ast.List) and len(iterable.elts) == 1 and P.int_value(iterable.elts[0]) is None:
             iterable = P.make_range(P.const(1), iterable.elts[0])  # x \\in [n] = {1, ..., n}
+        if isinstance(iterable, ast.Tuple) and any(isinstance(x, (ast.Compare, ast.BoolOp)) for x in iterable.elts):
+            raise Untranslatable("a loop over a set given by a condition")  # i \\in N, i \\le n
+        if P.meta(iterable, "style") == "numbers":
+            raise Untranslatable("a loop over a set of numbers")
         iterable = _ordered(iterable, target, order, ctx)
     else:
         raise Untranslatable("a loop header needs `i \\gets a \\To b` or `x \\in S`")
