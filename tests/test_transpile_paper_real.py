@@ -411,6 +411,8 @@ def test_caption_with_a_return_type_names_the_function():
     r"$A \in \mathbb{R}^n$",
     r"an $n$-element array $A$",
     r"$A = [a_1, \ldots, a_n]$",
+    r"$A = \{a_1, \ldots, a_n\}$",
+    r"an array $A[1..n]$ with $n$ even",
     r"$A$ with $|A| = n$",
     r"array $A$ of size $n$",
 ])

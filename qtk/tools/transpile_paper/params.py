@@ -190,6 +190,8 @@ def _item(part: list[Tok], ctx: P.Ctx, out: Params, loose: bool) -> str | None:
     if size_equation(e, out):
         return None
     if isinstance(e, ast.Name):
+        if any(isinstance(hi, ast.Name) and hi.id == e.id for _, hi in out.arrays.values()):
+            return None  # `$A[1..n]$ with $n$ even`: n is A's length, not another input
         out.add(e.id)
         return e.id
     if isinstance(e, ast.Subscript) and isinstance(e.slice, ast.Slice) and isinstance(e.value, ast.Name):

@@ -79,6 +79,7 @@ FUNCTIONS = {
     "cube_minus_2": lambda x: x ** 3 - 2,
     "square": lambda x: x * x,
     "edge_weight": lambda u, v: abs(u - v) + 1,
+    "at_least_5": lambda x: x >= 5,
 }
 
 

@@ -171,10 +171,10 @@ def sequence(parts: list[list[Tok]], ctx: P.Ctx, out: Params) -> str | None:
 
 
 def listed(part: list[Tok], ctx: P.Ctx, out: Params) -> str | None:
-    """`$A = [a_1, \\ldots, a_n]$` / `$A = (a_1, \\ldots, a_n)$`: A is the input (declared 1..n), a
-    another name for it, n its length."""
-    if len(part) < 6 or part[0].kind != "name" or part[1].value != "=" or part[2].value not in ("[", "(") \
-            or part[-1].value not in ("]", ")"):
+    """`$A = [a_1, \\ldots, a_n]$` / `(a_1, ...)` / `\\{a_1, ...\\}`: A is the input (declared 1..n),
+    a another name for it, n its length."""
+    if len(part) < 6 or part[0].kind != "name" or part[1].value != "=" or part[2].value not in ("[", "(", "{s") \
+            or part[-1].value not in ("]", ")", "}s"):
         return None
     inner = part[3:-1]
     scratch = type(out)()
