@@ -425,6 +425,21 @@ def test_sizes_declared_every_way_become_lengths(require):
     assert result.functions[0].params == ["A"] and f([5, 6, 7]) == 5 + 12 + 21
 
 
+@pytest.mark.parametrize("line", [
+    r"\State Create an $n \times n$ matrix $C$",
+    r"\State Initialize an $n \times n$ matrix $C$ with zeros",
+    r"\State $C \gets 0_{n \times n}$",
+    r"\State $C \gets \text{zeros}(n, n)$",
+    r"\State $C[1..n, 1..n] \gets 0$",
+])
+def test_matrices_created_every_way(line):
+    body = "\\Require $n$\n" + line + "\n" + r"""
+        \For{$i \gets 1$ \To $n$} \For{$j \gets 1$ \To $n$} \State $C[i][j] \gets i + j$ \EndFor \EndFor
+        \State \Return $C$"""
+    f, _ = _fn(_algo(body))
+    assert f(2) == [[2, 3], [3, 4]]
+
+
 def test_matrix_sizes_named_in_prose_come_from_the_matrix():
     f, result = _fn(_algo(r"""
         \Require an $n \times m$ matrix $A$

@@ -34,6 +34,8 @@ def atom(p: "Parser") -> ast.expr:
         return ast.Constant(v)
     if k == "kw" and v in ("infinity",):
         return P.math_attr("inf")
+    if k == "kw" and v not in _OPERATOR_KWS and p.at("op", "("):  # \\text{zeros}(n, n): a function
+        return _name(p, v, "roman")
     if k == "op" and v in _OP_ATOMS:
         return _OP_ATOMS[v](p)
     if k == "cmd":
@@ -168,6 +170,8 @@ def _bars(p: "Parser") -> ast.expr:
 
 
 _SCALAR_GREEK = {g for g in GREEK if g.islower()} | {"lam"}
+_OPERATOR_KWS = {"and", "or", "not", "in", "mod", "div", "to", "downto", "down", "step", "by", "is", "are",
+                 "xor", "do", "then", "if", "else", "of", "with", "for", "each", "return", "returns"}
 
 
 def size_or_abs(inner: ast.expr, ctx: P.Ctx) -> ast.expr:

@@ -109,10 +109,19 @@ _FILL = r"(?:,? (?:all )?(?:initiali[sz]ed |filled |set )?(?:to|with) {v})?"
 def _allocate(s, ctx) -> list[ast.stmt]:
     from qtk.tools.transpile_paper.statements import allocate
 
-    init = P.const(0) if s.get("zeros") is not None else _expr(s.get("v"), ctx)
+    zeros = s.get("zeros") is not None or s.get("zeros2") is not None
+    init = P.const(0) if zeros else _expr(s.get("v"), ctx)
     target = parse_all(s["x"], ctx)
+    if s.get("dims"):  # `create an $n \\times n$ matrix $C$`
+        return [ast.Assign(targets=[store_name(target, ctx)], value=grid(s["dims"], init, ctx))]
     size = parse_all(s["n"], ctx) if s.get("n") else None
     return [allocate(target, init, ctx, size)]
+
+
+def store_name(target: ast.expr, ctx: P.Ctx) -> ast.expr:
+    from qtk.tools.transpile_paper.statements import store
+
+    return store(target, ctx)
 
 
 def _allocate_range(s, ctx) -> list[ast.stmt]:
@@ -203,9 +212,9 @@ def _postfix_loop(s, ctx) -> list[ast.stmt]:
 
 
 STATEMENTS: list[Phrase] = [
-    Phrase("allocate", _re(r"(?:create|initiali[sz]e|allocate|make|declare|let) ART " + _SEQ + r" {x}"
+    Phrase("allocate", _re(r"(?:create|initiali[sz]e|allocate|make|declare|let) ART (?:{dims} )?" + _SEQ + r" {x}"
                            r"(?: of (?:size |length )?{n}(?: (?:elements|entries|items|cells)|(?P<zeros> zeros))?)?"
-                           + _FILL), _allocate),
+                           r"(?: with (?P<zeros2>zeros))?" + _FILL), _allocate),
     Phrase("indexed allocate", _re(r"(?:let|make|create|declare) {x} be ART " + _SEQ + r"(?: of [\w-]+ values)?,? indexed by"
                                    r" (?:the )?(?:integers )?(?:from )?{lo} (?:to|through|\.\.) {hi}"
                                    r"(?:,? (?:initially )?(?:all )?(?:set to|equal to|initiali[sz]ed to) {v})?\.?"),

@@ -162,6 +162,11 @@ def builtin_call(fname: str, args: list[ast.expr]) -> ast.expr | None:
         return ast.Compare(left=call("len", args), ops=[ast.Eq()], comparators=[const(0)])
     if fname in ("sort",) and n == 1:
         return method(args[0], "sort", [])
+    if fname in ("zeros", "ones") and n in (1, 2):  # zeros(n), zeros(n, m): MATLAB/NumPy style
+        value: ast.expr = const(0 if fname == "zeros" else 1)
+        for size in reversed(args):
+            value = repeat(value, size)
+        return value
     return None
 
 

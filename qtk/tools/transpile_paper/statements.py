@@ -229,7 +229,10 @@ def _assign(parts: list[list[Tok]], ctx: P.Ctx) -> ast.stmt:
     value = value_of(parts[-1], ctx)
     targets = [_layer_target(parse_all(p, ctx), ctx) for p in parts[:-1]]
     if len(targets) == 1 and _new_range(targets[0], ctx):
-        ctx.allocated.add(targets[0].value.id)
+        root = targets[0]
+        while isinstance(root, ast.Subscript):
+            root = root.value
+        ctx.allocated.add(root.id)
         return allocate(targets[0], value, ctx)  # count[0..n] = 0 with count not yet created
     if P.meta(value, "set_of"):  # Q \\gets \\{0, \\ldots, n - 1\\}: a set the algorithm changes
         value = P.call("set", [value])
@@ -271,10 +274,13 @@ def value_of(toks: list[Tok], ctx: P.Ctx) -> ast.expr:
 
 
 def _new_range(target: ast.expr, ctx: P.Ctx) -> bool:
-    """`C[0..k]` on the left with C never created: the line allocates C."""
-    return (isinstance(target, ast.Subscript) and isinstance(target.slice, ast.Slice)
-            and P.meta(target.slice, "inclusive") and isinstance(target.value, ast.Name)
-            and (target.value.id not in ctx.known or target.value.id in ctx.allocated))
+    """`C[0..k]` (or `C[1..n, 1..m]`) on the left with C never created: the line allocates C."""
+    while isinstance(target, ast.Subscript) and isinstance(target.slice, ast.Slice) \
+            and P.meta(target.slice, "inclusive"):
+        target = target.value
+        if isinstance(target, ast.Name):
+            return target.id not in ctx.known or target.id in ctx.allocated
+    return False
 
 
 def store(e: ast.expr, ctx: P.Ctx) -> ast.expr:

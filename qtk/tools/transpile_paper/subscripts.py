@@ -56,6 +56,13 @@ def layer(self: "Parser", base: ast.expr) -> ast.expr:
     return P.mark(ast.Subscript(value=base, slice=index, ctx=ast.Load()), layer=True)
 
 
+def _constant_matrix(value: ast.expr, shape: ast.expr) -> ast.expr:
+    dims = [shape.left, shape.right] if isinstance(shape, ast.BinOp) and isinstance(shape.op, ast.Mult) else [shape]
+    for size in reversed(dims):
+        value = P.repeat(value, size)
+    return value
+
+
 def _slice_to(self: "Parser", base: ast.expr, lo: ast.expr) -> ast.expr:
     hi = self.expr()
     self.expect("op", "]")
@@ -94,6 +101,10 @@ def subscript(self: "Parser", base: ast.expr) -> ast.expr:
         label = "max" if inner.kind == "bigop" else inner.value
         return P.name(variable_name(f"{base.id.rstrip('_')}_{label}"))
     sub = self.script()
+    if isinstance(base, ast.Constant):  # 0_{n \\times m}: the zero matrix of that shape
+        if base.value not in (0, 1) or isinstance(base.value, bool):
+            P.fail("a subscript on a number")
+        return _constant_matrix(base, sub)
     items = sub.elts if isinstance(sub, ast.Tuple) else [sub]
     constant = all(P.int_value(x) is not None for x in items)
     if isinstance(base, ast.Name) and len(items) == 1 and isinstance(items[0], ast.Name):
