@@ -594,6 +594,29 @@ def test_a_subscript_used_before_its_index_exists_is_a_name():
     assert "m_i = i" in result.python and f([3, 8, 5], 3) == (8, 2)
 
 
+def test_clrs_records_constants_and_empty_set_queues():
+    from types import SimpleNamespace
+
+    f, result = _fn(_algo(r"""
+        \Procedure{Mark}{$G, s$}
+        \ForAll{$u \in G.V$} \State $u.color \gets \textsc{White}$ \State $u.d \gets \infty$ \EndFor
+        \State $s.d \gets 0$; $s.color \gets$ GRAY
+        \State $Q \gets \emptyset$
+        \State \Call{Enqueue}{$Q, s$}
+        \While{$Q \neq \emptyset$}
+          \State $u \gets$ \Call{Dequeue}{$Q$}
+          \ForAll{$v \in G.Adj[u]$}
+            \If{$v.color = \textsc{White}$} \State $v.color \gets$ GRAY \State $v.d \gets u.d + 1$
+              \State \Call{Enqueue}{$Q, v$} \EndIf
+          \EndFor
+        \EndWhile
+        \State \Return $(d, color)$
+        \EndProcedure"""))
+    d, color = f(SimpleNamespace(V=[0, 1, 2], Adj=[[1], [], []]), 0)
+    assert result.functions[0].params == ["G", "s"]
+    assert d == {0: 0, 1: 1, 2: math.inf} and color == {0: "GRAY", 1: "GRAY", 2: "WHITE"}
+
+
 def test_bit_operators():
     f, _ = _fn(_algo(r"""
         \REQUIRE integers $x, y$
@@ -633,6 +656,14 @@ def test_quoted_strings_in_text_and_uppercase_procedures():
           \IF{$x > 0$} \RETURN ``positive'' \ELSE \RETURN ``other'' \ENDIF
         \ENDPROCEDURE""", "\\usepackage[compatible]{algpseudocode}"))
     assert f(2) == "positive" and f(0) == "other"
+
+
+def test_break_outside_a_loop_is_a_todo_and_the_module_compiles():
+    result = transpile(_algo(r"""
+        \State $x \gets 1$
+        \State \textbf{break}"""), "t.tex")
+    compile(result.python, "t.py", "exec")
+    assert result.todo_count == 1
 
 
 def test_bad_input_still_refused():

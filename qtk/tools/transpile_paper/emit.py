@@ -14,7 +14,7 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass, field
 
-from qtk.tools.transpile_paper import indexing, ir, outputs, statements
+from qtk.tools.transpile_paper import indexing, ir, outputs, records, statements
 from qtk.tools.transpile_paper import pyast as P
 from qtk.tools.transpile_paper.latex_text import RESERVED, note_text, plain_text
 from qtk.tools.transpile_paper.mathtok import Untranslatable
@@ -63,6 +63,7 @@ class FunctionBuilder:
         self.ctx = P.Ctx(functions=dict(functions))
         self.todos: list[Todo] = []
         self.recording = False
+        self.loops = 0  # how many loops enclose the node being translated
 
     def prepare(self) -> None:
         """Translate the body and decide the index base (siblings may still change it)."""
@@ -77,8 +78,9 @@ class FunctionBuilder:
         ctx.collecting, self.recording = False, True
         ctx.unknown_calls.clear()
         preludes = [ast.Assign(targets=[ast.Name(id=n, ctx=ast.Store())], value=v) for n, v in params.derived]
-        self.body = preludes + self.block(unit.body)
+        self.body = records.queues_from_empty_sets(records.attribute_arrays(preludes + self.block(unit.body)))
         free = free_names(self.body, params.defined(), set(ctx.functions.values()))
+        self.body, free = records.named_constants(self.body, free)
         implicit = [n for n in free if n in _subscript_roots(self.body)]
         if implicit:  # d[v] <- ... with d never created: CLRS-style attribute arrays
             free = [n for n in free if n not in implicit]
@@ -156,6 +158,13 @@ class FunctionBuilder:
             out.extend(self.node(node))
         return out
 
+    def loop_body(self, nodes: list[ir.Node]) -> list[ast.stmt]:
+        self.loops += 1
+        try:
+            return self.block(nodes)
+        finally:
+            self.loops -= 1
+
     def node(self, node: ir.Node) -> list[ast.stmt]:
         if isinstance(node, ir.Comment):
             return [self.comments.stmt(node.text)] if node.text else []
@@ -175,6 +184,10 @@ class FunctionBuilder:
             stmts, trailing = statements.statement(node.text.text, self.ctx)
         except Untranslatable as e:
             return self.todo(node.line, node.raw, str(e))
+        inner = [n for s in stmts for n in ast.walk(s)]
+        if not self.loops and any(isinstance(n, (ast.Break, ast.Continue)) for n in inner) \
+                and not any(isinstance(n, (ast.For, ast.While)) for n in inner):
+            return self.todo(node.line, node.raw, "break/continue outside a loop")
         return ([self.comments.stmt(trailing)] if trailing else []) + stmts
 
     def test(self, cond, line: int, raw: str) -> tuple[list[ast.stmt], ast.expr]:
@@ -214,15 +227,15 @@ class FunctionBuilder:
         except Untranslatable as e:
             pre = self.todo(node.line, node.raw, str(e), raise_here=False)
             loop = ast.For(target=ast.Name(id="_", ctx=ast.Store()), iter=_raiser(node.line), body=[], orelse=[])
-        P.meta(loop, "innermost", loop).body = ensure_body(self.block(node.body), self.comments)
+        P.meta(loop, "innermost", loop).body = ensure_body(self.loop_body(node.body), self.comments)
         return pre + [loop]
 
     def while_(self, node: ir.While) -> list[ast.stmt]:
         pre, t = self.test(node.cond, node.line, node.raw)
-        return pre + [ast.While(test=t, body=ensure_body(self.block(node.body), self.comments), orelse=[])]
+        return pre + [ast.While(test=t, body=ensure_body(self.loop_body(node.body), self.comments), orelse=[])]
 
     def repeat(self, node: ir.Repeat) -> list[ast.stmt]:
-        body = self.block(node.body)
+        body = self.loop_body(node.body)
         todo, t = self.test(node.cond, node.cond_line or node.line, node.raw or "\\Until")
         if not node.until:
             t = ast.UnaryOp(op=ast.Not(), operand=t)
@@ -230,7 +243,7 @@ class FunctionBuilder:
         return [ast.While(test=ast.Constant(True), body=body + todo + [exit_], orelse=[])]
 
     def loop(self, node: ir.Loop) -> list[ast.stmt]:
-        body = ensure_body(self.block(node.body), self.comments)
+        body = ensure_body(self.loop_body(node.body), self.comments)
         return [ast.While(test=ast.Constant(True), body=body, orelse=[])]
 
     def switch(self, node: ir.Switch) -> list[ast.stmt]:

@@ -63,6 +63,8 @@ def _name(p: "Parser", raw: str, style: str) -> ast.expr:
     ident = variable_name(raw)
     if style == "prose" and p.at("op", "("):
         style = "roman"  # \text{length}(A): a function name
+    if style == "prose" and len(raw) > 2 and raw.isalpha() and raw.isupper():
+        return P.name(ident, raw=raw, style="func")  # GRAY, WHITE: a named constant (records.py)
     if style == "prose" and len(raw) > 1 and not p.ctx.collecting and ident not in p.ctx.known:
         P.fail(f"{raw!r} is a word, not a variable of the algorithm")
     return P.name(ident, raw=raw, style=style)

@@ -22,7 +22,9 @@ def declared_return(outputs: list[ir.IO], body: list[ast.stmt], params: set[str]
     assigned = _assigned(body) - params
     for io in outputs:
         toks, _ = tokenize(io.text.text)
-        for t in toks:
+        for k, t in enumerate(toks):
+            if k + 1 < len(toks) and toks[k + 1].value == ".":
+                continue  # `$v.d$`: the record's field d, not the element v
             if t.kind == "name" and t.math and variable_name(t.value) in assigned:
                 return ast.Return(value=ast.Name(id=variable_name(t.value), ctx=ast.Load()))
     return None

@@ -18,6 +18,7 @@ import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 
 from qtk.errors import UsageError
 
@@ -31,7 +32,8 @@ class Case:
     klass: str
     runs: list[tuple[list, object]]
     result: str = "return"  # return | arg0 (the first argument, changed in place) | values_by_first_arg
-    # (a map returned, compared by its values at the items of the first argument: d[v] for v in V)
+    # | values_by_vertex (a map returned, compared by its values at the items of the first argument,
+    # or at the vertices 0, 1, ...: d[v] for v in V)
     entry: str | None = None
     approx: bool = False
 
@@ -84,13 +86,19 @@ FUNCTIONS = {
 
 
 def _decode(value):
-    """JSON has no infinity or functions: "inf" stands for math.inf, "fn:NAME" for FUNCTIONS[NAME]."""
+    """JSON has no infinity, functions, sets or objects: "inf" stands for math.inf, "fn:NAME" for
+    FUNCTIONS[NAME], {"set": [...]} for a set and {"record": {...}} for an object with those
+    attributes (CLRS's G with G.V and G.Adj)."""
     if value == "inf":
         return math.inf
     if isinstance(value, str) and value.startswith("fn:"):
         return FUNCTIONS[value[3:]]
     if isinstance(value, list):
         return [_decode(v) for v in value]
+    if isinstance(value, dict) and set(value) == {"set"}:
+        return set(_decode(value["set"]))
+    if isinstance(value, dict) and set(value) == {"record"}:
+        return SimpleNamespace(**{k: _decode(v) for k, v in value["record"].items()})
     return value
 
 
@@ -153,6 +161,8 @@ def run_case(case: Case, folder: Path, seconds: float = 5.0) -> Outcome:
                     got = got if got is not None else work[0]
                 elif case.result == "values_by_first_arg" and isinstance(got, dict):
                     got = [got.get(k) for k in args[0]]
+                elif case.result == "values_by_vertex" and isinstance(got, dict):
+                    got = [got.get(k) for k in range(len(want))]  # vertices 0, 1, ... of the graph
                 if not _same(got, want, case.approx):
                     return Outcome(case, "wrong", f"{args!r}: got {got!r}, want {want!r}")
     except TimeoutError as e:
