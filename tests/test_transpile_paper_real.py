@@ -174,6 +174,32 @@ def test_braced_state_and_until_bound():
     assert f(4) == 10
 
 
+@pytest.mark.parametrize("cond, want", [
+    (r"the length of $w$ is greater than $k$", ["abc", "abcd"]),
+    (r"the size of $w$ is at most $k$", ["a", "ab"]),
+    (r"length of $w$ is equal to $k$", ["ab"]),
+])
+def test_comparisons_and_sizes_in_words(cond, want):
+    f, _ = _fn(_algo(rf"""
+        \Require a list of words $W$, a number $k$
+        \State $R \gets$ an empty list
+        \ForAll{{$w \in W$}} \If{{{cond}}} \State append $w$ to $R$ \EndIf \EndFor
+        \State \Return $R$"""))
+    assert f(["a", "ab", "abc", "abcd"], 2) == want
+
+
+def test_an_output_naming_one_entry_returns_that_entry():
+    f, _ = _fn(_doc(r"""
+\begin{algorithm}
+\KwIn{costs $c_1, \ldots, c_n$}
+\KwOut{the best total $T[n]$}
+$T[0] \gets 0$\;
+\For{$i \gets 1$ \KwTo $n$}{$T[i] \gets T[i - 1] + c_i$\;}
+\caption{Totals}
+\end{algorithm}""", r"\usepackage{algorithm2e}"))
+    assert f([3, 4, 5]) == 12
+
+
 def test_string_constants_and_increment():
     f, _ = _fn(_algo(r"""
         \Require a string $s$

@@ -89,7 +89,7 @@ class FunctionBuilder:
             note = self.comments.stmt(f"{', '.join(implicit)}: used as arrays but never created "
                                       "in the pseudo-code")
             self.body = self.body[: len(preludes)] + [note] + made + self.body[len(preludes) :]
-        ret = outputs.declared_return(unit.output_io, self.body, params.defined())
+        ret = outputs.declared_return(unit.output_io, self.body, params.defined(), ctx)
         if ret is not None:
             self.body.append(ret)
         self.undefined: list[str] = []

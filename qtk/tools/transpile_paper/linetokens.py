@@ -19,7 +19,7 @@ def tokens(text: str) -> tuple[list[Tok], str | None]:
     """Tokens of a line without its trailing punctuation and comments (`// ...`, and prose in
     parentheses after the code: `$t \\gets 0$ (initialize timestep)`)."""
     toks, comment = tokenize(text)
-    toks = _join_updates(toks)
+    toks = _comparison_words(_join_updates(toks))
     if len(toks) > 2 and toks[0].value == "{" and toks[-1].value == "}" and not toks[0].math and _wraps(toks):
         toks = toks[1:-1]  # \\State{$x \\gets 0$}: the braces only group the line
     while toks and (toks[-1].kind, toks[-1].value) in TRAILING:
@@ -30,6 +30,54 @@ def tokens(text: str) -> tuple[list[Tok], str | None]:
         toks = toks[:k]
         comment = f"{note}; {comment}" if comment else note
     return toks, comment
+
+
+# Comparisons in words (`$x$ is greater than $y$`, `is at most`), longest first -> the operator.
+_COMPARISONS = [
+    (("is", "greater", "than", "or", "equal", "to"), ">="), (("is", "less", "than", "or", "equal", "to"), "<="),
+    (("is", "greater", "than"), ">"), (("is", "less", "than"), "<"), (("is", "at", "least"), ">="),
+    (("is", "at", "most"), "<="), (("is", "equal", "to"), "="), (("is", "not", "equal", "to"), "!="),
+    (("equals",), "="), (("greater", "than"), ">"), (("less", "than"), "<"),
+]
+_SIZE_WORDS = {"length", "size"}
+
+
+def _comparison_words(toks: list[Tok]) -> list[Tok]:
+    """`the length of $w$ is greater than $\\ell$` -> `len(w) > l` as tokens, so that conditions
+    and values written in words parse as maths."""
+    out: list[Tok] = []
+    k = 0
+    while k < len(toks):
+        t = toks[k]
+        words = [x.value.lower() for x in toks[k : k + 6]]
+        hit = next(((n, op) for n, op in _COMPARISONS if tuple(words[: len(n)]) == n
+                    and all(not x.math for x in toks[k : k + len(n)])), None)
+        if hit is not None:
+            out.append(Tok("op", hit[1], t.at, True))
+            k += len(hit[0])
+            continue
+        size = _size_of(toks, k)
+        if size is not None:
+            end, inner = size
+            out += [Tok("name", "len", t.at, True, "roman"), Tok("op", "(", t.at, True), *inner,
+                    Tok("op", ")", t.at, True)]
+            k = end
+            continue
+        out.append(t)
+        k += 1
+    return out
+
+
+def _size_of(toks: list[Tok], k: int) -> tuple[int, list[Tok]] | None:
+    """`(the) length of $X$` at k: (the index after it, X's tokens)."""
+    j = k + 1 if toks[k].value == "the" and not toks[k].math else k
+    if j + 2 >= len(toks) or toks[j].math or toks[j].value.lower() not in _SIZE_WORDS \
+            or toks[j + 1].value != "of" or not toks[j + 2].math:
+        return None
+    end = j + 2
+    while end < len(toks) and toks[end].math and not (toks[end].kind == "op" and toks[end].value in ("gets", "=")):
+        end += 1
+    return end, toks[j + 2 : end]
 
 
 def _wraps(toks: list[Tok]) -> bool:

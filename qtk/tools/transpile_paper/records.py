@@ -37,8 +37,9 @@ def attribute_arrays(body: list[ast.stmt]) -> list[ast.stmt]:
 def named_constants(body: list[ast.stmt], free: list[str]) -> tuple[list[ast.stmt], list[str]]:
     """Free names in capitals (`WHITE`) or small capitals without arguments (`\\textsc{Gray}`)
     become the strings of their names."""
+    indexed = {n.value.id for n in _walk(body) if isinstance(n, ast.Subscript) and isinstance(n.value, ast.Name)}
     consts = {n.id for node in _walk(body) for n in [node] if isinstance(n, ast.Name) and n.id in free
-              and (_capitals(n.id) or P.meta(n, "style") == "func")}
+              and n.id not in indexed and (_capitals(n.id) or P.meta(n, "style") == "func")}
     if not consts:
         return body, free
 
