@@ -2,10 +2,12 @@
 -> one runnable Python module.
 
 Pipeline: source.py (comments out, braces/environments checked, positions kept) -> macros.py
-(the paper's \\newcommand / \\SetKw* definitions) -> document.py (which environments, which
-package) -> algorithmic.py / algorithm2e.py (-> ir tree) -> units.py (one function each) ->
-emit.py with statements.py / mathparse.py (-> Python ast) and indexing.py (index base) ->
-module.py (the module text, checked with ast.parse).
+(the paper's \\newcommand / \\SetKw* / \\newenvironment definitions) -> expansion.py (expanded
+before any parsing) -> document.py (which environments, which package) -> algorithmic.py /
+algorithm2e.py (-> ir tree) -> units.py (one function each, headers, Input/Output lines) ->
+emit.py with statements.py / phrases.py / loops.py / mathparse.py (-> Python ast), params.py
+(inputs), outputs.py (declared outputs) and indexing.py (index base) -> module.py (the module
+text, checked with ast.parse). scoring.py scores a corpus of blocks with known answers.
 """
 
 from __future__ import annotations
@@ -13,11 +15,11 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from qtk.errors import UsageError
-from qtk.tools.transpile_paper import algorithm2e, algorithmic, document, ir, macros
+from qtk.tools.transpile_paper import algorithm2e, algorithmic, document, expansion, ir, macros
 from qtk.tools.transpile_paper.emit import Comments, FunctionBuilder, FunctionResult, Todo, build_all
 from qtk.tools.transpile_paper.module import render
 from qtk.tools.transpile_paper.source import Document, Src, check_balanced, strip_comments
-from qtk.tools.transpile_paper.units import name_units, split_units
+from qtk.tools.transpile_paper.units import lead_io, name_units, split_units
 
 INDEX_BASES = ("auto", "0", "1")
 
@@ -64,6 +66,7 @@ def transpile(text: str, source: str = "<stdin>", index_base: str = "auto") -> T
         raise UsageError(f"{source}: empty input (no LaTeX to read)")
     check_balanced(src, doc)
     defs = macros.collect(src, doc)
+    src = expansion.expand_environments(src, defs)
     algos = [_parse(raw, defs, doc) for raw in document.find_algorithms(src, defs, doc)]
     units = split_units(algos)
     if not units:
@@ -76,8 +79,10 @@ def transpile(text: str, source: str = "<stdin>", index_base: str = "auto") -> T
 
 
 def _parse(raw: document.RawAlgorithm, defs: macros.Definitions, doc: Document) -> ir.Algorithm:
-    body = macros.expand(raw.body, defs, doc)
+    body = expansion.expand(raw.body, defs, doc)
     parser = algorithm2e if raw.package == "algorithm2e" else algorithmic
     nodes = parser.parse(body, defs, doc)
-    caption = macros.expand(raw.caption, defs, doc) if raw.caption is not None else None
+    if raw.lead is not None:
+        nodes = lead_io(expansion.expand(raw.lead, defs, doc), doc.line) + nodes
+    caption = expansion.expand(raw.caption, defs, doc) if raw.caption is not None else None
     return ir.Algorithm(raw.package, caption, doc.line(raw.start), doc.line(raw.end), nodes, raw.env)

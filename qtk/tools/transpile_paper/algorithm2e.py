@@ -66,6 +66,9 @@ _IGNORED = {
 }
 
 
+_PARAGRAPH = re.compile(r"\n[ \t]*\n")
+# Several words of plain text ending with a full stop, no maths: a sentence, not a step.
+_PROSE = re.compile(r"^(?:[A-Za-z][\w'-]*[,;:]?\s+){4,}[A-Za-z][\w'-]*\.$")
 _NAME_STYLE = re.compile(
     r"\s*\\(?:textsc|textproc|FuncSty|textrm|textbf|texttt|textit|text|mathrm|mathit|mathsf)\s*\{")
 
@@ -90,6 +93,9 @@ class _Parser:
         pending: int | None = None  # start of the statement being read
         while i < n:
             c = text[i]
+            if c == "\n" and pending is not None and _PARAGRAPH.match(text, i):
+                self._flush(nodes, src, pending, i, None)  # a blank line ends a paragraph of prose
+                pending = None
             if c.isspace():
                 i += 1
                 continue
@@ -108,7 +114,7 @@ class _Parser:
                 continue
             name, j = read_command(text, i)
             cmd = self.defs.aliases.get(name, name)
-            if name == ";" or cmd in _BLOCKS or name in self.defs.progs or cmd in _COMMENTS \
+            if name in (";", "\\") or cmd in _BLOCKS or name in self.defs.progs or cmd in _COMMENTS \
                     or cmd in _IO or name in self.defs.io or name in _IGNORED:
                 if cmd in _COMMENTS and pending is not None:  # a side comment ends its line
                     comment, after = self._comment(src, j)
@@ -131,11 +137,14 @@ class _Parser:
         if not stmt.text:
             return
         line = self.doc.line(stmt.offset(0))
+        if _PROSE.match(stmt.text) and end < len(src.text) and _PARAGRAPH.match(src.text, end):
+            nodes.append(ir.Comment(line, plain_text(stmt.text)))  # a paragraph of explanation
+            return
         nodes.append(ir.Statement(line, stmt, self._raw(stmt.offset(0), stmt.pos[-1]), comment=comment))
 
     def _command(self, nodes: list[ir.Node], src: Src, name: str, cmd: str, start: int, j: int) -> int:
         text = src.text
-        if name == ";":
+        if name in (";", "\\"):  # `\\` ends a line too, for authors who leave out `\;`
             return j
         if name in _IGNORED:
             if j < len(text) and text[j] == "*":

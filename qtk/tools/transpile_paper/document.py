@@ -27,8 +27,8 @@ _A2E_MARKERS = re.compile(
     r"ForEach)(?![A-Za-z])|\\;"
 )
 _ALGX_MARKERS = re.compile(
-    r"\\(?:State|STATE|Statex|EndIf|ENDIF|EndFor|ENDFOR|EndWhile|ENDWHILE|EndProcedure|"
-    r"EndFunction|ENDLOOP|EndLoop|REQUIRE|Require|Ensure|ENSURE)(?![A-Za-z])"
+    r"\\(?:State|STATE|Statex|EndIf|ENDIF|EndFor|ENDFOR|EndWhile|ENDWHILE|EndProcedure|ENDPROCEDURE|"
+    r"EndFunction|ENDFUNCTION|ENDLOOP|EndLoop|REQUIRE|Require|Ensure|ENSURE)(?![A-Za-z])"
 )
 _UPPER = re.compile(r"\\(?:STATE|IF|FOR|FORALL|WHILE|REPEAT|LOOP|REQUIRE|ENSURE|RETURN)(?![A-Za-z])")
 _CAMEL = re.compile(r"\\(?:State|If|For|ForAll|While|Repeat|Loop|Require|Ensure|Procedure|Function)(?![A-Za-z])")
@@ -42,6 +42,7 @@ class RawAlgorithm:
     start: int  # document offsets of \begin and \end
     end: int
     env: str
+    lead: Src | None = None  # float text before \begin{algorithmic} (`\textbf{Input:} ...` lines)
 
 
 def find_algorithms(src: Src, defs: Definitions, doc: Document) -> list[RawAlgorithm]:
@@ -67,8 +68,9 @@ def find_algorithms(src: Src, defs: Definitions, doc: Document) -> list[RawAlgor
         if placement and not text[start:placement[0] - 1].strip():
             start = placement[2]  # \begin{algorithm}[H]
         body = src.sub(start, close)
-        if name == "algorithmic":
-            found.append(_algorithmic(body, None, src.offset(m.start()), src.offset(close), defs, doc))
+        if name == "algorithmic":  # on its own: a `\textsc{Name}$(A)$` line above may name it
+            found.append(_algorithmic(body, _lead_header(src, m.start()), src.offset(m.start()),
+                                      src.offset(close), defs, doc))
         else:
             found.extend(_float(body, name, src.offset(m.start()), src.offset(close), defs, doc))
         i = close
@@ -94,10 +96,13 @@ def _float(body: Src, env: str, start: int, end: int, defs: Definitions, doc: Do
     algorithmic = [m for m in inner if m.group(1) == "begin" and m.group(2).strip() == "algorithmic"]
     if algorithmic:
         out = []
+        lead_from = 0
         for m in algorithmic:
             close = _env_end(body.text, m.end(), "algorithmic")
             sub = body.sub(m.end(), close)
             out.append(_algorithmic(sub, caption, body.offset(m.start()), body.offset(close), defs, doc))
+            out[-1].lead = body.sub(lead_from, m.start())
+            lead_from = close
         return out
     for m in inner:
         if m.group(1) == "begin" and m.group(2).strip() in UNSUPPORTED:
@@ -144,6 +149,8 @@ def _reject_foreign(body: Src, markers: re.Pattern, foreign: str, here: str, doc
     for m in markers.finditer(body.text):
         if m.group(0).lstrip("\\") in allowed or _in_math(body.text, m.start()):
             continue
+        if m.group(0) == "\\;" and here == "algorithmic":
+            continue  # a thick space (`x\\;\\gets\\;y`), not algorithm2e's end of statement
         raise doc.error(body.offset(m.start()), f"{m.group(0)} is {foreign} syntax inside an {here} "
                         "algorithm: unknown package syntax for this environment")
 
@@ -153,6 +160,20 @@ def _in_math(text: str, i: int) -> bool:
     line_start = text.rfind("\n", 0, i) + 1
     before = re.sub(r"\\\$", "", text[line_start:i])
     return before.count("$") % 2 == 1
+
+
+_HEADER_LINE = re.compile(r"^(?:\\[A-Za-z]+\s*\{[^{}]*\}|\$?\\?[A-Za-z][\w\\-]*)\s*\$?\s*\(.*\)\s*\$?\s*:?$")
+
+
+def _lead_header(src: Src, begin: int) -> Src | None:
+    """The line just above a bare algorithmic environment, when it reads `Name(args)`."""
+    text = src.text
+    end = text.rfind("\n", 0, begin)
+    line_start = text.rfind("\n", 0, end) + 1 if end > 0 else 0
+    line = src.sub(line_start, max(end, line_start)).strip()
+    if not line.text or len(line.text) > 120 or not _HEADER_LINE.match(line.text):
+        return None
+    return line.sub(0, len(line.text.rstrip(": ")))
 
 
 def _caption(body: Src) -> Src | None:

@@ -4,7 +4,9 @@ Two passes over each body: the first learns the algorithm's variables (assignmen
 loop variables, names indexed by a variable) so that the second can tell `x_1` the name from
 `x_i` the element, and a word of prose from a variable. Lines that cannot be translated become
 `# TODO: line N: <LaTeX>` followed by `_untranslated(N)`, which raises if reached, so a partly
-translated function still parses and never silently computes something else.
+translated function still parses and never silently computes something else. Arrays the body
+fills without creating them become lists when a counted loop bounds every write, maps otherwise;
+a block that declares an output and never returns ends by returning it (outputs.py).
 """
 
 from __future__ import annotations
@@ -12,11 +14,11 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass, field
 
-from qtk.tools.transpile_paper import indexing, ir, statements
+from qtk.tools.transpile_paper import indexing, ir, outputs, records, statements
 from qtk.tools.transpile_paper import pyast as P
-from qtk.tools.transpile_paper.latex_text import RESERVED, plain_text
+from qtk.tools.transpile_paper.latex_text import RESERVED, note_text, plain_text
 from qtk.tools.transpile_paper.mathtok import Untranslatable
-from qtk.tools.transpile_paper.params import Params, header_params, io_params
+from qtk.tools.transpile_paper.params import Params, declared_names, declared_order, header_params, io_params
 from qtk.tools.transpile_paper.units import Unit
 
 UNTRANSLATED = "_untranslated"
@@ -61,27 +63,35 @@ class FunctionBuilder:
         self.ctx = P.Ctx(functions=dict(functions))
         self.todos: list[Todo] = []
         self.recording = False
+        self.loops = 0  # how many loops enclose the node being translated
 
     def prepare(self) -> None:
         """Translate the body and decide the index base (siblings may still change it)."""
         unit, ctx = self.unit, self.ctx
+        ctx.declared = declared_names([unit.header.text] if unit.header is not None else
+                                      [io.text.text for io in unit.input_io])
         ctx.collecting = True
         self.block(unit.body)  # pass 1: learn the variables and which names are indexed
         self.params = params = self._params()
         ctx.known |= params.defined()
+        ctx.params = set(params.names)
         ctx.collecting, self.recording = False, True
         ctx.unknown_calls.clear()
         preludes = [ast.Assign(targets=[ast.Name(id=n, ctx=ast.Store())], value=v) for n, v in params.derived]
-        self.body = preludes + self.block(unit.body)
+        self.body = records.queues_from_empty_sets(records.attribute_arrays(preludes + self.block(unit.body)))
         free = free_names(self.body, params.defined(), set(ctx.functions.values()))
+        self.body, free = records.named_constants(self.body, free)
         implicit = [n for n in free if n in _subscript_roots(self.body)]
         if implicit:  # d[v] <- ... with d never created: CLRS-style attribute arrays
             free = [n for n in free if n not in implicit]
-            made = [ast.Assign(targets=[ast.Name(id=n, ctx=ast.Store())], value=ast.Dict(keys=[], values=[]))
-                    for n in implicit]
+            made = [P.mark(ast.Assign(targets=[ast.Name(id=n, ctx=ast.Store())], value=ast.Dict(keys=[], values=[])),
+                           implicit=n) for n in implicit]
             note = self.comments.stmt(f"{', '.join(implicit)}: used as arrays but never created "
                                       "in the pseudo-code")
             self.body = self.body[: len(preludes)] + [note] + made + self.body[len(preludes) :]
+        ret = outputs.declared_return(unit.output_io, self.body, params.defined(), ctx)
+        if ret is not None:
+            self.body.append(ret)
         self.undefined: list[str] = []
         if unit.latex_name is None:
             params.names.extend(free)
@@ -92,7 +102,15 @@ class FunctionBuilder:
     def finish(self) -> tuple[ast.FunctionDef, FunctionResult]:
         unit = self.unit
         self.todos.sort(key=lambda t: t.line)
-        body = indexing.shift(self.body, self.base)
+        maps: set[str] = set()
+        for stmt in self.body:  # arrays never created but filled over a counted range: lists
+            name = P.meta(stmt, "implicit")
+            size = indexing.implicit_size(self.body, name, 0 if name in self.keyed else self.base) if name else None
+            if size is not None:
+                stmt.value = P.binop(ast.List(elts=[P.const(None)], ctx=ast.Load()), ast.Mult(), size)
+            elif name:
+                maps.add(name)
+        body = indexing.tuple_keys(indexing.shift(self.body, self.base, self.keyed), maps)
         doc = ast.Expr(value=ast.Constant(self._docstring()))
         fn = P.function_def(unit.name, self.params.names, [doc] + ensure_body(body, self.comments))
         result = FunctionResult(unit.name, unit.title, unit.package, unit.start_line, unit.end_line,
@@ -108,9 +126,11 @@ class FunctionBuilder:
         else:
             for io in unit.input_io:
                 io_params(io.text.text, self.ctx, params)
+            declared_order(params, " ".join(io.text.text for io in unit.input_io))
         return params
 
     def _index_base(self, body: list[ast.stmt], params: Params) -> tuple[int, str, bool]:
+        self.keyed = indexing.keyed_arrays(body, params.defined())
         if self.option in ("0", "1"):
             return int(self.option), "set by --index-base", True
         lengths = {n: _length_of(v) for n, v in params.derived if _length_of(v)}
@@ -118,7 +138,7 @@ class FunctionBuilder:
             if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name) \
                     and _length_of(node.value):
                 lengths[node.targets[0].id] = _length_of(node.value)
-        base, reason = indexing.decide(body, params.arrays, lengths)
+        base, reason = indexing.decide(body, params.arrays, lengths, self.keyed, params.lows)
         return base, reason, reason != indexing.NO_EVIDENCE
 
     def _docstring(self) -> str:
@@ -138,6 +158,13 @@ class FunctionBuilder:
             out.extend(self.node(node))
         return out
 
+    def loop_body(self, nodes: list[ir.Node]) -> list[ast.stmt]:
+        self.loops += 1
+        try:
+            return self.block(nodes)
+        finally:
+            self.loops -= 1
+
     def node(self, node: ir.Node) -> list[ast.stmt]:
         if isinstance(node, ir.Comment):
             return [self.comments.stmt(node.text)] if node.text else []
@@ -150,10 +177,17 @@ class FunctionBuilder:
         return lead + handler(self, node)
 
     def statement(self, node: ir.Statement) -> list[ast.stmt]:
+        note = note_text(node.text.text)
+        if note is not None:  # prose in italics inside the algorithm: a comment
+            return [self.comments.stmt(note)] if note else []
         try:
             stmts, trailing = statements.statement(node.text.text, self.ctx)
         except Untranslatable as e:
             return self.todo(node.line, node.raw, str(e))
+        inner = [n for s in stmts for n in ast.walk(s)]
+        if not self.loops and any(isinstance(n, (ast.Break, ast.Continue)) for n in inner) \
+                and not any(isinstance(n, (ast.For, ast.While)) for n in inner):
+            return self.todo(node.line, node.raw, "break/continue outside a loop")
         return ([self.comments.stmt(trailing)] if trailing else []) + stmts
 
     def test(self, cond, line: int, raw: str) -> tuple[list[ast.stmt], ast.expr]:
@@ -193,15 +227,15 @@ class FunctionBuilder:
         except Untranslatable as e:
             pre = self.todo(node.line, node.raw, str(e), raise_here=False)
             loop = ast.For(target=ast.Name(id="_", ctx=ast.Store()), iter=_raiser(node.line), body=[], orelse=[])
-        loop.body = ensure_body(self.block(node.body), self.comments)
+        P.meta(loop, "innermost", loop).body = ensure_body(self.loop_body(node.body), self.comments)
         return pre + [loop]
 
     def while_(self, node: ir.While) -> list[ast.stmt]:
         pre, t = self.test(node.cond, node.line, node.raw)
-        return pre + [ast.While(test=t, body=ensure_body(self.block(node.body), self.comments), orelse=[])]
+        return pre + [ast.While(test=t, body=ensure_body(self.loop_body(node.body), self.comments), orelse=[])]
 
     def repeat(self, node: ir.Repeat) -> list[ast.stmt]:
-        body = self.block(node.body)
+        body = self.loop_body(node.body)
         todo, t = self.test(node.cond, node.cond_line or node.line, node.raw or "\\Until")
         if not node.until:
             t = ast.UnaryOp(op=ast.Not(), operand=t)
@@ -209,7 +243,7 @@ class FunctionBuilder:
         return [ast.While(test=ast.Constant(True), body=body + todo + [exit_], orelse=[])]
 
     def loop(self, node: ir.Loop) -> list[ast.stmt]:
-        body = ensure_body(self.block(node.body), self.comments)
+        body = ensure_body(self.loop_body(node.body), self.comments)
         return [ast.While(test=ast.Constant(True), body=body, orelse=[])]
 
     def switch(self, node: ir.Switch) -> list[ast.stmt]:

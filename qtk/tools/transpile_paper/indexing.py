@@ -42,10 +42,69 @@ def allocations(body: list[ast.stmt]) -> dict[str, int]:
     return {P.meta(n, "alloc")[0]: P.meta(n, "alloc")[1] for n in _walk(body) if P.meta(n, "alloc")}
 
 
-def decide(body: list[ast.stmt], arrays: dict[str, tuple[ast.expr, ast.expr]],
-           lengths: dict[str, str]) -> tuple[int, str]:
-    """(base, reason) for `auto`. `arrays`: declared A[lo..hi]; `lengths`: n -> A when n = len(A)."""
+def keyed_arrays(body: list[ast.stmt], inputs: set[str]) -> set[str]:
+    """The algorithm's own arrays that start at 0 whatever the others do: maps it creates empty
+    (`an empty map`); arrays (not inputs) with a subscript that is an element read from an array
+    (`C[A[j]]`), a string constant, or a variable running over a collection's items (`for c in
+    s: cnt[c]`), i.e. keyed by values; and arrays it fills itself that it indexes at 0 (`P[0]
+    \\gets 0`). They are never shifted, and say nothing about the base of the other arrays."""
+    keyed = {t.id for n in _walk(body) if isinstance(n, ast.Assign) and P.meta(n.value, "map")
+             for t in n.targets if isinstance(t, ast.Name)}
+    items = {n.target.id for n in _walk(body) if isinstance(n, ast.For) and isinstance(n.target, ast.Name)
+             and not P.meta(n.iter, "bounds")}
     allocated = allocations(body)
+    for node in _walk(body):
+        if not (isinstance(node, ast.Subscript) and P.meta(node, "index") and isinstance(node.value, ast.Name)):
+            continue
+        key, arr = node.slice, node.value.id
+        by_value = (isinstance(key, ast.Subscript) or isinstance(key, ast.Constant) and isinstance(key.value, str)
+                    or isinstance(key, ast.Name) and key.id in items or P.int_value(key) == 0)
+        if by_value and arr not in inputs and arr not in allocated:
+            keyed.add(arr)
+    return keyed
+
+
+def implicit_size(body: list[ast.stmt], name: str, base: int) -> ast.expr | None:
+    """How long a list the algorithm's never-created array `name` must be, when every write to
+    it is `name[v + c]` with v counting up to one same bound (or a constant): else None (a map)."""
+    stop, top, low, covered = None, None, 0, set()
+    for loop in _walk(body):
+        if isinstance(loop, ast.For) and P.meta(loop.iter, "bounds") and isinstance(loop.target, ast.Name):
+            for node in _writes(loop.body, name):
+                var, c = _var_of(node.slice)
+                if var != loop.target.id:
+                    continue
+                covered.add(id(node))
+                start, end, down = P.meta(loop.iter, "bounds")
+                first, last = (end, start) if down else (start, end)
+                if stop is not None and ast.dump(last) != ast.dump(stop):
+                    return None
+                shift = 0 if P.meta(node, "layer") else base  # D^{(k)}: layers keep their numbers
+                stop, top = last, max(c - shift, top if top is not None else c - shift)
+                low = min(low, (P.int_value(first) if P.int_value(first) is not None else -1) + c - shift)
+    for node in _writes(body, name):
+        if id(node) not in covered and P.int_value(node.slice) is None:
+            return None  # written at a position no loop bounds
+    if stop is None or low < 0:
+        return None
+    return P.add_const(stop, top + 1)
+
+
+def _writes(body: list[ast.stmt], name: str):
+    for node in _walk(body):
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AugAssign) else []
+        for t in targets:
+            if isinstance(t, ast.Subscript) and isinstance(t.value, ast.Name) and t.value.id == name:
+                yield t
+
+
+def decide(body: list[ast.stmt], arrays: dict[str, tuple[ast.expr, ast.expr]],
+           lengths: dict[str, str], keyed: set[str] = frozenset(),
+           lows: dict[str, int] | None = None) -> tuple[int, str]:
+    """(base, reason) for `auto`. `arrays`: declared A[lo..hi]; `lengths`: n -> A when n = len(A);
+    `keyed`: arrays indexed by values, left out of the evidence; `lows`: inputs declared with a
+    lowest value (`1 \\le k \\le |A|`)."""
+    allocated = {**{k: 0 for k in keyed}, **allocations(body)}
     ev = Evidence()
     for arr, (lo, _) in arrays.items():
         v = P.int_value(lo)
@@ -55,18 +114,26 @@ def decide(body: list[ast.stmt], arrays: dict[str, tuple[ast.expr, ast.expr]],
         if lo in (0, 1):
             ev.add(lo, STRONG, f"{arr}[{lo}..] is allocated")
     index_vars, offsets = _index_vars(body, allocated, ev)
+    # `for j = i to n` inside `for i = 1 to n`: j starts where i does
+    starts = {n.target.id: P.meta(n.iter, "bounds")[0] for n in _walk(body) if isinstance(n, ast.For)
+              and isinstance(n.target, ast.Name) and P.meta(n.iter, "bounds") and not P.meta(n.iter, "bounds")[2]}
+    for var, low in (lows or {}).items():
+        if var in index_vars and 0 in offsets.get(var, ()):
+            ev.add(low, STRONG, f"input {var} >= {low} indexes {index_vars[var]}")
     _propagate(body, index_vars, offsets)
+    counters = _counters(body)  # t <- 0 then t <- t + 1 before use: a count, weak evidence of 0
     for node in _walk(body):
         if isinstance(node, ast.Assign):
             for t in node.targets:
                 if isinstance(t, ast.Name) and t.id in index_vars:
                     _value_evidence(t.id, node.value, index_vars[t.id], lengths, ev, "is set to", True,
-                                    offsets[t.id])
+                                    offsets[t.id], WEAK if t.id in counters else STRONG)
         elif isinstance(node, ast.For) and isinstance(node.target, ast.Name) and node.target.id in index_vars:
             bounds = P.meta(node.iter, "bounds")
             if bounds:
                 v, arr = node.target.id, index_vars[node.target.id]
-                _value_evidence(v, bounds[0], arr, lengths, ev, "starts at", not bounds[2], offsets[v])
+                start = starts.get(bounds[0].id, bounds[0]) if isinstance(bounds[0], ast.Name) else bounds[0]
+                _value_evidence(v, start, arr, lengths, ev, "starts at", not bounds[2], offsets[v])
                 _value_evidence(v, bounds[1], arr, lengths, ev, "ends at", bounds[2], offsets[v])
         elif isinstance(node, ast.Compare) and len(node.ops) == 1 and isinstance(node.left, ast.Name):
             _test_evidence(node, index_vars, ev)
@@ -83,6 +150,8 @@ def _index_vars(body: list[ast.stmt], allocated: dict[str, int],
     offsets c seen)."""
     found: dict[str, str] = {}
     offsets: dict[str, set[int]] = {}
+    zero_read = {_root(n) for n in _walk(body) if isinstance(n, ast.Subscript) and P.meta(n, "index")
+                 and not isinstance(n.slice, ast.Slice) and P.int_value(n.slice) == 0}
     for node in _walk(body):
         if not (isinstance(node, ast.Subscript) and P.meta(node, "index")):
             continue
@@ -98,6 +167,8 @@ def _index_vars(body: list[ast.stmt], allocated: dict[str, int],
             continue
         if P.int_value(index) == 0:
             ev.add(0, STRONG, f"{arr}[0] is read")
+        elif P.int_value(index) == 1 and arr not in zero_read:
+            ev.add(1, WEAK, f"{arr}[1] is read and {arr}[0] never")
         var, offset = _var_of(index)
         if var and arr:
             found.setdefault(var, arr)
@@ -124,13 +195,30 @@ def _propagate(body: list[ast.stmt], index_vars: dict[str, str], offsets: dict[s
                         offsets.setdefault(sub.id, set()).add(0)
 
 
+def _counters(body: list[ast.stmt]) -> set[str]:
+    """Variables stepped by one (`t \\gets t + 1`)."""
+    found = set()
+    for n in _walk(body):
+        if isinstance(n, ast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], ast.Name):
+            v = n.value
+            if isinstance(v, ast.BinOp) and isinstance(v.op, ast.Add) and isinstance(v.left, ast.Name) \
+                    and v.left.id == n.targets[0].id and P.int_value(v.right) == 1:
+                found.add(v.left.id)
+        elif isinstance(n, ast.AugAssign) and isinstance(n.target, ast.Name) and P.int_value(n.value) == 1:
+            found.add(n.target.id)
+    return found
+
+
 def _value_evidence(var: str, value: ast.expr, arr: str, lengths: dict[str, str], ev: Evidence,
-                    verb: str, weak_one: bool, offsets: set[int]) -> None:
+                    verb: str, weak_one: bool, offsets: set[int], zero_weight: int = STRONG) -> None:
     v = P.int_value(value)
-    if v is not None and v != 0 and any(v + c == 0 for c in offsets):
+    child = _heap_child(value)
+    if child is not None:  # j = 2i (children 2i, 2i + 1) is the 1-based heap; 2i + 2 the 0-based one
+        ev.add(child, STRONG, f"index {var} {verb} a heap child of another index")
+    elif v is not None and v != 0 and any(v + c == 0 for c in offsets):
         ev.add(0, STRONG, f"index {var} {verb} {v} and {arr}[{var} - {v}] is read")
     elif v == 0:
-        ev.add(0, STRONG, f"index {var} {verb} 0")
+        ev.add(0, zero_weight, f"index {var} {verb} 0")
     elif v == 1 and weak_one:
         ev.add(1, WEAK, f"index {var} {verb} 1")
     elif _is_length(value, arr, lengths):
@@ -138,6 +226,20 @@ def _value_evidence(var: str, value: ast.expr, arr: str, lengths: dict[str, str]
     elif isinstance(value, ast.BinOp) and isinstance(value.op, ast.Sub) and P.int_value(value.right) == 1 \
             and _is_length(value.left, arr, lengths):
         ev.add(0, STRONG, f"index {var} {verb} the length of {arr} - 1")
+
+
+def _heap_child(value: ast.expr) -> int | None:
+    """1 for `2i`, 0 for `2i + 2`, else None."""
+    def doubled(e: ast.expr) -> bool:
+        return isinstance(e, ast.BinOp) and isinstance(e.op, ast.Mult) and P.int_value(e.left) == 2 \
+            and isinstance(e.right, ast.Name)
+
+    if doubled(value):
+        return 1
+    if isinstance(value, ast.BinOp) and isinstance(value.op, ast.Add) and doubled(value.left) \
+            and P.int_value(value.right) == 2:
+        return 0
+    return None
 
 
 def _test_evidence(node: ast.Compare, index_vars: dict[str, str], ev: Evidence) -> None:
@@ -187,6 +289,14 @@ class Shift(ast.NodeTransformer):
     def __init__(self, default: int, bases: dict[str, int]) -> None:
         self.default, self.bases = default, bases
 
+    def visit_Call(self, node: ast.Call) -> ast.AST:
+        self.generic_visit(node)
+        arr = P.meta(node, "positions_of")
+        base = self.bases.get(arr, self.default) if arr else 0
+        if base:  # positions of a 1-based array: 1 .. len
+            node.args = [P.const(base), P.add_const(node.args[0], base)]
+        return node
+
     def visit_Subscript(self, node: ast.Subscript) -> ast.AST:
         self.generic_visit(node)
         if not P.meta(node, "index"):
@@ -203,7 +313,33 @@ class Shift(ast.NodeTransformer):
         return node
 
 
-def shift(body: list[ast.stmt], default: int) -> list[ast.stmt]:
-    bases = allocations(body)
+def shift(body: list[ast.stmt], default: int, keyed: set[str] = frozenset()) -> list[ast.stmt]:
+    bases = {**{k: 0 for k in keyed}, **allocations(body)}
     tr = Shift(default, bases)
+    return [tr.visit(stmt) for stmt in body]
+
+
+class _TupleKeys(ast.NodeTransformer):
+    def __init__(self, names: set[str]) -> None:
+        self.names = names
+
+    def visit_Subscript(self, node: ast.Subscript) -> ast.AST:
+        keys: list[ast.expr] = []
+        inner: ast.expr = node
+        while isinstance(inner, ast.Subscript) and not isinstance(inner.slice, ast.Slice):
+            keys.insert(0, inner.slice)
+            inner = inner.value
+        if isinstance(inner, ast.Name) and inner.id in self.names and len(keys) > 1:
+            keys = [self.visit(k) for k in keys]
+            return ast.Subscript(value=inner, slice=ast.Tuple(elts=keys, ctx=ast.Load()), ctx=node.ctx)
+        self.generic_visit(node)
+        return node
+
+
+def tuple_keys(body: list[ast.stmt], names: set[str]) -> list[ast.stmt]:
+    """A table the algorithm fills without creating it (`m[i, j] \\gets 0`) is a map keyed by
+    (i, j): `m[i][j]` would need the row m[i] to exist first."""
+    if not names:
+        return body
+    tr = _TupleKeys(names)
     return [tr.visit(stmt) for stmt in body]

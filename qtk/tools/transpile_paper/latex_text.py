@@ -115,3 +115,26 @@ def caption_name(latex: str, max_words: int = 4) -> str:
     text = re.split(r"[,:;(]", plain_text(latex).replace("'", ""))[0]  # `Adam, our method` -> Adam
     words = re.findall(r"[0-9A-Za-z]+", re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", text))
     return safe_identifier("_".join(words[:max_words]).lower() or "algorithm")
+
+
+_NOTE = re.compile(r"^\\(?:emph|textit|textsl|itshape|em|textbf)\s*\{")
+
+
+def note_text(latex: str) -> str | None:
+    """A line that is only an emphasised sentence (`\\emph{We keep the cheapest price.}`,
+    `\\textit{Scan $s$ once.}`) or a bold heading (`\\textbf{Compute the norm:}`) is the author's
+    note, not code: its plain text."""
+    from qtk.tools.transpile_paper.source import match_close
+
+    text = latex.strip()
+    m = _NOTE.match(text)
+    if m is None:
+        return None
+    close = match_close(text, m.end() - 1)
+    rest = text[close + 1 :].strip() if close > 0 else "?"
+    if rest not in ("", "\\;", ";", "."):
+        return None
+    inner = plain_text(text[m.end() : close]).strip()
+    if "textbf" in m.group(0) and not inner.endswith(":"):
+        return None  # `\\textbf{break}` is a keyword; `\\textbf{Scale:}` heads the lines below
+    return inner

@@ -1,6 +1,8 @@
-"""User definitions in the paper: \\newcommand-style macros (expanded before parsing, positions
-kept), algorithm2e's \\SetKw* keyword declarations and algorithmicx's \\algblock blocks (turned
-into aliases of the built-in commands), and the \\usepackage list.
+"""User definitions in the paper: \\newcommand-style macros (\\newcommand, \\renewcommand,
+\\providecommand with an optional argument, \\def, \\let, \\DeclareMathOperator, \\algnewcommand;
+expanded before parsing by expansion.py), \\newenvironment wrappers, algorithm2e's \\SetKw* keyword
+declarations and algorithmicx's \\algblock blocks (turned into aliases of the built-in commands),
+and the \\usepackage list.
 
 Follows the command sets of algorithmicx (\\algnewcommand, \\algblock, \\algdef) and
 algorithm2e (\\SetKwFunction, \\SetKwProg, \\SetKwInOut, \\SetKwFor, \\SetKwIF, ...).
@@ -14,7 +16,6 @@ from dataclasses import dataclass, field
 from qtk.tools.transpile_paper.source import (
     Document,
     Src,
-    read_arg,
     read_command,
     read_delimited,
     read_group,
@@ -59,6 +60,7 @@ class Definitions:
     aliases: dict[str, str] = field(default_factory=dict)  # user cmd -> built-in cmd
     blocks: dict[str, tuple[str, str, int]] = field(default_factory=dict)  # start -> (end, kind, n)
     packages: set[str] = field(default_factory=set)
+    environments: dict[str, tuple[int, str | None, str, str]] = field(default_factory=dict)  # n, default, begin, end
 
 
 def collect(src: Src, doc: Document) -> Definitions:
@@ -147,6 +149,28 @@ def _def(text: str, j: int, definer: str, defs: Definitions | None) -> int:
     body, j = _group(text, j)
     if defs is not None and name not in PROTECTED:
         defs.macros[name] = Macro(name, n, None, body)
+    return j
+
+
+def _let(text: str, j: int, definer: str, defs: Definitions | None) -> int:
+    """\\let\\new\\old (or \\let\\new=\\old): \\new means what \\old means; \\let\\x\\undefined forgets \\x."""
+    j = skip_ws(text, j)
+    if j >= len(text) or text[j] != "\\":
+        raise _Skip
+    name, j = read_command(text, j)
+    j = skip_ws(text, j)
+    if j < len(text) and text[j] == "=":
+        j = skip_ws(text, j + 1)
+    if j >= len(text) or text[j] != "\\":
+        raise _Skip
+    target, j = read_command(text, j)
+    if defs is not None and name not in PROTECTED:
+        if target in ("undefined", "relax", "@undefined"):
+            defs.macros.pop(name, None)
+        elif target in defs.macros:
+            defs.macros[name] = defs.macros[target]
+        else:
+            defs.macros[name] = Macro(name, 0, None, "\\" + target)
     return j
 
 
@@ -272,6 +296,22 @@ def _alg_block(text: str, j: int, definer: str, defs: Definitions | None) -> int
     return j
 
 
+def _newenvironment(text: str, j: int, definer: str, defs: Definitions | None) -> int:
+    """\\newenvironment{name}[n][default]{begin code}{end code}: a wrapper, often around algorithmic."""
+    g = read_group(text, j)
+    if g is None:
+        raise _Skip
+    name, j = text[g[0] : g[1]].strip(), g[2]
+    count, j = _optional(text, j)
+    default, j = _optional(text, j) if count is not None else (None, j)
+    begin, j = _group(text, j)
+    end, j = _group(text, j)
+    if defs is not None:
+        n = int(count) if count and count.strip().isdigit() else 0
+        defs.environments[name] = (n, default, begin, end)
+    return j
+
+
 def _ignored(text: str, j: int, definer: str, defs: Definitions | None) -> int:
     for _ in range(_IGNORED_DEFS[definer]):
         _, j = _group(text, j)
@@ -281,6 +321,7 @@ def _ignored(text: str, j: int, definer: str, defs: Definitions | None) -> int:
 DEFINERS = {
     **{n: _newcommand for n in _NEWCOMMANDS},
     "def": _def,
+    "let": _let,
     "DeclareMathOperator": _operator,
     "DeclarePairedDelimiter": _paired,
     "SetKwFunction": _kw_function,
@@ -292,83 +333,5 @@ DEFINERS = {
                                   "SetKwSwitch", "SetKwComment")},
     **{n: _alg_block for n in ("algblock", "algblockdefx", "algdef")},
     **{n: _ignored for n in _IGNORED_DEFS},
+    **{n: _newenvironment for n in ("newenvironment", "renewenvironment")},
 }
-
-_MAX_DEPTH = 40
-
-
-def expand(src: Src, defs: Definitions, doc: Document, depth: int = 0) -> Src:
-    """Expand the paper's own macros in `src` and drop definitions; positions are kept (the
-    text a macro produces is attributed to the place it was used)."""
-    text = src.text
-    parts: list[Src] = []
-    copied = 0
-    i = text.find("\\")
-    while 0 <= i:
-        name, j = read_command(text, i)
-        if name in DEFINERS:
-            end = parse_definition(text, i, name, None)
-            if end:
-                parts.append(src.sub(copied, i))
-                copied = i = end
-                i = text.find("\\", i)
-                continue
-        macro = defs.macros.get(name)
-        if macro is None or name in PROTECTED:
-            i = text.find("\\", j if name else i + 1)
-            continue
-        if depth >= _MAX_DEPTH:
-            raise doc.error(src.offset(i), f"macro \\{name} expands recursively (more than {_MAX_DEPTH} levels)")
-        produced, end = _invoke(src, i, j, macro)
-        parts.append(src.sub(copied, i))
-        parts.append(expand(produced, defs, doc, depth + 1))
-        copied = end
-        i = text.find("\\", end)
-    parts.append(src.sub(copied, len(text)))
-    return Src.join(parts)
-
-
-def _invoke(src: Src, start: int, j: int, macro: Macro) -> tuple[Src, int]:
-    """The text one use of `macro` produces and the index after its arguments."""
-    text, at = src.text, src.offset(start)
-    if macro.kind == "kwfunction":
-        g = read_group(text, j)
-        label = "\\textsc{%s}" % macro.body
-        if g is None:
-            return Src.const(label + " ", at), j
-        inner = src.sub(g[0], g[1])
-        return Src.join([Src.const(label + "(", at), inner, Src.const(")", at)]), g[2]
-    if macro.kind == "paired":
-        if j < len(text) and text[j] == "*":
-            j += 1
-        opt = read_delimited(text, j, "[", "]")
-        j = opt[2] if opt else j
-    args: list[Src] = []
-    n = macro.n_args
-    if macro.default is not None:
-        opt = read_delimited(text, j, "[", "]")
-        if opt:
-            args.append(src.sub(opt[0], opt[1]))
-            j = opt[2]
-        else:
-            args.append(Src.const(macro.default, at))
-        n -= 1
-    for _ in range(n):
-        arg = read_arg(text, j)
-        if arg is None:
-            break
-        args.append(src.sub(arg[0], arg[1]))
-        j = arg[2]
-    return _substitute(macro.body, args, at), j
-
-
-def _substitute(body: str, args: list[Src], at: int) -> Src:
-    parts: list[Src] = []
-    last = 0
-    for m in re.finditer(r"#(\d)", body):
-        parts.append(Src.const(body[last : m.start()], at))
-        k = int(m.group(1)) - 1
-        parts.append(args[k] if k < len(args) else Src.const("", at))
-        last = m.end()
-    parts.append(Src.const(body[last:] + " ", at))
-    return Src.join(parts)

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from qtk.tools.transpile_paper import pyast as P
 from qtk.tools.transpile_paper.latex_text import function_name, variable_name
+from qtk.tools.transpile_paper.mathtok import GREEK
 
 if TYPE_CHECKING:
     from qtk.tools.transpile_paper.mathparse import Parser
@@ -29,8 +30,12 @@ def atom(p: "Parser") -> ast.expr:
         return _name(p, v, tok.style)
     if k == "const":
         return constant(v)
+    if k == "str":
+        return ast.Constant(v)
     if k == "kw" and v in ("infinity",):
         return P.math_attr("inf")
+    if k == "kw" and v not in _OPERATOR_KWS and p.at("op", "("):  # \\text{zeros}(n, n): a function
+        return _name(p, v, "roman")
     if k == "op" and v in _OP_ATOMS:
         return _OP_ATOMS[v](p)
     if k == "cmd":
@@ -58,6 +63,8 @@ def _name(p: "Parser", raw: str, style: str) -> ast.expr:
     ident = variable_name(raw)
     if style == "prose" and p.at("op", "("):
         style = "roman"  # \text{length}(A): a function name
+    if style == "prose" and len(raw) > 2 and raw.isalpha() and raw.isupper():
+        return P.name(ident, raw=raw, style="func")  # GRAY, WHITE: a named constant (records.py)
     if style == "prose" and len(raw) > 1 and not p.ctx.collecting and ident not in p.ctx.known:
         P.fail(f"{raw!r} is a word, not a variable of the algorithm")
     return P.name(ident, raw=raw, style=style)
@@ -129,7 +136,7 @@ def _set_literal(p: "Parser") -> ast.expr:
             items.append(p.expr())
     p.expect("op", "}s")
     rng = _ellipsis_range(items)
-    return rng if rng is not None else ast.Set(elts=items)
+    return P.mark(rng, set_of=True) if rng is not None else ast.Set(elts=items)
 
 
 def _set_builder(first: ast.expr, cond: ast.expr) -> ast.expr:
@@ -164,10 +171,16 @@ def _bars(p: "Parser") -> ast.expr:
     return size_or_abs(inner, p.ctx)
 
 
+_SCALAR_GREEK = {g for g in GREEK if g.islower()} | {"lam"}
+_OPERATOR_KWS = {"and", "or", "not", "in", "mod", "div", "to", "downto", "down", "step", "by", "is", "are",
+                 "xor", "do", "then", "if", "else", "of", "with", "for", "each", "return", "returns"}
+
+
 def size_or_abs(inner: ast.expr, ctx: P.Ctx) -> ast.expr:
     """|S| is a size for collections and an absolute value for numbers."""
-    if isinstance(inner, ast.Name):
-        scalar = len(inner.id) == 1 and inner.id.islower() and inner.id not in ctx.collections
+    if isinstance(inner, ast.Name):  # |x|, |x'|, |x_1|, |\\delta|: numbers; |S|, |path|: sizes
+        root = inner.id.split("_")[0] or inner.id
+        scalar = (len(root) == 1 and root.islower() or root in _SCALAR_GREEK) and inner.id not in ctx.collections
         return P.call("abs" if scalar else "len", [inner])
     if isinstance(inner, ast.Subscript):
         root = inner.value
@@ -238,8 +251,14 @@ def _command(p: "Parser", cmd: str) -> ast.expr:
 
 def _bigop(p: "Parser", op: str) -> ast.expr:
     if p.accept("op", "_"):
-        target, iterable = _binder(p)
+        target, iterable, ifs = _binder(p)
+        p.ctx.known.update(n.id for n in ast.walk(target) if isinstance(n, ast.Name))  # bound here
         body = p.term()
+        if iterable is None:
+            iterable = _positions(target, body)
+        if ifs:
+            iterable = ast.GeneratorExp(elt=ast.Name(id=target.id, ctx=ast.Load()), generators=[
+                ast.comprehension(target=_store(target), iter=iterable, ifs=ifs, is_async=0)])
         if op in ("argmax", "argmin"):
             if not isinstance(target, ast.Name):
                 P.fail("\\argmax over tuples")
@@ -264,26 +283,42 @@ def _bigop(p: "Parser", op: str) -> ast.expr:
     return P.call("math.prod" if op == "prod" else op, args)
 
 
-def _binder(p: "Parser") -> tuple[ast.expr, ast.expr]:
-    """The range under \\sum/\\max: `i=1` with `^n`, `i \\in S`, or `1 \\le i \\le n`."""
+def _binder(p: "Parser") -> tuple[ast.expr, ast.expr | None, list[ast.expr]]:
+    """The range under \\sum/\\max: `i=1` with `^n`, `i \\in S`, `1 \\le i \\le n`, or `v : P(v)`
+    (the positions of the array in the body, filtered): (variable, iterable or None, filters)."""
+    ifs: list[ast.expr] = []
     if p.accept("op", "{"):
         e = p.expr()
+        if p.accept("op", ":"):  # v : \\neg inTree[v]
+            ifs.append(p.expr())
         p.expect("op", "}")
     else:
         e = p.atom()
+    if isinstance(e, ast.Name) and ifs:
+        return e, None, ifs
     if isinstance(e, ast.Compare):
         ops, left, rights = e.ops, e.left, e.comparators
         if len(ops) == 1 and isinstance(ops[0], ast.Eq) and isinstance(left, ast.Name):
             p.expect("op", "^")
-            return left, P.make_range(rights[0], p.script())
+            return left, P.make_range(rights[0], p.script()), ifs
         if len(ops) == 1 and isinstance(ops[0], ast.In):
-            return left, rights[0]
+            return left, rights[0], ifs
         ascending = all(isinstance(o, (ast.Lt, ast.LtE)) for o in ops)
         if len(ops) == 2 and isinstance(rights[0], ast.Name) and ascending:
             lo = left if isinstance(ops[0], ast.LtE) else P.add_const(left, 1)
             hi = rights[1] if isinstance(ops[1], ast.LtE) else P.add_const(rights[1], -1)
-            return rights[0], P.make_range(lo, hi)
+            return rights[0], P.make_range(lo, hi), ifs
     P.fail("cannot read the range under this operator")
+
+
+def _positions(target: ast.expr, body: ast.expr) -> ast.expr:
+    """`\\arg\\min_{v : P(v)} key[v]`: v runs over the positions of key (numbered as the
+    algorithm numbers them; the index-base pass fixes the start)."""
+    if isinstance(body, ast.Subscript) and isinstance(body.value, ast.Name) and isinstance(target, ast.Name) \
+            and isinstance(body.slice, ast.Name) and body.slice.id == target.id:
+        size = P.call("len", [ast.Name(id=body.value.id, ctx=ast.Load())])
+        return P.mark(P.call("range", [size]), positions_of=body.value.id)
+    P.fail("cannot tell what this operator ranges over")
 
 
 def _mathfn(p: "Parser", fn: str) -> ast.expr:

@@ -12,14 +12,16 @@ from __future__ import annotations
 
 import ast
 
+from qtk.tools.transpile_paper import conditions
 from qtk.tools.transpile_paper import pyast as P
-from qtk.tools.transpile_paper.latex_text import variable_name
+from qtk.tools.transpile_paper.subscripts import is_layer, layer
 from qtk.tools.transpile_paper.mathtok import Tok, Untranslatable
 
 _CMP = {"=": ast.Eq, "==": ast.Eq, "!=": ast.NotEq, "<": ast.Lt, "<=": ast.LtE, ">": ast.Gt,
         ">=": ast.GtE, "in": ast.In, "notin": ast.NotIn, "<=s": ast.LtE, "<s": ast.Lt,
         ">=s": ast.GtE, ">s": ast.Gt}
-_SETOPS = {"cup": ast.BitOr, "cap": ast.BitAnd, "setminus": ast.Sub}
+_SETOPS = {"cup": ast.BitOr, "cap": ast.BitAnd, "setminus": ast.Sub, "&": ast.BitAnd}
+_SHIFTS = {"<<": ast.LShift, ">>": ast.RShift}
 _MULOPS = {"*": ast.Mult, "/": ast.Div, "%": ast.Mod, "//": ast.FloorDiv, "xor": ast.BitXor}
 _ATOM_START = {"num", "name", "const", "cmd", "bigop", "mathfn"}
 _CALLABLE_SINGLE = {"f", "g", "h"}
@@ -97,17 +99,24 @@ class Parser:
             tok = self.peek()
             if tok is None:
                 break
+            if tok.value in ("in", "notin") and tok.kind in ("op", "kw") and conditions.interval_at(self.t, self.i + 1):
+                self.i += 1  # x \\in [0, 10): 0 <= x < 10
+                return self.interval(left, negate=tok.value == "notin")
             if tok.kind == "op" and tok.value in _CMP or tok.kind == "kw" and tok.value == "in":
                 self.i += 1
                 ops.append(_CMP[tok.value]())
                 rights.append(self.setops())
+                if self.accept("op", "pmod"):  # a \\equiv b \\pmod{m}: equal remainders
+                    m = self.script()
+                    return ast.Compare(left=P.binop(left, ast.Mod(), m), ops=[ast.Eq()],
+                                       comparators=[P.binop(rights[-1], ast.Mod(), m)])
             elif tok.kind == "kw" and tok.value == "not" and self.at("kw", "in", 1):
                 self.i += 2
                 ops.append(ast.NotIn())
                 rights.append(self.setops())
-            elif tok.kind == "kw" and tok.value in ("is", "are") and not ops:
-                self.i += 1
-                return self.is_test(left)
+            elif tok.kind == "kw" and tok.value in ("is", "are"):
+                self.i += 1  # `$x = b$ is true`: the test so far is the subject
+                return self.is_test(_compare(left, ops, rights) if ops else left)
             elif tok.kind == "op" and tok.value == "mid" and not ops:
                 self.i += 1
                 right = self.setops()
@@ -118,27 +127,25 @@ class Parser:
             return left
         return _compare(left, ops, rights)
 
+    def interval(self, left: ast.expr, negate: bool) -> ast.expr:
+        return conditions.interval(self, left, negate)
+
     def is_test(self, left: ast.expr) -> ast.expr:
-        negate = bool(self.accept("kw", "not"))
-        tok = self.peek()
-        word = tok.value if tok is not None else ""
-        self.i += 1
-        if word in ("even", "odd"):
-            test: ast.expr = ast.Compare(left=P.binop(left, ast.Mod(), P.const(2)), ops=[ast.Eq()],
-                                         comparators=[P.const(0 if word == "even" else 1)])
-        elif word in ("empty", "nonempty"):
-            op = ast.Eq() if word == "empty" else ast.NotEq()
-            test = ast.Compare(left=P.call("len", [left]), ops=[op], comparators=[P.const(0)])
-        elif tok is not None and tok.kind == "const":
-            test = ast.Compare(left=left, ops=[ast.Is()], comparators=[_const(tok.value)])
-        else:
-            P.fail(f"cannot read 'is {word}'")
-        return ast.UnaryOp(op=ast.Not(), operand=test) if negate else test
+        return conditions.is_test(self, left)
 
     def setops(self) -> ast.expr:
-        left = self.arith()
+        left = self.shifts()
         while self.peek() is not None and self.peek().kind == "op" and self.peek().value in _SETOPS:
             op = _SETOPS[self.t[self.i].value]()
+            self.i += 1
+            left = P.binop(left, op, self.shifts())
+        return left
+
+    def shifts(self) -> ast.expr:
+        """`x \\gg 1`, `1 \\ll k`: bit shifts bind looser than + and -, as in Python."""
+        left = self.arith()
+        while self.peek() is not None and self.peek().kind == "op" and self.peek().value in _SHIFTS:
+            op = _SHIFTS[self.t[self.i].value]()
             self.i += 1
             left = P.binop(left, op, self.arith())
         return left
@@ -205,8 +212,6 @@ class Parser:
             if not isinstance(base, ast.Name):
                 P.fail("^* on an expression")
             return P.name(base.id + "_star")
-        if self.at("op", "{") and self.at("op", "(", 1):
-            P.fail("a parenthesised superscript is an iteration label, not a power")
         return P.binop(base, ast.Pow(), self.script())
 
     def script(self) -> ast.expr:
@@ -226,6 +231,8 @@ class Parser:
         while True:
             if self.at("op", "_"):
                 e = self.subscript(e)
+            elif _indexable(e) and is_layer(self, e):
+                e = layer(self, e)
             elif self.at("op", "[") and _indexable(e):
                 e = self.bracket(e)
             elif self.at("op", "(") and self._callable(e):
@@ -234,10 +241,8 @@ class Parser:
                 self.i += 1
                 attr = self.t[self.i].value
                 self.i += 1
-                if attr.lower() in ("length", "size", "len", "count"):
-                    e = P.call("len", [e])
-                else:
-                    e = ast.Attribute(value=e, attr=variable_name(attr), ctx=ast.Load())
+                args = self.call_args() if self.at("op", "(") else None
+                e = P.member(e, attr, args)  # A.length, s.charAt(i), S.push(x), Q.isEmpty()
             elif self.at("op", "!") and not self.at("op", "=", 1):
                 self.i += 1
                 e = P.call("math.factorial", [e])
@@ -248,49 +253,14 @@ class Parser:
                 return e
 
     def subscript(self, base: ast.expr) -> ast.expr:
-        self.expect("op", "_")
-        tok = self.peek()
-        grouped = self.at("op", "{")
-        inner = self.peek(1) if grouped else tok
-        closes = self.at("op", "}", 2) if grouped else True
-        if isinstance(base, ast.Name) and inner is not None and closes and _label_like(inner, self.ctx):
-            self.i += 3 if grouped else 1
-            label = "max" if inner.kind == "bigop" else inner.value
-            return P.name(variable_name(f"{base.id.rstrip('_')}_{label}"))
-        sub = self.script()
-        items = sub.elts if isinstance(sub, ast.Tuple) else [sub]
-        constant = all(P.int_value(x) is not None for x in items)
-        if isinstance(base, ast.Name):
-            if not constant:
-                self.ctx.collections.add(base.id)
-            elif base.id not in self.ctx.collections:
-                return P.name(base.id + "_" + "_".join(str(P.int_value(x)).replace("-", "m") for x in items))
-        for item in items:
-            base = P.mark(ast.Subscript(value=base, slice=item, ctx=ast.Load()), index=True)
-        return base
+        from qtk.tools.transpile_paper.subscripts import subscript
+
+        return subscript(self, base)
 
     def bracket(self, base: ast.expr) -> ast.expr:
-        self.expect("op", "[")
-        if isinstance(base, ast.Name) and base.id.rstrip("_").lower() in ("length", "size") \
-                and base.id not in self.ctx.known:
-            arg = self.tuple_expr()
-            self.expect("op", "]")
-            return P.call("len", [arg])  # CLRS 2nd edition: length[A]
-        while True:
-            lo = self.expr()
-            # A[i..j], and CLRS 4th edition's A[i:j]: both include j
-            if self.accept("op", "..") or self.accept("op", "...") or self.accept("op", ":"):
-                hi = self.expr()
-                index: ast.expr = P.mark(ast.Slice(lower=lo, upper=hi), inclusive=True)
-            else:
-                index = lo
-                if isinstance(base, ast.Name) and P.int_value(lo) is None:
-                    self.ctx.collections.add(base.id)
-            base = P.mark(ast.Subscript(value=base, slice=index, ctx=ast.Load()), index=True)
-            if not self.accept("op", ","):
-                break
-        self.expect("op", "]")
-        return base
+        from qtk.tools.transpile_paper.subscripts import bracket
+
+        return bracket(self, base)
 
     def _callable(self, e: ast.expr) -> bool:
         if isinstance(e, ast.Attribute):
@@ -298,13 +268,14 @@ class Parser:
         if not isinstance(e, ast.Name):
             return False
         style, raw = P.meta(e, "style"), P.meta(e, "raw", e.id)
-        if style == "func" or e.id.rstrip("_") in self.ctx.functions:
+        if style == "func" or e.id.rstrip("_") in self.ctx.functions or e.id in self.ctx.callables \
+                or e.id in self.ctx.call_arrays:
             return True
         if e.id in self.ctx.known:
             return self._comma_inside()  # w(u, v): a call even when w is a parameter
         if style == "roman" or len(raw) > 1:
             return True
-        return raw in _CALLABLE_SINGLE
+        return raw in _CALLABLE_SINGLE or self._comma_inside()  # w(u, v): never w times a pair
 
     def _comma_inside(self) -> bool:
         """Whether the parenthesis at the cursor holds a top-level comma."""
@@ -322,6 +293,9 @@ class Parser:
 
     def call(self, func: ast.expr) -> ast.expr:
         args = self.call_args()
+        if isinstance(func, ast.Name) and func.id in self.ctx.call_arrays:  # d(u) when d(v) was assigned
+            key = args[0] if len(args) == 1 else ast.Tuple(elts=args, ctx=ast.Load())
+            return P.mark(ast.Subscript(value=func, slice=key, ctx=ast.Load()), index=True)
         if isinstance(func, ast.Name):
             return P.resolve_call(P.meta(func, "raw", func.id), args, self.ctx, P.meta(func, "style"))
         return P.call(func, args)
@@ -353,27 +327,8 @@ def _compare(left: ast.expr, ops: list[ast.cmpop], rights: list[ast.expr]) -> as
     return ast.Compare(left=left, ops=ops, comparators=rights)
 
 
-def _const(value: str) -> ast.expr:
-    if value == "inf":
-        return P.math_attr("inf")
-    if value == "emptyset":
-        return P.empty_set()
-    return P.const({"True": True, "False": False, "None": None}[value])
-
-
 def _indexable(e: ast.expr) -> bool:
     return isinstance(e, (ast.Name, ast.Subscript, ast.Attribute, ast.Call))
-
-
-def _label_like(tok: Tok, ctx: P.Ctx) -> bool:
-    """`d_{\\max}`, `w_{\\text{new}}`, `x_{best}`: a subscript that names, not indexes."""
-    if tok.kind == "bigop" and tok.value in ("max", "min"):
-        return True
-    if tok.kind != "name":
-        return False
-    if tok.style in ("roman", "prose", "func"):
-        return True
-    return len(tok.value) > 1 and variable_name(tok.value) not in ctx.known
 
 
 def parse_all(toks: list[Tok], ctx: P.Ctx, tuple_ok: bool = True) -> ast.expr:

@@ -42,12 +42,13 @@ _OPS = {  # command -> (kind, value)
     **{c: ("op", ">=") for c in ("ge", "geq", "geqslant", "geqq")},
     **{c: ("op", "!=") for c in ("neq", "ne")},
     "lt": ("op", "<"), "gt": ("op", ">"), "equiv": ("op", "=="),
+    "gg": ("op", ">>"), "ll": ("op", "<<"), "pmod": ("op", "pmod"),
     "in": ("op", "in"), "notin": ("op", "notin"), "mid": ("op", "mid"),
     "subseteq": ("op", "<=s"), "subset": ("op", "<s"), "supseteq": ("op", ">=s"),
     "supset": ("op", ">s"), "subsetneq": ("op", "<s"),
-    **{c: ("kw", "and") for c in ("land", "wedge", "AND", "And", "&")},
-    **{c: ("kw", "or") for c in ("lor", "vee", "OR", "Or")},
-    **{c: ("kw", "not") for c in ("neg", "lnot", "NOT", "Not")},
+    **{c: ("kw", "and") for c in ("land", "wedge", "AND", "And", "&", "KwAnd")},
+    **{c: ("kw", "or") for c in ("lor", "vee", "OR", "Or", "KwOr")},
+    **{c: ("kw", "not") for c in ("neg", "lnot", "NOT", "Not", "KwNot")},
     **{c: ("op", "xor") for c in ("XOR", "oplus", "Xor")},
     **{c: ("op", "*") for c in ("cdot", "times", "ast", "cdotp")},
     "div": ("op", "/"), "bmod": ("kw", "mod"), "mod": ("kw", "mod"), "%": ("op", "%"),
@@ -57,6 +58,7 @@ _OPS = {  # command -> (kind, value)
     **{c: ("const", "emptyset") for c in ("emptyset", "varnothing")},
     "infty": ("const", "inf"),
     **{c: ("const", "True") for c in ("TRUE", "True", "KwTrue", "top")},
+    "bot": ("const", "False"),
     **{c: ("const", "False") for c in ("FALSE", "False", "KwFalse")},
     **{c: ("const", "None") for c in ("NIL", "Nil", "Null", "NULL", "KwNil", "None", "KwNull")},
     **{c: ("kw", "to") for c in ("To", "TO", "KwTo", "algorithmicto")},
@@ -95,7 +97,7 @@ _SKIP_ARG = {"label", "hspace", "vspace", "phantom", "hphantom", "vphantom", "fo
              "ref", "eqref", "mathopen", "mathclose", "color", "index", "tag"}
 _INLINE_ARG = {"mathbin", "mathrel", "mathop", "mathord", "ensuremath", "mathpunct", "underbrace",
                "overbrace", "textcolor", "hbox"}
-_FUNC_STYLE = {"textsc", "textproc", "FuncSty", "ProcNameSty", "ProgSty", "Call"}
+_FUNC_STYLE = {"textsc", "textproc", "FuncSty", "ProcNameSty", "ProgSty", "Call", "CALL"}
 _TEXT_STYLE = {"text", "textrm", "textit", "textbf", "textsf", "texttt", "textup", "textnormal",
                "emph", "mbox", "textmd", "KwSty", "ArgSty", "DataSty", "ProcArgSty", "FuncArgSty",
                "textsl", "underline"}
@@ -112,11 +114,23 @@ _PLAIN_RE = re.compile(r"(?P<w>%s)|\d+|[<>=+\-*/(),.:]" % _WORD_RE.pattern)
 
 @dataclass
 class Tok:
-    kind: str  # name num kw op const cmd bigop mathfn unknown
+    kind: str  # name num str kw op const cmd bigop mathfn unknown
     value: str
     at: int  # index in the tokenized text, for messages
     math: bool = True
     style: str = "math"  # for names: math | prose | roman | func | numbers
+
+
+def _string_literal(style: str, content: str) -> str | None:
+    """The string a typewriter-set symbol or a quoted text stands for, if it is one."""
+    text = content.strip().replace("\\_", "_").replace("\\{", "{").replace("\\}", "}")
+    text = text.replace("\\textasciitilde{}", "~").replace("\\%", "%").replace("\\#", "#")
+    for open_q, close_q in (('"', '"'), ("'", "'"), ("``", "''"), ("`", "'")):
+        if len(text) >= len(open_q) + len(close_q) and text.startswith(open_q) and text.endswith(close_q):
+            return text[len(open_q) : len(text) - len(close_q)]
+    if style in ("texttt", "mathtt") and len(text) == 1 and not text.isalnum():
+        return text
+    return None
 
 
 class Untranslatable(Exception):
@@ -156,6 +170,14 @@ class _Tokenizer:
                 i = j + 1
             elif c == "}":
                 i += 1
+            elif not math and text.startswith("``", i) and 0 < text.find("''", i + 2) < end:
+                close = text.find("''", i + 2)  # ``Fizz'': a string constant in text
+                self.add("str", text[i + 2 : close], i, True)
+                i = close + 2
+            elif c == '"' and 0 < text.find('"', i + 1) < end:  # "abc": a string constant
+                close = text.find('"', i + 1)
+                self.add("str", text[i + 1 : close], i, True)
+                i = close + 1
             elif not math and text.startswith("//", i):
                 return text[i + 2 : end].strip()
             elif c.isdigit():
@@ -237,6 +259,9 @@ class _Tokenizer:
             return j, math, None
         if name in _SKIP:
             return j, math, None
+        special = self._special(name, i, j, end, math)
+        if special is not None:
+            return special, math, None
         if name in _SKIP_ARG:
             g = read_group(text, j)
             return (g[2] if g else j), math, None
@@ -268,6 +293,19 @@ class _Tokenizer:
         self.add("unknown", name, i, math)
         return j, math, None
 
+    def _special(self, name: str, i: int, j: int, end: int, math: bool) -> int | None:
+        """Commands whose meaning depends on where they stand; the index after them, or None."""
+        if name in ("hskip", "vskip", "kern", "hspace*"):  # `\\hskip\\algorithmicindent`, `\\kern 2pt`
+            m = re.match(r"\s*(?:\\[A-Za-z@]+|-?[\d.]+\s*(?:pt|em|ex|mm|cm|in|mu)?)", self.text[j:end])
+            return j + (m.end() if m else 0)
+        if name == "&" and math:  # `x \\& 1`: bitwise and in maths, `and` in prose
+            self.add("op", "&", i, math)
+            return j
+        if name in ("star", "ast") and self.out and self.out[-1].value == "^":
+            self.add("op", "*", i, math)  # x^\\star: the optimum x_star
+            return j
+        return None
+
     def _styled(self, name: str, i: int, j: int, math: bool) -> int:
         text = self.text
         if j < len(text) and text[j] == "*":
@@ -275,7 +313,7 @@ class _Tokenizer:
         g = read_group(text, j)
         if g is None:
             return j
-        if name == "Call":
+        if name in ("Call", "CALL"):
             self._function_word(text[g[0] : g[1]], i, math)
             args = read_group(text, g[2])
             if args is None:
@@ -285,6 +323,10 @@ class _Tokenizer:
             self.add("op", ")", args[1], True)
             return args[2]
         content = text[g[0] : g[1]]
+        literal = _string_literal(name, content)
+        if literal is not None:  # \\texttt{(}, \\texttt{"ab"}: a character or string constant
+            self.add("str", literal, i, True)
+            return g[2]
         if name in _FUNC_STYLE:
             self._function_word(content, i, math)
         elif re.search(r"[$\\^_{}]", content.replace("\\_", "").replace("\\,", "").replace("\\ ", "")):

@@ -2,7 +2,9 @@
 function is named, from \\Require / \\KwIn lines (`array $A[1..n]$, target $x$`, `$n = |A|$`).
 
 Array declarations `A[lo..hi]` are kept: they tell the index-base pass where A starts, and a
-bound such as `n` in `A[1..n]` that is not itself a parameter becomes `n = len(A)`.
+bound such as `n` in `A[1..n]` that is not itself a parameter becomes `n = len(A)`; sizes stated in
+words are read by sizes.py. Inputs named after function words (`gradient $g$`) are callable, after
+collection words (`two strings $s$ and $t$`) collections.
 """
 
 from __future__ import annotations
@@ -13,10 +15,30 @@ from dataclasses import dataclass, field
 from qtk.tools.transpile_paper import pyast as P
 from qtk.tools.transpile_paper.mathparse import parse_all
 from qtk.tools.transpile_paper.mathtok import Tok, Untranslatable
-from qtk.tools.transpile_paper.statements import split, tokens, top_level
+from qtk.tools.transpile_paper.sizes import (
+    RELATIONS,
+    columns,
+    counts_collection,
+    element_count,
+    element_form,
+    grid_dims,
+    ident,
+    single_name,
+    listed,
+    sequence,
+    size_equation,
+    space_dims,
+)
+from qtk.tools.transpile_paper.linetokens import split, tokens, top_level
 
-_RELATIONS = {"=", "<", ">", "<=", ">=", "!=", "in", "notin", ":", "<=s", "<s", ">=s", ">s"}
-_LENGTH_WORDS = {"length", "size", "elements", "entries", "items", "len"}
+# words that say the name after them is a function the block calls (`gradient $g$`: g(x) is a call)
+_FUNCTION_WORDS = {"function", "functions", "gradient", "oracle", "map", "mapping", "operator", "loss",
+                   "objective", "policy", "model", "kernel", "metric", "predicate", "comparator",
+                   "heuristic", "callback", "procedure"}
+# words that say the names after them are collections (so |s| is len(s), not abs(s))
+_COLLECTION_WORDS = {"string", "strings", "array", "arrays", "list", "lists", "sequence", "sequences",
+                     "set", "sets", "vector", "vectors", "word", "words", "text", "matrix", "queue",
+                     "stack", "multiset", "tuple", "permutation"}
 
 
 @dataclass
@@ -25,6 +47,7 @@ class Params:
     arrays: dict[str, tuple[ast.expr, ast.expr]] = field(default_factory=dict)  # A -> (lo, hi)
     derived: list[tuple[str, ast.expr]] = field(default_factory=list)  # n = len(A)
     constrained: list[str] = field(default_factory=list)  # named only in conditions ($n \ge 1$)
+    lows: dict[str, int] = field(default_factory=dict)  # $1 \le k \le n$: k counts from 1
 
     def add(self, name: str) -> None:
         if name not in self.names and name not in {d for d, _ in self.derived}:
@@ -53,15 +76,36 @@ def io_params(text: str, ctx: P.Ctx, out: Params) -> Params:
         for part in split(toks, top_level(toks, lambda t: t.value in (",", "and"))):
             names = [t for t in part if t.kind == "name" and (len(t.value) <= 2 or t.style != "prose")]
             if names:
-                out.add(_ident(names[-1]))
+                out.add(ident(names[-1]))
         return out
     last_collection: str | None = None
-    for words, seg in segments:
-        if last_collection and _LENGTH_WORDS & {w.value.lower() for w in words} and _single_name(seg):
-            out.derived.append((_ident(seg[0]), P.call("len", [ast.Name(id=last_collection, ctx=ast.Load())])))
+    typed = False  # the last words named a kind of collection (`two strings $s$ and $t$`)
+    for k, (words, seg) in enumerate(segments):
+        lowered = {w.value.lower() for w in words}
+        typed = bool(lowered & _COLLECTION_WORDS) or typed and lowered <= {"and", ","}
+        if typed:
+            ctx.collections.update(ident(t) for t in seg if t.kind == "name")
+        if lowered & _FUNCTION_WORDS and single_name(seg):
+            ctx.callables.add(ident(seg[0]))
+        after = segments[k + 1][0] if k + 1 < len(segments) else _words_after(toks)
+        if counts_collection(words, after, seg, last_collection, ctx, out):
+            out.derived.append((ident(seg[0]), P.call("len", [ast.Name(id=last_collection, ctx=ast.Load())])))
+            continue
+        nxt = segments[k + 1] if k + 1 < len(segments) else None
+        if grid_dims(seg, nxt, ctx, out) or element_count(seg, nxt, out):
+            continue
+        if last_collection and grid_dims(seg, (after, [Tok("name", last_collection, 0)]), ctx, out):
+            continue  # `$M$, an $r \\times k$ matrix`: the sizes of the matrix just named
+        if [w.value.lower() for w in words[-2:]] in (["for", "each"], ["for", "every"], ["for", "all"]) \
+                or words and words[-1].value.lower() in ("each", "every"):
+            continue  # `a score $s_c$ for each $c \\in C$`: c ranges, it is no input
+        if element_form(words, seg):  # `edges $E$ as triples $(u, v, w)$`: the form of E's elements
+            columns(seg, last_collection, out)
             continue
         parts = [p for p in split(seg, top_level(seg, lambda t: t.kind == "op" and t.value == ",")) if p]
-        if _sequence(parts, ctx, out):
+        seq = sequence(parts, ctx, out)
+        if seq:
+            last_collection = seq
             continue
         for part in parts:
             got = _item(part, ctx, out, loose=True)
@@ -70,25 +114,34 @@ def io_params(text: str, ctx: P.Ctx, out: Params) -> Params:
     return out
 
 
-def _sequence(parts: list[list[Tok]], ctx: P.Ctx, out: Params) -> bool:
-    """`c_0, \\ldots, c_n` (or `c_1, c_2, \\ldots, c_n`): the array c with bounds 0..n."""
-    dots = [k for k, p in enumerate(parts) if len(p) == 1 and p[0].kind == "op" and p[0].value in ("...", "..")]
-    if len(dots) != 1 or dots[0] == 0 or dots[0] == len(parts) - 1:
-        return False
-    head = parts[0]
-    if len(head) > 1 and head[0].kind == "name" and head[1].value == "_":
-        ctx.collections.add(_ident(head[0]))  # x_1, ..., x_n: x is an array
-    try:
-        first, last = parse_all(parts[0], ctx), parse_all(parts[-1], ctx)
-    except Untranslatable:
-        return False
-    if not (isinstance(first, ast.Subscript) and isinstance(last, ast.Subscript)
-            and isinstance(first.value, ast.Name) and isinstance(last.value, ast.Name)
-            and first.value.id == last.value.id):
-        return False
-    out.add(first.value.id)
-    out.arrays[first.value.id] = (first.slice, last.slice)
-    return True
+def _words_after(toks: list[Tok]) -> list[Tok]:
+    """The text words after the last piece of maths."""
+    last = max((k for k, t in enumerate(toks) if t.math), default=len(toks) - 1)
+    return toks[last + 1 :]
+
+
+def declared_names(texts: list[str]) -> set[str]:
+    """Every name the header or the Require/Input lines mention (bound before the body runs)."""
+    found: set[str] = set()
+    for text in texts:
+        toks, _ = tokens(text)
+        found.update(ident(t) for t in toks if t.kind == "name" and t.math)
+    return found
+
+
+def declared_order(out: Params, text: str) -> None:
+    """Inputs in the order the text first names them (`an interval $[a, b]$, bounds $lo < hi$`)."""
+    toks, _ = tokens(text)
+    first: dict[str, int] = {}
+    for k, t in enumerate(toks):
+        if t.kind == "name" and t.math:
+            first.setdefault(ident(t), k)
+            sub = toks[k + 2 : k + 3] if k + 2 < len(toks) and toks[k + 1].value == "_" else []
+            if sub and sub[0].value == "{" and k + 3 < len(toks):
+                sub = toks[k + 3 : k + 4]
+            if sub and sub[0].kind in ("name", "num"):  # x_0, c_1: the names the parser makes
+                first.setdefault(f"{ident(t)}_{sub[0].value}", k)
+    out.names.sort(key=lambda n: first.get(n, len(toks)))
 
 
 def _math_segments(toks: list[Tok]) -> list[tuple[list[Tok], list[Tok]]]:
@@ -109,18 +162,11 @@ def _math_segments(toks: list[Tok]) -> list[tuple[list[Tok], list[Tok]]]:
     return out
 
 
-def _single_name(seg: list[Tok]) -> bool:
-    return len(seg) == 1 and seg[0].kind == "name"
-
-
-def _ident(tok: Tok) -> str:
-    from qtk.tools.transpile_paper.latex_text import variable_name
-
-    return variable_name(tok.value)
-
-
 def _item(part: list[Tok], ctx: P.Ctx, out: Params, loose: bool) -> str | None:
     """Record one item; return its name when it is an array or a plain name."""
+    named = listed(part, ctx, out)
+    if named:
+        return named
     saved = ctx.collecting
     ctx.collecting = True  # a header may name variables the body has not assigned yet
     try:
@@ -128,9 +174,9 @@ def _item(part: list[Tok], ctx: P.Ctx, out: Params, loose: bool) -> str | None:
     except Untranslatable:
         names = [t for t in part if t.kind == "name"]
         if names and not loose:
-            out.add(_ident(names[-1]))
+            out.add(ident(names[-1]))
         elif loose:  # `$\beta \in [0, 1)$`: the name before the relation
-            rel = top_level(part, lambda t: t.kind == "op" and t.value in _RELATIONS or t.value == "in")
+            rel = top_level(part, lambda t: t.kind == "op" and t.value in RELATIONS or t.value == "in")
             if rel and rel[0] > 0:
                 return _item(part[: rel[0]], ctx, out, loose)
         return None
@@ -139,7 +185,13 @@ def _item(part: list[Tok], ctx: P.Ctx, out: Params, loose: bool) -> str | None:
     if isinstance(e, ast.Call) and isinstance(e.func, ast.Name) and len(e.func.id) == 1:
         out.add(e.func.id)  # $f(\theta)$: the function f is the input
         return None
+    if space_dims(e, out):
+        return e.left.id
+    if size_equation(e, out):
+        return None
     if isinstance(e, ast.Name):
+        if any(isinstance(hi, ast.Name) and hi.id == e.id for _, hi in out.arrays.values()):
+            return None  # `$A[1..n]$ with $n$ even`: n is A's length, not another input
         out.add(e.id)
         return e.id
     if isinstance(e, ast.Subscript) and isinstance(e.slice, ast.Slice) and isinstance(e.value, ast.Name):
@@ -151,10 +203,46 @@ def _item(part: list[Tok], ctx: P.Ctx, out: Params, loose: bool) -> str | None:
         if used and used <= out.defined():
             out.derived.append((e.left.id, e.comparators[0]))  # $n = |A|$
             return None
-        out.add(e.left.id)  # $G = (V, E)$
+        out.add(e.left.id)  # $G = (V, E)$: G is the input, V and E its parts
+        parts = e.comparators[0]
+        if isinstance(parts, ast.Tuple) and all(isinstance(x, ast.Name) for x in parts.elts):
+            for k, x in enumerate(parts.elts):
+                if x.id not in out.defined():
+                    out.derived.append((x.id, ast.Subscript(value=ast.Name(id=e.left.id, ctx=ast.Load()),
+                                                            slice=P.const(k), ctx=ast.Load())))
         return e.left.id
-    out.constrained.extend(_names_in_order(e))
+    _declared_in_relation(e, out, loose)
     return None
+
+
+def _declared_in_relation(e: ast.expr, out: Params, loose: bool) -> None:
+    """`an interval $[a, b]$`, `bounds $a < b$`, `step size $\\alpha > 0$`, `$1 \\le k \\le n$`: the
+    names declared here (in order), the lowest value of an index, and the names only constrained."""
+    _record_low(e, out)
+    if isinstance(e, (ast.List, ast.Tuple)) and e.elts and all(isinstance(x, ast.Name) for x in e.elts):
+        for x in e.elts:  # `an interval $[a, b]$`: a and b, in this order
+            out.add(x.id)
+        return
+    bounds = {n.id for _, hi in out.arrays.values() for n in ast.walk(hi) if isinstance(n, ast.Name)}
+    if isinstance(e, ast.Compare) and loose and all(isinstance(x, ast.Name) and P.meta(x, "style") != "numbers"
+                                                    for x in [e.left, *e.comparators]):
+        for x in [e.left, *e.comparators]:  # `bounds $a < b$`: both declared here
+            if x.id not in bounds:
+                out.add(x.id)
+    elif isinstance(e, ast.Compare) and isinstance(e.left, ast.Name) and loose and e.left.id not in bounds:
+        out.add(e.left.id)  # `step size $\alpha > 0$`: alpha is declared here, in this order
+    out.constrained.extend(_names_in_order(e))
+
+
+def _record_low(e: ast.expr, out: Params) -> None:
+    """`1 \\le k \\le n` / `k \\ge 1`: the lowest value k takes (a hint for the index base)."""
+    if not isinstance(e, ast.Compare):
+        return
+    if P.int_value(e.left) in (0, 1) and isinstance(e.ops[0], ast.LtE) and isinstance(e.comparators[0], ast.Name):
+        out.lows[e.comparators[0].id] = P.int_value(e.left)
+    elif isinstance(e.left, ast.Name) and len(e.ops) == 1 and isinstance(e.ops[0], ast.GtE) \
+            and P.int_value(e.comparators[0]) in (0, 1):
+        out.lows[e.left.id] = P.int_value(e.comparators[0])
 
 
 def _names_in_order(e: ast.expr) -> list[str]:
@@ -164,6 +252,9 @@ def _names_in_order(e: ast.expr) -> list[str]:
         if isinstance(node, ast.Call):
             for a in node.args:
                 visit(a)
+            return
+        if isinstance(node, ast.Subscript):  # `0 \\le A[i] \\le k`: i ranges, it is no input
+            visit(node.value)
             return
         if isinstance(node, ast.Name) and node.id not in found and node.id != "math" \
                 and P.meta(node, "style") != "numbers":

@@ -22,6 +22,15 @@ class Ctx:
     collections: set[str] = field(default_factory=set)  # indexed with a variable or iterated over
     collecting: bool = False  # first pass: learn names, accept anything that parses
     unknown_calls: set[str] = field(default_factory=set)
+    sets: set[str] = field(default_factory=set)  # variables created as sets (add, not append)
+    allocated: set[str] = field(default_factory=set)  # arrays created by `C[0..k] = 0`
+    layered: set[str] = field(default_factory=set)  # assigned with a superscript: D^{0} <- W
+    callables: set[str] = field(default_factory=set)  # inputs declared as functions (gradient g)
+    numbers: set[str] = field(default_factory=set)  # assigned a number (`add $x$ to $total$` adds)
+    call_arrays: set[str] = field(default_factory=set)  # arrays written d(v): `d(v) \gets 0`
+    params: set[str] = field(default_factory=set)  # the function's inputs, once known (pass 2)
+    declared: set[str] = field(default_factory=set)  # names in the header and Require/Input text
+    labels: set[tuple[str, str]] = field(default_factory=set)  # (m, i): m_i used before any i
 
 
 def mark(node: ast.AST, **kw: Any) -> ast.AST:
@@ -105,6 +114,16 @@ def make_range(start: ast.expr, stop_inclusive: ast.expr, step: ast.expr | None 
     return mark(rng, bounds=(start, stop_inclusive, down))
 
 
+def repeat(item: ast.expr, size: ast.expr) -> ast.expr:
+    """`[item] * size`, or a comprehension when item is a fresh list/map/set (no shared rows)."""
+    row = isinstance(item, ast.BinOp) and isinstance(item.left, ast.List)  # [0] * m
+    if row or isinstance(item, (ast.List, ast.Dict, ast.Set, ast.Call, ast.ListComp)):
+        gen = ast.comprehension(target=ast.Name(id="_", ctx=ast.Store()), iter=call("range", [size]),
+                                ifs=[], is_async=0)
+        return ast.ListComp(elt=item, generators=[gen])
+    return binop(ast.List(elts=[item], ctx=ast.Load()), ast.Mult(), size)
+
+
 def math_attr(attr: str) -> ast.Attribute:
     return ast.Attribute(value=ast.Name(id="math", ctx=ast.Load()), attr=attr, ctx=ast.Load())
 
@@ -143,7 +162,58 @@ def builtin_call(fname: str, args: list[ast.expr]) -> ast.expr | None:
         return ast.Compare(left=call("len", args), ops=[ast.Eq()], comparators=[const(0)])
     if fname in ("sort",) and n == 1:
         return method(args[0], "sort", [])
+    if fname in ("zeros", "ones") and n in (1, 2):  # zeros(n), zeros(n, m): MATLAB/NumPy style
+        value: ast.expr = const(0 if fname == "zeros" else 1)
+        for size in reversed(args):
+            value = repeat(value, size)
+        return value
     return None
+
+
+def _item(obj: ast.expr, index: ast.expr) -> ast.expr:
+    return mark(ast.Subscript(value=obj, slice=index, ctx=ast.Load()), index=True)
+
+
+def _size_test(op: ast.cmpop):
+    return lambda o, a: ast.Compare(left=call("len", [o]), ops=[op], comparators=[const(0)])
+
+
+# Members other languages give their strings, lists and stacks (`s.charAt(i)`, `S.push(x)`,
+# `Q.isEmpty()`), normalised (lower case, no `_`) -> what they are in Python.
+_METHODS = {
+    "length": lambda o, a: call("len", [o]), "size": lambda o, a: call("len", [o]),
+    "len": lambda o, a: call("len", [o]), "count": lambda o, a: call("len", [o]) if not a else None,
+    "charat": lambda o, a: _item(o, a[0]) if len(a) == 1 else None,
+    "get": lambda o, a: _item(o, a[0]) if len(a) == 1 else None,
+    "substring": lambda o, a: ast.Subscript(value=o, slice=ast.Slice(lower=a[0], upper=a[1] if len(a) > 1 else None),
+                                            ctx=ast.Load()) if a else None,
+    "push": lambda o, a: method(o, "append", a), "pushback": lambda o, a: method(o, "append", a),
+    "add": lambda o, a: method(o, "append", a), "enqueue": lambda o, a: method(o, "append", a),
+    "offer": lambda o, a: method(o, "append", a), "addlast": lambda o, a: method(o, "append", a),
+    "pop": lambda o, a: method(o, "pop", a), "removelast": lambda o, a: method(o, "pop", []),
+    "dequeue": lambda o, a: method(o, "pop", [const(0)]), "poll": lambda o, a: method(o, "pop", [const(0)]),
+    "popleft": lambda o, a: method(o, "pop", [const(0)]), "removefirst": lambda o, a: method(o, "pop", [const(0)]),
+    "top": lambda o, a: ast.Subscript(value=o, slice=const(-1), ctx=ast.Load()),
+    "peek": lambda o, a: ast.Subscript(value=o, slice=const(-1), ctx=ast.Load()),
+    "front": lambda o, a: ast.Subscript(value=o, slice=const(0), ctx=ast.Load()),
+    "isempty": _size_test(ast.Eq()), "empty": _size_test(ast.Eq()),
+    "contains": lambda o, a: ast.Compare(left=a[0], ops=[ast.In()], comparators=[o]) if len(a) == 1 else None,
+    "touppercase": lambda o, a: method(o, "upper", []), "tolowercase": lambda o, a: method(o, "lower", []),
+    "equals": lambda o, a: ast.Compare(left=o, ops=[ast.Eq()], comparators=a) if len(a) == 1 else None,
+}
+
+
+def member(obj: ast.expr, attr: str, args: list[ast.expr] | None) -> ast.expr:
+    """`A.length`, `s.length()`, `s.charAt(i)`, `S.push(x)`, `G.V`: a known member becomes its
+    Python meaning; any other stays an attribute (CLRS's `v.d`) or a method call."""
+    key = attr.lower().replace("_", "")
+    build = _METHODS.get(key)
+    if build is not None and (args is not None or key in ("length", "size", "len", "count")):
+        built = build(obj, args or [])
+        if built is not None:
+            return built
+    node = ast.Attribute(value=obj, attr=variable_name(attr), ctx=ast.Load())
+    return node if args is None else call(node, args)
 
 
 def resolve_call(raw: str, args: list[ast.expr], ctx: Ctx, style: str) -> ast.expr:

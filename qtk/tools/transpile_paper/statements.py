@@ -1,9 +1,10 @@
-"""One pseudo-code line -> Python statements, plus loop headers and conditions.
+"""One pseudo-code line -> Python statements, plus conditions (loop headers: loops.py).
 
-Lines: assignments (\\gets, \\leftarrow, :=, =, chains, tuples), return, break/continue, print,
+Lines: assignments (\\gets, \\leftarrow, :=, =, chains, tuples, several in one line, `D^{0} \\gets W`
+layers, `C[0..k] = 0` allocations), return, break/continue, print, one-line bold `if ... then`,
 swaps (`exchange A[i] with A[j]`, `swap a and b`, `a \\leftrightarrow b`, \\textsc{Swap}(A, i, j)),
-`let C[0..k] be a new array`, `increment x`, and procedure calls. Loop headers:
-`i \\gets 1 \\To n` (inclusive, `\\textbf{downto}`, `step`), `i = 1, \\ldots, n`, `each v \\in S`.
+`let C[0..k] be a new array`, `let $n$ be the length of $A$`, `increment x`, `x++`, procedure
+calls; anything else in words goes through the phrase table (phrases.py).
 """
 
 from __future__ import annotations
@@ -11,70 +12,12 @@ from __future__ import annotations
 import ast
 import copy
 
+from qtk.tools.transpile_paper import phrases
 from qtk.tools.transpile_paper import pyast as P
-from qtk.tools.transpile_paper.latex_text import plain_text
+from qtk.tools.transpile_paper.latex_text import variable_name
+from qtk.tools.transpile_paper.linetokens import TRAILING, split, tokens, top_level
 from qtk.tools.transpile_paper.mathparse import parse_all
-from qtk.tools.transpile_paper.mathtok import Tok, Untranslatable, tokenize
-
-_OPEN = {"(", "[", "{", "{s", "lfloor", "lceil", "langle"}
-_CLOSE = {")", "]", "}", "}s", "rfloor", "rceil", "rangle"}
-_OPERATOR_WORDS = {"and", "or", "not", "mod", "div", "in", "to", "downto", "xor", "is", "step", "by"}
-_TRAILING = {("kw", "do"), ("kw", "then"), ("op", "."), ("op", ";"), ("op", ":")}
-
-
-def tokens(text: str) -> tuple[list[Tok], str | None]:
-    """Tokens of a line without its trailing punctuation and comments (`// ...`, and prose in
-    parentheses after the code: `$t \\gets 0$ (initialize timestep)`)."""
-    toks, comment = tokenize(text)
-    while toks and (toks[-1].kind, toks[-1].value) in _TRAILING:
-        toks.pop()
-    k = _prose_group(toks)
-    if k is not None:
-        note = plain_text(text[toks[k].at + 1 : toks[-1].at])
-        toks = toks[:k]
-        comment = f"{note}; {comment}" if comment else note
-    return toks, comment
-
-
-def _prose_group(toks: list[Tok]) -> int | None:
-    """Start of a final text-mode `( ... )` that holds words rather than code."""
-    if len(toks) < 3 or toks[-1].math or toks[-1].value != ")":
-        return None
-    depth = 0
-    for k in range(len(toks) - 1, 0, -1):
-        t = toks[k]
-        if t.kind == "op" and t.value == ")" and not t.math:
-            depth += 1
-        elif t.kind == "op" and t.value == "(" and not t.math:
-            depth -= 1
-            if depth == 0:
-                words = [w for w in toks[k + 1 : -1] if not w.math and len(w.value) > 2
-                         and (w.kind == "name" and w.style == "prose"
-                              or w.kind == "kw" and w.value not in _OPERATOR_WORDS)]
-                return k if words else None
-    return None
-
-
-def top_level(toks: list[Tok], pred) -> list[int]:
-    """Indices of tokens matching pred outside any brackets."""
-    depth, hits = 0, []
-    for k, t in enumerate(toks):
-        if t.kind == "op" and t.value in _OPEN:
-            depth += 1
-        elif t.kind == "op" and t.value in _CLOSE:
-            depth -= 1
-        elif depth == 0 and pred(t):
-            hits.append(k)
-    return hits
-
-
-def split(toks: list[Tok], at: list[int]) -> list[list[Tok]]:
-    parts, last = [], 0
-    for k in at:
-        parts.append(toks[last:k])
-        last = k + 1
-    parts.append(toks[last:])
-    return parts
+from qtk.tools.transpile_paper.mathtok import Tok, Untranslatable
 
 
 def statement(text: str, ctx: P.Ctx) -> tuple[list[ast.stmt], str | None]:
@@ -82,7 +25,7 @@ def statement(text: str, ctx: P.Ctx) -> tuple[list[ast.stmt], str | None]:
     toks, comment = tokens(text)
     out: list[ast.stmt] = []
     for part in split(toks, top_level(toks, lambda t: t.kind == "op" and t.value == ";")):
-        while part and (part[-1].kind, part[-1].value) in _TRAILING:
+        while part and (part[-1].kind, part[-1].value) in TRAILING:
             part = part[:-1]
         for piece in _assignments(part):  # `a \gets 0; b \gets 1` or `$a \gets 0$, $b \gets 1$`
             out.extend(_statement(piece, ctx))
@@ -90,23 +33,50 @@ def statement(text: str, ctx: P.Ctx) -> tuple[list[ast.stmt], str | None]:
 
 
 def _assignments(toks: list[Tok]) -> list[list[Tok]]:
-    """Split a line at prose commas / `and` when every piece is an assignment."""
+    """Split a line at prose commas / `and` when every piece is an assignment; and a math span
+    holding several (`$a \\gets 0, b \\gets 1$`) at its commas."""
     if not toks:
         return []
     seps = top_level(toks, lambda t: not t.math and ((t.kind == "op" and t.value == ",")
                                                       or (t.kind == "kw" and t.value == "and")))
     pieces = split(toks, seps)
-    if len(pieces) > 1 and all(top_level(p, lambda t: t.kind == "op" and t.value == "gets") for p in pieces):
-        return pieces
+    if len(pieces) > 1 and all(_gets_count(p) or _equals_count(p) == 1 for p in pieces):
+        return pieces  # `$i \\gets 0$, $j \\gets 0$` or `$i = 1$, $j = 1$`
+    if _gets_count(toks) > 1:
+        pieces = split(toks, top_level(toks, lambda t: t.kind == "op" and t.value == ","))
+        if all(_gets_count(p) == 1 for p in pieces):
+            return pieces
     return [toks]
 
 
+def _equals_count(toks: list[Tok]) -> int:
+    return len(top_level(toks, lambda t: t.kind == "op" and t.value == "="))
+
+
+def _gets_count(toks: list[Tok]) -> int:
+    return len(top_level(toks, lambda t: t.kind == "op" and t.value == "gets"))
+
+
 def _statement(toks: list[Tok], ctx: P.Ctx) -> list[ast.stmt]:
+    if not toks:
+        P.fail("nothing to do on this line")
     first = toks[0]
+    if first.kind == "kw" and first.value == "let":  # `let $A$ be an array ... indexed by ...`
+        done = phrases.match(phrases.STATEMENTS, toks, ctx)
+        if done is not None:
+            return done
     if first.kind == "kw":
         handler = _KEYWORD_LINES.get(first.value)
         if handler is not None:
             return handler(toks[1:], ctx)
+    if any(not t.math and t.kind in ("name", "kw") for t in toks):
+        done = phrases.match(phrases.STATEMENTS, toks, ctx)
+        if done is not None:
+            return done
+    if len(toks) >= 3 and toks[-1].value == toks[-2].value and toks[-1].value in ("+", "-") \
+            and toks[-1].kind == "op":  # x++ / x--
+        op = ast.Add() if toks[-1].value == "+" else ast.Sub()
+        return [ast.AugAssign(target=store(parse_all(toks[:-2], ctx), ctx), op=op, value=P.const(1))]
     swaps = top_level(toks, lambda t: t.kind == "op" and t.value == "swap")
     if len(swaps) == 1:
         a, b = split(toks, swaps)
@@ -120,7 +90,7 @@ def _statement(toks: list[Tok], ctx: P.Ctx) -> list[ast.stmt]:
     if len(aug) == 1:
         target, value = split(toks, aug)
         op = {"+=": ast.Add, "-=": ast.Sub, "*=": ast.Mult}[toks[aug[0]].value]()
-        return [ast.AugAssign(target=_store(parse_all(target, ctx), ctx), op=op, value=parse_all(value, ctx))]
+        return [ast.AugAssign(target=store(parse_all(target, ctx), ctx), op=op, value=parse_all(value, ctx))]
     e = parse_all(toks, ctx)
     return [_call_statement(e, ctx)]
 
@@ -170,7 +140,7 @@ def _swap_words(rest: list[Tok], ctx: P.Ctx) -> list[ast.stmt]:
 
 
 def _swap(a: ast.expr, b: ast.expr, ctx: P.Ctx) -> ast.stmt:
-    targets = ast.Tuple(elts=[_store(copy.deepcopy(a), ctx), _store(copy.deepcopy(b), ctx)], ctx=ast.Store())
+    targets = ast.Tuple(elts=[store(copy.deepcopy(a), ctx), store(copy.deepcopy(b), ctx)], ctx=ast.Store())
     return ast.Assign(targets=[targets], value=ast.Tuple(elts=[b, a], ctx=ast.Load()))
 
 
@@ -178,7 +148,7 @@ def _step(rest: list[Tok], ctx: P.Ctx, op: ast.operator) -> list[ast.stmt]:
     by = top_level(rest, lambda t: t.kind == "kw" and t.value == "by")
     target, amount = (split(rest, by[:1]) if by else (rest, []))
     value = parse_all(amount, ctx) if amount else P.const(1)
-    return [ast.AugAssign(target=_store(parse_all(target, ctx), ctx), op=op, value=value)]
+    return [ast.AugAssign(target=store(parse_all(target, ctx), ctx), op=op, value=value)]
 
 
 def _let(rest: list[Tok], ctx: P.Ctx) -> list[ast.stmt]:
@@ -187,13 +157,17 @@ def _let(rest: list[Tok], ctx: P.Ctx) -> list[ast.stmt]:
         return _statement(rest, ctx)  # let x \gets 0
     names, what = rest[: be[0]], rest[be[0] + 1 :]
     words = {t.value for t in what if t.kind == "kw"}
-    if "new" not in words and "empty" not in words:
-        P.fail("`let ... be` without `new` or `empty`")
+    if "new" not in words and "empty" not in words:  # let $n$ be the length of $A$
+        return [ast.Assign(targets=[store(parse_all(names, ctx), ctx)], value=value_of(what, ctx))]
     init = _initial_value(what, ctx)
+    sizes = [t for t in what if t.math]
+    if sizes and top_level(sizes, lambda t: t.kind == "op" and t.value == "*"):
+        value = phrases.grid(sizes, init, ctx)  # let $D^{(k)}$ be a new $n \times n$ matrix
+        return [ast.Assign(targets=[store(parse_all(names, ctx), ctx)], value=value)]
     seps = top_level(names, lambda t: (t.kind == "kw" and t.value == "and") or (t.kind == "op" and t.value == ","))
     out: list[ast.stmt] = []
     for part in split(names, seps):
-        out.append(_allocate(parse_all(part, ctx), "set" in words and "array" not in words, init, ctx))
+        out.append(allocate(parse_all(part, ctx), init, ctx, is_set="set" in words and "array" not in words))
     return out
 
 
@@ -201,6 +175,8 @@ def _initial_value(what: list[Tok], ctx: P.Ctx) -> ast.expr:
     kws = [t.value for t in what if t.kind == "kw"]
     if "zeros" in kws or "zero" in kws:
         return P.const(0)
+    if "empty" in kws and {"list", "lists", "queue", "stack", "array", "arrays"} & set(kws):
+        return ast.List(elts=[], ctx=ast.Load())  # let B[0..9] be new empty lists
     mark = top_level(what, lambda t: t.kind == "kw" and t.value in ("initialized", "filled"))
     if mark:
         rest = what[mark[0] + 1 :]
@@ -210,7 +186,9 @@ def _initial_value(what: list[Tok], ctx: P.Ctx) -> ast.expr:
     return P.const(None)
 
 
-def _allocate(spec: ast.expr, is_set: bool, init: ast.expr, ctx: P.Ctx) -> ast.stmt:
+def allocate(spec: ast.expr, init: ast.expr, ctx: P.Ctx, size: ast.expr | None = None,
+             is_set: bool = False) -> ast.stmt:
+    """`A[0..n]` (or A with `size` elements) filled with `init`; the declared lower bound is kept."""
     dims: list[ast.Slice] = []
     while isinstance(spec, ast.Subscript) and isinstance(spec.slice, ast.Slice):
         dims.insert(0, spec.slice)
@@ -218,18 +196,17 @@ def _allocate(spec: ast.expr, is_set: bool, init: ast.expr, ctx: P.Ctx) -> ast.s
     if not isinstance(spec, ast.Name):
         P.fail("cannot tell which array to allocate")
     ctx.known.add(spec.id)
+    if not dims and size is not None:
+        value = P.repeat(init, size)
+        return ast.Assign(targets=[ast.Name(id=spec.id, ctx=ast.Store())], value=value)
     if not dims:
-        value: ast.expr = P.call("set", []) if is_set else ast.List(elts=[], ctx=ast.Load())
+        if is_set:
+            ctx.sets.add(spec.id)
+        value: ast.expr = P.empty_set() if is_set else ast.List(elts=[], ctx=ast.Load())
         return ast.Assign(targets=[ast.Name(id=spec.id, ctx=ast.Store())], value=value)
     value = init
-    for k, dim in enumerate(reversed(dims)):
-        size = _size(dim)
-        if k == 0:
-            value = P.binop(ast.List(elts=[value], ctx=ast.Load()), ast.Mult(), size)
-        else:
-            gen = ast.comprehension(target=ast.Name(id="_", ctx=ast.Store()), iter=P.call("range", [size]),
-                                    ifs=[], is_async=0)
-            value = ast.ListComp(elt=value, generators=[gen])
+    for dim in reversed(dims):
+        value = P.repeat(value, _size(dim))
     lows = [P.int_value(d.lower) for d in dims]
     node = ast.Assign(targets=[ast.Name(id=spec.id, ctx=ast.Store())], value=value)
     return P.mark(node, alloc=(spec.id, lows[0] if lows[0] is not None else 0))
@@ -245,12 +222,68 @@ def _size(dim: ast.Slice) -> ast.expr:
 def _assign(parts: list[list[Tok]], ctx: P.Ctx) -> ast.stmt:
     if any(not p for p in parts):
         P.fail("an assignment with a missing side")
-    value = parse_all(parts[-1], ctx)
-    targets = [_store(parse_all(p, ctx), ctx) for p in parts[:-1]]
-    return ast.Assign(targets=targets, value=value)
+    for p in parts[:-1]:  # `d(v) \\gets ...`: nothing can be assigned to a call, so d is an array
+        if len(p) >= 4 and p[0].kind == "name" and p[1].value == "(" and p[-1].value == ")" \
+                and variable_name(p[0].value) not in ctx.functions.values():
+            ctx.call_arrays.add(variable_name(p[0].value))
+    value = value_of(parts[-1], ctx)
+    targets = [_layer_target(parse_all(p, ctx), ctx) for p in parts[:-1]]
+    if len(targets) == 1 and _new_range(targets[0], ctx):
+        root = targets[0]
+        while isinstance(root, ast.Subscript):
+            root = root.value
+        ctx.allocated.add(root.id)
+        return allocate(targets[0], value, ctx)  # count[0..n] = 0 with count not yet created
+    if P.meta(value, "set_of"):  # Q \\gets \\{0, \\ldots, n - 1\\}: a set the algorithm changes
+        value = P.call("set", [value])
+    if is_number(value):  # `add $x$ to $total$` will add to it
+        ctx.numbers.update(t.id for t in targets if isinstance(t, ast.Name))
+    if P.is_empty_set(value) or P.meta(value, "set_of") or isinstance(value, ast.Call) and \
+            isinstance(value.func, ast.Name) and value.func.id == "set":
+        ctx.sets.update(t.id for t in targets if isinstance(t, ast.Name))
+    return ast.Assign(targets=[store(t, ctx) for t in targets], value=value)
 
 
-def _store(e: ast.expr, ctx: P.Ctx) -> ast.expr:
+def _layer_target(target: ast.expr, ctx: P.Ctx) -> ast.expr:
+    """`D^{0} \\gets W`: nothing can be assigned to a power, so the superscript numbers D's layers."""
+    if isinstance(target, ast.BinOp) and isinstance(target.op, ast.Pow) and isinstance(target.left, ast.Name):
+        ctx.layered.add(target.left.id)
+        ctx.collections.add(target.left.id)
+        return P.mark(ast.Subscript(value=target.left, slice=target.right, ctx=ast.Load()), layer=True)
+    return target
+
+
+def is_number(value: ast.expr) -> bool:
+    """A number literal (or -x, or infinity): the variable it is assigned to holds a number."""
+    if isinstance(value, ast.UnaryOp):
+        value = value.operand
+    if isinstance(value, ast.Attribute):
+        return value.attr == "inf"
+    return isinstance(value, ast.Constant) and type(value.value) in (int, float)
+
+
+def value_of(toks: list[Tok], ctx: P.Ctx) -> ast.expr:
+    """The right side of an assignment: maths, or one of the phrases (`an empty stack`)."""
+    try:
+        return parse_all(toks, ctx)
+    except Untranslatable:
+        value = phrases.match(phrases.VALUES, toks, ctx)
+        if value is None:
+            raise
+        return value
+
+
+def _new_range(target: ast.expr, ctx: P.Ctx) -> bool:
+    """`C[0..k]` (or `C[1..n, 1..m]`) on the left with C never created: the line allocates C."""
+    while isinstance(target, ast.Subscript) and isinstance(target.slice, ast.Slice) \
+            and P.meta(target.slice, "inclusive"):
+        target = target.value
+        if isinstance(target, ast.Name):
+            return target.id not in ctx.known or target.id in ctx.allocated
+    return False
+
+
+def store(e: ast.expr, ctx: P.Ctx) -> ast.expr:
     """Turn a parsed expression into an assignment target (names become known variables)."""
     if isinstance(e, ast.Name):
         ctx.known.add(e.id)
@@ -259,11 +292,24 @@ def _store(e: ast.expr, ctx: P.Ctx) -> ast.expr:
         e.ctx = ast.Store()
         return e
     if isinstance(e, (ast.Tuple, ast.List)):
-        return ast.Tuple(elts=[_store(x, ctx) for x in e.elts], ctx=ast.Store())
+        return ast.Tuple(elts=[store(x, ctx) for x in e.elts], ctx=ast.Store())
     P.fail(f"cannot assign to {ast.unparse(e)}")
 
 
+def _inline_if(rest: list[Tok], ctx: P.Ctx) -> list[ast.stmt]:
+    """`\\textbf{if} $c$ \\textbf{then} $x \\gets 1$ [\\textbf{else} ...]` on one line."""
+    then = top_level(rest, lambda t: t.kind == "kw" and t.value == "then")
+    if not then:
+        P.fail("a one-line if needs `then`")
+    cond, body = rest[: then[0]], rest[then[0] + 1 :]
+    other = top_level(body, lambda t: t.kind == "kw" and t.value == "else")
+    body, orelse = (body[: other[0]], body[other[0] + 1 :]) if other else (body, [])
+    return [ast.If(test=parse_all(cond, ctx, tuple_ok=False), body=_statement(body, ctx),
+                   orelse=_statement(orelse, ctx) if orelse else [])]
+
+
 _KEYWORD_LINES = {
+    "if": _inline_if,
     "return": _return,
     "returns": _return,
     "break": _jump(ast.Break),
@@ -278,62 +324,18 @@ _KEYWORD_LINES = {
 }
 
 
+def statement_tokens(toks: list[Tok], ctx: P.Ctx) -> list[ast.stmt]:
+    """Statements for tokens already read (a phrase's body)."""
+    return _statement(toks, ctx)
+
+
 def condition(text: str, ctx: P.Ctx) -> ast.expr:
     toks, _ = tokens(text)
     return parse_all(toks, ctx, tuple_ok=False)
 
 
 def for_header(text: str, ctx: P.Ctx) -> ast.For:
-    """`i \\gets 1 \\To n`, `i = n \\textbf{downto} 1`, `i = 1, \\ldots, n`, `each v \\in S`."""
+    from qtk.tools.transpile_paper.loops import for_tokens
+
     toks, _ = tokens(text)
-    while toks and toks[0].kind == "kw" and toks[0].value in ("for", "each", "every", "all"):
-        toks = toks[1:]
-    assign = top_level(toks, lambda t: (t.kind == "op" and t.value in ("gets", "="))
-                       or (t.kind == "kw" and t.value == "from"))
-    member = top_level(toks, lambda t: t.value == "in" and t.kind in ("op", "kw"))
-    if assign and (not member or assign[0] < member[0]):
-        target = _store(parse_all(toks[: assign[0]], ctx), ctx)
-        iterable = _counted(toks[assign[0] + 1 :], ctx)
-    elif member:
-        before = toks[: member[0]]
-        first_math = next((k for k, t in enumerate(before) if t.math or t.style != "prose"), None)
-        if first_math is None:
-            before = before[-1:]
-        else:
-            before = before[first_math:]
-        target = _store(parse_all(before, ctx), ctx)
-        iterable = parse_all(toks[member[0] + 1 :], ctx)
-    else:
-        raise Untranslatable("a loop header needs `i \\gets a \\To b` or `x \\in S`")
-    return ast.For(target=target, iter=iterable, body=[], orelse=[])
-
-
-def _counted(rest: list[Tok], ctx: P.Ctx) -> ast.expr:
-    """The range after `i \\gets`: `1 \\To n [step 2]`, `n downto 1`, `1, \\ldots, n`, `1..n`."""
-    to = top_level(rest, lambda t: t.kind == "kw" and t.value in ("to", "downto", "down"))
-    if to:
-        k = to[0]
-        down = rest[k].value in ("downto", "down")
-        skip = 2 if rest[k].value == "down" and k + 1 < len(rest) and rest[k + 1].value == "to" else 1
-        start = parse_all(rest[:k], ctx, tuple_ok=False)
-        after = rest[k + skip :]
-        step_at = top_level(after, lambda t: t.kind == "kw" and t.value in ("step", "by"))
-        end_toks, step_toks = (split(after, step_at[:1]) if step_at else (after, []))
-        step = parse_all(step_toks, ctx, tuple_ok=False) if step_toks else None
-        if step is not None and P.int_value(step) is not None and P.int_value(step) < 0:
-            down, step = True, P.const(-P.int_value(step))
-        return P.make_range(start, parse_all(end_toks, ctx, tuple_ok=False), step, down)
-    dots = top_level(rest, lambda t: t.kind == "op" and t.value in ("..", "..."))
-    if not dots:
-        raise Untranslatable("a counted loop needs `\\To`, `downto` or `\\ldots`")
-    commas = top_level(rest, lambda t: t.kind == "op" and t.value == ",")
-    pieces = [p for p in split(rest, sorted(commas + dots)) if p]
-    values = [parse_all(p, ctx, tuple_ok=False) for p in pieces]
-    if len(values) == 2:
-        return P.make_range(values[0], values[1])
-    if len(values) == 3:
-        step = P.difference(values[1], values[0])
-        if P.int_value(step) is not None and P.int_value(step) < 0:
-            return P.make_range(values[0], values[2], P.const(-P.int_value(step)), down=True)
-        return P.make_range(values[0], values[2], step)
-    raise Untranslatable("cannot read this \\ldots loop")
+    return for_tokens(toks, ctx)

@@ -17,6 +17,9 @@ from qtk.tools.transpile_paper.source import Src
 
 _INPUT_LABELS = {"input", "inputs", "in", "data", "require", "requires", "given", "parameters",
                  "parameter", "params", "param", "globals", "arguments", "args"}
+_OUTPUT_LABELS = {"output", "outputs", "out", "ensure", "ensures", "result", "results", "return",
+                  "returns"}
+_INPUT_LABELS |= {"hyperparameters", "hyper parameters"}
 
 
 @dataclass
@@ -38,6 +41,10 @@ class Unit:
     def input_io(self) -> list[ir.IO]:
         return [io for io in self.io if io.label.lower().strip(": ") in _INPUT_LABELS]
 
+    @property
+    def output_io(self) -> list[ir.IO]:
+        return [io for io in self.io if io.label.lower().strip(": ") in _OUTPUT_LABELS]
+
 
 @dataclass
 class Naming:
@@ -51,9 +58,48 @@ def split_units(algos: list[ir.Algorithm]) -> list[Unit]:
     return units
 
 
+_BOLD_LABEL = re.compile(r"^\s*\\text(?:bf|sc|it)\s*\{\s*([A-Za-z][A-Za-z ]*?)\s*(:?)\s*\}\s*(:?)")
+
+
+def _promote_io(nodes: list[ir.Node]) -> list[ir.Node]:
+    """`\\State \\textbf{Input:} ...` lines are Input/Output declarations, as \\Require is."""
+    out: list[ir.Node] = []
+    for node in nodes:
+        m = _BOLD_LABEL.match(node.text.text) if isinstance(node, ir.Statement) else None
+        label = m.group(1).lower() if m else ""
+        if m and (m.group(2) or m.group(3)) and label in _INPUT_LABELS | _OUTPUT_LABELS:
+            out.append(ir.IO(node.line, m.group(1), node.text.sub(m.end(), len(node.text)), node.raw))
+        else:
+            if isinstance(node, ir.Function):
+                node.body = _promote_io(node.body)
+            out.append(node)
+    return out
+
+
+def lead_io(lead: Src | None, line_of) -> list[ir.IO]:
+    """`\\textbf{Input:} ... \\\\ \\textbf{Output:} ...` written in the float above the
+    algorithmic environment: declarations, one per label."""
+    if lead is None:
+        return []
+    found: list[ir.IO] = []
+    text = lead.text
+    starts = [m for m in re.finditer(r"\\text(?:bf|sc|it)\s*\{\s*([A-Za-z][A-Za-z ]*?)\s*:?\s*\}\s*:?", text)
+              if m.group(1).lower() in _INPUT_LABELS | _OUTPUT_LABELS]
+    for m, nxt in zip(starts, starts[1:] + [None]):
+        end = nxt.start() if nxt else len(text)
+        piece = lead.sub(m.end(), end)
+        cut = re.search(r"\\\\|\n\s*\n|\\(?:caption|label|par)\b", piece.text)
+        piece = piece.sub(0, cut.start()) if cut else piece
+        found.append(ir.IO(line_of(lead.offset(m.start())), m.group(1), piece.strip(), " ".join(text[m.start():end].split())))
+    return found
+
+
 def _units_of(algo: ir.Algorithm, number: int) -> list[Unit]:
     caption = plain_text(algo.caption.text) if algo.caption is not None else None
+    algo.nodes = _promote_io(algo.nodes)
     funcs = [n for n in algo.nodes if isinstance(n, ir.Function)]
+    if funcs:  # prose around the procedures explains them; it is no code of its own
+        algo.nodes = [ir.Comment(n.line, plain_text(n.text.text)) if _prose(n) else n for n in algo.nodes]
     io = [n for n in algo.nodes if isinstance(n, ir.IO)]
     loose = [n for n in algo.nodes if not isinstance(n, (ir.Function, ir.IO))]
     units: list[Unit] = []
@@ -73,6 +119,14 @@ def _units_of(algo: ir.Algorithm, number: int) -> list[Unit]:
     return units
 
 
+_CODE_MARK = re.compile(r"\$|\\\(|\\Call|\\gets|\\leftarrow|:=|=|\\Return|\\textsc")
+
+
+def _prose(node: ir.Node) -> bool:
+    return isinstance(node, ir.Statement) and not _CODE_MARK.search(node.text.text) \
+        and len(node.text.text.split()) >= 3
+
+
 def _leading_io(body: list[ir.Node]) -> tuple[list[ir.IO], list[ir.Node]]:
     io = [n for n in body if isinstance(n, ir.IO)]
     rest = [n for n in body if not isinstance(n, ir.IO)]
@@ -88,6 +142,7 @@ def _caption_header(caption: Src | None) -> tuple[str | None, Src | None]:
     if caption is None:
         return None, None
     text = caption.text.replace("$", " ").replace("\\(", " ").replace("\\)", " ").strip()
+    text = re.sub(r"\s*(?:\\to|\\rightarrow|->|→|:)\s*[\w\\{} ]*$", "", text)  # `Name(A) \\to integer`
     m = re.match(r"^(\\[A-Za-z]+\s*\{[^{}]*\}|[A-Za-z][\w\-\\]*)\s*\(.*\)\s*\.?$", text, re.S)
     if m is None:
         return None, None

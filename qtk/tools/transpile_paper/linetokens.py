@@ -1,0 +1,145 @@
+"""The tokens of one pseudo-code line, ready for the statement and loop readers: trailing
+punctuation and comments off (`// ...`, prose in parentheses after the code), braces that only
+group the whole line dropped (`\\State{...}`), `\\mathrel{+}=` joined into `+=`; and the two helpers
+every reader uses to cut a line at its top level (outside brackets).
+"""
+
+from __future__ import annotations
+
+from qtk.tools.transpile_paper.latex_text import plain_text
+from qtk.tools.transpile_paper.mathtok import Tok, tokenize
+
+_OPEN = {"(", "[", "{", "{s", "lfloor", "lceil", "langle"}
+_CLOSE = {")", "]", "}", "}s", "rfloor", "rceil", "rangle"}
+_OPERATOR_WORDS = {"and", "or", "not", "mod", "div", "in", "to", "downto", "xor", "is", "step", "by"}
+TRAILING = {("kw", "do"), ("kw", "then"), ("op", "."), ("op", ";"), ("op", ":")}
+
+
+def tokens(text: str) -> tuple[list[Tok], str | None]:
+    """Tokens of a line without its trailing punctuation and comments (`// ...`, and prose in
+    parentheses after the code: `$t \\gets 0$ (initialize timestep)`)."""
+    toks, comment = tokenize(text)
+    toks = _comparison_words(_join_updates(toks))
+    if len(toks) > 2 and toks[0].value == "{" and toks[-1].value == "}" and not toks[0].math and _wraps(toks):
+        toks = toks[1:-1]  # \\State{$x \\gets 0$}: the braces only group the line
+    while toks and (toks[-1].kind, toks[-1].value) in TRAILING:
+        toks.pop()
+    k = _prose_group(toks)
+    if k is not None:
+        note = plain_text(text[toks[k].at + 1 : toks[-1].at])
+        toks = toks[:k]
+        comment = f"{note}; {comment}" if comment else note
+    return toks, comment
+
+
+# Comparisons in words (`$x$ is greater than $y$`, `is at most`), longest first -> the operator.
+_COMPARISONS = [
+    (("is", "greater", "than", "or", "equal", "to"), ">="), (("is", "less", "than", "or", "equal", "to"), "<="),
+    (("is", "greater", "than"), ">"), (("is", "less", "than"), "<"), (("is", "at", "least"), ">="),
+    (("is", "at", "most"), "<="), (("is", "equal", "to"), "="), (("is", "not", "equal", "to"), "!="),
+    (("equals",), "="), (("greater", "than"), ">"), (("less", "than"), "<"),
+]
+_SIZE_WORDS = {"length", "size"}
+
+
+def _comparison_words(toks: list[Tok]) -> list[Tok]:
+    """`the length of $w$ is greater than $\\ell$` -> `len(w) > l` as tokens, so that conditions
+    and values written in words parse as maths."""
+    out: list[Tok] = []
+    k = 0
+    while k < len(toks):
+        t = toks[k]
+        words = [x.value.lower() for x in toks[k : k + 6]]
+        hit = next(((n, op) for n, op in _COMPARISONS if tuple(words[: len(n)]) == n
+                    and all(not x.math for x in toks[k : k + len(n)])), None)
+        if hit is not None:
+            out.append(Tok("op", hit[1], t.at, True))
+            k += len(hit[0])
+            continue
+        size = _size_of(toks, k)
+        if size is not None:
+            end, inner = size
+            out += [Tok("name", "len", t.at, True, "roman"), Tok("op", "(", t.at, True), *inner,
+                    Tok("op", ")", t.at, True)]
+            k = end
+            continue
+        out.append(t)
+        k += 1
+    return out
+
+
+def _size_of(toks: list[Tok], k: int) -> tuple[int, list[Tok]] | None:
+    """`(the) length of $X$` at k: (the index after it, X's tokens)."""
+    j = k + 1 if toks[k].value == "the" and not toks[k].math else k
+    if j + 2 >= len(toks) or toks[j].math or toks[j].value.lower() not in _SIZE_WORDS \
+            or toks[j + 1].value != "of" or not toks[j + 2].math:
+        return None
+    end = j + 2
+    while end < len(toks) and toks[end].math and not (toks[end].kind == "op" and toks[end].value in ("gets", "=")):
+        end += 1
+    return end, toks[j + 2 : end]
+
+
+def _wraps(toks: list[Tok]) -> bool:
+    """Whether the first token's brace closes at the last token."""
+    depth = 0
+    for k, t in enumerate(toks):
+        if t.kind == "op" and t.value == "{":
+            depth += 1
+        elif t.kind == "op" and t.value == "}":
+            depth -= 1
+            if depth == 0:
+                return k == len(toks) - 1
+    return False
+
+
+def _join_updates(toks: list[Tok]) -> list[Tok]:
+    """`x \\mathrel{+}= 1` arrives as `+` then `=`: one `+=`."""
+    out: list[Tok] = []
+    for t in toks:
+        if t.kind == "op" and t.value == "=" and out and out[-1].kind == "op" and out[-1].value in "+-*":
+            out[-1] = Tok("op", out[-1].value + "=", out[-1].at, out[-1].math)
+        else:
+            out.append(t)
+    return out
+
+
+def _prose_group(toks: list[Tok]) -> int | None:
+    """Start of a final text-mode `( ... )` that holds words rather than code."""
+    if len(toks) < 3 or toks[-1].math or toks[-1].value != ")":
+        return None
+    depth = 0
+    for k in range(len(toks) - 1, 0, -1):
+        t = toks[k]
+        if t.kind == "op" and t.value == ")" and not t.math:
+            depth += 1
+        elif t.kind == "op" and t.value == "(" and not t.math:
+            depth -= 1
+            if depth == 0:
+                words = [w for w in toks[k + 1 : -1] if not w.math and len(w.value) > 2
+                         and (w.kind == "name" and w.style == "prose"
+                              or w.kind == "kw" and w.value not in _OPERATOR_WORDS)]
+                return k if words else None
+    return None
+
+
+def top_level(toks: list[Tok], pred) -> list[int]:
+    """Indices of tokens matching pred outside any brackets."""
+    depth, hits = 0, []
+    for k, t in enumerate(toks):
+        if t.kind == "op" and t.value in _OPEN:
+            depth += 1
+        elif t.kind == "op" and t.value in _CLOSE:
+            depth -= 1
+        elif depth == 0 and pred(t):
+            hits.append(k)
+    return hits
+
+
+def split(toks: list[Tok], at: list[int]) -> list[list[Tok]]:
+    parts, last = [], 0
+    for k in at:
+        parts.append(toks[last:k])
+        last = k + 1
+    parts.append(toks[last:])
+    return parts

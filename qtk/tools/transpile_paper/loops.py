@@ -1,0 +1,216 @@
+"""Loop headers: counted loops (`i \\gets 1 \\To n`, `\\textbf{downto}`, `step`, `i = 1, \\ldots, n`,
+`i = n, n - 1, \\ldots, 1`, `1..n`, `i in 1..n`) and loops over collections (`each v \\in S`, `x in
+words`, `character c of s`), plus index pairs (`i, j with 1 \\le i < j \\le n`) as nested loops.
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+import re
+from dataclasses import dataclass
+
+from qtk.tools.transpile_paper import pyast as P
+from qtk.tools.transpile_paper.mathparse import parse_all
+from qtk.tools.transpile_paper.mathtok import Tok, Untranslatable
+from qtk.tools.transpile_paper.linetokens import split, top_level
+from qtk.tools.transpile_paper.statements import store
+
+
+def for_tokens(toks: list[Tok], ctx: P.Ctx) -> ast.For:
+    """`i \\gets 1 \\To n`, `i = n \\textbf{downto} 1`, `i = 1, \\ldots, n`, `each v \\in S`."""
+    while toks and toks[0].kind == "kw" and toks[0].value in ("for", "each", "every", "all"):
+        toks = toks[1:]
+    toks, order = _order_suffix(toks)
+    chain = _bounded(toks)
+    if chain is not None:
+        if order is not None:
+            raise Untranslatable("an order on a range of index pairs")
+        return _nested(chain, ctx)
+    assign = top_level(toks, lambda t: (t.kind == "op" and t.value in ("gets", "="))
+                       or (t.kind == "kw" and t.value == "from"))
+    member = top_level(toks, lambda t: t.value == "in" and t.kind in ("op", "kw"))
+    if not assign and not member:  # `character $c$ of $s$`
+        member = top_level(toks, lambda t: t.kind == "kw" and t.value == "of")[:1]
+    if assign and (not member or assign[0] < member[0]):
+        target = store(parse_all(toks[: assign[0]], ctx), ctx)
+        iterable = _ordered(_counted(toks[assign[0] + 1 :], ctx), target, order, ctx)
+    elif member:
+        before = toks[: member[0]]
+        first_math = next((k for k, t in enumerate(before) if t.math or t.style != "prose"), None)
+        if first_math is None:
+            before = before[-1:]
+        else:
+            before = before[first_math:]
+        target = store(parse_all(before, ctx), ctx)
+        after = toks[member[0] + 1 :]
+        dots = top_level(after, lambda t: t.kind == "op" and t.value in ("..", "..."))
+        iterable = _counted(after, ctx) if dots else parse_all(after, ctx)  # i in 1..n
+        if isinstance(iterable, ast.List) and len(iterable.elts) == 1 and P.int_value(iterable.elts[0]) is None:
+            iterable = P.make_range(P.const(1), iterable.elts[0])  # x \\in [n] = {1, ..., n}
+        if isinstance(iterable, ast.Tuple) and any(isinstance(x, (ast.Compare, ast.BoolOp)) for x in iterable.elts):
+            raise Untranslatable("a loop over a set given by a condition")  # i \\in N, i \\le n
+        if P.meta(iterable, "style") == "numbers":
+            raise Untranslatable("a loop over a set of numbers")
+        iterable = _ordered(iterable, target, order, ctx)
+    else:
+        raise Untranslatable("a loop header needs `i \\gets a \\To b` or `x \\in S`")
+    return ast.For(target=target, iter=iterable, body=[], orelse=[])
+
+
+_ORDER = re.compile(r"^,? ?(?:(?:taken |visited )?(?:from (?:left to right|right to left|first to last)"
+                    r"|in (?:the given |reverse |(?:non-?)?(?:increasing|decreasing) |ascending |descending |sorted )?order"
+                    r"(?: of \$)?|sorted by \$|one by one|backwards))$")
+
+
+def _order_suffix(toks: list[Tok]) -> tuple[list[Tok], tuple[str, list[Tok]] | None]:
+    """`$S$ in increasing order of $f$`, `$s$, from left to right`, `$E$ sorted by $w$`: the header
+    without it, and (the words, the key's maths) of the order written after the collection."""
+    for k in range(1, len(toks)):
+        if toks[k].math or not toks[k - 1].math:
+            continue
+        key = [x for x in toks[k:] if x.math]
+        words = " ".join(x.value.lower() for x in toks[k:] if not x.math).replace(" ,", ",")
+        if _ORDER.match(words + (" $" if key else "")):
+            return toks[:k], (words, key)
+    return toks, None
+
+
+def _ordered(iterable: ast.expr, target: ast.expr, order, ctx: P.Ctx) -> ast.expr:
+    if order is None:
+        return iterable
+    words, key_toks = order
+    if any(w in words for w in ("left to right", "in order", "given order", "one by one", "as listed")):
+        return iterable
+    if any(w in words for w in ("right to left", "reverse order", "backwards")):
+        return P.call("reversed", [P.call("list", [iterable])])
+    if not any(w in words for w in ("increasing", "ascending", "decreasing", "descending", "sorted",
+                                    "nondecreasing", "non-decreasing", "order")):
+        raise Untranslatable(f"cannot read the order `{words}`")
+    keywords = []
+    if any(w in words for w in ("decreasing", "descending")) and "non-decreasing" not in words:
+        keywords.append(ast.keyword(arg="reverse", value=P.const(True)))
+    if key_toks:
+        key = _key_of(target, parse_all(key_toks, ctx))
+        keywords.insert(0, ast.keyword(arg="key", value=key))
+    return P.call("sorted", [iterable], keywords)
+
+
+def _key_of(target: ast.expr, key: ast.expr) -> ast.expr:
+    """`(s, f) in I in increasing order of f`: sort the items by their f."""
+    item = ast.Name(id="_item", ctx=ast.Load())
+    if isinstance(target, ast.Tuple):
+        names = [x.id for x in target.elts if isinstance(x, ast.Name)]
+        if not (isinstance(key, ast.Name) and key.id in names):
+            raise Untranslatable("can only sort pairs by one of their parts")
+        body: ast.expr = ast.Subscript(value=item, slice=P.const(names.index(key.id)), ctx=ast.Load())
+    else:
+        body = _rename(key, target.id, "_item")
+    args = ast.arguments(posonlyargs=[], args=[ast.arg(arg="_item")], kwonlyargs=[], kw_defaults=[], defaults=[])
+    return ast.Lambda(args=args, body=body)
+
+
+def _rename(e: ast.expr, old: str, new: str) -> ast.expr:
+    class R(ast.NodeTransformer):
+        def visit_Name(self, node: ast.Name) -> ast.AST:
+            return ast.Name(id=new, ctx=node.ctx) if node.id == old else node
+
+    return R().visit(copy.deepcopy(e))
+
+
+_STRICT = {"<": True, "<=": False}
+
+
+@dataclass
+class _Chain:
+    """`1 \\le i < j \\le n`: low bound, the variables with whether `<` comes before each, and
+    the high bound with whether `<` comes before it."""
+
+    low: list[Tok]
+    names: list[tuple[str, bool]]
+    high: list[Tok]
+    high_strict: bool
+    shared: bool = False  # `1 \\le i, j \\le n`: every variable runs over the whole range
+
+
+def _bounded(toks: list[Tok]) -> _Chain | None:
+    """`i, j with 1 \\le i < j \\le n`, `$1 \\le i \\le n$`: a chain of < and \\le from a bound
+    through one-letter variables to a bound."""
+    cut = top_level(toks, lambda t: t.value in ("with", "where", "such", "that") and t.kind in ("kw", "name"))
+    chain = toks[cut[-1] + 1 :] if cut else toks
+    while chain and not chain[0].math:
+        chain = chain[1:]
+    ops = top_level(chain, lambda t: t.kind == "op" and t.value in _STRICT)
+    if len(ops) < 2:
+        return None
+    parts = split(chain, ops)
+    names = parts[1:-1]
+    strict = [_STRICT[chain[k].value] for k in ops]
+    if len(names) == 1 and len(names[0]) > 1:  # `1 \\le i, j \\le n`: each over the same range
+        listed = split(names[0], top_level(names[0], lambda t: t.kind == "op" and t.value == ","))
+        if all(len(p) == 1 and p[0].kind == "name" for p in listed):
+            return _Chain(parts[0], [(p[0].value, strict[0]) for p in listed], parts[-1], strict[-1], shared=True)
+    if not parts[0] or not parts[-1] or not all(len(p) == 1 and p[0].kind == "name" for p in names):
+        return None
+    return _Chain(parts[0], [(p[0].value, s) for p, s in zip(names, strict)], parts[-1], strict[-1])
+
+
+def _nested(chain: _Chain, ctx: P.Ctx) -> ast.For:
+    """One loop per variable, each starting at (or after) the one before; the innermost loop is
+    marked so that the caller fills its body."""
+    start = parse_all(chain.low, ctx, tuple_ok=False)
+    stop = parse_all(chain.high, ctx, tuple_ok=False)
+    stop = P.add_const(stop, -1) if chain.high_strict else stop
+    loops: list[ast.For] = []
+    for name, strict in chain.names:
+        first = P.add_const(start, 1) if strict else start
+        loops.append(ast.For(target=store(P.name(name), ctx), iter=P.make_range(first, stop), body=[], orelse=[]))
+        start = start if chain.shared else P.name(name)
+    for outer, inner in zip(loops, loops[1:]):
+        outer.body = [inner]
+    return P.mark(loops[0], innermost=loops[-1])
+
+
+def _counted(rest: list[Tok], ctx: P.Ctx) -> ast.expr:
+    """The range after `i \\gets`: `1 \\To n [step 2]`, `n downto 1`, `1, \\ldots, n`, `1..n`."""
+    to = top_level(rest, lambda t: t.kind == "kw" and t.value in ("to", "downto", "down", "until"))
+    if to:
+        k = to[0]
+        down = rest[k].value in ("downto", "down")
+        skip = 2 if rest[k].value == "down" and k + 1 < len(rest) and rest[k + 1].value == "to" else 1
+        start = parse_all(rest[:k], ctx, tuple_ok=False)
+        after = rest[k + skip :]
+        step_at = top_level(after, lambda t: t.kind == "kw" and t.value in ("step", "by"))
+        end_toks, step_toks = (split(after, step_at[:1]) if step_at else (after, []))
+        step = parse_all(step_toks, ctx, tuple_ok=False) if step_toks else None
+        if step is not None and P.int_value(step) is not None and P.int_value(step) < 0:
+            down, step = True, P.const(-P.int_value(step))
+        return P.make_range(start, parse_all(end_toks, ctx, tuple_ok=False), step, down)
+    dots = top_level(rest, lambda t: t.kind == "op" and t.value in ("..", "..."))
+    colons = top_level(rest, lambda t: t.kind == "op" and t.value == ":")
+    if not dots and len(colons) in (1, 2):  # MATLAB's `1:n` and `n:-1:1`, both ends included
+        parts = [parse_all(p, ctx, tuple_ok=False) for p in split(rest, colons)]
+        step = P.int_value(parts[1]) if len(parts) == 3 else 1
+        if step is None or step == 0:
+            raise Untranslatable("cannot read the step of this range")
+        return P.make_range(parts[0], parts[-1], P.const(abs(step)) if abs(step) != 1 else None, down=step < 0)
+    if not dots:
+        raise Untranslatable("a counted loop needs `\\To`, `downto` or `\\ldots`")
+    step_at = top_level(rest, lambda t: t.kind == "kw" and t.value in ("step", "by"))
+    rest, step_toks = split(rest, step_at[:1]) if step_at else (rest, [])
+    commas = top_level(rest, lambda t: t.kind == "op" and t.value == ",")
+    pieces = [p for p in split(rest, sorted(commas + dots)) if p]
+    values = [parse_all(p, ctx, tuple_ok=False) for p in pieces]
+    if len(values) == 2:  # `1..n`, `n..1 step -1`, `5..1`
+        step = P.int_value(parse_all(step_toks, ctx, tuple_ok=False)) if step_toks else None
+        lo, hi = P.int_value(values[0]), P.int_value(values[1])
+        if step is not None and step < 0 or step is None and lo is not None and hi is not None and lo > hi:
+            return P.make_range(values[0], values[1], P.const(-(step or -1)), down=True)
+        return P.make_range(values[0], values[1], P.const(step) if step and step != 1 else None)
+    if len(values) >= 3:  # `1, 3, \\ldots, n`, `2, 3, 4, \\ldots, m`: the first two give the step
+        values = [values[0], values[1], values[-1]]
+        step = P.difference(values[1], values[0])
+        if P.int_value(step) is not None and P.int_value(step) < 0:
+            return P.make_range(values[0], values[2], P.const(-P.int_value(step)), down=True)
+        return P.make_range(values[0], values[2], step)
+    raise Untranslatable("cannot read this \\ldots loop")

@@ -1,0 +1,300 @@
+"""Everyday pseudo-code English: a table of phrases, each a pattern and what it means in Python.
+
+A line's tokens are read as a *signature*: text words in lower case, and each run of maths
+(`$...$`, or a constant such as \\TRUE set in text) as a numbered slot `$0`, `$1`, ... A phrase
+is a regular expression over that signature whose named groups catch slots; its builder parses
+the caught maths and returns Python. Two tables: whole statements (`push $v$ onto $S$`,
+`create an array $d$ of $n$ elements initialized to $\\infty$`, `$K[c] \\gets 0$ for $c = 0,
+\\ldots, W$`) and values on the right of an assignment (`an empty stack`, `pop $S$`, `length of
+$Y$`, `an $n \\times p$ matrix of zeros`). Add a phrase by adding a row (and a test).
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass
+from typing import Callable
+
+from qtk.tools.transpile_paper import pyast as P
+from qtk.tools.transpile_paper.linetokens import split, top_level
+from qtk.tools.transpile_paper.mathparse import parse_all
+from qtk.tools.transpile_paper.mathtok import Tok
+
+
+@dataclass
+class Phrase:
+    name: str
+    patterns: list[re.Pattern]  # any of them, matched against the whole signature
+    build: Callable  # (slots: dict[str, list[Tok] | None], ctx) -> list[ast.stmt] | ast.expr
+
+
+def signature(toks: list[Tok]) -> tuple[str, list[list[Tok]]]:
+    """`push $v$ onto $S$` -> ("push $0 onto $1", [[v], [S]])."""
+    sig, slots, _ = _signature(toks)
+    return sig, slots
+
+
+def _signature(toks: list[Tok]) -> tuple[str, list[list[Tok]], list[tuple[int, int, int, int]]]:
+    """The signature, its slots, and for each word (start, end) in the text with (first, last + 1)
+    token, so that a group of any words can be mapped back to tokens."""
+    words: list[str] = []
+    spans: list[list[int]] = []  # first token, last token + 1, per word
+    slots: list[list[Tok]] = []
+    in_slot = False
+    for k, t in enumerate(toks):
+        if t.math or t.kind in ("const", "num", "str") or t.kind == "name" and t.style != "prose":
+            if not in_slot:
+                slots.append([])
+                words.append(f"${len(slots) - 1}")
+                spans.append([k, k + 1])
+                in_slot = True
+            slots[-1].append(t)
+            spans[-1][1] = k + 1
+            continue
+        in_slot = False
+        if t.kind == "op" and t.value in (",", ";", ":") and words:
+            words[-1] += t.value  # punctuation sticks to the word before: `entries, all $1`
+            spans[-1][1] = k + 1
+        else:
+            words.append(t.value.lower())
+            spans.append([k, k + 1])
+    places, at = [], 0
+    for w, (first, last) in zip(words, spans):
+        places.append((at, at + len(w), first, last))
+        at += len(w) + 1
+    return " ".join(words), slots, places
+
+
+def match(table: list[Phrase], toks: list[Tok], ctx: P.Ctx):
+    """The first phrase of `table` that matches the whole line, built; None if none does. A group
+    that is one slot gets that slot's tokens; a group over several words (`(?P<rest>.+)`) gets
+    all their tokens."""
+    sig, slots, places = _signature(toks)
+    for phrase in table:
+        m = next((m for p in phrase.patterns if (m := p.fullmatch(sig))), None)
+        if m is None:
+            continue
+        caught = {}
+        for k, v in m.groupdict().items():
+            if v and re.fullmatch(r"\$\d+", v):
+                caught[k] = slots[int(v[1:])]
+            elif v and k.startswith("rest"):
+                inside = [(f, l) for a, b, f, l in places if a >= m.start(k) and b <= m.end(k)]
+                caught[k] = toks[inside[0][0] : inside[-1][1]] if inside else None
+            else:
+                caught[k] = v
+        return phrase.build(caught, ctx)
+    return None
+
+
+def _re(text: str) -> list[re.Pattern]:
+    """Pattern shorthand: `{x}` is a slot named x; `ART ` is an optional article (a, an, the,
+    new); ` || ` separates alternatives (each may name the same slots)."""
+    text = re.sub(r"\{(\w+)\}", r"(?P<\1>\\$\\d+)", text)
+    text = text.replace("ART ", "(?:(?:a|an|the) )?(?:new )?")
+    return [re.compile(alt) for alt in text.split(" || ")]
+
+
+def _expr(toks: list[Tok] | None, ctx: P.Ctx) -> ast.expr:
+    return parse_all(toks, ctx) if toks else P.const(None)
+
+
+# ---- statements -------------------------------------------------------------------------
+
+_SEQ = r"(?:array|list|vector|table|sequence|matrix)"
+_FILL = r"(?:,? (?:all )?(?:initiali[sz]ed |filled |set )?(?:to|with) {v})?"
+
+
+def _allocate(s, ctx) -> list[ast.stmt]:
+    from qtk.tools.transpile_paper.statements import allocate
+
+    zeros = s.get("zeros") is not None or s.get("zeros2") is not None
+    init = P.const(0) if zeros else _expr(s.get("v"), ctx)
+    target = parse_all(s["x"], ctx)
+    if s.get("dims"):  # `create an $n \\times n$ matrix $C$`
+        return [ast.Assign(targets=[store_name(target, ctx)], value=grid(s["dims"], init, ctx))]
+    size = parse_all(s["n"], ctx) if s.get("n") else None
+    return [allocate(target, init, ctx, size)]
+
+
+def store_name(target: ast.expr, ctx: P.Ctx) -> ast.expr:
+    from qtk.tools.transpile_paper.statements import store
+
+    return store(target, ctx)
+
+
+def _allocate_range(s, ctx) -> list[ast.stmt]:
+    """`Let $A$ be an array ... indexed by integers $0$ to $n$, initially all set to true`."""
+    from qtk.tools.transpile_paper.statements import allocate
+
+    bounds = P.mark(ast.Slice(lower=parse_all(s["lo"], ctx), upper=parse_all(s["hi"], ctx)), inclusive=True)
+    spec = ast.Subscript(value=parse_all(s["x"], ctx), slice=bounds, ctx=ast.Load())
+    return [allocate(spec, _expr(s.get("v"), ctx), ctx)]
+
+
+def _append(s, ctx) -> list[ast.stmt]:
+    coll, item = _expr(s["coll"], ctx), _expr(s["item"], ctx)
+    if isinstance(coll, ast.Name) and coll.id in ctx.numbers:  # `add $x$ to $total$`
+        return _update(ast.Add())({"x": s["coll"], "v": s["item"]}, ctx)
+    verb = "add" if isinstance(coll, ast.Name) and coll.id in ctx.sets else "append"
+    return [ast.Expr(value=P.method(coll, verb, [item]))]
+
+
+def _update(op: ast.operator):
+    """`increase $x$ by $d$`, `subtract $d$ from $x$`, `multiply $x$ by $2$`: x op= d."""
+    def build(s, ctx) -> list[ast.stmt]:
+        from qtk.tools.transpile_paper.statements import store
+
+        target = store(parse_all(s["x"], ctx), ctx)
+        return [ast.AugAssign(target=target, op=op, value=_expr(s["v"], ctx) if s.get("v") else P.const(1))]
+
+    return build
+
+
+def _verb_then_code(s, ctx) -> list[ast.stmt]:
+    """`compute $s = \\sum_i x_i$`, `update $w \\gets w - g$`: the maths is the statement."""
+    from qtk.tools.transpile_paper.statements import statement_tokens
+
+    return statement_tokens(s["code"], ctx)
+
+
+def _remove(s, ctx) -> list[ast.stmt]:
+    coll, item = _expr(s["coll"], ctx), _expr(s["item"], ctx)
+    verb = "discard" if isinstance(coll, ast.Name) and coll.id in ctx.sets else "remove"
+    return [ast.Expr(value=P.method(coll, verb, [item]))]
+
+
+def _pop_into(front: bool):
+    def build(s, ctx) -> list[ast.stmt]:
+        from qtk.tools.transpile_paper.statements import store
+
+        value = P.method(_expr(s["coll"], ctx), "pop", [P.const(0)] if front else [])
+        if s.get("item") is None:
+            return [ast.Expr(value=value)]
+        return [ast.Assign(targets=[store(parse_all(s["item"], ctx), ctx)], value=value)]
+
+    return build
+
+
+def _method(verb: str):
+    def build(s, ctx) -> list[ast.stmt]:
+        return [ast.Expr(value=P.method(_expr(s["coll"], ctx), verb, []))]
+
+    return build
+
+
+def _sort(s, ctx) -> list[ast.stmt]:
+    down = (s.get("order") or "").endswith(("decreasing", "descending")) and s["order"] != "non-decreasing"
+    keywords = [ast.keyword(arg="reverse", value=P.const(True))] if down else []
+    call = P.method(_expr(s["coll"], ctx), "sort", [])
+    call.keywords = keywords
+    return [ast.Expr(value=call)]
+
+
+def _set_to(s, ctx) -> list[ast.stmt]:
+    from qtk.tools.transpile_paper.statements import is_number, store, value_of
+
+    target, value = store(parse_all(s["x"], ctx), ctx), value_of(s["rest"], ctx)
+    if is_number(value) and isinstance(target, ast.Name):
+        ctx.numbers.add(target.id)
+    return [ast.Assign(targets=[target], value=value)]
+
+
+def _postfix_loop(s, ctx) -> list[ast.stmt]:
+    """`$K[c] \\gets 0$ for $c = 0, \\ldots, W$`: the loop comes after its body."""
+    from qtk.tools.transpile_paper.loops import for_tokens
+    from qtk.tools.transpile_paper.statements import statement_tokens
+
+    loop = for_tokens(s["loop"], ctx)
+    P.meta(loop, "innermost", loop).body = statement_tokens(s["body"], ctx)
+    return [loop]
+
+
+STATEMENTS: list[Phrase] = [
+    Phrase("allocate", _re(r"(?:create|initiali[sz]e|allocate|make|declare|let) ART (?:{dims} )?" + _SEQ + r" {x}"
+                           r"(?: of (?:size |length )?{n}(?: (?:elements|entries|items|cells)|(?P<zeros> zeros))?)?"
+                           r"(?: with (?P<zeros2>zeros))?" + _FILL), _allocate),
+    Phrase("indexed allocate", _re(r"(?:let|make|create|declare) {x} be ART " + _SEQ + r"(?: of [\w-]+ values)?,? indexed by"
+                                   r" (?:the )?(?:integers )?(?:from )?{lo} (?:to|through|\.\.) {hi}"
+                                   r"(?:,? (?:initially )?(?:all )?(?:set to|equal to|initiali[sz]ed to) {v})?\.?"),
+           _allocate_range),
+    Phrase("push", _re(r"(?:push|append|add|insert|enqueue|put) {item} (?:onto|on|to|into|in|at the end of) {coll}"),
+           _append),
+    Phrase("remove", _re(r"(?:remove|delete) {item} from {coll}"), _remove),
+    Phrase("pop", _re(r"(?:pop|pop the top(?: element)?) (?:{item} )?(?:from|off|of) {coll} || pop {coll}"),
+           _pop_into(False)),
+    Phrase("dequeue", _re(r"dequeue (?:{item} )?from {coll} || dequeue {coll}"), _pop_into(True)),
+    Phrase("sort", _re(r"sort {coll}(?: in (?P<order>increasing|ascending|non-decreasing|decreasing|descending"
+                       r"|non-increasing) order)?"), _sort),
+    Phrase("reverse", _re(r"reverse {coll}"), _method("reverse")),
+    Phrase("set", _re(r"(?:set|assign|initiali[sz]e|init|reset) {x} (?:to|:=|as|with|equal to) (?P<rest>.+)"),
+           _set_to),
+    Phrase("increase", _re(r"(?:increase|raise|increment) {x} by {v}"), _update(ast.Add())),
+    Phrase("decrease", _re(r"(?:decrease|lower|reduce) {x} by {v} || subtract {v} from {x}"), _update(ast.Sub())),
+    Phrase("scale", _re(r"multiply {x} by {v}"), _update(ast.Mult())),
+    Phrase("divide", _re(r"divide {x} by {v}"), _update(ast.Div())),
+    Phrase("compute", _re(r"(?:compute|calculate|evaluate|update|let|set|obtain|assign|store) {code}"),
+           _verb_then_code),
+    Phrase("postfix loop", _re(r"{body},? for (?:all |each |every )?{loop}"), _postfix_loop),
+    Phrase("prefix loop", _re(r"for (?:all |each |every )?(?:\w+ )?{loop}(?::|,) {body}"), _postfix_loop),
+]
+
+
+# ---- values (the right side of an assignment) -------------------------------------------
+
+def _empty(kind: str):
+    def build(s, ctx) -> ast.expr:
+        if kind == "set":
+            return P.empty_set()
+        if kind == "map":
+            return P.mark(ast.Dict(keys=[], values=[]), map=True)
+        return ast.List(elts=[], ctx=ast.Load())
+
+    return build
+
+
+def _zeros(s, ctx) -> ast.expr:
+    """`an $(m + 1) \\times (n + 1)$ matrix of zeros`, `an array of $k + 1$ zeros`."""
+    return grid(s.get("dims") or s["n"], P.const(0), ctx)
+
+
+def _filled(s, ctx) -> ast.expr:
+    """`an $n \\times m$ matrix filled with $\\infty$`, `an array of $|G|$ entries, all $-1$`."""
+    return grid(s.get("dims") or s["n"], _expr(s.get("v"), ctx), ctx)
+
+
+def grid(toks: list[Tok], init: ast.expr, ctx: P.Ctx) -> ast.expr:
+    """Nested lists of `init` with the sizes `n \\times m` (or one size) the tokens give."""
+    stars = top_level(toks, lambda t: t.kind == "op" and t.value == "*")
+    dims = [parse_all(part, ctx) for part in split(toks, stars)]
+    value = init
+    for dim in reversed(dims):
+        value = P.repeat(value, dim)
+    return value
+
+
+def _call_on(fname: str):
+    def build(s, ctx) -> ast.expr:
+        return P.builtin_call(fname, [_expr(s["coll"], ctx)])
+
+    return build
+
+
+VALUES: list[Phrase] = [
+    Phrase("empty set", _re(r"ART empty set || ART set"), _empty("set")),
+    Phrase("empty map", _re(r"ART empty (?:map|dictionary|dict|hash table|hash map|mapping)"), _empty("map")),
+    Phrase("empty list", _re(r"ART empty (?:list|stack|queue|array|sequence|vector|string)"), _empty("list")),
+    Phrase("zeros", _re(r"ART (?:{dims} )?" + _SEQ + r" of (?:{n} )?zeros || ART {dims} zero " + _SEQ), _zeros),
+    Phrase("sized", _re(r"ART {dims} " + _SEQ), _filled),
+    Phrase("filled", _re(r"ART {dims} " + _SEQ + r" (?:filled with|of|initiali[sz]ed to|all) {v}"
+                         r" || ART " + _SEQ + r" of {n} (?:elements|entries|items|cells|values)"
+                         r"(?:,? (?:all|each|every one|initiali[sz]ed to|set to|equal to|filled with) {v})?"), _filled),
+    Phrase("pop", _re(r"(?:pop|pop the top of|pop from) {coll}"), _call_on("pop")),
+    Phrase("top", _re(r"(?:the )?top (?:element )?of {coll}"), _call_on("top")),
+    Phrase("dequeue", _re(r"(?:dequeue|dequeue from|the front of|front of) {coll}"), _call_on("dequeue")),
+    Phrase("copy", _re(r"ART (?:copy|duplicate|clone) of {coll}"), lambda s, ctx: P.call("list", [_expr(s["coll"], ctx)])),
+    Phrase("length", _re(r"(?:the )?(?:length|size|number of elements|number of entries) (?:of|in) {coll}"),
+           _call_on("length")),
+]
+

@@ -1,0 +1,189 @@
+"""Sizes and shapes that a \\Require / \\KwIn line states in words, turned into inputs' lengths:
+`array $a$ of $n$ numbers`, `of length $n$`, `an $n \\times m$ matrix $A$`, `$M$, an $r \\times k$
+matrix`, `an $n$-element array $A$`, `$A \\in \\mathbb{R}^{m \\times n}$`, `$|A| = n$`, `$A = [a_1,
+\\ldots, a_n]$`; and element forms (`edges $E$ as triples $(u, v, w)$`, whose names are not inputs,
+and `intervals $I_j$ given as pairs $(a_j, b_j)$`, whose names are columns of I). Used by params.py.
+"""
+
+from __future__ import annotations
+
+import ast
+from typing import TYPE_CHECKING
+
+from qtk.tools.transpile_paper import pyast as P
+from qtk.tools.transpile_paper.latex_text import variable_name
+from qtk.tools.transpile_paper.mathparse import parse_all
+from qtk.tools.transpile_paper.mathtok import Tok, Untranslatable
+from qtk.tools.transpile_paper.linetokens import split, top_level
+
+if TYPE_CHECKING:
+    from qtk.tools.transpile_paper.params import Params
+
+
+RELATIONS = {"=", "<", ">", "<=", ">=", "!=", "in", "notin", ":", "<=s", "<s", ">=s", ">s"}
+_LENGTH_WORDS = {"length", "size", "elements", "entries", "items", "len"}
+# `array $a$ of $n$ numbers`: n counts the elements of the collection named before it
+_ELEMENT_WORDS = {"numbers", "elements", "entries", "items", "integers", "values", "reals", "points",
+                  "keys", "vertices", "nodes", "objects", "words", "characters", "bits", "digits"}
+_GRID_WORDS = {"matrix", "matrices", "array", "table", "grid"}
+
+
+def single_name(seg: list[Tok]) -> bool:
+    return len(seg) == 1 and seg[0].kind == "name"
+
+
+def ident(tok: Tok) -> str:
+    return variable_name(tok.value)
+
+
+def counts_collection(words: list[Tok], after: list[Tok], seg: list[Tok], collection: str | None,
+                      ctx: P.Ctx, out: Params) -> bool:
+    """`length $n$` / `of $n$ numbers` right after an array: n is its length."""
+    if not collection or not single_name(seg) or ident(seg[0]) in out.defined():
+        return False
+    if collection not in out.arrays and collection not in ctx.collections:
+        return False  # `start $x_0$, step size $\eta$`: x_0 is no array
+    before = [w.value.lower() for w in words]
+    following = after[0].value.lower() if after else ""
+    if before and before[-1] in _LENGTH_WORDS:  # `of length $n$`, not `window size $k$`
+        return len(before) < 2 or before[-2] in (",", "of", "its", "with", "and", "the", "(")
+    return bool(before and before[-1] == "of" and following in _ELEMENT_WORDS)
+
+
+def grid_dims(seg: list[Tok], nxt: tuple[list[Tok], list[Tok]] | None, ctx: P.Ctx, out: Params) -> bool:
+    """`an $n \times m$ matrix $A$`: n = len(A), m = len(A[0]) (sizes that are plain names)."""
+    if nxt is None or not single_name(nxt[1]):
+        return False
+    if not {w.value.lower() for w in nxt[0]} & _GRID_WORDS:
+        return False
+    stars = top_level(seg, lambda t: t.kind == "op" and t.value == "*")
+    dims = split(seg, stars)
+    if len(dims) != 2 or not all(single_name(d) for d in dims):
+        return False
+    grid = ast.Name(id=ident(nxt[1][0]), ctx=ast.Load())
+    first_row = ast.Subscript(value=grid, slice=P.const(0), ctx=ast.Load())
+    for dim, length in zip(dims, (P.call("len", [grid]), P.call("len", [first_row]))):
+        name = ident(dim[0])
+        if name not in out.defined():
+            out.derived.append((name, length))
+    return True
+
+
+_FORM_WORDS = {"as", "pairs", "triples", "tuples", "form", "each", "where", "entries", "elements"}
+
+
+def element_form(words: list[Tok], seg: list[Tok]) -> bool:
+    """A parenthesised tuple of names after `as` / `triples` / `of the form` describes elements."""
+    if not (seg and seg[0].value == "(" and seg[-1].value == ")"):
+        return False
+    inner = seg[1:-1]
+    if not all(t.kind == "name" or t.value in (",", "_") for t in inner):
+        return False
+    return bool({w.value.lower() for w in words} & _FORM_WORDS)
+
+
+def columns(seg: list[Tok], collection: str | None, out: Params) -> None:
+    """`intervals $I_1, \\ldots, I_m$ given as pairs $(a_j, b_j)$`: a and b are I's columns."""
+    parts = split(seg[1:-1], top_level(seg[1:-1], lambda t: t.value == ","))
+    if collection is None or not all(len(p) == 3 and p[0].kind == "name" and p[1].value == "_" for p in parts):
+        return
+    for k, p in enumerate(parts):
+        name = ident(p[0])
+        if name in out.defined():
+            continue
+        item = ast.Subscript(value=ast.Name(id="_x", ctx=ast.Load()), slice=P.const(k), ctx=ast.Load())
+        gen = ast.comprehension(target=ast.Name(id="_x", ctx=ast.Store()),
+                                iter=ast.Name(id=collection, ctx=ast.Load()), ifs=[], is_async=0)
+        out.derived.append((name, ast.ListComp(elt=item, generators=[gen])))
+
+
+def space_dims(e: ast.expr, out: Params) -> bool:
+    """`$A \\in \\mathbb{R}^n$` / `\\mathbb{R}^{m \\times n}`: A is the input, n (m, n) its sizes."""
+    if not (isinstance(e, ast.Compare) and len(e.ops) == 1 and isinstance(e.ops[0], ast.In)
+            and isinstance(e.left, ast.Name) and isinstance(e.comparators[0], ast.BinOp)
+            and isinstance(e.comparators[0].op, ast.Pow) and P.meta(e.comparators[0].left, "style") == "numbers"):
+        return False
+    exponent, arr = e.comparators[0].right, ast.Name(id=e.left.id, ctx=ast.Load())
+    if isinstance(exponent, ast.BinOp) and isinstance(exponent.op, ast.Mult):
+        dims = [(exponent.left, P.call("len", [arr])),
+                (exponent.right, P.call("len", [ast.Subscript(value=arr, slice=P.const(0), ctx=ast.Load())]))]
+    else:
+        dims = [(exponent, P.call("len", [arr]))]
+    out.add(e.left.id)
+    for dim, length in dims:
+        if isinstance(dim, ast.Name) and dim.id not in out.defined():
+            out.derived.append((dim.id, length))
+    return True
+
+
+_COUNT_WORDS = {"element", "elements", "dimensional", "vector", "entry", "item", "long", "length"}
+
+
+def element_count(seg: list[Tok], nxt: tuple[list[Tok], list[Tok]] | None, out: Params) -> bool:
+    """`an $n$-element array $A$`: n = len(A)."""
+    if nxt is None or not single_name(seg) or not single_name(nxt[1]) or not nxt[0]:
+        return False
+    words = [w.value.lower() for w in nxt[0]]
+    if words[0] != "-" or len(words) < 2 or words[1] not in _COUNT_WORDS:
+        return False
+    name = ident(seg[0])
+    if name not in out.defined():
+        out.derived.append((name, P.call("len", [ast.Name(id=ident(nxt[1][0]), ctx=ast.Load())])))
+    return True
+
+
+def size_equation(e: ast.expr, out: Params) -> bool:
+    """`$|A| = n$`: n = len(A)."""
+    if not (isinstance(e, ast.Compare) and len(e.ops) == 1 and isinstance(e.ops[0], ast.Eq)):
+        return False
+    left, right = e.left, e.comparators[0]
+    if isinstance(right, ast.Call) and isinstance(left, ast.Name):
+        left, right = right, left
+    if not (isinstance(left, ast.Call) and isinstance(left.func, ast.Name) and left.func.id == "len"
+            and isinstance(right, ast.Name) and right.id not in out.defined()):
+        return False
+    out.derived.append((right.id, left))
+    return True
+
+
+def sequence(parts: list[list[Tok]], ctx: P.Ctx, out: Params) -> str | None:
+    """`c_0, \\ldots, c_n` (or `c_1, c_2, \\ldots, c_n`): the array c with bounds 0..n."""
+    dots = [k for k, p in enumerate(parts) if len(p) == 1 and p[0].kind == "op" and p[0].value in ("...", "..")]
+    if len(dots) != 1 or dots[0] == 0 or dots[0] == len(parts) - 1:
+        return None
+    rel = top_level(parts[-1], lambda t: t.value in RELATIONS and t.kind in ("op", "kw"))
+    if rel:  # `s_1, \\ldots, s_n \\in \\mathbb{R}`: the set they live in is not an input
+        parts = parts[:-1] + [parts[-1][: rel[0]]]
+    head = parts[0]
+    if len(head) > 1 and head[0].kind == "name" and head[1].value == "_":
+        ctx.collections.add(ident(head[0]))  # x_1, ..., x_n: x is an array
+    try:
+        first, last = parse_all(parts[0], ctx), parse_all(parts[-1], ctx)
+    except Untranslatable:
+        return None
+    if not (isinstance(first, ast.Subscript) and isinstance(last, ast.Subscript)
+            and isinstance(first.value, ast.Name) and isinstance(last.value, ast.Name)
+            and first.value.id == last.value.id):
+        return None
+    out.add(first.value.id)
+    out.arrays[first.value.id] = (first.slice, last.slice)
+    return first.value.id
+
+
+def listed(part: list[Tok], ctx: P.Ctx, out: Params) -> str | None:
+    """`$A = [a_1, \\ldots, a_n]$` / `(a_1, ...)` / `\\{a_1, ...\\}`: A is the input (declared 1..n),
+    a another name for it, n its length."""
+    if len(part) < 6 or part[0].kind != "name" or part[1].value != "=" or part[2].value not in ("[", "(", "{s") \
+            or part[-1].value not in ("]", ")", "}s"):
+        return None
+    inner = part[3:-1]
+    scratch = type(out)()
+    element = sequence([p for p in split(inner, top_level(inner, lambda t: t.value == ",")) if p], ctx, scratch)
+    if element is None:
+        return None
+    name = ident(part[0])
+    out.add(name)
+    out.arrays[name] = scratch.arrays[element]
+    if element != name:
+        out.derived.append((element, ast.Name(id=name, ctx=ast.Load())))
+    return name

@@ -1,0 +1,720 @@
+"""qtk transpile-paper on pseudo-code as papers, theses and lecture notes write it: the real-style
+corpus (tests/data/transpile_real: blocks in the styles of public repositories, our own text, with
+expected answers) is scored by failure class; then one behaviour test per general
+mechanism (document macros, everyday English, loop forms, headers and declared outputs, index
+inference); the phrase table has its own tests (test_transpile_paper_phrases.py). Every test runs
+the generated Python and checks what it returns."""
+
+from __future__ import annotations
+
+import ast
+import math
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from qtk.errors import UsageError
+from qtk.tools.transpile_paper import transpile
+from qtk.tools.transpile_paper.scoring import CLASSES, load_cases, score
+
+CORPUS = Path(__file__).parent / "data" / "transpile_real"
+
+
+def _doc(body: str, preamble: str = "\\usepackage{algpseudocode}") -> str:
+    return f"\\documentclass{{article}}\n{preamble}\n\\begin{{document}}\n{body}\n\\end{{document}}\n"
+
+
+def _algo(body: str, preamble: str = "\\usepackage{algpseudocode}", caption: str = "Test") -> str:
+    inner = f"\\begin{{algorithm}}\\caption{{{caption}}}\n\\begin{{algorithmic}}\n{textwrap.dedent(body)}\n" \
+            "\\end{algorithmic}\\end{algorithm}"
+    return _doc(inner, preamble)
+
+
+def _fn(text: str, name: str | None = None):
+    """Transpile, check that nothing was left as TODO, exec, and return the function."""
+    result = transpile(text, "t.tex")
+    assert result.todo_count == 0, result.python
+    ns: dict = {}
+    exec(compile(result.python, "t.py", "exec"), ns)
+    return ns[name or result.functions[0].name], result
+
+
+# ---- the corpus -----------------------------------------------------------------------------
+
+def test_real_corpus_covers_every_class_and_package():
+    cases = load_cases(CORPUS)
+    assert {c.file for c in cases} == {p.stem for p in CORPUS.glob("*.tex")}
+    assert {c.klass for c in cases} == set(CLASSES)
+    texts = [(CORPUS / f"{c.file}.tex").read_text() for c in cases]
+    for package in ("{algorithmic}", "{algpseudocode}", "algorithm2e}"):
+        assert sum(package in t for t in texts) >= 10, package
+
+
+def test_real_corpus_runs_correctly_rate():
+    report = score(CORPUS)
+    failing = {o.case.file: f"{o.status}: {o.detail[:200]}" for o in report.outcomes if o.status != "ok"}
+    assert report.rate >= 0.90, f"{report.correct}/{len(report.outcomes)}\n{report.markdown()}\n{failing}"
+
+
+@pytest.mark.parametrize("case", load_cases(CORPUS), ids=lambda c: c.file)
+def test_real_corpus_output_parses(case):
+    result = transpile((CORPUS / f"{case.file}.tex").read_text(), f"{case.file}.tex")
+    ast.parse(result.python)
+
+
+# ---- document macros --------------------------------------------------------------------------
+
+def test_newenvironment_wrapper_around_algorithmic():
+    text = _doc(r"""
+\begin{algorithm}\caption{Sum}
+\begin{steps}
+\Require values $x_1, \ldots, x_n$
+\State $s \gets 0$
+\For{$i \gets 1$ \To $n$} \State $s \gets s + x_i$ \EndFor
+\State \Return $s$
+\end{steps}
+\end{algorithm}""", "\\usepackage{algpseudocode}\n\\newenvironment{steps}{\\begin{algorithmic}[1]}{\\end{algorithmic}}")
+    f, _ = _fn(text)
+    assert f([1, 2, 3]) == 6
+
+
+def test_def_let_providecommand_and_operators_are_expanded():
+    preamble = "\n".join([
+        r"\usepackage{algorithmic}",
+        r"\def\Assign{\leftarrow}",
+        r"\let\To\undefined",
+        r"\let\Gets\Assign",
+        r"\providecommand{\Inc}[2][1]{#2 \Gets #2 + #1}",
+        r"\DeclareMathOperator*{\argmin}{arg\,min}",
+        r"\def\Len#1{|#1|}",
+    ])
+    f, _ = _fn(_algo(r"""
+        \REQUIRE numbers $a_1, \ldots, a_n$
+        \STATE $c \Assign 0$
+        \FOR{$i = 1$ \TO $\Len{a}$}
+          \STATE $\Inc[2]{c}$
+        \ENDFOR
+        \STATE $j \Gets \argmin_{1 \le i \le n} a_i$
+        \RETURN $(c, j)$""", preamble))
+    assert f([4, 2, 9]) == (6, 2)
+
+
+def test_algnewcommand_keywords_and_algdef_blocks():
+    preamble = "\n".join([
+        r"\usepackage{algpseudocode}",
+        r"\algnewcommand\Input{\item[\textbf{Input:}]}",
+        r"\algnewcommand\AND{\textbf{and}}",
+        r"\algdef{SE}[PFOR]{ParFor}{EndParFor}[1]{\textbf{for} #1 \textbf{in parallel}}{\algorithmicend}",
+    ])
+    f, _ = _fn(_algo(r"""
+        \Input a list $x$, bounds $lo$ and $hi$
+        \ParFor{$i \gets 0$ \To $|x| - 1$}
+          \If{$x_i < lo$ \AND $lo < hi$} \State $x_i \gets lo$ \EndIf
+        \EndParFor
+        \State \Return $x$""", preamble))
+    assert f([1, 5, -3], 0, 9) == [1, 5, 0]
+
+
+def test_spacing_macros_inside_algorithmic_are_not_another_packages_syntax():
+    f, _ = _fn(_algo(r"""
+        \Require $n$
+        \State \(lo \;\gets\; 0\);\; $hi \gets n$
+        \State \Return $hi - lo$""", r"\usepackage{algpseudocode}"))
+    assert f(5) == 5
+
+
+# ---- everyday English inside statements and conditions ----------------------------------------
+
+def test_bold_keywords_lowercase_booleans_and_several_assignments_in_one_span():
+    f, _ = _fn(_algo(r"""
+        \Require a list $X$, a bound $b$
+        \State $c \gets 0,\ found \gets \textbf{false}$
+        \For{each $x$ in $X$}
+          \State \textbf{if} $x > b$ \textbf{then} $c \gets c + 1$
+          \If{$x = b$ is true} \State $found \gets$ \textbf{true} \EndIf
+        \EndFor
+        \State \Return $(c, found)$"""))
+    assert f([1, 5, 3, 7], 3) == (2, True)
+
+
+def test_let_be_is_not_in_compound_update_and_weight_function_calls():
+    f, _ = _fn(_algo(r"""
+        \Require a list $A$, a set $S$, a weight function $w$
+        \State let $n$ be the length of $A$
+        \State $t \gets 0$
+        \For{$i \gets 0$ \To $n - 2$}
+          \If{$A[i]$ is not in $S$} \State $t \mathrel{+}= w(A[i], A[i + 1])$ \EndIf
+        \EndFor
+        \State \Return $t$"""))
+    assert f([1, 2, 3, 4], {2}, lambda a, b: a * b) == 1 * 2 + 3 * 4
+
+
+@pytest.mark.parametrize("cond, n, want", [
+    (r"$n \equiv 1 \pmod{3}$", 7, True),
+    (r"$n$ is divisible by $3$", 7, False),
+    (r"$n \in [0, 7)$", 7, False),
+    (r"$n \in (0, 7]$", 7, True),
+    (r"$n \notin [1, 10]$", 7, False),
+])
+def test_congruences_divisibility_and_intervals(cond, n, want):
+    f, _ = _fn(_algo(rf"""
+        \Require $n$
+        \If{{{cond}}} \State \Return \True \EndIf
+        \State \Return \False"""))
+    assert f(n) is want
+
+
+def test_braced_state_and_until_bound():
+    f, _ = _fn(_algo(r"""
+        \Require $n$
+        \State{$s \gets 0$}
+        \For{$i \gets 1$ \textbf{until} $n$} \State{$s \gets s + i$} \EndFor
+        \State \Return $s$"""))
+    assert f(4) == 10
+
+
+@pytest.mark.parametrize("cond, want", [
+    (r"the length of $w$ is greater than $k$", ["abc", "abcd"]),
+    (r"the size of $w$ is at most $k$", ["a", "ab"]),
+    (r"length of $w$ is equal to $k$", ["ab"]),
+])
+def test_comparisons_and_sizes_in_words(cond, want):
+    f, _ = _fn(_algo(rf"""
+        \Require a list of words $W$, a number $k$
+        \State $R \gets$ an empty list
+        \ForAll{{$w \in W$}} \If{{{cond}}} \State append $w$ to $R$ \EndIf \EndFor
+        \State \Return $R$"""))
+    assert f(["a", "ab", "abc", "abcd"], 2) == want
+
+
+def test_an_output_naming_one_entry_returns_that_entry():
+    f, _ = _fn(_doc(r"""
+\begin{algorithm}
+\KwIn{costs $c_1, \ldots, c_n$}
+\KwOut{the best total $T[n]$}
+$T[0] \gets 0$\;
+\For{$i \gets 1$ \KwTo $n$}{$T[i] \gets T[i - 1] + c_i$\;}
+\caption{Totals}
+\end{algorithm}""", r"\usepackage{algorithm2e}"))
+    assert f([3, 4, 5]) == 12
+
+
+def test_string_constants_and_increment():
+    f, _ = _fn(_algo(r"""
+        \Require a string $s$
+        \State $k \gets 0$
+        \ForAll{characters $c$ in $s$}
+          \If{$c = \texttt{(}$ \textbf{or} $c = \text{"["}$} \State $k ++$ \EndIf
+        \EndFor
+        \State \Return $k$"""))
+    assert f("(a[b(") == 3
+
+
+def test_italic_prose_line_is_a_comment():
+    f, result = _fn(_doc(r"""
+\begin{algorithm}
+\KwIn{a list $P$}
+\emph{We keep the smallest value seen so far.}\;
+$low \gets \infty$\;
+\ForEach{$p \in P$}{$low \gets \min(low, p)$\;}
+\KwRet{$low$}
+\caption{Minimum}
+\end{algorithm}""", r"\usepackage{algorithm2e}"))
+    assert f([3, 1, 2]) == 1 and "# We keep the smallest value seen so far." in result.python
+
+
+def test_algorithm2e_lines_ended_by_a_line_break_and_bold_headings():
+    f, result = _fn(_doc(r"""
+\begin{algorithm}
+\KwIn{a list $A$}
+\textbf{Initialise:}\;
+$s \leftarrow 0$ \\
+$m \leftarrow 1$ \\
+\ForEach{$x \in A$}{
+  \hskip\algorithmicindent $s \leftarrow s + x$ \\
+  $m \leftarrow m \cdot x$ \\
+}
+\Return{$(s, m)$}
+\caption{Sum and product}
+\end{algorithm}""", r"\usepackage{algorithm2e}"))
+    assert f([2, 3, 4]) == (9, 24) and "# Initialise:" in result.python
+
+
+def test_equals_assignments_separated_by_commas_and_one_based_hints():
+    f, result = _fn(_algo(r"""
+        \STATE $best = R[1]$, $k = 1$
+        \FOR{$i = 1$ \TO $N$}
+          \FOR{$j = i$ \TO $N$}
+            \IF{$R[j] > best$} \STATE $best = R[j]$, $k = j$ \ENDIF
+          \ENDFOR
+        \ENDFOR
+        \RETURN $(best, k)$""", r"\usepackage{algorithmic}"))
+    assert result.functions[0].index_base == 1 and f([4, 9, 2], 3) == (9, 2)
+
+
+def test_prose_paragraphs_are_comments_not_code_or_a_second_function():
+    f, result = _fn(_doc(r"""
+\begin{algorithm}
+\KwIn{a list $A$}
+This procedure adds up the entries of the list in one pass.
+
+$s \gets 0$\;
+\ForEach{$x \in A$}{$s \gets s + x$\;}
+\Return{$s$}\;
+\caption{Sum}
+\end{algorithm}""", r"\usepackage{algorithm2e}"))
+    assert f([1, 2]) == 3 and "# This procedure adds up" in result.python
+    result = transpile(_algo(r"""
+        \Function{Sq}{$x$} \State \Return $x \cdot x$ \EndFunction
+        \State Call the function above on every input value"""), "t.tex")
+    assert [fn.name for fn in result.functions] == ["sq"] and result.todo_count == 0
+
+
+# ---- loop forms -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("header, want", [
+    (r"$i, j$ with $1 \le i < j \le n$", [(1, 2), (1, 3), (2, 3)]),
+    (r"$1 \le i \le j \le n$", [(1, 1), (1, 2), (1, 3), (2, 2), (2, 3), (3, 3)]),
+])
+def test_loops_over_index_chains_are_nested(header, want):
+    f, _ = _fn(_algo(rf"""
+        \Require $n$
+        \State $P \gets$ an empty list
+        \ForAll{{{header}}}
+          \State append $(i, j)$ to $P$
+        \EndFor
+        \State \Return $P$"""))
+    assert f(3) == want
+
+
+@pytest.mark.parametrize("header", [
+    r"$i = n, n - 1, \ldots, 1$",
+    r"$i \gets n$ \textbf{downto} $1$",
+    r"$i$ in $n..1$ \textbf{step} $-1$",
+    r"$i \gets n$ \textbf{down to} $1$",
+])
+def test_descending_loop_forms(header):
+    f, _ = _fn(_algo(rf"""
+        \Require $n$
+        \State $L \gets$ an empty list
+        \For{{{header}}} \State append $i$ to $L$ \EndFor
+        \State \Return $L$"""))
+    assert f(3) == [3, 2, 1]
+
+
+@pytest.mark.parametrize("header, want", [
+    (r"$i = 1:n$", [1, 2, 3]),
+    (r"$i = n:-1:1$", [3, 2, 1]),
+    (r"$i \in [n]$", [1, 2, 3]),
+    (r"$i$ in range($n$)", [0, 1, 2]),
+])
+def test_matlab_bracket_and_python_ranges(header, want):
+    f, _ = _fn(_algo(rf"""
+        \Require $n$
+        \State $L \gets$ an empty list
+        \For{{{header}}} \State append $i$ to $L$ \EndFor
+        \State \Return $L$"""))
+    assert f(3) == want
+
+
+def test_columns_of_pairs_and_sizes_after_the_name():
+    f, result = _fn(_algo(r"""
+        \Require intervals $I_1, \ldots, I_m$ given as pairs $(a_j, b_j)$; $M$, an $r \times k$ matrix
+        \State $t \gets 0$
+        \For{$j \in [m]$} \State $t \gets t + b_j - a_j + |x'|$ \EndFor
+        \State \Return $t + r \cdot k$"""))
+    assert result.functions[0].params[:2] == ["I", "M"]
+    assert f([(1, 4), (2, 3)], [[0, 0, 0]], -2) == 3 + 1 + 4 + 3
+
+
+@pytest.mark.parametrize("header, want", [
+    (r"$x$ in $L$, from left to right", [3, 1, 2]),
+    (r"$x \in L$ in reverse order", [2, 1, 3]),
+    (r"$x \in L$ in increasing order", [1, 2, 3]),
+    (r"$x \in L$ in decreasing order of $x$", [3, 2, 1]),
+    (r"$i \gets 1$ \To $3$ in reverse order", [3, 2, 1]),
+])
+def test_orders_written_after_the_collection(header, want):
+    f, _ = _fn(_algo(rf"""
+        \Require a list $L$
+        \State $out \gets$ an empty list
+        \ForAll{{{header}}} \State append ${'x' if 'x' in header else 'i'}$ to $out$ \EndFor
+        \State \Return $out$"""))
+    assert f([3, 1, 2]) == want
+
+
+def test_pairs_sorted_by_one_part():
+    f, _ = _fn(_algo(r"""
+        \Require a list $I$ of pairs $(s, f)$
+        \State $out \gets$ an empty list
+        \ForAll{$(s, f) \in I$ in increasing order of $f$} \State append $s$ to $out$ \EndFor
+        \State \Return $out$"""))
+    assert f([(1, 9), (2, 3), (3, 5)]) == [2, 3, 1]
+
+
+@pytest.mark.parametrize("header", [r"$i \in \mathbb{N}, i \le n$", r"$i \in \mathbb{N}$", r"each vertex $v$"])
+def test_loops_the_block_does_not_bound_stay_todo(header):
+    result = transpile(_algo(rf"""
+        \Require $n$
+        \For{{{header}}} \State $s \gets 1$ \EndFor"""), "t.tex")
+    assert result.todo_count == 1
+
+
+def test_loop_over_the_characters_of_a_string():
+    f, _ = _fn(_doc(r"""
+\begin{algorithm}
+\KwIn{a string $s$}
+$v \gets 0$\;
+\ForEach{character $c$ of $s$}{\lIf{$c = \text{'a'}$}{$v \gets v + 1$}}
+\Return{$v$}\;
+\caption{Count}
+\end{algorithm}""", r"\usepackage{algorithm2e}"))
+    assert f("banana") == 3
+
+
+# ---- headers and declared outputs -------------------------------------------------------------
+
+def test_bold_input_output_state_lines_declare_parameters_and_sizes():
+    f, result = _fn(_algo(r"""
+        \STATE \textbf{Input:} array $a$ of $n$ numbers, window size $k$
+        \STATE \textbf{Output:} $best$
+        \STATE $best \gets -\infty$
+        \FOR{$i \gets 0$ to $n - k$}
+          \STATE $best \gets \max(best, \sum_{j=i}^{i+k-1} a[j])$
+        \ENDFOR""", r"\usepackage{algorithmic}"))
+    assert result.functions[0].params == ["a", "k"]
+    assert f([1, -2, 3, 4], 2) == 7
+
+
+def test_input_lines_above_the_algorithmic_environment():
+    f, result = _fn(_doc(r"""
+\begin{algorithm}\caption{Scale}
+\textbf{Input:} a list $x$, a factor $c$ \\
+\textbf{Output:} $y$
+\begin{algorithmic}
+\State $y \gets$ an empty list
+\ForAll{$v \in x$} \State append $c \cdot v$ to $y$ \EndFor
+\end{algorithmic}
+\end{algorithm}"""))
+    assert result.functions[0].params == ["x", "c"] and f([1, 2], 3) == [3, 6]
+
+
+def test_name_line_above_a_bare_algorithmic_names_the_function():
+    f, result = _fn(_doc(r"""
+\textsc{Double}$(A)$
+\begin{algorithmic}
+\For{$i \gets 1$ \To $|A|$} \State $A[i] \gets 2 A[i]$ \EndFor
+\State \Return $A$
+\end{algorithmic}"""))
+    assert result.functions[0].name == "double" and f([1, 2]) == [2, 4]
+
+
+def test_declared_output_is_returned_and_only_when_the_block_names_it():
+    f, _ = _fn(_doc(r"""
+\begin{algorithm}\caption{Squares}
+\KwIn{$n$}\KwOut{$S$, the squares}
+\For{$i \gets 1$ \KwTo $n$}{$S[i] \gets i \cdot i$\;}
+\end{algorithm}""", r"\usepackage{algorithm2e}"))
+    assert f(3) == [1, 4, 9]  # S is filled over 1..n without being created: a list
+    g, _ = _fn(_doc(r"""
+\begin{algorithm}\caption{Sort in place}
+\KwIn{an array $A$}\KwOut{$A$ sorted}
+\lIf{$|A| > 1$ \textbf{and} $A[0] > A[1]$}{swap $A[0]$ and $A[1]$}
+\end{algorithm}""", r"\usepackage{algorithm2e}"))
+    work = [2, 1]
+    assert g(work) is None and work == [1, 2]  # the output names only an input: no return invented
+
+
+def test_caption_with_a_return_type_names_the_function():
+    f, result = _fn(_algo(r"""
+        \State \Return $a \cdot b$""", caption=r"Mul($a$, $b$) $\to$ integer"))
+    assert result.functions[0].name == "mul" and result.functions[0].params == ["a", "b"] and f(3, 4) == 12
+
+
+@pytest.mark.parametrize("require", [
+    r"$A[1, \ldots, n]$",
+    r"$A \in \mathbb{R}^n$",
+    r"an $n$-element array $A$",
+    r"$A = [a_1, \ldots, a_n]$",
+    r"$A = \{a_1, \ldots, a_n\}$",
+    r"an array $A[1..n]$ with $n$ even",
+    r"$A$ with $|A| = n$",
+    r"array $A$ of size $n$",
+])
+def test_sizes_declared_every_way_become_lengths(require):
+    f, result = _fn(_algo(rf"""
+        \Require {require}
+        \State $s \gets 0$
+        \For{{$i \gets 1$ \To $n$}} \State $s \gets s + i \cdot A[i]$ \EndFor
+        \State \Return $s$"""))
+    assert result.functions[0].params == ["A"] and f([5, 6, 7]) == 5 + 12 + 21
+
+
+@pytest.mark.parametrize("line", [
+    r"\State Create an $n \times n$ matrix $C$",
+    r"\State Initialize an $n \times n$ matrix $C$ with zeros",
+    r"\State $C \gets 0_{n \times n}$",
+    r"\State $C \gets \text{zeros}(n, n)$",
+    r"\State $C[1..n, 1..n] \gets 0$",
+])
+def test_matrices_created_every_way(line):
+    body = "\\Require $n$\n" + line + "\n" + r"""
+        \For{$i \gets 1$ \To $n$} \For{$j \gets 1$ \To $n$} \State $C[i][j] \gets i + j$ \EndFor \EndFor
+        \State \Return $C$"""
+    f, _ = _fn(_algo(body))
+    assert f(2) == [[2, 3], [3, 4]]
+
+
+def test_matrix_sizes_named_in_prose_come_from_the_matrix():
+    f, result = _fn(_algo(r"""
+        \Require an $n \times m$ matrix $A$
+        \Ensure $T$
+        \State $T \gets$ an $m \times n$ matrix of zeros
+        \For{$i \gets 1$ \To $n$} \For{$j \gets 1$ \To $m$} \State $T_{ji} \gets A_{ij}$ \EndFor \EndFor"""))
+    assert result.functions[0].params == ["A"] and f([[1, 2, 3], [4, 5, 6]]) == [[1, 4], [2, 5], [3, 6]]
+
+
+# ---- index inference and maths ----------------------------------------------------------------
+
+def test_maps_keyed_by_characters_are_not_shifted_in_a_one_based_algorithm():
+    f, result = _fn(_algo(r"""
+        \Require a string $S[1..n]$
+        \State $freq \gets$ an empty map
+        \For{$i \gets 1$ \To $n$}
+          \If{$S[i] \notin freq$} \State $freq[S[i]] \gets 0$ \EndIf
+          \State $freq[S[i]] \gets freq[S[i]] + 1$
+        \EndFor
+        \State \Return $freq[S[n]]$"""))
+    assert result.functions[0].index_base == 1 and f("abca") == 2
+
+
+def test_counting_array_keyed_by_value_keeps_its_keys():
+    f, _ = _fn(_doc(r"""
+\begin{algorithm}\caption{Histogram}
+\KwIn{array $A[1..n]$ with $0 \le A[i] \le k$}\KwOut{$C$}
+$C \gets$ an array of $k + 1$ zeros\;
+\For{$i \gets 1$ \KwTo $n$}{$C[A[i]] \gets C[A[i]] + 1$\;}
+\end{algorithm}""", r"\usepackage{algorithm2e}"))
+    assert f([2, 0, 2], 2) == [1, 0, 2]
+
+
+def test_layered_matrices_and_lowercase_entries():
+    f, _ = _fn(_algo(r"""
+        \Require the $n \times n$ matrix $W$
+        \State $D^{(0)} \gets W$
+        \For{$k \gets 1$ \To $n$}
+          \State let $D^{(k)}$ be a new $n \times n$ matrix
+          \For{$i \gets 1$ \To $n$} \For{$j \gets 1$ \To $n$}
+            \State $d^{(k)}_{ij} \gets \min(d^{(k-1)}_{ij}, d^{(k-1)}_{ik} + d^{(k-1)}_{kj})$
+          \EndFor \EndFor
+        \EndFor
+        \State \Return $D^{(n)}$"""))
+    inf = math.inf
+    assert f([[0, 4, inf], [inf, 0, 1], [1, inf, 0]]) == [[0, 4, 5], [2, 0, 1], [1, 5, 0]]
+
+
+def test_function_inputs_are_called_and_declared_order_is_kept():
+    f, result = _fn(_algo(r"""
+        \REQUIRE gradient $g$ of the objective, a start $x_0$, step size $\alpha > 0$, steps $K$
+        \STATE $x \gets x_0$
+        \FOR{$k = 1$ \TO $K$} \STATE $x \gets x - \alpha g(x)$ \ENDFOR
+        \RETURN $x$""", r"\usepackage{algorithmic}"))
+    assert result.functions[0].params == ["g", "x_0", "alpha", "K"]
+    assert f(lambda x: 2 * (x - 3), 0.0, 0.5, 1) == 3.0
+
+
+def test_inputs_declared_as_an_interval_or_an_ordering_keep_their_order():
+    f, result = _fn(_algo(r"""
+        \Require a function $f$, an interval $[a, b]$, bounds $lo < hi$, $n \in \mathbb{N}$
+        \State \Return $f(a) + b - lo \cdot hi + n$"""))
+    assert result.functions[0].params == ["f", "a", "b", "lo", "hi", "n"]
+    assert f(lambda x: 10 * x, 1, 2, 3, 4, 5) == 10 + 2 - 12 + 5
+
+
+def test_arrays_written_with_parentheses_and_sequences_with_several_terms():
+    f, _ = _fn(_algo(r"""
+        \REQUIRE vertices $V$, a source $s \in V$
+        \FORALL{$v \in V$} \STATE $d(v) \gets 0$ \ENDFOR
+        \FOR{$i = 2, 3, 4, \ldots, 5$} \STATE $d(s) \gets d(s) + i$ \ENDFOR
+        \RETURN $d(s)$""", r"\usepackage{algorithmic}"))
+    assert f(["a", "b"], "b") == 14
+
+
+def test_a_set_of_a_range_assigned_is_a_set_and_kwand():
+    f, _ = _fn(_doc(r"""
+\begin{algorithm}
+\KwIn{$n$, a list $D$}
+$Q \gets \{0, \ldots, n - 1\}$\;
+\ForEach{$x \in D$}{\lIf{$x \in Q$ \KwAnd $x \ge 0$}{remove $x$ from $Q$}}
+\Return{$|Q|$}\;
+\caption{Missing}
+\end{algorithm}""", r"\usepackage{algorithm2e}"))
+    assert f(5, [0, 3, 3]) == 3
+
+
+def test_a_table_filled_without_being_created_is_keyed_by_index_pairs():
+    f, result = _fn(_algo(r"""
+        \Require $n$
+        \For{$i \gets 1$ \To $n$} \State $C[i, 0] \gets 1$ \State $C[i, i] \gets 1$ \EndFor
+        \For{$i \gets 2$ \To $n$} \For{$j \gets 1$ \To $i - 1$}
+          \State $C[i, j] \gets C[i - 1, j - 1] + C[i - 1, j]$
+        \EndFor \EndFor
+        \State \Return $C[n, \lfloor n / 2 \rfloor]$"""))
+    assert "C[i, j]" in result.python and f(6) == math.comb(6, 3)
+
+
+def test_heap_children_two_i_mean_one_based():
+    f, result = _fn(_algo(r"""
+        \Procedure{Sift}{$A, i, n$}
+          \While{$2i \le n$}
+            \State $j \gets 2i$
+            \If{$j + 1 \le n$ \textbf{and} $A[j] < A[j + 1]$} \State $j \gets j + 1$ \EndIf
+            \If{$A[j] \le A[i]$} \State \textbf{break} \EndIf
+            \State exchange $A[i]$ with $A[j]$
+            \State $i \gets j$
+          \EndWhile
+        \EndProcedure"""))
+    a = [1, 9, 5, 3]
+    f(a, 1, 4)
+    assert result.functions[0].index_base == 1 and a == [9, 3, 5, 1]
+
+
+def test_new_empty_lists_are_distinct_and_argmin_over_filtered_positions():
+    f, _ = _fn(_algo(r"""
+        \Require a list $A$, a list $done$ of booleans
+        \State let $B[0..2]$ be new empty lists
+        \ForAll{$x \in A$} \State append $x$ to $B[x \bmod 3]$ \EndFor
+        \State $u \gets \arg\min_{v : \neg done[v]} A[v]$
+        \State \Return $(B, u)$"""))
+    assert f([4, 3, 8, 1], [False, True, False, True]) == ([[3], [4, 1], [8]], 0)
+
+
+def test_constant_subscripts_of_an_input_index_it():
+    f, _ = _fn(_algo(r"""
+        \Function{Dist}{$p, q$} \State \Return $|p_1 - q_1| + |p_2 - q_2|$ \EndFunction"""))
+    assert f((1, 5), (4, 1)) == 7
+
+
+def test_counters_started_at_zero_do_not_outweigh_a_declared_one_based_array():
+    f, result = _fn(_algo(r"""
+        \Require losses $L_1, \ldots, L_T$
+        \State $t \gets 0$; $s \gets 0$
+        \Repeat \State $t \gets t + 1$ \State $s \gets s + t \cdot L_t$ \Until{$t = T$}
+        \State \Return $s$"""))
+    assert result.functions[0].index_base == 1 and f([5, 6]) == 5 + 12
+
+
+def test_names_bound_by_for_each_in_the_inputs_are_not_inputs():
+    f, result = _fn(_algo(r"""
+        \Require classes $C$, a score $s_c$ for each $c \in C$
+        \State \Return $\arg\max_{c \in C} s_c$"""))
+    assert result.functions[0].params == ["C", "s"] and f(["a", "b"], {"a": 1, "b": 2}) == "b"
+
+
+def test_a_subscript_used_before_its_index_exists_is_a_name():
+    f, result = _fn(_algo(r"""
+        \STATE $best = R[1]$; $m_i = 0$
+        \FOR{$i = 1$ \TO $N$} \IF{$R[i] > best$} \STATE $best = R[i]$; $m_i = i$ \ENDIF \ENDFOR
+        \RETURN $(best, m_i)$""", r"\usepackage{algorithmic}"))
+    assert "m_i = i" in result.python and f([3, 8, 5], 3) == (8, 2)
+
+
+def test_clrs_records_constants_and_empty_set_queues():
+    from types import SimpleNamespace
+
+    f, result = _fn(_algo(r"""
+        \Procedure{Mark}{$G, s$}
+        \ForAll{$u \in G.V$} \State $u.color \gets \textsc{White}$ \State $u.d \gets \infty$ \EndFor
+        \State $s.d \gets 0$; $s.color \gets$ GRAY
+        \State $Q \gets \emptyset$
+        \State \Call{Enqueue}{$Q, s$}
+        \While{$Q \neq \emptyset$}
+          \State $u \gets$ \Call{Dequeue}{$Q$}
+          \ForAll{$v \in G.Adj[u]$}
+            \If{$v.color = \textsc{White}$} \State $v.color \gets$ GRAY \State $v.d \gets u.d + 1$
+              \State \Call{Enqueue}{$Q, v$} \EndIf
+          \EndFor
+        \EndWhile
+        \State \Return $(d, color)$
+        \EndProcedure"""))
+    d, color = f(SimpleNamespace(V=[0, 1, 2], Adj=[[1], [], []]), 0)
+    assert result.functions[0].params == ["G", "s"]
+    assert d == {0: 0, 1: 1, 2: math.inf} and color == {0: "GRAY", 1: "GRAY", 2: "WHITE"}
+
+
+def test_bit_operators():
+    f, _ = _fn(_algo(r"""
+        \REQUIRE integers $x, y$
+        \RETURN $((x \oplus y) \ll 1) + (x \mathbin{\&} y) + (x \gg 2)$""", r"\usepackage{algorithmic}"))
+    assert f(6, 3) == ((6 ^ 3) << 1) + (6 & 3) + (6 >> 2)
+
+
+def test_untranslatable_line_still_fails_strict(cli):
+    text = _algo(r"""
+        \State $x \gets 1$
+        \State shuffle the deck thoroughly""")
+    result = cli("transpile-paper", "-", "--strict", input=text)
+    assert result.exit_code == 1 and "not translated" in result.stderr
+
+
+def test_declared_lowest_value_of_an_index_input_sets_the_base():
+    f, result = _fn(_algo(r"""
+        \Statex \textbf{Input:} scores $A$, an integer $k$ with $1 \le k \le |A|$
+        \State $B \gets$ a copy of $A$
+        \State sort $B$ in decreasing order
+        \State \Return $B[k]$"""))
+    assert result.functions[0].index_base == 1 and f([3, 1, 2], 1) == 3
+
+
+def test_graph_given_as_a_pair_and_element_forms_are_not_inputs():
+    f, result = _fn(_algo(r"""
+        \Require a graph $G = (V, E)$ with edges as pairs $(u, v)$, a vertex $s \in V$
+        \State $c \gets 0$
+        \ForAll{$(u, v) \in E$} \If{$u = s$} \State $c \gets c + 1$ \EndIf \EndFor
+        \State \Return $c$"""))
+    assert result.functions[0].params == ["G", "s"] and f(([0, 1], [(0, 1), (1, 0), (0, 0)]), 0) == 2
+
+
+def test_quoted_strings_in_text_and_uppercase_procedures():
+    f, _ = _fn(_algo(r"""
+        \PROCEDURE{LABEL}{$x$}
+          \IF{$x > 0$} \RETURN ``positive'' \ELSE \RETURN ``other'' \ENDIF
+        \ENDPROCEDURE""", "\\usepackage[compatible]{algpseudocode}"))
+    assert f(2) == "positive" and f(0) == "other"
+
+
+def test_break_outside_a_loop_is_a_todo_and_the_module_compiles():
+    result = transpile(_algo(r"""
+        \State $x \gets 1$
+        \State \textbf{break}"""), "t.tex")
+    compile(result.python, "t.py", "exec")
+    assert result.todo_count == 1
+
+
+def test_bad_input_still_refused():
+    with pytest.raises(UsageError):
+        transpile(_algo(r"\If{$x$}{\KwRet{1}}"), "t.tex")
+
+
+def test_superscript_layers_without_parentheses():
+    f, _ = _fn(_doc(open(Path(__file__).parent / "data" / "transpile_real" / "t_floyd_warshall.tex").read()
+                    .split("\\begin{document}")[1].split("\\end{document}")[0]
+                    .replace("^{(", "^{").replace(")}", "}"), "\\usepackage{algpseudocode}"))
+    inf = math.inf
+    assert f([[0, 4, inf], [inf, 0, 1], [1, inf, 0]]) == [[0, 4, 5], [2, 0, 1], [1, 5, 0]]
+
+
+@pytest.mark.parametrize("line, args, want", [
+    (r"\State \Return $s.length()$", ("abc",), 3),
+    (r"\State \Return $s.charAt(i)$", ("abc", 1), "b"),
+    (r"\State \Return $s.substring(i, j)$", ("abcdef", 1, 3), "bc"),
+    (r"\State $S.push(x)$ \State \Return $S$", ([1], 2), [1, 2]),
+    (r"\State \Return $S.isEmpty()$", ([],), True),
+    (r"\State \Return $S.contains(x)$", ([1, 2], 2), True),
+])
+def test_members_from_other_languages(line, args, want):
+    names = ["s", "i", "j"] if line.count("s.") else ["S", "x"]
+    require = "\\Require $" + ", ".join(names[: len(args)]) + "$"
+    f, _ = _fn(_algo(require + "\n" + line))
+    assert f(*args) == want
