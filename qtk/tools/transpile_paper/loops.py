@@ -14,7 +14,7 @@ from qtk.tools.transpile_paper import pyast as P
 from qtk.tools.transpile_paper.mathparse import parse_all
 from qtk.tools.transpile_paper.mathtok import Tok, Untranslatable
 from qtk.tools.transpile_paper.linetokens import split, top_level
-from qtk.tools.transpile_paper.statements import store
+from qtk.tools.transpile_paper.pyast import store
 
 
 def for_tokens(toks: list[Tok], ctx: P.Ctx) -> ast.For:

@@ -14,12 +14,19 @@ from __future__ import annotations
 import ast
 import re
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Callable
 
 from qtk.tools.transpile_paper import pyast as P
 from qtk.tools.transpile_paper.linetokens import split, top_level
 from qtk.tools.transpile_paper.mathparse import parse_all
 from qtk.tools.transpile_paper.mathtok import Tok
+from qtk.tools.transpile_paper.pyast import store
+
+# Phrases turn words into statements, and some of them (`for all $i$: ...`) hold a statement of
+# their own: statements.py, which reads the phrase table, hands its parsers in here when it loads
+# (so the two modules do not import each other).
+PARSERS = SimpleNamespace()
 
 
 @dataclass
@@ -107,7 +114,7 @@ _FILL = r"(?:,? (?:all )?(?:initiali[sz]ed |filled |set )?(?:to|with) {v})?"
 
 
 def _allocate(s, ctx) -> list[ast.stmt]:
-    from qtk.tools.transpile_paper.statements import allocate
+    allocate = PARSERS.allocate
 
     zeros = s.get("zeros") is not None or s.get("zeros2") is not None
     init = P.const(0) if zeros else _expr(s.get("v"), ctx)
@@ -119,14 +126,13 @@ def _allocate(s, ctx) -> list[ast.stmt]:
 
 
 def store_name(target: ast.expr, ctx: P.Ctx) -> ast.expr:
-    from qtk.tools.transpile_paper.statements import store
 
     return store(target, ctx)
 
 
 def _allocate_range(s, ctx) -> list[ast.stmt]:
     """`Let $A$ be an array ... indexed by integers $0$ to $n$, initially all set to true`."""
-    from qtk.tools.transpile_paper.statements import allocate
+    allocate = PARSERS.allocate
 
     bounds = P.mark(ast.Slice(lower=parse_all(s["lo"], ctx), upper=parse_all(s["hi"], ctx)), inclusive=True)
     spec = ast.Subscript(value=parse_all(s["x"], ctx), slice=bounds, ctx=ast.Load())
@@ -144,7 +150,6 @@ def _append(s, ctx) -> list[ast.stmt]:
 def _update(op: ast.operator):
     """`increase $x$ by $d$`, `subtract $d$ from $x$`, `multiply $x$ by $2$`: x op= d."""
     def build(s, ctx) -> list[ast.stmt]:
-        from qtk.tools.transpile_paper.statements import store
 
         target = store(parse_all(s["x"], ctx), ctx)
         return [ast.AugAssign(target=target, op=op, value=_expr(s["v"], ctx) if s.get("v") else P.const(1))]
@@ -154,7 +159,7 @@ def _update(op: ast.operator):
 
 def _verb_then_code(s, ctx) -> list[ast.stmt]:
     """`compute $s = \\sum_i x_i$`, `update $w \\gets w - g$`: the maths is the statement."""
-    from qtk.tools.transpile_paper.statements import statement_tokens
+    statement_tokens = PARSERS.statement_tokens
 
     return statement_tokens(s["code"], ctx)
 
@@ -167,7 +172,6 @@ def _remove(s, ctx) -> list[ast.stmt]:
 
 def _pop_into(front: bool):
     def build(s, ctx) -> list[ast.stmt]:
-        from qtk.tools.transpile_paper.statements import store
 
         value = P.method(_expr(s["coll"], ctx), "pop", [P.const(0)] if front else [])
         if s.get("item") is None:
@@ -193,7 +197,7 @@ def _sort(s, ctx) -> list[ast.stmt]:
 
 
 def _set_to(s, ctx) -> list[ast.stmt]:
-    from qtk.tools.transpile_paper.statements import is_number, store, value_of
+    is_number, value_of = PARSERS.is_number, PARSERS.value_of
 
     target, value = store(parse_all(s["x"], ctx), ctx), value_of(s["rest"], ctx)
     if is_number(value) and isinstance(target, ast.Name):
@@ -204,7 +208,7 @@ def _set_to(s, ctx) -> list[ast.stmt]:
 def _postfix_loop(s, ctx) -> list[ast.stmt]:
     """`$K[c] \\gets 0$ for $c = 0, \\ldots, W$`: the loop comes after its body."""
     from qtk.tools.transpile_paper.loops import for_tokens
-    from qtk.tools.transpile_paper.statements import statement_tokens
+    statement_tokens = PARSERS.statement_tokens
 
     loop = for_tokens(s["loop"], ctx)
     P.meta(loop, "innermost", loop).body = statement_tokens(s["body"], ctx)

@@ -279,3 +279,16 @@ def _linear(e: ast.expr) -> dict[str, int] | None:
             out[k] = out.get(k, 0) + sign * c
         return out
     return None
+
+
+def store(e: ast.expr, ctx: Ctx) -> ast.expr:
+    """Turn a parsed expression into an assignment target (names become known variables)."""
+    if isinstance(e, ast.Name):
+        ctx.known.add(e.id)
+        return mark(ast.Name(id=e.id, ctx=ast.Store()), raw=meta(e, "raw", e.id))
+    if isinstance(e, (ast.Subscript, ast.Attribute)):
+        e.ctx = ast.Store()
+        return e
+    if isinstance(e, (ast.Tuple, ast.List)):
+        return ast.Tuple(elts=[store(x, ctx) for x in e.elts], ctx=ast.Store())
+    fail(f"cannot assign to {ast.unparse(e)}")

@@ -14,6 +14,7 @@ import copy
 
 from qtk.tools.transpile_paper import phrases
 from qtk.tools.transpile_paper import pyast as P
+from qtk.tools.transpile_paper.pyast import store
 from qtk.tools.transpile_paper.latex_text import variable_name
 from qtk.tools.transpile_paper.linetokens import TRAILING, split, tokens, top_level
 from qtk.tools.transpile_paper.mathparse import parse_all
@@ -283,19 +284,6 @@ def _new_range(target: ast.expr, ctx: P.Ctx) -> bool:
     return False
 
 
-def store(e: ast.expr, ctx: P.Ctx) -> ast.expr:
-    """Turn a parsed expression into an assignment target (names become known variables)."""
-    if isinstance(e, ast.Name):
-        ctx.known.add(e.id)
-        return P.mark(ast.Name(id=e.id, ctx=ast.Store()), raw=P.meta(e, "raw", e.id))
-    if isinstance(e, (ast.Subscript, ast.Attribute)):
-        e.ctx = ast.Store()
-        return e
-    if isinstance(e, (ast.Tuple, ast.List)):
-        return ast.Tuple(elts=[store(x, ctx) for x in e.elts], ctx=ast.Store())
-    P.fail(f"cannot assign to {ast.unparse(e)}")
-
-
 def _inline_if(rest: list[Tok], ctx: P.Ctx) -> list[ast.stmt]:
     """`\\textbf{if} $c$ \\textbf{then} $x \\gets 1$ [\\textbf{else} ...]` on one line."""
     then = top_level(rest, lambda t: t.kind == "kw" and t.value == "then")
@@ -339,3 +327,7 @@ def for_header(text: str, ctx: P.Ctx) -> ast.For:
 
     toks, _ = tokens(text)
     return for_tokens(toks, ctx)
+
+
+phrases.PARSERS.__dict__.update(allocate=allocate, is_number=is_number, value_of=value_of,
+                               statement_tokens=statement_tokens)
