@@ -37,6 +37,8 @@ def command(
 ) -> None:
     from qtk.errors import UsageError
 
+    if len(configs) < 2:
+        raise UsageError("compare needs at least two configs: a baseline and a variant")
     budget = _budget(tokens, time_s, flops)
     if seeds < 1:
         raise UsageError(f"--seeds must be at least 1, got {seeds}")

@@ -93,4 +93,4 @@ class CompareProgress(TrainProgress):
     def run_done(self, r: dict[str, Any], skipped: bool) -> None:
         self.console.print(f"{r['config']} seed {r['seed']}: held-out {r['val_bpb']:.4f} bits/byte, "
                            f"{r['tokens']:,} tokens, {r['tokens_per_s']:,.0f} tok/s"
-                           + (" (finished earlier)" if skipped else ""))
+                           + (" (finished earlier)" if skipped else ""), soft_wrap=True)
