@@ -249,3 +249,12 @@ def test_unknown_key_names_the_file(cli, tmp_path):
     bad.write_text("[model]\nn_layers = 2\n")
     r = cli("compare", "tiny", bad, "--tokens", "5")
     assert r.exit_code == 2 and r.stderr.startswith(f"qtk compare: error: {bad}: unknown config key 'model.n_layers'")
+
+
+def test_shipped_experiment_configs_resolve_away_from_a_checkout(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # no configs/ here: the ones shipped with qtk are found
+    entries = runner.resolve(["configs/experiments/baseline.toml", "experiments/engram.toml", "small"], None,
+                             "tiny", [])
+    assert [e.name for e in entries] == ["baseline", "engram", "small"]
+    assert entries[1].cfg.model.memory == "engram" and entries[1].cfg.model.n_embd == 128
+    assert entries[2].cfg.model.n_embd != 128 and entries[0].digest != entries[1].digest

@@ -82,6 +82,10 @@ def _notes(summary: dict[str, Any], rows: list[dict[str, Any]]) -> list[str]:
             notes.append(f"warning: {r['name']} is matched to the baseline on neither parameters "
                          f"({r['params_rel']:+.1%}) nor FLOPs per token ({r['flops_rel']:+.1%}) within "
                          f"{summary['match_tolerance']:.0%}")
+    kinds = sorted({r.get("peak_mem_kind", "") for r in summary["runs"]} - {""})
+    if kinds:
+        notes.append(f"peak MB: {' / '.join(kinds)} at its highest during the run (CPU: the whole process, "
+                     "interpreter and torch included)" if "process RSS" in kinds else f"peak MB: {kinds[0]}")
     load = summary["load_average"]
     if load:
         notes.append(f"machine load (1-minute load average) {load['min']:.2f} to {load['max']:.2f} during the "

@@ -81,8 +81,8 @@ def resolve(sources: list[str], names: list[str] | None, size: str, sets: list[t
         raise UsageError(f"--name given {len(names)} time(s) for {len(sources)} configs: give one per config or none")
     entries = []
     for i, src in enumerate(sources):
-        path = Path(src)
-        if path.is_file():
+        path = _find(src)
+        if path is not None:
             cfg = _load(src, lambda: qconfig.load(size, path, None, sets))
             name = names[i] if names else path.stem
         elif src in qconfig.SIZES:
@@ -98,6 +98,21 @@ def resolve(sources: list[str], names: list[str] | None, size: str, sets: list[t
         raise UsageError(f"two configs are both named {dup[0]!r}: give each a --name")
     _check_same_data(entries)
     return entries
+
+
+def _find(src: str) -> Path | None:
+    """A TOML file as given, else the one shipped with qtk under that name (configs/experiments/
+    engram.toml works after `pip install qtk`, away from a checkout)."""
+    from qtk.paths import shipped_dir
+
+    path = Path(src)
+    if path.is_file():
+        return path
+    if path.is_absolute() or src in qconfig.SIZES:
+        return None
+    rel = path.relative_to("configs") if path.parts[:1] == ("configs",) else path
+    shipped = shipped_dir("configs") / rel
+    return shipped if shipped.is_file() else None
 
 
 def _load(source: str, fn) -> qconfig.RunConfig:
