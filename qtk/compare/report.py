@@ -41,7 +41,7 @@ def _row(name: str, runs: dict[int, dict], base: dict[int, dict], tol: float) ->
     flops_rel = first["flops_per_token"] / b0["flops_per_token"] - 1 if b0 else None
     return {
         "name": name, "seeds": sorted(runs), "tokenizer": first["tokenizer"],
-        "tokens": first["tokens"], "params": first["params"], "flops_per_token": first["flops_per_token"],
+        "tokens": sum(r["tokens"] for r in runs.values()) / len(runs), "params": first["params"], "flops_per_token": first["flops_per_token"],
         "bpb": dataclasses.asdict(t_interval([r["val_bpb"] for r in runs.values()])),
         "diff_bpb": dataclasses.asdict(diff) if diff else None,
         "verdict": _verdict(diff) if name != _name(base) else "baseline",
@@ -82,6 +82,9 @@ def _notes(summary: dict[str, Any], rows: list[dict[str, Any]]) -> list[str]:
             notes.append(f"warning: {r['name']} is matched to the baseline on neither parameters "
                          f"({r['params_rel']:+.1%}) nor FLOPs per token ({r['flops_rel']:+.1%}) within "
                          f"{summary['match_tolerance']:.0%}")
+    if summary["budget"]["kind"] == "time":
+        notes.append("tokens trained in the time (mean over seeds): "
+                     + ", ".join(f"{r['name']} {r['tokens']:,.0f}" for r in rows))
     kinds = sorted({r.get("peak_mem_kind", "") for r in summary["runs"]} - {""})
     if kinds:
         notes.append(f"peak MB: {' / '.join(kinds)} at its highest during the run (CPU: the whole process, "
