@@ -4,7 +4,9 @@ worse, an interrupted comparison resumes to the same table, the markdown is a ta
 
 import json
 import math
+import os
 import re
+import signal
 
 import pytest
 
@@ -140,8 +142,9 @@ def test_rerun_skips_finished_runs_and_markdown_is_a_table(compared):
     assert (out / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-class _Interrupt(runner.CompareReporter):
-    """Ctrl-C at one step of one run, like a user would press it."""
+class _CtrlC(runner.CompareReporter):
+    """Presses Ctrl-C (a real SIGINT) at one step of one run. The comparison only notes it, and
+    stops where the loop's state is whole: here after the evaluation of that step (every 12th)."""
 
     def __init__(self, name, seed, step):
         self.at, self.current = (name, seed, step), None
@@ -151,10 +154,10 @@ class _Interrupt(runner.CompareReporter):
 
     def step(self, rec):
         if (*self.current, rec["step"]) == self.at:
-            raise KeyboardInterrupt
+            os.kill(os.getpid(), signal.SIGINT)
 
 
-def test_interrupt_and_rerun_gives_the_uninterrupted_table(compared, configs, tmp_path):
+def test_ctrl_c_then_rerun_gives_the_uninterrupted_table(compared, configs, tmp_path):
     from qtk.cli.common import parse_sets
 
     _, full, _ = compared
@@ -162,7 +165,7 @@ def test_interrupt_and_rerun_gives_the_uninterrupted_table(compared, configs, tm
                              parse_sets(SETS))
     budget = runner.Budget("tokens", TOKENS)
     out = tmp_path / "c"
-    first = runner.run(entries, budget, [1, 2], out, reporter=_Interrupt("slow", 1, 30))
+    first = runner.run(entries, budget, [1, 2], out, reporter=_CtrlC("slow", 1, 36))
     assert first.interrupted and [(r["config"], r["seed"]) for r in first.records] == [("base", 1)]
     assert report.summarize(first)["notes"][0].startswith("partial: 1 of 4 runs finished")
     second = runner.run(entries, budget, [1, 2], out)

@@ -28,6 +28,7 @@ import torch
 
 from qtk import checkpoint as ckpt
 from qtk import config as qconfig
+from qtk.compare.interrupt import Guarded, StopAtStep
 from qtk.errors import Interrupted, UsageError
 from qtk.train.loop import Reporter, train
 
@@ -198,35 +199,44 @@ def run(entries: list[Entry], budget: Budget, seeds: list[int], out_dir: Path, *
     prepare_dir(out_dir, entries, budget)
     comp = Comparison(entries, budget, seeds, out_dir, threads=torch.get_num_threads())
     plan = [(e, s) for s in seeds for e in entries]
-    for i, (entry, seed) in enumerate(plan):
-        run_dir = out_dir / "runs" / f"{entry.name}-s{seed}"
-        done = run_dir / "result.json"
-        if done.is_file():
-            comp.records.append(json.loads(done.read_text()))
-            rep.run_done(comp.records[-1], skipped=True)
-            continue
-        try:
-            record = _train_one(entry, seed, run_dir, budget, curve_points, rep, (i, len(plan)))
-        except (Interrupted, KeyboardInterrupt):
-            comp.interrupted = True
-            break
-        ckpt.atomic_write(done, lambda tmp, r=record: Path(tmp).write_text(json.dumps(r, indent=1) + "\n"))
-        comp.records.append(record)
-        rep.run_done(record, skipped=False)
+    with StopAtStep(rep.notice) as stop:
+        for i, (entry, seed) in enumerate(plan):
+            run_dir = out_dir / "runs" / f"{entry.name}-s{seed}"
+            done = run_dir / "result.json"
+            if done.is_file():
+                comp.records.append(json.loads(done.read_text()))
+                rep.run_done(comp.records[-1], skipped=True)
+                continue
+            rep.run_start(entry.name, seed, i, len(plan), _resumable(run_dir))
+            try:
+                record = _train_one(entry, seed, run_dir, budget, curve_points, rep, stop)
+            except (Interrupted, KeyboardInterrupt):
+                comp.interrupted = True
+                break
+            ckpt.atomic_write(done, lambda tmp, r=record: Path(tmp).write_text(json.dumps(r, indent=1) + "\n"))
+            comp.records.append(record)
+            rep.run_done(record, skipped=False)
+            if stop.requested:  # pressed during the final evaluation: that run is kept
+                comp.interrupted = True
+                break
     return comp
 
 
+def _resumable(run_dir: Path) -> bool:
+    return (run_dir / "last.safetensors").is_file() and (run_dir / "last.state.safetensors").is_file()
+
+
 def _train_one(entry: Entry, seed: int, run_dir: Path, budget: Budget, curve_points: int,
-               rep: CompareReporter, position: tuple[int, int]) -> dict[str, Any]:
+               rep: Reporter, stop: StopAtStep) -> dict[str, Any]:
     cfg = run_config(entry, seed, budget, curve_points)
-    resumable = (run_dir / "last.safetensors").is_file() and (run_dir / "last.state.safetensors").is_file()
+    rep = Guarded(rep, stop, cfg.train.eval_interval, cfg.train.max_steps)
+    resumable = _resumable(run_dir)
     if not resumable and run_dir.exists():
         # stopped before its first checkpoint: nothing to keep, and a fresh start must not append
         # to the old metrics
         for stale in ("metrics.jsonl", "tb"):
             p = run_dir / stale
             shutil.rmtree(p) if p.is_dir() else p.unlink(missing_ok=True)
-    rep.run_start(entry.name, seed, position[0], position[1], resumable)
     load_before = os.getloadavg()[0]
     device = _reset_peak()
     res = train(cfg, None if resumable else str(run_dir), str(run_dir) if resumable else None, rep)
