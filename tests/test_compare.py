@@ -113,6 +113,10 @@ def test_worse_variant_is_resolved_as_worse(compared):
     by = {(r["config"], r["seed"]): r["val_bpb"] for r in s["runs"]}
     assert slow["diff_bpb"]["mean"] == pytest.approx(sum(by[("slow", k)] - by[("base", k)] for k in (1, 2, 3)) / 3)
     assert base["verdict"] == "baseline" and slow["matched"] == {"params": True, "flops": True}
+    # throughput measured side by side: 3 rounds, the ratio is the geometric mean of each round's
+    rates, ref = slow["tokens_per_s_side_by_side"], base["tokens_per_s_side_by_side"]
+    assert len(rates) == len(ref) == 3 and min(rates + ref) > 0
+    assert slow["tokens_per_s_ratio"] == pytest.approx(math.prod(a / b for a, b in zip(rates, ref)) ** (1 / 3))
     assert s["finished_runs"] == s["planned_runs"] == 9 and not s["interrupted"]
     steps = math.ceil(TOKENS / (8 * 32))
     assert all(r["steps"] == steps and r["tokens"] == steps * 256 for r in s["runs"])

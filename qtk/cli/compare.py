@@ -30,6 +30,7 @@ def command(
     out_dir: Optional[Path] = typer.Option(None, "--out-dir", "-o", help="Comparison directory (default runs/compare-NAMES)."),
     threads: int = typer.Option(0, "--threads", help="torch threads (0 = torch's default)."),
     curve_points: int = typer.Option(8, "--curve-points", help="Periodic held-out evaluations per run (token/FLOPs budgets)."),
+    speed_rounds: int = typer.Option(3, "--speed-rounds", help="After training, rounds of side-by-side steps that measure tokens/s (0 = use each run's own rate)."),
     tolerance: float = typer.Option(0.05, "--match-tolerance", help="Warn when a variant matches the baseline on neither parameters nor FLOPs within this."),
     plot: Optional[Path] = typer.Option(None, "--plot", help="Write learning curves (bpb vs tokens and vs seconds) to this PNG."),
     json_out: bool = typer.Option(False, "--json", help="Print the summary as one JSON object on stdout."),
@@ -42,8 +43,8 @@ def command(
     budget = _budget(tokens, time_s, flops)
     if seeds < 1:
         raise UsageError(f"--seeds must be at least 1, got {seeds}")
-    if tolerance < 0 or curve_points < 1 or threads < 0:
-        raise UsageError("--match-tolerance, --threads must be >= 0 and --curve-points >= 1")
+    if min(tolerance, threads, speed_rounds) < 0 or curve_points < 1:
+        raise UsageError("--match-tolerance, --threads and --speed-rounds must be >= 0, --curve-points >= 1")
     if json_out and markdown:
         raise UsageError("--json and --markdown both print on stdout: choose one")
 
@@ -54,7 +55,7 @@ def command(
     out = out_dir or Path("runs") / ("compare-" + re.sub(r"[^\w.-]", "_", "-".join(e.name for e in entries))[:80])
     with CompareProgress() as progress:
         comp = runner.run(entries, runner.Budget(*budget), list(range(1, seeds + 1)), out, threads=threads,
-                          curve_points=curve_points, reporter=progress)
+                          curve_points=curve_points, speed_rounds=speed_rounds, reporter=progress)
     summary = report.summarize(comp, tolerance)
     if plot is not None and comp.records:
         from qtk.compare.plot import curves

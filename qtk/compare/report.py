@@ -18,7 +18,7 @@ def summarize(comp: Any, tolerance: float = 0.05) -> dict[str, Any]:
     names = [e.name for e in comp.entries]
     by = {n: {r["seed"]: r for r in comp.records if r["config"] == n} for n in names}
     base = by[names[0]]
-    rows = [_row(n, by[n], base, tolerance) for n in names if by[n]]
+    rows = [_row(n, by[n], base, tolerance, getattr(comp, "speed", None)) for n in names if by[n]]
     loads = [x for r in comp.records for x in (r["load_before"], r["load_after"])]
     summary = {
         "baseline": names[0], "budget": dataclasses.asdict(comp.budget), "seeds": comp.seeds,
@@ -31,12 +31,16 @@ def summarize(comp: Any, tolerance: float = 0.05) -> dict[str, Any]:
     return summary
 
 
-def _row(name: str, runs: dict[int, dict], base: dict[int, dict], tol: float) -> dict[str, Any]:
+def _row(name: str, runs: dict[int, dict], base: dict[int, dict], tol: float,
+         speed: dict[str, list[float]] | None) -> dict[str, Any]:
     first = next(iter(runs.values()))
     b0 = next(iter(base.values()), None)
     diff = paired({s: r["val_bpb"] for s, r in runs.items()}, {s: r["val_bpb"] for s, r in base.items()})
     ratio = ratio_geomean({s: r["tokens_per_s"] for s, r in runs.items()},
                           {s: r["tokens_per_s"] for s, r in base.items()})
+    side_by_side = None
+    if speed and name in speed and b0 is not None and b0["config"] in speed:
+        side_by_side = ratio_geomean(dict(enumerate(speed[name])), dict(enumerate(speed[b0["config"]])))
     params_rel = first["params"] / b0["params"] - 1 if b0 else None
     flops_rel = first["flops_per_token"] / b0["flops_per_token"] - 1 if b0 else None
     return {
@@ -46,7 +50,9 @@ def _row(name: str, runs: dict[int, dict], base: dict[int, dict], tol: float) ->
         "diff_bpb": dataclasses.asdict(diff) if diff else None,
         "verdict": _verdict(diff) if name != _name(base) else "baseline",
         "tokens_per_s": sum(r["tokens_per_s"] for r in runs.values()) / len(runs),
-        "tokens_per_s_ratio": ratio, "peak_mem_mb": max(r["peak_mem_mb"] for r in runs.values()),
+        "tokens_per_s_ratio": side_by_side if side_by_side is not None else ratio,
+        "tokens_per_s_ratio_runs": ratio, "tokens_per_s_side_by_side": speed.get(name) if speed else None,
+        "peak_mem_mb": max(r["peak_mem_mb"] for r in runs.values()),
         "params_rel": params_rel, "flops_rel": flops_rel,
         "matched": None if b0 is None else {"params": abs(params_rel) <= tol, "flops": abs(flops_rel) <= tol},
     }
@@ -82,6 +88,13 @@ def _notes(summary: dict[str, Any], rows: list[dict[str, Any]]) -> list[str]:
             notes.append(f"warning: {r['name']} is matched to the baseline on neither parameters "
                          f"({r['params_rel']:+.1%}) nor FLOPs per token ({r['flops_rel']:+.1%}) within "
                          f"{summary['match_tolerance']:.0%}")
+    if any(r["tokens_per_s_side_by_side"] for r in rows):
+        notes.append("tok/s vs base: measured side by side after training (a few optimizer steps per config in "
+                     "turn, each round's ratio to the baseline, geometric mean over rounds); the runs' own ratios "
+                     "(median step, per seed) are in --json")
+    else:
+        notes.append("tok/s vs base: each run's median step throughput over the baseline's in the same seed "
+                     "round (geometric mean over rounds)")
     if summary["budget"]["kind"] == "time":
         notes.append("tokens trained in the time (mean over seeds): "
                      + ", ".join(f"{r['name']} {r['tokens']:,.0f}" for r in rows))

@@ -65,6 +65,7 @@ class Comparison:
     records: list[dict[str, Any]] = field(default_factory=list)
     interrupted: bool = False
     threads: int = 0
+    speed: dict[str, list[float]] | None = None  # side-by-side tokens/s per config and round
 
 
 class CompareReporter(Reporter):
@@ -191,8 +192,9 @@ def _flops_per_token(cfg: qconfig.RunConfig) -> float:
 
 
 def run(entries: list[Entry], budget: Budget, seeds: list[int], out_dir: Path, *, threads: int = 0,
-        curve_points: int = 8, reporter: CompareReporter | None = None) -> Comparison:
-    """Train and score every (config, seed), round-robin; Ctrl-C keeps what finished."""
+        curve_points: int = 8, speed_rounds: int = 3, reporter: CompareReporter | None = None) -> Comparison:
+    """Train and score every (config, seed), round-robin; Ctrl-C keeps what finished. Once all
+    runs are done, `speed_rounds` rounds of side-by-side steps measure throughput (0: skip)."""
     rep = reporter or CompareReporter()
     if threads:
         torch.set_num_threads(threads)
@@ -219,6 +221,14 @@ def run(entries: list[Entry], budget: Budget, seeds: list[int], out_dir: Path, *
             if stop.requested:  # pressed during the final evaluation: that run is kept
                 comp.interrupted = True
                 break
+        if speed_rounds and not comp.interrupted:
+            from qtk.compare.speed import probe
+
+            rep.notice(f"measuring training throughput side by side ({speed_rounds} rounds)")
+            try:
+                comp.speed = probe({e.name: out_dir / "runs" / f"{e.name}-s{seeds[0]}" for e in entries}, speed_rounds)
+            except KeyboardInterrupt:  # every run is kept; the table falls back to the runs' own rates
+                comp.interrupted = True
     return comp
 
 
