@@ -99,4 +99,4 @@ def _render(summary: dict, out: Path) -> None:
         console.width = 200
     console.print(table)
     for note in summary["notes"]:
-        console.print(f"- {note}")
+        console.print(f"- {note}", soft_wrap=True)

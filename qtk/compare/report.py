@@ -25,6 +25,7 @@ def summarize(comp: Any, tolerance: float = 0.05) -> dict[str, Any]:
         "finished_runs": len(comp.records), "planned_runs": len(names) * len(comp.seeds),
         "interrupted": comp.interrupted, "torch_threads": comp.threads, "match_tolerance": tolerance,
         "load_average": {"min": min(loads), "max": max(loads)} if loads else None,
+        "speed_load_average": getattr(comp, "speed_load", None),
         "configs": rows, "runs": comp.records,
     }
     summary["notes"] = _notes(summary, rows)
@@ -89,9 +90,11 @@ def _notes(summary: dict[str, Any], rows: list[dict[str, Any]]) -> list[str]:
                          f"({r['params_rel']:+.1%}) nor FLOPs per token ({r['flops_rel']:+.1%}) within "
                          f"{summary['match_tolerance']:.0%}")
     if any(r["tokens_per_s_side_by_side"] for r in rows):
+        at = summary["speed_load_average"]
         notes.append("tok/s vs base: measured side by side after training (a few optimizer steps per config in "
-                     "turn, each round's ratio to the baseline, geometric mean over rounds); the runs' own ratios "
-                     "(median step, per seed) are in --json")
+                     "turn, each round's ratio to the baseline, geometric mean over rounds"
+                     + (f"; load average {at[0]:.2f} to {at[1]:.2f}" if at else "")
+                     + "); the runs' own ratios (median step, per seed) are in --json")
     else:
         notes.append("tok/s vs base: each run's median step throughput over the baseline's in the same seed "
                      "round (geometric mean over rounds)")

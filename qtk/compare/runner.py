@@ -66,6 +66,7 @@ class Comparison:
     interrupted: bool = False
     threads: int = 0
     speed: dict[str, list[float]] | None = None  # side-by-side tokens/s per config and round
+    speed_load: tuple[float, float] | None = None  # load average before and after measuring it
 
 
 class CompareReporter(Reporter):
@@ -226,7 +227,9 @@ def run(entries: list[Entry], budget: Budget, seeds: list[int], out_dir: Path, *
 
             rep.notice(f"measuring training throughput side by side ({speed_rounds} rounds)")
             try:
+                before = os.getloadavg()[0]
                 comp.speed = probe({e.name: out_dir / "runs" / f"{e.name}-s{seeds[0]}" for e in entries}, speed_rounds)
+                comp.speed_load = (before, os.getloadavg()[0])
             except KeyboardInterrupt:  # every run is kept; the table falls back to the runs' own rates
                 comp.interrupted = True
     return comp
