@@ -222,16 +222,16 @@ def run(entries: list[Entry], budget: Budget, seeds: list[int], out_dir: Path, *
             if stop.requested:  # pressed during the final evaluation: that run is kept
                 comp.interrupted = True
                 break
-        if speed_rounds and not comp.interrupted:
-            from qtk.compare.speed import probe
+    if speed_rounds and not comp.interrupted:  # outside StopAtStep: Ctrl-C here stops at once
+        from qtk.compare.speed import probe
 
-            rep.notice(f"measuring training throughput side by side ({speed_rounds} rounds)")
-            try:
-                before = os.getloadavg()[0]
-                comp.speed = probe({e.name: out_dir / "runs" / f"{e.name}-s{seeds[0]}" for e in entries}, speed_rounds)
-                comp.speed_load = (before, os.getloadavg()[0])
-            except KeyboardInterrupt:  # every run is kept; the table falls back to the runs' own rates
-                comp.interrupted = True
+        rep.notice(f"measuring training throughput side by side ({speed_rounds} rounds)")
+        try:
+            before = os.getloadavg()[0]
+            comp.speed = probe({e.name: out_dir / "runs" / f"{e.name}-s{seeds[0]}" for e in entries}, speed_rounds)
+            comp.speed_load = (before, os.getloadavg()[0])
+        except KeyboardInterrupt:  # every run is kept; the table falls back to the runs' own rates
+            comp.interrupted = True
     return comp
 
 
