@@ -20,6 +20,7 @@ app = typer.Typer(
 COMMANDS: list[str] = [
     "train",
     "eval",
+    "compare",
     "generate",
     "compress",
     "quantize",

@@ -62,3 +62,35 @@ class TrainProgress(Reporter):
             f"done: {r.steps} steps, {r.tokens:,} tokens, {r.tokens_per_s:,.0f} tok/s; train loss "
             f"{r.train_loss:.4f}; held-out loss {r.val_loss:.4f}, {r.val_bpb:.4f} bits/byte\n"
             f"checkpoint: {r.checkpoint}")
+
+
+class CompareProgress(TrainProgress):
+    """One line per run of a comparison, with the training bar of the run in hand."""
+
+    label = "train"
+
+    def run_start(self, name: str, seed: int, index: int, total: int, resumed: bool) -> None:
+        if self.task is not None:
+            self.progress.remove_task(self.task)
+            self.task = None
+        self.label = f"[{index + 1}/{total}] {name} seed {seed}"
+        self.console.print(self.label + (" (resuming)" if resumed else ""))
+
+    def start(self, info: dict[str, Any]) -> None:
+        self.by_time = not info["max_steps"]
+        total = info["max_time"] if self.by_time else info["max_steps"]
+        self.total = total
+        self.task = self.progress.add_task(self.label, total=total, info="",
+                                           completed=0 if self.by_time else info["step"])
+
+    def finish(self) -> None:  # rich's task list is positional, and earlier runs' tasks are removed
+        if self.task is not None:
+            self.progress.update(self.task, completed=self.total)
+
+    def eval(self, rec: dict[str, Any]) -> None:  # the curve is in metrics.jsonl; keep the screen short
+        pass
+
+    def run_done(self, r: dict[str, Any], skipped: bool) -> None:
+        self.console.print(f"{r['config']} seed {r['seed']}: held-out {r['val_bpb']:.4f} bits/byte, "
+                           f"{r['tokens']:,} tokens, {r['tokens_per_s']:,.0f} tok/s"
+                           + (" (finished earlier)" if skipped else ""), soft_wrap=True)
