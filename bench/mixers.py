@@ -38,6 +38,107 @@ CONFIGS = ["baseline", "linear", "retnet", "mamba2", "osc", "hybrid_mamba2", "hy
 MIXERS = ["dense", "linear", "retnet", "mamba2", "osc"]
 
 
+# ------------------------------------------------------------------ one layer (speed, decode)
+
+def layer(name: str, T: int):
+    """One mixer of the tiny preset's width (n_embd 128, 4 heads) and a Context for T tokens."""
+    import torch
+
+    from qtk import config
+    from qtk.model.context import Context
+    from qtk.model.rope import rope_tables
+    from qtk import registry
+
+    cfg = config.load("tiny", sets=[("model.mixer", name)]).model
+    cfg.vocab_size = 320
+    torch.manual_seed(0)
+    module = registry.get("mixer", name)(cfg, 0)
+    from qtk.model.gpt import initialise
+
+    initialise(module, cfg)
+    cos, sin = rope_tables(cfg.n_embd // cfg.n_head, T, cfg.rope_theta)
+    ctx = Context(torch.zeros(1, T, dtype=torch.long), torch.arange(T), cos, sin)
+    return module, ctx, cfg
+
+
+def speed(args: argparse.Namespace) -> list[dict]:
+    """Forward + backward tokens/s of one layer per mixer and length, same tokens per batch,
+    round-robin over mixers (median of `rounds`)."""
+    import torch
+
+    torch.set_num_threads(args.threads)
+    rows = []
+    for T in (int(t) for t in args.lengths.split(",")):
+        B = max(1, args.tokens // T)
+        setups = {}
+        for name in MIXERS:
+            module, ctx, cfg = layer(name, T)
+            ctx.idx = torch.zeros(B, T, dtype=torch.long)
+            setups[name] = (module.train(), ctx, torch.randn(B, T, cfg.n_embd))
+        times = {name: [] for name in MIXERS}
+        for r in range(args.rounds + 1):  # round 0 warms up
+            for name, (module, ctx, x) in setups.items():
+                x = x.detach().requires_grad_(True)
+                t0 = time.perf_counter()
+                module(x, ctx).square().mean().backward()
+                if r:
+                    times[name].append(time.perf_counter() - t0)
+                module.zero_grad(set_to_none=True)
+        dense = statistics.median(times["dense"])
+        for name in MIXERS:
+            med = statistics.median(times[name])
+            rows.append({"T": T, "batch": B, "mixer": name, "tokens_per_s": B * T / med, "vs_dense": dense / med})
+            print(json.dumps(rows[-1]), flush=True)
+    return rows
+
+
+def decode(args: argparse.Namespace) -> list[dict]:
+    """ms per decoded token of one layer at position P, from a state of that position: the
+    mixers' fixed-size state (random values: its size and the step's work do not depend on P),
+    dense attention's KV cache holding P random keys/values; steps timed round-robin."""
+    import torch
+
+    from qtk.model.state import DecodeState, KVState
+
+    torch.set_num_threads(args.threads)
+    rows = []
+    for P in (int(p) for p in args.positions.split(",")):
+        setups = {}
+        for name in MIXERS:
+            module, ctx, cfg = layer(name, P + args.steps + 1)
+            module.eval()
+            if name == "dense":
+                st = KVState(1, module.n_kv_head, module.head_dim, P + args.steps + 1, "cpu", torch.float32)
+                st.append(torch.randn(1, module.n_kv_head, P, module.head_dim), torch.randn(1, module.n_kv_head, P, module.head_dim))
+            else:
+                st = module.new_state(1, "cpu", torch.float32)
+                for key, t in st.tensors().items():
+                    st[key] = torch.randn_like(t) * 0.1
+            state = DecodeState({(0, "mixer"): st}, 1)
+            state.length = P
+            setups[name] = (module, ctx, state, st)
+        times = {name: [] for name in MIXERS}
+        nbytes = {name: setups[name][3].nbytes for name in MIXERS}  # at position P, before stepping
+        with torch.no_grad():
+            for i in range(args.steps):
+                for name, (module, ctx, state, st) in setups.items():
+                    p = P + i
+                    step_ctx = type(ctx)(torch.zeros(1, 1, dtype=torch.long), torch.tensor([p]),
+                                         ctx.cos[p:p + 1], ctx.sin[p:p + 1], state)
+                    x = torch.randn(1, 1, 128)
+                    t0 = time.perf_counter()
+                    module(x, step_ctx)
+                    times[name].append(time.perf_counter() - t0)
+                    state.advance(1)
+        dense = statistics.median(times["dense"][args.steps // 5:])
+        for name in MIXERS:
+            med = statistics.median(times[name][args.steps // 5:])  # the first fifth warms up
+            rows.append({"position": P, "mixer": name, "ms_per_token": med * 1e3, "state_bytes": nbytes[name],
+                         "speedup_vs_dense": dense / med})
+            print(json.dumps(rows[-1]), flush=True)
+    return rows
+
+
 # ------------------------------------------------------------------ training sweeps (quality, mqar)
 
 def _done(log: Path) -> set[tuple[str, int]]:
@@ -98,7 +199,23 @@ def main() -> None:
         s.add_argument("--corpus", default="pydoc", help="built-in corpus of the quality part")
         s.add_argument("--pairs", type=int, default=4, help="key-value pairs per mqar sample")
         s.add_argument("--log", default=f"bench/out/{part}.jsonl")
+    s = sub.add_parser("speed")
+    s.add_argument("--lengths", default="512,2048,8192")
+    s.add_argument("--tokens", type=int, default=8192, help="tokens per batch at every length")
+    s.add_argument("--rounds", type=int, default=3)
+    s.add_argument("--threads", type=int, default=2)
+    s.add_argument("--log", default="bench/out/speed.jsonl")
+    s = sub.add_parser("decode")
+    s.add_argument("--positions", default="1024,8192,65536")
+    s.add_argument("--steps", type=int, default=50)
+    s.add_argument("--threads", type=int, default=2)
+    s.add_argument("--log", default="bench/out/decode.jsonl")
     args = p.parse_args()
+    if args.part in ("speed", "decode"):
+        rows = speed(args) if args.part == "speed" else decode(args)
+        Path(args.log).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.log).write_text("".join(json.dumps(r) + "\n" for r in rows))
+        return
     if args.part == "quality":
         sweep(args, ["--set", f"data.corpus={args.corpus}"])
     elif args.part == "mqar":
