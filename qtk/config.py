@@ -103,13 +103,25 @@ class TrainConfig:
 
 
 @dataclass
+class MQARConfig:
+    seq_len: int = _f(64, "MQAR: tokens per sample after its <|endoftext|> (pairs, then queries and noise).", min=4)
+    pairs: int = _f(8, "MQAR: key-value pairs per sample, each queried once (seq_len >= 4 * pairs).", min=1,
+                    max=128)
+    train_samples: int = _f(20000, "MQAR: training samples.", min=1)
+    val_samples: int = _f(1000, "MQAR: held-out samples (drawn from another seed).", min=1)
+    seed: int = _f(0, "MQAR: seed of the generated samples.", min=0)
+
+
+@dataclass
 class DataConfig:
-    corpus: str = _f("auto", "Built-in corpus when no path is given: auto | shakespeare | pydoc.",
-                     choices=["auto", "shakespeare", "pydoc"])
-    path: str = _f("", "Text file, directory of .txt/.md files, or token-shard directory.")
+    corpus: str = _f("auto", "Built-in corpus when no path is given: auto | shakespeare | pydoc | mqar "
+                             "(the synthetic associative-recall task, data.mqar.*).",
+                     choices=["auto", "shakespeare", "pydoc", "mqar"])
+    path: str = _f("", "Text file, directory of .txt/.md files, token-shard directory, or mqar (the associative-recall task).")
     tokenizer: str = _f("byte", "byte | bpe.", choices=["byte", "bpe"])
     bpe_vocab_size: int = _f(4096, "Vocabulary size of a BPE tokenizer trained on the training text.", min=260)
     val_fraction: float = _f(0.1, "Share of a user corpus held out for validation (from its end).", min=0.0, max=0.5)
+    mqar: MQARConfig = field(default_factory=MQARConfig)
 
 
 @dataclass

@@ -36,6 +36,8 @@ def tiny(**model) -> qconfig.RunConfig:
     m.nsa.compress_block, m.nsa.compress_stride, m.nsa.select_block, m.nsa.select_count, m.nsa.window = 4, 2, 4, 3, 6
     m.moe.capacity_factor, m.moe.z_loss_coef = 0.75, 1e-3  # so that training drops tokens
     m.engram.layers = "0,1"
+    m.linear.chunk = m.retnet.chunk = m.osc.chunk = m.mamba2.chunk = 8  # T = 24 spans three chunks
+    m.mamba2.head_dim, m.mamba2.d_state = 16, 12  # 4 heads of the 64-wide inner stream
     for key, value in model.items():
         qconfig.set_key(cfg, f"model.{key}", str(value))
     qconfig.validate(cfg)
@@ -132,7 +134,8 @@ def test_cached_decoding_equals_full_forward(variant):
 
 
 # Every built-in component, by name: adding one without a variant here (and a golden curve) fails.
-EXPECTED = {("mixer", "dense"), ("mixer", "sliding"), ("mixer", "topk"), ("mixer", "nsa"), ("ffn", "mlp"),
+EXPECTED = {("mixer", "dense"), ("mixer", "sliding"), ("mixer", "topk"), ("mixer", "nsa"), ("mixer", "linear"),
+            ("mixer", "retnet"), ("mixer", "mamba2"), ("mixer", "osc"), ("ffn", "mlp"),
             ("ffn", "moe"), ("ffn", "none"), ("router", "switch"), ("router", "hash"), ("memory", "none"),
             ("memory", "engram"), ("residual", "standard"), ("residual", "mhc")}
 

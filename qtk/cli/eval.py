@@ -1,6 +1,6 @@
 """Score checkpoints on held-out text: loss, perplexity, bits per byte, top-1/top-5 accuracy,
-tokens/s and peak memory, over the whole text in sliding windows. Several checkpoints print a
-side-by-side table."""
+tokens/s and peak memory, over the whole text in sliding windows (`--data mqar`: the recall
+task's answers, with their accuracy). Several checkpoints print a side-by-side table."""
 
 from pathlib import Path
 from typing import List, Optional
@@ -16,8 +16,8 @@ COLUMNS = [("loss", "{:.4f}"), ("ppl", "{:.3f}"), ("bpb", "{:.4f}"), ("top1", "{
 def command(
     paths: List[Path] = typer.Argument(..., help="Checkpoint files or run directories."),
     data: Optional[str] = typer.Option(
-        None, "--data", help="shakespeare | pydoc | text file/dir (scored whole) | token-shard dir. "
-                             "Default: the model's own held-out split."),
+        None, "--data", help="shakespeare | pydoc | mqar (recall task: adds answer_accuracy) | text file/dir "
+                             "(scored whole) | token-shard dir. Default: the model's own held-out split."),
     stride: Optional[int] = typer.Option(None, "--stride", help="Window stride in tokens (default half the context)."),
     batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1, help="Windows per forward pass (default: "
                                              "as many as fit in memory, at most 32)."),
@@ -37,10 +37,11 @@ def command(
 
     table = Table(title=f"held-out: {results[0]['data']}")
     table.add_column("checkpoint", overflow="fold")
-    for name, _ in COLUMNS:
+    columns = COLUMNS + ([("answer_accuracy", "{:.2%}")] if "answer_accuracy" in results[0] else [])
+    for name, _ in columns:
         table.add_column(name, justify="right")
     for r in results:
-        table.add_row(r["path"], *[fmt.format(r[name]) for name, fmt in COLUMNS])
+        table.add_row(r["path"], *[fmt.format(r[name]) for name, fmt in columns])
     console = common.out_console()
     console.width = max(console.width, 140)
     console.print(table)

@@ -8,7 +8,7 @@ from typing import Callable
 
 from qtk.config import DataConfig
 from qtk.data import corpus as corpora
-from qtk.data import shards
+from qtk.data import mqar, shards
 from qtk.data.tokenizer import ByteTokenizer, Tokenizer, fingerprint, from_json, train_bpe
 from qtk.errors import UsageError
 from qtk.paths import cache_dir
@@ -33,6 +33,8 @@ def prepare(cfg: DataConfig, tokenizer: Tokenizer | None = None,
     """Tokenized data for `cfg`. With `tokenizer` given (eval, resume) that tokenizer is used;
     otherwise one is made as `cfg.tokenizer` says (BPE trained on the training split)."""
     root = cache_dir()
+    if cfg.path == mqar.NAME or (not cfg.path and cfg.corpus == mqar.NAME):
+        return _mqar_data(cfg, tokenizer)
     if cfg.path and shards.is_shard_dir(Path(cfg.path).expanduser()):
         data = shards.open_dir(Path(cfg.path).expanduser())
         if tokenizer is not None and fingerprint(tokenizer) != fingerprint(data.tokenizer):
@@ -51,13 +53,26 @@ def prepare(cfg: DataConfig, tokenizer: Tokenizer | None = None,
     return data
 
 
+def _mqar_data(cfg: DataConfig, tokenizer: Tokenizer | None) -> shards.TokenData:
+    """The synthetic recall task (a name, like the built-in corpora): byte-tokenizer ids only."""
+    if tokenizer is None and cfg.tokenizer != "byte":
+        raise UsageError("data.tokenizer: the mqar task is written in byte-tokenizer ids: use data.tokenizer = byte")
+    tok = tokenizer or ByteTokenizer()
+    mqar.check_tokenizer(tok)
+    train, val = mqar.splits(cfg)
+    return shards.TokenData(Path(mqar.NAME), tok, train, val, mqar.NAME)
+
+
 def eval_stream(data: str | None, cfg: DataConfig, tokenizer: Tokenizer,
                 progress: Callable[[int, int], None] | None = None) -> tuple[shards.TokenStream, str]:
     """The held-out stream to score a model on.
 
     None: the validation split of the model's own training data; `shakespeare` / `pydoc`: that
-    built-in corpus' validation split; a token-shard directory: its val split; a text file or
-    directory: all of it."""
+    built-in corpus' validation split; `mqar`: the recall task's held-out samples (the model's
+    own data.mqar settings); a token-shard directory: its val split; a text file or directory:
+    all of it."""
+    if data == mqar.NAME:
+        return _mqar_data(cfg, tokenizer).val, f"{mqar.NAME} (val)"
     if data is None:
         built = prepare(cfg, tokenizer, progress)
         return built.val, f"{built.source} (val)"

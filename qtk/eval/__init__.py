@@ -71,6 +71,12 @@ def _targets(toks: torch.Tensor, first: int, specials: torch.Tensor) -> torch.Te
     return tgt
 
 
+def _doc_starts(x: torch.Tensor, specials: torch.Tensor) -> torch.Tensor:
+    """Where documents begin (their <|endoftext|>), as in training: layers that keep a state
+    across positions reset it there."""
+    return torch.isin(x, specials.to(x.device))
+
+
 @torch.no_grad()
 def evaluate(model: torch.nn.Module, stream: TokenStream, special_ids: set[int], *, block_size: int,
              stride: int | None = None, batch_size: int = 8, max_tokens: int | None = None,
@@ -89,7 +95,12 @@ def evaluate(model: torch.nn.Module, stream: TokenStream, special_ids: set[int],
     specials = torch.tensor(sorted(special_ids), dtype=torch.long)
     sample = max_tokens is not None and max_tokens < n
     t0 = time.perf_counter()
-    if getattr(model, "max_context", block_size) is None and stride is None and not sample:
+    task = getattr(stream, "sample_len", 0)
+    if task:  # fixed-length task samples (mqar): one window per sample, from its start
+        count = n // task if not sample else max(1, min(n // task, max_tokens // task))
+        spans = [(i * task, i * task + min(task - 1, block_size), i * task) for i in range(count)]
+        scores = _windowed(model, stream, specials, spans, block_size, batch_size, device, autocast_dtype, progress)
+    elif getattr(model, "max_context", block_size) is None and stride is None and not sample:
         scores = _streamed(model, stream, specials, block_size, device, autocast_dtype, progress)
     else:
         spans = (list(spaced_windows(n, block_size, max_tokens)) if sample
@@ -101,6 +112,7 @@ def evaluate(model: torch.nn.Module, stream: TokenStream, special_ids: set[int],
     # For a sample, bytes are estimated from the stream's bytes per scored token.
     n_bytes = stream.n_bytes if whole else stream.n_bytes * scores.scored / max(1, n - 1)
     loss = scores.nats / max(1, scores.scored)
+    extra = {"answer_accuracy": scores.top1 / max(1, scores.scored)} if task else {}
     return {
         "loss": loss,
         "ppl": math.exp(min(loss, 700.0)),
@@ -112,6 +124,7 @@ def evaluate(model: torch.nn.Module, stream: TokenStream, special_ids: set[int],
         "tokens_per_s": scores.scored / max(elapsed, 1e-9),
         "peak_mem_mb": _peak_mem_mb(device),
         "whole": whole,
+        **extra,
     }
 
 
@@ -125,8 +138,12 @@ def _windowed(model, stream, specials, spans, block_size, batch_size, device, au
             toks = torch.from_numpy(stream.get(begin, end - begin + 1))
             x[row, : end - begin] = toks[:-1]
             y[row, : end - begin] = _targets(toks, first - begin, specials)
+            if hasattr(stream, "scored"):  # a task scores only some targets (mqar: the answers)
+                keep = torch.from_numpy(stream.scored(begin + 1, end - begin))
+                y[row, : end - begin] = y[row, : end - begin].masked_fill(~keep, -1)
+        x = x.to(device)
         with torch.autocast(device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
-            logits, _ = model(x.to(device))
+            logits, _ = model(x, doc_start=_doc_starts(x, specials))
         scores.add(logits, y.to(device))
         if progress:
             progress(min(i + batch_size, len(spans)), len(spans))
@@ -153,8 +170,9 @@ def _streamed(model, stream, specials, block_size, device, autocast_dtype, progr
         for r in range(rows):
             toks = torch.from_numpy(stream.get(r * part + s * block_size, L + 1))
             x[r], y[r] = toks[:-1], _targets(toks, 0, specials)
+        x = x.to(device)
         with torch.autocast(device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
-            logits, _ = model(x.to(device), state=state)
+            logits, _ = model(x, state=state, doc_start=_doc_starts(x, specials))
         scores.add(logits, y.to(device))
         if progress:
             progress(s + 1, steps)
@@ -165,7 +183,8 @@ def _streamed(model, stream, specials, block_size, device, autocast_dtype, progr
         st = model.new_state(1, device, torch.float32)
         for b in range(0, rest, block_size):
             seg = toks[b:b + block_size + 1]
-            logits, _ = model(seg[None, :-1].to(device), state=st)
+            x = seg[None, :-1].to(device)
+            logits, _ = model(x, state=st, doc_start=_doc_starts(x, specials))
             scores.add(logits, _targets(seg, 0, specials)[None].to(device))
     return scores
 

@@ -89,3 +89,81 @@ class MHCSettings:
     n_streams: int = setting(4, "Residual streams.", min=1)
     sinkhorn_iters: int = setting(20, "Sinkhorn-Knopp iterations projecting H_res onto doubly-stochastic "
                                       "matrices.", min=1)
+
+
+# ------------------------------------------------------------------ linear-time mixers (qtk.ops.scan)
+
+# fla's Triton kernels (the GPU path) take key and value head dims up to 256; the CPU path takes
+# any, but a config that trains here must also run there.
+MAX_SCAN_HEAD_DIM = 256
+_CHUNK_HELP = "Tokens per chunk of the chunked scan (training and prefill form)."
+
+
+def _check_scan_head(model: Any, key: str) -> None:
+    hs = model.n_embd // model.n_head
+    if hs > MAX_SCAN_HEAD_DIM:
+        raise UsageError(f"{key}: head dim model.n_embd / model.n_head = {hs} exceeds {MAX_SCAN_HEAD_DIM}, "
+                         "the largest state dimension the chunked scan kernels take")
+
+
+@dataclass
+class LinearSettings:
+    feature_map: str = setting("elu1", "Linear attention feature map phi applied to q and k: elu1 (elu(x) + 1, "
+                                       "Katharopoulos et al. 2020), relu, or identity.",
+                               choices=["elu1", "relu", "identity"])
+    normalize: bool = setting(False, "Divide by phi(q) . sum_s phi(k_s) (the original normaliser); off = "
+                                     "per-head RMSNorm of the output (TransNormer), which trains more stably.")
+    chunk: int = setting(64, _CHUNK_HELP, min=1)
+
+
+def validate_linear(s: LinearSettings, model: Any, key: str) -> None:
+    _check_scan_head(model, key)
+    if s.normalize and s.feature_map == "identity":
+        raise UsageError(f"{key}.normalize needs a positive feature map ({key}.feature_map = elu1 or relu): "
+                         "with identity the normaliser can be zero or negative")
+
+
+@dataclass
+class RetNetSettings:
+    chunk: int = setting(64, _CHUNK_HELP, min=1)
+
+
+def validate_scan_heads(s: Any, model: Any, key: str) -> None:
+    _check_scan_head(model, key)
+
+
+@dataclass
+class Mamba2Settings:
+    expand: int = setting(2, "Mamba-2 inner width = expand * n_embd.", min=1)
+    head_dim: int = setting(64, "Mamba-2 head dim P (inner width / P heads, each with its own decay).", min=1)
+    d_state: int = setting(64, "Mamba-2 state size N per head (the width of B and C).", min=1)
+    conv_kernel: int = setting(4, "Taps of the depthwise causal convolution over x, B, C.", min=1)
+    chunk: int = setting(64, _CHUNK_HELP, min=1)
+
+
+def validate_mamba2(s: Mamba2Settings, model: Any, key: str) -> None:
+    inner = s.expand * model.n_embd
+    if inner % s.head_dim:
+        raise UsageError(f"{key}.head_dim ({s.head_dim}) must divide the inner width {key}.expand * "
+                         f"model.n_embd = {inner}")
+    for name in ("head_dim", "d_state"):
+        if getattr(s, name) > MAX_SCAN_HEAD_DIM:
+            raise UsageError(f"{key}.{name} ({getattr(s, name)}) exceeds {MAX_SCAN_HEAD_DIM}, the largest state "
+                             "dimension the chunked scan kernels take")
+
+
+@dataclass
+class OscSettings:
+    r_min: float = setting(0.9, "Oscillatory SSM: smallest damping |lambda| at init (LRU ring init).",
+                           min=0.0, max=1.0)
+    r_max: float = setting(0.999, "Oscillatory SSM: largest damping |lambda| at init.", min=0.0, max=1.0)
+    max_phase: float = setting(0.314159, "Oscillatory SSM: rotation angles per step start uniform in "
+                                         "[0, max_phase] (LRU uses pi/10 on long-range tasks).", min=0.0)
+    chunk: int = setting(64, _CHUNK_HELP, min=1)
+
+
+def validate_osc(s: OscSettings, model: Any, key: str) -> None:
+    _check_scan_head(model, key)
+    if not 0.0 < s.r_min <= s.r_max < 1.0:
+        raise UsageError(f"{key}: need 0 < r_min <= r_max < 1 (damping of a stable recurrence), "
+                         f"got r_min={s.r_min}, r_max={s.r_max}")

@@ -203,14 +203,24 @@ class Trainer:
         """Start offsets of this step's global batch; every rank draws the same and takes a slice,
         so N processes see exactly the batch one process would."""
         T = self.cfg.model.block_size
-        ix = torch.randint(len(self.data.train) - T - 1, (self.cfg.train.batch_size,), generator=self.gen)
+        train = self.data.train
+        align = getattr(train, "sample_len", 0)  # a task of fixed-length samples: windows start at one
+        if align:
+            last = (len(train) - T - 1) // align
+            ix = torch.randint(last + 1, (self.cfg.train.batch_size,), generator=self.gen) * align
+        else:
+            ix = torch.randint(len(train) - T - 1, (self.cfg.train.batch_size,), generator=self.gen)
         per_rank = len(ix) // self.dist.world
         return ix[self.dist.rank * per_rank:(self.dist.rank + 1) * per_rank]
 
     def fetch(self, ix: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         T = self.cfg.model.block_size
-        rows = torch.stack([torch.from_numpy(self.data.train.get(int(i), T + 1)) for i in ix])
+        train = self.data.train
+        rows = torch.stack([torch.from_numpy(train.get(int(i), T + 1)) for i in ix])
         x, y = rows[:, :-1], rows[:, 1:]
+        if hasattr(train, "scored"):  # a task scores only some targets (mqar: the answers)
+            scored = torch.stack([torch.from_numpy(train.scored(int(i) + 1, T)) for i in ix])
+            y = y.masked_fill(~scored, -1)
         if self.device.type == "cuda":
             return x.pin_memory().to(self.device, non_blocking=True), y.pin_memory().to(self.device, non_blocking=True)
         return x, y
