@@ -23,7 +23,8 @@ from datetime import datetime, timezone
 import qtk  # noqa: F401  (before torch: sets OMP_WAIT_POLICY)
 import torch
 
-from qtk.memory import Memory, exact, hnsw
+from qtk.memory import exact, hnsw
+from qtk.memory.index import Memory
 from qtk.memory.settings import IndexSettings
 
 

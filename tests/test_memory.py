@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from qtk.errors import QtkError, UsageError
-from qtk.memory import Memory, exact, store
+from qtk.memory import exact, store
+from qtk.memory.index import Memory
 from qtk.memory.settings import IndexSettings
 
 needs_hnswlib = pytest.mark.skipif(importlib.util.find_spec("hnswlib") is None, reason="hnswlib not installed")

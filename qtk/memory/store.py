@@ -22,7 +22,7 @@ from safetensors.torch import save_file
 
 from qtk.checkpoint import atomic_write
 from qtk.errors import QtkError
-from qtk.memory import Memory
+from qtk.memory.index import Memory
 from qtk.memory.settings import IndexSettings
 
 FORMAT = "qtk-memory-v1"
