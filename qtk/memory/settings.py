@@ -19,7 +19,9 @@ class IndexSettings:
                            choices=BACKENDS)
     auto_threshold: int = setting(65536, "backend = auto switches to hnsw at this many stored items.", min=1)
     M: int = setting(16, "hnsw: graph degree (links per node; ~0.5 KB per vector at dim 64, M 16).", min=2)
-    ef_construction: int = setting(100, "hnsw: candidate list size while building.", min=1)
+    ef_construction: int = setting(200, "hnsw: candidate list size while building (graph quality: on a trained "
+                                        "model's keys, recall@32 at ef 256 was 0.96 with 200, 0.91 with 100).",
+                                   min=1)
     ef: int = setting(128, "hnsw: candidate list size while searching (raised to k when smaller); set "
                           "after every load, because hnswlib does not save it.", min=1)
     seed: int = setting(0, "hnsw: random seed of the level assignment (builds repeat exactly with threads = 1).")
