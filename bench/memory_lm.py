@@ -58,8 +58,9 @@ def main() -> None:
           f"{torch.get_num_threads()} torch threads", flush=True)
     base = run("none", a, {"model.memory": "none"})
     knn = run("knn", a, {"model.memory": "knn", "model.knn.capacity": a.capacity, "model.knn.backend": "exact"})
-    print(f"\n| model | steps | train s | held-out bpb (streamed) | bpb, memory off | vs peer |\n|---|---|---|---|---|---|\n"
-          f"| tiny, memory none (peer) | {a.steps} | {base['train_s']:.0f} | {base['bpb']:.4f} | - | 1.000 |\n"
+    print("\n| model | steps | train s | held-out bpb (streamed) | bpb, memory off | vs peer |\n"
+          "|---|---|---|---|---|---|\n"
+          + f"| tiny, memory none (peer) | {a.steps} | {base['train_s']:.0f} | {base['bpb']:.4f} | - | 1.000 |\n"
           f"| tiny + knn (block 3, k 32, capacity {a.capacity}) | {a.steps} | {knn['train_s']:.0f} | {knn['bpb']:.4f} "
           f"| {knn['bpb_memory_off']:.4f} | {knn['bpb'] / base['bpb']:.3f} |\n\n"
           f"scored tokens {knn['tokens']:,}; load average at end {os.getloadavg()}", flush=True)

@@ -80,8 +80,9 @@ def read(path: str | Path) -> tuple[dict, dict[str, torch.Tensor]]:
         meta = json.loads(header.get("qtk", ""))
     except ValueError:
         raise QtkError(f"{path}: not a qtk memory file (no metadata)") from None
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise QtkError(f"{path}: not a qtk memory file (format {meta.get('format') if isinstance(meta, dict) else None!r})")
+    found = meta.get("format") if isinstance(meta, dict) else None
+    if found != FORMAT:
+        raise QtkError(f"{path}: not a qtk memory file (format {found!r})")
     lacking = [k for k in ("model_sha256", "count", "key_dim", "value_dim", "settings", "backend") if k not in meta]
     if lacking:
         raise QtkError(f"{path}: memory metadata lacks {lacking}")
