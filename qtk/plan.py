@@ -10,7 +10,7 @@
 
 An empty pattern gives every layer `model.mixer` and `model.ffn`. A layer whose item names no
 memory gets `model.memory` when that memory's settings place it there (its `layers` setting,
-e.g. `model.engram.layers = "1,3"`). One torch-free function resolves it; the model, the checks,
+e.g. `model.engram.layers = "1,3"`, or "auto" where the settings say where that is). One torch-free function resolves it; the model, the checks,
 the exporter and the docs all read its result.
 """
 
@@ -62,6 +62,8 @@ def placement(model: Any) -> set[int]:
     spec = getattr(s, "layers", None)
     if spec is None:  # a memory without a placement setting goes in every block
         return set(range(model.n_layer))
+    if str(spec).strip() == "auto" and callable(getattr(s, "auto_layers", None)):
+        return set(s.auto_layers(model.n_layer))
     out = set()
     for part in str(spec).replace(" ", "").split(","):
         if not part:

@@ -57,6 +57,7 @@ _BUILTIN = [
     _builtin("router", "hash", "qtk.model.router:HashRouter"),
     _builtin("memory", "none", None, onnx_verified=True),
     _builtin("memory", "engram", "qtk.model.engram:Engram", "EngramSettings"),
+    _builtin("memory", "knn", "qtk.model.knn:KNNMemory", "KNNSettings", "validate_knn", stream=True),
     _builtin("residual", "standard", "qtk.model.residual:StandardResidual", onnx_verified=True),
     _builtin("residual", "mhc", "qtk.model.mhc:ManifoldHyperConnection", "MHCSettings"),
 ]

@@ -137,7 +137,7 @@ def test_cached_decoding_equals_full_forward(variant):
 EXPECTED = {("mixer", "dense"), ("mixer", "sliding"), ("mixer", "topk"), ("mixer", "nsa"), ("mixer", "linear"),
             ("mixer", "retnet"), ("mixer", "mamba2"), ("mixer", "osc"), ("ffn", "mlp"),
             ("ffn", "moe"), ("ffn", "none"), ("router", "switch"), ("router", "hash"), ("memory", "none"),
-            ("memory", "engram"), ("residual", "standard"), ("residual", "mhc")}
+            ("memory", "engram"), ("memory", "knn"), ("residual", "standard"), ("residual", "mhc")}
 
 
 def test_every_registered_name_is_tested():
@@ -364,7 +364,7 @@ def test_train_help_lists_components_without_torch():
             "r = CliRunner().invoke(app, ['train', '--help'], terminal_width=200); "
             "print(r.stdout); print('TORCH', 'torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    for name in ("sliding", "topk", "nsa", "moe", "switch", "hash", "engram", "mhc"):
+    for name in ("sliding", "topk", "nsa", "moe", "switch", "hash", "engram", "knn", "mhc"):
         assert name in out
     assert "TORCH False" in out
 

@@ -1,6 +1,8 @@
 """Held-out evaluation: loss, perplexity, bits per byte and top-1/top-5 accuracy over a whole
 token stream in sliding windows (each token scored once, with up to block_size - stride tokens
-of context it did not score), plus throughput and peak memory."""
+of context it did not score), plus throughput and peak memory. Models without a context limit,
+and models with a stream state (a kNN memory), read the text in order instead, segment after
+segment (`_streamed`)."""
 
 from __future__ import annotations
 
@@ -81,13 +83,16 @@ def _doc_starts(x: torch.Tensor, specials: torch.Tensor) -> torch.Tensor:
 def evaluate(model: torch.nn.Module, stream: TokenStream, special_ids: set[int], *, block_size: int,
              stride: int | None = None, batch_size: int = 8, max_tokens: int | None = None,
              device: torch.device | str = "cpu", autocast_dtype: torch.dtype | None = None,
-             progress: Callable[[int, int], None] | None = None) -> dict:
+             progress: Callable[[int, int], None] | None = None, memory: bool = True) -> dict:
     """Metrics over the whole stream (or about `max_tokens` of it, spread evenly).
 
     Targets that are special tokens (document separators) are not scored: bits per byte counts
     only the text's own bytes. A model without a context limit (`max_context` None) reads the
     whole text in order instead, carrying its decode state from segment to segment (`streamed`),
-    unless a stride or a sample (`max_tokens`) is asked for."""
+    unless a stride or a sample (`max_tokens`) is asked for. A model with a stream state always
+    reads in order (a sample is the first `max_tokens` of the text), in segments of block_size,
+    with its stream state carried across (`memory` False: the same segments without it, the
+    memory-off baseline under the same protocol)."""
     device = torch.device(device)
     was_training = model.training
     model.eval()
@@ -100,6 +105,10 @@ def evaluate(model: torch.nn.Module, stream: TokenStream, special_ids: set[int],
         count = n // task if not sample else max(1, min(n // task, max_tokens // task))
         spans = [(i * task, i * task + min(task - 1, block_size), i * task) for i in range(count)]
         scores = _windowed(model, stream, specials, spans, block_size, batch_size, device, autocast_dtype, progress)
+    elif getattr(model, "uses_stream", False) and stride is None:
+        limit = min(n, max_tokens + 1) if sample else n
+        scores = _streamed(model, stream, specials, block_size, device, autocast_dtype, progress,
+                           n=limit, carry_state=model.max_context is None, memory=memory)
     elif getattr(model, "max_context", block_size) is None and stride is None and not sample:
         scores = _streamed(model, stream, specials, block_size, device, autocast_dtype, progress)
     else:
@@ -153,15 +162,18 @@ def _windowed(model, stream, specials, spans, block_size, batch_size, device, au
 STREAM_PARTS = 8  # fixed, so that a streamed score does not depend on the batch size memory allows
 
 
-def _streamed(model, stream, specials, block_size, device, autocast_dtype, progress) -> _Scores:
-    """The text cut into STREAM_PARTS contiguous parts read side by side, each in order in
-    segments of block_size with the decode state carried across: every token is scored once,
-    with all of its part before it as context (as far as the model's layers look back)."""
-    n = len(stream)
+def _streamed(model, stream, specials, block_size, device, autocast_dtype, progress, *,
+              n: int | None = None, carry_state: bool = True, memory: bool = True) -> _Scores:
+    """The first n tokens of the text cut into STREAM_PARTS contiguous parts read side by side,
+    each in order in segments of block_size: every token is scored once, with its part before it
+    as context as far as the model reaches, through the decode state (`carry_state`, models
+    without a context limit) and the stream state (`memory`, models that keep one; document
+    starts reset it)."""
+    n = len(stream) if n is None else n
     rows = max(1, min(STREAM_PARTS, (n - 1) // block_size))
     part = (n - 1) // rows
-    state = model.new_state(rows, device, torch.float32)
     scores = _Scores()
+    run = _segment_runner(model, rows, device, autocast_dtype, specials, carry_state, memory)
     steps = -(-part // block_size)
     for s in range(steps):
         L = min(block_size, part - s * block_size)
@@ -170,23 +182,34 @@ def _streamed(model, stream, specials, block_size, device, autocast_dtype, progr
         for r in range(rows):
             toks = torch.from_numpy(stream.get(r * part + s * block_size, L + 1))
             x[r], y[r] = toks[:-1], _targets(toks, 0, specials)
-        x = x.to(device)
-        with torch.autocast(device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
-            logits, _ = model(x, state=state, doc_start=_doc_starts(x, specials))
-        scores.add(logits, y.to(device))
+        scores.add(run(x), y.to(device))
         if progress:
             progress(s + 1, steps)
     # the last (n - 1) - rows * part targets do not fill a part: score them with fresh context
     rest = (n - 1) - rows * part
     if rest > 0:
         toks = torch.from_numpy(stream.get(rows * part, rest + 1))
-        st = model.new_state(1, device, torch.float32)
+        run = _segment_runner(model, 1, device, autocast_dtype, specials, carry_state, memory)
         for b in range(0, rest, block_size):
             seg = toks[b:b + block_size + 1]
-            x = seg[None, :-1].to(device)
-            logits, _ = model(x, state=st, doc_start=_doc_starts(x, specials))
-            scores.add(logits, _targets(seg, 0, specials)[None].to(device))
+            scores.add(run(seg[None, :-1]), _targets(seg, 0, specials)[None].to(device))
     return scores
+
+
+def _segment_runner(model, rows, device, autocast_dtype, specials, carry_state, memory) -> Callable:
+    """forward(x) -> logits for consecutive segments of `rows` texts, carrying what the model keeps."""
+    state = model.new_state(rows, device, torch.float32) if carry_state else None
+    uses_stream = getattr(model, "uses_stream", False)
+    stream = model.new_stream(rows, device) if memory and uses_stream else None
+    specials_dev = specials.to(device)
+
+    def run(x: torch.Tensor) -> torch.Tensor:
+        x = x.to(device)
+        extra = {"stream": stream} if uses_stream else {}
+        with torch.autocast(device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
+            return model(x, state=state, doc_start=_doc_starts(x, specials_dev), **extra)[0]
+
+    return run
 
 
 def evaluate_checkpoint(path: str, data: str | None = None, *, config_file: str | None = None,

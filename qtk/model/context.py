@@ -1,5 +1,5 @@
 """Per-forward context shared by all blocks: token ids, positions, RoPE tables, document starts,
-the decode state, auxiliary losses and (when training logs them) statistics."""
+the decode state, the stream state, auxiliary losses and (when training logs them) statistics."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 
 import torch
 
-from qtk.model.state import DecodeState, LayerState
+from qtk.model.state import DecodeState, LayerState, StreamState
 
 
 @dataclass
@@ -20,12 +20,16 @@ class Context:
     state: DecodeState | None = None        # decoding: what earlier forwards left (None: a plain forward)
     doc_start: torch.Tensor | None = None   # (B, T) bool: a document starts at this token (packed windows)
     want_stats: bool = False                # compute statistics for the training log (off in generation)
+    stream: StreamState | None = None       # a long text read segment by segment: what earlier segments left
     aux_losses: list[torch.Tensor] = field(default_factory=list)
     stats: dict[str, Any] = field(default_factory=dict)
     stat_counts: dict[str, int] = field(default_factory=dict)
 
     def layer_state(self, layer: int, role: str = "mixer") -> LayerState | None:
         return self.state.get(layer, role) if self.state is not None else None
+
+    def stream_state(self, layer: int, role: str = "memory") -> LayerState | None:
+        return self.stream.get(layer, role) if self.stream is not None else None
 
     def record(self, name: str, value: Any) -> None:
         """Put a statistic in `stats` as its mean over the layers that report it this forward

@@ -20,7 +20,7 @@ from qtk import plan, registry
 from qtk.config import ModelConfig
 from qtk.model.context import Context
 from qtk.model.rope import rope_tables
-from qtk.model.state import DecodeState
+from qtk.model.state import DecodeState, StreamState
 
 
 def padded_vocab(n: int) -> int:
@@ -135,6 +135,22 @@ class GPT(nn.Module):
                     layers[(i, role)] = st
         return DecodeState(layers, batch)
 
+    def new_stream(self, batch: int, device: torch.device | str = "cpu") -> StreamState | None:
+        """Each component's stream state (what one segment of a long text leaves for the next,
+        per row), or None when no component keeps one."""
+        layers = {}
+        for i, block in enumerate(self.blocks):
+            for role, m in block.parts():
+                make = getattr(m, "new_stream", None)
+                if make is not None:
+                    layers[(i, role)] = make(batch, device)
+        return StreamState(layers, batch) if layers else None
+
+    @property
+    def uses_stream(self) -> bool:
+        """Whether some component reads more from a stream state than from a single forward."""
+        return any(callable(getattr(m, "new_stream", None)) for b in self.blocks for _, m in b.parts())
+
     def rope(self, start: int, T: int) -> tuple[torch.Tensor, torch.Tensor]:
         """RoPE tables (T, hs/2) for positions start..start+T-1, extended (doubling) past
         block_size for layers without a context limit."""
@@ -145,12 +161,13 @@ class GPT(nn.Module):
         return self.rope_cos[start:start + T], self.rope_sin[start:start + T]
 
     def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None, state: DecodeState | None = None,
-                doc_start: torch.Tensor | None = None, stats: bool = False
+                doc_start: torch.Tensor | None = None, stats: bool = False, stream: StreamState | None = None
                 ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """idx (B, T) -> logits (B, T, V); with targets, mean cross-entropy (+ aux losses).
         Targets < 0 are ignored. `state` (from new_state) carries decoding across calls;
         `doc_start` (B, T) bool marks where packed documents begin; `stats` asks components for
-        the statistics a training log shows (left in `last_stats`)."""
+        the statistics a training log shows (left in `last_stats`); `stream` (from new_stream)
+        carries what earlier segments of each row's text left (e.g. a kNN memory)."""
         B, T = idx.shape
         past = state.length if state is not None else 0
         limit = self.max_context
@@ -158,7 +175,7 @@ class GPT(nn.Module):
             raise ValueError(f"sequence of {past + T} tokens exceeds the context of {limit}")
         cos, sin = self.rope(past, T)
         pos = torch.arange(past, past + T, device=idx.device)
-        ctx = Context(idx, pos, cos, sin, state, doc_start, want_stats=stats)
+        ctx = Context(idx, pos, cos, sin, state, doc_start, want_stats=stats, stream=stream)
         logits = self.run(idx, ctx)  # (B, T, V)
         if state is not None:
             state.advance(T)

@@ -11,6 +11,8 @@ from typing import Any
 
 from qtk.errors import UsageError
 from qtk.fields import setting
+from qtk.memory.settings import IndexSettings
+from qtk.memory.settings import check as check_index
 
 
 @dataclass
@@ -167,3 +169,26 @@ def validate_osc(s: OscSettings, model: Any, key: str) -> None:
     if not 0.0 < s.r_min <= s.r_max < 1.0:
         raise UsageError(f"{key}: need 0 < r_min <= r_max < 1 (damping of a stable recurrence), "
                          f"got r_min={s.r_min}, r_max={s.r_max}")
+
+
+@dataclass
+class KNNSettings(IndexSettings):
+    k: int = setting(32, "kNN memory: items retrieved per query and head (Memorizing Transformers: 32).", min=1)
+    layers: str = setting("auto", "Comma-separated block indices that get a kNN memory when model.memory = knn; "
+                                  "auto = the block at 3/4 of the depth (paper: layer 9 of 12).")
+    combine: str = setting("joint", "How retrieved items meet local attention: joint (one softmax over local "
+                                    "keys and retrieved items) or gate (a learned per-head gate between the two "
+                                    "attention results).", choices=["joint", "gate"])
+    init_temperature: float = setting(10.0, "Initial scale of the normalised query.key logits (learned per head).",
+                                      min=0.0)
+
+    def auto_layers(self, n_layer: int) -> set[int]:
+        return {min(n_layer - 1, (3 * n_layer) // 4)}
+
+
+def validate_knn(s: KNNSettings, model: Any, key: str) -> None:
+    check_index(s, key)
+    if s.capacity and s.k > s.capacity:
+        raise UsageError(f"{key}.k ({s.k}) exceeds {key}.capacity ({s.capacity}): a query could never get k items")
+    if model.n_embd % model.n_head:
+        raise UsageError(f"{key}: model.n_embd ({model.n_embd}) must divide by model.n_head ({model.n_head})")

@@ -174,3 +174,27 @@ class DecodeState:
     @property
     def nbytes(self) -> int:
         return sum(st.nbytes for st in self.layers.values())
+
+
+class StreamState:
+    """The third lifetime: what a model carries from one segment of a long text to the next, per
+    batch row (e.g. a kNN memory of everything the row has read), across forwards that each
+    start afresh (no decode state needed). Created by whoever feeds the stream (training on
+    streamed batches, streamed evaluation) with `GPT.new_stream`, passed to every forward,
+    never part of autograd; a component resets a row's part where a document starts."""
+
+    def __init__(self, layers: dict[tuple[int, str], LayerState], batch: int) -> None:
+        self.layers = layers
+        self.batch = batch
+
+    def get(self, layer: int, role: str) -> LayerState | None:
+        return self.layers.get((layer, role))
+
+    def reset(self, rows: torch.Tensor) -> None:
+        """Forget what the rows where `rows` (B,) bool is set have read."""
+        for st in self.layers.values():
+            st.reset(rows)
+
+    @property
+    def nbytes(self) -> int:
+        return sum(st.nbytes for st in self.layers.values())

@@ -20,6 +20,7 @@ import torch
 from qtk import checkpoint as ckpt
 from qtk import config as qconfig
 from qtk.data.prepare import prepare
+from qtk.data.stream import StreamedBatches
 from qtk.data.tokenizer import from_json
 from qtk.device import autocast_dtype, resolve_device
 from qtk.errors import Interrupted, QtkError, UsageError
@@ -108,6 +109,7 @@ class Trainer:
         self.optimizer = self._optimizer()
         self.fit = self._fit_memory()
         self.gen = torch.Generator().manual_seed(self.cfg.train.seed)
+        self.streams = self._streams() if self.model.uses_stream else None
         if self.resuming:
             self._restore()
         self._start_step = self.step
@@ -166,6 +168,16 @@ class Trainer:
                             f"about {sizing.duration(total)}; --size small (~11M parameters) processes roughly "
                             f"{n / 11e6:.0f}x more tokens per second")
 
+    def _streams(self) -> list[tuple[StreamedBatches, Any]]:
+        """A model with a stream state (kNN memory) trains on streamed batches: per micro-batch,
+        rows that read their text in order, and the stream state that carries each row's memory."""
+        import numpy as np
+
+        rng = np.random.default_rng([self.cfg.train.seed, self.dist.rank])
+        T, eot = self.cfg.model.block_size, self.tok.eot_id
+        return [(StreamedBatches(self.data.train, self.micro, T, eot, rng),
+                 self.model.new_stream(self.micro, self.device)) for _ in range(self.accum)]
+
     def _optimizer(self) -> torch.optim.Optimizer:
         t = self.cfg.train
         decay, no_decay = weight_decay_split(self.model)
@@ -194,6 +206,8 @@ class Trainer:
         self.step, self.best_val = extra["step"], extra["best_val"]
         self.elapsed_before = extra.get("elapsed", 0.0)
         self.gen.set_state(rng["sampler"])
+        for (batches, _), cursor in zip(self.streams or [], extra.get("stream_cursors", [])):
+            batches.cursor = list(cursor)  # the rows read on from here; their memories restart empty
         torch.set_rng_state(rng["torch"])
         if "cuda" in rng and torch.cuda.is_available():
             torch.cuda.set_rng_state(rng["cuda"], self.device)
@@ -230,16 +244,21 @@ class Trainer:
         .item() waits for the device). `stats` asks the last micro-batch for component statistics."""
         for group in self.optimizer.param_groups:
             group["lr"] = lr
-        ix = self.batch_indices()
+        ix = self.batch_indices() if self.streams is None else None
         total = torch.zeros((), device=self.device)
         eot = self.tok.eot_id
         for m in range(self.accum):
-            x, y = self.fetch(ix[m * self.micro:(m + 1) * self.micro])
+            stream = None
+            if self.streams is None:
+                x, y = self.fetch(ix[m * self.micro:(m + 1) * self.micro])
+            else:
+                x, y = (torch.from_numpy(a).to(self.device) for a in self.streams[m][0].next())
+                stream = self.streams[m][1]
             last = m == self.accum - 1
             sync = last or not self.dist.active
             with self.net.no_sync() if not sync else contextlib.nullcontext():
                 with torch.autocast(self.device.type, dtype=self.amp, enabled=self.amp is not None):
-                    _, loss = self.net(x, y, doc_start=x == eot, stats=stats and last)
+                    _, loss = self.net(x, y, doc_start=x == eot, stats=stats and last, stream=stream)
                 (loss / self.accum).backward()
             total += loss.detach() / self.accum
         if self.cfg.train.grad_clip > 0:
@@ -287,6 +306,8 @@ class Trainer:
         if self.device.type == "cuda":
             rng["cuda"] = torch.cuda.get_rng_state(self.device)
         extra = {"step": self.step, "best_val": self.best_val, "elapsed": elapsed}
+        if self.streams is not None:
+            extra["stream_cursors"] = [batches.cursor for batches, _ in self.streams]
         ckpt.save_train_state(self.run_dir / "last.state.safetensors", self.optimizer, extra, rng)
         if improved:
             ckpt.save(self.run_dir / "best.safetensors", state, self.cfg, self.tok, meta)

@@ -1,0 +1,174 @@
+"""kNN memory layer after Memorizing Transformers (Wu et al., arXiv 2203.08913): an attention
+sublayer whose queries attend to the current segment (causal, RoPE) and, with the same queries,
+to the top-k (key, value) items retrieved from a per-document memory of everything the stream
+row has read before.
+
+- Queries and keys are L2-normalised, the logits scaled by a learned per-head temperature, so
+  scores of local keys and of items stored thousands of segments ago are comparable.
+- One shared key/value head (multi-query): a memory item is one (key, value) pair per token,
+  keys stored without RoPE (positions so far back carry no usable rotation).
+- Retrieval per head and query, top `k` (default 32), through qtk.memory (exact or hnsw backend).
+  Retrieved items are detached: gradients reach the queries and the temperature, never the memory.
+- `combine = joint`: one softmax over local keys and retrieved items; `gate`: separate softmaxes
+  mixed by a learned per-head gate sigmoid(g) (the paper's form).
+- The memory lives in the stream state (qtk.model.state.StreamState): one Memory per batch row,
+  items added after each segment's forward (so a segment never retrieves its own tokens or later
+  ones), cleared where a document starts (`ctx.doc_start`), and queries of a new document that
+  starts mid-segment see no items of the old one. Without a stream state the layer is local
+  attention over the segment alone (the memory-off baseline of the same weights).
+
+Generation uses the local part only (a KV cache over the segment); adding items as tokens leave
+the local window while generating is not implemented.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from qtk.config import ModelConfig
+from qtk.memory.index import Memory
+from qtk.model.attention import causal_mask
+from qtk.model.context import Context
+from qtk.model.rope import apply_rope
+from qtk.model.state import KVState, LayerState
+
+
+class KNNStream(LayerState):
+    """One kNN layer's memories, one per stream row, with each row's document count and the
+    positions it has read."""
+
+    def __init__(self, batch: int, dim: int, settings, device: torch.device | str) -> None:
+        self.mems = [Memory(dim, dim, settings, device, key="model.knn") for _ in range(batch)]
+        self.doc = [0] * batch
+        self.seen = [0] * batch
+        self.length = 0
+
+    def reset(self, rows: torch.Tensor) -> None:
+        for r in rows.nonzero().flatten().tolist():
+            self.mems[r].clear()
+            self.doc[r] += 1
+
+    @property
+    def nbytes(self) -> int:
+        return sum(m.nbytes for m in self.mems)
+
+
+def doc_index(doc_start: torch.Tensor | None, B: int, T: int, device: torch.device) -> torch.Tensor:
+    """(B, T): how many documents start at or before each token in this segment."""
+    if doc_start is None:
+        return torch.zeros(B, T, dtype=torch.long, device=device)
+    return doc_start.long().cumsum(dim=1)
+
+
+class KNNMemory(nn.Module):
+    def __init__(self, cfg: ModelConfig, layer: int) -> None:
+        super().__init__()
+        s = cfg.knn
+        self.s, self.layer = s, layer
+        self.n_head, self.head_dim = cfg.n_head, cfg.n_embd // cfg.n_head
+        self.max_context: int | None = cfg.block_size  # local attention spans one segment
+        self.q = nn.Linear(cfg.n_embd, self.n_head * self.head_dim, bias=False)
+        self.kv = nn.Linear(cfg.n_embd, 2 * self.head_dim, bias=False)  # the shared head
+        self.proj = nn.Linear(self.n_head * self.head_dim, cfg.n_embd, bias=False)
+        self.proj.residual_out = True  # scaled init
+        self.log_temp = nn.Parameter(torch.full((self.n_head,), math.log(s.init_temperature)))
+        self.gate = nn.Parameter(torch.zeros(self.n_head)) if s.combine == "gate" else None
+
+    def new_stream(self, batch: int, device: torch.device | str) -> KNNStream:
+        return KNNStream(batch, self.head_dim, self.s, device)
+
+    def new_state(self, batch: int, device: torch.device | str, dtype: torch.dtype) -> KVState:
+        return KVState(batch, 1, self.head_dim, self.max_context, device, dtype)
+
+    def retrieve(self, stream: KNNStream, q: torch.Tensor, docs: torch.Tensor
+                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Top-k items for q (B, H, T, hs): keys, values (B, H, T, k, hs) and valid (B, H, T, k)
+        (False for padding when a memory holds fewer than k items, and for queries of a document
+        that started in this segment)."""
+        B, H, T, hs = q.shape
+        K = self.s.k
+        keys = q.new_zeros(B, H * T, K, hs)
+        values = q.new_zeros(B, H * T, K, hs)
+        valid = torch.zeros(B, H * T, K, dtype=torch.bool, device=q.device)
+        flat = q.detach().reshape(B, H * T, hs)
+        for b, mem in enumerate(stream.mems):
+            if len(mem) == 0:
+                continue
+            _, rows = mem.search(flat[b], K)  # (H*T, k')
+            n = rows.shape[1]
+            keys[b, :, :n] = mem.keys[rows].to(q.dtype)
+            values[b, :, :n] = mem.values[rows].to(q.dtype)
+            valid[b, :, :n] = True
+        same_doc = (docs == 0)[:, None, :, None]  # (B, 1, T, 1): still the document the memory holds
+        return keys.view(B, H, T, K, hs), values.view(B, H, T, K, hs), valid.view(B, H, T, K) & same_doc
+
+    def remember(self, stream: KNNStream, k: torch.Tensor, v: torch.Tensor, docs: torch.Tensor) -> None:
+        """Add this segment's items (k, v (B, T, hs)) to each row's memory; a row where a document
+        started keeps only the newest document's items."""
+        T = k.shape[1]
+        for b, mem in enumerate(stream.mems):
+            n_new = int(docs[b, -1])
+            first = 0
+            if n_new:
+                mem.clear()
+                stream.doc[b] += n_new
+                first = int((docs[b] == n_new).nonzero()[0])
+            pos = torch.arange(stream.seen[b] + first, stream.seen[b] + T)
+            mem.add(k[b, first:], v[b, first:], pos, torch.full((T - first,), stream.doc[b], dtype=torch.long))
+            stream.seen[b] += T
+
+    def local_mask(self, ctx: Context, docs: torch.Tensor, T: int, L: int, state) -> torch.Tensor:
+        """(B, 1, T, L) bool: causal, within the row's start (decoding) or document (a segment)."""
+        if state is not None:
+            mask = state.key_mask(T, L)
+            return mask if mask is not None else causal_mask(T, L, docs.device)[None, None]
+        causal = causal_mask(T, L, docs.device)[None, None]
+        return causal & (docs[:, :, None] == docs[:, None, :])[:, None]
+
+    def forward(self, x: torch.Tensor, ctx: Context) -> torch.Tensor:
+        B, T, _ = x.shape
+        H, hs = self.n_head, self.head_dim
+        q = F.normalize(self.q(x).view(B, T, H, hs).transpose(1, 2), dim=-1)  # (B, H, T, hs)
+        k, v = self.kv(x).view(B, T, 2, hs).unbind(2)
+        k = F.normalize(k, dim=-1)  # (B, T, hs)
+        kr, vl = apply_rope(k[:, None], ctx.cos, ctx.sin), v[:, None]  # (B, 1, T, hs)
+        state = ctx.layer_state(self.layer, "memory")
+        if state is not None:
+            kr, vl = state.append(kr, vl)
+        docs = doc_index(ctx.doc_start, B, T, x.device)
+        temp = self.log_temp.exp()[None, :, None, None]  # (1, H, 1, 1)
+        local = temp * (apply_rope(q, ctx.cos, ctx.sin) @ kr.transpose(-1, -2))  # (B, H, T, L)
+        local = local.masked_fill(~self.local_mask(ctx, docs, T, kr.shape[2], state), float("-inf"))
+        stream = ctx.stream_state(self.layer)
+        if stream is None or not any(len(m) for m in stream.mems):
+            y = local.softmax(-1) @ vl
+        else:
+            mk, mv, valid = self.retrieve(stream, q, docs)
+            mem = temp * torch.einsum("bhtd,bhtkd->bhtk", q, mk)
+            mem = mem.masked_fill(~valid, float("-inf"))
+            y = self.combine(local, mem, valid, vl, mv)
+            if ctx.want_stats:
+                ctx.record("knn_items", torch.tensor(float(sum(len(m) for m in stream.mems)) / B))
+        if stream is not None:
+            self.remember(stream, k.detach(), v.detach(), docs)
+        if ctx.want_stats:
+            ctx.record("knn_temperature", self.log_temp.detach().exp().mean())
+        return self.proj(y.transpose(1, 2).reshape(B, T, H * hs))
+
+    def combine(self, local: torch.Tensor, mem: torch.Tensor, valid: torch.Tensor, vl: torch.Tensor,
+                mv: torch.Tensor) -> torch.Tensor:
+        """(B, H, T, hs) from local logits (B, H, T, L), memory logits (B, H, T, k)."""
+        L = local.shape[-1]
+        if self.gate is None:
+            p = torch.cat([local, mem], dim=-1).softmax(-1)
+            return p[..., :L] @ vl + torch.einsum("bhtk,bhtkd->bhtd", p[..., L:], mv)
+        y_local = local.softmax(-1) @ vl
+        any_item = valid.any(-1, keepdim=True)  # a query without items keeps its local result
+        p_mem = mem.masked_fill(~any_item, 0.0).softmax(-1)
+        y_mem = torch.einsum("bhtk,bhtkd->bhtd", p_mem, mv)
+        g = torch.sigmoid(self.gate)[None, :, None, None]
+        return torch.where(any_item, g * y_mem + (1 - g) * y_local, y_local)
