@@ -45,7 +45,7 @@ def run_one(name: str, steps: int, batch: int, corpus: str, out_dir: str) -> dic
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
-    from qtk import checkpoint
+    from qtk.load import load_model
     from qtk.train.loop import train
 
     cfg = load_config(name, {
@@ -54,7 +54,7 @@ def run_one(name: str, steps: int, batch: int, corpus: str, out_dir: str) -> dic
     res = train(cfg, out_dir)
     records = [json.loads(line) for line in (Path(out_dir) / "metrics.jsonl").read_text().splitlines()]
     last_step = [r for r in records if "loss" in r][-1]
-    model = checkpoint.load(res.checkpoint).build_model()
+    model = load_model(res.checkpoint).model
     with FlopCounterMode(display=False) as fc, torch.no_grad():
         model(torch.zeros(1, cfg.model.block_size, dtype=torch.long))
     return {"name": name, "val_bpb": res.val_bpb, "val_loss": res.val_loss, "params": res.params,

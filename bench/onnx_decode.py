@@ -38,8 +38,8 @@ from qtk.export.onnx import export_onnx
 from qtk.export.quantize import quantize
 from qtk.export.runtime import OnnxLM
 from qtk.generate import torch_step
+from qtk.load import build_model
 from qtk.model.gpt import GPT, padded_vocab
-from qtk.model.layout import transpose_linears
 
 
 def preset_checkpoint(size: str, path: Path) -> Path:
@@ -102,7 +102,7 @@ def main() -> None:
         tmp = Path(tmp)
         ckpt = Path(args.ckpt) if args.ckpt else preset_checkpoint(args.size, tmp / f"{args.size}.safetensors")
         ck = checkpoint.load(ckpt)
-        model = ck.build_model()
+        model = build_model(ck)
         t0 = time.perf_counter()
         rep = export_onnx(ckpt, tmp / "fp32.onnx", with_past=True, opset=args.opset, measure_speed=False)
         if not rep["passed"]:
@@ -117,8 +117,7 @@ def main() -> None:
         block = model.cfg.block_size
         T = min(args.prefill, block - args.decode - 1)
         ids = torch.randint(0, ck.tokenizer.vocab_size, (1, T), generator=torch.Generator().manual_seed(0))
-        decoder = ck.build_model()
-        transpose_linears(decoder)  # torch as `qtk generate` runs it (qtk/model/layout.py)
+        decoder = build_model(ck, layout="decode")  # torch as `qtk generate` runs it (qtk/model/layout.py)
         steps = {"torch eager": lambda: torch_step(decoder)} | {n: lm.step for n, lm in lms.items()}
         res = measure(steps, ids, args.decode, args.rounds)
     report(args, model, T, res, parity)

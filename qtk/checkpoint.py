@@ -1,6 +1,7 @@
 """Checkpoints: safetensors weights with the resolved config, tokenizer and step in the header
 metadata, so one file is a complete model. Training state (optimizer, RNG) goes in a sidecar
-`<name>.state.safetensors`. Every write goes to a temp file that is renamed into place.
+`<name>.state.safetensors`. Every write goes to a temp file that is renamed into place. This
+module only reads and writes; `qtk.load` builds a runnable model from what it reads.
 
 A plain PyTorch `.pt`/`.pth`/`.bin` state dict is read with `torch.load(weights_only=True)`
 when a qtk config.toml sits beside it or is given.
@@ -29,25 +30,14 @@ TORCH_SUFFIXES = (".pt", ".pth", ".bin")
 
 @dataclass
 class Checkpoint:
+    """What a checkpoint file holds: config, tokenizer, weights and metadata (meta "quantization"
+    from `qtk quantize`, "compression" from `qtk compress`, "step" from training)."""
+
     path: Path
     cfg: qconfig.RunConfig
     tokenizer: Tokenizer
     state: dict[str, torch.Tensor]
     meta: dict[str, Any] = field(default_factory=dict)
-
-    def build_model(self, device: str | torch.device = "cpu", quant_runtime: str | None = None):
-        """The GPT with these weights, in eval mode. A quantized checkpoint (meta "quantization",
-        from `qtk quantize`) gets quantized linear layers; quant_runtime picks how they run."""
-        from qtk.model import GPT
-
-        if self.meta.get("quantization"):
-            from qtk.compress.qlinear import build_quantized
-
-            return build_quantized(self, device, quant_runtime)
-
-        model = GPT(self.cfg.model)
-        load_weights(model, self.state, self.path)
-        return model.to(device).eval()
 
 
 def atomic_write(path: Path, write) -> None:
@@ -92,6 +82,8 @@ def save(path: Path, state: dict[str, torch.Tensor], cfg: qconfig.RunConfig, tok
 
 
 def load_weights(model: torch.nn.Module, state: dict[str, torch.Tensor], path: Path) -> None:
+    """Copy a read state dict into a model of the same shape (wrapper prefixes stripped); any
+    missing or unexpected key is an error naming the file."""
     sd = {_strip_prefix(k): v for k, v in state.items()}
     missing, unexpected = model.load_state_dict(sd, strict=False)
     missing = [k for k in missing if not (k == "head.weight" and model.cfg.tie_embeddings)]

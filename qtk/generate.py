@@ -3,7 +3,8 @@ strings, several samples at once, streaming through a callback. Documents start 
 tokenizer's <|endoftext|>, so the prompt is prefixed with it and generating it ends a sample.
 
 The decode loop takes a "step" function (next-token logits from new ids), so the same sampling and
-streaming serve the torch model and an exported ONNX Runtime session (`qtk.export.runtime`)."""
+streaming serve the torch model and an exported ONNX Runtime session (`qtk.export.runtime`);
+`run` is `qtk generate`'s core (a checkpoint or an exported model in, the texts out)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import codecs
 import itertools
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable, Iterator
 
 import torch
@@ -180,3 +182,31 @@ def generate(model: torch.nn.Module, tok: Tokenizer, prompt: bytes, s: Sampling,
     """Generate `n` continuations of `prompt` with the model's decode state; on_text streams them.
     A model whose layers all lack a context limit (model.max_context None) is never restarted."""
     return decode(torch_step(model, compile), tok, prompt, s, model.max_context, n, device, on_text)
+
+
+def run(path: str | Path | None, prompt: str, s: Sampling, *, n: int = 1, onnx: str | Path | None = None,
+        device: str = "auto", config_file: str | Path | None = None, compile: bool = False,
+        on_text: Callable[[int, str], None] | None = None, notice: Callable[[str], None] | None = None) -> dict:
+    """`qtk generate`: `n` continuations of `prompt` from a checkpoint (file or run directory; the
+    decode weight layout) or from an exported model (`onnx`, run by ONNX Runtime with the
+    tokenizer and config beside it). notice(line) says which ONNX Runtime provider runs it."""
+    if s.temperature == 0 and n > 1:
+        raise UsageError("-n > 1 with --temperature 0 would print the same greedy text several times")
+    if (path is None) == (onnx is None):
+        raise UsageError("give a checkpoint PATH or --onnx FILE (one of them)")
+    if compile and onnx is not None:
+        raise UsageError("--compile applies to torch checkpoints, not --onnx")
+    if onnx is not None:
+        from qtk.export import runtime
+
+        exported = runtime.load(onnx, device)
+        lm = exported.lm
+        if notice:
+            notice(f"onnxruntime {lm.provider}, {'past inputs' if lm.with_past else 'full re-run per token'}")
+        return decode(lm.step(), exported.tokenizer, prompt.encode("utf-8"), s, exported.cfg.model.block_size, n,
+                      "cpu", on_text)
+    from qtk.load import load_model
+
+    # the (in, out) weight layout is the faster one for one-token steps; generation only
+    ck, model, dev = load_model(path, config_file=config_file, device=device, layout="decode")
+    return generate(model, ck.tokenizer, prompt.encode("utf-8"), s, n, dev, on_text, compile)

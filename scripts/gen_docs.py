@@ -52,8 +52,8 @@ def _arg(p) -> str:
 def _options(cmd) -> list[str]:
     lines = [".SH OPTIONS"]
     for p in cmd.params:
-        if isinstance(p, typer.core.TyperArgument):
-            continue
+        if isinstance(p, typer.core.TyperArgument) or getattr(p, "hidden", False):
+            continue  # hidden: a former option name kept working, not documented
         names = ", ".join(p.opts + p.secondary_opts)
         is_flag = getattr(p, "is_flag", False)
         metavar = "" if is_flag else f" {_metavar(p)}"

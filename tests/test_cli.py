@@ -69,11 +69,12 @@ def test_plain_safetensors_without_metadata(cli, tmp_path):
 
 def test_pt_state_dict_with_config_beside(cli, tiny_run, tmp_path):
     from qtk import checkpoint
+    from qtk.load import build_model
 
     ck = checkpoint.load(tiny_run)
     d = tmp_path / "pt"
     d.mkdir()
-    torch.save(ck.build_model().state_dict(), d / "ckpt.pt")
+    torch.save(build_model(ck).state_dict(), d / "ckpt.pt")
     r = cli("generate", d / "ckpt.pt", "-m", "8", "-t", "0")
     assert r.exit_code == 2 and "config.toml" in r.stderr
     shutil.copy(tiny_run / "config.toml", d / "config.toml")
@@ -86,3 +87,55 @@ def test_debug_shows_traceback(tmp_path):
     r = subprocess.run([sys.executable, "-m", "qtk", "--debug", "eval", str(tmp_path / "nope")],
                        capture_output=True, text=True)
     assert r.returncode != 0 and "Traceback" in r.stderr
+
+
+def _commands():
+    import typer
+
+    from qtk.cli import app
+
+    return typer.main.get_command(app).commands
+
+
+# option -> the names it has in every command that takes it
+SHARED = {"--json": {"--json"}, "--device": {"--device"}, "--seed": {"--seed"}, "--config": {"--config", "-c"},
+          "-c": {"--config", "-c"}, "--force": {"--force", "-f"}, "-o": {"-o", "--output"},
+          "--output": {"-o", "--output"}, "--group": {"--group"}}
+
+
+def test_shared_options_are_the_same_everywhere():
+    for name, cmd in _commands().items():
+        for p in cmd.params:
+            names = set(p.opts + p.secondary_opts)
+            for opt in names & set(SHARED):
+                if name == "train" and opt == "-o":
+                    assert names == {"-o", "--out-dir"}  # train's output is its run directory
+                elif name == "autobench" and opt == "--json":
+                    assert p.metavar == "FILE"  # autobench writes its report to a file (or -)
+                else:
+                    assert names == SHARED[opt], (name, sorted(names))
+            if "--json" in names and name != "autobench":
+                assert p.is_flag, name
+    for name in ("quantize", "export-onnx"):  # the int4 group size has one name
+        shown = {o for p in _commands()[name].params if not getattr(p, "hidden", False) for o in p.opts}
+        assert "--group" in shown and "--block-size" not in shown
+
+
+def test_train_flags_say_what_their_settings_say():
+    from qtk.cli.train import SETTINGS
+    from qtk.config import describe
+
+    helps = {key: text for key, _type, _default, text in describe()}
+    params = {p.name: p for p in _commands()["train"].params}
+    for flag, key in SETTINGS.items():
+        assert params[flag].help == helps[key], flag
+
+
+def test_former_option_names_still_work(cli, tmp_path):
+    ck = tmp_path / "none.safetensors"  # the options are checked before the checkpoint is read
+    r = cli("export-onnx", ck, "-o", tmp_path / "m.onnx", "--int4", "--block-size", 7)
+    assert r.exit_code == 2 and "--group 7" in r.stderr.splitlines()[-1]
+    r = cli("export-onnx", ck, "--out", tmp_path / "m.txt")
+    assert r.exit_code == 2 and "-o " in r.stderr and ".onnx" in r.stderr
+    r = cli("export-onnx", ck, "-o", tmp_path / "m.onnx", "--group", 32, "--block-size", 32)
+    assert r.exit_code == 2 and "give one of them" in r.stderr

@@ -17,6 +17,7 @@ from qtk import config as qconfig
 from qtk import plan, registry
 from qtk.data.tokenizer import ByteTokenizer
 from qtk.errors import UsageError
+from qtk.load import load_model
 from qtk.model import GPT
 from qtk.model.context import Context
 from qtk.model.moe import MoE, capacity_keep, dispatch_grouped, dispatch_naive
@@ -111,7 +112,7 @@ def test_checkpoint_round_trip(variant, tmp_path):
     torch.manual_seed(0)
     model = GPT(cfg.model).eval()
     ckpt.save(tmp_path / "m.safetensors", ckpt.model_state(model), cfg, ByteTokenizer(), {"step": 0})
-    loaded = ckpt.load(tmp_path / "m.safetensors").build_model()
+    loaded = load_model(tmp_path / "m.safetensors").model
     idx = tokens()
     with torch.no_grad():
         assert torch.equal(model(idx)[0], loaded(idx)[0])

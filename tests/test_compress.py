@@ -12,6 +12,7 @@ from qtk.compress import sparsity as sps
 from qtk.compress.prune import compress
 from qtk.data.tokenizer import ByteTokenizer
 from qtk.errors import QtkError, UsageError
+from qtk.load import build_model, load_model
 from qtk.model import GPT
 
 FAST = ["--calib", "4", "--eval-tokens", "1024", "--speed-rounds", "0"]
@@ -85,7 +86,7 @@ def test_compress_end_to_end(ckpt, tmp_path, method, spec):
     sp = sps.parse(spec)
     ck = checkpoint.load(out)
     assert ck.meta["compression"]["method"] == method and ck.meta["compression"]["sparsity"] == spec
-    model = ck.build_model()
+    model = build_model(ck)
     names = ck.meta["compression"]["layers"]
     assert "head" not in names and len(names) == 8  # qkv, proj, gate_up, down x 2 blocks
     for name in names:
@@ -99,7 +100,7 @@ def test_compress_end_to_end(ckpt, tmp_path, method, spec):
 def test_include_embeddings_prunes_tied_head(ckpt, tmp_path):
     out = tmp_path / "all.safetensors"
     compress(ckpt, "magnitude", "0.5", out, include_embeddings=True, eval_tokens=1024, speed_rounds=0)
-    model = checkpoint.load(out).build_model()
+    model = load_model(out).model
     assert model.head.weight is model.wte.weight
     assert (model.wte.weight == 0).float().mean().item() == pytest.approx(0.5, abs=1e-4)
 

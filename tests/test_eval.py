@@ -4,9 +4,9 @@ import math
 import pytest
 import torch
 
-from qtk import checkpoint
 from qtk.data.shards import TokenStream
 from qtk.eval import evaluate, spaced_windows, windows
+from qtk.load import load_model
 
 
 @pytest.mark.parametrize("n,block,stride", [(2, 8, 4), (100, 16, 8), (101, 16, 16), (57, 10, 3), (9, 64, 32)])
@@ -34,7 +34,7 @@ def _stream(tmp_path, tokens, n_bytes):
 
 
 def test_uniform_model_metrics(tmp_path, tiny_run):
-    model = checkpoint.load(tiny_run).build_model()
+    model = load_model(tiny_run).model
     for p in model.parameters():
         torch.nn.init.zeros_(p)
     tokens = [256] + list(b"hello world, " * 30)
@@ -45,7 +45,7 @@ def test_uniform_model_metrics(tmp_path, tiny_run):
 
 
 def test_stride_only_changes_context(tmp_path, tiny_run):
-    model = checkpoint.load(tiny_run).build_model()
+    model = load_model(tiny_run).model
     tokens = [256] + list(b"To be, or not to be, that is the question. " * 10)
     s = _stream(tmp_path, tokens, len(tokens) - 1)
     a = evaluate(model, s, {256}, block_size=64, stride=64)

@@ -17,6 +17,7 @@ pytest.importorskip("onnxscript")
 from qtk import checkpoint, registry  # noqa: E402
 from qtk import config as qconfig  # noqa: E402
 from qtk.data.tokenizer import ByteTokenizer  # noqa: E402
+from qtk.load import load_model  # noqa: E402
 from qtk.model.attention import DenseAttention  # noqa: E402
 from qtk.model.gpt import GPT, padded_vocab  # noqa: E402
 
@@ -102,7 +103,7 @@ def test_left_padding_gives_the_unpadded_logits(with_past, ckpt):
     from qtk.export.runtime import OnnxLM
 
     lm = OnnxLM(with_past[0], device="cpu")
-    model = checkpoint.load(ckpt).build_model()
+    model = load_model(ckpt).model
     ids = torch.randint(0, 257, (2, 9), generator=torch.Generator().manual_seed(3))
     ids[0, :3] = 0  # row 0: 3 padding slots, then 6 real tokens
     mask = np.ones((2, 9), dtype=np.int64)
@@ -229,7 +230,7 @@ def test_int4_matmulnbits_runs_close_to_torch(with_past, ckpt, tmp_path):
     dst = tmp_path / "m4.onnx"
     quantize(with_past[0], dst, "int4", block_size=32)
     assert "MatMulNBits" in {n.op_type for n in onnx.load(str(dst)).graph.node}
-    model = checkpoint.load(ckpt).build_model()
+    model = load_model(ckpt).model
     rows = verify.logits_parity(model, OnnxLM(dst, device="cpu"), 257)
     assert 0 < verify.max_delta(rows) < 1.0
 

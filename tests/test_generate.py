@@ -5,6 +5,7 @@ import torch
 
 from qtk import checkpoint
 from qtk.generate import Sampling, generate, next_token
+from qtk.load import build_model
 
 
 @pytest.fixture(scope="module")
@@ -13,7 +14,7 @@ def ck(tiny_run):
 
 
 def test_greedy_matches_uncached_argmax_loop(ck):
-    model = ck.build_model()
+    model = build_model(ck)
     out = generate(model, ck.tokenizer, b"The ", Sampling(max_new_tokens=30, temperature=0))
     ids = torch.tensor([[ck.tokenizer.eot_id] + list(b"The ")])
     for _ in range(30):
@@ -27,7 +28,7 @@ def test_greedy_matches_uncached_argmax_loop(ck):
 
 
 def test_seeded_sampling_is_reproducible_and_filters_work(ck):
-    model = ck.build_model()
+    model = build_model(ck)
     s = Sampling(max_new_tokens=20, temperature=1.0, seed=3)
     assert generate(model, ck.tokenizer, b"A", s)["texts"] == generate(model, ck.tokenizer, b"A", s)["texts"]
     greedy = generate(model, ck.tokenizer, b"A", Sampling(max_new_tokens=20, temperature=0))["texts"]
@@ -49,7 +50,7 @@ def test_next_token_filters():
 
 
 def test_stop_strings_and_samples(ck):
-    model = ck.build_model()
+    model = build_model(ck)
     out = generate(model, ck.tokenizer, b"", Sampling(max_new_tokens=60, temperature=1.0, seed=1, stop=["e"]), n=3)
     assert len(out["texts"]) == 3
     assert all("e" not in t for t in out["texts"])
@@ -76,7 +77,7 @@ def test_compiled_decode_step_equals_eager(ck):
     across a context restart (a fresh cache after the window fills)."""
     from qtk.generate import torch_step
 
-    model = ck.build_model()
+    model = build_model(ck)
     block = model.cfg.block_size
     ids = torch.randint(0, ck.tokenizer.vocab_size, (1, block + 8), generator=torch.Generator().manual_seed(0))
     eager, compiled = torch_step(model), torch_step(model, compile=True)
@@ -99,7 +100,7 @@ def test_transposed_layout_gives_the_same_logits(ck):
     tied head (shared with the embedding) keeps nn.Linear; parameters are not duplicated."""
     from qtk.model.layout import TransposedLinear, transpose_linears
 
-    ref, model = ck.build_model(), ck.build_model()
+    ref, model = build_model(ck), build_model(ck)
     n_linear = sum(type(m) is torch.nn.Linear for m in ref.modules())
     swapped = transpose_linears(model)
     tied = model.cfg.tie_embeddings
@@ -116,3 +117,20 @@ def test_transposed_layout_gives_the_same_logits(ck):
         ref(ids[:, :8], state=ca), model(ids[:, :8], state=cb)
         for t in range(8, 16):
             assert torch.allclose(ref(ids[:, t:t + 1], state=ca)[0], model(ids[:, t:t + 1], state=cb)[0], atol=1e-5)
+
+
+def test_run_is_the_cli_core(cli, tiny_run, ck):
+    """qtk.generate.run: what `qtk generate` prints, from a notebook; the decode weight layout
+    gives the same greedy text as the plain model; bad combinations are usage errors."""
+    from qtk.errors import UsageError
+    from qtk.generate import run
+
+    s = Sampling(max_new_tokens=12, temperature=0)
+    out = run(tiny_run, "Hi", s, device="cpu")
+    assert out["texts"] == generate(build_model(ck), ck.tokenizer, b"Hi", s)["texts"]
+    assert cli("generate", tiny_run, "--prompt", "Hi", "-m", "12", "-t", "0").stdout == out["texts"][0] + "\n"
+    for kwargs, msg in [({}, "one of them"), ({"onnx": "m.onnx"}, "one of them")]:
+        with pytest.raises(UsageError, match=msg):
+            run(None if not kwargs else tiny_run, "x", s, **kwargs)
+    with pytest.raises(UsageError, match="same greedy text"):
+        run(tiny_run, "x", s, n=2)

@@ -15,6 +15,7 @@ from qtk.compress.qlinear import QuantLinear
 from qtk.compress.quantize import quantize, quantize_model
 from qtk.data.tokenizer import ByteTokenizer
 from qtk.errors import UsageError
+from qtk.load import build_model, load_model
 from qtk.model import GPT
 
 FAST = ["--calib", "4", "--eval-tokens", "1024", "--speed-rounds", "0"]
@@ -129,11 +130,11 @@ def test_checkpoint_round_trip_same_logits(ckpt, tmp_path, bits, group, zp, meth
     ck = checkpoint.load(out)
     info = ck.meta["quantization"]
     assert (info["bits"], info["method"], info["zero_point"]) == (bits, method, zp)
-    loaded = ck.build_model(quant_runtime="dequant")
+    loaded = build_model(ck, quant_runtime="dequant")
     assert sum(isinstance(m, QuantLinear) for m in loaded.modules()) == 8
     idx = torch.randint(0, 257, (2, 32), generator=torch.Generator().manual_seed(0))
     if method == "rtn":  # deterministic: rebuild the quantized model in memory and compare
-        src = checkpoint.load(ckpt).build_model()
+        src = load_model(ckpt).model
         quantize_model(src, {n: src.get_submodule(n) for n in info["layers"]}, quant.make_spec(bits, group, zp), "rtn")
         torch.testing.assert_close(loaded(idx)[0], src(idx)[0], rtol=0, atol=1e-6)
     assert r["linear_size_ratio"] >= (3.5 if bits == 4 else 3.0)
@@ -145,7 +146,7 @@ def test_dynamic_int8_runtime_close_to_dequant(ckpt, tmp_path):
     out = tmp_path / "q8.safetensors"
     quantize(ckpt, 8, out, eval_tokens=1024, speed_rounds=0)
     ck = checkpoint.load(out)
-    deq, dyn = ck.build_model(quant_runtime="dequant"), ck.build_model(quant_runtime="dynamic-int8")
+    deq, dyn = build_model(ck, quant_runtime="dequant"), build_model(ck, quant_runtime="dynamic-int8")
     assert dyn.quant_runtime == "dynamic-int8"
     assert not any(isinstance(m, QuantLinear) for m in dyn.modules())
     idx = torch.randint(0, 257, (1, 32), generator=torch.Generator().manual_seed(0))

@@ -21,10 +21,9 @@ from qtk.cli import common
 
 
 def command(
-    size: Optional[str] = typer.Option(None, "--size", "-s", help="Preset: tiny, small, medium, large. Default tiny."),
-    config_file: Optional[Path] = typer.Option(
-        None, "--config", "-c", help="TOML file with model, train and data tables."),
-    sets: Optional[List[str]] = typer.Option(None, "--set", help="Override one setting: section.key=value."),
+    size: Optional[str] = common.size_option(),
+    config_file: Optional[Path] = common.config_option(),
+    sets: Optional[List[str]] = common.sets_option(),
     routers: str = typer.Option("hash,switch", "--routers", help="MoE routers to compare (registry names)."),
     top_k: str = typer.Option("1,2", "--top-k", help="Experts per token (the hash router runs top-1 only)."),
     experts: str = typer.Option("4,8,16,32", "--experts", "-E", help="Numbers of experts E."),
@@ -39,13 +38,13 @@ def command(
     dispatch_tokens: Optional[str] = typer.Option(
         None, "--dispatch-tokens", help="Tokens for the dispatch comparison. Default the largest --tokens."),
     corpus: Optional[str] = typer.Option(None, "--corpus", help="auto | shakespeare | pydoc. Default data.corpus."),
-    device: Optional[str] = typer.Option(None, "--device", help="auto | cpu | cuda | cuda:N."),
+    device: Optional[str] = common.device_option(None, common.DEVICE_HELP + " Default train.device."),
     threads: int = typer.Option(
         1, "--threads", help="torch CPU threads; 1 keeps numbers steady on a shared machine, 0 = torch's default."),
-    seed: int = typer.Option(0, "--seed", help="Seed of the layers' initialisation and the probe's batches."),
+    seed: int = common.seed_option(0, "Seed of the layers' initialisation and the probe's batches."),
     plot: Optional[Path] = typer.Option(
         None, "--plot", help="Write load histogram and time-vs-tokens figure (needs qtk[plot])."),
-    as_json: bool = typer.Option(False, "--json", help="Print one JSON object with every measurement on stdout."),
+    as_json: bool = common.json_option("Print one JSON object with every measurement on stdout."),
 ) -> None:
     from qtk import config
     from qtk.tools.bench_moe import BenchOptions, bench_moe, parse_ints, parse_names

@@ -17,7 +17,7 @@ def _size(n: int) -> str:
 
 def command(
     path: Path = typer.Argument(..., help="Checkpoint file or run directory."),
-    out: Path = typer.Option(..., "--output", "-o", help="Output checkpoint file (.safetensors)."),
+    out: Path = common.output_option(help="Output checkpoint file (.safetensors)."),
     method: str = typer.Option("wanda", "--method", help="magnitude | wanda."),
     sparsity: str = typer.Option("0.5", "--sparsity", help="Fraction (0.5, 50%) or N:M (2:4, 4:8)."),
     calib: int = typer.Option(128, "--calib", min=1, help="Calibration sequences from the training split (wanda)."),
@@ -25,12 +25,12 @@ def command(
                                             help="Also prune the LM head / token embedding."),
     eval_tokens: int = typer.Option(32768, "--eval-tokens", min=0,
                                     help="Held-out tokens scored before and after (0 = whole split)."),
-    device: str = typer.Option("auto", "--device", help="auto | cpu | cuda | cuda:N."),
-    seed: int = typer.Option(0, "--seed", help="Seed for picking calibration sequences."),
+    device: str = common.device_option(),
+    seed: int = common.seed_option(0, "Seed for picking calibration sequences."),
     speed_rounds: int = typer.Option(3, "--speed-rounds", min=0,
                                      help="Timing rounds for tokens/s (best of N; 0 = skip)."),
-    force: bool = typer.Option(False, "--force", "-f", help="Overwrite an existing output file."),
-    json_out: bool = typer.Option(False, "--json", help="Print one JSON object with the figures."),
+    force: bool = common.force_option(),
+    json_out: bool = common.json_option("Print one JSON object with the figures."),
 ) -> None:
     from qtk.compress.prune import compress
 

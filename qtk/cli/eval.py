@@ -20,9 +20,9 @@ def command(
                              "Default: the model's own held-out split."),
     stride: Optional[int] = typer.Option(None, "--stride", help="Window stride in tokens (default half the context)."),
     batch_size: int = typer.Option(32, "--batch-size", min=1, help="Windows per forward pass."),
-    device: str = typer.Option("auto", "--device", help="auto | cpu | cuda | cuda:N."),
-    config_file: Optional[Path] = typer.Option(None, "--config", "-c", help="qtk config for a bare .pt state dict."),
-    json_out: bool = typer.Option(False, "--json", help="JSON on stdout (a list when several paths are given)."),
+    device: str = common.device_option(),
+    config_file: Optional[Path] = common.config_option(common.CONFIG_FOR_STATE_DICT),
+    json_out: bool = common.json_option("JSON on stdout (a list when several paths are given)."),
 ) -> None:
     from qtk.eval import evaluate_checkpoint
 

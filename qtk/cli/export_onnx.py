@@ -14,25 +14,29 @@ from qtk.cli import common
 
 def command(
     path: Path = typer.Argument(..., help="Checkpoint file or run directory."),
-    out: Optional[Path] = typer.Option(None, "-o", "--out", help="Output .onnx (default model.onnx, "
-                                       "model.int8.onnx or model.int4.onnx in the current directory)."),
+    out: Optional[Path] = common.output_option(None, "Output .onnx (default model.onnx, model.int8.onnx or "
+                                               "model.int4.onnx in the current directory)."),
+    out_old: Optional[Path] = common.renamed_option("--out", "-o/--output"),
     with_past: bool = typer.Option(False, "--with-past", help="Export the KV-cache decoder (past_key_values "
                                    "inputs, present outputs)."),
     opset: int = typer.Option(18, "--opset", help="ONNX opset (the dynamo exporter writes 18 and up)."),
     int8: bool = typer.Option(False, "--int8", help="Quantize with onnxruntime quantize_dynamic (int8 weights)."),
     int4: bool = typer.Option(False, "--int4", help="Quantize MatMuls to com.microsoft.MatMulNBits (4-bit)."),
-    block_size: int = typer.Option(128, "--block-size", help="--int4: input columns per scale (32 or 128 usual)."),
+    group: int = common.int4_group_option(128, "--int4: input columns per scale (32 or 128 usual)."),
+    group_old: Optional[int] = common.renamed_option("--block-size", "--group"),
     tolerance: float = typer.Option(1e-4, "--tolerance", help="Max |Δlogits| for the fp32 parity check."),
     eval_tokens: Optional[int] = typer.Option(None, "--eval-tokens", min=0, help="Held-out tokens scored by "
                                               "torch and ONNX (default 16384 with --int8/--int4, else 0)."),
     data: Optional[str] = typer.Option(None, "--data", help="Held-out text for --eval-tokens (default: the "
                                        "model's own validation split)."),
-    force: bool = typer.Option(False, "--force", "-f", help="Overwrite an existing output."),
-    config_file: Optional[Path] = typer.Option(None, "--config", "-c", help="qtk config for a bare .pt state dict."),
-    json_out: bool = typer.Option(False, "--json", help="Print the report as JSON on stdout."),
+    force: bool = common.force_option(),
+    config_file: Optional[Path] = common.config_option(common.CONFIG_FOR_STATE_DICT),
+    json_out: bool = common.json_option("Print the report as JSON on stdout."),
 ) -> None:
     from qtk.errors import UsageError
 
+    out = common.renamed(out, out_old, "--out", "-o/--output")
+    group = common.renamed(group, group_old, "--block-size", "--group", default=128)
     if int8 and int4:
         raise UsageError("--int8 and --int4 exclude each other")
     quant = "int8" if int8 else "int4" if int4 else None
@@ -40,7 +44,7 @@ def command(
         eval_tokens = 16384 if quant else 0
     from qtk.export.onnx import export_onnx
 
-    run(lambda notice: export_onnx(path, out, with_past=with_past, opset=opset, quant=quant, block_size=block_size,
+    run(lambda notice: export_onnx(path, out, with_past=with_past, opset=opset, quant=quant, group=group,
                                    force=force, tolerance=tolerance, config_file=config_file,
                                    eval_tokens=eval_tokens, data=data, notice=notice), json_out)
 

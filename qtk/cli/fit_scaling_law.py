@@ -32,14 +32,14 @@ def command(
     select: str = typer.Option(
         "auto", "--select", help="bnsl:auto criterion: validation | aic | auto (validation from 12 points)."),
     resamples: int = typer.Option(0, "--bootstrap", min=0, help="Bootstrap resamples for 95% confidence intervals."),
-    seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap resampling."),
+    seed: int = common.seed_option(0, "Seed of the bootstrap resampling."),
     predict: Optional[str] = typer.Option(
         None, "--predict", help="Predict at x values '1e21,1e22' (N:D pairs for chinchilla)."),
     budget: Optional[str] = typer.Option(
         None, "--budget", help="Chinchilla: compute-optimal N, D and loss for FLOP budgets '1e23,1e24'."),
     plot: Optional[Path] = typer.Option(
         None, "--plot", help="Write a log-log figure of data, fit and extrapolation (needs qtk[plot])."),
-    as_json: bool = typer.Option(False, "--json", help="Print the fit as JSON on stdout."),
+    as_json: bool = common.json_option("Print the fit as JSON on stdout."),
 ) -> None:
     from qtk.tools.scaling import (fit_scaling_law, load_table, parse_form, parse_numbers, parse_predict,
                                    select_points, split_column)

@@ -21,58 +21,29 @@ def command(
     top_p: float = typer.Option(1.0, "--top-p", min=0.0, max=1.0, help="Nucleus sampling mass (1 = off)."),
     repetition_penalty: float = typer.Option(1.0, "--repetition-penalty", min=0.0, help="CTRL-style; 1 = off."),
     stop: Optional[List[str]] = typer.Option(None, "--stop", help="Stop when this string appears (repeatable)."),
-    seed: Optional[int] = typer.Option(None, "--seed", help="Sampling seed (reproducible output)."),
+    seed: Optional[int] = common.seed_option(None, "Sampling seed (reproducible output)."),
     num_samples: int = typer.Option(1, "-n", "--num-samples", min=1, help="Independent samples."),
-    device: str = typer.Option("auto", "--device", help="auto | cpu | cuda | cuda:N."),
-    config_file: Optional[Path] = typer.Option(None, "--config", "-c", help="qtk config for a bare .pt state dict."),
+    device: str = common.device_option(),
+    config_file: Optional[Path] = common.config_option(common.CONFIG_FOR_STATE_DICT),
     onnx: Optional[Path] = typer.Option(None, "--onnx", help="Exported model (qtk export-onnx) to run with onnxruntime; "
                                         "uses its past inputs when it has them."),
     compile: bool = typer.Option(False, "--compile", help="torch.compile the decode step (faster per token; "
                                  "the first tokens wait seconds for the compile)."),
-    json_out: bool = typer.Option(False, "--json", help="Print {texts, new_tokens, tokens_per_s} as JSON instead."),
+    json_out: bool = common.json_option("Print {texts, new_tokens, tokens_per_s} as JSON instead."),
 ) -> None:
-    from qtk.errors import UsageError
+    from qtk.generate import Sampling, run
 
     if prompt == "-":
         prompt = sys.stdin.read()
-    if temperature == 0 and num_samples > 1:
-        raise UsageError("-n > 1 with --temperature 0 would print the same greedy text several times")
-    if (path is None) == (onnx is None):
-        raise UsageError("give a checkpoint PATH or --onnx FILE (one of them)")
-    if compile and onnx is not None:
-        raise UsageError("--compile applies to torch checkpoints, not --onnx")
-    from qtk.generate import Sampling, decode, generate
-
     s = Sampling(max_new_tokens, temperature, top_k, top_p, repetition_penalty, list(stop or []), seed)
-    if onnx is not None:
-        from qtk.export import runtime
-
-        exported = runtime.load(onnx, device)
-        lm = exported.lm
-        sys.stderr.write(f"onnxruntime {lm.provider}, {'past inputs' if lm.with_past else 'full re-run per token'}\n")
-        tok, block = exported.tokenizer, exported.cfg.model.block_size
-
-        def run(on_text):
-            return decode(lm.step(), tok, prompt.encode("utf-8"), s, block, num_samples, "cpu", on_text)
-    else:
-        from qtk import checkpoint
-        from qtk.model.layout import transpose_linears
-        from qtk.train.loop import resolve_device
-
-        ck = checkpoint.load(path, config_file)
-        dev = resolve_device(device)
-        model = ck.build_model(dev)
-        transpose_linears(model)  # the faster weight layout for one-token steps; generation only
-
-        def run(on_text):
-            return generate(model, ck.tokenizer, prompt.encode("utf-8"), s, num_samples, dev, on_text, compile)
     live = num_samples == 1 and not json_out
 
     def stream(i: int, piece: str) -> None:
         sys.stdout.write(piece)
         sys.stdout.flush()
 
-    out = run(stream if live else None)
+    out = run(path, prompt, s, n=num_samples, onnx=onnx, device=device, config_file=config_file, compile=compile,
+              on_text=stream if live else None, notice=lambda line: sys.stderr.write(line + "\n"))
     if json_out:
         common.print_json(out)
         return

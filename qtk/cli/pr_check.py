@@ -37,7 +37,7 @@ def command(
                                     "changed paths overlap."),
     jobs: int = typer.Option(0, "-j", "--jobs", min=0, help="Parallel git processes (0: one per CPU)."),
     max_wait: float = typer.Option(60.0, "--max-wait", min=0, help="Longest wait for an API rate limit, seconds."),
-    as_json: bool = typer.Option(False, "--json", help="Print a JSON report on stdout."),
+    as_json: bool = common.json_option("Print a JSON report on stdout."),
 ) -> None:
     from qtk.errors import QtkError
 

@@ -15,36 +15,39 @@ from typing import Optional
 import typer
 
 from qtk.cli import common
-from qtk.errors import UsageError
 
 
 def command(
     path: Path = typer.Argument(..., help="Checkpoint file or run directory."),
-    out: Path = typer.Option(..., "--output", "-o", help="Output checkpoint (.safetensors) or, with --format onnx, "
-                             "the .onnx file."),
+    out: Path = common.output_option(help="Output checkpoint (.safetensors) or, with --format onnx, the .onnx file."),
     bits: int = typer.Option(..., "--bits", help="8 | 4."),
-    group: Optional[int] = typer.Option(None, "--group",
-                                        help="Input columns per scale for --bits 4 (default 128)."),
+    group: Optional[int] = common.int4_group_option(None, "Input columns per scale for --bits 4 (default 128)."),
     zero_point: bool = typer.Option(False, "--zero-point", help="Asymmetric int4 with a zero point per group."),
     method: str = typer.Option("rtn", "--method", help="rtn | gptq | awq."),
     calib: int = typer.Option(128, "--calib", min=1,
                               help="Calibration sequences from the training split (gptq, awq)."),
     eval_tokens: int = typer.Option(32768, "--eval-tokens", min=0,
                                     help="Held-out tokens scored per model (0 = whole split)."),
-    device: str = typer.Option("auto", "--device", help="auto | cpu | cuda | cuda:N."),
-    seed: int = typer.Option(0, "--seed", help="Seed for picking calibration sequences."),
+    device: str = common.device_option(),
+    seed: int = common.seed_option(0, "Seed for picking calibration sequences."),
     speed_rounds: int = typer.Option(3, "--speed-rounds", min=0,
                                      help="Timing rounds for tokens/s (best of N; 0 = skip)."),
     fmt: str = typer.Option("safetensors", "--format", help="safetensors (qtk checkpoint) | onnx (ONNX Runtime "
                             "quantized model, with past inputs)."),
-    force: bool = typer.Option(False, "--force", "-f", help="Overwrite an existing output file."),
-    json_out: bool = typer.Option(False, "--json", help="Print one JSON object with the figures."),
+    force: bool = common.force_option(),
+    json_out: bool = common.json_option("Print one JSON object with the figures."),
 ) -> None:
+    from qtk.compress.quantize import check_format
+
+    check_format(fmt)
     if fmt == "onnx":
-        _onnx(path, out, bits, group, zero_point, method, eval_tokens, force, json_out)
+        from qtk.cli import export_onnx
+        from qtk.export.onnx import export_quantized
+
+        export_onnx.run(lambda notice: export_quantized(path, out, bits, group=group, zero_point=zero_point,
+                                                        method=method, force=force, eval_tokens=eval_tokens,
+                                                        notice=notice), json_out)
         return
-    if fmt != "safetensors":
-        raise UsageError(f"--format {fmt!r}: expected safetensors or onnx")
     from qtk.compress.quantize import quantize
 
     err = common.err_console()
@@ -53,7 +56,11 @@ def command(
                  progress=lambda s: err.print(f"[dim]{s}[/]"))
     if json_out:
         common.print_json(r)
-        return
+    else:
+        _render(r)
+
+
+def _render(r: dict) -> None:
     from rich.table import Table
 
     mib = 2**20
@@ -94,19 +101,3 @@ def command(
     for note in r["notes"]:
         console.print(f"note: {note}")
 
-
-def _onnx(path: Path, out: Path, bits: int, group: Optional[int], zero_point: bool, method: str,
-          eval_tokens: int, force: bool, json_out: bool) -> None:
-    """ONNX Runtime's own round-to-nearest quantizers on an exported, verified fp32 graph."""
-    if out.suffix != ".onnx":
-        raise UsageError(f"--format onnx writes an .onnx file; got -o {out}")
-    if method != "rtn" or zero_point:
-        raise UsageError("--format onnx quantizes with ONNX Runtime's symmetric round-to-nearest; "
-                         "--method gptq|awq and --zero-point apply to --format safetensors")
-    if bits == 8 and group is not None:
-        raise UsageError("--group applies to --bits 4 (int8 is per output channel)")
-    from qtk.cli import export_onnx
-    from qtk.export.onnx import export_quantized
-
-    export_onnx.run(lambda notice: export_quantized(path, out, bits, group=group or 128, force=force,
-                                                    eval_tokens=eval_tokens, notice=notice), json_out)

@@ -11,32 +11,37 @@ import typer
 
 from qtk.cli import common
 
-SIZE_HELP = "Preset: tiny (~1M params), small (~10M), medium (~50M), large (~200M)."
+# Each flag sets one config key, and says what the key's own help says.
+SETTINGS = {"tokenizer": "data.tokenizer", "data": "data.path", "max_steps": "train.max_steps",
+            "max_time": "train.max_time", "seed": "train.seed", "device": "train.device",
+            "compile": "train.compile"}
+_help = common.setting_help
 
 
 def command(
-    size: Optional[str] = typer.Option(None, "--size", "-s", help=SIZE_HELP + " Default tiny."),
-    tokenizer: Optional[str] = typer.Option(None, "--tokenizer", help="byte | bpe."),
-    data: Optional[str] = typer.Option(None, "--data", help="Text file, directory of .txt/.md, or token-shard dir."),
-    max_steps: Optional[int] = typer.Option(None, "--max-steps", help="Optimizer steps."),
-    max_time: Optional[float] = typer.Option(None, "--max-time", help="Wall-clock budget in seconds."),
+    size: Optional[str] = common.size_option(),
+    tokenizer: Optional[str] = typer.Option(None, "--tokenizer", help=_help("data.tokenizer")),
+    data: Optional[str] = typer.Option(None, "--data", help=_help("data.path")),
+    max_steps: Optional[int] = typer.Option(None, "--max-steps", help=_help("train.max_steps")),
+    max_time: Optional[float] = typer.Option(None, "--max-time", help=_help("train.max_time")),
     out_dir: Optional[Path] = typer.Option(None, "--out-dir", "-o", help="Run directory (default runs/DATE-TIME)."),
-    seed: Optional[int] = typer.Option(None, "--seed", help="Random seed."),
-    config_file: Optional[Path] = typer.Option(None, "--config", "-c", help="TOML file with [model]/[train]/[data]."),
-    sets: Optional[List[str]] = typer.Option(
-        None, "--set", help="Override one setting: section.key=value. Components: "
+    seed: Optional[int] = common.seed_option(None, _help("train.seed")),
+    config_file: Optional[Path] = common.config_option(),
+    sets: Optional[List[str]] = common.sets_option(
+        "Override one setting: section.key=value. Components: "
         # the registry names components without importing torch (inline: CLI modules import only typer at top)
         + __import__("qtk.registry", fromlist=["summary"]).summary() + "."),
     resume: Optional[Path] = typer.Option(None, "--resume", help="Continue the run in this directory."),
-    device: Optional[str] = typer.Option(None, "--device", help="auto | cpu | cuda | cuda:N."),
-    compile: Optional[bool] = typer.Option(None, "--compile/--no-compile", help="torch.compile the model."),
-    json_out: bool = typer.Option(False, "--json", help="Print one JSON object with the results on stdout."),
+    device: Optional[str] = common.device_option(None, _help("train.device")),
+    compile: Optional[bool] = typer.Option(None, "--compile/--no-compile", help=_help("train.compile")),
+    json_out: bool = common.json_option("Print one JSON object with the results on stdout."),
 ) -> None:
     from qtk import config
     from qtk.errors import UsageError
 
-    flags = {"data.tokenizer": tokenizer, "data.path": data, "train.max_steps": max_steps,
-             "train.max_time": max_time, "train.seed": seed, "train.device": device, "train.compile": compile}
+    given = {"tokenizer": tokenizer, "data": data, "max_steps": max_steps, "max_time": max_time, "seed": seed,
+             "device": device, "compile": compile}
+    flags = {SETTINGS[name]: value for name, value in given.items()}
     if max_time is not None and max_steps is None:
         flags["train.max_steps"] = 0  # a time budget alone decides the length
     if resume is not None:

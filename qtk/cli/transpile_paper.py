@@ -27,12 +27,12 @@ from qtk.cli import common
 
 def command(
     file: str = typer.Argument(..., metavar="FILE|-", help="LaTeX file to read, or - for stdin."),
-    output: Path = typer.Option(None, "-o", "--output", help="Write the Python module here instead of stdout."),
+    output: Path = common.output_option(None, "Write the Python module here instead of stdout."),
     index_base: str = typer.Option("auto", "--index-base", metavar="auto|0|1",
                                    help="How the pseudo-code indexes arrays: 1 (CLRS style), 0, or auto."),
     strict: bool = typer.Option(False, "--strict", help="Exit 1 when any line could not be translated."),
-    as_json: bool = typer.Option(False, "--json", help="Print a JSON object (python source, per-algorithm "
-                                 "name/lines/TODOs, index base) on stdout."),
+    as_json: bool = common.json_option("Print a JSON object (python source, per-algorithm name/lines/TODOs, "
+                                       "index base) on stdout."),
 ) -> None:
     from qtk.errors import UsageError
     from qtk.tools.transpile_paper import transpile

@@ -103,12 +103,13 @@ def open_job(path: str | Path, command: str, out: str | Path, force: bool, devic
              eval_tokens: int) -> Job:
     from qtk.compress import measure
     from qtk.data.prepare import prepare
-    from qtk.train.loop import resolve_device
+    from qtk.device import resolve_device
+    from qtk.load import build_model
 
     ck = load_source(path, command)
     out = check_output(out, force, ck.path)
     dev = resolve_device(device)
-    model = ck.build_model(dev)
+    model = build_model(ck, dev)
     data = prepare(ck.cfg.data, ck.tokenizer)
     proto = measure.Protocol(data.val, f"{data.source} (val)", ck.cfg.model.block_size, eval_tokens or None)
     return Job(ck, out, dev, model, data, proto)

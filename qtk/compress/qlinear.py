@@ -1,12 +1,15 @@
-"""Quantized linear layers and the quantized-checkpoint load path.
+"""Quantized linear layers and the runtimes a quantized checkpoint can load with.
 
 QuantLinear stores what quant.encode produces (int8 or packed int4 codes, fp16 scales, optional
 zero points and an AWQ input scale) and dequantizes its weight on every forward, so memory holds
 only the small tensors. On CPU the same layers can instead run as torch's dynamic-int8 linear
 (`torch.ao.nn.quantized.dynamic.Linear`, fbgemm/x86 kernels: int8 weights, activations quantized
 per batch); int8 checkpoints map onto it exactly, int4 ones are re-quantized to int8 per channel.
-Which runtime a loaded model uses: the `runtime` argument, else $QTK_QUANT_RUNTIME, else the one
-`qtk quantize` measured fastest on CPU (recorded in the checkpoint), else dequant.
+"dense" turns them into plain nn.Linear layers holding the dequantized fp32 weights (what ONNX
+export traces). Which runtime a loaded model uses: the `runtime` argument, else
+$QTK_QUANT_RUNTIME, else the one `qtk quantize` measured fastest on CPU (recorded in the
+checkpoint), else dequant. `qtk.load` applies all this to a checkpoint whose metadata says it is
+quantized.
 """
 
 from __future__ import annotations
@@ -20,8 +23,9 @@ import torch.nn.functional as F
 
 from qtk.compress.quant import QSpec, decode
 from qtk.errors import UsageError
+from qtk.swap import swap_module, swap_modules
 
-RUNTIMES = ("dequant", "dynamic-int8")
+RUNTIMES = ("dequant", "dynamic-int8", "dense")
 
 
 class QuantLinear(nn.Module):
@@ -77,11 +81,6 @@ class QuantLinear(nn.Module):
                 f"zero_point={self.spec.zero_point}, act_scale={self.act_scale is not None}")
 
 
-def set_module(model: nn.Module, name: str, new: nn.Module) -> None:
-    parent, _, child = name.rpartition(".")
-    setattr(model.get_submodule(parent) if parent else model, child, new)
-
-
 def layer_info(q: QuantLinear) -> dict:
     return {"in": q.in_features, "out": q.out_features, "bias": q.bias is not None,
             "act_scale": q.act_scale is not None}
@@ -91,7 +90,7 @@ def swap_in(model: nn.Module, info: dict) -> None:
     """Replace the layers named in a checkpoint's quantization meta with empty QuantLinears."""
     spec = QSpec(info["bits"], info["group"], info["zero_point"])
     for name, L in info["layers"].items():
-        set_module(model, name, QuantLinear(L["in"], L["out"], spec, L["bias"], L["act_scale"]))
+        swap_module(model, name, QuantLinear(L["in"], L["out"], spec, L["bias"], L["act_scale"]))
 
 
 # ------------------------------------------------------------------ torch dynamic int8 (CPU)
@@ -116,9 +115,25 @@ def _dynamic_from(q: QuantLinear) -> nn.Module:
 
 def to_dynamic_int8(model: nn.Module) -> nn.Module:
     """Swap every QuantLinear for torch's dynamic-int8 linear (CPU only), in place."""
-    names = [n for n, m in model.named_modules() if isinstance(m, QuantLinear)]
-    for name in names:
-        set_module(model, name, _dynamic_from(model.get_submodule(name)))
+    swap_modules(model, lambda _, m: isinstance(m, QuantLinear), lambda _, m: _dynamic_from(m))
+    return model
+
+
+def _dense_from(q: QuantLinear) -> nn.Linear:
+    w = q.weight.detach().float()  # effective weight: activation scale folded in
+    dense = nn.Linear(q.in_features, q.out_features, bias=q.bias is not None, device=w.device)
+    with torch.no_grad():
+        dense.weight.copy_(w)
+        if q.bias is not None:
+            dense.bias.copy_(q.bias.float())
+    return dense
+
+
+def to_dense(model: nn.Module) -> nn.Module:
+    """Swap every QuantLinear for an nn.Linear with its dequantized fp32 weight, in place: the
+    model computes what the quantized one does, in plain layers (ONNX Runtime cannot run the
+    packed-code unpacking)."""
+    swap_modules(model, lambda _, m: isinstance(m, QuantLinear), lambda _, m: _dense_from(m))
     return model
 
 
@@ -134,23 +149,17 @@ def choose_runtime(info: dict, device: torch.device, runtime: str | None) -> str
     runtime = runtime or os.environ.get("QTK_QUANT_RUNTIME") or info.get("cpu_runtime") or "dequant"
     if runtime not in RUNTIMES:
         raise UsageError(f"quantized runtime {runtime!r}: expected one of {', '.join(RUNTIMES)}")
-    if device.type != "cpu" or dynamic_int8_available():
+    if runtime == "dynamic-int8" and (device.type != "cpu" or dynamic_int8_available()):
         return "dequant"  # torch's dynamic int8 kernels are CPU-only
     return runtime
 
 
-def build_quantized(ck, device: str | torch.device = "cpu", runtime: str | None = None) -> nn.Module:
-    """The GPT of a quantized checkpoint, with QuantLinear layers (or dynamic int8 on CPU)."""
-    from qtk.checkpoint import load_weights
-    from qtk.model import GPT
-
-    info = ck.meta["quantization"]
-    model = GPT(ck.cfg.model)
-    swap_in(model, info)
-    load_weights(model, ck.state, ck.path)
-    device = torch.device(device)
-    model = model.to(device).eval()
+def apply_runtime(model: nn.Module, info: dict, device: torch.device, runtime: str | None = None) -> nn.Module:
+    """Run a loaded quantized model's QuantLinears as `runtime` picks (see choose_runtime), in
+    place; the choice is recorded as model.quant_runtime."""
     model.quant_runtime = choose_runtime(info, device, runtime)
     if model.quant_runtime == "dynamic-int8":
         to_dynamic_int8(model)
+    elif model.quant_runtime == "dense":
+        to_dense(model)
     return model

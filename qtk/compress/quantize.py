@@ -15,10 +15,12 @@ from qtk import checkpoint
 from qtk.compress import calib, common, measure, quant
 from qtk.compress.awq import awq
 from qtk.compress.gptq import gptq
-from qtk.compress.qlinear import QuantLinear, dynamic_int8_available, layer_info, set_module, to_dynamic_int8
+from qtk.compress.qlinear import QuantLinear, dynamic_int8_available, layer_info, to_dynamic_int8
 from qtk.errors import UsageError
+from qtk.swap import swap_module
 
 METHODS = ("rtn", "gptq", "awq")
+FORMATS = ("safetensors", "onnx")  # a qtk checkpoint, or ONNX Runtime's quantizers (qtk.export.onnx)
 STATS = {"gptq": ("hessian",), "awq": ("absmean",)}
 PPL_SLACK_PCT = 0.5  # dynamic int8 becomes the CPU default only if its ppl is this close to dequant's
 
@@ -48,13 +50,18 @@ def quantize_model(model: nn.Module, targets: dict[str, nn.Linear], spec: quant.
     def process(group: dict[str, tuple[nn.Linear, calib.InputStats | None]]) -> None:
         for name, (lin, stats) in group.items():
             ql, extras[name] = _quantize_layer(lin, spec, method, stats, damp)
-            set_module(model, name, ql)
+            swap_module(model, name, ql)
 
     if method == "rtn":
         process({n: (m, None) for n, m in targets.items()})
     else:
         calib.sequential(model, seqs, targets, STATS[method], process, progress=progress)
     return extras
+
+
+def check_format(fmt: str) -> None:
+    if fmt not in FORMATS:
+        raise UsageError(f"--format {fmt!r}: expected {' or '.join(FORMATS)}")
 
 
 def _pick_cpu_runtime(dequant: dict, dynamic: dict | None) -> str:

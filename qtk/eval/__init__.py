@@ -171,13 +171,11 @@ def evaluate_checkpoint(path: str, data: str | None = None, *, config_file: str 
                         stride: int | None = None, batch_size: int = 8, device: str = "auto",
                         progress: Callable[[int, int], None] | None = None) -> dict:
     """Load a checkpoint (file or run directory) and score it on held-out text."""
-    from qtk import checkpoint
     from qtk.data.prepare import eval_stream
-    from qtk.train.loop import autocast_dtype, resolve_device
+    from qtk.device import autocast_dtype
+    from qtk.load import load_model
 
-    ck = checkpoint.load(path, config_file)
-    dev = resolve_device(device)
-    model = ck.build_model(dev)
+    ck, model, dev = load_model(path, config_file=config_file, device=device)
     stream, source = eval_stream(data, ck.cfg.data, ck.tokenizer)
     if stride is not None and not 0 < stride <= ck.cfg.model.block_size:
         from qtk.errors import UsageError

@@ -17,11 +17,12 @@ from typing import Any, Callable
 
 import torch
 
-from qtk import __version__, checkpoint
+from qtk import __version__
 from qtk.errors import QtkError, UsageError
 from qtk.export import files, trace, verify
 from qtk.export.quantize import METHODS, check_block_size, quantize
 from qtk.export.runtime import OnnxLM
+from qtk.load import load_model
 
 TOLERANCE = 1e-4
 
@@ -31,17 +32,18 @@ def default_output(quant: str | None) -> Path:
 
 
 def export_onnx(path: str | Path, out: str | Path | None = None, *, with_past: bool = False,
-                opset: int = trace.DEFAULT_OPSET, quant: str | None = None, block_size: int = 128,
+                opset: int = trace.DEFAULT_OPSET, quant: str | None = None, group: int = 128,
                 force: bool = False, tolerance: float = TOLERANCE, config_file: str | Path | None = None,
                 eval_tokens: int = 0, data: str | None = None, measure_speed: bool = True,
                 notice: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Export, verify and (optionally) quantize; returns the report. Nothing is written unless
-    the fp32 parity check passes."""
+    the fp32 parity check passes. group: input columns per int4 scale (MatMulNBits' block size)."""
     say = notice or (lambda _msg: None)
     out = Path(out) if out else default_output(quant)
-    _check_options(out, opset, quant, block_size, force, tolerance)
-    ck = checkpoint.load(path, config_file)
-    model = _torch_model(ck)
+    _check_options(out, opset, quant, group, force, tolerance)
+    # the fp32 reference: a quantized checkpoint's layers as plain Linears with the dequantized
+    # weights, so the graph computes what the quantized torch model computes, in fp32
+    ck, model, _ = load_model(path, config_file=config_file, device="cpu", quant_runtime="dense")
     beside = files.beside_files(ck.cfg, ck.tokenizer)
     files.check_beside(out, beside, force)
     stream = _eval_stream(ck, data, eval_tokens)  # fails early, before minutes of export
@@ -68,9 +70,9 @@ def export_onnx(path: str | Path, out: str | Path | None = None, *, with_past: b
             return report  # the staging directory goes with it: nothing half-verified is left
         final, lms = fp32, {"onnx fp32": lm}
         if quant:
-            say(f"quantizing ({quant}{f', block {block_size}' if quant == 'int4' else ''})")
+            say(f"quantizing ({quant}{f', group {group}' if quant == 'int4' else ''})")
             final = tmp / out.name
-            lms[f"onnx {quant}"] = _quantize(fp32, final, quant, block_size, external, model, ck.tokenizer, report)
+            lms[f"onnx {quant}"] = _quantize(fp32, final, quant, group, external, model, ck.tokenizer, report)
         if measure_speed:
             say("timing prefill and decode")
             report["speed"] = verify.speed(model, {name: m.path for name, m in lms.items()}, ck.tokenizer.vocab_size)
@@ -86,44 +88,33 @@ def export_onnx(path: str | Path, out: str | Path | None = None, *, with_past: b
     return report
 
 
-def export_quantized(ckpt_path: str | Path, out: str | Path, bits: int, *, group: int = 128,
-                     with_past: bool = True, **kwargs: Any) -> dict[str, Any]:
-    """`qtk quantize --format onnx`: bits 8 -> dynamic int8, bits 4 -> MatMulNBits with blocks of
-    `group` input columns. Other keywords as for export_onnx."""
+def export_quantized(ckpt_path: str | Path, out: str | Path, bits: int, *, group: int | None = None,
+                     zero_point: bool = False, method: str = "rtn", with_past: bool = True,
+                     **kwargs: Any) -> dict[str, Any]:
+    """`qtk quantize --format onnx`: ONNX Runtime's own symmetric round-to-nearest quantizers on
+    an exported, verified fp32 graph; bits 8 -> dynamic int8, bits 4 -> MatMulNBits with `group`
+    input columns per scale (default 128). Other keywords as for export_onnx."""
+    if Path(out).suffix != ".onnx":
+        raise UsageError(f"--format onnx writes an .onnx file; got -o {out}")
+    if method != "rtn" or zero_point:
+        raise UsageError("--format onnx quantizes with ONNX Runtime's symmetric round-to-nearest; "
+                         "--method gptq|awq and --zero-point apply to --format safetensors")
+    if bits == 8 and group is not None:
+        raise UsageError("--group applies to --bits 4 (int8 is per output channel)")
     if bits not in (4, 8):
         raise UsageError(f"--bits {bits}: ONNX Runtime quantization does 8 (dynamic int8) or 4 (MatMulNBits)")
-    return export_onnx(ckpt_path, out, with_past=with_past, quant=f"int{bits}", block_size=group, **kwargs)
+    return export_onnx(ckpt_path, out, with_past=with_past, quant=f"int{bits}", group=group or 128, **kwargs)
 
 
-def _check_options(out: Path, opset: int, quant: str | None, block_size: int, force: bool, tolerance: float) -> None:
+def _check_options(out: Path, opset: int, quant: str | None, group: int, force: bool, tolerance: float) -> None:
     files.check_output(out, force)
     trace.check_opset(opset)
     if quant is not None and quant not in METHODS:
         raise UsageError(f"unknown quantization {quant!r} (known: {', '.join(METHODS)})")
     if quant == "int4":
-        check_block_size(block_size)
+        check_block_size(group)
     if not tolerance > 0:
         raise UsageError(f"--tolerance must be > 0, got {tolerance}")
-
-
-def _torch_model(ck) -> torch.nn.Module:
-    """The fp32 reference model. A `qtk quantize` checkpoint is rebuilt with its dequantized
-    weights as plain Linear layers (ONNX Runtime cannot run the packed-code unpacking the torch
-    layers do); the graph then computes what the quantized torch model computes, in fp32."""
-    if not ck.meta.get("quantization"):
-        return ck.build_model("cpu")
-    model = ck.build_model("cpu", quant_runtime="dequant")
-    for name, mod in list(model.named_modules()):
-        if hasattr(mod, "dequantized_weight"):  # qtk.compress.qlinear.QuantLinear
-            w = mod.weight.detach().float()  # effective weight: activation scale folded in
-            dense = torch.nn.Linear(w.shape[1], w.shape[0], bias=mod.bias is not None)
-            with torch.no_grad():
-                dense.weight.copy_(w)
-                if mod.bias is not None:
-                    dense.bias.copy_(mod.bias.float())
-            parent, _, child = name.rpartition(".")
-            setattr(model.get_submodule(parent) if parent else model, child, dense)
-    return model
 
 
 def _param_bytes(model: torch.nn.Module) -> int:
@@ -147,16 +138,16 @@ def _parity(model: torch.nn.Module, lm: OnnxLM, tok, tolerance: float) -> dict[s
             "passed": delta <= tolerance and greedy["identical"]}
 
 
-def _quantize(fp32: Path, dst: Path, quant: str, block_size: int, external: bool, model: torch.nn.Module, tok,
+def _quantize(fp32: Path, dst: Path, quant: str, group: int, external: bool, model: torch.nn.Module, tok,
               report: dict[str, Any]) -> OnnxLM:
     """Quantize, then measure (not judge) how far it moved from torch fp32."""
-    quantize(fp32, dst, quant, block_size, external)
+    quantize(fp32, dst, quant, group, external)
     lm = OnnxLM(dst, device="cpu")
     rows = verify.logits_parity(model, lm, tok.vocab_size)
     report["quantized"] = {"max_abs_logits_delta": verify.max_delta(rows), "shapes": rows,
                            "greedy": verify.greedy_match(model, lm, tok)}
     if quant == "int4":
-        report["quantized"]["block_size"] = block_size
+        report["quantized"]["block_size"] = group
     report["size_fp32_bytes"] = files.size_bytes(fp32)
     return lm
 

@@ -22,7 +22,7 @@ METHODS = ("int8", "int4")
 
 def check_block_size(block_size: int) -> None:
     if block_size < 16 or block_size & (block_size - 1):
-        raise UsageError(f"--block-size {block_size}: MatMulNBits needs a power of two >= 16 (32 or 128 usual)")
+        raise UsageError(f"--group {block_size}: MatMulNBits needs a power of two >= 16 (32 or 128 usual)")
 
 
 def quantize(src: Path, dst: Path, method: str, block_size: int = 128, external_data: bool = False) -> None:

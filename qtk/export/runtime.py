@@ -10,6 +10,7 @@ import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -17,7 +18,9 @@ import torch
 from qtk import config as qconfig
 from qtk.data.tokenizer import Tokenizer, from_json
 from qtk.errors import QtkError, UsageError
-from qtk.generate import Step
+
+if TYPE_CHECKING:  # qtk.generate runs exported models through this module
+    from qtk.generate import Step
 
 CONFIG_NAME = "config.toml"
 TOKENIZER_NAME = "tokenizer.json"

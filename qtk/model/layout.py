@@ -13,6 +13,8 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
+from qtk.swap import swap_modules
+
 
 class TransposedLinear(nn.Module):
     """y = x @ weight_t + bias, with weight_t = W.T (in, out) contiguous; frozen (inference)."""
@@ -39,9 +41,6 @@ def transpose_linears(model: nn.Module) -> int:
     counts: dict[int, int] = {}
     for _, p in model.named_parameters(remove_duplicate=False):
         counts[id(p)] = counts.get(id(p), 0) + 1
-    swaps = [(name, mod) for name, mod in model.named_modules()
-             if type(mod) is nn.Linear and counts.get(id(mod.weight), 0) == 1]
-    for name, mod in swaps:
-        parent, _, child = name.rpartition(".")
-        setattr(model.get_submodule(parent) if parent else model, child, TransposedLinear(mod))
-    return len(swaps)
+    swapped = swap_modules(model, lambda _, m: type(m) is nn.Linear and counts.get(id(m.weight), 0) == 1,
+                           lambda _, m: TransposedLinear(m))
+    return len(swapped)

@@ -21,6 +21,7 @@ from qtk import checkpoint as ckpt
 from qtk import config as qconfig
 from qtk.data.prepare import prepare
 from qtk.data.tokenizer import from_json
+from qtk.device import autocast_dtype, resolve_device
 from qtk.errors import Interrupted, QtkError, UsageError
 from qtk.eval import evaluate
 from qtk.model import GPT
@@ -52,21 +53,6 @@ class TrainResult:
     tokens_per_s: float
     params: int
     elapsed_s: float
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise UsageError(f"train.device: {name!r} requested but CUDA is not available")
-    return torch.device(name)
-
-
-def autocast_dtype(name: str, device: torch.device) -> torch.dtype | None:
-    """None = plain fp32 (bf16 matmuls have no fast path on these CPUs)."""
-    if name == "auto":
-        return torch.bfloat16 if device.type == "cuda" else None
-    return None if name == "float32" else getattr(torch, name)
 
 
 def new_run_dir(out_dir: str | None) -> Path:

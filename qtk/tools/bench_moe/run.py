@@ -18,6 +18,7 @@ import torch
 
 from qtk.config import RunConfig
 from qtk.data.prepare import prepare
+from qtk.device import autocast_dtype, resolve_device
 from qtk.errors import UsageError
 from qtk.model.gpt import padded_vocab
 from qtk.model.mlp import ffn_hidden
@@ -25,7 +26,6 @@ from qtk.tools.bench_moe.dispatch import compare_dispatch
 from qtk.tools.bench_moe.routing import Probe, routing_stats, train_probe, val_loss
 from qtk.tools.bench_moe.timing import layer_calls, summarise, time_calls
 from qtk.tools.bench_moe.variants import Variant, expert_hidden, flops_per_token, make_variants, param_counts
-from qtk.train.loop import autocast_dtype, resolve_device
 
 TRAIN_PREFIX = 1 << 20  # tokens of the training split the probe samples from (a brief run needs no more)
 
