@@ -23,6 +23,7 @@ COMMANDS: list[str] = [
     "generate",
     "compress",
     "quantize",
+    "merge",
     "export-onnx",
     "bench-moe",
     "fit-scaling-law",

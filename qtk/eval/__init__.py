@@ -63,11 +63,14 @@ class _Scores:
         self.scored += tgt.numel()
 
 
-def _targets(toks: torch.Tensor, first: int, specials: torch.Tensor) -> torch.Tensor:
-    """Targets of a window's tokens (n + 1,): the first `first` already scored, specials not scored."""
+def _targets(toks: torch.Tensor, first: int, specials: torch.Tensor, stream=None, begin: int = 0) -> torch.Tensor:
+    """Targets of a window's tokens (n + 1,) read from `begin`: the first `first` already scored,
+    specials not scored, nor tokens a chat stream does not score (all but the assistant's)."""
     tgt = toks[1:].clone()
     tgt[:first] = -1
     tgt[torch.isin(tgt, specials)] = -1
+    if hasattr(stream, "scored"):
+        tgt[~torch.from_numpy(stream.scored(begin + 1, len(tgt)))] = -1
     return tgt
 
 
@@ -124,7 +127,7 @@ def _windowed(model, stream, specials, spans, block_size, batch_size, device, au
         for row, (begin, end, first) in enumerate(chunk):
             toks = torch.from_numpy(stream.get(begin, end - begin + 1))
             x[row, : end - begin] = toks[:-1]
-            y[row, : end - begin] = _targets(toks, first - begin, specials)
+            y[row, : end - begin] = _targets(toks, first - begin, specials, stream, begin)
         with torch.autocast(device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
             logits, _ = model(x.to(device))
         scores.add(logits, y.to(device))
@@ -149,7 +152,7 @@ def _streamed(model, stream, specials, block_size, batch_size, device, autocast_
         y = torch.empty(rows, L, dtype=torch.long)
         for r in range(rows):
             toks = torch.from_numpy(stream.get(r * part + s * block_size, L + 1))
-            x[r], y[r] = toks[:-1], _targets(toks, 0, specials)
+            x[r], y[r] = toks[:-1], _targets(toks, 0, specials, stream, r * part + s * block_size)
         with torch.autocast(device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
             logits, _ = model(x.to(device), state=state)
         scores.add(logits, y.to(device))
@@ -163,7 +166,7 @@ def _streamed(model, stream, specials, block_size, batch_size, device, autocast_
         for b in range(0, rest, block_size):
             seg = toks[b:b + block_size + 1]
             logits, _ = model(seg[None, :-1].to(device), state=st)
-            scores.add(logits, _targets(seg, 0, specials)[None].to(device))
+            scores.add(logits, _targets(seg, 0, specials, stream, rows * part + b)[None].to(device))
     return scores
 
 
