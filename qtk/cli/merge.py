@@ -16,7 +16,7 @@ def command(
     force: bool = common.force_option(),
     json_out: bool = common.json_option(),
 ) -> None:
-    from qtk.finetune.adapter import merge_checkpoint
+    from qtk.finetune.merge import merge_checkpoint
 
     r = merge_checkpoint(path, out, force)
     if json_out:

@@ -1,8 +1,7 @@
 """Adapter-only checkpoints: the `lora_*` tensors of a LoRA run, with the base checkpoint's
 absolute path and sha256 in the metadata (`adapter`). Loading one reads the base, refuses it when
 its hash differs, and lays the adapter tensors over the base's (`overlay`); the loader's
-`adapter` converter then wraps the named layers. `merge_checkpoint` writes the plain checkpoint
-(base + (alpha / r) B A folded into each layer) that compress, quantize and export-onnx take."""
+`adapter` converter then wraps the named layers (qtk.finetune.merge folds them into the base)."""
 
 from __future__ import annotations
 
@@ -47,35 +46,3 @@ def overlay(ck: checkpoint.Checkpoint) -> checkpoint.Checkpoint:
         raise QtkError(f"{ck.path}: its base {base.path} has another vocabulary size")
     meta = {**base.meta, **{k: v for k, v in ck.meta.items() if k != "quantization"}}
     return checkpoint.Checkpoint(ck.path, ck.cfg, ck.tokenizer, {**base.state, **ck.state}, meta)
-
-
-def merge_checkpoint(path: str | Path, out: str | Path, force: bool = False) -> dict:
-    """Write base + adapters as a plain checkpoint; returns what was written."""
-    import torch
-
-    from qtk.compress.common import check_output
-    from qtk.compress.qlinear import QuantLinear, layer_info
-    from qtk.finetune.lora import merge
-    from qtk.load import build_model
-
-    ck = checkpoint.load(path)
-    if not ck.meta.get(ADAPTER_KEY):
-        raise UsageError(f"{ck.path} is not a LoRA adapter checkpoint (nothing to merge)")
-    dest = check_output(out, force, ck.path)
-    model = build_model(ck, "cpu", quant_runtime="dequant")
-    names = merge(model)
-    meta = {k: v for k, v in ck.meta.items() if k != ADAPTER_KEY}
-    meta["merged_from"] = {"adapter": str(ck.path.resolve()), **{k: ck.meta[ADAPTER_KEY][k] for k in
-                                                                 ("base", "base_sha256", "r", "alpha")}}
-    quantized = {n: m for n, m in model.named_modules() if isinstance(m, QuantLinear)}
-    if "quantization" in meta:  # adapted layers became fp32; the others stay quantized
-        if quantized:
-            meta["quantization"] = {**meta["quantization"], "layers": {
-                n: {**meta["quantization"]["layers"].get(n, {}), **layer_info(m)} for n, m in quantized.items()}}
-        else:
-            meta.pop("quantization")
-    with torch.no_grad():
-        state = checkpoint.model_state(model)
-    checkpoint.save(dest, state, ck.cfg, ck.tokenizer, meta)
-    return {"adapter": str(ck.path), "output": str(dest), "merged_layers": len(names),
-            "base": ck.meta[ADAPTER_KEY]["base"], "still_quantized": len(quantized)}

@@ -348,7 +348,7 @@ def train(cfg: qconfig.RunConfig, out_dir: str | None = None, resume: str | None
         trainer.setup()
         result = trainer.run()
         if cfg.finetune.merge and trainer.dist.main:
-            from qtk.finetune.adapter import merge_checkpoint
+            from qtk.finetune.merge import merge_checkpoint
 
             result.merged = merge_checkpoint(run_dir / "last.safetensors", run_dir / "merged.safetensors",
                                              force=True)["output"]
