@@ -118,6 +118,10 @@ def test_lora_at_step_zero_is_the_base_exactly():
     assert torch.equal(before, after)
     assert {n for n, p in model.named_parameters() if p.requires_grad} == {
         f"{n}.{p}" for n in info["layers"] for p in ("lora_A", "lora_B")}
+    from qtk.model.gpt import weight_decay_split
+
+    decay, no_decay = weight_decay_split(model)  # what the optimizer is given
+    assert {id(p) for p in decay + no_decay} == {id(p) for p in model.parameters() if p.requires_grad}
 
 
 def _randomise_adapters(model):
