@@ -1,5 +1,6 @@
-"""Fine-tuning: starting a run from trained weights (`--init-from`), LoRA / QLoRA adapters
-(lora.py, arXiv 2106.09685 and 2305.14314), adapter-only checkpoints and merging (adapter.py).
+"""Fine-tuning: starting a run from trained weights (start.py, `--init-from`), LoRA / QLoRA
+adapters (lora.py, arXiv 2106.09685 and 2305.14314), adapter-only checkpoints (adapter.py) and
+folding them into their base (merge.py, `qtk merge`).
 This module imports no torch: commands that refuse adapter checkpoints use it cheaply."""
 
 from __future__ import annotations
