@@ -122,6 +122,30 @@ class DataConfig:
     bpe_vocab_size: int = _f(4096, "Vocabulary size of a BPE tokenizer trained on the training text.", min=260)
     val_fraction: float = _f(0.1, "Share of a user corpus held out for validation (from its end).", min=0.0, max=0.5)
     mqar: MQARConfig = field(default_factory=MQARConfig)
+    format: str = _f("auto", "auto | text | chat. chat: JSONL lines of {\"messages\": [{\"role\", \"content\"}]} "
+                             "(auto: a .jsonl file whose first line has `messages`), trained on the assistant's "
+                             "tokens only; with no path, the built-in dialogue set made from the plays.",
+                     choices=["auto", "text", "chat"])
+    skip_bad_lines: bool = _f(False, "Chat JSONL: skip malformed lines (and count them) instead of stopping.")
+
+
+@dataclass
+class LoRAConfig:
+    r: int = _f(8, "Rank of the adapters (A is r x in, B is out x r).", min=1)
+    alpha: float = _f(16.0, "Scale numerator: the update is (alpha / r) B A.", min=0.0)
+    dropout: float = _f(0.0, "Dropout on the adapters' input.", min=0.0, max=1.0)
+    targets: list = _f([], "Layers to adapt, as fnmatch patterns over module names (\"blocks.*.attn.*\"); "
+                           "empty = every linear layer of the blocks (never the LM head).")
+
+
+@dataclass
+class FinetuneConfig:
+    init_from: str = _f("", "Start from this checkpoint or run directory (its model settings and tokenizer); "
+                            "stored absolute.")
+    method: str = _f("full", "full (every weight trains) | lora (frozen base, trained adapters; a quantized "
+                             "base gives QLoRA).", choices=["full", "lora"])
+    merge: bool = _f(False, "LoRA: also write merged.safetensors (base + adapters, a plain checkpoint) at the end.")
+    lora: LoRAConfig = field(default_factory=LoRAConfig)
 
 
 @dataclass
@@ -129,6 +153,7 @@ class RunConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     data: DataConfig = field(default_factory=DataConfig)
+    finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
 
 
 SIZES = ("tiny", "small", "medium", "large")
@@ -311,6 +336,10 @@ def validate(cfg: RunConfig) -> None:
                          f"train.micro_batch_size ({t.micro_batch_size})")
     if t.max_steps == 0 and t.max_time == 0:
         raise UsageError("train.max_steps and train.max_time are both 0: nothing would stop the run")
+    if cfg.finetune.method == "lora" and not cfg.finetune.init_from:
+        raise UsageError("finetune.method = lora adapts a trained model: give finetune.init_from (--init-from)")
+    if cfg.finetune.merge and cfg.finetune.method != "lora":
+        raise UsageError("finetune.merge (--merge) folds LoRA adapters into the base: set finetune.method = lora")
 
 
 def _validate_components(m: ModelConfig) -> None:
@@ -326,9 +355,13 @@ def load(
     config_file: str | Path | None = None,
     flags: dict[str, Any] | None = None,
     sets: list[tuple[str, str]] | None = None,
+    base: dict[str, Any] | None = None,
 ) -> RunConfig:
-    """Compose a RunConfig: defaults -> size preset -> config file -> flags -> --set."""
+    """Compose a RunConfig: defaults (or `base`, a saved config dict) -> size preset -> config
+    file -> flags -> --set."""
     cfg = RunConfig()
+    if base:
+        apply(cfg, base)
     if size:
         apply(cfg, read_toml(preset_path(size)))
     if config_file:

@@ -4,7 +4,9 @@ tokenizer's <|endoftext|>, so the prompt is prefixed with it and generating it e
 
 The decode loop takes a "step" function (next-token logits from new ids), so the same sampling and
 streaming serve the torch model and an exported ONNX Runtime session (`qtk.export.runtime`);
-`run` is `qtk generate`'s core (a checkpoint or an exported model in, the texts out)."""
+`run` is `qtk generate`'s core (a checkpoint or an exported model in, the texts out). With `chat`,
+the prompt becomes a user turn of the chat template (qtk.data.chat) and a sample ends with the
+assistant's <|im_end|>."""
 
 from __future__ import annotations
 
@@ -142,10 +144,19 @@ def sample_tokens(step: Step, history: torch.Tensor, s: Sampling, vocab_size: in
 
 @torch.no_grad()
 def decode(step: Step, tok: Tokenizer, prompt: bytes, s: Sampling, block: int | None, n: int = 1,
-           device: torch.device | str = "cpu", on_text: Callable[[int, str], None] | None = None) -> dict:
-    """Generate `n` continuations of `prompt` with any Step; on_text(sample, piece) streams them."""
+           device: torch.device | str = "cpu", on_text: Callable[[int, str], None] | None = None,
+           chat: bool = False) -> dict:
+    """Generate `n` continuations of `prompt` with any Step; on_text(sample, piece) streams them.
+    chat: `prompt` is the user's turn; the assistant's reply is generated."""
     device = torch.device(device)
-    ids = [tok.eot_id] + tok.encode(prompt)
+    ids, ends = [tok.eot_id] + tok.encode(prompt), {tok.eot_id}
+    if chat:
+        from qtk.data.chat import prompt_ids
+        from qtk.data.tokenizer import IM_END, special_id
+
+        if special_id(tok, IM_END) is None:
+            raise UsageError("--chat: this model's tokenizer has no chat tokens (fine-tune it on chat data first)")
+        ids, ends = prompt_ids(tok, prompt.decode("utf-8", errors="replace")), ends | {special_id(tok, IM_END)}
     if block is not None and len(ids) > block:
         raise UsageError(f"prompt is {len(ids) - 1} tokens, longer than the model's context of {block - 1}")
     gen = torch.Generator(device=device).manual_seed(s.seed) if s.seed is not None else None
@@ -158,7 +169,7 @@ def decode(step: Step, tok: Tokenizer, prompt: bytes, s: Sampling, block: int | 
         for i, st in enumerate(streams):
             if st.done:
                 continue
-            if nxt[i].item() == tok.eot_id:
+            if nxt[i].item() in ends:
                 piece, st.done = st.add(b"", final=True), True
             else:
                 piece = st.add(tok.decode_bytes([nxt[i].item()]))
@@ -178,15 +189,16 @@ def decode(step: Step, tok: Tokenizer, prompt: bytes, s: Sampling, block: int | 
 @torch.no_grad()
 def generate(model: torch.nn.Module, tok: Tokenizer, prompt: bytes, s: Sampling, n: int = 1,
              device: torch.device | str = "cpu", on_text: Callable[[int, str], None] | None = None,
-             compile: bool = False) -> dict:
+             compile: bool = False, chat: bool = False) -> dict:
     """Generate `n` continuations of `prompt` with the model's decode state; on_text streams them.
     A model whose layers all lack a context limit (model.max_context None) is never restarted."""
-    return decode(torch_step(model, compile), tok, prompt, s, model.max_context, n, device, on_text)
+    return decode(torch_step(model, compile), tok, prompt, s, model.max_context, n, device, on_text, chat)
 
 
 def run(path: str | Path | None, prompt: str, s: Sampling, *, n: int = 1, onnx: str | Path | None = None,
         device: str = "auto", config_file: str | Path | None = None, compile: bool = False,
-        on_text: Callable[[int, str], None] | None = None, notice: Callable[[str], None] | None = None) -> dict:
+        on_text: Callable[[int, str], None] | None = None, notice: Callable[[str], None] | None = None,
+        chat: bool = False) -> dict:
     """`qtk generate`: `n` continuations of `prompt` from a checkpoint (file or run directory; the
     decode weight layout) or from an exported model (`onnx`, run by ONNX Runtime with the
     tokenizer and config beside it). notice(line) says which ONNX Runtime provider runs it."""
@@ -204,9 +216,9 @@ def run(path: str | Path | None, prompt: str, s: Sampling, *, n: int = 1, onnx: 
         if notice:
             notice(f"onnxruntime {lm.provider}, {'past inputs' if lm.with_past else 'full re-run per token'}")
         return decode(lm.step(), exported.tokenizer, prompt.encode("utf-8"), s, exported.cfg.model.block_size, n,
-                      "cpu", on_text)
+                      "cpu", on_text, chat)
     from qtk.load import load_model
 
     # the (in, out) weight layout is the faster one for one-token steps; generation only
     ck, model, dev = load_model(path, config_file=config_file, device=device, layout="decode")
-    return generate(model, ck.tokenizer, prompt.encode("utf-8"), s, n, dev, on_text, compile)
+    return generate(model, ck.tokenizer, prompt.encode("utf-8"), s, n, dev, on_text, compile, chat)

@@ -4,8 +4,10 @@
 and each converter that the checkpoint's metadata names is applied: `quantization` (written by
 `qtk quantize`) puts quantized linear layers in before the weights load and picks their runtime
 after; `layout` ("decode", asked for by the caller, not stored) moves plain linear weights to the
-(in, out) layout that one-token decoding reads fastest. Every converter swaps modules through
-`qtk.swap`; a new kind of checkpoint (LoRA adapters next) is one more entry in CONVERTERS.
+(in, out) layout that one-token decoding reads fastest; `adapter` (an adapter-only LoRA
+checkpoint, laid over its hash-checked base first) wraps the adapted layers with LoRALinear.
+Every converter swaps modules through `qtk.swap`; a new kind of checkpoint is one more entry in
+CONVERTERS.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from qtk import checkpoint
 from qtk.compress import qlinear
 from qtk.device import resolve_device
 from qtk.errors import UsageError
+from qtk.finetune import ADAPTER_KEY, adapter, lora
 from qtk.model import GPT
 from qtk.model.layout import transpose_linears
 
@@ -55,10 +58,11 @@ def _decode_layout(model: nn.Module, layout: str, opts: Options) -> None:
     transpose_linears(model)  # leaves quantized and tied layers as they are
 
 
-# Applied in this order: the decode layout only touches the plain nn.Linear layers left after
-# quantized layers went in.
+# Applied in this order: adapters wrap the layers quantization put in (QLoRA); the decode layout
+# only touches the plain nn.Linear layers left after that.
 CONVERTERS: dict[str, Converter] = {
     "quantization": Converter(prepare=qlinear.swap_in, finish=_quantized_runtime),
+    ADAPTER_KEY: Converter(prepare=lora.swap_in),
     "layout": Converter(finish=_decode_layout),
 }
 
@@ -67,6 +71,8 @@ def build_model(ck: checkpoint.Checkpoint, device: str | torch.device = "cpu", *
                 layout: str | None = None) -> nn.Module:
     """The GPT with the checkpoint's weights, in eval mode on `device`, converted as its metadata
     (and `layout`) ask."""
+    if ck.meta.get(ADAPTER_KEY):
+        ck = adapter.overlay(ck)
     meta = {**ck.meta, "layout": layout}
     wanted = [(conv, meta[key]) for key, conv in CONVERTERS.items() if meta.get(key)]
     model = GPT(ck.cfg.model)

@@ -79,8 +79,8 @@ def test_decode_layout_after_quantization_keeps_the_logits(source, quantized):
 
 
 def test_a_new_converter_is_one_table_entry(source, monkeypatch):
-    """What LoRA will add: a metadata key whose converter reshapes the fresh model before the
-    weights load and adjusts it once they are in, on its device, in eval mode."""
+    """A metadata key whose converter reshapes the fresh model before the weights load and
+    adjusts it once they are in, on its device, in eval mode (LoRA's `adapter` is one)."""
     calls = []
 
     def prepare(model, value):
@@ -89,11 +89,11 @@ def test_a_new_converter_is_one_table_entry(source, monkeypatch):
     def finish(model, value, opts):
         calls.append(("finish", value, opts.device.type, model.training))
 
-    monkeypatch.setitem(load.CONVERTERS, "adapter", load.Converter(prepare=prepare, finish=finish))
+    monkeypatch.setitem(load.CONVERTERS, "demo", load.Converter(prepare=prepare, finish=finish))
     ck = checkpoint.load(source)
     load.build_model(ck)
     assert calls == []  # only what the metadata names runs
-    ck.meta["adapter"] = {"rank": 4}
+    ck.meta["demo"] = {"rank": 4}
     load.build_model(ck)
     assert calls == [("prepare", {"rank": 4}, True), ("finish", {"rank": 4}, "cpu", False)]
 

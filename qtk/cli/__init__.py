@@ -24,6 +24,7 @@ COMMANDS: list[str] = [
     "generate",
     "compress",
     "quantize",
+    "merge",
     "export-onnx",
     "bench-moe",
     "fit-scaling-law",

@@ -1,7 +1,8 @@
 """Generate text from a checkpoint with KV-cache decoding, or from an exported model with
 onnxruntime (--onnx FILE, CUDA provider when it loads; the tokenizer and config beside the file);
 streams to stdout (the text only; diagnostics go to stderr). --prompt - reads the prompt from
-stdin; --temperature 0 is greedy."""
+stdin; --temperature 0 is greedy. --chat sends the prompt as a user turn of the chat template
+(a model fine-tuned on chat data) and prints the assistant's reply, ending at its end-of-turn."""
 
 import sys
 from pathlib import Path
@@ -29,6 +30,8 @@ def command(
                                         "uses its past inputs when it has them."),
     compile: bool = typer.Option(False, "--compile", help="torch.compile the decode step (faster per token; "
                                  "the first tokens wait seconds for the compile)."),
+    chat: bool = typer.Option(False, "--chat", help="Prompt as a user turn of the chat template; stop at the end "
+                              "of the assistant's turn."),
     json_out: bool = common.json_option("Print {texts, new_tokens, tokens_per_s} as JSON instead."),
 ) -> None:
     from qtk.generate import Sampling, run
@@ -43,7 +46,7 @@ def command(
         sys.stdout.flush()
 
     out = run(path, prompt, s, n=num_samples, onnx=onnx, device=device, config_file=config_file, compile=compile,
-              on_text=stream if live else None, notice=lambda line: sys.stderr.write(line + "\n"))
+              on_text=stream if live else None, notice=lambda line: sys.stderr.write(line + "\n"), chat=chat)
     if json_out:
         common.print_json(out)
         return

@@ -41,7 +41,9 @@ class TrainProgress(Reporter):
         self.by_time = not info["max_steps"]
         total = info["max_time"] if self.by_time else info["max_steps"]
         self.console.print(
-            f"run {info['run_dir']}: {info['params'] / 1e6:.2f}M params on {info['device']}"
+            f"run {info['run_dir']}: {info['params'] / 1e6:.2f}M params"
+            + (f" ({info['trainable']:,} trainable)" if info.get("trainable", info["params"]) < info["params"] else "")
+            + f" on {info['device']}"
             f" x{info['world']}, data {info['data']} ({info['train_tokens']:,} train tokens, {info['tokenizer']})")
         self.task = self.progress.add_task("train", total=total, info="", completed=0 if self.by_time else info["step"])
 

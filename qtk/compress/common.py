@@ -11,6 +11,7 @@ import torch.nn as nn
 
 from qtk import checkpoint
 from qtk.errors import QtkError, UsageError
+from qtk.finetune import refuse_adapter
 
 
 def check_output(out: str | Path, force: bool, source: Path | None = None) -> Path:
@@ -33,6 +34,7 @@ def load_source(path: str | Path, command: str) -> checkpoint.Checkpoint:
     ck = checkpoint.load(p)
     if getattr(ck, "tokenizer", None) is None:
         raise QtkError(f"{ck.path}: checkpoint has no tokenizer (needed for calibration and held-out metrics)")
+    refuse_adapter(ck.meta, ck.path, command)
     q = ck.meta.get("quantization")
     if q:
         raise UsageError(f"{ck.path} is already quantized ({q.get('bits')}-bit {q.get('method', 'rtn')}); "

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Callable
 
 from qtk.config import DataConfig
+from qtk.data import chat
 from qtk.data import corpus as corpora
 from qtk.data import mqar, shards
 from qtk.data.tokenizer import ByteTokenizer, Tokenizer, fingerprint, from_json, train_bpe
@@ -27,14 +28,28 @@ def _bpe_for(corpus: corpora.Corpus, vocab_size: int, cache_root: Path) -> Token
     return tok
 
 
+def is_chat(cfg: DataConfig) -> bool:
+    """Chat data: asked for (data.format = chat), or a .jsonl file of conversations (format auto)."""
+    if cfg.format == "chat":
+        return True
+    return cfg.format == "auto" and bool(cfg.path) and chat.is_chat_file(Path(cfg.path).expanduser())
+
+
 def prepare(cfg: DataConfig, tokenizer: Tokenizer | None = None,
             progress: Callable[[int, int], None] | None = None,
-            notice: Callable[[str], None] | None = None) -> shards.TokenData:
+            notice: Callable[[str], None] | None = None) -> shards.TokenData | chat.ChatData:
     """Tokenized data for `cfg`. With `tokenizer` given (eval, resume) that tokenizer is used;
-    otherwise one is made as `cfg.tokenizer` says (BPE trained on the training split)."""
+    otherwise one is made as `cfg.tokenizer` says (BPE trained on the training split). Chat data
+    (qtk.data.chat) comes back with the tokenizer extended by the template's special tokens."""
     root = cache_dir()
     if cfg.path == mqar.NAME or (not cfg.path and cfg.corpus == mqar.NAME):
         return _mqar_data(cfg, tokenizer)
+    if is_chat(cfg):
+        if tokenizer is None and cfg.tokenizer != "byte":
+            raise UsageError("chat data from scratch uses the byte tokenizer; to use a BPE model, "
+                             "fine-tune it with --init-from")
+        return chat.prepare(cfg.path, cfg.corpus, cfg.val_fraction, cfg.skip_bad_lines,
+                            tokenizer or ByteTokenizer(), notice)
     if cfg.path and shards.is_shard_dir(Path(cfg.path).expanduser()):
         data = shards.open_dir(Path(cfg.path).expanduser())
         if tokenizer is not None and fingerprint(tokenizer) != fingerprint(data.tokenizer):
@@ -70,7 +85,7 @@ def eval_stream(data: str | None, cfg: DataConfig, tokenizer: Tokenizer,
     None: the validation split of the model's own training data; `shakespeare` / `pydoc`: that
     built-in corpus' validation split; `mqar`: the recall task's held-out samples (the model's
     own data.mqar settings); a token-shard directory: its val split; a text file or directory:
-    all of it."""
+    all of it; a chat JSONL file: all its conversations (assistant tokens scored)."""
     if data == mqar.NAME:
         return _mqar_data(cfg, tokenizer).val, f"{mqar.NAME} (val)"
     if data is None:
@@ -80,6 +95,9 @@ def eval_stream(data: str | None, cfg: DataConfig, tokenizer: Tokenizer,
         corpus = corpora.builtin(data)
         return shards.open_dir(shards.build(corpus, tokenizer, cache_dir(), progress)).val, f"{corpus.name} (val)"
     path = Path(data).expanduser()
+    if chat.is_chat_file(path):  # every conversation, scored on the assistant's tokens
+        convs, _ = chat.read_jsonl(path, skip_bad=False)
+        return chat.ChatStream(chat.chat_tokenizer(tokenizer), convs), f"{path.name} (chat)"
     if shards.is_shard_dir(path):
         return prepare(DataConfig(path=data), tokenizer).val, f"{path.name} (val)"
     corpus = corpora.from_path(data, 0.0)

@@ -1,6 +1,10 @@
 """Tokenizers: `byte` (256 byte values + <|endoftext|>) and `bpe` (byte-level BPE trained locally
 with Hugging Face `tokenizers`). Both map any bytes to ids and back without unknowns, and both
 serialise to a JSON dict that travels inside every checkpoint.
+
+Special tokens beyond <|endoftext|> (the chat template's <|im_start|> / <|im_end|>, ChatML) are
+added by `with_specials`: they take the next ids and are stored in the tokenizer's JSON, so a
+checkpoint says which it knows; a byte tokenizer without them serialises as before.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from typing import Iterable, Protocol
 from qtk.errors import QtkError, UsageError
 
 EOT = "<|endoftext|>"
+IM_START, IM_END = "<|im_start|>", "<|im_end|>"
 
 
 class Tokenizer(Protocol):
@@ -32,10 +37,25 @@ def fingerprint(tok: Tokenizer) -> str:
     return hashlib.sha256(json.dumps(tok.to_json(), sort_keys=True).encode()).hexdigest()[:16]
 
 
+def special_id(tok: Tokenizer, token: str) -> int | None:
+    """The id of a special token, or None when the tokenizer does not know it."""
+    if token == EOT:
+        return tok.eot_id
+    return getattr(tok, "special_ids", {}).get(token)
+
+
 class ByteTokenizer:
+    """Ids 0-255 are bytes; 256 is <|endoftext|>; further special tokens follow from 257."""
+
     name = "byte"
-    vocab_size = 257
     eot_id = 256
+
+    def __init__(self, specials: Iterable[str] = ()) -> None:
+        extra = [t for t in specials if t != EOT]
+        if len(set(extra)) != len(extra):
+            raise QtkError(f"byte tokenizer: repeated special tokens {extra}")
+        self.special_ids = {t: 257 + i for i, t in enumerate(extra)}
+        self.vocab_size = 257 + len(extra)
 
     def encode(self, data: bytes) -> list[int]:
         return list(data)
@@ -44,7 +64,7 @@ class ByteTokenizer:
         return bytes(i for i in ids if 0 <= i < 256)
 
     def to_json(self) -> dict:
-        return {"type": "byte"}
+        return {"type": "byte", "specials": list(self.special_ids)} if self.special_ids else {"type": "byte"}
 
 
 def _bytes_to_unicode() -> dict[int, str]:
@@ -74,12 +94,13 @@ class BPETokenizer:
         if eot is None:
             raise QtkError(f"BPE tokenizer has no {EOT} token")
         self.eot_id = eot
+        added = {t.content for t in hf_tokenizer.get_added_tokens_decoder().values()} - {EOT}
+        self.special_ids = {t: hf_tokenizer.token_to_id(t) for t in sorted(added)}
         self._piece_bytes = [self._bytes_of(hf_tokenizer.id_to_token(i)) for i in range(self.vocab_size)]
 
-    @staticmethod
-    def _bytes_of(piece: str | None) -> bytes:
-        if piece is None or piece == EOT:
-            return b""
+    def _bytes_of(self, piece: str | None) -> bytes:
+        if piece is None or piece == EOT or piece in self.special_ids:
+            return b""  # special tokens mark structure; they are not text
         return bytes(_BYTE_OF_CHAR[c] for c in piece)
 
     def encode(self, data: bytes) -> list[int]:
@@ -124,10 +145,30 @@ def train_bpe(docs: Iterable[bytes], vocab_size: int) -> BPETokenizer:
     return BPETokenizer(tok)
 
 
+def with_specials(tok: Tokenizer, tokens: Iterable[str]) -> Tokenizer:
+    """`tok` knowing `tokens` as special tokens too (new ids after its current ones); `tok`
+    itself when it knows them all already."""
+    missing = [t for t in tokens if special_id(tok, t) is None]
+    if not missing:
+        return tok
+    if isinstance(tok, ByteTokenizer):
+        return ByteTokenizer([*tok.special_ids, *missing])
+    if isinstance(tok, BPETokenizer):
+        from tokenizers import Tokenizer as HFTokenizer
+
+        hf = HFTokenizer.from_str(tok._tok.to_str())  # a copy: the caller's tokenizer stays as it is
+        hf.add_special_tokens(missing)
+        return BPETokenizer(hf)
+    raise QtkError(f"tokenizer {tok.name!r} cannot take special tokens")
+
+
 def from_json(data: dict) -> Tokenizer:
     kind = data.get("type") if isinstance(data, dict) else None
     if kind == "byte":
-        return ByteTokenizer()
+        specials = data.get("specials", [])
+        if not isinstance(specials, list) or not all(isinstance(t, str) for t in specials):
+            raise QtkError(f"unknown tokenizer description: {str(data)[:80]!r}")
+        return ByteTokenizer(specials)
     if kind == "bpe":
         from tokenizers import Tokenizer as HFTokenizer
 

@@ -65,11 +65,14 @@ class _Scores:
         self.scored += tgt.numel()
 
 
-def _targets(toks: torch.Tensor, first: int, specials: torch.Tensor) -> torch.Tensor:
-    """Targets of a window's tokens (n + 1,): the first `first` already scored, specials not scored."""
+def _targets(toks: torch.Tensor, first: int, specials: torch.Tensor, stream=None, begin: int = 0) -> torch.Tensor:
+    """Targets of a window's tokens (n + 1,) read from `begin`: the first `first` already scored,
+    specials not scored, nor tokens a chat stream does not score (all but the assistant's)."""
     tgt = toks[1:].clone()
     tgt[:first] = -1
     tgt[torch.isin(tgt, specials)] = -1
+    if hasattr(stream, "scored"):
+        tgt[~torch.from_numpy(stream.scored(begin + 1, len(tgt)))] = -1
     return tgt
 
 
@@ -146,10 +149,7 @@ def _windowed(model, stream, specials, spans, block_size, batch_size, device, au
         for row, (begin, end, first) in enumerate(chunk):
             toks = torch.from_numpy(stream.get(begin, end - begin + 1))
             x[row, : end - begin] = toks[:-1]
-            y[row, : end - begin] = _targets(toks, first - begin, specials)
-            if hasattr(stream, "scored"):  # a task scores only some targets (mqar: the answers)
-                keep = torch.from_numpy(stream.scored(begin + 1, end - begin))
-                y[row, : end - begin] = y[row, : end - begin].masked_fill(~keep, -1)
+            y[row, : end - begin] = _targets(toks, first - begin, specials, stream, begin)
         x = x.to(device)
         with torch.autocast(device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
             logits, _ = model(x, doc_start=_doc_starts(x, specials))
@@ -181,7 +181,7 @@ def _streamed(model, stream, specials, block_size, device, autocast_dtype, progr
         y = torch.empty(rows, L, dtype=torch.long)
         for r in range(rows):
             toks = torch.from_numpy(stream.get(r * part + s * block_size, L + 1))
-            x[r], y[r] = toks[:-1], _targets(toks, 0, specials)
+            x[r], y[r] = toks[:-1], _targets(toks, 0, specials, stream, r * part + s * block_size)
         scores.add(run(x), y.to(device))
         if progress:
             progress(s + 1, steps)
@@ -192,7 +192,7 @@ def _streamed(model, stream, specials, block_size, device, autocast_dtype, progr
         run = _segment_runner(model, 1, device, autocast_dtype, specials, carry_state, memory)
         for b in range(0, rest, block_size):
             seg = toks[b:b + block_size + 1]
-            scores.add(run(seg[None, :-1]), _targets(seg, 0, specials)[None].to(device))
+            scores.add(run(seg[None, :-1]), _targets(seg, 0, specials, stream, rows * part + b)[None].to(device))
     return scores
 
 

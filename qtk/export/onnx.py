@@ -22,6 +22,7 @@ from qtk.errors import QtkError, UsageError
 from qtk.export import files, trace, verify
 from qtk.export.quantize import METHODS, check_block_size, quantize
 from qtk.export.runtime import OnnxLM
+from qtk.finetune import refuse_adapter
 from qtk.load import load_model
 
 TOLERANCE = 1e-4
@@ -44,6 +45,7 @@ def export_onnx(path: str | Path, out: str | Path | None = None, *, with_past: b
     # the fp32 reference: a quantized checkpoint's layers as plain Linears with the dequantized
     # weights, so the graph computes what the quantized torch model computes, in fp32
     ck, model, _ = load_model(path, config_file=config_file, device="cpu", quant_runtime="dense")
+    refuse_adapter(ck.meta, ck.path, "export-onnx")
     beside = files.beside_files(ck.cfg, ck.tokenizer)
     files.check_beside(out, beside, force)
     stream = _eval_stream(ck, data, eval_tokens)  # fails early, before minutes of export

@@ -1,5 +1,7 @@
 """The training loop: AdamW with warm-up + cosine, gradient accumulation, clipping, bf16
-autocast on GPU, periodic validation, atomic last/best checkpoints, exact resume, DDP.
+autocast on GPU, periodic validation, atomic last/best checkpoints, exact resume, DDP. A run can
+start from trained weights (qtk.finetune: full fine-tuning, LoRA, QLoRA) and train on chat data
+(qtk.data.chat: windows start at conversations, targets only on the assistant's tokens).
 
 `train()` is the whole job; the CLI passes a Reporter to see progress. No printing here.
 """
@@ -25,6 +27,7 @@ from qtk.data.tokenizer import from_json
 from qtk.device import autocast_dtype, resolve_device
 from qtk.errors import Interrupted, QtkError, UsageError
 from qtk.eval import evaluate
+from qtk.finetune import start as finetune
 from qtk.model import GPT
 from qtk.model.gpt import padded_vocab, weight_decay_split
 from qtk.train import dist, sizing
@@ -59,6 +62,8 @@ class TrainResult:
     params: int
     elapsed_s: float
     fit: dict  # the memory plan: micro_batch_size, estimate_bytes, available_bytes, step_s, ...
+    trainable_params: int = 0
+    merged: str = ""  # finetune.merge: the plain checkpoint written from the adapters
 
 
 def new_run_dir(out_dir: str | None) -> Path:
@@ -89,11 +94,15 @@ class Trainer:
         self._oom_retried = False
         self.step, self.best_val, self.last_loss = 0, math.inf, math.nan
         self.elapsed_before = 0.0
+        self.base, self.meta = None, {}  # the fine-tuning base; metadata every checkpoint carries
 
     # ------------------------------------------------------------------ setup
     def setup(self) -> None:
         saved_tok = self.run_dir / "tokenizer.json"
         tok = from_json(json.loads(saved_tok.read_text())) if self.resuming and saved_tok.is_file() else None
+        if self.cfg.finetune.init_from:
+            self.base = finetune.open_base(self.cfg)
+            tok = tok or self.base.ck.tokenizer
         self.data = prepare(self.cfg.data, tok, self.rep.tokenize, self.rep.notice)
         self.tok = self.data.tokenizer
         if self.cfg.model.vocab_size == 0:
@@ -105,7 +114,12 @@ class Trainer:
             raise UsageError(f"training data has {len(self.data.train)} tokens, fewer than one context "
                              f"of {self.cfg.model.block_size}: lower model.block_size or add data")
         torch.manual_seed(self.cfg.train.seed)
-        self.model = GPT(self.cfg.model).to(self.device)
+        if self.base is not None:
+            self.model, self.meta = finetune.build(self.base, self.cfg, self.device)
+            for note in self.base.notes:
+                self.rep.notice(note)
+        else:
+            self.model = GPT(self.cfg.model).to(self.device)
         self.optimizer = self._optimizer()
         self.fit = self._fit_memory()
         self.gen = torch.Generator().manual_seed(self.cfg.train.seed)
@@ -199,8 +213,7 @@ class Trainer:
         state_file = self.run_dir / "last.state.safetensors"
         if not last.is_file() or not state_file.is_file():
             raise UsageError(f"--resume {self.run_dir}: no last.safetensors + last.state.safetensors to resume from")
-        saved = ckpt.load(last)
-        ckpt.load_weights(self.model, saved.state, last)
+        finetune.restore(self.model, ckpt.load(last), self.meta)
         opt_state, extra, rng = ckpt.load_train_state(state_file)
         self.optimizer.load_state_dict(opt_state)
         self.step, self.best_val = extra["step"], extra["best_val"]
@@ -219,7 +232,11 @@ class Trainer:
         T = self.cfg.model.block_size
         train = self.data.train
         align = getattr(train, "sample_len", 0)  # a task of fixed-length samples: windows start at one
-        if align:
+        starts = getattr(train, "window_starts", None)
+        if starts is not None:  # chat: windows begin at a conversation and pack the ones after it
+            allowed = torch.from_numpy(starts(T + 1))
+            ix = allowed[torch.randint(len(allowed), (self.cfg.train.batch_size,), generator=self.gen)]
+        elif align:
             last = (len(train) - T - 1) // align
             ix = torch.randint(last + 1, (self.cfg.train.batch_size,), generator=self.gen) * align
         else:
@@ -232,7 +249,7 @@ class Trainer:
         train = self.data.train
         rows = torch.stack([torch.from_numpy(train.get(int(i), T + 1)) for i in ix])
         x, y = rows[:, :-1], rows[:, 1:]
-        if hasattr(train, "scored"):  # a task scores only some targets (mqar: the answers)
+        if hasattr(train, "scored"):  # only some targets are scored (mqar: the answers; chat: the assistant's)
             scored = torch.stack([torch.from_numpy(train.scored(int(i) + 1, T)) for i in ix])
             y = y.masked_fill(~scored, -1)
         if self.device.type == "cuda":
@@ -298,8 +315,8 @@ class Trainer:
         """last (+ best when val improved) with the training-state sidecar."""
         if not self.dist.main:
             return
-        state = ckpt.model_state(self.model)
-        meta = {"step": self.step, "val_loss": val_loss, "train_loss": self.last_loss,
+        state = finetune.run_state(self.model, self.meta)
+        meta = {**self.meta, "step": self.step, "val_loss": val_loss, "train_loss": self.last_loss,
                 "params": self.model.num_params()}
         ckpt.save(self.run_dir / "last.safetensors", state, self.cfg, self.tok, meta)
         rng = {"sampler": self.gen.get_state(), "torch": torch.get_rng_state()}
@@ -336,7 +353,9 @@ class Trainer:
     def run(self) -> TrainResult:
         t, T = self.cfg.train, self.cfg.model.block_size
         self._open_tensorboard()
-        self.rep.start({"run_dir": str(self.run_dir), "params": self.model.num_params(), "device": str(self.device),
+        trainable = sum(p.numel() for p in self.model.parameters() if p.requires_grad)
+        self.rep.start({"run_dir": str(self.run_dir), "params": self.model.num_params(), "trainable": trainable,
+                        "device": str(self.device),
                         "world": self.dist.world, "step": self.step, "max_steps": t.max_steps, "max_time": t.max_time,
                         "data": self.data.source, "tokenizer": self.tok.name, "train_tokens": len(self.data.train)})
         start = time.perf_counter()
@@ -411,7 +430,8 @@ class Trainer:
             run_dir=str(self.run_dir), checkpoint=str(self.run_dir / "last.safetensors"), steps=self.step,
             tokens=self.step * t.batch_size * T, train_loss=self.last_loss, val_loss=full["loss"],
             val_bpb=full["bpb"], tokens_per_s=steps_here * t.batch_size * T / max(trained, 1e-9),
-            params=self.model.num_params(), elapsed_s=elapsed, fit=self.fit.to_dict())
+            params=self.model.num_params(), elapsed_s=elapsed, fit=self.fit.to_dict(),
+            trainable_params=sum(p.numel() for p in self.model.parameters() if p.requires_grad))
 
 
 def _router_stats(model: torch.nn.Module) -> dict[str, float]:
@@ -427,6 +447,12 @@ def train(cfg: qconfig.RunConfig, out_dir: str | None = None, resume: str | None
     trainer = Trainer(cfg, run_dir, reporter or Reporter(), resume=bool(resume))
     try:
         trainer.setup()
-        return trainer.run()
+        result = trainer.run()
+        if cfg.finetune.merge and trainer.dist.main:
+            from qtk.finetune.merge import merge_checkpoint
+
+            result.merged = merge_checkpoint(run_dir / "last.safetensors", run_dir / "merged.safetensors",
+                                             force=True)["output"]
+        return result
     finally:
         dist.teardown(trainer.dist)
