@@ -21,11 +21,12 @@ from qtk import checkpoint as ckpt
 from qtk import config as qconfig
 from qtk.data.prepare import prepare
 from qtk.data.tokenizer import from_json
-from qtk.errors import Interrupted, QtkError, UsageError
+from qtk.errors import Interrupted, Preempted, QtkError, UsageError
 from qtk.eval import evaluate
 from qtk.model import GPT
 from qtk.model.gpt import padded_vocab, weight_decay_split
-from qtk.train import dist
+from qtk.train import dist, state
+from qtk.train.preempt import PreemptGuard, requeue
 from qtk.train.schedule import lr_at
 
 
@@ -95,6 +96,7 @@ class Trainer:
         self.accum = t.batch_size // (self.micro * self.dist.world)
         self.step, self.best_val, self.last_loss = 0, math.inf, math.nan
         self.elapsed_before = 0.0
+        self.guard = PreemptGuard()  # entered by train(); inert until then
 
     # ------------------------------------------------------------------ setup
     def setup(self) -> None:
@@ -115,7 +117,7 @@ class Trainer:
         self.optimizer = self._optimizer()
         self.gen = torch.Generator().manual_seed(self.cfg.train.seed)
         if self.resuming:
-            self._restore()
+            state.restore(self)
         self._start_step = self.step
         self.net = self.model
         if self.dist.active:
@@ -143,22 +145,6 @@ class Trainer:
                           lambda tmp: Path(tmp).write_text(qconfig.to_toml(self.cfg)))
         ckpt.atomic_write(self.run_dir / "tokenizer.json",
                           lambda tmp: Path(tmp).write_text(json.dumps(self.tok.to_json())))
-
-    def _restore(self) -> None:
-        last = self.run_dir / "last.safetensors"
-        state_file = self.run_dir / "last.state.safetensors"
-        if not last.is_file() or not state_file.is_file():
-            raise UsageError(f"--resume {self.run_dir}: no last.safetensors + last.state.safetensors to resume from")
-        saved = ckpt.load(last)
-        ckpt.load_weights(self.model, saved.state, last)
-        opt_state, extra, rng = ckpt.load_train_state(state_file)
-        self.optimizer.load_state_dict(opt_state)
-        self.step, self.best_val = extra["step"], extra["best_val"]
-        self.elapsed_before = extra.get("elapsed", 0.0)
-        self.gen.set_state(rng["sampler"])
-        torch.set_rng_state(rng["torch"])
-        if "cuda" in rng and torch.cuda.is_available():
-            torch.cuda.set_rng_state(rng["cuda"], self.device)
 
     # ------------------------------------------------------------------ steps
     def batch_indices(self) -> torch.Tensor:
@@ -206,20 +192,7 @@ class Trainer:
                         device=self.device, autocast_dtype=self.amp)
 
     def save(self, elapsed: float, val_loss: float | None, improved: bool = False) -> None:
-        """last (+ best when val improved) with the training-state sidecar."""
-        if not self.dist.main:
-            return
-        state = ckpt.model_state(self.model)
-        meta = {"step": self.step, "val_loss": val_loss, "train_loss": self.last_loss,
-                "params": self.model.num_params()}
-        ckpt.save(self.run_dir / "last.safetensors", state, self.cfg, self.tok, meta)
-        rng = {"sampler": self.gen.get_state(), "torch": torch.get_rng_state()}
-        if self.device.type == "cuda":
-            rng["cuda"] = torch.cuda.get_rng_state(self.device)
-        extra = {"step": self.step, "best_val": self.best_val, "elapsed": elapsed}
-        ckpt.save_train_state(self.run_dir / "last.state.safetensors", self.optimizer, extra, rng)
-        if improved:
-            ckpt.save(self.run_dir / "best.safetensors", state, self.cfg, self.tok, meta)
+        state.save(self, elapsed, val_loss, improved)
 
     def log(self, rec: dict[str, Any]) -> None:
         if not self.dist.main:
@@ -257,7 +230,12 @@ class Trainer:
             while True:
                 elapsed = self.elapsed_before + time.perf_counter() - start
                 out_of_time = bool(t.max_time) and elapsed >= t.max_time
-                if dist.any_true(self.dist, out_of_time, self.device) or (t.max_steps and self.step >= t.max_steps):
+                # one all-reduce for both: every rank stops at the same step
+                out_of_time, signalled = dist.any_flags(self.dist, [out_of_time, self.guard.received is not None],
+                                                        self.device)
+                if signalled:
+                    self._preempted(elapsed)
+                if out_of_time or (t.max_steps and self.step >= t.max_steps):
                     break
                 lr = lr_at(t, self.step, elapsed)
                 logging = (self.step + 1) % t.log_interval == 0
@@ -292,6 +270,13 @@ class Trainer:
         if not (t.eval_interval and self.step % t.eval_interval == 0 and val_loss is not None):
             val_loss = self._periodic_eval(elapsed)
         return self._finish(elapsed, start)
+
+    def _preempted(self, elapsed: float) -> None:
+        self.save(elapsed, None)
+        what = requeue() if self.cfg.train.on_preempt == "requeue" and self.dist.main else ""
+        raise Preempted(f"{self.guard.name or 'preemption signal'} at step {self.step}: checkpoint saved to "
+                        f"{self.run_dir / 'last.safetensors'} (continue with --resume {self.run_dir})"
+                        + (f"; {what}" if what else ""))
 
     def _periodic_eval(self, elapsed: float) -> float:
         m = self.quick_eval()
@@ -334,8 +319,10 @@ def train(cfg: qconfig.RunConfig, out_dir: str | None = None, resume: str | None
     """Train a model as `cfg` says; with `resume`, continue that run directory where it stopped."""
     run_dir = Path(resume) if resume else new_run_dir(out_dir)
     trainer = Trainer(cfg, run_dir, reporter or Reporter(), resume=bool(resume))
-    try:
-        trainer.setup()
-        return trainer.run()
-    finally:
-        dist.teardown(trainer.dist)
+    # installed before data preparation: a signal then still ends in a checkpoint at the first step
+    with PreemptGuard() as trainer.guard:
+        try:
+            trainer.setup()
+            return trainer.run()
+        finally:
+            dist.teardown(trainer.dist)
