@@ -89,3 +89,25 @@ class MHCSettings:
     n_streams: int = setting(4, "Residual streams.", min=1)
     sinkhorn_iters: int = setting(20, "Sinkhorn-Knopp iterations projecting H_res onto doubly-stochastic "
                                       "matrices.", min=1)
+
+
+# ---------------------------------------------------------------- attention FLOPs
+# Keys per query that a mixer's score (QK) and value (AV) matmuls touch, averaged over the two, with
+# PaLM's convention (Chowdhery et al. 2022, appendix B) of counting a causal mask's full length T.
+# The registry names these as each mixer's `attention_keys`; qtk/train/flops.py turns them into FLOPs.
+
+def dense_keys(s: Any, model: Any) -> float:
+    return model.block_size
+
+
+def sliding_keys(s: SlidingSettings, model: Any) -> float:
+    return min(s.window, model.block_size)
+
+
+def topk_keys(s: TopKSettings, model: Any) -> float:
+    return (model.block_size + min(s.k, model.block_size)) / 2  # scores over all keys, values over k
+
+
+def nsa_keys(s: NSASettings, model: Any) -> float:
+    T = model.block_size
+    return T / s.compress_stride + min(T, s.select_count * s.select_block) + min(T, s.window)

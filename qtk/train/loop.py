@@ -27,7 +27,9 @@ from qtk.model import GPT
 from qtk.model.gpt import padded_vocab, weight_decay_split
 from qtk.train import dist, state
 from qtk.train.preempt import PreemptGuard, requeue
+from qtk.train.flops import flops_per_token
 from qtk.train.schedule import lr_at
+from qtk.train.throughput import StepClock, active_non_embedding_params, device_peak
 
 
 class Reporter:
@@ -50,7 +52,10 @@ class TrainResult:
     train_loss: float
     val_loss: float
     val_bpb: float
-    tokens_per_s: float
+    tokens_per_s: float  # of the training steps alone (no evaluation or checkpoint time)
+    mfu: float | None  # model FLOPs utilisation; None on a GPU missing from the peak table
+    flops_per_token: float
+    peak_flops: float | None
     params: int
     elapsed_s: float
 
@@ -216,16 +221,17 @@ class Trainer:
                 pass
 
     def run(self) -> TrainResult:
-        t, T = self.cfg.train, self.cfg.model.block_size
+        t = self.cfg.train
         self._open_tensorboard()
+        self.flops = flops_per_token(self.cfg.model, active_non_embedding_params(self.model))
+        self.peak, peak_source = device_peak(self.device)
         self.rep.start({"run_dir": str(self.run_dir), "params": self.model.num_params(), "device": str(self.device),
                         "world": self.dist.world, "step": self.step, "max_steps": t.max_steps, "max_time": t.max_time,
-                        "data": self.data.source, "tokenizer": self.tok.name, "train_tokens": len(self.data.train)})
+                        "data": self.data.source, "tokenizer": self.tok.name, "train_tokens": len(self.data.train),
+                        "flops_per_token": self.flops, "peak_flops": self.peak, "peak_source": peak_source})
         start = time.perf_counter()
-        tok_per_step = t.batch_size * T
-        window_t, window_steps = time.perf_counter(), 0
-        val_loss = None
-        loss_t = None
+        self.clock = StepClock()
+        val_loss = loss_t = None
         try:
             while True:
                 elapsed = self.elapsed_before + time.perf_counter() - start
@@ -242,34 +248,48 @@ class Trainer:
                 checking = logging or (t.eval_interval and (self.step + 1) % t.eval_interval == 0)
                 loss_t = self.train_step(lr, stats=logging)
                 self.step += 1
-                window_steps += 1
+                self.clock.window_steps += 1
                 if checking or (t.max_steps and self.step >= t.max_steps):
                     # one device sync and all-reduce per logged / checkpointed step, not per step
-                    loss = dist.mean(self.dist, loss_t.item(), self.device)
-                    if not math.isfinite(loss):
-                        raise QtkError(f"loss became {loss} at step {self.step}: stopped; the last good "
-                                       f"checkpoint is {self.run_dir / 'last.safetensors'}")
-                    self.last_loss = loss
+                    self.last_loss = self._synced_loss(loss_t)
                 if logging:
-                    now = time.perf_counter()
-                    rec = {"step": self.step, "loss": loss, "lr": lr, "tokens": self.step * tok_per_step,
-                           "tokens_per_s": window_steps * tok_per_step / (now - window_t), "elapsed": elapsed,
-                           **_router_stats(self.model)}
-                    window_t, window_steps = now, 0
-                    self.log(rec)
-                    self.rep.step(rec)
+                    self._log_step(lr, elapsed)
                 if t.eval_interval and self.step % t.eval_interval == 0:
+                    self.clock.pause()
                     val_loss = self._periodic_eval(elapsed)
+                    self.clock.resume()
         except KeyboardInterrupt:
             self.save(self.elapsed_before + time.perf_counter() - start, None)
             raise Interrupted(f"interrupted at step {self.step}; checkpoint saved to {self.run_dir / 'last.safetensors'}"
                               f" (continue with --resume {self.run_dir})") from None
         if loss_t is not None:  # a time budget can end the run between two logged steps
             self.last_loss = dist.mean(self.dist, loss_t.item(), self.device)
+        self.clock.window()
         elapsed = self.elapsed_before + time.perf_counter() - start
         if not (t.eval_interval and self.step % t.eval_interval == 0 and val_loss is not None):
             val_loss = self._periodic_eval(elapsed)
-        return self._finish(elapsed, start)
+        return self._finish(elapsed)
+
+    def _synced_loss(self, loss_t: torch.Tensor) -> float:
+        loss = dist.mean(self.dist, loss_t.item(), self.device)
+        if not math.isfinite(loss):
+            raise QtkError(f"loss became {loss} at step {self.step}: stopped; the last good "
+                           f"checkpoint is {self.run_dir / 'last.safetensors'}")
+        return loss
+
+    def _mfu(self, tokens_per_s: float) -> float | None:
+        """Model FLOPs utilisation of all processes' devices together."""
+        return tokens_per_s * self.flops / (self.peak * self.dist.world) if self.peak else None
+
+    def _log_step(self, lr: float, elapsed: float) -> None:
+        """A metrics record with tokens/s of the steps alone (the loss was synced just before)."""
+        tok_per_step = self.cfg.train.batch_size * self.cfg.model.block_size
+        steps, seconds = self.clock.window()
+        tps = steps * tok_per_step / max(seconds, 1e-9)
+        rec = {"step": self.step, "loss": self.last_loss, "lr": lr, "tokens": self.step * tok_per_step,
+               "tokens_per_s": tps, "mfu": self._mfu(tps), "elapsed": elapsed, **_router_stats(self.model)}
+        self.log(rec)
+        self.rep.step(rec)
 
     def _preempted(self, elapsed: float) -> None:
         self.save(elapsed, None)
@@ -288,11 +308,11 @@ class Trainer:
         self.save(elapsed, m["loss"], improved)
         return m["loss"]
 
-    def _finish(self, elapsed: float, start: float) -> TrainResult:
+    def _finish(self, elapsed: float) -> TrainResult:
         """Score the final model on the whole held-out split."""
         t, T = self.cfg.train, self.cfg.model.block_size
-        trained = time.perf_counter() - start
         steps_here = self.step - self._start_step
+        tps = steps_here * t.batch_size * T / max(self.clock.total_s, 1e-9)  # the steps alone
         full = evaluate(self.model, self.data.val, {self.tok.eot_id}, block_size=T, batch_size=self.micro,
                         device=self.device, autocast_dtype=self.amp)
         rec = {"step": self.step, "final_val_loss": full["loss"], "final_val_bpb": full["bpb"],
@@ -304,8 +324,8 @@ class Trainer:
         return TrainResult(
             run_dir=str(self.run_dir), checkpoint=str(self.run_dir / "last.safetensors"), steps=self.step,
             tokens=self.step * t.batch_size * T, train_loss=self.last_loss, val_loss=full["loss"],
-            val_bpb=full["bpb"], tokens_per_s=steps_here * t.batch_size * T / max(trained, 1e-9),
-            params=self.model.num_params(), elapsed_s=elapsed)
+            val_bpb=full["bpb"], tokens_per_s=tps, mfu=self._mfu(tps), flops_per_token=self.flops,
+            peak_flops=self.peak, params=self.model.num_params(), elapsed_s=elapsed)
 
 
 def _router_stats(model: torch.nn.Module) -> dict[str, float]:
