@@ -25,7 +25,7 @@ from qtk.errors import Interrupted, Preempted, QtkError, UsageError
 from qtk.eval import evaluate
 from qtk.model import GPT
 from qtk.model.gpt import padded_vocab, weight_decay_split
-from qtk.train import dist, state
+from qtk.train import dist, sharded, state
 from qtk.train.preempt import PreemptGuard, requeue
 from qtk.train.flops import flops_per_token
 from qtk.train.schedule import lr_at
@@ -102,6 +102,7 @@ class Trainer:
         self.step, self.best_val, self.last_loss = 0, math.inf, math.nan
         self.elapsed_before = 0.0
         self.guard = PreemptGuard()  # entered by train(); inert until then
+        self.fsdp = t.parallel == "fsdp"  # sharded checkpoints even on one process, to resume on any number
 
     # ------------------------------------------------------------------ setup
     def setup(self) -> None:
@@ -119,13 +120,15 @@ class Trainer:
                              f"of {self.cfg.model.block_size}: lower model.block_size or add data")
         torch.manual_seed(self.cfg.train.seed)
         self.model = GPT(self.cfg.model).to(self.device)
+        if self.fsdp and self.dist.active:  # before the optimizer: sharding replaces the parameters
+            sharded.shard(self.model, self.device, self.amp)
         self.optimizer = self._optimizer()
         self.gen = torch.Generator().manual_seed(self.cfg.train.seed)
         if self.resuming:
-            state.restore(self)
+            (sharded if self.fsdp else state).restore(self)
         self._start_step = self.step
         self.net = self.model
-        if self.dist.active:
+        if self.dist.active and not self.fsdp:
             from torch.nn.parallel import DistributedDataParallel
 
             ids = [self.device.index] if self.device.type == "cuda" else None
@@ -180,7 +183,9 @@ class Trainer:
             x, y = self.fetch(ix[m * self.micro:(m + 1) * self.micro])
             last = m == self.accum - 1
             sync = last or not self.dist.active
-            with self.net.no_sync() if not sync else contextlib.nullcontext():
+            if self.fsdp and self.dist.active:
+                self.model.set_requires_gradient_sync(sync)
+            with self.net.no_sync() if not sync and not self.fsdp else contextlib.nullcontext():
                 with torch.autocast(self.device.type, dtype=self.amp, enabled=self.amp is not None):
                     _, loss = self.net(x, y, doc_start=x == eot, stats=stats and last)
                 (loss / self.accum).backward()
@@ -197,7 +202,7 @@ class Trainer:
                         device=self.device, autocast_dtype=self.amp)
 
     def save(self, elapsed: float, val_loss: float | None, improved: bool = False) -> None:
-        state.save(self, elapsed, val_loss, improved)
+        (sharded if self.fsdp else state).save(self, elapsed, val_loss, improved)
 
     def log(self, rec: dict[str, Any]) -> None:
         if not self.dist.main:
