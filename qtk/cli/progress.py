@@ -34,7 +34,7 @@ class TrainProgress(Reporter):
 
     def tokenize(self, done: int, total: int) -> None:
         if self.tok_task is None:
-            self.tok_task = self.progress.add_task("tokenizing", total=total, info="")
+            self.tok_task = self.progress.add_task("tokenizing", total=total or None, info="")  # streaming: unknown
         self.progress.update(self.tok_task, completed=done, info=f"{done / 2**20:.1f}/{total / 2**20:.1f} MiB")
 
     def start(self, info: dict[str, Any]) -> None:

@@ -18,7 +18,7 @@ def command(
     size: Optional[str] = typer.Option(None, "--size", "-s", help=SIZE_HELP + " Default tiny."),
     tokenizer: Optional[str] = typer.Option(None, "--tokenizer", help="byte | bpe."),
     data: Optional[str] = typer.Option(None, "--data", help="Text file or directory of .txt/.md; .jsonl/.parquet/.arrow file or directory; "
-                                "hf:NAME[/CONFIG][:SPLIT]; or a token-shard dir."),
+                                "hf:NAME or hf:NAME/CONFIG:SPLIT (Hugging Face datasets); or a token-shard dir."),
     max_steps: Optional[int] = typer.Option(None, "--max-steps", help="Optimizer steps."),
     max_time: Optional[float] = typer.Option(None, "--max-time", help="Wall-clock budget in seconds."),
     out_dir: Optional[Path] = typer.Option(None, "--out-dir", "-o", help="Run directory (default runs/DATE-TIME)."),
