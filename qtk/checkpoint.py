@@ -47,6 +47,7 @@ def atomic_write(path: Path, write) -> None:
     os.close(fd)
     try:
         write(tmp)
+        _test_delay(path)
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the file the usual permissions
@@ -54,6 +55,16 @@ def atomic_write(path: Path, write) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _test_delay(path: Path) -> None:
+    """QTK_TEST_SLOW_WRITES=SECONDS holds each finished .safetensors temp file that long before its
+    rename, so tests can kill a process in the middle of a checkpoint write."""
+    delay = os.environ.get("QTK_TEST_SLOW_WRITES")
+    if delay and path.suffix == ".safetensors":
+        import time
+
+        time.sleep(float(delay))
 
 
 def model_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:

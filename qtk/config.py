@@ -100,6 +100,10 @@ class TrainConfig:
     dtype: str = _f("auto", "Autocast dtype: auto (bf16 on GPU, fp32 on CPU) | float32 | bfloat16 | float16.",
                     choices=["auto", "float32", "bfloat16", "float16"])
     compile: bool = _f(False, "torch.compile the model.")
+    parallel: str = _f("ddp", "Under torchrun: ddp (replicated model) | fsdp (FSDP2: parameters, gradients and "
+                              "optimizer state sharded per block; sharded checkpoints).", choices=["ddp", "fsdp"])
+    on_preempt: str = _f("exit", "On SIGTERM/SIGUSR1: save at the next step, then exit 143 (exit) or also "
+                                 "`scontrol requeue` the SLURM job (requeue).", choices=["exit", "requeue"])
 
 
 @dataclass
@@ -117,7 +121,12 @@ class DataConfig:
     corpus: str = _f("auto", "Built-in corpus when no path is given: auto | shakespeare | pydoc | mqar "
                              "(the synthetic associative-recall task, data.mqar.*).",
                      choices=["auto", "shakespeare", "pydoc", "mqar"])
-    path: str = _f("", "Text file, directory of .txt/.md files, token-shard directory, or mqar (the associative-recall task).")
+    path: str = _f("", "Text file, directory of .txt/.md files, .jsonl/.parquet/.arrow file or directory, "
+                       "hf:NAME[/CONFIG][:SPLIT] (Hugging Face datasets), token-shard directory, or mqar "
+                       "(the associative-recall task).")
+    text_field: str = _f("text", "Column holding the text in .jsonl/.parquet/.arrow and hf: data sets.")
+    streaming: bool = _f(False, "hf: data sets: stream the records instead of downloading the whole set first.")
+    workers: int = _f(0, "Tokenizer processes; 0 = one per core (at most 8).", min=0)
     tokenizer: str = _f("byte", "byte | bpe.", choices=["byte", "bpe"])
     bpe_vocab_size: int = _f(4096, "Vocabulary size of a BPE tokenizer trained on the training text.", min=260)
     val_fraction: float = _f(0.1, "Share of a user corpus held out for validation (from its end).", min=0.0, max=0.5)

@@ -17,3 +17,10 @@ class Interrupted(QtkError):
     """Ctrl-C after the work in hand was saved. Exit code 130."""
 
     exit_code = 130
+
+
+class Preempted(QtkError):
+    """SIGTERM / SIGUSR1 (a cluster's preemption notice) after a checkpoint was saved. Exit code
+    143, the shell's code for a process ended by SIGTERM, so schedulers see the usual status."""
+
+    exit_code = 143

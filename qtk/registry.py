@@ -42,14 +42,23 @@ def _builtin(kind: str, name: str, target: str | None, settings: str | None = No
 
 
 _BUILTIN = [
-    _builtin("mixer", "dense", "qtk.model.attention:DenseAttention", onnx_verified=True),
-    _builtin("mixer", "sliding", "qtk.model.local_attention:SlidingWindowAttention", "SlidingSettings"),
-    _builtin("mixer", "topk", "qtk.model.local_attention:TopKAttention", "TopKSettings", "validate_topk"),
-    _builtin("mixer", "nsa", "qtk.model.nsa:NativeSparseAttention", "NSASettings", "validate_nsa"),
-    _builtin("mixer", "linear", "qtk.model.scan_mixers:LinearAttention", "LinearSettings", "validate_linear"),
-    _builtin("mixer", "retnet", "qtk.model.scan_mixers:Retention", "RetNetSettings", "validate_scan_heads"),
-    _builtin("mixer", "mamba2", "qtk.model.mamba2:Mamba2", "Mamba2Settings", "validate_mamba2"),
-    _builtin("mixer", "osc", "qtk.model.scan_mixers:OscillatorySSM", "OscSettings", "validate_osc"),
+    # attention_keys: keys per query the score and value matmuls touch (model FLOPs, qtk/train/flops.py)
+    _builtin("mixer", "dense", "qtk.model.attention:DenseAttention", onnx_verified=True,
+             attention_keys=_S + "dense_keys"),
+    _builtin("mixer", "sliding", "qtk.model.local_attention:SlidingWindowAttention", "SlidingSettings",
+             attention_keys=_S + "sliding_keys"),
+    _builtin("mixer", "topk", "qtk.model.local_attention:TopKAttention", "TopKSettings", "validate_topk",
+             attention_keys=_S + "topk_keys"),
+    _builtin("mixer", "nsa", "qtk.model.nsa:NativeSparseAttention", "NSASettings", "validate_nsa",
+             attention_keys=_S + "nsa_keys"),
+    _builtin("mixer", "linear", "qtk.model.scan_mixers:LinearAttention", "LinearSettings", "validate_linear",
+             attention_keys=_S + "scan_keys"),
+    _builtin("mixer", "retnet", "qtk.model.scan_mixers:Retention", "RetNetSettings", "validate_scan_heads",
+             attention_keys=_S + "scan_keys"),
+    _builtin("mixer", "mamba2", "qtk.model.mamba2:Mamba2", "Mamba2Settings", "validate_mamba2",
+             attention_keys=_S + "scan_keys"),
+    _builtin("mixer", "osc", "qtk.model.scan_mixers:OscillatorySSM", "OscSettings", "validate_osc",
+             attention_keys=_S + "scan_keys"),
     _builtin("ffn", "mlp", "qtk.model.mlp:SwiGLU", onnx_verified=True),
     _builtin("ffn", "moe", "qtk.model.moe:MoE", "MoESettings", "validate_moe", uses=("router",)),
     _builtin("ffn", "none", None, onnx_verified=True),
@@ -136,6 +145,11 @@ def get(kind: str, name: str) -> Any:
 
 def attr(kind: str, name: str, key: str, default: Any = None) -> Any:
     return entry(kind, name).attrs.get(key, default)
+
+
+def resolved_attr(kind: str, name: str, key: str, default: Any = None) -> Any:
+    """attr(), with a "module:name" string imported (builtins name their hooks lazily)."""
+    return _resolve(attr(kind, name, key, default))
 
 
 def settings_classes() -> dict[str, type]:

@@ -34,7 +34,7 @@ class TrainProgress(Reporter):
 
     def tokenize(self, done: int, total: int) -> None:
         if self.tok_task is None:
-            self.tok_task = self.progress.add_task("tokenizing", total=total, info="")
+            self.tok_task = self.progress.add_task("tokenizing", total=total or None, info="")  # streaming: unknown
         self.progress.update(self.tok_task, completed=done, info=f"{done / 2**20:.1f}/{total / 2**20:.1f} MiB")
 
     def start(self, info: dict[str, Any]) -> None:
@@ -50,7 +50,8 @@ class TrainProgress(Reporter):
     def step(self, rec: dict[str, Any]) -> None:
         done = rec["elapsed"] if self.by_time else rec["step"]
         self.progress.update(self.task, completed=done, info=(
-            f"step {rec['step']} loss {rec['loss']:.4f} lr {rec['lr']:.2e} {rec['tokens_per_s']:,.0f} tok/s"))
+            f"step {rec['step']} loss {rec['loss']:.4f} lr {rec['lr']:.2e} {rec['tokens_per_s']:,.0f} tok/s"
+            + _mfu(rec.get("mfu"))))
 
     def eval(self, rec: dict[str, Any]) -> None:
         self.console.print(f"step {rec['step']}: val loss {rec['val_loss']:.4f}, val bpb {rec['val_bpb']:.4f}")
@@ -61,9 +62,13 @@ class TrainProgress(Reporter):
 
     def summary(self, r: Any) -> None:
         self.console.print(
-            f"done: {r.steps} steps, {r.tokens:,} tokens, {r.tokens_per_s:,.0f} tok/s; train loss "
+            f"done: {r.steps} steps, {r.tokens:,} tokens, {r.tokens_per_s:,.0f} tok/s{_mfu(r.mfu)}; train loss "
             f"{r.train_loss:.4f}; held-out loss {r.val_loss:.4f}, {r.val_bpb:.4f} bits/byte\n"
             f"checkpoint: {r.checkpoint}")
+
+
+def _mfu(mfu: float | None) -> str:
+    return f" MFU {mfu:.1%}" if mfu is not None else ""
 
 
 class CompareProgress(TrainProgress):

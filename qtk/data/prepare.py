@@ -9,7 +9,8 @@ from typing import Callable
 from qtk.config import DataConfig
 from qtk.data import chat
 from qtk.data import corpus as corpora
-from qtk.data import mqar, shards
+from qtk.data import mqar, records, shards
+from qtk.data.tokenize import default_workers
 from qtk.data.tokenizer import ByteTokenizer, Tokenizer, fingerprint, from_json, train_bpe
 from qtk.errors import UsageError
 from qtk.paths import cache_dir
@@ -35,6 +36,14 @@ def is_chat(cfg: DataConfig) -> bool:
     return cfg.format == "auto" and bool(cfg.path) and chat.is_chat_file(Path(cfg.path).expanduser())
 
 
+def _corpus(cfg: DataConfig, root: Path) -> corpora.Corpus:
+    if not cfg.path:
+        return corpora.builtin(cfg.corpus)
+    if records.is_records(cfg.path):
+        return records.from_records(cfg.path, cfg.text_field, cfg.val_fraction, cfg.streaming, root / "hf")
+    return corpora.from_path(cfg.path, cfg.val_fraction)
+
+
 def prepare(cfg: DataConfig, tokenizer: Tokenizer | None = None,
             progress: Callable[[int, int], None] | None = None,
             notice: Callable[[str], None] | None = None) -> shards.TokenData | chat.ChatData:
@@ -55,12 +64,12 @@ def prepare(cfg: DataConfig, tokenizer: Tokenizer | None = None,
         if tokenizer is not None and fingerprint(tokenizer) != fingerprint(data.tokenizer):
             raise UsageError(f"--data {cfg.path}: its shards were made with a different tokenizer than the model's")
         return data
-    corpus = corpora.from_path(cfg.path, cfg.val_fraction) if cfg.path else corpora.builtin(cfg.corpus)
+    corpus = _corpus(cfg, root)
     if corpus.notice and notice:
         notice(corpus.notice)
     if tokenizer is None:
         tokenizer = ByteTokenizer() if cfg.tokenizer == "byte" else _bpe_for(corpus, cfg.bpe_vocab_size, root)
-    built = shards.build(corpus, tokenizer, root, progress)
+    built = shards.build(corpus, tokenizer, root, progress, default_workers(cfg.workers))
     data = shards.open_dir(built)
     data.tokenizer = tokenizer
     if len(data.val) < 2 or len(data.train) < 2:
@@ -98,6 +107,9 @@ def eval_stream(data: str | None, cfg: DataConfig, tokenizer: Tokenizer,
     if chat.is_chat_file(path):  # every conversation, scored on the assistant's tokens
         convs, _ = chat.read_jsonl(path, skip_bad=False)
         return chat.ChatStream(chat.chat_tokenizer(tokenizer), convs), f"{path.name} (chat)"
+    if records.is_records(data):  # a record data set: its held-out split
+        built = prepare(DataConfig(path=data, text_field=cfg.text_field, streaming=cfg.streaming), tokenizer, progress)
+        return built.val, f"{built.source} (val)"
     if shards.is_shard_dir(path):
         return prepare(DataConfig(path=data), tokenizer).val, f"{path.name} (val)"
     corpus = corpora.from_path(data, 0.0)

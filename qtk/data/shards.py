@@ -17,6 +17,7 @@ from typing import Callable
 
 import numpy as np
 
+from qtk.data import tokenize
 from qtk.data.corpus import Corpus
 from qtk.data.tokenizer import Tokenizer, fingerprint, from_json
 from qtk.errors import QtkError, UsageError
@@ -68,61 +69,49 @@ def _dtype_for(vocab_size: int) -> str:
     return "uint16" if vocab_size <= 1 << 16 else "uint32"
 
 
-def _write_split(docs: list[bytes], tok: Tokenizer, root: Path, split: str, dtype: str,
-                 progress: Progress | None, done: list[int], total: int) -> dict:
-    shards, buf, n_tokens, index, n_bytes = [], [], 0, 0, 0
-    buffered = 0
-
-    def flush(force: bool) -> None:
-        nonlocal buf, buffered, index
-        while buffered >= SHARD_TOKENS or (force and buffered):
-            flat = np.concatenate(buf).astype(dtype)
-            head, rest = flat[:SHARD_TOKENS], flat[SHARD_TOKENS:]
-            name = f"{split}_{index:03d}.bin"
-            head.tofile(root / name)
-            shards.append(name)
-            index += 1
-            buf, buffered = ([rest] if len(rest) else []), len(rest)
-
-    for doc in docs:
-        ids = np.asarray([tok.eot_id] + tok.encode(doc), dtype=np.int64)
-        buf.append(ids)
-        buffered += len(ids)
-        n_tokens += len(ids)
-        n_bytes += len(doc)
-        done[0] += len(doc)
-        if progress:
-            progress(done[0], total)
-        flush(False)
-    flush(True)
-    return {"shards": shards, "tokens": n_tokens, "bytes": n_bytes}
+def _n_bytes(docs) -> int:
+    n = getattr(docs, "n_bytes", None)  # record data sets know it without reading the text
+    return n if n is not None else (sum(len(d) for d in docs) if isinstance(docs, list) else 0)
 
 
-def build(corpus: Corpus, tok: Tokenizer, cache_root: Path, progress: Progress | None = None) -> Path:
-    """Tokenize `corpus` into a cached shard directory (atomic: built aside, then renamed)."""
+def build(corpus: Corpus, tok: Tokenizer, cache_root: Path, progress: Progress | None = None,
+          workers: int = 1) -> Path:
+    """Tokenize `corpus` into a cached shard directory with `workers` processes. Chunks encoded so far
+    survive an interruption (in .partial-KEY); the directory itself appears whole, by one rename."""
     key = hashlib.sha256(f"{corpus.fingerprint}:{fingerprint(tok)}:{FORMAT}".encode()).hexdigest()[:24]
     final = cache_root / "tokens" / f"{corpus.name}-{tok.name}-{key}"
     if (final / "meta.json").is_file():
         return final
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".build-", dir=final.parent))
+    work = cache_root / "tokens" / f".partial-{key}"
+    dtype = _dtype_for(tok.vocab_size)
+    total = _n_bytes(corpus.train) + _n_bytes(corpus.val)
+    if total and total < 2 * tokenize.CHUNK_BYTES:
+        workers = 1  # starting processes would cost more than encoding a few MiB
+    done = [0]
+    out = Path(tempfile.mkdtemp(prefix=".build-", dir=final.parent if final.parent.is_dir() else _mk(final.parent)))
     try:
-        dtype = _dtype_for(tok.vocab_size)
-        total = sum(len(d) for d in corpus.train) + sum(len(d) for d in corpus.val)
-        done = [0]
-        splits = {s: _write_split(docs, tok, tmp, s, dtype, progress, done, total)
-                  for s, docs in (("train", corpus.train), ("val", corpus.val))}
+        splits = {}
+        for split, docs in (("train", corpus.train), ("val", corpus.val)):
+            chunks, n_bytes = tokenize.encode_split(docs, tok, work, split, dtype, workers, progress, done, total)
+            names, n_tokens = tokenize.concat_to_shards(chunks, out, split, dtype, SHARD_TOKENS)
+            splits[split] = {"shards": names, "tokens": n_tokens, "bytes": n_bytes}
         meta = {"format": FORMAT, "dtype": dtype, "source": corpus.name, "fingerprint": corpus.fingerprint,
                 "tokenizer": tok.to_json(), "splits": splits}
-        (tmp / "meta.json").write_text(json.dumps(meta))
+        (out / "meta.json").write_text(json.dumps(meta))
         try:
-            os.replace(tmp, final)
+            os.replace(out, final)
         except OSError:  # another process built it first
-            shutil.rmtree(tmp, ignore_errors=True)
+            shutil.rmtree(out, ignore_errors=True)
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(out, ignore_errors=True)
         raise
+    shutil.rmtree(work, ignore_errors=True)
     return final
+
+
+def _mk(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 def is_shard_dir(path: Path) -> bool:

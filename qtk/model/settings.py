@@ -192,3 +192,30 @@ def validate_knn(s: KNNSettings, model: Any, key: str) -> None:
         raise UsageError(f"{key}.k ({s.k}) exceeds {key}.capacity ({s.capacity}): a query could never get k items")
     if model.n_embd % model.n_head:
         raise UsageError(f"{key}: model.n_embd ({model.n_embd}) must divide by model.n_head ({model.n_head})")
+
+
+# ---------------------------------------------------------------- attention FLOPs
+# Keys per query that a mixer's score (QK) and value (AV) matmuls touch, averaged over the two, with
+# PaLM's convention (Chowdhery et al. 2022, appendix B) of counting a causal mask's full length T.
+# The registry names these as each mixer's `attention_keys`; qtk/train/flops.py turns them into FLOPs.
+
+def dense_keys(s: Any, model: Any) -> float:
+    return model.block_size
+
+
+def sliding_keys(s: SlidingSettings, model: Any) -> float:
+    return min(s.window, model.block_size)
+
+
+def topk_keys(s: TopKSettings, model: Any) -> float:
+    return (model.block_size + min(s.k, model.block_size)) / 2  # scores over all keys, values over k
+
+
+def nsa_keys(s: NSASettings, model: Any) -> float:
+    T = model.block_size
+    return T / s.compress_stride + min(T, s.select_count * s.select_block) + min(T, s.window)
+
+
+def scan_keys(s: Any, model: Any) -> float:
+    """The chunked scans attend within a chunk (the state carries the rest at d_k x d_v per token)."""
+    return min(s.chunk, model.block_size)

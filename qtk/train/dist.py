@@ -54,3 +54,12 @@ def any_true(info: DistInfo, flag: bool, device: torch.device) -> bool:
     t = torch.tensor([1.0 if flag else 0.0], device=device)
     dist.all_reduce(t, op=dist.ReduceOp.MAX)
     return bool(t.item())
+
+
+def any_flags(info: DistInfo, flags: list[bool], device: torch.device) -> list[bool]:
+    """Each flag made true on every rank when any rank says so, in one all-reduce."""
+    if not info.active:
+        return list(flags)
+    t = torch.tensor([1.0 if f else 0.0 for f in flags], device=device)
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return [bool(v) for v in t.tolist()]

@@ -1,46 +1,47 @@
-"""FLOPs per token: one estimate, in one place, for `qtk compare` (matching variants on compute)
-and for anything that later reports model FLOPs utilisation.
+"""Model FLOPs per trained token: one estimate, in one place, for MFU in the training log and for
+`qtk compare` (matching variants on compute), after PaLM (Chowdhery et al. 2022, appendix B).
 
-The estimate follows Kaplan et al. 2020 / PaLM (Chowdhery et al. 2022, appendix B): a training
-step costs 6 FLOPs per matmul parameter per token (2 forward, 4 backward) plus the attention
-scores and weighted sum, 12 * n_layer * n_embd * T per token at context T. It is an estimate:
-element-wise work (norms, Sinkhorn iterations, routers' softmax) is not counted, and masked or
-sparse attention is counted as dense, as the reference implementations execute it.
+6 per parameter per token (2 forward, 4 backward) over the non-embedding parameters a token
+actually uses (a mixture of experts counts top_k of its experts), plus the output head's matmul
+when it shares the embedding's weight, plus each layer's attention score and value matmuls:
+12 x n_head x head_dim x keys per query, where each mixer says how many keys it touches (its
+registry hook `attention_keys`: T for dense causal attention, the window for sliding, the chunk
+for the chunked linear-time scans); a mixer without the hook is counted as dense. Element-wise
+work (norms, Sinkhorn iterations, routers' softmax, the scans' decays) is not counted.
 """
 
 from __future__ import annotations
 
-import torch
-from torch import nn
+from typing import Any
+
+from qtk import plan, registry
 
 
-def matmul_params(model: nn.Module) -> int:
-    """Parameters each token multiplies through: everything except embedding tables (looked up,
-    not multiplied), with a mixture of experts counted at the share of experts a token visits.
-
-    A tied output head shares its weight with the token embedding but is a matmul: it counts once,
-    as the head's (modules are walked one by one, so the shared tensor is seen under both).
-    """
-    total = sum(p.numel() for m in model.modules() for p in m.parameters(recurse=False)
-                if not isinstance(m, nn.Embedding))
-    for m in model.modules():
-        experts, top_k = getattr(m, "experts", None), getattr(m, "top_k", None)
-        if isinstance(experts, nn.ModuleList) and isinstance(top_k, int) and len(experts):
-            expert_params = sum(p.numel() for p in experts.parameters())
-            total -= expert_params - expert_params * min(top_k, len(experts)) // len(experts)
-    return total
+def attention_flops(mixer: str, model_cfg: Any) -> float:
+    """Training FLOPs per token of one layer's attention matmuls (not its projections: those are params)."""
+    keys_fn = registry.resolved_attr("mixer", mixer, "attention_keys")
+    settings = getattr(model_cfg, mixer, None)
+    keys = keys_fn(settings, model_cfg) if keys_fn else model_cfg.block_size
+    head_dim = model_cfg.n_embd // model_cfg.n_head
+    return 12.0 * model_cfg.n_head * head_dim * keys
 
 
-def flops_per_token(model: nn.Module, n_layer: int, n_embd: int, block_size: int) -> float:
-    """Estimated training FLOPs (forward + backward) per token at context `block_size`."""
-    return 6.0 * matmul_params(model) + 12.0 * n_layer * n_embd * block_size
+def flops_per_token(model_cfg: Any, n_params_non_embedding: int) -> float:
+    """Training FLOPs per token. `n_params_non_embedding`: parameters without the token embedding
+    (an untied head included), counting only the experts a token is routed to."""
+    head = model_cfg.vocab_size * model_cfg.n_embd if model_cfg.tie_embeddings else 0
+    attention = sum(attention_flops(spec.mixer, model_cfg) for spec in plan.resolve(model_cfg))
+    return 6.0 * (n_params_non_embedding + head) + attention
 
 
-def model_flops_per_token(model_cfg) -> tuple[int, float]:
-    """(total parameters, estimated training FLOPs per token) of a ModelConfig whose vocab_size is
-    set, built on the meta device so that no memory is allocated."""
+def model_flops_per_token(model_cfg: Any) -> tuple[int, float]:
+    """(total parameters, training FLOPs per token) of a ModelConfig whose vocab_size is set, built
+    on the meta device so that no memory is allocated."""
+    import torch
+
     from qtk.model import GPT
+    from qtk.train.throughput import active_non_embedding_params
 
     with torch.device("meta"):
         model = GPT(model_cfg)
-    return model.num_params(), flops_per_token(model, model_cfg.n_layer, model_cfg.n_embd, model_cfg.block_size)
+    return model.num_params(), flops_per_token(model_cfg, active_non_embedding_params(model))

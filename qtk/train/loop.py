@@ -25,13 +25,16 @@ from qtk.data.prepare import prepare
 from qtk.data.stream import StreamedBatches
 from qtk.data.tokenizer import from_json
 from qtk.device import autocast_dtype, resolve_device
-from qtk.errors import Interrupted, QtkError, UsageError
+from qtk.errors import Interrupted, Preempted, QtkError, UsageError
 from qtk.eval import evaluate
 from qtk.finetune import start as finetune
 from qtk.model import GPT
 from qtk.model.gpt import padded_vocab, weight_decay_split
-from qtk.train import dist, sizing
+from qtk.train import dist, sharded, sizing, state
+from qtk.train.flops import flops_per_token
+from qtk.train.preempt import PreemptGuard, requeue
 from qtk.train.schedule import lr_at
+from qtk.train.throughput import StepClock, active_non_embedding_params, device_peak
 
 
 GPU_SIZED = 30e6  # parameters from which a preset is meant for a GPU (medium, large)
@@ -58,7 +61,10 @@ class TrainResult:
     train_loss: float
     val_loss: float
     val_bpb: float
-    tokens_per_s: float
+    tokens_per_s: float  # of the training steps alone (no evaluation or checkpoint time)
+    mfu: float | None  # model FLOPs utilisation; None on a GPU missing from the peak table
+    flops_per_token: float
+    peak_flops: float | None
     params: int
     elapsed_s: float
     fit: dict  # the memory plan: micro_batch_size, estimate_bytes, available_bytes, step_s, ...
@@ -95,6 +101,8 @@ class Trainer:
         self.step, self.best_val, self.last_loss = 0, math.inf, math.nan
         self.elapsed_before = 0.0
         self.base, self.meta = None, {}  # the fine-tuning base; metadata every checkpoint carries
+        self.guard = PreemptGuard()  # entered by train(); inert until then
+        self.fsdp = t.parallel == "fsdp"  # sharded checkpoints even on one process, to resume on any number
 
     # ------------------------------------------------------------------ setup
     def setup(self) -> None:
@@ -120,15 +128,17 @@ class Trainer:
                 self.rep.notice(note)
         else:
             self.model = GPT(self.cfg.model).to(self.device)
+        if self.fsdp and self.dist.active:  # before the optimizer: sharding replaces the parameters
+            sharded.shard(self.model, self.device, self.amp)
         self.optimizer = self._optimizer()
         self.fit = self._fit_memory()
         self.gen = torch.Generator().manual_seed(self.cfg.train.seed)
         self.streams = self._streams() if self.model.uses_stream else None
         if self.resuming:
-            self._restore()
+            (sharded if self.fsdp else state).restore(self)
         self._start_step = self.step
         self.net = self.model
-        if self.dist.active:
+        if self.dist.active and not self.fsdp:
             from torch.nn.parallel import DistributedDataParallel
 
             ids = [self.device.index] if self.device.type == "cuda" else None
@@ -208,23 +218,6 @@ class Trainer:
         ckpt.atomic_write(self.run_dir / "tokenizer.json",
                           lambda tmp: Path(tmp).write_text(json.dumps(self.tok.to_json())))
 
-    def _restore(self) -> None:
-        last = self.run_dir / "last.safetensors"
-        state_file = self.run_dir / "last.state.safetensors"
-        if not last.is_file() or not state_file.is_file():
-            raise UsageError(f"--resume {self.run_dir}: no last.safetensors + last.state.safetensors to resume from")
-        finetune.restore(self.model, ckpt.load(last), self.meta)
-        opt_state, extra, rng = ckpt.load_train_state(state_file)
-        self.optimizer.load_state_dict(opt_state)
-        self.step, self.best_val = extra["step"], extra["best_val"]
-        self.elapsed_before = extra.get("elapsed", 0.0)
-        self.gen.set_state(rng["sampler"])
-        for (batches, _), cursor in zip(self.streams or [], extra.get("stream_cursors", [])):
-            batches.cursor = list(cursor)  # the rows read on from here; their memories restart empty
-        torch.set_rng_state(rng["torch"])
-        if "cuda" in rng and torch.cuda.is_available():
-            torch.cuda.set_rng_state(rng["cuda"], self.device)
-
     # ------------------------------------------------------------------ steps
     def batch_indices(self) -> torch.Tensor:
         """Start offsets of this step's global batch; every rank draws the same and takes a slice,
@@ -273,7 +266,9 @@ class Trainer:
                 stream = self.streams[m][1]
             last = m == self.accum - 1
             sync = last or not self.dist.active
-            with self.net.no_sync() if not sync else contextlib.nullcontext():
+            if self.fsdp and self.dist.active:
+                self.model.set_requires_gradient_sync(sync)
+            with self.net.no_sync() if not sync and not self.fsdp else contextlib.nullcontext():
                 with torch.autocast(self.device.type, dtype=self.amp, enabled=self.amp is not None):
                     _, loss = self.net(x, y, doc_start=x == eot, stats=stats and last, stream=stream)
                 (loss / self.accum).backward()
@@ -312,22 +307,7 @@ class Trainer:
                         device=self.device, autocast_dtype=self.amp)
 
     def save(self, elapsed: float, val_loss: float | None, improved: bool = False) -> None:
-        """last (+ best when val improved) with the training-state sidecar."""
-        if not self.dist.main:
-            return
-        state = finetune.run_state(self.model, self.meta)
-        meta = {**self.meta, "step": self.step, "val_loss": val_loss, "train_loss": self.last_loss,
-                "params": self.model.num_params()}
-        ckpt.save(self.run_dir / "last.safetensors", state, self.cfg, self.tok, meta)
-        rng = {"sampler": self.gen.get_state(), "torch": torch.get_rng_state()}
-        if self.device.type == "cuda":
-            rng["cuda"] = torch.cuda.get_rng_state(self.device)
-        extra = {"step": self.step, "best_val": self.best_val, "elapsed": elapsed}
-        if self.streams is not None:
-            extra["stream_cursors"] = [batches.cursor for batches, _ in self.streams]
-        ckpt.save_train_state(self.run_dir / "last.state.safetensors", self.optimizer, extra, rng)
-        if improved:
-            ckpt.save(self.run_dir / "best.safetensors", state, self.cfg, self.tok, meta)
+        (sharded if self.fsdp else state).save(self, elapsed, val_loss, improved)
 
     def log(self, rec: dict[str, Any]) -> None:
         if not self.dist.main:
@@ -351,57 +331,84 @@ class Trainer:
                 pass
 
     def run(self) -> TrainResult:
-        t, T = self.cfg.train, self.cfg.model.block_size
+        t = self.cfg.train
         self._open_tensorboard()
         trainable = sum(p.numel() for p in self.model.parameters() if p.requires_grad)
+        self.flops = flops_per_token(self.cfg.model, active_non_embedding_params(self.model))
+        self.peak, peak_source = device_peak(self.device)
         self.rep.start({"run_dir": str(self.run_dir), "params": self.model.num_params(), "trainable": trainable,
                         "device": str(self.device),
                         "world": self.dist.world, "step": self.step, "max_steps": t.max_steps, "max_time": t.max_time,
-                        "data": self.data.source, "tokenizer": self.tok.name, "train_tokens": len(self.data.train)})
+                        "data": self.data.source, "tokenizer": self.tok.name, "train_tokens": len(self.data.train),
+                        "flops_per_token": self.flops, "peak_flops": self.peak, "peak_source": peak_source})
         start = time.perf_counter()
-        tok_per_step = t.batch_size * T
-        window_t, window_steps = time.perf_counter(), 0
-        val_loss = None
-        loss_t = None
+        self.clock = StepClock()
+        val_loss = loss_t = None
         try:
             while True:
                 elapsed = self.elapsed_before + time.perf_counter() - start
                 out_of_time = bool(t.max_time) and elapsed >= t.max_time
-                if dist.any_true(self.dist, out_of_time, self.device) or (t.max_steps and self.step >= t.max_steps):
+                # one all-reduce for both: every rank stops at the same step
+                out_of_time, signalled = dist.any_flags(self.dist, [out_of_time, self.guard.received is not None],
+                                                        self.device)
+                if signalled:
+                    self._preempted(elapsed)
+                if out_of_time or (t.max_steps and self.step >= t.max_steps):
                     break
                 lr = lr_at(t, self.step, elapsed)
                 logging = (self.step + 1) % t.log_interval == 0
                 checking = logging or (t.eval_interval and (self.step + 1) % t.eval_interval == 0)
                 loss_t = self._step_or_retry(lr, logging)
                 self.step += 1
-                window_steps += 1
+                self.clock.window_steps += 1
                 if checking or (t.max_steps and self.step >= t.max_steps):
                     # one device sync and all-reduce per logged / checkpointed step, not per step
-                    loss = dist.mean(self.dist, loss_t.item(), self.device)
-                    if not math.isfinite(loss):
-                        raise QtkError(f"loss became {loss} at step {self.step}: stopped; the last good "
-                                       f"checkpoint is {self.run_dir / 'last.safetensors'}")
-                    self.last_loss = loss
+                    self.last_loss = self._synced_loss(loss_t)
                 if logging:
-                    now = time.perf_counter()
-                    rec = {"step": self.step, "loss": loss, "lr": lr, "tokens": self.step * tok_per_step,
-                           "tokens_per_s": window_steps * tok_per_step / (now - window_t), "elapsed": elapsed,
-                           **_router_stats(self.model)}
-                    window_t, window_steps = now, 0
-                    self.log(rec)
-                    self.rep.step(rec)
+                    self._log_step(lr, elapsed)
                 if t.eval_interval and self.step % t.eval_interval == 0:
+                    self.clock.pause()
                     val_loss = self._periodic_eval(elapsed)
+                    self.clock.resume()
         except KeyboardInterrupt:
             self.save(self.elapsed_before + time.perf_counter() - start, None)
             raise Interrupted(f"interrupted at step {self.step}; checkpoint saved to {self.run_dir / 'last.safetensors'}"
                               f" (continue with --resume {self.run_dir})") from None
         if loss_t is not None:  # a time budget can end the run between two logged steps
             self.last_loss = dist.mean(self.dist, loss_t.item(), self.device)
+        self.clock.window()
         elapsed = self.elapsed_before + time.perf_counter() - start
         if not (t.eval_interval and self.step % t.eval_interval == 0 and val_loss is not None):
             val_loss = self._periodic_eval(elapsed)
-        return self._finish(elapsed, start)
+        return self._finish(elapsed)
+
+    def _synced_loss(self, loss_t: torch.Tensor) -> float:
+        loss = dist.mean(self.dist, loss_t.item(), self.device)
+        if not math.isfinite(loss):
+            raise QtkError(f"loss became {loss} at step {self.step}: stopped; the last good "
+                           f"checkpoint is {self.run_dir / 'last.safetensors'}")
+        return loss
+
+    def _mfu(self, tokens_per_s: float) -> float | None:
+        """Model FLOPs utilisation of all processes' devices together."""
+        return tokens_per_s * self.flops / (self.peak * self.dist.world) if self.peak else None
+
+    def _log_step(self, lr: float, elapsed: float) -> None:
+        """A metrics record with tokens/s of the steps alone (the loss was synced just before)."""
+        tok_per_step = self.cfg.train.batch_size * self.cfg.model.block_size
+        steps, seconds = self.clock.window()
+        tps = steps * tok_per_step / max(seconds, 1e-9)
+        rec = {"step": self.step, "loss": self.last_loss, "lr": lr, "tokens": self.step * tok_per_step,
+               "tokens_per_s": tps, "mfu": self._mfu(tps), "elapsed": elapsed, **_router_stats(self.model)}
+        self.log(rec)
+        self.rep.step(rec)
+
+    def _preempted(self, elapsed: float) -> None:
+        self.save(elapsed, None)
+        what = requeue() if self.cfg.train.on_preempt == "requeue" and self.dist.main else ""
+        raise Preempted(f"{self.guard.name or 'preemption signal'} at step {self.step}: checkpoint saved to "
+                        f"{self.run_dir / 'last.safetensors'} (continue with --resume {self.run_dir})"
+                        + (f"; {what}" if what else ""))
 
     def _periodic_eval(self, elapsed: float) -> float:
         m = self.quick_eval()
@@ -413,11 +420,11 @@ class Trainer:
         self.save(elapsed, m["loss"], improved)
         return m["loss"]
 
-    def _finish(self, elapsed: float, start: float) -> TrainResult:
+    def _finish(self, elapsed: float) -> TrainResult:
         """Score the final model on the whole held-out split."""
         t, T = self.cfg.train, self.cfg.model.block_size
-        trained = time.perf_counter() - start
         steps_here = self.step - self._start_step
+        tps = steps_here * t.batch_size * T / max(self.clock.total_s, 1e-9)  # the steps alone
         full = evaluate(self.model, self.data.val, {self.tok.eot_id}, block_size=T, batch_size=self.micro,
                         device=self.device, autocast_dtype=self.amp)
         rec = {"step": self.step, "final_val_loss": full["loss"], "final_val_bpb": full["bpb"],
@@ -429,8 +436,8 @@ class Trainer:
         return TrainResult(
             run_dir=str(self.run_dir), checkpoint=str(self.run_dir / "last.safetensors"), steps=self.step,
             tokens=self.step * t.batch_size * T, train_loss=self.last_loss, val_loss=full["loss"],
-            val_bpb=full["bpb"], tokens_per_s=steps_here * t.batch_size * T / max(trained, 1e-9),
-            params=self.model.num_params(), elapsed_s=elapsed, fit=self.fit.to_dict(),
+            val_bpb=full["bpb"], tokens_per_s=tps, mfu=self._mfu(tps), flops_per_token=self.flops,
+            peak_flops=self.peak, params=self.model.num_params(), elapsed_s=elapsed, fit=self.fit.to_dict(),
             trainable_params=sum(p.numel() for p in self.model.parameters() if p.requires_grad))
 
 
@@ -445,14 +452,16 @@ def train(cfg: qconfig.RunConfig, out_dir: str | None = None, resume: str | None
     """Train a model as `cfg` says; with `resume`, continue that run directory where it stopped."""
     run_dir = Path(resume) if resume else new_run_dir(out_dir)
     trainer = Trainer(cfg, run_dir, reporter or Reporter(), resume=bool(resume))
-    try:
-        trainer.setup()
-        result = trainer.run()
-        if cfg.finetune.merge and trainer.dist.main:
-            from qtk.finetune.merge import merge_checkpoint
+    # installed before data preparation: a signal then still ends in a checkpoint at the first step
+    with PreemptGuard() as trainer.guard:
+        try:
+            trainer.setup()
+            result = trainer.run()
+            if cfg.finetune.merge and trainer.dist.main:
+                from qtk.finetune.merge import merge_checkpoint
 
-            result.merged = merge_checkpoint(run_dir / "last.safetensors", run_dir / "merged.safetensors",
-                                             force=True)["output"]
-        return result
-    finally:
-        dist.teardown(trainer.dist)
+                result.merged = merge_checkpoint(run_dir / "last.safetensors", run_dir / "merged.safetensors",
+                                                 force=True)["output"]
+            return result
+        finally:
+            dist.teardown(trainer.dist)
