@@ -17,6 +17,7 @@ import qtk  # noqa: F401  (before torch: sets OMP_WAIT_POLICY)
 import torch
 
 from qtk import checkpoint, config
+from qtk.load import build_model
 from qtk.data.prepare import prepare
 from qtk.eval import evaluate
 from qtk.train.loop import train
@@ -30,7 +31,7 @@ def run(name: str, a: argparse.Namespace, sets: dict) -> dict:
     res = train(cfg, out_dir=f"{a.out_dir}/{name}")
     elapsed = time.perf_counter() - t0
     ck = checkpoint.load(f"{a.out_dir}/{name}/last.safetensors")
-    model = ck.build_model()
+    model = build_model(ck)
     data = prepare(ck.cfg.data, ck.tokenizer)
     T = ck.cfg.model.block_size
     out = {"name": name, "train_s": elapsed, "train_loss": res.train_loss, "params": res.params}

@@ -72,23 +72,23 @@ def test_paired_interval_is_per_seed():
     assert stats.ratio_geomean({1: 2.0, 2: 8.0}, {1: 1.0, 2: 2.0}) == pytest.approx(math.sqrt(2 * 4))
 
 
-def test_flops_estimate_counts_matmul_parameters():
+def test_flops_estimate_counts_the_parameters_a_token_uses():
     from qtk import config
     from qtk.model import GPT
-    from qtk.train.flops import flops_per_token, matmul_params, model_flops_per_token
+    from qtk.train.flops import flops_per_token, model_flops_per_token
 
     dense = config.load("tiny", flags={"model.vocab_size": 320})
     moe = config.load("tiny", flags={"model.vocab_size": 320, "model.ffn": "moe", "model.router": "switch",
                                      "model.moe.n_experts": 4, "model.moe.top_k": 1})
     d, m = GPT(dense.model), GPT(moe.model)
-    # tied head: every parameter is multiplied once per token (the embedding as the head)
-    assert matmul_params(d) == d.num_params()
     c = dense.model
-    assert flops_per_token(d, c.n_layer, c.n_embd, c.block_size) == 6 * d.num_params() + 12 * 4 * 128 * 128
+    # tied head: the embedding counts once, as the head's matmul; attention over T keys per layer
+    n, fpt = model_flops_per_token(c)
+    assert n == d.num_params() and fpt == 6 * d.num_params() + 12 * 4 * 128 * 128
     # one of 4 equally wide experts per token: the dense FFN's work plus the routers'
     routers = sum(p.numel() for b in m.blocks for p in b.ffn.router.parameters())
-    assert matmul_params(m) == matmul_params(d) + routers
-    assert model_flops_per_token(c) == (d.num_params(), flops_per_token(d, 4, 128, 128))
+    assert model_flops_per_token(moe.model)[1] == fpt + 6 * routers
+    assert flops_per_token(c, d.num_params(non_embedding=True)) == fpt
 
 
 def test_identical_configs_give_identical_numbers(compared):

@@ -190,9 +190,9 @@ def test_doc_start_reaches_components_and_train_passes_it(monkeypatch, tmp_path)
     from qtk.train.loop import train
 
     train(tiny_config(**{"train.max_steps": 1, "train.eval_interval": 0}), out_dir=str(tmp_path / "r"))
-    idx, doc = seen[0]
-    assert doc is not None and doc.dtype == torch.bool
-    assert torch.equal(doc, idx == 256)  # where the byte tokenizer's <|endoftext|> starts a document
+    steps = [(idx, doc) for idx, doc in seen if doc is not None]  # the memory probe's forwards pass none
+    assert steps and all(doc.dtype == torch.bool and torch.equal(doc, idx == 256) for idx, doc in steps)
+    # doc_start marks where the byte tokenizer's <|endoftext|> starts a document
 
 
 # ------------------------------------------------------------------ plugins

@@ -222,10 +222,11 @@ def test_hnsw_recall_on_keys_of_a_trained_model(tiny_run):
     """Keys as a layer would store them: normalised key projections of a trained tiny model's
     attention, over held-out text (structured, unlike random vectors)."""
     from qtk import checkpoint
+    from qtk.load import build_model
     from qtk.data.prepare import prepare
 
     ck = checkpoint.load(tiny_run)
-    model = ck.build_model()
+    model = build_model(ck)
     data = prepare(ck.cfg.data, ck.tokenizer)
     attn = model.blocks[1].attn
     hs, H = attn.head_dim, attn.n_head

@@ -44,6 +44,7 @@ def test_rows_read_consecutive_segments_and_wrap(tmp_path):
 
 def test_train_and_evaluate_a_knn_model(tmp_path):
     from qtk import checkpoint
+    from qtk.load import build_model
     from qtk.train.loop import train
 
     cfg = tiny_config(**{"model.memory": "knn", "model.knn.k": 8, "model.block_size": 32, "train.max_steps": 6,
@@ -51,7 +52,7 @@ def test_train_and_evaluate_a_knn_model(tmp_path):
     res = train(cfg, out_dir=str(tmp_path / "run"))
     assert np.isfinite(res.val_loss)
     ck = checkpoint.load(tmp_path / "run")
-    model = ck.build_model()
+    model = build_model(ck)
     from qtk.data.prepare import prepare
 
     data = prepare(ck.cfg.data, ck.tokenizer)
