@@ -122,7 +122,7 @@ class DataConfig:
                              "(the synthetic associative-recall task, data.mqar.*).",
                      choices=["auto", "shakespeare", "pydoc", "mqar"])
     path: str = _f("", "Text file, directory of .txt/.md files, .jsonl/.parquet/.arrow file or directory, "
-                       "hf:NAME[/CONFIG][:SPLIT] (Hugging Face datasets), token-shard directory, or mqar "
+                       "hf:NAME, hf:NAME/CONFIG or hf:NAME/CONFIG:SPLIT (Hugging Face datasets), token-shard directory, or mqar "
                        "(the associative-recall task).")
     text_field: str = _f("text", "Column holding the text in .jsonl/.parquet/.arrow and hf: data sets.")
     streaming: bool = _f(False, "hf: data sets: stream the records instead of downloading the whole set first.")
