@@ -120,14 +120,18 @@ def decide(body: list[ast.stmt], arrays: dict[str, tuple[ast.expr, ast.expr]],
     for var, low in (lows or {}).items():
         if var in index_vars and 0 in offsets.get(var, ()):
             ev.add(low, STRONG, f"input {var} >= {low} indexes {index_vars[var]}")
+    direct = set(index_vars)
     _propagate(body, index_vars, offsets)
     counters = _counters(body)  # t <- 0 then t <- t + 1 before use: a count, weak evidence of 0
     for node in _walk(body):
         if isinstance(node, ast.Assign):
             for t in node.targets:
                 if isinstance(t, ast.Name) and t.id in index_vars:
+                    # a bound of mid that is set to the length (hi <- n) is the 1-based last
+                    # position or the 0-based end of a half-open range: weak either way
                     _value_evidence(t.id, node.value, index_vars[t.id], lengths, ev, "is set to", True,
-                                    offsets[t.id], WEAK if t.id in counters else STRONG)
+                                    offsets[t.id], WEAK if t.id in counters else STRONG,
+                                    STRONG if t.id in direct else WEAK)
         elif isinstance(node, ast.For) and isinstance(node.target, ast.Name) and node.target.id in index_vars:
             bounds = P.meta(node.iter, "bounds")
             if bounds:
@@ -210,7 +214,8 @@ def _counters(body: list[ast.stmt]) -> set[str]:
 
 
 def _value_evidence(var: str, value: ast.expr, arr: str, lengths: dict[str, str], ev: Evidence,
-                    verb: str, weak_one: bool, offsets: set[int], zero_weight: int = STRONG) -> None:
+                    verb: str, weak_one: bool, offsets: set[int], zero_weight: int = STRONG,
+                    length_weight: int = STRONG) -> None:
     v = P.int_value(value)
     child = _heap_child(value)
     if child is not None:  # j = 2i (children 2i, 2i + 1) is the 1-based heap; 2i + 2 the 0-based one
@@ -222,7 +227,7 @@ def _value_evidence(var: str, value: ast.expr, arr: str, lengths: dict[str, str]
     elif v == 1 and weak_one:
         ev.add(1, WEAK, f"index {var} {verb} 1")
     elif _is_length(value, arr, lengths):
-        ev.add(1, STRONG, f"index {var} {verb} the length of {arr}")
+        ev.add(1, length_weight, f"index {var} {verb} the length of {arr}")
     elif isinstance(value, ast.BinOp) and isinstance(value.op, ast.Sub) and P.int_value(value.right) == 1 \
             and _is_length(value.left, arr, lengths):
         ev.add(0, STRONG, f"index {var} {verb} the length of {arr} - 1")
