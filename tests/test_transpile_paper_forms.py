@@ -94,3 +94,112 @@ def test_bold_procedure_line_with_texttt_name():
         \underline{Function \texttt{twice}} ($a$)\;
         return $2 a$\;""", caption="Doubling"))
     assert result.functions[0].name == "twice" and f(4) == 8
+
+
+def test_a_sort_whose_result_is_used_is_sorted_and_a_sort_line_sorts_in_place():
+    f, _ = _fn(_a2e(r"""
+        \SetKwFunction{Sort}{Sort}
+        \KwIn{a list $A$}
+        $B \gets \Sort{$A$}$\;
+        \Return{$(A, B)$}\;"""))
+    assert f([3, 1, 2]) == ([3, 1, 2], [1, 2, 3])
+    g, _ = _fn(_algo(r"""
+        \Require a list $A$
+        \State \Call{Sort}{$A$}
+        \State \Return $A$"""))
+    assert g([3, 1, 2]) == [1, 2, 3]
+
+
+def test_family_of_names_subscripted_by_scalars_is_not_an_array():
+    f, result = _fn(_algo(r"""
+        \Require $x, T$
+        \State $w \gets 1$; $b \gets 2$
+        \For{$t \gets 1$ \To $T$}
+          \State $g_w \gets 2 w x$
+          \State $g_b \gets b$
+          \State $w \gets w - g_w$; $b \gets b - g_b$
+        \EndFor
+        \State \Return $(w, b)$"""))
+    assert "g_w" in result.python and f(1, 1) == (-1, 0)
+
+
+def test_filling_an_array_over_a_counter_stays_an_array():
+    f, _ = _fn(_algo(r"""
+        \Require $n$
+        \State $i \gets 0$
+        \While{$i < n$}
+          \State $s_i \gets i \cdot i$
+          \State $i \gets i + 1$
+        \EndWhile
+        \State \Return $s$"""))
+    assert list(f(3)) == [0, 1, 4] or f(3) == {0: 0, 1: 1, 2: 4}
+
+
+def test_parallel_sequences_of_pairs_are_arrays_with_a_shared_length():
+    f, result = _fn(_a2e(r"""
+        \KwData{points $(x_1, y_1), \ldots, (x_n, y_n)$}
+        $s \gets 0$\;
+        \For{$i \gets 1$ \KwTo $n$}{$s \gets s + x_i y_i$\;}
+        \Return{$s$}\;"""))
+    assert result.functions[0].params == ["x", "y"] and f([1, 2], [3, 4]) == 11
+
+
+def test_sizes_in_the_input_line_when_a_caption_names_the_parameters():
+    f, _ = _fn(_a2e(r"""
+        \KwIn{An array $A[1 \dots n]$}
+        $s \gets 0$\;
+        \For{$i \gets 1$ \KwTo $n$}{$s \gets s + A[i]$\;}
+        \Return $s$\;""", caption="Total($A$)"))
+    assert f([1, 2, 3]) == 6
+
+
+def test_font_switches_in_a_group_are_text_commands():
+    f, _ = _fn(_algo(r"""
+        \STATE {\bfseries Input:} a number $n$
+        \STATE $s \gets 0$
+        \FOR{$i=1$ {\bfseries to} $n$}
+        \STATE $s \gets s + i$
+        \ENDFOR
+        \STATE {\bfseries return} $s$""", "\\usepackage{algorithmic}"))
+    assert f(4) == 10
+
+
+def test_initialize_phrases():
+    f, _ = _fn(_algo(r"""
+        \Require $n$
+        \State Initialize $w = 0$, $b = 1$
+        \State Initialize $P$ as an array of length $n$
+        \For{$i \gets 1$ \To $n$} \State $P_i \gets i + w + b$ \EndFor
+        \State \Return $P$"""))
+    assert f(3) == [2, 3, 4]
+
+
+def test_each_vertex_ranges_over_the_graph():
+    f, result = _fn(_algo(r"""
+        \Require a graph $G$ with $n$ vertices, as adjacency lists
+        \State $deg[v] \gets 0$ for every vertex $v$
+        \For{each vertex $u$}
+          \State $deg[u] \gets deg[u] + 1$
+        \EndFor
+        \State \Return $deg$"""))
+    assert result.functions[0].params == ["G"]
+    assert [f([[1], [0, 2], [1]])[v] for v in range(3)] == [1, 1, 1]
+
+
+def test_a_helper_reading_its_callers_variables_is_nested_in_it():
+    f, result = _fn(_algo(r"""
+        \Function{Reach}{$G, s$}
+          \State $seen[v] \gets$ \textbf{false} for every vertex $v$
+          \State $count \gets 0$
+          \State \Call{Visit}{$s$}
+          \State \Return $count$
+        \EndFunction
+        \Procedure{Visit}{$u$}
+          \State $seen[u] \gets$ \textbf{true}
+          \State $count \gets count + 1$
+          \ForAll{$v \in G[u]$}
+            \If{\textbf{not} $seen[v]$} \State \Call{Visit}{$v$} \EndIf
+          \EndFor
+        \EndProcedure"""))
+    assert "nonlocal count" in result.python
+    assert f([[1], [0, 2], [1], []], 0) == 3

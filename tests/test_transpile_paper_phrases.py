@@ -21,6 +21,10 @@ PHRASES = {
         \State Let $A$ be an array of Boolean values, indexed by integers $2$ to $n$, initially all set to \textbf{true}.
         \State $A[3] \gets$ \textbf{false}
         \State \Return $A$""", (4,), [True, False, True]),
+    ("statement", "allocate named first"): (r"""
+        \Require $n$
+        \State Initialize $P$ as an array of length $n$, all set to $2$
+        \State \Return $P$""", (2,), [2, 2]),
     ("statement", "push"): (r"""
         \Require $x, y$
         \State $S \gets$ an empty stack

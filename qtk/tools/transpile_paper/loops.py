@@ -53,6 +53,8 @@ def for_tokens(toks: list[Tok], ctx: P.Ctx) -> ast.For:
         if P.meta(iterable, "style") == "numbers":
             raise Untranslatable("a loop over a set of numbers")
         iterable = _ordered(iterable, target, order, ctx)
+    elif _vertex_loop(toks, ctx) is not None:
+        target, iterable = _vertex_loop(toks, ctx)
     else:
         raise Untranslatable("a loop header needs `i \\gets a \\To b` or `x \\in S`")
     return ast.For(target=target, iter=iterable, body=[], orelse=[])
@@ -116,6 +118,26 @@ def _rename(e: ast.expr, old: str, new: str) -> ast.expr:
             return ast.Name(id=new, ctx=node.ctx) if node.id == old else node
 
     return R().visit(copy.deepcopy(e))
+
+
+_VERTEX_WORDS = {"vertex", "vertices", "node", "nodes"}
+
+
+def _vertex_loop(toks: list[Tok], ctx: P.Ctx) -> tuple[ast.expr, ast.expr] | None:
+    """`each vertex $v$` with no set named: the vertices of the graph, V when the algorithm has
+    one, else 0 .. |G| - 1 for a graph G given as adjacency lists."""
+    words = [t.value.lower() for t in toks if not t.math and t.style == "prose"]
+    maths = [t for t in toks if t.math or t.style != "prose"]
+    if not words or words[-1] not in _VERTEX_WORDS or len(maths) != 1 or maths[0].kind != "name":
+        return None
+    names = ctx.known | ctx.declared | ctx.params
+    if "V" in names:
+        iterable: ast.expr = ast.Name(id="V", ctx=ast.Load())
+    elif "G" in names:
+        iterable = P.call("range", [P.call("len", [ast.Name(id="G", ctx=ast.Load())])])
+    else:
+        return None
+    return store(parse_all(maths, ctx), ctx), iterable
 
 
 _STRICT = {"<": True, "<=": False}

@@ -114,6 +114,21 @@ def io_params(text: str, ctx: P.Ctx, out: Params) -> Params:
     return out
 
 
+def sizes_from_io(params: Params, texts: list[str], ctx: P.Ctx) -> None:
+    """`CountInversions($A$)` above `\\KwIn{An array $A[1 \\dots n]$}`: the header gives the
+    inputs, the Input lines still give their sizes (n = len(A)) and declared bounds."""
+    scratch = Params()
+    for text in texts:
+        io_params(text, ctx, scratch)
+    for name, value in scratch.derived:
+        if name not in params.defined() and any(isinstance(n, ast.Name) and n.id in params.names
+                                                for n in ast.walk(value)):
+            params.derived.append((name, value))
+    for name, bounds in scratch.arrays.items():
+        if name in params.names:
+            params.arrays.setdefault(name, bounds)
+
+
 def _words_after(toks: list[Tok]) -> list[Tok]:
     """The text words after the last piece of maths."""
     last = max((k for k, t in enumerate(toks) if t.math), default=len(toks) - 1)

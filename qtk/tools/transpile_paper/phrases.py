@@ -206,7 +206,8 @@ def _postfix_loop(s, ctx) -> list[ast.stmt]:
     from qtk.tools.transpile_paper.loops import for_tokens
     from qtk.tools.transpile_paper.statements import statement_tokens
 
-    loop = for_tokens(s["loop"], ctx)
+    noun = [Tok("name", s["noun"].strip(), 0, False, "prose")] if s.get("noun") else []
+    loop = for_tokens(noun + s["loop"], ctx)
     P.meta(loop, "innermost", loop).body = statement_tokens(s["body"], ctx)
     return [loop]
 
@@ -219,6 +220,9 @@ STATEMENTS: list[Phrase] = [
                                    r" (?:the )?(?:integers )?(?:from )?{lo} (?:to|through|\.\.) {hi}"
                                    r"(?:,? (?:initially )?(?:all )?(?:set to|equal to|initiali[sz]ed to) {v})?\.?"),
            _allocate_range),
+    Phrase("allocate named first", _re(r"(?:create|initiali[sz]e|allocate|make|declare|let) {x} (?:as|to be|be) ART "
+                                       + _SEQ + r" of (?:size |length )?{n}(?: (?:elements|entries|items|cells))?"
+                                       + _FILL), _allocate),
     Phrase("push", _re(r"(?:push|append|add|insert|enqueue|put) {item} (?:onto|on|to|into|in|at the end of) {coll}"),
            _append),
     Phrase("remove", _re(r"(?:remove|delete) {item} from {coll}"), _remove),
@@ -234,9 +238,11 @@ STATEMENTS: list[Phrase] = [
     Phrase("decrease", _re(r"(?:decrease|lower|reduce) {x} by {v} || subtract {v} from {x}"), _update(ast.Sub())),
     Phrase("scale", _re(r"multiply {x} by {v}"), _update(ast.Mult())),
     Phrase("divide", _re(r"divide {x} by {v}"), _update(ast.Div())),
-    Phrase("compute", _re(r"(?:compute|calculate|evaluate|update|let|set|obtain|assign|store) {code}"),
+    Phrase("compute", _re(r"(?:compute|calculate|evaluate|update|let|set|obtain|assign|store|initiali[sz]e|init)"
+                          r" {code}"),
            _verb_then_code),
-    Phrase("postfix loop", _re(r"{body},? for (?:all |each |every )?{loop}"), _postfix_loop),
+    Phrase("postfix loop", _re(r"{body},? for (?:all |each |every )?(?P<noun>vertex |vertices |node |nodes )?{loop}"),
+           _postfix_loop),
     Phrase("prefix loop", _re(r"for (?:all |each |every )?(?:\w+ )?{loop}(?::|,) {body}"), _postfix_loop),
 ]
 
