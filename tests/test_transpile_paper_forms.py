@@ -203,3 +203,19 @@ def test_a_helper_reading_its_callers_variables_is_nested_in_it():
         \EndProcedure"""))
     assert "nonlocal count" in result.python
     assert f([[1], [0, 2], [1], []], 0) == 3
+
+
+def test_floor_of_a_division_by_a_variable_is_an_integer():
+    f, result = _fn(_algo(r"""
+        \Require $x, w, n$
+        \State $b \gets \lfloor x / w \rfloor$; $m \gets \lfloor n / 2 \rfloor$
+        \State \Return $(b, m)$"""))
+    assert "n // 2" in result.python and f(2.5, 1.0, 7) == (2, 3) and isinstance(f(2.5, 1.0, 7)[0], int)
+
+
+def test_return_of_a_value_phrase():
+    f, _ = _fn(_algo(r"""
+        \Function{Empty}{$n$}
+          \State \Return an empty list
+        \EndFunction"""))
+    assert f(3) == []

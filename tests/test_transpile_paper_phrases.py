@@ -98,6 +98,11 @@ PHRASES = {
         \State $A \gets$ an $n \times n$ matrix of zeros
         \State for all $1 \le i, j \le n$: $A_{ij} \gets i \cdot j$
         \State \Return $A$""", (2,), [[1, 2], [2, 4]]),
+    ("value", "concatenation"): (r"""
+        \Require $A, B$
+        \State $C \gets A$ concatenated with $B$
+        \State $D \gets$ the concatenation of $C$ and $A$
+        \State \Return $D$""", ([1], [2]), [1, 2, 1]),
     ("value", "empty set"): (r"""
         \Require $x$
         \State $V \gets$ an empty set

@@ -196,8 +196,8 @@ def size_or_abs(inner: ast.expr, ctx: P.Ctx) -> ast.expr:
 def _floor(p: "Parser") -> ast.expr:
     inner = p.tuple_expr()
     p.expect("op", "rfloor")
-    if isinstance(inner, ast.BinOp) and isinstance(inner.op, ast.Div):
-        return P.binop(inner.left, ast.FloorDiv(), inner.right)
+    if isinstance(inner, ast.BinOp) and isinstance(inner.op, ast.Div) and isinstance(P.int_value(inner.right), int):
+        return P.binop(inner.left, ast.FloorDiv(), inner.right)  # (lo + hi) // 2
     if _is_math_call(inner, "sqrt"):
         return P.call("math.isqrt", inner.args)
     return P.call("math.floor", [inner])

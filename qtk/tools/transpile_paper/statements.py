@@ -112,7 +112,7 @@ def _call_statement(e: ast.expr, ctx: P.Ctx) -> ast.stmt:
 
 
 def _return(rest: list[Tok], ctx: P.Ctx) -> list[ast.stmt]:
-    return [ast.Return(value=parse_all(rest, ctx) if rest else None)]
+    return [ast.Return(value=value_of(rest, ctx) if rest else None)]  # also `\\Return an empty list`
 
 
 def _jump(kind: type) -> callable:
