@@ -219,3 +219,23 @@ def test_return_of_a_value_phrase():
           \State \Return an empty list
         \EndFunction"""))
     assert f(3) == []
+
+
+def test_big_operator_over_a_bare_index_runs_over_the_array():
+    f, _ = _fn(_algo(r"""
+        \Require values $z_1, \ldots, z_K$
+        \State $m \gets \max_j z_j$
+        \State $s \gets \sum_i z_i$
+        \State \Return $(m, s)$"""))
+    assert f([3, 9, 1]) == (9, 13)
+
+
+def test_elements_described_after_a_plural_noun_are_not_inputs():
+    f, result = _fn(_algo(r"""
+        \Require a set $I$ of intervals $(s, f)$
+        \State $t \gets 0$
+        \ForAll{$(s, f) \in I$}
+          \State $t \gets t + f - s$
+        \EndFor
+        \State \Return $t$"""))
+    assert result.functions[0].params == ["I"] and f([(1, 3), (2, 7)]) == 7

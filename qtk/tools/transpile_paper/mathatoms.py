@@ -294,8 +294,8 @@ def _binder(p: "Parser") -> tuple[ast.expr, ast.expr | None, list[ast.expr]]:
         p.expect("op", "}")
     else:
         e = p.atom()
-    if isinstance(e, ast.Name) and ifs:
-        return e, None, ifs
+    if isinstance(e, ast.Name) and (ifs or not p.at("op", "^")):
+        return e, None, ifs  # `\\max_j z_j`: j runs over the positions of z
     if isinstance(e, ast.Compare):
         ops, left, rights = e.ops, e.left, e.comparators
         if len(ops) == 1 and isinstance(ops[0], ast.Eq) and isinstance(left, ast.Name):

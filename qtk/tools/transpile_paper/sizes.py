@@ -71,7 +71,8 @@ def grid_dims(seg: list[Tok], nxt: tuple[list[Tok], list[Tok]] | None, ctx: P.Ct
     return True
 
 
-_FORM_WORDS = {"as", "pairs", "triples", "tuples", "form", "each", "where", "entries", "elements"}
+_FORM_WORDS = {"as", "pairs", "triples", "tuples", "form", "each", "where", "entries", "elements", "intervals",
+               "edges", "points", "items", "records"}  # `a set $I$ of intervals $(s, f)$`
 
 
 def element_form(words: list[Tok], seg: list[Tok]) -> bool:
