@@ -239,3 +239,17 @@ def test_elements_described_after_a_plural_noun_are_not_inputs():
         \EndFor
         \State \Return $t$"""))
     assert result.functions[0].params == ["I"] and f([(1, 3), (2, 7)]) == 7
+
+
+def test_a_sum_from_one_to_the_size_is_one_based_evidence():
+    f, result = _fn(_algo(r"""
+        \Require $M \in \mathbb{R}^{n \times n}$
+        \State \Return $\sum_{i=1}^{n} M_{ii}$"""))
+    assert "Index base 1" in result.python and f([[1, 2], [3, 4]]) == 5
+
+
+def test_an_index_bound_under_an_operator_in_the_input_line_is_not_an_input():
+    f, result = _fn(_algo(r"""
+        \Require values $x_1, \ldots, x_n$ with $\max_i x_i > 0$
+        \State \Return $\max(x)$"""))
+    assert result.functions[0].params == ["x"] and f([1, 5]) == 5

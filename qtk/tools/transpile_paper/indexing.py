@@ -132,7 +132,8 @@ def decide(body: list[ast.stmt], arrays: dict[str, tuple[ast.expr, ast.expr]],
                     _value_evidence(t.id, node.value, index_vars[t.id], lengths, ev, "is set to", True,
                                     offsets[t.id], WEAK if t.id in counters else STRONG,
                                     STRONG if t.id in direct else WEAK)
-        elif isinstance(node, ast.For) and isinstance(node.target, ast.Name) and node.target.id in index_vars:
+        elif isinstance(node, (ast.For, ast.comprehension)) and isinstance(node.target, ast.Name) \
+                and node.target.id in index_vars:  # a loop, or a sum's range (\\sum_{i=1}^{n} M_{ii})
             bounds = P.meta(node.iter, "bounds")
             if bounds:
                 v, arr = node.target.id, index_vars[node.target.id]

@@ -278,7 +278,9 @@ def _names_in_order(e: ast.expr) -> list[str]:
             visit(child)
 
     visit(e)
-    return found
+    bound = {n.id for c in ast.walk(e) if isinstance(c, ast.comprehension)
+             for n in ast.walk(c.target) if isinstance(n, ast.Name)}  # `\\max_i x_i`: i is bound there
+    return [n for n in found if n not in bound]
 
 
 def _derive_bounds(out: Params) -> None:
