@@ -253,3 +253,26 @@ def test_an_index_bound_under_an_operator_in_the_input_line_is_not_an_input():
         \Require values $x_1, \ldots, x_n$ with $\max_i x_i > 0$
         \State \Return $\max(x)$"""))
     assert result.functions[0].params == ["x"] and f([1, 5]) == 5
+
+
+def test_a_function_input_written_with_placeholder_arguments():
+    f, result = _fn(_algo(r"""
+        \Require a point $x$, a gradient oracle $g(\cdot)$
+        \State \Return $x - g(x)$"""))
+    assert result.functions[0].params == ["x", "g"] and f(5, lambda v: 2 * v) == -5
+
+
+def test_matrix_sizes_in_parentheses_after_each_matrix():
+    f, result = _fn(_a2e(r"""
+        \KwIn{$A$ ($n \times m$), $B$ ($m \times p$)}
+        \Return{$(n, m, p)$}\;"""))
+    assert result.functions[0].params == ["A", "B"] and f([[1, 2, 3]], [[1], [2], [3]]) == (1, 3, 1)
+
+
+def test_arrays_and_zero_matrices_of_a_given_size():
+    f, _ = _fn(_algo(r"""
+        \Require $n, p$
+        \State $C \gets$ zero matrix of size $n \times p$
+        \State $B \gets$ a new array of size $n$
+        \State \Return $(C, B)$"""))
+    assert f(2, 1) == ([[0], [0]], [None, None])

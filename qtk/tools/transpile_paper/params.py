@@ -96,6 +96,10 @@ def io_params(text: str, ctx: P.Ctx, out: Params) -> Params:
             continue
         if last_collection and grid_dims(seg, (after, [Tok("name", last_collection, 0)]), ctx, out):
             continue  # `$M$, an $r \\times k$ matrix`: the sizes of the matrix just named
+        prev = segments[k - 1][1] if k else []
+        if [w.value for w in words] == ["("] and single_name(prev) \
+                and grid_dims(seg, ([Tok("name", "matrix", 0)], prev), ctx, out):
+            continue  # `$A$ ($n \\times m$)`: the sizes of A, in parentheses after it
         if [w.value.lower() for w in words[-2:]] in (["for", "each"], ["for", "every"], ["for", "all"]) \
                 or words and words[-1].value.lower() in ("each", "every"):
             continue  # `a score $s_c$ for each $c \\in C$`: c ranges, it is no input
@@ -182,6 +186,11 @@ def _item(part: list[Tok], ctx: P.Ctx, out: Params, loose: bool) -> str | None:
     named = listed(part, ctx, out)
     if named:
         return named
+    if len(part) >= 3 and part[0].kind == "name" and part[1].value == "(" and part[-1].value == ")" \
+            and all(t.value in ("*", ",", "cdot", "...") for t in part[2:-1]):
+        ctx.callables.add(ident(part[0]))  # `oracle $g(\\cdot)$`: the function g is the input
+        out.add(ident(part[0]))
+        return None
     saved = ctx.collecting
     ctx.collecting = True  # a header may name variables the body has not assigned yet
     try:

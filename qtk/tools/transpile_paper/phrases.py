@@ -291,8 +291,9 @@ VALUES: list[Phrase] = [
     Phrase("empty set", _re(r"ART empty set || ART set"), _empty("set")),
     Phrase("empty map", _re(r"ART empty (?:map|dictionary|dict|hash table|hash map|mapping)"), _empty("map")),
     Phrase("empty list", _re(r"ART empty (?:list|stack|queue|array|sequence|vector|string)"), _empty("list")),
-    Phrase("zeros", _re(r"ART (?:{dims} )?" + _SEQ + r" of (?:{n} )?zeros || ART {dims} zero " + _SEQ), _zeros),
-    Phrase("sized", _re(r"ART {dims} " + _SEQ), _filled),
+    Phrase("zeros", _re(r"ART (?:{dims} )?" + _SEQ + r" of (?:{n} )?zeros || ART {dims} zero " + _SEQ
+                        + r" || ART zero " + _SEQ + r" of (?:size|shape) {dims}"), _zeros),
+    Phrase("sized", _re(r"ART {dims} " + _SEQ + r" || ART " + _SEQ + r" of (?:size|length) {dims}"), _filled),
     Phrase("filled", _re(r"ART {dims} " + _SEQ + r" (?:filled with|of|initiali[sz]ed to|all) {v}"
                          r" || ART " + _SEQ + r" of {n} (?:elements|entries|items|cells|values)"
                          r"(?:,? (?:all|each|every one|initiali[sz]ed to|set to|equal to|filled with) {v})?"), _filled),
