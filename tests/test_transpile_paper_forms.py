@@ -276,3 +276,50 @@ def test_arrays_and_zero_matrices_of_a_given_size():
         \State $B \gets$ a new array of size $n$
         \State \Return $(C, B)$"""))
     assert f(2, 1) == ([[0], [0]], [None, None])
+
+
+def test_keywords_in_bold_on_lines_of_their_own_open_and_close_blocks():
+    f, _ = _fn(_algo(r"""
+        \Require integers $a_1, \dots, a_n$
+        \State $s \gets 0$
+        \State \textbf{for} $i = 1$ \textbf{to} $n$ \textbf{do}
+          \State \textbf{if} $a_i > 0$ \textbf{then}
+            \State $s \gets s + a_i$
+          \State \textbf{else}
+            \State $s \gets s - 1$
+          \State \textbf{end if}
+        \State \textbf{end for}
+        \State \Return $s$"""))
+    assert f([3, -2, 4]) == 6
+
+
+def test_one_line_bold_if_with_end_if_and_trailing_hash_comment():
+    f, result = _fn(_algo(r"""
+        \REQUIRE costs $c_1, \dots, c_n$, budget $B$
+        \STATE $s \gets 0$, $k \gets 0$
+        \FOR{$i = 1$ \TO $n$}
+          \STATE $s \gets s + c_i$
+          \STATE \textbf{if} $s > B$ \textbf{then break end~if} \textit{\# leave the loop}
+          \STATE $k \gets i$
+        \ENDFOR
+        \RETURN $k$""", "\\usepackage{algorithmic}"))
+    assert "# leave the loop" in result.python and f([1, 2, 3], 3) == 2
+
+
+def test_comment_without_braces_takes_the_rest_of_its_line():
+    f, result = _fn(_algo(r"""
+        \Procedure{Dot}{$u, v$}
+        \Comment $u$ and $v$ have the same length $d$
+        \Statex
+        \State $s \gets 0$
+        \For{$i \gets 1$ \To $d$} \State $s \gets s + u_i v_i$ \EndFor
+        \State \Return $s$
+        \EndProcedure"""))
+    assert "u and v have the same length d" in result.python and f([1, 2], [3, 4]) == 11
+
+
+def test_the_last_entry_written_a_of_length_a_means_one_based():
+    f, result = _fn(_algo(r"""
+        \Require a list $M$
+        \State \Return $M[|M|]$"""))
+    assert "Index base 1" in result.python and f([4, 5, 6]) == 6

@@ -100,6 +100,10 @@ class FunctionBuilder:
             note = self.comments.stmt(f"{', '.join(implicit)}: used as arrays but never created "
                                       "in the pseudo-code")
             self.body = self.body[: len(preludes)] + [note] + made + self.body[len(preludes) :]
+        if unit.latex_name is not None:  # `for i = 1 to d` over u_i, d named nowhere: d = len(u)
+            sizes = records.loop_sizes(self.body, free, set(params.names))
+            free = [n for n in free if n not in dict(sizes)]
+            self.body = [ast.Assign(targets=[ast.Name(id=n, ctx=ast.Store())], value=v) for n, v in sizes] + self.body
         ret = outputs.declared_return(unit.output_io, self.body, params.defined(), ctx)
         if ret is not None:
             self.body.append(ret)

@@ -170,6 +170,8 @@ def _index_vars(body: list[ast.stmt], allocated: dict[str, int],
                 if v in (0, 1) and bound is index.lower:
                     ev.add(v, STRONG, f"slice {arr}[{v}..]")
             continue
+        if arr and isinstance(index, ast.Call) and _is_length(index, arr, {}):  # A[|A|]: valid 1-based only
+            ev.add(1, STRONG, f"{arr}[len({arr})] is read")
         if P.int_value(index) == 0:
             ev.add(0, STRONG, f"{arr}[0] is read")
         elif P.int_value(index) == 1 and arr not in zero_read:

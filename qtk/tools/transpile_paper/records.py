@@ -153,3 +153,30 @@ def sorted_values(body: list[ast.stmt]) -> list[ast.stmt]:
 def _is_sort(node: ast.expr) -> bool:
     return isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "sort" \
         and not node.args and not node.keywords
+
+
+def loop_sizes(body: list[ast.stmt], free: list[str], inputs: set[str]) -> list[tuple[str, ast.expr]]:
+    """`for i = 1 to d` (or `0 to d - 1`) with d defined nowhere and i indexing an input u
+    (`u_i`): d is the length of u."""
+    found: dict[str, ast.expr] = {}
+    for node in _walk(body):
+        if not (isinstance(node, ast.For) and isinstance(node.target, ast.Name)):
+            continue
+        bounds = P.meta(node.iter, "bounds")
+        if not bounds or bounds[2]:
+            continue
+        start, stop = P.int_value(bounds[0]), bounds[1]
+        size = stop if start == 1 else _minus_one_of(stop) if start == 0 else None
+        if not (isinstance(size, ast.Name) and size.id in free and size.id not in found):
+            continue
+        indexed = [n.value.id for n in _walk(node.body) if isinstance(n, ast.Subscript) and isinstance(n.value, ast.Name)
+                   and n.value.id in inputs and isinstance(n.slice, ast.Name) and n.slice.id == node.target.id]
+        if indexed:
+            found[size.id] = P.call("len", [ast.Name(id=indexed[0], ctx=ast.Load())])
+    return list(found.items())
+
+
+def _minus_one_of(e: ast.expr) -> ast.expr | None:
+    if isinstance(e, ast.BinOp) and isinstance(e.op, ast.Sub) and P.int_value(e.right) == 1:
+        return e.left
+    return None

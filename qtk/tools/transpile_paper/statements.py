@@ -302,6 +302,9 @@ def _inline_if(rest: list[Tok], ctx: P.Ctx) -> list[ast.stmt]:
     if not then:
         P.fail("a one-line if needs `then`")
     cond, body = rest[: then[0]], rest[then[0] + 1 :]
+    end = top_level(body, lambda t: t.kind == "kw" and t.value == "end")
+    if end and all(t.value in ("if", "~") for t in body[end[-1] + 1 :]):
+        body = body[: end[-1]]  # `... \\textbf{then break end~if}`
     other = top_level(body, lambda t: t.kind == "kw" and t.value == "else")
     body, orelse = (body[: other[0]], body[other[0] + 1 :]) if other else (body, [])
     return [ast.If(test=parse_all(cond, ctx, tuple_ok=False), body=_statement(body, ctx),
