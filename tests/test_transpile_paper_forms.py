@@ -323,3 +323,27 @@ def test_the_last_entry_written_a_of_length_a_means_one_based():
         \Require a list $M$
         \State \Return $M[|M|]$"""))
     assert "Index base 1" in result.python and f([4, 5, 6]) == 6
+
+
+def test_argmin_over_a_bare_index_of_an_expression():
+    f, _ = _fn(_a2e(r"""
+        \KwIn{points $x_1, \dots, x_n$ with labels $y_1, \dots, y_n$; a query $q$}
+        $j \gets \arg\min_{i} |x_i - q|$\;
+        \Return{$y_j$}\;"""))
+    assert f([1, 5, 9], ["a", "b", "c"], 6) == "b"
+
+
+def test_size_of_a_set_difference_and_absolute_value_of_a_number_difference():
+    f, _ = _fn(_algo(r"""
+        \Require a set $V$, a subset $S$, numbers $a, b$
+        \State \Return $(|V \setminus S|, |a - b|)$"""))
+    assert f({1, 2, 3}, {2}, 2, 5) == (2, 3)
+
+
+def test_text_subscripts_name_variables_even_keywords_and_keep_the_input_order():
+    f, result = _fn(_algo(r"""
+        \Require start $x_0$, tolerance $\epsilon_{\text{tol}}$, budget $n_{\text{iter}}$
+        \State $x_{\text{new}} \gets x_0$
+        \For{$k = 1$ \textbf{to} $n_{\text{iter}}$} \State $x_{\text{new}} \gets x_{\text{new}} / 2$ \EndFor
+        \State \Return $x_{\text{new}} < \epsilon_{\text{tol}}$"""))
+    assert result.functions[0].params == ["x_0", "epsilon_tol", "n_iter"] and f(8, 1.5, 3) is True

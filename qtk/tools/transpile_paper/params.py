@@ -158,7 +158,8 @@ def declared_order(out: Params, text: str) -> None:
             sub = toks[k + 2 : k + 3] if k + 2 < len(toks) and toks[k + 1].value == "_" else []
             if sub and sub[0].value == "{" and k + 3 < len(toks):
                 sub = toks[k + 3 : k + 4]
-            if sub and sub[0].kind in ("name", "num"):  # x_0, c_1: the names the parser makes
+            if sub and (sub[0].kind in ("name", "num") or sub[0].kind == "kw" and not sub[0].math):
+                # x_0, c_1, \\epsilon_{\\text{tol}}: the names the parser makes
                 first.setdefault(f"{ident(t)}_{sub[0].value}", k)
     out.names.sort(key=lambda n: first.get(n, len(toks)))
 
@@ -169,7 +170,8 @@ def _math_segments(toks: list[Tok]) -> list[tuple[list[Tok], list[Tok]]]:
     words: list[Tok] = []
     seg: list[Tok] = []
     for t in toks:
-        if t.math:
+        depth = sum(1 if x.value == "{" else -1 if x.value == "}" else 0 for x in seg if x.kind == "op")
+        if t.math or depth > 0:  # `$\\epsilon_{\\text{tol}}$`: text inside a math group stays in it
             seg.append(t)
             continue
         if seg:
