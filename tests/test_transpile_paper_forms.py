@@ -347,3 +347,35 @@ def test_text_subscripts_name_variables_even_keywords_and_keep_the_input_order()
         \For{$k = 1$ \textbf{to} $n_{\text{iter}}$} \State $x_{\text{new}} \gets x_{\text{new}} / 2$ \EndFor
         \State \Return $x_{\text{new}} < \epsilon_{\text{tol}}$"""))
     assert result.functions[0].params == ["x_0", "epsilon_tol", "n_iter"] and f(8, 1.5, 3) is True
+
+
+def test_a_bold_step_label_before_a_statement_is_a_comment():
+    f, result = _fn(_algo(r"""
+        \Require $n$
+        \State \textbf{Initialize:} $s \gets n$
+        \State \Return $s$"""))
+    assert "# Initialize" in result.python and f(3) == 3
+
+
+def test_c_style_for_headers():
+    f, _ = _fn(_algo(r"""
+        \Require $n$
+        \State $s \gets 0$
+        \For{$i \gets 0$; $i < n$; $i \gets i + 2$} \State $s \gets s + i$ \EndFor
+        \For{$j \gets n$; $j \ge 1$; $j \gets j - 1$} \State $s \gets s + 10 j$ \EndFor
+        \State \Return $s$"""))
+    assert f(4) == 2 + 100
+
+
+def test_map_with_a_default_value_and_maps_say_nothing_about_the_base():
+    f, result = _fn(_algo(r"""
+        \Require a list of words $W$
+        \State $f \gets$ an empty map with default value $0$
+        \State $best \gets W[1]$
+        \ForAll{$w \in W$}
+          \State $f[w] \gets f[w] + 1$
+          \If{$f[w] > f[best]$} \State $best \gets w$ \EndIf
+        \EndFor
+        \State \Return $best$"""))
+    assert "import collections" in result.python and "Index base 1" in result.python
+    assert f(["a", "b", "b"]) == "b"

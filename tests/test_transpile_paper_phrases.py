@@ -109,6 +109,11 @@ PHRASES = {
         \State add $x$ to $V$
         \State add $x$ to $V$
         \State \Return $V$""", (5,), {5}),
+    ("value", "map with default"): (r"""
+        \Require $k$
+        \State $m \gets$ an empty map with default value $0$
+        \State $m[k] \gets m[k] + 1$
+        \State \Return $m[k] + m[k + 1]$""", (3,), 1),
     ("value", "empty map"): (r"""
         \Require $x$
         \State $M \gets$ an empty map

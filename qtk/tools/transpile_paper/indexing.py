@@ -110,8 +110,8 @@ def decide(body: list[ast.stmt], arrays: dict[str, tuple[ast.expr, ast.expr]],
         v = P.int_value(lo)
         if v in (0, 1):
             ev.add(v, STRONG, f"{arr}[{v}..] is declared")
-    for arr, lo in allocated.items():
-        if lo in (0, 1):
+    for arr, lo in allocations(body).items():  # maps keyed by values say nothing about the base
+        if lo in (0, 1) and arr not in keyed:
             ev.add(lo, STRONG, f"{arr}[{lo}..] is allocated")
     index_vars, offsets = _index_vars(body, allocated, ev)
     # `for j = i to n` inside `for i = 1 to n`: j starts where i does

@@ -21,6 +21,9 @@ def for_tokens(toks: list[Tok], ctx: P.Ctx) -> ast.For:
     """`i \\gets 1 \\To n`, `i = n \\textbf{downto} 1`, `i = 1, \\ldots, n`, `each v \\in S`."""
     while toks and toks[0].kind == "kw" and toks[0].value in ("for", "each", "every", "all"):
         toks = toks[1:]
+    semis = top_level(toks, lambda t: t.kind == "op" and t.value == ";")
+    if len(semis) == 2:
+        return _c_style(toks, semis, ctx)
     toks, order = _order_suffix(toks)
     chain = _bounded(toks)
     if chain is not None:
@@ -118,6 +121,43 @@ def _rename(e: ast.expr, old: str, new: str) -> ast.expr:
             return ast.Name(id=new, ctx=node.ctx) if node.id == old else node
 
     return R().visit(copy.deepcopy(e))
+
+
+def _c_style(toks: list[Tok], semis: list[int], ctx: P.Ctx) -> ast.For:
+    """`i \\gets 0; i < n; i \\gets i + 2` (a C-style header): a counted range."""
+    from qtk.tools.transpile_paper.statements import statement_tokens
+
+    init = statement_tokens(toks[: semis[0]], ctx)
+    test = parse_all(toks[semis[0] + 1 : semis[1]], ctx, tuple_ok=False)
+    step = statement_tokens(toks[semis[1] + 1 :], ctx)
+    if not (len(init) == 1 and isinstance(init[0], ast.Assign) and isinstance(init[0].targets[0], ast.Name)
+            and isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.left, ast.Name)
+            and test.left.id == init[0].targets[0].id and len(step) == 1):
+        raise Untranslatable("a C-style loop header this reader does not follow")
+    var, start, bound = init[0].targets[0], init[0].value, test.comparators[0]
+    delta = _step_of(step[0], var.id)
+    op = type(test.ops[0])
+    if delta is None or (delta > 0) != (op in (ast.Lt, ast.LtE)) or op not in (ast.Lt, ast.LtE, ast.Gt, ast.GtE):
+        raise Untranslatable("a C-style loop header this reader does not follow")
+    last = bound if op in (ast.LtE, ast.GtE) else P.add_const(bound, -1 if delta > 0 else 1)
+    rng = P.make_range(start, last, None if abs(delta) == 1 else P.const(abs(delta)), down=delta < 0)
+    return ast.For(target=var, iter=rng, body=[], orelse=[])
+
+
+def _step_of(stmt: ast.stmt, var: str) -> int | None:
+    """+c for `i \\gets i + c` / `i += c`, -c for a decrement, else None."""
+    if isinstance(stmt, ast.AugAssign) and isinstance(stmt.target, ast.Name) and stmt.target.id == var:
+        c = P.int_value(stmt.value)
+        if c is None or not isinstance(stmt.op, (ast.Add, ast.Sub)):
+            return None
+        return c if isinstance(stmt.op, ast.Add) else -c
+    value = stmt.value if isinstance(stmt, ast.Assign) else None
+    if isinstance(value, ast.BinOp) and isinstance(stmt.targets[0], ast.Name) and stmt.targets[0].id == var \
+            and isinstance(value.left, ast.Name) and value.left.id == var:
+        c = P.int_value(stmt.value.right)
+        if c is not None and isinstance(stmt.value.op, (ast.Add, ast.Sub)):
+            return c if isinstance(stmt.value.op, ast.Add) else -c
+    return None
 
 
 _VERTEX_WORDS = {"vertex", "vertices", "node", "nodes"}

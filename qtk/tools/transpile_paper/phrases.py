@@ -260,6 +260,12 @@ def _empty(kind: str):
     return build
 
 
+def _default_map(s, ctx) -> ast.expr:
+    """`an empty map with default value $0$`: a map that reads missing keys as 0."""
+    args = ast.arguments(posonlyargs=[], args=[], kwonlyargs=[], kw_defaults=[], defaults=[])
+    return P.mark(P.call("collections.defaultdict", [ast.Lambda(args=args, body=_expr(s["v"], ctx))]), map=True)
+
+
 def _zeros(s, ctx) -> ast.expr:
     """`an $(m + 1) \\times (n + 1)$ matrix of zeros`, `an array of $k + 1$ zeros`."""
     return grid(s.get("dims") or s["n"], P.const(0), ctx)
@@ -289,6 +295,8 @@ def _call_on(fname: str):
 
 VALUES: list[Phrase] = [
     Phrase("empty set", _re(r"ART empty set || ART set"), _empty("set")),
+    Phrase("map with default", _re(r"ART empty (?:map|dictionary|dict|hash table|hash map|mapping) with (?:a )?default"
+                                   r" (?:value )?(?:of )?{v}"), _default_map),
     Phrase("empty map", _re(r"ART empty (?:map|dictionary|dict|hash table|hash map|mapping)"), _empty("map")),
     Phrase("empty list", _re(r"ART empty (?:list|stack|queue|array|sequence|vector|string)"), _empty("list")),
     Phrase("zeros", _re(r"ART (?:{dims} )?" + _SEQ + r" of (?:{n} )?zeros || ART {dims} zero " + _SEQ

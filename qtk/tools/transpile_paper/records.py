@@ -169,8 +169,9 @@ def loop_sizes(body: list[ast.stmt], free: list[str], inputs: set[str]) -> list[
         size = stop if start == 1 else _minus_one_of(stop) if start == 0 else None
         if not (isinstance(size, ast.Name) and size.id in free and size.id not in found):
             continue
-        indexed = [n.value.id for n in _walk(node.body) if isinstance(n, ast.Subscript) and isinstance(n.value, ast.Name)
-                   and n.value.id in inputs and isinstance(n.slice, ast.Name) and n.slice.id == node.target.id]
+        indexed = [n.value.id for n in _walk(node.body) if isinstance(n, ast.Subscript)
+                   and isinstance(n.value, ast.Name) and n.value.id in inputs
+                   and isinstance(n.slice, ast.Name) and n.slice.id == node.target.id]
         if indexed:
             found[size.id] = P.call("len", [ast.Name(id=indexed[0], ctx=ast.Load())])
     return list(found.items())

@@ -69,6 +69,10 @@ def _promote_io(nodes: list[ir.Node]) -> list[ir.Node]:
         label = m.group(1).lower() if m else ""
         if m and (m.group(2) or m.group(3)) and label in _INPUT_LABELS | _OUTPUT_LABELS:
             out.append(ir.IO(node.line, m.group(1), node.text.sub(m.end(), len(node.text)), node.raw))
+        elif m and (m.group(2) or m.group(3)) and node.text.text[m.end():].strip():
+            # `\textbf{Initialize:} $s \gets 0$`: a label naming the step, then the statement
+            out.append(ir.Comment(node.line, m.group(1)))
+            out.append(ir.Statement(node.line, node.text.sub(m.end(), len(node.text)).strip(), node.raw))
         else:
             if isinstance(node, ir.Function):
                 node.body = _promote_io(node.body)
