@@ -379,3 +379,21 @@ def test_map_with_a_default_value_and_maps_say_nothing_about_the_base():
         \State \Return $best$"""))
     assert "import collections" in result.python and "Index base 1" in result.python
     assert f(["a", "b", "b"]) == "b"
+
+
+def test_an_output_naming_several_variables_returns_them_all():
+    f, _ = _fn(_algo(r"""
+        \Require numbers $a_1, \ldots, a_n$
+        \Ensure the sum $s$ and the product $p$ of the numbers
+        \State $s \gets 0$; $p \gets 1$
+        \For{$i \gets 1$ \To $n$} \State $s \gets s + a_i$; $p \gets p \cdot a_i$ \EndFor"""))
+    assert f([2, 3]) == (5, 6)
+
+
+def test_a_loop_variable_named_as_a_string_has_a_length():
+    f, _ = _fn(_a2e(r"""
+        \KwIn{a collection of strings $S$}
+        $L \gets 0$\;
+        \ForEach{string $s$ in $S$}{$L \gets L + |s|$\;}
+        \Return{$L$}\;"""))
+    assert f(["ab", "c"]) == 3

@@ -46,6 +46,9 @@ def for_tokens(toks: list[Tok], ctx: P.Ctx) -> ast.For:
         else:
             before = before[first_math:]
         target = store(parse_all(before, ctx), ctx)
+        nouns = {t.value.lower() for t in toks[: member[0]] if not t.math}
+        if isinstance(target, ast.Name) and nouns & _COLLECTION_NOUNS:
+            ctx.collections.add(target.id)  # `each string $s$ in $S$`: |s| is its length
         after = toks[member[0] + 1 :]
         dots = top_level(after, lambda t: t.kind == "op" and t.value in ("..", "..."))
         iterable = _counted(after, ctx) if dots else parse_all(after, ctx)  # i in 1..n
@@ -160,6 +163,7 @@ def _step_of(stmt: ast.stmt, var: str) -> int | None:
     return None
 
 
+_COLLECTION_NOUNS = {"string", "word", "list", "array", "set", "sequence", "path", "row", "column"}
 _VERTEX_WORDS = {"vertex", "vertices", "node", "nodes"}
 
 
