@@ -128,7 +128,7 @@ def _rename(e: ast.expr, old: str, new: str) -> ast.expr:
 
 def _c_style(toks: list[Tok], semis: list[int], ctx: P.Ctx) -> ast.For:
     """`i \\gets 0; i < n; i \\gets i + 2` (a C-style header): a counted range."""
-    from qtk.tools.transpile_paper.statements import statement_tokens
+    statement_tokens = P.PARSERS.statement_tokens
 
     init = statement_tokens(toks[: semis[0]], ctx)
     test = parse_all(toks[semis[0] + 1 : semis[1]], ctx, tuple_ok=False)

@@ -14,7 +14,6 @@ from __future__ import annotations
 import ast
 import re
 from dataclasses import dataclass
-from types import SimpleNamespace
 from typing import Callable
 
 from qtk.tools.transpile_paper import pyast as P
@@ -24,9 +23,9 @@ from qtk.tools.transpile_paper.mathtok import Tok
 from qtk.tools.transpile_paper.pyast import store
 
 # Phrases turn words into statements, and some of them (`for all $i$: ...`) hold a statement of
-# their own: statements.py, which reads the phrase table, hands its parsers in here when it loads
-# (so the two modules do not import each other).
-PARSERS = SimpleNamespace()
+# their own: statements.py hands its parsers to pyast.PARSERS when it loads (so that phrases,
+# loops and statements do not import each other in a circle).
+PARSERS = P.PARSERS
 
 
 @dataclass
