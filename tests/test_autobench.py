@@ -114,14 +114,16 @@ def pid_alive(pid: int) -> bool:
     return not (stat.exists() and stat.read_text().split(") ")[-1].startswith("Z"))
 
 
-@pytest.fixture(scope="module", params=[None, "ctypes,subprocess"], ids=["fresh", "preload"])
+@pytest.fixture(scope="module", params=[["--no-preload"], [], ["--preload", "ctypes"]],
+                ids=["fresh", "preload", "explicit-preload"])
 def full_run(tmp_path_factory, request):
-    """One run over every kind of module; the tests below each check one aspect of it. Twice:
-    a fresh interpreter per module, and pytest forked from a --preload fork server."""
+    """One run over every kind of module; the tests below each check one aspect of it. Three
+    times: a fresh interpreter per module, pytest forked from the fork server with what it found
+    to preload (the default), and with a module named by --preload as well."""
     root = tmp_path_factory.mktemp("ab_generated_full")
     pidfile, counter = root / "grandchild.pid", root / "flaky.count"
     suite = write_suite(root, MODULES, pidfile=str(pidfile), counter=str(counter))
-    preload = ["--preload", request.param] if request.param else []
+    preload = request.param
     proc = autobench(suite, "-j", "2", "--timeout", "3", "--reruns", "1", "--json", root / "report.json",
                      "--junit-xml", root / "report.xml", *preload, cwd=root)
     report = json.loads((root / "report.json").read_text())
@@ -253,23 +255,26 @@ def test_sees_the_module():
 """
 
 
-@pytest.mark.parametrize("preload", [False, True])
-def test_preload_imports_once_and_forks_each_module(tmp_path, preload):
-    """--preload: the fork server imports the module once; every test module still gets it.
-    Without it, each module's fresh interpreter imports it again."""
+@pytest.mark.parametrize("args,imports", [(["--no-preload"], 3), ([], 1),
+                                          (["--no-preload", "--preload", "counted_import_for_autobench"], 1)],
+                         ids=["no-preload", "default", "explicit-only"])
+def test_preload_imports_once_and_forks_each_module(tmp_path, args, imports):
+    """By default the fork server imports what several test modules import, once; every test
+    module still gets it. --no-preload: each module's fresh interpreter imports it again;
+    --preload M with it: only M is preloaded."""
     lib, log = tmp_path / "lib", tmp_path / "imports.txt"
     lib.mkdir()
     (lib / "counted_import_for_autobench.py").write_text(
         f"import os\nVALUE = 42\nwith open({str(log)!r}, 'a') as f:\n    f.write(f'{{os.getpid()}}\\n')\n")
     suite = write_suite(tmp_path, {f"test_c{i}.py": COUNTED for i in range(3)})
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(lib), os.environ.get("PYTHONPATH")])))
-    args = [sys.executable, "-m", "qtk", "autobench", str(suite), "-j", "2", "--no-cache", "--json", "-"]
-    if preload:
-        args += ["--preload", "counted_import_for_autobench"]
-    proc = subprocess.run(args, cwd=tmp_path, capture_output=True, text=True, timeout=60, env=env)
+    cmd = [sys.executable, "-m", "qtk", "autobench", str(suite), "-j", "2", "--no-cache", "--json", "-", *args]
+    proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=60, env=env)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert json.loads(proc.stdout)["totals"]["passed"] == 3
-    assert len(log.read_text().splitlines()) == (1 if preload else 3)
+    report = json.loads(proc.stdout)
+    assert report["totals"]["passed"] == 3
+    assert len(log.read_text().splitlines()) == imports
+    assert ("counted_import_for_autobench" in report["preload"]["modules"]) == (imports == 1)
 
 
 def test_preload_of_a_missing_module_is_a_usage_error(tmp_path):
@@ -393,3 +398,99 @@ def test_usage_errors(tmp_path, cli):
     assert result.exit_code == 2 and "--python" in result.stderr
     result = cli("autobench", empty, "--", "--junit-xml=x.xml")
     assert result.exit_code == 2 and "qtk autobench --junit-xml" in result.stderr
+
+
+def _lib_env(tmp_path: Path, modules: dict[str, str]) -> dict[str, str]:
+    """Importable helper modules in tmp_path/lib (outside the suite), and an env that finds them."""
+    lib = tmp_path / "lib"
+    lib.mkdir(exist_ok=True)
+    for name, body in modules.items():
+        (lib / f"{name}.py").write_text(textwrap.dedent(body))
+    return dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(lib), os.environ.get("PYTHONPATH")])))
+
+
+def _run(suite: Path, cwd: Path, env: dict[str, str], *args) -> tuple[subprocess.CompletedProcess, dict]:
+    proc = subprocess.run([sys.executable, "-m", "qtk", "autobench", str(suite), "-j", "2", "--json", "-", *args],
+                          cwd=cwd, capture_output=True, text=True, timeout=120, env=env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return proc, json.loads(proc.stdout)
+
+
+ENV_READER = """
+import os
+SEEN = os.environ.get("AB_CONFTEST_VAR")
+"""
+ENV_TEST = """
+import env_reader_for_autobench
+def test_sees_the_conftest_variable():
+    assert env_reader_for_autobench.SEEN == "set by conftest"
+"""
+
+
+@pytest.mark.parametrize("how", ["static", "hidden"])
+def test_environment_set_by_conftest_reaches_imports_made_after_it(tmp_path, how):
+    """A conftest sets a variable that a module shared by the tests reads at import. Preloading
+    that module would hide the variable from it, so those test modules are not forked from the
+    preload: seen in the conftest's source ("static"), or, when a helper hides the change from
+    that reading ("hidden"), by the forked run itself, which stops and is rerun fresh; the next
+    run knows it from the cache."""
+    setter = ("import os\nos.environ['AB_CONFTEST_VAR'] = 'set by conftest'\n" if how == "static" else
+              "import env_setter_for_autobench\nenv_setter_for_autobench.apply()\n")
+    env = _lib_env(tmp_path, {"env_reader_for_autobench": ENV_READER, "env_setter_for_autobench": """
+        import os
+        def apply():
+            os.environ.update(AB_CONFTEST_VAR="set by conftest")
+    """})
+    suite = write_suite(tmp_path, {"conftest.py": setter, **{f"test_e{i}.py": ENV_TEST for i in range(3)}})
+    for run in (1, 2):
+        proc, report = _run(suite, tmp_path, env)
+        assert report["totals"] == {**report["totals"], "passed": 3, "failed": 0}
+        assert len(report["preload"]["fresh"]) == 3, report["preload"]
+        preloaded = "env_reader_for_autobench" in report["preload"]["modules"]
+        assert preloaded == (how == "hidden" and run == 1)  # before the first run showed the change
+        rerun = "changed os.environ (AB_CONFTEST_VAR)" in proc.stderr
+        assert rerun == (how == "hidden" and run == 1), proc.stderr
+        assert "run in a fresh interpreter" in proc.stderr or rerun
+
+
+STATEFUL = """
+import stateful_for_autobench
+def test_starts_pristine():
+    stateful_for_autobench.SEEN.append(__name__)
+    assert stateful_for_autobench.SEEN == [__name__]
+"""
+
+
+def test_state_leaked_into_a_preloaded_module_stays_in_its_test_module(tmp_path):
+    env = _lib_env(tmp_path, {"stateful_for_autobench": "SEEN = []\n"})
+    suite = write_suite(tmp_path, {f"test_s{i}.py": STATEFUL for i in range(4)})
+    _, report = _run(suite, tmp_path, env, "--no-cache")
+    assert "stateful_for_autobench" in report["preload"]["modules"]
+    assert report["totals"]["passed"] == 4 and report["ok"]
+
+
+THREADED = """
+import os, threading, time
+with open({log!r}, "a") as f:
+    f.write(f"{{os.getpid()}}\\n")
+threading.Thread(target=time.sleep, args=(60,), daemon=True).start()
+"""
+
+
+def test_an_import_that_starts_a_thread_is_not_preloaded(tmp_path):
+    """It is named in a notice; the modules that use it import it themselves, and still pass;
+    the next run skips it without trying, and still names it."""
+    log = tmp_path / "imports.txt"
+    env = _lib_env(tmp_path, {"threaded_for_autobench": THREADED.format(log=str(log)),
+                              "stateful_for_autobench": "SEEN = []\n"})
+    body = "import threaded_for_autobench, stateful_for_autobench\ndef test_x(): pass\n"
+    suite = write_suite(tmp_path, {f"test_t{i}.py": body for i in range(3)})
+    for run in (1, 2):
+        proc, report = _run(suite, tmp_path, env)
+        assert report["totals"]["passed"] == 3
+        assert "threaded_for_autobench" in report["preload"]["unsafe"]
+        assert "stateful_for_autobench" in report["preload"]["modules"]
+        assert "threaded_for_autobench" not in report["preload"]["modules"]
+        assert "not preloading threaded_for_autobench: its import started 1 thread(s)" in proc.stderr
+    # run 1: once in the server that found it unsafe, then once per test module; run 2: per module
+    assert len(log.read_text().splitlines()) == 1 + 3 + 3

@@ -29,13 +29,14 @@ from pathlib import Path
 from typing import Callable
 
 from qtk.errors import UsageError
-from qtk.tools.autobench import discover
+from qtk.tools.autobench import discover, imports, processes
 from qtk.tools.autobench.classify import classify
-from qtk.tools.autobench.preload import ForkedProcess, ForkServer
+from qtk.tools.autobench.preload import ForkedProcess, start_server
 from qtk.tools.autobench.results import CRASH, ERROR, FAIL, FLAKY, NOTRUN, PASS, ModuleResult, SuiteReport
 
 PLUGIN_NAME = "_qtk_autobench_plugin"
-POLL_S = 0.005
+POLL_S = processes.POLL_S
+ENV_CHANGED_EXIT = 117  # pytest_plugin.py's: a forked module changed os.environ; rerun it fresh
 RERUNNABLE = frozenset({FAIL, ERROR, CRASH})  # not TIMEOUT: a rerun would cost another full timeout
 # pytest's "generated xml file: <our temp file>" line names a file deleted after the run.
 _XML_NOTICE = re.compile(r"^-+ generated xml file: .*-+\n", re.MULTILINE)
@@ -62,7 +63,8 @@ class AutobenchOptions:
     python: str = sys.executable
     cache_file: Path | None = None  # None: discover.default_cache_file(target)
     use_cache: bool = True
-    preload: tuple[str, ...] = ()  # modules a fork server imports once; each module's pytest is forked from it
+    preload: tuple[str, ...] = ()  # modules the fork server imports besides those it finds itself
+    auto_preload: bool = True  # fork each module's pytest from a server that preloaded the shared imports
     kill_grace_s: float = 2.0  # how long faulthandler gets to dump stacks after SIGABRT
 
     def validate(self) -> None:
@@ -100,18 +102,37 @@ class _Job:
     pidfd: int | None  # readable once the process exits (None where pidfds are missing: poll)
 
 
+@dataclass
+class _Plan:
+    """What the fork server preloads and which modules are not forked from it (imports.py)."""
+
+    auto: list[str] = field(default_factory=list)
+    sys_path_dirs: list[str] = field(default_factory=list)
+    fresh: dict[Path, str] = field(default_factory=dict)  # module -> why a fresh interpreter
+    unsafe: dict[str, str] = field(default_factory=dict)  # import -> why not preloaded (grows)
+
+
 class _Scheduler:
     def __init__(self, modules: list[Path], displays: dict[Path, str], opts: AutobenchOptions,
-                 workdir: Path, on_result: Callable[[ModuleResult], None] | None):
+                 workdir: Path, plan: _Plan, on_result: Callable[[ModuleResult], None] | None,
+                 on_notice: Callable[[str], None]):
         self.opts, self.workdir, self.displays, self.on_result = opts, workdir, displays, on_result
+        self.plan, self.on_notice = plan, on_notice
         self.pending: deque[tuple[Path, int, ModuleResult | None]] = deque((m, 1, None) for m in modules)
         self.running: list[_Job] = []
         self.results: dict[Path, ModuleResult] = {}
+        self.imported: dict[Path, list[str]] = {}  # what each module's run imported (next run's plan)
+        self.env_changes: dict[Path, list[str]] = {}  # variables each module's run changed
         self.plugin_dir = workdir / "plugin"
         self.plugin_dir.mkdir()
         shutil.copyfile(Path(__file__).with_name("pytest_plugin.py"), self.plugin_dir / f"{PLUGIN_NAME}.py")
+        self.env = dict(os.environ, PYTHONFAULTHANDLER="1")
+        self.env["PYTHONPATH"] = os.pathsep.join(p for p in (str(self.plugin_dir), self.env.get("PYTHONPATH")) if p)
         self._serial = 0
-        self.server = ForkServer(opts.python, self.plugin_dir, opts.preload) if opts.preload else None
+        self.server = None
+        if opts.preload or opts.auto_preload:
+            self.server = start_server(opts.python, self.plugin_dir, self.env, opts.preload,
+                                       plan.auto, plan.sys_path_dirs, plan.unsafe)
 
     def close(self) -> None:
         if self.server is not None:
@@ -134,7 +155,7 @@ class _Scheduler:
             self._stop_all(session=False)
             return "interrupted"
         except BaseException:
-            _kill_groups(self.running, dump_stacks=False, grace_s=0)  # never leave orphans behind
+            processes.kill_groups(self.running, dump_stacks=False, grace_s=0)  # never leave orphans behind
             raise
         return None
 
@@ -165,11 +186,10 @@ class _Scheduler:
         cmd = [self.opts.python, "-m", "pytest", str(module), "-p", PLUGIN_NAME,
                f"--junit-xml={xml_path}", "-o", "junit_family=xunit2",
                "-o", f"cache_dir={stem.with_suffix('.cache')}", *self.opts.pytest_args]
-        env = dict(os.environ, PYTHONFAULTHANDLER="1", QTK_AUTOBENCH_EVENTS=str(events_path))
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(self.plugin_dir), env.get("PYTHONPATH")) if p)
+        env = dict(self.env, QTK_AUTOBENCH_EVENTS=str(events_path))
         out = open(out_path, "wb")  # noqa: SIM115 - closed in _finish; a file, not a pipe, never fills up
-        if self.server is not None:
-            proc = self.server.spawn(cmd[3:], out_path, env, self.plugin_dir)  # cmd less `python -m pytest`
+        if self.server is not None and module not in self.plan.fresh:
+            proc = self.server.spawn(cmd[3:], out_path, env)  # cmd less `python -m pytest`
             pidfd = None
         else:
             try:
@@ -178,7 +198,7 @@ class _Scheduler:
             except OSError as e:
                 out.close()
                 raise UsageError(f"--python {self.opts.python}: cannot run it ({e.strerror})") from e
-            pidfd = _pidfd(proc.pid)
+            pidfd = processes.pidfd(proc.pid)
         now = time.monotonic()
         deadline = now + self.opts.timeout if self.opts.timeout else None
         self.running.append(_Job(module, self.displays[module], attempt, first_failure, proc, now,
@@ -190,11 +210,22 @@ class _Scheduler:
             if job.proc.poll() is not None:
                 self._finish(job, timed_out=False)
             elif job.deadline is not None and now >= job.deadline:
-                _kill_groups([job], dump_stacks=True, grace_s=self.opts.kill_grace_s)
+                processes.kill_groups([job], dump_stacks=True, grace_s=self.opts.kill_grace_s)
                 self._finish(job, timed_out=True)
 
     def _finish(self, job: _Job, timed_out: bool, session: bool = False) -> None:
         self._release(job)
+        imported, env_changed = imports.read_run_facts(job.events_path)
+        self.env_changes[job.module] = env_changed
+        if imported is not None:
+            self.imported[job.module] = imported
+        if env_changed and isinstance(job.proc, ForkedProcess) and job.proc.returncode == ENV_CHANGED_EXIT:
+            # Preloaded modules were imported before that change: run it as a fresh interpreter would.
+            self.plan.fresh[job.module] = f"changes os.environ ({', '.join(env_changed[:3])})"
+            self.on_notice(f"{job.display} changed os.environ ({', '.join(env_changed[:3])}) before its "
+                           "tests: running it again in a fresh interpreter")
+            self.pending.appendleft((job.module, job.attempt, job.first_failure))
+            return
         duration = time.monotonic() - job.started
         output = _XML_NOTICE.sub("", job.out_path.read_bytes().decode("utf-8", errors="replace"))
         result = classify(job.module, job.display, job.proc.returncode, timed_out, duration, output,
@@ -223,10 +254,10 @@ class _Scheduler:
 
     def _stop_all(self, session: bool) -> None:
         """Kill every running module; unstarted ones keep an earlier failed attempt or become NOTRUN."""
-        old = _ignore_sigint()
+        old = processes.ignore_sigint()
         try:
             jobs = list(self.running)
-            _kill_groups(jobs, dump_stacks=session, grace_s=self.opts.kill_grace_s)
+            processes.kill_groups(jobs, dump_stacks=session, grace_s=self.opts.kill_grace_s)
             for job in jobs:
                 if session:
                     self._finish(job, timed_out=True, session=True)
@@ -254,71 +285,6 @@ def _check_python(python: str) -> None:
         raise UsageError(f"--python {python}: cannot import pytest ({last})")
 
 
-def _pidfd(pid: int) -> int | None:
-    try:
-        return os.pidfd_open(pid)
-    except (AttributeError, OSError):  # not Linux, or a kernel before 5.3
-        return None
-
-
-def _ignore_sigint():
-    """A second Ctrl-C while the children are being killed would leave them running."""
-    try:
-        return signal.signal(signal.SIGINT, signal.SIG_IGN)
-    except ValueError:  # not the main thread
-        return None
-
-
-def _sigterm_as_interrupt():
-    """CI cancels a job with SIGTERM; the modules run in their own sessions and would outlive us,
-    so SIGTERM is handled as Ctrl-C: kill them, report what finished."""
-
-    def handler(signum, frame):
-        raise KeyboardInterrupt
-
-    try:
-        return signal.signal(signal.SIGTERM, handler)
-    except ValueError:  # not the main thread: the caller owns signals
-        return None
-
-
-def _kill_groups(jobs: list[_Job], dump_stacks: bool, grace_s: float) -> None:
-    """SIGABRT each pytest (faulthandler prints its stacks), then SIGKILL each whole process group.
-
-    The group is killed while its leader is an unreaped zombie at worst, so its id cannot have
-    been reused by an unrelated process."""
-    if dump_stacks:
-        for job in jobs:
-            _signal(job.proc.pid, signal.SIGABRT, group=False)
-        end = time.monotonic() + grace_s
-        while time.monotonic() < end and not all(_job_exited(j) for j in jobs):
-            time.sleep(POLL_S)
-    for job in jobs:
-        _signal(job.proc.pid, signal.SIGKILL, group=True)
-        job.proc.wait()
-
-
-def _signal(pid: int, sig: int, group: bool) -> None:
-    try:
-        os.killpg(pid, sig) if group else os.kill(pid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass  # already gone
-
-
-def _job_exited(job: _Job) -> bool:
-    if isinstance(job.proc, ForkedProcess):  # the fork server has reaped it and says so
-        return job.proc.poll() is not None
-    return _exited(job.proc.pid)
-
-
-def _exited(pid: int) -> bool:
-    """Has `pid` exited? Checked with WNOWAIT so the zombie (and its group id) stays reserved."""
-    try:
-        return os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
-    except ChildProcessError:
-        return True
-
-
 def _display_names(modules: list[Path], target: Path) -> dict[Path, str]:
     """Paths as the user would type them: relative to the working directory when below it."""
     cwd = Path.cwd().resolve()
@@ -336,25 +302,69 @@ def _display_names(modules: list[Path], target: Path) -> dict[Path, str]:
     return names
 
 
-def run_suite(target: Path, opts: AutobenchOptions,
-              on_result: Callable[[ModuleResult], None] | None = None) -> SuiteReport:
+def _make_plan(modules: list[Path], target: Path, opts: AutobenchOptions, cache: discover.DurationCache) -> _Plan:
+    plan = _Plan(unsafe=dict(cache.unsafe))
+    if not opts.auto_preload:
+        return plan
+    measured = {m: cache.imports[cache.key(m)] for m in modules if cache.key(m) in cache.imports}
+    suite = imports.SuiteImports(modules, discover.cache_root(target), opts.patterns, measured)
+    plan.fresh = {**{m: cache.fresh[cache.key(m)] for m in modules if cache.key(m) in cache.fresh}, **suite.plain}
+    plan.auto = suite.shared(fresh=set(plan.fresh))  # the server skips those in plan.unsafe
+    plan.sys_path_dirs = imports.sys_path_dirs(modules)
+    return plan
+
+
+def _remember(cache: discover.DurationCache, scheduler: _Scheduler, results: dict[Path, ModuleResult]) -> None:
+    """Durations, what each module imported, which modules change os.environ, unsafe imports."""
+    cache.update({m: r.duration_s for m, r in results.items() if r.status != NOTRUN})
+    for m, names in scheduler.imported.items():
+        cache.imports[cache.key(m)] = names
+    for m, changed in scheduler.env_changes.items():
+        if changed:
+            cache.fresh[cache.key(m)] = f"changes os.environ ({', '.join(changed[:3])})"
+        else:
+            cache.fresh.pop(cache.key(m), None)
+    cache.unsafe = dict(scheduler.plan.unsafe)
+
+
+def _announce(scheduler: _Scheduler, known_unsafe: set[str], on_notice: Callable[[str], None]) -> None:
+    plan, server = scheduler.plan, scheduler.server
+    if server is not None:
+        for name in sorted({*server.skipped, *(set(plan.unsafe) - known_unsafe)}):
+            on_notice(f"not preloading {name}: {plan.unsafe[name]} (the test modules import it themselves)")
+        for name in server.threaded:
+            on_notice(f"--preload {name}: its import started a thread; preloaded anyway, as asked")
+        if plan.fresh and scheduler.opts.auto_preload:
+            n = len(plan.fresh)
+            why = next(iter(plan.fresh.values()))
+            on_notice(f"{n} module{'s' if n != 1 else ''} run in a fresh interpreter, not forked from the "
+                      f"preload: {why}" + (" (and others)" if len(set(plan.fresh.values())) > 1 else ""))
+
+
+def run_suite(target: Path, opts: AutobenchOptions, on_result: Callable[[ModuleResult], None] | None = None,
+              on_notice: Callable[[str], None] | None = None) -> SuiteReport:
     """Discover, schedule (longest first), run and judge every module under `target`.
 
-    `on_result` is called once per module as soon as its verdict is final (for progress output)."""
+    `on_result` is called once per module as soon as its verdict is final (for progress output);
+    `on_notice` with one line whenever the preload leaves something out and why."""
     opts.validate()
     if opts.python != sys.executable:
         _check_python(opts.python)
+    on_notice = on_notice or (lambda line: None)
     target = Path(target)
     modules = discover.discover_modules(target, opts.patterns)
     cache_file = (opts.cache_file or discover.default_cache_file(target)) if opts.use_cache else None
     cache = discover.DurationCache(cache_file, discover.cache_root(target))
     displays = _display_names(modules, target)
     started = time.monotonic()
+    plan = _make_plan(modules, target, opts, cache)
     workdir = Path(tempfile.mkdtemp(prefix="qtk-autobench-"))
-    old_term = _sigterm_as_interrupt()
+    old_term = processes.sigterm_as_interrupt()
     scheduler = None
     try:
-        scheduler = _Scheduler(discover.longest_first(modules, cache), displays, opts, workdir, on_result)
+        scheduler = _Scheduler(discover.longest_first(modules, cache), displays, opts, workdir, plan, on_result,
+                               on_notice)
+        _announce(scheduler, set(cache.unsafe), on_notice)
         deadline = started + opts.session_timeout if opts.session_timeout else None
         stop = scheduler.run(deadline)
     finally:
@@ -371,8 +381,10 @@ def run_suite(target: Path, opts: AutobenchOptions,
         for m in missing:
             # One failed "test" per module, as in the JUnit report: a run cut short must not read clean.
             results[m] = ModuleResult(displays[m], m, NOTRUN, failed=1, detail=f"not finished: {reason}")
-    cache.update({m: r.duration_s for m, r in results.items() if r.status != NOTRUN})
+    _remember(cache, scheduler, results)
     cache.save()
+    preload = {"modules": [*opts.preload, *(scheduler.server.preloaded if scheduler.server else [])],
+               "unsafe": dict(plan.unsafe), "fresh": {displays[m]: why for m, why in plan.fresh.items()}}
     return SuiteReport(target=target, results=sorted(results.values(), key=lambda r: r.module),
                        wall_s=time.monotonic() - started, jobs=opts.jobs, cache_file=cache_file,
-                       interrupted=stop == "interrupted", session_timed_out=stop == "session")
+                       interrupted=stop == "interrupted", session_timed_out=stop == "session", preload=preload)
