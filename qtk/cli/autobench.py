@@ -57,6 +57,8 @@ def command(
                                 "(comma-separated, e.g. torch,numpy) in the fork server, even if unsafe."),
     no_preload: bool = typer.Option(False, "--no-preload", help="A fresh interpreter per module: no fork "
                                     "server, nothing preloaded (with --preload: only those)."),
+    split_slow: bool = typer.Option(False, "--split-slow", help="Run a module whose last duration exceeds "
+                                    "half a worker's share as chunks of its tests in parallel; one entry."),
     cache_file: Path = typer.Option(None, "--cache-file", metavar="FILE", help="Where durations are cached."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Neither read nor write the duration cache."),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress line per finished module on stderr."),
@@ -72,7 +74,7 @@ def command(
         pytest_args=tuple(pytest_args or ()), python=python or sys.executable,
         cache_file=cache_file, use_cache=not no_cache,
         preload=tuple(m.strip() for m in preload.split(",") if m.strip()) if preload else (),
-        auto_preload=not no_preload,
+        auto_preload=not no_preload, split_slow=split_slow,
     )
     err = common.err_console()
     started = time.monotonic()

@@ -11,13 +11,15 @@ fork server that did so stops at once (exit code ENV_CHANGED_EXIT): modules the 
 were imported before that change, as they would not have been in a fresh interpreter, so the
 runner runs it again in one.
 
-Stdlib only, no qtk imports: autobench copies this file beside the run under a unique name, so it
+Stdlib and pytest only, no qtk imports: autobench copies this file beside the run under a unique name, so it
 loads in whatever interpreter runs the tests.
 """
 
 import json
 import os
 import sys
+
+import pytest
 
 ENV_CHANGED_EXIT = 117
 _PATH = os.environ.get("QTK_AUTOBENCH_EVENTS")
@@ -53,6 +55,21 @@ def pytest_runtest_logreport(report):
 
 def pytest_runtest_logfinish(nodeid, location):
     _emit(event="finish", nodeid=nodeid)
+
+
+@pytest.hookimpl(trylast=True)  # after -k and -m have deselected their share
+def pytest_collection_modifyitems(session, config, items):
+    """--split-slow: this run is chunk i of k of its module; keep every k-th test from the i-th."""
+    chunk = os.environ.get("QTK_AUTOBENCH_CHUNK")
+    if not chunk:
+        return
+    i, k = map(int, chunk.split("/"))
+    keep = items[i::k]
+    deselected = [item for n, item in enumerate(items) if n % k != i]
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+    items[:] = keep
+
 
 
 def _env_changes():

@@ -29,7 +29,9 @@ from pathlib import Path
 from typing import Callable
 
 from qtk.errors import UsageError
-from qtk.tools.autobench import discover, imports, processes
+from qtk.tools.autobench import discover, imports, processes, split
+from qtk.tools.autobench import plan as planning
+from qtk.tools.autobench.plan import Plan
 from qtk.tools.autobench.classify import classify
 from qtk.tools.autobench.preload import ForkedProcess, start_server
 from qtk.tools.autobench.results import CRASH, ERROR, FAIL, FLAKY, NOTRUN, PASS, ModuleResult, SuiteReport
@@ -65,6 +67,7 @@ class AutobenchOptions:
     use_cache: bool = True
     preload: tuple[str, ...] = ()  # modules the fork server imports besides those it finds itself
     auto_preload: bool = True  # fork each module's pytest from a server that preloaded the shared imports
+    split_slow: bool = False  # run a module that dominates the wall time as chunks of its tests
     kill_grace_s: float = 2.0  # how long faulthandler gets to dump stacks after SIGABRT
 
     def validate(self) -> None:
@@ -92,6 +95,7 @@ class _Job:
     display: str
     attempt: int
     first_failure: ModuleResult | None  # the failed attempt a FLAKY verdict reports
+    chunk: tuple[int, int] | None  # (i, k): the i-th of k chunks of a --split-slow module
     proc: subprocess.Popen | ForkedProcess
     started: float
     deadline: float | None
@@ -102,23 +106,17 @@ class _Job:
     pidfd: int | None  # readable once the process exits (None where pidfds are missing: poll)
 
 
-@dataclass
-class _Plan:
-    """What the fork server preloads and which modules are not forked from it (imports.py)."""
-
-    auto: list[str] = field(default_factory=list)
-    sys_path_dirs: list[str] = field(default_factory=list)
-    fresh: dict[Path, str] = field(default_factory=dict)  # module -> why a fresh interpreter
-    unsafe: dict[str, str] = field(default_factory=dict)  # import -> why not preloaded (grows)
-
-
 class _Scheduler:
-    def __init__(self, modules: list[Path], displays: dict[Path, str], opts: AutobenchOptions,
-                 workdir: Path, plan: _Plan, on_result: Callable[[ModuleResult], None] | None,
-                 on_notice: Callable[[str], None]):
+    def __init__(self, work: list[tuple[Path, tuple[int, int] | None]], displays: dict[Path, str],
+                 opts: AutobenchOptions, workdir: Path, plan: Plan,
+                 on_result: Callable[[ModuleResult], None] | None, on_notice: Callable[[str], None]):
         self.opts, self.workdir, self.displays, self.on_result = opts, workdir, displays, on_result
         self.plan, self.on_notice = plan, on_notice
-        self.pending: deque[tuple[Path, int, ModuleResult | None]] = deque((m, 1, None) for m in modules)
+        # (module, attempt, the failed first attempt, chunk); work is already longest first
+        self.pending: deque[tuple[Path, int, ModuleResult | None, tuple[int, int] | None]] = deque(
+            (m, 1, None, chunk) for m, chunk in work)
+        self.chunks: dict[Path, dict[int, ModuleResult]] = {}  # finished chunks of split modules
+        self.split_counts = {m: chunk[1] for m, chunk in work if chunk is not None}
         self.running: list[_Job] = []
         self.results: dict[Path, ModuleResult] = {}
         self.imported: dict[Path, list[str]] = {}  # what each module's run imported (next run's plan)
@@ -133,6 +131,14 @@ class _Scheduler:
         if opts.preload or opts.auto_preload:
             self.server = start_server(opts.python, self.plugin_dir, self.env, opts.preload,
                                        plan.auto, plan.sys_path_dirs, plan.unsafe)
+
+    def finish_partial(self, reason: str) -> None:
+        """Split modules cut short: the chunks that finished, the others NOTRUN, as one entry."""
+        for module, done in self.chunks.items():
+            if module not in self.results:
+                parts = [done.get(i) or split.notrun_chunk(self.displays[module], module, reason)
+                         for i in range(self.split_counts[module])]
+                self.results[module] = split.merge(parts)
 
     def close(self) -> None:
         if self.server is not None:
@@ -177,7 +183,8 @@ class _Scheduler:
         elif self.running:
             time.sleep(POLL_S if timeout is None else min(POLL_S, timeout))
 
-    def _start(self, module: Path, attempt: int, first_failure: ModuleResult | None) -> None:
+    def _start(self, module: Path, attempt: int, first_failure: ModuleResult | None,
+               chunk: tuple[int, int] | None) -> None:
         self._serial += 1
         stem = self.workdir / f"{self._serial:05d}"
         out_path, xml_path, events_path = (stem.with_suffix(s) for s in (".out", ".xml", ".events"))
@@ -187,6 +194,8 @@ class _Scheduler:
                f"--junit-xml={xml_path}", "-o", "junit_family=xunit2",
                "-o", f"cache_dir={stem.with_suffix('.cache')}", *self.opts.pytest_args]
         env = dict(self.env, QTK_AUTOBENCH_EVENTS=str(events_path))
+        if chunk is not None:
+            env["QTK_AUTOBENCH_CHUNK"] = f"{chunk[0]}/{chunk[1]}"
         out = open(out_path, "wb")  # noqa: SIM115 - closed in _finish; a file, not a pipe, never fills up
         if self.server is not None and module not in self.plan.fresh:
             proc = self.server.spawn(cmd[3:], out_path, env)  # cmd less `python -m pytest`
@@ -201,7 +210,7 @@ class _Scheduler:
             pidfd = processes.pidfd(proc.pid)
         now = time.monotonic()
         deadline = now + self.opts.timeout if self.opts.timeout else None
-        self.running.append(_Job(module, self.displays[module], attempt, first_failure, proc, now,
+        self.running.append(_Job(module, self.displays[module], attempt, first_failure, chunk, proc, now,
                                  deadline, out_path, xml_path, events_path, out, pidfd))
 
     def _reap(self) -> None:
@@ -224,7 +233,7 @@ class _Scheduler:
             self.plan.fresh[job.module] = f"changes os.environ ({', '.join(env_changed[:3])})"
             self.on_notice(f"{job.display} changed os.environ ({', '.join(env_changed[:3])}) before its "
                            "tests: running it again in a fresh interpreter")
-            self.pending.appendleft((job.module, job.attempt, job.first_failure))
+            self.pending.appendleft((job.module, job.attempt, job.first_failure, job.chunk))
             return
         duration = time.monotonic() - job.started
         output = _XML_NOTICE.sub("", job.out_path.read_bytes().decode("utf-8", errors="replace"))
@@ -232,14 +241,14 @@ class _Scheduler:
                           job.xml_path, job.events_path, self.opts.timeout if not session else None)
         result.attempts = job.attempt
         if result.status in RERUNNABLE and job.attempt <= self.opts.reruns and not session:
-            self.pending.appendleft((job.module, job.attempt + 1, job.first_failure or result))
+            self.pending.appendleft((job.module, job.attempt + 1, job.first_failure or result, job.chunk))
             return
         if job.first_failure is not None and result.status == PASS:
             first = job.first_failure
             result.status = FLAKY
             result.detail = f"attempt 1 {first.status}: {first.detail}; passed on attempt {job.attempt}"
             result.output = first.output
-        self._record(result)
+        self._record(result, job.chunk)
 
     def _release(self, job: _Job) -> None:
         self.running.remove(job)
@@ -247,7 +256,13 @@ class _Scheduler:
         if job.pidfd is not None:
             os.close(job.pidfd)
 
-    def _record(self, result: ModuleResult) -> None:
+    def _record(self, result: ModuleResult, chunk: tuple[int, int] | None = None) -> None:
+        if chunk is not None:
+            done = self.chunks.setdefault(result.path, {})
+            done[chunk[0]] = result
+            if len(done) < chunk[1]:
+                return
+            result = split.merge([done[i] for i in range(chunk[1])])
         self.results[result.path] = result
         if self.on_result is not None:
             self.on_result(result)
@@ -264,10 +279,10 @@ class _Scheduler:
                 else:
                     self._release(job)
                     if job.first_failure is not None:  # a rerun was under way: the failure stands
-                        self._record(job.first_failure)
-            for module, _, first_failure in self.pending:
+                        self._record(job.first_failure, job.chunk)
+            for module, _, first_failure, chunk in self.pending:
                 if first_failure is not None:
-                    self._record(first_failure)
+                    self._record(first_failure, chunk)
             self.pending.clear()
         finally:
             if old is not None:
@@ -302,43 +317,18 @@ def _display_names(modules: list[Path], target: Path) -> dict[Path, str]:
     return names
 
 
-def _make_plan(modules: list[Path], target: Path, opts: AutobenchOptions, cache: discover.DurationCache) -> _Plan:
-    plan = _Plan(unsafe=dict(cache.unsafe))
-    if not opts.auto_preload:
-        return plan
-    measured = {m: cache.imports[cache.key(m)] for m in modules if cache.key(m) in cache.imports}
-    suite = imports.SuiteImports(modules, discover.cache_root(target), opts.patterns, measured)
-    plan.fresh = {**{m: cache.fresh[cache.key(m)] for m in modules if cache.key(m) in cache.fresh}, **suite.plain}
-    plan.auto = suite.shared(fresh=set(plan.fresh))  # the server skips those in plan.unsafe
-    plan.sys_path_dirs = imports.sys_path_dirs(modules)
-    return plan
-
-
-def _remember(cache: discover.DurationCache, scheduler: _Scheduler, results: dict[Path, ModuleResult]) -> None:
-    """Durations, what each module imported, which modules change os.environ, unsafe imports."""
-    cache.update({m: r.duration_s for m, r in results.items() if r.status != NOTRUN})
-    for m, names in scheduler.imported.items():
-        cache.imports[cache.key(m)] = names
-    for m, changed in scheduler.env_changes.items():
-        if changed:
-            cache.fresh[cache.key(m)] = f"changes os.environ ({', '.join(changed[:3])})"
-        else:
-            cache.fresh.pop(cache.key(m), None)
-    cache.unsafe = dict(scheduler.plan.unsafe)
-
-
-def _announce(scheduler: _Scheduler, known_unsafe: set[str], on_notice: Callable[[str], None]) -> None:
-    plan, server = scheduler.plan, scheduler.server
-    if server is not None:
-        for name in sorted({*server.skipped, *(set(plan.unsafe) - known_unsafe)}):
-            on_notice(f"not preloading {name}: {plan.unsafe[name]} (the test modules import it themselves)")
-        for name in server.threaded:
-            on_notice(f"--preload {name}: its import started a thread; preloaded anyway, as asked")
-        if plan.fresh and scheduler.opts.auto_preload:
-            n = len(plan.fresh)
-            why = next(iter(plan.fresh.values()))
-            on_notice(f"{n} module{'s' if n != 1 else ''} run in a fresh interpreter, not forked from the "
-                      f"preload: {why}" + (" (and others)" if len(set(plan.fresh.values())) > 1 else ""))
+def _work(modules: list[Path], cache: discover.DurationCache,
+          opts: AutobenchOptions) -> list[tuple[Path, tuple[int, int] | None]]:
+    """What to start, longest first: whole modules, and with --split-slow the chunks of the slow
+    ones, each placed by its share of the module's last duration."""
+    ordered = discover.longest_first(modules, cache)
+    if not opts.split_slow:
+        return [(m, None) for m in ordered]
+    durations = {m: d for m in modules if (d := cache.get(m)) is not None}
+    counts = split.chunk_counts(modules, durations, opts.jobs)
+    work = [(m, (i, counts[m]) if m in counts else None) for m in ordered for i in range(counts.get(m, 1))]
+    estimate = {m: durations[m] / counts.get(m, 1) for m in durations}
+    return sorted(work, key=lambda w: (w[0] in estimate, -estimate.get(w[0], 0.0)))  # stable: unknown first
 
 
 def run_suite(target: Path, opts: AutobenchOptions, on_result: Callable[[ModuleResult], None] | None = None,
@@ -357,14 +347,13 @@ def run_suite(target: Path, opts: AutobenchOptions, on_result: Callable[[ModuleR
     cache = discover.DurationCache(cache_file, discover.cache_root(target))
     displays = _display_names(modules, target)
     started = time.monotonic()
-    plan = _make_plan(modules, target, opts, cache)
+    plan = planning.make_plan(modules, target, opts, cache)
     workdir = Path(tempfile.mkdtemp(prefix="qtk-autobench-"))
     old_term = processes.sigterm_as_interrupt()
     scheduler = None
     try:
-        scheduler = _Scheduler(discover.longest_first(modules, cache), displays, opts, workdir, plan, on_result,
-                               on_notice)
-        _announce(scheduler, set(cache.unsafe), on_notice)
+        scheduler = _Scheduler(_work(modules, cache, opts), displays, opts, workdir, plan, on_result, on_notice)
+        planning.announce(scheduler, set(cache.unsafe), on_notice)
         deadline = started + opts.session_timeout if opts.session_timeout else None
         stop = scheduler.run(deadline)
     finally:
@@ -378,10 +367,12 @@ def run_suite(target: Path, opts: AutobenchOptions, on_result: Callable[[ModuleR
     if missing:
         reason = ("interrupted (Ctrl-C or SIGTERM)" if stop == "interrupted"
                   else f"session timeout ({opts.session_timeout:g} s)")
+        scheduler.finish_partial(reason)
+        missing = [m for m in modules if m not in results]
         for m in missing:
             # One failed "test" per module, as in the JUnit report: a run cut short must not read clean.
             results[m] = ModuleResult(displays[m], m, NOTRUN, failed=1, detail=f"not finished: {reason}")
-    _remember(cache, scheduler, results)
+    planning.remember(cache, scheduler, results)
     cache.save()
     preload = {"modules": [*opts.preload, *(scheduler.server.preloaded if scheduler.server else [])],
                "unsafe": dict(plan.unsafe), "fresh": {displays[m]: why for m, why in plan.fresh.items()}}
