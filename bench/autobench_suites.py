@@ -74,9 +74,9 @@ def contenders(suite: Path, jobs: int, cache: Path, extra: list[str]) -> dict[st
     out = {"serial pytest": (pytest, False)}
     if importlib.util.find_spec("xdist") is not None:
         out[f"pytest -n {jobs} (xdist)"] = (pytest + ["-n", str(jobs)], False)
-    out[f"autobench -j {jobs}"] = (ab + [str(cache.with_suffix(".default.json")), *tail], True)
-    out[f"autobench -j {jobs} --no-preload"] = (ab + [str(cache.with_suffix(".fresh.json")), "--no-preload", *tail], True)
-    out[f"autobench -j {jobs} --split-slow"] = (ab + [str(cache.with_suffix(".split.json")), "--split-slow", *tail], True)
+    for label, flags in (("", []), (" --no-preload", ["--no-preload"]), (" --split-slow", ["--split-slow"])):
+        cache_file = cache.with_suffix(f".{flags[0][2:] if flags else 'default'}.json")
+        out[f"autobench -j {jobs}{label}"] = (ab + [str(cache_file), *flags, *tail], True)
     return out
 
 

@@ -6,8 +6,8 @@ process imports them once, then forks one child per test module: each child star
 pristine state (copy-on-write), so the modules stay isolated from each other as before.
 
 What to import comes from the runner (imports.py chose it): the first stdin line is {"cwd",
-"plugin_dir", "explicit": [--preload names], "auto": [names], "skip": [names found unsafe before],
-"sys_path_dirs": [...]}. An auto
+"plugin_dir", "explicit": [--preload names], "auto": [names], "plugins": whether to preload pytest's
+entry-point plugins, "skip": [names found unsafe before], "sys_path_dirs": [...]}. An auto
 module is imported only when it is safe to fork after: no thread started (threading.active_count()
 stays 1) and no CUDA context. One that is not makes the server answer {"unsafe": name, "why"} and
 exit, and the runner starts a fresh server without it. A module that fails to import, or whose
@@ -69,7 +69,9 @@ def _shadowed(name: str, dirs: list) -> bool:
         here = importlib.util.find_spec(top)
     except (ImportError, ValueError):
         return True
-    return here is None or here.origin != local.origin or here.submodule_search_locations != local.submodule_search_locations
+    if here is None:
+        return True
+    return (here.origin, here.submodule_search_locations) != (local.origin, local.submodule_search_locations)
 
 
 def _plugin_modules() -> list:
@@ -110,7 +112,7 @@ def _preload(cfg) -> dict:
         why = _unsafe()
         if why and name not in threaded:
             threaded.append(name)
-    for name in [*_plugin_modules(), *cfg["auto"]]:
+    for name in [*(_plugin_modules() if cfg["plugins"] else []), *cfg["auto"]]:
         if name in cfg["skip"]:
             skipped.append(name)
             continue

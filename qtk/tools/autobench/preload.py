@@ -26,13 +26,14 @@ class UnsafeModule(Exception):
 
 
 def start_server(python: str, plugin_dir: Path, env: dict[str, str], explicit: tuple[str, ...],
-                 auto: list[str], sys_path_dirs: list[str],
-                 unsafe: dict[str, str]) -> ForkServer:
-    """A ready fork server. Each auto module that turns out unsafe is added to `unsafe` (name ->
-    why) and the server started again without it; after MAX_RESTARTS, without any auto module."""
+                 auto: list[str] | None, sys_path_dirs: list[str], unsafe: dict[str, str]) -> ForkServer:
+    """A ready fork server (`auto` None: only the explicit modules, not even pytest's plugins).
+    Each auto module that turns out unsafe is added to `unsafe` (name -> why) and the server
+    started again without it; after MAX_RESTARTS, without any auto module."""
     for attempt in range(MAX_RESTARTS + 1):
         cfg = {"cwd": os.getcwd(), "plugin_dir": str(plugin_dir), "explicit": list(explicit),
-               "auto": [] if attempt == MAX_RESTARTS else auto, "skip": sorted(unsafe),
+               "auto": [] if attempt == MAX_RESTARTS or auto is None else auto, "plugins": auto is not None,
+               "skip": sorted(unsafe),
                "sys_path_dirs": sys_path_dirs}
         try:
             return ForkServer(python, plugin_dir, env, cfg)

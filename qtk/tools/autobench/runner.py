@@ -1,8 +1,9 @@
 """Run each test module in its own pytest process, in parallel, and judge how each one ended.
 
-Isolation is per module, as pytest-xdist's `--dist loadfile` groups tests, but in a fresh process
-each time (a crash or a leaked global takes down one module, not the run) and in its own session
-(`start_new_session`), so a timeout can kill the module's whole process group, grandchildren
+Isolation is per module, as pytest-xdist's `--dist loadfile` groups tests, but in a process of
+its own each time, forked from the fork server's pristine preloaded state (plan.py, preload.py)
+or a fresh interpreter (a crash or a leaked global takes down one module, not the run), and in
+its own session (`start_new_session`), so a timeout can kill the module's whole process group, grandchildren
 included. Before that kill, SIGABRT goes to the pytest process: with PYTHONFAULTHANDLER=1 the
 faulthandler module dumps every thread's stack first, so a hang shows where it hung.
 
@@ -130,7 +131,7 @@ class _Scheduler:
         self.server = None
         if opts.preload or opts.auto_preload:
             self.server = start_server(opts.python, self.plugin_dir, self.env, opts.preload,
-                                       plan.auto, plan.sys_path_dirs, plan.unsafe)
+                                       plan.auto if opts.auto_preload else None, plan.sys_path_dirs, plan.unsafe)
 
     def finish_partial(self, reason: str) -> None:
         """Split modules cut short: the chunks that finished, the others NOTRUN, as one entry."""
