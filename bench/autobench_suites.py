@@ -86,13 +86,16 @@ def bench_suite(suite: Path, jobs: int, rounds: int, extra: list[str], workdir: 
     for name, (cmd, is_ab) in cmds.items():
         if is_ab:
             cold[name] = run_timed(cmd, workdir)[0]
+            print(f"  warm-up {name}: {cold[name]:.2f} s", file=sys.stderr, flush=True)
     samples: dict[str, list[tuple[float, float]]] = {name: [] for name in cmds}
     totals: dict[str, dict[str, int]] = {}
-    for _ in range(rounds):
+    for r in range(rounds):
         for name, (cmd, is_ab) in cmds.items():
             wall, cpu, out = run_timed(cmd, workdir)
             samples[name].append((wall, cpu))
             totals[name] = autobench_totals(out) if is_ab else pytest_totals(out)
+            print(f"  round {r + 1} {name}: {wall:.2f} s wall, {cpu:.2f} s CPU, {totals[name]}, "
+                  f"load {os.getloadavg()[0]:.1f}", file=sys.stderr, flush=True)
     return {"cold": cold, "totals": totals,
             "times": {name: {"wall": statistics.median(w for w, _ in s), "min": min(w for w, _ in s),
                              "cpu": statistics.median(c for _, c in s)} for name, s in samples.items()}}
