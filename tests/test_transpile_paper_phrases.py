@@ -21,6 +21,10 @@ PHRASES = {
         \State Let $A$ be an array of Boolean values, indexed by integers $2$ to $n$, initially all set to \textbf{true}.
         \State $A[3] \gets$ \textbf{false}
         \State \Return $A$""", (4,), [True, False, True]),
+    ("statement", "allocate named first"): (r"""
+        \Require $n$
+        \State Initialize $P$ as an array of length $n$, all set to $2$
+        \State \Return $P$""", (2,), [2, 2]),
     ("statement", "push"): (r"""
         \Require $x, y$
         \State $S \gets$ an empty stack
@@ -94,12 +98,22 @@ PHRASES = {
         \State $A \gets$ an $n \times n$ matrix of zeros
         \State for all $1 \le i, j \le n$: $A_{ij} \gets i \cdot j$
         \State \Return $A$""", (2,), [[1, 2], [2, 4]]),
+    ("value", "concatenation"): (r"""
+        \Require $A, B$
+        \State $C \gets A$ concatenated with $B$
+        \State $D \gets$ the concatenation of $C$ and $A$
+        \State \Return $D$""", ([1], [2]), [1, 2, 1]),
     ("value", "empty set"): (r"""
         \Require $x$
         \State $V \gets$ an empty set
         \State add $x$ to $V$
         \State add $x$ to $V$
         \State \Return $V$""", (5,), {5}),
+    ("value", "map with default"): (r"""
+        \Require $k$
+        \State $m \gets$ an empty map with default value $0$
+        \State $m[k] \gets m[k] + 1$
+        \State \Return $m[k] + m[k + 1]$""", (3,), 1),
     ("value", "empty map"): (r"""
         \Require $x$
         \State $M \gets$ an empty map

@@ -14,11 +14,14 @@ TIMEOUT; CRASH (a signal, or an exit before pytest's report); NOTRUN
 that did not pass is printed, then the table, then one plain last line
 `N passed, N failed[, N skipped]` counting tests.
 
---preload torch,numpy imports those once in a fork server and forks each
-module's pytest from it: a suite whose every module imports torch stops
-paying for that import per module. Each module still starts from the same
-pristine state; environment variables a conftest sets before importing a
-preloaded module no longer reach it.
+Each module's pytest is forked from a server that imported pytest, its
+plugins and the modules several test modules import (read from their and
+their conftests' import lines, and measured on the last run) once, so no
+module pays for them again; each still starts from the same pristine state.
+An import that starts a thread or initialises CUDA is not preloaded; a
+module whose conftest or own code changes os.environ before its tests runs
+in a fresh interpreter, so its imports see the change (a notice says so).
+--preload adds modules; --no-preload runs a fresh interpreter per module.
 
 Exit code: 0 every module PASS, FLAKY or SKIP; 1 otherwise; 2 bad
 options or DIR; 5 no test modules found (as pytest's "no tests
@@ -50,9 +53,12 @@ def command(
                                       "for several (default: test_*.py and *_test.py)."),
     python: str = typer.Option(None, "--python", metavar="EXE", help="Interpreter that runs pytest "
                                "(default: the one running qtk)."),
-    preload: str = typer.Option(None, "--preload", metavar="MODULES", help="Import these modules (comma-"
-                                "separated, e.g. torch,numpy) once in a fork server and fork each module's "
-                                "pytest from it, instead of a fresh interpreter per module."),
+    preload: str = typer.Option(None, "--preload", metavar="MODULES", help="Also preload these modules "
+                                "(comma-separated, e.g. torch,numpy) in the fork server, even if unsafe."),
+    no_preload: bool = typer.Option(False, "--no-preload", help="A fresh interpreter per module: no fork "
+                                    "server, nothing preloaded (with --preload: only those)."),
+    split_slow: bool = typer.Option(False, "--split-slow", help="Run a module whose last duration exceeds "
+                                    "half a worker's share as chunks of its tests in parallel; one entry."),
     cache_file: Path = typer.Option(None, "--cache-file", metavar="FILE", help="Where durations are cached."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Neither read nor write the duration cache."),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress line per finished module on stderr."),
@@ -68,6 +74,7 @@ def command(
         pytest_args=tuple(pytest_args or ()), python=python or sys.executable,
         cache_file=cache_file, use_cache=not no_cache,
         preload=tuple(m.strip() for m in preload.split(",") if m.strip()) if preload else (),
+        auto_preload=not no_preload, split_slow=split_slow,
     )
     err = common.err_console()
     started = time.monotonic()
@@ -79,7 +86,12 @@ def command(
             err.print(f"[dim]{time.monotonic() - started:6.1f}s[/] {_styled(result.status)} "
                       f"{escape(result.module)} [dim]{result.duration_s:.2f}s[/]", highlight=False)
 
-    report = autobench.run_suite(target, opts, on_result=progress)
+    def notice(line: str) -> None:
+        from rich.markup import escape
+
+        err.print(f"[yellow]autobench:[/] {escape(line)}", highlight=False)
+
+    report = autobench.run_suite(target, opts, on_result=progress, on_notice=notice)
     if junit_xml is not None:
         autobench.write_junit(report, junit_xml)
     if json_file == "-":

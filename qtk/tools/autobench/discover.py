@@ -73,17 +73,26 @@ def default_cache_file(target: Path) -> Path:
 
 
 class DurationCache:
-    """Seconds each module took last time, keyed by its path relative to the cache root."""
+    """What the last run learnt, keyed by module path relative to the cache root: seconds each
+    module took, what it imported (imports.py), which modules must run in a fresh interpreter
+    (they change os.environ before their tests), and which imports made forking unsafe."""
 
     def __init__(self, path: Path | None, root: Path):
         self.path, self.root = path, root
         self.durations: dict[str, float] = {}
+        self.imports: dict[str, list[str]] = {}
+        self.fresh: dict[str, str] = {}  # module key -> why it runs in a fresh interpreter
+        self.unsafe: dict[str, str] = {}  # module name -> why it is not preloaded
         if path is not None and path.is_file():
             try:
                 data = json.loads(path.read_text(encoding="utf-8"))
                 self.durations = {str(k): float(v) for k, v in data.get("durations", {}).items()}
+                self.imports = {str(k): [str(n) for n in v] for k, v in data.get("imports", {}).items()}
+                self.fresh = {str(k): str(v) for k, v in data.get("fresh", {}).items()}
+                self.unsafe = {str(k): str(v) for k, v in data.get("unsafe", {}).items()}
             except (OSError, ValueError, AttributeError, TypeError):
-                self.durations = {}  # a corrupt cache only costs the ordering; start afresh
+                # a corrupt cache only costs the ordering and the preload list; start afresh
+                self.durations, self.imports, self.fresh, self.unsafe = {}, {}, {}, {}
 
     def key(self, module: Path) -> str:
         try:
@@ -109,7 +118,9 @@ class DurationCache:
                 # The same guard pytest writes, so `git status` stays clean.
                 (self.path.parent / ".gitignore").write_text("# Created by qtk autobench.\n*\n")
             tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-            tmp.write_text(json.dumps({"version": 1, "durations": self.durations}, indent=1, sort_keys=True))
+            data = {"version": 1, "durations": self.durations, "imports": self.imports, "fresh": self.fresh,
+                    "unsafe": self.unsafe}
+            tmp.write_text(json.dumps(data, indent=None, sort_keys=True, separators=(",", ":")))
             os.replace(tmp, self.path)
             return True
         except OSError:

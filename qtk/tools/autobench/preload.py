@@ -1,5 +1,6 @@
-"""Runner side of `--preload`: start the fork server (forkserver.py) in the test interpreter and
-hand out its children as Popen-like objects the scheduler can poll, wait for and signal."""
+"""Runner side of the fork server (forkserver.py): start it in the test interpreter, restart it
+without any module whose import made forking unsafe, and hand out its children as Popen-like
+objects the scheduler can poll, wait for and signal."""
 
 from __future__ import annotations
 
@@ -15,14 +16,43 @@ from qtk.errors import QtkError, UsageError
 
 SERVER_NAME = "_qtk_autobench_forkserver"
 START_TIMEOUT_S = 300.0  # importing the preloaded modules on a loaded machine
+MAX_RESTARTS = 8  # servers started in a row without an unsafe module before giving up on auto ones
+
+
+class UnsafeModule(Exception):
+    def __init__(self, name: str, why: str):
+        super().__init__(f"{name}: {why}")
+        self.name, self.why = name, why
+
+
+def start_server(python: str, plugin_dir: Path, env: dict[str, str], explicit: tuple[str, ...],
+                 auto: list[str] | None, sys_path_dirs: list[str], unsafe: dict[str, str]) -> ForkServer:
+    """A ready fork server (`auto` None: only the explicit modules, not even pytest's plugins).
+    Each auto module that turns out unsafe is added to `unsafe` (name -> why) and the server
+    started again without it; after MAX_RESTARTS, without any auto module."""
+    for attempt in range(MAX_RESTARTS + 1):
+        cfg = {"cwd": os.getcwd(), "plugin_dir": str(plugin_dir), "explicit": list(explicit),
+               "auto": [] if attempt == MAX_RESTARTS or auto is None else auto, "plugins": auto is not None,
+               "skip": sorted(unsafe),
+               "sys_path_dirs": sys_path_dirs}
+        try:
+            return ForkServer(python, plugin_dir, env, cfg)
+        except UnsafeModule as e:
+            unsafe[e.name] = e.why
+    raise AssertionError("unreachable: the last attempt has no auto module")
 
 
 class ForkServer:
-    def __init__(self, python: str, plugin_dir: Path, modules: tuple[str, ...]) -> None:
+    def __init__(self, python: str, plugin_dir: Path, env: dict[str, str], cfg: dict) -> None:
         script = plugin_dir / f"{SERVER_NAME}.py"
         shutil.copyfile(Path(__file__).with_name("forkserver.py"), script)
-        self.proc = subprocess.Popen([python, "-u", str(script), ",".join(modules)], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, start_new_session=True)
+        try:
+            self.proc = subprocess.Popen([python, "-u", str(script)], stdin=subprocess.PIPE, env=env,
+                                         stdout=subprocess.PIPE, start_new_session=True)
+        except OSError as e:
+            raise UsageError(f"--python {python}: cannot run it ({e.strerror})") from e
+        self.proc.stdin.write((json.dumps(cfg) + "\n").encode())
+        self.proc.stdin.flush()
         self.fd = self.proc.stdout.fileno()
         self.buffer = b""
         self.statuses: dict[int, int] = {}  # pid -> raw wait status
@@ -33,18 +63,22 @@ class ForkServer:
         except BaseException:
             self.close()
             raise
-        if "error" in first:
+        if "ready" not in first:
             self.close()
-            raise UsageError(f"--preload {','.join(modules)}: {first['error']}")
+            if "unsafe" in first:
+                raise UnsafeModule(first["unsafe"], first["why"])
+            raise UsageError(f"--preload {','.join(cfg['explicit'])}: {first['error']}")
+        self.preloaded: list[str] = first["preloaded"]  # plugins and auto modules it imported
+        self.threaded: list[str] = first["threaded"]  # explicit modules that started a thread
+        self.skipped: list[str] = first["skipped"]  # found unsafe before: not imported
 
     def fileno(self) -> int:
         """Readable when the server has news (a child's pid or exit status)."""
         return self.fd
 
-    def spawn(self, args: list[str], out: Path, env: dict[str, str], plugin_dir: Path) -> ForkedProcess:
+    def spawn(self, args: list[str], out: Path, env: dict[str, str]) -> ForkedProcess:
         self.serial += 1
-        req = {"id": self.serial, "args": args, "out": str(out), "env": env, "cwd": os.getcwd(),
-               "plugin_dir": str(plugin_dir)}
+        req = {"id": self.serial, "args": args, "out": str(out), "env": env, "cwd": os.getcwd()}
         self.proc.stdin.write((json.dumps(req) + "\n").encode())
         self.proc.stdin.flush()
         serial = self.serial

@@ -78,6 +78,7 @@ class SuiteReport:
     cache_file: Path | None = None
     interrupted: bool = False  # Ctrl-C
     session_timed_out: bool = False
+    preload: dict[str, Any] = field(default_factory=dict)  # modules, unsafe imports, fresh modules
 
     @property
     def ok(self) -> bool:
@@ -107,6 +108,7 @@ class SuiteReport:
             "interrupted": self.interrupted,
             "session_timed_out": self.session_timed_out,
             "cache_file": str(self.cache_file) if self.cache_file else None,
+            "preload": self.preload,
             "totals": {**self.totals(), "modules": len(self.results), "by_status": by_status},
             "modules": [r.to_json() for r in self.results],
         }

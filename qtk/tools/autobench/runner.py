@@ -1,8 +1,9 @@
 """Run each test module in its own pytest process, in parallel, and judge how each one ended.
 
-Isolation is per module, as pytest-xdist's `--dist loadfile` groups tests, but in a fresh process
-each time (a crash or a leaked global takes down one module, not the run) and in its own session
-(`start_new_session`), so a timeout can kill the module's whole process group, grandchildren
+Isolation is per module, as pytest-xdist's `--dist loadfile` groups tests, but in a process of
+its own each time, forked from the fork server's pristine preloaded state (plan.py, preload.py)
+or a fresh interpreter (a crash or a leaked global takes down one module, not the run), and in
+its own session (`start_new_session`), so a timeout can kill the module's whole process group, grandchildren
 included. Before that kill, SIGABRT goes to the pytest process: with PYTHONFAULTHANDLER=1 the
 faulthandler module dumps every thread's stack first, so a hang shows where it hung.
 
@@ -29,13 +30,16 @@ from pathlib import Path
 from typing import Callable
 
 from qtk.errors import UsageError
-from qtk.tools.autobench import discover
+from qtk.tools.autobench import discover, imports, processes, split
+from qtk.tools.autobench import plan as planning
+from qtk.tools.autobench.plan import Plan
 from qtk.tools.autobench.classify import classify
-from qtk.tools.autobench.preload import ForkedProcess, ForkServer
+from qtk.tools.autobench.preload import ForkedProcess, start_server
 from qtk.tools.autobench.results import CRASH, ERROR, FAIL, FLAKY, NOTRUN, PASS, ModuleResult, SuiteReport
 
 PLUGIN_NAME = "_qtk_autobench_plugin"
-POLL_S = 0.005
+POLL_S = processes.POLL_S
+ENV_CHANGED_EXIT = 117  # pytest_plugin.py's: a forked module changed os.environ; rerun it fresh
 RERUNNABLE = frozenset({FAIL, ERROR, CRASH})  # not TIMEOUT: a rerun would cost another full timeout
 # pytest's "generated xml file: <our temp file>" line names a file deleted after the run.
 _XML_NOTICE = re.compile(r"^-+ generated xml file: .*-+\n", re.MULTILINE)
@@ -62,7 +66,9 @@ class AutobenchOptions:
     python: str = sys.executable
     cache_file: Path | None = None  # None: discover.default_cache_file(target)
     use_cache: bool = True
-    preload: tuple[str, ...] = ()  # modules a fork server imports once; each module's pytest is forked from it
+    preload: tuple[str, ...] = ()  # modules the fork server imports besides those it finds itself
+    auto_preload: bool = True  # fork each module's pytest from a server that preloaded the shared imports
+    split_slow: bool = False  # run a module that dominates the wall time as chunks of its tests
     kill_grace_s: float = 2.0  # how long faulthandler gets to dump stacks after SIGABRT
 
     def validate(self) -> None:
@@ -90,6 +96,7 @@ class _Job:
     display: str
     attempt: int
     first_failure: ModuleResult | None  # the failed attempt a FLAKY verdict reports
+    chunk: tuple[int, int] | None  # (i, k): the i-th of k chunks of a --split-slow module
     proc: subprocess.Popen | ForkedProcess
     started: float
     deadline: float | None
@@ -101,17 +108,38 @@ class _Job:
 
 
 class _Scheduler:
-    def __init__(self, modules: list[Path], displays: dict[Path, str], opts: AutobenchOptions,
-                 workdir: Path, on_result: Callable[[ModuleResult], None] | None):
+    def __init__(self, work: list[tuple[Path, tuple[int, int] | None]], displays: dict[Path, str],
+                 opts: AutobenchOptions, workdir: Path, plan: Plan,
+                 on_result: Callable[[ModuleResult], None] | None, on_notice: Callable[[str], None]):
         self.opts, self.workdir, self.displays, self.on_result = opts, workdir, displays, on_result
-        self.pending: deque[tuple[Path, int, ModuleResult | None]] = deque((m, 1, None) for m in modules)
+        self.plan, self.on_notice = plan, on_notice
+        # (module, attempt, the failed first attempt, chunk); work is already longest first
+        self.pending: deque[tuple[Path, int, ModuleResult | None, tuple[int, int] | None]] = deque(
+            (m, 1, None, chunk) for m, chunk in work)
+        self.chunks: dict[Path, dict[int, ModuleResult]] = {}  # finished chunks of split modules
+        self.split_counts = {m: chunk[1] for m, chunk in work if chunk is not None}
         self.running: list[_Job] = []
         self.results: dict[Path, ModuleResult] = {}
+        self.imported: dict[Path, list[str]] = {}  # what each module's run imported (next run's plan)
+        self.env_changes: dict[Path, list[str]] = {}  # variables each module's run changed
         self.plugin_dir = workdir / "plugin"
         self.plugin_dir.mkdir()
         shutil.copyfile(Path(__file__).with_name("pytest_plugin.py"), self.plugin_dir / f"{PLUGIN_NAME}.py")
+        self.env = dict(os.environ, PYTHONFAULTHANDLER="1")
+        self.env["PYTHONPATH"] = os.pathsep.join(p for p in (str(self.plugin_dir), self.env.get("PYTHONPATH")) if p)
         self._serial = 0
-        self.server = ForkServer(opts.python, self.plugin_dir, opts.preload) if opts.preload else None
+        self.server = None
+        if opts.preload or opts.auto_preload:
+            self.server = start_server(opts.python, self.plugin_dir, self.env, opts.preload,
+                                       plan.auto if opts.auto_preload else None, plan.sys_path_dirs, plan.unsafe)
+
+    def finish_partial(self, reason: str) -> None:
+        """Split modules cut short: the chunks that finished, the others NOTRUN, as one entry."""
+        for module, done in self.chunks.items():
+            if module not in self.results:
+                parts = [done.get(i) or split.notrun_chunk(self.displays[module], module, reason)
+                         for i in range(self.split_counts[module])]
+                self.results[module] = split.merge(parts)
 
     def close(self) -> None:
         if self.server is not None:
@@ -134,7 +162,7 @@ class _Scheduler:
             self._stop_all(session=False)
             return "interrupted"
         except BaseException:
-            _kill_groups(self.running, dump_stacks=False, grace_s=0)  # never leave orphans behind
+            processes.kill_groups(self.running, dump_stacks=False, grace_s=0)  # never leave orphans behind
             raise
         return None
 
@@ -156,7 +184,8 @@ class _Scheduler:
         elif self.running:
             time.sleep(POLL_S if timeout is None else min(POLL_S, timeout))
 
-    def _start(self, module: Path, attempt: int, first_failure: ModuleResult | None) -> None:
+    def _start(self, module: Path, attempt: int, first_failure: ModuleResult | None,
+               chunk: tuple[int, int] | None) -> None:
         self._serial += 1
         stem = self.workdir / f"{self._serial:05d}"
         out_path, xml_path, events_path = (stem.with_suffix(s) for s in (".out", ".xml", ".events"))
@@ -165,11 +194,12 @@ class _Scheduler:
         cmd = [self.opts.python, "-m", "pytest", str(module), "-p", PLUGIN_NAME,
                f"--junit-xml={xml_path}", "-o", "junit_family=xunit2",
                "-o", f"cache_dir={stem.with_suffix('.cache')}", *self.opts.pytest_args]
-        env = dict(os.environ, PYTHONFAULTHANDLER="1", QTK_AUTOBENCH_EVENTS=str(events_path))
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(self.plugin_dir), env.get("PYTHONPATH")) if p)
+        env = dict(self.env, QTK_AUTOBENCH_EVENTS=str(events_path))
+        if chunk is not None:
+            env["QTK_AUTOBENCH_CHUNK"] = f"{chunk[0]}/{chunk[1]}"
         out = open(out_path, "wb")  # noqa: SIM115 - closed in _finish; a file, not a pipe, never fills up
-        if self.server is not None:
-            proc = self.server.spawn(cmd[3:], out_path, env, self.plugin_dir)  # cmd less `python -m pytest`
+        if self.server is not None and module not in self.plan.fresh:
+            proc = self.server.spawn(cmd[3:], out_path, env)  # cmd less `python -m pytest`
             pidfd = None
         else:
             try:
@@ -178,10 +208,10 @@ class _Scheduler:
             except OSError as e:
                 out.close()
                 raise UsageError(f"--python {self.opts.python}: cannot run it ({e.strerror})") from e
-            pidfd = _pidfd(proc.pid)
+            pidfd = processes.pidfd(proc.pid)
         now = time.monotonic()
         deadline = now + self.opts.timeout if self.opts.timeout else None
-        self.running.append(_Job(module, self.displays[module], attempt, first_failure, proc, now,
+        self.running.append(_Job(module, self.displays[module], attempt, first_failure, chunk, proc, now,
                                  deadline, out_path, xml_path, events_path, out, pidfd))
 
     def _reap(self) -> None:
@@ -190,25 +220,36 @@ class _Scheduler:
             if job.proc.poll() is not None:
                 self._finish(job, timed_out=False)
             elif job.deadline is not None and now >= job.deadline:
-                _kill_groups([job], dump_stacks=True, grace_s=self.opts.kill_grace_s)
+                processes.kill_groups([job], dump_stacks=True, grace_s=self.opts.kill_grace_s)
                 self._finish(job, timed_out=True)
 
     def _finish(self, job: _Job, timed_out: bool, session: bool = False) -> None:
         self._release(job)
+        imported, env_changed = imports.read_run_facts(job.events_path)
+        self.env_changes[job.module] = env_changed
+        if imported is not None:
+            self.imported[job.module] = imported
+        if env_changed and isinstance(job.proc, ForkedProcess) and job.proc.returncode == ENV_CHANGED_EXIT:
+            # Preloaded modules were imported before that change: run it as a fresh interpreter would.
+            self.plan.fresh[job.module] = f"changes os.environ ({', '.join(env_changed[:3])})"
+            self.on_notice(f"{job.display} changed os.environ ({', '.join(env_changed[:3])}) before its "
+                           "tests: running it again in a fresh interpreter")
+            self.pending.appendleft((job.module, job.attempt, job.first_failure, job.chunk))
+            return
         duration = time.monotonic() - job.started
         output = _XML_NOTICE.sub("", job.out_path.read_bytes().decode("utf-8", errors="replace"))
         result = classify(job.module, job.display, job.proc.returncode, timed_out, duration, output,
                           job.xml_path, job.events_path, self.opts.timeout if not session else None)
         result.attempts = job.attempt
         if result.status in RERUNNABLE and job.attempt <= self.opts.reruns and not session:
-            self.pending.appendleft((job.module, job.attempt + 1, job.first_failure or result))
+            self.pending.appendleft((job.module, job.attempt + 1, job.first_failure or result, job.chunk))
             return
         if job.first_failure is not None and result.status == PASS:
             first = job.first_failure
             result.status = FLAKY
             result.detail = f"attempt 1 {first.status}: {first.detail}; passed on attempt {job.attempt}"
             result.output = first.output
-        self._record(result)
+        self._record(result, job.chunk)
 
     def _release(self, job: _Job) -> None:
         self.running.remove(job)
@@ -216,27 +257,33 @@ class _Scheduler:
         if job.pidfd is not None:
             os.close(job.pidfd)
 
-    def _record(self, result: ModuleResult) -> None:
+    def _record(self, result: ModuleResult, chunk: tuple[int, int] | None = None) -> None:
+        if chunk is not None:
+            done = self.chunks.setdefault(result.path, {})
+            done[chunk[0]] = result
+            if len(done) < chunk[1]:
+                return
+            result = split.merge([done[i] for i in range(chunk[1])])
         self.results[result.path] = result
         if self.on_result is not None:
             self.on_result(result)
 
     def _stop_all(self, session: bool) -> None:
         """Kill every running module; unstarted ones keep an earlier failed attempt or become NOTRUN."""
-        old = _ignore_sigint()
+        old = processes.ignore_sigint()
         try:
             jobs = list(self.running)
-            _kill_groups(jobs, dump_stacks=session, grace_s=self.opts.kill_grace_s)
+            processes.kill_groups(jobs, dump_stacks=session, grace_s=self.opts.kill_grace_s)
             for job in jobs:
                 if session:
                     self._finish(job, timed_out=True, session=True)
                 else:
                     self._release(job)
                     if job.first_failure is not None:  # a rerun was under way: the failure stands
-                        self._record(job.first_failure)
-            for module, _, first_failure in self.pending:
+                        self._record(job.first_failure, job.chunk)
+            for module, _, first_failure, chunk in self.pending:
                 if first_failure is not None:
-                    self._record(first_failure)
+                    self._record(first_failure, chunk)
             self.pending.clear()
         finally:
             if old is not None:
@@ -252,71 +299,6 @@ def _check_python(python: str) -> None:
     if proc.returncode != 0:
         last = (proc.stderr.strip().splitlines() or ["import failed"])[-1]
         raise UsageError(f"--python {python}: cannot import pytest ({last})")
-
-
-def _pidfd(pid: int) -> int | None:
-    try:
-        return os.pidfd_open(pid)
-    except (AttributeError, OSError):  # not Linux, or a kernel before 5.3
-        return None
-
-
-def _ignore_sigint():
-    """A second Ctrl-C while the children are being killed would leave them running."""
-    try:
-        return signal.signal(signal.SIGINT, signal.SIG_IGN)
-    except ValueError:  # not the main thread
-        return None
-
-
-def _sigterm_as_interrupt():
-    """CI cancels a job with SIGTERM; the modules run in their own sessions and would outlive us,
-    so SIGTERM is handled as Ctrl-C: kill them, report what finished."""
-
-    def handler(signum, frame):
-        raise KeyboardInterrupt
-
-    try:
-        return signal.signal(signal.SIGTERM, handler)
-    except ValueError:  # not the main thread: the caller owns signals
-        return None
-
-
-def _kill_groups(jobs: list[_Job], dump_stacks: bool, grace_s: float) -> None:
-    """SIGABRT each pytest (faulthandler prints its stacks), then SIGKILL each whole process group.
-
-    The group is killed while its leader is an unreaped zombie at worst, so its id cannot have
-    been reused by an unrelated process."""
-    if dump_stacks:
-        for job in jobs:
-            _signal(job.proc.pid, signal.SIGABRT, group=False)
-        end = time.monotonic() + grace_s
-        while time.monotonic() < end and not all(_job_exited(j) for j in jobs):
-            time.sleep(POLL_S)
-    for job in jobs:
-        _signal(job.proc.pid, signal.SIGKILL, group=True)
-        job.proc.wait()
-
-
-def _signal(pid: int, sig: int, group: bool) -> None:
-    try:
-        os.killpg(pid, sig) if group else os.kill(pid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass  # already gone
-
-
-def _job_exited(job: _Job) -> bool:
-    if isinstance(job.proc, ForkedProcess):  # the fork server has reaped it and says so
-        return job.proc.poll() is not None
-    return _exited(job.proc.pid)
-
-
-def _exited(pid: int) -> bool:
-    """Has `pid` exited? Checked with WNOWAIT so the zombie (and its group id) stays reserved."""
-    try:
-        return os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
-    except ChildProcessError:
-        return True
 
 
 def _display_names(modules: list[Path], target: Path) -> dict[Path, str]:
@@ -336,25 +318,43 @@ def _display_names(modules: list[Path], target: Path) -> dict[Path, str]:
     return names
 
 
-def run_suite(target: Path, opts: AutobenchOptions,
-              on_result: Callable[[ModuleResult], None] | None = None) -> SuiteReport:
+def _work(modules: list[Path], cache: discover.DurationCache,
+          opts: AutobenchOptions) -> list[tuple[Path, tuple[int, int] | None]]:
+    """What to start, longest first: whole modules, and with --split-slow the chunks of the slow
+    ones, each placed by its share of the module's last duration."""
+    ordered = discover.longest_first(modules, cache)
+    if not opts.split_slow:
+        return [(m, None) for m in ordered]
+    durations = {m: d for m in modules if (d := cache.get(m)) is not None}
+    counts = split.chunk_counts(modules, durations, opts.jobs)
+    work = [(m, (i, counts[m]) if m in counts else None) for m in ordered for i in range(counts.get(m, 1))]
+    estimate = {m: durations[m] / counts.get(m, 1) for m in durations}
+    return sorted(work, key=lambda w: (w[0] in estimate, -estimate.get(w[0], 0.0)))  # stable: unknown first
+
+
+def run_suite(target: Path, opts: AutobenchOptions, on_result: Callable[[ModuleResult], None] | None = None,
+              on_notice: Callable[[str], None] | None = None) -> SuiteReport:
     """Discover, schedule (longest first), run and judge every module under `target`.
 
-    `on_result` is called once per module as soon as its verdict is final (for progress output)."""
+    `on_result` is called once per module as soon as its verdict is final (for progress output);
+    `on_notice` with one line whenever the preload leaves something out and why."""
     opts.validate()
     if opts.python != sys.executable:
         _check_python(opts.python)
+    on_notice = on_notice or (lambda line: None)
     target = Path(target)
     modules = discover.discover_modules(target, opts.patterns)
     cache_file = (opts.cache_file or discover.default_cache_file(target)) if opts.use_cache else None
     cache = discover.DurationCache(cache_file, discover.cache_root(target))
     displays = _display_names(modules, target)
     started = time.monotonic()
+    plan = planning.make_plan(modules, target, opts, cache)
     workdir = Path(tempfile.mkdtemp(prefix="qtk-autobench-"))
-    old_term = _sigterm_as_interrupt()
+    old_term = processes.sigterm_as_interrupt()
     scheduler = None
     try:
-        scheduler = _Scheduler(discover.longest_first(modules, cache), displays, opts, workdir, on_result)
+        scheduler = _Scheduler(_work(modules, cache, opts), displays, opts, workdir, plan, on_result, on_notice)
+        planning.announce(scheduler, set(cache.unsafe), on_notice)
         deadline = started + opts.session_timeout if opts.session_timeout else None
         stop = scheduler.run(deadline)
     finally:
@@ -368,11 +368,15 @@ def run_suite(target: Path, opts: AutobenchOptions,
     if missing:
         reason = ("interrupted (Ctrl-C or SIGTERM)" if stop == "interrupted"
                   else f"session timeout ({opts.session_timeout:g} s)")
+        scheduler.finish_partial(reason)
+        missing = [m for m in modules if m not in results]
         for m in missing:
             # One failed "test" per module, as in the JUnit report: a run cut short must not read clean.
             results[m] = ModuleResult(displays[m], m, NOTRUN, failed=1, detail=f"not finished: {reason}")
-    cache.update({m: r.duration_s for m, r in results.items() if r.status != NOTRUN})
+    planning.remember(cache, scheduler, results)
     cache.save()
+    preload = {"modules": [*opts.preload, *(scheduler.server.preloaded if scheduler.server else [])],
+               "unsafe": dict(plan.unsafe), "fresh": {displays[m]: why for m, why in plan.fresh.items()}}
     return SuiteReport(target=target, results=sorted(results.values(), key=lambda r: r.module),
                        wall_s=time.monotonic() - started, jobs=opts.jobs, cache_file=cache_file,
-                       interrupted=stop == "interrupted", session_timed_out=stop == "session")
+                       interrupted=stop == "interrupted", session_timed_out=stop == "session", preload=preload)

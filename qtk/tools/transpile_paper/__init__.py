@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from qtk.errors import UsageError
-from qtk.tools.transpile_paper import algorithm2e, algorithmic, document, expansion, ir, macros
+from qtk.tools.transpile_paper import algorithm2e, algorithmic, document, expansion, ir, macros, shared
 from qtk.tools.transpile_paper.emit import Comments, FunctionBuilder, FunctionResult, Todo, build_all
 from qtk.tools.transpile_paper.module import render
 from qtk.tools.transpile_paper.source import Document, Src, check_balanced, strip_comments
@@ -74,7 +74,7 @@ def transpile(text: str, source: str = "<stdin>", index_base: str = "auto") -> T
     naming = name_units(units)
     comments = Comments()
     built = build_all([FunctionBuilder(u, naming.functions, comments, index_base) for u in units])
-    python = render(built, comments, source, index_base)
+    python = render(shared.nest_helpers(built), comments, source, index_base)
     return Transpiled(python, [r for _, r in built], index_base, source)
 
 

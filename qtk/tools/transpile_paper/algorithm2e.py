@@ -104,8 +104,12 @@ class _Parser:
                 i = _skip_math(text, i)
                 continue
             if c == "{":
-                pending = i if pending is None else pending
                 j = match_close(text, i)
+                if pending is None and j > 0 and text[i + 1:j].rstrip().endswith("\\;"):
+                    nodes.extend(self.block(src.sub(i + 1, j)))  # `{$c \leftarrow 0$\;}`: a wrapped statement
+                    i = j + 1
+                    continue
+                pending = i if pending is None else pending
                 i = j + 1 if j > 0 else i + 1
                 continue
             if c != "\\":

@@ -79,6 +79,8 @@ def parse(body: Src, defs: Definitions, doc: Document) -> list[ir.Node]:
                 and not prev.text.text.strip():
             it.kind = "comment-line"  # `\State \Comment{..}`: a comment on its own line
         _place(it, stack, body, defs, block_ends, doc)
+    while stack[-1].kind == "bold":
+        stack.pop()
     if len(stack) > 1:
         top = stack[-1]
         closer = _OPENS.get(top.kind) or "\\" + defs.blocks.get(top.kind, ("End",))[0]
@@ -150,6 +152,8 @@ def _place(it: _Item, stack: list[_Frame], body: Src, defs: Definitions,
     text = it.text.strip()
     raw = _raw(doc, body, it)
     k = it.kind
+    if k == "state" and _bold_block(it, stack, text, line, raw):
+        return
     if k in ("lead", "state", "statex"):
         if k == "lead":
             text = Src(re.sub(r"^\s*\[\d*\]", lambda m: " " * len(m.group(0)), text.text), text.pos).strip()
@@ -157,11 +161,16 @@ def _place(it: _Item, stack: list[_Frame], body: Src, defs: Definitions,
     elif k in ("return", "print"):
         src = Src.join([Src.const("\\Return " if k == "return" else "\\Print ", body.offset(it.start)), text])
         frame.body.append(ir.Statement(line, src, raw))
-    elif k == "comment":
-        _attach_comment(frame, plain_text(it.args[0].text) if it.args else "")
-        _statement(frame, text, line, raw)
-    elif k == "comment-line":
-        frame.body.append(ir.Comment(line, plain_text(it.args[0].text) if it.args else ""))
+    elif k in ("comment", "comment-line"):
+        note = plain_text(it.args[0].text) if it.args else ""
+        if not it.args:  # `\Comment $P$ is the prior` without braces: the rest of its line
+            cut = text.text.find("\n")
+            cut = len(text.text) if cut < 0 else cut
+            note, text = plain_text(text.text[:cut]).strip(), text.sub(cut, len(text.text)).strip()
+        if k == "comment":
+            _attach_comment(frame, note)
+        else:
+            frame.body.append(ir.Comment(line, note))
         _statement(frame, text, line, raw)
     elif k == "item":
         label = plain_text(it.option.text).strip(" :") if it.option else ""
@@ -217,6 +226,42 @@ def _open(it: _Item, stack: list[_Frame], line: int, raw: str, defs: Definitions
     stack.append(_Frame(k, node, inner, it))
 
 
+_BOLD = r"\\textbf\s*\{\s*%s\s*\}"
+_BOLD_OPEN = re.compile(r"^(?:\\quad\s*)*" + _BOLD % r"(for(?:\s+(?:all|each))?|while|if)" + r"(.*)"
+                        + _BOLD % r"(do|then)" + r"\s*$", re.S)
+_BOLD_ELSE = re.compile(r"^(?:\\quad\s*)*" + _BOLD % "else" + r"\s*$")
+_BOLD_END = re.compile(r"^(?:\\quad\s*)*" + _BOLD % r"end(?:\s*~?\s*(?:for|while|if|loop))?" + r"\s*$")
+
+
+def _bold_block(it: _Item, stack: list[_Frame], text: Src, line: int, raw: str) -> bool:
+    """`\\State \\textbf{for} $i = 1$ \\textbf{to} $n$ \\textbf{do}` ... `\\State \\textbf{end for}`:
+    keywords set in bold on lines of their own open and close blocks as the commands do."""
+    m = _BOLD_OPEN.match(text.text)
+    if m and (m.group(1) == "if") == (m.group(3) == "then"):
+        header = text.sub(m.start(2), m.end(2)).strip()
+        if m.group(1) == "if":
+            node: ir.Node = ir.If(line, [ir.Branch(header, line, raw, [])])
+            inner = node.branches[0].body
+        elif m.group(1) == "while":
+            node = ir.While(line, header, raw, [])
+            inner = node.body
+        else:
+            node = ir.For(line, header, raw, [], each=m.group(1) != "for")
+            inner = node.body
+        stack[-1].body.append(node)
+        stack.append(_Frame("bold", node, inner, it))
+        return True
+    top = stack[-1]
+    if _BOLD_ELSE.match(text.text) and top.kind == "bold" and isinstance(top.node, ir.If):
+        top.node.branches.append(ir.Branch(None, line, raw, []))
+        top.body = top.node.branches[-1].body
+        return True
+    if _BOLD_END.match(text.text) and top.kind == "bold":
+        stack.pop()
+        return True
+    return False
+
+
 def _user_block(it: _Item, defs: Definitions, line: int, raw: str, arg: Src) -> tuple[ir.Node, list]:
     kind = defs.blocks[it.name][1]
     if kind == "For" and it.args:
@@ -230,6 +275,8 @@ def _user_block(it: _Item, defs: Definitions, line: int, raw: str, arg: Src) -> 
 
 def _close(it: _Item, stack: list[_Frame], body: Src, block_ends: dict[str, str],
            doc: Document, line: int, raw: str) -> None:
+    while stack[-1].kind == "bold":  # a bold `for ... do` never closed ends with its parent
+        stack.pop()
     frame = stack[-1]
     if it.kind.startswith("blockend:"):
         wanted: tuple[str, ...] = (block_ends.get(it.name, ""),)
@@ -250,8 +297,17 @@ def _close(it: _Item, stack: list[_Frame], body: Src, block_ends: dict[str, str]
     stack.pop()
 
 
+_SIDE_COMMENT = re.compile(r"\s*(?:\\text(?:it|rm|tt|sf)\s*\{\s*\\#([^{}]*)\}|\$\\triangleright\$([^$]*)"
+                           r"|\\\(\\triangleright\\\)([^$]*))\s*$")
+
+
 def _statement(frame: _Frame, text: Src, line: int, raw: str, prose_is_comment: bool = False) -> None:
     if not text.text.strip():
+        return
+    side = _SIDE_COMMENT.search(text.text)
+    if side and side.start() > 0 and text.text[: side.start()].strip():  # `$x \gets 0$ \textit{\# why}`
+        _statement(frame, text.sub(0, side.start()), line, raw, prose_is_comment)
+        _attach_comment(frame, plain_text(next(g for g in side.groups() if g is not None)).strip())
         return
     if _COMMENT_LEAD.match(text.text):
         frame.body.append(ir.Comment(line, plain_text(_COMMENT_LEAD.sub("", text.text))))

@@ -18,7 +18,14 @@ from qtk.tools.transpile_paper import indexing, ir, outputs, records, statements
 from qtk.tools.transpile_paper import pyast as P
 from qtk.tools.transpile_paper.latex_text import RESERVED, note_text, plain_text
 from qtk.tools.transpile_paper.mathtok import Untranslatable
-from qtk.tools.transpile_paper.params import Params, declared_names, declared_order, header_params, io_params
+from qtk.tools.transpile_paper.params import (
+    Params,
+    declared_names,
+    declared_order,
+    header_params,
+    io_params,
+    sizes_from_io,
+)
 from qtk.tools.transpile_paper.units import Unit
 
 UNTRANSLATED = "_untranslated"
@@ -78,10 +85,14 @@ class FunctionBuilder:
         ctx.collecting, self.recording = False, True
         ctx.unknown_calls.clear()
         preludes = [ast.Assign(targets=[ast.Name(id=n, ctx=ast.Store())], value=v) for n, v in params.derived]
-        self.body = records.queues_from_empty_sets(records.attribute_arrays(preludes + self.block(unit.body)))
+        body = records.attribute_arrays(preludes + self.block(unit.body))
+        self.body = records.sorted_values(records.queues_from_empty_sets(body))
         free = free_names(self.body, params.defined(), set(ctx.functions.values()))
         self.body, free = records.named_constants(self.body, free)
         implicit = [n for n in free if n in _subscript_roots(self.body)]
+        self.body, arrays = records.scalar_labels(self.body, implicit, set(params.names))
+        free = [n for n in free if n not in set(implicit) - set(arrays)]  # g_w, g_b: names now
+        implicit = arrays
         if implicit:  # d[v] <- ... with d never created: CLRS-style attribute arrays
             free = [n for n in free if n not in implicit]
             made = [P.mark(ast.Assign(targets=[ast.Name(id=n, ctx=ast.Store())], value=ast.Dict(keys=[], values=[])),
@@ -89,6 +100,10 @@ class FunctionBuilder:
             note = self.comments.stmt(f"{', '.join(implicit)}: used as arrays but never created "
                                       "in the pseudo-code")
             self.body = self.body[: len(preludes)] + [note] + made + self.body[len(preludes) :]
+        if unit.latex_name is not None:  # `for i = 1 to d` over u_i, d named nowhere: d = len(u)
+            sizes = records.loop_sizes(self.body, free, set(params.names))
+            free = [n for n in free if n not in dict(sizes)]
+            self.body = [ast.Assign(targets=[ast.Name(id=n, ctx=ast.Store())], value=v) for n, v in sizes] + self.body
         ret = outputs.declared_return(unit.output_io, self.body, params.defined(), ctx)
         if ret is not None:
             self.body.append(ret)
@@ -123,6 +138,7 @@ class FunctionBuilder:
         params = Params()
         if unit.header is not None:
             header_params(unit.header.text, self.ctx, params)
+            sizes_from_io(params, [io.text.text for io in unit.input_io], self.ctx)
         else:
             for io in unit.input_io:
                 io_params(io.text.text, self.ctx, params)

@@ -12,6 +12,9 @@ from qtk.tools.transpile_paper.macros import DEFINERS, PROTECTED, Definitions, M
 from qtk.tools.transpile_paper.source import Document, Src, read_arg, read_command, read_delimited, read_group
 
 _MAX_DEPTH = 40
+# LaTeX's font switches, used inside a group as the \text.. commands are
+_FONT_SWITCHES = {"bfseries": "textbf", "bf": "textbf", "itshape": "textit", "it": "textit", "em": "emph",
+                  "scshape": "textsc", "sc": "textsc", "ttfamily": "texttt", "tt": "texttt", "rmfamily": "textrm"}
 _ENV_RE = re.compile(r"\\(begin|end)\s*\{([^{}]*)\}|\\(?:re)?newenvironment\*?(?![A-Za-z])")
 
 
@@ -77,6 +80,13 @@ def expand(src: Src, defs: Definitions, doc: Document, depth: int = 0) -> Src:
                 copied = i = end
                 i = text.find("\\", i)
                 continue
+        brace = text[:i].rstrip().endswith("{")
+        if name in _FONT_SWITCHES and brace:  # `{\bfseries Input:}` is `\textbf{Input:}`
+            k = text.rfind("{", 0, i)
+            parts += [src.sub(copied, k), Src.const(f"\\{_FONT_SWITCHES[name]}{{", src.offset(k))]
+            copied = i = j + 1 if j < len(text) and text[j] == " " else j
+            i = text.find("\\", i)
+            continue
         macro = defs.macros.get(name)
         if macro is None or name in PROTECTED:
             i = text.find("\\", j if name else i + 1)

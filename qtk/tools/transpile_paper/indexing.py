@@ -110,8 +110,8 @@ def decide(body: list[ast.stmt], arrays: dict[str, tuple[ast.expr, ast.expr]],
         v = P.int_value(lo)
         if v in (0, 1):
             ev.add(v, STRONG, f"{arr}[{v}..] is declared")
-    for arr, lo in allocated.items():
-        if lo in (0, 1):
+    for arr, lo in allocations(body).items():  # maps keyed by values say nothing about the base
+        if lo in (0, 1) and arr not in keyed:
             ev.add(lo, STRONG, f"{arr}[{lo}..] is allocated")
     index_vars, offsets = _index_vars(body, allocated, ev)
     # `for j = i to n` inside `for i = 1 to n`: j starts where i does
@@ -120,15 +120,20 @@ def decide(body: list[ast.stmt], arrays: dict[str, tuple[ast.expr, ast.expr]],
     for var, low in (lows or {}).items():
         if var in index_vars and 0 in offsets.get(var, ()):
             ev.add(low, STRONG, f"input {var} >= {low} indexes {index_vars[var]}")
+    direct = set(index_vars)
     _propagate(body, index_vars, offsets)
     counters = _counters(body)  # t <- 0 then t <- t + 1 before use: a count, weak evidence of 0
     for node in _walk(body):
         if isinstance(node, ast.Assign):
             for t in node.targets:
                 if isinstance(t, ast.Name) and t.id in index_vars:
+                    # a bound of mid that is set to the length (hi <- n) is the 1-based last
+                    # position or the 0-based end of a half-open range: weak either way
                     _value_evidence(t.id, node.value, index_vars[t.id], lengths, ev, "is set to", True,
-                                    offsets[t.id], WEAK if t.id in counters else STRONG)
-        elif isinstance(node, ast.For) and isinstance(node.target, ast.Name) and node.target.id in index_vars:
+                                    offsets[t.id], WEAK if t.id in counters else STRONG,
+                                    STRONG if t.id in direct else WEAK)
+        elif isinstance(node, (ast.For, ast.comprehension)) and isinstance(node.target, ast.Name) \
+                and node.target.id in index_vars:  # a loop, or a sum's range (\\sum_{i=1}^{n} M_{ii})
             bounds = P.meta(node.iter, "bounds")
             if bounds:
                 v, arr = node.target.id, index_vars[node.target.id]
@@ -165,6 +170,8 @@ def _index_vars(body: list[ast.stmt], allocated: dict[str, int],
                 if v in (0, 1) and bound is index.lower:
                     ev.add(v, STRONG, f"slice {arr}[{v}..]")
             continue
+        if arr and isinstance(index, ast.Call) and _is_length(index, arr, {}):  # A[|A|]: valid 1-based only
+            ev.add(1, STRONG, f"{arr}[len({arr})] is read")
         if P.int_value(index) == 0:
             ev.add(0, STRONG, f"{arr}[0] is read")
         elif P.int_value(index) == 1 and arr not in zero_read:
@@ -210,7 +217,8 @@ def _counters(body: list[ast.stmt]) -> set[str]:
 
 
 def _value_evidence(var: str, value: ast.expr, arr: str, lengths: dict[str, str], ev: Evidence,
-                    verb: str, weak_one: bool, offsets: set[int], zero_weight: int = STRONG) -> None:
+                    verb: str, weak_one: bool, offsets: set[int], zero_weight: int = STRONG,
+                    length_weight: int = STRONG) -> None:
     v = P.int_value(value)
     child = _heap_child(value)
     if child is not None:  # j = 2i (children 2i, 2i + 1) is the 1-based heap; 2i + 2 the 0-based one
@@ -222,7 +230,7 @@ def _value_evidence(var: str, value: ast.expr, arr: str, lengths: dict[str, str]
     elif v == 1 and weak_one:
         ev.add(1, WEAK, f"index {var} {verb} 1")
     elif _is_length(value, arr, lengths):
-        ev.add(1, STRONG, f"index {var} {verb} the length of {arr}")
+        ev.add(1, length_weight, f"index {var} {verb} the length of {arr}")
     elif isinstance(value, ast.BinOp) and isinstance(value.op, ast.Sub) and P.int_value(value.right) == 1 \
             and _is_length(value.left, arr, lengths):
         ev.add(0, STRONG, f"index {var} {verb} the length of {arr} - 1")

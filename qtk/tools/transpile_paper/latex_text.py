@@ -21,7 +21,7 @@ _DROP_WITH_ARG = {"label", "vspace", "hspace", "ref", "cite", "eqref", "footnote
 
 # Builtins and module names the generated code uses: a variable of that name is renamed.
 RESERVED = {
-    "len", "range", "max", "min", "sum", "abs", "print", "set", "sorted", "math", "list", "int",
+    "len", "range", "max", "min", "sum", "abs", "print", "set", "sorted", "math", "collections", "list", "int",
     "float", "round", "any", "all", "map", "filter", "next", "iter", "type", "str", "pow",
     "divmod", "bool", "dict", "tuple", "zip", "enumerate", "reversed", "object", "id", "input",
     "True", "False", "None",

@@ -21,6 +21,9 @@ def for_tokens(toks: list[Tok], ctx: P.Ctx) -> ast.For:
     """`i \\gets 1 \\To n`, `i = n \\textbf{downto} 1`, `i = 1, \\ldots, n`, `each v \\in S`."""
     while toks and toks[0].kind == "kw" and toks[0].value in ("for", "each", "every", "all"):
         toks = toks[1:]
+    semis = top_level(toks, lambda t: t.kind == "op" and t.value == ";")
+    if len(semis) == 2:
+        return _c_style(toks, semis, ctx)
     toks, order = _order_suffix(toks)
     chain = _bounded(toks)
     if chain is not None:
@@ -43,6 +46,9 @@ def for_tokens(toks: list[Tok], ctx: P.Ctx) -> ast.For:
         else:
             before = before[first_math:]
         target = store(parse_all(before, ctx), ctx)
+        nouns = {t.value.lower() for t in toks[: member[0]] if not t.math}
+        if isinstance(target, ast.Name) and nouns & _COLLECTION_NOUNS:
+            ctx.collections.add(target.id)  # `each string $s$ in $S$`: |s| is its length
         after = toks[member[0] + 1 :]
         dots = top_level(after, lambda t: t.kind == "op" and t.value in ("..", "..."))
         iterable = _counted(after, ctx) if dots else parse_all(after, ctx)  # i in 1..n
@@ -53,6 +59,8 @@ def for_tokens(toks: list[Tok], ctx: P.Ctx) -> ast.For:
         if P.meta(iterable, "style") == "numbers":
             raise Untranslatable("a loop over a set of numbers")
         iterable = _ordered(iterable, target, order, ctx)
+    elif _vertex_loop(toks, ctx) is not None:
+        target, iterable = _vertex_loop(toks, ctx)
     else:
         raise Untranslatable("a loop header needs `i \\gets a \\To b` or `x \\in S`")
     return ast.For(target=target, iter=iterable, body=[], orelse=[])
@@ -116,6 +124,64 @@ def _rename(e: ast.expr, old: str, new: str) -> ast.expr:
             return ast.Name(id=new, ctx=node.ctx) if node.id == old else node
 
     return R().visit(copy.deepcopy(e))
+
+
+def _c_style(toks: list[Tok], semis: list[int], ctx: P.Ctx) -> ast.For:
+    """`i \\gets 0; i < n; i \\gets i + 2` (a C-style header): a counted range."""
+    statement_tokens = P.PARSERS.statement_tokens
+
+    init = statement_tokens(toks[: semis[0]], ctx)
+    test = parse_all(toks[semis[0] + 1 : semis[1]], ctx, tuple_ok=False)
+    step = statement_tokens(toks[semis[1] + 1 :], ctx)
+    if not (len(init) == 1 and isinstance(init[0], ast.Assign) and isinstance(init[0].targets[0], ast.Name)
+            and isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.left, ast.Name)
+            and test.left.id == init[0].targets[0].id and len(step) == 1):
+        raise Untranslatable("a C-style loop header this reader does not follow")
+    var, start, bound = init[0].targets[0], init[0].value, test.comparators[0]
+    delta = _step_of(step[0], var.id)
+    op = type(test.ops[0])
+    if delta is None or (delta > 0) != (op in (ast.Lt, ast.LtE)) or op not in (ast.Lt, ast.LtE, ast.Gt, ast.GtE):
+        raise Untranslatable("a C-style loop header this reader does not follow")
+    last = bound if op in (ast.LtE, ast.GtE) else P.add_const(bound, -1 if delta > 0 else 1)
+    rng = P.make_range(start, last, None if abs(delta) == 1 else P.const(abs(delta)), down=delta < 0)
+    return ast.For(target=var, iter=rng, body=[], orelse=[])
+
+
+def _step_of(stmt: ast.stmt, var: str) -> int | None:
+    """+c for `i \\gets i + c` / `i += c`, -c for a decrement, else None."""
+    if isinstance(stmt, ast.AugAssign) and isinstance(stmt.target, ast.Name) and stmt.target.id == var:
+        c = P.int_value(stmt.value)
+        if c is None or not isinstance(stmt.op, (ast.Add, ast.Sub)):
+            return None
+        return c if isinstance(stmt.op, ast.Add) else -c
+    value = stmt.value if isinstance(stmt, ast.Assign) else None
+    if isinstance(value, ast.BinOp) and isinstance(stmt.targets[0], ast.Name) and stmt.targets[0].id == var \
+            and isinstance(value.left, ast.Name) and value.left.id == var:
+        c = P.int_value(stmt.value.right)
+        if c is not None and isinstance(stmt.value.op, (ast.Add, ast.Sub)):
+            return c if isinstance(stmt.value.op, ast.Add) else -c
+    return None
+
+
+_COLLECTION_NOUNS = {"string", "word", "list", "array", "set", "sequence", "path", "row", "column"}
+_VERTEX_WORDS = {"vertex", "vertices", "node", "nodes"}
+
+
+def _vertex_loop(toks: list[Tok], ctx: P.Ctx) -> tuple[ast.expr, ast.expr] | None:
+    """`each vertex $v$` with no set named: the vertices of the graph, V when the algorithm has
+    one, else 0 .. |G| - 1 for a graph G given as adjacency lists."""
+    words = [t.value.lower() for t in toks if not t.math and t.style == "prose"]
+    maths = [t for t in toks if t.math or t.style != "prose"]
+    if not words or words[-1] not in _VERTEX_WORDS or len(maths) != 1 or maths[0].kind != "name":
+        return None
+    names = ctx.known | ctx.declared | ctx.params
+    if "V" in names:
+        iterable: ast.expr = ast.Name(id="V", ctx=ast.Load())
+    elif "G" in names:
+        iterable = P.call("range", [P.call("len", [ast.Name(id="G", ctx=ast.Load())])])
+    else:
+        return None
+    return store(parse_all(maths, ctx), ctx), iterable
 
 
 _STRICT = {"<": True, "<=": False}

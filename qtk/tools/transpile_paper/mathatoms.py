@@ -190,14 +190,26 @@ def size_or_abs(inner: ast.expr, ctx: P.Ctx) -> ast.expr:
         return P.call("len" if listy else "abs", [inner])
     if isinstance(inner, (ast.Attribute, ast.Set, ast.List)) or P.is_empty_set(inner):
         return P.call("len", [inner])
+    if isinstance(inner, ast.BinOp) and isinstance(inner.op, (ast.Sub, ast.BitOr, ast.BitAnd)) \
+            and all(_sized(x, ctx) for x in (inner.left, inner.right)):
+        return P.call("len", [inner])  # |V \\setminus T|: the difference of two collections
     return P.call("abs", [inner])
+
+
+def _sized(e: ast.expr, ctx: P.Ctx) -> bool:
+    if isinstance(e, ast.BinOp) and isinstance(e.op, (ast.Sub, ast.BitOr, ast.BitAnd)):
+        return _sized(e.left, ctx) and _sized(e.right, ctx)
+    if isinstance(e, (ast.Name, ast.Attribute, ast.Set, ast.List)) or P.is_empty_set(e):
+        call = size_or_abs(e, ctx)
+        return isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id == "len"
+    return False
 
 
 def _floor(p: "Parser") -> ast.expr:
     inner = p.tuple_expr()
     p.expect("op", "rfloor")
-    if isinstance(inner, ast.BinOp) and isinstance(inner.op, ast.Div):
-        return P.binop(inner.left, ast.FloorDiv(), inner.right)
+    if isinstance(inner, ast.BinOp) and isinstance(inner.op, ast.Div) and isinstance(P.int_value(inner.right), int):
+        return P.binop(inner.left, ast.FloorDiv(), inner.right)  # (lo + hi) // 2
     if _is_math_call(inner, "sqrt"):
         return P.call("math.isqrt", inner.args)
     return P.call("math.floor", [inner])
@@ -294,8 +306,8 @@ def _binder(p: "Parser") -> tuple[ast.expr, ast.expr | None, list[ast.expr]]:
         p.expect("op", "}")
     else:
         e = p.atom()
-    if isinstance(e, ast.Name) and ifs:
-        return e, None, ifs
+    if isinstance(e, ast.Name) and (ifs or not p.at("op", "^")):
+        return e, None, ifs  # `\\max_j z_j`: j runs over the positions of z
     if isinstance(e, ast.Compare):
         ops, left, rights = e.ops, e.left, e.comparators
         if len(ops) == 1 and isinstance(ops[0], ast.Eq) and isinstance(left, ast.Name):
@@ -314,10 +326,11 @@ def _binder(p: "Parser") -> tuple[ast.expr, ast.expr | None, list[ast.expr]]:
 def _positions(target: ast.expr, body: ast.expr) -> ast.expr:
     """`\\arg\\min_{v : P(v)} key[v]`: v runs over the positions of key (numbered as the
     algorithm numbers them; the index-base pass fixes the start)."""
-    if isinstance(body, ast.Subscript) and isinstance(body.value, ast.Name) and isinstance(target, ast.Name) \
-            and isinstance(body.slice, ast.Name) and body.slice.id == target.id:
-        size = P.call("len", [ast.Name(id=body.value.id, ctx=ast.Load())])
-        return P.mark(P.call("range", [size]), positions_of=body.value.id)
+    arrays = [n.value.id for n in ast.walk(body) if isinstance(n, ast.Subscript) and isinstance(n.value, ast.Name)
+              and isinstance(target, ast.Name) and isinstance(n.slice, ast.Name) and n.slice.id == target.id]
+    if arrays:  # `\\arg\\min_i |x_i - q|`: i runs over the positions of x
+        size = P.call("len", [ast.Name(id=arrays[0], ctx=ast.Load())])
+        return P.mark(P.call("range", [size]), positions_of=arrays[0])
     P.fail("cannot tell what this operator ranges over")
 
 

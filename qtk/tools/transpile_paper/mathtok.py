@@ -197,7 +197,9 @@ class _Tokenizer:
         m = (_NAME_RE if math else _WORD_RE).match(self.text, i)
         word = m.group(0) if m else self.text[i]
         end = m.end() if m else i + 1
-        if math:
+        if math and word.lower() in _CONST_WORDS and word in (word.lower(), word.capitalize(), word.upper()):
+            self.add("const", _CONST_WORDS[word.lower()], i, True)  # $x \gets True$, $found \gets false$
+        elif math:
             self.add("name", word.replace("\\_", "_"), i, True, "math")
         else:
             self.word(word.replace("\\_", "_"), i, "prose", False)

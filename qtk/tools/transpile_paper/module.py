@@ -26,10 +26,10 @@ def render(functions: list[tuple[ast.FunctionDef, FunctionResult]], comments: Co
               f'"""\n')
     parts = [header]
     bodies = [_function_text(fn, res, comments, source, option) for fn, res in functions]
-    uses_math = any(_uses(fn, "math") for fn, _ in functions)
     needs_helper = any(_uses(fn, UNTRANSLATED) for fn, _ in functions)
-    if uses_math:
-        parts.append("import math\n")
+    imports = [m for m in ("collections", "math") if any(_uses(fn, m) for fn, _ in functions)]
+    if imports:
+        parts.append("".join(f"import {m}\n" for m in imports))
     if needs_helper:
         parts.append("\n" + _HELPER + "\n")
     text = "\n".join(parts) + "\n\n" + "\n\n\n".join(bodies) + "\n"

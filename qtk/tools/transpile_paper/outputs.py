@@ -1,7 +1,9 @@
 """Declared outputs: a block that names what it produces (\\Ensure, \\KwOut, \\KwResult, an
 `Output:` line) but never returns a value ends by returning that variable.
 
-The variable is the first name in the output text that the body assigns (`\\KwOut{$dist$, the
+When the text names several assigned variables each on its own (`the sum $s$ and the product
+$p$`), all of them are returned, in that order. Otherwise the variable is the first name in the
+output text that the body assigns (`\\KwOut{$dist$, the
 distances}` -> dist; `\\Ensure $C = AB$` -> C; `\\KwOut{the best cost $OPT[n]$}` -> OPT[n]). An output naming only inputs (an array sorted in
 place) or nothing the body assigns adds no return: the block does not say what to return.
 """
@@ -24,6 +26,12 @@ def declared_return(outputs: list[ir.IO], body: list[ast.stmt], params: set[str]
     if not outputs or _returns_value(body):
         return None
     assigned = _assigned(body) - params
+    loops = {n.id for stmt in body for f in ast.walk(stmt) if isinstance(f, (ast.For, ast.comprehension))
+             for n in ast.walk(f.target) if isinstance(n, ast.Name)}
+    several = [n for io in outputs for n in _named_alone(io.text.text, assigned - loops)]
+    if len(set(several)) >= 2:  # `the sum $s$ and the product $p$`: both, in that order
+        names = list(dict.fromkeys(several))
+        return ast.Return(value=ast.Tuple(elts=[ast.Name(id=n, ctx=ast.Load()) for n in names], ctx=ast.Load()))
     for io in outputs:
         toks, _ = tokenize(io.text.text)
         for k, t in enumerate(toks):
@@ -33,6 +41,19 @@ def declared_return(outputs: list[ir.IO], body: list[ast.stmt], params: set[str]
                 element = _element(toks, k, ctx)
                 return ast.Return(value=element or ast.Name(id=variable_name(t.value), ctx=ast.Load()))
     return None
+
+
+def _named_alone(text: str, assigned: set[str]) -> list[str]:
+    """Assigned names that make up a whole piece of maths of their own (`$s$`)."""
+    toks, _ = tokenize(text)
+    pieces: list[list[Tok]] = [[]]
+    for t in toks:
+        if t.math:
+            pieces[-1].append(t)
+        elif pieces[-1]:
+            pieces.append([])
+    return [variable_name(p[0].value) for p in pieces
+            if len(p) == 1 and p[0].kind == "name" and variable_name(p[0].value) in assigned]
 
 
 def _element(toks: list[Tok], k: int, ctx: P.Ctx | None) -> ast.expr | None:

@@ -96,6 +96,10 @@ def io_params(text: str, ctx: P.Ctx, out: Params) -> Params:
             continue
         if last_collection and grid_dims(seg, (after, [Tok("name", last_collection, 0)]), ctx, out):
             continue  # `$M$, an $r \\times k$ matrix`: the sizes of the matrix just named
+        prev = segments[k - 1][1] if k else []
+        if [w.value for w in words] == ["("] and single_name(prev) \
+                and grid_dims(seg, ([Tok("name", "matrix", 0)], prev), ctx, out):
+            continue  # `$A$ ($n \\times m$)`: the sizes of A, in parentheses after it
         if [w.value.lower() for w in words[-2:]] in (["for", "each"], ["for", "every"], ["for", "all"]) \
                 or words and words[-1].value.lower() in ("each", "every"):
             continue  # `a score $s_c$ for each $c \\in C$`: c ranges, it is no input
@@ -112,6 +116,21 @@ def io_params(text: str, ctx: P.Ctx, out: Params) -> Params:
             last_collection = got or last_collection
     _derive_bounds(out)
     return out
+
+
+def sizes_from_io(params: Params, texts: list[str], ctx: P.Ctx) -> None:
+    """`CountInversions($A$)` above `\\KwIn{An array $A[1 \\dots n]$}`: the header gives the
+    inputs, the Input lines still give their sizes (n = len(A)) and declared bounds."""
+    scratch = Params()
+    for text in texts:
+        io_params(text, ctx, scratch)
+    for name, value in scratch.derived:
+        if name not in params.defined() and any(isinstance(n, ast.Name) and n.id in params.names
+                                                for n in ast.walk(value)):
+            params.derived.append((name, value))
+    for name, bounds in scratch.arrays.items():
+        if name in params.names:
+            params.arrays.setdefault(name, bounds)
 
 
 def _words_after(toks: list[Tok]) -> list[Tok]:
@@ -139,7 +158,8 @@ def declared_order(out: Params, text: str) -> None:
             sub = toks[k + 2 : k + 3] if k + 2 < len(toks) and toks[k + 1].value == "_" else []
             if sub and sub[0].value == "{" and k + 3 < len(toks):
                 sub = toks[k + 3 : k + 4]
-            if sub and sub[0].kind in ("name", "num"):  # x_0, c_1: the names the parser makes
+            if sub and (sub[0].kind in ("name", "num") or sub[0].kind == "kw" and not sub[0].math):
+                # x_0, c_1, \\epsilon_{\\text{tol}}: the names the parser makes
                 first.setdefault(f"{ident(t)}_{sub[0].value}", k)
     out.names.sort(key=lambda n: first.get(n, len(toks)))
 
@@ -150,7 +170,8 @@ def _math_segments(toks: list[Tok]) -> list[tuple[list[Tok], list[Tok]]]:
     words: list[Tok] = []
     seg: list[Tok] = []
     for t in toks:
-        if t.math:
+        depth = sum(1 if x.value == "{" else -1 if x.value == "}" else 0 for x in seg if x.kind == "op")
+        if t.math or depth > 0:  # `$\\epsilon_{\\text{tol}}$`: text inside a math group stays in it
             seg.append(t)
             continue
         if seg:
@@ -167,6 +188,11 @@ def _item(part: list[Tok], ctx: P.Ctx, out: Params, loose: bool) -> str | None:
     named = listed(part, ctx, out)
     if named:
         return named
+    if len(part) >= 3 and part[0].kind == "name" and part[1].value == "(" and part[-1].value == ")" \
+            and all(t.value in ("*", ",", "cdot", "...") for t in part[2:-1]):
+        ctx.callables.add(ident(part[0]))  # `oracle $g(\\cdot)$`: the function g is the input
+        out.add(ident(part[0]))
+        return None
     saved = ctx.collecting
     ctx.collecting = True  # a header may name variables the body has not assigned yet
     try:
@@ -263,7 +289,9 @@ def _names_in_order(e: ast.expr) -> list[str]:
             visit(child)
 
     visit(e)
-    return found
+    bound = {n.id for c in ast.walk(e) if isinstance(c, ast.comprehension)
+             for n in ast.walk(c.target) if isinstance(n, ast.Name)}  # `\\max_i x_i`: i is bound there
+    return [n for n in found if n not in bound]
 
 
 def _derive_bounds(out: Params) -> None:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import ast
 import re
 from dataclasses import dataclass
-from types import SimpleNamespace
 from typing import Callable
 
 from qtk.tools.transpile_paper import pyast as P
@@ -24,9 +23,9 @@ from qtk.tools.transpile_paper.mathtok import Tok
 from qtk.tools.transpile_paper.pyast import store
 
 # Phrases turn words into statements, and some of them (`for all $i$: ...`) hold a statement of
-# their own: statements.py, which reads the phrase table, hands its parsers in here when it loads
-# (so the two modules do not import each other).
-PARSERS = SimpleNamespace()
+# their own: statements.py hands its parsers to pyast.PARSERS when it loads (so that phrases,
+# loops and statements do not import each other in a circle).
+PARSERS = P.PARSERS
 
 
 @dataclass
@@ -210,7 +209,8 @@ def _postfix_loop(s, ctx) -> list[ast.stmt]:
     from qtk.tools.transpile_paper.loops import for_tokens
     statement_tokens = PARSERS.statement_tokens
 
-    loop = for_tokens(s["loop"], ctx)
+    noun = [Tok("name", s["noun"].strip(), 0, False, "prose")] if s.get("noun") else []
+    loop = for_tokens(noun + s["loop"], ctx)
     P.meta(loop, "innermost", loop).body = statement_tokens(s["body"], ctx)
     return [loop]
 
@@ -223,6 +223,9 @@ STATEMENTS: list[Phrase] = [
                                    r" (?:the )?(?:integers )?(?:from )?{lo} (?:to|through|\.\.) {hi}"
                                    r"(?:,? (?:initially )?(?:all )?(?:set to|equal to|initiali[sz]ed to) {v})?\.?"),
            _allocate_range),
+    Phrase("allocate named first", _re(r"(?:create|initiali[sz]e|allocate|make|declare|let) {x} (?:as|to be|be) ART "
+                                       + _SEQ + r" of (?:size |length )?{n}(?: (?:elements|entries|items|cells))?"
+                                       + _FILL), _allocate),
     Phrase("push", _re(r"(?:push|append|add|insert|enqueue|put) {item} (?:onto|on|to|into|in|at the end of) {coll}"),
            _append),
     Phrase("remove", _re(r"(?:remove|delete) {item} from {coll}"), _remove),
@@ -238,9 +241,11 @@ STATEMENTS: list[Phrase] = [
     Phrase("decrease", _re(r"(?:decrease|lower|reduce) {x} by {v} || subtract {v} from {x}"), _update(ast.Sub())),
     Phrase("scale", _re(r"multiply {x} by {v}"), _update(ast.Mult())),
     Phrase("divide", _re(r"divide {x} by {v}"), _update(ast.Div())),
-    Phrase("compute", _re(r"(?:compute|calculate|evaluate|update|let|set|obtain|assign|store) {code}"),
+    Phrase("compute", _re(r"(?:compute|calculate|evaluate|update|let|set|obtain|assign|store|initiali[sz]e|init)"
+                          r" {code}"),
            _verb_then_code),
-    Phrase("postfix loop", _re(r"{body},? for (?:all |each |every )?{loop}"), _postfix_loop),
+    Phrase("postfix loop", _re(r"{body},? for (?:all |each |every )?(?P<noun>vertex |vertices |node |nodes )?{loop}"),
+           _postfix_loop),
     Phrase("prefix loop", _re(r"for (?:all |each |every )?(?:\w+ )?{loop}(?::|,) {body}"), _postfix_loop),
 ]
 
@@ -256,6 +261,12 @@ def _empty(kind: str):
         return ast.List(elts=[], ctx=ast.Load())
 
     return build
+
+
+def _default_map(s, ctx) -> ast.expr:
+    """`an empty map with default value $0$`: a map that reads missing keys as 0."""
+    args = ast.arguments(posonlyargs=[], args=[], kwonlyargs=[], kw_defaults=[], defaults=[])
+    return P.mark(P.call("collections.defaultdict", [ast.Lambda(args=args, body=_expr(s["v"], ctx))]), map=True)
 
 
 def _zeros(s, ctx) -> ast.expr:
@@ -287,10 +298,13 @@ def _call_on(fname: str):
 
 VALUES: list[Phrase] = [
     Phrase("empty set", _re(r"ART empty set || ART set"), _empty("set")),
+    Phrase("map with default", _re(r"ART empty (?:map|dictionary|dict|hash table|hash map|mapping) with (?:a )?default"
+                                   r" (?:value )?(?:of )?{v}"), _default_map),
     Phrase("empty map", _re(r"ART empty (?:map|dictionary|dict|hash table|hash map|mapping)"), _empty("map")),
     Phrase("empty list", _re(r"ART empty (?:list|stack|queue|array|sequence|vector|string)"), _empty("list")),
-    Phrase("zeros", _re(r"ART (?:{dims} )?" + _SEQ + r" of (?:{n} )?zeros || ART {dims} zero " + _SEQ), _zeros),
-    Phrase("sized", _re(r"ART {dims} " + _SEQ), _filled),
+    Phrase("zeros", _re(r"ART (?:{dims} )?" + _SEQ + r" of (?:{n} )?zeros || ART {dims} zero " + _SEQ
+                        + r" || ART zero " + _SEQ + r" of (?:size|shape) {dims}"), _zeros),
+    Phrase("sized", _re(r"ART {dims} " + _SEQ + r" || ART " + _SEQ + r" of (?:size|length) {dims}"), _filled),
     Phrase("filled", _re(r"ART {dims} " + _SEQ + r" (?:filled with|of|initiali[sz]ed to|all) {v}"
                          r" || ART " + _SEQ + r" of {n} (?:elements|entries|items|cells|values)"
                          r"(?:,? (?:all|each|every one|initiali[sz]ed to|set to|equal to|filled with) {v})?"), _filled),
@@ -298,6 +312,8 @@ VALUES: list[Phrase] = [
     Phrase("top", _re(r"(?:the )?top (?:element )?of {coll}"), _call_on("top")),
     Phrase("dequeue", _re(r"(?:dequeue|dequeue from|the front of|front of) {coll}"), _call_on("dequeue")),
     Phrase("copy", _re(r"ART (?:copy|duplicate|clone) of {coll}"), lambda s, ctx: P.call("list", [_expr(s["coll"], ctx)])),
+    Phrase("concatenation", _re(r"{a} (?:concatenated|joined) with {b} || ART concatenation of {a} and {b}"),
+           lambda s, ctx: P.binop(_expr(s["a"], ctx), ast.Add(), _expr(s["b"], ctx))),
     Phrase("length", _re(r"(?:the )?(?:length|size|number of elements|number of entries) (?:of|in) {coll}"),
            _call_on("length")),
 ]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import ast
 import sys
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any
 
 from qtk.tools.transpile_paper.latex_text import function_name, variable_name
@@ -292,3 +293,8 @@ def store(e: ast.expr, ctx: Ctx) -> ast.expr:
     if isinstance(e, (ast.Tuple, ast.List)):
         return ast.Tuple(elts=[store(x, ctx) for x in e.elts], ctx=ast.Store())
     fail(f"cannot assign to {ast.unparse(e)}")
+
+
+# Parsers that statements.py registers when it loads, for the modules it uses (phrases, loops)
+# whose constructs hold statements of their own: they reach them here instead of importing it.
+PARSERS = SimpleNamespace()

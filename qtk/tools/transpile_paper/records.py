@@ -81,3 +81,103 @@ def queues_from_empty_sets(body: list[ast.stmt]) -> list[ast.stmt]:
                 and isinstance(node.targets[0], ast.Name) and node.targets[0].id in ordered:
             node.value = ast.List(elts=[], ctx=ast.Load())
     return body
+
+
+def scalar_labels(body: list[ast.stmt], names: list[str], params: set[str]) -> tuple[list[ast.stmt], list[str]]:
+    """`g_w \\gets ...` and `g_b` beside the scalars w and b: a never-created name subscripted only
+    by variables that are neither loop variables, inputs, counters nor positions of another array is
+    a family of names (g_w, g_b), not an array. Returns the body and the names still arrays."""
+    loops = {n.id for node in _walk(body) for t in _loop_targets(node) for n in ast.walk(t)
+             if isinstance(n, ast.Name)}
+    stepped = {t.id for node in _walk(body) if isinstance(node, (ast.Assign, ast.AugAssign))
+               for t in _targets(node) if isinstance(t, ast.Name) and _steps_by_one(node, t.id)}
+    subs: dict[str, list[ast.Subscript]] = {}
+    for node in _walk(body):
+        if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name):
+            subs.setdefault(node.value.id, []).append(node)
+    positions = {s.slice.id for root, found in subs.items() if root not in names for s in found
+                 if isinstance(s.slice, ast.Name)}
+    labels = {n for n in names if n in subs and all(
+        isinstance(s.slice, ast.Name) and s.slice.id not in loops | params | stepped | positions
+        for s in subs[n])}
+    if not labels:
+        return body, names
+
+    class Rewrite(ast.NodeTransformer):
+        def visit_Subscript(self, node: ast.Subscript) -> ast.AST:
+            self.generic_visit(node)
+            if isinstance(node.value, ast.Name) and node.value.id in labels:
+                return ast.Name(id=f"{node.value.id}_{node.slice.id}", ctx=node.ctx)
+            return node
+
+    tr = Rewrite()
+    return [tr.visit(stmt) for stmt in body], [n for n in names if n not in labels]
+
+
+def _loop_targets(node: ast.AST) -> list[ast.expr]:
+    if isinstance(node, ast.For):
+        return [node.target]
+    if isinstance(node, ast.comprehension):
+        return [node.target]
+    return []
+
+
+def _steps_by_one(node: ast.AST, name: str) -> bool:
+    if isinstance(node, ast.AugAssign):
+        return True
+    v = node.value
+    return isinstance(v, ast.BinOp) and isinstance(v.op, (ast.Add, ast.Sub)) and isinstance(v.left, ast.Name) \
+        and v.left.id == name and P.int_value(v.right) is not None
+
+
+def sorted_values(body: list[ast.stmt]) -> list[ast.stmt]:
+    """`B \\gets \\textsc{Sort}(A)`: a sort whose result is used is `sorted(A)`; only a sort on a
+    line of its own sorts in place."""
+
+    class Rewrite(ast.NodeTransformer):
+        def visit_Expr(self, node: ast.Expr) -> ast.AST:
+            if _is_sort(node.value):
+                node.value.args = [self.visit(a) for a in node.value.args]
+                node.value.func.value = self.visit(node.value.func.value)
+                return node
+            return self.generic_visit(node)
+
+        def visit_Call(self, node: ast.Call) -> ast.AST:
+            self.generic_visit(node)
+            return P.call("sorted", [node.func.value]) if _is_sort(node) else node
+
+    tr = Rewrite()
+    return [tr.visit(stmt) for stmt in body]
+
+
+def _is_sort(node: ast.expr) -> bool:
+    return isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "sort" \
+        and not node.args and not node.keywords
+
+
+def loop_sizes(body: list[ast.stmt], free: list[str], inputs: set[str]) -> list[tuple[str, ast.expr]]:
+    """`for i = 1 to d` (or `0 to d - 1`) with d defined nowhere and i indexing an input u
+    (`u_i`): d is the length of u."""
+    found: dict[str, ast.expr] = {}
+    for node in _walk(body):
+        if not (isinstance(node, ast.For) and isinstance(node.target, ast.Name)):
+            continue
+        bounds = P.meta(node.iter, "bounds")
+        if not bounds or bounds[2]:
+            continue
+        start, stop = P.int_value(bounds[0]), bounds[1]
+        size = stop if start == 1 else _minus_one_of(stop) if start == 0 else None
+        if not (isinstance(size, ast.Name) and size.id in free and size.id not in found):
+            continue
+        indexed = [n.value.id for n in _walk(node.body) if isinstance(n, ast.Subscript)
+                   and isinstance(n.value, ast.Name) and n.value.id in inputs
+                   and isinstance(n.slice, ast.Name) and n.slice.id == node.target.id]
+        if indexed:
+            found[size.id] = P.call("len", [ast.Name(id=indexed[0], ctx=ast.Load())])
+    return list(found.items())
+
+
+def _minus_one_of(e: ast.expr) -> ast.expr | None:
+    if isinstance(e, ast.BinOp) and isinstance(e.op, ast.Sub) and P.int_value(e.right) == 1:
+        return e.left
+    return None

@@ -41,10 +41,12 @@ def counts_collection(words: list[Tok], after: list[Tok], seg: list[Tok], collec
     """`length $n$` / `of $n$ numbers` right after an array: n is its length."""
     if not collection or not single_name(seg) or ident(seg[0]) in out.defined():
         return False
-    if collection not in out.arrays and collection not in ctx.collections:
-        return False  # `start $x_0$, step size $\eta$`: x_0 is no array
     before = [w.value.lower() for w in words]
     following = after[0].value.lower() if after else ""
+    if before and before[-1] in ("with", "on", "of") and following in ("vertices", "nodes"):
+        return True  # `graph $G$ with $n$ vertices` (adjacency lists): n = |G|
+    if collection not in out.arrays and collection not in ctx.collections:
+        return False  # `start $x_0$, step size $\eta$`: x_0 is no array
     if before and before[-1] in _LENGTH_WORDS:  # `of length $n$`, not `window size $k$`
         return len(before) < 2 or before[-2] in (",", "of", "its", "with", "and", "the", "(")
     return bool(before and before[-1] == "of" and following in _ELEMENT_WORDS)
@@ -69,7 +71,8 @@ def grid_dims(seg: list[Tok], nxt: tuple[list[Tok], list[Tok]] | None, ctx: P.Ct
     return True
 
 
-_FORM_WORDS = {"as", "pairs", "triples", "tuples", "form", "each", "where", "entries", "elements"}
+_FORM_WORDS = {"as", "pairs", "triples", "tuples", "form", "each", "where", "entries", "elements", "intervals",
+               "edges", "points", "items", "records"}  # `a set $I$ of intervals $(s, f)$`
 
 
 def element_form(words: list[Tok], seg: list[Tok]) -> bool:
@@ -161,13 +164,27 @@ def sequence(parts: list[list[Tok]], ctx: P.Ctx, out: Params) -> str | None:
         first, last = parse_all(parts[0], ctx), parse_all(parts[-1], ctx)
     except Untranslatable:
         return None
-    if not (isinstance(first, ast.Subscript) and isinstance(last, ast.Subscript)
-            and isinstance(first.value, ast.Name) and isinstance(last.value, ast.Name)
-            and first.value.id == last.value.id):
+    if isinstance(first, ast.Tuple) and isinstance(last, ast.Tuple) and len(first.elts) == len(last.elts) > 1:
+        # `(x_1, y_1), \ldots, (x_n, y_n)`: parallel arrays x and y, one sequence each
+        pairs = list(zip(first.elts, last.elts))
+        if not all(_same_array(f, l) for f, l in pairs):
+            return None
+        for f, l in pairs:
+            ctx.collections.add(f.value.id)
+            out.add(f.value.id)
+            out.arrays[f.value.id] = (f.slice, l.slice)
+        return None
+    if not _same_array(first, last):
         return None
     out.add(first.value.id)
     out.arrays[first.value.id] = (first.slice, last.slice)
     return first.value.id
+
+
+def _same_array(first: ast.expr, last: ast.expr) -> bool:
+    return isinstance(first, ast.Subscript) and isinstance(last, ast.Subscript) \
+        and isinstance(first.value, ast.Name) and isinstance(last.value, ast.Name) \
+        and first.value.id == last.value.id
 
 
 def listed(part: list[Tok], ctx: P.Ctx, out: Params) -> str | None:

@@ -113,7 +113,7 @@ def _call_statement(e: ast.expr, ctx: P.Ctx) -> ast.stmt:
 
 
 def _return(rest: list[Tok], ctx: P.Ctx) -> list[ast.stmt]:
-    return [ast.Return(value=parse_all(rest, ctx) if rest else None)]
+    return [ast.Return(value=value_of(rest, ctx) if rest else None)]  # also `\\Return an empty list`
 
 
 def _jump(kind: type) -> callable:
@@ -290,6 +290,9 @@ def _inline_if(rest: list[Tok], ctx: P.Ctx) -> list[ast.stmt]:
     if not then:
         P.fail("a one-line if needs `then`")
     cond, body = rest[: then[0]], rest[then[0] + 1 :]
+    end = top_level(body, lambda t: t.kind == "kw" and t.value == "end")
+    if end and all(t.value in ("if", "~") for t in body[end[-1] + 1 :]):
+        body = body[: end[-1]]  # `... \\textbf{then break end~if}`
     other = top_level(body, lambda t: t.kind == "kw" and t.value == "else")
     body, orelse = (body[: other[0]], body[other[0] + 1 :]) if other else (body, [])
     return [ast.If(test=parse_all(cond, ctx, tuple_ok=False), body=_statement(body, ctx),

@@ -160,6 +160,8 @@ def _label_like(tok: Tok, ctx: P.Ctx) -> bool:
     """`d_{\\max}`, `w_{\\text{new}}`, `x_{best}`: a subscript that names, not indexes."""
     if tok.kind == "bigop" and tok.value in ("max", "min"):
         return True
+    if tok.kind == "kw" and not tok.math:  # x_{\\text{new}}: a word of text, even a keyword
+        return True
     if tok.kind != "name":
         return False
     if tok.style in ("roman", "prose", "func"):

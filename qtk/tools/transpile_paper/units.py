@@ -69,6 +69,10 @@ def _promote_io(nodes: list[ir.Node]) -> list[ir.Node]:
         label = m.group(1).lower() if m else ""
         if m and (m.group(2) or m.group(3)) and label in _INPUT_LABELS | _OUTPUT_LABELS:
             out.append(ir.IO(node.line, m.group(1), node.text.sub(m.end(), len(node.text)), node.raw))
+        elif m and (m.group(2) or m.group(3)) and node.text.text[m.end():].strip():
+            # `\textbf{Initialize:} $s \gets 0$`: a label naming the step, then the statement
+            out.append(ir.Comment(node.line, m.group(1)))
+            out.append(ir.Statement(node.line, node.text.sub(m.end(), len(node.text)).strip(), node.raw))
         else:
             if isinstance(node, ir.Function):
                 node.body = _promote_io(node.body)
@@ -113,6 +117,10 @@ def _units_of(algo: ir.Algorithm, number: int) -> list[Unit]:
                                         ir.Switch, ir.Block)) for n in loose):
         return units
     latex_name, header = _caption_header(algo.caption)
+    lead = _header_statement(loose)
+    if lead is not None:  # `\underline{function Power} $(x, k)$\;` opens the body
+        loose.remove(lead[0])
+        latex_name, header = lead[1], lead[2]
     title = caption or f"algorithm {number}"
     units.append(Unit(number, algo.package, title, latex_name, header, [] if funcs else io, loose,
                       algo.start_line, algo.end_line, caption=caption))
@@ -150,6 +158,24 @@ def _caption_header(caption: Src | None) -> tuple[str | None, Src | None]:
     if not name or " " in plain_text(name).strip():
         return None, None
     return name, params
+
+
+_KEYWORD_HEAD = re.compile(r"(?i)^\s*(?:\\(?:underline|textbf|emph|textit)\s*\{\s*)?"
+                           r"(?:\\(?:textbf|kw)\s*\{\s*)?(?:function|procedure)\b\s*\}?\s*")
+
+
+def _header_statement(nodes: list[ir.Node]) -> tuple[ir.Statement, str, Src] | None:
+    """The first line of a body written `\\underline{function Name} $(a, b)$` or
+    `\\textbf{procedure} Name($a$, $b$)`: the function's name and parameters, as in a caption."""
+    first = next((n for n in nodes if not isinstance(n, ir.Comment)), None)
+    if not isinstance(first, ir.Statement):
+        return None
+    m = _KEYWORD_HEAD.match(first.text.text)
+    if m is None:
+        return None
+    rest = re.sub(r"^(\\[A-Za-z]+\s*\{[^{}]*\}|[A-Za-z][\w\\-]*)\s*\}", r"\1", first.text.text[m.end():])
+    name, header = _caption_header(Src.const(rest, first.text.offset(m.end())))
+    return (first, name, header) if name else None
 
 
 def name_units(units: list[Unit]) -> Naming:

@@ -1,0 +1,143 @@
+"""qtk autobench's fork server by default (issue 18): what it preloads, what it must not, and
+--split-slow. The generated suites live under pytest's tmp_path (see test_autobench.py)."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from test_autobench import autobench, write_suite
+
+
+def _lib_env(tmp_path: Path, modules: dict[str, str]) -> dict[str, str]:
+    """Importable helper modules in tmp_path/lib (outside the suite), and an env that finds them."""
+    lib = tmp_path / "lib"
+    lib.mkdir(exist_ok=True)
+    for name, body in modules.items():
+        (lib / f"{name}.py").write_text(textwrap.dedent(body))
+    return dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(lib), os.environ.get("PYTHONPATH")])))
+
+
+def _run(suite: Path, cwd: Path, env: dict[str, str], *args) -> tuple[subprocess.CompletedProcess, dict]:
+    proc = subprocess.run([sys.executable, "-m", "qtk", "autobench", str(suite), "-j", "2", "--json", "-", *args],
+                          cwd=cwd, capture_output=True, text=True, timeout=120, env=env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return proc, json.loads(proc.stdout)
+
+
+ENV_READER = """
+import os
+SEEN = os.environ.get("AB_CONFTEST_VAR")
+"""
+ENV_TEST = """
+import env_reader_for_autobench
+def test_sees_the_conftest_variable():
+    assert env_reader_for_autobench.SEEN == "set by conftest"
+"""
+
+
+@pytest.mark.parametrize("how", ["static", "hidden"])
+def test_environment_set_by_conftest_reaches_imports_made_after_it(tmp_path, how):
+    """A conftest sets a variable that a module shared by the tests reads at import. Preloading
+    that module would hide the variable from it, so those test modules are not forked from the
+    preload: seen in the conftest's source ("static"), or, when a helper hides the change from
+    that reading ("hidden"), by the forked run itself, which stops and is rerun fresh; the next
+    run knows it from the cache."""
+    setter = ("import os\nos.environ['AB_CONFTEST_VAR'] = 'set by conftest'\n" if how == "static" else
+              "import env_setter_for_autobench\nenv_setter_for_autobench.apply()\n")
+    env = _lib_env(tmp_path, {"env_reader_for_autobench": ENV_READER, "env_setter_for_autobench": """
+        import os
+        def apply():
+            os.environ.update(AB_CONFTEST_VAR="set by conftest")
+    """})
+    suite = write_suite(tmp_path, {"conftest.py": setter, **{f"test_e{i}.py": ENV_TEST for i in range(3)}})
+    for run in (1, 2):
+        proc, report = _run(suite, tmp_path, env)
+        assert report["totals"] == {**report["totals"], "passed": 3, "failed": 0}
+        assert len(report["preload"]["fresh"]) == 3, report["preload"]
+        preloaded = "env_reader_for_autobench" in report["preload"]["modules"]
+        assert preloaded == (how == "hidden" and run == 1)  # before the first run showed the change
+        rerun = "changed os.environ (AB_CONFTEST_VAR)" in proc.stderr
+        assert rerun == (how == "hidden" and run == 1), proc.stderr
+        assert "run in a fresh interpreter" in proc.stderr or rerun
+
+
+STATEFUL = """
+import stateful_for_autobench
+def test_starts_pristine():
+    stateful_for_autobench.SEEN.append(__name__)
+    assert stateful_for_autobench.SEEN == [__name__]
+"""
+
+
+def test_state_leaked_into_a_preloaded_module_stays_in_its_test_module(tmp_path):
+    env = _lib_env(tmp_path, {"stateful_for_autobench": "SEEN = []\n"})
+    suite = write_suite(tmp_path, {f"test_s{i}.py": STATEFUL for i in range(4)})
+    _, report = _run(suite, tmp_path, env, "--no-cache")
+    assert "stateful_for_autobench" in report["preload"]["modules"]
+    assert report["totals"]["passed"] == 4 and report["ok"]
+
+
+THREADED = """
+import os, threading, time
+with open({log!r}, "a") as f:
+    f.write(f"{{os.getpid()}}\\n")
+threading.Thread(target=time.sleep, args=(60,), daemon=True).start()
+"""
+
+
+def test_an_import_that_starts_a_thread_is_not_preloaded(tmp_path):
+    """It is named in a notice; the modules that use it import it themselves, and still pass;
+    the next run skips it without trying, and still names it."""
+    log = tmp_path / "imports.txt"
+    env = _lib_env(tmp_path, {"threaded_for_autobench": THREADED.format(log=str(log)),
+                              "stateful_for_autobench": "SEEN = []\n"})
+    body = "import threaded_for_autobench, stateful_for_autobench\ndef test_x(): pass\n"
+    suite = write_suite(tmp_path, {f"test_t{i}.py": body for i in range(3)})
+    for run in (1, 2):
+        proc, report = _run(suite, tmp_path, env)
+        assert report["totals"]["passed"] == 3
+        assert "threaded_for_autobench" in report["preload"]["unsafe"]
+        assert "stateful_for_autobench" in report["preload"]["modules"]
+        assert "threaded_for_autobench" not in report["preload"]["modules"]
+        assert "not preloading threaded_for_autobench: its import started 1 thread(s)" in proc.stderr
+    # run 1: once in the server that found it unsafe, then once per test module; run 2: per module
+    assert len(log.read_text().splitlines()) == 1 + 3 + 3
+
+
+SLOW = """
+import os
+import pytest
+@pytest.mark.parametrize("n", range(6))
+def test_n(n):
+    with open({log!r}, "a") as f:
+        f.write(f"{{n}} {{os.getpid()}}\\n")
+    assert n != 4, "four fails"
+"""
+
+
+def test_split_slow_runs_a_dominating_module_in_chunks_and_reports_one_entry(tmp_path):
+    log = tmp_path / "ran.txt"
+    suite = write_suite(tmp_path, {"test_slow.py": SLOW, "test_quick.py": "def test_q(): pass\n"}, log=str(log))
+    cache = tmp_path / "cache.json"
+    cache.write_text(json.dumps({"version": 1, "durations": {"test_slow.py": 30.0, "test_quick.py": 0.5}}))
+    proc = autobench(suite, "-j", "2", "--split-slow", "--cache-file", cache, "--json", tmp_path / "r.json",
+                     "--junit-xml", tmp_path / "r.xml", cwd=tmp_path)
+    report = json.loads((tmp_path / "r.json").read_text())
+    slow = {m["module"].split("/")[-1]: m for m in report["modules"]}["test_slow.py"]
+    assert (slow["status"], slow["passed"], slow["failed"], slow["skipped"]) == ("FAIL", 5, 1, 0), proc.stdout
+    assert "four fails" in slow["output"] and "test_n[4]" in slow["detail"]
+    ran = [line.split() for line in log.read_text().splitlines()]
+    assert sorted(int(n) for n, _ in ran) == list(range(6))  # each test once
+    assert len({pid for _, pid in ran}) == 4  # 30 s vs half a fair share, 7.6 s: 2 x jobs chunks
+    xml = ET.parse(tmp_path / "r.xml").getroot()
+    cases = xml.findall("testsuite[@name='ab_generated_suite/test_slow.py']/testcase")
+    assert sorted(c.get("name") for c in cases) == [f"test_n[{n}]" for n in range(6)]
+    assert proc.returncode == 1 and proc.stdout.rstrip().splitlines()[-1] == "6 passed, 1 failed"
+    again = json.loads(cache.read_text())["durations"]
+    assert set(again) == {"test_slow.py", "test_quick.py"}  # one entry per module, chunks summed
