@@ -108,7 +108,7 @@ class Trainer:
     def setup(self) -> None:
         saved_tok = self.run_dir / "tokenizer.json"
         tok = from_json(json.loads(saved_tok.read_text())) if self.resuming and saved_tok.is_file() else None
-        self.data = prepare(self.cfg.data, tok, self.rep.tokenize, self.rep.notice)
+        self.data = prepare(self.cfg.data, tok, self._tokenize_progress, self.rep.notice)
         self.tok = self.data.tokenizer
         if self.cfg.model.vocab_size == 0:
             self.cfg.model.vocab_size = padded_vocab(self.tok.vocab_size)
@@ -137,6 +137,13 @@ class Trainer:
             self.net = torch.compile(self.net)
         if self.dist.main:
             self._write_run_files()
+
+    def _tokenize_progress(self, done: int, total: int) -> None:
+        """Called after each tokenized chunk: a preemption signal stops here, keeping the chunks."""
+        if self.guard.received:
+            raise Preempted(f"{self.guard.name} while tokenizing: the chunks tokenized so far are kept; "
+                            f"run the same command again to continue")
+        self.rep.tokenize(done, total)
 
     def _optimizer(self) -> torch.optim.Optimizer:
         t = self.cfg.train
