@@ -127,3 +127,34 @@ def test_requeue_calls_scontrol(tmp_path):
     _, err = proc.communicate(timeout=240)
     assert proc.returncode == 143 and "SLURM job 4242 requeued" in err, err[-1500:]
     assert log.read_text().split() == ["requeue", "4242"]
+
+
+def test_sigterm_while_tokenizing_keeps_the_chunks(tmp_path, monkeypatch):
+    """A signal during a long tokenization stops at the next chunk; running again continues it."""
+    from conftest import tiny_config
+    from qtk.data import tokenize
+    from qtk.errors import Preempted
+    from qtk.train.loop import Reporter, train
+
+    monkeypatch.setattr(tokenize, "CHUNK_BYTES", 4096)  # many chunks, encoded in this process
+    text = tmp_path / "big.txt"
+    text.write_text("".join(f"line {i} of a long text to tokenize\n" for i in range(20000)))
+
+    class SignalOnce(Reporter):
+        sent = False
+
+        def tokenize(self, done, total):
+            if not self.sent:
+                self.sent = True
+                os.kill(os.getpid(), signal.SIGTERM)
+
+    cfg = tiny_config(**{"data.path": str(text), "data.workers": 1, "train.max_steps": 2})
+    with pytest.raises(Preempted, match="SIGTERM while tokenizing") as e:
+        train(cfg, out_dir=str(tmp_path / "r"), reporter=SignalOnce())
+    assert e.value.exit_code == 143
+    cache = Path(os.environ["QTK_CACHE_DIR"]) / "tokens"
+    kept = list(cache.glob(".partial-*/train.*.bin"))
+    assert 1 <= len(kept) < 100  # stopped after the first chunk, not at the end
+    r = train(tiny_config(**{"data.path": str(text), "data.workers": 1, "train.max_steps": 2}),
+              out_dir=str(tmp_path / "r"))
+    assert r.steps == 2 and not list(cache.glob(".partial-*"))

@@ -3,7 +3,6 @@ parallel, resumable tokenizer: all must give the shards the plain-text path give
 
 import json
 
-import numpy as np
 import pytest
 
 pytest.importorskip("datasets")

@@ -33,8 +33,6 @@ def test_flops_per_component():
 
 
 def test_moe_counts_routed_experts_only():
-    import torch
-
     from qtk.model import GPT
 
     cfg = config.load(flags={"model.vocab_size": 320, "model.n_layer": 1, "model.n_head": 4, "model.n_embd": 32,
@@ -45,7 +43,6 @@ def test_moe_counts_routed_experts_only():
                   for p in m.experts.parameters())
     assert experts > 0
     assert throughput.active_non_embedding_params(model) == model.num_params(non_embedding=True) - experts * 3 // 4
-    del torch
 
 
 def test_gpu_peak_table():

@@ -6,6 +6,7 @@ the source and tokenizer fingerprints match, and can be passed directly as `--da
 from __future__ import annotations
 
 import bisect
+import contextlib
 import hashlib
 import json
 import os
@@ -82,13 +83,37 @@ def build(corpus: Corpus, tok: Tokenizer, cache_root: Path, progress: Progress |
     final = cache_root / "tokens" / f"{corpus.name}-{tok.name}-{key}"
     if (final / "meta.json").is_file():
         return final
-    work = cache_root / "tokens" / f".partial-{key}"
+    _mk(final.parent)
+    # one builder at a time (torchrun starts every rank on the same cache): the others wait, then reuse
+    with _locked(final.parent / f".lock-{key}"):
+        if not (final / "meta.json").is_file():
+            _build(corpus, tok, final, key, progress, workers)
+    return final
+
+
+@contextlib.contextmanager
+def _locked(path: Path):
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no lock (concurrent builders then only repeat work)
+        yield
+        return
+    with open(path, "w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def _build(corpus: Corpus, tok: Tokenizer, final: Path, key: str, progress: Progress | None, workers: int) -> None:
+    work = final.parent / f".partial-{key}"
     dtype = _dtype_for(tok.vocab_size)
     total = _n_bytes(corpus.train) + _n_bytes(corpus.val)
     if total and total < 2 * tokenize.CHUNK_BYTES:
         workers = 1  # starting processes would cost more than encoding a few MiB
     done = [0]
-    out = Path(tempfile.mkdtemp(prefix=".build-", dir=final.parent if final.parent.is_dir() else _mk(final.parent)))
+    out = Path(tempfile.mkdtemp(prefix=".build-", dir=final.parent))
     try:
         splits = {}
         for split, docs in (("train", corpus.train), ("val", corpus.val)):
@@ -106,7 +131,6 @@ def build(corpus: Corpus, tok: Tokenizer, cache_root: Path, progress: Progress |
         shutil.rmtree(out, ignore_errors=True)
         raise
     shutil.rmtree(work, ignore_errors=True)
-    return final
 
 
 def _mk(path: Path) -> Path:

@@ -111,7 +111,7 @@ class Trainer:
         if self.cfg.finetune.init_from:
             self.base = finetune.open_base(self.cfg)
             tok = tok or self.base.ck.tokenizer
-        self.data = prepare(self.cfg.data, tok, self.rep.tokenize, self.rep.notice)
+        self.data = prepare(self.cfg.data, tok, self._tokenize_progress, self.rep.notice)
         self.tok = self.data.tokenizer
         if self.cfg.model.vocab_size == 0:
             self.cfg.model.vocab_size = padded_vocab(self.tok.vocab_size)
@@ -201,6 +201,13 @@ class Trainer:
         T, eot = self.cfg.model.block_size, self.tok.eot_id
         return [(StreamedBatches(self.data.train, self.micro, T, eot, rng),
                  self.model.new_stream(self.micro, self.device)) for _ in range(self.accum)]
+
+    def _tokenize_progress(self, done: int, total: int) -> None:
+        """Called after each tokenized chunk: a preemption signal stops here, keeping the chunks."""
+        if self.guard.received:
+            raise Preempted(f"{self.guard.name} while tokenizing: the chunks tokenized so far are kept; "
+                            f"run the same command again to continue")
+        self.rep.tokenize(done, total)
 
     def _optimizer(self) -> torch.optim.Optimizer:
         t = self.cfg.train
