@@ -15,7 +15,7 @@ from qtk.train import loop, sizing
 from qtk.train.loop import Reporter, train
 
 MEASURE = """
-import json, resource, sys
+import json, sys
 from pathlib import Path
 from qtk import config
 from qtk.train.loop import Reporter, Trainer
@@ -24,7 +24,8 @@ tr = Trainer(cfg, Path(sys.argv[2]), Reporter(), resume=False)
 tr.setup()
 for _ in range(2):
     tr.train_step(1e-3)
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+# VmHWM is this process image's own peak; ru_maxrss would start from the parent's RSS at the fork
+peak = next(int(line.split()[1]) * 1024 for line in open("/proc/self/status") if line.startswith("VmHWM:"))
 print(json.dumps({"peak": peak, "estimate": tr.fit.estimate_bytes, "micro": tr.micro}))
 """
 
