@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import statistics
 import subprocess
@@ -102,10 +103,13 @@ def decode(args: argparse.Namespace) -> list[dict]:
     from qtk.model.state import DecodeState, KVState
 
     torch.set_num_threads(args.threads)
+    # "cpu": this thread's CPU time, which a loaded machine's scheduling waits do not inflate
+    # (with --threads 1 all of a step's work runs on this thread)
+    clock = time.thread_time if args.clock == "cpu" else time.perf_counter
     rows = []
     for P in (int(p) for p in args.positions.split(",")):
         setups = {}
-        for name in MIXERS:
+        for name in args.mixers.split(","):
             module, ctx, cfg = layer(name, P + args.steps + 1)
             module.eval()
             if name == "dense":
@@ -118,8 +122,8 @@ def decode(args: argparse.Namespace) -> list[dict]:
             state = DecodeState({(0, "mixer"): st}, 1)
             state.length = P
             setups[name] = (module, ctx, state, st)
-        times = {name: [] for name in MIXERS}
-        nbytes = {name: setups[name][3].nbytes for name in MIXERS}  # at position P, before stepping
+        times = {name: [] for name in setups}
+        nbytes = {name: setups[name][3].nbytes for name in setups}  # at position P, before stepping
         with torch.no_grad():
             for i in range(args.steps):
                 for name, (module, ctx, state, st) in setups.items():
@@ -127,12 +131,12 @@ def decode(args: argparse.Namespace) -> list[dict]:
                     step_ctx = type(ctx)(torch.zeros(1, 1, dtype=torch.long), torch.tensor([p]),
                                          ctx.cos[p:p + 1], ctx.sin[p:p + 1], state)
                     x = torch.randn(1, 1, 128)
-                    t0 = time.perf_counter()
+                    t0 = clock()
                     module(x, step_ctx)
-                    times[name].append(time.perf_counter() - t0)
+                    times[name].append(clock() - t0)
                     state.advance(1)
-        dense = statistics.median(times["dense"][args.steps // 5:])
-        for name in MIXERS:
+        dense = statistics.median(times["dense"][args.steps // 5:]) if "dense" in times else math.nan
+        for name in args.mixers.split(","):
             med = statistics.median(times[name][args.steps // 5:])  # the first fifth warms up
             rows.append({"position": P, "mixer": name, "ms_per_token": med * 1e3, "state_bytes": nbytes[name],
                          "speedup_vs_dense": dense / med})
@@ -270,6 +274,8 @@ def main() -> None:
     s.add_argument("--positions", default="1024,8192,65536")
     s.add_argument("--steps", type=int, default=50)
     s.add_argument("--threads", type=int, default=2)
+    s.add_argument("--clock", choices=["wall", "cpu"], default="wall")
+    s.add_argument("--mixers", default=",".join(MIXERS), help="which layers to step, round-robin")
     s.add_argument("--log", default="bench/out/decode.jsonl")
     s = sub.add_parser("report")
     s.add_argument("--speed", default="bench/out/speed.jsonl")
