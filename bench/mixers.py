@@ -18,12 +18,14 @@ tables (markdown) from what was measured; `--results bench/RESULTS.md` appends t
     python bench/mixers.py decode --threads 2
     python bench/mixers.py quality --steps 300 --batch-size 8 --seeds 0,1,2 --log bench/out/quality.jsonl
     python bench/mixers.py mqar --steps 300 --batch-size 16 --seeds 0 --log bench/out/mqar.jsonl
+    python bench/mixers.py report --quality bench/out/quality.jsonl --mqar bench/out/mqar.jsonl
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import statistics
 import subprocess
@@ -101,10 +103,13 @@ def decode(args: argparse.Namespace) -> list[dict]:
     from qtk.model.state import DecodeState, KVState
 
     torch.set_num_threads(args.threads)
+    # "cpu": this thread's CPU time, which a loaded machine's scheduling waits do not inflate
+    # (with --threads 1 all of a step's work runs on this thread)
+    clock = time.thread_time if args.clock == "cpu" else time.perf_counter
     rows = []
     for P in (int(p) for p in args.positions.split(",")):
         setups = {}
-        for name in MIXERS:
+        for name in args.mixers.split(","):
             module, ctx, cfg = layer(name, P + args.steps + 1)
             module.eval()
             if name == "dense":
@@ -117,8 +122,8 @@ def decode(args: argparse.Namespace) -> list[dict]:
             state = DecodeState({(0, "mixer"): st}, 1)
             state.length = P
             setups[name] = (module, ctx, state, st)
-        times = {name: [] for name in MIXERS}
-        nbytes = {name: setups[name][3].nbytes for name in MIXERS}  # at position P, before stepping
+        times = {name: [] for name in setups}
+        nbytes = {name: setups[name][3].nbytes for name in setups}  # at position P, before stepping
         with torch.no_grad():
             for i in range(args.steps):
                 for name, (module, ctx, state, st) in setups.items():
@@ -126,12 +131,12 @@ def decode(args: argparse.Namespace) -> list[dict]:
                     step_ctx = type(ctx)(torch.zeros(1, 1, dtype=torch.long), torch.tensor([p]),
                                          ctx.cos[p:p + 1], ctx.sin[p:p + 1], state)
                     x = torch.randn(1, 1, 128)
-                    t0 = time.perf_counter()
+                    t0 = clock()
                     module(x, step_ctx)
-                    times[name].append(time.perf_counter() - t0)
+                    times[name].append(clock() - t0)
                     state.advance(1)
-        dense = statistics.median(times["dense"][args.steps // 5:])
-        for name in MIXERS:
+        dense = statistics.median(times["dense"][args.steps // 5:]) if "dense" in times else math.nan
+        for name in args.mixers.split(","):
             med = statistics.median(times[name][args.steps // 5:])  # the first fifth warms up
             rows.append({"position": P, "mixer": name, "ms_per_token": med * 1e3, "state_bytes": nbytes[name],
                          "speedup_vs_dense": dense / med})
@@ -186,6 +191,66 @@ def sweep(args: argparse.Namespace, data: list[str]) -> None:
                 f.write(json.dumps(rec) + "\n")
 
 
+# ------------------------------------------------------------------ report
+
+def _read(paths: list[str]) -> list[dict]:
+    return [json.loads(line) for p in paths if Path(p).is_file() for line in Path(p).read_text().splitlines()]
+
+
+def _mean_std(xs: list[float]) -> str:
+    return f"{statistics.mean(xs):.3f} +- {statistics.stdev(xs):.3f}" if len(xs) > 1 else f"{xs[0]:.3f}"
+
+
+def report(args: argparse.Namespace) -> str:
+    """Markdown tables from the logs of the four parts (only what was measured)."""
+    out = []
+    speed_rows = _read([args.speed])
+    if speed_rows:
+        lengths = sorted({r["T"] for r in speed_rows})
+        out += ["Training throughput, one layer, forward + backward tokens/s (x dense in brackets):", "",
+                "| mixer | " + " | ".join(f"T={T}" for T in lengths) + " | faster than dense from |",
+                "|---|" + "---:|" * len(lengths) + "---|"]
+        for name in MIXERS:
+            cells, cross = [], "never (up to 8192)"
+            for T in lengths:
+                r = next(r for r in speed_rows if r["T"] == T and r["mixer"] == name)
+                cells.append(f"{r['tokens_per_s']:,.0f} ({r['vs_dense']:.2f}x)")
+                if name != "dense" and r["vs_dense"] > 1 and cross.startswith("never"):
+                    cross = f"T={T}"
+            out.append(f"| {name} | " + " | ".join(cells) + f" | {cross if name != 'dense' else '-'} |")
+        out.append("")
+    dec = _read([args.decode])
+    if dec:
+        pos = sorted({r["position"] for r in dec})
+        out += ["Decode, one layer: ms per token (state bytes) at each position; x dense in brackets:", "",
+                "| mixer | " + " | ".join(f"pos {p}" for p in pos) + " | growth first -> last |",
+                "|---|" + "---:|" * len(pos) + "---:|"]
+        for name in MIXERS:
+            rs = [next(r for r in dec if r["position"] == p and r["mixer"] == name) for p in pos]
+            cells = [f"{r['ms_per_token']:.2f} ms, {r['state_bytes']:,} B ({r['speedup_vs_dense']:.2f}x)" for r in rs]
+            growth = rs[-1]["ms_per_token"] / rs[0]["ms_per_token"] - 1
+            out.append(f"| {name} | " + " | ".join(cells) + f" | {growth:+.0%} |")
+        out.append("")
+    for title, paths, key in (("Quality", args.quality, "val_bpb"), ("MQAR", args.mqar, "mqar_accuracy")):
+        rows = _read(paths.split(","))
+        if not rows:
+            continue
+        base = [r[key] for r in rows if r["config"] == "baseline"]
+        out += [f"{title}: {key} (mean +- std over seeds; n = seeds that finished):", "",
+                f"| config | params | {key} | n | vs baseline | train tokens/s |", "|---|---:|---:|---:|---:|---:|"]
+        for name in CONFIGS:
+            rs = [r for r in rows if r["config"] == name]
+            if not rs:
+                out.append(f"| {name} | | not run | 0 | | |")
+                continue
+            vals = [r[key] for r in rs]
+            delta = f"{statistics.mean(vals) - statistics.mean(base):+.3f}" if base and name != "baseline" else "-"
+            out.append(f"| {name} | {rs[0]['params']:,} | {_mean_std(vals)} | {len(vals)} | {delta} | "
+                       f"{statistics.median(r['tokens_per_s'] for r in rs):,.0f} |")
+        out.append("")
+    return "\n".join(out)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = p.add_subparsers(dest="part", required=True)
@@ -209,8 +274,18 @@ def main() -> None:
     s.add_argument("--positions", default="1024,8192,65536")
     s.add_argument("--steps", type=int, default=50)
     s.add_argument("--threads", type=int, default=2)
+    s.add_argument("--clock", choices=["wall", "cpu"], default="wall")
+    s.add_argument("--mixers", default=",".join(MIXERS), help="which layers to step, round-robin")
     s.add_argument("--log", default="bench/out/decode.jsonl")
+    s = sub.add_parser("report")
+    s.add_argument("--speed", default="bench/out/speed.jsonl")
+    s.add_argument("--decode", default="bench/out/decode.jsonl")
+    s.add_argument("--quality", default="bench/out/quality.jsonl", help="comma-separated JSONL logs")
+    s.add_argument("--mqar", default="bench/out/mqar.jsonl", help="comma-separated JSONL logs")
     args = p.parse_args()
+    if args.part == "report":
+        print(report(args))
+        return
     if args.part in ("speed", "decode"):
         rows = speed(args) if args.part == "speed" else decode(args)
         Path(args.log).parent.mkdir(parents=True, exist_ok=True)

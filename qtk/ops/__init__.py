@@ -9,6 +9,9 @@ device, else "torch". The default is "torch" until the CuPy kernels have passed 
 on real hardware (tests/test_kernels.py -m gpu); QTK_OPS=auto opts in. `set_backend("torch" | "cupy" | None)` or the QTK_OPS environment
 variable ("torch" | "cupy" | "auto") forces a side; forcing "cupy" where it cannot run is a
 UsageError naming the reason. `qtk --version` prints `describe()`.
+
+`qtk.ops.scan.scan` (the linear-time mixers' recurrence) dispatches on its own: fla's Triton
+kernel for CUDA tensors when fla-core is installed, else its plain-torch chunked form.
 """
 
 from __future__ import annotations
