@@ -1,5 +1,7 @@
-"""Where qtk finds its shipped data (configs, kernels) and keeps its caches. No torch."""
+"""Where qtk finds its shipped data (configs, kernels) and keeps its caches, and the one file hash
+it records (checkpoints behind adapters, memory graphs). No torch."""
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -21,3 +23,12 @@ def cache_dir() -> Path:
         return Path(root)
     xdg = os.environ.get("XDG_CACHE_HOME")
     return (Path(xdg) if xdg else Path.home() / ".cache") / "qtk"
+
+
+def sha256_file(path: str | Path) -> str:
+    """Hex sha256 of a file, read in 1 MiB blocks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()

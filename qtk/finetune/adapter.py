@@ -5,20 +5,13 @@ its hash differs, and lays the adapter tensors over the base's (`overlay`); the 
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 from qtk import checkpoint
 from qtk.errors import QtkError, UsageError
 from qtk.finetune import ADAPTER_KEY
+from qtk.paths import sha256_file
 
-
-def sha256_file(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def base_record(path: Path) -> dict:

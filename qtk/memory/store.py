@@ -12,7 +12,6 @@ from other weights. Nothing is unpickled.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 from pathlib import Path
 
@@ -24,18 +23,12 @@ from qtk.checkpoint import atomic_write
 from qtk.errors import QtkError
 from qtk.memory.index import Memory
 from qtk.memory.settings import IndexSettings
+from qtk.paths import sha256_file
 
 FORMAT = "qtk-memory-v1"
 BUILD_KEYS = ("M", "ef_construction", "seed")  # what the graph's shape depends on
 TENSORS = ("keys", "values", "positions", "doc_ids")
 
-
-def file_sha256(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def graph_path(path: str | Path) -> Path:
@@ -56,7 +49,7 @@ def save(memory: Memory, path: str | Path, model_hash: str) -> Path:
 
         def write_graph(tmp: str) -> None:
             memory.index.save(tmp)
-            digest.append(file_sha256(tmp))
+            digest.append(sha256_file(tmp))
 
         atomic_write(graph_path(path), write_graph)
         meta["graph_sha256"] = digest[0]
@@ -129,7 +122,7 @@ def _attach_graph(mem: Memory, path: Path, meta: dict, saved: IndexSettings) -> 
         reason = "no graph recorded"
     elif not g.is_file():
         reason = f"{g.name} missing"
-    elif file_sha256(g) != meta["graph_sha256"]:
+    elif sha256_file(g) != meta["graph_sha256"]:
         reason = f"{g.name} does not match its recorded sha256"
     elif meta.get("hnswlib") != hnsw.version():
         reason = f"built by hnswlib {meta.get('hnswlib')}, this is {hnsw.version()}"
