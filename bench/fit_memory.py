@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -32,16 +31,20 @@ def run(size: str, steps: int, sets: list[str], limit: str | None) -> dict:
     env = dict(os.environ)
     if limit:
         env["QTK_MEMORY_LIMIT"] = limit
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    r = subprocess.run(cmd, capture_output=True, text=True, env=env)
-    if r.returncode:
-        raise SystemExit(f"qtk train failed: {r.stderr[-2000:]}")
-    peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    result = json.loads(r.stdout)
+    with tempfile.TemporaryFile("w+") as out_f, tempfile.TemporaryFile("w+") as err_f:
+        proc = subprocess.Popen(cmd, stdout=out_f, stderr=err_f, text=True, env=env)
+        _, status, usage = os.wait4(proc.pid, 0)  # this child's own peak RSS (KiB on Linux)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out_f.seek(0), err_f.seek(0)
+        stdout, stderr = out_f.read(), err_f.read()
+    if proc.returncode:
+        raise SystemExit(f"qtk train failed: {stderr[-2000:]}")
+    peak_kib = usage.ru_maxrss
+    result = json.loads(stdout)
     steps_log = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     rates = [rec["tokens_per_s"] for rec in steps_log if "tokens_per_s" in rec]
-    probe = next((line for line in r.stderr.splitlines() if "probe:" in line), "")
-    return {"peak_rss_gib": peak_kib * 1024 / 2**30 if peak_kib > before else None, "fit": result["fit"],
+    probe = next((line for line in stderr.splitlines() if "probe:" in line), "")
+    return {"peak_rss_gib": peak_kib * 1024 / 2**30, "fit": result["fit"],
             "tokens_per_s": rates, "probe_line": probe.strip()}
 
 
