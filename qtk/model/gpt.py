@@ -109,6 +109,7 @@ class GPT(nn.Module):
         self.register_buffer("rope_cos", cos, persistent=False)
         self.register_buffer("rope_sin", sin, persistent=False)
         initialise(self, cfg)
+        self._max_context = self.max_context  # read by every forward, fixed once the layers exist
 
     def num_params(self, non_embedding: bool = False) -> int:
         n = sum(p.numel() for p in self.parameters())  # tied weights are counted once
@@ -170,7 +171,7 @@ class GPT(nn.Module):
         carries what earlier segments of each row's text left (e.g. a kNN memory)."""
         B, T = idx.shape
         past = state.length if state is not None else 0
-        limit = self.max_context
+        limit = self._max_context
         if limit is not None and past + T > limit:
             raise ValueError(f"sequence of {past + T} tokens exceeds the context of {limit}")
         cos, sin = self.rope(past, T)

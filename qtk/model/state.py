@@ -49,6 +49,7 @@ class KVState(LayerState):
         self.k = torch.empty(batch, n_kv_head, cap, head_dim, device=device, dtype=dtype)
         self.v = torch.empty_like(self.k)
         self.start = torch.zeros(batch, dtype=torch.long, device=device)
+        self.started = False  # whether any row has a start: kept in Python, so decoding never syncs
         self.length = 0
 
     def _room(self, end: int) -> None:
@@ -76,7 +77,7 @@ class KVState(LayerState):
     def key_mask(self, q_len: int, n_keys: int) -> torch.Tensor | None:
         """(B, 1, q_len, n_keys) bool: causal and not before the row's start; None when no row
         has a start (the plain causal path then applies)."""
-        if not bool((self.start > 0).any()):
+        if not self.started:
             return None
         keys = self.key_positions(n_keys)
         queries = torch.arange(self.length - q_len, self.length, device=keys.device)
@@ -87,6 +88,7 @@ class KVState(LayerState):
 
     def reset(self, rows: torch.Tensor) -> None:
         self.start[rows] = self.length
+        self.started = self.started or self.length > 0
 
     def select(self, index: torch.Tensor) -> None:
         self.k, self.v, self.start = self.k[index], self.v[index], self.start[index]
