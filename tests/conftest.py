@@ -2,6 +2,7 @@
 
 import importlib.util
 import os
+import signal
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads (see qtk/__init__.py)
 
@@ -74,3 +75,25 @@ def cli():
         return runner.invoke(app, [str(a) for a in args], input=input)
 
     return run
+
+
+def ctrl_c_inside_step(at: int, presses: int = 1):
+    """A Trainer.train_step that presses Ctrl-C (real SIGINTs) `presses` times inside step `at`,
+    after its batch was drawn: in the model's forward."""
+    from qtk.train import loop
+
+    real = loop.Trainer.train_step
+
+    def step(self, lr, stats=False):
+        if self.step != at:
+            return real(self, lr, stats)
+
+        def press(module, args):
+            hook.remove()
+            for _ in range(presses):
+                os.kill(os.getpid(), signal.SIGINT)
+
+        hook = self.model.register_forward_pre_hook(press)
+        return real(self, lr, stats)
+
+    return step

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import tiny_config
+from conftest import ctrl_c_inside_step, tiny_config
 from qtk import checkpoint
 from qtk.compress.qlinear import QuantLinear
 from qtk.compress.quant import make_spec
@@ -14,7 +14,7 @@ from qtk.compress.quantize import quantize_model
 from qtk.config import ModelConfig
 from qtk.data import chat
 from qtk.data.tokenizer import IM_END, IM_START, ByteTokenizer, from_json
-from qtk.errors import QtkError, UsageError
+from qtk.errors import Interrupted, QtkError, UsageError
 from qtk.finetune import lora
 from qtk.load import load_model
 from qtk.model import GPT
@@ -226,17 +226,10 @@ def test_lora_resume_matches_uninterrupted(tiny_run, tmp_path, monkeypatch):
     data = write_chat(tmp_path / "chat.jsonl")
     sets = {"finetune.method": "lora", "finetune.lora.r": 2}
     train(ft_config(tiny_run, data, **sets), out_dir=str(tmp_path / "full"))
-    real = loop.Trainer.train_step
-
-    def stop_at_7(self, lr, stats=False):
-        if self.step == 7:
-            raise KeyboardInterrupt
-        return real(self, lr, stats)
-
-    monkeypatch.setattr(loop.Trainer, "train_step", stop_at_7)
-    with pytest.raises(Exception, match="interrupted"):
+    monkeypatch.setattr(loop.Trainer, "train_step", ctrl_c_inside_step(7))
+    with pytest.raises(Interrupted, match="interrupted at step 8"):
         train(ft_config(tiny_run, data, **sets), out_dir=str(tmp_path / "half"))
-    monkeypatch.setattr(loop.Trainer, "train_step", real)
+    monkeypatch.undo()
     from qtk import config
 
     train(config.load(None, tmp_path / "half" / "config.toml"), resume=str(tmp_path / "half"))

@@ -93,6 +93,22 @@ def test_sigterm_saves_at_step_boundary_exits_143_and_resumes(tmp_path, full_run
     assert_same_curve(run, full_run)
 
 
+def test_ctrl_c_saves_at_step_boundary_exits_130_and_resumes(tmp_path, full_run):
+    """A real SIGINT, as a terminal sends it: the step in hand finishes, is saved, and the resumed
+    run continues the uninterrupted curve."""
+    run = tmp_path / "r"
+    proc = start(run, SETS)
+    wait_for(lambda: logged_steps(run) >= 3, proc, "three logged steps")
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=240)
+    assert proc.returncode == 130, err[-1500:]
+    assert "interrupted at step" in err and "Traceback" not in err
+    stopped = checkpoint.load(run / "last.safetensors").meta["step"]
+    assert 3 <= stopped < 40 and losses(run)[-1][0] == stopped
+    resume(run)
+    assert_same_curve(run, full_run)
+
+
 def test_kill_9_during_a_save_leaves_the_previous_checkpoint(tmp_path, full_run):
     sets = {**SETS, "train.eval_interval": 10}
     run = tmp_path / "r"

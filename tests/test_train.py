@@ -1,5 +1,6 @@
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -7,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import TINY_SETS, tiny_config
+from conftest import TINY_SETS, ctrl_c_inside_step, tiny_config
 from qtk import checkpoint, config
 from qtk.errors import Interrupted, QtkError, UsageError
 from qtk.train import loop
@@ -31,22 +32,25 @@ def test_run_directory_contents_and_learning(tiny_run):
     assert ck.meta["step"] == 20 and ck.tokenizer.name == "byte"
 
 
-def test_resume_matches_uninterrupted_run(tmp_path, monkeypatch):
+def test_resume_after_ctrl_c_inside_a_step_matches_uninterrupted_run(tmp_path, monkeypatch):
     train(tiny_config(), out_dir=str(tmp_path / "full"))
-    real = loop.Trainer.train_step
-
-    def stop_at_13(self, lr, stats=False):
-        if self.step == 13:
-            raise KeyboardInterrupt
-        return real(self, lr, stats)
-
-    monkeypatch.setattr(loop.Trainer, "train_step", stop_at_13)
-    with pytest.raises(Interrupted):
+    monkeypatch.setattr(loop.Trainer, "train_step", ctrl_c_inside_step(13))
+    with pytest.raises(Interrupted, match="interrupted at step 14"):
         train(tiny_config(), out_dir=str(tmp_path / "half"))
-    monkeypatch.setattr(loop.Trainer, "train_step", real)
+    assert checkpoint.load(tmp_path / "half" / "last.safetensors").meta["step"] == 14  # the step was finished
+    monkeypatch.undo()
     train(tiny_config(), resume=str(tmp_path / "half"))
     assert losses(tmp_path / "half") == losses(tmp_path / "full")
     assert losses(tmp_path / "half", "val_loss") == losses(tmp_path / "full", "val_loss")
+
+
+def test_second_ctrl_c_stops_at_once_and_keeps_the_last_checkpoint(tmp_path, monkeypatch):
+    monkeypatch.setattr(loop.Trainer, "train_step", ctrl_c_inside_step(13, presses=2))
+    with pytest.raises(Interrupted, match="stopped at once during step 14") as e:
+        train(tiny_config(), out_dir=str(tmp_path / "r"))
+    assert e.value.exit_code == 130
+    assert checkpoint.load(tmp_path / "r" / "last.safetensors").meta["step"] == 10  # the eval's, untouched
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handler is given back
 
 
 def test_existing_run_is_not_overwritten(tiny_run):
@@ -69,19 +73,12 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path, monkeypatch):
     assert checkpoint.load(tmp_path / "r" / "last.safetensors").meta["step"] == 10
 
 
-def test_ctrl_c_saves_and_resumes(tmp_path, monkeypatch):
-    real = loop.Trainer.train_step
-
-    def step(self, lr, stats=False):
-        if self.step == 7:
-            raise KeyboardInterrupt
-        return real(self, lr, stats)
-
-    monkeypatch.setattr(loop.Trainer, "train_step", step)
+def test_ctrl_c_saves_at_the_step_boundary(tmp_path, monkeypatch):
+    monkeypatch.setattr(loop.Trainer, "train_step", ctrl_c_inside_step(7))
     with pytest.raises(Interrupted) as e:
         train(tiny_config(), out_dir=str(tmp_path / "r"))
     assert e.value.exit_code == 130
-    assert checkpoint.load(tmp_path / "r" / "last.safetensors").meta["step"] == 7
+    assert checkpoint.load(tmp_path / "r" / "last.safetensors").meta["step"] == 8
 
 
 def test_cli_train_json_and_errors(cli, tmp_path):

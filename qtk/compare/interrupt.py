@@ -1,8 +1,6 @@
-"""Ctrl-C at a step boundary. The train loop saves a checkpoint when KeyboardInterrupt reaches it,
-but a signal that lands inside a step (after the batch was drawn, or between two parameter updates)
-saves a state the uninterrupted run never had, and the resumed run drifts from it. So while a
-comparison runs, the first Ctrl-C only asks to stop, and the reporter's callbacks, which the loop
-calls between whole steps, raise it there; a second Ctrl-C stops at once."""
+"""Ctrl-C between runs. While a run trains, its loop holds SIGINT and stops at a step boundary
+(qtk/train/preempt.py); around the runs, the first Ctrl-C only asks the comparison to stop after
+the run in hand, whose result is then kept, and a second one stops at once."""
 
 from __future__ import annotations
 
@@ -10,11 +8,10 @@ import signal
 import threading
 from typing import Any
 
-from qtk.train.loop import Reporter
-
 
 class StopAtStep:
-    """Context manager holding SIGINT for the main thread; `requested` once Ctrl-C was pressed."""
+    """Context manager holding SIGINT for the main thread; `requested` once Ctrl-C was pressed.
+    The train loop hands on a Ctrl-C it did not act on (pressed during its final evaluation)."""
 
     def __init__(self, notice=None) -> None:
         self.requested, self.notice, self._old = False, notice, None
@@ -33,44 +30,4 @@ class StopAtStep:
             raise KeyboardInterrupt
         self.requested = True
         if self.notice:
-            self.notice("stopping at the end of this step (Ctrl-C again stops at once)")
-
-    def check(self) -> None:
-        if self.requested:
-            raise KeyboardInterrupt
-
-
-class Guarded(Reporter):
-    """Forwards to `inner`, raising a requested stop where the loop's state is whole: after a
-    step, or on a step that evaluates, after that evaluation (a stop
-    raised before it would skip the curve's point there). At the last step nothing is raised: the
-    run finishes and the runner stops after it."""
-
-    def __init__(self, inner: Reporter, stop: StopAtStep, eval_interval: int, max_steps: int) -> None:
-        self.inner, self.stop = inner, stop
-        self.eval_interval, self.max_steps = eval_interval, max_steps
-
-    def _at_boundary(self, step: int) -> None:
-        if not (self.max_steps and step >= self.max_steps):
-            self.stop.check()
-
-    def notice(self, msg: str) -> None:
-        self.inner.notice(msg)
-
-    def tokenize(self, done: int, total: int) -> None:  # not here: the token cache is being written
-        self.inner.tokenize(done, total)
-
-    def start(self, info: dict[str, Any]) -> None:
-        self.inner.start(info)
-
-    def step(self, rec: dict[str, Any]) -> None:
-        self.inner.step(rec)
-        if not (self.eval_interval and rec["step"] % self.eval_interval == 0):
-            self._at_boundary(rec["step"])
-
-    def eval(self, rec: dict[str, Any]) -> None:
-        self.inner.eval(rec)
-        self._at_boundary(rec["step"])
-
-    def finish(self) -> None:
-        self.inner.finish()
+            self.notice("stopping after this run (Ctrl-C again stops at once)")

@@ -28,7 +28,7 @@ import torch
 
 from qtk import checkpoint as ckpt
 from qtk import config as qconfig
-from qtk.compare.interrupt import Guarded, StopAtStep
+from qtk.compare.interrupt import StopAtStep
 from qtk.errors import Interrupted, UsageError
 from qtk.train.loop import Reporter, train
 
@@ -212,7 +212,7 @@ def run(entries: list[Entry], budget: Budget, seeds: list[int], out_dir: Path, *
                 continue
             rep.run_start(entry.name, seed, i, len(plan), _resumable(run_dir))
             try:
-                record = _train_one(entry, seed, run_dir, budget, curve_points, rep, stop)
+                record = _train_one(entry, seed, run_dir, budget, curve_points, rep)
             except (Interrupted, KeyboardInterrupt):
                 comp.interrupted = True
                 break
@@ -240,9 +240,8 @@ def _resumable(run_dir: Path) -> bool:
 
 
 def _train_one(entry: Entry, seed: int, run_dir: Path, budget: Budget, curve_points: int,
-               rep: Reporter, stop: StopAtStep) -> dict[str, Any]:
+               rep: Reporter) -> dict[str, Any]:
     cfg = run_config(entry, seed, budget, curve_points)
-    rep = Guarded(rep, stop, cfg.train.eval_interval, cfg.train.max_steps)
     resumable = _resumable(run_dir)
     if not resumable and run_dir.exists():
         # stopped before its first checkpoint: nothing to keep, and a fresh start must not append

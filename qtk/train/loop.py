@@ -101,7 +101,7 @@ class Trainer:
         self.step, self.best_val, self.last_loss = 0, math.inf, math.nan
         self.elapsed_before = 0.0
         self.base, self.meta = None, {}  # the fine-tuning base; metadata every checkpoint carries
-        self.guard = PreemptGuard()  # entered by train(); inert until then
+        self.guard = PreemptGuard(self.rep.notice)  # entered by train(); inert until then
         self.fsdp = t.parallel == "fsdp"  # sharded checkpoints even on one process, to resume on any number
 
     # ------------------------------------------------------------------ setup
@@ -207,6 +207,10 @@ class Trainer:
         if self.guard.received:
             raise Preempted(f"{self.guard.name} while tokenizing: the chunks tokenized so far are kept; "
                             f"run the same command again to continue")
+        if self.guard.interrupted:
+            self.guard.acted = True
+            raise Interrupted("interrupted while tokenizing: the chunks tokenized so far are kept; "
+                              "run the same command again to continue")
         self.rep.tokenize(done, total)
 
     def _optimizer(self) -> torch.optim.Optimizer:
@@ -356,10 +360,12 @@ class Trainer:
                 elapsed = self.elapsed_before + time.perf_counter() - start
                 out_of_time = bool(t.max_time) and elapsed >= t.max_time
                 # one all-reduce for both: every rank stops at the same step
-                out_of_time, signalled = dist.any_flags(self.dist, [out_of_time, self.guard.received is not None],
-                                                        self.device)
+                out_of_time, signalled, interrupted = dist.any_flags(
+                    self.dist, [out_of_time, self.guard.received is not None, self.guard.interrupted], self.device)
                 if signalled:
                     self._preempted(elapsed)
+                if interrupted:
+                    self._interrupted(elapsed)
                 if out_of_time or (t.max_steps and self.step >= t.max_steps):
                     break
                 lr = lr_at(t, self.step, elapsed)
@@ -377,10 +383,11 @@ class Trainer:
                     self.clock.pause()
                     val_loss = self._periodic_eval(elapsed)
                     self.clock.resume()
-        except KeyboardInterrupt:
-            self.save(self.elapsed_before + time.perf_counter() - start, None)
-            raise Interrupted(f"interrupted at step {self.step}; checkpoint saved to {self.run_dir / 'last.safetensors'}"
-                              f" (continue with --resume {self.run_dir})") from None
+        except KeyboardInterrupt:  # a second Ctrl-C, inside a step: its state is not saved
+            kept = self.run_dir / "last.safetensors"
+            raise Interrupted(f"stopped at once during step {self.step + 1}; " + (
+                f"the last checkpoint {kept} is kept (continue with --resume {self.run_dir})" if kept.is_file()
+                else "no checkpoint was saved yet")) from None
         if loss_t is not None:  # a time budget can end the run between two logged steps
             self.last_loss = dist.mean(self.dist, loss_t.item(), self.device)
         self.clock.window()
@@ -409,6 +416,12 @@ class Trainer:
                "tokens_per_s": tps, "mfu": self._mfu(tps), "elapsed": elapsed, **_router_stats(self.model)}
         self.log(rec)
         self.rep.step(rec)
+
+    def _interrupted(self, elapsed: float) -> None:
+        self.guard.acted = True
+        self.save(elapsed, None)
+        raise Interrupted(f"interrupted at step {self.step}; checkpoint saved to {self.run_dir / 'last.safetensors'}"
+                          f" (continue with --resume {self.run_dir})")
 
     def _preempted(self, elapsed: float) -> None:
         self.save(elapsed, None)
@@ -460,7 +473,7 @@ def train(cfg: qconfig.RunConfig, out_dir: str | None = None, resume: str | None
     run_dir = Path(resume) if resume else new_run_dir(out_dir)
     trainer = Trainer(cfg, run_dir, reporter or Reporter(), resume=bool(resume))
     # installed before data preparation: a signal then still ends in a checkpoint at the first step
-    with PreemptGuard() as trainer.guard:
+    with PreemptGuard(trainer.rep.notice) as trainer.guard:
         try:
             trainer.setup()
             result = trainer.run()
