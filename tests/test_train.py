@@ -117,3 +117,19 @@ def test_time_budget_stops_the_run(tmp_path):
     r = train(cfg, out_dir=str(tmp_path / "r"))
     # max_steps 0 means no step limit: returning at all is the budget's doing
     assert r.steps > 0 and r.elapsed_s >= 1.0
+
+
+@pytest.mark.parametrize("acted", [False, True])
+def test_a_ctrl_c_the_loop_did_not_act_on_reaches_the_caller(acted):
+    """qtk compare holds Ctrl-C around its runs: a press during a run's final evaluation, which the
+    loop never acted on, is handed on to it; one the loop stopped on is not counted twice."""
+    from qtk.train.preempt import CtrlC
+
+    with CtrlC() as outer:
+        with CtrlC() as inner:
+            os.kill(os.getpid(), signal.SIGINT)
+            assert inner.pressed and not outer.pressed
+            inner.acted = acted
+        assert outer.pressed is not acted
+        assert signal.getsignal(signal.SIGINT) == outer._handle
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

@@ -28,9 +28,9 @@ import torch
 
 from qtk import checkpoint as ckpt
 from qtk import config as qconfig
-from qtk.compare.interrupt import StopAtStep
 from qtk.errors import Interrupted, UsageError
 from qtk.train.loop import Reporter, train
+from qtk.train.preempt import CtrlC
 
 MANIFEST = "compare.json"
 
@@ -202,7 +202,9 @@ def run(entries: list[Entry], budget: Budget, seeds: list[int], out_dir: Path, *
     prepare_dir(out_dir, entries, budget)
     comp = Comparison(entries, budget, seeds, out_dir, threads=torch.get_num_threads())
     plan = [(e, s) for s in seeds for e in entries]
-    with StopAtStep(rep.notice) as stop:
+    # while a run trains its loop holds Ctrl-C and stops at a step boundary; around the runs, the
+    # first Ctrl-C stops after the run in hand, whose result is kept
+    with CtrlC(rep.notice, "stopping after this run") as stop:
         for i, (entry, seed) in enumerate(plan):
             run_dir = out_dir / "runs" / f"{entry.name}-s{seed}"
             done = run_dir / "result.json"
@@ -219,10 +221,10 @@ def run(entries: list[Entry], budget: Budget, seeds: list[int], out_dir: Path, *
             ckpt.atomic_write(done, lambda tmp, r=record: Path(tmp).write_text(json.dumps(r, indent=1) + "\n"))
             comp.records.append(record)
             rep.run_done(record, skipped=False)
-            if stop.requested:  # pressed during the final evaluation: that run is kept
+            if stop.pressed:  # pressed during the final evaluation: that run is kept
                 comp.interrupted = True
                 break
-    if speed_rounds and not comp.interrupted:  # outside StopAtStep: Ctrl-C here stops at once
+    if speed_rounds and not comp.interrupted:  # outside CtrlC: Ctrl-C here stops at once
         from qtk.compare.speed import probe
 
         rep.notice(f"measuring training throughput side by side ({speed_rounds} rounds)")

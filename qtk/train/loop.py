@@ -207,8 +207,8 @@ class Trainer:
         if self.guard.received:
             raise Preempted(f"{self.guard.name} while tokenizing: the chunks tokenized so far are kept; "
                             f"run the same command again to continue")
-        if self.guard.interrupted:
-            self.guard.acted = True
+        if self.guard.ctrl_c.pressed:
+            self.guard.ctrl_c.acted = True
             raise Interrupted("interrupted while tokenizing: the chunks tokenized so far are kept; "
                               "run the same command again to continue")
         self.rep.tokenize(done, total)
@@ -361,7 +361,7 @@ class Trainer:
                 out_of_time = bool(t.max_time) and elapsed >= t.max_time
                 # one all-reduce for both: every rank stops at the same step
                 out_of_time, signalled, interrupted = dist.any_flags(
-                    self.dist, [out_of_time, self.guard.received is not None, self.guard.interrupted], self.device)
+                    self.dist, [out_of_time, self.guard.received is not None, self.guard.ctrl_c.pressed], self.device)
                 if signalled:
                     self._preempted(elapsed)
                 if interrupted:
@@ -418,7 +418,7 @@ class Trainer:
         self.rep.step(rec)
 
     def _interrupted(self, elapsed: float) -> None:
-        self.guard.acted = True
+        self.guard.ctrl_c.acted = True
         self.save(elapsed, None)
         raise Interrupted(f"interrupted at step {self.step}; checkpoint saved to {self.run_dir / 'last.safetensors'}"
                           f" (continue with --resume {self.run_dir})")

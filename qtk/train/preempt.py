@@ -22,18 +22,48 @@ from typing import Any, Callable
 SIGNALS = (signal.SIGTERM, signal.SIGUSR1)
 
 
-class PreemptGuard:
-    """Context manager: while active, SIGTERM/SIGUSR1 set `received` and a first Ctrl-C sets
-    `interrupted` instead of ending the process; `notice` tells the user what a Ctrl-C will do.
+class CtrlC:
+    """Context manager holding SIGINT for the main thread: a first Ctrl-C sets `pressed` and tells
+    `notice` what will happen; a second raises KeyboardInterrupt there and then.
 
-    A Ctrl-C the loop never acted on (pressed during the final evaluation) is handed on at exit to
-    a Python handler that was installed before, so a caller that runs several trainings in one
-    process (qtk compare) still learns of it."""
+    At exit the previous handler comes back, and a press nobody acted on (`acted` still false) is
+    handed on to a Python handler installed before: a caller that runs several trainings in one
+    process (qtk compare) still learns of a Ctrl-C pressed during a run's final evaluation."""
+
+    def __init__(self, notice: Callable[[str], None] | None = None,
+                 what: str = "stopping at the end of this step") -> None:
+        self.pressed = self.acted = False
+        self.notice, self.what = notice, what
+        self._old: Any = None
+
+    def __enter__(self) -> "CtrlC":
+        if threading.current_thread() is threading.main_thread():
+            self._old = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.pressed:
+            raise KeyboardInterrupt
+        self.pressed = True
+        if self.notice:
+            self.notice(f"{self.what} (Ctrl-C again stops at once)")
+
+    def __exit__(self, *exc: Any) -> None:
+        prior, self._old = self._old, None
+        if prior is None:
+            return
+        signal.signal(signal.SIGINT, prior)
+        if self.pressed and not self.acted and callable(prior) and prior is not signal.default_int_handler:
+            prior(signal.SIGINT, None)
+
+
+class PreemptGuard:
+    """Context manager: while active, SIGTERM/SIGUSR1 set `received`, and a first Ctrl-C sets
+    `ctrl_c.pressed`, instead of ending the process."""
 
     def __init__(self, notice: Callable[[str], None] | None = None) -> None:
         self.received: int | None = None
-        self.interrupted = self.acted = False
-        self.notice = notice
+        self.ctrl_c = CtrlC(notice)
         self._old: dict[int, Any] = {}
 
     def __enter__(self) -> "PreemptGuard":
@@ -41,27 +71,18 @@ class PreemptGuard:
         if threading.current_thread() is threading.main_thread():
             for s in SIGNALS:
                 self._old[s] = signal.signal(s, self._handle)
-            self._old[signal.SIGINT] = signal.signal(signal.SIGINT, self._interrupt)
+        self.ctrl_c.__enter__()
         return self
 
     def _handle(self, signum: int, frame: Any) -> None:
         if self.received is None:
             self.received = signum
 
-    def _interrupt(self, signum: int, frame: Any) -> None:
-        if self.interrupted:
-            raise KeyboardInterrupt
-        self.interrupted = True
-        if self.notice:
-            self.notice("stopping at the end of this step (Ctrl-C again stops at once)")
-
     def __exit__(self, *exc: Any) -> None:
         for s, old in self._old.items():
             signal.signal(s, old)
-        prior = self._old.get(signal.SIGINT)
         self._old.clear()
-        if self.interrupted and not self.acted and callable(prior) and prior is not signal.default_int_handler:
-            prior(signal.SIGINT, None)
+        self.ctrl_c.__exit__(*exc)
 
     @property
     def name(self) -> str:
