@@ -1,6 +1,7 @@
 """Fine-tuning: LoRA / QLoRA adapters, adapter checkpoints and merging, --init-from, chat data."""
 
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -333,3 +334,85 @@ def test_plays_dialogue_keeps_held_out_plays_held_out():
     assert reply in val_text and reply not in train_text
     first, _ = chat.encode(data.tokenizer, chat.play_dialogues(plays.val)[0])
     assert data.val.get(0, len(first)).tolist() == first
+
+
+# ------------------------------------------------------------------ chat on a BPE base (a grown vocabulary)
+
+@pytest.fixture(scope="module")
+def bpe_base(tmp_path_factory):
+    """A tiny BPE model whose vocabulary has no room for the chat tokens (320 ids, 320 rows)."""
+    run = tmp_path_factory.mktemp("bpe") / "run"
+    train(tiny_config(**{"data.tokenizer": "bpe", "data.bpe_vocab_size": 320, "train.max_steps": 8,
+                         "train.eval_interval": 0}), out_dir=str(run))
+    ck = checkpoint.load(run / "last.safetensors")
+    assert ck.tokenizer.vocab_size == ck.cfg.model.vocab_size == 320 and not ck.tokenizer.special_ids
+    return run / "last.safetensors"
+
+
+def test_grown_vocabulary_keeps_the_old_tokens_logits():
+    from qtk.finetune import vocab
+
+    x = torch.randint(0, 320, (2, 16), generator=torch.Generator().manual_seed(3))
+    grown = {"base": 320, "size": 384, "tokens": 318}
+    for tie in (True, False):
+        torch.manual_seed(0)
+        base = GPT(ModelConfig(vocab_size=320, n_layer=2, n_head=4, n_embd=64, block_size=32,
+                               tie_embeddings=tie)).eval()
+        with torch.no_grad():
+            want, _ = base(x)
+            mean_logit = want[..., :318].mean(-1, keepdim=True)  # what rows at the mean of 318 rows give
+            vocab.grow(base, 384, 318)  # full fine-tuning: plain modules of the new size
+            got, _ = base(x)
+        assert got.shape == (2, 16, 384) and base.wte.weight.shape == (384, 64)
+        assert (base.head.weight is base.wte.weight) == tie
+        err = (got[..., :320] - want).abs().max().item()
+        assert err <= 1e-5, f"old tokens' logits moved by {err}"
+        assert torch.allclose(got[..., 320:], mean_logit.expand(-1, -1, 64), atol=1e-5)  # rows at the mean
+
+        torch.manual_seed(0)
+        model = GPT(ModelConfig(vocab_size=320, n_layer=2, n_head=4, n_embd=64, block_size=32,
+                                tie_embeddings=tie)).eval()
+        lora.apply(model, 4, 8.0, 0.0, [])
+        vocab.extend(model, grown, init=True)  # LoRA: the base's rows frozen, new rows trainable
+        with torch.no_grad():
+            adapted, _ = model(x)
+        assert torch.equal(adapted[..., :320], want)  # exactly the base model's logits
+        rows = {n for n, p in model.named_parameters() if p.requires_grad and "lora_" not in n}
+        assert rows == ({"wte.new_rows"} if tie else {"wte.new_rows", "head.new_rows"})
+        assert model.wte.new_rows.shape == (64, 64)
+
+
+def test_chat_on_a_bpe_base_full_and_lora(cli, bpe_base, tmp_path):
+    data = write_chat(tmp_path / "chat.jsonl", 60)
+    base = checkpoint.load(bpe_base)
+    full = train(ft_config(bpe_base, data, **{"train.max_steps": 4}), out_dir=str(tmp_path / "full"))
+    ck = checkpoint.load(Path(full.run_dir) / "last.safetensors")
+    assert ck.cfg.model.vocab_size == 384 and ck.state["wte.weight"].shape == (384, 64)
+    assert set(ck.tokenizer.special_ids) == {IM_START, IM_END}  # stored with the checkpoint
+    assert set(ck.tokenizer.special_ids.values()) == {320, 321}
+    assert ck.meta["init_from"]["vocab"] == {"base": 320, "size": 384, "tokens": 320}
+
+    sets = {"finetune.method": "lora", "finetune.lora.r": 2, "train.max_steps": 6, "finetune.merge": True}
+    result = train(ft_config(bpe_base, data, **sets), out_dir=str(tmp_path / "lora"))
+    adapter = Path(result.run_dir) / "last.safetensors"
+    ad = checkpoint.load(adapter)
+    assert set(ad.state) == set(lora.adapter_state(ad.state)) and ad.state["wte.new_rows"].shape == (64, 64)
+    start, end = ad.state["wte.new_rows"][0], ad.state["wte.new_rows"][1]
+    assert not torch.equal(start, end)  # both started at the mean; training told them apart
+    assert result.trainable_params == sum(v.numel() for v in ad.state.values())
+    _, adapted, _ = load_model(adapter)
+    state = checkpoint.model_state(adapted)
+    assert all(torch.equal(state[k], v) for k, v in base.state.items())  # the base's rows as they were
+    _, merged, _ = load_model(result.merged)
+    x = torch.randint(0, 322, (2, 32), generator=torch.Generator().manual_seed(4))
+    with torch.no_grad():
+        a, m = adapted(x)[0], merged(x)[0]
+    assert a.shape == (2, 32, 384) and (a - m).abs().max().item() <= 1e-5
+    assert checkpoint.load(result.merged).cfg.model.vocab_size == 384
+
+    r = cli("generate", adapter, "--chat", "--prompt", "What is 2 plus 3?", "--max-new-tokens", 8, "--json")
+    assert r.exit_code == 0, r.stderr
+    r = cli("eval", adapter, result.merged, "--data", data, "--json")
+    assert r.exit_code == 0, r.stderr
+    scores = [s["loss"] for s in json.loads(r.stdout)]
+    assert abs(scores[0] - scores[1]) <= 1e-5 and scores[0] < math.log(384)
