@@ -416,3 +416,76 @@ def test_chat_on_a_bpe_base_full_and_lora(cli, bpe_base, tmp_path):
     assert r.exit_code == 0, r.stderr
     scores = [s["loss"] for s in json.loads(r.stdout)]
     assert abs(scores[0] - scores[1]) <= 1e-5 and scores[0] < math.log(384)
+
+
+# ------------------------------------------------------------------ LoRA with DDP and torch.compile
+
+def _live_models(monkeypatch) -> list:
+    """The models fine-tuning runs build, kept to look at after training."""
+    from qtk.finetune import start
+
+    built, real = [], start.build
+
+    def keep(*args, **kwargs):
+        model, meta = real(*args, **kwargs)
+        built.append(model)
+        return model, meta
+
+    monkeypatch.setattr(start, "build", keep)
+    return built
+
+
+def _only_adapters_moved(model, base_path) -> None:
+    base = checkpoint.load(base_path).state
+    state = checkpoint.model_state(model)
+    frozen = {k: v for k, v in state.items() if k not in lora.adapter_state(state)}
+    assert set(frozen) == set(base) and all(torch.equal(frozen[k], base[k]) for k in base)
+    assert all(state[k].abs().max() > 0 for k in state if k.endswith("lora_B"))
+
+
+def _curve(run: Path) -> list[float]:
+    return [json.loads(x)["loss"] for x in (run / "metrics.jsonl").read_text().splitlines() if '"loss"' in x]
+
+
+@pytest.mark.slow
+def test_lora_on_two_gloo_processes_matches_one(tiny_run, tmp_path, monkeypatch):
+    """DDP: 2 CPU processes with the same global batch give the single process's loss curve; the
+    single process (in this one, so its model can be looked at) moves only the adapters."""
+    import os
+    import subprocess
+    import sys
+
+    data = write_chat(tmp_path / "chat.jsonl")
+    sets = {**FT_SETS, "train.max_steps": 6, "train.eval_interval": 0, "finetune.method": "lora",
+            "finetune.lora.r": 2}
+    built = _live_models(monkeypatch)
+    train(ft_config(tiny_run, data, **sets), out_dir=str(tmp_path / "one"))
+    _only_adapters_moved(built[0], tiny_run)
+    args = [a for k, v in sets.items() if k != "train.max_steps" for a in ("--set", f"{k}={v}")]
+    two = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+                          "-m", "qtk", "train", "--init-from", str(tiny_run), "--data", str(data), "--max-steps", "6",
+                          *args, "-o", str(tmp_path / "two")],
+                         env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True, timeout=600)
+    assert two.returncode == 0, two.stderr[-2000:]
+    one, two = _curve(tmp_path / "one"), _curve(tmp_path / "two")
+    assert len(one) == len(two) == 6
+    worst = max(abs(a - b) for a, b in zip(one, two))
+    assert worst <= 1e-4, f"2 processes differ from 1 by {worst:.2e}"
+    # (the adapters themselves are not compared: lora_A's gradients start near 0 and Adam scales
+    # their rounding differences up to about lr)
+    saved = checkpoint.load(tmp_path / "two" / "last.safetensors").state
+    assert set(saved) == set(checkpoint.load(tmp_path / "one" / "last.safetensors").state)
+
+
+@pytest.mark.slow
+def test_lora_compiled_matches_eager(tiny_run, tmp_path, monkeypatch):
+    data = write_chat(tmp_path / "chat.jsonl")
+    sets = {"train.max_steps": 6, "train.eval_interval": 0, "finetune.method": "lora", "finetune.lora.r": 2}
+    train(ft_config(tiny_run, data, **sets), out_dir=str(tmp_path / "eager"))
+    built = _live_models(monkeypatch)
+    train(ft_config(tiny_run, data, **sets, **{"train.compile": True}), out_dir=str(tmp_path / "compiled"))
+    _only_adapters_moved(built[0], tiny_run)
+    eager, compiled = _curve(tmp_path / "eager"), _curve(tmp_path / "compiled")
+    assert len(eager) == len(compiled) == 6
+    worst = max(abs(a - b) for a, b in zip(eager, compiled))
+    assert worst <= 1e-4, f"compiled differs from eager by {worst:.2e}"
