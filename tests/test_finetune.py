@@ -170,27 +170,56 @@ def test_lora_rejects_bad_targets_and_rank():
 
 # ------------------------------------------------------------------ runs
 
+def _live_models(monkeypatch) -> list:
+    """The models fine-tuning runs build, kept to look at after training (checkpoints of a LoRA run
+    hold only the adapters, so they cannot show that nothing else moved)."""
+    from qtk.finetune import start
+
+    built, real = [], start.build
+
+    def keep(*args, **kwargs):
+        model, meta = real(*args, **kwargs)
+        built.append(model)
+        return model, meta
+
+    monkeypatch.setattr(start, "build", keep)
+    return built
+
+
+def _only_adapters_moved(model, base_path) -> None:
+    base = checkpoint.load(base_path).state
+    state = checkpoint.model_state(model)
+    frozen = {k: v for k, v in state.items() if k not in lora.adapter_state(state)}
+    assert set(frozen) == set(base) and all(torch.equal(frozen[k], base[k]) for k in base)
+    assert all(state[k].abs().max() > 0 for k in state if k.endswith("lora_B"))
+
+
+def _curve(run: Path) -> list[float]:
+    return [json.loads(x)["loss"] for x in (run / "metrics.jsonl").read_text().splitlines() if '"loss"' in x]
+
+
 @pytest.fixture(scope="module")
 def lora_run(tiny_run, tmp_path_factory):
     root = tmp_path_factory.mktemp("lora")
     data = write_chat(root / "chat.jsonl")
     cfg = ft_config(tiny_run, data, **{"finetune.method": "lora", "finetune.lora.r": 2, "finetune.merge": True})
-    return train(cfg, out_dir=str(root / "run")), root
+    with pytest.MonkeyPatch.context() as mp:
+        built = _live_models(mp)
+        result = train(cfg, out_dir=str(root / "run"))
+    return result, root, built[0]
 
 
 def test_lora_run_trains_only_adapters(tiny_run, lora_run):
-    result, root = lora_run
+    result, root, live = lora_run
+    _only_adapters_moved(live, tiny_run)
     run = Path(result.run_dir)
     ck = checkpoint.load(run / "last.safetensors")
     info = ck.meta["adapter"]
     base = checkpoint.load(tiny_run)
     assert info["base"] == str(base.path.resolve()) and set(ck.state) == set(lora.adapter_state(ck.state))
     assert result.trainable_params == sum(v.numel() for v in ck.state.values())
-    # the base's weights are those of the base checkpoint, the adapters moved away from B = 0
-    _, model, _ = load_model(run / "last.safetensors")
-    state = checkpoint.model_state(model)
-    assert all(torch.equal(state[k], v) for k, v in base.state.items())
-    assert all(ck.state[k].abs().max() > 0 for k in ck.state if k.endswith("lora_B"))
+    # what was saved is what trained: the live model's adapters
+    assert all(torch.equal(ck.state[k], v) for k, v in lora.adapter_state(checkpoint.model_state(live)).items())
     size = (run / "last.safetensors").stat().st_size / base.path.stat().st_size
     assert size < 0.05, f"adapter checkpoint is {size:.1%} of the base"
     lines = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
@@ -199,7 +228,7 @@ def test_lora_run_trains_only_adapters(tiny_run, lora_run):
 
 
 def test_merged_checkpoint_matches_adapter(lora_run):
-    result, _ = lora_run
+    result, _, _ = lora_run
     x = ids()
     _, adapted, _ = load_model(Path(result.run_dir) / "last.safetensors")
     _, merged, _ = load_model(result.merged)
@@ -210,7 +239,7 @@ def test_merged_checkpoint_matches_adapter(lora_run):
 
 
 def test_adapter_refuses_another_base(tiny_run, lora_run, tmp_path):
-    result, _ = lora_run
+    result, _, _ = lora_run
     ck = checkpoint.load(Path(result.run_dir) / "last.safetensors")
     other = tmp_path / "other.safetensors"
     base = checkpoint.load(tiny_run)
@@ -223,7 +252,9 @@ def test_adapter_refuses_another_base(tiny_run, lora_run, tmp_path):
         load_model(fake)
 
 
-def test_lora_resume_matches_uninterrupted(tiny_run, tmp_path, monkeypatch):
+@pytest.mark.parametrize("base", ["tiny_run", "bpe_base"])  # bpe_base: the new tokens' rows resume too
+def test_lora_resume_matches_uninterrupted(base, tmp_path, monkeypatch, request):
+    tiny_run = request.getfixturevalue(base)
     data = write_chat(tmp_path / "chat.jsonl")
     sets = {"finetune.method": "lora", "finetune.lora.r": 2}
     train(ft_config(tiny_run, data, **sets), out_dir=str(tmp_path / "full"))
@@ -248,23 +279,23 @@ def test_lora_resume_matches_uninterrupted(tiny_run, tmp_path, monkeypatch):
     assert [v for v in curve(tmp_path / "half") if v] == [v for v in curve(tmp_path / "full") if v]
 
 
-def test_qlora_trains_while_quantized_codes_stay_bit_identical(tiny_run, tmp_path):
+def test_qlora_trains_while_quantized_codes_stay_bit_identical(tiny_run, tmp_path, monkeypatch):
     from qtk.compress.quantize import quantize
 
     qbase = tmp_path / "int4.safetensors"
     quantize(tiny_run, 4, qbase, group=32, eval_tokens=512, device="cpu", speed_rounds=0)
     before = checkpoint.load(qbase).state
     data = write_chat(tmp_path / "chat.jsonl")
+    built = _live_models(monkeypatch)
     result = train(ft_config(qbase, data, **{"finetune.method": "lora", "finetune.lora.r": 2}),
                    out_dir=str(tmp_path / "q"))
     run = Path(result.run_dir)
     ck = checkpoint.load(run / "last.safetensors")
     assert ck.meta["frozen_linear_bytes"]["ratio"] > 5
+    assert sum(isinstance(m, QuantLinear) for m in built[0].modules()) == 8
+    _only_adapters_moved(built[0], qbase)  # the int4 codes, scales and fp32 rest of the base, bit for bit
     _, model, _ = load_model(run / "last.safetensors", quant_runtime="dequant")
-    assert sum(isinstance(m, QuantLinear) for m in model.modules()) == 8
-    after = checkpoint.model_state(model)
-    for k, v in before.items():
-        assert torch.equal(after[k], v), k  # the int4 codes, scales and fp32 rest of the base
+    assert all(torch.equal(v, before[k]) for k, v in checkpoint.model_state(model).items() if k in before)
     lines = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
     curve = [r["loss"] for r in lines if "loss" in r]
     assert sum(curve[-3:]) / 3 < sum(curve[:3]) / 3 - 0.1, curve
@@ -275,7 +306,7 @@ def test_qlora_trains_while_quantized_codes_stay_bit_identical(tiny_run, tmp_pat
 # ------------------------------------------------------------------ the command line
 
 def test_cli_init_from_and_refusals(cli, tiny_run, lora_run, tmp_path):
-    result, root = lora_run
+    result, root, _ = lora_run
     data = write_chat(tmp_path / "chat.jsonl", 40, ["{broken"])
     out = tmp_path / "runs" / "a"
     r = cli("train", "--init-from", tiny_run, "--data", data, "--set", "model.n_layer=3", "-o", out)
@@ -419,33 +450,6 @@ def test_chat_on_a_bpe_base_full_and_lora(cli, bpe_base, tmp_path):
 
 
 # ------------------------------------------------------------------ LoRA with DDP and torch.compile
-
-def _live_models(monkeypatch) -> list:
-    """The models fine-tuning runs build, kept to look at after training."""
-    from qtk.finetune import start
-
-    built, real = [], start.build
-
-    def keep(*args, **kwargs):
-        model, meta = real(*args, **kwargs)
-        built.append(model)
-        return model, meta
-
-    monkeypatch.setattr(start, "build", keep)
-    return built
-
-
-def _only_adapters_moved(model, base_path) -> None:
-    base = checkpoint.load(base_path).state
-    state = checkpoint.model_state(model)
-    frozen = {k: v for k, v in state.items() if k not in lora.adapter_state(state)}
-    assert set(frozen) == set(base) and all(torch.equal(frozen[k], base[k]) for k in base)
-    assert all(state[k].abs().max() > 0 for k in state if k.endswith("lora_B"))
-
-
-def _curve(run: Path) -> list[float]:
-    return [json.loads(x)["loss"] for x in (run / "metrics.jsonl").read_text().splitlines() if '"loss"' in x]
-
 
 @pytest.mark.slow
 def test_lora_on_two_gloo_processes_matches_one(tiny_run, tmp_path, monkeypatch):
