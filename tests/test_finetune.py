@@ -422,6 +422,9 @@ def test_chat_on_a_bpe_base_full_and_lora(cli, bpe_base, tmp_path):
     assert set(ck.tokenizer.special_ids) == {IM_START, IM_END}  # stored with the checkpoint
     assert set(ck.tokenizer.special_ids.values()) == {320, 321}
     assert ck.meta["init_from"]["vocab"] == {"base": 320, "size": 384, "tokens": 320}
+    with pytest.raises(UsageError, match=r"model.vocab_size: the run asks for 448 .* need 384"):
+        train(ft_config(bpe_base, data, **{"model.vocab_size": 448}), out_dir=str(tmp_path / "bad"))
+    assert not (tmp_path / "bad").exists()
 
     sets = {"finetune.method": "lora", "finetune.lora.r": 2, "train.max_steps": 6, "finetune.merge": True}
     result = train(ft_config(bpe_base, data, **sets), out_dir=str(tmp_path / "lora"))
