@@ -473,7 +473,7 @@ def test_lora_on_two_gloo_processes_matches_one(tiny_run, tmp_path, monkeypatch)
                           "-m", "qtk", "train", "--init-from", str(tiny_run), "--data", str(data), "--max-steps", "6",
                           *args, "-o", str(tmp_path / "two")],
                          env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True, timeout=600)
-    assert two.returncode == 0, two.stderr[-2000:]
+    assert two.returncode == 0, two.stderr[-8000:]  # the failing rank's own message comes before torchrun's
     one, two = _curve(tmp_path / "one"), _curve(tmp_path / "two")
     assert len(one) == len(two) == 6
     worst = max(abs(a - b) for a, b in zip(one, two))
