@@ -10,9 +10,15 @@ loss (whole held-out dialogue), tokens/s, trainable parameters, peak RSS, and th
 issue's targets name (LoRA vs full, QLoRA vs LoRA) measured in this run; plus the base model's
 held-out loss before any fine-tuning.
 
-Usage: python bench/finetune.py [--size tiny] [--pretrain-steps 300] [--steps 150] [--r 8]
-                                [--batch 16] [--lr-full 3e-4] [--lr-lora 2e-3] [--group 64]
-                                [--work DIR] [--json FILE]
+With --val-convs N only the first N conversations of the held-out plays' dialogue are the
+validation set (written with the training ones to DIR/dialogue.jsonl, the held-out ones last):
+scoring all of them costs minutes per method on a shared CPU. --base CKPT fine-tunes an existing
+pre-trained checkpoint instead of pre-training one. "Before" is the base model scored on the same
+held-out conversations (assistant tokens; it has never seen the chat tokens).
+
+Usage: python bench/finetune.py [--size tiny] [--pretrain-steps 300] [--base CKPT] [--steps 150]
+                                [--r 8] [--batch 16] [--lr-full 3e-4] [--lr-lora 2e-3] [--group 64]
+                                [--val-convs 0] [--work DIR] [--json FILE]
 """
 
 from __future__ import annotations
@@ -34,6 +40,8 @@ from qtk.train.loop import train
 
 
 def pretrain(args, work: Path) -> Path:
+    if args.base:
+        return checkpoint.resolve(args.base, prefer="last")
     run = work / "base"
     if (run / "last.safetensors").is_file():
         return run / "last.safetensors"
@@ -45,9 +53,22 @@ def pretrain(args, work: Path) -> Path:
     return run / "last.safetensors"
 
 
-def finetune(base: Path, out: Path, method: str, lr: float, args) -> dict:
+def dialogue(work: Path, n_val: int) -> tuple[Path, Path, float]:
+    """The plays' dialogue as JSONL (training plays' conversations, then the first n_val of the
+    held-out plays'), the held-out part alone, and the validation fraction that splits them."""
+    from qtk.data import chat, corpus
+
+    plays = corpus.shakespeare()
+    train_convs, val_convs = chat.play_dialogues(plays.train), chat.play_dialogues(plays.val)[:n_val]
+    both, val = work / "dialogue.jsonl", work / "dialogue-val.jsonl"
+    for path, convs in ((both, train_convs + val_convs), (val, val_convs)):
+        path.write_text("".join(json.dumps({"messages": c}) + "\n" for c in convs))
+    return both, val, len(val_convs) / (len(train_convs) + len(val_convs))
+
+
+def finetune(base: Path, out: Path, method: str, lr: float, args, data: dict) -> dict:
     """One `qtk train --init-from` process; its JSON result plus its own peak RSS."""
-    sets = {"data.format": "chat", "data.corpus": "shakespeare", "finetune.method": method,
+    sets = {**data, "finetune.method": method,
             "finetune.lora.r": args.r, "finetune.lora.alpha": 2.0 * args.r, "train.lr": lr,
             "train.batch_size": args.batch, "train.warmup_steps": max(1, args.steps // 10),
             "train.eval_interval": 0, "train.log_interval": 10}
@@ -73,6 +94,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--size", default="tiny")
     ap.add_argument("--pretrain-steps", type=int, default=300)
+    ap.add_argument("--base", default="", help="an existing pre-trained checkpoint or run directory")
+    ap.add_argument("--val-convs", type=int, default=0, help="held-out conversations scored (0 = all)")
     ap.add_argument("--steps", type=int, default=150)
     ap.add_argument("--r", type=int, default=8)
     ap.add_argument("--batch", type=int, default=16)
@@ -87,14 +110,21 @@ def main() -> None:
     qbase = work / "base-int4.safetensors"
     if not qbase.is_file():
         quantize(base, 4, qbase, group=args.group, eval_tokens=8192, device="cpu", speed_rounds=0)
-    before = evaluate_checkpoint(str(base), device="cpu")  # the base's own held-out plays
+    if args.val_convs:
+        both, val, fraction = dialogue(work, args.val_convs)
+        data = {"data.path": str(both), "data.val_fraction": fraction}
+        before = evaluate_checkpoint(str(base), str(val), device="cpu")
+    else:
+        data = {"data.format": "chat", "data.corpus": "shakespeare"}
+        before = evaluate_checkpoint(str(base), device="cpu")  # the base's own held-out plays (text)
+    before["step"] = checkpoint.read_meta(base).get("step")
     runs = {}
     for name, src, method, lr in (("full", base, "full", args.lr_full), (f"LoRA r={args.r}", base, "lora", args.lr_lora),
                                   (f"QLoRA int4 r={args.r}", qbase, "lora", args.lr_lora)):
         out = work / name.split()[0].lower()
         if out.exists():
             raise SystemExit(f"{out} exists: remove {work} or pick another --work")
-        runs[name] = finetune(src, out, method, lr, args)
+        runs[name] = finetune(src, out, method, lr, args, data)
         print(f"{name}: held-out assistant loss {runs[name]['val_loss']:.4f}", file=sys.stderr)
     report(runs, before, args)
     if args.json:
@@ -118,7 +148,8 @@ def report(runs: dict, before: dict, args) -> None:
     print(f"QLoRA vs LoRA: held-out loss {100 * (q['val_loss'] / lo['val_loss'] - 1):+.2f}%, "
           f"tokens/s {q['tokens_per_s'] / lo['tokens_per_s']:.2f}x; frozen linear weights "
           f"{fb['quantized'] / 2**20:.3f} MiB int4 vs {fb['fp32'] / 2**20:.3f} MiB fp32 ({fb['ratio']:.2f}x less)")
-    print(f"Base before fine-tuning: held-out plays loss {before['loss']:.4f} (text, not dialogue). "
+    what = "held-out assistant loss" if args.val_convs else "held-out plays loss (text, not dialogue)"
+    print(f"Base (step {before['step']}) before fine-tuning: {what} {before['loss']:.4f}. "
           f"{args.steps} steps x {args.batch} x block tokens per method; lr full {args.lr_full}, "
           f"LoRA/QLoRA {args.lr_lora}, alpha = 2r, int4 RTN group {args.group}.")
 

@@ -67,11 +67,15 @@ def _test_delay(path: Path) -> None:
         time.sleep(float(delay))
 
 
+TIED_KEYS = ("head.weight", "head.new_rows")  # the token embedding's tensors, when the head is tied
+
+
 def model_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
     """State dict without tied duplicates (safetensors refuses shared storage)."""
     sd = {k: v.detach().contiguous().cpu() for k, v in unwrap(model).state_dict().items()}
     if getattr(unwrap(model).cfg, "tie_embeddings", False):
-        sd.pop("head.weight", None)
+        for key in TIED_KEYS:
+            sd.pop(key, None)
     return sd
 
 
@@ -97,7 +101,9 @@ def load_weights(model: torch.nn.Module, state: dict[str, torch.Tensor], path: P
     missing or unexpected key is an error naming the file."""
     sd = {_strip_prefix(k): v for k, v in state.items()}
     missing, unexpected = model.load_state_dict(sd, strict=False)
-    missing = [k for k in missing if not (k == "head.weight" and model.cfg.tie_embeddings)]
+    params = dict(model.named_parameters(remove_duplicate=False))
+    loaded = {id(p) for k, p in params.items() if k not in set(missing)}
+    missing = [k for k in missing if id(params.get(k)) not in loaded]  # a tied head's weights came with wte
     if missing or unexpected:
         raise QtkError(f"{path}: weights do not match the config "
                        f"(missing {missing[:3]}, unexpected {unexpected[:3]})")

@@ -1,6 +1,7 @@
 """Fine-tuning: LoRA / QLoRA adapters, adapter checkpoints and merging, --init-from, chat data."""
 
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -169,27 +170,56 @@ def test_lora_rejects_bad_targets_and_rank():
 
 # ------------------------------------------------------------------ runs
 
+def _live_models(monkeypatch) -> list:
+    """The models fine-tuning runs build, kept to look at after training (checkpoints of a LoRA run
+    hold only the adapters, so they cannot show that nothing else moved)."""
+    from qtk.finetune import start
+
+    built, real = [], start.build
+
+    def keep(*args, **kwargs):
+        model, meta = real(*args, **kwargs)
+        built.append(model)
+        return model, meta
+
+    monkeypatch.setattr(start, "build", keep)
+    return built
+
+
+def _only_adapters_moved(model, base_path) -> None:
+    base = checkpoint.load(base_path).state
+    state = checkpoint.model_state(model)
+    frozen = {k: v for k, v in state.items() if k not in lora.adapter_state(state)}
+    assert set(frozen) == set(base) and all(torch.equal(frozen[k], base[k]) for k in base)
+    assert all(state[k].abs().max() > 0 for k in state if k.endswith("lora_B"))
+
+
+def _curve(run: Path) -> list[float]:
+    return [json.loads(x)["loss"] for x in (run / "metrics.jsonl").read_text().splitlines() if '"loss"' in x]
+
+
 @pytest.fixture(scope="module")
 def lora_run(tiny_run, tmp_path_factory):
     root = tmp_path_factory.mktemp("lora")
     data = write_chat(root / "chat.jsonl")
     cfg = ft_config(tiny_run, data, **{"finetune.method": "lora", "finetune.lora.r": 2, "finetune.merge": True})
-    return train(cfg, out_dir=str(root / "run")), root
+    with pytest.MonkeyPatch.context() as mp:
+        built = _live_models(mp)
+        result = train(cfg, out_dir=str(root / "run"))
+    return result, root, built[0]
 
 
 def test_lora_run_trains_only_adapters(tiny_run, lora_run):
-    result, root = lora_run
+    result, root, live = lora_run
+    _only_adapters_moved(live, tiny_run)
     run = Path(result.run_dir)
     ck = checkpoint.load(run / "last.safetensors")
     info = ck.meta["adapter"]
     base = checkpoint.load(tiny_run)
     assert info["base"] == str(base.path.resolve()) and set(ck.state) == set(lora.adapter_state(ck.state))
     assert result.trainable_params == sum(v.numel() for v in ck.state.values())
-    # the base's weights are those of the base checkpoint, the adapters moved away from B = 0
-    _, model, _ = load_model(run / "last.safetensors")
-    state = checkpoint.model_state(model)
-    assert all(torch.equal(state[k], v) for k, v in base.state.items())
-    assert all(ck.state[k].abs().max() > 0 for k in ck.state if k.endswith("lora_B"))
+    # what was saved is what trained: the live model's adapters
+    assert all(torch.equal(ck.state[k], v) for k, v in lora.adapter_state(checkpoint.model_state(live)).items())
     size = (run / "last.safetensors").stat().st_size / base.path.stat().st_size
     assert size < 0.05, f"adapter checkpoint is {size:.1%} of the base"
     lines = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
@@ -198,7 +228,7 @@ def test_lora_run_trains_only_adapters(tiny_run, lora_run):
 
 
 def test_merged_checkpoint_matches_adapter(lora_run):
-    result, _ = lora_run
+    result, _, _ = lora_run
     x = ids()
     _, adapted, _ = load_model(Path(result.run_dir) / "last.safetensors")
     _, merged, _ = load_model(result.merged)
@@ -209,7 +239,7 @@ def test_merged_checkpoint_matches_adapter(lora_run):
 
 
 def test_adapter_refuses_another_base(tiny_run, lora_run, tmp_path):
-    result, _ = lora_run
+    result, _, _ = lora_run
     ck = checkpoint.load(Path(result.run_dir) / "last.safetensors")
     other = tmp_path / "other.safetensors"
     base = checkpoint.load(tiny_run)
@@ -222,7 +252,9 @@ def test_adapter_refuses_another_base(tiny_run, lora_run, tmp_path):
         load_model(fake)
 
 
-def test_lora_resume_matches_uninterrupted(tiny_run, tmp_path, monkeypatch):
+@pytest.mark.parametrize("base", ["tiny_run", "bpe_base"])  # bpe_base: the new tokens' rows resume too
+def test_lora_resume_matches_uninterrupted(base, tmp_path, monkeypatch, request):
+    tiny_run = request.getfixturevalue(base)
     data = write_chat(tmp_path / "chat.jsonl")
     sets = {"finetune.method": "lora", "finetune.lora.r": 2}
     train(ft_config(tiny_run, data, **sets), out_dir=str(tmp_path / "full"))
@@ -240,23 +272,23 @@ def test_lora_resume_matches_uninterrupted(tiny_run, tmp_path, monkeypatch):
     assert [v for v in curve(tmp_path / "half") if v] == [v for v in curve(tmp_path / "full") if v]
 
 
-def test_qlora_trains_while_quantized_codes_stay_bit_identical(tiny_run, tmp_path):
+def test_qlora_trains_while_quantized_codes_stay_bit_identical(tiny_run, tmp_path, monkeypatch):
     from qtk.compress.quantize import quantize
 
     qbase = tmp_path / "int4.safetensors"
     quantize(tiny_run, 4, qbase, group=32, eval_tokens=512, device="cpu", speed_rounds=0)
     before = checkpoint.load(qbase).state
     data = write_chat(tmp_path / "chat.jsonl")
+    built = _live_models(monkeypatch)
     result = train(ft_config(qbase, data, **{"finetune.method": "lora", "finetune.lora.r": 2}),
                    out_dir=str(tmp_path / "q"))
     run = Path(result.run_dir)
     ck = checkpoint.load(run / "last.safetensors")
     assert ck.meta["frozen_linear_bytes"]["ratio"] > 5
+    assert sum(isinstance(m, QuantLinear) for m in built[0].modules()) == 8
+    _only_adapters_moved(built[0], qbase)  # the int4 codes, scales and fp32 rest of the base, bit for bit
     _, model, _ = load_model(run / "last.safetensors", quant_runtime="dequant")
-    assert sum(isinstance(m, QuantLinear) for m in model.modules()) == 8
-    after = checkpoint.model_state(model)
-    for k, v in before.items():
-        assert torch.equal(after[k], v), k  # the int4 codes, scales and fp32 rest of the base
+    assert all(torch.equal(v, before[k]) for k, v in checkpoint.model_state(model).items() if k in before)
     lines = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
     curve = [r["loss"] for r in lines if "loss" in r]
     assert sum(curve[-3:]) / 3 < sum(curve[:3]) / 3 - 0.1, curve
@@ -267,7 +299,7 @@ def test_qlora_trains_while_quantized_codes_stay_bit_identical(tiny_run, tmp_pat
 # ------------------------------------------------------------------ the command line
 
 def test_cli_init_from_and_refusals(cli, tiny_run, lora_run, tmp_path):
-    result, root = lora_run
+    result, root, _ = lora_run
     data = write_chat(tmp_path / "chat.jsonl", 40, ["{broken"])
     out = tmp_path / "runs" / "a"
     r = cli("train", "--init-from", tiny_run, "--data", data, "--set", "model.n_layer=3", "-o", out)
@@ -326,3 +358,134 @@ def test_plays_dialogue_keeps_held_out_plays_held_out():
     assert reply in val_text and reply not in train_text
     first, _ = chat.encode(data.tokenizer, chat.play_dialogues(plays.val)[0])
     assert data.val.get(0, len(first)).tolist() == first
+
+
+# ------------------------------------------------------------------ chat on a BPE base (a grown vocabulary)
+
+@pytest.fixture(scope="module")
+def bpe_base(tmp_path_factory):
+    """A tiny BPE model whose vocabulary has no room for the chat tokens (320 ids, 320 rows)."""
+    run = tmp_path_factory.mktemp("bpe") / "run"
+    train(tiny_config(**{"data.tokenizer": "bpe", "data.bpe_vocab_size": 320, "train.max_steps": 8,
+                         "train.eval_interval": 0}), out_dir=str(run))
+    ck = checkpoint.load(run / "last.safetensors")
+    assert ck.tokenizer.vocab_size == ck.cfg.model.vocab_size == 320 and not ck.tokenizer.special_ids
+    return run / "last.safetensors"
+
+
+def test_grown_vocabulary_keeps_the_old_tokens_logits():
+    from qtk.finetune import vocab
+
+    x = torch.randint(0, 320, (2, 16), generator=torch.Generator().manual_seed(3))
+    grown = {"base": 320, "size": 384, "tokens": 318}
+    for tie in (True, False):
+        torch.manual_seed(0)
+        base = GPT(ModelConfig(vocab_size=320, n_layer=2, n_head=4, n_embd=64, block_size=32,
+                               tie_embeddings=tie)).eval()
+        with torch.no_grad():
+            want, _ = base(x)
+            mean_logit = want[..., :318].mean(-1, keepdim=True)  # what rows at the mean of 318 rows give
+            vocab.grow(base, 384, 318)  # full fine-tuning: plain modules of the new size
+            got, _ = base(x)
+        assert got.shape == (2, 16, 384) and base.wte.weight.shape == (384, 64)
+        assert (base.head.weight is base.wte.weight) == tie
+        err = (got[..., :320] - want).abs().max().item()
+        assert err <= 1e-5, f"old tokens' logits moved by {err}"
+        assert torch.allclose(got[..., 320:], mean_logit.expand(-1, -1, 64), atol=1e-5)  # rows at the mean
+
+        torch.manual_seed(0)
+        model = GPT(ModelConfig(vocab_size=320, n_layer=2, n_head=4, n_embd=64, block_size=32,
+                                tie_embeddings=tie)).eval()
+        lora.apply(model, 4, 8.0, 0.0, [])
+        vocab.extend(model, grown, init=True)  # LoRA: the base's rows frozen, new rows trainable
+        with torch.no_grad():
+            adapted, _ = model(x)
+        assert torch.equal(adapted[..., :320], want)  # exactly the base model's logits
+        rows = {n for n, p in model.named_parameters() if p.requires_grad and "lora_" not in n}
+        assert rows == ({"wte.new_rows"} if tie else {"wte.new_rows", "head.new_rows"})
+        assert model.wte.new_rows.shape == (64, 64)
+
+
+def test_chat_on_a_bpe_base_full_and_lora(cli, bpe_base, tmp_path):
+    data = write_chat(tmp_path / "chat.jsonl", 60)
+    base = checkpoint.load(bpe_base)
+    full = train(ft_config(bpe_base, data, **{"train.max_steps": 4}), out_dir=str(tmp_path / "full"))
+    ck = checkpoint.load(Path(full.run_dir) / "last.safetensors")
+    assert ck.cfg.model.vocab_size == 384 and ck.state["wte.weight"].shape == (384, 64)
+    assert set(ck.tokenizer.special_ids) == {IM_START, IM_END}  # stored with the checkpoint
+    assert set(ck.tokenizer.special_ids.values()) == {320, 321}
+    assert ck.meta["init_from"]["vocab"] == {"base": 320, "size": 384, "tokens": 320}
+    with pytest.raises(UsageError, match=r"model.vocab_size: the run asks for 448 .* need 384"):
+        train(ft_config(bpe_base, data, **{"model.vocab_size": 448}), out_dir=str(tmp_path / "bad"))
+    assert not (tmp_path / "bad").exists()
+
+    sets = {"finetune.method": "lora", "finetune.lora.r": 2, "train.max_steps": 6, "finetune.merge": True}
+    result = train(ft_config(bpe_base, data, **sets), out_dir=str(tmp_path / "lora"))
+    adapter = Path(result.run_dir) / "last.safetensors"
+    ad = checkpoint.load(adapter)
+    assert set(ad.state) == set(lora.adapter_state(ad.state)) and ad.state["wte.new_rows"].shape == (64, 64)
+    start, end = ad.state["wte.new_rows"][0], ad.state["wte.new_rows"][1]
+    assert not torch.equal(start, end)  # both started at the mean; training told them apart
+    assert result.trainable_params == sum(v.numel() for v in ad.state.values())
+    _, adapted, _ = load_model(adapter)
+    state = checkpoint.model_state(adapted)
+    assert all(torch.equal(state[k], v) for k, v in base.state.items())  # the base's rows as they were
+    _, merged, _ = load_model(result.merged)
+    x = torch.randint(0, 322, (2, 32), generator=torch.Generator().manual_seed(4))
+    with torch.no_grad():
+        a, m = adapted(x)[0], merged(x)[0]
+    assert a.shape == (2, 32, 384) and (a - m).abs().max().item() <= 1e-5
+    assert checkpoint.load(result.merged).cfg.model.vocab_size == 384
+
+    r = cli("generate", adapter, "--chat", "--prompt", "What is 2 plus 3?", "--max-new-tokens", 8, "--json")
+    assert r.exit_code == 0, r.stderr
+    r = cli("eval", adapter, result.merged, "--data", data, "--json")
+    assert r.exit_code == 0, r.stderr
+    scores = [s["loss"] for s in json.loads(r.stdout)]
+    assert abs(scores[0] - scores[1]) <= 1e-5 and scores[0] < math.log(384)
+
+
+# ------------------------------------------------------------------ LoRA with DDP and torch.compile
+
+@pytest.mark.slow
+def test_lora_on_two_gloo_processes_matches_one(tiny_run, tmp_path, monkeypatch):
+    """DDP: 2 CPU processes with the same global batch give the single process's loss curve; the
+    single process (in this one, so its model can be looked at) moves only the adapters."""
+    import os
+    import subprocess
+    import sys
+
+    data = write_chat(tmp_path / "chat.jsonl")
+    sets = {**FT_SETS, "train.max_steps": 6, "train.eval_interval": 0, "finetune.method": "lora",
+            "finetune.lora.r": 2}
+    built = _live_models(monkeypatch)
+    train(ft_config(tiny_run, data, **sets), out_dir=str(tmp_path / "one"))
+    _only_adapters_moved(built[0], tiny_run)
+    args = [a for k, v in sets.items() if k != "train.max_steps" for a in ("--set", f"{k}={v}")]
+    two = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+                          "-m", "qtk", "train", "--init-from", str(tiny_run), "--data", str(data), "--max-steps", "6",
+                          *args, "-o", str(tmp_path / "two")],
+                         env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True, timeout=600)
+    assert two.returncode == 0, two.stderr[-8000:]  # the failing rank's own message comes before torchrun's
+    one, two = _curve(tmp_path / "one"), _curve(tmp_path / "two")
+    assert len(one) == len(two) == 6
+    worst = max(abs(a - b) for a, b in zip(one, two))
+    assert worst <= 1e-4, f"2 processes differ from 1 by {worst:.2e}"
+    # (the adapters themselves are not compared: lora_A's gradients start near 0 and Adam scales
+    # their rounding differences up to about lr)
+    saved = checkpoint.load(tmp_path / "two" / "last.safetensors").state
+    assert set(saved) == set(checkpoint.load(tmp_path / "one" / "last.safetensors").state)
+
+
+@pytest.mark.slow
+def test_lora_compiled_matches_eager(tiny_run, tmp_path, monkeypatch):
+    data = write_chat(tmp_path / "chat.jsonl")
+    sets = {"train.max_steps": 6, "train.eval_interval": 0, "finetune.method": "lora", "finetune.lora.r": 2}
+    train(ft_config(tiny_run, data, **sets), out_dir=str(tmp_path / "eager"))
+    built = _live_models(monkeypatch)
+    train(ft_config(tiny_run, data, **sets, **{"train.compile": True}), out_dir=str(tmp_path / "compiled"))
+    _only_adapters_moved(built[0], tiny_run)
+    eager, compiled = _curve(tmp_path / "eager"), _curve(tmp_path / "compiled")
+    assert len(eager) == len(compiled) == 6
+    worst = max(abs(a - b) for a, b in zip(eager, compiled))
+    assert worst <= 1e-4, f"compiled differs from eager by {worst:.2e}"

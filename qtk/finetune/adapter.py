@@ -35,7 +35,8 @@ def overlay(ck: checkpoint.Checkpoint) -> checkpoint.Checkpoint:
     quantization) plus the adapters; the adapter run's config and tokenizer (chat tokens)."""
     info = ck.meta[ADAPTER_KEY]
     base = open_base(info, ck.path)
-    if base.cfg.model.vocab_size != ck.cfg.model.vocab_size:
+    rows = info.get("vocab", {}).get("base", ck.cfg.model.vocab_size)  # the base's, before the run added tokens
+    if base.cfg.model.vocab_size != rows:
         raise QtkError(f"{ck.path}: its base {base.path} has another vocabulary size")
     meta = {**base.meta, **{k: v for k, v in ck.meta.items() if k != "quantization"}}
     return checkpoint.Checkpoint(ck.path, ck.cfg, ck.tokenizer, {**base.state, **ck.state}, meta)

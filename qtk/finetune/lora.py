@@ -6,7 +6,8 @@ precision over a frozen quantized base).
 
 A LoRALinear keeps its base's state-dict keys (`blocks.0.attn.qkv.weight`, not `...base.weight`)
 and adds `lora_A` / `lora_B`, so base checkpoints load into an adapted model unchanged and an
-adapter checkpoint is just the `lora_*` tensors. `qtk.load` applies `swap_in` as the converter
+adapter checkpoint is just the `lora_*` tensors (and the `new_rows` of tokens the run added,
+qtk.finetune.vocab). `qtk.load` applies `swap_in` as the converter
 of checkpoints whose metadata has `adapter`.
 """
 
@@ -14,16 +15,16 @@ from __future__ import annotations
 
 import fnmatch
 import math
-from typing import Any
 
 import torch
 import torch.nn as nn
 
 from qtk.compress.qlinear import QuantLinear
 from qtk.errors import UsageError
-from qtk.swap import swap_modules
+from qtk.finetune import vocab
+from qtk.swap import keep_base_keys, swap_modules
 
-ADAPTER_PARAMS = ("lora_A", "lora_B")
+ADAPTER_PARAMS = ("lora_A", "lora_B", vocab.NEW_ROWS)  # what an adapter checkpoint holds
 
 
 class LoRALinear(nn.Module):
@@ -41,8 +42,7 @@ class LoRALinear(nn.Module):
         self.lora_B = nn.Parameter(torch.zeros(self.out_features, r, device=device))
         nn.init.kaiming_uniform_(self.lora_A, a=math.sqrt(5))  # as the paper's reference code (loralib)
         self.drop = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
-        self._register_state_dict_hook(_base_keys_out)
-        self.register_load_state_dict_pre_hook(_base_keys_in)
+        keep_base_keys(self)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         update = (self.drop(x) @ self.lora_A.t().to(x.dtype)) @ self.lora_B.t().to(x.dtype)  # (B, T, out)
@@ -61,21 +61,6 @@ class LoRALinear(nn.Module):
 
     def extra_repr(self) -> str:
         return f"r={self.r}, alpha={self.alpha}"
-
-
-def _base_keys_out(module: nn.Module, state: dict, prefix: str, _meta: Any) -> None:
-    """state_dict: `prefix.base.weight` -> `prefix.weight` (the base layer's own key)."""
-    inner = prefix + "base."
-    for key in [k for k in state if k.startswith(inner)]:
-        state[prefix + key[len(inner):]] = state.pop(key)
-
-
-def _base_keys_in(module: nn.Module, state: dict, prefix: str, *_args: Any) -> None:
-    """load_state_dict: the inverse of _base_keys_out."""
-    for key in [k for k in state if k.startswith(prefix)]:
-        rest = key[len(prefix):]
-        if "." not in rest and rest not in ADAPTER_PARAMS:
-            state[prefix + "base." + rest] = state.pop(key)
 
 
 def is_linear(m: nn.Module) -> bool:
@@ -109,13 +94,16 @@ def apply(model: nn.Module, r: int, alpha: float, dropout: float, patterns: list
 
 
 def swap_in(model: nn.Module, info: dict) -> None:
-    """Wrap the layers an adapter description names (the loader's converter)."""
+    """Wrap the layers an adapter description names, and the embedding and head when the run
+    added tokens (the loader's converter)."""
     wanted = set(info["layers"])
     missing = wanted - {n for n, m in model.named_modules() if is_linear(m)}
     if missing:
         raise UsageError(f"adapter layers {sorted(missing)[:3]} are not linear layers of this model")
     swap_modules(model, lambda n, m: n in wanted,
                  lambda _, m: LoRALinear(m, info["r"], info["alpha"], info.get("dropout", 0.0)))
+    if info.get("vocab"):
+        vocab.extend(model, info["vocab"], init=False)
 
 
 def adapter_state(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -124,8 +112,11 @@ def adapter_state(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
 
 
 def merge(model: nn.Module) -> list[str]:
-    """Fold every adapter into its base layer (plain nn.Linear), in place; returns the names."""
-    return swap_modules(model, lambda _, m: isinstance(m, LoRALinear), lambda _, m: m.merged())
+    """Fold every adapter into its base layer (plain nn.Linear), and added tokens' rows into a
+    plain embedding and head, in place; returns the adapted layers' names."""
+    names = swap_modules(model, lambda _, m: isinstance(m, LoRALinear), lambda _, m: m.merged())
+    vocab.fold(model)
+    return names
 
 
 def trainable(model: nn.Module) -> int:

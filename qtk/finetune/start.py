@@ -6,6 +6,7 @@ Checkpoints of a LoRA run hold the adapters only (qtk.finetune.adapter)."""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,7 +17,9 @@ from qtk import checkpoint
 from qtk import config as qconfig
 from qtk.compress.qlinear import QuantLinear
 from qtk.errors import QtkError, UsageError
-from qtk.finetune import ADAPTER_KEY, adapter, lora, refuse_adapter
+from qtk.data.tokenizer import Tokenizer
+from qtk.finetune import ADAPTER_KEY, adapter, lora, refuse_adapter, vocab
+from qtk.model.gpt import padded_vocab
 
 
 @dataclass
@@ -35,8 +38,11 @@ def base_config(path: str | Path) -> dict:
 
 
 def check_model_settings(run: qconfig.ModelConfig, base: qconfig.ModelConfig, path: Path) -> None:
+    """Every model setting as the base's; the vocabulary may only grow (checked by vocab_size)."""
     want, have = qconfig.to_dict(run), qconfig.to_dict(base)
     for key in sorted(set(want) | set(have)):
+        if key == "vocab_size" and want.get(key) >= have.get(key):
+            continue
         if want.get(key) != have.get(key):
             raise UsageError(f"model.{key}: the run asks for {want.get(key)!r} but --init-from {path} has "
                              f"{have.get(key)!r} (model settings come from the checkpoint)")
@@ -56,15 +62,42 @@ def open_base(cfg: qconfig.RunConfig) -> Base:
     return Base(ck, adapter.base_record(ck.path))
 
 
+def vocab_size(base: Base, cfg: qconfig.RunConfig, tok: Tokenizer) -> int:
+    """The run's vocabulary: the base's, or grown (padded to 64) when the run's tokenizer has more
+    ids than the base has rows (the chat template's tokens on a BPE base); anything else is refused."""
+    have, asked = base.ck.cfg.model.vocab_size, cfg.model.vocab_size
+    need = have if tok.vocab_size <= have else padded_vocab(tok.vocab_size)
+    if asked not in (have, need):
+        raise UsageError(f"model.vocab_size: the run asks for {asked} but --init-from {base.ck.path} has {have}"
+                         + (f" (the run's tokens need {need})" if need != have else ""))
+    if need != have:
+        base.notes.append(f"the tokenizer has {tok.vocab_size - base.ck.tokenizer.vocab_size} token(s) more than "
+                          f"the base ({', '.join(added_tokens(base.ck.tokenizer, tok))}): the embedding grows from "
+                          f"{have} to {need} rows, new ones at the mean of the base's")
+    return need
+
+
+def added_tokens(old: Tokenizer, new: Tokenizer) -> list[str]:
+    return sorted(set(getattr(new, "special_ids", {})) - set(getattr(old, "special_ids", {})))
+
+
 def build(base: Base, cfg: qconfig.RunConfig, device: torch.device) -> tuple[nn.Module, dict]:
     """The model to train and the metadata its checkpoints carry."""
     from qtk.load import build_model
 
     model = build_model(base.ck, device, quant_runtime="dequant").train()
     lo = cfg.finetune.lora
+    size, have = cfg.model.vocab_size, base.ck.cfg.model.vocab_size
+    grown = {"base": have, "size": size, "tokens": base.ck.tokenizer.vocab_size} if size > have else None
+    model.cfg = dataclasses.replace(model.cfg, vocab_size=size)
     if cfg.finetune.method == "full":
-        return model, {"init_from": base.record}
+        if grown:
+            vocab.grow(model, size, grown["tokens"])
+        return model, {"init_from": {**base.record, **({"vocab": grown} if grown else {})}}
     info = lora.apply(model, lo.r, lo.alpha, lo.dropout, list(lo.targets))
+    if grown:
+        vocab.extend(model, grown, init=True)
+        info["vocab"] = grown
     meta = {ADAPTER_KEY: {**base.record, **info}, "trainable_params": lora.trainable(model)}
     frozen = frozen_bytes(model)
     if frozen["quantized"]:

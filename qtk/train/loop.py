@@ -113,7 +113,9 @@ class Trainer:
             tok = tok or self.base.ck.tokenizer
         self.data = prepare(self.cfg.data, tok, self._tokenize_progress, self.rep.notice)
         self.tok = self.data.tokenizer
-        if self.cfg.model.vocab_size == 0:
+        if self.base is not None:
+            self.cfg.model.vocab_size = finetune.vocab_size(self.base, self.cfg, self.tok)
+        elif self.cfg.model.vocab_size == 0:
             self.cfg.model.vocab_size = padded_vocab(self.tok.vocab_size)
         elif self.cfg.model.vocab_size < self.tok.vocab_size:
             raise UsageError(f"model.vocab_size ({self.cfg.model.vocab_size}) is smaller than the "
