@@ -34,6 +34,10 @@ import tempfile
 import time
 from pathlib import Path
 
+ROOT = Path(__file__).resolve().parents[1]
+# `python -m qtk` from the temporary working directory would import whichever qtk is installed;
+# this runs the checkout the benchmark belongs to, without putting it on the tests' PYTHONPATH.
+RUN_QTK = f"import runpy, sys; sys.path.insert(0, {str(ROOT)!r}); runpy.run_module('qtk', run_name='__main__')"
 _COUNT = re.compile(r"(\d+) (passed|failed|skipped|error|errors|xfailed|xpassed)\b")
 
 
@@ -69,7 +73,7 @@ def contenders(suite: Path, jobs: int, cache: Path, extra: list[str]) -> dict[st
     """name -> (command, is autobench)."""
     py = sys.executable
     pytest = [py, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(suite), *extra]
-    ab = [py, "-m", "qtk", "autobench", str(suite), "-j", str(jobs), "-q", "--json", "-", "--cache-file"]
+    ab = [py, "-c", RUN_QTK, "autobench", str(suite), "-j", str(jobs), "-q", "--json", "-", "--cache-file"]
     tail = ["--", *extra] if extra else []
     out = {"serial pytest": (pytest, False)}
     if importlib.util.find_spec("xdist") is not None:

@@ -67,6 +67,32 @@ def test_environment_set_by_conftest_reaches_imports_made_after_it(tmp_path, how
         assert "run in a fresh interpreter" in proc.stderr or rerun
 
 
+ORDER_SHARED = """
+import os, time
+_log = os.environ["AB_ORDER_LOG"]
+_until = time.monotonic() + 60  # what the test waits for, or the old order after a minute
+while time.monotonic() < _until and "fresh" not in open(_log).read():
+    time.sleep(0.02)
+with open(_log, "a") as f:
+    f.write("preloaded\\n")
+"""
+
+
+def test_a_fresh_interpreter_module_starts_while_the_server_imports(tmp_path):
+    """A module that must run fresh does not need the fork server, so it does not wait for it:
+    the shared module the server preloads finishes its import only after that module has run."""
+    log = tmp_path / "order.txt"
+    log.write_text("")
+    env = dict(_lib_env(tmp_path, {"order_shared_for_autobench": ORDER_SHARED}), AB_ORDER_LOG=str(log))
+    shared = "import order_shared_for_autobench\ndef test_s(): pass\n"
+    fresh = ("import os\nos.environ['AB_ORDER_SET'] = '1'\n"
+             "def test_f():\n    open(os.environ['AB_ORDER_LOG'], 'a').write('fresh\\n')\n")
+    suite = write_suite(tmp_path, {"test_a.py": shared, "test_b.py": shared, "test_fresh.py": fresh})
+    _, report = _run(suite, tmp_path, env, "--no-cache")
+    assert report["totals"]["passed"] == 3 and "order_shared_for_autobench" in report["preload"]["modules"]
+    assert list(report["preload"]["fresh"]) == ["ab_generated_suite/test_fresh.py"]
+    assert log.read_text().splitlines() == ["fresh", "preloaded"]
+
 STATEFUL = """
 import stateful_for_autobench
 def test_starts_pristine():

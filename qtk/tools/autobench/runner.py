@@ -129,9 +129,7 @@ class _Scheduler:
         self.env["PYTHONPATH"] = os.pathsep.join(p for p in (str(self.plugin_dir), self.env.get("PYTHONPATH")) if p)
         self._serial = 0
         self.server = None
-        if opts.preload or opts.auto_preload:
-            self.server = start_server(opts.python, self.plugin_dir, self.env, opts.preload,
-                                       plan.auto if opts.auto_preload else None, plan.sys_path_dirs, plan.unsafe)
+        self.wants_server = bool(opts.preload or opts.auto_preload)
 
     def finish_partial(self, reason: str) -> None:
         """Split modules cut short: the chunks that finished, the others NOTRUN, as one entry."""
@@ -145,9 +143,25 @@ class _Scheduler:
         if self.server is not None:
             self.server.close()
 
-    def run(self, session_deadline: float | None) -> str | None:
+    def start_server(self, known_unsafe: set[str]) -> None:
+        """Start the fork server (blocking until it has imported what it preloads). Modules that
+        run in a fresh interpreter anyway start first, longest first, so they use the cores the
+        server's imports leave idle instead of waiting for it."""
+        early = [item for item in self.pending if item[0] in self.plan.fresh][: self.opts.jobs]
+        for item in early:
+            self.pending.remove(item)
+            self._start(*item)
+        opts = self.opts
+        self.server = start_server(opts.python, self.plugin_dir, self.env, opts.preload,
+                                   self.plan.auto if opts.auto_preload else None, self.plan.sys_path_dirs,
+                                   self.plan.unsafe)
+        planning.announce(self, known_unsafe, self.on_notice)
+
+    def run(self, session_deadline: float | None, known_unsafe: set[str] = frozenset()) -> str | None:
         """Run everything; returns None, "interrupted" (Ctrl-C) or "session" (session timeout)."""
         try:
+            if self.wants_server:
+                self.start_server(known_unsafe)
             while self.pending or self.running:
                 if session_deadline is not None and time.monotonic() >= session_deadline:
                     self._stop_all(session=True)
@@ -354,9 +368,8 @@ def run_suite(target: Path, opts: AutobenchOptions, on_result: Callable[[ModuleR
     scheduler = None
     try:
         scheduler = _Scheduler(_work(modules, cache, opts), displays, opts, workdir, plan, on_result, on_notice)
-        planning.announce(scheduler, set(cache.unsafe), on_notice)
         deadline = started + opts.session_timeout if opts.session_timeout else None
-        stop = scheduler.run(deadline)
+        stop = scheduler.run(deadline, set(cache.unsafe))
     finally:
         if scheduler is not None:
             scheduler.close()
