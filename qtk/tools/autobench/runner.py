@@ -34,7 +34,7 @@ from qtk.tools.autobench import discover, imports, processes, split
 from qtk.tools.autobench import plan as planning
 from qtk.tools.autobench.plan import Plan
 from qtk.tools.autobench.classify import classify
-from qtk.tools.autobench.preload import ForkedProcess, start_server
+from qtk.tools.autobench.preload import ForkedProcess, ForkServer, start_server
 from qtk.tools.autobench.results import CRASH, ERROR, FAIL, FLAKY, NOTRUN, PASS, ModuleResult, SuiteReport
 
 PLUGIN_NAME = "_qtk_autobench_plugin"
@@ -110,9 +110,11 @@ class _Job:
 class _Scheduler:
     def __init__(self, work: list[tuple[Path, tuple[int, int] | None]], displays: dict[Path, str],
                  opts: AutobenchOptions, workdir: Path, plan: Plan,
-                 on_result: Callable[[ModuleResult], None] | None, on_notice: Callable[[str], None]):
+                 on_result: Callable[[ModuleResult], None] | None, on_notice: Callable[[str], None],
+                 launched: ForkServer | None = None):
+        """`launched`: the fork server, started before planning (launch_server); configured in run()."""
         self.opts, self.workdir, self.displays, self.on_result = opts, workdir, displays, on_result
-        self.plan, self.on_notice = plan, on_notice
+        self.plan, self.on_notice, self.launched = plan, on_notice, launched
         # (module, attempt, the failed first attempt, chunk); work is already longest first
         self.pending: deque[tuple[Path, int, ModuleResult | None, tuple[int, int] | None]] = deque(
             (m, 1, None, chunk) for m, chunk in work)
@@ -122,11 +124,7 @@ class _Scheduler:
         self.results: dict[Path, ModuleResult] = {}
         self.imported: dict[Path, list[str]] = {}  # what each module's run imported (next run's plan)
         self.env_changes: dict[Path, list[str]] = {}  # variables each module's run changed
-        self.plugin_dir = workdir / "plugin"
-        self.plugin_dir.mkdir()
-        shutil.copyfile(Path(__file__).with_name("pytest_plugin.py"), self.plugin_dir / f"{PLUGIN_NAME}.py")
-        self.env = dict(os.environ, PYTHONFAULTHANDLER="1")
-        self.env["PYTHONPATH"] = os.pathsep.join(p for p in (str(self.plugin_dir), self.env.get("PYTHONPATH")) if p)
+        self.plugin_dir, self.env = plugin_env(workdir)
         self._serial = 0
         self.server = None
         self.wants_server = bool(opts.preload or opts.auto_preload)
@@ -140,8 +138,9 @@ class _Scheduler:
                 self.results[module] = split.merge(parts)
 
     def close(self) -> None:
-        if self.server is not None:
-            self.server.close()
+        for server in (self.launched, self.server):
+            if server is not None:
+                server.close()
 
     def start_server(self, known_unsafe: set[str]) -> None:
         """Start the fork server (blocking until it has imported what it preloads). Modules that
@@ -152,9 +151,10 @@ class _Scheduler:
             self.pending.remove(item)
             self._start(*item)
         opts = self.opts
+        launched, self.launched = self.launched, None
         self.server = start_server(opts.python, self.plugin_dir, self.env, opts.preload,
                                    self.plan.auto if opts.auto_preload else None, self.plan.sys_path_dirs,
-                                   self.plan.unsafe)
+                                   self.plan.unsafe, launched)
         planning.announce(self, known_unsafe, self.on_notice)
 
     def run(self, session_deadline: float | None, known_unsafe: set[str] = frozenset()) -> str | None:
@@ -304,6 +304,18 @@ class _Scheduler:
                 signal.signal(signal.SIGINT, old)
 
 
+def plugin_env(workdir: Path) -> tuple[Path, dict[str, str]]:
+    """The directory that holds the plugin every pytest run loads (idempotent), and the
+    environment the runs get: the plugin importable, faulthandler on."""
+    plugin_dir = workdir / "plugin"
+    if not plugin_dir.is_dir():
+        plugin_dir.mkdir()
+        shutil.copyfile(Path(__file__).with_name("pytest_plugin.py"), plugin_dir / f"{PLUGIN_NAME}.py")
+    env = dict(os.environ, PYTHONFAULTHANDLER="1")
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(plugin_dir), env.get("PYTHONPATH")) if p)
+    return plugin_dir, env
+
+
 def _check_python(python: str) -> None:
     """Another interpreter must have pytest, or every module would fail the same confusing way."""
     try:
@@ -362,15 +374,21 @@ def run_suite(target: Path, opts: AutobenchOptions, on_result: Callable[[ModuleR
     cache = discover.DurationCache(cache_file, discover.cache_root(target))
     displays = _display_names(modules, target)
     started = time.monotonic()
-    plan = planning.make_plan(modules, target, opts, cache)
     workdir = Path(tempfile.mkdtemp(prefix="qtk-autobench-"))
     old_term = processes.sigterm_as_interrupt()
-    scheduler = None
+    scheduler = launched = None
     try:
-        scheduler = _Scheduler(_work(modules, cache, opts), displays, opts, workdir, plan, on_result, on_notice)
+        if opts.preload or opts.auto_preload:  # it imports pytest while the plan is made
+            launched = ForkServer(opts.python, *plugin_env(workdir))
+        plan = planning.make_plan(modules, target, opts, cache)
+        scheduler = _Scheduler(_work(modules, cache, opts), displays, opts, workdir, plan, on_result, on_notice,
+                               launched)
+        launched = None  # the scheduler's now
         deadline = started + opts.session_timeout if opts.session_timeout else None
         stop = scheduler.run(deadline, set(cache.unsafe))
     finally:
+        if launched is not None:
+            launched.close()
         if scheduler is not None:
             scheduler.close()
         if old_term is not None:
