@@ -216,16 +216,17 @@ class SuiteImports:
         return sorted(n for n, c in counts.items() if c >= MIN_SHARED and n not in exclude)
 
 
-def read_run_facts(events_path: Path) -> tuple[list[str] | None, list[str]]:
+def read_run_facts(events_path: Path) -> tuple[list[str] | None, list[str], float | None]:
     """From pytest_plugin.py's event stream: (modules the run imported, or None when it did not
-    say; environment variables conftest or the module changed before the tests ran)."""
-    imported, env_changed = None, []
+    say; environment variables conftest or the module changed before the tests ran; when
+    collection finished, by time.monotonic(), or None)."""
+    imported, env_changed, collected = None, [], None
     try:
         lines = events_path.read_text(encoding="utf-8", errors="replace").splitlines()
     except OSError:
-        return None, []
+        return None, [], None
     for line in lines:
-        if '"imports"' not in line and '"env_changed"' not in line:
+        if '"imports"' not in line and '"env_changed"' not in line and '"collected"' not in line:
             continue  # most lines are test events: skip parsing them
         try:
             ev = json.loads(line)
@@ -235,4 +236,6 @@ def read_run_facts(events_path: Path) -> tuple[list[str] | None, list[str]]:
             imported = [str(n) for n in ev.get("modules", [])]
         elif ev.get("event") == "env_changed":
             env_changed = [str(k) for k in ev.get("keys", [])]
-    return imported, env_changed
+        elif ev.get("event") == "collected" and isinstance(ev.get("t"), (int, float)):
+            collected = float(ev["t"])
+    return imported, env_changed, collected

@@ -124,6 +124,7 @@ class _Scheduler:
         self.results: dict[Path, ModuleResult] = {}
         self.imported: dict[Path, list[str]] = {}  # what each module's run imported (next run's plan)
         self.env_changes: dict[Path, list[str]] = {}  # variables each module's run changed
+        self.setups: dict[Path, float] = {}  # seconds from each module's start to its tests
         self.plugin_dir, self.env = plugin_env(workdir)
         self._serial = 0
         self.server = None
@@ -239,8 +240,10 @@ class _Scheduler:
 
     def _finish(self, job: _Job, timed_out: bool, session: bool = False) -> None:
         self._release(job)
-        imported, env_changed = imports.read_run_facts(job.events_path)
+        imported, env_changed, collected = imports.read_run_facts(job.events_path)
         self.env_changes[job.module] = env_changed
+        if collected is not None:  # start-up and collection: what each --split-slow chunk pays again
+            self.setups[job.module] = max(self.setups.get(job.module, 0.0), collected - job.started)
         if imported is not None:
             self.imported[job.module] = imported
         if env_changed and isinstance(job.proc, ForkedProcess) and job.proc.returncode == ENV_CHANGED_EXIT:
@@ -347,14 +350,15 @@ def _display_names(modules: list[Path], target: Path) -> dict[Path, str]:
 def _work(modules: list[Path], cache: discover.DurationCache,
           opts: AutobenchOptions) -> list[tuple[Path, tuple[int, int] | None]]:
     """What to start, longest first: whole modules, and with --split-slow the chunks of the slow
-    ones, each placed by its share of the module's last duration."""
+    ones, each placed by its estimated duration (the module's start-up plus its share of the rest)."""
     ordered = discover.longest_first(modules, cache)
     if not opts.split_slow:
         return [(m, None) for m in ordered]
     durations = {m: d for m in modules if (d := cache.get(m)) is not None}
-    counts = split.chunk_counts(modules, durations, opts.jobs)
+    setups = {m: s for m in modules if (s := cache.setups.get(cache.key(m))) is not None}
+    counts = split.chunk_counts(modules, durations, opts.jobs, setups)
     work = [(m, (i, counts[m]) if m in counts else None) for m in ordered for i in range(counts.get(m, 1))]
-    estimate = {m: durations[m] / counts.get(m, 1) for m in durations}
+    estimate = {m: split.chunk_seconds(durations[m], setups.get(m, 0.0), counts.get(m, 1)) for m in durations}
     return sorted(work, key=lambda w: (w[0] in estimate, -estimate.get(w[0], 0.0)))  # stable: unknown first
 
 
