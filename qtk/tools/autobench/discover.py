@@ -74,10 +74,10 @@ def default_cache_file(target: Path) -> Path:
 
 class DurationCache:
     """What the last run learnt, keyed by module path relative to the cache root: seconds each
-    module took and how much of it came before its first test, what it imported (imports.py),
-    which modules must run in a fresh interpreter
-    (they change os.environ before their tests), which imports made forking unsafe, and what
-    each test module's and conftest's import lines said (imports.cached_scan)."""
+    module took and how much of that came before its first test, what it imported (imports.py),
+    which modules must run in a fresh interpreter (they change os.environ before their tests),
+    which imports made forking unsafe, and what each test module's and conftest's import lines
+    said (imports.cached_scan)."""
 
     def __init__(self, path: Path | None, root: Path):
         self.path, self.root = path, root

@@ -112,7 +112,7 @@ class _Scheduler:
                  opts: AutobenchOptions, workdir: Path, plan: Plan,
                  on_result: Callable[[ModuleResult], None] | None, on_notice: Callable[[str], None],
                  launched: ForkServer | None = None):
-        """`launched`: the fork server, started before planning (launch_server); configured in run()."""
+        """`launched`: the fork server run_suite started before planning; run() configures it."""
         self.opts, self.workdir, self.displays, self.on_result = opts, workdir, displays, on_result
         self.plan, self.on_notice, self.launched = plan, on_notice, launched
         # (module, attempt, the failed first attempt, chunk); work is already longest first
