@@ -17,6 +17,7 @@ user sees from the second run on. Reported per contender: median and min wall se
 CPU seconds (children included), and the pass/fail/skip totals, which must agree.
 
 Usage: python bench/autobench_suites.py SUITE [SUITE ...] [-j 2] [--rounds 3] [--extra-args ...]
+       [--contenders serial,xdist,autobench,no-preload,split-slow]
 """
 
 from __future__ import annotations
@@ -34,6 +35,11 @@ import tempfile
 import time
 from pathlib import Path
 
+ROOT = Path(__file__).resolve().parents[1]
+# `python -m qtk` from the temporary working directory would import whichever qtk is installed;
+# this runs the checkout the benchmark belongs to, without putting it on the tests' PYTHONPATH.
+RUN_QTK = f"import runpy, sys; sys.path.insert(0, {str(ROOT)!r}); runpy.run_module('qtk', run_name='__main__')"
+CONTENDERS = frozenset({"serial", "xdist", "autobench", "no-preload", "split-slow"})
 _COUNT = re.compile(r"(\d+) (passed|failed|skipped|error|errors|xfailed|xpassed)\b")
 
 
@@ -65,11 +71,12 @@ def autobench_totals(out: str) -> dict[str, int]:
     return {k: totals[k] for k in ("passed", "failed", "skipped")}
 
 
-def contenders(suite: Path, jobs: int, cache: Path, extra: list[str]) -> dict[str, tuple[list[str], bool]]:
+def contenders(suite: Path, jobs: int, cache: Path, extra: list[str],
+               only: frozenset[str] = CONTENDERS) -> dict[str, tuple[list[str], bool]]:
     """name -> (command, is autobench)."""
     py = sys.executable
     pytest = [py, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(suite), *extra]
-    ab = [py, "-m", "qtk", "autobench", str(suite), "-j", str(jobs), "-q", "--json", "-", "--cache-file"]
+    ab = [py, "-c", RUN_QTK, "autobench", str(suite), "-j", str(jobs), "-q", "--json", "-", "--cache-file"]
     tail = ["--", *extra] if extra else []
     out = {"serial pytest": (pytest, False)}
     if importlib.util.find_spec("xdist") is not None:
@@ -77,11 +84,20 @@ def contenders(suite: Path, jobs: int, cache: Path, extra: list[str]) -> dict[st
     for label, flags in (("", []), (" --no-preload", ["--no-preload"]), (" --split-slow", ["--split-slow"])):
         cache_file = cache.with_suffix(f".{flags[0][2:] if flags else 'default'}.json")
         out[f"autobench -j {jobs}{label}"] = (ab + [str(cache_file), *flags, *tail], True)
-    return out
+    return {name: c for name, c in out.items() if _short(name) in only}
 
 
-def bench_suite(suite: Path, jobs: int, rounds: int, extra: list[str], workdir: Path) -> dict:
-    cmds = contenders(suite, jobs, workdir / f"cache-{suite.parent.name}-{suite.name}", extra)
+def _short(name: str) -> str:
+    """A contender's name for --contenders: serial, xdist, autobench, no-preload, split-slow."""
+    for word in ("serial", "xdist", "no-preload", "split-slow"):
+        if word in name:
+            return word
+    return "autobench"
+
+
+def bench_suite(suite: Path, jobs: int, rounds: int, extra: list[str], workdir: Path,
+                only: frozenset[str] = CONTENDERS) -> dict:
+    cmds = contenders(suite, jobs, workdir / f"cache-{suite.parent.name}-{suite.name}", extra, only)
     cold = {}
     for name, (cmd, is_ab) in cmds.items():
         if is_ab:
@@ -125,13 +141,18 @@ def main() -> None:
     ap.add_argument("-j", "--jobs", type=int, default=2)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--extra-args", default="", help="passed to every pytest, e.g. '-p no:randomly'")
+    ap.add_argument("--contenders", default=",".join(sorted(CONTENDERS)),
+                    help="comma-separated subset of: " + ", ".join(sorted(CONTENDERS)) + " (serial is always run)")
     args = ap.parse_args()
+    only = frozenset(args.contenders.split(",")) | {"serial"}
+    if not only <= CONTENDERS:
+        ap.error(f"--contenders: unknown {', '.join(sorted(only - CONTENDERS))}")
     extra = args.extra_args.split()
     print(f"{os.cpu_count()} CPUs; {args.rounds} rounds; python {sys.version.split()[0]}; "
           f"load average {os.getloadavg()[0]:.1f} at the start")
     with tempfile.TemporaryDirectory(prefix="qtk-bench-suites-") as tmp:
         for suite in args.suites:
-            result = bench_suite(suite.resolve(), args.jobs, args.rounds, extra, Path(tmp))
+            result = bench_suite(suite.resolve(), args.jobs, args.rounds, extra, Path(tmp), only)
             report(suite, result, args.jobs)
             print(f"load average {os.getloadavg()[0]:.1f} after this suite")
 

@@ -59,3 +59,16 @@ def test_shared_needs_two_forked_modules_and_skips_test_modules(tmp_path):
     assert set(found.plain) == {c} and "changes os.environ" in found.plain[c]
     assert found.shared(fresh={b}) == []
     assert imports.sys_path_dirs([a, c]) == sorted([str(suite), str(suite / "sub")])
+
+
+def test_scans_are_remembered_by_mtime_and_size(tmp_path):
+    module = write(tmp_path / "test_m.py", "import numpy\n")
+    scans = {}
+    assert imports.cached_scan(module, False, scans, "test_m.py") == (["numpy"], False)
+    scans["test_m.py"][3] = ["remembered"]  # same file, same stamp: the file is not parsed again
+    assert imports.cached_scan(module, False, scans, "test_m.py") == (["remembered"], False)
+    assert imports.cached_scan(module, True, scans, "test_m.py") == (["numpy"], False)  # asked differently
+    write(module, "import os\nos.environ['A'] = '1'\nimport scipy\n")  # another size: parsed again
+    assert imports.cached_scan(module, False, scans, "test_m.py") == (["os"], True)
+    assert imports.SuiteImports([module], tmp_path, ("test_*.py",), {}, scans).plain == {
+        module: "changes os.environ at import"}

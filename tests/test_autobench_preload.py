@@ -67,6 +67,32 @@ def test_environment_set_by_conftest_reaches_imports_made_after_it(tmp_path, how
         assert "run in a fresh interpreter" in proc.stderr or rerun
 
 
+ORDER_SHARED = """
+import os, time
+_log = os.environ["AB_ORDER_LOG"]
+_until = time.monotonic() + 60  # what the test waits for, or the old order after a minute
+while time.monotonic() < _until and "fresh" not in open(_log).read():
+    time.sleep(0.02)
+with open(_log, "a") as f:
+    f.write("preloaded\\n")
+"""
+
+
+def test_a_fresh_interpreter_module_starts_while_the_server_imports(tmp_path):
+    """A module that must run fresh does not need the fork server, so it does not wait for it:
+    the shared module the server preloads finishes its import only after that module has run."""
+    log = tmp_path / "order.txt"
+    log.write_text("")
+    env = dict(_lib_env(tmp_path, {"order_shared_for_autobench": ORDER_SHARED}), AB_ORDER_LOG=str(log))
+    shared = "import order_shared_for_autobench\ndef test_s(): pass\n"
+    fresh = ("import os\nos.environ['AB_ORDER_SET'] = '1'\n"
+             "def test_f():\n    open(os.environ['AB_ORDER_LOG'], 'a').write('fresh\\n')\n")
+    suite = write_suite(tmp_path, {"test_a.py": shared, "test_b.py": shared, "test_fresh.py": fresh})
+    _, report = _run(suite, tmp_path, env, "--no-cache")
+    assert report["totals"]["passed"] == 3 and "order_shared_for_autobench" in report["preload"]["modules"]
+    assert list(report["preload"]["fresh"]) == ["ab_generated_suite/test_fresh.py"]
+    assert log.read_text().splitlines() == ["fresh", "preloaded"]
+
 STATEFUL = """
 import stateful_for_autobench
 def test_starts_pristine():
@@ -134,10 +160,26 @@ def test_split_slow_runs_a_dominating_module_in_chunks_and_reports_one_entry(tmp
     assert "four fails" in slow["output"] and "test_n[4]" in slow["detail"]
     ran = [line.split() for line in log.read_text().splitlines()]
     assert sorted(int(n) for n, _ in ran) == list(range(6))  # each test once
-    assert len({pid for _, pid in ran}) == 4  # 30 s vs half a fair share, 7.6 s: 2 x jobs chunks
+    assert len({pid for _, pid in ran}) == 2  # 2 chunks of 15 s bring the bound from 30 s to 15.25 s
     xml = ET.parse(tmp_path / "r.xml").getroot()
     cases = xml.findall("testsuite[@name='ab_generated_suite/test_slow.py']/testcase")
     assert sorted(c.get("name") for c in cases) == [f"test_n[{n}]" for n in range(6)]
     assert proc.returncode == 1 and proc.stdout.rstrip().splitlines()[-1] == "6 passed, 1 failed"
     again = json.loads(cache.read_text())["durations"]
     assert set(again) == {"test_slow.py", "test_quick.py"}  # one entry per module, chunks summed
+    setups = json.loads(cache.read_text())["setups"]  # measured: start-up and collection, per module
+    assert set(setups) == {"test_slow.py", "test_quick.py"} and all(0 < s < 60 for s in setups.values())
+
+
+def test_split_counts_weigh_the_start_up_each_chunk_repeats():
+    from qtk.tools.autobench import split
+
+    slow, quick = Path("test_slow.py"), Path("test_quick.py")
+    durations = {slow: 30.0, quick: 0.5}
+    assert split.chunk_counts([slow, quick], durations, 2) == {slow: 2}
+    assert split.chunk_counts([slow, quick], durations, 4) == {slow: 4}  # 7.5 s chunks, bound 7.6 s
+    assert split.chunk_counts([slow, quick], durations, 2, {slow: 20.0}) == {slow: 2}  # 25.25 s < 30 s
+    assert split.chunk_counts([slow, quick], durations, 2, {slow: 25.0}) == {}  # 27.75 s: not 10% better
+    balanced = {slow: 30.0, quick: 29.0}  # two workers already finish together
+    assert split.chunk_counts([slow, quick], balanced, 2) == {}
+    assert split.chunk_seconds(30.0, 20.0, 2) == 25.0

@@ -74,8 +74,10 @@ def default_cache_file(target: Path) -> Path:
 
 class DurationCache:
     """What the last run learnt, keyed by module path relative to the cache root: seconds each
-    module took, what it imported (imports.py), which modules must run in a fresh interpreter
-    (they change os.environ before their tests), and which imports made forking unsafe."""
+    module took and how much of that came before its first test, what it imported (imports.py),
+    which modules must run in a fresh interpreter (they change os.environ before their tests),
+    which imports made forking unsafe, and what each test module's and conftest's import lines
+    said (imports.cached_scan)."""
 
     def __init__(self, path: Path | None, root: Path):
         self.path, self.root = path, root
@@ -83,6 +85,8 @@ class DurationCache:
         self.imports: dict[str, list[str]] = {}
         self.fresh: dict[str, str] = {}  # module key -> why it runs in a fresh interpreter
         self.unsafe: dict[str, str] = {}  # module name -> why it is not preloaded
+        self.scans: dict[str, list] = {}  # file key -> [mtime_ns, size, conftest?, imports, changes env]
+        self.setups: dict[str, float] = {}  # module key -> seconds from its start to its first test
         if path is not None and path.is_file():
             try:
                 data = json.loads(path.read_text(encoding="utf-8"))
@@ -90,9 +94,12 @@ class DurationCache:
                 self.imports = {str(k): [str(n) for n in v] for k, v in data.get("imports", {}).items()}
                 self.fresh = {str(k): str(v) for k, v in data.get("fresh", {}).items()}
                 self.unsafe = {str(k): str(v) for k, v in data.get("unsafe", {}).items()}
+                self.scans = {str(k): v for k, v in data.get("scans", {}).items() if isinstance(v, list)}
+                self.setups = {str(k): float(v) for k, v in data.get("setups", {}).items()}
             except (OSError, ValueError, AttributeError, TypeError):
                 # a corrupt cache only costs the ordering and the preload list; start afresh
                 self.durations, self.imports, self.fresh, self.unsafe = {}, {}, {}, {}
+                self.scans, self.setups = {}, {}
 
     def key(self, module: Path) -> str:
         try:
@@ -119,7 +126,7 @@ class DurationCache:
                 (self.path.parent / ".gitignore").write_text("# Created by qtk autobench.\n*\n")
             tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
             data = {"version": 1, "durations": self.durations, "imports": self.imports, "fresh": self.fresh,
-                    "unsafe": self.unsafe}
+                    "unsafe": self.unsafe, "scans": self.scans, "setups": self.setups}
             tmp.write_text(json.dumps(data, indent=None, sort_keys=True, separators=(",", ":")))
             os.replace(tmp, self.path)
             return True

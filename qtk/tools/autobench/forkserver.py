@@ -5,8 +5,9 @@ entry-point plugins (hypothesis alone costs ~0.7 s), the project and its heavy d
 process imports them once, then forks one child per test module: each child starts from that
 pristine state (copy-on-write), so the modules stay isolated from each other as before.
 
-What to import comes from the runner (imports.py chose it): the first stdin line is {"cwd",
-"plugin_dir", "explicit": [--preload names], "auto": [names], "plugins": whether to preload pytest's
+It imports pytest and its built-in plugins as soon as it starts, while the runner is still
+planning; what else to import comes from the runner (imports.py chose it): the first stdin line
+is {"cwd", "explicit": [--preload names], "auto": [names], "plugins": whether to preload pytest's
 entry-point plugins, "skip": [names found unsafe before], "sys_path_dirs": [...]}. An auto
 module is imported only when it is safe to fork after: no thread started (threading.active_count()
 stays 1) and no CUDA context. One that is not makes the server answer {"unsafe": name, "why"} and
@@ -91,9 +92,7 @@ def _plugin_modules() -> list:
     return sorted(n for n in names if not n.startswith("__"))
 
 
-def _preload(cfg) -> dict:
-    """Import what cfg names; returns the ready message, or an {"unsafe"} / {"error"} one."""
-    env0 = dict(os.environ)
+def _import_pytest() -> None:
     import pytest  # noqa: F401
     from _pytest.config import default_plugins, essential_plugins
 
@@ -102,6 +101,11 @@ def _preload(cfg) -> dict:
             importlib.import_module(f"_pytest.{name}")
         except ImportError:
             pass
+
+
+def _preload(cfg, env0: dict) -> dict:
+    """Import what cfg names (pytest is already imported; env0: os.environ before it was);
+    returns the ready message, or an {"unsafe"} / {"error"} one."""
     sys._qtk_autobench_baseline = frozenset(sys.modules)  # read by the plugin: imports to measure
     done, failed, threaded, skipped = [], [], [], []
     for name in cfg["explicit"]:
@@ -181,6 +185,13 @@ def main() -> int:
     global _REPLY_FD
     _REPLY_FD = os.dup(1)
     os.dup2(2, 1)
+    # As `python -m pytest` in the children has it: the working directory (the runner's, which
+    # started this process) first on sys.path, not this script's directory (autobench's plugin
+    # directory, which comes second).
+    sys.path[0] = os.getcwd()
+    sys.path.insert(1, os.path.dirname(os.path.abspath(__file__)))
+    env0 = dict(os.environ)
+    _import_pytest()  # needs no configuration: done while the runner still plans
     pending = b""
     while b"\n" not in pending:
         data = os.read(0, 65536)
@@ -189,10 +200,10 @@ def main() -> int:
         pending += data
     line, pending = pending.split(b"\n", 1)
     cfg = json.loads(line)
-    os.chdir(cfg["cwd"])
-    sys.path[0] = cfg["cwd"]  # as `python -m pytest` has it in the children (this script's directory otherwise)
-    sys.path.insert(1, cfg["plugin_dir"])
-    hello = _preload(cfg)
+    if os.path.realpath(cfg["cwd"]) != os.path.realpath(os.getcwd()):
+        os.chdir(cfg["cwd"])
+        sys.path[0] = cfg["cwd"]
+    hello = _preload(cfg, env0)
     _reply(hello)
     if "ready" not in hello:
         return 1

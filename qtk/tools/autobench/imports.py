@@ -120,6 +120,24 @@ def scan_file(path: Path, whole_file_env: bool = False) -> tuple[list[str], bool
     return names, changed
 
 
+def cached_scan(path: Path, whole_file_env: bool, scans: dict[str, list], key: str) -> tuple[list[str], bool]:
+    """scan_file, remembered in `scans` under `key` by the file's mtime and size, as pytest keys
+    its rewritten-assertion cache (parsing every module of a large suite costs a few ms each,
+    every run). A stale answer costs at most the preload's choice: the forked run itself still
+    notices an environment change and reruns the module fresh (pytest_plugin.py)."""
+    try:
+        st = path.stat()
+    except OSError:
+        return scan_file(path, whole_file_env)
+    stamp = [st.st_mtime_ns, st.st_size, whole_file_env]
+    hit = scans.get(key)
+    if isinstance(hit, list) and len(hit) == 5 and hit[:3] == stamp:
+        return [str(n) for n in hit[3]], bool(hit[4])
+    names, changed = scan_file(path, whole_file_env)
+    scans[key] = [*stamp, names, changed]
+    return names, changed
+
+
 def conftests_for(module: Path, root: Path) -> list[Path]:
     """conftest.py files pytest loads for `module`: in its directory and every parent up to root."""
     found = []
@@ -158,25 +176,38 @@ class SuiteImports:
     run in a fresh interpreter because it or a conftest changes the environment."""
 
     def __init__(self, modules: list[Path], root: Path, patterns: tuple[str, ...],
-                 measured: dict[Path, list[str]]):
+                 measured: dict[Path, list[str]], scans: dict[str, list] | None = None):
+        """`scans`: earlier scan_file answers by file (cached_scan), updated in place."""
         self.patterns = patterns
         self.imports: dict[Path, set[str]] = {}
         self.plain: dict[Path, str] = {}
+        scans = {} if scans is None else scans
+
+        def scan(path: Path, whole_file_env: bool = False) -> tuple[list[str], bool]:
+            try:
+                key = path.relative_to(root).as_posix()
+            except ValueError:
+                key = path.as_posix()
+            return cached_scan(path, whole_file_env, scans, key)
+
         conftest_scan: dict[Path, tuple[list[str], bool]] = {}
+        eligible: dict[str, bool] = {}  # the same names recur in most modules
         for m in modules:
-            names, changed = scan_file(m)
+            names, changed = scan(m)
             names = set(names)
             if changed:
                 self.plain[m] = "changes os.environ at import"
             for conftest in conftests_for(m, root):
                 if conftest not in conftest_scan:
-                    conftest_scan[conftest] = scan_file(conftest, whole_file_env=True)
+                    conftest_scan[conftest] = scan(conftest, whole_file_env=True)
                 c_names, c_changed = conftest_scan[conftest]
                 names.update(c_names)
                 if c_changed:
                     self.plain.setdefault(m, f"{conftest.name} in {conftest.parent.name}/ changes os.environ")
             names.update(measured.get(m, ()))
-            self.imports[m] = {n for n in names if _eligible(n, patterns)}
+            for n in names.difference(eligible):
+                eligible[n] = _eligible(n, patterns)
+            self.imports[m] = {n for n in names if eligible[n]}
 
     def shared(self, exclude: set[str] = frozenset(), fresh: set[Path] = frozenset()) -> list[str]:
         """Modules at least MIN_SHARED forked test modules import, sorted (parents before children)."""
@@ -185,16 +216,17 @@ class SuiteImports:
         return sorted(n for n, c in counts.items() if c >= MIN_SHARED and n not in exclude)
 
 
-def read_run_facts(events_path: Path) -> tuple[list[str] | None, list[str]]:
+def read_run_facts(events_path: Path) -> tuple[list[str] | None, list[str], float | None]:
     """From pytest_plugin.py's event stream: (modules the run imported, or None when it did not
-    say; environment variables conftest or the module changed before the tests ran)."""
-    imported, env_changed = None, []
+    say; environment variables conftest or the module changed before the tests ran; when
+    collection finished, by time.monotonic(), or None)."""
+    imported, env_changed, collected = None, [], None
     try:
         lines = events_path.read_text(encoding="utf-8", errors="replace").splitlines()
     except OSError:
-        return None, []
+        return None, [], None
     for line in lines:
-        if '"imports"' not in line and '"env_changed"' not in line:
+        if '"imports"' not in line and '"env_changed"' not in line and '"collected"' not in line:
             continue  # most lines are test events: skip parsing them
         try:
             ev = json.loads(line)
@@ -204,4 +236,6 @@ def read_run_facts(events_path: Path) -> tuple[list[str] | None, list[str]]:
             imported = [str(n) for n in ev.get("modules", [])]
         elif ev.get("event") == "env_changed":
             env_changed = [str(k) for k in ev.get("keys", [])]
-    return imported, env_changed
+        elif ev.get("event") == "collected" and isinstance(ev.get("t"), (int, float)):
+            collected = float(ev["t"])
+    return imported, env_changed, collected

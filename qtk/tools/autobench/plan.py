@@ -26,7 +26,7 @@ def make_plan(modules: list[Path], target: Path, opts, cache: discover.DurationC
     if not opts.auto_preload:
         return plan
     measured = {m: cache.imports[cache.key(m)] for m in modules if cache.key(m) in cache.imports}
-    suite = imports.SuiteImports(modules, discover.cache_root(target), opts.patterns, measured)
+    suite = imports.SuiteImports(modules, discover.cache_root(target), opts.patterns, measured, cache.scans)
     plan.fresh = {**{m: cache.fresh[cache.key(m)] for m in modules if cache.key(m) in cache.fresh}, **suite.plain}
     plan.auto = suite.shared(fresh=set(plan.fresh))  # the server skips those in plan.unsafe
     plan.sys_path_dirs = imports.sys_path_dirs(modules)
@@ -34,8 +34,9 @@ def make_plan(modules: list[Path], target: Path, opts, cache: discover.DurationC
 
 
 def remember(cache: discover.DurationCache, scheduler, results: dict[Path, ModuleResult]) -> None:
-    """Durations, what each module imported, which modules change os.environ, unsafe imports."""
+    """Durations and start-ups, what each module imported, which modules change os.environ, unsafe imports."""
     cache.update({m: r.duration_s for m, r in results.items() if r.status != NOTRUN})
+    cache.setups.update({cache.key(m): round(s, 3) for m, s in scheduler.setups.items()})
     for m, names in scheduler.imported.items():
         cache.imports[cache.key(m)] = names
     for m, changed in scheduler.env_changes.items():

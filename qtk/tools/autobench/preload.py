@@ -26,39 +26,54 @@ class UnsafeModule(Exception):
 
 
 def start_server(python: str, plugin_dir: Path, env: dict[str, str], explicit: tuple[str, ...],
-                 auto: list[str] | None, sys_path_dirs: list[str], unsafe: dict[str, str]) -> ForkServer:
-    """A ready fork server (`auto` None: only the explicit modules, not even pytest's plugins).
-    Each auto module that turns out unsafe is added to `unsafe` (name -> why) and the server
-    started again without it; after MAX_RESTARTS, without any auto module."""
+                 auto: list[str] | None, sys_path_dirs: list[str], unsafe: dict[str, str],
+                 launched: ForkServer | None = None) -> ForkServer:
+    """A ready fork server (`auto` None: only the explicit modules, not even pytest's plugins),
+    configuring `launched` if given (started earlier, it has imported pytest meanwhile). Each auto
+    module that turns out unsafe is added to `unsafe` (name -> why) and a server started again
+    without it; after MAX_RESTARTS, without any auto module."""
     for attempt in range(MAX_RESTARTS + 1):
-        cfg = {"cwd": os.getcwd(), "plugin_dir": str(plugin_dir), "explicit": list(explicit),
+        cfg = {"cwd": os.getcwd(), "explicit": list(explicit),
                "auto": [] if attempt == MAX_RESTARTS or auto is None else auto, "plugins": auto is not None,
                "skip": sorted(unsafe),
                "sys_path_dirs": sys_path_dirs}
+        server = launched if attempt == 0 and launched is not None else ForkServer(python, plugin_dir, env)
         try:
-            return ForkServer(python, plugin_dir, env, cfg)
+            server.configure(cfg)
+            return server
         except UnsafeModule as e:
             unsafe[e.name] = e.why
     raise AssertionError("unreachable: the last attempt has no auto module")
 
 
 class ForkServer:
-    def __init__(self, python: str, plugin_dir: Path, env: dict[str, str], cfg: dict) -> None:
+    def __init__(self, python: str, plugin_dir: Path, env: dict[str, str]) -> None:
+        """Start the server process: it imports pytest at once, then waits for configure()."""
         script = plugin_dir / f"{SERVER_NAME}.py"
-        shutil.copyfile(Path(__file__).with_name("forkserver.py"), script)
+        if not script.exists():
+            shutil.copyfile(Path(__file__).with_name("forkserver.py"), script)
         try:
             self.proc = subprocess.Popen([python, "-u", str(script)], stdin=subprocess.PIPE, env=env,
                                          stdout=subprocess.PIPE, start_new_session=True)
         except OSError as e:
             raise UsageError(f"--python {python}: cannot run it ({e.strerror})") from e
-        self.proc.stdin.write((json.dumps(cfg) + "\n").encode())
-        self.proc.stdin.flush()
         self.fd = self.proc.stdout.fileno()
         self.buffer = b""
         self.statuses: dict[int, int] = {}  # pid -> raw wait status
         self.pids: dict[int, int] = {}  # request id -> pid
         self.serial = 0
+        self.preloaded: list[str] = []  # plugins and auto modules it imported
+        self.threaded: list[str] = []  # explicit modules that started a thread
+        self.skipped: list[str] = []  # found unsafe before: not imported
+
+    def configure(self, cfg: dict) -> None:
+        """Send what to preload and wait until it is imported; on failure the server is closed."""
         try:
+            try:
+                self.proc.stdin.write((json.dumps(cfg) + "\n").encode())
+                self.proc.stdin.flush()
+            except BrokenPipeError:
+                raise QtkError(f"autobench --preload: the fork server exited (code {self.proc.wait()})") from None
             first = self._next_line(time.monotonic() + START_TIMEOUT_S, lambda msg: True)
         except BaseException:
             self.close()
@@ -68,9 +83,7 @@ class ForkServer:
             if "unsafe" in first:
                 raise UnsafeModule(first["unsafe"], first["why"])
             raise UsageError(f"--preload {','.join(cfg['explicit'])}: {first['error']}")
-        self.preloaded: list[str] = first["preloaded"]  # plugins and auto modules it imported
-        self.threaded: list[str] = first["threaded"]  # explicit modules that started a thread
-        self.skipped: list[str] = first["skipped"]  # found unsafe before: not imported
+        self.preloaded, self.threaded, self.skipped = first["preloaded"], first["threaded"], first["skipped"]
 
     def fileno(self) -> int:
         """Readable when the server has news (a child's pid or exit status)."""
@@ -97,9 +110,10 @@ class ForkServer:
                 return
 
     def close(self) -> None:
+        """Stop the server (it exits when its stdin closes); safe to call twice."""
         try:
             self.proc.stdin.close()
-        except OSError:
+        except (OSError, ValueError):
             pass
         try:
             self.proc.wait(timeout=5)

@@ -5,8 +5,9 @@ so the lines are in the kernel's hands before the next test starts. pytest write
 only at the end of the session; when a module segfaults or hangs, these lines are what is left to
 name the test that was running and to count the tests that finished before it.
 
-It also reports what the run imported (imports.py turns that into next run's preload list) and
-whether conftest or the module changed os.environ before the tests ran. A module forked from the
+It also reports what the run imported (imports.py turns that into next run's preload list),
+when collection finished (the start-up a --split-slow chunk repeats) and whether conftest or the
+module changed os.environ before the tests ran. A module forked from the
 fork server that did so stops at once (exit code ENV_CHANGED_EXIT): modules the server preloaded
 were imported before that change, as they would not have been in a fresh interpreter, so the
 runner runs it again in one.
@@ -18,6 +19,7 @@ loads in whatever interpreter runs the tests.
 import json
 import os
 import sys
+import time
 
 import pytest
 
@@ -78,7 +80,9 @@ def _env_changes():
 
 
 def pytest_collection_finish(session):
-    """Every conftest, pytest_configure hook and test module has been imported by now."""
+    """Every conftest, pytest_configure hook and test module has been imported by now: the
+    start-up a --split-slow chunk pays again (time.monotonic is one clock for all processes)."""
+    _emit(event="collected", t=time.monotonic())
     _env_changed[:] = _env_changes()
     if _env_changed:
         _emit(event="env_changed", keys=_env_changed)

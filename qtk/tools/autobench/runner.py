@@ -34,7 +34,7 @@ from qtk.tools.autobench import discover, imports, processes, split
 from qtk.tools.autobench import plan as planning
 from qtk.tools.autobench.plan import Plan
 from qtk.tools.autobench.classify import classify
-from qtk.tools.autobench.preload import ForkedProcess, start_server
+from qtk.tools.autobench.preload import ForkedProcess, ForkServer, start_server
 from qtk.tools.autobench.results import CRASH, ERROR, FAIL, FLAKY, NOTRUN, PASS, ModuleResult, SuiteReport
 
 PLUGIN_NAME = "_qtk_autobench_plugin"
@@ -110,9 +110,11 @@ class _Job:
 class _Scheduler:
     def __init__(self, work: list[tuple[Path, tuple[int, int] | None]], displays: dict[Path, str],
                  opts: AutobenchOptions, workdir: Path, plan: Plan,
-                 on_result: Callable[[ModuleResult], None] | None, on_notice: Callable[[str], None]):
+                 on_result: Callable[[ModuleResult], None] | None, on_notice: Callable[[str], None],
+                 launched: ForkServer | None = None):
+        """`launched`: the fork server run_suite started before planning; run() configures it."""
         self.opts, self.workdir, self.displays, self.on_result = opts, workdir, displays, on_result
-        self.plan, self.on_notice = plan, on_notice
+        self.plan, self.on_notice, self.launched = plan, on_notice, launched
         # (module, attempt, the failed first attempt, chunk); work is already longest first
         self.pending: deque[tuple[Path, int, ModuleResult | None, tuple[int, int] | None]] = deque(
             (m, 1, None, chunk) for m, chunk in work)
@@ -122,16 +124,11 @@ class _Scheduler:
         self.results: dict[Path, ModuleResult] = {}
         self.imported: dict[Path, list[str]] = {}  # what each module's run imported (next run's plan)
         self.env_changes: dict[Path, list[str]] = {}  # variables each module's run changed
-        self.plugin_dir = workdir / "plugin"
-        self.plugin_dir.mkdir()
-        shutil.copyfile(Path(__file__).with_name("pytest_plugin.py"), self.plugin_dir / f"{PLUGIN_NAME}.py")
-        self.env = dict(os.environ, PYTHONFAULTHANDLER="1")
-        self.env["PYTHONPATH"] = os.pathsep.join(p for p in (str(self.plugin_dir), self.env.get("PYTHONPATH")) if p)
+        self.setups: dict[Path, float] = {}  # seconds from each module's start to its tests
+        self.plugin_dir, self.env = plugin_env(workdir)
         self._serial = 0
         self.server = None
-        if opts.preload or opts.auto_preload:
-            self.server = start_server(opts.python, self.plugin_dir, self.env, opts.preload,
-                                       plan.auto if opts.auto_preload else None, plan.sys_path_dirs, plan.unsafe)
+        self.wants_server = bool(opts.preload or opts.auto_preload)
 
     def finish_partial(self, reason: str) -> None:
         """Split modules cut short: the chunks that finished, the others NOTRUN, as one entry."""
@@ -142,12 +139,30 @@ class _Scheduler:
                 self.results[module] = split.merge(parts)
 
     def close(self) -> None:
-        if self.server is not None:
-            self.server.close()
+        for server in (self.launched, self.server):
+            if server is not None:
+                server.close()
 
-    def run(self, session_deadline: float | None) -> str | None:
+    def start_server(self, known_unsafe: set[str]) -> None:
+        """Start the fork server (blocking until it has imported what it preloads). Modules that
+        run in a fresh interpreter anyway start first, longest first, so they use the cores the
+        server's imports leave idle instead of waiting for it."""
+        early = [item for item in self.pending if item[0] in self.plan.fresh][: self.opts.jobs]
+        for item in early:
+            self.pending.remove(item)
+            self._start(*item)
+        opts = self.opts
+        launched, self.launched = self.launched, None
+        self.server = start_server(opts.python, self.plugin_dir, self.env, opts.preload,
+                                   self.plan.auto if opts.auto_preload else None, self.plan.sys_path_dirs,
+                                   self.plan.unsafe, launched)
+        planning.announce(self, known_unsafe, self.on_notice)
+
+    def run(self, session_deadline: float | None, known_unsafe: set[str] = frozenset()) -> str | None:
         """Run everything; returns None, "interrupted" (Ctrl-C) or "session" (session timeout)."""
         try:
+            if self.wants_server:
+                self.start_server(known_unsafe)
             while self.pending or self.running:
                 if session_deadline is not None and time.monotonic() >= session_deadline:
                     self._stop_all(session=True)
@@ -225,8 +240,10 @@ class _Scheduler:
 
     def _finish(self, job: _Job, timed_out: bool, session: bool = False) -> None:
         self._release(job)
-        imported, env_changed = imports.read_run_facts(job.events_path)
+        imported, env_changed, collected = imports.read_run_facts(job.events_path)
         self.env_changes[job.module] = env_changed
+        if collected is not None:  # start-up and collection: what each --split-slow chunk pays again
+            self.setups[job.module] = max(self.setups.get(job.module, 0.0), collected - job.started)
         if imported is not None:
             self.imported[job.module] = imported
         if env_changed and isinstance(job.proc, ForkedProcess) and job.proc.returncode == ENV_CHANGED_EXIT:
@@ -290,6 +307,18 @@ class _Scheduler:
                 signal.signal(signal.SIGINT, old)
 
 
+def plugin_env(workdir: Path) -> tuple[Path, dict[str, str]]:
+    """The directory that holds the plugin every pytest run loads (idempotent), and the
+    environment the runs get: the plugin importable, faulthandler on."""
+    plugin_dir = workdir / "plugin"
+    if not plugin_dir.is_dir():
+        plugin_dir.mkdir()
+        shutil.copyfile(Path(__file__).with_name("pytest_plugin.py"), plugin_dir / f"{PLUGIN_NAME}.py")
+    env = dict(os.environ, PYTHONFAULTHANDLER="1")
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(plugin_dir), env.get("PYTHONPATH")) if p)
+    return plugin_dir, env
+
+
 def _check_python(python: str) -> None:
     """Another interpreter must have pytest, or every module would fail the same confusing way."""
     try:
@@ -321,14 +350,15 @@ def _display_names(modules: list[Path], target: Path) -> dict[Path, str]:
 def _work(modules: list[Path], cache: discover.DurationCache,
           opts: AutobenchOptions) -> list[tuple[Path, tuple[int, int] | None]]:
     """What to start, longest first: whole modules, and with --split-slow the chunks of the slow
-    ones, each placed by its share of the module's last duration."""
+    ones, each placed by its estimated duration (the module's start-up plus its share of the rest)."""
     ordered = discover.longest_first(modules, cache)
     if not opts.split_slow:
         return [(m, None) for m in ordered]
     durations = {m: d for m in modules if (d := cache.get(m)) is not None}
-    counts = split.chunk_counts(modules, durations, opts.jobs)
+    setups = {m: s for m in modules if (s := cache.setups.get(cache.key(m))) is not None}
+    counts = split.chunk_counts(modules, durations, opts.jobs, setups)
     work = [(m, (i, counts[m]) if m in counts else None) for m in ordered for i in range(counts.get(m, 1))]
-    estimate = {m: durations[m] / counts.get(m, 1) for m in durations}
+    estimate = {m: split.chunk_seconds(durations[m], setups.get(m, 0.0), counts.get(m, 1)) for m in durations}
     return sorted(work, key=lambda w: (w[0] in estimate, -estimate.get(w[0], 0.0)))  # stable: unknown first
 
 
@@ -348,16 +378,21 @@ def run_suite(target: Path, opts: AutobenchOptions, on_result: Callable[[ModuleR
     cache = discover.DurationCache(cache_file, discover.cache_root(target))
     displays = _display_names(modules, target)
     started = time.monotonic()
-    plan = planning.make_plan(modules, target, opts, cache)
     workdir = Path(tempfile.mkdtemp(prefix="qtk-autobench-"))
     old_term = processes.sigterm_as_interrupt()
-    scheduler = None
+    scheduler = launched = None
     try:
-        scheduler = _Scheduler(_work(modules, cache, opts), displays, opts, workdir, plan, on_result, on_notice)
-        planning.announce(scheduler, set(cache.unsafe), on_notice)
+        if opts.preload or opts.auto_preload:  # it imports pytest while the plan is made
+            launched = ForkServer(opts.python, *plugin_env(workdir))
+        plan = planning.make_plan(modules, target, opts, cache)
+        scheduler = _Scheduler(_work(modules, cache, opts), displays, opts, workdir, plan, on_result, on_notice,
+                               launched)
+        launched = None  # the scheduler's now
         deadline = started + opts.session_timeout if opts.session_timeout else None
-        stop = scheduler.run(deadline)
+        stop = scheduler.run(deadline, set(cache.unsafe))
     finally:
+        if launched is not None:
+            launched.close()
         if scheduler is not None:
             scheduler.close()
         if old_term is not None:

@@ -1,18 +1,18 @@
 """`--split-slow`: run a module that dominates the wall time as several chunks of its tests, each
 in its own process, and merge their verdicts into one module entry (issue 18).
 
-Longest-first scheduling cannot finish before the longest module does: with networkx's
-algorithm tests on 2 workers, test_distance_measures.py alone is ~40% of the CPU time, so one
-worker runs it while the other runs out of work. A module whose last duration exceeds
-SLOW_SHARE of one worker's fair share (total / jobs) is split into chunks of about that share,
-at most 2 x jobs. Chunk i of k keeps every k-th collected test, starting at i (pytest_plugin.py
+Longest-first scheduling cannot finish before the longest module does: when one module is a
+large part of the suite, one worker runs it while the others run out of work. A module whose last duration exceeds
+SLOW_SHARE of one worker's fair share (total / jobs) is split into as many chunks (at most
+2 x jobs) as bring the run's lower bound down, counting the start-up and collection each chunk
+repeats (measured on the last run): a module whose start-up is most of its time is not split.
+Chunk i of k keeps every k-th collected test, starting at i (pytest_plugin.py
 deselects the rest, after -k/-m have had their say), so parametrized runs of a heavy test spread
 over the chunks. Each chunk still imports the module and sets up its module-scoped fixtures.
 """
 
 from __future__ import annotations
 
-import math
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -20,21 +20,43 @@ from qtk.tools.autobench.results import (CRASH, ERROR, FAIL, FLAKY, NOTRUN, PASS
                                          ModuleResult)
 
 SLOW_SHARE = 0.5
+MIN_GAIN = 0.1
 _WORST_FIRST = (CRASH, TIMEOUT, ERROR, FAIL, NOTRUN, FLAKY, PASS, SKIP)
 
 
-def chunk_counts(modules: list[Path], durations: dict[Path, float], jobs: int) -> dict[Path, int]:
-    """How many chunks each slow module runs as (modules left out run whole)."""
+def chunk_counts(modules: list[Path], durations: dict[Path, float], jobs: int,
+                 setups: dict[Path, float] | None = None) -> dict[Path, int]:
+    """How many chunks each slow module runs as (modules left out run whole). `setups`: the
+    seconds before each module's first test (start-up and collection, measured on the last run),
+    which every chunk pays again. A module longer than SLOW_SHARE of a worker's share gets the
+    fewest chunks that bring the run's lower bound, max(one chunk, all work / jobs), down the
+    most, where each extra chunk adds its start-up to all work; it is split only when that bound
+    drops by at least MIN_GAIN (else the extra start-ups cost more CPU than the tail saves)."""
+    setups = setups or {}
     total = sum(durations.get(m, 0.0) for m in modules)
     if jobs < 2 or total <= 0:
         return {}
-    share = SLOW_SHARE * total / jobs
     counts = {}
-    for m in modules:
-        d = durations.get(m)
-        if d is not None and d > share:
-            counts[m] = min(2 * jobs, math.ceil(d / share))
+    for m in sorted((m for m in modules if m in durations), key=lambda m: -durations[m]):
+        d = durations[m]
+        if d <= SLOW_SHARE * total / jobs:
+            continue
+        s = min(setups.get(m, 0.0), d)
+
+        def bound(k: int) -> float:
+            return max(chunk_seconds(d, s, k), (total + (k - 1) * s) / jobs)
+
+        k = min(range(1, 2 * jobs + 1), key=lambda k: (round(bound(k), 6), k))
+        if k > 1 and bound(k) <= (1 - MIN_GAIN) * bound(1):
+            counts[m] = k
+            total += (k - 1) * s
     return counts
+
+
+def chunk_seconds(duration: float, setup: float, k: int) -> float:
+    """One chunk's expected duration: the start-up again, and 1/k of the rest."""
+    setup = min(setup, duration)
+    return setup + (duration - setup) / k
 
 
 def merge(parts: list[ModuleResult]) -> ModuleResult:
