@@ -397,3 +397,93 @@ def test_a_loop_variable_named_as_a_string_has_a_length():
         \ForEach{string $s$ in $S$}{$L \gets L + |s|$\;}
         \Return{$L$}\;"""))
     assert f(["ab", "c"]) == 3
+
+
+# ---- batch 31 (round 1 of the third pass) ------------------------------------------------------
+
+def test_package_keyword_macros_inside_a_paper_command_read_as_bold_words():
+    pre = ("\\usepackage{algpseudocode}\n"
+           "\\algnewcommand{\\IIf}[1]{\\State\\algorithmicif\\ #1\\ \\algorithmicthen}\n"
+           "\\algnewcommand{\\EndIIf}{\\unskip\\ \\algorithmicend\\ \\algorithmicif}")
+    f, _ = _fn(_algo(r"""
+        \Require $x_1, \ldots, x_n$
+        \State $c \gets 0$
+        \For{$i \gets 1$ \textbf{to} $n$}
+          \IIf{$x_i < 0$} $c \gets c + 1$ \EndIIf
+        \EndFor
+        \State \Return $c$""", pre))
+    assert f([2, -3, 0, -4]) == 2
+
+
+def test_mathit_max_is_a_variable_and_a_loop_from_two_bound_by_n_is_the_length():
+    f, _ = _fn(_algo(r"""
+        \Procedure{Largest}{A}
+          \State $\mathit{max} \coloneqq A_1$
+          \For{$i \coloneqq 2$ \textbf{to} $n$}
+            \If{$\mathit{max} < A_i$} $\mathit{max} \coloneqq A_i$ \EndIf
+          \EndFor
+          \State \Return $\mathit{max}$
+        \EndProcedure"""))
+    assert [f(a) for a in ([4], [1, 9, 3], [-5, -2, -7])] == [4, 9, -2]
+
+
+def test_return_with_an_assignment_assigns_then_returns():
+    f, _ = _fn(_algo(r"""
+        \Require $y_1, \dots, y_n$
+        \State $s \gets 0$
+        \For{$i = 1$ \To $n$} \State $s \gets s + y_i$ \EndFor
+        \State \textbf{return} $\mu \leftarrow s / n$""", "\\usepackage{algpseudocode}"))
+    assert f([3.0, 5.0, 10.0]) == 6.0
+
+
+def test_accent_on_a_greek_letter_without_braces_and_inf_over_index_set():
+    f, _ = _fn(_algo(r"""
+        \Require points $X_1, \cdots, X_m$, centres $S_1, \cdots, S_n$
+        \State Initialize $\hat\nu \leftarrow 0$
+        \For{$i=1$ {\bfseries to} $m$}
+          \State $\hat\nu \leftarrow \hat\nu + \inf_{j \in [n]} |X_i - S_j|$
+        \EndFor
+        \State \textbf{return} $\hat\nu$"""))
+    assert f([1, 5, 9], [2, 8]) == 1 + 3 + 1
+
+
+def test_loop_to_length_minus_one_reading_the_next_entry_is_one_based():
+    f, result = _fn(_a2e(r"""
+        \KwIn{an array $A$ of $n$ numbers}
+        $c \leftarrow 0$\;
+        \For{$i = 1$ to $n-1$}{
+          \lIf{$A[i] > A[i+1]$}{$c \leftarrow c + 1$}
+        }
+        \Return{$c$}"""))
+    assert "Index base 1" in result.python
+    assert [f(a) for a in ([], [1], [3, 1, 2], [5, 4, 3])] == [0, 0, 1, 2]
+
+
+def test_sequence_whose_last_subscript_is_a_text_named_size():
+    f, _ = _fn(_algo(r"""
+        \Require scores $v_1, \ldots, v_{n_{\text{items}}}$
+        \State $t \leftarrow 0$
+        \For{$i$ in $1\ldots n_{\text{items}}$} \State $t \leftarrow t + i \cdot v_i$ \EndFor
+        \State \textbf{return} $t$"""))
+    assert f([5, 1, 2]) == 5 + 2 + 6
+
+
+def test_max_over_the_keys_of_a_map():
+    f, _ = _fn(_a2e(r"""
+        \KwIn{a non-empty string $s$}
+        \KwOut{$m$}
+        $c \longleftarrow$ a mapping of each letter in $s$ onto 0\;
+        \ForEach{letter $\ell$ of $s$}{$c[\ell] \longleftarrow c[\ell] + 1$\;}
+        $m \longleftarrow \max_{\ell} c[\ell]$\;"""))
+    assert [f(s) for s in ("a", "abca", "mississippi")] == [1, 2, 4]
+
+
+def test_ceiling_of_half_the_length_as_an_index_is_one_based():
+    f, result = _fn(_algo(r"""
+        \Function{Median}{$A$}
+          \State $n \gets |A|$
+          \State $A \gets \text{sort}(A)$
+          \State \Return $A[\lceil n/2 \rceil]$
+        \EndFunction"""))
+    assert "Index base 1" in result.python
+    assert [f(a) for a in ([3], [3, 1, 2], [4, 1, 3, 2])] == [3, 2, 2]

@@ -162,6 +162,11 @@ PHRASES = {
         \State enqueue $y$ into $Q$
         \State $u \gets$ dequeue $Q$
         \State \Return $(u, Q)$""", (1, 2), (1, [2])),
+    ("value", "map of each"): (r"""
+        \Require a string $s$
+        \State $c \gets$ a mapping of each letter in $s$ onto $0$
+        \For{each letter $x$ of $s$} \State $c[x] \gets c[x] + 1$ \EndFor
+        \State \Return $c$""", ("abca",), {"a": 2, "b": 1, "c": 1}),
     ("value", "copy"): (r"""
         \Require a list $A$
         \State $B \gets$ a copy of $A$

@@ -48,8 +48,7 @@ def keyed_arrays(body: list[ast.stmt], inputs: set[str]) -> set[str]:
     (`C[A[j]]`), a string constant, or a variable running over a collection's items (`for c in
     s: cnt[c]`), i.e. keyed by values; and arrays it fills itself that it indexes at 0 (`P[0]
     \\gets 0`). They are never shifted, and say nothing about the base of the other arrays."""
-    keyed = {t.id for n in _walk(body) if isinstance(n, ast.Assign) and P.meta(n.value, "map")
-             for t in n.targets if isinstance(t, ast.Name)}
+    keyed = created_maps(body)
     items = {n.target.id for n in _walk(body) if isinstance(n, ast.For) and isinstance(n.target, ast.Name)
              and not P.meta(n.iter, "bounds")}
     allocated = allocations(body)
@@ -62,6 +61,12 @@ def keyed_arrays(body: list[ast.stmt], inputs: set[str]) -> set[str]:
         if by_value and arr not in inputs and arr not in allocated:
             keyed.add(arr)
     return keyed
+
+
+def created_maps(body: list[ast.stmt]) -> set[str]:
+    """Names the algorithm assigns a map to (`an empty map`, `a mapping of each letter onto 0`)."""
+    return {t.id for n in _walk(body) if isinstance(n, ast.Assign) and P.meta(n.value, "map")
+            for t in n.targets if isinstance(t, ast.Name)}
 
 
 def implicit_size(body: list[ast.stmt], name: str, base: int) -> ast.expr | None:
@@ -114,6 +119,12 @@ def decide(body: list[ast.stmt], arrays: dict[str, tuple[ast.expr, ast.expr]],
         if lo in (0, 1) and arr not in keyed:
             ev.add(lo, STRONG, f"{arr}[{lo}..] is allocated")
     index_vars, offsets = _index_vars(body, allocated, ev)
+    for node in _walk(body):  # A[\\lceil n/2 \\rceil] reaches A[n] when n = 1: only valid 1-based
+        if isinstance(node, ast.Subscript) and P.meta(node, "index") and _root(node) not in allocated:
+            half = _half_of_length(node.slice, _root(node), lengths)
+            if half is not None:
+                ev.add(half, STRONG if half else WEAK, f"{_root(node)}[{'ceil' if half else 'floor'}(n / 2)] "
+                       "is read with n its length")
     # `for j = i to n` inside `for i = 1 to n`: j starts where i does
     starts = {n.target.id: P.meta(n.iter, "bounds")[0] for n in _walk(body) if isinstance(n, ast.For)
               and isinstance(n.target, ast.Name) and P.meta(n.iter, "bounds") and not P.meta(n.iter, "bounds")[2]}
@@ -229,11 +240,40 @@ def _value_evidence(var: str, value: ast.expr, arr: str, lengths: dict[str, str]
         ev.add(0, zero_weight, f"index {var} {verb} 0")
     elif v == 1 and weak_one:
         ev.add(1, WEAK, f"index {var} {verb} 1")
-    elif _is_length(value, arr, lengths):
-        ev.add(1, length_weight, f"index {var} {verb} the length of {arr}")
-    elif isinstance(value, ast.BinOp) and isinstance(value.op, ast.Sub) and P.int_value(value.right) == 1 \
-            and _is_length(value.left, arr, lengths):
-        ev.add(0, STRONG, f"index {var} {verb} the length of {arr} - 1")
+    elif _is_length(value, arr, lengths) or _length_minus(value, arr, lengths) is not None:
+        # the highest position read is the length plus the bound's and the index's offsets:
+        # `for i = 1 to n - 1` reading A[i + 1] reaches A[n] (1-based), A[i] only A[n - 1] (0-based)
+        k = 0 if _is_length(value, arr, lengths) else -_length_minus(value, arr, lengths)
+        top = k + max(offsets, default=0)
+        read = f" and {arr}[{var} + {max(offsets)}] is read" if max(offsets, default=0) > 0 else ""
+        bound = f"the length of {arr}" + (f" - {-k}" if k else "")
+        if top == 0:
+            ev.add(1, length_weight if k == 0 and not read else STRONG, f"index {var} {verb} {bound}{read}")
+        elif top == -1:
+            ev.add(0, STRONG, f"index {var} {verb} {bound}{read}")
+
+
+def _half_of_length(index: ast.expr, arr: str | None, lengths: dict[str, str]) -> int | None:
+    """1 for ceil(len(A) / c) (`-(-n // c)`), 0 for floor(len(A) / c) (`n // c`), else None."""
+    ceil = isinstance(index, ast.UnaryOp) and isinstance(index.op, ast.USub)
+    inner = index.operand if ceil else index
+    if not (arr and isinstance(inner, ast.BinOp) and isinstance(inner.op, ast.FloorDiv)
+            and (P.int_value(inner.right) or 0) > 1):
+        return None
+    n = inner.left
+    if ceil:
+        if not (isinstance(n, ast.UnaryOp) and isinstance(n.op, ast.USub)):
+            return None
+        n = n.operand
+    return (1 if ceil else 0) if _is_length(n, arr, lengths) else None
+
+
+def _length_minus(value: ast.expr, arr: str, lengths: dict[str, str]) -> int | None:
+    """c for `len(A) - c` (c a positive literal), else None."""
+    if isinstance(value, ast.BinOp) and isinstance(value.op, ast.Sub) and _is_length(value.left, arr, lengths):
+        c = P.int_value(value.right)
+        return c if c is not None and c > 0 else None
+    return None
 
 
 def _heap_child(value: ast.expr) -> int | None:
@@ -294,12 +334,14 @@ class Shift(ast.NodeTransformer):
     """Move marked subscripts from the pseudo-code's base onto 0-based lists; turn inclusive
     slices A[i..j] into Python slices."""
 
-    def __init__(self, default: int, bases: dict[str, int]) -> None:
-        self.default, self.bases = default, bases
+    def __init__(self, default: int, bases: dict[str, int], maps: set[str] = frozenset()) -> None:
+        self.default, self.bases, self.maps = default, bases, maps
 
     def visit_Call(self, node: ast.Call) -> ast.AST:
         self.generic_visit(node)
         arr = P.meta(node, "positions_of")
+        if arr in self.maps:  # `\\max_\\ell c[\\ell]` over a map: its keys
+            return ast.Name(id=arr, ctx=ast.Load())
         base = self.bases.get(arr, self.default) if arr else 0
         if base:  # positions of a 1-based array: 1 .. len
             node.args = [P.const(base), P.add_const(node.args[0], base)]
@@ -323,7 +365,7 @@ class Shift(ast.NodeTransformer):
 
 def shift(body: list[ast.stmt], default: int, keyed: set[str] = frozenset()) -> list[ast.stmt]:
     bases = {**{k: 0 for k in keyed}, **allocations(body)}
-    tr = Shift(default, bases)
+    tr = Shift(default, bases, created_maps(body))
     return [tr.visit(stmt) for stmt in body]
 
 

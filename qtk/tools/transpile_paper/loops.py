@@ -52,8 +52,7 @@ def for_tokens(toks: list[Tok], ctx: P.Ctx) -> ast.For:
         after = toks[member[0] + 1 :]
         dots = top_level(after, lambda t: t.kind == "op" and t.value in ("..", "..."))
         iterable = _counted(after, ctx) if dots else parse_all(after, ctx)  # i in 1..n
-        if isinstance(iterable, ast.List) and len(iterable.elts) == 1 and P.int_value(iterable.elts[0]) is None:
-            iterable = P.make_range(P.const(1), iterable.elts[0])  # x \\in [n] = {1, ..., n}
+        iterable = P.index_set(iterable)  # x \\in [n] = {1, ..., n}
         if isinstance(iterable, ast.Tuple) and any(isinstance(x, (ast.Compare, ast.BoolOp)) for x in iterable.elts):
             raise Untranslatable("a loop over a set given by a condition")  # i \\in N, i \\le n
         if P.meta(iterable, "style") == "numbers":

@@ -314,7 +314,7 @@ def _binder(p: "Parser") -> tuple[ast.expr, ast.expr | None, list[ast.expr]]:
             p.expect("op", "^")
             return left, P.make_range(rights[0], p.script()), ifs
         if len(ops) == 1 and isinstance(ops[0], ast.In):
-            return left, rights[0], ifs
+            return left, P.index_set(rights[0]), ifs  # \\min_{j \\in [n]}
         ascending = all(isinstance(o, (ast.Lt, ast.LtE)) for o in ops)
         if len(ops) == 2 and isinstance(rights[0], ast.Name) and ascending:
             lo = left if isinstance(ops[0], ast.LtE) else P.add_const(left, 1)

@@ -84,6 +84,7 @@ _OPS = {  # command -> (kind, value)
     **{c: ("op", "->") for c in ("to>", "rightarrow", "mapsto")},
     **{c: ("cmd", c) for c in ("frac", "dfrac", "tfrac", "cfrac", "sqrt", "binom")},
     **{c: ("bigop", c) for c in ("max", "min", "sum", "prod", "argmax", "argmin")},
+    "inf": ("bigop", "min"), "sup": ("bigop", "max"),  # over a finite set, as pseudo-code means them
     **{c: ("mathfn", c) for c in ("log", "ln", "lg", "exp", "sin", "cos", "tan", "gcd")},
     "triangleright": ("comment", ""),
 }
@@ -92,7 +93,7 @@ _SKIP = {",", ";", "!", " ", ":", ">", "quad", "qquad", "left", "right", "big", 
          "displaystyle", "textstyle", "scriptstyle", "limits", "nolimits", "hfill", "nobreak",
          "allowbreak", "relax", "xspace", "normalfont", "rm", "it", "bf", "tt", "sf", "small",
          "footnotesize", "noindent", "/", "\\", "newline", "enspace", "thinspace", "negthinspace",
-         "medspace", "thickspace", "nl", "BlankLine", "cr", "strut", "item"}
+         "medspace", "thickspace", "nl", "unskip", "BlankLine", "cr", "strut", "item"}
 _SKIP_ARG = {"label", "hspace", "vspace", "phantom", "hphantom", "vphantom", "footnote", "cite",
              "ref", "eqref", "mathopen", "mathclose", "color", "index", "tag"}
 _INLINE_ARG = {"mathbin", "mathrel", "mathop", "mathord", "ensuremath", "mathpunct", "underbrace",
@@ -335,6 +336,8 @@ class _Tokenizer:
             self.run(g[0], g[1], math=name in _ROMAN_STYLE)
         else:
             style = "roman" if name in _ROMAN_STYLE or name in ("textit", "emph", "texttt") else "prose"
+            if name == "mathit" and content.strip() in ("max", "min"):
+                style = "math"  # \\mathit{max}: a variable named max, not the operator
             if name == "mathbb":
                 style = "numbers"  # \mathbb{R}: a set of numbers, never an input
             clean = content.replace("\\_", "_").replace("\\,", "").replace("\\ ", " ")
@@ -359,12 +362,13 @@ class _Tokenizer:
 
     def _accent(self, i: int, j: int, suffix: str, math: bool) -> int:
         arg = read_group(self.text, j)
-        if arg is None:
-            m = re.match(r"\s*([A-Za-z])", self.text[j:])
+        if arg is None:  # `\hat x`, `\hat\nu`
+            m = re.match(r"\s*(?:\\(%s)(?![A-Za-z])|([A-Za-z]))" % "|".join(sorted(GREEK)), self.text[j:])
             if m is None:
                 self.add("unknown", suffix, i, math)
                 return j
-            self.add("name", f"{m.group(1)}_{suffix}", i, math, "math")
+            letter = {"lambda": "lam", "ell": "l"}.get(m.group(1), m.group(1)) or m.group(2)
+            self.add("name", f"{letter}_{suffix}", i, math, "math")
             return j + m.end()
         inner = self.text[arg[0] : arg[1]].strip()
         inner = re.sub(r"\\(?:mathbf|boldsymbol|bm|mathrm)\s*\{([^}]*)\}", r"\1", inner).lstrip("\\")

@@ -269,6 +269,14 @@ def _default_map(s, ctx) -> ast.expr:
     return P.mark(P.call("collections.defaultdict", [ast.Lambda(args=args, body=_expr(s["v"], ctx))]), map=True)
 
 
+def _map_each(s, ctx) -> ast.expr:
+    """`a mapping of each letter in $s$ onto $0$`: a map with one key per element, all set to v."""
+    key = "_key"
+    gen = ast.comprehension(target=ast.Name(id=key, ctx=ast.Store()), iter=_expr(s["coll"], ctx), ifs=[], is_async=0)
+    return P.mark(ast.DictComp(key=ast.Name(id=key, ctx=ast.Load()), value=_expr(s["v"], ctx), generators=[gen]),
+                  map=True)
+
+
 def _zeros(s, ctx) -> ast.expr:
     """`an $(m + 1) \\times (n + 1)$ matrix of zeros`, `an array of $k + 1$ zeros`."""
     return grid(s.get("dims") or s["n"], P.const(0), ctx)
@@ -300,6 +308,9 @@ VALUES: list[Phrase] = [
     Phrase("empty set", _re(r"ART empty set || ART set"), _empty("set")),
     Phrase("map with default", _re(r"ART empty (?:map|dictionary|dict|hash table|hash map|mapping) with (?:a )?default"
                                    r" (?:value )?(?:of )?{v}"), _default_map),
+    Phrase("map of each", _re(r"ART (?:map|mapping|dictionary|dict|hash table|hash map|table)(?: that maps| mapping| from)?"
+                              r" (?:of )?(?:each|every|all|all the) (?:[\w-]+ )?(?:in|of|from) {coll} (?:onto|to) {v}"),
+           _map_each),
     Phrase("empty map", _re(r"ART empty (?:map|dictionary|dict|hash table|hash map|mapping)"), _empty("map")),
     Phrase("empty list", _re(r"ART empty (?:list|stack|queue|array|sequence|vector|string)"), _empty("list")),
     Phrase("zeros", _re(r"ART (?:{dims} )?" + _SEQ + r" of (?:{n} )?zeros || ART {dims} zero " + _SEQ

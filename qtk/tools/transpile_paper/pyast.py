@@ -99,6 +99,13 @@ def add_const(node: ast.expr, k: int) -> ast.expr:
     return binop(node, ast.Add() if k > 0 else ast.Sub(), const(abs(k)))
 
 
+def index_set(e: ast.expr) -> ast.expr:
+    """`[n]` as a set to run over is {1, ..., n} (a one-element list of a non-literal)."""
+    if isinstance(e, ast.List) and len(e.elts) == 1 and int_value(e.elts[0]) is None:
+        return make_range(const(1), e.elts[0])
+    return e
+
+
 def make_range(start: ast.expr, stop_inclusive: ast.expr, step: ast.expr | None = None,
                down: bool = False) -> ast.Call:
     """range() for an inclusive pseudo-code loop `start to stop` (or `downto`)."""

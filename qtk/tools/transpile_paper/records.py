@@ -156,8 +156,8 @@ def _is_sort(node: ast.expr) -> bool:
 
 
 def loop_sizes(body: list[ast.stmt], free: list[str], inputs: set[str]) -> list[tuple[str, ast.expr]]:
-    """`for i = 1 to d` (or `0 to d - 1`) with d defined nowhere and i indexing an input u
-    (`u_i`): d is the length of u."""
+    """`for i = 1 to d` (or `2 to d`, `0 to d - 1`) with d defined nowhere and i indexing an input
+    u (`u_i`): d is the length of u."""
     found: dict[str, ast.expr] = {}
     for node in _walk(body):
         if not (isinstance(node, ast.For) and isinstance(node.target, ast.Name)):
@@ -166,7 +166,7 @@ def loop_sizes(body: list[ast.stmt], free: list[str], inputs: set[str]) -> list[
         if not bounds or bounds[2]:
             continue
         start, stop = P.int_value(bounds[0]), bounds[1]
-        size = stop if start == 1 else _minus_one_of(stop) if start == 0 else None
+        size = _minus_one_of(stop) if start == 0 else stop if start is not None and start >= 1 else None
         if not (isinstance(size, ast.Name) and size.id in free and size.id not in found):
             continue
         indexed = [n.value.id for n in _walk(node.body) if isinstance(n, ast.Subscript)

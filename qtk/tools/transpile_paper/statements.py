@@ -113,6 +113,10 @@ def _call_statement(e: ast.expr, ctx: P.Ctx) -> ast.stmt:
 
 
 def _return(rest: list[Tok], ctx: P.Ctx) -> list[ast.stmt]:
+    gets = top_level(rest, lambda t: t.kind == "op" and t.value == "gets")
+    if gets:  # `\\textbf{return} $\\mu \\gets s / n$`: assign, then return what was assigned
+        assign = _assign(split(rest, gets), ctx)
+        return [assign, ast.Return(value=copy.deepcopy(assign.targets[0]))]
     return [ast.Return(value=value_of(rest, ctx) if rest else None)]  # also `\\Return an empty list`
 
 

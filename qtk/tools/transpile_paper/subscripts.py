@@ -109,7 +109,8 @@ def subscript(self: "Parser", base: ast.expr) -> ast.expr:
     constant = all(P.int_value(x) is not None for x in items)
     if isinstance(base, ast.Name) and len(items) == 1 and isinstance(items[0], ast.Name):
         key = (base.id, items[0].id)  # `m_i \\gets 0` before any i exists: m_i is a name
-        if self.ctx.collecting and items[0].id not in self.ctx.known and items[0].id not in self.ctx.declared:
+        if self.ctx.collecting and items[0].id not in self.ctx.known and items[0].id not in self.ctx.declared \
+                and base.id not in self.ctx.collections:  # v_1, ..., v_{n_{items}}: v is an array
             self.ctx.labels.add(key)
         if key in self.ctx.labels:
             return P.name(variable_name(f"{base.id}_{items[0].id}"))
