@@ -487,3 +487,45 @@ def test_ceiling_of_half_the_length_as_an_index_is_one_based():
         \EndFunction"""))
     assert "Index base 1" in result.python
     assert [f(a) for a in ([3], [3, 1, 2], [4, 1, 3, 2])] == [3, 2, 2]
+
+
+# ---- batch 32 (round 2) -------------------------------------------------------------------------
+
+def test_kwprog_end_text_that_returns_ends_every_function_it_defines():
+    text = _doc(r"""
+\begin{algorithm}
+\SetKwFunction{PathLength}{PathLength}
+\SetKwProg{Fn}{Function}{:}{\KwRet total}
+\Fn{\PathLength{points}}{
+    total \(\leftarrow 0\)\;
+    \For{\(i \gets 1\) \textbf{to} length(\(points\)) \(- 1\)}{
+        total \(\leftarrow\) total \(+ |points[i] - points[i-1]|\)\;
+    }
+}
+\end{algorithm}""", A2E)
+    f, _ = _fn(text)
+    assert [f(p) for p in ([], [5], [0, 3, 1])] == [0, 0, 5]
+
+
+def test_single_letter_function_input_written_f_of_a_is_called():
+    f, _ = _fn(_algo(r"""
+        \Function{Bisect}{$f, a, b, \epsilon$}
+          \While{$b - a > \epsilon$}
+            \State $m \gets (a + b)/2$
+            \If{$f(a) \cdot f(m) \le 0$} \State $b \gets m$ \Else \State $a \gets m$ \EndIf
+          \EndWhile
+          \State \Return $(a + b)/2$
+        \EndFunction"""))
+    assert abs(f(lambda x: x * x - 2, 0.0, 2.0, 1e-9) - 2 ** 0.5) < 1e-8
+
+
+def test_statex_lines_after_an_empty_require_describe_the_inputs():
+    f, result = _fn(_algo(r"""
+        \Require
+        \Statex $A$ -- an array of $n$ integers, indexed from 0
+        \Statex $k$ -- the window size
+        \State $s \gets 0$
+        \For{$i \gets 0$ \To $k - 1$} \State $s \gets s + A[i]$ \EndFor
+        \State \Return $s$"""))
+    assert result.functions[0].params == ["A", "k"]
+    assert f([4, 5, 6], 2) == 9

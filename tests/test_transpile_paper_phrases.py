@@ -167,6 +167,19 @@ PHRASES = {
         \State $c \gets$ a mapping of each letter in $s$ onto $0$
         \For{each letter $x$ of $s$} \State $c[x] \gets c[x] + 1$ \EndFor
         \State \Return $c$""", ("abca",), {"a": 2, "b": 1, "c": 1}),
+    ("statement", "choose"): (r"""
+        \Require a set $F$
+        \State $t \gets 0$
+        \While{$F \neq \emptyset$}
+          \State pick and remove an element $u$ from $F$
+          \State $t \gets t + u$
+        \EndWhile
+        \State choose a vertex $w$ of $\{7\}$
+        \State \Return $t + w$""", ({1, 2, 3},), 13),
+    ("value", "any element"): (r"""
+        \Require a set $F$
+        \State $u \gets$ any element of $F$
+        \State \Return $u$""", ({5},), 5),
     ("value", "copy"): (r"""
         \Require a list $A$
         \State $B \gets$ a copy of $A$

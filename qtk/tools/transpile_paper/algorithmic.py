@@ -154,6 +154,10 @@ def _place(it: _Item, stack: list[_Frame], body: Src, defs: Definitions,
     k = it.kind
     if k == "state" and _bold_block(it, stack, text, line, raw):
         return
+    if k == "statex" and frame.body and isinstance(frame.body[-1], ir.IO) and text.text.strip():
+        io = frame.body[-1]  # `\\Require` then `\\Statex $A$ -- an array ...` lines: they describe the inputs
+        io.text = Src.join([io.text, Src.const(", ", text.offset()), text]) if io.text.text.strip() else text
+        return
     if k in ("lead", "state", "statex"):
         if k == "lead":
             text = Src(re.sub(r"^\s*\[\d*\]", lambda m: " " * len(m.group(0)), text.text), text.pos).strip()

@@ -57,6 +57,7 @@ class Definitions:
     macros: dict[str, Macro] = field(default_factory=dict)
     io: dict[str, str] = field(default_factory=dict)  # \SetKwInput/\SetKwInOut: cmd -> label
     progs: dict[str, str] = field(default_factory=dict)  # \SetKwProg: cmd -> label
+    prog_ends: dict[str, str] = field(default_factory=dict)  # \SetKwProg's end text when it returns
     aliases: dict[str, str] = field(default_factory=dict)  # user cmd -> built-in cmd
     blocks: dict[str, tuple[str, str, int]] = field(default_factory=dict)  # start -> (end, kind, n)
     packages: set[str] = field(default_factory=set)
@@ -218,10 +219,12 @@ def _kw_input(text: str, j: int, definer: str, defs: Definitions | None) -> int:
 def _kw_prog(text: str, j: int, definer: str, defs: Definitions | None) -> int:
     name, j = _cs_name(text, j)
     label, j = _group(text, j)
-    for _ in range(2):
-        _, j = _group(text, j)
+    _, j = _group(text, j)
+    end, j = _group(text, j)
     if defs is not None:
         defs.progs[name] = label.strip()
+        if re.search(r"\\(?:KwRet|Return)(?![A-Za-z])", end):  # {\KwRet x}: every such block ends returning x
+            defs.prog_ends[name] = end.strip()
     return j
 
 

@@ -271,6 +271,9 @@ class Parser:
         if style == "func" or e.id.rstrip("_") in self.ctx.functions or e.id in self.ctx.callables \
                 or e.id in self.ctx.call_arrays:
             return True
+        if e.id in self.ctx.params and raw in _CALLABLE_SINGLE and e.id not in self.ctx.collections \
+                and e.id not in self.ctx.numbers:
+            return True  # an input f, g or h written f(a): the function is the input
         if e.id in self.ctx.known:
             return self._comma_inside()  # w(u, v): a call even when w is a parameter
         if style == "roman" or len(raw) > 1:

@@ -204,6 +204,19 @@ def _set_to(s, ctx) -> list[ast.stmt]:
     return [ast.Assign(targets=[target], value=value)]
 
 
+def _choose(s, ctx) -> list[ast.stmt]:
+    """`choose an element $u$ of $F$` (any one: the first); `pick and remove ...` also takes one out."""
+    if s.get("remove"):  # any element will do: the last of a list, any of a set
+        value = P.method(_expr(s["coll"], ctx), "pop", [])
+    else:
+        value = _any_element(s, ctx)
+    return [ast.Assign(targets=[store(parse_all(s["x"], ctx), ctx)], value=value)]
+
+
+def _any_element(s, ctx) -> ast.expr:
+    return P.call("next", [P.call("iter", [_expr(s["coll"], ctx)])])
+
+
 def _postfix_loop(s, ctx) -> list[ast.stmt]:
     """`$K[c] \\gets 0$ for $c = 0, \\ldots, W$`: the loop comes after its body."""
     from qtk.tools.transpile_paper.loops import for_tokens
@@ -237,6 +250,8 @@ STATEMENTS: list[Phrase] = [
     Phrase("reverse", _re(r"reverse {coll}"), _method("reverse")),
     Phrase("set", _re(r"(?:set|assign|initiali[sz]e|init|reset) {x} (?:to|:=|as|with|equal to) (?P<rest>.+)"),
            _set_to),
+    Phrase("choose", _re(r"(?:pick|choose|select|take|extract|get)(?P<remove> and remove)? (?:(?:any|a|an|some|one|an arbitrary)"
+                         r" )?(?:(?:element|item|member|vertex|node|entry) )?{x} (?:from|of|in) {coll}"), _choose),
     Phrase("increase", _re(r"(?:increase|raise|increment) {x} by {v}"), _update(ast.Add())),
     Phrase("decrease", _re(r"(?:decrease|lower|reduce) {x} by {v} || subtract {v} from {x}"), _update(ast.Sub())),
     Phrase("scale", _re(r"multiply {x} by {v}"), _update(ast.Mult())),
@@ -322,6 +337,8 @@ VALUES: list[Phrase] = [
     Phrase("pop", _re(r"(?:pop|pop the top of|pop from) {coll}"), _call_on("pop")),
     Phrase("top", _re(r"(?:the )?top (?:element )?of {coll}"), _call_on("top")),
     Phrase("dequeue", _re(r"(?:dequeue|dequeue from|the front of|front of) {coll}"), _call_on("dequeue")),
+    Phrase("any element", _re(r"(?:any|an|some|one|an arbitrary|arbitrary|the first) (?:element|item|member|vertex|node|entry)"
+                              r" (?:of|from|in) {coll}"), _any_element),
     Phrase("copy", _re(r"ART (?:copy|duplicate|clone) of {coll}"), lambda s, ctx: P.call("list", [_expr(s["coll"], ctx)])),
     Phrase("concatenation", _re(r"{a} (?:concatenated|joined) with {b} || ART concatenation of {a} and {b}"),
            lambda s, ctx: P.binop(_expr(s["a"], ctx), ast.Add(), _expr(s["b"], ctx))),
