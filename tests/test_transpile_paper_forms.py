@@ -529,3 +529,54 @@ def test_statex_lines_after_an_empty_require_describe_the_inputs():
         \State \Return $s$"""))
     assert result.functions[0].params == ["A", "k"]
     assert f([4, 5, 6], 2) == 9
+
+
+# ---- batch 33 (round 3) -------------------------------------------------------------------------
+
+def test_header_parameters_with_types_after_a_colon():
+    f, result = _fn(_algo(r"""
+        \Function{Dot}{$x$: vector, $y$: vector}
+          \State $s \gets 0$
+          \For{$i \gets 1$ \To $\text{len}(x)$} \State $s \gets s + x_i \cdot y_i$ \EndFor
+          \State \Return $s$
+        \EndFunction"""))
+    assert result.functions[0].params == ["x", "y"]
+    assert f([1, 2, 3], [4, -5, 6]) == 12
+
+
+def test_output_as_the_last_step_is_the_result():
+    f, _ = _fn(_algo(r"""
+        \Require numbers $a_1, \ldots, a_n$
+        \State $best \gets -\infty$
+        \For{$i = 1$ \To $n$} \State $best \gets \max(best, a_i)$ \EndFor
+        \State \textbf{output} $best$"""))
+    assert f([2, 9, 4]) == 9
+
+
+def test_quotient_used_as_a_position_or_gcd_argument_is_integer_division():
+    f, result = _fn(_algo(r"""
+        \Function{Search}{$A, x$}
+          \State $lo \gets 1$, $hi \gets |A|$
+          \While{$lo \le hi$}
+            \State $mid \gets (lo + hi)/2$
+            \If{$A[mid] = x$} \State \Return $mid$ \EndIf
+            \If{$A[mid] < x$} \State $lo \gets mid + 1$ \Else \State $hi \gets mid - 1$ \EndIf
+          \EndWhile
+          \State \Return $0$
+        \EndFunction"""))
+    assert "(lo + hi) // 2" in result.python
+    assert [f([1, 3, 5, 7, 9], x) for x in (1, 7, 9, 4)] == [1, 4, 5, 0]
+    g, _ = _fn(_algo(r"""
+        \Require positive integers $a_1, \ldots, a_n$
+        \State $l \gets 1$
+        \For{$i \gets 1$ \To $n$} \State $l \gets l \cdot a_i / \gcd(l, a_i)$ \EndFor
+        \State \Return $l$"""))
+    assert g([4, 6, 5]) == 60
+
+
+def test_acronym_in_a_camel_case_name_is_its_own_word():
+    _, result = _fn(_algo(r"""
+        \Procedure{DFSOrder}{$G$}
+          \State \Return $G$
+        \EndProcedure"""))
+    assert result.functions[0].name == "dfs_order"

@@ -63,6 +63,38 @@ def keyed_arrays(body: list[ast.stmt], inputs: set[str]) -> set[str]:
     return keyed
 
 
+_INT_FUNCS = {"range", "math.gcd", "math.comb", "math.factorial", "math.isqrt"}
+
+
+def integer_divisions(body: list[ast.stmt]) -> list[ast.stmt]:
+    """`mid \\gets (lo + hi)/2` read as A[mid], `A[n/2]`, `\\ell \\cdot a_i / \\gcd(\\ell, a_i)` passed to
+    gcd again: a quotient that must be an integer (a position, a range bound, gcd's argument) is
+    the pseudo-code's integer division, `//`."""
+    contexts: list[ast.expr] = []
+    for node in _walk(body):
+        if isinstance(node, ast.Subscript) and P.meta(node, "index") and not isinstance(node.slice, ast.Slice):
+            contexts.append(node.slice)
+        elif isinstance(node, ast.Call) and _func_name(node) in _INT_FUNCS:
+            contexts.extend(node.args)
+    names = {n.id for c in contexts for n in ast.walk(c) if isinstance(n, ast.Name)}
+    for node in _walk(body):
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name) \
+                and node.targets[0].id in names:
+            contexts.append(node.value)
+    for c in contexts:
+        for n in ast.walk(c):
+            if isinstance(n, ast.BinOp) and isinstance(n.op, ast.Div):
+                n.op = ast.FloorDiv()
+    return body
+
+
+def _func_name(call: ast.Call) -> str:
+    f = call.func
+    if isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name):
+        return f"{f.value.id}.{f.attr}"
+    return f.id if isinstance(f, ast.Name) else ""
+
+
 def created_maps(body: list[ast.stmt]) -> set[str]:
     """Names the algorithm assigns a map to (`an empty map`, `a mapping of each letter onto 0`)."""
     return {t.id for n in _walk(body) if isinstance(n, ast.Assign) and P.meta(n.value, "map")

@@ -19,6 +19,17 @@ from qtk.tools.transpile_paper.mathparse import parse_all
 from qtk.tools.transpile_paper.mathtok import Tok, Untranslatable, tokenize
 
 
+def final_output(body: list[ast.stmt]) -> list[ast.stmt]:
+    """`\\textbf{output} $x$` as the last step of a block that returns nothing: the result, returned."""
+    last = body[-1] if body else None
+    if isinstance(last, ast.Expr) and P.meta(last, "output") and not _returns_value(body) \
+            and len(last.value.args) >= 1:
+        args = last.value.args
+        value = args[0] if len(args) == 1 else ast.Tuple(elts=args, ctx=ast.Load())
+        return body[:-1] + [ast.Return(value=value)]
+    return body
+
+
 def declared_return(outputs: list[ir.IO], body: list[ast.stmt], params: set[str],
                     ctx: P.Ctx | None = None) -> ast.Return | None:
     """`return X` (or `return X[n]` for an output written `$X[n]$`) for the declared output X, or

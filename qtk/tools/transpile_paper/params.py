@@ -185,6 +185,9 @@ def _math_segments(toks: list[Tok]) -> list[tuple[list[Tok], list[Tok]]]:
 
 def _item(part: list[Tok], ctx: P.Ctx, out: Params, loose: bool) -> str | None:
     """Record one item; return its name when it is an array or a plain name."""
+    colon = top_level(part, lambda t: t.kind == "op" and t.value == ":")
+    if colon and colon[0] > 0:  # `$x$: vector`, `n : integer`, `f: \mathbb{R} \to \mathbb{R}`: name, then type
+        return _item(part[: colon[0]], ctx, out, loose)
     named = listed(part, ctx, out)
     if named:
         return named

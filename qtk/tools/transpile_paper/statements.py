@@ -310,7 +310,7 @@ _KEYWORD_LINES = {
     "break": _jump(ast.Break),
     "continue": _jump(ast.Continue),
     "print": _print,
-    "output": _print,
+    "output": lambda rest, ctx: [P.mark(st, output=True) for st in _print(rest, ctx)],
     "exchange": _swap_words,
     "swap": _swap_words,
     "let": _let,
