@@ -580,3 +580,70 @@ def test_acronym_in_a_camel_case_name_is_its_own_word():
           \State \Return $G$
         \EndProcedure"""))
     assert result.functions[0].name == "dfs_order"
+
+
+# ---- batch 34 (round 4) -------------------------------------------------------------------------
+
+def test_primed_function_input_is_called():
+    f, _ = _fn(_algo(r"""
+        \Function{GD}{$f', x_0, \eta, T$}
+          \State $x \gets x_0$
+          \For{$t \gets 1$ \To $T$} \State $x \gets x - \eta f'(x)$ \EndFor
+          \State \Return $x$
+        \EndFunction"""))
+    assert f(lambda x: 2 * (x - 3), 5.0, 0.25, 1) == 4.0
+
+
+def test_array_filled_under_a_loop_bounded_by_an_outer_counter_is_a_list():
+    f, _ = _fn(_algo(r"""
+        \Function{PascalRow}{$n$}
+          \State $R[0] \gets 1$
+          \For{$i \gets 1$ \To $n$}
+            \State $R[i] \gets 0$
+            \For{$j \gets i$ \textbf{downto} $1$} \State $R[j] \gets R[j] + R[j-1]$ \EndFor
+          \EndFor
+          \State \Return $R$
+        \EndFunction"""))
+    assert [f(0), f(4)] == [[1], [1, 4, 6, 4, 1]]
+
+
+def test_set_literal_is_a_set_and_trailing_commas_and_in_parallel_are_dropped():
+    f, _ = _fn(_algo(r"""
+        \Require $x_1, \ldots, x_n$
+        \State $S \gets \{0\}$,
+        \ForAll{$i \in \{1, \ldots, n\}$ \textbf{in parallel}}
+          \State add $x_i$ to $S$,
+        \EndFor
+        \State \Return $|S|$"""))
+    assert f([1, 1, 0, 5]) == 3
+
+
+def test_filtered_sum_and_set_builder_over_positions():
+    f, _ = _fn(_algo(r"""
+        \Require $x_1, \ldots, x_n$
+        \State $s \gets \sum_{i : x_i > 0} x_i$
+        \State $c \gets |\{i : x_i > 0\}|$
+        \State \Return $(s, c)$"""))
+    assert f([1, -2, 3]) == (4, 2)
+
+
+def test_clrs_new_matrix_named_with_its_entries_and_rows():
+    f, _ = _fn(_algo(r"""
+        \Function{Square}{$A$}
+          \State $n = A.rows$
+          \State let $M = (m_{ij})$ be a new $n \times n$ matrix
+          \For{$i = 1$ \To $n$} \For{$j = 1$ \To $n$} \State $m_{ij} = a_{ij}^2$ \EndFor \EndFor
+          \State \Return $M$
+        \EndFunction"""))
+    assert f([[1, 2], [3, 4]]) == [[1, 4], [9, 16]]
+
+
+def test_initial_term_of_an_iterated_sequence_is_the_input():
+    f, result = _fn(_algo(r"""
+        \Require initial point $x_0$, step size $\eta$, iterations $T$
+        \For{$t = 0$ to $T-1$}
+            \State $x_{t+1} \gets x_t - \eta x_t$
+        \EndFor
+        \State \Return $x_T$"""))
+    assert result.functions[0].params == ["x_0", "eta", "T"]
+    assert f(8.0, 0.5, 3) == 1.0

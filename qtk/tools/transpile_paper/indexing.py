@@ -105,6 +105,11 @@ def implicit_size(body: list[ast.stmt], name: str, base: int) -> ast.expr | None
     """How long a list the algorithm's never-created array `name` must be, when every write to
     it is `name[v + c]` with v counting up to one same bound (or a constant): else None (a map)."""
     stop, top, low, covered = None, None, 0, set()
+    highest = {}  # loop variable -> its largest value (`for j = i downto 1` inside `for i = 1 to n`: i, so n)
+    for loop in _walk(body):
+        if isinstance(loop, ast.For) and P.meta(loop.iter, "bounds") and isinstance(loop.target, ast.Name):
+            start, end, down = P.meta(loop.iter, "bounds")
+            highest[loop.target.id] = start if down else end
     for loop in _walk(body):
         if isinstance(loop, ast.For) and P.meta(loop.iter, "bounds") and isinstance(loop.target, ast.Name):
             for node in _writes(loop.body, name):
@@ -114,6 +119,10 @@ def implicit_size(body: list[ast.stmt], name: str, base: int) -> ast.expr | None
                 covered.add(id(node))
                 start, end, down = P.meta(loop.iter, "bounds")
                 first, last = (end, start) if down else (start, end)
+                seen = {loop.target.id}
+                while isinstance(last, ast.Name) and last.id in highest and last.id not in seen:
+                    seen.add(last.id)
+                    last = highest[last.id]
                 if stop is not None and ast.dump(last) != ast.dump(stop):
                     return None
                 shift = 0 if P.meta(node, "layer") else base  # D^{(k)}: layers keep their numbers

@@ -12,7 +12,7 @@ from qtk.tools.transpile_paper.mathtok import Tok, tokenize
 _OPEN = {"(", "[", "{", "{s", "lfloor", "lceil", "langle"}
 _CLOSE = {")", "]", "}", "}s", "rfloor", "rceil", "rangle"}
 _OPERATOR_WORDS = {"and", "or", "not", "mod", "div", "in", "to", "downto", "xor", "is", "step", "by"}
-TRAILING = {("kw", "do"), ("kw", "then"), ("op", "."), ("op", ";"), ("op", ":")}
+TRAILING = {("kw", "do"), ("kw", "then"), ("op", "."), ("op", ";"), ("op", ":"), ("op", ",")}
 
 
 def tokens(text: str) -> tuple[list[Tok], str | None]:

@@ -21,6 +21,8 @@ def for_tokens(toks: list[Tok], ctx: P.Ctx) -> ast.For:
     """`i \\gets 1 \\To n`, `i = n \\textbf{downto} 1`, `i = 1, \\ldots, n`, `each v \\in S`."""
     while toks and toks[0].kind == "kw" and toks[0].value in ("for", "each", "every", "all"):
         toks = toks[1:]
+    if [t.value.lower() for t in toks[-2:] if not t.math] == ["in", "parallel"]:
+        toks = toks[:-2]  # `\\textbf{in parallel}`: run one after another, the result is the same
     semis = top_level(toks, lambda t: t.kind == "op" and t.value == ";")
     if len(semis) == 2:
         return _c_style(toks, semis, ctx)

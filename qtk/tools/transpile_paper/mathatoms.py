@@ -122,6 +122,8 @@ def _set_literal(p: "Parser") -> ast.expr:
     if p.accept("op", "}s"):
         return P.empty_set()
     first = p.expr()
+    if isinstance(first, ast.Name) and (p.at("op", ":") or p.at("op", "mid") or p.at("op", "|")):
+        p.ctx.known.add(first.id)  # `\\{i : x_i > 0\\}`: i is bound here
     if p.accept("op", ":") or p.accept("op", "mid") or p.accept("op", "|"):
         cond = p.expr()
         p.expect("op", "}s")
@@ -147,6 +149,9 @@ def _set_builder(first: ast.expr, cond: ast.expr) -> ast.expr:
         gen, elt, ifs = cond, first, []
     elif isinstance(cond, ast.BoolOp) and isinstance(cond.op, ast.And) and _is_member(cond.values[0]):
         gen, elt, ifs = cond.values[0], first, cond.values[1:]
+    elif isinstance(first, ast.Name):  # `\\{i : x_i > 0\\}`: i runs over the positions of x
+        comp = ast.comprehension(target=_store(first), iter=_positions(first, cond), ifs=[cond], is_async=0)
+        return ast.SetComp(elt=first, generators=[comp])
     else:
         P.fail("set-builder notation needs `x \\in S` on one side of the colon")
     comp = ast.comprehension(target=_store(gen.left), iter=gen.comparators[0], ifs=ifs, is_async=0)
@@ -188,7 +193,8 @@ def size_or_abs(inner: ast.expr, ctx: P.Ctx) -> ast.expr:
             root = root.value
         listy = isinstance(root, ast.Name) and len(root.id) > 1
         return P.call("len" if listy else "abs", [inner])
-    if isinstance(inner, (ast.Attribute, ast.Set, ast.List)) or P.is_empty_set(inner):
+    if isinstance(inner, (ast.Attribute, ast.Set, ast.List, ast.SetComp, ast.ListComp)) or P.is_empty_set(inner) \
+            or P.meta(inner, "set_of"):
         return P.call("len", [inner])
     if isinstance(inner, ast.BinOp) and isinstance(inner.op, (ast.Sub, ast.BitOr, ast.BitAnd)) \
             and all(_sized(x, ctx) for x in (inner.left, inner.right)):
@@ -301,6 +307,8 @@ def _binder(p: "Parser") -> tuple[ast.expr, ast.expr | None, list[ast.expr]]:
     ifs: list[ast.expr] = []
     if p.accept("op", "{"):
         e = p.expr()
+        if isinstance(e, ast.Name):
+            p.ctx.known.add(e.id)  # bound here: `x_i` in the filter indexes x
         if p.accept("op", ":"):  # v : \\neg inTree[v]
             ifs.append(p.expr())
         p.expect("op", "}")

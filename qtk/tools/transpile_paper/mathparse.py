@@ -11,6 +11,7 @@ or `i \\in S` become generator expressions.
 from __future__ import annotations
 
 import ast
+import re
 
 from qtk.tools.transpile_paper import conditions
 from qtk.tools.transpile_paper import pyast as P
@@ -271,7 +272,8 @@ class Parser:
         if style == "func" or e.id.rstrip("_") in self.ctx.functions or e.id in self.ctx.callables \
                 or e.id in self.ctx.call_arrays:
             return True
-        if e.id in self.ctx.params and raw in _CALLABLE_SINGLE and e.id not in self.ctx.collections \
+        if e.id in self.ctx.params and re.sub(r"(_prime|')+$", "", raw) in _CALLABLE_SINGLE \
+                and e.id not in self.ctx.collections \
                 and e.id not in self.ctx.numbers:
             return True  # an input f, g or h written f(a): the function is the input
         if e.id in self.ctx.known:

@@ -29,6 +29,7 @@ from qtk.tools.transpile_paper.sizes import (
     size_equation,
     space_dims,
 )
+from qtk.tools.transpile_paper.latex_text import variable_name
 from qtk.tools.transpile_paper.linetokens import split, tokens, top_level
 
 # words that say the name after them is a function the block calls (`gradient $g$`: g(x) is a call)
@@ -240,6 +241,15 @@ def _item(part: list[Tok], ctx: P.Ctx, out: Params, loose: bool) -> str | None:
                     out.derived.append((x.id, ast.Subscript(value=ast.Name(id=e.left.id, ctx=ast.Load()),
                                                             slice=P.const(k), ctx=ast.Load())))
         return e.left.id
+    if isinstance(e, ast.Subscript) and isinstance(e.value, ast.Name) and P.int_value(e.slice) is not None \
+            and e.value.id in ctx.collections and e.value.id not in out.defined():
+        # `initial point $x_0$` where the body computes x_{t+1} from x_t: the input is the sequence's
+        # first term, and the sequence a map from step numbers to terms that starts with it
+        first = variable_name(f"{e.value.id}_{P.int_value(e.slice)}")
+        out.add(first)
+        seq = ast.Dict(keys=[e.slice], values=[ast.Name(id=first, ctx=ast.Load())])
+        out.derived.append((e.value.id, P.mark(seq, map=True)))
+        return None
     _declared_in_relation(e, out, loose)
     return None
 

@@ -117,11 +117,18 @@ def _allocate(s, ctx) -> list[ast.stmt]:
 
     zeros = s.get("zeros") is not None or s.get("zeros2") is not None
     init = P.const(0) if zeros else _expr(s.get("v"), ctx)
-    target = parse_all(s["x"], ctx)
-    if s.get("dims"):  # `create an $n \\times n$ matrix $C$`
-        return [ast.Assign(targets=[store_name(target, ctx)], value=grid(s["dims"], init, ctx))]
+    names = [_named(s[k], ctx) for k in ("x", "y") if s.get(k)]
+    if s.get("dims"):  # `create an $n \\times n$ matrix $C$`, `let $L$ and $M$ be new $n \\times n$ matrices`
+        return [ast.Assign(targets=[store_name(t, ctx)], value=grid(s["dims"], init, ctx)) for t in names]
+    target = names[0]
     size = parse_all(s["n"], ctx) if s.get("n") else None
     return [allocate(target, init, ctx, size)]
+
+
+def _named(toks: list[Tok], ctx: P.Ctx) -> ast.expr:
+    """`$M = (m_{ij})$` (CLRS names a matrix and its entries): the matrix, M."""
+    eq = top_level(toks, lambda t: t.kind == "op" and t.value == "=")
+    return parse_all(toks[: eq[0]] if eq else toks, ctx)
 
 
 def store_name(target: ast.expr, ctx: P.Ctx) -> ast.expr:
@@ -238,6 +245,8 @@ STATEMENTS: list[Phrase] = [
            _allocate_range),
     Phrase("allocate named first", _re(r"(?:create|initiali[sz]e|allocate|make|declare|let) {x} (?:as|to be|be) ART "
                                        + _SEQ + r" of (?:size |length )?{n}(?: (?:elements|entries|items|cells))?"
+                                       + _FILL + r" || (?:create|initiali[sz]e|allocate|make|declare|let) {x}(?: and {y})?"
+                                       r" (?:as|to be|be) ART {dims} (?:" + _SEQ + r"|matrices|arrays|tables|vectors)"
                                        + _FILL), _allocate),
     Phrase("push", _re(r"(?:push|append|add|insert|enqueue|put) {item} (?:onto|on|to|into|in|at the end of) {coll}"),
            _append),

@@ -191,6 +191,8 @@ def _size_test(op: ast.cmpop):
 _METHODS = {
     "length": lambda o, a: call("len", [o]), "size": lambda o, a: call("len", [o]),
     "len": lambda o, a: call("len", [o]), "count": lambda o, a: call("len", [o]) if not a else None,
+    "rows": lambda o, a: call("len", [o]),  # CLRS's A.rows and A.columns
+    "columns": lambda o, a: call("len", [ast.Subscript(value=o, slice=const(0), ctx=ast.Load())]),
     "charat": lambda o, a: _item(o, a[0]) if len(a) == 1 else None,
     "get": lambda o, a: _item(o, a[0]) if len(a) == 1 else None,
     "substring": lambda o, a: ast.Subscript(value=o, slice=ast.Slice(lower=a[0], upper=a[1] if len(a) > 1 else None),
@@ -216,7 +218,7 @@ def member(obj: ast.expr, attr: str, args: list[ast.expr] | None) -> ast.expr:
     Python meaning; any other stays an attribute (CLRS's `v.d`) or a method call."""
     key = attr.lower().replace("_", "")
     build = _METHODS.get(key)
-    if build is not None and (args is not None or key in ("length", "size", "len", "count")):
+    if build is not None and (args is not None or key in ("length", "size", "len", "count", "rows", "columns")):
         built = build(obj, args or [])
         if built is not None:
             return built

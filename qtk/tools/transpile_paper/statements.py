@@ -243,7 +243,8 @@ def _assign(parts: list[list[Tok]], ctx: P.Ctx) -> ast.stmt:
         value = P.call("set", [value])
     if is_number(value):  # `add $x$ to $total$` will add to it
         ctx.numbers.update(t.id for t in targets if isinstance(t, ast.Name))
-    if P.is_empty_set(value) or P.meta(value, "set_of") or isinstance(value, ast.Call) and \
+    if P.is_empty_set(value) or P.meta(value, "set_of") or isinstance(value, (ast.Set, ast.SetComp)) or \
+            isinstance(value, ast.Call) and \
             isinstance(value.func, ast.Name) and value.func.id == "set":
         ctx.sets.update(t.id for t in targets if isinstance(t, ast.Name))
     return ast.Assign(targets=[store(t, ctx) for t in targets], value=value)
