@@ -647,3 +647,64 @@ def test_initial_term_of_an_iterated_sequence_is_the_input():
         \State \Return $x_T$"""))
     assert result.functions[0].params == ["x_0", "eta", "T"]
     assert f(8.0, 0.5, 3) == 1.0
+
+
+# ---- batch 35 (round 5) -------------------------------------------------------------------------
+
+def test_helper_of_a_helper_is_nested_where_the_shared_array_is_created():
+    f, _ = _fn(_algo(r"""
+        \Function{Count}{$n$}
+          \State $col \gets$ an array of $n$ zeros
+          \State \Return \Call{Place}{$1$}
+        \EndFunction
+        \Function{Free}{$r, c$}
+          \For{$k \gets 1$ \To $r - 1$}
+            \If{$col[k] = c$} \State \Return \False \EndIf
+          \EndFor
+          \State \Return \True
+        \EndFunction
+        \Function{Place}{$r$}
+          \If{$r > n$} \State \Return $1$ \EndIf
+          \State $t \gets 0$
+          \For{$c \gets 1$ \To $n$}
+            \If{\Call{Free}{$r, c$}} \State $col[r] \gets c$ \State $t \gets t + \Call{Place}{r + 1}$ \EndIf
+          \EndFor
+          \State \Return $t$
+        \EndFunction"""), "count")
+    assert [f(1), f(3)] == [1, 6]  # permutations: one queen per row and column
+
+
+def test_vector_norms_of_lists():
+    f, _ = _fn(_algo(r"""
+        \Require vectors $x$ and $y$
+        \State \Return $(\|x\|, \|x - y\|_1, \|y\|_\infty)$"""))
+    assert f([3.0, 4.0], [1.0, -6.0]) == (5.0, 12.0, 6.0)
+
+
+def test_choice_in_words_and_a_statement_with_a_trailing_condition():
+    f, _ = _fn(_algo(r"""
+        \Require $x$, $lo$
+        \State $v \gets lo$ \textbf{if} $x < lo$ \textbf{else} $x$
+        \State $v \gets 0$ \textbf{if} $v > 100$
+        \State \Return $v$"""))
+    assert [f(-5, 1), f(7, 1), f(500, 1)] == [1, 7, 0]
+
+
+def test_python_builtins_and_numpy_calls_in_pseudo_code():
+    f, result = _fn(_algo(r"""
+        \Require labels $y_1, \ldots, y_N \in \{0, \ldots, K-1\}$
+        \State $h \gets \texttt{np.zeros}(K)$
+        \For{$i, c$ \textbf{in} enumerate($y$)} \State $h[c] \gets h[c] + i$ \EndFor
+        \State \Return $h$"""))
+    assert result.functions[0].params == ["y", "K"]
+    assert f([1, 0, 1], 2) == [1, 2]
+
+
+def test_two_sequences_of_equal_length_n():
+    f, result = _fn(_algo(r"""
+        \Require two sequences $a$ and $b$ of equal length $n$
+        \State $d \gets 0$
+        \For{$i \gets 1$ \To $n$} \State $d \gets d + |a_i - b_i|$ \EndFor
+        \State \Return $d$"""))
+    assert result.functions[0].params == ["a", "b"]
+    assert f([1, 2, 3], [3, 2, 1]) == 4

@@ -49,8 +49,8 @@ def keyed_arrays(body: list[ast.stmt], inputs: set[str]) -> set[str]:
     s: cnt[c]`), i.e. keyed by values; and arrays it fills itself that it indexes at 0 (`P[0]
     \\gets 0`). They are never shifted, and say nothing about the base of the other arrays."""
     keyed = created_maps(body)
-    items = {n.target.id for n in _walk(body) if isinstance(n, ast.For) and isinstance(n.target, ast.Name)
-             and not P.meta(n.iter, "bounds")}
+    items = {t.id for n in _walk(body) if isinstance(n, ast.For) and not P.meta(n.iter, "bounds")
+             for t in ast.walk(n.target) if isinstance(t, ast.Name)}  # `for c in s`, `for i, c in enumerate(s)`
     allocated = allocations(body)
     for node in _walk(body):
         if not (isinstance(node, ast.Subscript) and P.meta(node, "index") and isinstance(node.value, ast.Name)):

@@ -237,7 +237,28 @@ def _is_math_call(node: ast.expr, fn: str) -> bool:
 
 
 def _norm(p: "Parser") -> ast.expr:
-    P.fail("norms ||x|| have no single Python meaning")
+    """`\\|x\\|`, `\\|x\\|_2`, `\\|x - y\\|_1`, `\\|x\\|_\\infty` of vectors held as lists: the norm of
+    the entries (of the entrywise difference), Euclidean unless the subscript says 1 or infinity."""
+    inner = p.expr()
+    p.expect("op", "||")
+    kind = 2
+    if p.accept("op", "_"):
+        sub = p.script()
+        kind = P.int_value(sub) if P.int_value(sub) in (1, 2) else "inf" \
+            if isinstance(sub, ast.Attribute) and sub.attr == "inf" else None
+        if kind is None:
+            P.fail("a norm other than the 1-, 2- or infinity-norm")
+    v = ast.Name(id="_v", ctx=ast.Load())
+    if isinstance(inner, ast.BinOp) and isinstance(inner.op, (ast.Sub, ast.Add)):
+        pair = ast.Tuple(elts=[ast.Name(id="_v", ctx=ast.Store()), ast.Name(id="_w", ctx=ast.Store())], ctx=ast.Store())
+        gen_iter, target = P.call("zip", [inner.left, inner.right]), pair
+        v = P.binop(v, type(inner.op)(), ast.Name(id="_w", ctx=ast.Load()))
+    else:
+        gen_iter, target = inner, ast.Name(id="_v", ctx=ast.Store())
+    term = P.binop(v, ast.Mult(), v) if kind == 2 else P.call("abs", [v])
+    gen = ast.GeneratorExp(elt=term, generators=[ast.comprehension(target=target, iter=gen_iter, ifs=[], is_async=0)])
+    total = P.call("max" if kind == "inf" else "sum", [gen])
+    return P.call("math.sqrt", [total]) if kind == 2 else total
 
 
 _OP_ATOMS = {

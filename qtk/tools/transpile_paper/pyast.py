@@ -150,7 +150,8 @@ def builtin_call(fname: str, args: list[ast.expr]) -> ast.expr | None:
     n = len(args)
     if fname in ("length", "len", "size", "card", "cardinality", "num_elements") and n == 1:
         return call("len", args)
-    if fname in ("abs", "max", "min", "sum", "range", "sorted", "print", "int", "round", "any", "all") and n:
+    if fname in ("abs", "max", "min", "sum", "range", "sorted", "print", "int", "round", "any", "all",
+                 "enumerate", "zip", "reversed") and n:
         return call(fname, args)
     if fname in ("sqrt", "floor", "ceil", "exp", "log", "log2", "log10", "factorial", "gcd", "prod") and n:
         return call("math." + fname, args)
@@ -213,9 +214,16 @@ _METHODS = {
 }
 
 
+_MODULES = {"np", "numpy", "math", "torch", "jnp"}
+
+
 def member(obj: ast.expr, attr: str, args: list[ast.expr] | None) -> ast.expr:
     """`A.length`, `s.length()`, `s.charAt(i)`, `S.push(x)`, `G.V`: a known member becomes its
     Python meaning; any other stays an attribute (CLRS's `v.d`) or a method call."""
+    if isinstance(obj, ast.Name) and obj.id in _MODULES and args is not None:
+        built = builtin_call(attr.lower(), args)  # `np.zeros(K)`, `math.sqrt(x)`: the library's function
+        if built is not None:
+            return built
     key = attr.lower().replace("_", "")
     build = _METHODS.get(key)
     if build is not None and (args is not None or key in ("length", "size", "len", "count", "rows", "columns")):

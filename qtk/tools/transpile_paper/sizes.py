@@ -48,7 +48,8 @@ def counts_collection(words: list[Tok], after: list[Tok], seg: list[Tok], collec
     if collection not in out.arrays and collection not in ctx.collections:
         return False  # `start $x_0$, step size $\eta$`: x_0 is no array
     if before and before[-1] in _LENGTH_WORDS:  # `of length $n$`, not `window size $k$`
-        return len(before) < 2 or before[-2] in (",", "of", "its", "with", "and", "the", "(")
+        return len(before) < 2 or before[-2] in (",", "of", "its", "with", "and", "the", "(", "equal", "same",
+                                                 "common")  # `$a$ and $b$ of equal length $n$`
     return bool(before and before[-1] == "of" and following in _ELEMENT_WORDS)
 
 

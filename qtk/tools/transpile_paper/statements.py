@@ -78,6 +78,10 @@ def _statement(toks: list[Tok], ctx: P.Ctx) -> list[ast.stmt]:
             and toks[-1].kind == "op":  # x++ / x--
         op = ast.Add() if toks[-1].value == "+" else ast.Sub()
         return [ast.AugAssign(target=store(parse_all(toks[:-2], ctx), ctx), op=op, value=P.const(1))]
+    cond_if = top_level(toks, lambda t: t.kind == "kw" and t.value == "if" and not t.math)
+    if cond_if and cond_if[0] > 0 and not top_level(toks, lambda t: t.kind == "kw" and t.value == "else"):
+        k = cond_if[0]  # `$x \\gets 0$ \\textbf{if} $x < 0$`: the statement, when the condition holds
+        return [ast.If(test=parse_all(toks[k + 1 :], ctx, tuple_ok=False), body=_statement(toks[:k], ctx), orelse=[])]
     swaps = top_level(toks, lambda t: t.kind == "op" and t.value == "swap")
     if len(swaps) == 1:
         a, b = split(toks, swaps)
@@ -269,7 +273,14 @@ def is_number(value: ast.expr) -> bool:
 
 
 def value_of(toks: list[Tok], ctx: P.Ctx) -> ast.expr:
-    """The right side of an assignment: maths, or one of the phrases (`an empty stack`)."""
+    """The right side of an assignment: maths, one of the phrases (`an empty stack`), or a choice
+    written in words (`$lo$ \\textbf{if} $x < lo$ \\textbf{else} $x$`)."""
+    cond_if = top_level(toks, lambda t: t.kind == "kw" and t.value == "if" and not t.math)
+    other = top_level(toks, lambda t: t.kind == "kw" and t.value in ("else", "otherwise") and not t.math)
+    if cond_if and other and 0 < cond_if[0] < other[0]:
+        k, e = cond_if[0], other[0]
+        return ast.IfExp(test=parse_all(toks[k + 1 : e], ctx, tuple_ok=False), body=value_of(toks[:k], ctx),
+                         orelse=value_of(toks[e + 1 :], ctx))
     try:
         return parse_all(toks, ctx)
     except Untranslatable:
