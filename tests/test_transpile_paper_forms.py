@@ -708,3 +708,96 @@ def test_two_sequences_of_equal_length_n():
         \State \Return $d$"""))
     assert result.functions[0].params == ["a", "b"]
     assert f([1, 2, 3], [3, 2, 1]) == 4
+
+
+# ---- batch 36 (round 6) -------------------------------------------------------------------------
+
+def test_table_allocated_from_zero_says_nothing_about_the_inputs_base():
+    f, _ = _fn(_algo(r"""
+        \Function{CutRod}{$p, n$}
+          \State let $r[0..n]$ be a new array
+          \State $r[0] \gets 0$
+          \For{$j \gets 1$ \To $n$}
+            \State $q \gets -\infty$
+            \For{$i \gets 1$ \To $j$} \State $q \gets \max(q, p[i] + r[j - i])$ \EndFor
+            \State $r[j] \gets q$
+          \EndFor
+          \State \Return $r[n]$
+        \EndFunction"""))
+    assert f([1, 5, 8, 9], 4) == 10
+
+
+def test_gradient_names_beside_updated_inputs_and_data_given_as_an_indexed_family():
+    f, result = _fn(_algo(r"""
+        \Require parameters $w, b$; data $\{(x_i, y_i)\}_{i=1}^{N}$; learning rate $\eta$
+        \Ensure updated $w$ and $b$
+        \State $g_w \gets 0$, $g_b \gets 0$
+        \For{$i = 1$ \textbf{to} $N$}
+          \State $g_w \gets g_w + (w x_i + b - y_i) x_i$
+          \State $g_b \gets g_b + (w x_i + b - y_i)$
+        \EndFor
+        \State $w \gets w - \eta g_w / N$
+        \State $b \gets b - \eta g_b / N$"""))
+    assert result.functions[0].params == ["w", "b", "x", "y", "eta"]
+    assert f(0.0, 0.0, [1.0], [2.0], 0.5) == (1.0, 1.0)
+
+
+def test_extract_min_by_the_key_array_over_vertices_numbered_by_the_matrix():
+    f, result = _fn(_algo(r"""
+        \Require a graph on vertices $0, \ldots, n-1$ given by its weight matrix $W$
+        \For{each vertex $v$} \State $key[v] \gets \infty$ \EndFor
+        \State $key[0] \gets 0$
+        \State $Q \gets \{0, \ldots, n - 1\}$
+        \State $total \gets 0$
+        \While{$Q \neq \emptyset$}
+          \State $u \gets \textsc{Extract-Min}(Q)$
+          \State $total \gets total + key[u]$
+          \For{$v \gets 0$ \To $n - 1$}
+            \If{$v \in Q$ \textbf{and} $W[u][v] < key[v]$} \State $key[v] \gets W[u][v]$ \EndIf
+          \EndFor
+        \EndWhile
+        \State \Return $total$"""))
+    assert result.functions[0].params == ["W"]
+    assert f([[0, 1, 4], [1, 0, 2], [4, 2, 0]]) == 3
+
+
+def test_elements_of_a_list_of_words_have_a_length():
+    f, _ = _fn(_algo(r"""
+        \Require a list $W$ of words
+        \State $t \gets 0$
+        \For{$w \in W$} \State $t \gets t + |w|$ \EndFor
+        \State \Return $t$"""))
+    assert f(["ab", "cde"]) == 5
+
+
+def test_algdef_do_while_block():
+    pre = ("\\usepackage{algpseudocode}\n"
+           "\\algdef{SE}[DOWHILE]{Do}{doWhile}{\\algorithmicdo}[1]{\\algorithmicwhile\\ #1}")
+    f, _ = _fn(_algo(r"""
+        \Require $n \ge 0$
+        \State $s \gets 0$
+        \Do
+          \State $s \gets s + (n \bmod 10)$
+          \State $n \gets \lfloor n / 10 \rfloor$
+        \doWhile{$n > 0$}
+        \State \Return $s$""", pre))
+    assert [f(0), f(909)] == [0, 18]
+
+
+def test_max_over_a_set_builder_with_an_index_chain():
+    f, _ = _fn(_algo(r"""
+        \Require $a_1, \ldots, a_n$
+        \State \Return $\max\{a_i - a_j : 1 \le j < i \le n\}$"""))
+    assert f([3, 1, 4, 1, 5]) == 4
+
+
+def test_set_and_compute_phrases_with_descriptive_words():
+    f, _ = _fn(_algo(r"""
+        \Require real numbers $x_1, \ldots, x_n$
+        \State Set the accumulator $s$ to $0$.
+        \For{every $i$ from $1$ to $n$}
+          \State Compute the fractional part $r = x_i - \lfloor x_i \rfloor$.
+          \State Add $r$ to $s$.
+        \EndFor
+        \State \Return $s$"""))
+    assert f([1.5, 2.25]) == 0.75

@@ -180,6 +180,16 @@ PHRASES = {
         \Require a set $F$
         \State $u \gets$ any element of $F$
         \State \Return $u$""", ({5},), 5),
+    ("statement", "remove end"): (r"""
+        \Require a list $L$
+        \State remove the first element $x$ from $L$
+        \State remove the last element $y$ from $L$
+        \State \Return $(x, y, L)$""", ([1, 2, 3, 4],), (1, 4, [2, 3])),
+    ("value", "priority queue of"): (r"""
+        \Require $f_1, \ldots, f_n$
+        \State $Q \gets$ a min-priority queue holding $f_1, \ldots, f_n$
+        \State $x \gets \textsc{Extract-Min}(Q)$
+        \State \Return $(x, Q)$""", ([5, 2, 7],), (2, [5, 7])),
     ("value", "copy"): (r"""
         \Require a list $A$
         \State $B \gets$ a copy of $A$

@@ -127,7 +127,8 @@ def _read_item(body: Src, name: str, start: int, j: int, defs: Definitions) -> t
     if name in defs.blocks:  # \algblock{ParFor}{..} blocks are often used as \ParFor{header}
         kind, n_args = "block:" + name, max(defs.blocks[name][2], 1 if read_group(text, j) else 0)
     elif name not in _CMDS:
-        kind, n_args = "blockend:" + name, 0
+        tail = [k for _, (e, k, _) in defs.blocks.items() if e == name and k in ("DoWhile", "Until")]
+        kind, n_args = "blockend:" + name, 1 if tail else 0  # `\\doWhile{$n > 0$}` carries the condition
     else:
         kind, n_args = _CMDS[name]
     option = None
@@ -272,6 +273,8 @@ def _user_block(it: _Item, defs: Definitions, line: int, raw: str, arg: Src) -> 
         node: ir.Node = ir.For(line, arg, raw, [])
     elif kind == "While" and it.args:
         node = ir.While(line, arg, raw, [])
+    elif kind in ("DoWhile", "Until"):
+        node = ir.Repeat(line, [], None, until=(kind == "Until"))
     else:
         node = ir.Block(line, [], label=it.name, raw=raw, opaque=True)
     return node, node.body
@@ -293,7 +296,7 @@ def _close(it: _Item, stack: list[_Frame], body: Src, block_ends: dict[str, str]
         open_line, open_col = doc.line_col(body.offset(frame.item.start))
         raise doc.error(at, f"\\{it.name} closes \\{frame.item.name} opened at line {open_line}, "
                         f"column {open_col}")
-    if it.kind == "until":
+    if it.kind == "until" or it.kind.startswith("blockend:") and isinstance(frame.node, ir.Repeat):
         frame.node.cond = it.args[0] if it.args else Src.const("", body.offset(it.start))
         frame.node.cond_line, frame.node.raw = line, raw
     if isinstance(frame.node, ir.Function):

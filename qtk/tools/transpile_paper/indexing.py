@@ -157,7 +157,7 @@ def decide(body: list[ast.stmt], arrays: dict[str, tuple[ast.expr, ast.expr]],
         if v in (0, 1):
             ev.add(v, STRONG, f"{arr}[{v}..] is declared")
     for arr, lo in allocations(body).items():  # maps keyed by values say nothing about the base
-        if lo in (0, 1) and arr not in keyed:
+        if lo == 1 and arr not in keyed:  # a table from 0 (`r[0..n]`, DP) is no sign for the inputs
             ev.add(lo, STRONG, f"{arr}[{lo}..] is allocated")
     index_vars, offsets = _index_vars(body, allocated, ev)
     for node in _walk(body):  # A[\\lceil n/2 \\rceil] reaches A[n] when n = 1: only valid 1-based

@@ -59,6 +59,8 @@ def for_tokens(toks: list[Tok], ctx: P.Ctx) -> ast.For:
             raise Untranslatable("a loop over a set given by a condition")  # i \\in N, i \\le n
         if P.meta(iterable, "style") == "numbers":
             raise Untranslatable("a loop over a set of numbers")
+        if isinstance(target, ast.Name) and isinstance(iterable, ast.Name) and iterable.id in ctx.holds_collections:
+            ctx.collections.add(target.id)  # `$w \\in W$` with W `a list of words`: |w| is its length
         iterable = _ordered(iterable, target, order, ctx)
     elif _vertex_loop(toks, ctx) is not None:
         target, iterable = _vertex_loop(toks, ctx)
@@ -180,6 +182,9 @@ def _vertex_loop(toks: list[Tok], ctx: P.Ctx) -> tuple[ast.expr, ast.expr] | Non
         iterable: ast.expr = ast.Name(id="V", ctx=ast.Load())
     elif "G" in names:
         iterable = P.call("range", [P.call("len", [ast.Name(id="G", ctx=ast.Load())])])
+    elif len(ctx.params & ctx.collections) == 1:  # the graph's one array input: a weight matrix W
+        graph = next(iter(ctx.params & ctx.collections))
+        iterable = P.call("range", [P.call("len", [ast.Name(id=graph, ctx=ast.Load())])])
     else:
         return None
     return store(parse_all(maths, ctx), ctx), iterable

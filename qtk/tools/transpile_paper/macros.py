@@ -279,7 +279,7 @@ def _alg_block(text: str, j: int, definer: str, defs: Definitions | None) -> int
     _, j = _optional(text, j)
     start, j = _cs_name(text, j)
     end, j = _cs_name(text, j)
-    n_args = 0
+    n_args, end_args = 0, 0
     texts: list[str] = []
     while True:  # the optional counts/defaults and the start/end texts, in whatever mix
         k = skip_ws(text, j)
@@ -287,6 +287,8 @@ def _alg_block(text: str, j: int, definer: str, defs: Definitions | None) -> int
             opt, j = _optional(text, k)
             if opt and opt.strip().isdigit() and not texts:
                 n_args = int(opt.strip())
+            elif opt and opt.strip().isdigit() and len(texts) == 1:
+                end_args = int(opt.strip())  # `\\algdef{SE}[DOWHILE]{Do}{doWhile}{..}[1]{..}`: the end's argument
         elif k < len(text) and text[k] == "{" and definer != "algblock" and len(texts) < 2:
             t, j = _group(text, k)
             texts.append(t)
@@ -295,6 +297,9 @@ def _alg_block(text: str, j: int, definer: str, defs: Definitions | None) -> int
     if defs is not None:
         label = (start + " " + " ".join(texts)).lower()
         kind = "While" if "while" in label else "For" if "for" in label else "Block"
+        if end_args and len(texts) == 2:  # the condition comes at the end: do ... while / repeat ... until
+            tail = (end + " " + texts[1]).lower()
+            kind = "DoWhile" if "while" in tail else "Until" if "until" in tail else kind
         defs.blocks[start] = (end, kind, n_args)
     return j
 

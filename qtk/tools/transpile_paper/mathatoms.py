@@ -110,6 +110,11 @@ def _ellipsis_range(items: list) -> ast.expr | None:
     if k not in (1, 2) or len(items) != k + 2:
         P.fail("cannot read this \\ldots sequence")
     start, stop = items[0], items[-1]
+    if k == 1 and isinstance(start, ast.Subscript) and isinstance(stop, ast.Subscript) \
+            and isinstance(start.value, ast.Name) and isinstance(stop.value, ast.Name) \
+            and start.value.id == stop.value.id and not isinstance(start.slice, ast.Slice):
+        bounds = P.mark(ast.Slice(lower=start.slice, upper=stop.slice), inclusive=True)  # [f_1, ..., f_n]: f's entries
+        return P.mark(ast.Subscript(value=start.value, slice=bounds, ctx=ast.Load()), index=True)
     step = None
     if k == 2:
         step = P.difference(items[1], items[0])
@@ -121,11 +126,19 @@ def _ellipsis_range(items: list) -> ast.expr | None:
 def _set_literal(p: "Parser") -> ast.expr:
     if p.accept("op", "}s"):
         return P.empty_set()
+    start = p.i
     first = p.expr()
     if isinstance(first, ast.Name) and (p.at("op", ":") or p.at("op", "mid") or p.at("op", "|")):
         p.ctx.known.add(first.id)  # `\\{i : x_i > 0\\}`: i is bound here
     if p.accept("op", ":") or p.accept("op", "mid") or p.accept("op", "|"):
         cond = p.expr()
+        chain = _index_chain(cond)
+        if chain is not None:  # `\\{a_i - a_j : 1 \\le j < i \\le n\\}`: read the element again, i and j bound
+            p.ctx.known.update(chain[0])
+            p.ctx.labels -= {key for key in p.ctx.labels if key[1] in chain[0]}
+            end, p.i = p.i, start
+            first = p.expr()
+            p.i = end
         p.expect("op", "}s")
         return _set_builder(first, cond)
     items = [first]
@@ -149,6 +162,12 @@ def _set_builder(first: ast.expr, cond: ast.expr) -> ast.expr:
         gen, elt, ifs = cond, first, []
     elif isinstance(cond, ast.BoolOp) and isinstance(cond.op, ast.And) and _is_member(cond.values[0]):
         gen, elt, ifs = cond.values[0], first, cond.values[1:]
+    elif _index_chain(cond) is not None:  # `\\{a_i - a_j : 1 \\le j < i \\le n\\}`: every pair in range
+        names, lo, hi = _index_chain(cond)
+        gens = [ast.comprehension(target=ast.Name(id=v, ctx=ast.Store()), iter=P.make_range(lo, hi), ifs=[],
+                                  is_async=0) for v in names]
+        gens[-1].ifs = [cond]
+        return ast.SetComp(elt=first, generators=gens)
     elif isinstance(first, ast.Name):  # `\\{i : x_i > 0\\}`: i runs over the positions of x
         comp = ast.comprehension(target=_store(first), iter=_positions(first, cond), ifs=[cond], is_async=0)
         return ast.SetComp(elt=first, generators=[comp])
@@ -156,6 +175,19 @@ def _set_builder(first: ast.expr, cond: ast.expr) -> ast.expr:
         P.fail("set-builder notation needs `x \\in S` on one side of the colon")
     comp = ast.comprehension(target=_store(gen.left), iter=gen.comparators[0], ifs=ifs, is_async=0)
     return ast.SetComp(elt=elt, generators=[comp])
+
+
+def _index_chain(cond: ast.expr) -> tuple[list[str], ast.expr, ast.expr] | None:
+    """`1 \\le j < i \\le n` -> (["j", "i"], 1, n): the names between two bounds and the whole range."""
+    if not (isinstance(cond, ast.Compare) and len(cond.ops) >= 2
+            and all(isinstance(o, (ast.Lt, ast.LtE)) for o in cond.ops)):
+        return None
+    inner = cond.comparators[:-1]
+    if not all(isinstance(x, ast.Name) for x in inner):
+        return None
+    lo = cond.left if isinstance(cond.ops[0], ast.LtE) else P.add_const(cond.left, 1)
+    hi = cond.comparators[-1] if isinstance(cond.ops[-1], ast.LtE) else P.add_const(cond.comparators[-1], -1)
+    return [x.id for x in inner], lo, hi
 
 
 def _is_member(e: ast.expr) -> bool:
@@ -313,7 +345,13 @@ def _bigop(p: "Parser", op: str) -> ast.expr:
     if p.at("op", "("):
         args = p.call_args()
     elif p.accept("op", "{s"):
-        args = [x for x in _items(p, "}s") if x is not _ELLIPSIS]
+        group = _set_literal(p)  # \\max\\{a, b\\}, or over a set-builder \\max\\{a_i - a_j : 1 \\le j < i \\le n\\}
+        if isinstance(group, ast.SetComp):  # every value, repeats included (a sum counts them all)
+            args = [ast.GeneratorExp(elt=group.elt, generators=group.generators)]
+        elif isinstance(group, ast.Set):
+            args = list(group.elts)
+        else:
+            args = [group]
     elif p.accept("op", "{"):
         inner = _group(p)
         args = list(inner.elts) if isinstance(inner, ast.Tuple) else [inner]

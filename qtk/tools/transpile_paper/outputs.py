@@ -36,7 +36,13 @@ def declared_return(outputs: list[ir.IO], body: list[ast.stmt], params: set[str]
     None when the body returns or nothing fits."""
     if not outputs or _returns_value(body):
         return None
-    assigned = _assigned(body) - params
+    assigned = _assigned(body)
+    # the block's own variables first; inputs it assigns anew (`updated $w$ and $b$`) when none fits
+    return _output_of(outputs, body, assigned - params, ctx) or _output_of(outputs, body, assigned, ctx)
+
+
+def _output_of(outputs: list[ir.IO], body: list[ast.stmt], assigned: set[str],
+               ctx: P.Ctx | None) -> ast.Return | None:
     loops = {n.id for stmt in body for f in ast.walk(stmt) if isinstance(f, (ast.For, ast.comprehension))
              for n in ast.walk(f.target) if isinstance(n, ast.Name)}
     several = [n for io in outputs for n in _named_alone(io.text.text, assigned - loops)]

@@ -23,6 +23,7 @@ from qtk.tools.transpile_paper.sizes import (
     element_form,
     grid_dims,
     ident,
+    indexed_family,
     single_name,
     listed,
     sequence,
@@ -37,6 +38,8 @@ _FUNCTION_WORDS = {"function", "functions", "gradient", "oracle", "map", "mappin
                    "objective", "policy", "model", "kernel", "metric", "predicate", "comparator",
                    "heuristic", "callback", "procedure"}
 # words that say the names after them are collections (so |s| is len(s), not abs(s))
+_PLURAL_COLLECTIONS = {"words", "strings", "lists", "sets", "arrays", "sequences", "vectors", "tuples", "pairs",
+                       "paths", "rows", "sentences", "documents"}
 _COLLECTION_WORDS = {"string", "strings", "array", "arrays", "list", "lists", "sequence", "sequences",
                      "set", "sets", "vector", "vectors", "word", "words", "text", "matrix", "queue",
                      "stack", "multiset", "tuple", "permutation"}
@@ -80,6 +83,7 @@ def io_params(text: str, ctx: P.Ctx, out: Params) -> Params:
                 out.add(ident(names[-1]))
         return out
     last_collection: str | None = None
+    pending: list[tuple[str, str | None]] = []
     typed = False  # the last words named a kind of collection (`two strings $s$ and $t$`)
     for k, (words, seg) in enumerate(segments):
         lowered = {w.value.lower() for w in words}
@@ -89,6 +93,9 @@ def io_params(text: str, ctx: P.Ctx, out: Params) -> Params:
         if lowered & _FUNCTION_WORDS and single_name(seg):
             ctx.callables.add(ident(seg[0]))
         after = segments[k + 1][0] if k + 1 < len(segments) else _words_after(toks)
+        if single_name(seg) and len(after) >= 2 and after[0].value.lower() == "of" \
+                and after[1].value.lower() in _PLURAL_COLLECTIONS:
+            ctx.holds_collections.add(ident(seg[0]))  # `a list $W$ of words`: each element has a length
         if counts_collection(words, after, seg, last_collection, ctx, out):
             out.derived.append((ident(seg[0]), P.call("len", [ast.Name(id=last_collection, ctx=ast.Load())])))
             continue
@@ -107,6 +114,14 @@ def io_params(text: str, ctx: P.Ctx, out: Params) -> Params:
         if element_form(words, seg):  # `edges $E$ as triples $(u, v, w)$`: the form of E's elements
             columns(seg, last_collection, out)
             continue
+        counted = _numbered_range(seg)
+        if counted is not None and counted not in out.defined():
+            pending.append((counted, last_collection))  # `vertices $0, \\ldots, n-1$`: n counts them
+            continue
+        family = indexed_family(seg, ctx, out)  # `data $\\{(x_i, y_i)\\}_{i=1}^{N}$`
+        if family:
+            last_collection = family
+            continue
         parts = [p for p in split(seg, top_level(seg, lambda t: t.kind == "op" and t.value == ",")) if p]
         seq = sequence(parts, ctx, out)
         if seq:
@@ -115,8 +130,30 @@ def io_params(text: str, ctx: P.Ctx, out: Params) -> Params:
         for part in parts:
             got = _item(part, ctx, out, loose=True)
             last_collection = got or last_collection
+    for name, before in pending:
+        if name in out.defined():
+            continue
+        if last_collection and last_collection != before:  # the matrix named after them: a row each
+            out.derived.append((name, P.call("len", [ast.Name(id=last_collection, ctx=ast.Load())])))
+        else:
+            out.add(name)
     _derive_bounds(out)
     return out
+
+
+def _numbered_range(seg: list[Tok]) -> str | None:
+    """`0, \\ldots, n-1` or `1, \\ldots, n` (numbers, not an array's entries): the count n."""
+    parts = split(seg, top_level(seg, lambda t: t.kind == "op" and t.value == ","))
+    if len(parts) != 3 or len(parts[1]) != 1 or parts[1][0].value not in ("...", "..") \
+            or len(parts[0]) != 1 or parts[0][0].kind != "num" or parts[0][0].value not in ("0", "1"):
+        return None
+    last = parts[2]
+    if parts[0][0].value == "1" and len(last) == 1 and last[0].kind == "name":
+        return ident(last[0])
+    if parts[0][0].value == "0" and len(last) == 3 and last[0].kind == "name" and last[1].value == "-" \
+            and last[2].value == "1":
+        return ident(last[0])
+    return None
 
 
 def sizes_from_io(params: Params, texts: list[str], ctx: P.Ctx) -> None:

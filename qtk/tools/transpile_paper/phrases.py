@@ -224,6 +224,15 @@ def _any_element(s, ctx) -> ast.expr:
     return P.call("next", [P.call("iter", [_expr(s["coll"], ctx)])])
 
 
+def _remove_end(s, ctx) -> list[ast.stmt]:
+    """`remove the first element $x$ from $L$`: x is L's first (or last, top) entry, taken out."""
+    front = s["end"] in ("first", "front")
+    value = P.method(_expr(s["coll"], ctx), "pop", [P.const(0)] if front else [])
+    if s.get("x") is None:
+        return [ast.Expr(value=value)]
+    return [ast.Assign(targets=[store(parse_all(s["x"], ctx), ctx)], value=value)]
+
+
 def _postfix_loop(s, ctx) -> list[ast.stmt]:
     """`$K[c] \\gets 0$ for $c = 0, \\ldots, W$`: the loop comes after its body."""
     from qtk.tools.transpile_paper.loops import for_tokens
@@ -257,8 +266,10 @@ STATEMENTS: list[Phrase] = [
     Phrase("sort", _re(r"sort {coll}(?: in (?P<order>increasing|ascending|non-decreasing|decreasing|descending"
                        r"|non-increasing) order)?"), _sort),
     Phrase("reverse", _re(r"reverse {coll}"), _method("reverse")),
-    Phrase("set", _re(r"(?:set|assign|initiali[sz]e|init|reset) {x} (?:to|:=|as|with|equal to) (?P<rest>.+)"),
-           _set_to),
+    Phrase("set", _re(r"(?:set|assign|initiali[sz]e|init|reset) (?:the )?(?:[a-z-]+ ){0,2}{x} (?:to|:=|as|with|equal to)"
+                      r" (?P<rest>.+)"), _set_to),
+    Phrase("remove end", _re(r"(?:remove|take|pop|delete|extract) the (?P<end>first|last|front|top) (?:element|item|entry)"
+                             r"(?: {x})? (?:from|of|off) {coll}"), _remove_end),
     Phrase("choose", _re(r"(?:pick|choose|select|take|extract|get)(?P<remove> and remove)? (?:(?:any|a|an|some|one|an arbitrary)"
                          r" )?(?:(?:element|item|member|vertex|node|entry) )?{x} (?:from|of|in) {coll}"), _choose),
     Phrase("increase", _re(r"(?:increase|raise|increment) {x} by {v}"), _update(ast.Add())),
@@ -266,7 +277,7 @@ STATEMENTS: list[Phrase] = [
     Phrase("scale", _re(r"multiply {x} by {v}"), _update(ast.Mult())),
     Phrase("divide", _re(r"divide {x} by {v}"), _update(ast.Div())),
     Phrase("compute", _re(r"(?:compute|calculate|evaluate|update|let|set|obtain|assign|store|initiali[sz]e|init)"
-                          r" {code}"),
+                          r" (?:the )?(?:[a-z-]+ ){0,3}{code}"),
            _verb_then_code),
     Phrase("postfix loop", _re(r"{body},? for (?:all |each |every )?(?P<noun>vertex |vertices |node |nodes )?{loop}"),
            _postfix_loop),
@@ -299,6 +310,15 @@ def _map_each(s, ctx) -> ast.expr:
     gen = ast.comprehension(target=ast.Name(id=key, ctx=ast.Store()), iter=_expr(s["coll"], ctx), ifs=[], is_async=0)
     return P.mark(ast.DictComp(key=ast.Name(id=key, ctx=ast.Load()), value=_expr(s["v"], ctx), generators=[gen]),
                   map=True)
+
+
+def _queue_of(s, ctx) -> ast.expr:
+    """`a min-priority queue holding $f_1, \\ldots, f_n$`: a list of those items (Extract-Min takes
+    the least)."""
+    toks = s["items"]
+    items = parse_all([Tok("op", "[", toks[0].at)] + toks + [Tok("op", "]", toks[-1].at)], ctx)
+    listed = isinstance(items, ast.List) or isinstance(items, ast.Call) and getattr(items.func, "id", "") == "list"
+    return items if listed else P.call("list", [items])
 
 
 def _zeros(s, ctx) -> ast.expr:
@@ -336,6 +356,10 @@ VALUES: list[Phrase] = [
                               r" (?:of )?(?:each|every|all|all the) (?:[\w-]+ )?(?:in|of|from) {coll} (?:onto|to) {v}"),
            _map_each),
     Phrase("empty map", _re(r"ART empty (?:map|dictionary|dict|hash table|hash map|mapping)"), _empty("map")),
+    Phrase("priority queue of", _re(r"ART (?:min-priority|min priority|priority|min-heap|min heap|heap) queue"
+                                    r" (?:holding|containing|with|of|over|on) {items}"
+                                    r" || ART (?:min-heap|min heap|heap) (?:holding|containing|with|of|over|on) {items}"),
+           _queue_of),
     Phrase("empty list", _re(r"ART empty (?:list|stack|queue|array|sequence|vector|string)"), _empty("list")),
     Phrase("zeros", _re(r"ART (?:{dims} )?" + _SEQ + r" of (?:{n} )?zeros || ART {dims} zero " + _SEQ
                         + r" || ART zero " + _SEQ + r" of (?:size|shape) {dims}"), _zeros),

@@ -32,6 +32,7 @@ class Ctx:
     params: set[str] = field(default_factory=set)  # the function's inputs, once known (pass 2)
     declared: set[str] = field(default_factory=set)  # names in the header and Require/Input text
     labels: set[tuple[str, str]] = field(default_factory=set)  # (m, i): m_i used before any i
+    holds_collections: set[str] = field(default_factory=set)  # inputs described as lists of words, sets...
 
 
 def mark(node: ast.AST, **kw: Any) -> ast.AST:

@@ -85,12 +85,16 @@ def queues_from_empty_sets(body: list[ast.stmt]) -> list[ast.stmt]:
 
 def scalar_labels(body: list[ast.stmt], names: list[str], params: set[str]) -> tuple[list[ast.stmt], list[str]]:
     """`g_w \\gets ...` and `g_b` beside the scalars w and b: a never-created name subscripted only
-    by variables that are neither loop variables, inputs, counters nor positions of another array is
-    a family of names (g_w, g_b), not an array. Returns the body and the names still arrays."""
+    by variables that are neither loop variables, counters, positions of another array nor inputs
+    the body never assigns (`g_w` beside an input w updated by `w \\gets w - \\eta g_w` is a name; `col_r`
+    with r a helper's read-only input is col[r]) is a family of names (g_w, g_b), not an array.
+    Returns the body and the names still arrays."""
     loops = {n.id for node in _walk(body) for t in _loop_targets(node) for n in ast.walk(t)
              if isinstance(n, ast.Name)}
     stepped = {t.id for node in _walk(body) if isinstance(node, (ast.Assign, ast.AugAssign))
                for t in _targets(node) if isinstance(t, ast.Name) and _steps_by_one(node, t.id)}
+    assigned = {t.id for node in _walk(body) if isinstance(node, (ast.Assign, ast.AugAssign))
+                for t in _targets(node) if isinstance(t, ast.Name)}
     subs: dict[str, list[ast.Subscript]] = {}
     for node in _walk(body):
         if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name):
@@ -98,7 +102,7 @@ def scalar_labels(body: list[ast.stmt], names: list[str], params: set[str]) -> t
     positions = {s.slice.id for root, found in subs.items() if root not in names for s in found
                  if isinstance(s.slice, ast.Name)}
     labels = {n for n in names if n in subs and all(
-        isinstance(s.slice, ast.Name) and s.slice.id not in loops | params | stepped | positions
+        isinstance(s.slice, ast.Name) and s.slice.id not in loops | stepped | positions | (params - assigned)
         for s in subs[n])}
     if not labels:
         return body, names
@@ -169,12 +173,28 @@ def loop_sizes(body: list[ast.stmt], free: list[str], inputs: set[str]) -> list[
         size = _minus_one_of(stop) if start == 0 else stop if start is not None and start >= 1 else None
         if not (isinstance(size, ast.Name) and size.id in free and size.id not in found):
             continue
-        indexed = [n.value.id for n in _walk(node.body) if isinstance(n, ast.Subscript)
-                   and isinstance(n.value, ast.Name) and n.value.id in inputs
-                   and isinstance(n.slice, ast.Name) and n.slice.id == node.target.id]
-        if indexed:
-            found[size.id] = P.call("len", [ast.Name(id=indexed[0], ctx=ast.Load())])
+        indexed = [_sized_part(n) for n in _walk(node.body) if isinstance(n, ast.Subscript)
+                   and _root_name(n) in inputs and isinstance(n.slice, ast.Name) and n.slice.id == node.target.id]
+        if indexed:  # u[i]: len(u); W[u][v]: v runs over a row, len(W[0])
+            found[size.id] = P.call("len", [indexed[0]])
     return list(found.items())
+
+
+def _root_name(e: ast.expr) -> str | None:
+    while isinstance(e, ast.Subscript):
+        e = e.value
+    return e.id if isinstance(e, ast.Name) else None
+
+
+def _sized_part(sub: ast.Subscript) -> ast.expr:
+    """What the index of `sub` runs over: the array itself, or its first row for W[u][v]."""
+    depth, e = 0, sub.value
+    while isinstance(e, ast.Subscript):
+        depth, e = depth + 1, e.value
+    part: ast.expr = ast.Name(id=e.id, ctx=ast.Load())
+    for _ in range(depth):
+        part = ast.Subscript(value=part, slice=P.const(0), ctx=ast.Load())
+    return part
 
 
 def _minus_one_of(e: ast.expr) -> ast.expr | None:

@@ -205,3 +205,40 @@ def listed(part: list[Tok], ctx: P.Ctx, out: Params) -> str | None:
     if element != name:
         out.derived.append((element, ast.Name(id=name, ctx=ast.Load())))
     return name
+
+
+def indexed_family(seg: list[Tok], ctx: P.Ctx, out: Params) -> str | None:
+    """`\\{(x_i, y_i)\\}_{i=1}^{N}` or `(a_j)_{j=1}^{m}`: arrays x and y (or a) numbered lo..hi,
+    so N is their length. Returns the first array's name, or None when seg is not that form."""
+    unders = top_level(seg, lambda t: t.kind == "op" and t.value == "_")
+    if not unders or unders[-1] < 2:
+        return None
+    k = unders[-1]
+    body, script = seg[:k], seg[k + 1 :]
+    if not (len(script) >= 7 and script[0].value == "{" and script[1].kind == "name" and script[2].value == "="):
+        return None
+    close = next((j for j, t in enumerate(script) if t.kind == "op" and t.value == "}"), None)
+    if close is None or close + 2 > len(script) or script[close + 1].value != "^":
+        return None
+    var, lo = script[1].value, P.int_value(parse_all(script[3:close], ctx)) if close > 3 else None
+    hi_toks = script[close + 2 :]
+    if hi_toks and hi_toks[0].value == "{" and hi_toks[-1].value == "}":
+        hi_toks = hi_toks[1:-1]
+    if lo is None or not hi_toks:
+        return None
+    while len(body) >= 2 and (body[0].value, body[-1].value) in (("{s", "}s"), ("(", ")"), ("[", "]")):
+        body = body[1:-1]
+    items = split(body, top_level(body, lambda t: t.kind == "op" and t.value == ","))
+    names = []
+    for item in items:
+        if item and item[0].value == "{":
+            item = item[1:-1]
+        if not (len(item) == 3 and item[0].kind == "name" and item[1].value == "_" and item[2].value == var):
+            return None
+        names.append(ident(item[0]))
+    hi = parse_all(hi_toks, ctx)
+    for name in names:
+        ctx.collections.add(name)
+        out.add(name)
+        out.arrays[name] = (P.const(lo), hi)
+    return names[0]

@@ -90,7 +90,8 @@ def _statement(toks: list[Tok], ctx: P.Ctx) -> list[ast.stmt]:
     if not gets:
         gets = top_level(toks, lambda t: t.kind == "op" and t.value == "=")[:1]
     if gets:
-        return [_assign(split(toks, gets), ctx)]
+        assign = _assign(split(toks, gets), ctx)
+        return _extract_min(assign, ctx) or [assign]
     aug = top_level(toks, lambda t: t.kind == "op" and t.value in ("+=", "-=", "*="))
     if len(aug) == 1:
         target, value = split(toks, aug)
@@ -252,6 +253,32 @@ def _assign(parts: list[list[Tok]], ctx: P.Ctx) -> ast.stmt:
             isinstance(value.func, ast.Name) and value.func.id == "set":
         ctx.sets.update(t.id for t in targets if isinstance(t, ast.Name))
     return ast.Assign(targets=[store(t, ctx) for t in targets], value=value)
+
+
+_EXTRACT = {"extract_min": "min", "extractmin": "min", "delete_min": "min", "remove_min": "min", "pop_min": "min",
+            "extract_max": "max", "extractmax": "max", "delete_max": "max", "remove_max": "max", "pop_max": "max"}
+_KEYS = ("key", "d", "dist", "distance", "cost", "priority")
+
+
+def _extract_min(assign: ast.Assign, ctx: P.Ctx) -> list[ast.stmt] | None:
+    """`$u \\gets \\textsc{Extract-Min}(Q)$` (CLRS): the least element of Q by the algorithm's key
+    array (key, d, dist, ... when it has one; else by value), taken out of Q."""
+    v = assign.value
+    if not (isinstance(v, ast.Call) and isinstance(v.func, ast.Name) and v.func.id in _EXTRACT
+            and len(v.args) == 1 and v.func.id not in ctx.functions.values()):
+        return None
+    ctx.unknown_calls.discard(v.func.id)
+    queue, keywords = v.args[0], []
+    key = next((k for k in _KEYS if k in ctx.collections and k in ctx.known), None)
+    if key is not None:
+        args = ast.arguments(posonlyargs=[], args=[ast.arg(arg="_e")], kwonlyargs=[], kw_defaults=[], defaults=[])
+        entry = P.mark(ast.Subscript(value=ast.Name(id=key, ctx=ast.Load()), slice=ast.Name(id="_e", ctx=ast.Load()),
+                                     ctx=ast.Load()), index=True)
+        keywords = [ast.keyword(arg="key", value=ast.Lambda(args=args, body=entry))]
+    assign.value = P.call(_EXTRACT[v.func.id], [queue], keywords)
+    target = copy.deepcopy(assign.targets[0])
+    target.ctx = ast.Load()
+    return [assign, ast.Expr(value=P.method(copy.deepcopy(queue), "remove", [target]))]
 
 
 def _layer_target(target: ast.expr, ctx: P.Ctx) -> ast.expr:
