@@ -254,7 +254,8 @@ STATEMENTS: list[Phrase] = [
            _allocate_range),
     Phrase("allocate named first", _re(r"(?:create|initiali[sz]e|allocate|make|declare|let) {x} (?:as|to be|be) ART "
                                        + _SEQ + r" of (?:size |length )?{n}(?: (?:elements|entries|items|cells))?"
-                                       + _FILL + r" || (?:create|initiali[sz]e|allocate|make|declare|let) {x}(?: and {y})?"
+                                       + _FILL + r" || (?:create|initiali[sz]e|allocate|make|declare|let)"
+                                       r" {x}(?: and {y})?"
                                        r" (?:as|to be|be) ART {dims} (?:" + _SEQ + r"|matrices|arrays|tables|vectors)"
                                        + _FILL), _allocate),
     Phrase("push", _re(r"(?:push|append|add|insert|enqueue|put) {item} (?:onto|on|to|into|in|at the end of) {coll}"),
@@ -266,12 +267,13 @@ STATEMENTS: list[Phrase] = [
     Phrase("sort", _re(r"sort {coll}(?: in (?P<order>increasing|ascending|non-decreasing|decreasing|descending"
                        r"|non-increasing) order)?"), _sort),
     Phrase("reverse", _re(r"reverse {coll}"), _method("reverse")),
-    Phrase("set", _re(r"(?:set|assign|initiali[sz]e|init|reset) (?:the )?(?:[a-z-]+ ){0,2}{x} (?:to|:=|as|with|equal to)"
-                      r" (?P<rest>.+)"), _set_to),
-    Phrase("remove end", _re(r"(?:remove|take|pop|delete|extract) the (?P<end>first|last|front|top) (?:element|item|entry)"
-                             r"(?: {x})? (?:from|of|off) {coll}"), _remove_end),
-    Phrase("choose", _re(r"(?:pick|choose|select|take|extract|get)(?P<remove> and remove)? (?:(?:any|a|an|some|one|an arbitrary)"
-                         r" )?(?:(?:element|item|member|vertex|node|entry) )?{x} (?:from|of|in) {coll}"), _choose),
+    Phrase("set", _re(r"(?:set|assign|initiali[sz]e|init|reset) (?:the )?(?:[a-z-]+ ){0,2}{x}"
+                      r" (?:to|:=|as|with|equal to) (?P<rest>.+)"), _set_to),
+    Phrase("remove end", _re(r"(?:remove|take|pop|delete|extract) the (?P<end>first|last|front|top)"
+                             r" (?:element|item|entry)(?: {x})? (?:from|of|off) {coll}"), _remove_end),
+    Phrase("choose", _re(r"(?:pick|choose|select|take|extract|get)(?P<remove> and remove)?"
+                         r" (?:(?:any|a|an|some|one|an arbitrary) )?(?:(?:element|item|member|vertex|node|entry) )?"
+                         r"{x} (?:from|of|in) {coll}"), _choose),
     Phrase("increase", _re(r"(?:increase|raise|increment) {x} by {v}"), _update(ast.Add())),
     Phrase("decrease", _re(r"(?:decrease|lower|reduce) {x} by {v} || subtract {v} from {x}"), _update(ast.Sub())),
     Phrase("scale", _re(r"multiply {x} by {v}"), _update(ast.Mult())),
@@ -352,13 +354,15 @@ VALUES: list[Phrase] = [
     Phrase("empty set", _re(r"ART empty set || ART set"), _empty("set")),
     Phrase("map with default", _re(r"ART empty (?:map|dictionary|dict|hash table|hash map|mapping) with (?:a )?default"
                                    r" (?:value )?(?:of )?{v}"), _default_map),
-    Phrase("map of each", _re(r"ART (?:map|mapping|dictionary|dict|hash table|hash map|table)(?: that maps| mapping| from)?"
-                              r" (?:of )?(?:each|every|all|all the) (?:[\w-]+ )?(?:in|of|from) {coll} (?:onto|to) {v}"),
+    Phrase("map of each", _re(r"ART (?:map|mapping|dictionary|dict|hash table|hash map|table)"
+                              r"(?: that maps| mapping| from)? (?:of )?(?:each|every|all|all the) (?:[\w-]+ )?"
+                              r"(?:in|of|from) {coll} (?:onto|to) {v}"),
            _map_each),
     Phrase("empty map", _re(r"ART empty (?:map|dictionary|dict|hash table|hash map|mapping)"), _empty("map")),
     Phrase("priority queue of", _re(r"ART (?:min-priority|min priority|priority|min-heap|min heap|heap) queue"
                                     r" (?:holding|containing|with|of|over|on) {items}"
-                                    r" || ART (?:min-heap|min heap|heap) (?:holding|containing|with|of|over|on) {items}"),
+                                    r" || ART (?:min-heap|min heap|heap) (?:holding|containing|with|of|over|on)"
+                                    r" {items}"),
            _queue_of),
     Phrase("empty list", _re(r"ART empty (?:list|stack|queue|array|sequence|vector|string)"), _empty("list")),
     Phrase("zeros", _re(r"ART (?:{dims} )?" + _SEQ + r" of (?:{n} )?zeros || ART {dims} zero " + _SEQ
@@ -370,8 +374,8 @@ VALUES: list[Phrase] = [
     Phrase("pop", _re(r"(?:pop|pop the top of|pop from) {coll}"), _call_on("pop")),
     Phrase("top", _re(r"(?:the )?top (?:element )?of {coll}"), _call_on("top")),
     Phrase("dequeue", _re(r"(?:dequeue|dequeue from|the front of|front of) {coll}"), _call_on("dequeue")),
-    Phrase("any element", _re(r"(?:any|an|some|one|an arbitrary|arbitrary|the first) (?:element|item|member|vertex|node|entry)"
-                              r" (?:of|from|in) {coll}"), _any_element),
+    Phrase("any element", _re(r"(?:any|an|some|one|an arbitrary|arbitrary|the first)"
+                              r" (?:element|item|member|vertex|node|entry) (?:of|from|in) {coll}"), _any_element),
     Phrase("copy", _re(r"ART (?:copy|duplicate|clone) of {coll}"), lambda s, ctx: P.call("list", [_expr(s["coll"], ctx)])),
     Phrase("concatenation", _re(r"{a} (?:concatenated|joined) with {b} || ART concatenation of {a} and {b}"),
            lambda s, ctx: P.binop(_expr(s["a"], ctx), ast.Add(), _expr(s["b"], ctx))),
