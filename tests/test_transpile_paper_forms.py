@@ -801,3 +801,24 @@ def test_set_and_compute_phrases_with_descriptive_words():
         \EndFor
         \State \Return $s$"""))
     assert f([1.5, 2.25]) == 0.75
+
+
+# ---- batch 37 (round 7) -------------------------------------------------------------------------
+
+def test_two_letter_subscript_over_arrays_is_a_name():
+    f, _ = _fn(_a2e(r"""
+        \KwIn{points $(x_1, y_1), \ldots, (x_n, y_n)$}
+        $s_{xy} \leftarrow 0$\;
+        \For{$i \leftarrow 1$ \KwTo $n$}{$s_{xy} \leftarrow s_{xy} + x_i y_i$\;}
+        \Return{$s_{xy}$}\;"""))
+    assert f([1, 2], [3, 4]) == 11
+
+
+def test_indicator_quantifiers_and_sign():
+    f, _ = _fn(_algo(r"""
+        \Require labels $y_1, \ldots, y_n$ and predictions $\hat{y}_1, \ldots, \hat{y}_n$
+        \State $c \gets \sum_{i=1}^{n} \mathbb{1}[y_i = \hat{y}_i]$
+        \If{$\exists\, i : y_i < 0$} \State \Return $-c$ \EndIf
+        \If{$\forall i \in \{1, \ldots, n\} : y_i > 0$} \State \Return $\operatorname{sign}(c - 1)$ \EndIf
+        \State \Return $c$"""))
+    assert [f([1, -1], [1, -1]), f([1, 2], [1, 3]), f([0, 2], [0, 2])] == [-2, 0, 2]

@@ -190,6 +190,14 @@ PHRASES = {
         \State $Q \gets$ a min-priority queue holding $f_1, \ldots, f_n$
         \State $x \gets \textsc{Extract-Min}(Q)$
         \State \Return $(x, Q)$""", ([5, 2, 7],), (2, [5, 7])),
+    ("statement", "swap entries"): (r"""
+        \Require an array $A[1..n]$
+        \State swap the $1$-th and the $n$-th entries of $A$
+        \State \Return $A$""", ([1, 2, 3],), [3, 2, 1]),
+    ("value", "kth entry"): (r"""
+        \Require an array $A[1..n]$
+        \State $x \gets$ the $n$-th element of $A$
+        \State \Return $x$""", ([4, 5, 6],), 6),
     ("value", "copy"): (r"""
         \Require a list $A$
         \State $B \gets$ a copy of $A$

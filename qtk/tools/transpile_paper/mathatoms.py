@@ -307,6 +307,10 @@ _OP_ATOMS = {
 
 
 def _command(p: "Parser", cmd: str) -> ast.expr:
+    if cmd == "indicator":
+        return _indicator(p)
+    if cmd in ("exists", "forall"):
+        return _quantifier(p, "any" if cmd == "exists" else "all")
     if cmd in ("frac", "dfrac", "tfrac", "cfrac"):
         num = p.script()
         return P.binop(num, ast.Div(), p.script())
@@ -318,6 +322,41 @@ def _command(p: "Parser", cmd: str) -> ast.expr:
         p.expect("op", "]")
         return P.binop(p.script(), ast.Pow(), P.binop(P.const(1), ast.Div(), root))
     return P.call("math.sqrt", [p.script()])
+
+
+def _indicator(p: "Parser") -> ast.expr:
+    """`\\mathbb{1}[c]`, `\\mathbb{1}(c)`, `\\mathbb{1}\\{c\\}`, `\\mathbf{1}_{c}`: 1 when c holds, else 0."""
+    if p.accept("op", "_") or p.at("op", "{"):
+        cond = p.script()
+    else:
+        for open_, close in (("[", "]"), ("(", ")"), ("{s", "}s")):
+            if p.accept("op", open_):
+                cond = p.expr()
+                p.expect("op", close)
+                break
+        else:
+            return P.const(1)  # a lone \\mathbf{1}
+    return P.call("int", [cond])
+
+
+def _quantifier(p: "Parser", fn: str) -> ast.expr:
+    """`\\exists\\, i : x_i < 0`, `\\forall j \\in S : a_j \\ge 0`: any/all over the positions of the
+    array the condition indexes with the variable (or over the set named)."""
+    target = p.atom()
+    if not isinstance(target, ast.Name):
+        P.fail("a quantifier over something other than a variable")
+    iterable = None
+    if p.accept("op", "in"):
+        iterable = P.index_set(p.term())
+    if not (p.accept("op", ":") or p.accept("op", "mid") or p.accept("op", ",") or p.accept("op", ".")):
+        P.fail("a quantifier needs `:` before its condition")
+    p.ctx.known.add(target.id)
+    cond = p.expr()
+    if iterable is None:
+        iterable = _positions(target, cond)
+    gen = ast.GeneratorExp(elt=cond, generators=[ast.comprehension(target=_store(target), iter=iterable, ifs=[],
+                                                                   is_async=0)])
+    return P.call(fn, [gen])
 
 
 def _bigop(p: "Parser", op: str) -> ast.expr:

@@ -87,6 +87,7 @@ _OPS = {  # command -> (kind, value)
     "inf": ("bigop", "min"), "sup": ("bigop", "max"),  # over a finite set, as pseudo-code means them
     **{c: ("mathfn", c) for c in ("log", "ln", "lg", "exp", "sin", "cos", "tan", "gcd")},
     "triangleright": ("comment", ""),
+    "exists": ("cmd", "exists"), "forall": ("cmd", "forall"),
 }
 _SKIP = {",", ";", "!", " ", ":", ">", "quad", "qquad", "left", "right", "big", "Big", "bigg",
          "Bigg", "bigl", "bigr", "Bigl", "Bigr", "biggl", "biggr", "Biggl", "Biggr", "middle",
@@ -104,6 +105,7 @@ _TEXT_STYLE = {"text", "textrm", "textit", "textbf", "textsf", "texttt", "textup
                "textsl", "underline"}
 _ROMAN_STYLE = {"mathrm", "mathit", "mathsf", "mathtt", "mathbf", "mathnormal", "operatorname",
                 "boldsymbol", "bm", "mathcal", "mathbb", "mathscr", "mathfrak", "pmb", "mathbold"}
+_INDICATOR_STYLES = {"mathbb", "mathbf", "mathds", "mathbbm", "bm", "boldsymbol", "mathbb1"}
 _ACCENTS = {"hat": "hat", "widehat": "hat", "bar": "bar", "overline": "bar", "tilde": "tilde",
             "widetilde": "tilde", "vec": "vec", "dot": "dot", "ddot": "ddot"}
 _MATH_OPS = ["**", "//", "==", "!=", "<=", ">=", ":=", "+=", "-=", "*=", "..", "&&", "||"]
@@ -326,6 +328,9 @@ class _Tokenizer:
             self.add("op", ")", args[1], True)
             return args[2]
         content = text[g[0] : g[1]]
+        if name in _INDICATOR_STYLES and content.strip() in ("1", "I"):
+            self.add("cmd", "indicator", i, math)  # \\mathbb{1}[y_i = t]: 1 when the condition holds
+            return g[2]
         literal = _string_literal(name, content)
         if literal is not None:  # \\texttt{(}, \\texttt{"ab"}: a character or string constant
             self.add("str", literal, i, True)

@@ -12,6 +12,7 @@ $Y$`, `an $n \\times p$ matrix of zeros`). Add a phrase by adding a row (and a t
 from __future__ import annotations
 
 import ast
+import copy
 import re
 from dataclasses import dataclass
 from typing import Callable
@@ -224,6 +225,18 @@ def _any_element(s, ctx) -> ast.expr:
     return P.call("next", [P.call("iter", [_expr(s["coll"], ctx)])])
 
 
+def _entry(coll: list[Tok], k: list[Tok], ctx: P.Ctx) -> ast.expr:
+    """The k-th entry of a collection (`the $i$-th element of $A$`), numbered as the algorithm numbers."""
+    return P.mark(ast.Subscript(value=parse_all(coll, ctx), slice=parse_all(k, ctx), ctx=ast.Load()), index=True)
+
+
+def _swap_entries(s, ctx) -> list[ast.stmt]:
+    """`swap the $i$-th and the $j$-th entries of $A$`."""
+    a, b = _entry(s["coll"], s["i"], ctx), _entry(s["coll"], s["j"], ctx)
+    targets = ast.Tuple(elts=[store(copy.deepcopy(a), ctx), store(copy.deepcopy(b), ctx)], ctx=ast.Store())
+    return [ast.Assign(targets=[targets], value=ast.Tuple(elts=[b, a], ctx=ast.Load()))]
+
+
 def _remove_end(s, ctx) -> list[ast.stmt]:
     """`remove the first element $x$ from $L$`: x is L's first (or last, top) entry, taken out."""
     front = s["end"] in ("first", "front")
@@ -274,6 +287,9 @@ STATEMENTS: list[Phrase] = [
     Phrase("choose", _re(r"(?:pick|choose|select|take|extract|get)(?P<remove> and remove)?"
                          r" (?:(?:any|a|an|some|one|an arbitrary) )?(?:(?:element|item|member|vertex|node|entry) )?"
                          r"{x} (?:from|of|in) {coll}"), _choose),
+    Phrase("swap entries", _re(r"(?:swap|exchange|interchange) the {i} - ?th (?:(?:entry|element|item) )?(?:and|with)"
+                               r" the {j} - ?th (?:entries|elements|items|entry|element|item) (?:of|in) {coll}"),
+           _swap_entries),
     Phrase("increase", _re(r"(?:increase|raise|increment) {x} by {v}"), _update(ast.Add())),
     Phrase("decrease", _re(r"(?:decrease|lower|reduce) {x} by {v} || subtract {v} from {x}"), _update(ast.Sub())),
     Phrase("scale", _re(r"multiply {x} by {v}"), _update(ast.Mult())),
@@ -379,6 +395,8 @@ VALUES: list[Phrase] = [
     Phrase("copy", _re(r"ART (?:copy|duplicate|clone) of {coll}"), lambda s, ctx: P.call("list", [_expr(s["coll"], ctx)])),
     Phrase("concatenation", _re(r"{a} (?:concatenated|joined) with {b} || ART concatenation of {a} and {b}"),
            lambda s, ctx: P.binop(_expr(s["a"], ctx), ast.Add(), _expr(s["b"], ctx))),
+    Phrase("kth entry", _re(r"the {k} - ?th (?:entry|element|item|member) (?:of|in) {coll}"),
+           lambda s, ctx: _entry(s["coll"], s["k"], ctx)),
     Phrase("length", _re(r"(?:the )?(?:length|size|number of elements|number of entries) (?:of|in) {coll}"),
            _call_on("length")),
 ]

@@ -68,6 +68,8 @@ def _statement(toks: list[Tok], ctx: P.Ctx) -> list[ast.stmt]:
             return done
     if first.kind == "kw":
         handler = _KEYWORD_LINES.get(first.value)
+        if handler is _swap_words:
+            return _swap_words(toks[1:], ctx, first)
         if handler is not None:
             return handler(toks[1:], ctx)
     if any(not t.math and t.kind in ("name", "kw") for t in toks):
@@ -140,7 +142,11 @@ def _print(rest: list[Tok], ctx: P.Ctx) -> list[ast.stmt]:
     return [ast.Expr(value=P.call("print", args))]
 
 
-def _swap_words(rest: list[Tok], ctx: P.Ctx) -> list[ast.stmt]:
+def _swap_words(rest: list[Tok], ctx: P.Ctx, verb: Tok | None = None) -> list[ast.stmt]:
+    if verb is not None:  # `swap the $i$-th and the $j$-th entries of $A$`: a phrase
+        done = phrases.match(phrases.STATEMENTS, [verb] + rest, ctx)
+        if done is not None:
+            return done
     sep = top_level(rest, lambda t: (t.kind == "kw" and t.value in ("with", "and"))
                     or (t.kind == "op" and t.value == ","))
     if len(sep) != 1:

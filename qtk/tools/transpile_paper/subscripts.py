@@ -152,9 +152,10 @@ def bracket(self: "Parser", base: ast.expr) -> ast.expr:
 
 
 def _index_letters(tok: Tok, ctx: P.Ctx) -> bool:
-    """`ij` in `C_{ij}`: two or three one-letter variables side by side, not a name of its own."""
+    """`ij` in `C_{ij}`: two or three one-letter variables side by side, not a name of its own (`s_{xy}`
+    beside arrays x and y is a name: an index is a number, never an array)."""
     return (tok.kind == "name" and tok.style == "math" and 2 <= len(tok.value) <= 3
-            and tok.value not in ctx.known and all(c in ctx.known for c in tok.value))
+            and tok.value not in ctx.known and all(c in ctx.known and c not in ctx.collections for c in tok.value))
 
 
 def _label_like(tok: Tok, ctx: P.Ctx) -> bool:
