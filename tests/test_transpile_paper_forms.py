@@ -822,3 +822,56 @@ def test_indicator_quantifiers_and_sign():
         \If{$\forall i \in \{1, \ldots, n\} : y_i > 0$} \State \Return $\operatorname{sign}(c - 1)$ \EndIf
         \State \Return $c$"""))
     assert [f([1, -1], [1, -1]), f([1, 2], [1, 3]), f([0, 2], [0, 2])] == [-2, 0, 2]
+
+
+# ---- batch 38 (round 8) -------------------------------------------------------------------------
+
+def test_vectors_in_a_power_of_an_interval_and_arrays_indexed_from_zero():
+    f, result = _fn(_algo(r"""
+        \Require target $y \in [0,1]^K$
+        \State $s \gets 0$
+        \For{$k \gets 1$ \To $K$} \State $s \gets s + k y_k$ \EndFor
+        \State \Return $s$"""))
+    assert result.functions[0].params == ["y"]
+    assert f([0.25, 0.5]) == 1.25
+    g, result = _fn(_algo(r"""
+        \Require an array $A$ indexed from $0$ to $n - 1$
+        \State $s \gets 0$
+        \For{$i \gets 1$ \To $n - 1$} \State $s \gets s + i A[i]$ \EndFor
+        \State \Return $s$"""))
+    assert result.functions[0].params == ["A"]
+    assert g([5, 1, 2]) == 5
+
+
+def test_subscripted_header_parameter_is_a_name_and_pi_is_the_constant():
+    f, result = _fn(_algo(r"""
+        \Function{Rate}{$t, T, T_w$}
+          \If{$t < T_w$} \State \Return $t / T_w$ \EndIf
+          \State \Return $\frac{1}{2}(1 + \cos(\pi \frac{t - T_w}{T - T_w}))$
+        \EndFunction"""))
+    assert result.functions[0].params == ["t", "T", "T_w"]
+    assert [f(5, 100, 10), f(10, 100, 10), f(100, 100, 10)] == [0.5, 1.0, 0.0]
+
+
+def test_input_function_and_the_sequence_of_its_values_share_a_letter():
+    f, _ = _fn(_algo(r"""
+        \Require gradient $g(\cdot)$, initial point $\theta_0$, steps $T$
+        \For{$t = 1$ to $T$}
+          \State $g_t \gets g(\theta_{t-1})$
+          \State $\theta_t \gets \theta_{t-1} - g_t / 2$
+        \EndFor
+        \State \Return $\theta_T$"""))
+    assert f(lambda x: 2 * (x - 3), 0.0, 2) == 3.0
+
+
+def test_single_double_bar_between_operands_concatenates():
+    f, _ = _fn(_algo(r"""
+        \Function{ToBinary}{$n$}
+          \State $s \gets$ ``''
+          \While{$n > 0$}
+            \State $s \gets (n \bmod 2) \,\|\, s$
+            \State $n \gets \lfloor n/2 \rfloor$
+          \EndWhile
+          \State \Return $s$
+        \EndFunction"""))
+    assert f(6) == "110"

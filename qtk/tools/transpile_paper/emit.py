@@ -86,6 +86,7 @@ class FunctionBuilder:
         ctx.unknown_calls.clear()
         preludes = [ast.Assign(targets=[ast.Name(id=n, ctx=ast.Store())], value=v) for n, v in params.derived]
         body = records.attribute_arrays(preludes + self.block(unit.body))
+        body = records.function_and_sequence(body, set(params.names))
         self.body = records.sorted_values(records.queues_from_empty_sets(body))
         free = free_names(self.body, params.defined(), set(ctx.functions.values()))
         self.body, free = records.named_constants(self.body, free)
@@ -126,7 +127,9 @@ class FunctionBuilder:
                 stmt.value = P.binop(ast.List(elts=[P.const(None)], ctx=ast.Load()), ast.Mult(), size)
             elif name:
                 maps.add(name)
-        body = indexing.tuple_keys(indexing.shift(self.body, self.base, self.keyed), maps)
+        declared = {} if self.option in ("0", "1") else {
+            a: P.int_value(lo) for a, (lo, _) in self.params.arrays.items() if P.int_value(lo) in (0, 1)}
+        body = indexing.tuple_keys(indexing.shift(self.body, self.base, self.keyed, declared), maps)
         doc = ast.Expr(value=ast.Constant(self._docstring()))
         fn = P.function_def(unit.name, self.params.names, [doc] + ensure_body(body, self.comments))
         result = FunctionResult(unit.name, unit.title, unit.package, unit.start_line, unit.end_line,

@@ -404,8 +404,11 @@ class Shift(ast.NodeTransformer):
         return node
 
 
-def shift(body: list[ast.stmt], default: int, keyed: set[str] = frozenset()) -> list[ast.stmt]:
-    bases = {**{k: 0 for k in keyed}, **allocations(body)}
+def shift(body: list[ast.stmt], default: int, keyed: set[str] = frozenset(),
+          declared: dict[str, int] | None = None) -> list[ast.stmt]:
+    """Shift every array from its base: its own when the block fixes it (keyed by values, allocated
+    `C[0..k]`, declared `A[0..n-1]`), else the algorithm's."""
+    bases = {**(declared or {}), **{k: 0 for k in keyed}, **allocations(body)}
     tr = Shift(default, bases, created_maps(body))
     return [tr.visit(stmt) for stmt in body]
 

@@ -58,6 +58,9 @@ def constant(value: str) -> ast.expr:
 
 
 def _name(p: "Parser", raw: str, style: str) -> ast.expr:
+    if raw == "pi" and style == "math" and not p.ctx.collecting and not p.at("op", "[") \
+            and not {"pi"} & (p.ctx.known | p.ctx.declared | p.ctx.collections):
+        return P.math_attr("pi")  # \\pi that the algorithm never assigns: the constant
     if style == "func":
         return P.name(function_name(raw), raw=raw, style=style)
     ident = variable_name(raw)
@@ -271,7 +274,11 @@ def _is_math_call(node: ast.expr, fn: str) -> bool:
 def _norm(p: "Parser") -> ast.expr:
     """`\\|x\\|`, `\\|x\\|_2`, `\\|x - y\\|_1`, `\\|x\\|_\\infty` of vectors held as lists: the norm of
     the entries (of the entrywise difference), Euclidean unless the subscript says 1 or infinity."""
-    inner = p.expr()
+    p.norms += 1
+    try:
+        inner = p.expr()
+    finally:
+        p.norms -= 1
     p.expect("op", "||")
     kind = 2
     if p.accept("op", "_"):

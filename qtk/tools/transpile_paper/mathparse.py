@@ -31,6 +31,7 @@ _CALLABLE_SINGLE = {"f", "g", "h"}
 class Parser:
     def __init__(self, toks: list[Tok], ctx: P.Ctx) -> None:
         self.t, self.i, self.ctx = toks, 0, ctx
+        self.norms = 0  # how many \\|..\\| the cursor is inside (their closing bar is no concatenation)
 
     # ---- token helpers ----
     def peek(self, k: int = 0) -> Tok | None:
@@ -158,6 +159,11 @@ class Parser:
                 left = P.binop(left, ast.Add(), self.term())
             elif self.accept("op", "-"):
                 left = P.binop(left, ast.Sub(), self.term())
+            elif self.at("op", "||") and not self.norms \
+                    and sum(t.kind == "op" and t.value == "||" for t in self.t[self.i :]) % 2:
+                self.i += 1  # `s \\| t` with no second bar: concatenation (of strings, as the digits of a number)
+                right = self.term()
+                left = ast.JoinedStr(values=[ast.FormattedValue(value=x, conversion=-1) for x in (left, right)])
             elif self.at("op", "pm"):
                 P.fail("\\pm has no single value")
             else:

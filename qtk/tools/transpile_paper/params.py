@@ -24,6 +24,7 @@ from qtk.tools.transpile_paper.sizes import (
     grid_dims,
     ident,
     indexed_family,
+    interval_power,
     single_name,
     listed,
     sequence,
@@ -85,7 +86,17 @@ def io_params(text: str, ctx: P.Ctx, out: Params) -> Params:
     last_collection: str | None = None
     pending: list[tuple[str, str | None]] = []
     typed = False  # the last words named a kind of collection (`two strings $s$ and $t$`)
+    skip: set[int] = set()
     for k, (words, seg) in enumerate(segments):
+        if k in skip:
+            continue
+        nxt_words = [w.value.lower() for w in segments[k + 1][0]] if k + 1 < len(segments) else []
+        if last_collection and [w.value.lower() for w in words][-2:] in (["indexed", "from"], ["numbered", "from"]) \
+                and nxt_words in (["to"], ["through"]):
+            lo, hi = parse_all(seg, ctx), parse_all(segments[k + 1][1], ctx)  # `$A$ indexed from $0$ to $n - 1$`
+            out.arrays[last_collection] = (lo, hi)
+            skip.add(k + 1)
+            continue
         lowered = {w.value.lower() for w in words}
         typed = bool(lowered & _COLLECTION_WORDS) or typed and lowered <= {"and", ","}
         if typed:
@@ -121,6 +132,8 @@ def io_params(text: str, ctx: P.Ctx, out: Params) -> Params:
         family = indexed_family(seg, ctx, out)  # `data $\\{(x_i, y_i)\\}_{i=1}^{N}$`
         if family:
             last_collection = family
+            continue
+        if interval_power(seg, out):
             continue
         parts = [p for p in split(seg, top_level(seg, lambda t: t.kind == "op" and t.value == ",")) if p]
         seq = sequence(parts, ctx, out)
@@ -278,6 +291,11 @@ def _item(part: list[Tok], ctx: P.Ctx, out: Params, loose: bool) -> str | None:
                     out.derived.append((x.id, ast.Subscript(value=ast.Name(id=e.left.id, ctx=ast.Load()),
                                                             slice=P.const(k), ctx=ast.Load())))
         return e.left.id
+    if not loose and isinstance(e, ast.Subscript) and isinstance(e.value, ast.Name) and isinstance(e.slice, ast.Name) \
+            and e.slice.id not in out.defined():
+        ctx.labels.add((e.value.id, e.slice.id))  # a header parameter `T_w`: one name, not T indexed by w
+        out.add(variable_name(f"{e.value.id}_{e.slice.id}"))
+        return None
     if isinstance(e, ast.Subscript) and isinstance(e.value, ast.Name) and P.int_value(e.slice) is not None \
             and e.value.id in ctx.collections and e.value.id not in out.defined():
         # `initial point $x_0$` where the body computes x_{t+1} from x_t: the input is the sequence's

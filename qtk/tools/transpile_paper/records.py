@@ -201,3 +201,23 @@ def _minus_one_of(e: ast.expr) -> ast.expr | None:
     if isinstance(e, ast.BinOp) and isinstance(e.op, ast.Sub) and P.int_value(e.right) == 1:
         return e.left
     return None
+
+
+def function_and_sequence(body: list[ast.stmt], params: set[str]) -> list[ast.stmt]:
+    """`g_t \\gets g(\\theta_{t-1})` with g an input function: the indexed g is another variable (the
+    sequence of its values, `g_values`), so the function stays callable."""
+    called = {n.func.id for n in _walk(body) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
+    written = {n.value.id for n in _walk(body) if isinstance(n, ast.Subscript) and isinstance(n.ctx, ast.Store)
+               and isinstance(n.value, ast.Name)}
+    both = called & written & params
+    if not both:
+        return body
+
+    class Rename(ast.NodeTransformer):
+        def visit_Subscript(self, node: ast.Subscript) -> ast.AST:
+            self.generic_visit(node)
+            if isinstance(node.value, ast.Name) and node.value.id in both:
+                node.value = ast.Name(id=node.value.id + "_values", ctx=ast.Load())
+            return node
+
+    return [Rename().visit(stmt) for stmt in body]

@@ -105,7 +105,7 @@ def space_dims(e: ast.expr, out: Params) -> bool:
     """`$A \\in \\mathbb{R}^n$` / `\\mathbb{R}^{m \\times n}`: A is the input, n (m, n) its sizes."""
     if not (isinstance(e, ast.Compare) and len(e.ops) == 1 and isinstance(e.ops[0], ast.In)
             and isinstance(e.left, ast.Name) and isinstance(e.comparators[0], ast.BinOp)
-            and isinstance(e.comparators[0].op, ast.Pow) and P.meta(e.comparators[0].left, "style") == "numbers"):
+            and isinstance(e.comparators[0].op, ast.Pow) and _a_space(e.comparators[0].left)):
         return False
     exponent, arr = e.comparators[0].right, ast.Name(id=e.left.id, ctx=ast.Load())
     if isinstance(exponent, ast.BinOp) and isinstance(exponent.op, ast.Mult):
@@ -118,6 +118,29 @@ def space_dims(e: ast.expr, out: Params) -> bool:
         if isinstance(dim, ast.Name) and dim.id not in out.defined():
             out.derived.append((dim.id, length))
     return True
+
+
+def interval_power(part: list[Tok], out: Params) -> bool:
+    """`$y \\in [0, 1]^K$`, `$p \\in (0, 1)^K$`, `$b \\in \\{0, 1\\}^n$`: y is an input of length K."""
+    pairs = {"[": ("]", ")"), "(": (")", "]"), "{s": ("}s",)}
+    if len(part) < 7 or part[0].kind != "name" or part[1].value != "in" or part[2].value not in pairs:
+        return False
+    close = next((k for k in range(3, len(part)) if part[k].value in pairs[part[2].value]), None)
+    if close is None or close + 2 > len(part) or part[close + 1].value != "^":
+        return False
+    dim = [t for t in part[close + 2 :] if t.value not in ("{", "}")]
+    out.add(ident(part[0]))
+    if single_name(dim) and ident(dim[0]) not in out.defined():
+        out.derived.append((ident(dim[0]), P.call("len", [ast.Name(id=ident(part[0]), ctx=ast.Load())])))
+    return True
+
+
+def _a_space(base: ast.expr) -> bool:
+    """\\mathbb{R}, an interval `[0, 1]` / `(0, 1)` or a set `\\{0, 1\\}`: raised to a power, vectors of it."""
+    if P.meta(base, "style") == "numbers":
+        return True
+    return isinstance(base, (ast.List, ast.Tuple, ast.Set)) and len(base.elts) == 2 \
+        and all(isinstance(x, (ast.Constant, ast.UnaryOp, ast.Attribute)) for x in base.elts)
 
 
 _COUNT_WORDS = {"element", "elements", "dimensional", "vector", "entry", "item", "long", "length"}
