@@ -875,3 +875,45 @@ def test_single_double_bar_between_operands_concatenates():
           \State \Return $s$
         \EndFunction"""))
     assert f(6) == "110"
+
+
+# ---- batch 39 (round 9) -------------------------------------------------------------------------
+
+def test_bold_vectors_are_lists_updated_elementwise():
+    f, result = _fn(_algo(r"""
+        \Require samples $\mathbf{x}_1, \ldots, \mathbf{x}_n \in \mathbb{R}^d$, labels $y_1, \ldots, y_n$
+        \State $\mathbf{w} \gets \mathbf{0}$
+        \For{$i = 1$ \textbf{to} $n$}
+          \If{$y_i \, \mathbf{w}^\top \mathbf{x}_i \le 0$}
+            \State $\mathbf{w} \gets \mathbf{w} + y_i \mathbf{x}_i$
+          \EndIf
+        \EndFor
+        \State \Return $(\mathbf{w}, \langle \mathbf{w}, \mathbf{x}_1 \rangle, \mathbf{w} / 2)$"""))
+    assert result.functions[0].params == ["x", "y"]
+    assert f([[1.0, 1.0], [-1.0, -2.0], [2.0, -1.0]], [1, -1, 1]) == ([1.0, 1.0], 2.0, [0.5, 0.5])
+
+
+def test_element_dimension_euler_constant_and_in_place_output_named_alone():
+    f, result = _fn(_a2e(r"""
+        \KwIn{a matrix $A$, vectors $x$ and $y$}
+        \KwOut{$y$}
+        \For{$i \leftarrow 1$ \KwTo $|A|$}{
+          \For{$j \leftarrow 1$ \KwTo $|x|$}{$y_i \leftarrow y_i + A_{ij} x_j \cdot e^{0}$\;}
+        }"""))
+    assert f([[1, 2], [3, 4]], [1, 1], [0, 10]) == [3, 17]
+    g, result = _fn(_algo(r"""
+        \Require data $\{(\mathbf{x}_i, y_i)\}_{i=1}^{n}$ with $\mathbf{x}_i \in \mathbb{R}^d$
+        \State \Return $d \cdot n$"""))
+    assert result.functions[0].params == ["x", "y"] and g([[1, 2, 3]], [0]) == 3
+
+
+def test_list_never_created_is_made_once_its_size_is_known():
+    f, _ = _fn(_algo(r"""
+        \Function{Back}{$A, b$}
+          \State $n \gets$ the number of rows of $A$
+          \For{$i \gets n$ \textbf{downto} $1$}
+            \State $x[i] \gets (b[i] - \sum_{j=i+1}^{n} A[i][j] \cdot x[j]) / A[i][i]$
+          \EndFor
+          \State \Return $x$
+        \EndFunction"""))
+    assert f([[2.0, 1.0], [0.0, 4.0]], [4.0, 8.0]) == [1.0, 2.0]

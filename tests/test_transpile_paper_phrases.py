@@ -198,6 +198,11 @@ PHRASES = {
         \Require an array $A[1..n]$
         \State $x \gets$ the $n$-th element of $A$
         \State \Return $x$""", ([4, 5, 6],), 6),
+    ("value", "rows"): (r"""
+        \Require a matrix $A$
+        \State $n \gets$ the number of rows of $A$
+        \State $m \gets$ the number of columns of $A$
+        \State \Return $(n, m)$""", ([[1, 2, 3], [4, 5, 6]],), (2, 3)),
     ("value", "copy"): (r"""
         \Require a list $A$
         \State $B \gets$ a copy of $A$

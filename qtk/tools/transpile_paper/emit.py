@@ -14,7 +14,7 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass, field
 
-from qtk.tools.transpile_paper import indexing, ir, outputs, records, statements
+from qtk.tools.transpile_paper import indexing, ir, outputs, records, statements, vectors
 from qtk.tools.transpile_paper import pyast as P
 from qtk.tools.transpile_paper.latex_text import RESERVED, note_text, plain_text
 from qtk.tools.transpile_paper.mathtok import Untranslatable
@@ -105,7 +105,7 @@ class FunctionBuilder:
             sizes = records.loop_sizes(self.body, free, set(params.names))
             free = [n for n in free if n not in dict(sizes)]
             self.body = [ast.Assign(targets=[ast.Name(id=n, ctx=ast.Store())], value=v) for n, v in sizes] + self.body
-        self.body = indexing.integer_divisions(outputs.final_output(self.body))
+        self.body = vectors.rewrite(indexing.integer_divisions(outputs.final_output(self.body)))
         ret = outputs.declared_return(unit.output_io, self.body, params.defined(), ctx)
         if ret is not None:
             self.body.append(ret)
@@ -127,6 +127,7 @@ class FunctionBuilder:
                 stmt.value = P.binop(ast.List(elts=[P.const(None)], ctx=ast.Load()), ast.Mult(), size)
             elif name:
                 maps.add(name)
+        self.body = _created_when_sized(self.body)
         declared = {} if self.option in ("0", "1") else {
             a: P.int_value(lo) for a, (lo, _) in self.params.arrays.items() if P.int_value(lo) in (0, 1)}
         body = indexing.tuple_keys(indexing.shift(self.body, self.base, self.keyed, declared), maps)
@@ -392,3 +393,21 @@ def build_all(builders: list[FunctionBuilder]) -> list[tuple[ast.FunctionDef, Fu
         if sibling is not None:
             b.base, b.reason = sibling.base, f"auto: as {sibling.unit.name} in the same algorithm"
     return [b.finish() for b in builders]
+
+
+def _created_when_sized(body: list[ast.stmt]) -> list[ast.stmt]:
+    """A list the algorithm never creates, sized by a name the body assigns later (`x = [None] * n`
+    before `n \\gets` the number of rows): created just before the first statement that uses it."""
+    out = list(body)
+    for stmt in [s for s in body if P.meta(s, "implicit")]:
+        sizes = {n.id for n in ast.walk(stmt.value) if isinstance(n, ast.Name)}
+        at = out.index(stmt)
+        later = [k for k in range(at + 1, len(out)) if any(
+            isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store) and n.id in sizes for n in ast.walk(out[k]))]
+        if not later:
+            continue
+        out.remove(stmt)
+        use = next((k for k in range(later[-1], len(out)) if any(
+            isinstance(n, ast.Name) and n.id == P.meta(stmt, "implicit") for n in ast.walk(out[k]))), len(out))
+        out.insert(use, stmt)
+    return out

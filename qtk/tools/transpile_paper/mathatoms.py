@@ -25,9 +25,11 @@ def atom(p: "Parser") -> ast.expr:
     p.i += 1
     k, v = tok.kind, tok.value
     if k == "num":
-        return P.const(float(v) if "." in v else int(v))
+        value = P.const(float(v) if "." in v else int(v))
+        return P.mark(value, vector=True) if tok.bold else value  # \\mathbf{0}: the zero vector
     if k == "name":
-        return _name(p, v, tok.style)
+        name = _name(p, v, tok.style)
+        return P.mark(name, vector=True) if tok.bold else name
     if k == "const":
         return constant(v)
     if k == "str":
@@ -58,9 +60,9 @@ def constant(value: str) -> ast.expr:
 
 
 def _name(p: "Parser", raw: str, style: str) -> ast.expr:
-    if raw == "pi" and style == "math" and not p.ctx.collecting and not p.at("op", "[") \
-            and not {"pi"} & (p.ctx.known | p.ctx.declared | p.ctx.collections):
-        return P.math_attr("pi")  # \\pi that the algorithm never assigns: the constant
+    if (raw == "pi" or raw == "e" and p.at("op", "^")) and style == "math" and not p.ctx.collecting \
+            and not p.at("op", "[") and not {raw} & (p.ctx.known | p.ctx.declared | p.ctx.collections):
+        return P.math_attr(raw)  # \\pi, e^{-z} that the algorithm never assigns: the constants
     if style == "func":
         return P.name(function_name(raw), raw=raw, style=style)
     ident = variable_name(raw)
@@ -305,7 +307,7 @@ _OP_ATOMS = {
     "{": _group,
     "{s": _set_literal,
     "[": lambda p: _list_literal(p, "]"),
-    "langle": lambda p: _list_literal(p, "rangle"),
+    "langle": lambda p: P.mark(_list_literal(p, "rangle"), angle=True),
     "|": _bars,
     "||": _norm,
     "lfloor": _floor,

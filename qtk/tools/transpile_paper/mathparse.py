@@ -237,7 +237,10 @@ class Parser:
         e = self.atom()
         while True:
             if self.at("op", "_"):
+                bold = P.meta(e, "vector")
                 e = self.subscript(e)
+                if bold and isinstance(e, ast.Subscript):
+                    P.mark(e, vector=True)  # \\mathbf{x}_i: the i-th vector of a sequence
             elif _indexable(e) and is_layer(self, e):
                 e = layer(self, e)
             elif self.at("op", "[") and _indexable(e):

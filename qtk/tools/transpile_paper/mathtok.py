@@ -105,6 +105,7 @@ _TEXT_STYLE = {"text", "textrm", "textit", "textbf", "textsf", "texttt", "textup
                "textsl", "underline"}
 _ROMAN_STYLE = {"mathrm", "mathit", "mathsf", "mathtt", "mathbf", "mathnormal", "operatorname",
                 "boldsymbol", "bm", "mathcal", "mathbb", "mathscr", "mathfrak", "pmb", "mathbold"}
+_BOLD_STYLES = {"mathbf", "boldsymbol", "bm", "pmb", "mathbold"}
 _INDICATOR_STYLES = {"mathbb", "mathbf", "mathds", "mathbbm", "bm", "boldsymbol", "mathbb1"}
 _ACCENTS = {"hat": "hat", "widehat": "hat", "bar": "bar", "overline": "bar", "tilde": "tilde",
             "widetilde": "tilde", "vec": "vec", "dot": "dot", "ddot": "ddot"}
@@ -122,6 +123,7 @@ class Tok:
     at: int  # index in the tokenized text, for messages
     math: bool = True
     style: str = "math"  # for names: math | prose | roman | func | numbers
+    bold: bool = False  # set in bold maths (\\mathbf{w}, \\boldsymbol{\\mu}): papers' vectors
 
 
 def _string_literal(style: str, content: str) -> str | None:
@@ -312,6 +314,14 @@ class _Tokenizer:
         return None
 
     def _styled(self, name: str, i: int, j: int, math: bool) -> int:
+        first = len(self.out)
+        end = self._styled_tokens(name, i, j, math)
+        if name in _BOLD_STYLES and math:
+            for tok in self.out[first:]:
+                tok.bold = tok.kind == "name" or tok.kind == "num" and tok.value == "0"
+        return end
+
+    def _styled_tokens(self, name: str, i: int, j: int, math: bool) -> int:
         text = self.text
         if j < len(text) and text[j] == "*":
             j += 1

@@ -38,7 +38,12 @@ def declared_return(outputs: list[ir.IO], body: list[ast.stmt], params: set[str]
         return None
     assigned = _assigned(body)
     # the block's own variables first; inputs it assigns anew (`updated $w$ and $b$`) when none fits
-    return _output_of(outputs, body, assigned - params, ctx) or _output_of(outputs, body, assigned, ctx)
+    # an input filled in place (`y_i \\gets ..`) when the output is that name alone (`\\KwOut{$y$}`;
+    # `$A$ sorted` describes the input's new state and returns nothing)
+    alone = {io.text.text.strip().strip("$").strip() for io in outputs}
+    filled = {n.value.id for stmt in body for n in ast.walk(stmt) if isinstance(n, ast.Subscript)
+              and isinstance(n.ctx, ast.Store) and isinstance(n.value, ast.Name) and n.value.id in alone}
+    return _output_of(outputs, body, assigned - params, ctx) or _output_of(outputs, body, assigned | filled, ctx)
 
 
 def _output_of(outputs: list[ir.IO], body: list[ast.stmt], assigned: set[str],

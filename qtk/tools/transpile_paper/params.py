@@ -266,7 +266,7 @@ def _item(part: list[Tok], ctx: P.Ctx, out: Params, loose: bool) -> str | None:
         out.add(e.func.id)  # $f(\theta)$: the function f is the input
         return None
     if space_dims(e, out):
-        return e.left.id
+        return e.left.id if isinstance(e.left, ast.Name) else None
     if size_equation(e, out):
         return None
     if isinstance(e, ast.Name):

@@ -397,6 +397,9 @@ VALUES: list[Phrase] = [
            lambda s, ctx: P.binop(_expr(s["a"], ctx), ast.Add(), _expr(s["b"], ctx))),
     Phrase("kth entry", _re(r"the {k} - ?th (?:entry|element|item|member) (?:of|in) {coll}"),
            lambda s, ctx: _entry(s["coll"], s["k"], ctx)),
+    Phrase("rows", _re(r"(?:the )?number of (?P<what>rows|columns) (?:of|in) {coll}"),
+           lambda s, ctx: P.call("len", [_expr(s["coll"], ctx) if s["what"] == "rows" else
+                                         ast.Subscript(value=_expr(s["coll"], ctx), slice=P.const(0), ctx=ast.Load())])),
     Phrase("length", _re(r"(?:the )?(?:length|size|number of elements|number of entries) (?:of|in) {coll}"),
            _call_on("length")),
 ]

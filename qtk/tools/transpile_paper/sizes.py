@@ -104,8 +104,16 @@ def columns(seg: list[Tok], collection: str | None, out: Params) -> None:
 def space_dims(e: ast.expr, out: Params) -> bool:
     """`$A \\in \\mathbb{R}^n$` / `\\mathbb{R}^{m \\times n}`: A is the input, n (m, n) its sizes."""
     if not (isinstance(e, ast.Compare) and len(e.ops) == 1 and isinstance(e.ops[0], ast.In)
-            and isinstance(e.left, ast.Name) and isinstance(e.comparators[0], ast.BinOp)
+            and isinstance(e.comparators[0], ast.BinOp)
             and isinstance(e.comparators[0].op, ast.Pow) and _a_space(e.comparators[0].left)):
+        return False
+    if isinstance(e.left, ast.Subscript) and isinstance(e.left.value, ast.Name):  # `\\mathbf{x}_i \\in \\mathbb{R}^d`
+        first = ast.Subscript(value=ast.Name(id=e.left.value.id, ctx=ast.Load()), slice=P.const(0), ctx=ast.Load())
+        dim = e.comparators[0].right
+        if isinstance(dim, ast.Name) and dim.id not in out.defined():
+            out.derived.append((dim.id, P.call("len", [first])))  # the size of every element: the first's
+        return True
+    if not isinstance(e.left, ast.Name):
         return False
     exponent, arr = e.comparators[0].right, ast.Name(id=e.left.id, ctx=ast.Load())
     if isinstance(exponent, ast.BinOp) and isinstance(exponent.op, ast.Mult):
