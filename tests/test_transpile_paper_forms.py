@@ -917,3 +917,62 @@ def test_list_never_created_is_made_once_its_size_is_known():
           \State \Return $x$
         \EndFunction"""))
     assert f([[2.0, 1.0], [0.0, 4.0]], [4.0, 8.0]) == [1.0, 2.0]
+
+
+# ---- batch 40 (round 10) ------------------------------------------------------------------------
+
+def test_last_element_in_a_condition_and_sizes_of_set_differences():
+    f, _ = _fn(_a2e(r"""
+        \KwData{a sorted list $A$}
+        $B \leftarrow$ an empty list\;
+        \ForEach{$a \in A$}{
+          \If{$B$ is empty \textbf{or} the last element of $B$ $\neq a$}{append $a$ to $B$\;}
+        }
+        \Return{$B$}\;"""))
+    assert f([1, 1, 2, 3, 3]) == [1, 2, 3]
+    g, _ = _fn(_algo(r"""
+        \Require sets $S$ and $C$
+        \State \Return $|S \setminus C|$"""))
+    assert g({1, 2, 3}, {2}) == 2
+
+
+def test_equal_sizes_chain_and_bracketed_element_form_and_sort_by_start():
+    f, result = _fn(_algo(r"""
+        \Require strings $a$, $b$ with $|a| = |b| = n$
+        \State \Return $\sum_{i=1}^{n} \mathbb{1}\{a_i \neq b_i\}$"""))
+    assert result.functions[0].params == ["a", "b"] and f("karolin", "kathrin") == 3
+    g, result = _fn(_algo(r"""
+        \Require a list $I$ of intervals $[s, e]$
+        \State sort $I$ by start
+        \State $k \gets 0$; $end \gets -\infty$
+        \For{each $[s, e]$ in $I$}
+          \If{$s > end$} \State $k \gets k + 1$ \EndIf
+          \State $end \gets \max(end, e)$
+        \EndFor
+        \State \Return $k$"""))
+    assert result.functions[0].params == ["I"] and g([[5, 6], [1, 2], [2, 4]]) == 2
+
+
+def test_subscripted_loop_targets_are_names_and_a_bare_forall_runs_over_positions():
+    f, _ = _fn(_algo(r"""
+        \Require $x_1, \ldots, x_n$
+        \State $s \gets 0$
+        \ForAll{$i$} \State $s \gets s + x_i$ \EndFor
+        \ForAll{$(\delta_r, \delta_c) \in \{(1, 0), (0, 2)\}$} \State $s \gets s + \delta_r \cdot \delta_c + \delta_c$ \EndFor
+        \State \Return $s$"""))
+    assert f([1, 2, 3]) == 8
+
+
+def test_sentinel_past_the_end_appends_and_tables_never_created_are_nested_lists():
+    f, _ = _fn(_algo(r"""
+        \Require an array $A[1..n]$ and a key $x$
+        \State $A[n+1] \gets x$
+        \State $i \gets 1$
+        \While{$A[i] \neq x$} \State $i \gets i + 1$ \EndWhile
+        \State \Return $i$"""))
+    assert [f([5, 3], 3), f([1, 2], 9)] == [2, 3]
+    g, _ = _fn(_a2e(r"""
+        \KwIn{an $n \times n$ matrix $A$}
+        \For{$i \leftarrow 1$ \KwTo $n$}{\For{$j \leftarrow 1$ \KwTo $n$}{$B[i][j] \leftarrow A[j][i]$\;}}
+        \Return{$B$}\;"""))
+    assert g([[1, 2], [3, 4]]) == [[1, 3], [2, 4]]

@@ -203,6 +203,11 @@ PHRASES = {
         \State $n \gets$ the number of rows of $A$
         \State $m \gets$ the number of columns of $A$
         \State \Return $(n, m)$""", ([[1, 2, 3], [4, 5, 6]],), (2, 3)),
+    ("value", "collection containing"): (r"""
+        \Require $s$, $t$
+        \State $Q \gets$ a queue containing $s$
+        \State $S \gets$ a set containing $s$ and $t$
+        \State \Return $(Q, S)$""", (1, 2), ([1], {1, 2})),
     ("value", "copy"): (r"""
         \Require a list $A$
         \State $B \gets$ a copy of $A$

@@ -12,6 +12,7 @@ a block that declares an output and never returns ends by returning it (outputs.
 from __future__ import annotations
 
 import ast
+import re
 from dataclasses import dataclass, field
 
 from qtk.tools.transpile_paper import indexing, ir, outputs, records, statements, vectors
@@ -123,14 +124,18 @@ class FunctionBuilder:
         for stmt in self.body:  # arrays never created but filled over a counted range: lists
             name = P.meta(stmt, "implicit")
             size = indexing.implicit_size(self.body, name, 0 if name in self.keyed else self.base) if name else None
+            grid = indexing.implicit_grid(self.body, name, self.base) if name and size is None else None
             if size is not None:
                 stmt.value = P.binop(ast.List(elts=[P.const(None)], ctx=ast.Load()), ast.Mult(), size)
+            elif grid is not None:  # B[i][j] over 1..n, 1..m: n rows of m entries, never shared
+                stmt.value = P.repeat(P.repeat(P.const(None), grid[1]), grid[0])
             elif name:
                 maps.add(name)
         self.body = _created_when_sized(self.body)
         declared = {} if self.option in ("0", "1") else {
             a: P.int_value(lo) for a, (lo, _) in self.params.arrays.items() if P.int_value(lo) in (0, 1)}
         body = indexing.tuple_keys(indexing.shift(self.body, self.base, self.keyed, declared), maps)
+        body = indexing.appends_past_the_end(body, self.lengths)
         doc = ast.Expr(value=ast.Constant(self._docstring()))
         fn = P.function_def(unit.name, self.params.names, [doc] + ensure_body(body, self.comments))
         result = FunctionResult(unit.name, unit.title, unit.package, unit.start_line, unit.end_line,
@@ -152,13 +157,14 @@ class FunctionBuilder:
 
     def _index_base(self, body: list[ast.stmt], params: Params) -> tuple[int, str, bool]:
         self.keyed = indexing.keyed_arrays(body, params.defined())
-        if self.option in ("0", "1"):
-            return int(self.option), "set by --index-base", True
         lengths = {n: _length_of(v) for n, v in params.derived if _length_of(v)}
         for node in ast.walk(ast.Module(body=body, type_ignores=[])):
             if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name) \
                     and _length_of(node.value):
                 lengths[node.targets[0].id] = _length_of(node.value)
+        self.lengths = lengths
+        if self.option in ("0", "1"):
+            return int(self.option), "set by --index-base", True
         base, reason = indexing.decide(body, params.arrays, lengths, self.keyed, params.lows)
         return base, reason, reason != indexing.NO_EVIDENCE
 
@@ -243,6 +249,9 @@ class FunctionBuilder:
 
     def for_(self, node: ir.For) -> list[ast.stmt]:
         pre: list[ast.stmt] = []
+        bare = re.fullmatch(r"\s*\$\s*([A-Za-z])\s*\$\s*", node.header.text)
+        if bare:  # `\\FORALL{$i$}`: i runs over the positions of the arrays the body indexes with it
+            return self._over_positions(node, bare.group(1))
         try:
             loop = statements.for_header(node.header.text, self.ctx)
         except Untranslatable as e:
@@ -250,6 +259,17 @@ class FunctionBuilder:
             loop = ast.For(target=ast.Name(id="_", ctx=ast.Store()), iter=_raiser(node.line), body=[], orelse=[])
         P.meta(loop, "innermost", loop).body = ensure_body(self.loop_body(node.body), self.comments)
         return pre + [loop]
+
+    def _over_positions(self, node: ir.For, var: str) -> list[ast.stmt]:
+        target = P.store(P.name(var), self.ctx)
+        body = ensure_body(self.loop_body(node.body), self.comments)
+        arrays = [n.value.id for stmt in body for n in ast.walk(stmt) if isinstance(n, ast.Subscript)
+                  and isinstance(n.value, ast.Name) and isinstance(n.slice, ast.Name) and n.slice.id == var]
+        if not arrays:
+            return self.todo(node.line, node.raw, f"a loop over {var} with no range and no array it indexes")
+        size = P.call("len", [ast.Name(id=arrays[0], ctx=ast.Load())])
+        return [ast.For(target=target, iter=P.mark(P.call("range", [size]), positions_of=arrays[0]), body=body,
+                        orelse=[])]
 
     def while_(self, node: ir.While) -> list[ast.stmt]:
         pre, t = self.test(node.cond, node.line, node.raw)

@@ -136,6 +136,41 @@ def implicit_size(body: list[ast.stmt], name: str, base: int) -> ast.expr | None
     return P.add_const(stop, top + 1)
 
 
+def implicit_grid(body: list[ast.stmt], name: str, base: int) -> tuple[ast.expr, ast.expr] | None:
+    """The shape of a never-created table written only as `name[i][j]` (i and j loop variables
+    counting up to known bounds, `B[i][j] \\gets 0` over 1..n, 1..m): (rows, columns), else None."""
+    bounds = {}
+    for loop in _walk(body):
+        if isinstance(loop, ast.For) and P.meta(loop.iter, "bounds") and isinstance(loop.target, ast.Name):
+            start, end, down = P.meta(loop.iter, "bounds")
+            bounds[loop.target.id] = (end, start) if down else (start, end)
+    dims: list[tuple[str, int] | None] = [None, None]
+    found = False
+    for node in _walk(body):
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AugAssign) else []
+        for t in targets:
+            if not (isinstance(t, ast.Subscript) and _root(t) == name):
+                continue
+            if not (isinstance(t.value, ast.Subscript) and isinstance(t.value.value, ast.Name)):
+                return None  # written whole rows or entries of one level: not a table
+            found = True
+            for k, index in enumerate((t.value.slice, t.slice)):
+                var, c = _var_of(index)
+                if var not in bounds or P.int_value(bounds[var][0]) is None:
+                    return None
+                low, stop = bounds[var]
+                if P.int_value(low) + c - base < 0 or any(isinstance(n, ast.Name) and n.id in bounds
+                                                         for n in ast.walk(stop)):
+                    return None  # a row length that depends on another loop (`j \\le \\min(i, k)`): a map
+                top = (ast.dump(stop), c)
+                if dims[k] is not None and dims[k][0] != top[0]:
+                    return None
+                dims[k] = (top[0], max(c, dims[k][1]) if dims[k] else c, stop)
+    if not found or None in dims:
+        return None
+    return tuple(P.add_const(stop, c - base + 1) for _, c, stop in dims)
+
+
 def _writes(body: list[ast.stmt], name: str):
     for node in _walk(body):
         targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AugAssign) else []
@@ -437,3 +472,17 @@ def tuple_keys(body: list[ast.stmt], names: set[str]) -> list[ast.stmt]:
         return body
     tr = _TupleKeys(names)
     return [tr.visit(stmt) for stmt in body]
+
+
+def appends_past_the_end(body: list[ast.stmt], lengths: dict[str, str]) -> list[ast.stmt]:
+    """`A[n + 1] \\gets x` with n = |A| (a sentinel after the last entry), once shifted `A[n] = x`:
+    the list grows by one, `A.append(x)`."""
+
+    class Append(ast.NodeTransformer):
+        def visit_Assign(self, node: ast.Assign) -> ast.AST:
+            t = node.targets[0] if len(node.targets) == 1 else None
+            if isinstance(t, ast.Subscript) and isinstance(t.value, ast.Name) and _is_length(t.slice, t.value.id, lengths):
+                return ast.Expr(value=P.method(ast.Name(id=t.value.id, ctx=ast.Load()), "append", [node.value]))
+            return node
+
+    return [Append().visit(stmt) for stmt in body]

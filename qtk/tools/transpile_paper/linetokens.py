@@ -56,6 +56,14 @@ def _comparison_words(toks: list[Tok]) -> list[Tok]:
             out.append(Tok("op", hit[1], t.at, True))
             k += len(hit[0])
             continue
+        end_item = _end_of(toks, k)
+        if end_item is not None:  # `the last element of $B$` -> B[-1] (the first: B[0])
+            end, inner, last = end_item
+            index = [Tok("op", "-", t.at, True), Tok("num", "1", t.at, True)] if last else [Tok("num", "0", t.at, True)]
+            out += [Tok("name", "_end_of_", t.at, True, "roman"), Tok("op", "(", t.at, True), *inner,
+                    Tok("op", ",", t.at, True), *index, Tok("op", ")", t.at, True)]
+            k = end
+            continue
         size = _size_of(toks, k)
         if size is not None:
             end, inner = size
@@ -66,6 +74,16 @@ def _comparison_words(toks: list[Tok]) -> list[Tok]:
         out.append(t)
         k += 1
     return out
+
+
+def _end_of(toks: list[Tok], k: int) -> tuple[int, list[Tok], bool] | None:
+    """`the last (first) element of $X$` at k: (the index after it, X's tokens, whether last)."""
+    words = [x.value.lower() if not x.math else "$" for x in toks[k : k + 4]]
+    if len(words) < 4 or words[0] != "the" or words[1] not in ("last", "first") \
+            or words[2] not in ("element", "item", "entry") or words[3] != "of" or k + 4 >= len(toks) \
+            or not toks[k + 4].math or toks[k + 4].kind != "name":
+        return None
+    return k + 5, [toks[k + 4]], words[1] == "last"
 
 
 def _size_of(toks: list[Tok], k: int) -> tuple[int, list[Tok]] | None:

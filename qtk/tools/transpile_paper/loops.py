@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 
 from qtk.tools.transpile_paper import pyast as P
+from qtk.tools.transpile_paper.latex_text import variable_name
 from qtk.tools.transpile_paper.mathparse import parse_all
 from qtk.tools.transpile_paper.mathtok import Tok, Untranslatable
 from qtk.tools.transpile_paper.linetokens import split, top_level
@@ -47,7 +48,7 @@ def for_tokens(toks: list[Tok], ctx: P.Ctx) -> ast.For:
             before = before[-1:]
         else:
             before = before[first_math:]
-        target = store(parse_all(before, ctx), ctx)
+        target = store(_named_targets(parse_all(before, ctx), ctx), ctx)
         nouns = {t.value.lower() for t in toks[: member[0]] if not t.math}
         if isinstance(target, ast.Name) and nouns & _COLLECTION_NOUNS:
             ctx.collections.add(target.id)  # `each string $s$ in $S$`: |s| is its length
@@ -168,6 +169,18 @@ def _step_of(stmt: ast.stmt, var: str) -> int | None:
 
 _COLLECTION_NOUNS = {"string", "word", "list", "array", "set", "sequence", "path", "row", "column"}
 _VERTEX_WORDS = {"vertex", "vertices", "node", "nodes"}
+
+
+def _named_targets(target: ast.expr, ctx: P.Ctx) -> ast.expr:
+    """`(\\delta_r, \\delta_c) \\in D`: a subscripted loop variable is one name (delta_r), never an
+    array entry; the label is kept so that the body reads it the same way."""
+    if isinstance(target, ast.Subscript) and isinstance(target.value, ast.Name) and isinstance(target.slice, ast.Name) \
+            and target.value.id not in ctx.params:
+        ctx.labels.add((target.value.id, target.slice.id))
+        return ast.Name(id=variable_name(f"{target.value.id}_{target.slice.id}"), ctx=ast.Load())
+    if isinstance(target, ast.Tuple):
+        return ast.Tuple(elts=[_named_targets(x, ctx) for x in target.elts], ctx=ast.Load())
+    return target
 
 
 def _vertex_loop(toks: list[Tok], ctx: P.Ctx) -> tuple[ast.expr, ast.expr] | None:

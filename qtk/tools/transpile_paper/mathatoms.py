@@ -231,7 +231,7 @@ def size_or_abs(inner: ast.expr, ctx: P.Ctx) -> ast.expr:
         listy = isinstance(root, ast.Name) and len(root.id) > 1
         return P.call("len" if listy else "abs", [inner])
     if isinstance(inner, (ast.Attribute, ast.Set, ast.List, ast.SetComp, ast.ListComp)) or P.is_empty_set(inner) \
-            or P.meta(inner, "set_of"):
+            or P.meta(inner, "set_of") or P.meta(inner, "set_op"):
         return P.call("len", [inner])
     if isinstance(inner, ast.BinOp) and isinstance(inner.op, (ast.Sub, ast.BitOr, ast.BitAnd)) \
             and all(_sized(x, ctx) for x in (inner.left, inner.right)):

@@ -139,8 +139,11 @@ class Parser:
         left = self.shifts()
         while self.peek() is not None and self.peek().kind == "op" and self.peek().value in _SETOPS:
             op = _SETOPS[self.t[self.i].value]()
+            setop = self.t[self.i].value != "&"
             self.i += 1
             left = P.binop(left, op, self.shifts())
+            if setop:
+                P.mark(left, set_op=True)  # \\cup \\cap \\setminus: |..| of it is a size
         return left
 
     def shifts(self) -> ast.expr:

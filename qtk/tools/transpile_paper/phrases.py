@@ -278,7 +278,8 @@ STATEMENTS: list[Phrase] = [
            _pop_into(False)),
     Phrase("dequeue", _re(r"dequeue (?:{item} )?from {coll} || dequeue {coll}"), _pop_into(True)),
     Phrase("sort", _re(r"sort {coll}(?: in (?P<order>increasing|ascending|non-decreasing|decreasing|descending"
-                       r"|non-increasing) order)?"), _sort),
+                       r"|non-increasing) order)?(?: by (?:their |its |the )?(?:start|first|left|beginning)"
+                       r"(?: (?:point|endpoint|time|coordinate|element))?s?)?"), _sort),
     Phrase("reverse", _re(r"reverse {coll}"), _method("reverse")),
     Phrase("set", _re(r"(?:set|assign|initiali[sz]e|init|reset) (?:the )?(?:[a-z-]+ ){0,2}{x}"
                       r" (?:to|:=|as|with|equal to) (?P<rest>.+)"), _set_to),
@@ -330,6 +331,20 @@ def _map_each(s, ctx) -> ast.expr:
                   map=True)
 
 
+def _containing(s, ctx) -> ast.expr:
+    """`a queue containing $s$`, `a set containing $u$ and $v$`: a new collection holding them."""
+    toks = s["rest"]
+    seps = top_level(toks, lambda t: not t.math and (t.value == "," or t.kind == "kw" and t.value == "and"))
+    elts = []
+    for part in split(toks, seps):
+        if part:
+            item = parse_all(part, ctx)
+            elts.extend(item.elts if isinstance(item, ast.Tuple) and len(part) > 1 and part[0].value != "(" else [item])
+    if s["kind"] == "set":
+        return ast.Set(elts=elts)
+    return ast.List(elts=elts, ctx=ast.Load())
+
+
 def _queue_of(s, ctx) -> ast.expr:
     """`a min-priority queue holding $f_1, \\ldots, f_n$`: a list of those items (Extract-Min takes
     the least)."""
@@ -375,6 +390,8 @@ VALUES: list[Phrase] = [
                               r"(?:in|of|from) {coll} (?:onto|to) {v}"),
            _map_each),
     Phrase("empty map", _re(r"ART empty (?:map|dictionary|dict|hash table|hash map|mapping)"), _empty("map")),
+    Phrase("collection containing", _re(r"ART (?P<kind>queue|stack|list|set|array|sequence) (?:containing|holding|with)"
+                                        r"(?: only)? (?P<rest>\$\d+(?:,? (?:and )?\$\d+)*)"), _containing),
     Phrase("priority queue of", _re(r"ART (?:min-priority|min priority|priority|min-heap|min heap|heap) queue"
                                     r" (?:holding|containing|with|of|over|on) {items}"
                                     r" || ART (?:min-heap|min heap|heap) (?:holding|containing|with|of|over|on)"

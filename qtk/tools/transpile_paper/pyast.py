@@ -170,6 +170,8 @@ def builtin_call(fname: str, args: list[ast.expr]) -> ast.expr | None:
         return ast.Subscript(value=args[0], slice=const(0), ctx=ast.Load())
     if fname in ("isempty", "is_empty", "empty") and n == 1:
         return ast.Compare(left=call("len", args), ops=[ast.Eq()], comparators=[const(0)])
+    if fname == "end_of" and n == 2:  # `the last element of $B$` (linetokens.py): B[-1], never shifted
+        return ast.Subscript(value=args[0], slice=args[1], ctx=ast.Load())
     if fname in ("sign", "sgn", "signum") and n == 1:  # -1, 0 or 1
         def cmp(op: ast.cmpop) -> ast.expr:
             return ast.Compare(left=args[0], ops=[op], comparators=[const(0)])

@@ -86,9 +86,10 @@ FUNCTIONS = {
 
 
 def _decode(value):
-    """JSON has no infinity, functions, sets or objects: "inf" stands for math.inf, "fn:NAME" for
-    FUNCTIONS[NAME], {"set": [...]} for a set and {"record": {...}} for an object with those
-    attributes (CLRS's G with G.V and G.Adj)."""
+    """JSON has no infinity, functions, sets, tuples or objects: "inf" stands for math.inf, "fn:NAME"
+    for FUNCTIONS[NAME], {"set": [...]} for a set, {"tuple": [...]} for a tuple (a grid cell used
+    as a map key) and {"record": {...}} for an object with those attributes (CLRS's G with G.V and
+    G.Adj)."""
     if value == "inf":
         return math.inf
     if isinstance(value, str) and value.startswith("fn:"):
@@ -97,6 +98,8 @@ def _decode(value):
         return [_decode(v) for v in value]
     if isinstance(value, dict) and set(value) == {"set"}:
         return set(_decode(value["set"]))
+    if isinstance(value, dict) and set(value) == {"tuple"}:
+        return tuple(_decode(value["tuple"]))
     if isinstance(value, dict) and set(value) == {"record"}:
         return SimpleNamespace(**{k: _decode(v) for k, v in value["record"].items()})
     return value

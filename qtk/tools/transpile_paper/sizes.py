@@ -77,8 +77,9 @@ _FORM_WORDS = {"as", "pairs", "triples", "tuples", "form", "each", "where", "ent
 
 
 def element_form(words: list[Tok], seg: list[Tok]) -> bool:
-    """A parenthesised tuple of names after `as` / `triples` / `of the form` describes elements."""
-    if not (seg and seg[0].value == "(" and seg[-1].value == ")"):
+    """A parenthesised (or bracketed, `intervals $[s, e]$`) tuple of names after `as` / `triples` /
+    `of the form` describes elements."""
+    if not (seg and (seg[0].value, seg[-1].value) in (("(", ")"), ("[", "]"), ("langle", "rangle"))):
         return False
     inner = seg[1:-1]
     if not all(t.kind == "name" or t.value in (",", "_") for t in inner):
@@ -168,7 +169,15 @@ def element_count(seg: list[Tok], nxt: tuple[list[Tok], list[Tok]] | None, out: 
 
 
 def size_equation(e: ast.expr, out: Params) -> bool:
-    """`$|A| = n$`: n = len(A)."""
+    """`$|A| = n$`: n = len(A); `$|a| = |b| = n$`: n = len(a)."""
+    if isinstance(e, ast.Compare) and len(e.ops) > 1 and all(isinstance(o, ast.Eq) for o in e.ops):
+        sides = [e.left, *e.comparators]
+        sizes = [x for x in sides if isinstance(x, ast.Call) and isinstance(x.func, ast.Name) and x.func.id == "len"]
+        names = [x for x in sides if isinstance(x, ast.Name) and x.id not in out.defined()]
+        if sizes and len(names) == 1 and len(sizes) + 1 == len(sides):
+            out.derived.append((names[0].id, sizes[0]))
+            return True
+        return False
     if not (isinstance(e, ast.Compare) and len(e.ops) == 1 and isinstance(e.ops[0], ast.Eq)):
         return False
     left, right = e.left, e.comparators[0]
