@@ -976,3 +976,67 @@ def test_sentinel_past_the_end_appends_and_tables_never_created_are_nested_lists
         \For{$i \leftarrow 1$ \KwTo $n$}{\For{$j \leftarrow 1$ \KwTo $n$}{$B[i][j] \leftarrow A[j][i]$\;}}
         \Return{$B$}\;"""))
     assert g([[1, 2], [3, 4]]) == [[1, 3], [2, 4]]
+
+
+# ---- batch 41 (round 11) ------------------------------------------------------------------------
+
+def test_underset_argmax_over_a_row_and_descriptive_index_names_in_the_inputs():
+    f, result = _fn(_algo(r"""
+        \Require action values $Q[s][a]$ for states $s$ and actions $a$, a state $s$
+        \State \Return $\underset{a}{\arg\max}\; Q[s][a]$"""))
+    assert result.functions[0].params == ["Q", "s"]
+    assert f([[0.0, 1.0, 0.5], [2.0, 0.0, 9.0]], 1) == 2
+
+
+def test_bigcup_prod_sum_except_self_and_iverson_bracket():
+    f, _ = _fn(_algo(r"""
+        \Require sets $S_1, \ldots, S_m$ and numbers $x_1, \ldots, x_m$
+        \State $U \gets \bigcup_{i=1}^{m} S_i$
+        \State $p \gets \prod_{i=1}^{m} x_i$
+        \State $t \gets \sum_{j \neq 1} x_j + [x_1 > 0]$
+        \State \Return $(|U|, p, t)$"""))
+    assert f([{1, 2}, {2, 3}], [2, 5]) == (3, 10, 6)
+
+
+def test_defined_keys_empty_string_concatenation_and_tuple_outputs():
+    f, _ = _fn(_algo(r"""
+        \Require a word $w$ and a map $M$
+        \State $c \gets \epsilon$
+        \For{each character $x$ of $w$}
+          \If{$M[x]$ is defined} \State $c \gets c \circ M[x]$ \EndIf
+        \EndFor
+        \State \Return $c$"""))
+    assert f("abc", {"a": "1", "c": "3"}) == "13"
+    g, _ = _fn(_a2e(r"""
+        \KwIn{an $n \times m$ matrix $A$}
+        \KwOut{its position $(r, c)$, or $(0, 0)$}
+        $(r, c) \leftarrow (0, 0)$\;
+        \For{$i \leftarrow 1$ \KwTo $n$}{\For{$j \leftarrow 1$ \KwTo $m$}{\lIf{$A[i][j] < 0$}{$(r, c) \leftarrow (i, j)$}}}"""))
+    assert [g([[1]]), g([[1, 2], [3, -4]])] == [(0, 0), (2, 2)]
+
+
+def test_quotient_inside_a_ceiling_stays_exact_and_helpers_follow_their_caller_base():
+    f, _ = _fn(_algo(r"""
+        \Require a sample $x_1, \ldots, x_n$, a percentile $q$
+        \State $y \gets \mathrm{sort}(x)$
+        \State $k \gets \lceil \frac{q}{100} n \rceil$
+        \State \Return $y_k$"""))
+    assert f([15, 20, 35, 40, 50], 30) == 20
+    text = _doc(r"""
+\begin{algorithm}\caption{Rotate}
+\begin{algorithmic}
+\REQUIRE an array $A[1..n]$, $0 \le k \le n$
+\STATE \CALL{Reverse}{$A, 1, k$}
+\STATE \CALL{Reverse}{$A, k + 1, n$}
+\STATE \CALL{Reverse}{$A, 1, n$}
+\RETURN $A$
+\end{algorithmic}\end{algorithm}
+\begin{algorithm}\caption{\textsc{Reverse}$(A, i, j)$}
+\begin{algorithmic}
+\WHILE{$i < j$}
+  \STATE exchange $A[i]$ with $A[j]$
+  \STATE $i \leftarrow i + 1$; $j \leftarrow j - 1$
+\ENDWHILE
+\end{algorithmic}\end{algorithm}""", "\\usepackage{algorithmic}")
+    g, _ = _fn(text)
+    assert g([1, 2, 3, 4, 5], 2) == [3, 4, 5, 1, 2]

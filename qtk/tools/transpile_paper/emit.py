@@ -79,8 +79,12 @@ class FunctionBuilder:
         ctx.declared = declared_names([unit.header.text] if unit.header is not None else
                                       [io.text.text for io in unit.input_io])
         ctx.collecting = True
-        self.block(unit.body)  # pass 1: learn the variables and which names are indexed
+        self.block_cache = self.block(unit.body)  # pass 1: learn the variables and which names are indexed
         self.params = params = self._params()
+        if unit.header is None:  # `row $i$ holding $i$ numbers` in the inputs, i the body's loop variable
+            loop_vars = {n.target.id for n in ast.walk(ast.Module(body=self.block_cache, type_ignores=[]))
+                         if isinstance(n, ast.For) and isinstance(n.target, ast.Name)}
+            params.names = [n for n in params.names if n not in loop_vars or n in params.arrays]
         ctx.known |= params.defined()
         ctx.params = set(params.names)
         ctx.collecting, self.recording = False, True
@@ -412,7 +416,16 @@ def build_all(builders: list[FunctionBuilder]) -> list[tuple[ast.FunctionDef, Fu
         sibling = next((o for o in builders if o.unit.number == b.unit.number and o.evidence and o is not b), None)
         if sibling is not None:
             b.base, b.reason = sibling.base, f"auto: as {sibling.unit.name} in the same algorithm"
+            continue
+        caller = next((o for o in builders if o.evidence and o is not b and _calls(o.body, b.unit.name)), None)
+        if caller is not None:  # \\textsc{Reverse} in a float of its own, called by a 1-based procedure
+            b.base, b.reason = caller.base, f"auto: as {caller.unit.name}, which calls it"
     return [b.finish() for b in builders]
+
+
+def _calls(body: list[ast.stmt], name: str) -> bool:
+    return any(isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == name
+               for stmt in body for n in ast.walk(stmt))
 
 
 def _created_when_sized(body: list[ast.stmt]) -> list[ast.stmt]:

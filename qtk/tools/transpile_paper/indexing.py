@@ -82,10 +82,18 @@ def integer_divisions(body: list[ast.stmt]) -> list[ast.stmt]:
                 and node.targets[0].id in names:
             contexts.append(node.value)
     for c in contexts:
-        for n in ast.walk(c):
+        for n in _arithmetic(c):
             if isinstance(n, ast.BinOp) and isinstance(n.op, ast.Div):
                 n.op = ast.FloorDiv()
     return body
+
+
+def _arithmetic(e: ast.expr):
+    """The nodes of e outside any call (`\\lceil q/100 \\cdot n \\rceil` rounds its own quotient)."""
+    yield e
+    if not isinstance(e, ast.Call):
+        for child in ast.iter_child_nodes(e):
+            yield from _arithmetic(child)
 
 
 def _func_name(call: ast.Call) -> str:

@@ -6,6 +6,7 @@ operators \\max/\\min/\\sum/\\prod/\\argmax/\\argmin over a range or a set.
 from __future__ import annotations
 
 import ast
+import copy
 from typing import TYPE_CHECKING
 
 from qtk.tools.transpile_paper import pyast as P
@@ -201,6 +202,8 @@ def _is_member(e: ast.expr) -> bool:
 
 def _list_literal(p: "Parser", close: str) -> ast.expr:
     items = _items(p, close)
+    if close == "]" and len(items) == 1 and isinstance(items[0], (ast.Compare, ast.BoolOp)):
+        return P.call("int", items)  # Iverson's bracket: [a_i \\neq b_j] is 1 or 0
     rng = _ellipsis_range(items)
     if rng is not None:
         return P.call("list", [rng])
@@ -387,6 +390,10 @@ def _bigop(p: "Parser", op: str) -> ast.expr:
             return P.call("max" if op == "argmax" else "min", [iterable], [key])
         gen = ast.GeneratorExp(elt=body, generators=[
             ast.comprehension(target=_store(target), iter=iterable, ifs=[], is_async=0)])
+        if op in ("bigcup", "bigcap"):  # \\bigcup_{i=1}^{m} S_i: one set of all members (or the common ones)
+            union = ast.Attribute(value=P.call("set", []), attr="union", ctx=ast.Load()) if op == "bigcup" else \
+                ast.Attribute(value=ast.Name(id="set", ctx=ast.Load()), attr="intersection", ctx=ast.Load())
+            return P.call(union, [ast.Starred(value=gen, ctx=ast.Load())])
         return P.call("math.prod" if op == "prod" else op, [gen])
     if op in ("argmax", "argmin"):
         P.fail(f"\\{op} without a range under it")
@@ -423,6 +430,9 @@ def _binder(p: "Parser") -> tuple[ast.expr, ast.expr | None, list[ast.expr]]:
         e = p.atom()
     if isinstance(e, ast.Name) and (ifs or not p.at("op", "^")):
         return e, None, ifs  # `\\max_j z_j`: j runs over the positions of z
+    if isinstance(e, ast.Compare) and len(e.ops) == 1 and isinstance(e.ops[0], ast.NotEq) \
+            and isinstance(e.left, ast.Name):
+        return e.left, None, [e]  # `\\sum_{j \\neq i} x_j`: every position of x but i
     if isinstance(e, ast.Compare):
         ops, left, rights = e.ops, e.left, e.comparators
         if len(ops) == 1 and isinstance(ops[0], ast.Eq) and isinstance(left, ast.Name):
@@ -441,12 +451,18 @@ def _binder(p: "Parser") -> tuple[ast.expr, ast.expr | None, list[ast.expr]]:
 def _positions(target: ast.expr, body: ast.expr) -> ast.expr:
     """`\\arg\\min_{v : P(v)} key[v]`: v runs over the positions of key (numbered as the
     algorithm numbers them; the index-base pass fixes the start)."""
-    arrays = [n.value.id for n in ast.walk(body) if isinstance(n, ast.Subscript) and isinstance(n.value, ast.Name)
-              and isinstance(target, ast.Name) and isinstance(n.slice, ast.Name) and n.slice.id == target.id]
-    if arrays:  # `\\arg\\min_i |x_i - q|`: i runs over the positions of x
-        size = P.call("len", [ast.Name(id=arrays[0], ctx=ast.Load())])
-        return P.mark(P.call("range", [size]), positions_of=arrays[0])
+    arrays = [n.value for n in ast.walk(body) if isinstance(n, ast.Subscript) and isinstance(target, ast.Name)
+              and isinstance(n.slice, ast.Name) and n.slice.id == target.id and _root_of(n.value) is not None]
+    if arrays:  # `\\arg\\min_i |x_i - q|`: i runs over the positions of x (of the row Q[s] for Q[s][a])
+        size = P.call("len", [copy.deepcopy(arrays[0])])
+        return P.mark(P.call("range", [size]), positions_of=_root_of(arrays[0]))
     P.fail("cannot tell what this operator ranges over")
+
+
+def _root_of(e: ast.expr) -> str | None:
+    while isinstance(e, ast.Subscript):
+        e = e.value
+    return e.id if isinstance(e, ast.Name) else None
 
 
 def _mathfn(p: "Parser", fn: str) -> ast.expr:

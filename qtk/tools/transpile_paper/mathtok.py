@@ -83,7 +83,8 @@ _OPS = {  # command -> (kind, value)
                                    "longleftrightarrow", "swap")},
     **{c: ("op", "->") for c in ("to>", "rightarrow", "mapsto")},
     **{c: ("cmd", c) for c in ("frac", "dfrac", "tfrac", "cfrac", "sqrt", "binom")},
-    **{c: ("bigop", c) for c in ("max", "min", "sum", "prod", "argmax", "argmin")},
+    **{c: ("bigop", c) for c in ("max", "min", "sum", "prod", "argmax", "argmin", "bigcup", "bigcap")},
+    "circ": ("op", "+"),  # s \\circ c: concatenation of strings or lists
     "inf": ("bigop", "min"), "sup": ("bigop", "max"),  # over a finite set, as pseudo-code means them
     **{c: ("mathfn", c) for c in ("log", "ln", "lg", "exp", "sin", "cos", "tan", "gcd")},
     "triangleright": ("comment", ""),
@@ -308,6 +309,16 @@ class _Tokenizer:
         if name == "&" and math:  # `x \\& 1`: bitwise and in maths, `and` in prose
             self.add("op", "&", i, math)
             return j
+        if name == "underset":  # \\underset{a \\in A}{\\arg\\max}: the operator with the range under it
+            below, above = read_group(self.text, j), None
+            above = read_group(self.text, below[2]) if below else None
+            if below and above:
+                self.run(above[0], above[1], math)
+                self.add("op", "_", i, math)
+                self.add("op", "{", i, math)
+                self.run(below[0], below[1], math)
+                self.add("op", "}", i, math)
+                return above[2]
         if name in ("star", "ast") and self.out and self.out[-1].value == "^":
             self.add("op", "*", i, math)  # x^\\star: the optimum x_star
             return j

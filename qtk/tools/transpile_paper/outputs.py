@@ -74,8 +74,15 @@ def _named_alone(text: str, assigned: set[str]) -> list[str]:
             pieces[-1].append(t)
         elif pieces[-1]:
             pieces.append([])
-    return [variable_name(p[0].value) for p in pieces
-            if len(p) == 1 and p[0].kind == "name" and variable_name(p[0].value) in assigned]
+    found: list[str] = []
+    for p in pieces:
+        if len(p) == 1 and p[0].kind == "name" and variable_name(p[0].value) in assigned:
+            found.append(variable_name(p[0].value))
+        elif len(p) >= 5 and p[0].value == "(" and p[-1].value == ")" \
+                and all(t.kind == "name" or t.value == "," for t in p[1:-1]) \
+                and all(variable_name(t.value) in assigned for t in p[1:-1] if t.kind == "name"):
+            found.extend(variable_name(t.value) for t in p[1:-1] if t.kind == "name")  # `$(r, c)$`
+    return found
 
 
 def _element(toks: list[Tok], k: int, ctx: P.Ctx | None) -> ast.expr | None:

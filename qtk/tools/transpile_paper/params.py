@@ -87,6 +87,7 @@ def io_params(text: str, ctx: P.Ctx, out: Params) -> Params:
     pending: list[tuple[str, str | None]] = []
     typed = False  # the last words named a kind of collection (`two strings $s$ and $t$`)
     skip: set[int] = set()
+    describing = False
     for k, (words, seg) in enumerate(segments):
         if k in skip:
             continue
@@ -119,9 +120,11 @@ def io_params(text: str, ctx: P.Ctx, out: Params) -> Params:
         if [w.value for w in words] == ["("] and single_name(prev) \
                 and grid_dims(seg, ([Tok("name", "matrix", 0)], prev), ctx, out):
             continue  # `$A$ ($n \\times m$)`: the sizes of A, in parentheses after it
-        if [w.value.lower() for w in words[-2:]] in (["for", "each"], ["for", "every"], ["for", "all"]) \
-                or words and words[-1].value.lower() in ("each", "every"):
-            continue  # `a score $s_c$ for each $c \\in C$`: c ranges, it is no input
+        lw = [w.value.lower() for w in words]
+        describing = len(lw) >= 2 and lw[-2] == "for" or describing and bool(lw) and lw[0] == "and" and len(lw) <= 2
+        if lw[-2:] in (["for", "each"], ["for", "every"], ["for", "all"]) or lw and lw[-1] in ("each", "every") \
+                or describing:
+            continue  # `a score $s_c$ for each $c \\in C$`, `values $Q[s][a]$ for states $s$`: no inputs
         if element_form(words, seg):  # `edges $E$ as triples $(u, v, w)$`: the form of E's elements
             columns(seg, last_collection, out)
             continue

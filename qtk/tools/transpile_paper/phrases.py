@@ -298,7 +298,8 @@ STATEMENTS: list[Phrase] = [
     Phrase("compute", _re(r"(?:compute|calculate|evaluate|update|let|set|obtain|assign|store|initiali[sz]e|init)"
                           r" (?:the )?(?:[a-z-]+ ){0,3}{code}"),
            _verb_then_code),
-    Phrase("postfix loop", _re(r"{body},? for (?:all |each |every )?(?P<noun>vertex |vertices |node |nodes )?{loop}"),
+    Phrase("postfix loop", _re(r"(?:(?:initiali[sz]e|set|let) )?{body},? for (?:all |each |every )?"
+                               r"(?P<noun>vertex |vertices |node |nodes )?{loop}"),
            _postfix_loop),
     Phrase("prefix loop", _re(r"for (?:all |each |every )?(?:\w+ )?{loop}(?::|,) {body}"), _postfix_loop),
 ]

@@ -243,6 +243,9 @@ def _assign(parts: list[list[Tok]], ctx: P.Ctx) -> ast.stmt:
                 and variable_name(p[0].value) not in ctx.functions.values():
             ctx.call_arrays.add(variable_name(p[0].value))
     value = value_of(parts[-1], ctx)
+    if isinstance(value, ast.Name) and value.id in ("epsilon", "varepsilon") and not ctx.collecting \
+            and value.id not in ctx.params | ctx.declared | ctx.known:
+        value = ast.Constant("")  # `$c \\gets \\epsilon$` with no tolerance named: the empty string
     targets = [_layer_target(parse_all(p, ctx), ctx) for p in parts[:-1]]
     if len(targets) == 1 and _new_range(targets[0], ctx):
         root = targets[0]
