@@ -4,6 +4,7 @@ test; each runs the generated Python."""
 
 from __future__ import annotations
 
+import math
 import textwrap
 
 from qtk.tools.transpile_paper import transpile
@@ -1040,3 +1041,39 @@ def test_quotient_inside_a_ceiling_stays_exact_and_helpers_follow_their_caller_b
 \end{algorithmic}\end{algorithm}""", "\\usepackage{algorithmic}")
     g, _ = _fn(text)
     assert g([1, 2, 3, 4, 5], 2) == [3, 4, 5, 1, 2]
+
+
+# ---- batch 42 (round 12: classics in fresh wording) ---------------------------------------------
+
+def test_append_two_runs_and_an_array_filled_whole_before_other_writes_is_a_list():
+    f, _ = _fn(_algo(r"""
+        \Function{Tail}{$L, R, i, j$}
+          \State $S \gets$ an empty list
+          \State append $L[i..|L|]$ and $R[j..|R|]$ to $S$
+          \State \Return $S$
+        \EndFunction"""))
+    assert f([1, 2, 3], [4, 5], 2, 1) == [2, 3, 4, 5]
+    g, _ = _fn(_algo(r"""
+        \Require adjacency lists $Adj[0..n-1]$, a source $s$
+        \For{$v = 0$ \To $n-1$} \State $dist[v] \gets \infty$ \EndFor
+        \State $dist[s] \gets 0$
+        \State \Return $dist$""", "\\usepackage{algpseudocode}"))
+    assert g([[1], []], 1) == [math.inf, 0]
+
+
+def test_word_written_letter_by_letter_gradient_operator_and_shared_space():
+    f, result = _fn(_a2e(r"""
+        \KwIn{sequences $X = x_1 \cdots x_m$ and $Y = y_1 \cdots y_n$}
+        \Return{$m \cdot n + [x_1 = y_1]$}\;"""))
+    assert result.functions[0].params == ["X", "Y"] and f("ab", "abc") == 7
+    g, result = _fn(_a2e(r"""
+        \KwIn{a gradient function $\nabla f$, a start $x_0$, a step $\eta$, iterations $T$}
+        $x \leftarrow x_0$\;
+        \For{$t \leftarrow 1$ \KwTo $T$}{$x \leftarrow x - \eta \nabla f(x)$\;}
+        \Return{$x$}\;"""))
+    assert g(lambda x: 2 * (x - 3), 0.0, 0.5, 1) == 3.0
+    h, result = _fn(_algo(r"""
+        \Require iterate $x$, gradient $g$ (both in $\mathbb{R}^d$), step $\eta$
+        \For{$j = 1$ \textbf{to} $d$} \State $y_j \gets x_j - \eta g_j$ \EndFor
+        \State \Return $y$"""))
+    assert result.functions[0].params == ["x", "g", "eta"] and h([1.0, 2.0], [2.0, 2.0], 0.5) == [0.0, 1.0]

@@ -208,6 +208,13 @@ PHRASES = {
         \State $Q \gets$ a queue containing $s$
         \State $S \gets$ a set containing $s$ and $t$
         \State \Return $(Q, S)$""", (1, 2), ([1], {1, 2})),
+    ("value", "best element"): (r"""
+        \Require distances $d[0..n-1]$ and a set $Q$ of vertices
+        \State $visited \gets$ an array of $n$ entries, all \textbf{false}
+        \State $visited[0] \gets$ \textbf{true}
+        \State $u \gets$ the unvisited vertex with the smallest $d[u]$
+        \State $w \gets$ the vertex $w$ in $Q$ with the largest $d[w]$
+        \State \Return $(u, w)$""", ([1, 5, 3], {0, 2}), (2, 2)),
     ("value", "copy"): (r"""
         \Require a list $A$
         \State $B \gets$ a copy of $A$

@@ -136,9 +136,9 @@ def implicit_size(body: list[ast.stmt], name: str, base: int) -> ast.expr | None
                 shift = 0 if P.meta(node, "layer") else base  # D^{(k)}: layers keep their numbers
                 stop, top = last, max(c - shift, top if top is not None else c - shift)
                 low = min(low, (P.int_value(first) if P.int_value(first) is not None else -1) + c - shift)
-    for node in _writes(body, name):
-        if id(node) not in covered and P.int_value(node.slice) is None:
-            return None  # written at a position no loop bounds
+    uncovered = [node for node in _writes(body, name) if id(node) not in covered and P.int_value(node.slice) is None]
+    if uncovered and not _filled_first(body, name):
+        return None  # written at a position no loop bounds, and never filled whole beforehand
     if stop is None or low < 0:
         return None
     return P.add_const(stop, top + 1)
@@ -177,6 +177,18 @@ def implicit_grid(body: list[ast.stmt], name: str, base: int) -> tuple[ast.expr,
     if not found or None in dims:
         return None
     return tuple(P.add_const(stop, c - base + 1) for _, c, stop in dims)
+
+
+def _filled_first(body: list[ast.stmt], name: str) -> bool:
+    """Whether a top-level counted loop fills `name` (`for v = 0 to n-1: dist[v] <- inf`) before any
+    statement writes it elsewhere (`dist[s] <- 0`): then every later write is inside its range."""
+    for stmt in body:
+        writes = list(_writes([stmt], name))
+        if not writes:
+            continue
+        return isinstance(stmt, ast.For) and P.meta(stmt.iter, "bounds") is not None \
+            and isinstance(stmt.target, ast.Name) and all(_var_of(w.slice)[0] == stmt.target.id for w in writes)
+    return False
 
 
 def _writes(body: list[ast.stmt], name: str):
@@ -264,6 +276,8 @@ def _index_vars(body: list[ast.stmt], allocated: dict[str, int],
                 v = P.int_value(bound) if bound is not None else None
                 if v in (0, 1) and bound is index.lower:
                     ev.add(v, STRONG, f"slice {arr}[{v}..]")
+            if arr and index.upper is not None and _is_length(index.upper, arr, {}):
+                ev.add(1, STRONG, f"slice {arr}[..len({arr})]")  # inclusive up to |A|: only 1-based
             continue
         if arr and isinstance(index, ast.Call) and _is_length(index, arr, {}):  # A[|A|]: valid 1-based only
             ev.add(1, STRONG, f"{arr}[len({arr})] is read")

@@ -309,6 +309,12 @@ class _Tokenizer:
         if name == "&" and math:  # `x \\& 1`: bitwise and in maths, `and` in prose
             self.add("op", "&", i, math)
             return j
+        if name == "nabla":  # \\nabla f, \\nabla_\\theta L: the gradient, one function named grad_f
+            m = re.match(r"\s*(?:_\s*(?:\{[^{}]*\}|\\?[A-Za-z]+)\s*)?\\?([A-Za-z]+)", self.text[j:end])
+            if m:
+                letter = {"lambda": "lam", "ell": "l"}.get(m.group(1), m.group(1))
+                self.add("name", f"grad_{letter}", i, math, "math")
+                return j + m.end()
         if name == "underset":  # \\underset{a \\in A}{\\arg\\max}: the operator with the range under it
             below, above = read_group(self.text, j), None
             above = read_group(self.text, below[2]) if below else None

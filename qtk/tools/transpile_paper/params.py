@@ -138,6 +138,12 @@ def io_params(text: str, ctx: P.Ctx, out: Params) -> Params:
             continue
         if interval_power(seg, out):
             continue
+        if len(seg) >= 3 and seg[0].kind == "name" and seg[0].style == "numbers" and seg[1].value == "^" \
+                and last_collection:  # `$x$, $g$ (both in $\\mathbb{R}^d$)`: the size of what was just named
+            dim = [t for t in seg[2:] if t.value not in ("{", "}")]
+            if single_name(dim) and ident(dim[0]) not in out.defined():
+                out.derived.append((ident(dim[0]), P.call("len", [ast.Name(id=last_collection, ctx=ast.Load())])))
+            continue
         parts = [p for p in split(seg, top_level(seg, lambda t: t.kind == "op" and t.value == ",")) if p]
         seq = sequence(parts, ctx, out)
         if seq:

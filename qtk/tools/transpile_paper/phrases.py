@@ -147,9 +147,16 @@ def _allocate_range(s, ctx) -> list[ast.stmt]:
 
 
 def _append(s, ctx) -> list[ast.stmt]:
-    coll, item = _expr(s["coll"], ctx), _expr(s["item"], ctx)
+    items = s.get("item") or s["rest_item"]
+    ands = top_level(items, lambda t: not t.math and t.kind == "kw" and t.value == "and")
+    if ands:  # `append $L[i..|L|]$ and $R[j..|R|]$ to $S$`: one after the other
+        return [st for part in split(items, ands) for st in _append({"coll": s["coll"], "item": part}, ctx)]
+    coll, item = _expr(s["coll"], ctx), _expr(items, ctx)
+    if isinstance(item, ast.Subscript) and isinstance(item.slice, ast.Slice) and not \
+            (isinstance(coll, ast.Name) and coll.id in ctx.sets):
+        return [ast.Expr(value=P.method(coll, "extend", [item]))]  # a run of entries: each of them
     if isinstance(coll, ast.Name) and coll.id in ctx.numbers:  # `add $x$ to $total$`
-        return _update(ast.Add())({"x": s["coll"], "v": s["item"]}, ctx)
+        return _update(ast.Add())({"x": s["coll"], "v": items}, ctx)
     verb = "add" if isinstance(coll, ast.Name) and coll.id in ctx.sets else "append"
     return [ast.Expr(value=P.method(coll, verb, [item]))]
 
@@ -271,8 +278,8 @@ STATEMENTS: list[Phrase] = [
                                        r" {x}(?: and {y})?"
                                        r" (?:as|to be|be) ART {dims} (?:" + _SEQ + r"|matrices|arrays|tables|vectors)"
                                        + _FILL), _allocate),
-    Phrase("push", _re(r"(?:push|append|add|insert|enqueue|put) {item} (?:onto|on|to|into|in|at the end of) {coll}"),
-           _append),
+    Phrase("push", _re(r"(?:push|append|add|insert|enqueue|put) (?P<rest_item>\$\d+(?: and \$\d+)*)"
+                       r" (?:onto|on|to|into|in|at the end of) {coll}"), _append),
     Phrase("remove", _re(r"(?:remove|delete) {item} from {coll}"), _remove),
     Phrase("pop", _re(r"(?:pop|pop the top(?: element)?) (?:{item} )?(?:from|off|of) {coll} || pop {coll}"),
            _pop_into(False)),
@@ -346,6 +353,37 @@ def _containing(s, ctx) -> ast.expr:
     return ast.List(elts=elts, ctx=ast.Load())
 
 
+def _best_element(s, ctx) -> ast.expr:
+    """`the unvisited vertex with the smallest $d[u]$`, `the vertex $u$ in $Q$ with minimum $d[u]$`:
+    min/max over the candidates (the set named, else the key array's positions), skipping those an
+    `un-` word rules out when the algorithm has that array (`visited`)."""
+    key = parse_all(s["key"], ctx)
+    var = next((n.slice.id for n in ast.walk(key) if isinstance(n, ast.Subscript) and isinstance(n.slice, ast.Name)),
+               None)
+    if var is None:
+        P.fail("cannot tell which element the key ranges over")
+    if s.get("coll"):
+        candidates: ast.expr = _expr(s["coll"], ctx)
+    else:
+        arr = next(n.value for n in ast.walk(key) if isinstance(n, ast.Subscript) and isinstance(n.slice, ast.Name))
+        root = arr
+        while isinstance(root, ast.Subscript):
+            root = root.value
+        candidates = P.mark(P.call("range", [P.call("len", [copy.deepcopy(arr)])]),
+                            positions_of=root.id if isinstance(root, ast.Name) else None)
+    adj = (s.get("adj") or "").strip()
+    ifs = []
+    if adj.startswith("un") and adj[2:] in ctx.known | ctx.collections:  # unvisited -> not visited[u]
+        flag = P.mark(ast.Subscript(value=ast.Name(id=adj[2:], ctx=ast.Load()), slice=ast.Name(id=var, ctx=ast.Load()),
+                                    ctx=ast.Load()), index=True)
+        ifs.append(ast.UnaryOp(op=ast.Not(), operand=flag))
+    gen = ast.GeneratorExp(elt=ast.Name(id=var, ctx=ast.Load()), generators=[ast.comprehension(
+        target=ast.Name(id=var, ctx=ast.Store()), iter=candidates, ifs=ifs, is_async=0)])
+    args = ast.arguments(posonlyargs=[], args=[ast.arg(arg=var)], kwonlyargs=[], kw_defaults=[], defaults=[])
+    fn = "min" if s["which"] in ("smallest", "minimum", "least", "lowest", "minimal") else "max"
+    return P.call(fn, [gen], [ast.keyword(arg="key", value=ast.Lambda(args=args, body=key))])
+
+
 def _queue_of(s, ctx) -> ast.expr:
     """`a min-priority queue holding $f_1, \\ldots, f_n$`: a list of those items (Extract-Min takes
     the least)."""
@@ -391,6 +429,10 @@ VALUES: list[Phrase] = [
                               r"(?:in|of|from) {coll} (?:onto|to) {v}"),
            _map_each),
     Phrase("empty map", _re(r"ART empty (?:map|dictionary|dict|hash table|hash map|mapping)"), _empty("map")),
+    Phrase("best element", _re(r"the (?:(?P<adj>[a-z-]+) )?(?:vertex|node|element|item|index|position|point)"
+                               r"(?: {x})?(?: (?:in|of|from) {coll})? (?:with|having|of) (?:the )?"
+                               r"(?P<which>smallest|minimum|minimal|least|lowest|largest|maximum|highest|greatest)"
+                               r"(?: value of| value)? {key}"), _best_element),
     Phrase("collection containing", _re(r"ART (?P<kind>queue|stack|list|set|array|sequence) (?:containing|holding|with)"
                                         r"(?: only)? (?P<rest>\$\d+(?:,? (?:and )?\$\d+)*)"), _containing),
     Phrase("priority queue of", _re(r"ART (?:min-priority|min priority|priority|min-heap|min heap|heap) queue"

@@ -231,12 +231,19 @@ def _same_array(first: ast.expr, last: ast.expr) -> bool:
 def listed(part: list[Tok], ctx: P.Ctx, out: Params) -> str | None:
     """`$A = [a_1, \\ldots, a_n]$` / `(a_1, ...)` / `\\{a_1, ...\\}`: A is the input (declared 1..n),
     a another name for it, n its length."""
-    if len(part) < 6 or part[0].kind != "name" or part[1].value != "=" or part[2].value not in ("[", "(", "{s") \
-            or part[-1].value not in ("]", ")", "}s"):
+    if len(part) < 6 or part[0].kind != "name" or part[1].value != "=":
         return None
-    inner = part[3:-1]
+    if part[2].value in ("[", "(", "{s") and part[-1].value in ("]", ")", "}s"):
+        inner = part[3:-1]
+        pieces = [p for p in split(inner, top_level(inner, lambda t: t.value == ",")) if p]
+    else:  # `$X = x_1 \\cdots x_m$`: a word written letter by letter
+        inner = part[2:]
+        dots = top_level(inner, lambda t: t.kind == "op" and t.value in ("...", ".."))
+        if len(dots) != 1:
+            return None
+        pieces = [inner[: dots[0]], inner[dots[0] : dots[0] + 1], inner[dots[0] + 1 :]]
     scratch = type(out)()
-    element = sequence([p for p in split(inner, top_level(inner, lambda t: t.value == ",")) if p], ctx, scratch)
+    element = sequence(pieces, ctx, scratch)
     if element is None:
         return None
     name = ident(part[0])
