@@ -1077,3 +1077,39 @@ def test_word_written_letter_by_letter_gradient_operator_and_shared_space():
         \For{$j = 1$ \textbf{to} $d$} \State $y_j \gets x_j - \eta g_j$ \EndFor
         \State \Return $y$"""))
     assert result.functions[0].params == ["x", "g", "eta"] and h([1.0, 2.0], [2.0, 2.0], 0.5) == [0.0, 1.0]
+
+
+# ---- batch 43 (round 13: more classics) --------------------------------------------------------
+
+def test_call_with_one_and_the_length_fixes_the_callees_base():
+    f, result = _fn(_algo(r"""
+        \Procedure{Sort}{$A$}
+          \State \Call{Quicksort}{$A, 1, A.length$}
+        \EndProcedure
+        \Procedure{Quicksort}{$A, p, r$}
+          \If{$p < r$}
+            \State $q \gets \Call{Partition}{A, p, r}$
+            \State \Call{Quicksort}{$A, p, q - 1$}
+            \State \Call{Quicksort}{$A, q + 1, r$}
+          \EndIf
+        \EndProcedure
+        \Function{Partition}{$A, p, r$}
+          \State $x \gets A[r]$; $i \gets p - 1$
+          \For{$j \gets p$ \To $r - 1$}
+            \If{$A[j] \le x$} \State $i \gets i + 1$ \State exchange $A[i]$ with $A[j]$ \EndIf
+          \EndFor
+          \State exchange $A[i + 1]$ with $A[r]$
+          \State \Return $i + 1$
+        \EndFunction"""), "sort")
+    work = [2, 8, 7, 1, 3, 5, 6, 4]
+    f(work)
+    assert work == [1, 2, 3, 4, 5, 6, 7, 8]
+
+
+def test_let_a_bounded_array_be_an_array_of_booleans():
+    f, _ = _fn(_algo(r"""
+        \Require $n \ge 2$
+        \State let $A[2..n]$ be an array of Boolean values, all set to \textbf{true}
+        \State $A[4] \gets$ \textbf{false}
+        \State \Return $A[4] \vee A[n]$"""))
+    assert [f(4), f(5)] == [False, True]

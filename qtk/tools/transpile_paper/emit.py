@@ -410,6 +410,11 @@ def build_all(builders: list[FunctionBuilder]) -> list[tuple[ast.FunctionDef, Fu
     algorithm environment (CLRS's MERGE-SORT has no subscripts, its MERGE does)."""
     for b in builders:
         b.prepare()
+    for b in builders:  # `\\Call{Quicksort}{$A, 1, A.length$}`: the caller says how the callee counts
+        if not b.evidence:
+            base = next((v for o in builders if o is not b for v in _call_site_bases(o.body, b.unit.name)), None)
+            if base is not None:
+                b.base, b.reason, b.evidence = base, f"auto: called with bounds {base}.. of an array", True
     for b in builders:
         if b.evidence:
             continue
@@ -421,6 +426,23 @@ def build_all(builders: list[FunctionBuilder]) -> list[tuple[ast.FunctionDef, Fu
         if caller is not None:  # \\textsc{Reverse} in a float of its own, called by a 1-based procedure
             b.base, b.reason = caller.base, f"auto: as {caller.unit.name}, which calls it"
     return [b.finish() for b in builders]
+
+
+def _call_site_bases(body: list[ast.stmt], name: str):
+    """1 for calls `name(A, 1, len(A))`, 0 for `name(A, 0, len(A) - 1)` (as written, before shifting)."""
+    for stmt in body:
+        for n in ast.walk(stmt):
+            if not (isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == name):
+                continue
+            arrays = [a.id for a in n.args if isinstance(a, ast.Name)]
+            for k in range(len(n.args) - 1):
+                lo, hi = n.args[k], n.args[k + 1]
+                length = _length_of(hi)
+                if P.int_value(lo) == 1 and length in arrays:
+                    yield 1
+                if P.int_value(lo) == 0 and isinstance(hi, ast.BinOp) and isinstance(hi.op, ast.Sub) \
+                        and P.int_value(hi.right) == 1 and _length_of(hi.left) in arrays:
+                    yield 0
 
 
 def _calls(body: list[ast.stmt], name: str) -> bool:

@@ -277,7 +277,8 @@ STATEMENTS: list[Phrase] = [
                                        + _FILL + r" || (?:create|initiali[sz]e|allocate|make|declare|let)"
                                        r" {x}(?: and {y})?"
                                        r" (?:as|to be|be) ART {dims} (?:" + _SEQ + r"|matrices|arrays|tables|vectors)"
-                                       + _FILL), _allocate),
+                                       + _FILL + r" || (?:let|make|declare) {x} be ART " + _SEQ
+                                       + r"(?: of [\w-]+ values)?" + _FILL), _allocate),
     Phrase("push", _re(r"(?:push|append|add|insert|enqueue|put) (?P<rest_item>\$\d+(?: and \$\d+)*)"
                        r" (?:onto|on|to|into|in|at the end of) {coll}"), _append),
     Phrase("remove", _re(r"(?:remove|delete) {item} from {coll}"), _remove),

@@ -79,6 +79,7 @@ class Report:
 FUNCTIONS = {
     "grad_square_minus_3": lambda x: 2 * (x - 3),  # gradient of (x - 3)^2
     "cube_minus_2": lambda x: x ** 3 - 2,
+    "cube_minus_2_prime": lambda x: 3 * x ** 2,  # its derivative
     "square": lambda x: x * x,
     "edge_weight": lambda u, v: abs(u - v) + 1,
     "at_least_5": lambda x: x >= 5,
