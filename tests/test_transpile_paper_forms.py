@@ -1113,3 +1113,26 @@ def test_let_a_bounded_array_be_an_array_of_booleans():
         \State $A[4] \gets$ \textbf{false}
         \State \Return $A[4] \vee A[n]$"""))
     assert [f(4), f(5)] == [False, True]
+
+
+# ---- batch 44 (round 14) ------------------------------------------------------------------------
+
+def test_argmax_over_a_map_breaks_ties_by_the_smallest_key_and_norms_multiply():
+    f, _ = _fn(_algo(r"""
+        \Require votes $v_1, \dots, v_n$
+        \State $cnt \gets$ an empty map with default value $0$
+        \For{$i \gets 1$ \textbf{to} $n$} \State $cnt[v_i] \gets cnt[v_i] + 1$ \EndFor
+        \State \Return $\arg\max_{c} cnt[c]$"""))
+    assert f([2, 2, 0, 0]) == 0
+    g, _ = _fn(_algo(r"""
+        \Require non-zero vectors $\mathbf{u}, \mathbf{v} \in \mathbb{R}^d$
+        \State \Return $\dfrac{\mathbf{u}^\top \mathbf{v}}{\|\mathbf{u}\|_2 \, \|\mathbf{v}\|_2}$"""))
+    assert g([3.0, 4.0], [4.0, 3.0]) == 0.96
+
+
+def test_remove_the_first_element_as_a_statement():
+    f, _ = _fn(_algo(r"""
+        \Require a list $L$
+        \State remove the first element of $L$
+        \State \Return $L$"""))
+    assert f([1, 2, 3]) == [2, 3]

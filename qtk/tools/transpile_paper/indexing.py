@@ -438,8 +438,8 @@ class Shift(ast.NodeTransformer):
     def visit_Call(self, node: ast.Call) -> ast.AST:
         self.generic_visit(node)
         arr = P.meta(node, "positions_of")
-        if arr in self.maps:  # `\\max_\\ell c[\\ell]` over a map: its keys
-            return ast.Name(id=arr, ctx=ast.Load())
+        if arr in self.maps:  # `\\max_\\ell c[\\ell]` over a map: its keys, smallest first (ties as for positions)
+            return P.call("sorted", [ast.Name(id=arr, ctx=ast.Load())])
         base = self.bases.get(arr, self.default) if arr else 0
         if base:  # positions of a 1-based array: 1 .. len
             node.args = [P.const(base), P.add_const(node.args[0], base)]

@@ -40,6 +40,7 @@ _COMPARISONS = [
     (("equals",), "="), (("greater", "than"), ">"), (("less", "than"), "<"),
 ]
 _SIZE_WORDS = {"length", "size"}
+_TAKING = {"remove", "delete", "pop", "take", "extract", "dequeue", "drop"}  # `remove the first element of $L$`
 
 
 def _comparison_words(toks: list[Tok]) -> list[Tok]:
@@ -57,7 +58,7 @@ def _comparison_words(toks: list[Tok]) -> list[Tok]:
             k += len(hit[0])
             continue
         end_item = _end_of(toks, k)
-        if end_item is not None:  # `the last element of $B$` -> B[-1] (the first: B[0])
+        if end_item is not None and not (out and not out[-1].math and out[-1].value.lower() in _TAKING):  # `the last element of $B$` -> B[-1] (the first: B[0])
             end, inner, last = end_item
             index = [Tok("op", "-", t.at, True), Tok("num", "1", t.at, True)] if last else [Tok("num", "0", t.at, True)]
             out += [Tok("name", "_end_of_", t.at, True, "roman"), Tok("op", "(", t.at, True), *inner,

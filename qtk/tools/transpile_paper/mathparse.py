@@ -197,7 +197,9 @@ class Parser:
             return False
         if tok.kind in _ATOM_START:
             return True
-        return tok.kind == "op" and tok.value in ("(", "{", "lfloor", "lceil")
+        return tok.kind == "op" and tok.value in ("(", "{", "lfloor", "lceil") or tok.kind == "op" \
+            and tok.value == "||" and not self.norms \
+            and sum(t.kind == "op" and t.value == "||" for t in self.t[self.i :]) % 2 == 0  # `\\|u\\| \\|v\\|`
 
     def unary(self) -> ast.expr:
         if self.accept("op", "-"):

@@ -385,6 +385,26 @@ def _best_element(s, ctx) -> ast.expr:
     return P.call(fn, [gen], [ast.keyword(arg="key", value=ast.Lambda(args=args, body=key))])
 
 
+def _all_with(s, ctx) -> ast.expr:
+    """`the list (set) of all $v$ with $indeg[v] = 0$[, in increasing order]`: v over the positions of
+    the array the condition indexes with it, in order."""
+    var = parse_all(s["x"], ctx)
+    if not isinstance(var, ast.Name):
+        P.fail("`all ... with` over something other than a variable")
+    ctx.known.add(var.id)
+    cond = parse_all(s["cond"], ctx, tuple_ok=False)
+    arrays = [n.value for n in ast.walk(cond) if isinstance(n, ast.Subscript) and isinstance(n.slice, ast.Name)
+              and n.slice.id == var.id and isinstance(n.value, ast.Name)]
+    if not arrays:
+        P.fail("cannot tell what the variable ranges over")
+    rng = P.mark(P.call("range", [P.call("len", [ast.Name(id=arrays[0].id, ctx=ast.Load())])]),
+                 positions_of=arrays[0].id)
+    gen = [ast.comprehension(target=ast.Name(id=var.id, ctx=ast.Store()), iter=rng, ifs=[cond], is_async=0)]
+    if s["kind"] == "set":
+        return ast.SetComp(elt=ast.Name(id=var.id, ctx=ast.Load()), generators=gen)
+    return ast.ListComp(elt=ast.Name(id=var.id, ctx=ast.Load()), generators=gen)
+
+
 def _queue_of(s, ctx) -> ast.expr:
     """`a min-priority queue holding $f_1, \\ldots, f_n$`: a list of those items (Extract-Min takes
     the least)."""
@@ -430,6 +450,9 @@ VALUES: list[Phrase] = [
                               r"(?:in|of|from) {coll} (?:onto|to) {v}"),
            _map_each),
     Phrase("empty map", _re(r"ART empty (?:map|dictionary|dict|hash table|hash map|mapping)"), _empty("map")),
+    Phrase("all with", _re(r"the (?P<kind>list|set|queue|sequence) of all (?:(?:vertices|nodes|indices|elements) )?{x}"
+                           r" (?:with|such that|for which|where) {cond}(?:,? in (?:increasing|ascending) order)?"),
+           _all_with),
     Phrase("best element", _re(r"the (?:(?P<adj>[a-z-]+) )?(?:vertex|node|element|item|index|position|point)"
                                r"(?: {x})?(?: (?:in|of|from) {coll})? (?:with|having|of) (?:the )?"
                                r"(?P<which>smallest|minimum|minimal|least|lowest|largest|maximum|highest|greatest)"
