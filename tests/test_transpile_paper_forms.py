@@ -1136,3 +1136,32 @@ def test_remove_the_first_element_as_a_statement():
         \State remove the first element of $L$
         \State \Return $L$"""))
     assert f([1, 2, 3]) == [2, 3]
+
+
+# ---- batch 45 (round 15) ------------------------------------------------------------------------
+
+def test_cardinality_hash_and_identity_matrix():
+    f, _ = _fn(_algo(r"""
+        \Require $x_1, \ldots, x_n$
+        \State \Return $\#\{i : x_i > 0\}$"""))
+    assert f([1, -1, 2, 0]) == 2
+    g, _ = _fn(_algo(r"""
+        \Require a size $n$
+        \State $P \gets I_n$
+        \State \Return $P$"""))
+    assert g(2) == [[1, 0], [0, 1]]
+
+
+def test_helper_adds_to_the_set_its_caller_created():
+    f, _ = _fn(_algo(r"""
+        \Function{Reach}{$G, s$}
+          \State $seen \gets \emptyset$
+          \State \Call{Visit}{$s$}
+          \State \Return $|seen|$
+        \EndFunction
+        \Procedure{Visit}{$u$}
+          \If{$u \in seen$} \State \Return \EndIf
+          \State add $u$ to $seen$
+          \For{each $v \in G[u]$} \State \Call{Visit}{$v$} \EndFor
+        \EndProcedure"""), "reach")
+    assert f([[1], [0, 2], [], [0]], 0) == 3

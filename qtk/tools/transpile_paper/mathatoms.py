@@ -323,6 +323,8 @@ def _command(p: "Parser", cmd: str) -> ast.expr:
         return _indicator(p)
     if cmd in ("exists", "forall"):
         return _quantifier(p, "any" if cmd == "exists" else "all")
+    if cmd == "card":  # \\#\\{i : x_i > 0\\}, \\#S: the number of members
+        return P.call("len", [p.power()])
     if cmd in ("frac", "dfrac", "tfrac", "cfrac"):
         num = p.script()
         return P.binop(num, ast.Div(), p.script())

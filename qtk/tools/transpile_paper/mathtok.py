@@ -88,7 +88,7 @@ _OPS = {  # command -> (kind, value)
     "inf": ("bigop", "min"), "sup": ("bigop", "max"),  # over a finite set, as pseudo-code means them
     **{c: ("mathfn", c) for c in ("log", "ln", "lg", "exp", "sin", "cos", "tan", "gcd")},
     "triangleright": ("comment", ""),
-    "exists": ("cmd", "exists"), "forall": ("cmd", "forall"),
+    "exists": ("cmd", "exists"), "forall": ("cmd", "forall"), "#": ("cmd", "card"),
 }
 _SKIP = {",", ";", "!", " ", ":", ">", "quad", "qquad", "left", "right", "big", "Big", "bigg",
          "Bigg", "bigl", "bigr", "Bigl", "Bigr", "biggl", "biggr", "Biggl", "Biggr", "middle",

@@ -42,6 +42,7 @@ def _nest(fn: ast.FunctionDef, res: FunctionResult, out: Built, placeholders: bo
         return False
     caller = callers[0][0]
     fn.body = _without(fn.body, implicit)
+    _adds_to_sets(fn, _sets_created(caller) & shared)
     assigned = sorted({t.id for node in ast.walk(fn) if isinstance(node, (ast.Assign, ast.AugAssign))
                        for t in (node.targets if isinstance(node, ast.Assign) else [node.target])
                        if isinstance(t, ast.Name) and t.id in shared})
@@ -109,3 +110,17 @@ def _without(body: list[ast.stmt], drop: list[ast.stmt]) -> list[ast.stmt]:
         keep.remove(note)
     return keep
 
+
+def _sets_created(fn: ast.FunctionDef) -> set[str]:
+    """Names fn assigns a set to (`seen \\gets \\emptyset`, `\\{s\\}`, a set comprehension)."""
+    return {t.id for node in ast.walk(fn) if isinstance(node, ast.Assign) for t in node.targets
+            if isinstance(t, ast.Name) and (isinstance(node.value, (ast.Set, ast.SetComp)) or P.is_empty_set(node.value)
+                                            or isinstance(node.value, ast.Call) and getattr(node.value.func, "id", "") == "set")}
+
+
+def _adds_to_sets(fn: ast.FunctionDef, sets: set[str]) -> None:
+    """`add $(r, c)$ to $seen$` in a helper, seen a set of its caller: `seen.add(..)`, not append."""
+    for node in ast.walk(fn):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "append" \
+                and isinstance(node.func.value, ast.Name) and node.func.value.id in sets:
+            node.func.attr = "add"

@@ -63,6 +63,15 @@ def _constant_matrix(value: ast.expr, shape: ast.expr) -> ast.expr:
     return value
 
 
+def _identity(size: ast.expr) -> ast.expr:
+    i, j = ast.Name(id="_i", ctx=ast.Load()), ast.Name(id="_j", ctx=ast.Load())
+    entry = P.call("int", [ast.Compare(left=i, ops=[ast.Eq()], comparators=[j])])
+    row = ast.ListComp(elt=entry, generators=[ast.comprehension(target=ast.Name(id="_j", ctx=ast.Store()),
+                                                                iter=P.call("range", [size]), ifs=[], is_async=0)])
+    return ast.ListComp(elt=row, generators=[ast.comprehension(target=ast.Name(id="_i", ctx=ast.Store()),
+                                                               iter=P.call("range", [size]), ifs=[], is_async=0)])
+
+
 def _slice_to(self: "Parser", base: ast.expr, lo: ast.expr) -> ast.expr:
     hi = self.expr()
     self.expect("op", "]")
@@ -101,6 +110,9 @@ def subscript(self: "Parser", base: ast.expr) -> ast.expr:
         label = "max" if inner.kind == "bigop" else inner.value
         return P.name(variable_name(f"{base.id.rstrip('_')}_{label}"))
     sub = self.script()
+    if isinstance(base, ast.Name) and base.id == "I" and not {"I"} & (self.ctx.known | self.ctx.declared
+                                                                    | self.ctx.params | self.ctx.collections):
+        return _identity(sub)  # I_n: the n x n identity matrix
     if isinstance(base, ast.Constant):  # 0_{n \\times m}: the zero matrix of that shape
         if base.value not in (0, 1) or isinstance(base.value, bool):
             P.fail("a subscript on a number")
