@@ -1165,3 +1165,30 @@ def test_helper_adds_to_the_set_its_caller_created():
           \For{each $v \in G[u]$} \State \Call{Visit}{$v$} \EndFor
         \EndProcedure"""), "reach")
     assert f([[1], [0, 2], [], [0]], 0) == 3
+
+
+# ---- batch 46 (round 16) ------------------------------------------------------------------------
+
+def test_pseudocodejs_input_output_sign_of_an_entry_and_pairs_in_a_set():
+    f, result = _fn(_algo(r"""
+        \INPUT numbers $x_1, \ldots, x_n$, a threshold $\lambda$
+        \OUTPUT $z$
+        \FOR{$i = 1$ \TO $n$}
+          \STATE $z_i \leftarrow \mathrm{sign}(x_i) \cdot \max(|x_i| - \lambda, 0)$
+        \ENDFOR""", "\\usepackage{algorithmic}"))
+    assert result.functions[0].params == ["x", "lam"] and f([3.0, -2.0, 0.5], 1.0) == [2.0, -1.0, 0.0]
+    g, _ = _fn(_algo(r"""
+        \Require a list $E$ of edges $(u, v)$
+        \State $R \gets \emptyset$
+        \For{each $(u, v) \in E$} \State $R \gets R \cup \{\langle \min(u, v), \max(u, v) \rangle\}$ \EndFor
+        \State \Return $|R|$"""))
+    assert g([[1, 2], [2, 1], [2, 3]]) == 2
+
+
+def test_open_ended_stepped_range_with_a_while_bound():
+    f, _ = _fn(_algo(r"""
+        \Require $n$, a step $k \ge 1$
+        \State $s \gets 0$
+        \For{$i = 0, k, 2k, \ldots$ while $i < n$} \State $s \gets s + i$ \EndFor
+        \State \Return $s$"""))
+    assert f(7, 3) == 0 + 3 + 6

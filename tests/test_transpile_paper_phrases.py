@@ -219,6 +219,10 @@ PHRASES = {
         \Require in-degrees $indeg[0..n-1]$
         \State $Q \gets$ the list of all $v$ with $indeg[v] = 0$, in increasing order
         \State \Return $Q$""", ([0, 2, 0, 1],), [0, 2]),
+    ("value", "ones"): (r"""
+        \Require $n$
+        \State $row \gets$ a list of $n + 1$ ones
+        \State \Return $row$""", (2,), [1, 1, 1]),
     ("value", "copy"): (r"""
         \Require a list $A$
         \State $B \gets$ a copy of $A$

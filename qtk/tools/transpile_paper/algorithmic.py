@@ -37,8 +37,8 @@ _CMDS: dict[str, tuple[str, int]] = {
     **{c: ("endfunction", 0) for c in ("EndFunction", "EndProcedure", "ENDFUNCTION", "ENDPROCEDURE")},
     **{c: ("io:Require", 0) for c in ("Require", "REQUIRE")},
     **{c: ("io:Ensure", 0) for c in ("Ensure", "ENSURE")},
-    "Input": ("io:Input", 0),
-    "Output": ("io:Output", 0),
+    **{c: ("io:Input", 0) for c in ("Input", "INPUT")},  # pseudocode.js spells them \\INPUT, \\OUTPUT
+    **{c: ("io:Output", 0) for c in ("Output", "OUTPUT")},
     "GLOBALS": ("io:Globals", 0),
     "item": ("item", 0),
     **{c: ("return", 0) for c in ("Return", "RETURN")},

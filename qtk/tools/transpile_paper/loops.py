@@ -256,8 +256,26 @@ def _nested(chain: _Chain, ctx: P.Ctx) -> ast.For:
     return P.mark(loops[0], innermost=loops[-1])
 
 
+def _open_ended(head: list[Tok], cond: list[Tok], ctx: P.Ctx) -> ast.expr:
+    """`0, k, 2k, \\ldots` while `i < n` (or `\\le`): range(0, n, k)."""
+    commas = top_level(head, lambda t: t.kind == "op" and t.value == ",")
+    pieces = split(head, commas)
+    if len(pieces) < 3 or not (len(pieces[-1]) == 1 and pieces[-1][0].value in ("...", "..")):
+        raise Untranslatable("an open-ended range needs `a, b, \\ldots`")
+    first, second = parse_all(pieces[0], ctx, tuple_ok=False), parse_all(pieces[1], ctx, tuple_ok=False)
+    test = parse_all(cond, ctx, tuple_ok=False)
+    if not (isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], (ast.Lt, ast.LtE))):
+        raise Untranslatable("an open-ended range needs `while i < n`")
+    stop = test.comparators[0] if isinstance(test.ops[0], ast.Lt) else P.add_const(test.comparators[0], 1)
+    return P.call("range", [first, stop, P.difference(second, first)])
+
+
 def _counted(rest: list[Tok], ctx: P.Ctx) -> ast.expr:
-    """The range after `i \\gets`: `1 \\To n [step 2]`, `n downto 1`, `1, \\ldots, n`, `1..n`."""
+    """The range after `i \\gets`: `1 \\To n [step 2]`, `n downto 1`, `1, \\ldots, n`, `1..n`, and
+    `0, k, 2k, \\ldots` ended by `while $i < n$`."""
+    cond = top_level(rest, lambda t: t.kind == "kw" and t.value == "while" and not t.math)
+    if cond:
+        return _open_ended(rest[: cond[0]], rest[cond[0] + 1 :], ctx)
     to = top_level(rest, lambda t: t.kind == "kw" and t.value in ("to", "downto", "down", "until"))
     if to:
         k = to[0]

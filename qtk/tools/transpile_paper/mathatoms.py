@@ -157,7 +157,10 @@ def _set_literal(p: "Parser") -> ast.expr:
             items.append(p.expr())
     p.expect("op", "}s")
     rng = _ellipsis_range(items)
-    return P.mark(rng, set_of=True) if rng is not None else ast.Set(elts=items)
+    if rng is not None:
+        return P.mark(rng, set_of=True)
+    return ast.Set(elts=[ast.Tuple(elts=x.elts, ctx=ast.Load()) if isinstance(x, ast.List) and P.meta(x, "angle")
+                         else x for x in items])  # \\{\\langle u, v \\rangle\\}: a set of pairs
 
 
 def _set_builder(first: ast.expr, cond: ast.expr) -> ast.expr:
@@ -198,6 +201,12 @@ def _index_chain(cond: ast.expr) -> tuple[list[str], ast.expr, ast.expr] | None:
 
 def _is_member(e: ast.expr) -> bool:
     return isinstance(e, ast.Compare) and len(e.ops) == 1 and isinstance(e.ops[0], ast.In)
+
+
+def _angle(p: "Parser") -> ast.expr:
+    """`\\langle s \\rangle`: a sequence (a list; inside a set, a tuple, so it can be a member); between
+    two vectors, their inner product (vectors.py)."""
+    return P.mark(_list_literal(p, "rangle"), angle=True)
 
 
 def _list_literal(p: "Parser", close: str) -> ast.expr:
@@ -310,7 +319,7 @@ _OP_ATOMS = {
     "{": _group,
     "{s": _set_literal,
     "[": lambda p: _list_literal(p, "]"),
-    "langle": lambda p: P.mark(_list_literal(p, "rangle"), angle=True),
+    "langle": lambda p: _angle(p),
     "|": _bars,
     "||": _norm,
     "lfloor": _floor,

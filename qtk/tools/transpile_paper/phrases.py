@@ -467,6 +467,8 @@ VALUES: list[Phrase] = [
     Phrase("empty list", _re(r"ART empty (?:list|stack|queue|array|sequence|vector|string)"), _empty("list")),
     Phrase("zeros", _re(r"ART (?:{dims} )?" + _SEQ + r" of (?:{n} )?zeros || ART {dims} zero " + _SEQ
                         + r" || ART zero " + _SEQ + r" of (?:size|shape) {dims}"), _zeros),
+    Phrase("ones", _re(r"ART (?:{dims} )?" + _SEQ + r" of (?:{n} )?ones || ART {dims} " + _SEQ + r" of ones"),
+           lambda s, ctx: grid(s.get("dims") or s["n"], P.const(1), ctx)),
     Phrase("sized", _re(r"ART {dims} " + _SEQ + r" || ART " + _SEQ + r" of (?:size|length) {dims}"), _filled),
     Phrase("filled", _re(r"ART {dims} " + _SEQ + r" (?:filled with|of|initiali[sz]ed to|all) {v}"
                          r" || ART " + _SEQ + r" of {n} (?:elements|entries|items|cells|values)"

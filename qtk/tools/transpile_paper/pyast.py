@@ -5,6 +5,7 @@ the index-base pass, and the table of pseudo-code function names with a Python m
 from __future__ import annotations
 
 import ast
+import copy
 import sys
 from dataclasses import dataclass, field
 from types import SimpleNamespace
@@ -173,8 +174,8 @@ def builtin_call(fname: str, args: list[ast.expr]) -> ast.expr | None:
     if fname == "end_of" and n == 2:  # `the last element of $B$` (linetokens.py): B[-1], never shifted
         return ast.Subscript(value=args[0], slice=args[1], ctx=ast.Load())
     if fname in ("sign", "sgn", "signum") and n == 1:  # -1, 0 or 1
-        def cmp(op: ast.cmpop) -> ast.expr:
-            return ast.Compare(left=args[0], ops=[op], comparators=[const(0)])
+        def cmp(op: ast.cmpop) -> ast.expr:  # each its own copy: the index pass shifts every subscript once
+            return ast.Compare(left=copy.deepcopy(args[0]), ops=[op], comparators=[const(0)])
         return binop(cmp(ast.Gt()), ast.Sub(), cmp(ast.Lt()))
     if fname in ("sort",) and n == 1:
         return method(args[0], "sort", [])

@@ -87,8 +87,8 @@ class _Rewrite(ast.NodeTransformer):
 
     def visit_List(self, node: ast.List) -> ast.AST:
         self.generic_visit(node)
-        if P.meta(node, "angle") and len(node.elts) == 2:  # \\langle u, v \\rangle
-            return P.call(DOT, list(node.elts))
+        if P.meta(node, "angle") and len(node.elts) == 2 and all(_is_vector(e, self.names) for e in node.elts):
+            return P.call(DOT, list(node.elts))  # \\langle u, v \\rangle of two vectors
         return node
 
     def visit_BinOp(self, node: ast.BinOp) -> ast.AST:
