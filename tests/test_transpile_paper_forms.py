@@ -1192,3 +1192,26 @@ def test_open_ended_stepped_range_with_a_while_bound():
         \For{$i = 0, k, 2k, \ldots$ while $i < n$} \State $s \gets s + i$ \EndFor
         \State \Return $s$"""))
     assert f(7, 3) == 0 + 3 + 6
+
+
+# ---- batch 47 (round 17: classics written to the manuals) --------------------------------------
+
+def test_empty_set_used_as_a_queue_enqueues_by_appending_and_let_a_bounded_table_be_zeros():
+    f, _ = _fn(_a2e(r"""
+        \KwIn{adjacency lists $G$, a source $s$}
+        $seen \leftarrow \{s\}$; $Q \leftarrow \emptyset$\;
+        enqueue $s$ into $Q$\;
+        $order \leftarrow$ an empty list\;
+        \While{$Q \neq \emptyset$}{
+          $u \leftarrow$ dequeue $Q$\;
+          append $u$ to $order$\;
+          \ForEach{$v \in G[u]$}{\If{$v \notin seen$}{add $v$ to $seen$\; enqueue $v$ into $Q$\;}}
+        }
+        \Return{$order$}\;"""))
+    assert f([[1, 2], [3], [3], []], 0) == [0, 1, 2, 3]
+    g, _ = _fn(_algo(r"""
+        \Require $n \ge 1$
+        \State let $L[1..n][1..n]$ be a table of zeros
+        \State $L[n][n] \gets 5$
+        \State \Return $L$"""))
+    assert g(2) == [[0, 0], [0, 5]]

@@ -76,10 +76,16 @@ def queues_from_empty_sets(body: list[ast.stmt]) -> list[ast.stmt]:
     stack starts as an empty list."""
     ordered = {n.func.value.id for n in _walk(body) if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)
                and isinstance(n.func.value, ast.Name) and n.func.attr in ("append", "pop", "insert", "extend")}
+    made = set()
     for node in _walk(body):
         if isinstance(node, ast.Assign) and P.is_empty_set(node.value) and len(node.targets) == 1 \
                 and isinstance(node.targets[0], ast.Name) and node.targets[0].id in ordered:
             node.value = ast.List(elts=[], ctx=ast.Load())
+            made.add(node.targets[0].id)
+    for node in _walk(body):  # `enqueue $s$ into $Q$` read as adding to the set Q: appending to the list
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "add" \
+                and isinstance(node.func.value, ast.Name) and node.func.value.id in made:
+            node.func.attr = "append"
     return body
 
 

@@ -173,7 +173,8 @@ def _let(rest: list[Tok], ctx: P.Ctx) -> list[ast.stmt]:
         return _statement(rest, ctx)  # let x \gets 0
     names, what = rest[: be[0]], rest[be[0] + 1 :]
     words = {t.value for t in what if t.kind == "kw"}
-    if "new" not in words and "empty" not in words:  # let $n$ be the length of $A$
+    bounded = any(t.kind == "op" and t.value in ("..", "...") for t in names)  # let $L[1..n][1..n]$ be a table of zeros
+    if "new" not in words and "empty" not in words and not bounded:  # let $n$ be the length of $A$
         return [ast.Assign(targets=[store(parse_all(names, ctx), ctx)], value=value_of(what, ctx))]
     init = _initial_value(what, ctx)
     sizes = [t for t in what if t.math]
