@@ -1215,3 +1215,35 @@ def test_empty_set_used_as_a_queue_enqueues_by_appending_and_let_a_bounded_table
         \State $L[n][n] \gets 5$
         \State \Return $L$"""))
     assert g(2) == [[0, 0], [0, 5]]
+
+
+# ---- batch 48 (round 18: classics) -------------------------------------------------------------
+
+def test_sort_edges_by_the_component_named_like_the_key():
+    f, _ = _fn(_algo(r"""
+        \Require a list $E$ of edges
+        \State sort $E$ by weight
+        \State $out \gets$ an empty list
+        \For{each $(u, v, w) \in E$} \State append $u$ to $out$ \EndFor
+        \State \Return $out$"""))
+    assert f([[1, 2, 9], [3, 4, 1], [5, 6, 4]]) == [3, 5, 1]
+
+
+def test_bounds_in_the_caption_and_a_heap_with_n_elements():
+    text = _doc(r"""
+\begin{algorithm}
+\caption{Insertion into a max-heap stored in $H[0..n-1]$}
+\KwIn{a max-heap $H$ with $n$ elements and a key $x$}
+append $x$ to $H$\;
+$i \leftarrow n$\;
+\While{$i > 0$ \KwAnd $H[\lfloor (i - 1)/2 \rfloor] < H[i]$}{
+  $p \leftarrow \lfloor (i - 1)/2 \rfloor$\;
+  swap $H[i]$ and $H[p]$\;
+  $i \leftarrow p$\;
+}
+\end{algorithm}""", A2E)
+    f, result = _fn(text)
+    assert result.functions[0].params == ["H", "x"]
+    heap = [9, 5, 8]
+    f(heap, 7)
+    assert heap == [9, 7, 8, 5]

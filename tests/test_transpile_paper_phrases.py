@@ -223,6 +223,13 @@ PHRASES = {
         \Require $n$
         \State $row \gets$ a list of $n + 1$ ones
         \State \Return $row$""", (2,), [1, 1, 1]),
+    ("statement", "push front"): (r"""
+        \Require a list $L$, a value $u$
+        \State insert $u$ at the front of $L$
+        \State \Return $L$""", ([2, 3], 1), [1, 2, 3]),
+    ("value", "concatenation of all"): (r"""
+        \Require lists $B[0..n-1]$
+        \State \Return the concatenation of the lists $B[0], B[1], \ldots, B[n-1]$""", ([[1], [], [2, 3]],), [1, 2, 3]),
     ("value", "copy"): (r"""
         \Require a list $A$
         \State $B \gets$ a copy of $A$

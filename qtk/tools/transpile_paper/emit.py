@@ -157,6 +157,15 @@ class FunctionBuilder:
             for io in unit.input_io:
                 io_params(io.text.text, self.ctx, params)
             declared_order(params, " ".join(io.text.text for io in unit.input_io))
+        if unit.caption_latex and "[" in unit.caption_latex:  # `\\caption{.. in $H[0..n-1]$}`: an input's bounds
+            scratch = Params()
+            try:
+                io_params(unit.caption_latex, self.ctx, scratch)
+            except Untranslatable:
+                scratch = Params()
+            for name, bounds in scratch.arrays.items():
+                if name in params.names:
+                    params.arrays.setdefault(name, bounds)
         return params
 
     def _index_base(self, body: list[ast.stmt], params: Params) -> tuple[int, str, bool]:

@@ -242,6 +242,8 @@ def decide(body: list[ast.stmt], arrays: dict[str, tuple[ast.expr, ast.expr]],
         elif isinstance(node, (ast.For, ast.comprehension)) and isinstance(node.target, ast.Name) \
                 and node.target.id in index_vars:  # a loop, or a sum's range (\\sum_{i=1}^{n} M_{ii})
             bounds = P.meta(node.iter, "bounds")
+            if bounds and isinstance(node, ast.For) and not _indexes_free_arrays(node, allocated):
+                continue  # `for i = 0 to n-1: sort B[i]` with B allocated: says nothing of the inputs
             if bounds:
                 v, arr = node.target.id, index_vars[node.target.id]
                 start = starts.get(bounds[0].id, bounds[0]) if isinstance(bounds[0], ast.Name) else bounds[0]
@@ -254,6 +256,17 @@ def decide(body: list[ast.stmt], arrays: dict[str, tuple[ast.expr, ast.expr]],
     if ev.zero:
         return 0, "auto: " + "; ".join(ev.notes[0][:2])
     return 0, NO_EVIDENCE
+
+
+def _indexes_free_arrays(loop: ast.For, allocated: dict[str, int]) -> bool:
+    """Whether the loop's body indexes, with the loop variable, an array whose base is not fixed."""
+    var = loop.target.id
+    for stmt in loop.body:
+        for n in ast.walk(stmt):
+            if isinstance(n, ast.Subscript) and P.meta(n, "index") and _root(n) not in allocated \
+                    and _var_of(n.slice)[0] == var:
+                return True
+    return False
 
 
 def _index_vars(body: list[ast.stmt], allocated: dict[str, int],

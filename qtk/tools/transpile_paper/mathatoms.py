@@ -116,7 +116,7 @@ def _ellipsis_range(items: list) -> ast.expr | None:
     if k not in (1, 2) or len(items) != k + 2:
         P.fail("cannot read this \\ldots sequence")
     start, stop = items[0], items[-1]
-    if k == 1 and isinstance(start, ast.Subscript) and isinstance(stop, ast.Subscript) \
+    if k in (1, 2) and isinstance(start, ast.Subscript) and isinstance(stop, ast.Subscript) \
             and isinstance(start.value, ast.Name) and isinstance(stop.value, ast.Name) \
             and start.value.id == stop.value.id and not isinstance(start.slice, ast.Slice):
         bounds = P.mark(ast.Slice(lower=start.slice, upper=stop.slice), inclusive=True)  # [f_1, ..., f_n]: f's entries

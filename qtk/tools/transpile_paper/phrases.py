@@ -205,7 +205,17 @@ def _method(verb: str):
 def _sort(s, ctx) -> list[ast.stmt]:
     down = (s.get("order") or "").endswith(("decreasing", "descending")) and s["order"] != "non-decreasing"
     keywords = [ast.keyword(arg="reverse", value=P.const(True))] if down else []
-    call = P.method(_expr(s["coll"], ctx), "sort", [])
+    coll = _expr(s["coll"], ctx)
+    key = (s.get("key") or "").rstrip("s")
+    parts = ctx.element_names.get(coll.id, []) if isinstance(coll, ast.Name) else []
+    pick = next((k for k, name in enumerate(parts) if key and (name == key or name == key[0])), None)
+    if pick is not None:  # `sort $E$ by weight` with `for each $(u, v, w) \\in E$`: by the w of each edge
+        args = ast.arguments(posonlyargs=[], args=[ast.arg(arg="_e")], kwonlyargs=[], kw_defaults=[], defaults=[])
+        keywords.append(ast.keyword(arg="key", value=ast.Lambda(args=args, body=ast.Subscript(
+            value=ast.Name(id="_e", ctx=ast.Load()), slice=P.const(pick), ctx=ast.Load()))))
+    elif key and key not in ("start", "first", "left", "beginning", "value"):
+        P.fail(f"cannot tell which part of each element is its {key}")
+    call = P.method(coll, "sort", [])
     call.keywords = keywords
     return [ast.Expr(value=call)]
 
@@ -280,14 +290,18 @@ STATEMENTS: list[Phrase] = [
                                        + _FILL + r" || (?:let|make|declare) {x} be ART " + _SEQ
                                        + r"(?: of [\w-]+ values)?" + _FILL), _allocate),
     Phrase("push", _re(r"(?:push|append|add|insert|enqueue|put) (?P<rest_item>\$\d+(?: and \$\d+)*)"
-                       r" (?:onto|on|to|into|in|at the end of) {coll}"), _append),
+                       r" (?:onto|on|to|into|in|at the end of) (?:(?:the )?(?:list|stack|queue|set) )?{coll}"), _append),
+    Phrase("push front", _re(r"(?:insert|put|add|push|prepend) {item} (?:at|to|onto) the (?:front|beginning|start|head)"
+                             r" of {coll} || prepend {item} to {coll}"),
+           lambda s, ctx: [ast.Expr(value=P.method(_expr(s["coll"], ctx), "insert", [P.const(0), _expr(s["item"], ctx)]))]),
     Phrase("remove", _re(r"(?:remove|delete) {item} from {coll}"), _remove),
     Phrase("pop", _re(r"(?:pop|pop the top(?: element)?) (?:{item} )?(?:from|off|of) {coll} || pop {coll}"),
            _pop_into(False)),
     Phrase("dequeue", _re(r"dequeue (?:{item} )?from {coll} || dequeue {coll}"), _pop_into(True)),
-    Phrase("sort", _re(r"sort {coll}(?: in (?P<order>increasing|ascending|non-decreasing|decreasing|descending"
-                       r"|non-increasing) order)?(?: by (?:their |its |the )?(?:start|first|left|beginning)"
-                       r"(?: (?:point|endpoint|time|coordinate|element))?s?)?"), _sort),
+    Phrase("sort", _re(r"sort (?:(?:the )?(?:list|array|sequence|edges|elements|items) )?{coll}(?: in (?P<order>"
+                       r"increasing|ascending|non-decreasing|decreasing|descending|non-increasing) order)?"
+                       r"(?: by (?:their |its |the )?(?:non-decreasing |increasing )?(?P<key>[a-z]+)"
+                       r"(?: (?:point|endpoint|time|coordinate|element))?)?"), _sort),
     Phrase("reverse", _re(r"reverse {coll}"), _method("reverse")),
     Phrase("set", _re(r"(?:set|assign|initiali[sz]e|init|reset) (?:the )?(?:[a-z-]+ ){0,2}{x}"
                       r" (?:to|:=|as|with|equal to) (?P<rest>.+)"), _set_to),
@@ -405,6 +419,18 @@ def _all_with(s, ctx) -> ast.expr:
     return ast.ListComp(elt=ast.Name(id=var.id, ctx=ast.Load()), generators=gen)
 
 
+def _concatenate_all(s, ctx) -> ast.expr:
+    """`the concatenation of the lists $B[0], B[1], \\ldots, B[n-1]$`: their entries, in order."""
+    toks = [t for t in s["rest"] if t.math or t.value == ","]
+    parts = parse_all([Tok("op", "[", toks[0].at)] + toks + [Tok("op", "]", toks[-1].at)], ctx)
+    if isinstance(parts, ast.Call) and getattr(parts.func, "id", "") == "list":
+        parts = parts.args[0]
+    gen = [ast.comprehension(target=ast.Name(id="_part", ctx=ast.Store()), iter=parts, ifs=[], is_async=0),
+           ast.comprehension(target=ast.Name(id="_x", ctx=ast.Store()), iter=ast.Name(id="_part", ctx=ast.Load()),
+                             ifs=[], is_async=0)]
+    return ast.ListComp(elt=ast.Name(id="_x", ctx=ast.Load()), generators=gen)
+
+
 def _queue_of(s, ctx) -> ast.expr:
     """`a min-priority queue holding $f_1, \\ldots, f_n$`: a list of those items (Extract-Min takes
     the least)."""
@@ -481,6 +507,8 @@ VALUES: list[Phrase] = [
     Phrase("copy", _re(r"ART (?:copy|duplicate|clone) of {coll}"), lambda s, ctx: P.call("list", [_expr(s["coll"], ctx)])),
     Phrase("concatenation", _re(r"{a} (?:concatenated|joined) with {b} || ART concatenation of {a} and {b}"),
            lambda s, ctx: P.binop(_expr(s["a"], ctx), ast.Add(), _expr(s["b"], ctx))),
+    Phrase("concatenation of all", _re(r"ART concatenation of (?:the )?(?:lists |sequences |strings )?(?P<rest>.+)"),
+           _concatenate_all),
     Phrase("kth entry", _re(r"the {k} - ?th (?:entry|element|item|member) (?:of|in) {coll}"),
            lambda s, ctx: _entry(s["coll"], s["k"], ctx)),
     Phrase("rows", _re(r"(?:the )?number of (?P<what>rows|columns) (?:of|in) {coll}"),

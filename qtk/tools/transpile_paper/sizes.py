@@ -45,6 +45,9 @@ def counts_collection(words: list[Tok], after: list[Tok], seg: list[Tok], collec
     following = after[0].value.lower() if after else ""
     if before and before[-1] in ("with", "on", "of") and following in ("vertices", "nodes"):
         return True  # `graph $G$ with $n$ vertices` (adjacency lists): n = |G|
+    if before and before[-1] == "with" and following in _ELEMENT_WORDS and (collection in out.arrays
+                                                                           or collection in ctx.collections):
+        return True  # `a max-heap $H$ with $n$ elements`
     if collection not in out.arrays and collection not in ctx.collections:
         return False  # `start $x_0$, step size $\eta$`: x_0 is no array
     if before and before[-1] in _LENGTH_WORDS:  # `of length $n$`, not `window size $k$`
