@@ -1247,3 +1247,36 @@ $i \leftarrow n$\;
     heap = [9, 5, 8]
     f(heap, 7)
     assert heap == [9, 7, 8, 5]
+
+
+# ---- batch 49 (round 19: systems and ML paper blocks) ------------------------------------------
+
+def test_sorted_times_chain_label_order_and_product_of_two_letters():
+    f, result = _fn(_algo(r"""
+        \Require arrival times $t_1 \le \cdots \le t_m$, a cap $d_{\max}$, a batch size $B$
+        \State $b \gets 1$
+        \State \Return $(m, \min(bB, d_{\max}))$"""))
+    assert result.functions[0].params == ["t", "d_max", "B"] and f([1, 2, 3], 2, 5) == (3, 2)
+
+
+def test_assigned_arrays_are_copied_and_created_when_filled_before():
+    f, _ = _fn(_algo(r"""
+        \Require $n$, rounds $T$
+        \State $r_i \gets 1$ for $i = 1, \ldots, n$
+        \For{$t = 1$ \textbf{to} $T$}
+          \For{$i = 1$ \textbf{to} $n$}
+            \State $r'_i \gets r_1 + r_i$
+          \EndFor
+          \State $r \gets r'$
+        \EndFor
+        \State \Return $r$"""))
+    assert f(2, 2) == [4, 4]  # every r'_i reads the old r, never the half-updated one
+
+
+def test_vector_sum_and_a_letter_for_both_a_sequence_and_its_total():
+    f, result = _fn(_algo(r"""
+        \Require client models $\mathbf{w}_1, \ldots, \mathbf{w}_K$, client sizes $n_1, \ldots, n_K$
+        \State $n \gets \sum_{k=1}^{K} n_k$
+        \State \Return $\sum_{k=1}^{K} \frac{n_k}{n} \mathbf{w}_k$"""))
+    assert result.functions[0].params == ["w", "n_values"]
+    assert f([[1.0, 0.0], [3.0, 4.0]], [1, 3]) == [2.5, 3.0]

@@ -91,11 +91,18 @@ class FunctionBuilder:
         ctx.unknown_calls.clear()
         preludes = [ast.Assign(targets=[ast.Name(id=n, ctx=ast.Store())], value=v) for n, v in params.derived]
         body = records.attribute_arrays(preludes + self.block(unit.body))
-        body = records.function_and_sequence(body, set(params.names))
+        body = records.value_copies(records.function_and_sequence(body, set(params.names)))
+        body, renamed = records.scalar_and_sequence(body, set(params.names))
+        for old_name, new_name in renamed.items():  # `n_1, ..., n_K` given, `n \\gets \\sum_k n_k` computed
+            params.names = [new_name if x == old_name else x for x in params.names]
+            if old_name in params.arrays:
+                params.arrays[new_name] = params.arrays.pop(old_name)
+            params.derived = [(x, _renamed(v, old_name, new_name)) for x, v in params.derived]
         self.body = records.sorted_values(records.queues_from_empty_sets(body))
         free = free_names(self.body, params.defined(), set(ctx.functions.values()))
         self.body, free = records.named_constants(self.body, free)
         implicit = [n for n in free if n in _subscript_roots(self.body)]
+        implicit += [n for n in _filled_before_assigned(self.body) if n not in implicit and n not in params.names]
         self.body, arrays = records.scalar_labels(self.body, implicit, set(params.names))
         free = [n for n in free if n not in set(implicit) - set(arrays)]  # g_w, g_b: names now
         implicit = arrays
@@ -410,7 +417,7 @@ def free_names(body: list[ast.stmt], defined: set[str], functions: set[str]) -> 
 
     for stmt in body:
         visit(stmt)
-    skip = stored | functions | RESERVED | {"math", UNTRANSLATED}
+    skip = stored | functions | RESERVED | {"math", "copy", "operator", "collections", UNTRANSLATED}
     return [n for n in loaded if n not in skip]
 
 
@@ -475,3 +482,24 @@ def _created_when_sized(body: list[ast.stmt]) -> list[ast.stmt]:
             isinstance(n, ast.Name) and n.id == P.meta(stmt, "implicit") for n in ast.walk(out[k]))), len(out))
         out.insert(use, stmt)
     return out
+
+
+def _filled_before_assigned(body: list[ast.stmt]) -> list[str]:
+    """Names written entry by entry (`r_i \\gets 1/n` for every i) before the block ever assigns them
+    whole (`r \\gets r'`): they need creating first, like arrays never assigned at all."""
+    first: dict[str, str] = {}
+    for stmt in body:
+        for node in ast.walk(stmt):
+            if isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Store) and isinstance(node.value, ast.Name):
+                first.setdefault(node.value.id, "entry")
+            elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+                first.setdefault(node.id, "whole")
+    wholes = {n.id for stmt in body for n in ast.walk(stmt) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+    return [n for n, how in first.items() if how == "entry" and n in wholes]
+
+
+def _renamed(e: ast.expr, old: str, new: str) -> ast.expr:
+    for n in ast.walk(e):
+        if isinstance(n, ast.Name) and n.id == old:
+            n.id = new
+    return e

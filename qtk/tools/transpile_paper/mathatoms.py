@@ -66,6 +66,10 @@ def _name(p: "Parser", raw: str, style: str) -> ast.expr:
         return P.math_attr(raw)  # \\pi, e^{-z} that the algorithm never assigns: the constants
     if style == "func":
         return P.name(function_name(raw), raw=raw, style=style)
+    scalars = p.ctx.known | p.ctx.declared | p.ctx.params
+    if style == "math" and len(raw) == 2 and raw.isalpha() and raw not in scalars and not p.ctx.collecting \
+            and raw[0] in scalars and raw[1] in scalars and not p.at("op", "_") and not p.at("op", "("):
+        return P.binop(P.name(raw[0]), ast.Mult(), P.name(raw[1]))  # `bB`: b times B, both variables
     ident = variable_name(raw)
     if style == "prose" and p.at("op", "("):
         style = "roman"  # \text{length}(A): a function name

@@ -145,6 +145,10 @@ def io_params(text: str, ctx: P.Ctx, out: Params) -> Params:
                 out.derived.append((ident(dim[0]), P.call("len", [ast.Name(id=last_collection, ctx=ast.Load())])))
             continue
         parts = [p for p in split(seg, top_level(seg, lambda t: t.kind == "op" and t.value == ",")) if p]
+        chain = [p for p in split(seg, top_level(seg, lambda t: t.kind == "op" and t.value in ("<=", "<", ">=", ">")))
+                 if p]
+        if len(parts) == 1 and len(chain) == 3 and len(chain[1]) == 1 and chain[1][0].value in ("...", ".."):
+            parts = chain  # `t_1 \\le \\cdots \\le t_m`: sorted times t, m of them
         seq = sequence(parts, ctx, out)
         if seq:
             last_collection = seq
@@ -218,7 +222,8 @@ def declared_order(out: Params, text: str) -> None:
             sub = toks[k + 2 : k + 3] if k + 2 < len(toks) and toks[k + 1].value == "_" else []
             if sub and sub[0].value == "{" and k + 3 < len(toks):
                 sub = toks[k + 3 : k + 4]
-            if sub and (sub[0].kind in ("name", "num") or sub[0].kind == "kw" and not sub[0].math):
+            if sub and (sub[0].kind in ("name", "num") or sub[0].kind == "kw" and not sub[0].math
+                        or sub[0].kind == "bigop" and sub[0].value in ("max", "min")):  # d_{\\max}
                 # x_0, c_1, \\epsilon_{\\text{tol}}: the names the parser makes
                 first.setdefault(f"{ident(t)}_{sub[0].value}", k)
     out.names.sort(key=lambda n: first.get(n, len(toks)))

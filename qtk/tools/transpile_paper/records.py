@@ -227,3 +227,45 @@ def function_and_sequence(body: list[ast.stmt], params: set[str]) -> list[ast.st
             return node
 
     return [Rename().visit(stmt) for stmt in body]
+
+
+def value_copies(body: list[ast.stmt]) -> list[ast.stmt]:
+    """`r \\gets r'` (or `d \\gets W`) between arrays the algorithm changes entry by entry: the
+    pseudo-code assigns the value, so the new name gets its own copy (`copy.deepcopy`), never an
+    alias whose later writes would change both."""
+    entry_written = {n.value.id for n in _walk(body) if isinstance(n, ast.Subscript) and isinstance(n.ctx, ast.Store)
+                     and isinstance(n.value, ast.Name)}
+    for node in _walk(body):
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name) \
+                and isinstance(node.value, ast.Name) and node.value.id != node.targets[0].id \
+                and {node.value.id, node.targets[0].id} & entry_written:
+            node.value = P.call("copy.deepcopy", [node.value])
+    return body
+
+
+def scalar_and_sequence(body: list[ast.stmt], params: set[str]) -> tuple[list[ast.stmt], dict[str, str]]:
+    """`n \\gets \\sum_k n_k` with the sizes `n_1, \\ldots, n_K` given: the letter names both the input
+    sequence and a number the block computes; the sequence (entries and parameter) becomes `n_values`."""
+    indexed = {n.value.id for n in _walk(body) if isinstance(n, ast.Subscript) and isinstance(n.value, ast.Name)}
+    whole = {t.id for n in _walk(body) if isinstance(n, ast.Assign) for t in n.targets if isinstance(t, ast.Name)
+             and not isinstance(n.value, (ast.List, ast.ListComp, ast.Dict, ast.Set, ast.Name))
+             and t.id not in _whole_uses(n.value)}  # `A \\gets \\text{sort}(A)` keeps A one sequence
+    both = indexed & whole & params
+    if not both:
+        return body, {}
+    renamed = {x: x + "_values" for x in both}
+
+    class Rename(ast.NodeTransformer):
+        def visit_Subscript(self, node: ast.Subscript) -> ast.AST:
+            self.generic_visit(node)
+            if isinstance(node.value, ast.Name) and node.value.id in renamed:
+                node.value = ast.Name(id=renamed[node.value.id], ctx=ast.Load())
+            return node
+
+    return [Rename().visit(stmt) for stmt in body], renamed
+
+
+def _whole_uses(e: ast.expr) -> set[str]:
+    """Names e reads whole (not only through a subscript)."""
+    bases = {id(n.value) for n in ast.walk(e) if isinstance(n, ast.Subscript)}
+    return {n.id for n in ast.walk(e) if isinstance(n, ast.Name) and id(n) not in bases}

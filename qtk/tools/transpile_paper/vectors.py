@@ -12,7 +12,7 @@ import ast
 
 from qtk.tools.transpile_paper import pyast as P
 
-VEC, DOT = "_vec", "_dot"
+VEC, DOT, VSUM = "_vec", "_dot", "_vsum"
 HELPERS = f'''def {VEC}(op, a, b):
     """Elementwise a op b for vectors held as lists; a number stands for a constant vector."""
     if isinstance(a, list) and isinstance(b, list):
@@ -30,7 +30,15 @@ def {DOT}(a, b):
         a, b = b, a
     if not isinstance(a, list):
         return a * b
-    return sum(x * y for x, y in zip(a, b if isinstance(b, list) else [b] * len(a)))'''
+    return sum(x * y for x, y in zip(a, b if isinstance(b, list) else [b] * len(a)))
+
+
+def {VSUM}(terms):
+    """The sum of vectors held as lists (numbers count as constant vectors)."""
+    total = 0
+    for term in terms:
+        total = {VEC}(operator.add, total, term)
+    return total'''
 
 _OPS = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "truediv"}
 
@@ -76,8 +84,11 @@ def _is_vector(e: ast.expr, names: set[str]) -> bool:
         if isinstance(e.op, ast.Mult) and left and right:
             return False  # w^T x: a number
         return left or right
-    if isinstance(e, ast.Call) and isinstance(e.func, ast.Name) and e.func.id == VEC:
+    if isinstance(e, ast.Call) and isinstance(e.func, ast.Name) and e.func.id in (VEC, VSUM):
         return True
+    if isinstance(e, ast.Call) and isinstance(e.func, ast.Name) and e.func.id == "sum" and len(e.args) == 1 \
+            and isinstance(e.args[0], ast.GeneratorExp):
+        return _is_vector(e.args[0].elt, names)
     return False
 
 
@@ -89,6 +100,15 @@ class _Rewrite(ast.NodeTransformer):
         self.generic_visit(node)
         if P.meta(node, "angle") and len(node.elts) == 2 and all(_is_vector(e, self.names) for e in node.elts):
             return P.call(DOT, list(node.elts))  # \\langle u, v \\rangle of two vectors
+        return node
+
+    def visit_Call(self, node: ast.Call) -> ast.AST:
+        if isinstance(node.func, ast.Name) and node.func.id == "sum" and len(node.args) == 1 \
+                and isinstance(node.args[0], ast.GeneratorExp) and _is_vector(node.args[0].elt, self.names):
+            self.generic_visit(node)
+            node.func = ast.Name(id=VSUM, ctx=ast.Load())  # \\sum_k \\frac{n_k}{n} \\mathbf{w}_k: a vector
+            return node
+        self.generic_visit(node)
         return node
 
     def visit_BinOp(self, node: ast.BinOp) -> ast.AST:
