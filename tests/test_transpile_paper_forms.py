@@ -1280,3 +1280,16 @@ def test_vector_sum_and_a_letter_for_both_a_sequence_and_its_total():
         \State \Return $\sum_{k=1}^{K} \frac{n_k}{n} \mathbf{w}_k$"""))
     assert result.functions[0].params == ["w", "n_values"]
     assert f([[1.0, 0.0], [3.0, 4.0]], [1, 3]) == [2.5, 3.0]
+
+
+# ---- batch 50 (round 20) ------------------------------------------------------------------------
+
+def test_a_header_input_iterated_over_has_a_size():
+    f, _ = _fn(_algo(r"""
+        \Function{SameLength}{$a, b$}
+          \If{$|a| \neq |b|$} \State \Return \textbf{false} \EndIf
+          \For{each character $x$ of $a$} \State \textbf{continue} \EndFor
+          \For{each character $x$ of $b$} \State \textbf{continue} \EndFor
+          \State \Return \textbf{true}
+        \EndFunction"""))
+    assert [f("ab", "cd"), f("ab", "c")] == [True, False]

@@ -230,6 +230,11 @@ PHRASES = {
     ("value", "concatenation of all"): (r"""
         \Require lists $B[0..n-1]$
         \State \Return the concatenation of the lists $B[0], B[1], \ldots, B[n-1]$""", ([[1], [], [2, 3]],), [1, 2, 3]),
+    ("value", "sorted copy"): (r"""
+        \Require graded relevances $r_1, \ldots, r_n$
+        \State $r^* \gets$ the relevances sorted in decreasing order
+        \State $s \gets$ $r$ sorted
+        \State \Return $(r^*, s)$""", ([2, 3, 1],), ([3, 2, 1], [1, 2, 3])),
     ("value", "copy"): (r"""
         \Require a list $A$
         \State $B \gets$ a copy of $A$

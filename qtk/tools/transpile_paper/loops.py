@@ -60,6 +60,8 @@ def for_tokens(toks: list[Tok], ctx: P.Ctx) -> ast.For:
             raise Untranslatable("a loop over a set given by a condition")  # i \\in N, i \\le n
         if P.meta(iterable, "style") == "numbers":
             raise Untranslatable("a loop over a set of numbers")
+        if isinstance(iterable, ast.Name):
+            ctx.collections.add(iterable.id)  # iterated over: |a| is its size
         if isinstance(target, ast.Tuple) and isinstance(iterable, ast.Name) \
                 and all(isinstance(x, ast.Name) for x in target.elts):  # the components of E's elements
             ctx.element_names.setdefault(iterable.id, [x.id for x in target.elts])

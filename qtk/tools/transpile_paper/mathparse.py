@@ -223,7 +223,8 @@ class Parser:
             self.i += 3 if self.at("op", "{") else 1
             if not isinstance(base, ast.Name):
                 P.fail("^* on an expression")
-            return P.name(base.id + "_star")
+            starred = P.name(base.id + "_star")
+            return self.subscript(starred) if self.at("op", "_") else starred  # r^*_i: an entry of r^*
         return P.binop(base, ast.Pow(), self.script())
 
     def script(self) -> ast.expr:

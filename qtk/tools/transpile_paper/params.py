@@ -91,6 +91,8 @@ def io_params(text: str, ctx: P.Ctx, out: Params) -> Params:
     for k, (words, seg) in enumerate(segments):
         if k in skip:
             continue
+        if words and seg and seg[0].kind == "name" and words[-1].kind == "name" and not words[-1].math:
+            ctx.nouns.setdefault(words[-1].value.lower(), ident(seg[0]))  # `relevances $r_1, ..$`: "the relevances"
         nxt_words = [w.value.lower() for w in segments[k + 1][0]] if k + 1 < len(segments) else []
         if last_collection and [w.value.lower() for w in words][-2:] in (["indexed", "from"], ["numbered", "from"]) \
                 and nxt_words in (["to"], ["through"]):

@@ -431,6 +431,19 @@ def _concatenate_all(s, ctx) -> ast.expr:
     return ast.ListComp(elt=ast.Name(id="_x", ctx=ast.Load()), generators=gen)
 
 
+def _sorted_copy(s, ctx) -> ast.expr:
+    """`$x$ sorted in decreasing order`, `the relevances sorted ..` (an input the inputs named so)."""
+    if s.get("coll"):
+        coll = _expr(s["coll"], ctx)
+    elif s.get("noun") in ctx.nouns:
+        coll = ast.Name(id=ctx.nouns[s["noun"]], ctx=ast.Load())
+    else:
+        P.fail(f"cannot tell which collection `the {s.get('noun')}` is")
+    order = s.get("order") or s.get("order2") or ""
+    down = order.endswith(("decreasing", "descending")) and order != "non-decreasing"
+    return P.call("sorted", [coll], [ast.keyword(arg="reverse", value=P.const(True))] if down else [])
+
+
 def _queue_of(s, ctx) -> ast.expr:
     """`a min-priority queue holding $f_1, \\ldots, f_n$`: a list of those items (Extract-Min takes
     the least)."""
@@ -479,6 +492,9 @@ VALUES: list[Phrase] = [
     Phrase("all with", _re(r"the (?P<kind>list|set|queue|sequence) of all (?:(?:vertices|nodes|indices|elements) )?{x}"
                            r" (?:with|such that|for which|where) {cond}(?:,? in (?:increasing|ascending) order)?"),
            _all_with),
+    Phrase("sorted copy", _re(r"{coll} sorted(?: in (?P<order>increasing|ascending|non-decreasing|decreasing|descending"
+                              r"|non-increasing) order)? || the (?P<noun>[a-z]+) sorted(?: in (?P<order2>increasing|"
+                              r"ascending|non-decreasing|decreasing|descending|non-increasing) order)?"), _sorted_copy),
     Phrase("best element", _re(r"the (?:(?P<adj>[a-z-]+) )?(?:vertex|node|element|item|index|position|point)"
                                r"(?: {x})?(?: (?:in|of|from) {coll})? (?:with|having|of) (?:the )?"
                                r"(?P<which>smallest|minimum|minimal|least|lowest|largest|maximum|highest|greatest)"

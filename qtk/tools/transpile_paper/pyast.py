@@ -35,6 +35,7 @@ class Ctx:
     labels: set[tuple[str, str]] = field(default_factory=set)  # (m, i): m_i used before any i
     holds_collections: set[str] = field(default_factory=set)  # inputs described as lists of words, sets...
     element_names: dict[str, list[str]] = field(default_factory=dict)  # E -> [u, v, w] from `for (u, v, w) in E`
+    nouns: dict[str, str] = field(default_factory=dict)  # `relevances` -> r, from `graded relevances $r_1, ..$`
 
 
 def mark(node: ast.AST, **kw: Any) -> ast.AST:

@@ -23,7 +23,8 @@ def is_layer(self: "Parser", base: ast.expr) -> bool:
     `D^{k}` for a name the algorithm assigns with a superscript (`D^{0} \\gets W`)."""
     if not self.at("op", "^"):
         return False
-    if self.at("op", "{", 1) and self.at("op", "(", 2):
+    if self.at("op", "*", 1) or self.at("op", "{", 1) and self.at("op", "*", 2):
+        return False  # r^*_i: an entry of r^*, no layer
         return True
     end = self.i + 2
     if self.at("op", "{", 1):
