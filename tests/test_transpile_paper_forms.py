@@ -1293,3 +1293,15 @@ def test_a_header_input_iterated_over_has_a_size():
           \State \Return \textbf{true}
         \EndFunction"""))
     assert [f("ab", "cd"), f("ab", "c")] == [True, False]
+
+
+# ---- batch 51 (round 21: classics) -------------------------------------------------------------
+
+def test_loop_up_to_a_square_root_stops_at_its_floor():
+    f, _ = _fn(_algo(r"""
+        \Require an integer $n \ge 2$
+        \State $c \gets 0$
+        \For{$i = 2$ \To $\sqrt{n}$} \If{$n \bmod i = 0$} \State $c \gets c + 1$ \EndIf \EndFor
+        \For{$j = 1$ \To $\log_2 n$} \State $c \gets c + 10$ \EndFor
+        \State \Return $c$"""))
+    assert [f(36), f(17)] == [4 + 50, 0 + 40]

@@ -110,9 +110,21 @@ def index_set(e: ast.expr) -> ast.expr:
     return e
 
 
+def _whole(e: ast.expr, up: bool) -> ast.expr:
+    """A loop bound that may not be an integer (`\\sqrt{n}`, `\\log_2 n`): the last whole number
+    the loop reaches (floor of an upper bound, ceiling of a lower one)."""
+    if isinstance(e, ast.Call) and isinstance(e.func, ast.Attribute) and e.func.attr == "sqrt" and up:
+        return call("math.isqrt", e.args)
+    if any(isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and isinstance(n.func.value, ast.Name)
+           and n.func.value.id == "math" and n.func.attr in ("sqrt", "log", "log2", "log10", "exp") for n in ast.walk(e)):
+        return call("math.floor" if up else "math.ceil", [e])
+    return e
+
+
 def make_range(start: ast.expr, stop_inclusive: ast.expr, step: ast.expr | None = None,
                down: bool = False) -> ast.Call:
     """range() for an inclusive pseudo-code loop `start to stop` (or `downto`)."""
+    start, stop_inclusive = _whole(start, down), _whole(stop_inclusive, not down)
     s = int_value(step) if step is not None else 1
     if down:
         neg = const(-(s or 1)) if s is not None else ast.UnaryOp(op=ast.USub(), operand=step)
