@@ -1305,3 +1305,24 @@ def test_loop_up_to_a_square_root_stops_at_its_floor():
         \For{$j = 1$ \To $\log_2 n$} \State $c \gets c + 10$ \EndFor
         \State \Return $c$"""))
     assert [f(36), f(17)] == [4 + 50, 0 + 40]
+
+
+# ---- batch 52 (round 22) ------------------------------------------------------------------------
+
+def test_interval_bounds_of_a_sequence_are_inputs_and_a_tuple_of_its_entries():
+    f, result = _fn(_algo(r"""
+        \Require samples $x_1, \ldots, x_n \in [lo, hi]$
+        \For{$t = 1$ \To $n$} \State $m_t \gets (x_t - lo) / (hi - lo)$ \EndFor
+        \State \Return $(m_1, \ldots, m_n)$"""))
+    assert result.functions[0].params == ["x", "lo", "hi"]
+    assert f([1.0, 3.0], 1.0, 5.0) == [0.0, 0.5]
+
+
+def test_loop_over_items_in_the_order_of_a_key():
+    f, _ = _fn(_a2e(r"""
+        \KwIn{weights $w_1, \ldots, w_n > 0$, values $v_1, \ldots, v_n$}
+        $L \leftarrow$ an empty list\;
+        \ForEach{item $i$ in decreasing order of $v_i / w_i$}{append $i$ to $L$\;}
+        \Return{$L$}\;"""))
+    assert f([10, 20, 30], [60, 100, 120]) == [1, 2, 3]
+    assert f([1, 1], [1, 5]) == [2, 1]

@@ -182,6 +182,10 @@ class FunctionBuilder:
             if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name) \
                     and _length_of(node.value):
                 lengths[node.targets[0].id] = _length_of(node.value)
+            v = node.value if isinstance(node, ast.Assign) else None
+            if isinstance(v, ast.BinOp) and isinstance(v.op, ast.Mult) and isinstance(v.left, ast.List) \
+                    and isinstance(v.right, ast.Name) and isinstance(node.targets[0], ast.Name):
+                lengths.setdefault(v.right.id, node.targets[0].id)  # h = [0] * B: B is h's length
         self.lengths = lengths
         if self.option in ("0", "1"):
             return int(self.option), "set by --index-base", True

@@ -341,6 +341,11 @@ def _counters(body: list[ast.stmt]) -> set[str]:
 def _value_evidence(var: str, value: ast.expr, arr: str, lengths: dict[str, str], ev: Evidence,
                     verb: str, weak_one: bool, offsets: set[int], zero_weight: int = STRONG,
                     length_weight: int = STRONG) -> None:
+    if isinstance(value, ast.Call) and isinstance(value.func, ast.Name) and value.func.id == "min" \
+            and len(value.args) == 2:  # b <- min(.., B - 1): capped at a last position
+        for arg in value.args:
+            if _is_length(arg, arr, lengths) or _length_minus(arg, arr, lengths) is not None:
+                value = arg
     v = P.int_value(value)
     child = _heap_child(value)
     if child is not None:  # j = 2i (children 2i, 2i + 1) is the 1-based heap; 2i + 2 the 0-based one

@@ -28,6 +28,19 @@ def for_tokens(toks: list[Tok], ctx: P.Ctx) -> ast.For:
     if len(semis) == 2:
         return _c_style(toks, semis, ctx)
     toks, order = _order_suffix(toks)
+    maths = [t for t in toks if t.math]
+    if order is not None and order[1] and len(maths) == 1 and maths[0].kind == "name" \
+            and not top_level(toks, lambda t: t.value in ("in", "of") and t.kind in ("op", "kw")):
+        # `item $i$ in decreasing order of $v_i / w_i$`: i over the positions the key indexes
+        target = store(parse_all(maths, ctx), ctx)
+        key = parse_all(order[1], ctx)
+        arrays = [n.value.id for n in ast.walk(key) if isinstance(n, ast.Subscript) and isinstance(n.value, ast.Name)
+                  and isinstance(n.slice, ast.Name) and n.slice.id == target.id]
+        if not arrays:
+            raise Untranslatable("cannot tell what the ordered loop runs over")
+        positions = P.mark(P.call("range", [P.call("len", [ast.Name(id=arrays[0], ctx=ast.Load())])]),
+                           positions_of=arrays[0])
+        return ast.For(target=target, iter=_ordered(positions, target, order, ctx), body=[], orelse=[])
     chain = _bounded(toks)
     if chain is not None:
         if order is not None:

@@ -83,6 +83,18 @@ def _name(p: "Parser", raw: str, style: str) -> ast.expr:
 def _paren(p: "Parser") -> ast.expr:
     if p.accept("op", ")"):
         return ast.Tuple(elts=[], ctx=ast.Load())
+    commas = 0
+    for k in range(p.i, len(p.t)):  # `(\\hat{m}_1, \\ldots, \\hat{m}_T)`: the entries of a sequence
+        tok = p.t[k]
+        if tok.kind == "op" and tok.value in ("(", ")") and k > p.i:
+            break
+        commas += tok.kind == "op" and tok.value == ","
+        if tok.kind == "op" and tok.value in ("...", "..") and commas:
+            items = _items(p, ")")
+            rng = _ellipsis_range(items)
+            if isinstance(rng, ast.Subscript):
+                return P.call("list", [rng])
+            return P.call("tuple", [rng]) if rng is not None else ast.Tuple(elts=items, ctx=ast.Load())
     e = p.tuple_expr()
     p.expect("op", ")")
     return e

@@ -199,7 +199,11 @@ def sequence(parts: list[list[Tok]], ctx: P.Ctx, out: Params) -> str | None:
     if len(dots) != 1 or dots[0] == 0 or dots[0] == len(parts) - 1:
         return None
     rel = top_level(parts[-1], lambda t: t.value in RELATIONS and t.kind in ("op", "kw"))
+    bounds: list[str] = []
     if rel:  # `s_1, \\ldots, s_n \\in \\mathbb{R}`: the set they live in is not an input
+        where = parts[-1][rel[0] + 1 :]
+        if len(where) >= 3 and where[0].value in ("[", "(") and where[-1].value in ("]", ")"):
+            bounds = [ident(t) for t in where[1:-1] if t.kind == "name" and t.style == "math"]
         parts = parts[:-1] + [parts[-1][: rel[0]]]
     head = parts[0]
     if len(head) > 1 and head[0].kind == "name" and head[1].value == "_":
@@ -222,6 +226,8 @@ def sequence(parts: list[list[Tok]], ctx: P.Ctx, out: Params) -> str | None:
         return None
     out.add(first.value.id)
     out.arrays[first.value.id] = (first.slice, last.slice)
+    for name in bounds:  # `x_1, \\ldots, x_n \\in [lo, hi]`: lo and hi are inputs too, in this order
+        out.add(name)
     return first.value.id
 
 
