@@ -155,7 +155,8 @@ def implicit_grid(body: list[ast.stmt], name: str, base: int) -> tuple[ast.expr,
     dims: list[tuple[str, int] | None] = [None, None]
     found = False
     for node in _walk(body):
-        targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AugAssign) else []
+        targets = node.targets if isinstance(node, ast.Assign) else \
+            [node.target] if isinstance(node, ast.AugAssign) else []
         for t in targets:
             if not (isinstance(t, ast.Subscript) and _root(t) == name):
                 continue
@@ -521,7 +522,8 @@ def appends_past_the_end(body: list[ast.stmt], lengths: dict[str, str]) -> list[
     class Append(ast.NodeTransformer):
         def visit_Assign(self, node: ast.Assign) -> ast.AST:
             t = node.targets[0] if len(node.targets) == 1 else None
-            if isinstance(t, ast.Subscript) and isinstance(t.value, ast.Name) and _is_length(t.slice, t.value.id, lengths):
+            if isinstance(t, ast.Subscript) and isinstance(t.value, ast.Name) \
+                    and _is_length(t.slice, t.value.id, lengths):
                 return ast.Expr(value=P.method(ast.Name(id=t.value.id, ctx=ast.Load()), "append", [node.value]))
             return node
 

@@ -58,7 +58,8 @@ def _comparison_words(toks: list[Tok]) -> list[Tok]:
             k += len(hit[0])
             continue
         end_item = _end_of(toks, k)
-        if end_item is not None and not (out and not out[-1].math and out[-1].value.lower() in _TAKING):  # `the last element of $B$` -> B[-1] (the first: B[0])
+        # `the last element of $B$` -> B[-1] (the first: B[0]), unless a verb takes it out
+        if end_item is not None and not (out and not out[-1].math and out[-1].value.lower() in _TAKING):
             end, inner, last = end_item
             index = [Tok("op", "-", t.at, True), Tok("num", "1", t.at, True)] if last else [Tok("num", "0", t.at, True)]
             out += [Tok("name", "_end_of_", t.at, True, "roman"), Tok("op", "(", t.at, True), *inner,

@@ -290,10 +290,12 @@ STATEMENTS: list[Phrase] = [
                                        + _FILL + r" || (?:let|make|declare) {x} be ART " + _SEQ
                                        + r"(?: of [\w-]+ values)?" + _FILL), _allocate),
     Phrase("push", _re(r"(?:push|append|add|insert|enqueue|put) (?P<rest_item>\$\d+(?: and \$\d+)*)"
-                       r" (?:onto|on|to|into|in|at the end of) (?:(?:the )?(?:list|stack|queue|set) )?{coll}"), _append),
+                       r" (?:onto|on|to|into|in|at the end of) (?:(?:the )?(?:list|stack|queue|set) )?{coll}"),
+           _append),
     Phrase("push front", _re(r"(?:insert|put|add|push|prepend) {item} (?:at|to|onto) the (?:front|beginning|start|head)"
                              r" of {coll} || prepend {item} to {coll}"),
-           lambda s, ctx: [ast.Expr(value=P.method(_expr(s["coll"], ctx), "insert", [P.const(0), _expr(s["item"], ctx)]))]),
+           lambda s, ctx: [ast.Expr(value=P.method(_expr(s["coll"], ctx), "insert",
+                                                   [P.const(0), _expr(s["item"], ctx)]))]),
     Phrase("remove", _re(r"(?:remove|delete) {item} from {coll}"), _remove),
     Phrase("pop", _re(r"(?:pop|pop the top(?: element)?) (?:{item} )?(?:from|off|of) {coll} || pop {coll}"),
            _pop_into(False)),
@@ -528,8 +530,8 @@ VALUES: list[Phrase] = [
     Phrase("kth entry", _re(r"the {k} - ?th (?:entry|element|item|member) (?:of|in) {coll}"),
            lambda s, ctx: _entry(s["coll"], s["k"], ctx)),
     Phrase("rows", _re(r"(?:the )?number of (?P<what>rows|columns) (?:of|in) {coll}"),
-           lambda s, ctx: P.call("len", [_expr(s["coll"], ctx) if s["what"] == "rows" else
-                                         ast.Subscript(value=_expr(s["coll"], ctx), slice=P.const(0), ctx=ast.Load())])),
+           lambda s, ctx: P.call("len", [_expr(s["coll"], ctx) if s["what"] == "rows" else ast.Subscript(
+               value=_expr(s["coll"], ctx), slice=P.const(0), ctx=ast.Load())])),
     Phrase("length", _re(r"(?:the )?(?:length|size|number of elements|number of entries) (?:of|in) {coll}"),
            _call_on("length")),
 ]

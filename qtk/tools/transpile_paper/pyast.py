@@ -116,7 +116,8 @@ def _whole(e: ast.expr, up: bool) -> ast.expr:
     if isinstance(e, ast.Call) and isinstance(e.func, ast.Attribute) and e.func.attr == "sqrt" and up:
         return call("math.isqrt", e.args)
     if any(isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and isinstance(n.func.value, ast.Name)
-           and n.func.value.id == "math" and n.func.attr in ("sqrt", "log", "log2", "log10", "exp") for n in ast.walk(e)):
+           and n.func.value.id == "math" and n.func.attr in ("sqrt", "log", "log2", "log10", "exp")
+           for n in ast.walk(e)):
         return call("math.floor" if up else "math.ceil", [e])
     return e
 

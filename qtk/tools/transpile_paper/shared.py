@@ -113,9 +113,12 @@ def _without(body: list[ast.stmt], drop: list[ast.stmt]) -> list[ast.stmt]:
 
 def _sets_created(fn: ast.FunctionDef) -> set[str]:
     """Names fn assigns a set to (`seen \\gets \\emptyset`, `\\{s\\}`, a set comprehension)."""
-    return {t.id for node in ast.walk(fn) if isinstance(node, ast.Assign) for t in node.targets
-            if isinstance(t, ast.Name) and (isinstance(node.value, (ast.Set, ast.SetComp)) or P.is_empty_set(node.value)
-                                            or isinstance(node.value, ast.Call) and getattr(node.value.func, "id", "") == "set")}
+    def is_set(v: ast.expr) -> bool:
+        return isinstance(v, (ast.Set, ast.SetComp)) or P.is_empty_set(v) \
+            or isinstance(v, ast.Call) and getattr(v.func, "id", "") == "set"
+
+    return {t.id for node in ast.walk(fn) if isinstance(node, ast.Assign) and is_set(node.value)
+            for t in node.targets if isinstance(t, ast.Name)}
 
 
 def _adds_to_sets(fn: ast.FunctionDef, sets: set[str]) -> None:
