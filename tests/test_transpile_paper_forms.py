@@ -1326,3 +1326,17 @@ def test_loop_over_items_in_the_order_of_a_key():
         \Return{$L$}\;"""))
     assert f([10, 20, 30], [60, 100, 120]) == [1, 2, 3]
     assert f([1, 1], [1, 5]) == [2, 1]
+
+
+# ---- batch 53 (round 23) ------------------------------------------------------------------------
+
+def test_reverse_a_run_in_place_and_counts_named_by_a_tables_indices():
+    f, _ = _fn(_algo(r"""
+        \Require an array $A[1..n]$, a position $i$
+        \State reverse $A[i + 1..n]$
+        \State \Return $A$"""))
+    assert f([1, 2, 3, 4], 1) == [1, 4, 3, 2]
+    g, result = _fn(_algo(r"""
+        \Require scores $L[t][v]$ for steps $t = 1, \ldots, T$ and tokens $v = 0, \ldots, V - 1$
+        \State \Return $(T, V)$"""))
+    assert result.functions[0].params == ["L"] and g([[0, 1, 2], [3, 4, 5]]) == (2, 3)

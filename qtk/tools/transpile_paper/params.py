@@ -53,6 +53,7 @@ class Params:
     derived: list[tuple[str, ast.expr]] = field(default_factory=list)  # n = len(A)
     constrained: list[str] = field(default_factory=list)  # named only in conditions ($n \ge 1$)
     lows: dict[str, int] = field(default_factory=dict)  # $1 \le k \le n$: k counts from 1
+    indexed: str | None = None  # the last input named with its indices (`scores $L[t][v]$`)
 
     def add(self, name: str) -> None:
         if name not in self.names and name not in {d for d, _ in self.derived}:
@@ -87,7 +88,7 @@ def io_params(text: str, ctx: P.Ctx, out: Params) -> Params:
     pending: list[tuple[str, str | None]] = []
     typed = False  # the last words named a kind of collection (`two strings $s$ and $t$`)
     skip: set[int] = set()
-    describing = False
+    describing, described = False, 0
     for k, (words, seg) in enumerate(segments):
         if k in skip:
             continue
@@ -124,6 +125,15 @@ def io_params(text: str, ctx: P.Ctx, out: Params) -> Params:
             continue  # `$A$ ($n \\times m$)`: the sizes of A, in parentheses after it
         lw = [w.value.lower() for w in words]
         describing = len(lw) >= 2 and lw[-2] == "for" or describing and bool(lw) and lw[0] == "and" and len(lw) <= 2
+        table = out.indexed or last_collection
+        if describing and table:  # `scores $L[t][v]$ for steps $t = 1, \\ldots, T$`: T counts L's rows
+            count = _counted_range(seg)
+            if count is not None and count not in out.defined():
+                part: ast.expr = ast.Name(id=table, ctx=ast.Load())
+                for _ in range(described):
+                    part = ast.Subscript(value=part, slice=P.const(0), ctx=ast.Load())
+                out.derived.append((count, P.call("len", [part])))
+                described += 1
         if lw[-2:] in (["for", "each"], ["for", "every"], ["for", "all"]) or lw and lw[-1] in ("each", "every") \
                 or describing:
             continue  # `a score $s_c$ for each $c \\in C$`, `values $Q[s][a]$ for states $s$`: no inputs
@@ -167,6 +177,12 @@ def io_params(text: str, ctx: P.Ctx, out: Params) -> Params:
             out.add(name)
     _derive_bounds(out)
     return out
+
+
+def _counted_range(seg: list[Tok]) -> str | None:
+    """`t = 1, \\ldots, T` or `v = 0, \\ldots, V - 1`: the count T (V)."""
+    eq = top_level(seg, lambda t: t.kind == "op" and t.value == "=")
+    return _numbered_range(seg[eq[0] + 1 :]) if len(eq) == 1 and eq[0] == 1 and seg[0].kind == "name" else None
 
 
 def _numbered_range(seg: list[Tok]) -> str | None:
@@ -321,6 +337,16 @@ def _item(part: list[Tok], ctx: P.Ctx, out: Params, loose: bool) -> str | None:
         seq = ast.Dict(keys=[e.slice], values=[ast.Name(id=first, ctx=ast.Load())])
         out.derived.append((e.value.id, P.mark(seq, map=True)))
         return None
+    if loose and isinstance(e, ast.Subscript) and all(isinstance(n.slice, ast.Name) for n in ast.walk(e)
+                                                      if isinstance(n, ast.Subscript)):
+        root = e
+        while isinstance(root, ast.Subscript):
+            root = root.value
+        if isinstance(root, ast.Name) and root.id not in out.defined():  # `scores $L[t][v]$`: the table L
+            ctx.collections.add(root.id)
+            out.add(root.id)
+            out.indexed = root.id
+            return None
     _declared_in_relation(e, out, loose)
     return None
 

@@ -202,6 +202,18 @@ def _method(verb: str):
     return build
 
 
+def _reverse(s, ctx) -> list[ast.stmt]:
+    """`reverse $A$`; `reverse $A[i + 1..n]$` reverses that part of A in place (not a copy of it)."""
+    coll = _expr(s["coll"], ctx)
+    if isinstance(coll, ast.Subscript) and isinstance(coll.slice, ast.Slice):
+        target = copy.deepcopy(coll)
+        target.ctx = ast.Store()
+        backwards = ast.Subscript(value=coll, slice=ast.Slice(lower=None, upper=None, step=P.const(-1)),
+                                  ctx=ast.Load())
+        return [ast.Assign(targets=[target], value=backwards)]
+    return [ast.Expr(value=P.method(coll, "reverse", []))]
+
+
 def _sort(s, ctx) -> list[ast.stmt]:
     down = (s.get("order") or "").endswith(("decreasing", "descending")) and s["order"] != "non-decreasing"
     keywords = [ast.keyword(arg="reverse", value=P.const(True))] if down else []
@@ -304,7 +316,7 @@ STATEMENTS: list[Phrase] = [
                        r"increasing|ascending|non-decreasing|decreasing|descending|non-increasing) order)?"
                        r"(?: by (?:their |its |the )?(?:non-decreasing |increasing )?(?P<key>[a-z]+)"
                        r"(?: (?:point|endpoint|time|coordinate|element))?)?"), _sort),
-    Phrase("reverse", _re(r"reverse {coll}"), _method("reverse")),
+    Phrase("reverse", _re(r"reverse {coll}"), _reverse),
     Phrase("set", _re(r"(?:set|assign|initiali[sz]e|init|reset) (?:the )?(?:[a-z-]+ ){0,2}{x}"
                       r" (?:to|:=|as|with|equal to) (?P<rest>.+)"), _set_to),
     Phrase("remove end", _re(r"(?:remove|take|pop|delete|extract) the (?P<end>first|last|front|top)"
