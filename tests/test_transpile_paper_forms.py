@@ -1340,3 +1340,22 @@ def test_reverse_a_run_in_place_and_counts_named_by_a_tables_indices():
         \Require scores $L[t][v]$ for steps $t = 1, \ldots, T$ and tokens $v = 0, \ldots, V - 1$
         \State \Return $(T, V)$"""))
     assert result.functions[0].params == ["L"] and g([[0, 1, 2], [3, 4, 5]]) == (2, 3)
+
+
+# ---- batch 54 (round 24) ------------------------------------------------------------------------
+
+def test_arrays_filled_over_the_vertices_and_extract_min_by_them():
+    f, _ = _fn(_algo(r"""
+        \Require adjacency lists $G$ with pairs $(v, w)$, a source $s$
+        \ForAll{vertices $v$} \State $d[v] \gets \infty$ \EndFor
+        \State $d[s] \gets 0$
+        \State $Q \gets$ the set of all vertices
+        \While{$Q \neq \emptyset$}
+            \State $u \gets \textsc{Extract-Min}(Q)$
+            \ForAll{$(v, w) \in G[u]$}
+                \If{$d[u] + w < d[v]$} \State $d[v] \gets d[u] + w$ \EndIf
+            \EndFor
+        \EndWhile
+        \State \Return $d$"""))
+    assert f([[(1, 4), (2, 1)], [], [(1, 2)]], 0) == [0, 3, 1]
+    assert f([[]], 0) == [0]

@@ -215,6 +215,10 @@ PHRASES = {
         \State $u \gets$ the unvisited vertex with the smallest $d[u]$
         \State $w \gets$ the vertex $w$ in $Q$ with the largest $d[w]$
         \State \Return $(u, w)$""", ([1, 5, 3], {0, 2}), (2, 2)),
+    ("value", "all vertices"): (r"""
+        \Require adjacency lists $G$
+        \State $Q \gets$ the set of all vertices
+        \State \Return $Q$""", ([[1], [0], []],), {0, 1, 2}),
     ("value", "all with"): (r"""
         \Require in-degrees $indeg[0..n-1]$
         \State $Q \gets$ the list of all $v$ with $indeg[v] = 0$, in increasing order

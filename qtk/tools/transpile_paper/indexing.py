@@ -14,6 +14,7 @@ variable starting at 1, or a test `i > 0`, says 1-based (weak). Ties keep the in
 from __future__ import annotations
 
 import ast
+import copy
 from dataclasses import dataclass, field
 
 from qtk.tools.transpile_paper import pyast as P
@@ -118,6 +119,14 @@ def implicit_size(body: list[ast.stmt], name: str, base: int) -> ast.expr | None
         if isinstance(loop, ast.For) and P.meta(loop.iter, "bounds") and isinstance(loop.target, ast.Name):
             start, end, down = P.meta(loop.iter, "bounds")
             highest[loop.target.id] = start if down else end
+    vertices = None  # `for each vertex v: d[v] <- ...` over 0 .. |G| - 1: |G| entries
+    for loop in _walk(body):
+        if (base == 0 and isinstance(loop, ast.For) and P.meta(loop.iter, "vertices")
+                and isinstance(loop.target, ast.Name)):
+            for node in _writes(loop.body, name):
+                if _var_of(node.slice) == (loop.target.id, 0):
+                    covered.add(id(node))
+                    vertices = loop.iter.args[0]
     for loop in _walk(body):
         if isinstance(loop, ast.For) and P.meta(loop.iter, "bounds") and isinstance(loop.target, ast.Name):
             for node in _writes(loop.body, name):
@@ -139,6 +148,8 @@ def implicit_size(body: list[ast.stmt], name: str, base: int) -> ast.expr | None
     uncovered = [node for node in _writes(body, name) if id(node) not in covered and P.int_value(node.slice) is None]
     if uncovered and not _filled_first(body, name):
         return None  # written at a position no loop bounds, and never filled whole beforehand
+    if vertices is not None and stop is None:
+        return copy.deepcopy(vertices)
     if stop is None or low < 0:
         return None
     return P.add_const(stop, top + 1)
@@ -187,7 +198,7 @@ def _filled_first(body: list[ast.stmt], name: str) -> bool:
         writes = list(_writes([stmt], name))
         if not writes:
             continue
-        return isinstance(stmt, ast.For) and P.meta(stmt.iter, "bounds") is not None \
+        return isinstance(stmt, ast.For) and (P.meta(stmt.iter, "bounds") is not None or P.meta(stmt.iter, "vertices")) \
             and isinstance(stmt.target, ast.Name) and all(_var_of(w.slice)[0] == stmt.target.id for w in writes)
     return False
 

@@ -208,17 +208,24 @@ def _vertex_loop(toks: list[Tok], ctx: P.Ctx) -> tuple[ast.expr, ast.expr] | Non
     maths = [t for t in toks if t.math or t.style != "prose"]
     if not words or words[-1] not in _VERTEX_WORDS or len(maths) != 1 or maths[0].kind != "name":
         return None
-    names = ctx.known | ctx.declared | ctx.params
-    if "V" in names:
-        iterable: ast.expr = ast.Name(id="V", ctx=ast.Load())
-    elif "G" in names:
-        iterable = P.call("range", [P.call("len", [ast.Name(id="G", ctx=ast.Load())])])
-    elif len(ctx.params & ctx.collections) == 1:  # the graph's one array input: a weight matrix W
-        graph = next(iter(ctx.params & ctx.collections))
-        iterable = P.call("range", [P.call("len", [ast.Name(id=graph, ctx=ast.Load())])])
-    else:
+    iterable = vertex_set(ctx)
+    if iterable is None:
         return None
     return store(parse_all(maths, ctx), ctx), iterable
+
+
+def vertex_set(ctx: P.Ctx) -> ast.expr | None:
+    """The vertices of the algorithm's graph: V when it has one, else 0 .. |G| - 1 for a graph G
+    given as adjacency lists (or for the one array input: a weight matrix W)."""
+    names = ctx.known | ctx.declared | ctx.params
+    if "V" in names:
+        return ast.Name(id="V", ctx=ast.Load())
+    graph = "G" if "G" in names else None
+    if graph is None and len(ctx.params & ctx.collections) == 1:
+        graph = next(iter(ctx.params & ctx.collections))
+    if graph is None:
+        return None
+    return P.mark(P.call("range", [P.call("len", [ast.Name(id=graph, ctx=ast.Load())])]), vertices=True)
 
 
 _STRICT = {"<": True, "<=": False}

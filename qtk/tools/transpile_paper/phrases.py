@@ -413,6 +413,16 @@ def _best_element(s, ctx) -> ast.expr:
     return P.call(fn, [gen], [ast.keyword(arg="key", value=ast.Lambda(args=args, body=key))])
 
 
+def _all_vertices(s, ctx) -> ast.expr:
+    """`the set of all vertices`: the graph's vertex set (a fresh set the algorithm may shrink)."""
+    from qtk.tools.transpile_paper.loops import vertex_set
+
+    vertices = vertex_set(ctx)
+    if vertices is None:
+        P.fail("cannot tell which graph's vertices")
+    return P.call("set", [vertices])
+
+
 def _all_with(s, ctx) -> ast.expr:
     """`the list (set) of all $v$ with $indeg[v] = 0$[, in increasing order]`: v over the positions of
     the array the condition indexes with it, in order."""
@@ -503,6 +513,8 @@ VALUES: list[Phrase] = [
                               r"(?:in|of|from) {coll} (?:onto|to) {v}"),
            _map_each),
     Phrase("empty map", _re(r"ART empty (?:map|dictionary|dict|hash table|hash map|mapping)"), _empty("map")),
+    Phrase("all vertices", _re(r"(?:the )?set of all (?:the )?(?:vertices|nodes) || all (?:the )?(?:vertices|nodes)"),
+           _all_vertices),
     Phrase("all with", _re(r"the (?P<kind>list|set|queue|sequence) of all (?:(?:vertices|nodes|indices|elements) )?{x}"
                            r" (?:with|such that|for which|where) {cond}(?:,? in (?:increasing|ascending) order)?"),
            _all_with),

@@ -279,7 +279,7 @@ def _extract_min(assign: ast.Assign, ctx: P.Ctx) -> list[ast.stmt] | None:
         return None
     ctx.unknown_calls.discard(v.func.id)
     queue, keywords = v.args[0], []
-    key = next((k for k in _KEYS if k in ctx.collections and k in ctx.known), None)
+    key = next((k for k in _KEYS if k in ctx.collections), None)  # known, or filled as d[v] <- .. only
     if key is not None:
         args = ast.arguments(posonlyargs=[], args=[ast.arg(arg="_e")], kwonlyargs=[], kw_defaults=[], defaults=[])
         entry = P.mark(ast.Subscript(value=ast.Name(id=key, ctx=ast.Load()), slice=ast.Name(id="_e", ctx=ast.Load()),
