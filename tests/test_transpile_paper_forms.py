@@ -1359,3 +1359,44 @@ def test_arrays_filled_over_the_vertices_and_extract_min_by_them():
         \State \Return $d$"""))
     assert f([[(1, 4), (2, 1)], [], [(1, 2)]], 0) == [0, 3, 1]
     assert f([[]], 0) == [0]
+
+
+# ---- batch 55 (round 25) ------------------------------------------------------------------------
+
+def test_plus_and_minus_subscripts_are_labels():
+    f, _ = _fn(_a2e(r"""
+        \KwIn{a multiset $S$ of reals}
+        $n_- \gets 0$; $n_{+} \gets 0$\;
+        \ForEach{$x \in S$}{
+          \uIf{$x < 0$}{$n_- \gets n_- + 1$\;}
+          \Else{$n_{+} \gets n_{+} + 1$\;}
+        }
+        \Return $(n_-, n_{+})$\;"""))
+    assert f([-1, 2, 3]) == (1, 2) and f([]) == (0, 0)
+
+
+def test_sort_in_non_increasing_order():
+    for order in ("non-increasing", "nonincreasing", "decreasing"):
+        f, _ = _fn(_algo(rf"""
+            \Require $A[1..n]$
+            \State sort $A$ in {order} order
+            \State \Return $A$"""))
+        assert f([2, 3, 1]) == [3, 2, 1], order
+    g, _ = _fn(_algo(r"""
+        \Require $A[1..n]$
+        \State sort $A$ in nondecreasing order
+        \State \Return $A$"""))
+    assert g([2, 3, 1]) == [1, 2, 3]
+
+
+def test_return_a_result_named_then_spelled_out_from_its_entries():
+    f, _ = _fn(_algo(r"""
+        \Require series $x_1, \ldots, x_T$, decay $\beta$
+        \State $m_0 \gets 0$
+        \For{$t = 1, \ldots, T$} \State $m_t \gets \beta m_{t-1} + (1 - \beta) x_t$ \EndFor
+        \State \Return $\mathbf{m} = (m_1, \ldots, m_T)$"""))
+    assert f([1.0, 1.0], 0.5) == [0.5, 0.75]
+    g, _ = _fn(_algo(r"""
+        \Require $a, b$
+        \State \Return $a = b$"""))
+    assert g(1, 1) is True and g(1, 2) is False

@@ -214,8 +214,14 @@ def _reverse(s, ctx) -> list[ast.stmt]:
     return [ast.Expr(value=P.method(coll, "reverse", []))]
 
 
+def _descending(order: str | None) -> bool:
+    """`decreasing`, `descending`, `non-increasing` (`nonincreasing`): largest first."""
+    order = (order or "").replace("-", "")
+    return order in ("decreasing", "descending", "nonincreasing")
+
+
 def _sort(s, ctx) -> list[ast.stmt]:
-    down = (s.get("order") or "").endswith(("decreasing", "descending")) and s["order"] != "non-decreasing"
+    down = _descending(s.get("order"))
     keywords = [ast.keyword(arg="reverse", value=P.const(True))] if down else []
     coll = _expr(s["coll"], ctx)
     key = (s.get("key") or "").rstrip("s")
@@ -313,7 +319,7 @@ STATEMENTS: list[Phrase] = [
            _pop_into(False)),
     Phrase("dequeue", _re(r"dequeue (?:{item} )?from {coll} || dequeue {coll}"), _pop_into(True)),
     Phrase("sort", _re(r"sort (?:(?:the )?(?:list|array|sequence|edges|elements|items) )?{coll}(?: in (?P<order>"
-                       r"increasing|ascending|non-decreasing|decreasing|descending|non-increasing) order)?"
+                       r"increasing|ascending|non-?decreasing|decreasing|descending|non-?increasing) order)?"
                        r"(?: by (?:their |its |the )?(?:non-decreasing |increasing )?(?P<key>[a-z]+)"
                        r"(?: (?:point|endpoint|time|coordinate|element))?)?"), _sort),
     Phrase("reverse", _re(r"reverse {coll}"), _reverse),
@@ -464,7 +470,7 @@ def _sorted_copy(s, ctx) -> ast.expr:
     else:
         P.fail(f"cannot tell which collection `the {s.get('noun')}` is")
     order = s.get("order") or s.get("order2") or ""
-    down = order.endswith(("decreasing", "descending")) and order != "non-decreasing"
+    down = _descending(order)
     return P.call("sorted", [coll], [ast.keyword(arg="reverse", value=P.const(True))] if down else [])
 
 
@@ -518,9 +524,9 @@ VALUES: list[Phrase] = [
     Phrase("all with", _re(r"the (?P<kind>list|set|queue|sequence) of all (?:(?:vertices|nodes|indices|elements) )?{x}"
                            r" (?:with|such that|for which|where) {cond}(?:,? in (?:increasing|ascending) order)?"),
            _all_with),
-    Phrase("sorted copy", _re(r"{coll} sorted(?: in (?P<order>increasing|ascending|non-decreasing|decreasing|descending"
-                              r"|non-increasing) order)? || the (?P<noun>[a-z]+) sorted(?: in (?P<order2>increasing|"
-                              r"ascending|non-decreasing|decreasing|descending|non-increasing) order)?"), _sorted_copy),
+    Phrase("sorted copy", _re(r"{coll} sorted(?: in (?P<order>increasing|ascending|non-?decreasing|decreasing|descending"
+                              r"|non-?increasing) order)? || the (?P<noun>[a-z]+) sorted(?: in (?P<order2>increasing|"
+                              r"ascending|non-?decreasing|decreasing|descending|non-?increasing) order)?"), _sorted_copy),
     Phrase("best element", _re(r"the (?:(?P<adj>[a-z-]+) )?(?:vertex|node|element|item|index|position|point)"
                                r"(?: {x})?(?: (?:in|of|from) {coll})? (?:with|having|of) (?:the )?"
                                r"(?P<which>smallest|minimum|minimal|least|lowest|largest|maximum|highest|greatest)"

@@ -124,7 +124,20 @@ def _return(rest: list[Tok], ctx: P.Ctx) -> list[ast.stmt]:
     if gets:  # `\\textbf{return} $\\mu \\gets s / n$`: assign, then return what was assigned
         assign = _assign(split(rest, gets), ctx)
         return [assign, ast.Return(value=copy.deepcopy(assign.targets[0]))]
-    return [ast.Return(value=value_of(rest, ctx) if rest else None)]  # also `\\Return an empty list`
+    value = value_of(rest, ctx) if rest else None  # also `\\Return an empty list`
+    return [ast.Return(value=_named_result(value))]
+
+
+def _named_result(value: ast.expr | None) -> ast.expr | None:
+    """`\\Return $\\mathbf{m} = (m_1, \\ldots, m_T)$`: the result named, then spelled out from its
+    own entries: the right side (never a test of m against its entries)."""
+    if isinstance(value, ast.Compare) and len(value.ops) == 1 and isinstance(value.ops[0], ast.Eq) \
+            and isinstance(value.left, ast.Name):
+        right = value.comparators[0]
+        if any(isinstance(n, ast.Subscript) and isinstance(n.value, ast.Name) and n.value.id == value.left.id
+               for n in ast.walk(right)):
+            return right
+    return value
 
 
 def _jump(kind: type) -> callable:

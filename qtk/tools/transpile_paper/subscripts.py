@@ -106,6 +106,10 @@ def subscript(self: "Parser", base: ast.expr) -> ast.expr:
         for letter in inner.value:
             base = P.mark(ast.Subscript(value=base, slice=P.name(letter), ctx=ast.Load()), index=True)
         return base
+    if isinstance(base, ast.Name) and inner is not None and closes and inner.kind == "op" \
+            and inner.value in ("+", "-") and (grouped or not self.at("num", None, 1)):
+        self.i += 3 if grouped else 1  # n_+, n_{-}: the count of positives, of negatives (a label)
+        return P.name(variable_name(f"{base.id.rstrip('_')}_{'plus' if inner.value == '+' else 'minus'}"))
     if isinstance(base, ast.Name) and inner is not None and closes and _label_like(inner, self.ctx):
         self.i += 3 if grouped else 1
         label = "max" if inner.kind == "bigop" else inner.value
