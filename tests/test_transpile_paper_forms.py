@@ -7,6 +7,8 @@ from __future__ import annotations
 import math
 import textwrap
 
+import pytest
+
 from qtk.tools.transpile_paper import transpile
 
 A2E = "\\usepackage[ruled,vlined]{algorithm2e}"
@@ -1400,3 +1402,36 @@ def test_return_a_result_named_then_spelled_out_from_its_entries():
         \Require $a, b$
         \State \Return $a = b$"""))
     assert g(1, 1) is True and g(1, 2) is False
+
+
+# ---- batch 56 (round 26) ------------------------------------------------------------------------
+
+def test_bold_blocks_with_layout_step_numbers_and_control_spaces():
+    f, _ = _fn(_algo(r"""
+        \STATE \textbf{Input:} scores $s_1, \dots, s_n$; threshold $\tau$
+        \STATE $c \leftarrow 0$
+        \STATE 1. \textbf{for each}\ $i \in \{1, \dots, n\}$\ \textbf{do}
+        \STATE \quad 2. \textbf{if} $s_i > \tau$ \textbf{then}
+        \STATE \quad \quad 3. $c \leftarrow c + 1$ \quad \text{(above)}
+        \STATE \hspace{\algorithmicindent} \textbf{end if}
+        \STATE \textbf{end for}
+        \RETURN $c$""", "\\usepackage{algorithmic}"))
+    assert f([0.2, 0.9, 0.7], 0.5) == 2
+
+
+def test_entries_named_by_a_given_sequence_are_its_entries():
+    f, _ = _fn(_a2e(r"""
+        \KwIn{$A = (a_1, \ldots, a_n)$}
+        \For{$i = 1, \ldots, n$}{$a_i \gets 2 a_i$\;}
+        \Return $A$\;"""))
+    assert f([1, 2]) == [2, 4]
+
+
+def test_common_functions_of_machine_learning_papers():
+    f, result = _fn(_algo(r"""
+        \Require logits $\mathbf{z}$, $x$, $c$
+        \State $\mathbf{p} \gets \mathrm{softmax}(\mathbf{z})$
+        \State \Return $(\mathbf{p}, \mathrm{clip}(x, -c, c), \mathrm{ReLU}(x), \mathrm{sigmoid}(0), \tanh(0))$"""))
+    p, clipped, relu, sig, th = f([0.0, math.log(3.0)], -5.0, 2.0)
+    assert p == pytest.approx([0.25, 0.75]) and clipped == -2.0 and relu == 0 and sig == 0.5 and th == 0.0
+    assert not result.functions[0].unknown_calls

@@ -153,7 +153,9 @@ def _place(it: _Item, stack: list[_Frame], body: Src, defs: Definitions,
     text = it.text.strip()
     raw = _raw(doc, body, it)
     k = it.kind
-    if k == "state" and _bold_block(it, stack, text, line, raw):
+    if k in ("state", "statex"):
+        text = _strip_layout(text)
+    if k in ("state", "statex") and _bold_block(it, stack, text, line, raw):
         return
     if k == "statex" and frame.body and isinstance(frame.body[-1], ir.IO) and text.text.strip():
         io = frame.body[-1]  # `\\Require` then `\\Statex $A$ -- an array ...` lines: they describe the inputs
@@ -231,8 +233,19 @@ def _open(it: _Item, stack: list[_Frame], line: int, raw: str, defs: Definitions
     stack.append(_Frame(k, node, inner, it))
 
 
+# Hand layout before a line's text (`\\quad`, `\\hspace{\\algorithmicindent}`, a control space) and a
+# step number written into it (`\\STATE 3. $x \\gets 0$`): neither is part of the statement.
+_LAYOUT = re.compile(r"^(?:(?:\\q?quad\b|\\hspace\*?\s*\{(?:[^{}]|\{[^{}]*\})*\}|\\hskip\s*\\algorithmicindent|"
+                     r"\\indent\b|\\ |~)\s*)*(?:\d{1,2}[.)]\s+(?=[\\$A-Za-z]))?")
+
+
+def _strip_layout(text: Src) -> Src:
+    m = _LAYOUT.match(text.text)
+    return text.sub(m.end(), len(text.text)).strip() if m and m.end() else text
+
+
 _BOLD = r"\\textbf\s*\{\s*%s\s*\}"
-_BOLD_OPEN = re.compile(r"^(?:\\quad\s*)*" + _BOLD % r"(for(?:\s+(?:all|each))?|while|if)" + r"(.*)"
+_BOLD_OPEN = re.compile(r"^(?:\\quad\s*)*" + _BOLD % r"(for(?:\s+(?:all|each))?|while|if)" + r"(.*?)(?:\\\s|~|\s)*"
                         + _BOLD % r"(do|then)" + r"\s*$", re.S)
 _BOLD_ELSE = re.compile(r"^(?:\\quad\s*)*" + _BOLD % "else" + r"\s*$")
 _BOLD_END = re.compile(r"^(?:\\quad\s*)*" + _BOLD % r"end(?:\s*~?\s*(?:for|while|if|loop))?" + r"\s*$")
@@ -305,7 +318,8 @@ def _close(it: _Item, stack: list[_Frame], body: Src, block_ends: dict[str, str]
 
 
 _SIDE_COMMENT = re.compile(r"\s*(?:\\text(?:it|rm|tt|sf)\s*\{\s*\\#([^{}]*)\}|\$\\triangleright\$([^$]*)"
-                           r"|\\\(\\triangleright\\\)([^$]*))\s*$")
+                           r"|\\\(\\triangleright\\\)([^$]*)"
+                           r"|(?:\\q?quad|\\hfill)\s*\\text(?:it|rm)?\s*\{\s*\(([^{}]*)\)\s*\})\s*$")
 
 
 def _statement(frame: _Frame, text: Src, line: int, raw: str, prose_is_comment: bool = False) -> None:

@@ -91,7 +91,9 @@ class FunctionBuilder:
         ctx.unknown_calls.clear()
         preludes = [ast.Assign(targets=[ast.Name(id=n, ctx=ast.Store())], value=v) for n, v in params.derived]
         body = records.attribute_arrays(preludes + self.block(unit.body))
-        body = records.value_copies(records.function_and_sequence(body, set(params.names)))
+        body = records.function_and_sequence(body, set(params.names))
+        # `A = (a_1, \\ldots, a_n)` given: a names A's entries, so a is A (its writes are A's), never a copy
+        body = body[: len(preludes)] + records.value_copies(body[len(preludes) :])
         body, renamed = records.scalar_and_sequence(body, set(params.names))
         for old_name, new_name in renamed.items():  # `n_1, ..., n_K` given, `n \\gets \\sum_k n_k` computed
             params.names = [new_name if x == old_name else x for x in params.names]

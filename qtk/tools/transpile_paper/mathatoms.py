@@ -505,7 +505,7 @@ def _mathfn(p: "Parser", fn: str) -> ast.expr:
         if b == 10:
             return P.call("math.log10", [x])
         return P.call("math.log", [x] if base is None else [x, base])
-    return P.call("math." + fn, [x])
+    return P.call("math." + {"arctan": "atan"}.get(fn, fn), [x])
 
 
 def _store(target: ast.expr) -> ast.expr:

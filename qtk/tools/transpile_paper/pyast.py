@@ -170,8 +170,18 @@ def builtin_call(fname: str, args: list[ast.expr]) -> ast.expr | None:
     if fname in ("abs", "max", "min", "sum", "range", "sorted", "print", "int", "round", "any", "all",
                  "enumerate", "zip", "reversed") and n:
         return call(fname, args)
-    if fname in ("sqrt", "floor", "ceil", "exp", "log", "log2", "log10", "factorial", "gcd", "prod") and n:
+    if fname in ("sqrt", "floor", "ceil", "exp", "log", "log2", "log10", "factorial", "gcd", "prod", "tanh") and n:
         return call("math." + fname, args)
+    if fname in ("clip", "clamp") and n == 3:  # clip(x, a, b): x kept within [a, b]
+        return call("min", [call("max", [args[0], args[1]]), args[2]])
+    flat = fname.replace("_", "")  # ReLU, Soft_Max
+    if flat == "relu" and n == 1:
+        return call("max", [args[0], const(0)])
+    if flat in ("sigmoid", "logistic") and n == 1:
+        return binop(const(1), ast.Div(), binop(const(1), ast.Add(), call("math.exp", [ast.UnaryOp(
+            op=ast.USub(), operand=args[0])])))
+    if flat == "softmax" and n == 1:  # of a vector held as a list (the module's helper)
+        return call("_softmax", args)
     if fname in ("output", "print_", "write") and n:
         return call("print", args)
     if fname in ("append", "push", "enqueue", "push_back", "add_last", "insert_last") and n == 2:

@@ -40,6 +40,14 @@ def {VSUM}(terms):
         total = {VEC}(operator.add, total, term)
     return total'''
 
+SOFTMAX = "_softmax"
+SOFTMAX_HELPER = f'''def {SOFTMAX}(z):
+    """softmax(z) for a vector held as a list, shifted by its largest entry so that exp cannot overflow."""
+    top = max(z)
+    e = [math.exp(v - top) for v in z]
+    total = sum(e)
+    return [v / total for v in e]'''
+
 _OPS = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "truediv"}
 
 
