@@ -1435,3 +1435,38 @@ def test_common_functions_of_machine_learning_papers():
     p, clipped, relu, sig, th = f([0.0, math.log(3.0)], -5.0, 2.0)
     assert p == pytest.approx([0.25, 0.75]) and clipped == -2.0 and relu == 0 and sig == 0.5 and th == 0.0
     assert not result.functions[0].unknown_calls
+
+
+# ---- batch 57 (round 27) ------------------------------------------------------------------------
+
+def test_a_counted_loop_with_no_last_value_runs_until_it_returns():
+    f, _ = _fn(_algo(r"""
+        \REQUIRE $x_0$, $\varepsilon$
+        \FOR{$t = 0, 1, 2, \ldots$}
+          \STATE $x_{t+1} \leftarrow \cos(x_t)$
+          \IF{$|x_{t+1} - x_t| < \varepsilon$} \RETURN $x_{t+1}$ \ENDIF
+        \ENDFOR""", "\\usepackage{algorithmic}"))
+    assert f(1.0, 1e-12) == pytest.approx(0.7390851332, abs=1e-9)
+    g, _ = _fn(_algo(r"""
+        \Require $n$
+        \For{$k = 2, 4, \ldots$} \If{$k \geq n$} \State \Return $k$ \EndIf \EndFor"""))
+    assert g(7) == 8 and g(1) == 2
+
+
+def test_scoring_reads_an_output_argument_and_tuples(tmp_path):
+    import json
+
+    (tmp_path / "b.tex").write_text(_algo(r"""
+        \Procedure{Fill}{$A, B$}
+          \For{$i \gets 1$ \To $|A|$} \State $B[i] \gets 2 A[i]$ \EndFor
+        \EndProcedure"""))
+    (tmp_path / "m.tex").write_text(_algo(r"""
+        \Require $a, b$
+        \State \Return $a, b$"""))
+    cases = [{"file": "b", "class": "indexing", "result": "arg1", "runs": [[[[1, 2], [0, 0]], [2, 4]]]},
+             {"file": "m", "class": "indexing", "approx": True, "runs": [[[1.0, 2.0], {"tuple": [1.0, 2.0]}]]}]
+    (tmp_path / "cases.json").write_text(json.dumps({"cases": cases}))
+    from qtk.tools.transpile_paper.scoring import score
+
+    report = score(tmp_path)
+    assert [o.status for o in report.outcomes] == ["ok", "ok"], [o.detail for o in report.outcomes]

@@ -295,6 +295,18 @@ def _open_ended(head: list[Tok], cond: list[Tok], ctx: P.Ctx) -> ast.expr:
     return P.call("range", [first, stop, P.difference(second, first)])
 
 
+def _unbounded(head: list[Tok], ctx: P.Ctx) -> ast.expr:
+    """`t = 0, 1, 2, \\ldots` with no last value: counting on until the body returns or breaks."""
+    commas = top_level(head, lambda t: t.kind == "op" and t.value == ",")
+    values = [parse_all(p, ctx, tuple_ok=False) for p in split(head, commas) if p]
+    if not values:
+        raise Untranslatable("cannot read where this loop starts")
+    step = P.difference(values[1], values[0]) if len(values) >= 2 else P.const(1)
+    if P.int_value(step) is None or P.int_value(step) <= 0:
+        raise Untranslatable("an endless loop needs a positive step")
+    return P.call("itertools.count", [values[0]] + ([step] if P.int_value(step) != 1 else []))
+
+
 def _counted(rest: list[Tok], ctx: P.Ctx) -> ast.expr:
     """The range after `i \\gets`: `1 \\To n [step 2]`, `n downto 1`, `1, \\ldots, n`, `1..n`, and
     `0, k, 2k, \\ldots` ended by `while $i < n$`."""
@@ -324,6 +336,8 @@ def _counted(rest: list[Tok], ctx: P.Ctx) -> ast.expr:
         return P.make_range(parts[0], parts[-1], P.const(abs(step)) if abs(step) != 1 else None, down=step < 0)
     if not dots:
         raise Untranslatable("a counted loop needs `\\To`, `downto` or `\\ldots`")
+    if dots[-1] == len(rest) - 1 and not top_level(rest, lambda t: t.kind == "kw" and t.value in ("step", "by")):
+        return _unbounded(rest[: dots[-1]], ctx)
     step_at = top_level(rest, lambda t: t.kind == "kw" and t.value in ("step", "by"))
     rest, step_toks = split(rest, step_at[:1]) if step_at else (rest, [])
     commas = top_level(rest, lambda t: t.kind == "op" and t.value == ",")

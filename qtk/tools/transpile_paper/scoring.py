@@ -31,7 +31,7 @@ class Case:
     file: str
     klass: str
     runs: list[tuple[list, object]]
-    result: str = "return"  # return | arg0 (the first argument, changed in place) | values_by_first_arg
+    result: str = "return"  # return | arg0, arg1, .. (that argument, changed in place) | values_by_first_arg
     # | values_by_vertex (a map returned, compared by its values at the items of the first argument,
     # or at the vertices 0, 1, ...: d[v] for v in V)
     entry: str | None = None
@@ -116,6 +116,8 @@ def load_cases(folder: Path) -> list[Case]:
 def _same(got, want, approx: bool) -> bool:
     if isinstance(got, tuple):
         got = list(got)
+    if isinstance(want, tuple):  # {"tuple": [...]} in cases.json
+        want = list(want)
     if isinstance(want, list) and isinstance(got, list):
         return len(got) == len(want) and all(_same(g, w, approx) for g, w in zip(got, want))
     if approx and isinstance(want, float) and isinstance(got, (int, float)):
@@ -161,8 +163,8 @@ def run_case(case: Case, folder: Path, seconds: float = 5.0) -> Outcome:
             for args, want in case.runs:
                 work = copy.deepcopy(args)
                 got = f(*work)
-                if case.result == "arg0":
-                    got = got if got is not None else work[0]
+                if case.result.startswith("arg") and case.result[3:].isdigit():  # arg1: CLRS's output array B
+                    got = got if got is not None else work[int(case.result[3:])]
                 elif case.result == "values_by_first_arg" and isinstance(got, dict):
                     got = [got.get(k) for k in args[0]]
                 elif case.result == "values_by_vertex" and isinstance(got, dict):
