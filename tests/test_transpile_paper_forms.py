@@ -1470,3 +1470,38 @@ def test_scoring_reads_an_output_argument_and_tuples(tmp_path):
 
     report = score(tmp_path)
     assert [o.status for o in report.outcomes] == ["ok", "ok"], [o.detail for o in report.outcomes]
+
+
+# ---- batch 58 (round 28) ------------------------------------------------------------------------
+
+def test_parenthesised_superscripts_number_samples_and_iterates():
+    f, result = _fn(_algo(r"""
+        \Require training set $\{(x^{(i)}, y^{(i)})\}_{i=1}^{m}$, parameter $\theta$
+        \State \Return $\sum_{i=1}^{m} (\theta x^{(i)} - y^{(i)})^2$"""))
+    assert result.functions[0].params == ["x", "y", "theta"]
+    assert f([1.0, 2.0], [2.0, 5.0], 2.0) == pytest.approx(1.0)
+    g, _ = _fn(_algo(r"""
+        \Require $\theta^{(0)}$, steps $T$
+        \For{$t = 0$ \To $T - 1$} \State $\theta^{(t+1)} \gets \theta^{(t)} / 2$ \EndFor
+        \State \Return $\theta^{(T)}$"""))
+    assert g(theta_0=8.0, T=3) == 1.0
+
+
+def test_divides_in_words_and_an_ordered_input_sequence():
+    f, _ = _fn(_algo(r"""
+        \Require $d$, $n$
+        \If{$d$ divides $n$} \State \Return $1$ \EndIf
+        \State \Return $0$"""))
+    assert f(3, 9) == 1 and f(2, 9) == 0
+    g, result = _fn(_a2e(r"""
+        \KwIn{sorted $x_1 \le x_2 \le \cdots \le x_n$, $n \ge 2$}
+        \Return $x_n - x_1$\;"""))
+    assert result.functions[0].params == ["x"] and g([1, 4, 9]) == 8
+
+
+def test_while_there_exists_a_witness_the_body_uses():
+    f, _ = _fn(_algo(r"""
+        \Require $x_1, \ldots, x_n$
+        \While{$\exists\, i$ such that $x_i < 0$} \State $x_i \gets -x_i$ \EndWhile
+        \State \Return $x$"""))
+    assert f([1, -2, -3]) == [1, 2, 3] and f([]) == []

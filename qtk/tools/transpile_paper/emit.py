@@ -299,7 +299,15 @@ class FunctionBuilder:
 
     def while_(self, node: ir.While) -> list[ast.stmt]:
         pre, t = self.test(node.cond, node.line, node.raw)
-        return pre + [ast.While(test=t, body=ensure_body(self.loop_body(node.body), self.comments), orelse=[])]
+        body = ensure_body(self.loop_body(node.body), self.comments)
+        witness = _witness(t, body)
+        if witness is not None:  # `while there is an i with x_i < 0: x_i <- -x_i`: each pass finds one
+            var, search = witness
+            find = ast.Assign(targets=[ast.Name(id=var, ctx=ast.Store())], value=search)
+            done = ast.If(test=ast.Compare(left=ast.Name(id=var, ctx=ast.Load()), ops=[ast.Is()],
+                                           comparators=[P.const(None)]), body=[ast.Break()], orelse=[])
+            return pre + [ast.While(test=ast.Constant(True), body=[find, done] + body, orelse=[])]
+        return pre + [ast.While(test=t, body=body, orelse=[])]
 
     def repeat(self, node: ir.Repeat) -> list[ast.stmt]:
         body = self.loop_body(node.body)
@@ -356,6 +364,25 @@ _HANDLERS = {
     ir.Switch: FunctionBuilder.switch,
     ir.Block: FunctionBuilder.block_node,
 }
+
+
+def _witness(test: ast.expr, body: list[ast.stmt]) -> tuple[str, ast.expr] | None:
+    """`\\exists i : x_i < 0` as a loop's test, with the body using that i: (i, the search for the
+    first such i, or None); else None."""
+    if not (isinstance(test, ast.Call) and isinstance(test.func, ast.Name) and test.func.id == "any"
+            and len(test.args) == 1 and isinstance(test.args[0], ast.GeneratorExp)):
+        return None
+    gen = test.args[0]
+    if len(gen.generators) != 1 or not isinstance(gen.generators[0].target, ast.Name):
+        return None
+    var = gen.generators[0].target.id
+    names = [n for stmt in body for n in ast.walk(stmt) if isinstance(n, ast.Name) and n.id == var]
+    if not names or any(isinstance(n.ctx, ast.Store) for n in names):
+        return None
+    comp = gen.generators[0]
+    first = ast.GeneratorExp(elt=ast.Name(id=var, ctx=ast.Load()), generators=[ast.comprehension(
+        target=comp.target, iter=comp.iter, ifs=list(comp.ifs) + [gen.elt], is_async=0)])
+    return var, P.call("next", [first, P.const(None)])
 
 
 def _raiser(line: int) -> ast.expr:

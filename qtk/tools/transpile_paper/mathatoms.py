@@ -387,7 +387,9 @@ def _quantifier(p: "Parser", fn: str) -> ast.expr:
     iterable = None
     if p.accept("op", "in"):
         iterable = P.index_set(p.term())
-    if not (p.accept("op", ":") or p.accept("op", "mid") or p.accept("op", ",") or p.accept("op", ".")):
+    if p.at("name", "such") and p.at("name", "that", 1):  # `\\exists\\, i$ such that $x_i < 0`
+        p.i += 2
+    elif not (p.accept("op", ":") or p.accept("op", "mid") or p.accept("op", ",") or p.accept("op", ".")):
         P.fail("a quantifier needs `:` before its condition")
     p.ctx.known.add(target.id)
     cond = p.expr()

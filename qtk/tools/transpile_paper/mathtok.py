@@ -216,6 +216,8 @@ class _Tokenizer:
         low = word.lower().replace("-", "")
         if low in _CONST_WORDS:
             self.add("const", _CONST_WORDS[low], at, math)
+        elif style == "prose" and low == "divides":  # `$d$ divides $n$`: d \mid n
+            self.add("op", "mid", at, False)
         elif (style == "prose" and low in KEYWORDS) or (style == "roman" and low in _OPERATOR_WORDS):
             self.add("kw", low, at, False)
         elif low in ("argmax", "argmin", "max", "min") and style in ("roman", "func"):

@@ -74,9 +74,36 @@ def header_params(text: str, ctx: P.Ctx, out: Params | None = None) -> Params:
     return out
 
 
+_ORDER_OPS = ("<=", "<", ">=", ">")
+
+
+def _ordered_as_list(toks: list[Tok]) -> list[Tok]:
+    """`sorted $x_1 \\le x_2 \\le \\cdots \\le x_n$`: an ordered sequence, read as `x_1, x_2, \\ldots,
+    x_n` (the order is a promise about the input, not a test)."""
+    out = list(toks)
+    k = 0
+    while k < len(out):
+        if not out[k].math:
+            k += 1
+            continue
+        j = k
+        while j < len(out) and out[j].math and not (out[j].kind == "op" and out[j].value == ","):
+            j += 1
+        run = range(k, j)
+        dots = [i for i in run if out[i].kind == "op" and out[i].value == "..."]
+        if any(0 < i - k and i + 1 < j and out[i - 1].value in _ORDER_OPS and out[i + 1].value in _ORDER_OPS
+               for i in dots):
+            for i in run:
+                if out[i].kind == "op" and out[i].value in _ORDER_OPS:
+                    out[i] = Tok("op", ",", out[i].at, True)
+        k = j + 1
+    return out
+
+
 def io_params(text: str, ctx: P.Ctx, out: Params) -> Params:
     """Parameters named in a \\Require / \\KwIn line: each $...$ piece, read in order."""
     toks, _ = tokens(text)
+    toks = _ordered_as_list(toks)
     segments = _math_segments(toks)
     if not segments:
         for part in split(toks, top_level(toks, lambda t: t.value in (",", "and"))):

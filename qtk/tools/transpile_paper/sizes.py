@@ -289,8 +289,10 @@ def indexed_family(seg: list[Tok], ctx: P.Ctx, out: Params) -> str | None:
     for item in items:
         if item and item[0].value == "{":
             item = item[1:-1]
-        if not (len(item) == 3 and item[0].kind == "name" and item[1].value == "_" and item[2].value == var):
-            return None
+        vals = [t.value for t in item]
+        if not (item and item[0].kind == "name" and (vals[1:] in (["_", var], ["_", "{", var, "}"])
+                                                     or vals[1:] == ["^", "{", "(", var, ")", "}"])):
+            return None  # x_i, x_{i}, or the i-th sample x^{(i)}
         names.append(ident(item[0]))
     hi = parse_all(hi_toks, ctx)
     for name in names:

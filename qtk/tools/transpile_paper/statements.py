@@ -305,7 +305,11 @@ def _extract_min(assign: ast.Assign, ctx: P.Ctx) -> list[ast.stmt] | None:
 
 
 def _layer_target(target: ast.expr, ctx: P.Ctx) -> ast.expr:
-    """`D^{0} \\gets W`: nothing can be assigned to a power, so the superscript numbers D's layers."""
+    """`D^{0} \\gets W`: nothing can be assigned to a power, so the superscript numbers D's layers;
+    so does `\\theta^{(t+1)} \\gets ..` (read as an index until the name is seen assigned so)."""
+    if isinstance(target, ast.Subscript) and P.meta(target, "superscript") and isinstance(target.value, ast.Name):
+        ctx.layered.add(target.value.id)
+        return P.mark(target, index=False, layer=True, superscript=False)
     if isinstance(target, ast.BinOp) and isinstance(target.op, ast.Pow) and isinstance(target.left, ast.Name):
         ctx.layered.add(target.left.id)
         ctx.collections.add(target.left.id)

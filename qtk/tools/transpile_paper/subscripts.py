@@ -36,11 +36,25 @@ def is_layer(self: "Parser", base: ast.expr) -> bool:
                 break
     followed = end < len(self.t) and self.t[end].kind == "op" and self.t[end].value == "_"
     named = isinstance(base, ast.Name) and (base.id in self.ctx.layered or base.id.upper() in self.ctx.layered)
-    return followed or named
+    return followed or named or (isinstance(base, ast.Name) and _parenthesised(self) and base.id != "e")
+
+
+def _parenthesised(self: "Parser") -> bool:
+    """At `^`: `^{(i)}`, a superscript in parentheses (never a power: the i-th sample or iterate)."""
+    if not (self.at("op", "{", 1) and self.at("op", "(", 2)):
+        return False
+    depth = 0
+    for k in range(self.i + 1, len(self.t)):
+        depth += {"{": 1, "}": -1}.get(self.t[k].value, 0) if self.t[k].kind == "op" else 0
+        if depth == 0:
+            return self.t[k - 1].kind == "op" and self.t[k - 1].value == ")"
+    return False
 
 
 def layer(self: "Parser", base: ast.expr) -> ast.expr:
     """`D^{(k)}`, `d^k_{ij}`: the k-th matrix of a sequence (an iteration label that indexes)."""
+    paren = _parenthesised(self)
+    named = isinstance(base, ast.Name) and (base.id in self.ctx.layered or base.id.upper() in self.ctx.layered)
     self.expect("op", "^")
     if self.at("op", "{") and self.at("op", "(", 1):
         self.expect("op", "{")
@@ -50,6 +64,12 @@ def layer(self: "Parser", base: ast.expr) -> ast.expr:
         self.expect("op", "}")
     else:
         index = self.script()
+    if paren and not named and not self.at("op", "_"):
+        # `x^{(i)}` of a name never assigned with a superscript: the i-th sample, indexed as x_i is
+        # (a target `\\theta^{(t+1)} \\gets` makes theta a sequence of layers: statements._layer_target)
+        if isinstance(base, ast.Name):
+            self.ctx.collections.add(base.id)
+        return P.mark(ast.Subscript(value=base, slice=index, ctx=ast.Load()), index=True, superscript=True)
     base = _entries_of(base, self.ctx)
     if isinstance(base, ast.Name):
         self.ctx.collections.add(base.id)
