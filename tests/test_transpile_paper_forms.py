@@ -1484,7 +1484,7 @@ def test_parenthesised_superscripts_number_samples_and_iterates():
         \Require $\theta^{(0)}$, steps $T$
         \For{$t = 0$ \To $T - 1$} \State $\theta^{(t+1)} \gets \theta^{(t)} / 2$ \EndFor
         \State \Return $\theta^{(T)}$"""))
-    assert g(theta_0=8.0, T=3) == 1.0
+    assert g(8.0, 3) == 1.0  # in the order declared: theta^{(0)} first
 
 
 def test_divides_in_words_and_an_ordered_input_sequence():
@@ -1505,3 +1505,36 @@ def test_while_there_exists_a_witness_the_body_uses():
         \While{$\exists\, i$ such that $x_i < 0$} \State $x_i \gets -x_i$ \EndWhile
         \State \Return $x$"""))
     assert f([1, -2, -3]) == [1, 2, 3] and f([]) == []
+
+
+# ---- batch 59 (round 29) ------------------------------------------------------------------------
+
+def test_a_vertex_count_is_an_input_unless_a_matrix_follows():
+    f, result = _fn(_algo(r"""
+        \Require vertices $0, \ldots, n-1$, edge list $E$ of triples $(u, v, w)$, source $s$
+        \For{$v = 0, \ldots, n - 1$} \State $d[v] \gets \infty$ \EndFor
+        \State $d[s] \gets 0$
+        \For{$k = 1, \ldots, n - 1$}
+          \ForAll{$(u, v, w) \in E$}
+            \If{$d[u] + w < d[v]$} \State $d[v] \gets d[u] + w$ \EndIf
+          \EndFor
+        \EndFor
+        \State \Return $d$"""))
+    assert result.functions[0].params == ["n", "E", "s"]
+    assert f(3, [(0, 1, 4), (0, 2, 1), (2, 1, 2)], 0) == [0, 3, 1]
+
+
+def test_methods_named_like_keywords_and_neighbourhoods():
+    f, _ = _fn(_algo(r"""
+        \Require sequence $x_1, \ldots, x_n$
+        \State $S \gets$ empty stack; $R \gets [\,]$
+        \For{$i \gets 1$ \To $n$} \State $S$.push($x_i$) \EndFor
+        \While{\textbf{not} $S$.empty()} \State $R$.append($S$.pop()) \EndWhile
+        \State \Return $R$"""))
+    assert f([1, 2, 3]) == [3, 2, 1]
+    g, _ = _fn(_algo(r"""
+        \Require graph $G$ given by adjacency lists, vertex $u$
+        \State $s \gets 0$
+        \For{each $v \in N(u)$} \State $s \gets s + \deg(v)$ \EndFor
+        \State \Return $s$"""))
+    assert g([[1, 2], [0], [0]], 0) == 2 and g([[1], [0, 2], [1]], 1) == 2 and g([[1], [0, 2], [1]], 0) == 2

@@ -136,9 +136,12 @@ def _prose_group(toks: list[Tok]) -> int | None:
         elif t.kind == "op" and t.value == "(" and not t.math:
             depth -= 1
             if depth == 0:
-                words = [w for w in toks[k + 1 : -1] if not w.math and len(w.value) > 2
+                if k >= 2 and toks[k - 2].kind == "op" and toks[k - 2].value == "." and not toks[k - 1].math:
+                    return None  # `$R$.append($S$.pop())`: a method's arguments
+                words = [w for j, w in enumerate(toks[k + 1 : -1], k + 1) if not w.math and len(w.value) > 2
                          and (w.kind == "name" and w.style == "prose"
-                              or w.kind == "kw" and w.value not in _OPERATOR_WORDS)]
+                              or w.kind == "kw" and w.value not in _OPERATOR_WORDS)
+                         and toks[j - 1].value != "."]
                 return k if words else None
     return None
 

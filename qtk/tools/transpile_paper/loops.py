@@ -220,9 +220,7 @@ def vertex_set(ctx: P.Ctx) -> ast.expr | None:
     names = ctx.known | ctx.declared | ctx.params
     if "V" in names:
         return ast.Name(id="V", ctx=ast.Load())
-    graph = "G" if "G" in names else None
-    if graph is None and len(ctx.params & ctx.collections) == 1:
-        graph = next(iter(ctx.params & ctx.collections))
+    graph = P.graph_name(ctx)
     if graph is None:
         return None
     return P.mark(P.call("range", [P.call("len", [ast.Name(id=graph, ctx=ast.Load())])]), vertices=True)

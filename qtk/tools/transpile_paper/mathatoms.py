@@ -499,6 +499,12 @@ def _mathfn(p: "Parser", fn: str) -> ast.expr:
     args = p.call_args() if p.at("op", "(") else [p.power()]
     if fn == "gcd":
         return P.call("math.gcd", args)
+    if fn == "deg":  # \\deg(v): the length of v's adjacency list
+        graph = P.graph_name(p.ctx)
+        if graph is None or len(args) != 1:
+            P.fail("cannot tell which graph's degree")
+        return P.call("len", [P.mark(ast.Subscript(value=ast.Name(id=graph, ctx=ast.Load()), slice=args[0],
+                                                   ctx=ast.Load()), index=True)])
     x = args[0]
     if fn in ("log", "lg", "ln"):
         b = P.int_value(base) if base is not None else None

@@ -253,7 +253,7 @@ class Parser:
                 e = self.bracket(e)
             elif self.at("op", "(") and self._callable(e):
                 e = self.call(e)
-            elif self.at("op", ".") and self.at("name", k=1) and _indexable(e):
+            elif self.at("op", ".") and (self.at("name", k=1) or self._word_member()) and _indexable(e):
                 self.i += 1
                 attr = self.t[self.i].value
                 self.i += 1
@@ -267,6 +267,12 @@ class Parser:
                 e = P.name(e.id + "_prime")
             else:
                 return e
+
+    def _word_member(self) -> bool:
+        """`$S$.empty()`, `$R$.append(..)`: a keyword of the phrases right after a dot and before `(`
+        is a method's name."""
+        tok = self.peek(1)
+        return tok is not None and tok.kind == "kw" and not tok.math and self.at("op", "(", 2)
 
     def subscript(self, base: ast.expr) -> ast.expr:
         from qtk.tools.transpile_paper.subscripts import subscript
@@ -291,6 +297,9 @@ class Parser:
                 and e.id not in self.ctx.collections \
                 and e.id not in self.ctx.numbers:
             return True  # an input f, g or h written f(a): the function is the input
+        if raw in ("N", "Gamma") and not {e.id} & (self.ctx.known | self.ctx.params | self.ctx.declared) \
+                and P.graph_name(self.ctx) is not None:
+            return True  # N(u), \\Gamma(u): the neighbours of u in the graph
         if e.id in self.ctx.known:
             return self._comma_inside()  # w(u, v): a call even when w is a parameter
         if style == "roman" or len(raw) > 1:

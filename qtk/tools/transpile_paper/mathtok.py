@@ -86,7 +86,7 @@ _OPS = {  # command -> (kind, value)
     **{c: ("bigop", c) for c in ("max", "min", "sum", "prod", "argmax", "argmin", "bigcup", "bigcap")},
     "circ": ("op", "+"),  # s \\circ c: concatenation of strings or lists
     "inf": ("bigop", "min"), "sup": ("bigop", "max"),  # over a finite set, as pseudo-code means them
-    **{c: ("mathfn", c) for c in ("log", "ln", "lg", "exp", "sin", "cos", "tan", "gcd", "tanh", "sinh", "cosh", "arctan")},
+    **{c: ("mathfn", c) for c in ("log", "ln", "lg", "exp", "sin", "cos", "tan", "gcd", "tanh", "sinh", "cosh", "arctan", "deg")},
     "triangleright": ("comment", ""),
     "exists": ("cmd", "exists"), "forall": ("cmd", "forall"), "#": ("cmd", "card"),
 }

@@ -198,7 +198,9 @@ def io_params(text: str, ctx: P.Ctx, out: Params) -> Params:
     for name, before in pending:
         if name in out.defined():
             continue
-        if last_collection and last_collection != before:  # the matrix named after them: a row each
+        if last_collection and last_collection != before and last_collection in ctx.collections \
+                and last_collection not in ctx.element_names:  # the matrix named after them: a row each
+            # (never a scalar named last, `source $s$`, nor a list of edges `(u, v, w) \\in E`)
             out.derived.append((name, P.call("len", [ast.Name(id=last_collection, ctx=ast.Load())])))
         else:
             out.add(name)
@@ -271,6 +273,9 @@ def declared_order(out: Params, text: str) -> None:
                         or sub[0].kind == "bigop" and sub[0].value in ("max", "min")):  # d_{\\max}
                 # x_0, c_1, \\epsilon_{\\text{tol}}: the names the parser makes
                 first.setdefault(f"{ident(t)}_{sub[0].value}", k)
+            sup = [x.value for x in toks[k + 1 : k + 6]]
+            if sup[:3] == ["^", "{", "("] and len(sup) == 5 and sup[4] == ")":  # \theta^{(0)}: theta_0
+                first.setdefault(f"{ident(t)}_{sup[3]}", k)
     out.names.sort(key=lambda n: first.get(n, len(toks)))
 
 

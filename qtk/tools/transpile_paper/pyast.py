@@ -267,12 +267,27 @@ def member(obj: ast.expr, attr: str, args: list[ast.expr] | None) -> ast.expr:
     return node if args is None else call(node, args)
 
 
+def graph_name(ctx: Ctx) -> str | None:
+    """The algorithm's graph given as adjacency lists: G when it has one, else its one array input."""
+    if "G" in ctx.known | ctx.declared | ctx.params:
+        return "G"
+    if len(ctx.params & ctx.collections) == 1:
+        return next(iter(ctx.params & ctx.collections))
+    return None
+
+
+NEIGHBOURS = {"n", "gamma", "adj", "neighbors", "neighbours", "neighborhood", "neighbourhood", "nbrs"}
+
+
 def resolve_call(raw: str, args: list[ast.expr], ctx: Ctx, style: str) -> ast.expr:
     """A call to a pseudo-code procedure: the paper's own, a known one, or an unknown name."""
     fname = function_name(raw)
     key = fname.rstrip("_")
     if key in ctx.functions:
         return call(ctx.functions[key], args)
+    if key in NEIGHBOURS and len(args) == 1 and graph_name(ctx) is not None:  # N(u): u's adjacency list
+        return mark(ast.Subscript(value=ast.Name(id=graph_name(ctx), ctx=ast.Load()), slice=args[0],
+                                  ctx=ast.Load()), index=True)
     built = builtin_call(key, args)
     if built is not None:
         return built
