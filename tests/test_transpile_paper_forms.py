@@ -1538,3 +1538,16 @@ def test_methods_named_like_keywords_and_neighbourhoods():
         \For{each $v \in N(u)$} \State $s \gets s + \deg(v)$ \EndFor
         \State \Return $s$"""))
     assert g([[1, 2], [0], [0]], 0) == 2 and g([[1], [0, 2], [1]], 1) == 2 and g([[1], [0, 2], [1]], 0) == 2
+
+
+# ---- batch 60 (round 30) ------------------------------------------------------------------------
+
+def test_algdef_start_only_block_ends_as_the_block_it_names():
+    pre = ("\\usepackage[noend]{algpseudocode}\n\\algnewcommand\\algorithmicforeach{\\textbf{for each}}\n"
+           "\\algdef{S}[FOR]{ForEach}[1]{\\algorithmicforeach\\ #1\\ \\algorithmicdo}")
+    f, _ = _fn(_algo(r"""
+        \Require a multiset $S$ of reals
+        \State $e \gets 0$
+        \ForEach{$s \in S$} \State $e \gets e + s^2$ \EndFor
+        \State \Return $e$""", pre))
+    assert f([1, 2]) == 5 and f([]) == 0

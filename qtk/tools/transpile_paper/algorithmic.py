@@ -302,6 +302,8 @@ def _close(it: _Item, stack: list[_Frame], body: Src, block_ends: dict[str, str]
         wanted: tuple[str, ...] = (block_ends.get(it.name, ""),)
     else:
         wanted = _CLOSES[it.kind]
+        if block_ends.get(it.name) == frame.kind:  # `\\algdef{S}[FOR]{ForEach}..` ends with \\EndFor
+            wanted = (frame.kind,)
     if frame.kind not in wanted:
         at = body.offset(it.start)
         if frame.item is None:

@@ -270,15 +270,26 @@ def _register_aliases(defs: Definitions, definer: str, names: list[str], texts: 
             a[prefix + names[2]] = prefix + "Other"
 
 
+_BLOCK_ENDS = {"FOR": "EndFor", "WHILE": "EndWhile", "IF": "EndIf", "LOOP": "EndLoop",
+               "PROCEDURE": "EndProcedure", "FUNCTION": "EndFunction"}
+
+
 def _alg_block(text: str, j: int, definer: str, defs: Definitions | None) -> int:
     """\\algblock[N]{Start}{End}, \\algblockdefx[N]{Start}{End}[n]{..}..., \\algdef{SE}[N]{S}{E}..."""
+    start_only = False
     if definer == "algdef":
         flags, j = _group(text, j)
-        if "S" not in flags or "E" not in flags:
+        if "S" not in flags:
             raise _Skip
-    _, j = _optional(text, j)
+        start_only = "E" not in flags  # `\\algdef{S}[FOR]{ForEach}[1]{..}`: ended as block FOR is
+    block, j = _optional(text, j)
     start, j = _cs_name(text, j)
-    end, j = _cs_name(text, j)
+    if start_only:
+        if not block:
+            raise _Skip
+        end = _BLOCK_ENDS.get(block.strip().upper(), "End" + block.strip().capitalize())
+    else:
+        end, j = _cs_name(text, j)
     n_args, end_args = 0, 0
     texts: list[str] = []
     while True:  # the optional counts/defaults and the start/end texts, in whatever mix
