@@ -1551,3 +1551,14 @@ def test_algdef_start_only_block_ends_as_the_block_it_names():
         \ForEach{$s \in S$} \State $e \gets e + s^2$ \EndFor
         \State \Return $e$""", pre))
     assert f([1, 2]) == 5 and f([]) == 0
+
+
+# ---- batch 61 (round 31) ------------------------------------------------------------------------
+
+def test_one_letter_for_a_query_and_for_the_training_points():
+    f, result = _fn(_algo(r"""
+        \Require query $x$, training points $x_1, \ldots, x_N$ with labels $y_1, \ldots, y_N$
+        \State $j^* \gets \arg\min_{j} |x - x_j|$
+        \State \Return $y_{j^*}$"""))
+    assert result.functions[0].params == ["x", "x_points", "y"]
+    assert f(0.9, [0.0, 1.0, 5.0], ["a", "b", "c"]) == "b"

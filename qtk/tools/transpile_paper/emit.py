@@ -100,6 +100,13 @@ class FunctionBuilder:
             if old_name in params.arrays:
                 params.arrays[new_name] = params.arrays.pop(old_name)
             params.derived = [(x, _renamed(v, old_name, new_name)) for x, v in params.derived]
+        io_text = " ".join(io.text.text for io in unit.input_io) if unit.header is None else ""
+        body, split_names = records.query_and_points(body, set(params.names), io_text)
+        for name, points in split_names.items():  # `query $x$, points $x_1, \\ldots, x_N$`: two inputs
+            k = params.names.index(name)
+            params.names.insert(k + 1, points)
+            if name in params.arrays:
+                params.arrays[points] = params.arrays.pop(name)
         self.body = records.sorted_values(records.queues_from_empty_sets(body))
         free = free_names(self.body, params.defined(), set(ctx.functions.values()))
         self.body, free = records.named_constants(self.body, free)

@@ -11,6 +11,7 @@ a queue or a stack (`Q \\gets \\emptyset`, then ENQUEUE) starts as an empty list
 from __future__ import annotations
 
 import ast
+import re
 
 from qtk.tools.transpile_paper import pyast as P
 
@@ -263,6 +264,47 @@ def scalar_and_sequence(body: list[ast.stmt], params: set[str]) -> tuple[list[as
             return node
 
     return [Rename().visit(stmt) for stmt in body], renamed
+
+
+def query_and_points(body: list[ast.stmt], params: set[str], io_text: str) -> tuple[list[ast.stmt], dict[str, str]]:
+    """`query $x$, training points $x_1, \\ldots, x_N$`: the inputs name one letter twice, a number and
+    a sequence, and the body uses it both ways (`|x - x_j|`). The sequence (its entries, its length,
+    loops over it) becomes its own input `x_points`, declared right after x."""
+    indexed = {n.value.id for n in _walk(body) if isinstance(n, ast.Subscript) and isinstance(n.value, ast.Name)}
+    arithmetic = set()
+    for n in _walk(body):
+        if isinstance(n, ast.BinOp):
+            arithmetic |= {x.id for x in (n.left, n.right) if isinstance(x, ast.Name)}
+    found = {}
+    for name in indexed & arithmetic & params:
+        alone = re.search(r"\$\s*" + re.escape(name) + r"\s*\$", io_text)
+        entries = re.search(re.escape(name) + r"_\{?\s*1\s*\}?\s*,", io_text)
+        if alone and entries:
+            found[name] = name + "_points"
+    if not found:
+        return body, {}
+
+    class Split(ast.NodeTransformer):
+        def visit_Subscript(self, node: ast.Subscript) -> ast.AST:
+            self.generic_visit(node)
+            if isinstance(node.value, ast.Name) and node.value.id in found:
+                node.value = ast.Name(id=found[node.value.id], ctx=ast.Load())
+            return node
+
+        def visit_Call(self, node: ast.Call) -> ast.AST:
+            self.generic_visit(node)
+            if isinstance(node.func, ast.Name) and node.func.id == "len" and len(node.args) == 1 \
+                    and isinstance(node.args[0], ast.Name) and node.args[0].id in found:
+                node.args[0] = ast.Name(id=found[node.args[0].id], ctx=ast.Load())
+            return node
+
+        def visit_For(self, node: ast.For) -> ast.AST:
+            self.generic_visit(node)
+            if isinstance(node.iter, ast.Name) and node.iter.id in found:
+                node.iter = ast.Name(id=found[node.iter.id], ctx=ast.Load())
+            return node
+
+    return [Split().visit(stmt) for stmt in body], found
 
 
 def _whole_uses(e: ast.expr) -> set[str]:
