@@ -255,15 +255,21 @@ def scalar_and_sequence(body: list[ast.stmt], params: set[str]) -> tuple[list[as
     if not both:
         return body, {}
     renamed = {x: x + "_values" for x in both}
+    rename = _RenameEntries(renamed)
+    return [rename.visit(stmt) for stmt in body], renamed
 
-    class Rename(ast.NodeTransformer):
-        def visit_Subscript(self, node: ast.Subscript) -> ast.AST:
-            self.generic_visit(node)
-            if isinstance(node.value, ast.Name) and node.value.id in renamed:
-                node.value = ast.Name(id=renamed[node.value.id], ctx=ast.Load())
-            return node
 
-    return [Rename().visit(stmt) for stmt in body], renamed
+class _RenameEntries(ast.NodeTransformer):
+    """Entries `x[i]` of the names in `renamed` read from the new name (`x_values[i]`)."""
+
+    def __init__(self, renamed: dict[str, str]) -> None:
+        self.renamed = renamed
+
+    def visit_Subscript(self, node: ast.Subscript) -> ast.AST:
+        self.generic_visit(node)
+        if isinstance(node.value, ast.Name) and node.value.id in self.renamed:
+            node.value = ast.Name(id=self.renamed[node.value.id], ctx=ast.Load())
+        return node
 
 
 def query_and_points(body: list[ast.stmt], params: set[str], io_text: str) -> tuple[list[ast.stmt], dict[str, str]]:
@@ -284,13 +290,7 @@ def query_and_points(body: list[ast.stmt], params: set[str], io_text: str) -> tu
     if not found:
         return body, {}
 
-    class Split(ast.NodeTransformer):
-        def visit_Subscript(self, node: ast.Subscript) -> ast.AST:
-            self.generic_visit(node)
-            if isinstance(node.value, ast.Name) and node.value.id in found:
-                node.value = ast.Name(id=found[node.value.id], ctx=ast.Load())
-            return node
-
+    class Split(_RenameEntries):  # also the sequence's length and loops over it
         def visit_Call(self, node: ast.Call) -> ast.AST:
             self.generic_visit(node)
             if isinstance(node.func, ast.Name) and node.func.id == "len" and len(node.args) == 1 \
@@ -304,7 +304,8 @@ def query_and_points(body: list[ast.stmt], params: set[str], io_text: str) -> tu
                 node.iter = ast.Name(id=found[node.iter.id], ctx=ast.Load())
             return node
 
-    return [Split().visit(stmt) for stmt in body], found
+    split = Split(found)
+    return [split.visit(stmt) for stmt in body], found
 
 
 def _whole_uses(e: ast.expr) -> set[str]:
