@@ -1562,3 +1562,17 @@ def test_one_letter_for_a_query_and_for_the_training_points():
         \State \Return $y_{j^*}$"""))
     assert result.functions[0].params == ["x", "x_points", "y"]
     assert f(0.9, [0.0, 1.0, 5.0], ["a", "b", "c"]) == "b"
+
+
+# ---- batch 62 (round 32) ------------------------------------------------------------------------
+
+def test_statistics_functions_and_lists_over_the_vertices():
+    f, _ = _fn(_algo(r"""
+        \Require samples $x_1, \ldots, x_n$
+        \State $\mu \gets \text{mean}(x)$, $\sigma \gets \text{std}(x)$
+        \State \Return $(\mu, \sigma, \text{median}(x))$"""))
+    assert f([1.0, 3.0, 8.0]) == pytest.approx((4.0, math.sqrt(26 / 3), 3.0))
+    g, result = _fn(_algo(r"""
+        \Require adjacency lists $adj$ over vertices $0, \dots, n-1$, start $s$
+        \State \Return $n + s$"""))
+    assert result.functions[0].params == ["adj", "s"] and g([[1], [0], []], 1) == 4

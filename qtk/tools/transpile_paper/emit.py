@@ -457,7 +457,7 @@ def free_names(body: list[ast.stmt], defined: set[str], functions: set[str]) -> 
 
     for stmt in body:
         visit(stmt)
-    skip = stored | functions | RESERVED | {"math", "copy", "operator", "collections", "itertools", vectors.SOFTMAX, UNTRANSLATED}
+    skip = stored | functions | RESERVED | {"math", "copy", "operator", "collections", "itertools", "statistics", vectors.SOFTMAX, UNTRANSLATED}
     return [n for n in loaded if n not in skip]
 
 

@@ -169,6 +169,10 @@ def io_params(text: str, ctx: P.Ctx, out: Params) -> Params:
             continue
         counted = _numbered_range(seg)
         if counted is not None and counted not in out.defined():
+            if last_collection and {"over", "on"} & set(lw) and last_collection not in ctx.element_names:
+                # `adjacency lists $adj$ over vertices $0, \\ldots, n-1$`: one list per vertex
+                out.derived.append((counted, P.call("len", [ast.Name(id=last_collection, ctx=ast.Load())])))
+                continue
             pending.append((counted, last_collection))  # `vertices $0, \\ldots, n-1$`: n counts them
             continue
         family = indexed_family(seg, ctx, out)  # `data $\\{(x_i, y_i)\\}_{i=1}^{N}$`

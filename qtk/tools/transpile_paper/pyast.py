@@ -163,6 +163,10 @@ def empty_set() -> ast.expr:
 
 # Pseudo-code procedure names (normalised) with a Python meaning, when the paper does not define
 # them itself.
+_STATISTICS = {"mean": "fmean", "avg": "fmean", "average": "fmean", "median": "median", "std": "pstdev",
+               "stdev": "pstdev", "var": "pvariance", "variance": "pvariance"}
+
+
 def builtin_call(fname: str, args: list[ast.expr]) -> ast.expr | None:
     n = len(args)
     if fname in ("length", "len", "size", "card", "cardinality", "num_elements") and n == 1:
@@ -172,6 +176,8 @@ def builtin_call(fname: str, args: list[ast.expr]) -> ast.expr | None:
         return call(fname, args)
     if fname in ("sqrt", "floor", "ceil", "exp", "log", "log2", "log10", "factorial", "gcd", "prod", "tanh") and n:
         return call("math." + fname, args)
+    if fname in _STATISTICS and n == 1:  # mean(x), std(x) (of the population, as NumPy's), median(x)
+        return call("statistics." + _STATISTICS[fname], args)
     if fname in ("clip", "clamp") and n == 3:  # clip(x, a, b): x kept within [a, b]
         return call("min", [call("max", [args[0], args[1]]), args[2]])
     flat = fname.replace("_", "")  # ReLU, Soft_Max
