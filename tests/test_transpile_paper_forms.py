@@ -1576,3 +1576,17 @@ def test_statistics_functions_and_lists_over_the_vertices():
         \Require adjacency lists $adj$ over vertices $0, \dots, n-1$, start $s$
         \State \Return $n + s$"""))
     assert result.functions[0].params == ["adj", "s"] and g([[1], [0], []], 1) == 4
+
+
+def test_shifting_right_from_the_last_entry_grows_the_list_by_one():
+    f, _ = _fn(_algo(r"""
+        \Procedure{Insert}{$A[1..n], x$}
+          \State $i \gets n$
+          \While{$i \geq 1$ \textbf{and} $A[i] > x$}
+            \State $A[i + 1] \gets A[i]$
+            \State $i \gets i - 1$
+          \EndWhile
+          \State $A[i + 1] \gets x$
+          \State \Return $A$
+        \EndProcedure"""))
+    assert f([1, 3, 5], 4) == [1, 3, 4, 5] and f([], 2) == [2] and f([1, 2], 9) == [1, 2, 9]

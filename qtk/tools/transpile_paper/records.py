@@ -308,6 +308,35 @@ def query_and_points(body: list[ast.stmt], params: set[str], io_text: str) -> tu
     return [split.visit(stmt) for stmt in body], found
 
 
+def room_for_one_more(body: list[ast.stmt], derived: list[tuple[str, ast.expr]]) -> list[ast.stmt]:
+    """`i \\gets n` with n = |A|, then `A[i + 1] \\gets ..` (shifting right to insert into a sorted
+    A[1..n]): the pseudo-code writes one place past A's end, so the list first grows by one slot
+    (`A.append(None)` after n is taken)."""
+    lengths = {n: v.args[0].id for n, v in derived if isinstance(v, ast.Call) and isinstance(v.func, ast.Name)
+               and v.func.id == "len" and len(v.args) == 1 and isinstance(v.args[0], ast.Name)}
+    from_length = {t.id: lengths[n.value.id] for n in _walk(body) if isinstance(n, ast.Assign)
+                   for t in n.targets if isinstance(t, ast.Name) and isinstance(n.value, ast.Name)
+                   and n.value.id in lengths}
+    grown = set()
+    for n in _walk(body):
+        if isinstance(n, ast.Subscript) and isinstance(n.ctx, ast.Store) and isinstance(n.value, ast.Name) \
+                and isinstance(n.slice, ast.BinOp) and isinstance(n.slice.op, ast.Add) \
+                and isinstance(n.slice.left, ast.Name) and P.int_value(n.slice.right) == 1 \
+                and from_length.get(n.slice.left.id) == n.value.id:
+            grown.add(n.value.id)
+    if not grown:
+        return body
+    out: list[ast.stmt] = []
+    for stmt in body:
+        out.append(stmt)
+        if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name) \
+                and lengths.get(stmt.targets[0].id) in grown:
+            out.append(ast.Expr(value=P.method(ast.Name(id=lengths[stmt.targets[0].id], ctx=ast.Load()),
+                                               "append", [P.const(None)])))
+            grown.discard(lengths[stmt.targets[0].id])
+    return out
+
+
 def _whole_uses(e: ast.expr) -> set[str]:
     """Names e reads whole (not only through a subscript)."""
     bases = {id(n.value) for n in ast.walk(e) if isinstance(n, ast.Subscript)}
