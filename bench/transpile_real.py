@@ -13,9 +13,12 @@ import platform
 import sys
 from pathlib import Path
 
-from qtk.tools.transpile_paper.scoring import score
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # score this checkout's translator, not another installed copy
 
-CORPUS = Path(__file__).resolve().parent.parent / "tests" / "data" / "transpile_real"
+from qtk.tools.transpile_paper.scoring import score  # noqa: E402
+
+CORPUS = ROOT / "tests" / "data" / "transpile_real"
 
 
 def main() -> int:

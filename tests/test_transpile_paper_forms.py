@@ -4,7 +4,10 @@ test; each runs the generated Python."""
 
 from __future__ import annotations
 
+import math
 import textwrap
+
+import pytest
 
 from qtk.tools.transpile_paper import transpile
 
@@ -397,3 +400,1193 @@ def test_a_loop_variable_named_as_a_string_has_a_length():
         \ForEach{string $s$ in $S$}{$L \gets L + |s|$\;}
         \Return{$L$}\;"""))
     assert f(["ab", "c"]) == 3
+
+
+# ---- batch 31 (round 1 of the third pass) ------------------------------------------------------
+
+def test_package_keyword_macros_inside_a_paper_command_read_as_bold_words():
+    pre = ("\\usepackage{algpseudocode}\n"
+           "\\algnewcommand{\\IIf}[1]{\\State\\algorithmicif\\ #1\\ \\algorithmicthen}\n"
+           "\\algnewcommand{\\EndIIf}{\\unskip\\ \\algorithmicend\\ \\algorithmicif}")
+    f, _ = _fn(_algo(r"""
+        \Require $x_1, \ldots, x_n$
+        \State $c \gets 0$
+        \For{$i \gets 1$ \textbf{to} $n$}
+          \IIf{$x_i < 0$} $c \gets c + 1$ \EndIIf
+        \EndFor
+        \State \Return $c$""", pre))
+    assert f([2, -3, 0, -4]) == 2
+
+
+def test_mathit_max_is_a_variable_and_a_loop_from_two_bound_by_n_is_the_length():
+    f, _ = _fn(_algo(r"""
+        \Procedure{Largest}{A}
+          \State $\mathit{max} \coloneqq A_1$
+          \For{$i \coloneqq 2$ \textbf{to} $n$}
+            \If{$\mathit{max} < A_i$} $\mathit{max} \coloneqq A_i$ \EndIf
+          \EndFor
+          \State \Return $\mathit{max}$
+        \EndProcedure"""))
+    assert [f(a) for a in ([4], [1, 9, 3], [-5, -2, -7])] == [4, 9, -2]
+
+
+def test_return_with_an_assignment_assigns_then_returns():
+    f, _ = _fn(_algo(r"""
+        \Require $y_1, \dots, y_n$
+        \State $s \gets 0$
+        \For{$i = 1$ \To $n$} \State $s \gets s + y_i$ \EndFor
+        \State \textbf{return} $\mu \leftarrow s / n$""", "\\usepackage{algpseudocode}"))
+    assert f([3.0, 5.0, 10.0]) == 6.0
+
+
+def test_accent_on_a_greek_letter_without_braces_and_inf_over_index_set():
+    f, _ = _fn(_algo(r"""
+        \Require points $X_1, \cdots, X_m$, centres $S_1, \cdots, S_n$
+        \State Initialize $\hat\nu \leftarrow 0$
+        \For{$i=1$ {\bfseries to} $m$}
+          \State $\hat\nu \leftarrow \hat\nu + \inf_{j \in [n]} |X_i - S_j|$
+        \EndFor
+        \State \textbf{return} $\hat\nu$"""))
+    assert f([1, 5, 9], [2, 8]) == 1 + 3 + 1
+
+
+def test_loop_to_length_minus_one_reading_the_next_entry_is_one_based():
+    f, result = _fn(_a2e(r"""
+        \KwIn{an array $A$ of $n$ numbers}
+        $c \leftarrow 0$\;
+        \For{$i = 1$ to $n-1$}{
+          \lIf{$A[i] > A[i+1]$}{$c \leftarrow c + 1$}
+        }
+        \Return{$c$}"""))
+    assert "Index base 1" in result.python
+    assert [f(a) for a in ([], [1], [3, 1, 2], [5, 4, 3])] == [0, 0, 1, 2]
+
+
+def test_sequence_whose_last_subscript_is_a_text_named_size():
+    f, _ = _fn(_algo(r"""
+        \Require scores $v_1, \ldots, v_{n_{\text{items}}}$
+        \State $t \leftarrow 0$
+        \For{$i$ in $1\ldots n_{\text{items}}$} \State $t \leftarrow t + i \cdot v_i$ \EndFor
+        \State \textbf{return} $t$"""))
+    assert f([5, 1, 2]) == 5 + 2 + 6
+
+
+def test_max_over_the_keys_of_a_map():
+    f, _ = _fn(_a2e(r"""
+        \KwIn{a non-empty string $s$}
+        \KwOut{$m$}
+        $c \longleftarrow$ a mapping of each letter in $s$ onto 0\;
+        \ForEach{letter $\ell$ of $s$}{$c[\ell] \longleftarrow c[\ell] + 1$\;}
+        $m \longleftarrow \max_{\ell} c[\ell]$\;"""))
+    assert [f(s) for s in ("a", "abca", "mississippi")] == [1, 2, 4]
+
+
+def test_ceiling_of_half_the_length_as_an_index_is_one_based():
+    f, result = _fn(_algo(r"""
+        \Function{Median}{$A$}
+          \State $n \gets |A|$
+          \State $A \gets \text{sort}(A)$
+          \State \Return $A[\lceil n/2 \rceil]$
+        \EndFunction"""))
+    assert "Index base 1" in result.python
+    assert [f(a) for a in ([3], [3, 1, 2], [4, 1, 3, 2])] == [3, 2, 2]
+
+
+# ---- batch 32 (round 2) -------------------------------------------------------------------------
+
+def test_kwprog_end_text_that_returns_ends_every_function_it_defines():
+    text = _doc(r"""
+\begin{algorithm}
+\SetKwFunction{PathLength}{PathLength}
+\SetKwProg{Fn}{Function}{:}{\KwRet total}
+\Fn{\PathLength{points}}{
+    total \(\leftarrow 0\)\;
+    \For{\(i \gets 1\) \textbf{to} length(\(points\)) \(- 1\)}{
+        total \(\leftarrow\) total \(+ |points[i] - points[i-1]|\)\;
+    }
+}
+\end{algorithm}""", A2E)
+    f, _ = _fn(text)
+    assert [f(p) for p in ([], [5], [0, 3, 1])] == [0, 0, 5]
+
+
+def test_single_letter_function_input_written_f_of_a_is_called():
+    f, _ = _fn(_algo(r"""
+        \Function{Bisect}{$f, a, b, \epsilon$}
+          \While{$b - a > \epsilon$}
+            \State $m \gets (a + b)/2$
+            \If{$f(a) \cdot f(m) \le 0$} \State $b \gets m$ \Else \State $a \gets m$ \EndIf
+          \EndWhile
+          \State \Return $(a + b)/2$
+        \EndFunction"""))
+    assert abs(f(lambda x: x * x - 2, 0.0, 2.0, 1e-9) - 2 ** 0.5) < 1e-8
+
+
+def test_statex_lines_after_an_empty_require_describe_the_inputs():
+    f, result = _fn(_algo(r"""
+        \Require
+        \Statex $A$ -- an array of $n$ integers, indexed from 0
+        \Statex $k$ -- the window size
+        \State $s \gets 0$
+        \For{$i \gets 0$ \To $k - 1$} \State $s \gets s + A[i]$ \EndFor
+        \State \Return $s$"""))
+    assert result.functions[0].params == ["A", "k"]
+    assert f([4, 5, 6], 2) == 9
+
+
+# ---- batch 33 (round 3) -------------------------------------------------------------------------
+
+def test_header_parameters_with_types_after_a_colon():
+    f, result = _fn(_algo(r"""
+        \Function{Dot}{$x$: vector, $y$: vector}
+          \State $s \gets 0$
+          \For{$i \gets 1$ \To $\text{len}(x)$} \State $s \gets s + x_i \cdot y_i$ \EndFor
+          \State \Return $s$
+        \EndFunction"""))
+    assert result.functions[0].params == ["x", "y"]
+    assert f([1, 2, 3], [4, -5, 6]) == 12
+
+
+def test_output_as_the_last_step_is_the_result():
+    f, _ = _fn(_algo(r"""
+        \Require numbers $a_1, \ldots, a_n$
+        \State $best \gets -\infty$
+        \For{$i = 1$ \To $n$} \State $best \gets \max(best, a_i)$ \EndFor
+        \State \textbf{output} $best$"""))
+    assert f([2, 9, 4]) == 9
+
+
+def test_quotient_used_as_a_position_or_gcd_argument_is_integer_division():
+    f, result = _fn(_algo(r"""
+        \Function{Search}{$A, x$}
+          \State $lo \gets 1$, $hi \gets |A|$
+          \While{$lo \le hi$}
+            \State $mid \gets (lo + hi)/2$
+            \If{$A[mid] = x$} \State \Return $mid$ \EndIf
+            \If{$A[mid] < x$} \State $lo \gets mid + 1$ \Else \State $hi \gets mid - 1$ \EndIf
+          \EndWhile
+          \State \Return $0$
+        \EndFunction"""))
+    assert "(lo + hi) // 2" in result.python
+    assert [f([1, 3, 5, 7, 9], x) for x in (1, 7, 9, 4)] == [1, 4, 5, 0]
+    g, _ = _fn(_algo(r"""
+        \Require positive integers $a_1, \ldots, a_n$
+        \State $l \gets 1$
+        \For{$i \gets 1$ \To $n$} \State $l \gets l \cdot a_i / \gcd(l, a_i)$ \EndFor
+        \State \Return $l$"""))
+    assert g([4, 6, 5]) == 60
+
+
+def test_acronym_in_a_camel_case_name_is_its_own_word():
+    _, result = _fn(_algo(r"""
+        \Procedure{DFSOrder}{$G$}
+          \State \Return $G$
+        \EndProcedure"""))
+    assert result.functions[0].name == "dfs_order"
+
+
+# ---- batch 34 (round 4) -------------------------------------------------------------------------
+
+def test_primed_function_input_is_called():
+    f, _ = _fn(_algo(r"""
+        \Function{GD}{$f', x_0, \eta, T$}
+          \State $x \gets x_0$
+          \For{$t \gets 1$ \To $T$} \State $x \gets x - \eta f'(x)$ \EndFor
+          \State \Return $x$
+        \EndFunction"""))
+    assert f(lambda x: 2 * (x - 3), 5.0, 0.25, 1) == 4.0
+
+
+def test_array_filled_under_a_loop_bounded_by_an_outer_counter_is_a_list():
+    f, _ = _fn(_algo(r"""
+        \Function{PascalRow}{$n$}
+          \State $R[0] \gets 1$
+          \For{$i \gets 1$ \To $n$}
+            \State $R[i] \gets 0$
+            \For{$j \gets i$ \textbf{downto} $1$} \State $R[j] \gets R[j] + R[j-1]$ \EndFor
+          \EndFor
+          \State \Return $R$
+        \EndFunction"""))
+    assert [f(0), f(4)] == [[1], [1, 4, 6, 4, 1]]
+
+
+def test_set_literal_is_a_set_and_trailing_commas_and_in_parallel_are_dropped():
+    f, _ = _fn(_algo(r"""
+        \Require $x_1, \ldots, x_n$
+        \State $S \gets \{0\}$,
+        \ForAll{$i \in \{1, \ldots, n\}$ \textbf{in parallel}}
+          \State add $x_i$ to $S$,
+        \EndFor
+        \State \Return $|S|$"""))
+    assert f([1, 1, 0, 5]) == 3
+
+
+def test_filtered_sum_and_set_builder_over_positions():
+    f, _ = _fn(_algo(r"""
+        \Require $x_1, \ldots, x_n$
+        \State $s \gets \sum_{i : x_i > 0} x_i$
+        \State $c \gets |\{i : x_i > 0\}|$
+        \State \Return $(s, c)$"""))
+    assert f([1, -2, 3]) == (4, 2)
+
+
+def test_clrs_new_matrix_named_with_its_entries_and_rows():
+    f, _ = _fn(_algo(r"""
+        \Function{Square}{$A$}
+          \State $n = A.rows$
+          \State let $M = (m_{ij})$ be a new $n \times n$ matrix
+          \For{$i = 1$ \To $n$} \For{$j = 1$ \To $n$} \State $m_{ij} = a_{ij}^2$ \EndFor \EndFor
+          \State \Return $M$
+        \EndFunction"""))
+    assert f([[1, 2], [3, 4]]) == [[1, 4], [9, 16]]
+
+
+def test_initial_term_of_an_iterated_sequence_is_the_input():
+    f, result = _fn(_algo(r"""
+        \Require initial point $x_0$, step size $\eta$, iterations $T$
+        \For{$t = 0$ to $T-1$}
+            \State $x_{t+1} \gets x_t - \eta x_t$
+        \EndFor
+        \State \Return $x_T$"""))
+    assert result.functions[0].params == ["x_0", "eta", "T"]
+    assert f(8.0, 0.5, 3) == 1.0
+
+
+# ---- batch 35 (round 5) -------------------------------------------------------------------------
+
+def test_helper_of_a_helper_is_nested_where_the_shared_array_is_created():
+    f, _ = _fn(_algo(r"""
+        \Function{Count}{$n$}
+          \State $col \gets$ an array of $n$ zeros
+          \State \Return \Call{Place}{$1$}
+        \EndFunction
+        \Function{Free}{$r, c$}
+          \For{$k \gets 1$ \To $r - 1$}
+            \If{$col[k] = c$} \State \Return \False \EndIf
+          \EndFor
+          \State \Return \True
+        \EndFunction
+        \Function{Place}{$r$}
+          \If{$r > n$} \State \Return $1$ \EndIf
+          \State $t \gets 0$
+          \For{$c \gets 1$ \To $n$}
+            \If{\Call{Free}{$r, c$}} \State $col[r] \gets c$ \State $t \gets t + \Call{Place}{r + 1}$ \EndIf
+          \EndFor
+          \State \Return $t$
+        \EndFunction"""), "count")
+    assert [f(1), f(3)] == [1, 6]  # permutations: one queen per row and column
+
+
+def test_vector_norms_of_lists():
+    f, _ = _fn(_algo(r"""
+        \Require vectors $x$ and $y$
+        \State \Return $(\|x\|, \|x - y\|_1, \|y\|_\infty)$"""))
+    assert f([3.0, 4.0], [1.0, -6.0]) == (5.0, 12.0, 6.0)
+
+
+def test_choice_in_words_and_a_statement_with_a_trailing_condition():
+    f, _ = _fn(_algo(r"""
+        \Require $x$, $lo$
+        \State $v \gets lo$ \textbf{if} $x < lo$ \textbf{else} $x$
+        \State $v \gets 0$ \textbf{if} $v > 100$
+        \State \Return $v$"""))
+    assert [f(-5, 1), f(7, 1), f(500, 1)] == [1, 7, 0]
+
+
+def test_python_builtins_and_numpy_calls_in_pseudo_code():
+    f, result = _fn(_algo(r"""
+        \Require labels $y_1, \ldots, y_N \in \{0, \ldots, K-1\}$
+        \State $h \gets \texttt{np.zeros}(K)$
+        \For{$i, c$ \textbf{in} enumerate($y$)} \State $h[c] \gets h[c] + i$ \EndFor
+        \State \Return $h$"""))
+    assert result.functions[0].params == ["y", "K"]
+    assert f([1, 0, 1], 2) == [1, 2]
+
+
+def test_two_sequences_of_equal_length_n():
+    f, result = _fn(_algo(r"""
+        \Require two sequences $a$ and $b$ of equal length $n$
+        \State $d \gets 0$
+        \For{$i \gets 1$ \To $n$} \State $d \gets d + |a_i - b_i|$ \EndFor
+        \State \Return $d$"""))
+    assert result.functions[0].params == ["a", "b"]
+    assert f([1, 2, 3], [3, 2, 1]) == 4
+
+
+# ---- batch 36 (round 6) -------------------------------------------------------------------------
+
+def test_table_allocated_from_zero_says_nothing_about_the_inputs_base():
+    f, _ = _fn(_algo(r"""
+        \Function{CutRod}{$p, n$}
+          \State let $r[0..n]$ be a new array
+          \State $r[0] \gets 0$
+          \For{$j \gets 1$ \To $n$}
+            \State $q \gets -\infty$
+            \For{$i \gets 1$ \To $j$} \State $q \gets \max(q, p[i] + r[j - i])$ \EndFor
+            \State $r[j] \gets q$
+          \EndFor
+          \State \Return $r[n]$
+        \EndFunction"""))
+    assert f([1, 5, 8, 9], 4) == 10
+
+
+def test_gradient_names_beside_updated_inputs_and_data_given_as_an_indexed_family():
+    f, result = _fn(_algo(r"""
+        \Require parameters $w, b$; data $\{(x_i, y_i)\}_{i=1}^{N}$; learning rate $\eta$
+        \Ensure updated $w$ and $b$
+        \State $g_w \gets 0$, $g_b \gets 0$
+        \For{$i = 1$ \textbf{to} $N$}
+          \State $g_w \gets g_w + (w x_i + b - y_i) x_i$
+          \State $g_b \gets g_b + (w x_i + b - y_i)$
+        \EndFor
+        \State $w \gets w - \eta g_w / N$
+        \State $b \gets b - \eta g_b / N$"""))
+    assert result.functions[0].params == ["w", "b", "x", "y", "eta"]
+    assert f(0.0, 0.0, [1.0], [2.0], 0.5) == (1.0, 1.0)
+
+
+def test_extract_min_by_the_key_array_over_vertices_numbered_by_the_matrix():
+    f, result = _fn(_algo(r"""
+        \Require a graph on vertices $0, \ldots, n-1$ given by its weight matrix $W$
+        \For{each vertex $v$} \State $key[v] \gets \infty$ \EndFor
+        \State $key[0] \gets 0$
+        \State $Q \gets \{0, \ldots, n - 1\}$
+        \State $total \gets 0$
+        \While{$Q \neq \emptyset$}
+          \State $u \gets \textsc{Extract-Min}(Q)$
+          \State $total \gets total + key[u]$
+          \For{$v \gets 0$ \To $n - 1$}
+            \If{$v \in Q$ \textbf{and} $W[u][v] < key[v]$} \State $key[v] \gets W[u][v]$ \EndIf
+          \EndFor
+        \EndWhile
+        \State \Return $total$"""))
+    assert result.functions[0].params == ["W"]
+    assert f([[0, 1, 4], [1, 0, 2], [4, 2, 0]]) == 3
+
+
+def test_elements_of_a_list_of_words_have_a_length():
+    f, _ = _fn(_algo(r"""
+        \Require a list $W$ of words
+        \State $t \gets 0$
+        \For{$w \in W$} \State $t \gets t + |w|$ \EndFor
+        \State \Return $t$"""))
+    assert f(["ab", "cde"]) == 5
+
+
+def test_algdef_do_while_block():
+    pre = ("\\usepackage{algpseudocode}\n"
+           "\\algdef{SE}[DOWHILE]{Do}{doWhile}{\\algorithmicdo}[1]{\\algorithmicwhile\\ #1}")
+    f, _ = _fn(_algo(r"""
+        \Require $n \ge 0$
+        \State $s \gets 0$
+        \Do
+          \State $s \gets s + (n \bmod 10)$
+          \State $n \gets \lfloor n / 10 \rfloor$
+        \doWhile{$n > 0$}
+        \State \Return $s$""", pre))
+    assert [f(0), f(909)] == [0, 18]
+
+
+def test_max_over_a_set_builder_with_an_index_chain():
+    f, _ = _fn(_algo(r"""
+        \Require $a_1, \ldots, a_n$
+        \State \Return $\max\{a_i - a_j : 1 \le j < i \le n\}$"""))
+    assert f([3, 1, 4, 1, 5]) == 4
+
+
+def test_set_and_compute_phrases_with_descriptive_words():
+    f, _ = _fn(_algo(r"""
+        \Require real numbers $x_1, \ldots, x_n$
+        \State Set the accumulator $s$ to $0$.
+        \For{every $i$ from $1$ to $n$}
+          \State Compute the fractional part $r = x_i - \lfloor x_i \rfloor$.
+          \State Add $r$ to $s$.
+        \EndFor
+        \State \Return $s$"""))
+    assert f([1.5, 2.25]) == 0.75
+
+
+# ---- batch 37 (round 7) -------------------------------------------------------------------------
+
+def test_two_letter_subscript_over_arrays_is_a_name():
+    f, _ = _fn(_a2e(r"""
+        \KwIn{points $(x_1, y_1), \ldots, (x_n, y_n)$}
+        $s_{xy} \leftarrow 0$\;
+        \For{$i \leftarrow 1$ \KwTo $n$}{$s_{xy} \leftarrow s_{xy} + x_i y_i$\;}
+        \Return{$s_{xy}$}\;"""))
+    assert f([1, 2], [3, 4]) == 11
+
+
+def test_indicator_quantifiers_and_sign():
+    f, _ = _fn(_algo(r"""
+        \Require labels $y_1, \ldots, y_n$ and predictions $\hat{y}_1, \ldots, \hat{y}_n$
+        \State $c \gets \sum_{i=1}^{n} \mathbb{1}[y_i = \hat{y}_i]$
+        \If{$\exists\, i : y_i < 0$} \State \Return $-c$ \EndIf
+        \If{$\forall i \in \{1, \ldots, n\} : y_i > 0$} \State \Return $\operatorname{sign}(c - 1)$ \EndIf
+        \State \Return $c$"""))
+    assert [f([1, -1], [1, -1]), f([1, 2], [1, 3]), f([0, 2], [0, 2])] == [-2, 0, 2]
+
+
+# ---- batch 38 (round 8) -------------------------------------------------------------------------
+
+def test_vectors_in_a_power_of_an_interval_and_arrays_indexed_from_zero():
+    f, result = _fn(_algo(r"""
+        \Require target $y \in [0,1]^K$
+        \State $s \gets 0$
+        \For{$k \gets 1$ \To $K$} \State $s \gets s + k y_k$ \EndFor
+        \State \Return $s$"""))
+    assert result.functions[0].params == ["y"]
+    assert f([0.25, 0.5]) == 1.25
+    g, result = _fn(_algo(r"""
+        \Require an array $A$ indexed from $0$ to $n - 1$
+        \State $s \gets 0$
+        \For{$i \gets 1$ \To $n - 1$} \State $s \gets s + i A[i]$ \EndFor
+        \State \Return $s$"""))
+    assert result.functions[0].params == ["A"]
+    assert g([5, 1, 2]) == 5
+
+
+def test_subscripted_header_parameter_is_a_name_and_pi_is_the_constant():
+    f, result = _fn(_algo(r"""
+        \Function{Rate}{$t, T, T_w$}
+          \If{$t < T_w$} \State \Return $t / T_w$ \EndIf
+          \State \Return $\frac{1}{2}(1 + \cos(\pi \frac{t - T_w}{T - T_w}))$
+        \EndFunction"""))
+    assert result.functions[0].params == ["t", "T", "T_w"]
+    assert [f(5, 100, 10), f(10, 100, 10), f(100, 100, 10)] == [0.5, 1.0, 0.0]
+
+
+def test_input_function_and_the_sequence_of_its_values_share_a_letter():
+    f, _ = _fn(_algo(r"""
+        \Require gradient $g(\cdot)$, initial point $\theta_0$, steps $T$
+        \For{$t = 1$ to $T$}
+          \State $g_t \gets g(\theta_{t-1})$
+          \State $\theta_t \gets \theta_{t-1} - g_t / 2$
+        \EndFor
+        \State \Return $\theta_T$"""))
+    assert f(lambda x: 2 * (x - 3), 0.0, 2) == 3.0
+
+
+def test_single_double_bar_between_operands_concatenates():
+    f, _ = _fn(_algo(r"""
+        \Function{ToBinary}{$n$}
+          \State $s \gets$ ``''
+          \While{$n > 0$}
+            \State $s \gets (n \bmod 2) \,\|\, s$
+            \State $n \gets \lfloor n/2 \rfloor$
+          \EndWhile
+          \State \Return $s$
+        \EndFunction"""))
+    assert f(6) == "110"
+
+
+# ---- batch 39 (round 9) -------------------------------------------------------------------------
+
+def test_bold_vectors_are_lists_updated_elementwise():
+    f, result = _fn(_algo(r"""
+        \Require samples $\mathbf{x}_1, \ldots, \mathbf{x}_n \in \mathbb{R}^d$, labels $y_1, \ldots, y_n$
+        \State $\mathbf{w} \gets \mathbf{0}$
+        \For{$i = 1$ \textbf{to} $n$}
+          \If{$y_i \, \mathbf{w}^\top \mathbf{x}_i \le 0$}
+            \State $\mathbf{w} \gets \mathbf{w} + y_i \mathbf{x}_i$
+          \EndIf
+        \EndFor
+        \State \Return $(\mathbf{w}, \langle \mathbf{w}, \mathbf{x}_1 \rangle, \mathbf{w} / 2)$"""))
+    assert result.functions[0].params == ["x", "y"]
+    assert f([[1.0, 1.0], [-1.0, -2.0], [2.0, -1.0]], [1, -1, 1]) == ([1.0, 1.0], 2.0, [0.5, 0.5])
+
+
+def test_element_dimension_euler_constant_and_in_place_output_named_alone():
+    f, result = _fn(_a2e(r"""
+        \KwIn{a matrix $A$, vectors $x$ and $y$}
+        \KwOut{$y$}
+        \For{$i \leftarrow 1$ \KwTo $|A|$}{
+          \For{$j \leftarrow 1$ \KwTo $|x|$}{$y_i \leftarrow y_i + A_{ij} x_j \cdot e^{0}$\;}
+        }"""))
+    assert f([[1, 2], [3, 4]], [1, 1], [0, 10]) == [3, 17]
+    g, result = _fn(_algo(r"""
+        \Require data $\{(\mathbf{x}_i, y_i)\}_{i=1}^{n}$ with $\mathbf{x}_i \in \mathbb{R}^d$
+        \State \Return $d \cdot n$"""))
+    assert result.functions[0].params == ["x", "y"] and g([[1, 2, 3]], [0]) == 3
+
+
+def test_list_never_created_is_made_once_its_size_is_known():
+    f, _ = _fn(_algo(r"""
+        \Function{Back}{$A, b$}
+          \State $n \gets$ the number of rows of $A$
+          \For{$i \gets n$ \textbf{downto} $1$}
+            \State $x[i] \gets (b[i] - \sum_{j=i+1}^{n} A[i][j] \cdot x[j]) / A[i][i]$
+          \EndFor
+          \State \Return $x$
+        \EndFunction"""))
+    assert f([[2.0, 1.0], [0.0, 4.0]], [4.0, 8.0]) == [1.0, 2.0]
+
+
+# ---- batch 40 (round 10) ------------------------------------------------------------------------
+
+def test_last_element_in_a_condition_and_sizes_of_set_differences():
+    f, _ = _fn(_a2e(r"""
+        \KwData{a sorted list $A$}
+        $B \leftarrow$ an empty list\;
+        \ForEach{$a \in A$}{
+          \If{$B$ is empty \textbf{or} the last element of $B$ $\neq a$}{append $a$ to $B$\;}
+        }
+        \Return{$B$}\;"""))
+    assert f([1, 1, 2, 3, 3]) == [1, 2, 3]
+    g, _ = _fn(_algo(r"""
+        \Require sets $S$ and $C$
+        \State \Return $|S \setminus C|$"""))
+    assert g({1, 2, 3}, {2}) == 2
+
+
+def test_equal_sizes_chain_and_bracketed_element_form_and_sort_by_start():
+    f, result = _fn(_algo(r"""
+        \Require strings $a$, $b$ with $|a| = |b| = n$
+        \State \Return $\sum_{i=1}^{n} \mathbb{1}\{a_i \neq b_i\}$"""))
+    assert result.functions[0].params == ["a", "b"] and f("karolin", "kathrin") == 3
+    g, result = _fn(_algo(r"""
+        \Require a list $I$ of intervals $[s, e]$
+        \State sort $I$ by start
+        \State $k \gets 0$; $end \gets -\infty$
+        \For{each $[s, e]$ in $I$}
+          \If{$s > end$} \State $k \gets k + 1$ \EndIf
+          \State $end \gets \max(end, e)$
+        \EndFor
+        \State \Return $k$"""))
+    assert result.functions[0].params == ["I"] and g([[5, 6], [1, 2], [2, 4]]) == 2
+
+
+def test_subscripted_loop_targets_are_names_and_a_bare_forall_runs_over_positions():
+    f, _ = _fn(_algo(r"""
+        \Require $x_1, \ldots, x_n$
+        \State $s \gets 0$
+        \ForAll{$i$} \State $s \gets s + x_i$ \EndFor
+        \ForAll{$(\delta_r, \delta_c) \in \{(1, 0), (0, 2)\}$} \State $s \gets s + \delta_r \cdot \delta_c + \delta_c$ \EndFor
+        \State \Return $s$"""))
+    assert f([1, 2, 3]) == 8
+
+
+def test_sentinel_past_the_end_appends_and_tables_never_created_are_nested_lists():
+    f, _ = _fn(_algo(r"""
+        \Require an array $A[1..n]$ and a key $x$
+        \State $A[n+1] \gets x$
+        \State $i \gets 1$
+        \While{$A[i] \neq x$} \State $i \gets i + 1$ \EndWhile
+        \State \Return $i$"""))
+    assert [f([5, 3], 3), f([1, 2], 9)] == [2, 3]
+    g, _ = _fn(_a2e(r"""
+        \KwIn{an $n \times n$ matrix $A$}
+        \For{$i \leftarrow 1$ \KwTo $n$}{\For{$j \leftarrow 1$ \KwTo $n$}{$B[i][j] \leftarrow A[j][i]$\;}}
+        \Return{$B$}\;"""))
+    assert g([[1, 2], [3, 4]]) == [[1, 3], [2, 4]]
+
+
+# ---- batch 41 (round 11) ------------------------------------------------------------------------
+
+def test_underset_argmax_over_a_row_and_descriptive_index_names_in_the_inputs():
+    f, result = _fn(_algo(r"""
+        \Require action values $Q[s][a]$ for states $s$ and actions $a$, a state $s$
+        \State \Return $\underset{a}{\arg\max}\; Q[s][a]$"""))
+    assert result.functions[0].params == ["Q", "s"]
+    assert f([[0.0, 1.0, 0.5], [2.0, 0.0, 9.0]], 1) == 2
+
+
+def test_bigcup_prod_sum_except_self_and_iverson_bracket():
+    f, _ = _fn(_algo(r"""
+        \Require sets $S_1, \ldots, S_m$ and numbers $x_1, \ldots, x_m$
+        \State $U \gets \bigcup_{i=1}^{m} S_i$
+        \State $p \gets \prod_{i=1}^{m} x_i$
+        \State $t \gets \sum_{j \neq 1} x_j + [x_1 > 0]$
+        \State \Return $(|U|, p, t)$"""))
+    assert f([{1, 2}, {2, 3}], [2, 5]) == (3, 10, 6)
+
+
+def test_defined_keys_empty_string_concatenation_and_tuple_outputs():
+    f, _ = _fn(_algo(r"""
+        \Require a word $w$ and a map $M$
+        \State $c \gets \epsilon$
+        \For{each character $x$ of $w$}
+          \If{$M[x]$ is defined} \State $c \gets c \circ M[x]$ \EndIf
+        \EndFor
+        \State \Return $c$"""))
+    assert f("abc", {"a": "1", "c": "3"}) == "13"
+    g, _ = _fn(_a2e(r"""
+        \KwIn{an $n \times m$ matrix $A$}
+        \KwOut{its position $(r, c)$, or $(0, 0)$}
+        $(r, c) \leftarrow (0, 0)$\;
+        \For{$i \leftarrow 1$ \KwTo $n$}{\For{$j \leftarrow 1$ \KwTo $m$}{\lIf{$A[i][j] < 0$}{$(r, c) \leftarrow (i, j)$}}}"""))
+    assert [g([[1]]), g([[1, 2], [3, -4]])] == [(0, 0), (2, 2)]
+
+
+def test_quotient_inside_a_ceiling_stays_exact_and_helpers_follow_their_caller_base():
+    f, _ = _fn(_algo(r"""
+        \Require a sample $x_1, \ldots, x_n$, a percentile $q$
+        \State $y \gets \mathrm{sort}(x)$
+        \State $k \gets \lceil \frac{q}{100} n \rceil$
+        \State \Return $y_k$"""))
+    assert f([15, 20, 35, 40, 50], 30) == 20
+    text = _doc(r"""
+\begin{algorithm}\caption{Rotate}
+\begin{algorithmic}
+\REQUIRE an array $A[1..n]$, $0 \le k \le n$
+\STATE \CALL{Reverse}{$A, 1, k$}
+\STATE \CALL{Reverse}{$A, k + 1, n$}
+\STATE \CALL{Reverse}{$A, 1, n$}
+\RETURN $A$
+\end{algorithmic}\end{algorithm}
+\begin{algorithm}\caption{\textsc{Reverse}$(A, i, j)$}
+\begin{algorithmic}
+\WHILE{$i < j$}
+  \STATE exchange $A[i]$ with $A[j]$
+  \STATE $i \leftarrow i + 1$; $j \leftarrow j - 1$
+\ENDWHILE
+\end{algorithmic}\end{algorithm}""", "\\usepackage{algorithmic}")
+    g, _ = _fn(text)
+    assert g([1, 2, 3, 4, 5], 2) == [3, 4, 5, 1, 2]
+
+
+# ---- batch 42 (round 12: classics in fresh wording) ---------------------------------------------
+
+def test_append_two_runs_and_an_array_filled_whole_before_other_writes_is_a_list():
+    f, _ = _fn(_algo(r"""
+        \Function{Tail}{$L, R, i, j$}
+          \State $S \gets$ an empty list
+          \State append $L[i..|L|]$ and $R[j..|R|]$ to $S$
+          \State \Return $S$
+        \EndFunction"""))
+    assert f([1, 2, 3], [4, 5], 2, 1) == [2, 3, 4, 5]
+    g, _ = _fn(_algo(r"""
+        \Require adjacency lists $Adj[0..n-1]$, a source $s$
+        \For{$v = 0$ \To $n-1$} \State $dist[v] \gets \infty$ \EndFor
+        \State $dist[s] \gets 0$
+        \State \Return $dist$""", "\\usepackage{algpseudocode}"))
+    assert g([[1], []], 1) == [math.inf, 0]
+
+
+def test_word_written_letter_by_letter_gradient_operator_and_shared_space():
+    f, result = _fn(_a2e(r"""
+        \KwIn{sequences $X = x_1 \cdots x_m$ and $Y = y_1 \cdots y_n$}
+        \Return{$m \cdot n + [x_1 = y_1]$}\;"""))
+    assert result.functions[0].params == ["X", "Y"] and f("ab", "abc") == 7
+    g, result = _fn(_a2e(r"""
+        \KwIn{a gradient function $\nabla f$, a start $x_0$, a step $\eta$, iterations $T$}
+        $x \leftarrow x_0$\;
+        \For{$t \leftarrow 1$ \KwTo $T$}{$x \leftarrow x - \eta \nabla f(x)$\;}
+        \Return{$x$}\;"""))
+    assert g(lambda x: 2 * (x - 3), 0.0, 0.5, 1) == 3.0
+    h, result = _fn(_algo(r"""
+        \Require iterate $x$, gradient $g$ (both in $\mathbb{R}^d$), step $\eta$
+        \For{$j = 1$ \textbf{to} $d$} \State $y_j \gets x_j - \eta g_j$ \EndFor
+        \State \Return $y$"""))
+    assert result.functions[0].params == ["x", "g", "eta"] and h([1.0, 2.0], [2.0, 2.0], 0.5) == [0.0, 1.0]
+
+
+# ---- batch 43 (round 13: more classics) --------------------------------------------------------
+
+def test_call_with_one_and_the_length_fixes_the_callees_base():
+    f, result = _fn(_algo(r"""
+        \Procedure{Sort}{$A$}
+          \State \Call{Quicksort}{$A, 1, A.length$}
+        \EndProcedure
+        \Procedure{Quicksort}{$A, p, r$}
+          \If{$p < r$}
+            \State $q \gets \Call{Partition}{A, p, r}$
+            \State \Call{Quicksort}{$A, p, q - 1$}
+            \State \Call{Quicksort}{$A, q + 1, r$}
+          \EndIf
+        \EndProcedure
+        \Function{Partition}{$A, p, r$}
+          \State $x \gets A[r]$; $i \gets p - 1$
+          \For{$j \gets p$ \To $r - 1$}
+            \If{$A[j] \le x$} \State $i \gets i + 1$ \State exchange $A[i]$ with $A[j]$ \EndIf
+          \EndFor
+          \State exchange $A[i + 1]$ with $A[r]$
+          \State \Return $i + 1$
+        \EndFunction"""), "sort")
+    work = [2, 8, 7, 1, 3, 5, 6, 4]
+    f(work)
+    assert work == [1, 2, 3, 4, 5, 6, 7, 8]
+
+
+def test_let_a_bounded_array_be_an_array_of_booleans():
+    f, _ = _fn(_algo(r"""
+        \Require $n \ge 2$
+        \State let $A[2..n]$ be an array of Boolean values, all set to \textbf{true}
+        \State $A[4] \gets$ \textbf{false}
+        \State \Return $A[4] \vee A[n]$"""))
+    assert [f(4), f(5)] == [False, True]
+
+
+# ---- batch 44 (round 14) ------------------------------------------------------------------------
+
+def test_argmax_over_a_map_breaks_ties_by_the_smallest_key_and_norms_multiply():
+    f, _ = _fn(_algo(r"""
+        \Require votes $v_1, \dots, v_n$
+        \State $cnt \gets$ an empty map with default value $0$
+        \For{$i \gets 1$ \textbf{to} $n$} \State $cnt[v_i] \gets cnt[v_i] + 1$ \EndFor
+        \State \Return $\arg\max_{c} cnt[c]$"""))
+    assert f([2, 2, 0, 0]) == 0
+    g, _ = _fn(_algo(r"""
+        \Require non-zero vectors $\mathbf{u}, \mathbf{v} \in \mathbb{R}^d$
+        \State \Return $\dfrac{\mathbf{u}^\top \mathbf{v}}{\|\mathbf{u}\|_2 \, \|\mathbf{v}\|_2}$"""))
+    assert g([3.0, 4.0], [4.0, 3.0]) == 0.96
+
+
+def test_remove_the_first_element_as_a_statement():
+    f, _ = _fn(_algo(r"""
+        \Require a list $L$
+        \State remove the first element of $L$
+        \State \Return $L$"""))
+    assert f([1, 2, 3]) == [2, 3]
+
+
+# ---- batch 45 (round 15) ------------------------------------------------------------------------
+
+def test_cardinality_hash_and_identity_matrix():
+    f, _ = _fn(_algo(r"""
+        \Require $x_1, \ldots, x_n$
+        \State \Return $\#\{i : x_i > 0\}$"""))
+    assert f([1, -1, 2, 0]) == 2
+    g, _ = _fn(_algo(r"""
+        \Require a size $n$
+        \State $P \gets I_n$
+        \State \Return $P$"""))
+    assert g(2) == [[1, 0], [0, 1]]
+
+
+def test_helper_adds_to_the_set_its_caller_created():
+    f, _ = _fn(_algo(r"""
+        \Function{Reach}{$G, s$}
+          \State $seen \gets \emptyset$
+          \State \Call{Visit}{$s$}
+          \State \Return $|seen|$
+        \EndFunction
+        \Procedure{Visit}{$u$}
+          \If{$u \in seen$} \State \Return \EndIf
+          \State add $u$ to $seen$
+          \For{each $v \in G[u]$} \State \Call{Visit}{$v$} \EndFor
+        \EndProcedure"""), "reach")
+    assert f([[1], [0, 2], [], [0]], 0) == 3
+
+
+# ---- batch 46 (round 16) ------------------------------------------------------------------------
+
+def test_pseudocodejs_input_output_sign_of_an_entry_and_pairs_in_a_set():
+    f, result = _fn(_algo(r"""
+        \INPUT numbers $x_1, \ldots, x_n$, a threshold $\lambda$
+        \OUTPUT $z$
+        \FOR{$i = 1$ \TO $n$}
+          \STATE $z_i \leftarrow \mathrm{sign}(x_i) \cdot \max(|x_i| - \lambda, 0)$
+        \ENDFOR""", "\\usepackage{algorithmic}"))
+    assert result.functions[0].params == ["x", "lam"] and f([3.0, -2.0, 0.5], 1.0) == [2.0, -1.0, 0.0]
+    g, _ = _fn(_algo(r"""
+        \Require a list $E$ of edges $(u, v)$
+        \State $R \gets \emptyset$
+        \For{each $(u, v) \in E$} \State $R \gets R \cup \{\langle \min(u, v), \max(u, v) \rangle\}$ \EndFor
+        \State \Return $|R|$"""))
+    assert g([[1, 2], [2, 1], [2, 3]]) == 2
+
+
+def test_open_ended_stepped_range_with_a_while_bound():
+    f, _ = _fn(_algo(r"""
+        \Require $n$, a step $k \ge 1$
+        \State $s \gets 0$
+        \For{$i = 0, k, 2k, \ldots$ while $i < n$} \State $s \gets s + i$ \EndFor
+        \State \Return $s$"""))
+    assert f(7, 3) == 0 + 3 + 6
+
+
+# ---- batch 47 (round 17: classics written to the manuals) --------------------------------------
+
+def test_empty_set_used_as_a_queue_enqueues_by_appending_and_let_a_bounded_table_be_zeros():
+    f, _ = _fn(_a2e(r"""
+        \KwIn{adjacency lists $G$, a source $s$}
+        $seen \leftarrow \{s\}$; $Q \leftarrow \emptyset$\;
+        enqueue $s$ into $Q$\;
+        $order \leftarrow$ an empty list\;
+        \While{$Q \neq \emptyset$}{
+          $u \leftarrow$ dequeue $Q$\;
+          append $u$ to $order$\;
+          \ForEach{$v \in G[u]$}{\If{$v \notin seen$}{add $v$ to $seen$\; enqueue $v$ into $Q$\;}}
+        }
+        \Return{$order$}\;"""))
+    assert f([[1, 2], [3], [3], []], 0) == [0, 1, 2, 3]
+    g, _ = _fn(_algo(r"""
+        \Require $n \ge 1$
+        \State let $L[1..n][1..n]$ be a table of zeros
+        \State $L[n][n] \gets 5$
+        \State \Return $L$"""))
+    assert g(2) == [[0, 0], [0, 5]]
+
+
+# ---- batch 48 (round 18: classics) -------------------------------------------------------------
+
+def test_sort_edges_by_the_component_named_like_the_key():
+    f, _ = _fn(_algo(r"""
+        \Require a list $E$ of edges
+        \State sort $E$ by weight
+        \State $out \gets$ an empty list
+        \For{each $(u, v, w) \in E$} \State append $u$ to $out$ \EndFor
+        \State \Return $out$"""))
+    assert f([[1, 2, 9], [3, 4, 1], [5, 6, 4]]) == [3, 5, 1]
+
+
+def test_bounds_in_the_caption_and_a_heap_with_n_elements():
+    text = _doc(r"""
+\begin{algorithm}
+\caption{Insertion into a max-heap stored in $H[0..n-1]$}
+\KwIn{a max-heap $H$ with $n$ elements and a key $x$}
+append $x$ to $H$\;
+$i \leftarrow n$\;
+\While{$i > 0$ \KwAnd $H[\lfloor (i - 1)/2 \rfloor] < H[i]$}{
+  $p \leftarrow \lfloor (i - 1)/2 \rfloor$\;
+  swap $H[i]$ and $H[p]$\;
+  $i \leftarrow p$\;
+}
+\end{algorithm}""", A2E)
+    f, result = _fn(text)
+    assert result.functions[0].params == ["H", "x"]
+    heap = [9, 5, 8]
+    f(heap, 7)
+    assert heap == [9, 7, 8, 5]
+
+
+# ---- batch 49 (round 19: systems and ML paper blocks) ------------------------------------------
+
+def test_sorted_times_chain_label_order_and_product_of_two_letters():
+    f, result = _fn(_algo(r"""
+        \Require arrival times $t_1 \le \cdots \le t_m$, a cap $d_{\max}$, a batch size $B$
+        \State $b \gets 1$
+        \State \Return $(m, \min(bB, d_{\max}))$"""))
+    assert result.functions[0].params == ["t", "d_max", "B"] and f([1, 2, 3], 2, 5) == (3, 2)
+
+
+def test_assigned_arrays_are_copied_and_created_when_filled_before():
+    f, _ = _fn(_algo(r"""
+        \Require $n$, rounds $T$
+        \State $r_i \gets 1$ for $i = 1, \ldots, n$
+        \For{$t = 1$ \textbf{to} $T$}
+          \For{$i = 1$ \textbf{to} $n$}
+            \State $r'_i \gets r_1 + r_i$
+          \EndFor
+          \State $r \gets r'$
+        \EndFor
+        \State \Return $r$"""))
+    assert f(2, 2) == [4, 4]  # every r'_i reads the old r, never the half-updated one
+
+
+def test_vector_sum_and_a_letter_for_both_a_sequence_and_its_total():
+    f, result = _fn(_algo(r"""
+        \Require client models $\mathbf{w}_1, \ldots, \mathbf{w}_K$, client sizes $n_1, \ldots, n_K$
+        \State $n \gets \sum_{k=1}^{K} n_k$
+        \State \Return $\sum_{k=1}^{K} \frac{n_k}{n} \mathbf{w}_k$"""))
+    assert result.functions[0].params == ["w", "n_values"]
+    assert f([[1.0, 0.0], [3.0, 4.0]], [1, 3]) == [2.5, 3.0]
+
+
+# ---- batch 50 (round 20) ------------------------------------------------------------------------
+
+def test_a_header_input_iterated_over_has_a_size():
+    f, _ = _fn(_algo(r"""
+        \Function{SameLength}{$a, b$}
+          \If{$|a| \neq |b|$} \State \Return \textbf{false} \EndIf
+          \For{each character $x$ of $a$} \State \textbf{continue} \EndFor
+          \For{each character $x$ of $b$} \State \textbf{continue} \EndFor
+          \State \Return \textbf{true}
+        \EndFunction"""))
+    assert [f("ab", "cd"), f("ab", "c")] == [True, False]
+
+
+# ---- batch 51 (round 21: classics) -------------------------------------------------------------
+
+def test_loop_up_to_a_square_root_stops_at_its_floor():
+    f, _ = _fn(_algo(r"""
+        \Require an integer $n \ge 2$
+        \State $c \gets 0$
+        \For{$i = 2$ \To $\sqrt{n}$} \If{$n \bmod i = 0$} \State $c \gets c + 1$ \EndIf \EndFor
+        \For{$j = 1$ \To $\log_2 n$} \State $c \gets c + 10$ \EndFor
+        \State \Return $c$"""))
+    assert [f(36), f(17)] == [4 + 50, 0 + 40]
+
+
+# ---- batch 52 (round 22) ------------------------------------------------------------------------
+
+def test_interval_bounds_of_a_sequence_are_inputs_and_a_tuple_of_its_entries():
+    f, result = _fn(_algo(r"""
+        \Require samples $x_1, \ldots, x_n \in [lo, hi]$
+        \For{$t = 1$ \To $n$} \State $m_t \gets (x_t - lo) / (hi - lo)$ \EndFor
+        \State \Return $(m_1, \ldots, m_n)$"""))
+    assert result.functions[0].params == ["x", "lo", "hi"]
+    assert f([1.0, 3.0], 1.0, 5.0) == [0.0, 0.5]
+
+
+def test_loop_over_items_in_the_order_of_a_key():
+    f, _ = _fn(_a2e(r"""
+        \KwIn{weights $w_1, \ldots, w_n > 0$, values $v_1, \ldots, v_n$}
+        $L \leftarrow$ an empty list\;
+        \ForEach{item $i$ in decreasing order of $v_i / w_i$}{append $i$ to $L$\;}
+        \Return{$L$}\;"""))
+    assert f([10, 20, 30], [60, 100, 120]) == [1, 2, 3]
+    assert f([1, 1], [1, 5]) == [2, 1]
+
+
+# ---- batch 53 (round 23) ------------------------------------------------------------------------
+
+def test_reverse_a_run_in_place_and_counts_named_by_a_tables_indices():
+    f, _ = _fn(_algo(r"""
+        \Require an array $A[1..n]$, a position $i$
+        \State reverse $A[i + 1..n]$
+        \State \Return $A$"""))
+    assert f([1, 2, 3, 4], 1) == [1, 4, 3, 2]
+    g, result = _fn(_algo(r"""
+        \Require scores $L[t][v]$ for steps $t = 1, \ldots, T$ and tokens $v = 0, \ldots, V - 1$
+        \State \Return $(T, V)$"""))
+    assert result.functions[0].params == ["L"] and g([[0, 1, 2], [3, 4, 5]]) == (2, 3)
+
+
+# ---- batch 54 (round 24) ------------------------------------------------------------------------
+
+def test_arrays_filled_over_the_vertices_and_extract_min_by_them():
+    f, _ = _fn(_algo(r"""
+        \Require adjacency lists $G$ with pairs $(v, w)$, a source $s$
+        \ForAll{vertices $v$} \State $d[v] \gets \infty$ \EndFor
+        \State $d[s] \gets 0$
+        \State $Q \gets$ the set of all vertices
+        \While{$Q \neq \emptyset$}
+            \State $u \gets \textsc{Extract-Min}(Q)$
+            \ForAll{$(v, w) \in G[u]$}
+                \If{$d[u] + w < d[v]$} \State $d[v] \gets d[u] + w$ \EndIf
+            \EndFor
+        \EndWhile
+        \State \Return $d$"""))
+    assert f([[(1, 4), (2, 1)], [], [(1, 2)]], 0) == [0, 3, 1]
+    assert f([[]], 0) == [0]
+
+
+# ---- batch 55 (round 25) ------------------------------------------------------------------------
+
+def test_plus_and_minus_subscripts_are_labels():
+    f, _ = _fn(_a2e(r"""
+        \KwIn{a multiset $S$ of reals}
+        $n_- \gets 0$; $n_{+} \gets 0$\;
+        \ForEach{$x \in S$}{
+          \uIf{$x < 0$}{$n_- \gets n_- + 1$\;}
+          \Else{$n_{+} \gets n_{+} + 1$\;}
+        }
+        \Return $(n_-, n_{+})$\;"""))
+    assert f([-1, 2, 3]) == (1, 2) and f([]) == (0, 0)
+
+
+def test_sort_in_non_increasing_order():
+    for order in ("non-increasing", "nonincreasing", "decreasing"):
+        f, _ = _fn(_algo(rf"""
+            \Require $A[1..n]$
+            \State sort $A$ in {order} order
+            \State \Return $A$"""))
+        assert f([2, 3, 1]) == [3, 2, 1], order
+    g, _ = _fn(_algo(r"""
+        \Require $A[1..n]$
+        \State sort $A$ in nondecreasing order
+        \State \Return $A$"""))
+    assert g([2, 3, 1]) == [1, 2, 3]
+
+
+def test_return_a_result_named_then_spelled_out_from_its_entries():
+    f, _ = _fn(_algo(r"""
+        \Require series $x_1, \ldots, x_T$, decay $\beta$
+        \State $m_0 \gets 0$
+        \For{$t = 1, \ldots, T$} \State $m_t \gets \beta m_{t-1} + (1 - \beta) x_t$ \EndFor
+        \State \Return $\mathbf{m} = (m_1, \ldots, m_T)$"""))
+    assert f([1.0, 1.0], 0.5) == [0.5, 0.75]
+    g, _ = _fn(_algo(r"""
+        \Require $a, b$
+        \State \Return $a = b$"""))
+    assert g(1, 1) is True and g(1, 2) is False
+
+
+# ---- batch 56 (round 26) ------------------------------------------------------------------------
+
+def test_bold_blocks_with_layout_step_numbers_and_control_spaces():
+    f, _ = _fn(_algo(r"""
+        \STATE \textbf{Input:} scores $s_1, \dots, s_n$; threshold $\tau$
+        \STATE $c \leftarrow 0$
+        \STATE 1. \textbf{for each}\ $i \in \{1, \dots, n\}$\ \textbf{do}
+        \STATE \quad 2. \textbf{if} $s_i > \tau$ \textbf{then}
+        \STATE \quad \quad 3. $c \leftarrow c + 1$ \quad \text{(above)}
+        \STATE \hspace{\algorithmicindent} \textbf{end if}
+        \STATE \textbf{end for}
+        \RETURN $c$""", "\\usepackage{algorithmic}"))
+    assert f([0.2, 0.9, 0.7], 0.5) == 2
+
+
+def test_entries_named_by_a_given_sequence_are_its_entries():
+    f, _ = _fn(_a2e(r"""
+        \KwIn{$A = (a_1, \ldots, a_n)$}
+        \For{$i = 1, \ldots, n$}{$a_i \gets 2 a_i$\;}
+        \Return $A$\;"""))
+    assert f([1, 2]) == [2, 4]
+
+
+def test_common_functions_of_machine_learning_papers():
+    f, result = _fn(_algo(r"""
+        \Require logits $\mathbf{z}$, $x$, $c$
+        \State $\mathbf{p} \gets \mathrm{softmax}(\mathbf{z})$
+        \State \Return $(\mathbf{p}, \mathrm{clip}(x, -c, c), \mathrm{ReLU}(x), \mathrm{sigmoid}(0), \tanh(0))$"""))
+    p, clipped, relu, sig, th = f([0.0, math.log(3.0)], -5.0, 2.0)
+    assert p == pytest.approx([0.25, 0.75]) and clipped == -2.0 and relu == 0 and sig == 0.5 and th == 0.0
+    assert not result.functions[0].unknown_calls
+
+
+# ---- batch 57 (round 27) ------------------------------------------------------------------------
+
+def test_a_counted_loop_with_no_last_value_runs_until_it_returns():
+    f, _ = _fn(_algo(r"""
+        \REQUIRE $x_0$, $\varepsilon$
+        \FOR{$t = 0, 1, 2, \ldots$}
+          \STATE $x_{t+1} \leftarrow \cos(x_t)$
+          \IF{$|x_{t+1} - x_t| < \varepsilon$} \RETURN $x_{t+1}$ \ENDIF
+        \ENDFOR""", "\\usepackage{algorithmic}"))
+    assert f(1.0, 1e-12) == pytest.approx(0.7390851332, abs=1e-9)
+    g, _ = _fn(_algo(r"""
+        \Require $n$
+        \For{$k = 2, 4, \ldots$} \If{$k \geq n$} \State \Return $k$ \EndIf \EndFor"""))
+    assert g(7) == 8 and g(1) == 2
+
+
+def test_scoring_reads_an_output_argument_and_tuples(tmp_path):
+    import json
+
+    (tmp_path / "b.tex").write_text(_algo(r"""
+        \Procedure{Fill}{$A, B$}
+          \For{$i \gets 1$ \To $|A|$} \State $B[i] \gets 2 A[i]$ \EndFor
+        \EndProcedure"""))
+    (tmp_path / "m.tex").write_text(_algo(r"""
+        \Require $a, b$
+        \State \Return $a, b$"""))
+    cases = [{"file": "b", "class": "indexing", "result": "arg1", "runs": [[[[1, 2], [0, 0]], [2, 4]]]},
+             {"file": "m", "class": "indexing", "approx": True, "runs": [[[1.0, 2.0], {"tuple": [1.0, 2.0]}]]}]
+    (tmp_path / "cases.json").write_text(json.dumps({"cases": cases}))
+    from qtk.tools.transpile_paper.scoring import score
+
+    report = score(tmp_path)
+    assert [o.status for o in report.outcomes] == ["ok", "ok"], [o.detail for o in report.outcomes]
+
+
+# ---- batch 58 (round 28) ------------------------------------------------------------------------
+
+def test_parenthesised_superscripts_number_samples_and_iterates():
+    f, result = _fn(_algo(r"""
+        \Require training set $\{(x^{(i)}, y^{(i)})\}_{i=1}^{m}$, parameter $\theta$
+        \State \Return $\sum_{i=1}^{m} (\theta x^{(i)} - y^{(i)})^2$"""))
+    assert result.functions[0].params == ["x", "y", "theta"]
+    assert f([1.0, 2.0], [2.0, 5.0], 2.0) == pytest.approx(1.0)
+    g, _ = _fn(_algo(r"""
+        \Require $\theta^{(0)}$, steps $T$
+        \For{$t = 0$ \To $T - 1$} \State $\theta^{(t+1)} \gets \theta^{(t)} / 2$ \EndFor
+        \State \Return $\theta^{(T)}$"""))
+    assert g(8.0, 3) == 1.0  # in the order declared: theta^{(0)} first
+
+
+def test_divides_in_words_and_an_ordered_input_sequence():
+    f, _ = _fn(_algo(r"""
+        \Require $d$, $n$
+        \If{$d$ divides $n$} \State \Return $1$ \EndIf
+        \State \Return $0$"""))
+    assert f(3, 9) == 1 and f(2, 9) == 0
+    g, result = _fn(_a2e(r"""
+        \KwIn{sorted $x_1 \le x_2 \le \cdots \le x_n$, $n \ge 2$}
+        \Return $x_n - x_1$\;"""))
+    assert result.functions[0].params == ["x"] and g([1, 4, 9]) == 8
+
+
+def test_while_there_exists_a_witness_the_body_uses():
+    f, _ = _fn(_algo(r"""
+        \Require $x_1, \ldots, x_n$
+        \While{$\exists\, i$ such that $x_i < 0$} \State $x_i \gets -x_i$ \EndWhile
+        \State \Return $x$"""))
+    assert f([1, -2, -3]) == [1, 2, 3] and f([]) == []
+
+
+# ---- batch 59 (round 29) ------------------------------------------------------------------------
+
+def test_a_vertex_count_is_an_input_unless_a_matrix_follows():
+    f, result = _fn(_algo(r"""
+        \Require vertices $0, \ldots, n-1$, edge list $E$ of triples $(u, v, w)$, source $s$
+        \For{$v = 0, \ldots, n - 1$} \State $d[v] \gets \infty$ \EndFor
+        \State $d[s] \gets 0$
+        \For{$k = 1, \ldots, n - 1$}
+          \ForAll{$(u, v, w) \in E$}
+            \If{$d[u] + w < d[v]$} \State $d[v] \gets d[u] + w$ \EndIf
+          \EndFor
+        \EndFor
+        \State \Return $d$"""))
+    assert result.functions[0].params == ["n", "E", "s"]
+    assert f(3, [(0, 1, 4), (0, 2, 1), (2, 1, 2)], 0) == [0, 3, 1]
+
+
+def test_methods_named_like_keywords_and_neighbourhoods():
+    f, _ = _fn(_algo(r"""
+        \Require sequence $x_1, \ldots, x_n$
+        \State $S \gets$ empty stack; $R \gets [\,]$
+        \For{$i \gets 1$ \To $n$} \State $S$.push($x_i$) \EndFor
+        \While{\textbf{not} $S$.empty()} \State $R$.append($S$.pop()) \EndWhile
+        \State \Return $R$"""))
+    assert f([1, 2, 3]) == [3, 2, 1]
+    g, _ = _fn(_algo(r"""
+        \Require graph $G$ given by adjacency lists, vertex $u$
+        \State $s \gets 0$
+        \For{each $v \in N(u)$} \State $s \gets s + \deg(v)$ \EndFor
+        \State \Return $s$"""))
+    assert g([[1, 2], [0], [0]], 0) == 2 and g([[1], [0, 2], [1]], 1) == 2 and g([[1], [0, 2], [1]], 0) == 2
+
+
+# ---- batch 60 (round 30) ------------------------------------------------------------------------
+
+def test_algdef_start_only_block_ends_as_the_block_it_names():
+    pre = ("\\usepackage[noend]{algpseudocode}\n\\algnewcommand\\algorithmicforeach{\\textbf{for each}}\n"
+           "\\algdef{S}[FOR]{ForEach}[1]{\\algorithmicforeach\\ #1\\ \\algorithmicdo}")
+    f, _ = _fn(_algo(r"""
+        \Require a multiset $S$ of reals
+        \State $e \gets 0$
+        \ForEach{$s \in S$} \State $e \gets e + s^2$ \EndFor
+        \State \Return $e$""", pre))
+    assert f([1, 2]) == 5 and f([]) == 0
+
+
+# ---- batch 61 (round 31) ------------------------------------------------------------------------
+
+def test_one_letter_for_a_query_and_for_the_training_points():
+    f, result = _fn(_algo(r"""
+        \Require query $x$, training points $x_1, \ldots, x_N$ with labels $y_1, \ldots, y_N$
+        \State $j^* \gets \arg\min_{j} |x - x_j|$
+        \State \Return $y_{j^*}$"""))
+    assert result.functions[0].params == ["x", "x_points", "y"]
+    assert f(0.9, [0.0, 1.0, 5.0], ["a", "b", "c"]) == "b"
+
+
+# ---- batch 62 (round 32) ------------------------------------------------------------------------
+
+def test_statistics_functions_and_lists_over_the_vertices():
+    f, _ = _fn(_algo(r"""
+        \Require samples $x_1, \ldots, x_n$
+        \State $\mu \gets \text{mean}(x)$, $\sigma \gets \text{std}(x)$
+        \State \Return $(\mu, \sigma, \text{median}(x))$"""))
+    assert f([1.0, 3.0, 8.0]) == pytest.approx((4.0, math.sqrt(26 / 3), 3.0))
+    g, result = _fn(_algo(r"""
+        \Require adjacency lists $adj$ over vertices $0, \dots, n-1$, start $s$
+        \State \Return $n + s$"""))
+    assert result.functions[0].params == ["adj", "s"] and g([[1], [0], []], 1) == 4
+
+
+def test_shifting_right_from_the_last_entry_grows_the_list_by_one():
+    f, _ = _fn(_algo(r"""
+        \Procedure{Insert}{$A[1..n], x$}
+          \State $i \gets n$
+          \While{$i \geq 1$ \textbf{and} $A[i] > x$}
+            \State $A[i + 1] \gets A[i]$
+            \State $i \gets i - 1$
+          \EndWhile
+          \State $A[i + 1] \gets x$
+          \State \Return $A$
+        \EndProcedure"""))
+    assert f([1, 3, 5], 4) == [1, 3, 4, 5] and f([], 2) == [2] and f([1, 2], 9) == [1, 2, 9]

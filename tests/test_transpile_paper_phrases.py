@@ -162,6 +162,83 @@ PHRASES = {
         \State enqueue $y$ into $Q$
         \State $u \gets$ dequeue $Q$
         \State \Return $(u, Q)$""", (1, 2), (1, [2])),
+    ("value", "map of each"): (r"""
+        \Require a string $s$
+        \State $c \gets$ a mapping of each letter in $s$ onto $0$
+        \For{each letter $x$ of $s$} \State $c[x] \gets c[x] + 1$ \EndFor
+        \State \Return $c$""", ("abca",), {"a": 2, "b": 1, "c": 1}),
+    ("statement", "choose"): (r"""
+        \Require a set $F$
+        \State $t \gets 0$
+        \While{$F \neq \emptyset$}
+          \State pick and remove an element $u$ from $F$
+          \State $t \gets t + u$
+        \EndWhile
+        \State choose a vertex $w$ of $\{7\}$
+        \State \Return $t + w$""", ({1, 2, 3},), 13),
+    ("value", "any element"): (r"""
+        \Require a set $F$
+        \State $u \gets$ any element of $F$
+        \State \Return $u$""", ({5},), 5),
+    ("statement", "remove end"): (r"""
+        \Require a list $L$
+        \State remove the first element $x$ from $L$
+        \State remove the last element $y$ from $L$
+        \State \Return $(x, y, L)$""", ([1, 2, 3, 4],), (1, 4, [2, 3])),
+    ("value", "priority queue of"): (r"""
+        \Require $f_1, \ldots, f_n$
+        \State $Q \gets$ a min-priority queue holding $f_1, \ldots, f_n$
+        \State $x \gets \textsc{Extract-Min}(Q)$
+        \State \Return $(x, Q)$""", ([5, 2, 7],), (2, [5, 7])),
+    ("statement", "swap entries"): (r"""
+        \Require an array $A[1..n]$
+        \State swap the $1$-th and the $n$-th entries of $A$
+        \State \Return $A$""", ([1, 2, 3],), [3, 2, 1]),
+    ("value", "kth entry"): (r"""
+        \Require an array $A[1..n]$
+        \State $x \gets$ the $n$-th element of $A$
+        \State \Return $x$""", ([4, 5, 6],), 6),
+    ("value", "rows"): (r"""
+        \Require a matrix $A$
+        \State $n \gets$ the number of rows of $A$
+        \State $m \gets$ the number of columns of $A$
+        \State \Return $(n, m)$""", ([[1, 2, 3], [4, 5, 6]],), (2, 3)),
+    ("value", "collection containing"): (r"""
+        \Require $s$, $t$
+        \State $Q \gets$ a queue containing $s$
+        \State $S \gets$ a set containing $s$ and $t$
+        \State \Return $(Q, S)$""", (1, 2), ([1], {1, 2})),
+    ("value", "best element"): (r"""
+        \Require distances $d[0..n-1]$ and a set $Q$ of vertices
+        \State $visited \gets$ an array of $n$ entries, all \textbf{false}
+        \State $visited[0] \gets$ \textbf{true}
+        \State $u \gets$ the unvisited vertex with the smallest $d[u]$
+        \State $w \gets$ the vertex $w$ in $Q$ with the largest $d[w]$
+        \State \Return $(u, w)$""", ([1, 5, 3], {0, 2}), (2, 2)),
+    ("value", "all vertices"): (r"""
+        \Require adjacency lists $G$
+        \State $Q \gets$ the set of all vertices
+        \State \Return $Q$""", ([[1], [0], []],), {0, 1, 2}),
+    ("value", "all with"): (r"""
+        \Require in-degrees $indeg[0..n-1]$
+        \State $Q \gets$ the list of all $v$ with $indeg[v] = 0$, in increasing order
+        \State \Return $Q$""", ([0, 2, 0, 1],), [0, 2]),
+    ("value", "ones"): (r"""
+        \Require $n$
+        \State $row \gets$ a list of $n + 1$ ones
+        \State \Return $row$""", (2,), [1, 1, 1]),
+    ("statement", "push front"): (r"""
+        \Require a list $L$, a value $u$
+        \State insert $u$ at the front of $L$
+        \State \Return $L$""", ([2, 3], 1), [1, 2, 3]),
+    ("value", "concatenation of all"): (r"""
+        \Require lists $B[0..n-1]$
+        \State \Return the concatenation of the lists $B[0], B[1], \ldots, B[n-1]$""", ([[1], [], [2, 3]],), [1, 2, 3]),
+    ("value", "sorted copy"): (r"""
+        \Require graded relevances $r_1, \ldots, r_n$
+        \State $r^* \gets$ the relevances sorted in decreasing order
+        \State $s \gets$ $r$ sorted
+        \State \Return $(r^*, s)$""", ([2, 3, 1],), ([3, 2, 1], [1, 2, 3])),
     ("value", "copy"): (r"""
         \Require a list $A$
         \State $B \gets$ a copy of $A$

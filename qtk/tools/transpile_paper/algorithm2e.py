@@ -256,7 +256,10 @@ class _Parser:
         fname, params = split_header(args[0])
         raw = self._raw(src.offset(start), args[0].pos[-1] + 1)
         end_line = self.doc.line(src.offset(j - 1))
-        node = ir.Function(line, fname, params, raw, self.block(args[1]), end_line=end_line,
+        body = self.block(args[1])
+        if name in self.defs.prog_ends:  # \SetKwProg{Fn}{Function}{:}{\KwRet x}: printed after each body
+            body += self.block(Src.const(self.defs.prog_ends[name], src.offset(j - 1)))
+        node = ir.Function(line, fname, params, raw, body, end_line=end_line,
                            kind=self.defs.progs[name], comment=comment)
         nodes.append(node)
         return j

@@ -37,8 +37,8 @@ _CMDS: dict[str, tuple[str, int]] = {
     **{c: ("endfunction", 0) for c in ("EndFunction", "EndProcedure", "ENDFUNCTION", "ENDPROCEDURE")},
     **{c: ("io:Require", 0) for c in ("Require", "REQUIRE")},
     **{c: ("io:Ensure", 0) for c in ("Ensure", "ENSURE")},
-    "Input": ("io:Input", 0),
-    "Output": ("io:Output", 0),
+    **{c: ("io:Input", 0) for c in ("Input", "INPUT")},  # pseudocode.js spells them \\INPUT, \\OUTPUT
+    **{c: ("io:Output", 0) for c in ("Output", "OUTPUT")},
     "GLOBALS": ("io:Globals", 0),
     "item": ("item", 0),
     **{c: ("return", 0) for c in ("Return", "RETURN")},
@@ -127,7 +127,8 @@ def _read_item(body: Src, name: str, start: int, j: int, defs: Definitions) -> t
     if name in defs.blocks:  # \algblock{ParFor}{..} blocks are often used as \ParFor{header}
         kind, n_args = "block:" + name, max(defs.blocks[name][2], 1 if read_group(text, j) else 0)
     elif name not in _CMDS:
-        kind, n_args = "blockend:" + name, 0
+        tail = [k for _, (e, k, _) in defs.blocks.items() if e == name and k in ("DoWhile", "Until")]
+        kind, n_args = "blockend:" + name, 1 if tail else 0  # `\\doWhile{$n > 0$}` carries the condition
     else:
         kind, n_args = _CMDS[name]
     option = None
@@ -152,7 +153,13 @@ def _place(it: _Item, stack: list[_Frame], body: Src, defs: Definitions,
     text = it.text.strip()
     raw = _raw(doc, body, it)
     k = it.kind
-    if k == "state" and _bold_block(it, stack, text, line, raw):
+    if k in ("state", "statex"):
+        text = _strip_layout(text)
+    if k in ("state", "statex") and _bold_block(it, stack, text, line, raw):
+        return
+    if k == "statex" and frame.body and isinstance(frame.body[-1], ir.IO) and text.text.strip():
+        io = frame.body[-1]  # `\\Require` then `\\Statex $A$ -- an array ...` lines: they describe the inputs
+        io.text = Src.join([io.text, Src.const(", ", text.offset()), text]) if io.text.text.strip() else text
         return
     if k in ("lead", "state", "statex"):
         if k == "lead":
@@ -226,8 +233,19 @@ def _open(it: _Item, stack: list[_Frame], line: int, raw: str, defs: Definitions
     stack.append(_Frame(k, node, inner, it))
 
 
+# Hand layout before a line's text (`\\quad`, `\\hspace{\\algorithmicindent}`, a control space) and a
+# step number written into it (`\\STATE 3. $x \\gets 0$`): neither is part of the statement.
+_LAYOUT = re.compile(r"^(?:(?:\\q?quad\b|\\hspace\*?\s*\{(?:[^{}]|\{[^{}]*\})*\}|\\hskip\s*\\algorithmicindent|"
+                     r"\\indent\b|\\ |~)\s*)*(?:\d{1,2}[.)]\s+(?=[\\$A-Za-z]))?")
+
+
+def _strip_layout(text: Src) -> Src:
+    m = _LAYOUT.match(text.text)
+    return text.sub(m.end(), len(text.text)).strip() if m and m.end() else text
+
+
 _BOLD = r"\\textbf\s*\{\s*%s\s*\}"
-_BOLD_OPEN = re.compile(r"^(?:\\quad\s*)*" + _BOLD % r"(for(?:\s+(?:all|each))?|while|if)" + r"(.*)"
+_BOLD_OPEN = re.compile(r"^(?:\\quad\s*)*" + _BOLD % r"(for(?:\s+(?:all|each))?|while|if)" + r"(.*?)(?:\\\s|~|\s)*"
                         + _BOLD % r"(do|then)" + r"\s*$", re.S)
 _BOLD_ELSE = re.compile(r"^(?:\\quad\s*)*" + _BOLD % "else" + r"\s*$")
 _BOLD_END = re.compile(r"^(?:\\quad\s*)*" + _BOLD % r"end(?:\s*~?\s*(?:for|while|if|loop))?" + r"\s*$")
@@ -268,6 +286,8 @@ def _user_block(it: _Item, defs: Definitions, line: int, raw: str, arg: Src) -> 
         node: ir.Node = ir.For(line, arg, raw, [])
     elif kind == "While" and it.args:
         node = ir.While(line, arg, raw, [])
+    elif kind in ("DoWhile", "Until"):
+        node = ir.Repeat(line, [], None, until=(kind == "Until"))
     else:
         node = ir.Block(line, [], label=it.name, raw=raw, opaque=True)
     return node, node.body
@@ -282,6 +302,8 @@ def _close(it: _Item, stack: list[_Frame], body: Src, block_ends: dict[str, str]
         wanted: tuple[str, ...] = (block_ends.get(it.name, ""),)
     else:
         wanted = _CLOSES[it.kind]
+        if block_ends.get(it.name) == frame.kind:  # `\\algdef{S}[FOR]{ForEach}..` ends with \\EndFor
+            wanted = (frame.kind,)
     if frame.kind not in wanted:
         at = body.offset(it.start)
         if frame.item is None:
@@ -289,7 +311,7 @@ def _close(it: _Item, stack: list[_Frame], body: Src, block_ends: dict[str, str]
         open_line, open_col = doc.line_col(body.offset(frame.item.start))
         raise doc.error(at, f"\\{it.name} closes \\{frame.item.name} opened at line {open_line}, "
                         f"column {open_col}")
-    if it.kind == "until":
+    if it.kind == "until" or it.kind.startswith("blockend:") and isinstance(frame.node, ir.Repeat):
         frame.node.cond = it.args[0] if it.args else Src.const("", body.offset(it.start))
         frame.node.cond_line, frame.node.raw = line, raw
     if isinstance(frame.node, ir.Function):
@@ -298,7 +320,8 @@ def _close(it: _Item, stack: list[_Frame], body: Src, block_ends: dict[str, str]
 
 
 _SIDE_COMMENT = re.compile(r"\s*(?:\\text(?:it|rm|tt|sf)\s*\{\s*\\#([^{}]*)\}|\$\\triangleright\$([^$]*)"
-                           r"|\\\(\\triangleright\\\)([^$]*))\s*$")
+                           r"|\\\(\\triangleright\\\)([^$]*)"
+                           r"|(?:\\q?quad|\\hfill)\s*\\text(?:it|rm)?\s*\{\s*\(([^{}]*)\)\s*\})\s*$")
 
 
 def _statement(frame: _Frame, text: Src, line: int, raw: str, prose_is_comment: bool = False) -> None:

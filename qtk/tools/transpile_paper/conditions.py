@@ -61,6 +61,9 @@ def is_test(self: "Parser", left: ast.expr) -> ast.expr:
     elif word in ("empty", "nonempty"):
         op = ast.Eq() if word == "empty" else ast.NotEq()
         test = ast.Compare(left=P.call("len", [left]), ops=[op], comparators=[P.const(0)])
+    elif word in ("defined", "undefined", "computed", "known", "set") and isinstance(left, ast.Subscript):
+        negate = negate != (word == "undefined")  # `$M[k]$ is defined`: k is a key of M
+        test = ast.Compare(left=left.slice, ops=[ast.In()], comparators=[left.value])
     elif word in ("divisible", "multiple"):  # `$n$ is divisible by $2$`, `is a multiple of $k$`
         while self.peek() is not None and self.peek().kind in ("kw", "name") and not self.peek().math:
             self.i += 1

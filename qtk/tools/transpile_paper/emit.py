@@ -12,9 +12,10 @@ a block that declares an output and never returns ends by returning it (outputs.
 from __future__ import annotations
 
 import ast
+import re
 from dataclasses import dataclass, field
 
-from qtk.tools.transpile_paper import indexing, ir, outputs, records, statements
+from qtk.tools.transpile_paper import indexing, ir, outputs, records, statements, vectors
 from qtk.tools.transpile_paper import pyast as P
 from qtk.tools.transpile_paper.latex_text import RESERVED, note_text, plain_text
 from qtk.tools.transpile_paper.mathtok import Untranslatable
@@ -78,18 +79,39 @@ class FunctionBuilder:
         ctx.declared = declared_names([unit.header.text] if unit.header is not None else
                                       [io.text.text for io in unit.input_io])
         ctx.collecting = True
-        self.block(unit.body)  # pass 1: learn the variables and which names are indexed
+        self.block_cache = self.block(unit.body)  # pass 1: learn the variables and which names are indexed
         self.params = params = self._params()
+        if unit.header is None:  # `row $i$ holding $i$ numbers` in the inputs, i the body's loop variable
+            loop_vars = {n.target.id for n in ast.walk(ast.Module(body=self.block_cache, type_ignores=[]))
+                         if isinstance(n, ast.For) and isinstance(n.target, ast.Name)}
+            params.names = [n for n in params.names if n not in loop_vars or n in params.arrays]
         ctx.known |= params.defined()
         ctx.params = set(params.names)
         ctx.collecting, self.recording = False, True
         ctx.unknown_calls.clear()
         preludes = [ast.Assign(targets=[ast.Name(id=n, ctx=ast.Store())], value=v) for n, v in params.derived]
         body = records.attribute_arrays(preludes + self.block(unit.body))
+        body = records.function_and_sequence(body, set(params.names))
+        # `A = (a_1, \\ldots, a_n)` given: a names A's entries, so a is A (its writes are A's), never a copy
+        body = body[: len(preludes)] + records.value_copies(body[len(preludes) :])
+        body, renamed = records.scalar_and_sequence(body, set(params.names))
+        for old_name, new_name in renamed.items():  # `n_1, ..., n_K` given, `n \\gets \\sum_k n_k` computed
+            params.names = [new_name if x == old_name else x for x in params.names]
+            if old_name in params.arrays:
+                params.arrays[new_name] = params.arrays.pop(old_name)
+            params.derived = [(x, _renamed(v, old_name, new_name)) for x, v in params.derived]
+        io_text = " ".join(io.text.text for io in unit.input_io) if unit.header is None else ""
+        body, split_names = records.query_and_points(body, set(params.names), io_text)
+        for name, points in split_names.items():  # `query $x$, points $x_1, \\ldots, x_N$`: two inputs
+            k = params.names.index(name)
+            params.names.insert(k + 1, points)
+            if name in params.arrays:
+                params.arrays[points] = params.arrays.pop(name)
         self.body = records.sorted_values(records.queues_from_empty_sets(body))
         free = free_names(self.body, params.defined(), set(ctx.functions.values()))
         self.body, free = records.named_constants(self.body, free)
         implicit = [n for n in free if n in _subscript_roots(self.body)]
+        implicit += [n for n in _filled_before_assigned(self.body) if n not in implicit and n not in params.names]
         self.body, arrays = records.scalar_labels(self.body, implicit, set(params.names))
         free = [n for n in free if n not in set(implicit) - set(arrays)]  # g_w, g_b: names now
         implicit = arrays
@@ -104,6 +126,8 @@ class FunctionBuilder:
             sizes = records.loop_sizes(self.body, free, set(params.names))
             free = [n for n in free if n not in dict(sizes)]
             self.body = [ast.Assign(targets=[ast.Name(id=n, ctx=ast.Store())], value=v) for n, v in sizes] + self.body
+        self.body = vectors.rewrite(indexing.integer_divisions(outputs.final_output(self.body)))
+        self.body = records.room_for_one_more(self.body, params.derived)
         ret = outputs.declared_return(unit.output_io, self.body, params.defined(), ctx)
         if ret is not None:
             self.body.append(ret)
@@ -121,11 +145,18 @@ class FunctionBuilder:
         for stmt in self.body:  # arrays never created but filled over a counted range: lists
             name = P.meta(stmt, "implicit")
             size = indexing.implicit_size(self.body, name, 0 if name in self.keyed else self.base) if name else None
+            grid = indexing.implicit_grid(self.body, name, self.base) if name and size is None else None
             if size is not None:
                 stmt.value = P.binop(ast.List(elts=[P.const(None)], ctx=ast.Load()), ast.Mult(), size)
+            elif grid is not None:  # B[i][j] over 1..n, 1..m: n rows of m entries, never shared
+                stmt.value = P.repeat(P.repeat(P.const(None), grid[1]), grid[0])
             elif name:
                 maps.add(name)
-        body = indexing.tuple_keys(indexing.shift(self.body, self.base, self.keyed), maps)
+        self.body = _created_when_sized(self.body)
+        declared = {} if self.option in ("0", "1") else {
+            a: P.int_value(lo) for a, (lo, _) in self.params.arrays.items() if P.int_value(lo) in (0, 1)}
+        body = indexing.tuple_keys(indexing.shift(self.body, self.base, self.keyed, declared), maps)
+        body = indexing.appends_past_the_end(body, self.lengths)
         doc = ast.Expr(value=ast.Constant(self._docstring()))
         fn = P.function_def(unit.name, self.params.names, [doc] + ensure_body(body, self.comments))
         result = FunctionResult(unit.name, unit.title, unit.package, unit.start_line, unit.end_line,
@@ -143,17 +174,31 @@ class FunctionBuilder:
             for io in unit.input_io:
                 io_params(io.text.text, self.ctx, params)
             declared_order(params, " ".join(io.text.text for io in unit.input_io))
+        if unit.caption_latex and "[" in unit.caption_latex:  # `\\caption{.. in $H[0..n-1]$}`: an input's bounds
+            scratch = Params()
+            try:
+                io_params(unit.caption_latex, self.ctx, scratch)
+            except Untranslatable:
+                scratch = Params()
+            for name, bounds in scratch.arrays.items():
+                if name in params.names:
+                    params.arrays.setdefault(name, bounds)
         return params
 
     def _index_base(self, body: list[ast.stmt], params: Params) -> tuple[int, str, bool]:
         self.keyed = indexing.keyed_arrays(body, params.defined())
-        if self.option in ("0", "1"):
-            return int(self.option), "set by --index-base", True
         lengths = {n: _length_of(v) for n, v in params.derived if _length_of(v)}
         for node in ast.walk(ast.Module(body=body, type_ignores=[])):
             if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name) \
                     and _length_of(node.value):
                 lengths[node.targets[0].id] = _length_of(node.value)
+            v = node.value if isinstance(node, ast.Assign) else None
+            if isinstance(v, ast.BinOp) and isinstance(v.op, ast.Mult) and isinstance(v.left, ast.List) \
+                    and isinstance(v.right, ast.Name) and isinstance(node.targets[0], ast.Name):
+                lengths.setdefault(v.right.id, node.targets[0].id)  # h = [0] * B: B is h's length
+        self.lengths = lengths
+        if self.option in ("0", "1"):
+            return int(self.option), "set by --index-base", True
         base, reason = indexing.decide(body, params.arrays, lengths, self.keyed, params.lows)
         return base, reason, reason != indexing.NO_EVIDENCE
 
@@ -238,6 +283,9 @@ class FunctionBuilder:
 
     def for_(self, node: ir.For) -> list[ast.stmt]:
         pre: list[ast.stmt] = []
+        bare = re.fullmatch(r"\s*\$\s*([A-Za-z])\s*\$\s*", node.header.text)
+        if bare:  # `\\FORALL{$i$}`: i runs over the positions of the arrays the body indexes with it
+            return self._over_positions(node, bare.group(1))
         try:
             loop = statements.for_header(node.header.text, self.ctx)
         except Untranslatable as e:
@@ -246,9 +294,28 @@ class FunctionBuilder:
         P.meta(loop, "innermost", loop).body = ensure_body(self.loop_body(node.body), self.comments)
         return pre + [loop]
 
+    def _over_positions(self, node: ir.For, var: str) -> list[ast.stmt]:
+        target = P.store(P.name(var), self.ctx)
+        body = ensure_body(self.loop_body(node.body), self.comments)
+        arrays = [n.value.id for stmt in body for n in ast.walk(stmt) if isinstance(n, ast.Subscript)
+                  and isinstance(n.value, ast.Name) and isinstance(n.slice, ast.Name) and n.slice.id == var]
+        if not arrays:
+            return self.todo(node.line, node.raw, f"a loop over {var} with no range and no array it indexes")
+        size = P.call("len", [ast.Name(id=arrays[0], ctx=ast.Load())])
+        return [ast.For(target=target, iter=P.mark(P.call("range", [size]), positions_of=arrays[0]), body=body,
+                        orelse=[])]
+
     def while_(self, node: ir.While) -> list[ast.stmt]:
         pre, t = self.test(node.cond, node.line, node.raw)
-        return pre + [ast.While(test=t, body=ensure_body(self.loop_body(node.body), self.comments), orelse=[])]
+        body = ensure_body(self.loop_body(node.body), self.comments)
+        witness = _witness(t, body)
+        if witness is not None:  # `while there is an i with x_i < 0: x_i <- -x_i`: each pass finds one
+            var, search = witness
+            find = ast.Assign(targets=[ast.Name(id=var, ctx=ast.Store())], value=search)
+            done = ast.If(test=ast.Compare(left=ast.Name(id=var, ctx=ast.Load()), ops=[ast.Is()],
+                                           comparators=[P.const(None)]), body=[ast.Break()], orelse=[])
+            return pre + [ast.While(test=ast.Constant(True), body=[find, done] + body, orelse=[])]
+        return pre + [ast.While(test=t, body=body, orelse=[])]
 
     def repeat(self, node: ir.Repeat) -> list[ast.stmt]:
         body = self.loop_body(node.body)
@@ -305,6 +372,25 @@ _HANDLERS = {
     ir.Switch: FunctionBuilder.switch,
     ir.Block: FunctionBuilder.block_node,
 }
+
+
+def _witness(test: ast.expr, body: list[ast.stmt]) -> tuple[str, ast.expr] | None:
+    """`\\exists i : x_i < 0` as a loop's test, with the body using that i: (i, the search for the
+    first such i, or None); else None."""
+    if not (isinstance(test, ast.Call) and isinstance(test.func, ast.Name) and test.func.id == "any"
+            and len(test.args) == 1 and isinstance(test.args[0], ast.GeneratorExp)):
+        return None
+    gen = test.args[0]
+    if len(gen.generators) != 1 or not isinstance(gen.generators[0].target, ast.Name):
+        return None
+    var = gen.generators[0].target.id
+    names = [n for stmt in body for n in ast.walk(stmt) if isinstance(n, ast.Name) and n.id == var]
+    if not names or any(isinstance(n.ctx, ast.Store) for n in names):
+        return None
+    comp = gen.generators[0]
+    first = ast.GeneratorExp(elt=ast.Name(id=var, ctx=ast.Load()), generators=[ast.comprehension(
+        target=comp.target, iter=comp.iter, ifs=list(comp.ifs) + [gen.elt], is_async=0)])
+    return var, P.call("next", [first, P.const(None)])
 
 
 def _raiser(line: int) -> ast.expr:
@@ -372,7 +458,7 @@ def free_names(body: list[ast.stmt], defined: set[str], functions: set[str]) -> 
 
     for stmt in body:
         visit(stmt)
-    skip = stored | functions | RESERVED | {"math", UNTRANSLATED}
+    skip = stored | functions | RESERVED | {"math", "copy", "operator", "collections", "itertools", "statistics", vectors.SOFTMAX, UNTRANSLATED}
     return [n for n in loaded if n not in skip]
 
 
@@ -381,10 +467,80 @@ def build_all(builders: list[FunctionBuilder]) -> list[tuple[ast.FunctionDef, Fu
     algorithm environment (CLRS's MERGE-SORT has no subscripts, its MERGE does)."""
     for b in builders:
         b.prepare()
+    for b in builders:  # `\\Call{Quicksort}{$A, 1, A.length$}`: the caller says how the callee counts
+        if not b.evidence:
+            base = next((v for o in builders if o is not b for v in _call_site_bases(o.body, b.unit.name)), None)
+            if base is not None:
+                b.base, b.reason, b.evidence = base, f"auto: called with bounds {base}.. of an array", True
     for b in builders:
         if b.evidence:
             continue
         sibling = next((o for o in builders if o.unit.number == b.unit.number and o.evidence and o is not b), None)
         if sibling is not None:
             b.base, b.reason = sibling.base, f"auto: as {sibling.unit.name} in the same algorithm"
+            continue
+        caller = next((o for o in builders if o.evidence and o is not b and _calls(o.body, b.unit.name)), None)
+        if caller is not None:  # \\textsc{Reverse} in a float of its own, called by a 1-based procedure
+            b.base, b.reason = caller.base, f"auto: as {caller.unit.name}, which calls it"
     return [b.finish() for b in builders]
+
+
+def _call_site_bases(body: list[ast.stmt], name: str):
+    """1 for calls `name(A, 1, len(A))`, 0 for `name(A, 0, len(A) - 1)` (as written, before shifting)."""
+    for stmt in body:
+        for n in ast.walk(stmt):
+            if not (isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == name):
+                continue
+            arrays = [a.id for a in n.args if isinstance(a, ast.Name)]
+            for k in range(len(n.args) - 1):
+                lo, hi = n.args[k], n.args[k + 1]
+                length = _length_of(hi)
+                if P.int_value(lo) == 1 and length in arrays:
+                    yield 1
+                if P.int_value(lo) == 0 and isinstance(hi, ast.BinOp) and isinstance(hi.op, ast.Sub) \
+                        and P.int_value(hi.right) == 1 and _length_of(hi.left) in arrays:
+                    yield 0
+
+
+def _calls(body: list[ast.stmt], name: str) -> bool:
+    return any(isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == name
+               for stmt in body for n in ast.walk(stmt))
+
+
+def _created_when_sized(body: list[ast.stmt]) -> list[ast.stmt]:
+    """A list the algorithm never creates, sized by a name the body assigns later (`x = [None] * n`
+    before `n \\gets` the number of rows): created just before the first statement that uses it."""
+    out = list(body)
+    for stmt in [s for s in body if P.meta(s, "implicit")]:
+        sizes = {n.id for n in ast.walk(stmt.value) if isinstance(n, ast.Name)}
+        at = out.index(stmt)
+        later = [k for k in range(at + 1, len(out)) if any(
+            isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store) and n.id in sizes for n in ast.walk(out[k]))]
+        if not later:
+            continue
+        out.remove(stmt)
+        use = next((k for k in range(later[-1], len(out)) if any(
+            isinstance(n, ast.Name) and n.id == P.meta(stmt, "implicit") for n in ast.walk(out[k]))), len(out))
+        out.insert(use, stmt)
+    return out
+
+
+def _filled_before_assigned(body: list[ast.stmt]) -> list[str]:
+    """Names written entry by entry (`r_i \\gets 1/n` for every i) before the block ever assigns them
+    whole (`r \\gets r'`): they need creating first, like arrays never assigned at all."""
+    first: dict[str, str] = {}
+    for stmt in body:
+        for node in ast.walk(stmt):
+            if isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Store) and isinstance(node.value, ast.Name):
+                first.setdefault(node.value.id, "entry")
+            elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+                first.setdefault(node.id, "whole")
+    wholes = {n.id for stmt in body for n in ast.walk(stmt) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+    return [n for n, how in first.items() if how == "entry" and n in wholes]
+
+
+def _renamed(e: ast.expr, old: str, new: str) -> ast.expr:
+    for n in ast.walk(e):
+        if isinstance(n, ast.Name) and n.id == old:
+            n.id = new
+    return e

@@ -15,6 +15,11 @@ _MAX_DEPTH = 40
 # LaTeX's font switches, used inside a group as the \text.. commands are
 _FONT_SWITCHES = {"bfseries": "textbf", "bf": "textbf", "itshape": "textit", "it": "textit", "em": "emph",
                   "scshape": "textsc", "sc": "textsc", "ttfamily": "texttt", "tt": "texttt", "rmfamily": "textrm"}
+# The packages' keyword macros (\\algorithmicif prints a bold "if"), read as that bold word when the
+# paper uses them in its own commands (`\\algnewcommand{\\IIf}[1]{\\State\\algorithmicif\\ #1 ...}`) and
+# has not redefined them.
+_PACKAGE_WORDS = {f"algorithmic{w}": w for w in ("if", "else", "end", "for", "while", "repeat", "until",
+                                                 "loop", "forall", "procedure", "function")}
 _ENV_RE = re.compile(r"\\(begin|end)\s*\{([^{}]*)\}|\\(?:re)?newenvironment\*?(?![A-Za-z])")
 
 
@@ -88,6 +93,12 @@ def expand(src: Src, defs: Definitions, doc: Document, depth: int = 0) -> Src:
             i = text.find("\\", i)
             continue
         macro = defs.macros.get(name)
+        if macro is None and name in _PACKAGE_WORDS:
+            word = _PACKAGE_WORDS[name].replace("forall", "for all")
+            parts += [src.sub(copied, i), Src.const(f"\\textbf{{{word}}} ", src.offset(i))]
+            copied = i = j
+            i = text.find("\\", i)
+            continue
         if macro is None or name in PROTECTED:
             i = text.find("\\", j if name else i + 1)
             continue

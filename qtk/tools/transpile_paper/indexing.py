@@ -14,6 +14,7 @@ variable starting at 1, or a test `i > 0`, says 1-based (weak). Ties keep the in
 from __future__ import annotations
 
 import ast
+import copy
 from dataclasses import dataclass, field
 
 from qtk.tools.transpile_paper import pyast as P
@@ -48,10 +49,9 @@ def keyed_arrays(body: list[ast.stmt], inputs: set[str]) -> set[str]:
     (`C[A[j]]`), a string constant, or a variable running over a collection's items (`for c in
     s: cnt[c]`), i.e. keyed by values; and arrays it fills itself that it indexes at 0 (`P[0]
     \\gets 0`). They are never shifted, and say nothing about the base of the other arrays."""
-    keyed = {t.id for n in _walk(body) if isinstance(n, ast.Assign) and P.meta(n.value, "map")
-             for t in n.targets if isinstance(t, ast.Name)}
-    items = {n.target.id for n in _walk(body) if isinstance(n, ast.For) and isinstance(n.target, ast.Name)
-             and not P.meta(n.iter, "bounds")}
+    keyed = created_maps(body)
+    items = {t.id for n in _walk(body) if isinstance(n, ast.For) and not P.meta(n.iter, "bounds")
+             for t in ast.walk(n.target) if isinstance(t, ast.Name)}  # `for c in s`, `for i, c in enumerate(s)`
     allocated = allocations(body)
     for node in _walk(body):
         if not (isinstance(node, ast.Subscript) and P.meta(node, "index") and isinstance(node.value, ast.Name)):
@@ -64,10 +64,69 @@ def keyed_arrays(body: list[ast.stmt], inputs: set[str]) -> set[str]:
     return keyed
 
 
+_INT_FUNCS = {"range", "math.gcd", "math.comb", "math.factorial", "math.isqrt"}
+
+
+def integer_divisions(body: list[ast.stmt]) -> list[ast.stmt]:
+    """`mid \\gets (lo + hi)/2` read as A[mid], `A[n/2]`, `\\ell \\cdot a_i / \\gcd(\\ell, a_i)` passed to
+    gcd again: a quotient that must be an integer (a position, a range bound, gcd's argument) is
+    the pseudo-code's integer division, `//`."""
+    contexts: list[ast.expr] = []
+    for node in _walk(body):
+        if isinstance(node, ast.Subscript) and P.meta(node, "index") and not isinstance(node.slice, ast.Slice):
+            contexts.append(node.slice)
+        elif isinstance(node, ast.Call) and _func_name(node) in _INT_FUNCS:
+            contexts.extend(node.args)
+    names = {n.id for c in contexts for n in ast.walk(c) if isinstance(n, ast.Name)}
+    for node in _walk(body):
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name) \
+                and node.targets[0].id in names:
+            contexts.append(node.value)
+    for c in contexts:
+        for n in _arithmetic(c):
+            if isinstance(n, ast.BinOp) and isinstance(n.op, ast.Div):
+                n.op = ast.FloorDiv()
+    return body
+
+
+def _arithmetic(e: ast.expr):
+    """The nodes of e outside any call (`\\lceil q/100 \\cdot n \\rceil` rounds its own quotient)."""
+    yield e
+    if not isinstance(e, ast.Call):
+        for child in ast.iter_child_nodes(e):
+            yield from _arithmetic(child)
+
+
+def _func_name(call: ast.Call) -> str:
+    f = call.func
+    if isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name):
+        return f"{f.value.id}.{f.attr}"
+    return f.id if isinstance(f, ast.Name) else ""
+
+
+def created_maps(body: list[ast.stmt]) -> set[str]:
+    """Names the algorithm assigns a map to (`an empty map`, `a mapping of each letter onto 0`)."""
+    return {t.id for n in _walk(body) if isinstance(n, ast.Assign) and P.meta(n.value, "map")
+            for t in n.targets if isinstance(t, ast.Name)}
+
+
 def implicit_size(body: list[ast.stmt], name: str, base: int) -> ast.expr | None:
     """How long a list the algorithm's never-created array `name` must be, when every write to
     it is `name[v + c]` with v counting up to one same bound (or a constant): else None (a map)."""
     stop, top, low, covered = None, None, 0, set()
+    highest = {}  # loop variable -> its largest value (`for j = i downto 1` inside `for i = 1 to n`: i, so n)
+    for loop in _walk(body):
+        if isinstance(loop, ast.For) and P.meta(loop.iter, "bounds") and isinstance(loop.target, ast.Name):
+            start, end, down = P.meta(loop.iter, "bounds")
+            highest[loop.target.id] = start if down else end
+    vertices = None  # `for each vertex v: d[v] <- ...` over 0 .. |G| - 1: |G| entries
+    for loop in _walk(body):
+        if (base == 0 and isinstance(loop, ast.For) and P.meta(loop.iter, "vertices")
+                and isinstance(loop.target, ast.Name)):
+            for node in _writes(loop.body, name):
+                if _var_of(node.slice) == (loop.target.id, 0):
+                    covered.add(id(node))
+                    vertices = loop.iter.args[0]
     for loop in _walk(body):
         if isinstance(loop, ast.For) and P.meta(loop.iter, "bounds") and isinstance(loop.target, ast.Name):
             for node in _writes(loop.body, name):
@@ -77,17 +136,71 @@ def implicit_size(body: list[ast.stmt], name: str, base: int) -> ast.expr | None
                 covered.add(id(node))
                 start, end, down = P.meta(loop.iter, "bounds")
                 first, last = (end, start) if down else (start, end)
+                seen = {loop.target.id}
+                while isinstance(last, ast.Name) and last.id in highest and last.id not in seen:
+                    seen.add(last.id)
+                    last = highest[last.id]
                 if stop is not None and ast.dump(last) != ast.dump(stop):
                     return None
                 shift = 0 if P.meta(node, "layer") else base  # D^{(k)}: layers keep their numbers
                 stop, top = last, max(c - shift, top if top is not None else c - shift)
                 low = min(low, (P.int_value(first) if P.int_value(first) is not None else -1) + c - shift)
-    for node in _writes(body, name):
-        if id(node) not in covered and P.int_value(node.slice) is None:
-            return None  # written at a position no loop bounds
+    uncovered = [node for node in _writes(body, name) if id(node) not in covered and P.int_value(node.slice) is None]
+    if uncovered and not _filled_first(body, name):
+        return None  # written at a position no loop bounds, and never filled whole beforehand
+    if vertices is not None and stop is None:
+        return copy.deepcopy(vertices)
     if stop is None or low < 0:
         return None
     return P.add_const(stop, top + 1)
+
+
+def implicit_grid(body: list[ast.stmt], name: str, base: int) -> tuple[ast.expr, ast.expr] | None:
+    """The shape of a never-created table written only as `name[i][j]` (i and j loop variables
+    counting up to known bounds, `B[i][j] \\gets 0` over 1..n, 1..m): (rows, columns), else None."""
+    bounds = {}
+    for loop in _walk(body):
+        if isinstance(loop, ast.For) and P.meta(loop.iter, "bounds") and isinstance(loop.target, ast.Name):
+            start, end, down = P.meta(loop.iter, "bounds")
+            bounds[loop.target.id] = (end, start) if down else (start, end)
+    dims: list[tuple[str, int] | None] = [None, None]
+    found = False
+    for node in _walk(body):
+        targets = node.targets if isinstance(node, ast.Assign) else \
+            [node.target] if isinstance(node, ast.AugAssign) else []
+        for t in targets:
+            if not (isinstance(t, ast.Subscript) and _root(t) == name):
+                continue
+            if not (isinstance(t.value, ast.Subscript) and isinstance(t.value.value, ast.Name)):
+                return None  # written whole rows or entries of one level: not a table
+            found = True
+            for k, index in enumerate((t.value.slice, t.slice)):
+                var, c = _var_of(index)
+                if var not in bounds or P.int_value(bounds[var][0]) is None:
+                    return None
+                low, stop = bounds[var]
+                if P.int_value(low) + c - base < 0 or any(isinstance(n, ast.Name) and n.id in bounds
+                                                         for n in ast.walk(stop)):
+                    return None  # a row length that depends on another loop (`j \\le \\min(i, k)`): a map
+                top = (ast.dump(stop), c)
+                if dims[k] is not None and dims[k][0] != top[0]:
+                    return None
+                dims[k] = (top[0], max(c, dims[k][1]) if dims[k] else c, stop)
+    if not found or None in dims:
+        return None
+    return tuple(P.add_const(stop, c - base + 1) for _, c, stop in dims)
+
+
+def _filled_first(body: list[ast.stmt], name: str) -> bool:
+    """Whether a top-level counted loop fills `name` (`for v = 0 to n-1: dist[v] <- inf`) before any
+    statement writes it elsewhere (`dist[s] <- 0`): then every later write is inside its range."""
+    for stmt in body:
+        writes = list(_writes([stmt], name))
+        if not writes:
+            continue
+        return isinstance(stmt, ast.For) and (P.meta(stmt.iter, "bounds") is not None or P.meta(stmt.iter, "vertices")) \
+            and isinstance(stmt.target, ast.Name) and all(_var_of(w.slice)[0] == stmt.target.id for w in writes)
+    return False
 
 
 def _writes(body: list[ast.stmt], name: str):
@@ -111,9 +224,15 @@ def decide(body: list[ast.stmt], arrays: dict[str, tuple[ast.expr, ast.expr]],
         if v in (0, 1):
             ev.add(v, STRONG, f"{arr}[{v}..] is declared")
     for arr, lo in allocations(body).items():  # maps keyed by values say nothing about the base
-        if lo in (0, 1) and arr not in keyed:
+        if lo == 1 and arr not in keyed:  # a table from 0 (`r[0..n]`, DP) is no sign for the inputs
             ev.add(lo, STRONG, f"{arr}[{lo}..] is allocated")
     index_vars, offsets = _index_vars(body, allocated, ev)
+    for node in _walk(body):  # A[\\lceil n/2 \\rceil] reaches A[n] when n = 1: only valid 1-based
+        if isinstance(node, ast.Subscript) and P.meta(node, "index") and _root(node) not in allocated:
+            half = _half_of_length(node.slice, _root(node), lengths)
+            if half is not None:
+                ev.add(half, STRONG if half else WEAK, f"{_root(node)}[{'ceil' if half else 'floor'}(n / 2)] "
+                       "is read with n its length")
     # `for j = i to n` inside `for i = 1 to n`: j starts where i does
     starts = {n.target.id: P.meta(n.iter, "bounds")[0] for n in _walk(body) if isinstance(n, ast.For)
               and isinstance(n.target, ast.Name) and P.meta(n.iter, "bounds") and not P.meta(n.iter, "bounds")[2]}
@@ -135,6 +254,8 @@ def decide(body: list[ast.stmt], arrays: dict[str, tuple[ast.expr, ast.expr]],
         elif isinstance(node, (ast.For, ast.comprehension)) and isinstance(node.target, ast.Name) \
                 and node.target.id in index_vars:  # a loop, or a sum's range (\\sum_{i=1}^{n} M_{ii})
             bounds = P.meta(node.iter, "bounds")
+            if bounds and isinstance(node, ast.For) and not _indexes_free_arrays(node, allocated):
+                continue  # `for i = 0 to n-1: sort B[i]` with B allocated: says nothing of the inputs
             if bounds:
                 v, arr = node.target.id, index_vars[node.target.id]
                 start = starts.get(bounds[0].id, bounds[0]) if isinstance(bounds[0], ast.Name) else bounds[0]
@@ -147,6 +268,17 @@ def decide(body: list[ast.stmt], arrays: dict[str, tuple[ast.expr, ast.expr]],
     if ev.zero:
         return 0, "auto: " + "; ".join(ev.notes[0][:2])
     return 0, NO_EVIDENCE
+
+
+def _indexes_free_arrays(loop: ast.For, allocated: dict[str, int]) -> bool:
+    """Whether the loop's body indexes, with the loop variable, an array whose base is not fixed."""
+    var = loop.target.id
+    for stmt in loop.body:
+        for n in ast.walk(stmt):
+            if isinstance(n, ast.Subscript) and P.meta(n, "index") and _root(n) not in allocated \
+                    and _var_of(n.slice)[0] == var:
+                return True
+    return False
 
 
 def _index_vars(body: list[ast.stmt], allocated: dict[str, int],
@@ -169,6 +301,8 @@ def _index_vars(body: list[ast.stmt], allocated: dict[str, int],
                 v = P.int_value(bound) if bound is not None else None
                 if v in (0, 1) and bound is index.lower:
                     ev.add(v, STRONG, f"slice {arr}[{v}..]")
+            if arr and index.upper is not None and _is_length(index.upper, arr, {}):
+                ev.add(1, STRONG, f"slice {arr}[..len({arr})]")  # inclusive up to |A|: only 1-based
             continue
         if arr and isinstance(index, ast.Call) and _is_length(index, arr, {}):  # A[|A|]: valid 1-based only
             ev.add(1, STRONG, f"{arr}[len({arr})] is read")
@@ -219,6 +353,11 @@ def _counters(body: list[ast.stmt]) -> set[str]:
 def _value_evidence(var: str, value: ast.expr, arr: str, lengths: dict[str, str], ev: Evidence,
                     verb: str, weak_one: bool, offsets: set[int], zero_weight: int = STRONG,
                     length_weight: int = STRONG) -> None:
+    if isinstance(value, ast.Call) and isinstance(value.func, ast.Name) and value.func.id == "min" \
+            and len(value.args) == 2:  # b <- min(.., B - 1): capped at a last position
+        for arg in value.args:
+            if _is_length(arg, arr, lengths) or _length_minus(arg, arr, lengths) is not None:
+                value = arg
     v = P.int_value(value)
     child = _heap_child(value)
     if child is not None:  # j = 2i (children 2i, 2i + 1) is the 1-based heap; 2i + 2 the 0-based one
@@ -229,11 +368,40 @@ def _value_evidence(var: str, value: ast.expr, arr: str, lengths: dict[str, str]
         ev.add(0, zero_weight, f"index {var} {verb} 0")
     elif v == 1 and weak_one:
         ev.add(1, WEAK, f"index {var} {verb} 1")
-    elif _is_length(value, arr, lengths):
-        ev.add(1, length_weight, f"index {var} {verb} the length of {arr}")
-    elif isinstance(value, ast.BinOp) and isinstance(value.op, ast.Sub) and P.int_value(value.right) == 1 \
-            and _is_length(value.left, arr, lengths):
-        ev.add(0, STRONG, f"index {var} {verb} the length of {arr} - 1")
+    elif _is_length(value, arr, lengths) or _length_minus(value, arr, lengths) is not None:
+        # the highest position read is the length plus the bound's and the index's offsets:
+        # `for i = 1 to n - 1` reading A[i + 1] reaches A[n] (1-based), A[i] only A[n - 1] (0-based)
+        k = 0 if _is_length(value, arr, lengths) else -_length_minus(value, arr, lengths)
+        top = k + max(offsets, default=0)
+        read = f" and {arr}[{var} + {max(offsets)}] is read" if max(offsets, default=0) > 0 else ""
+        bound = f"the length of {arr}" + (f" - {-k}" if k else "")
+        if top == 0:
+            ev.add(1, length_weight if k == 0 and not read else STRONG, f"index {var} {verb} {bound}{read}")
+        elif top == -1:
+            ev.add(0, STRONG, f"index {var} {verb} {bound}{read}")
+
+
+def _half_of_length(index: ast.expr, arr: str | None, lengths: dict[str, str]) -> int | None:
+    """1 for ceil(len(A) / c) (`-(-n // c)`), 0 for floor(len(A) / c) (`n // c`), else None."""
+    ceil = isinstance(index, ast.UnaryOp) and isinstance(index.op, ast.USub)
+    inner = index.operand if ceil else index
+    if not (arr and isinstance(inner, ast.BinOp) and isinstance(inner.op, ast.FloorDiv)
+            and (P.int_value(inner.right) or 0) > 1):
+        return None
+    n = inner.left
+    if ceil:
+        if not (isinstance(n, ast.UnaryOp) and isinstance(n.op, ast.USub)):
+            return None
+        n = n.operand
+    return (1 if ceil else 0) if _is_length(n, arr, lengths) else None
+
+
+def _length_minus(value: ast.expr, arr: str, lengths: dict[str, str]) -> int | None:
+    """c for `len(A) - c` (c a positive literal), else None."""
+    if isinstance(value, ast.BinOp) and isinstance(value.op, ast.Sub) and _is_length(value.left, arr, lengths):
+        c = P.int_value(value.right)
+        return c if c is not None and c > 0 else None
+    return None
 
 
 def _heap_child(value: ast.expr) -> int | None:
@@ -294,12 +462,14 @@ class Shift(ast.NodeTransformer):
     """Move marked subscripts from the pseudo-code's base onto 0-based lists; turn inclusive
     slices A[i..j] into Python slices."""
 
-    def __init__(self, default: int, bases: dict[str, int]) -> None:
-        self.default, self.bases = default, bases
+    def __init__(self, default: int, bases: dict[str, int], maps: set[str] = frozenset()) -> None:
+        self.default, self.bases, self.maps = default, bases, maps
 
     def visit_Call(self, node: ast.Call) -> ast.AST:
         self.generic_visit(node)
         arr = P.meta(node, "positions_of")
+        if arr in self.maps:  # `\\max_\\ell c[\\ell]` over a map: its keys, smallest first (ties as for positions)
+            return P.call("sorted", [ast.Name(id=arr, ctx=ast.Load())])
         base = self.bases.get(arr, self.default) if arr else 0
         if base:  # positions of a 1-based array: 1 .. len
             node.args = [P.const(base), P.add_const(node.args[0], base)]
@@ -321,9 +491,12 @@ class Shift(ast.NodeTransformer):
         return node
 
 
-def shift(body: list[ast.stmt], default: int, keyed: set[str] = frozenset()) -> list[ast.stmt]:
-    bases = {**{k: 0 for k in keyed}, **allocations(body)}
-    tr = Shift(default, bases)
+def shift(body: list[ast.stmt], default: int, keyed: set[str] = frozenset(),
+          declared: dict[str, int] | None = None) -> list[ast.stmt]:
+    """Shift every array from its base: its own when the block fixes it (keyed by values, allocated
+    `C[0..k]`, declared `A[0..n-1]`), else the algorithm's."""
+    bases = {**(declared or {}), **{k: 0 for k in keyed}, **allocations(body)}
+    tr = Shift(default, bases, created_maps(body))
     return [tr.visit(stmt) for stmt in body]
 
 
@@ -351,3 +524,18 @@ def tuple_keys(body: list[ast.stmt], names: set[str]) -> list[ast.stmt]:
         return body
     tr = _TupleKeys(names)
     return [tr.visit(stmt) for stmt in body]
+
+
+def appends_past_the_end(body: list[ast.stmt], lengths: dict[str, str]) -> list[ast.stmt]:
+    """`A[n + 1] \\gets x` with n = |A| (a sentinel after the last entry), once shifted `A[n] = x`:
+    the list grows by one, `A.append(x)`."""
+
+    class Append(ast.NodeTransformer):
+        def visit_Assign(self, node: ast.Assign) -> ast.AST:
+            t = node.targets[0] if len(node.targets) == 1 else None
+            if isinstance(t, ast.Subscript) and isinstance(t.value, ast.Name) \
+                    and _is_length(t.slice, t.value.id, lengths):
+                return ast.Expr(value=P.method(ast.Name(id=t.value.id, ctx=ast.Load()), "append", [node.value]))
+            return node
+
+    return [Append().visit(stmt) for stmt in body]

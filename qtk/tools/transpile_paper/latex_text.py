@@ -92,6 +92,7 @@ def function_name(latex: str) -> str:
     """`Insertion-Sort`, `\\textsc{Merge Sort}`, `power\\_sum` -> `insertion_sort`, ..."""
     text = plain_text(latex)
     text = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", text)  # MergeSort -> Merge_Sort
+    text = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", text)  # DFSOrder -> DFS_Order
     text = re.sub(r"[^0-9A-Za-z]+", "_", text).strip("_").lower()
     return safe_identifier(text or "algorithm")
 
@@ -113,7 +114,8 @@ def safe_identifier(text: str) -> str:
 def caption_name(latex: str, max_words: int = 4) -> str:
     """A function name from a caption: `Insertion sort (CLRS)` -> `insertion_sort_clrs`."""
     text = re.split(r"[,:;(]", plain_text(latex).replace("'", ""))[0]  # `Adam, our method` -> Adam
-    words = re.findall(r"[0-9A-Za-z]+", re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", text))
+    text = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1 \2", re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", text))
+    words = re.findall(r"[0-9A-Za-z]+", text)
     return safe_identifier("_".join(words[:max_words]).lower() or "algorithm")
 
 

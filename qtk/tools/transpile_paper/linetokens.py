@@ -12,7 +12,7 @@ from qtk.tools.transpile_paper.mathtok import Tok, tokenize
 _OPEN = {"(", "[", "{", "{s", "lfloor", "lceil", "langle"}
 _CLOSE = {")", "]", "}", "}s", "rfloor", "rceil", "rangle"}
 _OPERATOR_WORDS = {"and", "or", "not", "mod", "div", "in", "to", "downto", "xor", "is", "step", "by"}
-TRAILING = {("kw", "do"), ("kw", "then"), ("op", "."), ("op", ";"), ("op", ":")}
+TRAILING = {("kw", "do"), ("kw", "then"), ("op", "."), ("op", ";"), ("op", ":"), ("op", ",")}
 
 
 def tokens(text: str) -> tuple[list[Tok], str | None]:
@@ -40,6 +40,7 @@ _COMPARISONS = [
     (("equals",), "="), (("greater", "than"), ">"), (("less", "than"), "<"),
 ]
 _SIZE_WORDS = {"length", "size"}
+_TAKING = {"remove", "delete", "pop", "take", "extract", "dequeue", "drop"}  # `remove the first element of $L$`
 
 
 def _comparison_words(toks: list[Tok]) -> list[Tok]:
@@ -56,6 +57,15 @@ def _comparison_words(toks: list[Tok]) -> list[Tok]:
             out.append(Tok("op", hit[1], t.at, True))
             k += len(hit[0])
             continue
+        end_item = _end_of(toks, k)
+        # `the last element of $B$` -> B[-1] (the first: B[0]), unless a verb takes it out
+        if end_item is not None and not (out and not out[-1].math and out[-1].value.lower() in _TAKING):
+            end, inner, last = end_item
+            index = [Tok("op", "-", t.at, True), Tok("num", "1", t.at, True)] if last else [Tok("num", "0", t.at, True)]
+            out += [Tok("name", "_end_of_", t.at, True, "roman"), Tok("op", "(", t.at, True), *inner,
+                    Tok("op", ",", t.at, True), *index, Tok("op", ")", t.at, True)]
+            k = end
+            continue
         size = _size_of(toks, k)
         if size is not None:
             end, inner = size
@@ -66,6 +76,16 @@ def _comparison_words(toks: list[Tok]) -> list[Tok]:
         out.append(t)
         k += 1
     return out
+
+
+def _end_of(toks: list[Tok], k: int) -> tuple[int, list[Tok], bool] | None:
+    """`the last (first) element of $X$` at k: (the index after it, X's tokens, whether last)."""
+    words = [x.value.lower() if not x.math else "$" for x in toks[k : k + 4]]
+    if len(words) < 4 or words[0] != "the" or words[1] not in ("last", "first") \
+            or words[2] not in ("element", "item", "entry") or words[3] != "of" or k + 4 >= len(toks) \
+            or not toks[k + 4].math or toks[k + 4].kind != "name":
+        return None
+    return k + 5, [toks[k + 4]], words[1] == "last"
 
 
 def _size_of(toks: list[Tok], k: int) -> tuple[int, list[Tok]] | None:
@@ -116,9 +136,12 @@ def _prose_group(toks: list[Tok]) -> int | None:
         elif t.kind == "op" and t.value == "(" and not t.math:
             depth -= 1
             if depth == 0:
-                words = [w for w in toks[k + 1 : -1] if not w.math and len(w.value) > 2
+                if k >= 2 and toks[k - 2].kind == "op" and toks[k - 2].value == "." and not toks[k - 1].math:
+                    return None  # `$R$.append($S$.pop())`: a method's arguments
+                words = [w for j, w in enumerate(toks[k + 1 : -1], k + 1) if not w.math and len(w.value) > 2
                          and (w.kind == "name" and w.style == "prose"
-                              or w.kind == "kw" and w.value not in _OPERATOR_WORDS)]
+                              or w.kind == "kw" and w.value not in _OPERATOR_WORDS)
+                         and toks[j - 1].value != "."]
                 return k if words else None
     return None
 

@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 
 from qtk.tools.transpile_paper import pyast as P
+from qtk.tools.transpile_paper.latex_text import variable_name
 from qtk.tools.transpile_paper.mathparse import parse_all
 from qtk.tools.transpile_paper.mathtok import Tok, Untranslatable
 from qtk.tools.transpile_paper.linetokens import split, top_level
@@ -21,10 +22,25 @@ def for_tokens(toks: list[Tok], ctx: P.Ctx) -> ast.For:
     """`i \\gets 1 \\To n`, `i = n \\textbf{downto} 1`, `i = 1, \\ldots, n`, `each v \\in S`."""
     while toks and toks[0].kind == "kw" and toks[0].value in ("for", "each", "every", "all"):
         toks = toks[1:]
+    if [t.value.lower() for t in toks[-2:] if not t.math] == ["in", "parallel"]:
+        toks = toks[:-2]  # `\\textbf{in parallel}`: run one after another, the result is the same
     semis = top_level(toks, lambda t: t.kind == "op" and t.value == ";")
     if len(semis) == 2:
         return _c_style(toks, semis, ctx)
     toks, order = _order_suffix(toks)
+    maths = [t for t in toks if t.math]
+    if order is not None and order[1] and len(maths) == 1 and maths[0].kind == "name" \
+            and not top_level(toks, lambda t: t.value in ("in", "of") and t.kind in ("op", "kw")):
+        # `item $i$ in decreasing order of $v_i / w_i$`: i over the positions the key indexes
+        target = store(parse_all(maths, ctx), ctx)
+        key = parse_all(order[1], ctx)
+        arrays = [n.value.id for n in ast.walk(key) if isinstance(n, ast.Subscript) and isinstance(n.value, ast.Name)
+                  and isinstance(n.slice, ast.Name) and n.slice.id == target.id]
+        if not arrays:
+            raise Untranslatable("cannot tell what the ordered loop runs over")
+        positions = P.mark(P.call("range", [P.call("len", [ast.Name(id=arrays[0], ctx=ast.Load())])]),
+                           positions_of=arrays[0])
+        return ast.For(target=target, iter=_ordered(positions, target, order, ctx), body=[], orelse=[])
     chain = _bounded(toks)
     if chain is not None:
         if order is not None:
@@ -45,19 +61,25 @@ def for_tokens(toks: list[Tok], ctx: P.Ctx) -> ast.For:
             before = before[-1:]
         else:
             before = before[first_math:]
-        target = store(parse_all(before, ctx), ctx)
+        target = store(_named_targets(parse_all(before, ctx), ctx), ctx)
         nouns = {t.value.lower() for t in toks[: member[0]] if not t.math}
         if isinstance(target, ast.Name) and nouns & _COLLECTION_NOUNS:
             ctx.collections.add(target.id)  # `each string $s$ in $S$`: |s| is its length
         after = toks[member[0] + 1 :]
         dots = top_level(after, lambda t: t.kind == "op" and t.value in ("..", "..."))
         iterable = _counted(after, ctx) if dots else parse_all(after, ctx)  # i in 1..n
-        if isinstance(iterable, ast.List) and len(iterable.elts) == 1 and P.int_value(iterable.elts[0]) is None:
-            iterable = P.make_range(P.const(1), iterable.elts[0])  # x \\in [n] = {1, ..., n}
+        iterable = P.index_set(iterable)  # x \\in [n] = {1, ..., n}
         if isinstance(iterable, ast.Tuple) and any(isinstance(x, (ast.Compare, ast.BoolOp)) for x in iterable.elts):
             raise Untranslatable("a loop over a set given by a condition")  # i \\in N, i \\le n
         if P.meta(iterable, "style") == "numbers":
             raise Untranslatable("a loop over a set of numbers")
+        if isinstance(iterable, ast.Name):
+            ctx.collections.add(iterable.id)  # iterated over: |a| is its size
+        if isinstance(target, ast.Tuple) and isinstance(iterable, ast.Name) \
+                and all(isinstance(x, ast.Name) for x in target.elts):  # the components of E's elements
+            ctx.element_names.setdefault(iterable.id, [x.id for x in target.elts])
+        if isinstance(target, ast.Name) and isinstance(iterable, ast.Name) and iterable.id in ctx.holds_collections:
+            ctx.collections.add(target.id)  # `$w \\in W$` with W `a list of words`: |w| is its length
         iterable = _ordered(iterable, target, order, ctx)
     elif _vertex_loop(toks, ctx) is not None:
         target, iterable = _vertex_loop(toks, ctx)
@@ -167,6 +189,18 @@ _COLLECTION_NOUNS = {"string", "word", "list", "array", "set", "sequence", "path
 _VERTEX_WORDS = {"vertex", "vertices", "node", "nodes"}
 
 
+def _named_targets(target: ast.expr, ctx: P.Ctx) -> ast.expr:
+    """`(\\delta_r, \\delta_c) \\in D`: a subscripted loop variable is one name (delta_r), never an
+    array entry; the label is kept so that the body reads it the same way."""
+    if isinstance(target, ast.Subscript) and isinstance(target.value, ast.Name) and isinstance(target.slice, ast.Name) \
+            and target.value.id not in ctx.params:
+        ctx.labels.add((target.value.id, target.slice.id))
+        return ast.Name(id=variable_name(f"{target.value.id}_{target.slice.id}"), ctx=ast.Load())
+    if isinstance(target, ast.Tuple):
+        return ast.Tuple(elts=[_named_targets(x, ctx) for x in target.elts], ctx=ast.Load())
+    return target
+
+
 def _vertex_loop(toks: list[Tok], ctx: P.Ctx) -> tuple[ast.expr, ast.expr] | None:
     """`each vertex $v$` with no set named: the vertices of the graph, V when the algorithm has
     one, else 0 .. |G| - 1 for a graph G given as adjacency lists."""
@@ -174,14 +208,22 @@ def _vertex_loop(toks: list[Tok], ctx: P.Ctx) -> tuple[ast.expr, ast.expr] | Non
     maths = [t for t in toks if t.math or t.style != "prose"]
     if not words or words[-1] not in _VERTEX_WORDS or len(maths) != 1 or maths[0].kind != "name":
         return None
-    names = ctx.known | ctx.declared | ctx.params
-    if "V" in names:
-        iterable: ast.expr = ast.Name(id="V", ctx=ast.Load())
-    elif "G" in names:
-        iterable = P.call("range", [P.call("len", [ast.Name(id="G", ctx=ast.Load())])])
-    else:
+    iterable = vertex_set(ctx)
+    if iterable is None:
         return None
     return store(parse_all(maths, ctx), ctx), iterable
+
+
+def vertex_set(ctx: P.Ctx) -> ast.expr | None:
+    """The vertices of the algorithm's graph: V when it has one, else 0 .. |G| - 1 for a graph G
+    given as adjacency lists (or for the one array input: a weight matrix W)."""
+    names = ctx.known | ctx.declared | ctx.params
+    if "V" in names:
+        return ast.Name(id="V", ctx=ast.Load())
+    graph = P.graph_name(ctx)
+    if graph is None:
+        return None
+    return P.mark(P.call("range", [P.call("len", [ast.Name(id=graph, ctx=ast.Load())])]), vertices=True)
 
 
 _STRICT = {"<": True, "<=": False}
@@ -237,8 +279,38 @@ def _nested(chain: _Chain, ctx: P.Ctx) -> ast.For:
     return P.mark(loops[0], innermost=loops[-1])
 
 
+def _open_ended(head: list[Tok], cond: list[Tok], ctx: P.Ctx) -> ast.expr:
+    """`0, k, 2k, \\ldots` while `i < n` (or `\\le`): range(0, n, k)."""
+    commas = top_level(head, lambda t: t.kind == "op" and t.value == ",")
+    pieces = split(head, commas)
+    if len(pieces) < 3 or not (len(pieces[-1]) == 1 and pieces[-1][0].value in ("...", "..")):
+        raise Untranslatable("an open-ended range needs `a, b, \\ldots`")
+    first, second = parse_all(pieces[0], ctx, tuple_ok=False), parse_all(pieces[1], ctx, tuple_ok=False)
+    test = parse_all(cond, ctx, tuple_ok=False)
+    if not (isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], (ast.Lt, ast.LtE))):
+        raise Untranslatable("an open-ended range needs `while i < n`")
+    stop = test.comparators[0] if isinstance(test.ops[0], ast.Lt) else P.add_const(test.comparators[0], 1)
+    return P.call("range", [first, stop, P.difference(second, first)])
+
+
+def _unbounded(head: list[Tok], ctx: P.Ctx) -> ast.expr:
+    """`t = 0, 1, 2, \\ldots` with no last value: counting on until the body returns or breaks."""
+    commas = top_level(head, lambda t: t.kind == "op" and t.value == ",")
+    values = [parse_all(p, ctx, tuple_ok=False) for p in split(head, commas) if p]
+    if not values:
+        raise Untranslatable("cannot read where this loop starts")
+    step = P.difference(values[1], values[0]) if len(values) >= 2 else P.const(1)
+    if P.int_value(step) is None or P.int_value(step) <= 0:
+        raise Untranslatable("an endless loop needs a positive step")
+    return P.call("itertools.count", [values[0]] + ([step] if P.int_value(step) != 1 else []))
+
+
 def _counted(rest: list[Tok], ctx: P.Ctx) -> ast.expr:
-    """The range after `i \\gets`: `1 \\To n [step 2]`, `n downto 1`, `1, \\ldots, n`, `1..n`."""
+    """The range after `i \\gets`: `1 \\To n [step 2]`, `n downto 1`, `1, \\ldots, n`, `1..n`, and
+    `0, k, 2k, \\ldots` ended by `while $i < n$`."""
+    cond = top_level(rest, lambda t: t.kind == "kw" and t.value == "while" and not t.math)
+    if cond:
+        return _open_ended(rest[: cond[0]], rest[cond[0] + 1 :], ctx)
     to = top_level(rest, lambda t: t.kind == "kw" and t.value in ("to", "downto", "down", "until"))
     if to:
         k = to[0]
@@ -262,6 +334,8 @@ def _counted(rest: list[Tok], ctx: P.Ctx) -> ast.expr:
         return P.make_range(parts[0], parts[-1], P.const(abs(step)) if abs(step) != 1 else None, down=step < 0)
     if not dots:
         raise Untranslatable("a counted loop needs `\\To`, `downto` or `\\ldots`")
+    if dots[-1] == len(rest) - 1 and not top_level(rest, lambda t: t.kind == "kw" and t.value in ("step", "by")):
+        return _unbounded(rest[: dots[-1]], ctx)
     step_at = top_level(rest, lambda t: t.kind == "kw" and t.value in ("step", "by"))
     rest, step_toks = split(rest, step_at[:1]) if step_at else (rest, [])
     commas = top_level(rest, lambda t: t.kind == "op" and t.value == ",")

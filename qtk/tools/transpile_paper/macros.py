@@ -57,6 +57,7 @@ class Definitions:
     macros: dict[str, Macro] = field(default_factory=dict)
     io: dict[str, str] = field(default_factory=dict)  # \SetKwInput/\SetKwInOut: cmd -> label
     progs: dict[str, str] = field(default_factory=dict)  # \SetKwProg: cmd -> label
+    prog_ends: dict[str, str] = field(default_factory=dict)  # \SetKwProg's end text when it returns
     aliases: dict[str, str] = field(default_factory=dict)  # user cmd -> built-in cmd
     blocks: dict[str, tuple[str, str, int]] = field(default_factory=dict)  # start -> (end, kind, n)
     packages: set[str] = field(default_factory=set)
@@ -218,10 +219,12 @@ def _kw_input(text: str, j: int, definer: str, defs: Definitions | None) -> int:
 def _kw_prog(text: str, j: int, definer: str, defs: Definitions | None) -> int:
     name, j = _cs_name(text, j)
     label, j = _group(text, j)
-    for _ in range(2):
-        _, j = _group(text, j)
+    _, j = _group(text, j)
+    end, j = _group(text, j)
     if defs is not None:
         defs.progs[name] = label.strip()
+        if re.search(r"\\(?:KwRet|Return)(?![A-Za-z])", end):  # {\KwRet x}: every such block ends returning x
+            defs.prog_ends[name] = end.strip()
     return j
 
 
@@ -267,16 +270,27 @@ def _register_aliases(defs: Definitions, definer: str, names: list[str], texts: 
             a[prefix + names[2]] = prefix + "Other"
 
 
+_BLOCK_ENDS = {"FOR": "EndFor", "WHILE": "EndWhile", "IF": "EndIf", "LOOP": "EndLoop",
+               "PROCEDURE": "EndProcedure", "FUNCTION": "EndFunction"}
+
+
 def _alg_block(text: str, j: int, definer: str, defs: Definitions | None) -> int:
     """\\algblock[N]{Start}{End}, \\algblockdefx[N]{Start}{End}[n]{..}..., \\algdef{SE}[N]{S}{E}..."""
+    start_only = False
     if definer == "algdef":
         flags, j = _group(text, j)
-        if "S" not in flags or "E" not in flags:
+        if "S" not in flags:
             raise _Skip
-    _, j = _optional(text, j)
+        start_only = "E" not in flags  # `\\algdef{S}[FOR]{ForEach}[1]{..}`: ended as block FOR is
+    block, j = _optional(text, j)
     start, j = _cs_name(text, j)
-    end, j = _cs_name(text, j)
-    n_args = 0
+    if start_only:
+        if not block:
+            raise _Skip
+        end = _BLOCK_ENDS.get(block.strip().upper(), "End" + block.strip().capitalize())
+    else:
+        end, j = _cs_name(text, j)
+    n_args, end_args = 0, 0
     texts: list[str] = []
     while True:  # the optional counts/defaults and the start/end texts, in whatever mix
         k = skip_ws(text, j)
@@ -284,6 +298,8 @@ def _alg_block(text: str, j: int, definer: str, defs: Definitions | None) -> int
             opt, j = _optional(text, k)
             if opt and opt.strip().isdigit() and not texts:
                 n_args = int(opt.strip())
+            elif opt and opt.strip().isdigit() and len(texts) == 1:
+                end_args = int(opt.strip())  # `\\algdef{SE}[DOWHILE]{Do}{doWhile}{..}[1]{..}`: the end's argument
         elif k < len(text) and text[k] == "{" and definer != "algblock" and len(texts) < 2:
             t, j = _group(text, k)
             texts.append(t)
@@ -292,6 +308,9 @@ def _alg_block(text: str, j: int, definer: str, defs: Definitions | None) -> int
     if defs is not None:
         label = (start + " " + " ".join(texts)).lower()
         kind = "While" if "while" in label else "For" if "for" in label else "Block"
+        if end_args and len(texts) == 2:  # the condition comes at the end: do ... while / repeat ... until
+            tail = (end + " " + texts[1]).lower()
+            kind = "DoWhile" if "while" in tail else "Until" if "until" in tail else kind
         defs.blocks[start] = (end, kind, n_args)
     return j
 

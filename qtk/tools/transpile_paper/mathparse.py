@@ -11,6 +11,7 @@ or `i \\in S` become generator expressions.
 from __future__ import annotations
 
 import ast
+import re
 
 from qtk.tools.transpile_paper import conditions
 from qtk.tools.transpile_paper import pyast as P
@@ -30,6 +31,7 @@ _CALLABLE_SINGLE = {"f", "g", "h"}
 class Parser:
     def __init__(self, toks: list[Tok], ctx: P.Ctx) -> None:
         self.t, self.i, self.ctx = toks, 0, ctx
+        self.norms = 0  # how many \\|..\\| the cursor is inside (their closing bar is no concatenation)
 
     # ---- token helpers ----
     def peek(self, k: int = 0) -> Tok | None:
@@ -137,8 +139,11 @@ class Parser:
         left = self.shifts()
         while self.peek() is not None and self.peek().kind == "op" and self.peek().value in _SETOPS:
             op = _SETOPS[self.t[self.i].value]()
+            setop = self.t[self.i].value != "&"
             self.i += 1
             left = P.binop(left, op, self.shifts())
+            if setop:
+                P.mark(left, set_op=True)  # \\cup \\cap \\setminus: |..| of it is a size
         return left
 
     def shifts(self) -> ast.expr:
@@ -157,6 +162,11 @@ class Parser:
                 left = P.binop(left, ast.Add(), self.term())
             elif self.accept("op", "-"):
                 left = P.binop(left, ast.Sub(), self.term())
+            elif self.at("op", "||") and not self.norms \
+                    and sum(t.kind == "op" and t.value == "||" for t in self.t[self.i :]) % 2:
+                self.i += 1  # `s \\| t` with no second bar: concatenation (of strings, as the digits of a number)
+                right = self.term()
+                left = ast.JoinedStr(values=[ast.FormattedValue(value=x, conversion=-1) for x in (left, right)])
             elif self.at("op", "pm"):
                 P.fail("\\pm has no single value")
             else:
@@ -187,7 +197,9 @@ class Parser:
             return False
         if tok.kind in _ATOM_START:
             return True
-        return tok.kind == "op" and tok.value in ("(", "{", "lfloor", "lceil")
+        return tok.kind == "op" and tok.value in ("(", "{", "lfloor", "lceil") or tok.kind == "op" \
+            and tok.value == "||" and not self.norms \
+            and sum(t.kind == "op" and t.value == "||" for t in self.t[self.i :]) % 2 == 0  # `\\|u\\| \\|v\\|`
 
     def unary(self) -> ast.expr:
         if self.accept("op", "-"):
@@ -211,7 +223,8 @@ class Parser:
             self.i += 3 if self.at("op", "{") else 1
             if not isinstance(base, ast.Name):
                 P.fail("^* on an expression")
-            return P.name(base.id + "_star")
+            starred = P.name(base.id + "_star")
+            return self.subscript(starred) if self.at("op", "_") else starred  # r^*_i: an entry of r^*
         return P.binop(base, ast.Pow(), self.script())
 
     def script(self) -> ast.expr:
@@ -230,14 +243,17 @@ class Parser:
         e = self.atom()
         while True:
             if self.at("op", "_"):
+                bold = P.meta(e, "vector")
                 e = self.subscript(e)
+                if bold and isinstance(e, ast.Subscript):
+                    P.mark(e, vector=True)  # \\mathbf{x}_i: the i-th vector of a sequence
             elif _indexable(e) and is_layer(self, e):
                 e = layer(self, e)
             elif self.at("op", "[") and _indexable(e):
                 e = self.bracket(e)
             elif self.at("op", "(") and self._callable(e):
                 e = self.call(e)
-            elif self.at("op", ".") and self.at("name", k=1) and _indexable(e):
+            elif self.at("op", ".") and (self.at("name", k=1) or self._word_member()) and _indexable(e):
                 self.i += 1
                 attr = self.t[self.i].value
                 self.i += 1
@@ -251,6 +267,12 @@ class Parser:
                 e = P.name(e.id + "_prime")
             else:
                 return e
+
+    def _word_member(self) -> bool:
+        """`$S$.empty()`, `$R$.append(..)`: a keyword of the phrases right after a dot and before `(`
+        is a method's name."""
+        tok = self.peek(1)
+        return tok is not None and tok.kind == "kw" and not tok.math and self.at("op", "(", 2)
 
     def subscript(self, base: ast.expr) -> ast.expr:
         from qtk.tools.transpile_paper.subscripts import subscript
@@ -271,6 +293,13 @@ class Parser:
         if style == "func" or e.id.rstrip("_") in self.ctx.functions or e.id in self.ctx.callables \
                 or e.id in self.ctx.call_arrays:
             return True
+        if e.id in self.ctx.params and re.sub(r"(_prime|')+$", "", raw) in _CALLABLE_SINGLE \
+                and e.id not in self.ctx.collections \
+                and e.id not in self.ctx.numbers:
+            return True  # an input f, g or h written f(a): the function is the input
+        if raw in ("N", "Gamma") and not {e.id} & (self.ctx.known | self.ctx.params | self.ctx.declared) \
+                and P.graph_name(self.ctx) is not None:
+            return True  # N(u), \\Gamma(u): the neighbours of u in the graph
         if e.id in self.ctx.known:
             return self._comma_inside()  # w(u, v): a call even when w is a parameter
         if style == "roman" or len(raw) > 1:

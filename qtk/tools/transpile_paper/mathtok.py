@@ -83,16 +83,19 @@ _OPS = {  # command -> (kind, value)
                                    "longleftrightarrow", "swap")},
     **{c: ("op", "->") for c in ("to>", "rightarrow", "mapsto")},
     **{c: ("cmd", c) for c in ("frac", "dfrac", "tfrac", "cfrac", "sqrt", "binom")},
-    **{c: ("bigop", c) for c in ("max", "min", "sum", "prod", "argmax", "argmin")},
-    **{c: ("mathfn", c) for c in ("log", "ln", "lg", "exp", "sin", "cos", "tan", "gcd")},
+    **{c: ("bigop", c) for c in ("max", "min", "sum", "prod", "argmax", "argmin", "bigcup", "bigcap")},
+    "circ": ("op", "+"),  # s \\circ c: concatenation of strings or lists
+    "inf": ("bigop", "min"), "sup": ("bigop", "max"),  # over a finite set, as pseudo-code means them
+    **{c: ("mathfn", c) for c in ("log", "ln", "lg", "exp", "sin", "cos", "tan", "gcd", "tanh", "sinh", "cosh", "arctan", "deg")},
     "triangleright": ("comment", ""),
+    "exists": ("cmd", "exists"), "forall": ("cmd", "forall"), "#": ("cmd", "card"),
 }
 _SKIP = {",", ";", "!", " ", ":", ">", "quad", "qquad", "left", "right", "big", "Big", "bigg",
          "Bigg", "bigl", "bigr", "Bigl", "Bigr", "biggl", "biggr", "Biggl", "Biggr", "middle",
          "displaystyle", "textstyle", "scriptstyle", "limits", "nolimits", "hfill", "nobreak",
          "allowbreak", "relax", "xspace", "normalfont", "rm", "it", "bf", "tt", "sf", "small",
          "footnotesize", "noindent", "/", "\\", "newline", "enspace", "thinspace", "negthinspace",
-         "medspace", "thickspace", "nl", "BlankLine", "cr", "strut", "item"}
+         "medspace", "thickspace", "nl", "unskip", "BlankLine", "cr", "strut", "item"}
 _SKIP_ARG = {"label", "hspace", "vspace", "phantom", "hphantom", "vphantom", "footnote", "cite",
              "ref", "eqref", "mathopen", "mathclose", "color", "index", "tag"}
 _INLINE_ARG = {"mathbin", "mathrel", "mathop", "mathord", "ensuremath", "mathpunct", "underbrace",
@@ -103,6 +106,8 @@ _TEXT_STYLE = {"text", "textrm", "textit", "textbf", "textsf", "texttt", "textup
                "textsl", "underline"}
 _ROMAN_STYLE = {"mathrm", "mathit", "mathsf", "mathtt", "mathbf", "mathnormal", "operatorname",
                 "boldsymbol", "bm", "mathcal", "mathbb", "mathscr", "mathfrak", "pmb", "mathbold"}
+_BOLD_STYLES = {"mathbf", "boldsymbol", "bm", "pmb", "mathbold"}
+_INDICATOR_STYLES = {"mathbb", "mathbf", "mathds", "mathbbm", "bm", "boldsymbol", "mathbb1"}
 _ACCENTS = {"hat": "hat", "widehat": "hat", "bar": "bar", "overline": "bar", "tilde": "tilde",
             "widetilde": "tilde", "vec": "vec", "dot": "dot", "ddot": "ddot"}
 _MATH_OPS = ["**", "//", "==", "!=", "<=", ">=", ":=", "+=", "-=", "*=", "..", "&&", "||"]
@@ -119,6 +124,7 @@ class Tok:
     at: int  # index in the tokenized text, for messages
     math: bool = True
     style: str = "math"  # for names: math | prose | roman | func | numbers
+    bold: bool = False  # set in bold maths (\\mathbf{w}, \\boldsymbol{\\mu}): papers' vectors
 
 
 def _string_literal(style: str, content: str) -> str | None:
@@ -210,6 +216,8 @@ class _Tokenizer:
         low = word.lower().replace("-", "")
         if low in _CONST_WORDS:
             self.add("const", _CONST_WORDS[low], at, math)
+        elif style == "prose" and low == "divides":  # `$d$ divides $n$`: d \mid n
+            self.add("op", "mid", at, False)
         elif (style == "prose" and low in KEYWORDS) or (style == "roman" and low in _OPERATOR_WORDS):
             self.add("kw", low, at, False)
         elif low in ("argmax", "argmin", "max", "min") and style in ("roman", "func"):
@@ -303,12 +311,36 @@ class _Tokenizer:
         if name == "&" and math:  # `x \\& 1`: bitwise and in maths, `and` in prose
             self.add("op", "&", i, math)
             return j
+        if name == "nabla":  # \\nabla f, \\nabla_\\theta L: the gradient, one function named grad_f
+            m = re.match(r"\s*(?:_\s*(?:\{[^{}]*\}|\\?[A-Za-z]+)\s*)?\\?([A-Za-z]+)", self.text[j:end])
+            if m:
+                letter = {"lambda": "lam", "ell": "l"}.get(m.group(1), m.group(1))
+                self.add("name", f"grad_{letter}", i, math, "math")
+                return j + m.end()
+        if name == "underset":  # \\underset{a \\in A}{\\arg\\max}: the operator with the range under it
+            below, above = read_group(self.text, j), None
+            above = read_group(self.text, below[2]) if below else None
+            if below and above:
+                self.run(above[0], above[1], math)
+                self.add("op", "_", i, math)
+                self.add("op", "{", i, math)
+                self.run(below[0], below[1], math)
+                self.add("op", "}", i, math)
+                return above[2]
         if name in ("star", "ast") and self.out and self.out[-1].value == "^":
             self.add("op", "*", i, math)  # x^\\star: the optimum x_star
             return j
         return None
 
     def _styled(self, name: str, i: int, j: int, math: bool) -> int:
+        first = len(self.out)
+        end = self._styled_tokens(name, i, j, math)
+        if name in _BOLD_STYLES and math:
+            for tok in self.out[first:]:
+                tok.bold = tok.kind == "name" or tok.kind == "num" and tok.value == "0"
+        return end
+
+    def _styled_tokens(self, name: str, i: int, j: int, math: bool) -> int:
         text = self.text
         if j < len(text) and text[j] == "*":
             j += 1
@@ -325,6 +357,9 @@ class _Tokenizer:
             self.add("op", ")", args[1], True)
             return args[2]
         content = text[g[0] : g[1]]
+        if name in _INDICATOR_STYLES and content.strip() in ("1", "I"):
+            self.add("cmd", "indicator", i, math)  # \\mathbb{1}[y_i = t]: 1 when the condition holds
+            return g[2]
         literal = _string_literal(name, content)
         if literal is not None:  # \\texttt{(}, \\texttt{"ab"}: a character or string constant
             self.add("str", literal, i, True)
@@ -335,6 +370,8 @@ class _Tokenizer:
             self.run(g[0], g[1], math=name in _ROMAN_STYLE)
         else:
             style = "roman" if name in _ROMAN_STYLE or name in ("textit", "emph", "texttt") else "prose"
+            if name == "mathit" and content.strip() in ("max", "min"):
+                style = "math"  # \\mathit{max}: a variable named max, not the operator
             if name == "mathbb":
                 style = "numbers"  # \mathbb{R}: a set of numbers, never an input
             clean = content.replace("\\_", "_").replace("\\,", "").replace("\\ ", " ")
@@ -359,12 +396,13 @@ class _Tokenizer:
 
     def _accent(self, i: int, j: int, suffix: str, math: bool) -> int:
         arg = read_group(self.text, j)
-        if arg is None:
-            m = re.match(r"\s*([A-Za-z])", self.text[j:])
+        if arg is None:  # `\hat x`, `\hat\nu`
+            m = re.match(r"\s*(?:\\(%s)(?![A-Za-z])|([A-Za-z]))" % "|".join(sorted(GREEK)), self.text[j:])
             if m is None:
                 self.add("unknown", suffix, i, math)
                 return j
-            self.add("name", f"{m.group(1)}_{suffix}", i, math, "math")
+            letter = {"lambda": "lam", "ell": "l"}.get(m.group(1), m.group(1)) or m.group(2)
+            self.add("name", f"{letter}_{suffix}", i, math, "math")
             return j + m.end()
         inner = self.text[arg[0] : arg[1]].strip()
         inner = re.sub(r"\\(?:mathbf|boldsymbol|bm|mathrm)\s*\{([^}]*)\}", r"\1", inner).lstrip("\\")

@@ -8,6 +8,7 @@ import ast
 import re
 
 from qtk.errors import QtkError
+from qtk.tools.transpile_paper import vectors
 from qtk.tools.transpile_paper.emit import UNTRANSLATED, Comments, FunctionResult
 
 _SENTINEL = re.compile(r"^(\s*)(?:'|\"\"\")__qtk_c(\d+)__(?:'|\"\"\")$", re.M)
@@ -27,11 +28,17 @@ def render(functions: list[tuple[ast.FunctionDef, FunctionResult]], comments: Co
     parts = [header]
     bodies = [_function_text(fn, res, comments, source, option) for fn, res in functions]
     needs_helper = any(_uses(fn, UNTRANSLATED) for fn, _ in functions)
-    imports = [m for m in ("collections", "math") if any(_uses(fn, m) for fn, _ in functions)]
+    softmax = any(_uses(fn, vectors.SOFTMAX) for fn, _ in functions)
+    imports = [m for m in ("collections", "copy", "itertools", "math", "operator", "statistics")
+               if any(_uses(fn, m) for fn, _ in functions) or m == "math" and softmax]
     if imports:
         parts.append("".join(f"import {m}\n" for m in imports))
     if needs_helper:
         parts.append("\n" + _HELPER + "\n")
+    if any(_uses(fn, vectors.VEC) or _uses(fn, vectors.DOT) or _uses(fn, vectors.VSUM) for fn, _ in functions):
+        parts.append("\n" + vectors.HELPERS + "\n")
+    if softmax:
+        parts.append("\n" + vectors.SOFTMAX_HELPER + "\n")
     text = "\n".join(parts) + "\n\n" + "\n\n\n".join(bodies) + "\n"
     try:
         ast.parse(text)

@@ -19,13 +19,35 @@ from qtk.tools.transpile_paper.mathparse import parse_all
 from qtk.tools.transpile_paper.mathtok import Tok, Untranslatable, tokenize
 
 
+def final_output(body: list[ast.stmt]) -> list[ast.stmt]:
+    """`\\textbf{output} $x$` as the last step of a block that returns nothing: the result, returned."""
+    last = body[-1] if body else None
+    if isinstance(last, ast.Expr) and P.meta(last, "output") and not _returns_value(body) \
+            and len(last.value.args) >= 1:
+        args = last.value.args
+        value = args[0] if len(args) == 1 else ast.Tuple(elts=args, ctx=ast.Load())
+        return body[:-1] + [ast.Return(value=value)]
+    return body
+
+
 def declared_return(outputs: list[ir.IO], body: list[ast.stmt], params: set[str],
                     ctx: P.Ctx | None = None) -> ast.Return | None:
     """`return X` (or `return X[n]` for an output written `$X[n]$`) for the declared output X, or
     None when the body returns or nothing fits."""
     if not outputs or _returns_value(body):
         return None
-    assigned = _assigned(body) - params
+    assigned = _assigned(body)
+    # the block's own variables first; inputs it assigns anew (`updated $w$ and $b$`) when none fits
+    # an input filled in place (`y_i \\gets ..`) when the output is that name alone (`\\KwOut{$y$}`;
+    # `$A$ sorted` describes the input's new state and returns nothing)
+    alone = {io.text.text.strip().strip("$").strip() for io in outputs}
+    filled = {n.value.id for stmt in body for n in ast.walk(stmt) if isinstance(n, ast.Subscript)
+              and isinstance(n.ctx, ast.Store) and isinstance(n.value, ast.Name) and n.value.id in alone}
+    return _output_of(outputs, body, assigned - params, ctx) or _output_of(outputs, body, assigned | filled, ctx)
+
+
+def _output_of(outputs: list[ir.IO], body: list[ast.stmt], assigned: set[str],
+               ctx: P.Ctx | None) -> ast.Return | None:
     loops = {n.id for stmt in body for f in ast.walk(stmt) if isinstance(f, (ast.For, ast.comprehension))
              for n in ast.walk(f.target) if isinstance(n, ast.Name)}
     several = [n for io in outputs for n in _named_alone(io.text.text, assigned - loops)]
@@ -52,8 +74,15 @@ def _named_alone(text: str, assigned: set[str]) -> list[str]:
             pieces[-1].append(t)
         elif pieces[-1]:
             pieces.append([])
-    return [variable_name(p[0].value) for p in pieces
-            if len(p) == 1 and p[0].kind == "name" and variable_name(p[0].value) in assigned]
+    found: list[str] = []
+    for p in pieces:
+        if len(p) == 1 and p[0].kind == "name" and variable_name(p[0].value) in assigned:
+            found.append(variable_name(p[0].value))
+        elif len(p) >= 5 and p[0].value == "(" and p[-1].value == ")" \
+                and all(t.kind == "name" or t.value == "," for t in p[1:-1]) \
+                and all(variable_name(t.value) in assigned for t in p[1:-1] if t.kind == "name"):
+            found.extend(variable_name(t.value) for t in p[1:-1] if t.kind == "name")  # `$(r, c)$`
+    return found
 
 
 def _element(toks: list[Tok], k: int, ctx: P.Ctx | None) -> ast.expr | None:

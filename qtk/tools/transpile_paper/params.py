@@ -23,12 +23,15 @@ from qtk.tools.transpile_paper.sizes import (
     element_form,
     grid_dims,
     ident,
+    indexed_family,
+    interval_power,
     single_name,
     listed,
     sequence,
     size_equation,
     space_dims,
 )
+from qtk.tools.transpile_paper.latex_text import variable_name
 from qtk.tools.transpile_paper.linetokens import split, tokens, top_level
 
 # words that say the name after them is a function the block calls (`gradient $g$`: g(x) is a call)
@@ -36,6 +39,8 @@ _FUNCTION_WORDS = {"function", "functions", "gradient", "oracle", "map", "mappin
                    "objective", "policy", "model", "kernel", "metric", "predicate", "comparator",
                    "heuristic", "callback", "procedure"}
 # words that say the names after them are collections (so |s| is len(s), not abs(s))
+_PLURAL_COLLECTIONS = {"words", "strings", "lists", "sets", "arrays", "sequences", "vectors", "tuples", "pairs",
+                       "paths", "rows", "sentences", "documents"}
 _COLLECTION_WORDS = {"string", "strings", "array", "arrays", "list", "lists", "sequence", "sequences",
                      "set", "sets", "vector", "vectors", "word", "words", "text", "matrix", "queue",
                      "stack", "multiset", "tuple", "permutation"}
@@ -48,6 +53,7 @@ class Params:
     derived: list[tuple[str, ast.expr]] = field(default_factory=list)  # n = len(A)
     constrained: list[str] = field(default_factory=list)  # named only in conditions ($n \ge 1$)
     lows: dict[str, int] = field(default_factory=dict)  # $1 \le k \le n$: k counts from 1
+    indexed: str | None = None  # the last input named with its indices (`scores $L[t][v]$`)
 
     def add(self, name: str) -> None:
         if name not in self.names and name not in {d for d, _ in self.derived}:
@@ -68,9 +74,36 @@ def header_params(text: str, ctx: P.Ctx, out: Params | None = None) -> Params:
     return out
 
 
+_ORDER_OPS = ("<=", "<", ">=", ">")
+
+
+def _ordered_as_list(toks: list[Tok]) -> list[Tok]:
+    """`sorted $x_1 \\le x_2 \\le \\cdots \\le x_n$`: an ordered sequence, read as `x_1, x_2, \\ldots,
+    x_n` (the order is a promise about the input, not a test)."""
+    out = list(toks)
+    k = 0
+    while k < len(out):
+        if not out[k].math:
+            k += 1
+            continue
+        j = k
+        while j < len(out) and out[j].math and not (out[j].kind == "op" and out[j].value == ","):
+            j += 1
+        run = range(k, j)
+        dots = [i for i in run if out[i].kind == "op" and out[i].value == "..."]
+        if any(0 < i - k and i + 1 < j and out[i - 1].value in _ORDER_OPS and out[i + 1].value in _ORDER_OPS
+               for i in dots):
+            for i in run:
+                if out[i].kind == "op" and out[i].value in _ORDER_OPS:
+                    out[i] = Tok("op", ",", out[i].at, True)
+        k = j + 1
+    return out
+
+
 def io_params(text: str, ctx: P.Ctx, out: Params) -> Params:
     """Parameters named in a \\Require / \\KwIn line: each $...$ piece, read in order."""
     toks, _ = tokens(text)
+    toks = _ordered_as_list(toks)
     segments = _math_segments(toks)
     if not segments:
         for part in split(toks, top_level(toks, lambda t: t.value in (",", "and"))):
@@ -79,8 +112,22 @@ def io_params(text: str, ctx: P.Ctx, out: Params) -> Params:
                 out.add(ident(names[-1]))
         return out
     last_collection: str | None = None
+    pending: list[tuple[str, str | None]] = []
     typed = False  # the last words named a kind of collection (`two strings $s$ and $t$`)
+    skip: set[int] = set()
+    describing, described = False, 0
     for k, (words, seg) in enumerate(segments):
+        if k in skip:
+            continue
+        if words and seg and seg[0].kind == "name" and words[-1].kind == "name" and not words[-1].math:
+            ctx.nouns.setdefault(words[-1].value.lower(), ident(seg[0]))  # `relevances $r_1, ..$`: "the relevances"
+        nxt_words = [w.value.lower() for w in segments[k + 1][0]] if k + 1 < len(segments) else []
+        if last_collection and [w.value.lower() for w in words][-2:] in (["indexed", "from"], ["numbered", "from"]) \
+                and nxt_words in (["to"], ["through"]):
+            lo, hi = parse_all(seg, ctx), parse_all(segments[k + 1][1], ctx)  # `$A$ indexed from $0$ to $n - 1$`
+            out.arrays[last_collection] = (lo, hi)
+            skip.add(k + 1)
+            continue
         lowered = {w.value.lower() for w in words}
         typed = bool(lowered & _COLLECTION_WORDS) or typed and lowered <= {"and", ","}
         if typed:
@@ -88,6 +135,9 @@ def io_params(text: str, ctx: P.Ctx, out: Params) -> Params:
         if lowered & _FUNCTION_WORDS and single_name(seg):
             ctx.callables.add(ident(seg[0]))
         after = segments[k + 1][0] if k + 1 < len(segments) else _words_after(toks)
+        if single_name(seg) and len(after) >= 2 and after[0].value.lower() == "of" \
+                and after[1].value.lower() in _PLURAL_COLLECTIONS:
+            ctx.holds_collections.add(ident(seg[0]))  # `a list $W$ of words`: each element has a length
         if counts_collection(words, after, seg, last_collection, ctx, out):
             out.derived.append((ident(seg[0]), P.call("len", [ast.Name(id=last_collection, ctx=ast.Load())])))
             continue
@@ -100,13 +150,48 @@ def io_params(text: str, ctx: P.Ctx, out: Params) -> Params:
         if [w.value for w in words] == ["("] and single_name(prev) \
                 and grid_dims(seg, ([Tok("name", "matrix", 0)], prev), ctx, out):
             continue  # `$A$ ($n \\times m$)`: the sizes of A, in parentheses after it
-        if [w.value.lower() for w in words[-2:]] in (["for", "each"], ["for", "every"], ["for", "all"]) \
-                or words and words[-1].value.lower() in ("each", "every"):
-            continue  # `a score $s_c$ for each $c \\in C$`: c ranges, it is no input
+        lw = [w.value.lower() for w in words]
+        describing = len(lw) >= 2 and lw[-2] == "for" or describing and bool(lw) and lw[0] == "and" and len(lw) <= 2
+        table = out.indexed or last_collection
+        if describing and table:  # `scores $L[t][v]$ for steps $t = 1, \\ldots, T$`: T counts L's rows
+            count = _counted_range(seg)
+            if count is not None and count not in out.defined():
+                part: ast.expr = ast.Name(id=table, ctx=ast.Load())
+                for _ in range(described):
+                    part = ast.Subscript(value=part, slice=P.const(0), ctx=ast.Load())
+                out.derived.append((count, P.call("len", [part])))
+                described += 1
+        if lw[-2:] in (["for", "each"], ["for", "every"], ["for", "all"]) or lw and lw[-1] in ("each", "every") \
+                or describing:
+            continue  # `a score $s_c$ for each $c \\in C$`, `values $Q[s][a]$ for states $s$`: no inputs
         if element_form(words, seg):  # `edges $E$ as triples $(u, v, w)$`: the form of E's elements
             columns(seg, last_collection, out)
             continue
+        counted = _numbered_range(seg)
+        if counted is not None and counted not in out.defined():
+            if last_collection and {"over", "on"} & set(lw) and last_collection not in ctx.element_names:
+                # `adjacency lists $adj$ over vertices $0, \\ldots, n-1$`: one list per vertex
+                out.derived.append((counted, P.call("len", [ast.Name(id=last_collection, ctx=ast.Load())])))
+                continue
+            pending.append((counted, last_collection))  # `vertices $0, \\ldots, n-1$`: n counts them
+            continue
+        family = indexed_family(seg, ctx, out)  # `data $\\{(x_i, y_i)\\}_{i=1}^{N}$`
+        if family:
+            last_collection = family
+            continue
+        if interval_power(seg, out):
+            continue
+        if len(seg) >= 3 and seg[0].kind == "name" and seg[0].style == "numbers" and seg[1].value == "^" \
+                and last_collection:  # `$x$, $g$ (both in $\\mathbb{R}^d$)`: the size of what was just named
+            dim = [t for t in seg[2:] if t.value not in ("{", "}")]
+            if single_name(dim) and ident(dim[0]) not in out.defined():
+                out.derived.append((ident(dim[0]), P.call("len", [ast.Name(id=last_collection, ctx=ast.Load())])))
+            continue
         parts = [p for p in split(seg, top_level(seg, lambda t: t.kind == "op" and t.value == ",")) if p]
+        chain = [p for p in split(seg, top_level(seg, lambda t: t.kind == "op" and t.value in ("<=", "<", ">=", ">")))
+                 if p]
+        if len(parts) == 1 and len(chain) == 3 and len(chain[1]) == 1 and chain[1][0].value in ("...", ".."):
+            parts = chain  # `t_1 \\le \\cdots \\le t_m`: sorted times t, m of them
         seq = sequence(parts, ctx, out)
         if seq:
             last_collection = seq
@@ -114,8 +199,38 @@ def io_params(text: str, ctx: P.Ctx, out: Params) -> Params:
         for part in parts:
             got = _item(part, ctx, out, loose=True)
             last_collection = got or last_collection
+    for name, before in pending:
+        if name in out.defined():
+            continue
+        if last_collection and last_collection != before and last_collection in ctx.collections \
+                and last_collection not in ctx.element_names:  # the matrix named after them: a row each
+            # (never a scalar named last, `source $s$`, nor a list of edges `(u, v, w) \\in E`)
+            out.derived.append((name, P.call("len", [ast.Name(id=last_collection, ctx=ast.Load())])))
+        else:
+            out.add(name)
     _derive_bounds(out)
     return out
+
+
+def _counted_range(seg: list[Tok]) -> str | None:
+    """`t = 1, \\ldots, T` or `v = 0, \\ldots, V - 1`: the count T (V)."""
+    eq = top_level(seg, lambda t: t.kind == "op" and t.value == "=")
+    return _numbered_range(seg[eq[0] + 1 :]) if len(eq) == 1 and eq[0] == 1 and seg[0].kind == "name" else None
+
+
+def _numbered_range(seg: list[Tok]) -> str | None:
+    """`0, \\ldots, n-1` or `1, \\ldots, n` (numbers, not an array's entries): the count n."""
+    parts = split(seg, top_level(seg, lambda t: t.kind == "op" and t.value == ","))
+    if len(parts) != 3 or len(parts[1]) != 1 or parts[1][0].value not in ("...", "..") \
+            or len(parts[0]) != 1 or parts[0][0].kind != "num" or parts[0][0].value not in ("0", "1"):
+        return None
+    last = parts[2]
+    if parts[0][0].value == "1" and len(last) == 1 and last[0].kind == "name":
+        return ident(last[0])
+    if parts[0][0].value == "0" and len(last) == 3 and last[0].kind == "name" and last[1].value == "-" \
+            and last[2].value == "1":
+        return ident(last[0])
+    return None
 
 
 def sizes_from_io(params: Params, texts: list[str], ctx: P.Ctx) -> None:
@@ -158,9 +273,13 @@ def declared_order(out: Params, text: str) -> None:
             sub = toks[k + 2 : k + 3] if k + 2 < len(toks) and toks[k + 1].value == "_" else []
             if sub and sub[0].value == "{" and k + 3 < len(toks):
                 sub = toks[k + 3 : k + 4]
-            if sub and (sub[0].kind in ("name", "num") or sub[0].kind == "kw" and not sub[0].math):
+            if sub and (sub[0].kind in ("name", "num") or sub[0].kind == "kw" and not sub[0].math
+                        or sub[0].kind == "bigop" and sub[0].value in ("max", "min")):  # d_{\\max}
                 # x_0, c_1, \\epsilon_{\\text{tol}}: the names the parser makes
                 first.setdefault(f"{ident(t)}_{sub[0].value}", k)
+            sup = [x.value for x in toks[k + 1 : k + 6]]
+            if sup[:3] == ["^", "{", "("] and len(sup) == 5 and sup[4] == ")":  # \theta^{(0)}: theta_0
+                first.setdefault(f"{ident(t)}_{sup[3]}", k)
     out.names.sort(key=lambda n: first.get(n, len(toks)))
 
 
@@ -185,6 +304,9 @@ def _math_segments(toks: list[Tok]) -> list[tuple[list[Tok], list[Tok]]]:
 
 def _item(part: list[Tok], ctx: P.Ctx, out: Params, loose: bool) -> str | None:
     """Record one item; return its name when it is an array or a plain name."""
+    colon = top_level(part, lambda t: t.kind == "op" and t.value == ":")
+    if colon and colon[0] > 0:  # `$x$: vector`, `n : integer`, `f: \mathbb{R} \to \mathbb{R}`: name, then type
+        return _item(part[: colon[0]], ctx, out, loose)
     named = listed(part, ctx, out)
     if named:
         return named
@@ -212,7 +334,7 @@ def _item(part: list[Tok], ctx: P.Ctx, out: Params, loose: bool) -> str | None:
         out.add(e.func.id)  # $f(\theta)$: the function f is the input
         return None
     if space_dims(e, out):
-        return e.left.id
+        return e.left.id if isinstance(e.left, ast.Name) else None
     if size_equation(e, out):
         return None
     if isinstance(e, ast.Name):
@@ -237,6 +359,30 @@ def _item(part: list[Tok], ctx: P.Ctx, out: Params, loose: bool) -> str | None:
                     out.derived.append((x.id, ast.Subscript(value=ast.Name(id=e.left.id, ctx=ast.Load()),
                                                             slice=P.const(k), ctx=ast.Load())))
         return e.left.id
+    if not loose and isinstance(e, ast.Subscript) and isinstance(e.value, ast.Name) and isinstance(e.slice, ast.Name) \
+            and e.slice.id not in out.defined():
+        ctx.labels.add((e.value.id, e.slice.id))  # a header parameter `T_w`: one name, not T indexed by w
+        out.add(variable_name(f"{e.value.id}_{e.slice.id}"))
+        return None
+    if isinstance(e, ast.Subscript) and isinstance(e.value, ast.Name) and P.int_value(e.slice) is not None \
+            and e.value.id in ctx.collections and e.value.id not in out.defined():
+        # `initial point $x_0$` where the body computes x_{t+1} from x_t: the input is the sequence's
+        # first term, and the sequence a map from step numbers to terms that starts with it
+        first = variable_name(f"{e.value.id}_{P.int_value(e.slice)}")
+        out.add(first)
+        seq = ast.Dict(keys=[e.slice], values=[ast.Name(id=first, ctx=ast.Load())])
+        out.derived.append((e.value.id, P.mark(seq, map=True)))
+        return None
+    if loose and isinstance(e, ast.Subscript) and all(isinstance(n.slice, ast.Name) for n in ast.walk(e)
+                                                      if isinstance(n, ast.Subscript)):
+        root = e
+        while isinstance(root, ast.Subscript):
+            root = root.value
+        if isinstance(root, ast.Name) and root.id not in out.defined():  # `scores $L[t][v]$`: the table L
+            ctx.collections.add(root.id)
+            out.add(root.id)
+            out.indexed = root.id
+            return None
     _declared_in_relation(e, out, loose)
     return None
 

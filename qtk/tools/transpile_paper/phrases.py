@@ -12,6 +12,7 @@ $Y$`, `an $n \\times p$ matrix of zeros`). Add a phrase by adding a row (and a t
 from __future__ import annotations
 
 import ast
+import copy
 import re
 from dataclasses import dataclass
 from typing import Callable
@@ -117,11 +118,18 @@ def _allocate(s, ctx) -> list[ast.stmt]:
 
     zeros = s.get("zeros") is not None or s.get("zeros2") is not None
     init = P.const(0) if zeros else _expr(s.get("v"), ctx)
-    target = parse_all(s["x"], ctx)
-    if s.get("dims"):  # `create an $n \\times n$ matrix $C$`
-        return [ast.Assign(targets=[store_name(target, ctx)], value=grid(s["dims"], init, ctx))]
+    names = [_named(s[k], ctx) for k in ("x", "y") if s.get(k)]
+    if s.get("dims"):  # `create an $n \\times n$ matrix $C$`, `let $L$ and $M$ be new $n \\times n$ matrices`
+        return [ast.Assign(targets=[store_name(t, ctx)], value=grid(s["dims"], init, ctx)) for t in names]
+    target = names[0]
     size = parse_all(s["n"], ctx) if s.get("n") else None
     return [allocate(target, init, ctx, size)]
+
+
+def _named(toks: list[Tok], ctx: P.Ctx) -> ast.expr:
+    """`$M = (m_{ij})$` (CLRS names a matrix and its entries): the matrix, M."""
+    eq = top_level(toks, lambda t: t.kind == "op" and t.value == "=")
+    return parse_all(toks[: eq[0]] if eq else toks, ctx)
 
 
 def store_name(target: ast.expr, ctx: P.Ctx) -> ast.expr:
@@ -139,9 +147,16 @@ def _allocate_range(s, ctx) -> list[ast.stmt]:
 
 
 def _append(s, ctx) -> list[ast.stmt]:
-    coll, item = _expr(s["coll"], ctx), _expr(s["item"], ctx)
+    items = s.get("item") or s["rest_item"]
+    ands = top_level(items, lambda t: not t.math and t.kind == "kw" and t.value == "and")
+    if ands:  # `append $L[i..|L|]$ and $R[j..|R|]$ to $S$`: one after the other
+        return [st for part in split(items, ands) for st in _append({"coll": s["coll"], "item": part}, ctx)]
+    coll, item = _expr(s["coll"], ctx), _expr(items, ctx)
+    if isinstance(item, ast.Subscript) and isinstance(item.slice, ast.Slice) and not \
+            (isinstance(coll, ast.Name) and coll.id in ctx.sets):
+        return [ast.Expr(value=P.method(coll, "extend", [item]))]  # a run of entries: each of them
     if isinstance(coll, ast.Name) and coll.id in ctx.numbers:  # `add $x$ to $total$`
-        return _update(ast.Add())({"x": s["coll"], "v": s["item"]}, ctx)
+        return _update(ast.Add())({"x": s["coll"], "v": items}, ctx)
     verb = "add" if isinstance(coll, ast.Name) and coll.id in ctx.sets else "append"
     return [ast.Expr(value=P.method(coll, verb, [item]))]
 
@@ -187,10 +202,38 @@ def _method(verb: str):
     return build
 
 
+def _reverse(s, ctx) -> list[ast.stmt]:
+    """`reverse $A$`; `reverse $A[i + 1..n]$` reverses that part of A in place (not a copy of it)."""
+    coll = _expr(s["coll"], ctx)
+    if isinstance(coll, ast.Subscript) and isinstance(coll.slice, ast.Slice):
+        target = copy.deepcopy(coll)
+        target.ctx = ast.Store()
+        backwards = ast.Subscript(value=coll, slice=ast.Slice(lower=None, upper=None, step=P.const(-1)),
+                                  ctx=ast.Load())
+        return [ast.Assign(targets=[target], value=backwards)]
+    return [ast.Expr(value=P.method(coll, "reverse", []))]
+
+
+def _descending(order: str | None) -> bool:
+    """`decreasing`, `descending`, `non-increasing` (`nonincreasing`): largest first."""
+    order = (order or "").replace("-", "")
+    return order in ("decreasing", "descending", "nonincreasing")
+
+
 def _sort(s, ctx) -> list[ast.stmt]:
-    down = (s.get("order") or "").endswith(("decreasing", "descending")) and s["order"] != "non-decreasing"
+    down = _descending(s.get("order"))
     keywords = [ast.keyword(arg="reverse", value=P.const(True))] if down else []
-    call = P.method(_expr(s["coll"], ctx), "sort", [])
+    coll = _expr(s["coll"], ctx)
+    key = (s.get("key") or "").rstrip("s")
+    parts = ctx.element_names.get(coll.id, []) if isinstance(coll, ast.Name) else []
+    pick = next((k for k, name in enumerate(parts) if key and (name == key or name == key[0])), None)
+    if pick is not None:  # `sort $E$ by weight` with `for each $(u, v, w) \\in E$`: by the w of each edge
+        args = ast.arguments(posonlyargs=[], args=[ast.arg(arg="_e")], kwonlyargs=[], kw_defaults=[], defaults=[])
+        keywords.append(ast.keyword(arg="key", value=ast.Lambda(args=args, body=ast.Subscript(
+            value=ast.Name(id="_e", ctx=ast.Load()), slice=P.const(pick), ctx=ast.Load()))))
+    elif key and key not in ("start", "first", "left", "beginning", "value"):
+        P.fail(f"cannot tell which part of each element is its {key}")
+    call = P.method(coll, "sort", [])
     call.keywords = keywords
     return [ast.Expr(value=call)]
 
@@ -202,6 +245,40 @@ def _set_to(s, ctx) -> list[ast.stmt]:
     if is_number(value) and isinstance(target, ast.Name):
         ctx.numbers.add(target.id)
     return [ast.Assign(targets=[target], value=value)]
+
+
+def _choose(s, ctx) -> list[ast.stmt]:
+    """`choose an element $u$ of $F$` (any one: the first); `pick and remove ...` also takes one out."""
+    if s.get("remove"):  # any element will do: the last of a list, any of a set
+        value = P.method(_expr(s["coll"], ctx), "pop", [])
+    else:
+        value = _any_element(s, ctx)
+    return [ast.Assign(targets=[store(parse_all(s["x"], ctx), ctx)], value=value)]
+
+
+def _any_element(s, ctx) -> ast.expr:
+    return P.call("next", [P.call("iter", [_expr(s["coll"], ctx)])])
+
+
+def _entry(coll: list[Tok], k: list[Tok], ctx: P.Ctx) -> ast.expr:
+    """The k-th entry of a collection (`the $i$-th element of $A$`), numbered as the algorithm numbers."""
+    return P.mark(ast.Subscript(value=parse_all(coll, ctx), slice=parse_all(k, ctx), ctx=ast.Load()), index=True)
+
+
+def _swap_entries(s, ctx) -> list[ast.stmt]:
+    """`swap the $i$-th and the $j$-th entries of $A$`."""
+    a, b = _entry(s["coll"], s["i"], ctx), _entry(s["coll"], s["j"], ctx)
+    targets = ast.Tuple(elts=[store(copy.deepcopy(a), ctx), store(copy.deepcopy(b), ctx)], ctx=ast.Store())
+    return [ast.Assign(targets=[targets], value=ast.Tuple(elts=[b, a], ctx=ast.Load()))]
+
+
+def _remove_end(s, ctx) -> list[ast.stmt]:
+    """`remove the first element $x$ from $L$`: x is L's first (or last, top) entry, taken out."""
+    front = s["end"] in ("first", "front")
+    value = P.method(_expr(s["coll"], ctx), "pop", [P.const(0)] if front else [])
+    if s.get("x") is None:
+        return [ast.Expr(value=value)]
+    return [ast.Assign(targets=[store(parse_all(s["x"], ctx), ctx)], value=value)]
 
 
 def _postfix_loop(s, ctx) -> list[ast.stmt]:
@@ -225,26 +302,46 @@ STATEMENTS: list[Phrase] = [
            _allocate_range),
     Phrase("allocate named first", _re(r"(?:create|initiali[sz]e|allocate|make|declare|let) {x} (?:as|to be|be) ART "
                                        + _SEQ + r" of (?:size |length )?{n}(?: (?:elements|entries|items|cells))?"
-                                       + _FILL), _allocate),
-    Phrase("push", _re(r"(?:push|append|add|insert|enqueue|put) {item} (?:onto|on|to|into|in|at the end of) {coll}"),
+                                       + _FILL + r" || (?:create|initiali[sz]e|allocate|make|declare|let)"
+                                       r" {x}(?: and {y})?"
+                                       r" (?:as|to be|be) ART {dims} (?:" + _SEQ + r"|matrices|arrays|tables|vectors)"
+                                       + _FILL + r" || (?:let|make|declare) {x} be ART " + _SEQ
+                                       + r"(?: of [\w-]+ values)?" + _FILL), _allocate),
+    Phrase("push", _re(r"(?:push|append|add|insert|enqueue|put) (?P<rest_item>\$\d+(?: and \$\d+)*)"
+                       r" (?:onto|on|to|into|in|at the end of) (?:(?:the )?(?:list|stack|queue|set) )?{coll}"),
            _append),
+    Phrase("push front", _re(r"(?:insert|put|add|push|prepend) {item} (?:at|to|onto) the (?:front|beginning|start|head)"
+                             r" of {coll} || prepend {item} to {coll}"),
+           lambda s, ctx: [ast.Expr(value=P.method(_expr(s["coll"], ctx), "insert",
+                                                   [P.const(0), _expr(s["item"], ctx)]))]),
     Phrase("remove", _re(r"(?:remove|delete) {item} from {coll}"), _remove),
     Phrase("pop", _re(r"(?:pop|pop the top(?: element)?) (?:{item} )?(?:from|off|of) {coll} || pop {coll}"),
            _pop_into(False)),
     Phrase("dequeue", _re(r"dequeue (?:{item} )?from {coll} || dequeue {coll}"), _pop_into(True)),
-    Phrase("sort", _re(r"sort {coll}(?: in (?P<order>increasing|ascending|non-decreasing|decreasing|descending"
-                       r"|non-increasing) order)?"), _sort),
-    Phrase("reverse", _re(r"reverse {coll}"), _method("reverse")),
-    Phrase("set", _re(r"(?:set|assign|initiali[sz]e|init|reset) {x} (?:to|:=|as|with|equal to) (?P<rest>.+)"),
-           _set_to),
+    Phrase("sort", _re(r"sort (?:(?:the )?(?:list|array|sequence|edges|elements|items) )?{coll}(?: in (?P<order>"
+                       r"increasing|ascending|non-?decreasing|decreasing|descending|non-?increasing) order)?"
+                       r"(?: by (?:their |its |the )?(?:non-decreasing |increasing )?(?P<key>[a-z]+)"
+                       r"(?: (?:point|endpoint|time|coordinate|element))?)?"), _sort),
+    Phrase("reverse", _re(r"reverse {coll}"), _reverse),
+    Phrase("set", _re(r"(?:set|assign|initiali[sz]e|init|reset) (?:the )?(?:[a-z-]+ ){0,2}{x}"
+                      r" (?:to|:=|as|with|equal to) (?P<rest>.+)"), _set_to),
+    Phrase("remove end", _re(r"(?:remove|take|pop|delete|extract) the (?P<end>first|last|front|top)"
+                             r" (?:element|item|entry)(?: {x})? (?:from|of|off) {coll}"), _remove_end),
+    Phrase("choose", _re(r"(?:pick|choose|select|take|extract|get)(?P<remove> and remove)?"
+                         r" (?:(?:any|a|an|some|one|an arbitrary) )?(?:(?:element|item|member|vertex|node|entry) )?"
+                         r"{x} (?:from|of|in) {coll}"), _choose),
+    Phrase("swap entries", _re(r"(?:swap|exchange|interchange) the {i} - ?th (?:(?:entry|element|item) )?(?:and|with)"
+                               r" the {j} - ?th (?:entries|elements|items|entry|element|item) (?:of|in) {coll}"),
+           _swap_entries),
     Phrase("increase", _re(r"(?:increase|raise|increment) {x} by {v}"), _update(ast.Add())),
     Phrase("decrease", _re(r"(?:decrease|lower|reduce) {x} by {v} || subtract {v} from {x}"), _update(ast.Sub())),
     Phrase("scale", _re(r"multiply {x} by {v}"), _update(ast.Mult())),
     Phrase("divide", _re(r"divide {x} by {v}"), _update(ast.Div())),
     Phrase("compute", _re(r"(?:compute|calculate|evaluate|update|let|set|obtain|assign|store|initiali[sz]e|init)"
-                          r" {code}"),
+                          r" (?:the )?(?:[a-z-]+ ){0,3}{code}"),
            _verb_then_code),
-    Phrase("postfix loop", _re(r"{body},? for (?:all |each |every )?(?P<noun>vertex |vertices |node |nodes )?{loop}"),
+    Phrase("postfix loop", _re(r"(?:(?:initiali[sz]e|set|let) )?{body},? for (?:all |each |every )?"
+                               r"(?P<noun>vertex |vertices |node |nodes )?{loop}"),
            _postfix_loop),
     Phrase("prefix loop", _re(r"for (?:all |each |every )?(?:\w+ )?{loop}(?::|,) {body}"), _postfix_loop),
 ]
@@ -267,6 +364,123 @@ def _default_map(s, ctx) -> ast.expr:
     """`an empty map with default value $0$`: a map that reads missing keys as 0."""
     args = ast.arguments(posonlyargs=[], args=[], kwonlyargs=[], kw_defaults=[], defaults=[])
     return P.mark(P.call("collections.defaultdict", [ast.Lambda(args=args, body=_expr(s["v"], ctx))]), map=True)
+
+
+def _map_each(s, ctx) -> ast.expr:
+    """`a mapping of each letter in $s$ onto $0$`: a map with one key per element, all set to v."""
+    key = "_key"
+    gen = ast.comprehension(target=ast.Name(id=key, ctx=ast.Store()), iter=_expr(s["coll"], ctx), ifs=[], is_async=0)
+    return P.mark(ast.DictComp(key=ast.Name(id=key, ctx=ast.Load()), value=_expr(s["v"], ctx), generators=[gen]),
+                  map=True)
+
+
+def _containing(s, ctx) -> ast.expr:
+    """`a queue containing $s$`, `a set containing $u$ and $v$`: a new collection holding them."""
+    toks = s["rest"]
+    seps = top_level(toks, lambda t: not t.math and (t.value == "," or t.kind == "kw" and t.value == "and"))
+    elts = []
+    for part in split(toks, seps):
+        if part:
+            item = parse_all(part, ctx)
+            elts.extend(item.elts if isinstance(item, ast.Tuple) and len(part) > 1 and part[0].value != "(" else [item])
+    if s["kind"] == "set":
+        return ast.Set(elts=elts)
+    return ast.List(elts=elts, ctx=ast.Load())
+
+
+def _best_element(s, ctx) -> ast.expr:
+    """`the unvisited vertex with the smallest $d[u]$`, `the vertex $u$ in $Q$ with minimum $d[u]$`:
+    min/max over the candidates (the set named, else the key array's positions), skipping those an
+    `un-` word rules out when the algorithm has that array (`visited`)."""
+    key = parse_all(s["key"], ctx)
+    var = next((n.slice.id for n in ast.walk(key) if isinstance(n, ast.Subscript) and isinstance(n.slice, ast.Name)),
+               None)
+    if var is None:
+        P.fail("cannot tell which element the key ranges over")
+    if s.get("coll"):
+        candidates: ast.expr = _expr(s["coll"], ctx)
+    else:
+        arr = next(n.value for n in ast.walk(key) if isinstance(n, ast.Subscript) and isinstance(n.slice, ast.Name))
+        root = arr
+        while isinstance(root, ast.Subscript):
+            root = root.value
+        candidates = P.mark(P.call("range", [P.call("len", [copy.deepcopy(arr)])]),
+                            positions_of=root.id if isinstance(root, ast.Name) else None)
+    adj = (s.get("adj") or "").strip()
+    ifs = []
+    if adj.startswith("un") and adj[2:] in ctx.known | ctx.collections:  # unvisited -> not visited[u]
+        flag = P.mark(ast.Subscript(value=ast.Name(id=adj[2:], ctx=ast.Load()), slice=ast.Name(id=var, ctx=ast.Load()),
+                                    ctx=ast.Load()), index=True)
+        ifs.append(ast.UnaryOp(op=ast.Not(), operand=flag))
+    gen = ast.GeneratorExp(elt=ast.Name(id=var, ctx=ast.Load()), generators=[ast.comprehension(
+        target=ast.Name(id=var, ctx=ast.Store()), iter=candidates, ifs=ifs, is_async=0)])
+    args = ast.arguments(posonlyargs=[], args=[ast.arg(arg=var)], kwonlyargs=[], kw_defaults=[], defaults=[])
+    fn = "min" if s["which"] in ("smallest", "minimum", "least", "lowest", "minimal") else "max"
+    return P.call(fn, [gen], [ast.keyword(arg="key", value=ast.Lambda(args=args, body=key))])
+
+
+def _all_vertices(s, ctx) -> ast.expr:
+    """`the set of all vertices`: the graph's vertex set (a fresh set the algorithm may shrink)."""
+    from qtk.tools.transpile_paper.loops import vertex_set
+
+    vertices = vertex_set(ctx)
+    if vertices is None:
+        P.fail("cannot tell which graph's vertices")
+    return P.call("set", [vertices])
+
+
+def _all_with(s, ctx) -> ast.expr:
+    """`the list (set) of all $v$ with $indeg[v] = 0$[, in increasing order]`: v over the positions of
+    the array the condition indexes with it, in order."""
+    var = parse_all(s["x"], ctx)
+    if not isinstance(var, ast.Name):
+        P.fail("`all ... with` over something other than a variable")
+    ctx.known.add(var.id)
+    cond = parse_all(s["cond"], ctx, tuple_ok=False)
+    arrays = [n.value for n in ast.walk(cond) if isinstance(n, ast.Subscript) and isinstance(n.slice, ast.Name)
+              and n.slice.id == var.id and isinstance(n.value, ast.Name)]
+    if not arrays:
+        P.fail("cannot tell what the variable ranges over")
+    rng = P.mark(P.call("range", [P.call("len", [ast.Name(id=arrays[0].id, ctx=ast.Load())])]),
+                 positions_of=arrays[0].id)
+    gen = [ast.comprehension(target=ast.Name(id=var.id, ctx=ast.Store()), iter=rng, ifs=[cond], is_async=0)]
+    if s["kind"] == "set":
+        return ast.SetComp(elt=ast.Name(id=var.id, ctx=ast.Load()), generators=gen)
+    return ast.ListComp(elt=ast.Name(id=var.id, ctx=ast.Load()), generators=gen)
+
+
+def _concatenate_all(s, ctx) -> ast.expr:
+    """`the concatenation of the lists $B[0], B[1], \\ldots, B[n-1]$`: their entries, in order."""
+    toks = [t for t in s["rest"] if t.math or t.value == ","]
+    parts = parse_all([Tok("op", "[", toks[0].at)] + toks + [Tok("op", "]", toks[-1].at)], ctx)
+    if isinstance(parts, ast.Call) and getattr(parts.func, "id", "") == "list":
+        parts = parts.args[0]
+    gen = [ast.comprehension(target=ast.Name(id="_part", ctx=ast.Store()), iter=parts, ifs=[], is_async=0),
+           ast.comprehension(target=ast.Name(id="_x", ctx=ast.Store()), iter=ast.Name(id="_part", ctx=ast.Load()),
+                             ifs=[], is_async=0)]
+    return ast.ListComp(elt=ast.Name(id="_x", ctx=ast.Load()), generators=gen)
+
+
+def _sorted_copy(s, ctx) -> ast.expr:
+    """`$x$ sorted in decreasing order`, `the relevances sorted ..` (an input the inputs named so)."""
+    if s.get("coll"):
+        coll = _expr(s["coll"], ctx)
+    elif s.get("noun") in ctx.nouns:
+        coll = ast.Name(id=ctx.nouns[s["noun"]], ctx=ast.Load())
+    else:
+        P.fail(f"cannot tell which collection `the {s.get('noun')}` is")
+    order = s.get("order") or s.get("order2") or ""
+    down = _descending(order)
+    return P.call("sorted", [coll], [ast.keyword(arg="reverse", value=P.const(True))] if down else [])
+
+
+def _queue_of(s, ctx) -> ast.expr:
+    """`a min-priority queue holding $f_1, \\ldots, f_n$`: a list of those items (Extract-Min takes
+    the least)."""
+    toks = s["items"]
+    items = parse_all([Tok("op", "[", toks[0].at)] + toks + [Tok("op", "]", toks[-1].at)], ctx)
+    listed = isinstance(items, ast.List) or isinstance(items, ast.Call) and getattr(items.func, "id", "") == "list"
+    return items if listed else P.call("list", [items])
 
 
 def _zeros(s, ctx) -> ast.expr:
@@ -300,10 +514,35 @@ VALUES: list[Phrase] = [
     Phrase("empty set", _re(r"ART empty set || ART set"), _empty("set")),
     Phrase("map with default", _re(r"ART empty (?:map|dictionary|dict|hash table|hash map|mapping) with (?:a )?default"
                                    r" (?:value )?(?:of )?{v}"), _default_map),
+    Phrase("map of each", _re(r"ART (?:map|mapping|dictionary|dict|hash table|hash map|table)"
+                              r"(?: that maps| mapping| from)? (?:of )?(?:each|every|all|all the) (?:[\w-]+ )?"
+                              r"(?:in|of|from) {coll} (?:onto|to) {v}"),
+           _map_each),
     Phrase("empty map", _re(r"ART empty (?:map|dictionary|dict|hash table|hash map|mapping)"), _empty("map")),
+    Phrase("all vertices", _re(r"(?:the )?set of all (?:the )?(?:vertices|nodes) || all (?:the )?(?:vertices|nodes)"),
+           _all_vertices),
+    Phrase("all with", _re(r"the (?P<kind>list|set|queue|sequence) of all (?:(?:vertices|nodes|indices|elements) )?{x}"
+                           r" (?:with|such that|for which|where) {cond}(?:,? in (?:increasing|ascending) order)?"),
+           _all_with),
+    Phrase("sorted copy", _re(r"{coll} sorted(?: in (?P<order>increasing|ascending|non-?decreasing|decreasing|descending"
+                              r"|non-?increasing) order)? || the (?P<noun>[a-z]+) sorted(?: in (?P<order2>increasing|"
+                              r"ascending|non-?decreasing|decreasing|descending|non-?increasing) order)?"), _sorted_copy),
+    Phrase("best element", _re(r"the (?:(?P<adj>[a-z-]+) )?(?:vertex|node|element|item|index|position|point)"
+                               r"(?: {x})?(?: (?:in|of|from) {coll})? (?:with|having|of) (?:the )?"
+                               r"(?P<which>smallest|minimum|minimal|least|lowest|largest|maximum|highest|greatest)"
+                               r"(?: value of| value)? {key}"), _best_element),
+    Phrase("collection containing", _re(r"ART (?P<kind>queue|stack|list|set|array|sequence) (?:containing|holding|with)"
+                                        r"(?: only)? (?P<rest>\$\d+(?:,? (?:and )?\$\d+)*)"), _containing),
+    Phrase("priority queue of", _re(r"ART (?:min-priority|min priority|priority|min-heap|min heap|heap) queue"
+                                    r" (?:holding|containing|with|of|over|on) {items}"
+                                    r" || ART (?:min-heap|min heap|heap) (?:holding|containing|with|of|over|on)"
+                                    r" {items}"),
+           _queue_of),
     Phrase("empty list", _re(r"ART empty (?:list|stack|queue|array|sequence|vector|string)"), _empty("list")),
     Phrase("zeros", _re(r"ART (?:{dims} )?" + _SEQ + r" of (?:{n} )?zeros || ART {dims} zero " + _SEQ
                         + r" || ART zero " + _SEQ + r" of (?:size|shape) {dims}"), _zeros),
+    Phrase("ones", _re(r"ART (?:{dims} )?" + _SEQ + r" of (?:{n} )?ones || ART {dims} " + _SEQ + r" of ones"),
+           lambda s, ctx: grid(s.get("dims") or s["n"], P.const(1), ctx)),
     Phrase("sized", _re(r"ART {dims} " + _SEQ + r" || ART " + _SEQ + r" of (?:size|length) {dims}"), _filled),
     Phrase("filled", _re(r"ART {dims} " + _SEQ + r" (?:filled with|of|initiali[sz]ed to|all) {v}"
                          r" || ART " + _SEQ + r" of {n} (?:elements|entries|items|cells|values)"
@@ -311,9 +550,18 @@ VALUES: list[Phrase] = [
     Phrase("pop", _re(r"(?:pop|pop the top of|pop from) {coll}"), _call_on("pop")),
     Phrase("top", _re(r"(?:the )?top (?:element )?of {coll}"), _call_on("top")),
     Phrase("dequeue", _re(r"(?:dequeue|dequeue from|the front of|front of) {coll}"), _call_on("dequeue")),
+    Phrase("any element", _re(r"(?:any|an|some|one|an arbitrary|arbitrary|the first)"
+                              r" (?:element|item|member|vertex|node|entry) (?:of|from|in) {coll}"), _any_element),
     Phrase("copy", _re(r"ART (?:copy|duplicate|clone) of {coll}"), lambda s, ctx: P.call("list", [_expr(s["coll"], ctx)])),
     Phrase("concatenation", _re(r"{a} (?:concatenated|joined) with {b} || ART concatenation of {a} and {b}"),
            lambda s, ctx: P.binop(_expr(s["a"], ctx), ast.Add(), _expr(s["b"], ctx))),
+    Phrase("concatenation of all", _re(r"ART concatenation of (?:the )?(?:lists |sequences |strings )?(?P<rest>.+)"),
+           _concatenate_all),
+    Phrase("kth entry", _re(r"the {k} - ?th (?:entry|element|item|member) (?:of|in) {coll}"),
+           lambda s, ctx: _entry(s["coll"], s["k"], ctx)),
+    Phrase("rows", _re(r"(?:the )?number of (?P<what>rows|columns) (?:of|in) {coll}"),
+           lambda s, ctx: P.call("len", [_expr(s["coll"], ctx) if s["what"] == "rows" else ast.Subscript(
+               value=_expr(s["coll"], ctx), slice=P.const(0), ctx=ast.Load())])),
     Phrase("length", _re(r"(?:the )?(?:length|size|number of elements|number of entries) (?:of|in) {coll}"),
            _call_on("length")),
 ]

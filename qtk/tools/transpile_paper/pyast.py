@@ -5,6 +5,7 @@ the index-base pass, and the table of pseudo-code function names with a Python m
 from __future__ import annotations
 
 import ast
+import copy
 import sys
 from dataclasses import dataclass, field
 from types import SimpleNamespace
@@ -32,6 +33,9 @@ class Ctx:
     params: set[str] = field(default_factory=set)  # the function's inputs, once known (pass 2)
     declared: set[str] = field(default_factory=set)  # names in the header and Require/Input text
     labels: set[tuple[str, str]] = field(default_factory=set)  # (m, i): m_i used before any i
+    holds_collections: set[str] = field(default_factory=set)  # inputs described as lists of words, sets...
+    element_names: dict[str, list[str]] = field(default_factory=dict)  # E -> [u, v, w] from `for (u, v, w) in E`
+    nouns: dict[str, str] = field(default_factory=dict)  # `relevances` -> r, from `graded relevances $r_1, ..$`
 
 
 def mark(node: ast.AST, **kw: Any) -> ast.AST:
@@ -99,9 +103,29 @@ def add_const(node: ast.expr, k: int) -> ast.expr:
     return binop(node, ast.Add() if k > 0 else ast.Sub(), const(abs(k)))
 
 
+def index_set(e: ast.expr) -> ast.expr:
+    """`[n]` as a set to run over is {1, ..., n} (a one-element list of a non-literal)."""
+    if isinstance(e, ast.List) and len(e.elts) == 1 and int_value(e.elts[0]) is None:
+        return make_range(const(1), e.elts[0])
+    return e
+
+
+def _whole(e: ast.expr, up: bool) -> ast.expr:
+    """A loop bound that may not be an integer (`\\sqrt{n}`, `\\log_2 n`): the last whole number
+    the loop reaches (floor of an upper bound, ceiling of a lower one)."""
+    if isinstance(e, ast.Call) and isinstance(e.func, ast.Attribute) and e.func.attr == "sqrt" and up:
+        return call("math.isqrt", e.args)
+    if any(isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and isinstance(n.func.value, ast.Name)
+           and n.func.value.id == "math" and n.func.attr in ("sqrt", "log", "log2", "log10", "exp")
+           for n in ast.walk(e)):
+        return call("math.floor" if up else "math.ceil", [e])
+    return e
+
+
 def make_range(start: ast.expr, stop_inclusive: ast.expr, step: ast.expr | None = None,
                down: bool = False) -> ast.Call:
     """range() for an inclusive pseudo-code loop `start to stop` (or `downto`)."""
+    start, stop_inclusive = _whole(start, down), _whole(stop_inclusive, not down)
     s = int_value(step) if step is not None else 1
     if down:
         neg = const(-(s or 1)) if s is not None else ast.UnaryOp(op=ast.USub(), operand=step)
@@ -139,14 +163,31 @@ def empty_set() -> ast.expr:
 
 # Pseudo-code procedure names (normalised) with a Python meaning, when the paper does not define
 # them itself.
+_STATISTICS = {"mean": "fmean", "avg": "fmean", "average": "fmean", "median": "median", "std": "pstdev",
+               "stdev": "pstdev", "var": "pvariance", "variance": "pvariance"}
+
+
 def builtin_call(fname: str, args: list[ast.expr]) -> ast.expr | None:
     n = len(args)
     if fname in ("length", "len", "size", "card", "cardinality", "num_elements") and n == 1:
         return call("len", args)
-    if fname in ("abs", "max", "min", "sum", "range", "sorted", "print", "int", "round", "any", "all") and n:
+    if fname in ("abs", "max", "min", "sum", "range", "sorted", "print", "int", "round", "any", "all",
+                 "enumerate", "zip", "reversed") and n:
         return call(fname, args)
-    if fname in ("sqrt", "floor", "ceil", "exp", "log", "log2", "log10", "factorial", "gcd", "prod") and n:
+    if fname in ("sqrt", "floor", "ceil", "exp", "log", "log2", "log10", "factorial", "gcd", "prod", "tanh") and n:
         return call("math." + fname, args)
+    if fname in _STATISTICS and n == 1:  # mean(x), std(x) (of the population, as NumPy's), median(x)
+        return call("statistics." + _STATISTICS[fname], args)
+    if fname in ("clip", "clamp") and n == 3:  # clip(x, a, b): x kept within [a, b]
+        return call("min", [call("max", [args[0], args[1]]), args[2]])
+    flat = fname.replace("_", "")  # ReLU, Soft_Max
+    if flat == "relu" and n == 1:
+        return call("max", [args[0], const(0)])
+    if flat in ("sigmoid", "logistic") and n == 1:
+        return binop(const(1), ast.Div(), binop(const(1), ast.Add(), call("math.exp", [ast.UnaryOp(
+            op=ast.USub(), operand=args[0])])))
+    if flat == "softmax" and n == 1:  # of a vector held as a list (the module's helper)
+        return call("_softmax", args)
     if fname in ("output", "print_", "write") and n:
         return call("print", args)
     if fname in ("append", "push", "enqueue", "push_back", "add_last", "insert_last") and n == 2:
@@ -161,6 +202,12 @@ def builtin_call(fname: str, args: list[ast.expr]) -> ast.expr | None:
         return ast.Subscript(value=args[0], slice=const(0), ctx=ast.Load())
     if fname in ("isempty", "is_empty", "empty") and n == 1:
         return ast.Compare(left=call("len", args), ops=[ast.Eq()], comparators=[const(0)])
+    if fname == "end_of" and n == 2:  # `the last element of $B$` (linetokens.py): B[-1], never shifted
+        return ast.Subscript(value=args[0], slice=args[1], ctx=ast.Load())
+    if fname in ("sign", "sgn", "signum") and n == 1:  # -1, 0 or 1
+        def cmp(op: ast.cmpop) -> ast.expr:  # each its own copy: the index pass shifts every subscript once
+            return ast.Compare(left=copy.deepcopy(args[0]), ops=[op], comparators=[const(0)])
+        return binop(cmp(ast.Gt()), ast.Sub(), cmp(ast.Lt()))
     if fname in ("sort",) and n == 1:
         return method(args[0], "sort", [])
     if fname in ("zeros", "ones") and n in (1, 2):  # zeros(n), zeros(n, m): MATLAB/NumPy style
@@ -184,6 +231,8 @@ def _size_test(op: ast.cmpop):
 _METHODS = {
     "length": lambda o, a: call("len", [o]), "size": lambda o, a: call("len", [o]),
     "len": lambda o, a: call("len", [o]), "count": lambda o, a: call("len", [o]) if not a else None,
+    "rows": lambda o, a: call("len", [o]),  # CLRS's A.rows and A.columns
+    "columns": lambda o, a: call("len", [ast.Subscript(value=o, slice=const(0), ctx=ast.Load())]),
     "charat": lambda o, a: _item(o, a[0]) if len(a) == 1 else None,
     "get": lambda o, a: _item(o, a[0]) if len(a) == 1 else None,
     "substring": lambda o, a: ast.Subscript(value=o, slice=ast.Slice(lower=a[0], upper=a[1] if len(a) > 1 else None),
@@ -204,17 +253,36 @@ _METHODS = {
 }
 
 
+_MODULES = {"np", "numpy", "math", "torch", "jnp"}
+
+
 def member(obj: ast.expr, attr: str, args: list[ast.expr] | None) -> ast.expr:
     """`A.length`, `s.length()`, `s.charAt(i)`, `S.push(x)`, `G.V`: a known member becomes its
     Python meaning; any other stays an attribute (CLRS's `v.d`) or a method call."""
+    if isinstance(obj, ast.Name) and obj.id in _MODULES and args is not None:
+        built = builtin_call(attr.lower(), args)  # `np.zeros(K)`, `math.sqrt(x)`: the library's function
+        if built is not None:
+            return built
     key = attr.lower().replace("_", "")
     build = _METHODS.get(key)
-    if build is not None and (args is not None or key in ("length", "size", "len", "count")):
+    if build is not None and (args is not None or key in ("length", "size", "len", "count", "rows", "columns")):
         built = build(obj, args or [])
         if built is not None:
             return built
     node = ast.Attribute(value=obj, attr=variable_name(attr), ctx=ast.Load())
     return node if args is None else call(node, args)
+
+
+def graph_name(ctx: Ctx) -> str | None:
+    """The algorithm's graph given as adjacency lists: G when it has one, else its one array input."""
+    if "G" in ctx.known | ctx.declared | ctx.params:
+        return "G"
+    if len(ctx.params & ctx.collections) == 1:
+        return next(iter(ctx.params & ctx.collections))
+    return None
+
+
+NEIGHBOURS = {"n", "gamma", "adj", "neighbors", "neighbours", "neighborhood", "neighbourhood", "nbrs"}
 
 
 def resolve_call(raw: str, args: list[ast.expr], ctx: Ctx, style: str) -> ast.expr:
@@ -223,6 +291,9 @@ def resolve_call(raw: str, args: list[ast.expr], ctx: Ctx, style: str) -> ast.ex
     key = fname.rstrip("_")
     if key in ctx.functions:
         return call(ctx.functions[key], args)
+    if key in NEIGHBOURS and len(args) == 1 and graph_name(ctx) is not None:  # N(u): u's adjacency list
+        return mark(ast.Subscript(value=ast.Name(id=graph_name(ctx), ctx=ast.Load()), slice=args[0],
+                                  ctx=ast.Load()), index=True)
     built = builtin_call(key, args)
     if built is not None:
         return built

@@ -11,6 +11,7 @@ a queue or a stack (`Q \\gets \\emptyset`, then ENQUEUE) starts as an empty list
 from __future__ import annotations
 
 import ast
+import re
 
 from qtk.tools.transpile_paper import pyast as P
 
@@ -76,21 +77,31 @@ def queues_from_empty_sets(body: list[ast.stmt]) -> list[ast.stmt]:
     stack starts as an empty list."""
     ordered = {n.func.value.id for n in _walk(body) if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)
                and isinstance(n.func.value, ast.Name) and n.func.attr in ("append", "pop", "insert", "extend")}
+    made = set()
     for node in _walk(body):
         if isinstance(node, ast.Assign) and P.is_empty_set(node.value) and len(node.targets) == 1 \
                 and isinstance(node.targets[0], ast.Name) and node.targets[0].id in ordered:
             node.value = ast.List(elts=[], ctx=ast.Load())
+            made.add(node.targets[0].id)
+    for node in _walk(body):  # `enqueue $s$ into $Q$` read as adding to the set Q: appending to the list
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "add" \
+                and isinstance(node.func.value, ast.Name) and node.func.value.id in made:
+            node.func.attr = "append"
     return body
 
 
 def scalar_labels(body: list[ast.stmt], names: list[str], params: set[str]) -> tuple[list[ast.stmt], list[str]]:
     """`g_w \\gets ...` and `g_b` beside the scalars w and b: a never-created name subscripted only
-    by variables that are neither loop variables, inputs, counters nor positions of another array is
-    a family of names (g_w, g_b), not an array. Returns the body and the names still arrays."""
+    by variables that are neither loop variables, counters, positions of another array nor inputs
+    the body never assigns (`g_w` beside an input w updated by `w \\gets w - \\eta g_w` is a name; `col_r`
+    with r a helper's read-only input is col[r]) is a family of names (g_w, g_b), not an array.
+    Returns the body and the names still arrays."""
     loops = {n.id for node in _walk(body) for t in _loop_targets(node) for n in ast.walk(t)
              if isinstance(n, ast.Name)}
     stepped = {t.id for node in _walk(body) if isinstance(node, (ast.Assign, ast.AugAssign))
                for t in _targets(node) if isinstance(t, ast.Name) and _steps_by_one(node, t.id)}
+    assigned = {t.id for node in _walk(body) if isinstance(node, (ast.Assign, ast.AugAssign))
+                for t in _targets(node) if isinstance(t, ast.Name)}
     subs: dict[str, list[ast.Subscript]] = {}
     for node in _walk(body):
         if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name):
@@ -98,7 +109,7 @@ def scalar_labels(body: list[ast.stmt], names: list[str], params: set[str]) -> t
     positions = {s.slice.id for root, found in subs.items() if root not in names for s in found
                  if isinstance(s.slice, ast.Name)}
     labels = {n for n in names if n in subs and all(
-        isinstance(s.slice, ast.Name) and s.slice.id not in loops | params | stepped | positions
+        isinstance(s.slice, ast.Name) and s.slice.id not in loops | stepped | positions | (params - assigned)
         for s in subs[n])}
     if not labels:
         return body, names
@@ -156,8 +167,8 @@ def _is_sort(node: ast.expr) -> bool:
 
 
 def loop_sizes(body: list[ast.stmt], free: list[str], inputs: set[str]) -> list[tuple[str, ast.expr]]:
-    """`for i = 1 to d` (or `0 to d - 1`) with d defined nowhere and i indexing an input u
-    (`u_i`): d is the length of u."""
+    """`for i = 1 to d` (or `2 to d`, `0 to d - 1`) with d defined nowhere and i indexing an input
+    u (`u_i`): d is the length of u."""
     found: dict[str, ast.expr] = {}
     for node in _walk(body):
         if not (isinstance(node, ast.For) and isinstance(node.target, ast.Name)):
@@ -166,18 +177,167 @@ def loop_sizes(body: list[ast.stmt], free: list[str], inputs: set[str]) -> list[
         if not bounds or bounds[2]:
             continue
         start, stop = P.int_value(bounds[0]), bounds[1]
-        size = stop if start == 1 else _minus_one_of(stop) if start == 0 else None
+        size = _minus_one_of(stop) if start == 0 else stop if start is not None and start >= 1 else None
         if not (isinstance(size, ast.Name) and size.id in free and size.id not in found):
             continue
-        indexed = [n.value.id for n in _walk(node.body) if isinstance(n, ast.Subscript)
-                   and isinstance(n.value, ast.Name) and n.value.id in inputs
-                   and isinstance(n.slice, ast.Name) and n.slice.id == node.target.id]
-        if indexed:
-            found[size.id] = P.call("len", [ast.Name(id=indexed[0], ctx=ast.Load())])
+        indexed = [_sized_part(n) for n in _walk(node.body) if isinstance(n, ast.Subscript)
+                   and _root_name(n) in inputs and isinstance(n.slice, ast.Name) and n.slice.id == node.target.id]
+        if indexed:  # u[i]: len(u); W[u][v]: v runs over a row, len(W[0])
+            found[size.id] = P.call("len", [indexed[0]])
     return list(found.items())
+
+
+def _root_name(e: ast.expr) -> str | None:
+    while isinstance(e, ast.Subscript):
+        e = e.value
+    return e.id if isinstance(e, ast.Name) else None
+
+
+def _sized_part(sub: ast.Subscript) -> ast.expr:
+    """What the index of `sub` runs over: the array itself, or its first row for W[u][v]."""
+    depth, e = 0, sub.value
+    while isinstance(e, ast.Subscript):
+        depth, e = depth + 1, e.value
+    part: ast.expr = ast.Name(id=e.id, ctx=ast.Load())
+    for _ in range(depth):
+        part = ast.Subscript(value=part, slice=P.const(0), ctx=ast.Load())
+    return part
 
 
 def _minus_one_of(e: ast.expr) -> ast.expr | None:
     if isinstance(e, ast.BinOp) and isinstance(e.op, ast.Sub) and P.int_value(e.right) == 1:
         return e.left
     return None
+
+
+def function_and_sequence(body: list[ast.stmt], params: set[str]) -> list[ast.stmt]:
+    """`g_t \\gets g(\\theta_{t-1})` with g an input function: the indexed g is another variable (the
+    sequence of its values, `g_values`), so the function stays callable."""
+    called = {n.func.id for n in _walk(body) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
+    written = {n.value.id for n in _walk(body) if isinstance(n, ast.Subscript) and isinstance(n.ctx, ast.Store)
+               and isinstance(n.value, ast.Name)}
+    both = called & written & params
+    if not both:
+        return body
+
+    class Rename(ast.NodeTransformer):
+        def visit_Subscript(self, node: ast.Subscript) -> ast.AST:
+            self.generic_visit(node)
+            if isinstance(node.value, ast.Name) and node.value.id in both:
+                node.value = ast.Name(id=node.value.id + "_values", ctx=ast.Load())
+            return node
+
+    return [Rename().visit(stmt) for stmt in body]
+
+
+def value_copies(body: list[ast.stmt]) -> list[ast.stmt]:
+    """`r \\gets r'` (or `d \\gets W`) between arrays the algorithm changes entry by entry: the
+    pseudo-code assigns the value, so the new name gets its own copy (`copy.deepcopy`), never an
+    alias whose later writes would change both."""
+    entry_written = {n.value.id for n in _walk(body) if isinstance(n, ast.Subscript) and isinstance(n.ctx, ast.Store)
+                     and isinstance(n.value, ast.Name)}
+    for node in _walk(body):
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name) \
+                and isinstance(node.value, ast.Name) and node.value.id != node.targets[0].id \
+                and {node.value.id, node.targets[0].id} & entry_written:
+            node.value = P.call("copy.deepcopy", [node.value])
+    return body
+
+
+def scalar_and_sequence(body: list[ast.stmt], params: set[str]) -> tuple[list[ast.stmt], dict[str, str]]:
+    """`n \\gets \\sum_k n_k` with the sizes `n_1, \\ldots, n_K` given: the letter names both the input
+    sequence and a number the block computes; the sequence (entries and parameter) becomes `n_values`."""
+    indexed = {n.value.id for n in _walk(body) if isinstance(n, ast.Subscript) and isinstance(n.value, ast.Name)}
+    whole = {t.id for n in _walk(body) if isinstance(n, ast.Assign) for t in n.targets if isinstance(t, ast.Name)
+             and not isinstance(n.value, (ast.List, ast.ListComp, ast.Dict, ast.Set, ast.Name))
+             and t.id not in _whole_uses(n.value)}  # `A \\gets \\text{sort}(A)` keeps A one sequence
+    both = indexed & whole & params
+    if not both:
+        return body, {}
+    renamed = {x: x + "_values" for x in both}
+    rename = _RenameEntries(renamed)
+    return [rename.visit(stmt) for stmt in body], renamed
+
+
+class _RenameEntries(ast.NodeTransformer):
+    """Entries `x[i]` of the names in `renamed` read from the new name (`x_values[i]`)."""
+
+    def __init__(self, renamed: dict[str, str]) -> None:
+        self.renamed = renamed
+
+    def visit_Subscript(self, node: ast.Subscript) -> ast.AST:
+        self.generic_visit(node)
+        if isinstance(node.value, ast.Name) and node.value.id in self.renamed:
+            node.value = ast.Name(id=self.renamed[node.value.id], ctx=ast.Load())
+        return node
+
+
+def query_and_points(body: list[ast.stmt], params: set[str], io_text: str) -> tuple[list[ast.stmt], dict[str, str]]:
+    """`query $x$, training points $x_1, \\ldots, x_N$`: the inputs name one letter twice, a number and
+    a sequence, and the body uses it both ways (`|x - x_j|`). The sequence (its entries, its length,
+    loops over it) becomes its own input `x_points`, declared right after x."""
+    indexed = {n.value.id for n in _walk(body) if isinstance(n, ast.Subscript) and isinstance(n.value, ast.Name)}
+    arithmetic = set()
+    for n in _walk(body):
+        if isinstance(n, ast.BinOp):
+            arithmetic |= {x.id for x in (n.left, n.right) if isinstance(x, ast.Name)}
+    found = {}
+    for name in indexed & arithmetic & params:
+        alone = re.search(r"\$\s*" + re.escape(name) + r"\s*\$", io_text)
+        entries = re.search(re.escape(name) + r"_\{?\s*1\s*\}?\s*,", io_text)
+        if alone and entries:
+            found[name] = name + "_points"
+    if not found:
+        return body, {}
+
+    class Split(_RenameEntries):  # also the sequence's length and loops over it
+        def visit_Call(self, node: ast.Call) -> ast.AST:
+            self.generic_visit(node)
+            if isinstance(node.func, ast.Name) and node.func.id == "len" and len(node.args) == 1 \
+                    and isinstance(node.args[0], ast.Name) and node.args[0].id in found:
+                node.args[0] = ast.Name(id=found[node.args[0].id], ctx=ast.Load())
+            return node
+
+        def visit_For(self, node: ast.For) -> ast.AST:
+            self.generic_visit(node)
+            if isinstance(node.iter, ast.Name) and node.iter.id in found:
+                node.iter = ast.Name(id=found[node.iter.id], ctx=ast.Load())
+            return node
+
+    split = Split(found)
+    return [split.visit(stmt) for stmt in body], found
+
+
+def room_for_one_more(body: list[ast.stmt], derived: list[tuple[str, ast.expr]]) -> list[ast.stmt]:
+    """`i \\gets n` with n = |A|, then `A[i + 1] \\gets ..` (shifting right to insert into a sorted
+    A[1..n]): the pseudo-code writes one place past A's end, so the list first grows by one slot
+    (`A.append(None)` after n is taken)."""
+    lengths = {n: v.args[0].id for n, v in derived if isinstance(v, ast.Call) and isinstance(v.func, ast.Name)
+               and v.func.id == "len" and len(v.args) == 1 and isinstance(v.args[0], ast.Name)}
+    from_length = {t.id: lengths[n.value.id] for n in _walk(body) if isinstance(n, ast.Assign)
+                   for t in n.targets if isinstance(t, ast.Name) and isinstance(n.value, ast.Name)
+                   and n.value.id in lengths}
+    grown = set()
+    for n in _walk(body):
+        if isinstance(n, ast.Subscript) and isinstance(n.ctx, ast.Store) and isinstance(n.value, ast.Name) \
+                and isinstance(n.slice, ast.BinOp) and isinstance(n.slice.op, ast.Add) \
+                and isinstance(n.slice.left, ast.Name) and P.int_value(n.slice.right) == 1 \
+                and from_length.get(n.slice.left.id) == n.value.id:
+            grown.add(n.value.id)
+    if not grown:
+        return body
+    out: list[ast.stmt] = []
+    for stmt in body:
+        out.append(stmt)
+        if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name) \
+                and lengths.get(stmt.targets[0].id) in grown:
+            out.append(ast.Expr(value=P.method(ast.Name(id=lengths[stmt.targets[0].id], ctx=ast.Load()),
+                                               "append", [P.const(None)])))
+            grown.discard(lengths[stmt.targets[0].id])
+    return out
+
+
+def _whole_uses(e: ast.expr) -> set[str]:
+    """Names e reads whole (not only through a subscript)."""
+    bases = {id(n.value) for n in ast.walk(e) if isinstance(n, ast.Subscript)}
+    return {n.id for n in ast.walk(e) if isinstance(n, ast.Name) and id(n) not in bases}

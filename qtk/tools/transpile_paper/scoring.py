@@ -31,7 +31,7 @@ class Case:
     file: str
     klass: str
     runs: list[tuple[list, object]]
-    result: str = "return"  # return | arg0 (the first argument, changed in place) | values_by_first_arg
+    result: str = "return"  # return | arg0, arg1, .. (that argument, changed in place) | values_by_first_arg
     # | values_by_vertex (a map returned, compared by its values at the items of the first argument,
     # or at the vertices 0, 1, ...: d[v] for v in V)
     entry: str | None = None
@@ -79,6 +79,7 @@ class Report:
 FUNCTIONS = {
     "grad_square_minus_3": lambda x: 2 * (x - 3),  # gradient of (x - 3)^2
     "cube_minus_2": lambda x: x ** 3 - 2,
+    "cube_minus_2_prime": lambda x: 3 * x ** 2,  # its derivative
     "square": lambda x: x * x,
     "edge_weight": lambda u, v: abs(u - v) + 1,
     "at_least_5": lambda x: x >= 5,
@@ -86,9 +87,10 @@ FUNCTIONS = {
 
 
 def _decode(value):
-    """JSON has no infinity, functions, sets or objects: "inf" stands for math.inf, "fn:NAME" for
-    FUNCTIONS[NAME], {"set": [...]} for a set and {"record": {...}} for an object with those
-    attributes (CLRS's G with G.V and G.Adj)."""
+    """JSON has no infinity, functions, sets, tuples or objects: "inf" stands for math.inf, "fn:NAME"
+    for FUNCTIONS[NAME], {"set": [...]} for a set, {"tuple": [...]} for a tuple (a grid cell used
+    as a map key) and {"record": {...}} for an object with those attributes (CLRS's G with G.V and
+    G.Adj)."""
     if value == "inf":
         return math.inf
     if isinstance(value, str) and value.startswith("fn:"):
@@ -97,6 +99,8 @@ def _decode(value):
         return [_decode(v) for v in value]
     if isinstance(value, dict) and set(value) == {"set"}:
         return set(_decode(value["set"]))
+    if isinstance(value, dict) and set(value) == {"tuple"}:
+        return tuple(_decode(value["tuple"]))
     if isinstance(value, dict) and set(value) == {"record"}:
         return SimpleNamespace(**{k: _decode(v) for k, v in value["record"].items()})
     return value
@@ -112,6 +116,8 @@ def load_cases(folder: Path) -> list[Case]:
 def _same(got, want, approx: bool) -> bool:
     if isinstance(got, tuple):
         got = list(got)
+    if isinstance(want, tuple):  # {"tuple": [...]} in cases.json
+        want = list(want)
     if isinstance(want, list) and isinstance(got, list):
         return len(got) == len(want) and all(_same(g, w, approx) for g, w in zip(got, want))
     if approx and isinstance(want, float) and isinstance(got, (int, float)):
@@ -157,8 +163,8 @@ def run_case(case: Case, folder: Path, seconds: float = 5.0) -> Outcome:
             for args, want in case.runs:
                 work = copy.deepcopy(args)
                 got = f(*work)
-                if case.result == "arg0":
-                    got = got if got is not None else work[0]
+                if case.result.startswith("arg") and case.result[3:].isdigit():  # arg1: CLRS's output array B
+                    got = got if got is not None else work[int(case.result[3:])]
                 elif case.result == "values_by_first_arg" and isinstance(got, dict):
                     got = [got.get(k) for k in args[0]]
                 elif case.result == "values_by_vertex" and isinstance(got, dict):

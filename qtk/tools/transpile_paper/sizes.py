@@ -45,10 +45,14 @@ def counts_collection(words: list[Tok], after: list[Tok], seg: list[Tok], collec
     following = after[0].value.lower() if after else ""
     if before and before[-1] in ("with", "on", "of") and following in ("vertices", "nodes"):
         return True  # `graph $G$ with $n$ vertices` (adjacency lists): n = |G|
+    if before and before[-1] == "with" and following in _ELEMENT_WORDS and (collection in out.arrays
+                                                                           or collection in ctx.collections):
+        return True  # `a max-heap $H$ with $n$ elements`
     if collection not in out.arrays and collection not in ctx.collections:
         return False  # `start $x_0$, step size $\eta$`: x_0 is no array
     if before and before[-1] in _LENGTH_WORDS:  # `of length $n$`, not `window size $k$`
-        return len(before) < 2 or before[-2] in (",", "of", "its", "with", "and", "the", "(")
+        return len(before) < 2 or before[-2] in (",", "of", "its", "with", "and", "the", "(", "equal", "same",
+                                                 "common")  # `$a$ and $b$ of equal length $n$`
     return bool(before and before[-1] == "of" and following in _ELEMENT_WORDS)
 
 
@@ -76,8 +80,9 @@ _FORM_WORDS = {"as", "pairs", "triples", "tuples", "form", "each", "where", "ent
 
 
 def element_form(words: list[Tok], seg: list[Tok]) -> bool:
-    """A parenthesised tuple of names after `as` / `triples` / `of the form` describes elements."""
-    if not (seg and seg[0].value == "(" and seg[-1].value == ")"):
+    """A parenthesised (or bracketed, `intervals $[s, e]$`) tuple of names after `as` / `triples` /
+    `of the form` describes elements."""
+    if not (seg and (seg[0].value, seg[-1].value) in (("(", ")"), ("[", "]"), ("langle", "rangle"))):
         return False
     inner = seg[1:-1]
     if not all(t.kind == "name" or t.value in (",", "_") for t in inner):
@@ -103,8 +108,16 @@ def columns(seg: list[Tok], collection: str | None, out: Params) -> None:
 def space_dims(e: ast.expr, out: Params) -> bool:
     """`$A \\in \\mathbb{R}^n$` / `\\mathbb{R}^{m \\times n}`: A is the input, n (m, n) its sizes."""
     if not (isinstance(e, ast.Compare) and len(e.ops) == 1 and isinstance(e.ops[0], ast.In)
-            and isinstance(e.left, ast.Name) and isinstance(e.comparators[0], ast.BinOp)
-            and isinstance(e.comparators[0].op, ast.Pow) and P.meta(e.comparators[0].left, "style") == "numbers"):
+            and isinstance(e.comparators[0], ast.BinOp)
+            and isinstance(e.comparators[0].op, ast.Pow) and _a_space(e.comparators[0].left)):
+        return False
+    if isinstance(e.left, ast.Subscript) and isinstance(e.left.value, ast.Name):  # `\\mathbf{x}_i \\in \\mathbb{R}^d`
+        first = ast.Subscript(value=ast.Name(id=e.left.value.id, ctx=ast.Load()), slice=P.const(0), ctx=ast.Load())
+        dim = e.comparators[0].right
+        if isinstance(dim, ast.Name) and dim.id not in out.defined():
+            out.derived.append((dim.id, P.call("len", [first])))  # the size of every element: the first's
+        return True
+    if not isinstance(e.left, ast.Name):
         return False
     exponent, arr = e.comparators[0].right, ast.Name(id=e.left.id, ctx=ast.Load())
     if isinstance(exponent, ast.BinOp) and isinstance(exponent.op, ast.Mult):
@@ -117,6 +130,29 @@ def space_dims(e: ast.expr, out: Params) -> bool:
         if isinstance(dim, ast.Name) and dim.id not in out.defined():
             out.derived.append((dim.id, length))
     return True
+
+
+def interval_power(part: list[Tok], out: Params) -> bool:
+    """`$y \\in [0, 1]^K$`, `$p \\in (0, 1)^K$`, `$b \\in \\{0, 1\\}^n$`: y is an input of length K."""
+    pairs = {"[": ("]", ")"), "(": (")", "]"), "{s": ("}s",)}
+    if len(part) < 7 or part[0].kind != "name" or part[1].value != "in" or part[2].value not in pairs:
+        return False
+    close = next((k for k in range(3, len(part)) if part[k].value in pairs[part[2].value]), None)
+    if close is None or close + 2 > len(part) or part[close + 1].value != "^":
+        return False
+    dim = [t for t in part[close + 2 :] if t.value not in ("{", "}")]
+    out.add(ident(part[0]))
+    if single_name(dim) and ident(dim[0]) not in out.defined():
+        out.derived.append((ident(dim[0]), P.call("len", [ast.Name(id=ident(part[0]), ctx=ast.Load())])))
+    return True
+
+
+def _a_space(base: ast.expr) -> bool:
+    """\\mathbb{R}, an interval `[0, 1]` / `(0, 1)` or a set `\\{0, 1\\}`: raised to a power, vectors of it."""
+    if P.meta(base, "style") == "numbers":
+        return True
+    return isinstance(base, (ast.List, ast.Tuple, ast.Set)) and len(base.elts) == 2 \
+        and all(isinstance(x, (ast.Constant, ast.UnaryOp, ast.Attribute)) for x in base.elts)
 
 
 _COUNT_WORDS = {"element", "elements", "dimensional", "vector", "entry", "item", "long", "length"}
@@ -136,7 +172,15 @@ def element_count(seg: list[Tok], nxt: tuple[list[Tok], list[Tok]] | None, out: 
 
 
 def size_equation(e: ast.expr, out: Params) -> bool:
-    """`$|A| = n$`: n = len(A)."""
+    """`$|A| = n$`: n = len(A); `$|a| = |b| = n$`: n = len(a)."""
+    if isinstance(e, ast.Compare) and len(e.ops) > 1 and all(isinstance(o, ast.Eq) for o in e.ops):
+        sides = [e.left, *e.comparators]
+        sizes = [x for x in sides if isinstance(x, ast.Call) and isinstance(x.func, ast.Name) and x.func.id == "len"]
+        names = [x for x in sides if isinstance(x, ast.Name) and x.id not in out.defined()]
+        if sizes and len(names) == 1 and len(sizes) + 1 == len(sides):
+            out.derived.append((names[0].id, sizes[0]))
+            return True
+        return False
     if not (isinstance(e, ast.Compare) and len(e.ops) == 1 and isinstance(e.ops[0], ast.Eq)):
         return False
     left, right = e.left, e.comparators[0]
@@ -155,7 +199,11 @@ def sequence(parts: list[list[Tok]], ctx: P.Ctx, out: Params) -> str | None:
     if len(dots) != 1 or dots[0] == 0 or dots[0] == len(parts) - 1:
         return None
     rel = top_level(parts[-1], lambda t: t.value in RELATIONS and t.kind in ("op", "kw"))
+    bounds: list[str] = []
     if rel:  # `s_1, \\ldots, s_n \\in \\mathbb{R}`: the set they live in is not an input
+        where = parts[-1][rel[0] + 1 :]
+        if len(where) >= 3 and where[0].value in ("[", "(") and where[-1].value in ("]", ")"):
+            bounds = [ident(t) for t in where[1:-1] if t.kind == "name" and t.style == "math"]
         parts = parts[:-1] + [parts[-1][: rel[0]]]
     head = parts[0]
     if len(head) > 1 and head[0].kind == "name" and head[1].value == "_":
@@ -178,6 +226,8 @@ def sequence(parts: list[list[Tok]], ctx: P.Ctx, out: Params) -> str | None:
         return None
     out.add(first.value.id)
     out.arrays[first.value.id] = (first.slice, last.slice)
+    for name in bounds:  # `x_1, \\ldots, x_n \\in [lo, hi]`: lo and hi are inputs too, in this order
+        out.add(name)
     return first.value.id
 
 
@@ -190,12 +240,19 @@ def _same_array(first: ast.expr, last: ast.expr) -> bool:
 def listed(part: list[Tok], ctx: P.Ctx, out: Params) -> str | None:
     """`$A = [a_1, \\ldots, a_n]$` / `(a_1, ...)` / `\\{a_1, ...\\}`: A is the input (declared 1..n),
     a another name for it, n its length."""
-    if len(part) < 6 or part[0].kind != "name" or part[1].value != "=" or part[2].value not in ("[", "(", "{s") \
-            or part[-1].value not in ("]", ")", "}s"):
+    if len(part) < 6 or part[0].kind != "name" or part[1].value != "=":
         return None
-    inner = part[3:-1]
+    if part[2].value in ("[", "(", "{s") and part[-1].value in ("]", ")", "}s"):
+        inner = part[3:-1]
+        pieces = [p for p in split(inner, top_level(inner, lambda t: t.value == ",")) if p]
+    else:  # `$X = x_1 \\cdots x_m$`: a word written letter by letter
+        inner = part[2:]
+        dots = top_level(inner, lambda t: t.kind == "op" and t.value in ("...", ".."))
+        if len(dots) != 1:
+            return None
+        pieces = [inner[: dots[0]], inner[dots[0] : dots[0] + 1], inner[dots[0] + 1 :]]
     scratch = type(out)()
-    element = sequence([p for p in split(inner, top_level(inner, lambda t: t.value == ",")) if p], ctx, scratch)
+    element = sequence(pieces, ctx, scratch)
     if element is None:
         return None
     name = ident(part[0])
@@ -204,3 +261,42 @@ def listed(part: list[Tok], ctx: P.Ctx, out: Params) -> str | None:
     if element != name:
         out.derived.append((element, ast.Name(id=name, ctx=ast.Load())))
     return name
+
+
+def indexed_family(seg: list[Tok], ctx: P.Ctx, out: Params) -> str | None:
+    """`\\{(x_i, y_i)\\}_{i=1}^{N}` or `(a_j)_{j=1}^{m}`: arrays x and y (or a) numbered lo..hi,
+    so N is their length. Returns the first array's name, or None when seg is not that form."""
+    unders = top_level(seg, lambda t: t.kind == "op" and t.value == "_")
+    if not unders or unders[-1] < 2:
+        return None
+    k = unders[-1]
+    body, script = seg[:k], seg[k + 1 :]
+    if not (len(script) >= 7 and script[0].value == "{" and script[1].kind == "name" and script[2].value == "="):
+        return None
+    close = next((j for j, t in enumerate(script) if t.kind == "op" and t.value == "}"), None)
+    if close is None or close + 2 > len(script) or script[close + 1].value != "^":
+        return None
+    var, lo = script[1].value, P.int_value(parse_all(script[3:close], ctx)) if close > 3 else None
+    hi_toks = script[close + 2 :]
+    if hi_toks and hi_toks[0].value == "{" and hi_toks[-1].value == "}":
+        hi_toks = hi_toks[1:-1]
+    if lo is None or not hi_toks:
+        return None
+    while len(body) >= 2 and (body[0].value, body[-1].value) in (("{s", "}s"), ("(", ")"), ("[", "]")):
+        body = body[1:-1]
+    items = split(body, top_level(body, lambda t: t.kind == "op" and t.value == ","))
+    names = []
+    for item in items:
+        if item and item[0].value == "{":
+            item = item[1:-1]
+        vals = [t.value for t in item]
+        if not (item and item[0].kind == "name" and (vals[1:] in (["_", var], ["_", "{", var, "}"])
+                                                     or vals[1:] == ["^", "{", "(", var, ")", "}"])):
+            return None  # x_i, x_{i}, or the i-th sample x^{(i)}
+        names.append(ident(item[0]))
+    hi = parse_all(hi_toks, ctx)
+    for name in names:
+        ctx.collections.add(name)
+        out.add(name)
+        out.arrays[name] = (P.const(lo), hi)
+    return names[0]

@@ -68,6 +68,8 @@ def _statement(toks: list[Tok], ctx: P.Ctx) -> list[ast.stmt]:
             return done
     if first.kind == "kw":
         handler = _KEYWORD_LINES.get(first.value)
+        if handler is _swap_words:
+            return _swap_words(toks[1:], ctx, first)
         if handler is not None:
             return handler(toks[1:], ctx)
     if any(not t.math and t.kind in ("name", "kw") for t in toks):
@@ -78,6 +80,10 @@ def _statement(toks: list[Tok], ctx: P.Ctx) -> list[ast.stmt]:
             and toks[-1].kind == "op":  # x++ / x--
         op = ast.Add() if toks[-1].value == "+" else ast.Sub()
         return [ast.AugAssign(target=store(parse_all(toks[:-2], ctx), ctx), op=op, value=P.const(1))]
+    cond_if = top_level(toks, lambda t: t.kind == "kw" and t.value == "if" and not t.math)
+    if cond_if and cond_if[0] > 0 and not top_level(toks, lambda t: t.kind == "kw" and t.value == "else"):
+        k = cond_if[0]  # `$x \\gets 0$ \\textbf{if} $x < 0$`: the statement, when the condition holds
+        return [ast.If(test=parse_all(toks[k + 1 :], ctx, tuple_ok=False), body=_statement(toks[:k], ctx), orelse=[])]
     swaps = top_level(toks, lambda t: t.kind == "op" and t.value == "swap")
     if len(swaps) == 1:
         a, b = split(toks, swaps)
@@ -86,7 +92,8 @@ def _statement(toks: list[Tok], ctx: P.Ctx) -> list[ast.stmt]:
     if not gets:
         gets = top_level(toks, lambda t: t.kind == "op" and t.value == "=")[:1]
     if gets:
-        return [_assign(split(toks, gets), ctx)]
+        assign = _assign(split(toks, gets), ctx)
+        return _extract_min(assign, ctx) or [assign]
     aug = top_level(toks, lambda t: t.kind == "op" and t.value in ("+=", "-=", "*="))
     if len(aug) == 1:
         target, value = split(toks, aug)
@@ -113,7 +120,24 @@ def _call_statement(e: ast.expr, ctx: P.Ctx) -> ast.stmt:
 
 
 def _return(rest: list[Tok], ctx: P.Ctx) -> list[ast.stmt]:
-    return [ast.Return(value=value_of(rest, ctx) if rest else None)]  # also `\\Return an empty list`
+    gets = top_level(rest, lambda t: t.kind == "op" and t.value == "gets")
+    if gets:  # `\\textbf{return} $\\mu \\gets s / n$`: assign, then return what was assigned
+        assign = _assign(split(rest, gets), ctx)
+        return [assign, ast.Return(value=copy.deepcopy(assign.targets[0]))]
+    value = value_of(rest, ctx) if rest else None  # also `\\Return an empty list`
+    return [ast.Return(value=_named_result(value))]
+
+
+def _named_result(value: ast.expr | None) -> ast.expr | None:
+    """`\\Return $\\mathbf{m} = (m_1, \\ldots, m_T)$`: the result named, then spelled out from its
+    own entries: the right side (never a test of m against its entries)."""
+    if isinstance(value, ast.Compare) and len(value.ops) == 1 and isinstance(value.ops[0], ast.Eq) \
+            and isinstance(value.left, ast.Name):
+        right = value.comparators[0]
+        if any(isinstance(n, ast.Subscript) and isinstance(n.value, ast.Name) and n.value.id == value.left.id
+               for n in ast.walk(right)):
+            return right
+    return value
 
 
 def _jump(kind: type) -> callable:
@@ -131,7 +155,11 @@ def _print(rest: list[Tok], ctx: P.Ctx) -> list[ast.stmt]:
     return [ast.Expr(value=P.call("print", args))]
 
 
-def _swap_words(rest: list[Tok], ctx: P.Ctx) -> list[ast.stmt]:
+def _swap_words(rest: list[Tok], ctx: P.Ctx, verb: Tok | None = None) -> list[ast.stmt]:
+    if verb is not None:  # `swap the $i$-th and the $j$-th entries of $A$`: a phrase
+        done = phrases.match(phrases.STATEMENTS, [verb] + rest, ctx)
+        if done is not None:
+            return done
     sep = top_level(rest, lambda t: (t.kind == "kw" and t.value in ("with", "and"))
                     or (t.kind == "op" and t.value == ","))
     if len(sep) != 1:
@@ -158,7 +186,8 @@ def _let(rest: list[Tok], ctx: P.Ctx) -> list[ast.stmt]:
         return _statement(rest, ctx)  # let x \gets 0
     names, what = rest[: be[0]], rest[be[0] + 1 :]
     words = {t.value for t in what if t.kind == "kw"}
-    if "new" not in words and "empty" not in words:  # let $n$ be the length of $A$
+    bounded = any(t.kind == "op" and t.value in ("..", "...") for t in names)  # let $L[1..n][1..n]$ be a table of zeros
+    if "new" not in words and "empty" not in words and not bounded:  # let $n$ be the length of $A$
         return [ast.Assign(targets=[store(parse_all(names, ctx), ctx)], value=value_of(what, ctx))]
     init = _initial_value(what, ctx)
     sizes = [t for t in what if t.math]
@@ -228,6 +257,9 @@ def _assign(parts: list[list[Tok]], ctx: P.Ctx) -> ast.stmt:
                 and variable_name(p[0].value) not in ctx.functions.values():
             ctx.call_arrays.add(variable_name(p[0].value))
     value = value_of(parts[-1], ctx)
+    if isinstance(value, ast.Name) and value.id in ("epsilon", "varepsilon") and not ctx.collecting \
+            and value.id not in ctx.params | ctx.declared | ctx.known:
+        value = ast.Constant("")  # `$c \\gets \\epsilon$` with no tolerance named: the empty string
     targets = [_layer_target(parse_all(p, ctx), ctx) for p in parts[:-1]]
     if len(targets) == 1 and _new_range(targets[0], ctx):
         root = targets[0]
@@ -239,14 +271,45 @@ def _assign(parts: list[list[Tok]], ctx: P.Ctx) -> ast.stmt:
         value = P.call("set", [value])
     if is_number(value):  # `add $x$ to $total$` will add to it
         ctx.numbers.update(t.id for t in targets if isinstance(t, ast.Name))
-    if P.is_empty_set(value) or P.meta(value, "set_of") or isinstance(value, ast.Call) and \
+    if P.is_empty_set(value) or P.meta(value, "set_of") or isinstance(value, (ast.Set, ast.SetComp)) or \
+            isinstance(value, ast.Call) and \
             isinstance(value.func, ast.Name) and value.func.id == "set":
         ctx.sets.update(t.id for t in targets if isinstance(t, ast.Name))
     return ast.Assign(targets=[store(t, ctx) for t in targets], value=value)
 
 
+_EXTRACT = {"extract_min": "min", "extractmin": "min", "delete_min": "min", "remove_min": "min", "pop_min": "min",
+            "extract_max": "max", "extractmax": "max", "delete_max": "max", "remove_max": "max", "pop_max": "max"}
+_KEYS = ("key", "d", "dist", "distance", "cost", "priority")
+
+
+def _extract_min(assign: ast.Assign, ctx: P.Ctx) -> list[ast.stmt] | None:
+    """`$u \\gets \\textsc{Extract-Min}(Q)$` (CLRS): the least element of Q by the algorithm's key
+    array (key, d, dist, ... when it has one; else by value), taken out of Q."""
+    v = assign.value
+    if not (isinstance(v, ast.Call) and isinstance(v.func, ast.Name) and v.func.id in _EXTRACT
+            and len(v.args) == 1 and v.func.id not in ctx.functions.values()):
+        return None
+    ctx.unknown_calls.discard(v.func.id)
+    queue, keywords = v.args[0], []
+    key = next((k for k in _KEYS if k in ctx.collections), None)  # known, or filled as d[v] <- .. only
+    if key is not None:
+        args = ast.arguments(posonlyargs=[], args=[ast.arg(arg="_e")], kwonlyargs=[], kw_defaults=[], defaults=[])
+        entry = P.mark(ast.Subscript(value=ast.Name(id=key, ctx=ast.Load()), slice=ast.Name(id="_e", ctx=ast.Load()),
+                                     ctx=ast.Load()), index=True)
+        keywords = [ast.keyword(arg="key", value=ast.Lambda(args=args, body=entry))]
+    assign.value = P.call(_EXTRACT[v.func.id], [queue], keywords)
+    target = copy.deepcopy(assign.targets[0])
+    target.ctx = ast.Load()
+    return [assign, ast.Expr(value=P.method(copy.deepcopy(queue), "remove", [target]))]
+
+
 def _layer_target(target: ast.expr, ctx: P.Ctx) -> ast.expr:
-    """`D^{0} \\gets W`: nothing can be assigned to a power, so the superscript numbers D's layers."""
+    """`D^{0} \\gets W`: nothing can be assigned to a power, so the superscript numbers D's layers;
+    so does `\\theta^{(t+1)} \\gets ..` (read as an index until the name is seen assigned so)."""
+    if isinstance(target, ast.Subscript) and P.meta(target, "superscript") and isinstance(target.value, ast.Name):
+        ctx.layered.add(target.value.id)
+        return P.mark(target, index=False, layer=True, superscript=False)
     if isinstance(target, ast.BinOp) and isinstance(target.op, ast.Pow) and isinstance(target.left, ast.Name):
         ctx.layered.add(target.left.id)
         ctx.collections.add(target.left.id)
@@ -264,7 +327,14 @@ def is_number(value: ast.expr) -> bool:
 
 
 def value_of(toks: list[Tok], ctx: P.Ctx) -> ast.expr:
-    """The right side of an assignment: maths, or one of the phrases (`an empty stack`)."""
+    """The right side of an assignment: maths, one of the phrases (`an empty stack`), or a choice
+    written in words (`$lo$ \\textbf{if} $x < lo$ \\textbf{else} $x$`)."""
+    cond_if = top_level(toks, lambda t: t.kind == "kw" and t.value == "if" and not t.math)
+    other = top_level(toks, lambda t: t.kind == "kw" and t.value in ("else", "otherwise") and not t.math)
+    if cond_if and other and 0 < cond_if[0] < other[0]:
+        k, e = cond_if[0], other[0]
+        return ast.IfExp(test=parse_all(toks[k + 1 : e], ctx, tuple_ok=False), body=value_of(toks[:k], ctx),
+                         orelse=value_of(toks[e + 1 :], ctx))
     try:
         return parse_all(toks, ctx)
     except Untranslatable:
@@ -306,7 +376,7 @@ _KEYWORD_LINES = {
     "break": _jump(ast.Break),
     "continue": _jump(ast.Continue),
     "print": _print,
-    "output": _print,
+    "output": lambda rest, ctx: [P.mark(st, output=True) for st in _print(rest, ctx)],
     "exchange": _swap_words,
     "swap": _swap_words,
     "let": _let,

@@ -23,7 +23,8 @@ def is_layer(self: "Parser", base: ast.expr) -> bool:
     `D^{k}` for a name the algorithm assigns with a superscript (`D^{0} \\gets W`)."""
     if not self.at("op", "^"):
         return False
-    if self.at("op", "{", 1) and self.at("op", "(", 2):
+    if self.at("op", "*", 1) or self.at("op", "{", 1) and self.at("op", "*", 2):
+        return False  # r^*_i: an entry of r^*, no layer
         return True
     end = self.i + 2
     if self.at("op", "{", 1):
@@ -35,11 +36,25 @@ def is_layer(self: "Parser", base: ast.expr) -> bool:
                 break
     followed = end < len(self.t) and self.t[end].kind == "op" and self.t[end].value == "_"
     named = isinstance(base, ast.Name) and (base.id in self.ctx.layered or base.id.upper() in self.ctx.layered)
-    return followed or named
+    return followed or named or (isinstance(base, ast.Name) and _parenthesised(self) and base.id != "e")
+
+
+def _parenthesised(self: "Parser") -> bool:
+    """At `^`: `^{(i)}`, a superscript in parentheses (never a power: the i-th sample or iterate)."""
+    if not (self.at("op", "{", 1) and self.at("op", "(", 2)):
+        return False
+    depth = 0
+    for k in range(self.i + 1, len(self.t)):
+        depth += {"{": 1, "}": -1}.get(self.t[k].value, 0) if self.t[k].kind == "op" else 0
+        if depth == 0:
+            return self.t[k - 1].kind == "op" and self.t[k - 1].value == ")"
+    return False
 
 
 def layer(self: "Parser", base: ast.expr) -> ast.expr:
     """`D^{(k)}`, `d^k_{ij}`: the k-th matrix of a sequence (an iteration label that indexes)."""
+    paren = _parenthesised(self)
+    named = isinstance(base, ast.Name) and (base.id in self.ctx.layered or base.id.upper() in self.ctx.layered)
     self.expect("op", "^")
     if self.at("op", "{") and self.at("op", "(", 1):
         self.expect("op", "{")
@@ -49,6 +64,12 @@ def layer(self: "Parser", base: ast.expr) -> ast.expr:
         self.expect("op", "}")
     else:
         index = self.script()
+    if paren and not named and not self.at("op", "_"):
+        # `x^{(i)}` of a name never assigned with a superscript: the i-th sample, indexed as x_i is
+        # (a target `\\theta^{(t+1)} \\gets` makes theta a sequence of layers: statements._layer_target)
+        if isinstance(base, ast.Name):
+            self.ctx.collections.add(base.id)
+        return P.mark(ast.Subscript(value=base, slice=index, ctx=ast.Load()), index=True, superscript=True)
     base = _entries_of(base, self.ctx)
     if isinstance(base, ast.Name):
         self.ctx.collections.add(base.id)
@@ -61,6 +82,15 @@ def _constant_matrix(value: ast.expr, shape: ast.expr) -> ast.expr:
     for size in reversed(dims):
         value = P.repeat(value, size)
     return value
+
+
+def _identity(size: ast.expr) -> ast.expr:
+    i, j = ast.Name(id="_i", ctx=ast.Load()), ast.Name(id="_j", ctx=ast.Load())
+    entry = P.call("int", [ast.Compare(left=i, ops=[ast.Eq()], comparators=[j])])
+    row = ast.ListComp(elt=entry, generators=[ast.comprehension(target=ast.Name(id="_j", ctx=ast.Store()),
+                                                                iter=P.call("range", [size]), ifs=[], is_async=0)])
+    return ast.ListComp(elt=row, generators=[ast.comprehension(target=ast.Name(id="_i", ctx=ast.Store()),
+                                                               iter=P.call("range", [size]), ifs=[], is_async=0)])
 
 
 def _slice_to(self: "Parser", base: ast.expr, lo: ast.expr) -> ast.expr:
@@ -96,11 +126,18 @@ def subscript(self: "Parser", base: ast.expr) -> ast.expr:
         for letter in inner.value:
             base = P.mark(ast.Subscript(value=base, slice=P.name(letter), ctx=ast.Load()), index=True)
         return base
+    if isinstance(base, ast.Name) and inner is not None and closes and inner.kind == "op" \
+            and inner.value in ("+", "-") and (grouped or not self.at("num", None, 1)):
+        self.i += 3 if grouped else 1  # n_+, n_{-}: the count of positives, of negatives (a label)
+        return P.name(variable_name(f"{base.id.rstrip('_')}_{'plus' if inner.value == '+' else 'minus'}"))
     if isinstance(base, ast.Name) and inner is not None and closes and _label_like(inner, self.ctx):
         self.i += 3 if grouped else 1
         label = "max" if inner.kind == "bigop" else inner.value
         return P.name(variable_name(f"{base.id.rstrip('_')}_{label}"))
     sub = self.script()
+    if isinstance(base, ast.Name) and base.id == "I" and not {"I"} & (self.ctx.known | self.ctx.declared
+                                                                    | self.ctx.params | self.ctx.collections):
+        return _identity(sub)  # I_n: the n x n identity matrix
     if isinstance(base, ast.Constant):  # 0_{n \\times m}: the zero matrix of that shape
         if base.value not in (0, 1) or isinstance(base.value, bool):
             P.fail("a subscript on a number")
@@ -109,7 +146,8 @@ def subscript(self: "Parser", base: ast.expr) -> ast.expr:
     constant = all(P.int_value(x) is not None for x in items)
     if isinstance(base, ast.Name) and len(items) == 1 and isinstance(items[0], ast.Name):
         key = (base.id, items[0].id)  # `m_i \\gets 0` before any i exists: m_i is a name
-        if self.ctx.collecting and items[0].id not in self.ctx.known and items[0].id not in self.ctx.declared:
+        if self.ctx.collecting and items[0].id not in self.ctx.known and items[0].id not in self.ctx.declared \
+                and base.id not in self.ctx.collections:  # v_1, ..., v_{n_{items}}: v is an array
             self.ctx.labels.add(key)
         if key in self.ctx.labels:
             return P.name(variable_name(f"{base.id}_{items[0].id}"))
@@ -151,9 +189,10 @@ def bracket(self: "Parser", base: ast.expr) -> ast.expr:
 
 
 def _index_letters(tok: Tok, ctx: P.Ctx) -> bool:
-    """`ij` in `C_{ij}`: two or three one-letter variables side by side, not a name of its own."""
+    """`ij` in `C_{ij}`: two or three one-letter variables side by side, not a name of its own (`s_{xy}`
+    beside arrays x and y is a name: an index is a number, never an array)."""
     return (tok.kind == "name" and tok.style == "math" and 2 <= len(tok.value) <= 3
-            and tok.value not in ctx.known and all(c in ctx.known for c in tok.value))
+            and tok.value not in ctx.known and all(c in ctx.known and c not in ctx.collections for c in tok.value))
 
 
 def _label_like(tok: Tok, ctx: P.Ctx) -> bool:

@@ -36,6 +36,7 @@ class Unit:
     name: str = ""  # the Python name, filled by `name_units`
     caption: str | None = None
     note: str | None = None  # a \Comment on the function's own line
+    caption_latex: str | None = None  # the caption as written (it may declare `$H[0..n-1]$`)
 
     @property
     def input_io(self) -> list[ir.IO]:
@@ -112,7 +113,8 @@ def _units_of(algo: ir.Algorithm, number: int) -> list[Unit]:
         shared_io = io if k == 0 else []
         end = fn.end_line or _last_line(fn.body, fn.line)
         units.append(Unit(number, algo.package, plain_text(fn.name), fn.name, fn.params,
-                          shared_io + fn_io, body, fn.line, end, caption=caption, note=fn.comment))
+                          shared_io + fn_io, body, fn.line, end, caption=caption, note=fn.comment,
+                          caption_latex=algo.caption.text if algo.caption is not None else None))
     if funcs and not any(isinstance(n, (ir.Statement, ir.If, ir.For, ir.While, ir.Repeat, ir.Loop,
                                         ir.Switch, ir.Block)) for n in loose):
         return units
@@ -123,7 +125,8 @@ def _units_of(algo: ir.Algorithm, number: int) -> list[Unit]:
         latex_name, header = lead[1], lead[2]
     title = caption or f"algorithm {number}"
     units.append(Unit(number, algo.package, title, latex_name, header, [] if funcs else io, loose,
-                      algo.start_line, algo.end_line, caption=caption))
+                      algo.start_line, algo.end_line, caption=caption,
+                      caption_latex=algo.caption.text if algo.caption is not None else None))
     return units
 
 

@@ -1,0 +1,137 @@
+"""Vector arithmetic on lists, as machine-learning papers write it: `\\mathbf{w} \\gets \\mathbf{w} +
+\\eta y_i \\mathbf{x}_i`, `\\boldsymbol{\\mu} / n`, `\\mathbf{w}^\\top \\mathbf{x}`, `\\langle \\mathbf{w},
+\\mathbf{x} \\rangle`. Names set in bold (and names assigned from them) are vectors; an operation with
+a vector operand becomes a call of the module's small helpers (`_vec` elementwise with scalars
+broadcast, `_dot`), so `\\mathbf{0}` can stay the number 0 until it meets a vector. Everything else
+stays plain Python arithmetic.
+"""
+
+from __future__ import annotations
+
+import ast
+
+from qtk.tools.transpile_paper import pyast as P
+
+VEC, DOT, VSUM = "_vec", "_dot", "_vsum"
+HELPERS = f'''def {VEC}(op, a, b):
+    """Elementwise a op b for vectors held as lists; a number stands for a constant vector."""
+    if isinstance(a, list) and isinstance(b, list):
+        return [op(x, y) for x, y in zip(a, b)]
+    if isinstance(a, list):
+        return [op(x, b) for x in a]
+    if isinstance(b, list):
+        return [op(a, y) for y in b]
+    return op(a, b)
+
+
+def {DOT}(a, b):
+    """The inner product of two vectors held as lists (a number stands for a constant vector)."""
+    if not isinstance(a, list):
+        a, b = b, a
+    if not isinstance(a, list):
+        return a * b
+    return sum(x * y for x, y in zip(a, b if isinstance(b, list) else [b] * len(a)))
+
+
+def {VSUM}(terms):
+    """The sum of vectors held as lists (numbers count as constant vectors)."""
+    total = 0
+    for term in terms:
+        total = {VEC}(operator.add, total, term)
+    return total'''
+
+SOFTMAX = "_softmax"
+SOFTMAX_HELPER = f'''def {SOFTMAX}(z):
+    """softmax(z) for a vector held as a list, shifted by its largest entry so that exp cannot overflow."""
+    top = max(z)
+    e = [math.exp(v - top) for v in z]
+    total = sum(e)
+    return [v / total for v in e]'''
+
+_OPS = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "truediv"}
+
+
+def rewrite(body: list[ast.stmt]) -> list[ast.stmt]:
+    """The body with arithmetic on vectors turned into helper calls (unchanged when it has none)."""
+    names = {n.id for n in _walk(body) if isinstance(n, ast.Name) and P.meta(n, "vector")}
+    if not names and not any(P.meta(n, "vector") for n in _walk(body)):
+        return body
+    for _ in range(3):  # names assigned a vector expression are vectors too
+        for node in _walk(body):
+            if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name) \
+                    and _is_vector(node.value, names):
+                names.add(node.targets[0].id)
+    return [_Rewrite(names).visit(stmt) for stmt in body]
+
+
+def _walk(body: list[ast.stmt]):
+    for stmt in body:
+        yield from ast.walk(stmt)
+
+
+def _transposed(e: ast.expr) -> ast.expr | None:
+    """v for `v^\\top` / `v^T` (parsed as a power of True or of T), else None."""
+    if isinstance(e, ast.BinOp) and isinstance(e.op, ast.Pow) and (
+            isinstance(e.right, ast.Constant) and e.right.value is True
+            or isinstance(e.right, ast.Name) and e.right.id in ("T", "top", "intercal")):
+        return e.left
+    return None
+
+
+def _is_vector(e: ast.expr, names: set[str]) -> bool:
+    if P.meta(e, "vector"):
+        return True
+    if isinstance(e, ast.Name):
+        return e.id in names
+    if isinstance(e, ast.Subscript):
+        return False  # an entry w_j of a vector w
+    if _transposed(e) is not None:
+        return _is_vector(_transposed(e), names)
+    if isinstance(e, ast.BinOp) and type(e.op) in _OPS:
+        left, right = _is_vector(e.left, names), _is_vector(e.right, names)
+        if isinstance(e.op, ast.Mult) and left and right:
+            return False  # w^T x: a number
+        return left or right
+    if isinstance(e, ast.Call) and isinstance(e.func, ast.Name) and e.func.id in (VEC, VSUM):
+        return True
+    if isinstance(e, ast.Call) and isinstance(e.func, ast.Name) and e.func.id == "sum" and len(e.args) == 1 \
+            and isinstance(e.args[0], ast.GeneratorExp):
+        return _is_vector(e.args[0].elt, names)
+    return False
+
+
+class _Rewrite(ast.NodeTransformer):
+    def __init__(self, names: set[str]) -> None:
+        self.names = names
+
+    def visit_List(self, node: ast.List) -> ast.AST:
+        self.generic_visit(node)
+        if P.meta(node, "angle") and len(node.elts) == 2 and all(_is_vector(e, self.names) for e in node.elts):
+            return P.call(DOT, list(node.elts))  # \\langle u, v \\rangle of two vectors
+        return node
+
+    def visit_Call(self, node: ast.Call) -> ast.AST:
+        if isinstance(node.func, ast.Name) and node.func.id == "sum" and len(node.args) == 1 \
+                and isinstance(node.args[0], ast.GeneratorExp) and _is_vector(node.args[0].elt, self.names):
+            self.generic_visit(node)
+            node.func = ast.Name(id=VSUM, ctx=ast.Load())  # \\sum_k \\frac{n_k}{n} \\mathbf{w}_k: a vector
+            return node
+        self.generic_visit(node)
+        return node
+
+    def visit_BinOp(self, node: ast.BinOp) -> ast.AST:
+        if isinstance(node.op, ast.Mult) and isinstance(node.left, ast.BinOp) and isinstance(node.left.op, ast.Mult) \
+                and _transposed(node.left.right) is not None and _is_vector(node.right, self.names):
+            # y_i w^T x_i reads y_i (w^T x_i)
+            node = ast.BinOp(left=node.left.left, op=ast.Mult(),
+                             right=ast.BinOp(left=node.left.right, op=ast.Mult(), right=node.right))
+        vl, vr = _is_vector(node.left, self.names), _is_vector(node.right, self.names)
+        self.generic_visit(node)
+        if not (vl or vr) or type(node.op) not in _OPS:
+            return node
+        left, right = node.left, node.right
+        if isinstance(node.op, ast.Mult) and vl and vr:  # w^T x, w \\cdot x: the inner product
+            left = _transposed(left) or left
+            return P.call(DOT, [left, right])
+        op = ast.Attribute(value=ast.Name(id="operator", ctx=ast.Load()), attr=_OPS[type(node.op)], ctx=ast.Load())
+        return P.call(VEC, [op, left, right])
