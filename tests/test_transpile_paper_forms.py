@@ -1590,3 +1590,19 @@ def test_shifting_right_from_the_last_entry_grows_the_list_by_one():
           \State \Return $A$
         \EndProcedure"""))
     assert f([1, 3, 5], 4) == [1, 3, 4, 5] and f([], 2) == [2] and f([1, 2], 9) == [1, 2, 9]
+
+
+@pytest.mark.parametrize("params", [r"$a_1, \dots, a_n$", r"$a_1, a_2, \ldots, a_n$, $k$"])
+def test_header_parameter_written_as_a_sequence_is_one_array(params):
+    f, _ = _fn(_algo(rf"""
+        \Function{{Longest}}{{{params}}}
+        \For{{$i \gets 1$ to $n$}}
+          \State $L[i] \gets 1$
+          \For{{$j \gets 1$ to $i-1$}}
+            \If{{$a_j < a_i$ and $L[j] + 1 > L[i]$}} \State $L[i] \gets L[j] + 1$ \EndIf
+          \EndFor
+        \EndFor
+        \State \Return $\max_i L[i]$
+        \EndFunction"""))
+    args = ([10, 9, 2, 5, 3, 7, 101, 18],) + ((0,) if "k" in params else ())
+    assert f(*args) == 4

@@ -67,11 +67,32 @@ def header_params(text: str, ctx: P.Ctx, out: Params | None = None) -> Params:
     """`$A, p, r$`, `A[1..n], x`, `$G = (V, E)$` -> names (one per comma-separated item)."""
     out = out or Params()
     toks, _ = tokens(text)
-    for part in split(toks, top_level(toks, lambda t: t.kind == "op" and t.value == ",")):
-        if part:
-            _item(part, ctx, out, loose=False)
+    parts = [p for p in split(toks, top_level(toks, lambda t: t.kind == "op" and t.value == ",")) if p]
+    k = 0
+    while k < len(parts):
+        run = _sequence_run(parts, k)
+        before = len(out.names)
+        if run and (sequence(parts[k : k + run], ctx, out) or len(out.names) > before):
+            k += run  # `LIS($a_1, \ldots, a_n$)`: one parameter, the array a
+            continue
+        _item(parts[k], ctx, out, loose=False)
+        k += 1
     _derive_bounds(out)
     return out
+
+
+def _is_dots(part: list[Tok]) -> bool:
+    return len(part) == 1 and part[0].kind == "op" and part[0].value in ("...", "..")
+
+
+def _sequence_run(parts: list[list[Tok]], k: int) -> int:
+    """How many comma-separated items from k spell `x_1, \ldots, x_n` or `x_1, x_2, \ldots, x_n`
+    (0: none)."""
+    for width in (3, 4):
+        if k + width <= len(parts) and _is_dots(parts[k + width - 2]) \
+                and not any(_is_dots(p) for p in parts[k : k + width - 2]):
+            return width
+    return 0
 
 
 _ORDER_OPS = ("<=", "<", ">=", ">")
