@@ -133,3 +133,26 @@ def test_a_ctrl_c_the_loop_did_not_act_on_reaches_the_caller(acted):
         assert outer.pressed is not acted
         assert signal.getsignal(signal.SIGINT) == outer._handle
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_signal_during_the_final_evaluation_stops_it_and_resume_finishes(tmp_path, monkeypatch, sig):
+    """No step is in hand during the final evaluations: a signal stops them at once (they can take
+    long) instead of waiting for a step boundary that never comes; --resume evaluates."""
+    from qtk.errors import Preempted
+
+    full = train(tiny_config(), out_dir=str(tmp_path / "full"))
+    real = loop.Trainer._finish
+
+    def finish(self, elapsed):
+        os.kill(os.getpid(), sig)
+        return real(self, elapsed)
+
+    monkeypatch.setattr(loop.Trainer, "_finish", finish)
+    with pytest.raises(Preempted if sig == signal.SIGTERM else Interrupted, match="at step 20"):
+        train(tiny_config(), out_dir=str(tmp_path / "r"))
+    assert checkpoint.load(tmp_path / "r" / "last.safetensors").meta["step"] == 20
+    monkeypatch.undo()
+    resumed = train(tiny_config(), resume=str(tmp_path / "r"))
+    assert (resumed.steps, resumed.val_loss) == (20, full.val_loss)
+    assert losses(tmp_path / "r") == losses(tmp_path / "full")

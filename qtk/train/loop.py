@@ -32,7 +32,7 @@ from qtk.model import GPT
 from qtk.model.gpt import padded_vocab, weight_decay_split
 from qtk.train import dist, sharded, sizing, state
 from qtk.train.flops import flops_per_token
-from qtk.train.preempt import PreemptGuard, requeue
+from qtk.train.preempt import PreemptGuard, StopNow, requeue
 from qtk.train.schedule import lr_at
 from qtk.train.throughput import StepClock, active_non_embedding_params, device_peak
 
@@ -394,9 +394,23 @@ class Trainer:
             self.last_loss = dist.mean(self.dist, loss_t.item(), self.device)
         self.clock.window()
         elapsed = self.elapsed_before + time.perf_counter() - start
-        if not (t.eval_interval and self.step % t.eval_interval == 0 and val_loss is not None):
-            val_loss = self._periodic_eval(elapsed)
-        return self._finish(elapsed)
+        # no step in hand from here on: a signal stops the final evaluations themselves (they can be
+        # long), the checkpoint is saved, and --resume evaluates it
+        self.guard.at_once = True
+        try:
+            if self.guard.received or self.guard.ctrl_c.pressed:
+                raise StopNow
+            if not (t.eval_interval and self.step % t.eval_interval == 0 and val_loss is not None):
+                val_loss = self._periodic_eval(elapsed)
+            return self._finish(elapsed)
+        except (StopNow, KeyboardInterrupt):
+            self.guard.at_once = False  # a second signal must not break the save below
+            if self.guard.received:
+                self._preempted(elapsed)
+            self._interrupted(elapsed)
+            raise  # not reached: both raise
+        finally:
+            self.guard.at_once = False
 
     def _synced_loss(self, loss_t: torch.Tensor) -> float:
         loss = dist.mean(self.dist, loss_t.item(), self.device)

@@ -22,6 +22,11 @@ from typing import Any, Callable
 SIGNALS = (signal.SIGTERM, signal.SIGUSR1)
 
 
+class StopNow(BaseException):
+    """Raised by a preemption signal while the guard is `at_once` (no step in hand: the final
+    evaluation). A BaseException, like KeyboardInterrupt, so no `except Exception` swallows it."""
+
+
 class CtrlC:
     """Context manager holding SIGINT for the main thread: a first Ctrl-C sets `pressed` and tells
     `notice` what will happen; a second raises KeyboardInterrupt there and then.
@@ -32,7 +37,7 @@ class CtrlC:
 
     def __init__(self, notice: Callable[[str], None] | None = None,
                  what: str = "stopping at the end of this step") -> None:
-        self.pressed = self.acted = False
+        self.pressed = self.acted = self.at_once = False
         self.notice, self.what = notice, what
         self._old: Any = None
 
@@ -42,7 +47,8 @@ class CtrlC:
         return self
 
     def _handle(self, signum: int, frame: Any) -> None:
-        if self.pressed:
+        if self.pressed or self.at_once:
+            self.pressed = True
             raise KeyboardInterrupt
         self.pressed = True
         if self.notice:
@@ -59,12 +65,21 @@ class CtrlC:
 
 class PreemptGuard:
     """Context manager: while active, SIGTERM/SIGUSR1 set `received`, and a first Ctrl-C sets
-    `ctrl_c.pressed`, instead of ending the process."""
+    `ctrl_c.pressed`, instead of ending the process. While `at_once` is true (no step in hand),
+    they raise StopNow / KeyboardInterrupt there and then."""
 
     def __init__(self, notice: Callable[[str], None] | None = None) -> None:
         self.received: int | None = None
         self.ctrl_c = CtrlC(notice)
         self._old: dict[int, Any] = {}
+
+    @property
+    def at_once(self) -> bool:
+        return self.ctrl_c.at_once
+
+    @at_once.setter
+    def at_once(self, value: bool) -> None:
+        self.ctrl_c.at_once = value
 
     def __enter__(self) -> "PreemptGuard":
         # signal.signal works only in the main thread (a notebook's worker thread keeps the defaults)
@@ -77,6 +92,9 @@ class PreemptGuard:
     def _handle(self, signum: int, frame: Any) -> None:
         if self.received is None:
             self.received = signum
+        if self.at_once:
+            self.at_once = False
+            raise StopNow
 
     def __exit__(self, *exc: Any) -> None:
         for s, old in self._old.items():
