@@ -1606,3 +1606,22 @@ def test_header_parameter_written_as_a_sequence_is_one_array(params):
         \EndFunction"""))
     args = ([10, 9, 2, 5, 3, 7, 101, 18],) + ((0,) if "k" in params else ())
     assert f(*args) == 4
+
+
+def test_an_assigned_norm_is_a_variable_and_an_unassigned_one_is_computed():
+    f, result = _fn(_algo(r"""
+        \Function{Shrink}{$v, r$}
+        \State $\lVert v \rVert \gets \sqrt{\sum_{k} v_k^2}$
+        \For{$k = 1$ \textbf{to} $n$}
+          \State $v_k \gets v_k \cdot r / \lVert v \rVert$
+        \EndFor
+        \State \Return $v$
+        \EndFunction"""))
+    assert "norm_v" in result.python
+    # the norm is taken once, before the entries change: every entry is scaled by the same factor
+    assert f([3.0, 4.0], 10.0) == pytest.approx([6.0, 8.0])
+    g, _ = _fn(_algo(r"""
+        \Function{Length}{$u$}
+        \State \Return $\|u\|$
+        \EndFunction"""))
+    assert g([6.0, 8.0]) == pytest.approx(10.0)

@@ -324,10 +324,30 @@ def _norm(p: "Parser") -> ast.expr:
         v = P.binop(v, type(inner.op)(), ast.Name(id="_w", ctx=ast.Load()))
     else:
         gen_iter, target = inner, ast.Name(id="_v", ctx=ast.Store())
+    named = _named_norm(p, inner, kind)
+    if named is not None:
+        return named
     term = P.binop(v, ast.Mult(), v) if kind == 2 else P.call("abs", [v])
     gen = ast.GeneratorExp(elt=term, generators=[ast.comprehension(target=target, iter=gen_iter, ifs=[], is_async=0)])
     total = P.call("max" if kind == "inf" else "sum", [gen])
-    return P.call("math.sqrt", [total]) if kind == 2 else total
+    out = P.call("math.sqrt", [total]) if kind == 2 else total
+    return P.mark(out, norm_of=named_norm_key(inner, kind)) if isinstance(inner, ast.Name) else out
+
+
+def named_norm_key(inner: ast.Name, kind: int | str) -> tuple[str, str]:
+    """The key and Python name a norm of a plain variable gets when the pseudo-code assigns it
+    (`\\|g\\| \\gets ...` names a variable, as `norm_g`, rather than recomputing g's norm)."""
+    return f"{inner.id}/{kind}", f"norm_{inner.id}" if kind == 2 else f"norm{kind}_{inner.id}"
+
+
+def _named_norm(p: "Parser", inner: ast.expr, kind: int | str) -> ast.expr | None:
+    """The variable an assigned norm of a plain variable stands for (learned on the first pass)."""
+    if not isinstance(inner, ast.Name):
+        return None
+    key, ident = named_norm_key(inner, kind)
+    if p.ctx.named_norms.get(key) != ident:
+        return None
+    return P.name(ident)
 
 
 _OP_ATOMS = {

@@ -36,6 +36,7 @@ class Ctx:
     holds_collections: set[str] = field(default_factory=set)  # inputs described as lists of words, sets...
     element_names: dict[str, list[str]] = field(default_factory=dict)  # E -> [u, v, w] from `for (u, v, w) in E`
     nouns: dict[str, str] = field(default_factory=dict)  # `relevances` -> r, from `graded relevances $r_1, ..$`
+    named_norms: dict[str, str] = field(default_factory=dict)  # `\\|g\\| \\gets ...`: the norm's text -> norm_g
 
 
 def mark(node: ast.AST, **kw: Any) -> ast.AST:
@@ -363,6 +364,11 @@ def store(e: ast.expr, ctx: Ctx) -> ast.expr:
         return e
     if isinstance(e, (ast.Tuple, ast.List)):
         return ast.Tuple(elts=[store(x, ctx) for x in e.elts], ctx=ast.Store())
+    if meta(e, "norm_of") is not None:  # `\\|g\\| \\gets ...`: the norm is a variable of its own
+        key, ident = meta(e, "norm_of")
+        ctx.named_norms[key] = ident
+        ctx.known.add(ident)
+        return mark(ast.Name(id=ident, ctx=ast.Store()), raw=ident)
     fail(f"cannot assign to {ast.unparse(e)}")
 
 
