@@ -1625,3 +1625,22 @@ def test_an_assigned_norm_is_a_variable_and_an_unassigned_one_is_computed():
         \State \Return $\|u\|$
         \EndFunction"""))
     assert g([6.0, 8.0]) == pytest.approx(10.0)
+
+
+def test_a_loop_over_an_input_named_in_words_and_a_declared_map_output():
+    f, _ = _fn(_algo(r"""
+        \Require a sample given as a list of readings $r_1, \ldots, r_m$
+        \Ensure $T$, a map from each reading to how often it occurs
+        \State $T \gets$ empty dictionary
+        \ForAll{readings $x$ in the sample}
+          \If{$x \in T$} \State $T[x] \gets T[x] + 1$ \Else \State $T[x] \gets 1$ \EndIf
+        \EndFor""", "\\usepackage{algpseudocode}"))
+    assert f([5, 2, 5, 5]) == {5: 3, 2: 1}
+    g, _ = _fn(_algo(r"""
+        \Require a list of numbers $a_1, \ldots, a_n$
+        \Ensure $s$, the total
+        \State $s \gets 0$
+        \For{each item $y$ in the list}
+          \State $s \gets s + y$
+        \EndFor"""))
+    assert g([1, 2, 4]) == 7
