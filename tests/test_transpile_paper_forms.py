@@ -1644,3 +1644,21 @@ def test_a_loop_over_an_input_named_in_words_and_a_declared_map_output():
           \State $s \gets s + y$
         \EndFor"""))
     assert g([1, 2, 4]) == 7
+
+
+def test_an_array_never_created_is_shared_by_the_procedures_written_before_their_caller():
+    f, result = _fn(_algo(r"""
+        \Function{Root}{$a$}
+          \While{$link[a] \neq a$} \State $a \gets link[a]$ \EndWhile
+          \State \Return $a$
+        \EndFunction
+        \Procedure{Merge}{$a, b$}
+          \State $link[\Call{Root}{a}] \gets \Call{Root}{b}$
+        \EndProcedure
+        \Function{Groups}{$m$, $P$}
+          \For{$q \gets 0$ \textbf{to} $m - 1$} \State $link[q] \gets q$ \EndFor
+          \ForAll{$(a, b) \in P$} \State \Call{Merge}{$a, b$} \EndFor
+          \State \Return $|\{\Call{Root}{q} : q \in \{0, \ldots, m - 1\}\}|$
+        \EndFunction"""), "groups")
+    assert f(5, [(0, 1), (3, 4), (1, 0)]) == 3
+    assert f(4, []) == 4
