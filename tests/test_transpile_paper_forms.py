@@ -1662,3 +1662,18 @@ def test_an_array_never_created_is_shared_by_the_procedures_written_before_their
         \EndFunction"""), "groups")
     assert f(5, [(0, 1), (3, 4), (1, 0)]) == 3
     assert f(4, []) == 4
+
+
+def test_a_family_of_sets_indexed_by_a_loop_variable_has_sizes():
+    f, _ = _fn(_algo(r"""
+        \Require values $v_1, \dots, v_m$; number of buckets $b$
+        \For{$q = 1, \dots, b$} \State $B_q \gets \emptyset$ \EndFor
+        \For{$i = 1, \dots, m$}
+          \State $B_{v_i \bmod b + 1} \gets B_{v_i \bmod b + 1} \cup \{v_i\}$
+        \EndFor
+        \State $z \gets 0$
+        \For{$q = 1, \dots, b$}
+          \If{$|B_q| > z$} \State $z \gets |B_q|$ \EndIf
+        \EndFor
+        \State \Return $z$"""))
+    assert f([1, 4, 7, 2, 10, 3], 3) == 4  # 1, 4, 7, 10 leave remainder 1

@@ -256,7 +256,7 @@ def size_or_abs(inner: ast.expr, ctx: P.Ctx) -> ast.expr:
         root = inner.value
         while isinstance(root, ast.Subscript):
             root = root.value
-        listy = isinstance(root, ast.Name) and len(root.id) > 1
+        listy = isinstance(root, ast.Name) and (len(root.id) > 1 or root.id in ctx.set_families)
         return P.call("len" if listy else "abs", [inner])
     if isinstance(inner, (ast.Attribute, ast.Set, ast.List, ast.SetComp, ast.ListComp)) or P.is_empty_set(inner) \
             or P.meta(inner, "set_of") or P.meta(inner, "set_op"):
@@ -501,17 +501,11 @@ def _positions(target: ast.expr, body: ast.expr) -> ast.expr:
     """`\\arg\\min_{v : P(v)} key[v]`: v runs over the positions of key (numbered as the
     algorithm numbers them; the index-base pass fixes the start)."""
     arrays = [n.value for n in ast.walk(body) if isinstance(n, ast.Subscript) and isinstance(target, ast.Name)
-              and isinstance(n.slice, ast.Name) and n.slice.id == target.id and _root_of(n.value) is not None]
+              and isinstance(n.slice, ast.Name) and n.slice.id == target.id and P.root_name(n.value) is not None]
     if arrays:  # `\\arg\\min_i |x_i - q|`: i runs over the positions of x (of the row Q[s] for Q[s][a])
         size = P.call("len", [copy.deepcopy(arrays[0])])
-        return P.mark(P.call("range", [size]), positions_of=_root_of(arrays[0]))
+        return P.mark(P.call("range", [size]), positions_of=P.root_name(arrays[0]))
     P.fail("cannot tell what this operator ranges over")
-
-
-def _root_of(e: ast.expr) -> str | None:
-    while isinstance(e, ast.Subscript):
-        e = e.value
-    return e.id if isinstance(e, ast.Name) else None
 
 
 def _mathfn(p: "Parser", fn: str) -> ast.expr:

@@ -25,6 +25,7 @@ class Ctx:
     collecting: bool = False  # first pass: learn names, accept anything that parses
     unknown_calls: set[str] = field(default_factory=set)
     sets: set[str] = field(default_factory=set)  # variables created as sets (add, not append)
+    set_families: set[str] = field(default_factory=set)  # S with S_j \\gets \\emptyset: |S_j| is a size
     allocated: set[str] = field(default_factory=set)  # arrays created by `C[0..k] = 0`
     layered: set[str] = field(default_factory=set)  # assigned with a superscript: D^{0} <- W
     callables: set[str] = field(default_factory=set)  # inputs declared as functions (gradient g)
@@ -352,6 +353,13 @@ def _linear(e: ast.expr) -> dict[str, int] | None:
             out[k] = out.get(k, 0) + sign * c
         return out
     return None
+
+
+def root_name(e: ast.expr) -> str | None:
+    """The array a (possibly nested) subscript indexes: S for S[j], W for W[u][v]."""
+    while isinstance(e, ast.Subscript):
+        e = e.value
+    return e.id if isinstance(e, ast.Name) else None
 
 
 def store(e: ast.expr, ctx: Ctx) -> ast.expr:
