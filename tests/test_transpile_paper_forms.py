@@ -1677,3 +1677,17 @@ def test_a_family_of_sets_indexed_by_a_loop_variable_has_sizes():
         \EndFor
         \State \Return $z$"""))
     assert f([1, 4, 7, 2, 10, 3], 3) == 4  # 1, 4, 7, 10 leave remainder 1
+
+
+def test_best_index_restricted_by_a_trailing_condition():
+    f, _ = _fn(_algo(r"""
+        \Function{Cheapest}{$c, m$}
+        \State $T \gets$ an array of $|c|$ zeros
+        \For{$q \gets 1$ \textbf{to} $m$}
+          \State $t \gets$ the index of the smallest $c_v$ with $T_v = 0$
+          \State $T_t \gets q$
+        \EndFor
+        \State \Return $T$
+        \EndFunction"""))
+    # each round marks the cheapest entry not yet marked, with the round's number
+    assert f([5, 1, 4, 2], 3) == [0, 1, 3, 2]
