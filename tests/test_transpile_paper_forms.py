@@ -1606,3 +1606,88 @@ def test_header_parameter_written_as_a_sequence_is_one_array(params):
         \EndFunction"""))
     args = ([10, 9, 2, 5, 3, 7, 101, 18],) + ((0,) if "k" in params else ())
     assert f(*args) == 4
+
+
+def test_an_assigned_norm_is_a_variable_and_an_unassigned_one_is_computed():
+    f, result = _fn(_algo(r"""
+        \Function{Shrink}{$v, r$}
+        \State $\lVert v \rVert \gets \sqrt{\sum_{k} v_k^2}$
+        \For{$k = 1$ \textbf{to} $n$}
+          \State $v_k \gets v_k \cdot r / \lVert v \rVert$
+        \EndFor
+        \State \Return $v$
+        \EndFunction"""))
+    assert "norm_v" in result.python
+    # the norm is taken once, before the entries change: every entry is scaled by the same factor
+    assert f([3.0, 4.0], 10.0) == pytest.approx([6.0, 8.0])
+    g, _ = _fn(_algo(r"""
+        \Function{Length}{$u$}
+        \State \Return $\|u\|$
+        \EndFunction"""))
+    assert g([6.0, 8.0]) == pytest.approx(10.0)
+
+
+def test_a_loop_over_an_input_named_in_words_and_a_declared_map_output():
+    f, _ = _fn(_algo(r"""
+        \Require a sample given as a list of readings $r_1, \ldots, r_m$
+        \Ensure $T$, a map from each reading to how often it occurs
+        \State $T \gets$ empty dictionary
+        \ForAll{readings $x$ in the sample}
+          \If{$x \in T$} \State $T[x] \gets T[x] + 1$ \Else \State $T[x] \gets 1$ \EndIf
+        \EndFor""", "\\usepackage{algpseudocode}"))
+    assert f([5, 2, 5, 5]) == {5: 3, 2: 1}
+    g, _ = _fn(_algo(r"""
+        \Require a list of numbers $a_1, \ldots, a_n$
+        \Ensure $s$, the total
+        \State $s \gets 0$
+        \For{each item $y$ in the list}
+          \State $s \gets s + y$
+        \EndFor"""))
+    assert g([1, 2, 4]) == 7
+
+
+def test_an_array_never_created_is_shared_by_the_procedures_written_before_their_caller():
+    f, result = _fn(_algo(r"""
+        \Function{Root}{$a$}
+          \While{$link[a] \neq a$} \State $a \gets link[a]$ \EndWhile
+          \State \Return $a$
+        \EndFunction
+        \Procedure{Merge}{$a, b$}
+          \State $link[\Call{Root}{a}] \gets \Call{Root}{b}$
+        \EndProcedure
+        \Function{Groups}{$m$, $P$}
+          \For{$q \gets 0$ \textbf{to} $m - 1$} \State $link[q] \gets q$ \EndFor
+          \ForAll{$(a, b) \in P$} \State \Call{Merge}{$a, b$} \EndFor
+          \State \Return $|\{\Call{Root}{q} : q \in \{0, \ldots, m - 1\}\}|$
+        \EndFunction"""), "groups")
+    assert f(5, [(0, 1), (3, 4), (1, 0)]) == 3
+    assert f(4, []) == 4
+
+
+def test_a_family_of_sets_indexed_by_a_loop_variable_has_sizes():
+    f, _ = _fn(_algo(r"""
+        \Require values $v_1, \dots, v_m$; number of buckets $b$
+        \For{$q = 1, \dots, b$} \State $B_q \gets \emptyset$ \EndFor
+        \For{$i = 1, \dots, m$}
+          \State $B_{v_i \bmod b + 1} \gets B_{v_i \bmod b + 1} \cup \{v_i\}$
+        \EndFor
+        \State $z \gets 0$
+        \For{$q = 1, \dots, b$}
+          \If{$|B_q| > z$} \State $z \gets |B_q|$ \EndIf
+        \EndFor
+        \State \Return $z$"""))
+    assert f([1, 4, 7, 2, 10, 3], 3) == 4  # 1, 4, 7, 10 leave remainder 1
+
+
+def test_best_index_restricted_by_a_trailing_condition():
+    f, _ = _fn(_algo(r"""
+        \Function{Cheapest}{$c, m$}
+        \State $T \gets$ an array of $|c|$ zeros
+        \For{$q \gets 1$ \textbf{to} $m$}
+          \State $t \gets$ the index of the smallest $c_v$ with $T_v = 0$
+          \State $T_t \gets q$
+        \EndFor
+        \State \Return $T$
+        \EndFunction"""))
+    # each round marks the cheapest entry not yet marked, with the round's number
+    assert f([5, 1, 4, 2], 3) == [0, 1, 3, 2]

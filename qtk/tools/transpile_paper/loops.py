@@ -67,7 +67,7 @@ def for_tokens(toks: list[Tok], ctx: P.Ctx) -> ast.For:
             ctx.collections.add(target.id)  # `each string $s$ in $S$`: |s| is its length
         after = toks[member[0] + 1 :]
         dots = top_level(after, lambda t: t.kind == "op" and t.value in ("..", "..."))
-        iterable = _counted(after, ctx) if dots else parse_all(after, ctx)  # i in 1..n
+        iterable = _counted(after, ctx) if dots else _named_input(after, ctx) or parse_all(after, ctx)  # i in 1..n
         iterable = P.index_set(iterable)  # x \\in [n] = {1, ..., n}
         if isinstance(iterable, ast.Tuple) and any(isinstance(x, (ast.Compare, ast.BoolOp)) for x in iterable.elts):
             raise Untranslatable("a loop over a set given by a condition")  # i \\in N, i \\le n
@@ -86,6 +86,19 @@ def for_tokens(toks: list[Tok], ctx: P.Ctx) -> ast.For:
     else:
         raise Untranslatable("a loop header needs `i \\gets a \\To b` or `x \\in S`")
     return ast.For(target=target, iter=iterable, body=[], orelse=[])
+
+
+def _named_input(after: list[Tok], ctx: P.Ctx) -> ast.expr | None:
+    """`in the corpus`, `in the list`: the input the inputs' description named with that noun
+    (`a corpus given as a list of tokens $w_1, \\ldots, w_N$`), when the words name nothing else."""
+    words = [t.value.lower() for t in after]
+    if not words or any(t.math or t.kind not in ("name", "kw") for t in after):
+        return None
+    while len(words) > 1 and words[0] in ("the", "given", "input", "whole"):
+        words = words[1:]
+    if len(words) != 1 or words[0] not in ctx.nouns:
+        return None
+    return P.name(ctx.nouns[words[0]])
 
 
 _ORDER = re.compile(r"^,? ?(?:(?:taken |visited )?(?:from (?:left to right|right to left|first to last)"

@@ -256,7 +256,7 @@ def size_or_abs(inner: ast.expr, ctx: P.Ctx) -> ast.expr:
         root = inner.value
         while isinstance(root, ast.Subscript):
             root = root.value
-        listy = isinstance(root, ast.Name) and len(root.id) > 1
+        listy = isinstance(root, ast.Name) and (len(root.id) > 1 or root.id in ctx.set_families)
         return P.call("len" if listy else "abs", [inner])
     if isinstance(inner, (ast.Attribute, ast.Set, ast.List, ast.SetComp, ast.ListComp)) or P.is_empty_set(inner) \
             or P.meta(inner, "set_of") or P.meta(inner, "set_op"):
@@ -324,10 +324,30 @@ def _norm(p: "Parser") -> ast.expr:
         v = P.binop(v, type(inner.op)(), ast.Name(id="_w", ctx=ast.Load()))
     else:
         gen_iter, target = inner, ast.Name(id="_v", ctx=ast.Store())
+    named = _named_norm(p, inner, kind)
+    if named is not None:
+        return named
     term = P.binop(v, ast.Mult(), v) if kind == 2 else P.call("abs", [v])
     gen = ast.GeneratorExp(elt=term, generators=[ast.comprehension(target=target, iter=gen_iter, ifs=[], is_async=0)])
     total = P.call("max" if kind == "inf" else "sum", [gen])
-    return P.call("math.sqrt", [total]) if kind == 2 else total
+    out = P.call("math.sqrt", [total]) if kind == 2 else total
+    return P.mark(out, norm_of=named_norm_key(inner, kind)) if isinstance(inner, ast.Name) else out
+
+
+def named_norm_key(inner: ast.Name, kind: int | str) -> tuple[str, str]:
+    """The key and Python name a norm of a plain variable gets when the pseudo-code assigns it
+    (`\\|g\\| \\gets ...` names a variable, as `norm_g`, rather than recomputing g's norm)."""
+    return f"{inner.id}/{kind}", f"norm_{inner.id}" if kind == 2 else f"norm{kind}_{inner.id}"
+
+
+def _named_norm(p: "Parser", inner: ast.expr, kind: int | str) -> ast.expr | None:
+    """The variable an assigned norm of a plain variable stands for (learned on the first pass)."""
+    if not isinstance(inner, ast.Name):
+        return None
+    key, ident = named_norm_key(inner, kind)
+    if p.ctx.named_norms.get(key) != ident:
+        return None
+    return P.name(ident)
 
 
 _OP_ATOMS = {
@@ -481,17 +501,11 @@ def _positions(target: ast.expr, body: ast.expr) -> ast.expr:
     """`\\arg\\min_{v : P(v)} key[v]`: v runs over the positions of key (numbered as the
     algorithm numbers them; the index-base pass fixes the start)."""
     arrays = [n.value for n in ast.walk(body) if isinstance(n, ast.Subscript) and isinstance(target, ast.Name)
-              and isinstance(n.slice, ast.Name) and n.slice.id == target.id and _root_of(n.value) is not None]
+              and isinstance(n.slice, ast.Name) and n.slice.id == target.id and P.root_name(n.value) is not None]
     if arrays:  # `\\arg\\min_i |x_i - q|`: i runs over the positions of x (of the row Q[s] for Q[s][a])
         size = P.call("len", [copy.deepcopy(arrays[0])])
-        return P.mark(P.call("range", [size]), positions_of=_root_of(arrays[0]))
+        return P.mark(P.call("range", [size]), positions_of=P.root_name(arrays[0]))
     P.fail("cannot tell what this operator ranges over")
-
-
-def _root_of(e: ast.expr) -> str | None:
-    while isinstance(e, ast.Subscript):
-        e = e.value
-    return e.id if isinstance(e, ast.Name) else None
 
 
 def _mathfn(p: "Parser", fn: str) -> ast.expr:

@@ -142,6 +142,10 @@ def io_params(text: str, ctx: P.Ctx, out: Params) -> Params:
             continue
         if words and seg and seg[0].kind == "name" and words[-1].kind == "name" and not words[-1].math:
             ctx.nouns.setdefault(words[-1].value.lower(), ident(seg[0]))  # `relevances $r_1, ..$`: "the relevances"
+            for art, noun in zip(words, words[1:]):  # `a corpus given as a list of tokens $w_1, ..$`: "the corpus"
+                if art.value.lower() in ("a", "an", "the") and noun.kind in ("name", "kw") and not noun.math \
+                        and noun.value.lower() not in ("of", "and", "or", "to", "for", "new", "given"):
+                    ctx.nouns.setdefault(noun.value.lower(), ident(seg[0]))
         nxt_words = [w.value.lower() for w in segments[k + 1][0]] if k + 1 < len(segments) else []
         if last_collection and [w.value.lower() for w in words][-2:] in (["indexed", "from"], ["numbered", "from"]) \
                 and nxt_words in (["to"], ["through"]):

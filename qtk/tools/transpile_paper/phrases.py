@@ -391,8 +391,17 @@ def _containing(s, ctx) -> ast.expr:
 def _best_element(s, ctx) -> ast.expr:
     """`the unvisited vertex with the smallest $d[u]$`, `the vertex $u$ in $Q$ with minimum $d[u]$`:
     min/max over the candidates (the set named, else the key array's positions), skipping those an
-    `un-` word rules out when the algorithm has that array (`visited`)."""
-    key = parse_all(s["key"], ctx)
+    `un-` word rules out when the algorithm has that array (`visited`) or a trailing condition
+    (`with $M_i = 0$`) rules out."""
+    # `the index of the largest $s_i$`: i is bound by the phrase, so s_i is an entry of s, not a label
+    bound = {t.value for k, t in enumerate(s["key"][2:], 2) if t.kind == "name" and len(t.value) == 1
+             and s["key"][k - 1].value == "_" and s["key"][k - 2].kind == "name"} - ctx.known
+    ctx.known |= bound
+    try:
+        key = parse_all(s["key"], ctx)
+        cond = parse_all(s["cond"], ctx) if s.get("cond") else None
+    finally:
+        ctx.known -= bound
     var = next((n.slice.id for n in ast.walk(key) if isinstance(n, ast.Subscript) and isinstance(n.slice, ast.Name)),
                None)
     if var is None:
@@ -407,7 +416,7 @@ def _best_element(s, ctx) -> ast.expr:
         candidates = P.mark(P.call("range", [P.call("len", [copy.deepcopy(arr)])]),
                             positions_of=root.id if isinstance(root, ast.Name) else None)
     adj = (s.get("adj") or "").strip()
-    ifs = []
+    ifs = [cond] if cond is not None else []  # `the index of the largest $s_i$ with $M_i = 0$`
     if adj.startswith("un") and adj[2:] in ctx.known | ctx.collections:  # unvisited -> not visited[u]
         flag = P.mark(ast.Subscript(value=ast.Name(id=adj[2:], ctx=ast.Load()), slice=ast.Name(id=var, ctx=ast.Load()),
                                     ctx=ast.Load()), index=True)
@@ -530,7 +539,8 @@ VALUES: list[Phrase] = [
     Phrase("best element", _re(r"the (?:(?P<adj>[a-z-]+) )?(?:vertex|node|element|item|index|position|point)"
                                r"(?: {x})?(?: (?:in|of|from) {coll})? (?:with|having|of) (?:the )?"
                                r"(?P<which>smallest|minimum|minimal|least|lowest|largest|maximum|highest|greatest)"
-                               r"(?: value of| value)? {key}"), _best_element),
+                               r"(?: value of| value)? {key}(?:,? (?:with|where|such that|for which) {cond})?"),
+           _best_element),
     Phrase("collection containing", _re(r"ART (?P<kind>queue|stack|list|set|array|sequence) (?:containing|holding|with)"
                                         r"(?: only)? (?P<rest>\$\d+(?:,? (?:and )?\$\d+)*)"), _containing),
     Phrase("priority queue of", _re(r"ART (?:min-priority|min priority|priority|min-heap|min heap|heap) queue"

@@ -25,6 +25,7 @@ class Ctx:
     collecting: bool = False  # first pass: learn names, accept anything that parses
     unknown_calls: set[str] = field(default_factory=set)
     sets: set[str] = field(default_factory=set)  # variables created as sets (add, not append)
+    set_families: set[str] = field(default_factory=set)  # S with S_j \\gets \\emptyset: |S_j| is a size
     allocated: set[str] = field(default_factory=set)  # arrays created by `C[0..k] = 0`
     layered: set[str] = field(default_factory=set)  # assigned with a superscript: D^{0} <- W
     callables: set[str] = field(default_factory=set)  # inputs declared as functions (gradient g)
@@ -36,6 +37,7 @@ class Ctx:
     holds_collections: set[str] = field(default_factory=set)  # inputs described as lists of words, sets...
     element_names: dict[str, list[str]] = field(default_factory=dict)  # E -> [u, v, w] from `for (u, v, w) in E`
     nouns: dict[str, str] = field(default_factory=dict)  # `relevances` -> r, from `graded relevances $r_1, ..$`
+    named_norms: dict[str, str] = field(default_factory=dict)  # `\\|g\\| \\gets ...`: the norm's text -> norm_g
 
 
 def mark(node: ast.AST, **kw: Any) -> ast.AST:
@@ -353,6 +355,13 @@ def _linear(e: ast.expr) -> dict[str, int] | None:
     return None
 
 
+def root_name(e: ast.expr) -> str | None:
+    """The array a (possibly nested) subscript indexes: S for S[j], W for W[u][v]."""
+    while isinstance(e, ast.Subscript):
+        e = e.value
+    return e.id if isinstance(e, ast.Name) else None
+
+
 def store(e: ast.expr, ctx: Ctx) -> ast.expr:
     """Turn a parsed expression into an assignment target (names become known variables)."""
     if isinstance(e, ast.Name):
@@ -363,6 +372,11 @@ def store(e: ast.expr, ctx: Ctx) -> ast.expr:
         return e
     if isinstance(e, (ast.Tuple, ast.List)):
         return ast.Tuple(elts=[store(x, ctx) for x in e.elts], ctx=ast.Store())
+    if meta(e, "norm_of") is not None:  # `\\|g\\| \\gets ...`: the norm is a variable of its own
+        key, ident = meta(e, "norm_of")
+        ctx.named_norms[key] = ident
+        ctx.known.add(ident)
+        return mark(ast.Name(id=ident, ctx=ast.Store()), raw=ident)
     fail(f"cannot assign to {ast.unparse(e)}")
 
 

@@ -181,16 +181,10 @@ def loop_sizes(body: list[ast.stmt], free: list[str], inputs: set[str]) -> list[
         if not (isinstance(size, ast.Name) and size.id in free and size.id not in found):
             continue
         indexed = [_sized_part(n) for n in _walk(node.body) if isinstance(n, ast.Subscript)
-                   and _root_name(n) in inputs and isinstance(n.slice, ast.Name) and n.slice.id == node.target.id]
+                   and P.root_name(n) in inputs and isinstance(n.slice, ast.Name) and n.slice.id == node.target.id]
         if indexed:  # u[i]: len(u); W[u][v]: v runs over a row, len(W[0])
             found[size.id] = P.call("len", [indexed[0]])
     return list(found.items())
-
-
-def _root_name(e: ast.expr) -> str | None:
-    while isinstance(e, ast.Subscript):
-        e = e.value
-    return e.id if isinstance(e, ast.Name) else None
 
 
 def _sized_part(sub: ast.Subscript) -> ast.expr:

@@ -1,7 +1,8 @@
 """Procedures that share their caller's variables: `\\Procedure{Visit}{$u$}` reading `G` and
 writing `visited[u]`, both of which only `Components` defines, is a helper of Components, as in
 the textbooks' DFS. Such a helper is emitted inside its caller (a closure), so it sees the
-caller's variables; the names it assigns whole get a `nonlocal` line.
+caller's variables; the names it assigns whole get a `nonlocal` line. Where the helper is
+written (before its caller, as union-find's `Find`, or after) does not matter.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ def nest_helpers(built: Built) -> Built:
         changed = True
         while changed:
             changed = False
-            for fn, res in built[1:]:
+            for fn, res in built:
                 if any(f is fn for f, _ in out) and _nest(fn, res, out, placeholders):
                     out = [(f, r) for f, r in out if f is not fn]
                     changed = True

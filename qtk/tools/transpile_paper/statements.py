@@ -275,6 +275,7 @@ def _assign(parts: list[list[Tok]], ctx: P.Ctx) -> ast.stmt:
             isinstance(value, ast.Call) and \
             isinstance(value.func, ast.Name) and value.func.id == "set":
         ctx.sets.update(t.id for t in targets if isinstance(t, ast.Name))
+        ctx.set_families.update(P.root_name(t) for t in targets if isinstance(t, ast.Subscript) and P.root_name(t))
     return ast.Assign(targets=[store(t, ctx) for t in targets], value=value)
 
 
