@@ -136,15 +136,17 @@ class GPT(nn.Module):
                     layers[(i, role)] = st
         return DecodeState(layers, batch)
 
-    def new_stream(self, batch: int, device: torch.device | str = "cpu") -> StreamState | None:
+    def new_stream(self, batch: int, device: torch.device | str = "cpu", index: dict | None = None
+                   ) -> StreamState | None:
         """Each component's stream state (what one segment of a long text leaves for the next,
-        per row), or None when no component keeps one."""
+        per row), or None when no component keeps one. `index`: retrieval settings to change
+        for this stream (e.g. {"backend": "exact"}), passed to every component that keeps one."""
         layers = {}
         for i, block in enumerate(self.blocks):
             for role, m in block.parts():
                 make = getattr(m, "new_stream", None)
                 if make is not None:
-                    layers[(i, role)] = make(batch, device)
+                    layers[(i, role)] = make(batch, device, index) if index else make(batch, device)
         return StreamState(layers, batch) if layers else None
 
     @property
