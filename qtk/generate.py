@@ -231,16 +231,17 @@ def generate(model: torch.nn.Module, tok: Tokenizer, prompt: bytes, s: Sampling,
 def run(path: str | Path | None, prompt: str, s: Sampling, *, n: int = 1, onnx: str | Path | None = None,
         device: str = "auto", config_file: str | Path | None = None, compile: bool = False,
         on_text: Callable[[int, str], None] | None = None, notice: Callable[[str], None] | None = None,
-        chat: bool = False) -> dict:
+        chat: bool = False, memory: str | Path | None = None) -> dict:
     """`qtk generate`: `n` continuations of `prompt` from a checkpoint (file or run directory; the
     decode weight layout) or from an exported model (`onnx`, run by ONNX Runtime with the
-    tokenizer and config beside it). notice(line) says which ONNX Runtime provider runs it."""
+    tokenizer and config beside it). notice(line) says which ONNX Runtime provider runs it.
+    `memory`: a corpus memory built by this checkpoint (qtk.memory.corpus) for its kNN layer."""
     if s.temperature == 0 and n > 1:
         raise UsageError("-n > 1 with --temperature 0 would print the same greedy text several times")
     if (path is None) == (onnx is None):
         raise UsageError("give a checkpoint PATH or --onnx FILE (one of them)")
-    if compile and onnx is not None:
-        raise UsageError("--compile applies to torch checkpoints, not --onnx")
+    if (compile or memory) and onnx is not None:
+        raise UsageError("--compile and --memory apply to torch checkpoints, not --onnx")
     if onnx is not None:
         from qtk.export import runtime
 
@@ -254,4 +255,8 @@ def run(path: str | Path | None, prompt: str, s: Sampling, *, n: int = 1, onnx: 
 
     # the (in, out) weight layout is the faster one for one-token steps; generation only
     ck, model, dev = load_model(path, config_file=config_file, device=device, layout="decode")
+    if memory is not None:
+        from qtk.memory.corpus import attach
+
+        attach(model, memory, ck.path)
     return generate(model, ck.tokenizer, prompt.encode("utf-8"), s, n, dev, on_text, compile, chat)

@@ -26,6 +26,8 @@ def command(
     device: str = common.device_option(),
     no_memory: bool = typer.Option(False, "--no-memory", help="Score a kNN-memory model without its memory (the "
                                    "same weights on the same segments: the memory-off baseline)."),
+    memory: Optional[Path] = typer.Option(None, "--memory", help="Corpus memory built by this checkpoint (qtk "
+                                          "build-memory) that its kNN layer also searches."),
     sets: Optional[List[str]] = common.sets_option("Override data.* (e.g. data.passkey.distances=64k) or the "
                                                    "memory's search-time settings (model.knn.backend=exact, "
                                                    "model.knn.ef=256, ...)."),
@@ -37,6 +39,7 @@ def command(
     results = [evaluate_checkpoint(str(p), data, config_file=str(config_file) if config_file else None,
                                    stride=stride, batch_size=batch_size, device=device,
                                    sets=common.parse_sets(sets), memory=not no_memory,
+                                   corpus=str(memory) if memory else None,
                                    notice=lambda msg: common.err_console().print(f"note: {msg}")) for p in paths]
     if json_out:
         common.print_json(results[0] if len(results) == 1 else results)

@@ -239,10 +239,11 @@ def evaluate_checkpoint(path: str, data: str | None = None, *, config_file: str 
                         stride: int | None = None, batch_size: int | None = None, device: str = "auto",
                         progress: Callable[[int, int], None] | None = None,
                         notice: Callable[[str], None] | None = None, sets: list[tuple[str, str]] | None = None,
-                        memory: bool = True) -> dict:
+                        memory: bool = True, corpus: str | None = None) -> dict:
     """Load a checkpoint (file or run directory) and score it on held-out text. batch_size None:
     as many windows per forward as fit in memory (at most 32). `sets`: see `overrides`;
-    `memory` False scores a kNN-memory model without its memory."""
+    `memory` False scores a kNN-memory model without its memory; `corpus`: a corpus memory built
+    by this checkpoint (qtk.memory.corpus) that its kNN layer also searches."""
     from qtk.train.sizing import eval_batch
     from qtk.data.passkey import PasskeyStream
     from qtk.data.prepare import eval_stream
@@ -251,6 +252,10 @@ def evaluate_checkpoint(path: str, data: str | None = None, *, config_file: str 
 
     ck, model, dev = load_model(path, config_file=config_file, device=device)
     index = overrides(ck.cfg, sets or [])
+    if corpus is not None:
+        from qtk.memory.corpus import attach
+
+        attach(model, corpus, ck.path)
     stream, source = eval_stream(data, ck.cfg.data, ck.tokenizer)
     if isinstance(stream, PasskeyStream):
         from qtk.eval.passkey import evaluate_passkey

@@ -50,8 +50,11 @@ class KNNStream(LayerState):
     of the items an exact search would have returned (`watched`: per row, lists of
     (marked, H, k') tensors)."""
 
-    def __init__(self, batch: int, dim: int, settings, device: torch.device | str) -> None:
+    def __init__(self, batch: int, dim: int, settings, device: torch.device | str,
+                 corpus: Memory | None = None) -> None:
         self.mems = [Memory(dim, dim, settings, device, key="model.knn") for _ in range(batch)]
+        self.corpus = corpus  # a read-only corpus memory every row also searches (qtk.memory.corpus)
+        self.sink: Memory | None = None  # when set, every added item is also added here (building a corpus)
         self.doc = [0] * batch
         self.seen = [0] * batch
         self.length = 0
@@ -80,14 +83,16 @@ class KNNStream(LayerState):
         T = k.shape[1]
         for b, mem in enumerate(self.mems):
             n_new = int(docs[b, -1])
+            pos = torch.arange(self.seen[b], self.seen[b] + T)
+            doc_ids = self.doc[b] + docs[b].cpu()
+            if self.sink is not None:  # building a corpus memory: every document's items
+                self.sink.add(k[b], v[b], pos, doc_ids)
             first = 0
             if n_new:
                 mem.clear()
                 self.doc[b] += n_new
                 first = int((docs[b] == n_new).nonzero()[0])
-            pos = torch.arange(self.seen[b] + first, self.seen[b] + T)
-            self.timed("add", T - first, mem.add, k[b, first:], v[b, first:], pos,
-                       torch.full((T - first,), self.doc[b], dtype=torch.long))
+            self.timed("add", T - first, mem.add, k[b, first:], v[b, first:], pos[first:], doc_ids[first:])
             self.seen[b] += T
 
     def defer(self, k: torch.Tensor, v: torch.Tensor) -> None:
@@ -127,10 +132,12 @@ class KNNMemory(nn.Module):
         self.proj.residual_out = True  # scaled init
         self.log_temp = nn.Parameter(torch.full((self.n_head,), math.log(s.init_temperature)))
         self.gate = nn.Parameter(torch.zeros(self.n_head)) if s.combine == "gate" else None
+        self.corpus: Memory | None = None  # attached by qtk.memory.corpus.attach: searched by every stream row
 
     def new_stream(self, batch: int, device: torch.device | str, index: dict | None = None) -> KNNStream:
         """`index`: search-time settings to change for this stream (backend, ef, threads, ...)."""
-        return KNNStream(batch, self.head_dim, dataclasses.replace(self.s, **index) if index else self.s, device)
+        return KNNStream(batch, self.head_dim, dataclasses.replace(self.s, **index) if index else self.s, device,
+                         self.corpus)
 
     def new_state(self, batch: int, device: torch.device | str, dtype: torch.dtype) -> KVState:
         return KVState(batch, 1, self.head_dim, self.max_context, device, dtype)
@@ -146,21 +153,39 @@ class KNNMemory(nn.Module):
         values = q.new_zeros(B, H * T, K, hs)
         valid = torch.zeros(B, H * T, K, dtype=torch.bool, device=q.device)
         flat = q.detach().reshape(B, H * T, hs)
+        own = torch.zeros(B, H * T, K, dtype=torch.bool, device=q.device)  # an item of the row's own memory
         for b, mem in enumerate(stream.mems):
-            if len(mem) == 0:
+            found = [(self._search(stream, m, flat[b], b, H), m is mem)
+                     for m in (stream.corpus, mem) if m is not None and len(m)]
+            if not found:
                 continue
-            _, rows = stream.timed("search", H * T, mem.search, flat[b], K)  # (H*T, k')
-            n = rows.shape[1]
-            if stream.watch is not None and stream.watch[b].any():
-                picked = stream.watch[b].repeat(H)  # (H*T,), head-major like flat
-                _, best = exact.search(mem.keys, flat[b][picked].float(), K)
-                per_query = lambda r: mem.positions[r].view(H, -1, r.shape[1]).transpose(0, 1)  # noqa: E731
-                stream.watched[b].append((per_query(rows[picked]), per_query(best)))
-            keys[b, :, :n] = mem.keys[rows].to(q.dtype)
-            values[b, :, :n] = mem.values[rows].to(q.dtype)
+            sc, rk, rv = (torch.cat([f[0][i] for f in found], dim=1) for i in range(3))
+            mine = torch.cat([torch.full(f[0][0].shape, f[1], dtype=torch.bool, device=q.device) for f in found], dim=1)
+            if len(found) > 1:  # the corpus memory's and the row's: the best k of both
+                sc, top = sc.topk(min(K, sc.shape[1]), dim=1)
+                rk, rv = (t.gather(1, top[..., None].expand(-1, -1, hs)) for t in (rk, rv))
+                mine = mine.gather(1, top)
+            n = rk.shape[1]
+            keys[b, :, :n] = rk.to(q.dtype)
+            values[b, :, :n] = rv.to(q.dtype)
             valid[b, :, :n] = True
-        same_doc = (docs == 0)[:, None, :, None]  # (B, 1, T, 1): still the document the memory holds
-        return keys.view(B, H, T, K, hs), values.view(B, H, T, K, hs), valid.view(B, H, T, K) & same_doc
+            own[b, :, :n] = mine
+        # a query of a document that started in this segment sees no item of the row's old one
+        same_doc = (docs == 0)[:, None, :, None]  # (B, 1, T, 1)
+        valid = valid.view(B, H, T, K) & (same_doc | ~own.view(B, H, T, K))
+        return keys.view(B, H, T, K, hs), values.view(B, H, T, K, hs), valid
+
+    def _search(self, stream: KNNStream, mem: Memory, queries: torch.Tensor, b: int, H: int
+                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Scores, keys and values (m, k', ...) of the top k items of `mem` for queries (m, hs)."""
+        K = self.s.k
+        scores, rows = stream.timed("search", queries.shape[0], mem.search, queries, K)
+        if stream.watch is not None and stream.watch[b].any() and mem is stream.mems[b]:
+            picked = stream.watch[b].repeat(H)  # (H*T,), head-major like the queries
+            _, best = exact.search(mem.keys, queries[picked].float(), K)
+            per_query = lambda r: mem.positions[r].view(H, -1, r.shape[1]).transpose(0, 1)  # noqa: E731
+            stream.watched[b].append((per_query(rows[picked]), per_query(best)))
+        return scores.to(queries.device), mem.keys[rows], mem.values[rows]
 
     def local_mask(self, ctx: Context, docs: torch.Tensor, T: int, L: int, state) -> torch.Tensor:
         """(B, 1, T, L) bool: causal, within the row's start (decoding) or document (a segment)."""
@@ -185,7 +210,7 @@ class KNNMemory(nn.Module):
         local = temp * (apply_rope(q, ctx.cos, ctx.sin) @ kr.transpose(-1, -2))  # (B, H, T, L)
         local = local.masked_fill(~self.local_mask(ctx, docs, T, kr.shape[2], state), float("-inf"))
         stream = ctx.stream_state(self.layer)
-        if stream is None or not any(len(m) for m in stream.mems):
+        if stream is None or not (any(len(m) for m in stream.mems) or (stream.corpus is not None and len(stream.corpus))):
             y = local.softmax(-1) @ vl
         else:
             mk, mv, valid = self.retrieve(stream, q, docs)
