@@ -9,6 +9,7 @@ records the checkpoint's sha256: a memory built by other weights is refused on l
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Callable
 
@@ -39,7 +40,9 @@ def build(model: torch.nn.Module, tokens, eot_id: int, block_size: int, device: 
     model.eval()
     stream = model.new_stream(1, device)
     st = stream.get(layer.layer, "memory")
-    st.sink = Memory(layer.head_dim, layer.head_dim, layer.s, device, key="model.knn")
+    # every item is kept: the layer's capacity bounds a stream row's memory, not a corpus memory
+    st.sink = Memory(layer.head_dim, layer.head_dim, dataclasses.replace(layer.s, capacity=0), device,
+                     key="model.knn")
     n = len(tokens)
     steps = -(-n // block_size)
     for i, lo in enumerate(range(0, n, block_size)):
