@@ -70,7 +70,8 @@ def main() -> None:
                  if peer and r["search_ms_p50"] and peer["search_ms_p50"] else "-")
         used = "+".join(r["backends"])
         print(f"| {r['distance']:,} | {r['mode']}{'' if used in ('', r['mode']) else ' (' + used + ')'} "
-              f"| {r['samples']} | {r['exact_match']:.0%} | {fmt(r['hit_at_k'], '.0%')} | {fmt(r['recall_at_k'], '.3f')} "
+              f"| {r['samples']} | {r['exact_match']:.0%} | {fmt(r['hit_at_k'], '.0%')} "
+              f"| {fmt(r['recall_at_k'], '.3f')} "
               f"| {fmt(r['search_ms_p50'], '.3f')} | {fmt(r['search_ms_p95'], '.3f')} | {ratio} "
               f"| {fmt(r['insert_items_per_s'], ',.0f')} | {r['memory_items']:,} | {r['peak_mem_mb']:,.0f} "
               f"| {r['wall_s']:.0f} | {r['load_before']:.1f}/{r['load_after']:.1f} |")

@@ -76,8 +76,8 @@ def reference_exact_match(model, s: passkey.PasskeyStream, T: int, memory: bool)
         start, n = int(s.samples[i, 0]), s.sample_tokens(i)
         toks = torch.from_numpy(s.get(start, n))
         st = model.new_stream(1) if memory else None
-        logits = torch.cat([model(toks[None, a:min(a + T, n - 1)], stream=st, doc_start=toks[None, a:min(a + T, n - 1)] == 256)[0]
-                            for a in range(0, n - 1, T)], dim=1)[0]
+        segs = [toks[None, a:min(a + T, n - 1)] for a in range(0, n - 1, T)]
+        logits = torch.cat([model(x, stream=st, doc_start=x == 256)[0] for x in segs], dim=1)[0]
         target = torch.from_numpy(s.scored(start + 1, n - 1).copy())
         out.append(bool((logits.argmax(-1)[target] == toks[1:][target]).all()))
     return out

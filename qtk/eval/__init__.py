@@ -227,7 +227,8 @@ def overrides(cfg, sets: list[tuple[str, str]]) -> dict:
     for key, text in sets:
         name = key.removeprefix("model.knn.")
         if not key.startswith("data.") and not (key.startswith("model.knn.") and name in SEARCH_TIME):
-            raise UsageError(f"--set {key}: evaluation can change data.* and model.knn.{{{','.join(SEARCH_TIME)}}} only")
+            raise UsageError(f"--set {key}: evaluation can change data.* and model.knn.{{{','.join(SEARCH_TIME)}}} "
+                             "only")
         config.set_key(cfg, key, text)
         if key.startswith("model.knn."):
             index[name] = getattr(cfg.model.knn, name)

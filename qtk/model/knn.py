@@ -210,7 +210,7 @@ class KNNMemory(nn.Module):
         local = temp * (apply_rope(q, ctx.cos, ctx.sin) @ kr.transpose(-1, -2))  # (B, H, T, L)
         local = local.masked_fill(~self.local_mask(ctx, docs, T, kr.shape[2], state), float("-inf"))
         stream = ctx.stream_state(self.layer)
-        if stream is None or not (any(len(m) for m in stream.mems) or (stream.corpus is not None and len(stream.corpus))):
+        if stream is None or not any(len(m) for m in stream.mems + [stream.corpus] if m is not None):
             y = local.softmax(-1) @ vl
         else:
             mk, mv, valid = self.retrieve(stream, q, docs)
