@@ -185,7 +185,10 @@ class GPT(nn.Module):
         self.last_stats = ctx.stats
         if targets is None:
             return logits, None
-        loss = F.cross_entropy(logits.float().view(-1, logits.size(-1)), targets.reshape(-1), ignore_index=-1)
+        # a mean over the scored targets; 0 (not NaN) when a batch scores none (a task whose
+        # answers are rare, read in segments)
+        loss = F.cross_entropy(logits.float().view(-1, logits.size(-1)), targets.reshape(-1), ignore_index=-1,
+                               reduction="sum") / (targets >= 0).sum().clamp(min=1)
         for aux in ctx.aux_losses:
             loss = loss + aux
         return logits, loss
