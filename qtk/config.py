@@ -127,7 +127,7 @@ class PasskeyConfig:
     train_on: str = _f("all", "Passkey: training targets: all tokens (the filler and key line too) or only "
                               "the answers.", choices=["all", "answer"])
     train_samples: int = _f(4000, "Passkey: training samples.", min=1)
-    val_samples: int = _f(20, "Passkey: held-out samples per distance (drawn from another seed).", min=1)
+    val_samples: int = _f(10, "Passkey: held-out samples per distance (drawn from another seed).", min=1)
     seed: int = _f(0, "Passkey: seed of the generated samples.", min=0)
 
 
