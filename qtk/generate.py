@@ -91,6 +91,11 @@ def torch_step(model: torch.nn.Module, compile: bool = False) -> Step:
     state's length turns dynamic)."""
     state: DecodeState | None = None
     decoder = model
+    if getattr(model, "uses_stream", False):
+        if compile:
+            raise UsageError("--compile: a model with a kNN memory decodes eagerly, segment by segment; "
+                             "run without --compile")
+        return _segment_step(model)
     if compile:
         import torch._dynamo
 
@@ -110,9 +115,6 @@ def torch_step(model: torch.nn.Module, compile: bool = False) -> Step:
                 first = (str(e).strip().splitlines() or [""])[0][:200]
                 raise QtkError(f"--compile: torch.compile failed ({type(e).__name__}: {first}); "
                                "run without --compile") from None
-
-    if getattr(model, "uses_stream", False):
-        return _segment_step(model)
 
     def step(ids: torch.Tensor, restart: bool) -> torch.Tensor:
         nonlocal state
