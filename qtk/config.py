@@ -117,13 +117,29 @@ class MQARConfig:
 
 
 @dataclass
+class PasskeyConfig:
+    distances: str = _f("1k,4k,16k,64k,256k,1M", "Passkey: comma-separated prompt lengths in tokens (k = 1024, "
+                                                 "M = 1024k) scored by `qtk eval --data passkey`, val_samples each.")
+    train_distances: str = _f("512,1k,2k", "Passkey: prompt lengths of the training samples, each drawn uniformly "
+                                          "from this list (and of the val split training reports on).")
+    filler: str = _f("words", "Passkey: filler text: sentences (the standard repeated ones) or words (seeded "
+                              "random pseudo-words).", choices=["sentences", "words"])
+    train_on: str = _f("all", "Passkey: training targets: all tokens (the filler and key line too) or only "
+                              "the answers.", choices=["all", "answer"])
+    train_samples: int = _f(4000, "Passkey: training samples.", min=1)
+    val_samples: int = _f(10, "Passkey: held-out samples per distance (drawn from another seed).", min=1)
+    seed: int = _f(0, "Passkey: seed of the generated samples.", min=0)
+
+
+@dataclass
 class DataConfig:
     corpus: str = _f("auto", "Built-in corpus when no path is given: auto | shakespeare | pydoc | mqar "
-                             "(the synthetic associative-recall task, data.mqar.*).",
-                     choices=["auto", "shakespeare", "pydoc", "mqar"])
+                             "(the synthetic associative-recall task, data.mqar.*) | passkey (the passkey "
+                             "retrieval test, data.passkey.*).",
+                     choices=["auto", "shakespeare", "pydoc", "mqar", "passkey"])
     path: str = _f("", "Text file, directory of .txt/.md files, .jsonl/.parquet/.arrow file or directory, "
-                       "hf:NAME, hf:NAME/CONFIG or hf:NAME/CONFIG:SPLIT (Hugging Face datasets), token-shard directory, or mqar "
-                       "(the associative-recall task).")
+                       "hf:NAME, hf:NAME/CONFIG or hf:NAME/CONFIG:SPLIT (Hugging Face datasets), token-shard directory, mqar "
+                       "(the associative-recall task) or passkey (the passkey retrieval test).")
     text_field: str = _f("text", "Column holding the text in .jsonl/.parquet/.arrow and hf: data sets.")
     streaming: bool = _f(False, "hf: data sets: stream the records instead of downloading the whole set first.")
     workers: int = _f(0, "Tokenizer processes; 0 = one per core (at most 8).", min=0)
@@ -131,6 +147,7 @@ class DataConfig:
     bpe_vocab_size: int = _f(4096, "Vocabulary size of a BPE tokenizer trained on the training text.", min=260)
     val_fraction: float = _f(0.1, "Share of a user corpus held out for validation (from its end).", min=0.0, max=0.5)
     mqar: MQARConfig = field(default_factory=MQARConfig)
+    passkey: PasskeyConfig = field(default_factory=PasskeyConfig)
     format: str = _f("auto", "auto | text | chat. chat: JSONL lines of {\"messages\": [{\"role\", \"content\"}]} "
                              "(auto: a .jsonl file whose first line has `messages`), trained on the assistant's "
                              "tokens only; with no path, the built-in dialogue set made from the plays.",

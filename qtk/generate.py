@@ -91,6 +91,11 @@ def torch_step(model: torch.nn.Module, compile: bool = False) -> Step:
     state's length turns dynamic)."""
     state: DecodeState | None = None
     decoder = model
+    if getattr(model, "uses_stream", False):
+        if compile:
+            raise UsageError("--compile: a model with a kNN memory decodes eagerly, segment by segment; "
+                             "run without --compile")
+        return _segment_step(model)
     if compile:
         import torch._dynamo
 
@@ -123,20 +128,50 @@ def torch_step(model: torch.nn.Module, compile: bool = False) -> Step:
     return step
 
 
+def _segment_step(model: torch.nn.Module) -> Step:
+    """Decoding for a model with a stream state (a kNN memory): the text is read in segments of
+    the model's context, as streamed evaluation reads it. The prompt's full segments go through
+    plain forwards (each adds its items to the memory); the rest decodes with a KV cache; when a
+    segment is full, a restart flushes its items into the memory and begins the next segment."""
+    state: DecodeState | None = None
+    stream = None
+    T = model.max_context
+
+    def step(ids: torch.Tensor, restart: bool) -> torch.Tensor:
+        nonlocal state, stream
+        if restart:
+            if stream is None:  # the prompt
+                stream = model.new_stream(ids.shape[0], ids.device)
+                while ids.shape[1] > T:
+                    model(ids[:, :T], stream=stream)
+                    ids = ids[:, T:]
+            else:
+                stream.flush()
+            state = model.new_state(ids.shape[0], ids.device, model.wte.weight.dtype)
+        logits, _ = model(ids, state=state, stream=stream)
+        return logits[:, -1]
+
+    step.segments = True
+    return step
+
+
 def sample_tokens(step: Step, history: torch.Tensor, s: Sampling, vocab_size: int, block: int | None,
                   gen: torch.Generator | None = None) -> Iterator[torch.Tensor]:
     """Yield the next ids (B,) one position at a time, for as long as the caller iterates.
     history (B, L) holds the prompt; when a context of `block` positions fills up, decoding
-    restarts from the most recent half of it (block None: the model has no limit, never restart)."""
+    restarts from the most recent half of it (block None: the model has no limit, never restart),
+    or, for a step that reads segments (`step.segments`: a model with a memory), from the next
+    token alone: the memory holds what came before."""
+    segments = getattr(step, "segments", False)
     logits = step(history, True)
-    fed = history.size(1)
+    fed = (history.size(1) - 1) % block + 1 if segments else history.size(1)
     while True:
         logits[:, vocab_size:] = float("-inf")  # padding rows of the embedding
         nxt = next_token(logits, history, s, gen)
         history = torch.cat([history, nxt[:, None]], dim=1)
         yield nxt
         if block is not None and fed >= block:
-            window = history[:, -(block // 2):]
+            window = history[:, -1:] if segments else history[:, -(block // 2):]
             logits, fed = step(window, True), window.size(1)
         else:
             logits, fed = step(nxt[:, None], False), fed + 1
@@ -157,7 +192,7 @@ def decode(step: Step, tok: Tokenizer, prompt: bytes, s: Sampling, block: int | 
         if special_id(tok, IM_END) is None:
             raise UsageError("--chat: this model's tokenizer has no chat tokens (fine-tune it on chat data first)")
         ids, ends = prompt_ids(tok, prompt.decode("utf-8", errors="replace")), ends | {special_id(tok, IM_END)}
-    if block is not None and len(ids) > block:
+    if block is not None and len(ids) > block and not getattr(step, "segments", False):
         raise UsageError(f"prompt is {len(ids) - 1} tokens, longer than the model's context of {block - 1}")
     gen = torch.Generator(device=device).manual_seed(s.seed) if s.seed is not None else None
     streams = [_Stream(s.stop) for _ in range(n)]
@@ -198,16 +233,17 @@ def generate(model: torch.nn.Module, tok: Tokenizer, prompt: bytes, s: Sampling,
 def run(path: str | Path | None, prompt: str, s: Sampling, *, n: int = 1, onnx: str | Path | None = None,
         device: str = "auto", config_file: str | Path | None = None, compile: bool = False,
         on_text: Callable[[int, str], None] | None = None, notice: Callable[[str], None] | None = None,
-        chat: bool = False) -> dict:
+        chat: bool = False, memory: str | Path | None = None) -> dict:
     """`qtk generate`: `n` continuations of `prompt` from a checkpoint (file or run directory; the
     decode weight layout) or from an exported model (`onnx`, run by ONNX Runtime with the
-    tokenizer and config beside it). notice(line) says which ONNX Runtime provider runs it."""
+    tokenizer and config beside it). notice(line) says which ONNX Runtime provider runs it.
+    `memory`: a corpus memory built by this checkpoint (qtk.memory.corpus) for its kNN layer."""
     if s.temperature == 0 and n > 1:
         raise UsageError("-n > 1 with --temperature 0 would print the same greedy text several times")
     if (path is None) == (onnx is None):
         raise UsageError("give a checkpoint PATH or --onnx FILE (one of them)")
-    if compile and onnx is not None:
-        raise UsageError("--compile applies to torch checkpoints, not --onnx")
+    if (compile or memory) and onnx is not None:
+        raise UsageError("--compile and --memory apply to torch checkpoints, not --onnx")
     if onnx is not None:
         from qtk.export import runtime
 
@@ -221,4 +257,8 @@ def run(path: str | Path | None, prompt: str, s: Sampling, *, n: int = 1, onnx: 
 
     # the (in, out) weight layout is the faster one for one-token steps; generation only
     ck, model, dev = load_model(path, config_file=config_file, device=device, layout="decode")
+    if memory is not None:
+        from qtk.memory.corpus import attach
+
+        attach(model, memory, ck.path)
     return generate(model, ck.tokenizer, prompt.encode("utf-8"), s, n, dev, on_text, compile, chat)

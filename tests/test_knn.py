@@ -158,3 +158,32 @@ def test_capacity_bounds_the_stream_memory():
     mems = st.get(1, "memory").mems
     assert all(len(mm) <= 40 for mm in mems)
     assert mems[0].positions[-1].item() == 6 * T - 1
+
+
+def test_generation_adds_items_as_tokens_leave_the_window():
+    """Greedy decoding with the memory equals reading the same tokens segment by segment: the
+    prompt's full segments and every filled window join the memory, and the next tokens agree."""
+    import itertools
+
+    from qtk.generate import Sampling, sample_tokens, torch_step
+
+    m = model()
+    P, new = 2 * T + 5, 3 * T  # two full segments and a partial one, then three more windows
+    prompt = segments(3, seed=5)[:1, :P]
+    step, seen = torch_step(m), []
+
+    def recording(ids: torch.Tensor, restart: bool) -> torch.Tensor:
+        seen.append(step(ids, restart).clone())
+        return seen[-1]
+
+    recording.segments = step.segments
+    with torch.no_grad():
+        tokens = sample_tokens(recording, prompt, Sampling(temperature=0.0), V, m.max_context)
+        ids = torch.cat([prompt, torch.stack(list(itertools.islice(tokens, new)), dim=1)], dim=1)
+        x = ids[:, :-1]
+        ref = torch.cat(stream_logits(m, x), dim=1)[0, P - 1:]  # the streamed path over the same tokens
+        off = torch.cat([m(x[:, s:s + T])[0] for s in range(0, x.shape[1], T)], dim=1)[0, P - 1:]
+    got = torch.cat(seen[:new])
+    assert ref.argmax(-1).tolist() == ids[0, P:].tolist()
+    torch.testing.assert_close(got, ref, atol=1e-5, rtol=1e-5)
+    assert (off - ref).abs().max() > 1e-3  # the memory mattered

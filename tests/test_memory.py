@@ -27,14 +27,6 @@ def recall(found: torch.Tensor, truth: torch.Tensor) -> float:
     return hits / truth.numel()
 
 
-def score_recall(keys: torch.Tensor, q: torch.Tensor, found: torch.Tensor, k: int, eps: float = 1e-3) -> float:
-    """ann-benchmarks' recall: a found item counts when it scores within eps of the k-th best,
-    so that near-ties (many keys of a trained model are almost equal) are not counted as misses."""
-    kth = exact.search(keys, q, k)[0][:, -1:]
-    got = (q[:, None, :] * keys[found]).sum(-1)  # (m, k)
-    return ((got >= kth - eps).sum() / (len(q) * k)).item()
-
-
 def test_exact_matches_brute_force_across_chunks(monkeypatch):
     monkeypatch.setattr(exact, "CHUNK", 100)  # several chunks, merged
     keys, q = unit(1000, 16, 0), unit(7, 16, 1)
@@ -249,5 +241,5 @@ def test_hnsw_recall_on_keys_of_a_trained_model(tiny_run):
     _, found = mem.search(q, 32)
     _, truth = exact.search(mem.keys, q, 32)
     assert len(k) >= 15000
-    r, rs = recall(found, truth), score_recall(mem.keys, q, found, 32)
+    r, rs = recall(found, truth), exact.score_recall(mem.keys, q, found, 32)
     assert rs >= 0.95, f"recall@32 {rs:.3f} (within 1e-3 of the 32nd score; as sets {r:.3f}) at ef {mem.s.ef}"

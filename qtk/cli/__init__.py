@@ -22,6 +22,7 @@ COMMANDS: list[str] = [
     "eval",
     "compare",
     "generate",
+    "build-memory",
     "compress",
     "quantize",
     "merge",

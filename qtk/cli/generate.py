@@ -32,6 +32,8 @@ def command(
                                  "the first tokens wait seconds for the compile)."),
     chat: bool = typer.Option(False, "--chat", help="Prompt as a user turn of the chat template; stop at the end "
                               "of the assistant's turn."),
+    memory: Optional[Path] = typer.Option(None, "--memory", help="Corpus memory built by this checkpoint "
+                                          "(qtk build-memory) for its kNN layer to search while generating."),
     json_out: bool = common.json_option("Print {texts, new_tokens, tokens_per_s} as JSON instead."),
 ) -> None:
     from qtk.generate import Sampling, run
@@ -46,7 +48,8 @@ def command(
         sys.stdout.flush()
 
     out = run(path, prompt, s, n=num_samples, onnx=onnx, device=device, config_file=config_file, compile=compile,
-              on_text=stream if live else None, notice=lambda line: sys.stderr.write(line + "\n"), chat=chat)
+              on_text=stream if live else None, notice=lambda line: sys.stderr.write(line + "\n"), chat=chat,
+              memory=memory)
     if json_out:
         common.print_json(out)
         return

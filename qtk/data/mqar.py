@@ -13,33 +13,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from qtk.data.tokenizer import ByteTokenizer, Tokenizer, fingerprint
+from qtk.data.tasks import TaskStream
+from qtk.data.tokenizer import ByteTokenizer
 from qtk.errors import UsageError
 
 NAME = "mqar"
 KEYS, VOCAB = 128, 256
 POWER_A = 0.01  # Zoology's default exponent of the gap distribution
-
-
-class TaskStream:
-    """A split as one token sequence of fixed-length samples, with the positions whose token is
-    a scored target (`scored`). Same reading interface as shards.TokenStream."""
-
-    def __init__(self, tokens: np.ndarray, scored: np.ndarray, sample_len: int) -> None:
-        self.tokens, self.scored_mask, self.sample_len = tokens, scored, sample_len
-        self.n_bytes = len(tokens)  # byte-token ids: one byte each (bits per byte is not the point here)
-
-    def __len__(self) -> int:
-        return len(self.tokens)
-
-    def get(self, start: int, length: int) -> np.ndarray:
-        if start + length > len(self.tokens):
-            raise IndexError(f"token {start + length} past the end ({len(self.tokens)})")
-        return self.tokens[start:start + length].astype(np.int64)
-
-    def scored(self, start: int, length: int) -> np.ndarray:
-        """Bool (length,): the token at each position is an answer (a scored target)."""
-        return self.scored_mask[start:start + length]
 
 
 def samples(n: int, seq_len: int, pairs: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -71,12 +51,6 @@ def samples(n: int, seq_len: int, pairs: int, seed: int) -> tuple[np.ndarray, np
 def stream(n: int, seq_len: int, pairs: int, seed: int) -> TaskStream:
     toks, scored = samples(n, seq_len, pairs, seed)
     return TaskStream(toks.reshape(-1).astype(np.uint16), scored.reshape(-1), seq_len + 1)
-
-
-def check_tokenizer(tok: Tokenizer) -> None:
-    if fingerprint(tok) != fingerprint(ByteTokenizer()):
-        raise UsageError("--data mqar: the task is written in byte-tokenizer ids; this model uses "
-                         f"the {tok.name!r} tokenizer (train it with data.tokenizer = byte)")
 
 
 def splits(cfg) -> tuple[TaskStream, TaskStream]:

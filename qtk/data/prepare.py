@@ -9,7 +9,7 @@ from typing import Callable
 from qtk.config import DataConfig
 from qtk.data import chat
 from qtk.data import corpus as corpora
-from qtk.data import mqar, records, shards
+from qtk.data import records, shards, tasks
 from qtk.data.tokenize import default_workers
 from qtk.data.tokenizer import ByteTokenizer, Tokenizer, fingerprint, from_json, train_bpe
 from qtk.errors import UsageError
@@ -51,8 +51,9 @@ def prepare(cfg: DataConfig, tokenizer: Tokenizer | None = None,
     otherwise one is made as `cfg.tokenizer` says (BPE trained on the training split). Chat data
     (qtk.data.chat) comes back with the tokenizer extended by the template's special tokens."""
     root = cache_dir()
-    if cfg.path == mqar.NAME or (not cfg.path and cfg.corpus == mqar.NAME):
-        return _mqar_data(cfg, tokenizer)
+    task = tasks.named(cfg)
+    if task:
+        return _task_data(task, cfg, tokenizer)
     if is_chat(cfg):
         if tokenizer is None and cfg.tokenizer != "byte":
             raise UsageError("chat data from scratch uses the byte tokenizer; to use a BPE model, "
@@ -77,14 +78,10 @@ def prepare(cfg: DataConfig, tokenizer: Tokenizer | None = None,
     return data
 
 
-def _mqar_data(cfg: DataConfig, tokenizer: Tokenizer | None) -> shards.TokenData:
-    """The synthetic recall task (a name, like the built-in corpora): byte-tokenizer ids only."""
-    if tokenizer is None and cfg.tokenizer != "byte":
-        raise UsageError("data.tokenizer: the mqar task is written in byte-tokenizer ids: use data.tokenizer = byte")
-    tok = tokenizer or ByteTokenizer()
-    mqar.check_tokenizer(tok)
-    train, val = mqar.splits(cfg)
-    return shards.TokenData(Path(mqar.NAME), tok, train, val, mqar.NAME)
+def _task_data(name: str, cfg: DataConfig, tokenizer: Tokenizer | None) -> shards.TokenData:
+    """A synthetic task (a name, like the built-in corpora): byte-tokenizer ids only."""
+    tok, train, val = tasks.splits(name, cfg, tokenizer)
+    return shards.TokenData(Path(name), tok, train, val, name)
 
 
 def eval_stream(data: str | None, cfg: DataConfig, tokenizer: Tokenizer,
@@ -93,10 +90,11 @@ def eval_stream(data: str | None, cfg: DataConfig, tokenizer: Tokenizer,
 
     None: the validation split of the model's own training data; `shakespeare` / `pydoc`: that
     built-in corpus' validation split; `mqar`: the recall task's held-out samples (the model's
-    own data.mqar settings); a token-shard directory: its val split; a text file or directory:
+    own data.mqar settings); `passkey`: the passkey test at data.passkey.distances; a
+    token-shard directory: its val split; a text file or directory:
     all of it; a chat JSONL file: all its conversations (assistant tokens scored)."""
-    if data == mqar.NAME:
-        return _mqar_data(cfg, tokenizer).val, f"{mqar.NAME} (val)"
+    if data in tasks.TASKS:
+        return tasks.test_split(data, cfg, tokenizer)
     if data is None:
         built = prepare(cfg, tokenizer, progress)
         return built.val, f"{built.source} (val)"

@@ -35,11 +35,17 @@ class StreamedBatches:
         self.cursor = [int(c) for c in rng.choice(starts, size=rows)]
 
     def next(self) -> tuple[np.ndarray, np.ndarray]:
-        rows = []
+        """Targets the stream does not score (a task's non-answers, when it says) are -1."""
+        rows, begins = [], []
         for r, c in enumerate(self.cursor):
             if c + self.T + 1 > len(self.stream):
                 c = 0  # wrap: the split opens with a document start, so the row's memory resets
             rows.append(self.stream.get(c, self.T + 1))
+            begins.append(c)
             self.cursor[r] = c + self.T
         block = np.stack(rows)
-        return block[:, :-1], block[:, 1:]
+        x, y = block[:, :-1], block[:, 1:]
+        if hasattr(self.stream, "scored"):
+            scored = np.stack([self.stream.scored(c + 1, self.T) for c in begins])
+            y = np.where(scored, y, -1)
+        return x, y

@@ -86,7 +86,8 @@ def _doc_starts(x: torch.Tensor, specials: torch.Tensor) -> torch.Tensor:
 def evaluate(model: torch.nn.Module, stream: TokenStream, special_ids: set[int], *, block_size: int,
              stride: int | None = None, batch_size: int = 8, max_tokens: int | None = None,
              device: torch.device | str = "cpu", autocast_dtype: torch.dtype | None = None,
-             progress: Callable[[int, int], None] | None = None, memory: bool = True) -> dict:
+             progress: Callable[[int, int], None] | None = None, memory: bool = True,
+             index: dict | None = None) -> dict:
     """Metrics over the whole stream (or about `max_tokens` of it, spread evenly).
 
     Targets that are special tokens (document separators) are not scored: bits per byte counts
@@ -95,7 +96,7 @@ def evaluate(model: torch.nn.Module, stream: TokenStream, special_ids: set[int],
     unless a stride or a sample (`max_tokens`) is asked for. A model with a stream state always
     reads in order (a sample is the first `max_tokens` of the text), in segments of block_size,
     with its stream state carried across (`memory` False: the same segments without it, the
-    memory-off baseline under the same protocol)."""
+    memory-off baseline under the same protocol; `index`: retrieval settings to change for it)."""
     device = torch.device(device)
     was_training = model.training
     model.eval()
@@ -111,7 +112,7 @@ def evaluate(model: torch.nn.Module, stream: TokenStream, special_ids: set[int],
     elif getattr(model, "uses_stream", False) and stride is None:
         limit = min(n, max_tokens + 1) if sample else n
         scores = _streamed(model, stream, specials, block_size, device, autocast_dtype, progress,
-                           n=limit, carry_state=model.max_context is None, memory=memory)
+                           n=limit, carry_state=model.max_context is None, memory=memory, index=index)
     elif getattr(model, "max_context", block_size) is None and stride is None and not sample:
         scores = _streamed(model, stream, specials, block_size, device, autocast_dtype, progress)
     else:
@@ -163,7 +164,8 @@ STREAM_PARTS = 8  # fixed, so that a streamed score does not depend on the batch
 
 
 def _streamed(model, stream, specials, block_size, device, autocast_dtype, progress, *,
-              n: int | None = None, carry_state: bool = True, memory: bool = True) -> _Scores:
+              n: int | None = None, carry_state: bool = True, memory: bool = True, index: dict | None = None
+              ) -> _Scores:
     """The first n tokens of the text cut into STREAM_PARTS contiguous parts read side by side,
     each in order in segments of block_size: every token is scored once, with its part before it
     as context as far as the model reaches, through the decode state (`carry_state`, models
@@ -173,7 +175,7 @@ def _streamed(model, stream, specials, block_size, device, autocast_dtype, progr
     rows = max(1, min(STREAM_PARTS, (n - 1) // block_size))
     part = (n - 1) // rows
     scores = _Scores()
-    run = _segment_runner(model, rows, device, autocast_dtype, specials, carry_state, memory)
+    run = _segment_runner(model, rows, device, autocast_dtype, specials, carry_state, memory, index)
     steps = -(-part // block_size)
     for s in range(steps):
         L = min(block_size, part - s * block_size)
@@ -189,18 +191,18 @@ def _streamed(model, stream, specials, block_size, device, autocast_dtype, progr
     rest = (n - 1) - rows * part
     if rest > 0:
         toks = torch.from_numpy(stream.get(rows * part, rest + 1))
-        run = _segment_runner(model, 1, device, autocast_dtype, specials, carry_state, memory)
+        run = _segment_runner(model, 1, device, autocast_dtype, specials, carry_state, memory, index)
         for b in range(0, rest, block_size):
             seg = toks[b:b + block_size + 1]
             scores.add(run(seg[None, :-1]), _targets(seg, 0, specials, stream, rows * part + b)[None].to(device))
     return scores
 
 
-def _segment_runner(model, rows, device, autocast_dtype, specials, carry_state, memory) -> Callable:
+def _segment_runner(model, rows, device, autocast_dtype, specials, carry_state, memory, index=None) -> Callable:
     """forward(x) -> logits for consecutive segments of `rows` texts, carrying what the model keeps."""
     state = model.new_state(rows, device, torch.float32) if carry_state else None
     uses_stream = getattr(model, "uses_stream", False)
-    stream = model.new_stream(rows, device) if memory and uses_stream else None
+    stream = model.new_stream(rows, device, index) if memory and uses_stream else None
     specials_dev = specials.to(device)
 
     def run(x: torch.Tensor) -> torch.Tensor:
@@ -212,19 +214,56 @@ def _segment_runner(model, rows, device, autocast_dtype, specials, carry_state, 
     return run
 
 
+SEARCH_TIME = ("backend", "auto_threshold", "ef", "threads", "capacity", "evict_fraction", "k")
+
+
+def overrides(cfg, sets: list[tuple[str, str]]) -> dict:
+    """Apply `--set` pairs to a loaded checkpoint's config (data.* and the kNN memory's search-time
+    settings, model.knn.*; never the weights' shape); return the memory overrides as a dict."""
+    from qtk import config
+    from qtk.errors import UsageError
+
+    index = {}
+    for key, text in sets:
+        name = key.removeprefix("model.knn.")
+        if not key.startswith("data.") and not (key.startswith("model.knn.") and name in SEARCH_TIME):
+            raise UsageError(f"--set {key}: evaluation can change data.* and model.knn.{{{','.join(SEARCH_TIME)}}} "
+                             "only")
+        config.set_key(cfg, key, text)
+        if key.startswith("model.knn."):
+            index[name] = getattr(cfg.model.knn, name)
+    config.validate(cfg)
+    return index
+
+
 def evaluate_checkpoint(path: str, data: str | None = None, *, config_file: str | None = None,
                         stride: int | None = None, batch_size: int | None = None, device: str = "auto",
                         progress: Callable[[int, int], None] | None = None,
-                        notice: Callable[[str], None] | None = None) -> dict:
+                        notice: Callable[[str], None] | None = None, sets: list[tuple[str, str]] | None = None,
+                        memory: bool = True, corpus: str | None = None) -> dict:
     """Load a checkpoint (file or run directory) and score it on held-out text. batch_size None:
-    as many windows per forward as fit in memory (at most 32)."""
+    as many windows per forward as fit in memory (at most 32). `sets`: see `overrides`;
+    `memory` False scores a kNN-memory model without its memory; `corpus`: a corpus memory built
+    by this checkpoint (qtk.memory.corpus) that its kNN layer also searches."""
     from qtk.train.sizing import eval_batch
+    from qtk.data.passkey import PasskeyStream
     from qtk.data.prepare import eval_stream
     from qtk.device import autocast_dtype
     from qtk.load import load_model
 
     ck, model, dev = load_model(path, config_file=config_file, device=device)
+    index = overrides(ck.cfg, sets or [])
+    if corpus is not None:
+        from qtk.memory.corpus import attach
+
+        attach(model, corpus, ck.path)
     stream, source = eval_stream(data, ck.cfg.data, ck.tokenizer)
+    if isinstance(stream, PasskeyStream):
+        from qtk.eval.passkey import evaluate_passkey
+
+        m = evaluate_passkey(model, stream, ck.tokenizer.eot_id, block_size=ck.cfg.model.block_size, device=dev,
+                             memory=memory, index=index, rows=batch_size or 8, progress=progress)
+        return {"path": str(ck.path), "data": source, "params": model.num_params(), **m}
     if stride is not None and not 0 < stride <= ck.cfg.model.block_size:
         from qtk.errors import UsageError
 
@@ -235,6 +274,7 @@ def evaluate_checkpoint(path: str, data: str | None = None, *, config_file: str 
     if dev.type == "cuda":
         torch.cuda.reset_peak_memory_stats(dev)
     m = evaluate(model, stream, {ck.tokenizer.eot_id}, block_size=ck.cfg.model.block_size, stride=stride,
-                 batch_size=batch_size, device=dev, autocast_dtype=autocast_dtype("auto", dev), progress=progress)
+                 batch_size=batch_size, device=dev, autocast_dtype=autocast_dtype("auto", dev), progress=progress,
+                 memory=memory, index=index)
     m.pop("whole", None)
     return {"path": str(ck.path), "data": source, "params": model.num_params(), "batch_size": batch_size, **m}

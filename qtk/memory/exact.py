@@ -34,3 +34,12 @@ def search_ref(keys: torch.Tensor, queries: torch.Tensor, k: int) -> tuple[torch
     s = queries.double() @ keys.double().T
     order = torch.sort(s, dim=1, descending=True, stable=True).indices[:, :min(k, keys.shape[0])]
     return s.gather(1, order), order
+
+
+def score_recall(keys: torch.Tensor, queries: torch.Tensor, found: torch.Tensor, k: int, eps: float = 1e-3) -> float:
+    """ann-benchmarks' recall of `found` (m, k) rows: a found item counts when it scores within
+    eps of the query's k-th best, so near-ties (a trained model's keys include many almost equal
+    ones) are not counted as misses the way set recall counts them."""
+    kth = search(keys, queries, k)[0][:, -1:]
+    got = (queries[:, None, :] * keys[found]).sum(-1)  # (m, k)
+    return ((got >= kth - eps).sum() / (len(queries) * k)).item()

@@ -136,15 +136,17 @@ class GPT(nn.Module):
                     layers[(i, role)] = st
         return DecodeState(layers, batch)
 
-    def new_stream(self, batch: int, device: torch.device | str = "cpu") -> StreamState | None:
+    def new_stream(self, batch: int, device: torch.device | str = "cpu", index: dict | None = None
+                   ) -> StreamState | None:
         """Each component's stream state (what one segment of a long text leaves for the next,
-        per row), or None when no component keeps one."""
+        per row), or None when no component keeps one. `index`: retrieval settings to change
+        for this stream (e.g. {"backend": "exact"}), passed to every component that keeps one."""
         layers = {}
         for i, block in enumerate(self.blocks):
             for role, m in block.parts():
                 make = getattr(m, "new_stream", None)
                 if make is not None:
-                    layers[(i, role)] = make(batch, device)
+                    layers[(i, role)] = make(batch, device, index) if index else make(batch, device)
         return StreamState(layers, batch) if layers else None
 
     @property
@@ -183,7 +185,10 @@ class GPT(nn.Module):
         self.last_stats = ctx.stats
         if targets is None:
             return logits, None
-        loss = F.cross_entropy(logits.float().view(-1, logits.size(-1)), targets.reshape(-1), ignore_index=-1)
+        # a mean over the scored targets; 0 (not NaN) when a batch scores none (a task whose
+        # answers are rare, read in segments)
+        loss = F.cross_entropy(logits.float().view(-1, logits.size(-1)), targets.reshape(-1), ignore_index=-1,
+                               reduction="sum") / (targets >= 0).sum().clamp(min=1)
         for aux in ctx.aux_losses:
             loss = loss + aux
         return logits, loss

@@ -17,19 +17,24 @@ row has read before.
   starts mid-segment see no items of the old one. Without a stream state the layer is local
   attention over the segment alone (the memory-off baseline of the same weights).
 
-Generation uses the local part only (a KV cache over the segment); adding items as tokens leave
-the local window while generating is not implemented.
+Generation reads the text in the same segments: the local part decodes with a KV cache over the
+current segment, whose items wait (`KNNStream.defer`) until the segment is full and the window
+moves on; then they join the memory (`flush`), as a read segment's items do after its forward, so
+generating equals reading the same tokens segment by segment.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import time
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
 from qtk.config import ModelConfig
+from qtk.memory import exact
 from qtk.memory.index import Memory
 from qtk.model.attention import causal_mask
 from qtk.model.context import Context
@@ -39,18 +44,68 @@ from qtk.model.state import KVState, LayerState
 
 class KNNStream(LayerState):
     """One kNN layer's memories, one per stream row, with each row's document count and the
-    positions it has read."""
+    positions it has read; and what a measurement asks to watch: the time of every search and
+    insertion (`timing`, (seconds, queries or items) pairs) and, for the queries marked in
+    `watch` ((B, T) bool, set before a forward), the positions of the items they retrieved and
+    of the items an exact search would have returned (`watched`: per row, lists of
+    (marked, H, k') tensors)."""
 
-    def __init__(self, batch: int, dim: int, settings, device: torch.device | str) -> None:
+    def __init__(self, batch: int, dim: int, settings, device: torch.device | str,
+                 corpus: Memory | None = None) -> None:
         self.mems = [Memory(dim, dim, settings, device, key="model.knn") for _ in range(batch)]
+        self.corpus = corpus  # a read-only corpus memory every row also searches (qtk.memory.corpus)
+        self.sink: Memory | None = None  # when set, every added item is also added here (building a corpus)
         self.doc = [0] * batch
         self.seen = [0] * batch
         self.length = 0
+        self.timing: dict[str, list[tuple[float, int]]] | None = None  # {"search": [...], "add": [...]} when on
+        self.watch: torch.Tensor | None = None
+        self.watched: list[list[tuple[torch.Tensor, torch.Tensor]]] = [[] for _ in range(batch)]
+        self.pending: list[tuple[torch.Tensor, torch.Tensor]] = []  # generation: items of the local window
+
+    def timed(self, kind: str, n: int, fn, *args):
+        """fn(*args), timed when timing is on (n: the queries or items it handles)."""
+        if self.timing is None:
+            return fn(*args)
+        t0 = time.perf_counter()
+        out = fn(*args)
+        self.timing.setdefault(kind, []).append((time.perf_counter() - t0, n))
+        return out
 
     def reset(self, rows: torch.Tensor) -> None:
         for r in rows.nonzero().flatten().tolist():
             self.mems[r].clear()
             self.doc[r] += 1
+
+    def add_segment(self, k: torch.Tensor, v: torch.Tensor, docs: torch.Tensor) -> None:
+        """Add a segment's items (k, v (B, T, hs)) to each row's memory; a row where a document
+        started keeps only the newest document's items."""
+        T = k.shape[1]
+        for b, mem in enumerate(self.mems):
+            n_new = int(docs[b, -1])
+            pos = torch.arange(self.seen[b], self.seen[b] + T)
+            doc_ids = self.doc[b] + docs[b].cpu()
+            if self.sink is not None:  # building a corpus memory: every document's items
+                self.sink.add(k[b], v[b], pos, doc_ids)
+            first = 0
+            if n_new:
+                mem.clear()
+                self.doc[b] += n_new
+                first = int((docs[b] == n_new).nonzero()[0])
+            self.timed("add", T - first, mem.add, k[b, first:], v[b, first:], pos[first:], doc_ids[first:])
+            self.seen[b] += T
+
+    def defer(self, k: torch.Tensor, v: torch.Tensor) -> None:
+        """While generating: keep the items of tokens still in the local window (k, v (B, n, hs));
+        they join the memory when the window is left (`flush`)."""
+        self.pending.append((k, v))
+
+    def flush(self) -> None:
+        """The local window is left: its tokens' items join the memory, as a read segment's do."""
+        if self.pending:
+            k, v = (torch.cat(t, dim=1) for t in zip(*self.pending))
+            self.pending = []
+            self.add_segment(k, v, torch.zeros(k.shape[:2], dtype=torch.long))
 
     @property
     def nbytes(self) -> int:
@@ -77,9 +132,12 @@ class KNNMemory(nn.Module):
         self.proj.residual_out = True  # scaled init
         self.log_temp = nn.Parameter(torch.full((self.n_head,), math.log(s.init_temperature)))
         self.gate = nn.Parameter(torch.zeros(self.n_head)) if s.combine == "gate" else None
+        self.corpus: Memory | None = None  # attached by qtk.memory.corpus.attach: searched by every stream row
 
-    def new_stream(self, batch: int, device: torch.device | str) -> KNNStream:
-        return KNNStream(batch, self.head_dim, self.s, device)
+    def new_stream(self, batch: int, device: torch.device | str, index: dict | None = None) -> KNNStream:
+        """`index`: search-time settings to change for this stream (backend, ef, threads, ...)."""
+        return KNNStream(batch, self.head_dim, dataclasses.replace(self.s, **index) if index else self.s, device,
+                         self.corpus)
 
     def new_state(self, batch: int, device: torch.device | str, dtype: torch.dtype) -> KVState:
         return KVState(batch, 1, self.head_dim, self.max_context, device, dtype)
@@ -95,31 +153,39 @@ class KNNMemory(nn.Module):
         values = q.new_zeros(B, H * T, K, hs)
         valid = torch.zeros(B, H * T, K, dtype=torch.bool, device=q.device)
         flat = q.detach().reshape(B, H * T, hs)
+        own = torch.zeros(B, H * T, K, dtype=torch.bool, device=q.device)  # an item of the row's own memory
         for b, mem in enumerate(stream.mems):
-            if len(mem) == 0:
+            found = [(self._search(stream, m, flat[b], b, H), m is mem)
+                     for m in (stream.corpus, mem) if m is not None and len(m)]
+            if not found:
                 continue
-            _, rows = mem.search(flat[b], K)  # (H*T, k')
-            n = rows.shape[1]
-            keys[b, :, :n] = mem.keys[rows].to(q.dtype)
-            values[b, :, :n] = mem.values[rows].to(q.dtype)
+            sc, rk, rv = (torch.cat([f[0][i] for f in found], dim=1) for i in range(3))
+            mine = torch.cat([torch.full(f[0][0].shape, f[1], dtype=torch.bool, device=q.device) for f in found], dim=1)
+            if len(found) > 1:  # the corpus memory's and the row's: the best k of both
+                sc, top = sc.topk(min(K, sc.shape[1]), dim=1)
+                rk, rv = (t.gather(1, top[..., None].expand(-1, -1, hs)) for t in (rk, rv))
+                mine = mine.gather(1, top)
+            n = rk.shape[1]
+            keys[b, :, :n] = rk.to(q.dtype)
+            values[b, :, :n] = rv.to(q.dtype)
             valid[b, :, :n] = True
-        same_doc = (docs == 0)[:, None, :, None]  # (B, 1, T, 1): still the document the memory holds
-        return keys.view(B, H, T, K, hs), values.view(B, H, T, K, hs), valid.view(B, H, T, K) & same_doc
+            own[b, :, :n] = mine
+        # a query of a document that started in this segment sees no item of the row's old one
+        same_doc = (docs == 0)[:, None, :, None]  # (B, 1, T, 1)
+        valid = valid.view(B, H, T, K) & (same_doc | ~own.view(B, H, T, K))
+        return keys.view(B, H, T, K, hs), values.view(B, H, T, K, hs), valid
 
-    def remember(self, stream: KNNStream, k: torch.Tensor, v: torch.Tensor, docs: torch.Tensor) -> None:
-        """Add this segment's items (k, v (B, T, hs)) to each row's memory; a row where a document
-        started keeps only the newest document's items."""
-        T = k.shape[1]
-        for b, mem in enumerate(stream.mems):
-            n_new = int(docs[b, -1])
-            first = 0
-            if n_new:
-                mem.clear()
-                stream.doc[b] += n_new
-                first = int((docs[b] == n_new).nonzero()[0])
-            pos = torch.arange(stream.seen[b] + first, stream.seen[b] + T)
-            mem.add(k[b, first:], v[b, first:], pos, torch.full((T - first,), stream.doc[b], dtype=torch.long))
-            stream.seen[b] += T
+    def _search(self, stream: KNNStream, mem: Memory, queries: torch.Tensor, b: int, H: int
+                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Scores, keys and values (m, k', ...) of the top k items of `mem` for queries (m, hs)."""
+        K = self.s.k
+        scores, rows = stream.timed("search", queries.shape[0], mem.search, queries, K)
+        if stream.watch is not None and stream.watch[b].any() and mem is stream.mems[b]:
+            picked = stream.watch[b].repeat(H)  # (H*T,), head-major like the queries
+            _, best = exact.search(mem.keys, queries[picked].float(), K)
+            per_query = lambda r: mem.positions[r].view(H, -1, r.shape[1]).transpose(0, 1)  # noqa: E731
+            stream.watched[b].append((per_query(rows[picked]), per_query(best)))
+        return scores.to(queries.device), mem.keys[rows], mem.values[rows]
 
     def local_mask(self, ctx: Context, docs: torch.Tensor, T: int, L: int, state) -> torch.Tensor:
         """(B, 1, T, L) bool: causal, within the row's start (decoding) or document (a segment)."""
@@ -144,7 +210,7 @@ class KNNMemory(nn.Module):
         local = temp * (apply_rope(q, ctx.cos, ctx.sin) @ kr.transpose(-1, -2))  # (B, H, T, L)
         local = local.masked_fill(~self.local_mask(ctx, docs, T, kr.shape[2], state), float("-inf"))
         stream = ctx.stream_state(self.layer)
-        if stream is None or not any(len(m) for m in stream.mems):
+        if stream is None or not any(len(m) for m in stream.mems + [stream.corpus] if m is not None):
             y = local.softmax(-1) @ vl
         else:
             mk, mv, valid = self.retrieve(stream, q, docs)
@@ -153,8 +219,10 @@ class KNNMemory(nn.Module):
             y = self.combine(local, mem, valid, vl, mv)
             if ctx.want_stats:
                 ctx.record("knn_items", torch.tensor(float(sum(len(m) for m in stream.mems)) / B))
-        if stream is not None:
-            self.remember(stream, k.detach(), v.detach(), docs)
+        if stream is not None and state is not None:
+            stream.defer(k.detach(), v.detach())  # decoding: joins the memory when the window is left
+        elif stream is not None:
+            stream.add_segment(k.detach(), v.detach(), docs)
         if ctx.want_stats:
             ctx.record("knn_temperature", self.log_temp.detach().exp().mean())
         return self.proj(y.transpose(1, 2).reshape(B, T, H * hs))

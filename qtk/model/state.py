@@ -197,6 +197,12 @@ class StreamState:
         for st in self.layers.values():
             st.reset(rows)
 
+    def flush(self) -> None:
+        """Generation left the local window: components move what it held into their stream state."""
+        for st in self.layers.values():
+            if hasattr(st, "flush"):
+                st.flush()
+
     @property
     def nbytes(self) -> int:
         return sum(st.nbytes for st in self.layers.values())
