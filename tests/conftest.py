@@ -6,6 +6,12 @@ import signal
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads (see qtk/__init__.py)
 
+# The Ctrl-C tests press Ctrl-C as a terminal does. A suite started in the background of a
+# non-interactive shell (`cmd &`, as some CI runners do) inherits SIGINT ignored, and so would
+# every `qtk` it starts: give the tests the terminal's disposition.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
 import pytest  # noqa: E402
 
 # Small settings shared by the tests that train: pydoc corpus (always available), a ~60k-param model.
