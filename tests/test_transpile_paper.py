@@ -19,6 +19,7 @@ import pytest
 
 from qtk.errors import UsageError
 from qtk.tools.transpile_paper import transpile
+from transpile_blocks import doc as _doc
 
 CORPUS = Path(__file__).parent / "data" / "transpile"
 PACKAGES = ("algorithmic", "algpseudocode", "algorithm2e")
@@ -401,10 +402,6 @@ def test_loop_headers(header, loop):
 
 
 # ---- structure, TODOs, several algorithms -------------------------------------------------
-
-def _doc(body: str, preamble: str = "\\usepackage{algpseudocode}") -> str:
-    return f"\\documentclass{{article}}\n{preamble}\n\\begin{{document}}\n{body}\n\\end{{document}}\n"
-
 
 def test_untranslatable_line_becomes_todo_with_its_line_number():
     text = _doc(textwrap.dedent(r"""

@@ -5,35 +5,14 @@ test; each runs the generated Python."""
 from __future__ import annotations
 
 import math
-import textwrap
 
 import pytest
 
-from qtk.tools.transpile_paper import transpile
-
-A2E = "\\usepackage[ruled,vlined]{algorithm2e}"
-
-
-def _doc(body: str, preamble: str = "\\usepackage{algpseudocode}") -> str:
-    return f"\\documentclass{{article}}\n{preamble}\n\\begin{{document}}\n{body}\n\\end{{document}}\n"
-
-
-def _algo(body: str, preamble: str = "\\usepackage{algpseudocode}") -> str:
-    return _doc("\\begin{algorithm}\\caption{Test}\n\\begin{algorithmic}\n"
-                f"{textwrap.dedent(body)}\n\\end{{algorithmic}}\\end{{algorithm}}", preamble)
-
-
-def _a2e(body: str, caption: str = "Test") -> str:
-    return _doc(f"\\begin{{algorithm}}\n{textwrap.dedent(body)}\n\\caption{{{caption}}}\n\\end{{algorithm}}", A2E)
-
-
-def _fn(text: str, name: str | None = None):
-    result = transpile(text, "t.tex")
-    assert result.todo_count == 0, result.python
-    ns: dict = {}
-    exec(compile(result.python, "t.py", "exec"), ns)
-    return ns[name or result.functions[0].name], result
-
+from transpile_blocks import A2E
+from transpile_blocks import a2e as _a2e
+from transpile_blocks import algo as _algo
+from transpile_blocks import doc as _doc
+from transpile_blocks import fn as _fn
 
 def test_boolean_and_nil_words_in_math_are_constants_in_any_case():
     f, _ = _fn(_algo(r"""

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import ast
 import math
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -17,27 +16,11 @@ import pytest
 from qtk.errors import UsageError
 from qtk.tools.transpile_paper import transpile
 from qtk.tools.transpile_paper.scoring import CLASSES, load_cases, score
+from transpile_blocks import algo as _algo
+from transpile_blocks import doc as _doc
+from transpile_blocks import fn as _fn
 
 CORPUS = Path(__file__).parent / "data" / "transpile_real"
-
-
-def _doc(body: str, preamble: str = "\\usepackage{algpseudocode}") -> str:
-    return f"\\documentclass{{article}}\n{preamble}\n\\begin{{document}}\n{body}\n\\end{{document}}\n"
-
-
-def _algo(body: str, preamble: str = "\\usepackage{algpseudocode}", caption: str = "Test") -> str:
-    inner = f"\\begin{{algorithm}}\\caption{{{caption}}}\n\\begin{{algorithmic}}\n{textwrap.dedent(body)}\n" \
-            "\\end{algorithmic}\\end{algorithm}"
-    return _doc(inner, preamble)
-
-
-def _fn(text: str, name: str | None = None):
-    """Transpile, check that nothing was left as TODO, exec, and return the function."""
-    result = transpile(text, "t.tex")
-    assert result.todo_count == 0, result.python
-    ns: dict = {}
-    exec(compile(result.python, "t.py", "exec"), ns)
-    return ns[name or result.functions[0].name], result
 
 
 # ---- the corpus -----------------------------------------------------------------------------
