@@ -1670,3 +1670,129 @@ def test_best_index_restricted_by_a_trailing_condition():
         \EndFunction"""))
     # each round marks the cheapest entry not yet marked, with the round's number
     assert f([5, 1, 4, 2], 3) == [0, 1, 3, 2]
+
+
+# ---- rules added after a second held-out batch (bench/RESULTS.md, "first contact") ----------------
+
+def test_clrscode_twodots_macro_is_a_range_and_its_bound_a_length():
+    f, result = _fn(_doc(r"""
+        \newcommand{\twodots}{\mathinner{\ldotp\ldotp}}
+        \begin{algorithmic}
+        \REQUIRE a list $B[1 \twodots m]$ of integers
+        \STATE $t \gets 0$
+        \FOR{$i \gets 1$ \TO $m$} \STATE $t \gets t + B[i] \cdot i$ \ENDFOR
+        \RETURN $t$
+        \end{algorithmic}""", "\\usepackage{algorithmic}"))
+    assert result.functions[0].params == ["B"]
+    assert f([3, 1, 2]) == 3 + 2 + 6
+
+
+def test_three_plain_dots_in_a_loop_range_are_an_ellipsis():
+    f, _ = _fn(_algo(r"""
+        \Require numbers $q$ with $|q| \ge 1$
+        \State $best \gets q[1]$
+        \For {$k = 2,3,...,|q|$}
+          \If{$q[k] < best$} \State $best \gets q[k]$ \EndIf
+        \EndFor
+        \State \Return $best$"""))
+    assert f([4, 9, 2, 7]) == 2
+
+
+def test_push_to_the_back_and_sort_by_a_named_part_of_each_element():
+    f, _ = _fn(_algo(r"""
+        \Function{Heaviest}{$P$} \Comment{$P$ holds pairs $(name, kg)$}
+        \State $S \gets$ an empty list
+        \For{$(name, kg) \in P$} \State push $kg$ to the back of $S$ \EndFor
+        \State sort $P$ by decreasing mass $kg$
+        \State \Return $(P[0][0], S)$
+        \EndFunction"""))
+    pairs = [("ann", 52), ("bo", 80), ("cy", 61)]
+    assert f(pairs) == ("bo", [52, 80, 61])
+
+
+def test_vertices_counted_in_the_inputs_and_all_vertices_with_a_property():
+    f, _ = _fn(_a2e(r"""
+        \KwIn{$m$ vertices $0, \ldots, m-1$ and a list $A$ of arcs $(x, y)$}
+        $out[v] \leftarrow 0$ for every vertex $v$\;
+        \ForEach{$(x, y) \in A$}{ $out[x] \leftarrow out[x] + 1$\; }
+        $Z \leftarrow$ all vertices $v$ with $out[v] = 0$, in increasing order\;
+        \Return{$Z$}\;"""))
+    assert f(4, [(0, 1), (2, 1), (0, 3)]) == [1, 3]
+    assert f(2, []) == [0, 1]
+
+
+def test_loop_over_a_collection_filtered_by_a_trailing_condition():
+    f, _ = _fn(_a2e(r"""
+        \KwIn{a list $R$ of roads $(p, q, len)$ and a town $h$}
+        $t \leftarrow 0$\;
+        \ForEach{$(p, q, len) \in R$ with $p = h$}{ $t \leftarrow t + len$\; }
+        \Return{$t$}\;"""))
+    assert f([(1, 2, 5), (2, 3, 7), (1, 3, 4)], 1) == 9
+    g, _ = _fn(_algo(r"""
+        \Require a list $L$ of integers
+        \State $c \gets 0$
+        \ForAll{$x \in L$ such that $x \bmod 3 = 0$} \State $c \gets c + 1$ \EndFor
+        \State \Return $c$"""))
+    assert g([3, 4, 6, 9, 10]) == 3
+
+
+def test_best_vertex_not_in_a_named_part_uses_the_flag_array():
+    f, _ = _fn(_algo(r"""
+        \Function{Order}{$d$}
+        \State $n \gets |d|$
+        \For{$v \gets 1$ \textbf{to} $n$} \State $inSeen[v] \gets$ \textbf{false} \EndFor
+        \State $R \gets$ an empty list
+        \For{$r \gets 1$ \textbf{to} $n$}
+          \State $u \gets$ the vertex not in the seen with the largest $d[u]$
+          \State $inSeen[u] \gets$ \textbf{true}
+          \State append $u$ to $R$
+        \EndFor
+        \State \Return $R$
+        \EndFunction"""))
+    assert f([5, 9, 1]) == [2, 1, 3]
+
+
+def test_words_after_a_complete_assignment_are_a_remark():
+    f, result = _fn(_algo(r"""
+        \Require a list $w$ of weights
+        \State $s = 0$ start the running total at zero
+        \For{$j = 1$ to $|w|$}
+          \State $s = s + w[j]$ i.e., add the weight of item $j$
+        \EndFor
+        \State \Return $s$"""))
+    assert "start the running total at zero" in result.python
+    assert f([2, 3, 5]) == 10
+
+
+def test_bold_input_and_return_lines_inside_braces_after_state():
+    f, result = _fn(_algo(r"""
+        \State{\textbf{Input: } a list of prices $p$}
+        \State $lo = p[1]$
+        \For{$i = 2$ to $|p|$}
+          \If{$p[i] < lo$} \State $lo = p[i]$ \EndIf
+        \EndFor
+        \State{\textbf{Return: } the lowest price $lo$}"""))
+    assert result.functions[0].params == ["p"]
+    assert f([7, 3, 8]) == 3
+
+
+def test_an_empty_list_filled_by_position_is_created_with_room():
+    f, _ = _fn(_algo(r"""
+        \Require a list $a$ of numbers
+        \State $D \gets [\,]$
+        \For{$i = 1$ to $|a|$} \State $D[i] \gets 2 a[i]$ \EndFor
+        \State \Return $D$"""))
+    assert f([1, 4]) == [2, 8]
+
+
+def test_input_lines_belong_to_the_main_code_when_helpers_follow_it():
+    f, result = _fn(_a2e(r"""
+        \SetKwFunction{Twice}{Twice}
+        \KwIn{a list $V$ of numbers}
+        $z \leftarrow 0$\;
+        \ForEach{$x \in V$}{ $z \leftarrow z +$ \Twice{$x$}\; }
+        \Return{$z$}\;
+        \SetKwProg{Fn}{Function}{:}{}
+        \Fn{\Twice{$y$}}{ \Return{$2y$}\; }"""))
+    main = next(r for r in result.functions if r.name != "twice")
+    assert main.params == ["V"]

@@ -107,7 +107,7 @@ class FunctionBuilder:
             params.names.insert(k + 1, points)
             if name in params.arrays:
                 params.arrays[points] = params.arrays.pop(name)
-        self.body = records.sorted_values(records.queues_from_empty_sets(body))
+        self.body = _empty_then_filled(records.sorted_values(records.queues_from_empty_sets(body)))
         free = free_names(self.body, params.defined(), set(ctx.functions.values()))
         self.body, free = records.named_constants(self.body, free)
         implicit = [n for n in free if n in _subscript_roots(self.body)]
@@ -505,6 +505,30 @@ def _call_site_bases(body: list[ast.stmt], name: str):
 def _calls(body: list[ast.stmt], name: str) -> bool:
     return any(isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == name
                for stmt in body for n in ast.walk(stmt))
+
+
+def _empty_then_filled(body: list[ast.stmt]) -> list[ast.stmt]:
+    """`$R = []$` and then only `R[b] = ...` (never an append, never its length): the list is filled
+    by position, so it is created like an array the pseudo-code never creates (sized by the loop
+    that fills it); an empty list would refuse the first write."""
+    out = list(body)
+    for stmt in body:
+        if not (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name)
+                and isinstance(stmt.value, ast.List) and not stmt.value.elts):
+            continue
+        name = stmt.targets[0].id
+        rest = [s for s in out if s is not stmt]
+        nodes = [n for s in rest for n in ast.walk(s)]
+        entries = {id(n.value) for n in nodes if isinstance(n, ast.Subscript) and isinstance(n.value, ast.Name)}
+        written = any(isinstance(n, ast.Subscript) and isinstance(n.ctx, ast.Store) and isinstance(n.value, ast.Name)
+                      and n.value.id == name for n in nodes)
+        whole = [n for n in nodes if isinstance(n, ast.Name) and n.id == name and id(n) not in entries]
+        if written and not any(isinstance(n.ctx, ast.Store) for n in whole) and not any(
+                isinstance(n, (ast.Attribute, ast.Call)) and any(isinstance(m, ast.Name) and m.id == name
+                                                                 and id(m) not in entries for m in ast.walk(n))
+                for n in nodes):
+            out.remove(stmt)
+    return out
 
 
 def _created_when_sized(body: list[ast.stmt]) -> list[ast.stmt]:

@@ -46,6 +46,19 @@ def for_tokens(toks: list[Tok], ctx: P.Ctx) -> ast.For:
         if order is not None:
             raise Untranslatable("an order on a range of index pairs")
         return _nested(chain, ctx)
+    head, cond = _filter_suffix(toks)
+    if cond is not None:  # `each $(a, b) \\in E$ with $a = u$`: only the elements where it holds
+        loop = for_tokens(head, ctx)
+        if order is not None:
+            loop.iter = _ordered(loop.iter, loop.target, order, ctx)
+        gen = ast.comprehension(target=copy.deepcopy(loop.target), iter=loop.iter,
+                                ifs=[parse_all(cond, ctx, tuple_ok=False)], is_async=0)
+        elt = copy.deepcopy(loop.target)
+        for node in ast.walk(elt):
+            if hasattr(node, "ctx"):
+                node.ctx = ast.Load()
+        loop.iter = ast.ListComp(elt=elt, generators=[gen])
+        return loop
     assign = top_level(toks, lambda t: (t.kind == "op" and t.value in ("gets", "="))
                        or (t.kind == "kw" and t.value == "from"))
     member = top_level(toks, lambda t: t.value == "in" and t.kind in ("op", "kw"))
@@ -86,6 +99,24 @@ def for_tokens(toks: list[Tok], ctx: P.Ctx) -> ast.For:
     else:
         raise Untranslatable("a loop header needs `i \\gets a \\To b` or `x \\in S`")
     return ast.For(target=target, iter=iterable, body=[], orelse=[])
+
+
+_FILTER_WORDS = ("with", "where", "such", "satisfying")
+
+
+def _filter_suffix(toks: list[Tok]) -> tuple[list[Tok], list[Tok] | None]:
+    """`$(a, b) \\in E$ with $a = u$`, `$x \\in S$ such that $x > 0$`: the header before the words and
+    the condition (maths only) after them; (toks, None) when there is none."""
+    cut = top_level(toks, lambda t: not t.math and t.kind in ("kw", "name") and t.value.lower() in _FILTER_WORDS)
+    if not cut:
+        return toks, None
+    before, after = toks[: cut[0]], toks[cut[0] + 1 :]
+    if after and not after[0].math and after[0].value.lower() == "that":
+        after = after[1:]
+    if not after or not all(t.math for t in after) or not top_level(
+            before, lambda t: t.value == "in" and t.kind in ("op", "kw")):
+        return toks, None
+    return before, after
 
 
 def _named_input(after: list[Tok], ctx: P.Ctx) -> ast.expr | None:
@@ -233,6 +264,8 @@ def vertex_set(ctx: P.Ctx) -> ast.expr | None:
     names = ctx.known | ctx.declared | ctx.params
     if "V" in names:
         return ast.Name(id="V", ctx=ast.Load())
+    if ctx.vertex_count is not None and ctx.vertex_count in names:  # `$n$ vertices $0, \\ldots, n-1$`
+        return P.mark(P.call("range", [ast.Name(id=ctx.vertex_count, ctx=ast.Load())]), vertices=True)
     graph = P.graph_name(ctx)
     if graph is None:
         return None

@@ -86,7 +86,7 @@ def _is_dots(part: list[Tok]) -> bool:
 
 
 def _sequence_run(parts: list[list[Tok]], k: int) -> int:
-    """How many comma-separated items from k spell `x_1, \ldots, x_n` or `x_1, x_2, \ldots, x_n`
+    """How many comma-separated items from k spell `x_1, \\ldots, x_n` or `x_1, x_2, \\ldots, x_n`
     (0: none)."""
     for width in (3, 4):
         if k + width <= len(parts) and _is_dots(parts[k + width - 2]) \
@@ -154,6 +154,7 @@ def io_params(text: str, ctx: P.Ctx, out: Params) -> Params:
             skip.add(k + 1)
             continue
         lowered = {w.value.lower() for w in words}
+        _vertex_count(words, seg, segments[k + 1][0] if k + 1 < len(segments) else _words_after(toks), ctx)
         typed = bool(lowered & _COLLECTION_WORDS) or typed and lowered <= {"and", ","}
         if typed:
             ctx.collections.update(ident(t) for t in seg if t.kind == "name")
@@ -235,6 +236,21 @@ def io_params(text: str, ctx: P.Ctx, out: Params) -> Params:
             out.add(name)
     _derive_bounds(out)
     return out
+
+
+_VERTEX_WORDS = {"vertices", "nodes", "vertex", "node"}
+
+
+def _vertex_count(words: list[Tok], seg: list[Tok], after: list[Tok], ctx: P.Ctx) -> None:
+    """`$n$ vertices`, `vertices $0, \\ldots, n - 1$`: the graph's vertices are 0 .. n-1."""
+    before = [w.value.lower() for w in words if not w.math]
+    if before and before[-1] in _VERTEX_WORDS:
+        counted = _numbered_range(seg)
+        if counted is not None and seg[0].value == "0":
+            ctx.vertex_count = counted
+            return
+    if single_name(seg) and after and after[0].value.lower() in _VERTEX_WORDS:
+        ctx.vertex_count = ident(seg[0])
 
 
 def _counted_range(seg: list[Tok]) -> str | None:

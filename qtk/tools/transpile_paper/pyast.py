@@ -38,6 +38,7 @@ class Ctx:
     element_names: dict[str, list[str]] = field(default_factory=dict)  # E -> [u, v, w] from `for (u, v, w) in E`
     nouns: dict[str, str] = field(default_factory=dict)  # `relevances` -> r, from `graded relevances $r_1, ..$`
     named_norms: dict[str, str] = field(default_factory=dict)  # `\\|g\\| \\gets ...`: the norm's text -> norm_g
+    vertex_count: str | None = None  # `$n$ vertices`, `vertices $0, \\ldots, n - 1$`: the vertices are 0 .. n-1
 
 
 def mark(node: ast.AST, **kw: Any) -> ast.AST:

@@ -87,7 +87,10 @@ def element_form(words: list[Tok], seg: list[Tok]) -> bool:
     inner = seg[1:-1]
     if not all(t.kind == "name" or t.value in (",", "_") for t in inner):
         return False
-    return bool({w.value.lower() for w in words} & _FORM_WORDS)
+    said = [w.value.lower() for w in words if not w.math]
+    if len(said) >= 2 and said[0] == "of" and said[-1].endswith("s"):
+        return True  # `a list $R$ of roads $(p, q, len)$`: each road is such a tuple
+    return bool(set(said) & _FORM_WORDS)
 
 
 def columns(seg: list[Tok], collection: str | None, out: Params) -> None:

@@ -29,8 +29,35 @@ def statement(text: str, ctx: P.Ctx) -> tuple[list[ast.stmt], str | None]:
         while part and (part[-1].kind, part[-1].value) in TRAILING:
             part = part[:-1]
         for piece in _assignments(part):  # `a \gets 0; b \gets 1` or `$a \gets 0$, $b \gets 1$`
-            out.extend(_statement(piece, ctx))
+            try:
+                out.extend(_statement(piece, ctx))
+            except Untranslatable:
+                code, note = _prose_after(piece)
+                if note is None:
+                    raise
+                out.extend(_statement(code, ctx))
+                comment = f"{note}; {comment}" if comment else note
     return out, comment
+
+
+# words that continue a statement rather than start a remark about it
+_CONTINUING = {"for", "if", "with", "where", "when", "while", "until", "unless", "and", "or", "such", "then",
+               "else", "otherwise", "to", "by", "from", "in", "of", "on", "onto", "into", "at", "as", "is", "are",
+               "do", "times", "each", "every", "all", "not", "be"}
+
+
+def _prose_after(toks: list[Tok]) -> tuple[list[Tok], str | None]:
+    """`$m = S[1]$ initialize the running maximum`, `$R[b] = S[b] / m$ i.e., store ...`: an assignment
+    in maths followed by a remark in words; (the assignment, the remark), or (toks, None)."""
+    k = 0
+    while k < len(toks) and toks[k].math:
+        k += 1
+    code, rest = toks[:k], toks[k:]
+    if not code or not rest or rest[0].kind not in ("name", "kw") or rest[0].value.lower() in _CONTINUING \
+            or not top_level(code, lambda t: t.kind == "op" and t.value in ("gets", "=")) \
+            or code[-1].kind == "op" and code[-1].value in ("gets", "="):
+        return toks, None
+    return code, " ".join(t.value for t in rest)
 
 
 def _assignments(toks: list[Tok]) -> list[list[Tok]]:
