@@ -1796,3 +1796,65 @@ def test_input_lines_belong_to_the_main_code_when_helpers_follow_it():
         \Fn{\Twice{$y$}}{ \Return{$2y$}\; }"""))
     main = next(r for r in result.functions if r.name != "twice")
     assert main.params == ["V"]
+
+
+def test_a_base_stated_in_the_inputs_wins_over_a_loop_from_one():
+    f, result = _fn(_algo(r"""
+        \Require an array $c$ of length $n$, zero-based
+        \State $d \gets$ an array of $n$ zeros
+        \For{$i = 1$ to $n - 1$} \State $d[i] \gets c[i] - c[i - 1]$ \EndFor
+        \State \Return $d$"""))
+    assert "Index base 0" in result.python
+    assert f([1, 4, 9]) == [0, 3, 5]
+    g, result = _fn(_algo(r"""
+        \Require a list $c$, indexed from 1
+        \State \Return $c[1] + c[2]$"""))
+    assert "Index base 1" in result.python and g([5, 6, 7]) == 11
+
+
+def test_a_comment_on_the_header_line_declares_bounds():
+    f, result = _fn(_algo(r"""
+        \Procedure{Rotate}{$B$} \Comment{$B[0..m-1]$, moved one place to the left}
+          \State $t \gets B[0]$
+          \For{$i \gets 1$ \To $m - 1$} \State $B[i - 1] \gets B[i]$ \EndFor
+          \State $B[m - 1] \gets t$
+          \State \Return $B$
+        \EndProcedure"""))
+    assert result.functions[0].params == ["B"]
+    assert f([1, 2, 3]) == [2, 3, 1]
+
+
+def test_a_paper_defined_item_label_names_a_step_and_keeps_its_statement():
+    f, result = _fn(_algo(r"""
+        \Require a list $v$
+        \Setup $acc \gets 1$
+        \For{$x \in v$} \State $acc \gets acc \cdot x$ \EndFor
+        \State \Return $acc$""", "\\usepackage{algpseudocode}\n\\algnewcommand\\Setup{\\item[\\textbf{Setup:}]}"))
+    assert result.functions[0].params == ["v"]
+    assert f([2, 3, 4]) == 24
+
+
+def test_a_list_written_one_past_a_downward_loop_is_sized_to_hold_it():
+    f, _ = _fn(_algo(r"""
+        \Require numbers $a_0, \ldots, a_{m-1}$
+        \State $S_m \gets 0$
+        \For{$k = m - 1, m - 2, \ldots, 0$} \State $S_k \gets a_k + S_{k+1}$ \EndFor
+        \State \Return $(S_0, \ldots, S_{m-1})$"""))
+    assert f([1, 2, 3]) == [6, 5, 3]
+
+
+def test_scoring_calls_the_first_function_a_caller_can_reach(tmp_path):
+    import json
+
+    (tmp_path / "h.tex").write_text(_a2e(r"""
+        \SetKwFunction{Sq}{Sq}
+        \KwIn{$k$}
+        \Return{\Sq{$k$} + 1}\;
+        \SetKwProg{Fn}{Function}{:}{}
+        \Fn{\Sq{$y$}}{ \Return{$y \cdot y$}\; }"""))
+    (tmp_path / "cases.json").write_text(json.dumps({"cases": [
+        {"file": "h", "class": "headers", "runs": [[[3], 10]]}]}))
+    from qtk.tools.transpile_paper.scoring import score
+
+    report = score(tmp_path)
+    assert [o.status for o in report.outcomes] == ["ok"], [o.detail for o in report.outcomes]

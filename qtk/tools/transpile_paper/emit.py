@@ -170,6 +170,11 @@ class FunctionBuilder:
         if unit.header is not None:
             header_params(unit.header.text, self.ctx, params)
             sizes_from_io(params, [io.text.text for io in unit.input_io], self.ctx)
+            if unit.note_latex and "$" in unit.note_latex:  # `\Comment{$A[0..n-1]$ holds ...}`
+                try:
+                    sizes_from_io(params, [unit.note_latex], self.ctx)
+                except Untranslatable:
+                    pass  # a remark, not a declaration
         else:
             for io in unit.input_io:
                 io_params(io.text.text, self.ctx, params)
@@ -199,6 +204,9 @@ class FunctionBuilder:
         self.lengths = lengths
         if self.option in ("0", "1"):
             return int(self.option), "set by --index-base", True
+        said = _stated_base(self.unit)
+        if said is not None:
+            return said, f"the text says it counts positions from {said}", True
         base, reason = indexing.decide(body, params.arrays, lengths, self.keyed, params.lows)
         return base, reason, reason != indexing.NO_EVIDENCE
 
@@ -505,6 +513,22 @@ def _call_site_bases(body: list[ast.stmt], name: str):
 def _calls(body: list[ast.stmt], name: str) -> bool:
     return any(isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == name
                for stmt in body for n in ast.walk(stmt))
+
+
+_STATED_BASE = re.compile(r"\b(?:(?P<w>0|zero|1|one)[- ]?(?:based|indexed)\b|indexed (?:from|starting (?:at|from)) "
+                          r"\$?\s*(?P<n>0|1)\b|(?:indices|positions|entries) (?:start|starting|begin|beginning|counted)"
+                          r" (?:at|from) \$?\s*(?P<m>0|1)\b)", re.IGNORECASE)
+
+
+def _stated_base(unit: Unit) -> int | None:
+    """`a string $s$ of length $n$, indexed from $0$`, `0-indexed`, `one-based`: the index base the
+    Require/Input/Ensure text, the caption or the header's comment states (one base, said once)."""
+    texts = [io.text.text for io in unit.io] + [unit.caption or "", unit.note_latex or unit.note or ""]
+    said = set()
+    for m in _STATED_BASE.finditer(" ".join(texts)):
+        word = m.group("w") or m.group("n") or m.group("m")
+        said.add(0 if word.lower() in ("0", "zero") else 1)
+    return said.pop() if len(said) == 1 else None
 
 
 def _empty_then_filled(body: list[ast.stmt]) -> list[ast.stmt]:

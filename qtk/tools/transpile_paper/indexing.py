@@ -146,6 +146,12 @@ def implicit_size(body: list[ast.stmt], name: str, base: int) -> ast.expr | None
                 stop, top = last, max(c - shift, top if top is not None else c - shift)
                 low = min(low, (P.int_value(first) if P.int_value(first) is not None else -1) + c - shift)
     uncovered = [node for node in _writes(body, name) if id(node) not in covered and P.int_value(node.slice) is None]
+    for node in list(uncovered) if stop is not None else []:
+        # `G_T \gets 0` beside `G_t` for t = T-1 down to 0: one past the loop's reach, still in the list
+        d = next((d for d in range(-3, 4) if ast.dump(P.add_const(copy.deepcopy(stop), d)) == ast.dump(node.slice)), None)
+        if d is not None:
+            uncovered.remove(node)
+            top = max(top, d - base)
     if uncovered and not _filled_first(body, name):
         return None  # written at a position no loop bounds, and never filled whole beforehand
     if vertices is not None and stop is None:

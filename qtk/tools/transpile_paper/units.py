@@ -15,11 +15,8 @@ from qtk.tools.transpile_paper.algorithm2e import split_header
 from qtk.tools.transpile_paper.latex_text import caption_name, function_name, plain_text
 from qtk.tools.transpile_paper.source import Src, match_close
 
-_INPUT_LABELS = {"input", "inputs", "in", "data", "require", "requires", "given", "parameters",
-                 "parameter", "params", "param", "globals", "arguments", "args"}
-_OUTPUT_LABELS = {"output", "outputs", "out", "ensure", "ensures", "result", "results", "return",
-                  "returns"}
-_INPUT_LABELS |= {"hyperparameters", "hyper parameters"}
+_INPUT_LABELS = ir.INPUT_LABELS
+_OUTPUT_LABELS = ir.OUTPUT_LABELS
 
 
 @dataclass
@@ -36,6 +33,7 @@ class Unit:
     name: str = ""  # the Python name, filled by `name_units`
     caption: str | None = None
     note: str | None = None  # a \Comment on the function's own line
+    note_latex: str | None = None  # the same comment as written
     caption_latex: str | None = None  # the caption as written (it may declare `$H[0..n-1]$`)
 
     @property
@@ -128,6 +126,7 @@ def _units_of(algo: ir.Algorithm, number: int) -> list[Unit]:
         end = fn.end_line or _last_line(fn.body, fn.line)
         units.append(Unit(number, algo.package, plain_text(fn.name), fn.name, fn.params,
                           shared_io + fn_io, body, fn.line, end, caption=caption, note=fn.comment,
+                          note_latex=fn.note_latex,
                           caption_latex=algo.caption.text if algo.caption is not None else None))
     if funcs and not loose_code:
         return units
