@@ -1858,3 +1858,45 @@ def test_scoring_calls_the_first_function_a_caller_can_reach(tmp_path):
 
     report = score(tmp_path)
     assert [o.status for o in report.outcomes] == ["ok"], [o.detail for o in report.outcomes]
+
+
+def test_two_letter_words_of_a_prose_input_line_are_not_inputs():
+    f, result = _fn(_a2e(r"""
+        \SetKwInOut{Input}{Input}
+        \Input{V, liste des valeurs et au moins un element}
+        $m \leftarrow 0$\;
+        \For{$i \leftarrow 1$ \KwTo $|V|$}{ $m \leftarrow m + V_i$\; }
+        \Return $m$\;"""))
+    assert result.functions[0].params == ["V"]
+    assert f([1, 2, 3]) == 6
+
+
+def test_loop_written_in_words_from_one_to_a_length():
+    f, _ = _fn(_algo(r"""
+        \Require a word $w$
+        \State $c \gets 0$
+        \For{\texttt{$k$ in 1 to length of $w$}}
+          \If{$w_k = w_1$} \State $c \gets c + 1$ \EndIf
+        \EndFor
+        \State \Return $c$"""))
+    assert f("abcab") == 2
+
+
+def test_a_statement_for_every_pair_of_a_range_runs_over_both():
+    f, _ = _fn(_algo(r"""
+        \Require a size $k$
+        \State Let $T[a, b] \gets a \cdot b$ for $a, b \in \{1, \ldots, k\}$
+        \State \Return $T[k, k] + T[1, k]$"""))
+    assert f(3) == 9 + 3
+
+
+def test_a_list_given_by_a_range_and_a_condition():
+    f, _ = _fn(_algo(r"""
+        \Require a bound $m$
+        \State \Return $[\, j : 1 \le j \le m,\ j \bmod 4 = 1 \,]$"""))
+    assert f(10) == [1, 5, 9]
+    g, _ = _fn(_algo(r"""
+        \Require a list $a$
+        \State $E \gets [\, x : x \in a, x > 0 \,]$
+        \State \Return $E$"""))
+    assert g([3, -1, 2]) == [3, 2]

@@ -79,13 +79,21 @@ def for_tokens(toks: list[Tok], ctx: P.Ctx) -> ast.For:
         if isinstance(target, ast.Name) and nouns & _COLLECTION_NOUNS:
             ctx.collections.add(target.id)  # `each string $s$ in $S$`: |s| is its length
         after = toks[member[0] + 1 :]
-        dots = top_level(after, lambda t: t.kind == "op" and t.value in ("..", "..."))
+        dots = top_level(after, lambda t: t.kind == "op" and t.value in ("..", "...")
+                         or t.kind == "kw" and t.value in ("to", "downto") and not t.math)  # i in 1 to n
         iterable = _counted(after, ctx) if dots else _named_input(after, ctx) or parse_all(after, ctx)  # i in 1..n
         iterable = P.index_set(iterable)  # x \\in [n] = {1, ..., n}
         if isinstance(iterable, ast.Tuple) and any(isinstance(x, (ast.Compare, ast.BoolOp)) for x in iterable.elts):
             raise Untranslatable("a loop over a set given by a condition")  # i \\in N, i \\le n
         if P.meta(iterable, "style") == "numbers":
             raise Untranslatable("a loop over a set of numbers")
+        if isinstance(target, ast.Tuple) and len(target.elts) > 1 and all(isinstance(x, ast.Name) for x in target.elts) \
+                and isinstance(iterable, ast.Call) and isinstance(iterable.func, ast.Name) and iterable.func.id == "range" \
+                and order is None:  # `for $u, v \\in \\{1, \\ldots, n\\}$`: every pair, one loop each
+            loops = [ast.For(target=x, iter=copy.deepcopy(iterable), body=[], orelse=[]) for x in target.elts]
+            for outer, inner in zip(loops, loops[1:]):
+                outer.body = [inner]
+            return P.mark(loops[0], innermost=loops[-1])
         if isinstance(iterable, ast.Name):
             ctx.collections.add(iterable.id)  # iterated over: |a| is its size
         if isinstance(target, ast.Tuple) and isinstance(iterable, ast.Name) \

@@ -128,7 +128,10 @@ def io_params(text: str, ctx: P.Ctx, out: Params) -> Params:
     segments = _math_segments(toks)
     if not segments:
         for part in split(toks, top_level(toks, lambda t: t.value in (",", "and"))):
-            names = [t for t in part if t.kind == "name" and (len(t.value) <= 2 or t.style != "prose")]
+            # in a phrase of words (`vector de datos con al menos dos elementos`) a two-letter word is
+            # a word of the language, not a name; alone (`X`, `lr`) it names an input
+            short = 1 if sum(t.kind in ("name", "kw") for t in part) >= 3 else 2
+            names = [t for t in part if t.kind == "name" and (len(t.value) <= short or t.style != "prose")]
             if names:
                 out.add(ident(names[-1]))
         return out
