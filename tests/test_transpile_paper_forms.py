@@ -1900,3 +1900,27 @@ def test_a_list_given_by_a_range_and_a_condition():
         \State $E \gets [\, x : x \in a, x > 0 \,]$
         \State \Return $E$"""))
     assert g([3, -1, 2]) == [3, 2]
+
+
+def test_a_count_named_by_the_range_that_numbers_a_lists_elements_is_its_length():
+    f, result = _fn(_algo(r"""
+        \Require a list $P$ of points $(x_j, y_j)$, $j = 1, \ldots, q$
+        \State $s \gets 0$
+        \For{$j = 1$ to $q$} \State $s \gets s + x_j y_j$ \EndFor
+        \State \Return $s$"""))
+    assert result.functions[0].params == ["P"]
+    assert f([(1, 2), (3, 4)]) == 14
+
+
+def test_a_caller_passing_one_and_a_length_it_stored_makes_the_callee_one_based():
+    f, result = _fn(_algo(r"""
+        \Function{Smallest}{$A, lo, hi$}
+          \State $m \gets A[lo]$
+          \For{$i \gets lo + 1$ \To $hi$} \If{$A[i] < m$} \State $m \gets A[i]$ \EndIf \EndFor
+          \State \Return $m$
+        \EndFunction
+        \Function{Least}{$A$}
+          \State $r \gets A.length$
+          \State \Return \Call{Smallest}{$A, 1, r$}
+        \EndFunction"""), "least")
+    assert f([6, 2, 8]) == 2 and f([4]) == 4

@@ -477,7 +477,8 @@ def build_all(builders: list[FunctionBuilder]) -> list[tuple[ast.FunctionDef, Fu
         b.prepare()
     for b in builders:  # `\\Call{Quicksort}{$A, 1, A.length$}`: the caller says how the callee counts
         if not b.evidence:
-            base = next((v for o in builders if o is not b for v in _call_site_bases(o.body, b.unit.name)), None)
+            base = next((v for o in builders if o is not b
+                         for v in _call_site_bases(o.body, b.unit.name, o.lengths)), None)
             if base is not None:
                 b.base, b.reason, b.evidence = base, f"auto: called with bounds {base}.. of an array", True
     for b in builders:
@@ -493,8 +494,16 @@ def build_all(builders: list[FunctionBuilder]) -> list[tuple[ast.FunctionDef, Fu
     return [b.finish() for b in builders]
 
 
-def _call_site_bases(body: list[ast.stmt], name: str):
-    """1 for calls `name(A, 1, len(A))`, 0 for `name(A, 0, len(A) - 1)` (as written, before shifting)."""
+def _call_site_bases(body: list[ast.stmt], name: str, lengths: dict[str, str] | None = None):
+    """1 for calls `name(A, 1, len(A))`, 0 for `name(A, 0, len(A) - 1)` (as written, before shifting);
+    a name the caller set to the length (`n \\gets A.length`, then `name(A, 1, n)`) counts as it."""
+    lengths = lengths or {}
+
+    def length_of(e: ast.expr) -> str | None:
+        if isinstance(e, ast.Name) and e.id in lengths:
+            return lengths[e.id]
+        return _length_of(e)
+
     for stmt in body:
         for n in ast.walk(stmt):
             if not (isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == name):
@@ -502,11 +511,11 @@ def _call_site_bases(body: list[ast.stmt], name: str):
             arrays = [a.id for a in n.args if isinstance(a, ast.Name)]
             for k in range(len(n.args) - 1):
                 lo, hi = n.args[k], n.args[k + 1]
-                length = _length_of(hi)
+                length = length_of(hi)
                 if P.int_value(lo) == 1 and length in arrays:
                     yield 1
                 if P.int_value(lo) == 0 and isinstance(hi, ast.BinOp) and isinstance(hi.op, ast.Sub) \
-                        and P.int_value(hi.right) == 1 and _length_of(hi.left) in arrays:
+                        and P.int_value(hi.right) == 1 and length_of(hi.left) in arrays:
                     yield 0
 
 

@@ -180,6 +180,12 @@ def io_params(text: str, ctx: P.Ctx, out: Params) -> Params:
                 and grid_dims(seg, ([Tok("name", "matrix", 0)], prev), ctx, out):
             continue  # `$A$ ($n \\times m$)`: the sizes of A, in parentheses after it
         lw = [w.value.lower() for w in words]
+        count = _counted_range(seg)
+        if count is not None and count not in out.defined() and last_collection and k > 0 \
+                and any(t.kind == "name" and ident(t) == ident(seg[0]) for t in segments[k - 1][1][1:]):
+            # `intervals $[s_j, e_j]$, $j = 1, \\ldots, m$`: j numbers the collection's elements, m counts them
+            out.derived.append((count, P.call("len", [ast.Name(id=last_collection, ctx=ast.Load())])))
+            continue
         describing = len(lw) >= 2 and lw[-2] == "for" or describing and bool(lw) and lw[0] == "and" and len(lw) <= 2
         table = out.indexed or last_collection
         if describing and table:  # `scores $L[t][v]$ for steps $t = 1, \\ldots, T$`: T counts L's rows
