@@ -1924,3 +1924,31 @@ def test_a_caller_passing_one_and_a_length_it_stored_makes_the_callee_one_based(
           \State \Return \Call{Smallest}{$A, 1, r$}
         \EndFunction"""), "least")
     assert f([6, 2, 8]) == 2 and f([4]) == 4
+
+
+def test_a_value_placed_in_a_space_of_numbers_fills_a_vector_of_that_size():
+    f, result = _fn(_algo(r"""
+        \Require samples $z^{(1)}, \ldots, z^{(N)} \in \mathbb{R}^{d}$
+        \State $c \gets 0 \in \mathbb{R}^{d}$
+        \For{$i = 1$ to $N$} \State $c \gets c + z^{(i)} / N$ \EndFor
+        \State \Return $c$"""))
+    assert result.functions[0].params == ["z"]  # d is the length of each sample, no input
+    assert f([[1.0, 2.0], [3.0, 6.0]]) == pytest.approx([2.0, 4.0])
+
+
+def test_a_declared_matrix_times_a_vector_is_a_product_and_a_vector_of_ones():
+    f, result = _fn(_algo(r"""
+        \Require $M \in \mathbb{R}^{k \times k}$
+        \State $u \gets (1, \ldots, 1)^\top \in \mathbb{R}^{k}$
+        \State $u \gets M u$
+        \State \Return $u$"""))
+    assert result.functions[0].params == ["M"]
+    assert f([[1, 2], [3, 4]]) == [3, 7]
+
+
+def test_vectors_declared_in_a_space_need_no_bold_for_inner_products():
+    f, _ = _fn(_algo(r"""
+        \Require $a \in \mathbb{R}^n$, $b \in \mathbb{R}^n$
+        \State $s \gets a^\top b$
+        \State \Return $s$"""))
+    assert f([1, 2, 3], [4, 5, 6]) == 32

@@ -54,6 +54,9 @@ class Params:
     constrained: list[str] = field(default_factory=list)  # named only in conditions ($n \ge 1$)
     lows: dict[str, int] = field(default_factory=dict)  # $1 \le k \le n$: k counts from 1
     indexed: str | None = None  # the last input named with its indices (`scores $L[t][v]$`)
+    vectors: set[str] = field(default_factory=set)  # `$w \\in \\mathbb{R}^d$`: lists of numbers
+    matrices: set[str] = field(default_factory=set)  # `$A \\in \\mathbb{R}^{n \\times m}$`: lists of rows
+    families: set[str] = field(default_factory=set)  # `$x_i \\in \\mathbb{R}^d$`: each entry a vector
 
     def add(self, name: str) -> None:
         if name not in self.names and name not in {d for d, _ in self.derived}:

@@ -38,6 +38,9 @@ class Ctx:
     element_names: dict[str, list[str]] = field(default_factory=dict)  # E -> [u, v, w] from `for (u, v, w) in E`
     nouns: dict[str, str] = field(default_factory=dict)  # `relevances` -> r, from `graded relevances $r_1, ..$`
     named_norms: dict[str, str] = field(default_factory=dict)  # `\\|g\\| \\gets ...`: the norm's text -> norm_g
+    vectors: set[str] = field(default_factory=set)  # declared in a space of numbers (`w \\in \\mathbb{R}^m`)
+    vector_families: set[str] = field(default_factory=set)  # sequences of such vectors (`x^{(i)} \\in \\mathbb{R}^m`)
+    matrices: set[str] = field(default_factory=set)  # declared `A \\in \\mathbb{R}^{n \\times m}`
     vertex_count: str | None = None  # `$n$ vertices`, `vertices $0, \\ldots, n - 1$`: the vertices are 0 .. n-1
 
 

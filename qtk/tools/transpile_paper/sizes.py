@@ -117,17 +117,24 @@ def space_dims(e: ast.expr, out: Params) -> bool:
     if isinstance(e.left, ast.Subscript) and isinstance(e.left.value, ast.Name):  # `\\mathbf{x}_i \\in \\mathbb{R}^d`
         first = ast.Subscript(value=ast.Name(id=e.left.value.id, ctx=ast.Load()), slice=P.const(0), ctx=ast.Load())
         dim = e.comparators[0].right
+        if P.meta(e.comparators[0].left, "style") == "numbers":
+            out.families.add(e.left.value.id)
         if isinstance(dim, ast.Name) and dim.id not in out.defined():
             out.derived.append((dim.id, P.call("len", [first])))  # the size of every element: the first's
         return True
     if not isinstance(e.left, ast.Name):
         return False
     exponent, arr = e.comparators[0].right, ast.Name(id=e.left.id, ctx=ast.Load())
+    numbers = P.meta(e.comparators[0].left, "style") == "numbers"
     if isinstance(exponent, ast.BinOp) and isinstance(exponent.op, ast.Mult):
         dims = [(exponent.left, P.call("len", [arr])),
                 (exponent.right, P.call("len", [ast.Subscript(value=arr, slice=P.const(0), ctx=ast.Load())]))]
+        if numbers:
+            out.matrices.add(e.left.id)
     else:
         dims = [(exponent, P.call("len", [arr]))]
+        if numbers and P.int_value(exponent) != 1:
+            out.vectors.add(e.left.id)
     out.add(e.left.id)
     for dim, length in dims:
         if isinstance(dim, ast.Name) and dim.id not in out.defined():
@@ -203,10 +210,13 @@ def sequence(parts: list[list[Tok]], ctx: P.Ctx, out: Params) -> str | None:
         return None
     rel = top_level(parts[-1], lambda t: t.value in RELATIONS and t.kind in ("op", "kw"))
     bounds: list[str] = []
+    power: list[Tok] = []
     if rel:  # `s_1, \\ldots, s_n \\in \\mathbb{R}`: the set they live in is not an input
         where = parts[-1][rel[0] + 1 :]
         if len(where) >= 3 and where[0].value in ("[", "(") and where[-1].value in ("]", ")"):
             bounds = [ident(t) for t in where[1:-1] if t.kind == "name" and t.style == "math"]
+        if len(where) >= 3 and where[0].kind == "name" and where[0].style == "numbers" and where[1].value == "^":
+            power = [t for t in where[2:] if t.value not in ("{", "}")]  # `x^{(1)}, \\ldots, x^{(n)} \\in \\mathbb{R}^m`
         parts = parts[:-1] + [parts[-1][: rel[0]]]
     head = parts[0]
     if len(head) > 1 and head[0].kind == "name" and head[1].value == "_":
@@ -229,6 +239,11 @@ def sequence(parts: list[list[Tok]], ctx: P.Ctx, out: Params) -> str | None:
         return None
     out.add(first.value.id)
     out.arrays[first.value.id] = (first.slice, last.slice)
+    if power and not (len(power) == 1 and power[0].value == "1"):  # each element a vector of that many numbers
+        out.families.add(first.value.id)
+        if single_name(power) and ident(power[0]) not in out.defined():
+            entry = ast.Subscript(value=ast.Name(id=first.value.id, ctx=ast.Load()), slice=P.const(0), ctx=ast.Load())
+            out.derived.append((ident(power[0]), P.call("len", [entry])))
     for name in bounds:  # `x_1, \\ldots, x_n \\in [lo, hi]`: lo and hi are inputs too, in this order
         out.add(name)
     return first.value.id
