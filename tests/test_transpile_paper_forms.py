@@ -1952,3 +1952,21 @@ def test_vectors_declared_in_a_space_need_no_bold_for_inner_products():
         \State $s \gets a^\top b$
         \State \Return $s$"""))
     assert f([1, 2, 3], [4, 5, 6]) == 32
+
+
+def test_a_colon_slice_is_half_open_in_a_zero_based_block_and_inclusive_in_a_one_based_one():
+    f, _ = _fn(_algo(r"""
+        \Require a list $x$ of length $n$, a width $w$
+        \State $P \gets$ an empty list
+        \For{$i = 0$ \textbf{to} $n - w$}
+          \State append $x[i : i + w]$ to $P$
+        \EndFor
+        \State \Return $P$"""))
+    assert f([1, 2, 3], 2) == [[1, 2], [2, 3]]  # Python's slices: each window one piece
+    g, result = _fn(_algo(r"""
+        \Function{Total}{$A, p, r$}
+          \State $B \gets A[p:r]$
+          \State \Return $\sum_{b \in B} b$
+        \EndFunction
+        \Function{All}{$A$} \State \Return \Call{Total}{$A, 1, A.length$} \EndFunction"""), "all_")
+    assert g([4, 5, 6]) == 15  # CLRS 4th edition: A[p:r] holds A[r]

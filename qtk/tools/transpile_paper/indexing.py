@@ -472,6 +472,9 @@ class Shift(ast.NodeTransformer):
         self.default, self.bases, self.maps = default, bases, maps
 
     def visit_Call(self, node: ast.Call) -> ast.AST:
+        chunk = P.meta(node, "chunk")  # `append $x[i : j]$ to $C$`: in a 0-based block, one piece of x
+        if chunk is not None and self.bases.get(chunk, self.default) == 0:
+            node.func.attr = "append"
         self.generic_visit(node)
         arr = P.meta(node, "positions_of")
         if arr in self.maps:  # `\\max_\\ell c[\\ell]` over a map: its keys, smallest first (ties as for positions)
@@ -488,7 +491,9 @@ class Shift(ast.NodeTransformer):
         root = _root(node)
         base = self.bases.get(root, self.default) if root else self.default
         sl = node.slice
-        if isinstance(sl, ast.Slice) and P.meta(sl, "inclusive"):
+        if isinstance(sl, ast.Slice) and P.meta(sl, "inclusive") and P.meta(sl, "colon") and base == 0:
+            node.slice = ast.Slice(lower=None if P.int_value(sl.lower) == 0 else sl.lower, upper=sl.upper)
+        elif isinstance(sl, ast.Slice) and P.meta(sl, "inclusive"):
             lower = P.add_const(sl.lower, -base)
             node.slice = ast.Slice(lower=None if P.int_value(lower) == 0 else lower,
                                    upper=P.add_const(sl.upper, 1 - base))

@@ -154,7 +154,10 @@ def _append(s, ctx) -> list[ast.stmt]:
     coll, item = _expr(s["coll"], ctx), _expr(items, ctx)
     if isinstance(item, ast.Subscript) and isinstance(item.slice, ast.Slice) and not \
             (isinstance(coll, ast.Name) and coll.id in ctx.sets):
-        return [ast.Expr(value=P.method(coll, "extend", [item]))]  # a run of entries: each of them
+        call = P.method(coll, "extend", [item])  # a run of entries: each of them
+        if P.meta(item.slice, "colon") and P.root_name(item):  # Python's x[i:j]: maybe one piece (indexing.py)
+            P.mark(call, chunk=P.root_name(item))
+        return [ast.Expr(value=call)]
     if isinstance(coll, ast.Name) and coll.id in ctx.numbers:  # `add $x$ to $total$`
         return _update(ast.Add())({"x": s["coll"], "v": items}, ctx)
     verb = "add" if isinstance(coll, ast.Name) and coll.id in ctx.sets else "append"
