@@ -1970,3 +1970,17 @@ def test_a_colon_slice_is_half_open_in_a_zero_based_block_and_inclusive_in_a_one
         \EndFunction
         \Function{All}{$A$} \State \Return \Call{Total}{$A, 1, A.length$} \EndFunction"""), "all_")
     assert g([4, 5, 6]) == 15  # CLRS 4th edition: A[p:r] holds A[r]
+
+
+def test_a_statement_for_all_of_a_bare_variable_uses_the_range_its_loop_gives_it():
+    f, result = _fn(_algo(r"""
+        \Require costs $C[u][v]$ on rows $0, \ldots, m-1$ and columns $0, \ldots, q-1$
+        \State $best[u] \gets \infty$ for all $u$
+        \For{$u = 0$ \textbf{to} $m - 1$}
+          \For{$v = 0$ \textbf{to} $q - 1$}
+            \If{$C[u][v] < best[u]$} \State $best[u] \gets C[u][v]$ \EndIf
+          \EndFor
+        \EndFor
+        \State \Return $best$"""))
+    assert result.functions[0].params == ["C"]  # m and q count C's rows and columns
+    assert f([[3, 1], [2, 5], [4, 4]]) == [1, 2, 4]

@@ -67,6 +67,8 @@ def for_tokens(toks: list[Tok], ctx: P.Ctx) -> ast.For:
     if assign and (not member or assign[0] < member[0]):
         target = store(parse_all(toks[: assign[0]], ctx), ctx)
         iterable = _ordered(_counted(toks[assign[0] + 1 :], ctx), target, order, ctx)
+        if isinstance(target, ast.Name) and isinstance(iterable, ast.Call) and order is None:
+            ctx.loop_ranges.setdefault(target.id, copy.deepcopy(iterable))
     elif member:
         before = toks[: member[0]]
         first_math = next((k for k, t in enumerate(before) if t.math or t.style != "prose"), None)
@@ -104,6 +106,11 @@ def for_tokens(toks: list[Tok], ctx: P.Ctx) -> ast.For:
         iterable = _ordered(iterable, target, order, ctx)
     elif _vertex_loop(toks, ctx) is not None:
         target, iterable = _vertex_loop(toks, ctx)
+    elif len(toks) == 1 and toks[0].kind == "name" and toks[0].math \
+            and variable_name(toks[0].value) in ctx.loop_ranges:
+        # `$V[s] \\gets 0$ for all $s$`: s over the range the algorithm's own loop gives it
+        target = store(parse_all(toks, ctx), ctx)
+        iterable = copy.deepcopy(ctx.loop_ranges[target.id])
     else:
         raise Untranslatable("a loop header needs `i \\gets a \\To b` or `x \\in S`")
     return ast.For(target=target, iter=iterable, body=[], orelse=[])

@@ -189,10 +189,12 @@ def io_params(text: str, ctx: P.Ctx, out: Params) -> Params:
             # `intervals $[s_j, e_j]$, $j = 1, \\ldots, m$`: j numbers the collection's elements, m counts them
             out.derived.append((count, P.call("len", [ast.Name(id=last_collection, ctx=ast.Load())])))
             continue
-        describing = len(lw) >= 2 and lw[-2] == "for" or describing and bool(lw) and lw[0] == "and" and len(lw) <= 2
+        describing = len(lw) >= 2 and lw[-2] == "for" or describing and bool(lw) and lw[0] == "and" and len(lw) <= 2 \
+            or bool(out.indexed) and len(lw) >= 2 and lw[-2] in ("on", "over") and _numbered_range(seg) is not None
         table = out.indexed or last_collection
         if describing and table:  # `scores $L[t][v]$ for steps $t = 1, \\ldots, T$`: T counts L's rows
-            count = _counted_range(seg)
+            # (also `rewards $R[s][a]$ on states $0, \\ldots, S-1$ and actions $0, \\ldots, A-1$`)
+            count = _counted_range(seg) or (_numbered_range(seg) if out.indexed else None)
             if count is not None and count not in out.defined():
                 part: ast.expr = ast.Name(id=table, ctx=ast.Load())
                 for _ in range(described):
