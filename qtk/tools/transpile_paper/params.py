@@ -232,7 +232,8 @@ def io_params(text: str, ctx: P.Ctx, out: Params) -> Params:
                  if p]
         if len(parts) == 1 and len(chain) == 3 and len(chain[1]) == 1 and chain[1][0].value in ("...", ".."):
             parts = chain  # `t_1 \\le \\cdots \\le t_m`: sorted times t, m of them
-        seq = sequence(parts, ctx, out)
+        noun = words[-1].value.lower() if words and words[-1].kind in ("name", "kw") and not words[-1].math else None
+        seq = sequence(parts, ctx, out, noun)
         if seq:
             last_collection = seq
             continue

@@ -245,6 +245,43 @@ def _sort(s, ctx) -> list[ast.stmt]:
     return [ast.Expr(value=call)]
 
 
+_FIRST_PART = ("left", "start", "first", "lower", "beginning", "starting", "begin")
+_LAST_PART = ("right", "end", "finish", "last", "upper", "ending", "finishing")
+
+
+def _sort_named(s, ctx) -> list[ast.stmt]:
+    """`sort the intervals by their left ends` with the intervals given as `[a_1, b_1], \\ldots, [a_n,
+    b_n]`: the parallel arrays a and b reordered together by a (by b for the right ends)."""
+    names = ctx.parallel.get(s["noun"])
+    if names is None:
+        P.fail(f"cannot tell which lists `the {s['noun']}` are")
+    key = s["key"]
+    if key in _FIRST_PART:
+        by = names[0]
+    elif key in _LAST_PART:
+        by = names[-1]
+    elif key in names:
+        by = key
+    else:
+        P.fail(f"cannot tell which part of the {s['noun']} is their {key}")
+    k = ast.Name(id="_k", ctx=ast.Load())
+    args = ast.arguments(posonlyargs=[], args=[ast.arg(arg="_k")], kwonlyargs=[], kw_defaults=[], defaults=[])
+    keywords = [ast.keyword(arg="key", value=ast.Lambda(args=args, body=ast.Subscript(
+        value=ast.Name(id=by, ctx=ast.Load()), slice=k, ctx=ast.Load())))]
+    if _descending(s.get("order")):
+        keywords.append(ast.keyword(arg="reverse", value=P.const(True)))
+    order = ast.Assign(targets=[ast.Name(id="_order", ctx=ast.Store())], value=P.call(
+        "sorted", [P.call("range", [P.call("len", [ast.Name(id=by, ctx=ast.Load())])])], keywords))
+    gen = [ast.comprehension(target=ast.Name(id="_k", ctx=ast.Store()), iter=ast.Name(id="_order", ctx=ast.Load()),
+                             ifs=[], is_async=0)]
+    moved = ast.Assign(targets=[ast.Tuple(elts=[ast.Name(id=n, ctx=ast.Store()) for n in names], ctx=ast.Store())],
+                       value=ast.Tuple(elts=[ast.ListComp(elt=ast.Subscript(value=ast.Name(id=n, ctx=ast.Load()),
+                                                                            slice=copy.deepcopy(k), ctx=ast.Load()),
+                                                          generators=copy.deepcopy(gen)) for n in names],
+                                       ctx=ast.Load()))
+    return [order, moved]
+
+
 def _set_to(s, ctx) -> list[ast.stmt]:
     is_number, value_of = PARSERS.is_number, PARSERS.value_of
 
@@ -330,6 +367,10 @@ STATEMENTS: list[Phrase] = [
                        r"increasing|ascending|non-?decreasing|decreasing|descending|non-?increasing) order)?"
                        r"(?: by (?:their |its |the )?(?:(?P<byorder>non-?decreasing|increasing|decreasing|non-?increasing) )?"
                        r"(?P<key>[a-z]+)(?: (?:point|endpoint|time|coordinate|element))?(?: {keyname})?)?"), _sort),
+    Phrase("sort named", _re(r"sort (?:the |all )?(?P<noun>[a-z]+) (?:in (?P<order>increasing|ascending|non-?decreasing"
+                             r"|decreasing|descending|non-?increasing) order )?by (?:their |its |the )?"
+                             r"(?P<key>[a-z]+)(?: (?:ends?|endpoints?|points?|coordinates?|values?|elements?))?"),
+           _sort_named),
     Phrase("reverse", _re(r"reverse {coll}"), _reverse),
     Phrase("set", _re(r"(?:set|assign|initiali[sz]e|init|reset) (?:the )?(?:[a-z-]+ ){0,2}{x}"
                       r" (?:to|:=|as|with|equal to) (?P<rest>.+)"), _set_to),

@@ -203,7 +203,7 @@ def size_equation(e: ast.expr, out: Params) -> bool:
     return True
 
 
-def sequence(parts: list[list[Tok]], ctx: P.Ctx, out: Params) -> str | None:
+def sequence(parts: list[list[Tok]], ctx: P.Ctx, out: Params, noun: str | None = None) -> str | None:
     """`c_0, \\ldots, c_n` (or `c_1, c_2, \\ldots, c_n`): the array c with bounds 0..n."""
     dots = [k for k, p in enumerate(parts) if len(p) == 1 and p[0].kind == "op" and p[0].value in ("...", "..")]
     if len(dots) != 1 or dots[0] == 0 or dots[0] == len(parts) - 1:
@@ -221,15 +221,19 @@ def sequence(parts: list[list[Tok]], ctx: P.Ctx, out: Params) -> str | None:
     head = parts[0]
     if len(head) > 1 and head[0].kind == "name" and head[1].value == "_":
         ctx.collections.add(ident(head[0]))  # x_1, ..., x_n: x is an array
+    elif head and head[0].value in ("(", "[") and len(head) > 3:  # (x_1, y_1), ..., (x_n, y_n): x and y are
+        ctx.collections.update(ident(t) for k, t in enumerate(head[:-1]) if t.kind == "name" and head[k + 1].value == "_")
     try:
         first, last = parse_all(parts[0], ctx), parse_all(parts[-1], ctx)
     except Untranslatable:
         return None
-    if isinstance(first, ast.Tuple) and isinstance(last, ast.Tuple) and len(first.elts) == len(last.elts) > 1:
-        # `(x_1, y_1), \ldots, (x_n, y_n)`: parallel arrays x and y, one sequence each
+    if isinstance(first, (ast.Tuple, ast.List)) and type(last) is type(first) and len(first.elts) == len(last.elts) > 1:
+        # `(x_1, y_1), \ldots, (x_n, y_n)` (or `[a_1, b_1], \ldots`): parallel arrays x and y, one sequence each
         pairs = list(zip(first.elts, last.elts))
         if not all(_same_array(f, l) for f, l in pairs):
             return None
+        if noun:  # `intervals $[a_1, b_1], \\ldots, [a_n, b_n]$`: "the intervals" are the pairs (a_i, b_i)
+            ctx.parallel.setdefault(noun, [f.value.id for f, _ in pairs])
         for f, l in pairs:
             ctx.collections.add(f.value.id)
             out.add(f.value.id)
