@@ -1984,3 +1984,28 @@ def test_a_statement_for_all_of_a_bare_variable_uses_the_range_its_loop_gives_it
         \State \Return $best$"""))
     assert result.functions[0].params == ["C"]  # m and q count C's rows and columns
     assert f([[3, 1], [2, 5], [4, 4]]) == [1, 2, 4]
+
+
+def test_a_table_whose_dimensions_count_from_different_bases_shifts_each_by_its_own():
+    f, result = _fn(_algo(r"""
+        \Require votes $W[j][o]$ for voters $j = 1, \ldots, m$ and options $o = 0, \ldots, K-1$; favourites $f_1, \ldots, f_m$
+        \State $t \gets 0$
+        \For{$j = 1$ \textbf{to} $m$}
+          \State $t \gets t + W[j][f_j]$
+        \EndFor
+        \State \Return $t$"""))
+    assert result.functions[0].params == ["W", "f"]
+    # f holds options (counted from 0), W's rows are voters (from 1): W[j - 1][f[j - 1]]
+    assert f([[5, 6, 7], [1, 2, 3]], [2, 0]) == 7 + 1
+
+
+def test_an_entry_named_then_appended_is_one_append():
+    f, _ = _fn(_algo(r"""
+        \Require rows $M[t][v]$ for $t = 1, \ldots, T$
+        \State $z \gets [\,]$
+        \For{$t = 1$ \textbf{to} $T$}
+          \State $z_t \gets \max_{v} M[t][v]$
+          \State append $z_t$ to $z$
+        \EndFor
+        \State \Return $z$"""))
+    assert f([[1, 4], [3, 2]]) == [4, 3]

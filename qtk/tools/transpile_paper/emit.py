@@ -107,7 +107,7 @@ class FunctionBuilder:
             params.names.insert(k + 1, points)
             if name in params.arrays:
                 params.arrays[points] = params.arrays.pop(name)
-        self.body = _empty_then_filled(records.sorted_values(records.queues_from_empty_sets(body)))
+        self.body = _empty_then_filled(_set_then_append(records.sorted_values(records.queues_from_empty_sets(body))))
         free = free_names(self.body, params.defined(), set(ctx.functions.values()))
         self.body, free = records.named_constants(self.body, free)
         implicit = [n for n in free if n in _subscript_roots(self.body)]
@@ -156,6 +156,9 @@ class FunctionBuilder:
         self.body = _created_when_sized(self.body)
         declared = {} if self.option in ("0", "1") else {
             a: P.int_value(lo) for a, (lo, _) in self.params.arrays.items() if P.int_value(lo) in (0, 1)}
+        for table, lows in ({} if self.option in ("0", "1") else self.params.dim_lows).items():
+            if table not in declared and len(set(lows.values())) > 1:  # `S[i][c]` for i = 1..n, c = 0..C-1
+                declared[table] = tuple(lows.get(d) for d in range(max(lows) + 1))
         body = indexing.tuple_keys(indexing.shift(self.body, self.base, self.keyed, declared), maps)
         body = indexing.appends_past_the_end(body, self.lengths)
         doc = ast.Expr(value=ast.Constant(self._docstring()))
@@ -539,6 +542,31 @@ def _stated_base(unit: Unit) -> int | None:
         word = m.group("w") or m.group("n") or m.group("m")
         said.add(0 if word.lower() in ("0", "zero") else 1)
     return said.pop() if len(said) == 1 else None
+
+
+def _set_then_append(body: list[ast.stmt]) -> list[ast.stmt]:
+    """`$y_t \\gets v$` then `append $y_t$ to $y$`: the entry is named before it is added, so the pair
+    is one append of v (writing y[t] first would write past the end of y)."""
+    out: list[ast.stmt] = []
+    for stmt in body:
+        for field_name in ("body", "orelse"):
+            inner = getattr(stmt, field_name, None)
+            if isinstance(inner, list) and inner and isinstance(inner[0], ast.stmt):
+                setattr(stmt, field_name, _set_then_append(inner))
+        prev = out[-1] if out else None
+        call = stmt.value if isinstance(stmt, ast.Expr) else None
+        if isinstance(prev, ast.Assign) and len(prev.targets) == 1 and isinstance(prev.targets[0], ast.Subscript) \
+                and isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute) and call.func.attr == "append" \
+                and len(call.args) == 1 and isinstance(call.args[0], ast.Subscript) \
+                and isinstance(prev.targets[0].value, ast.Name) and isinstance(call.func.value, ast.Name) \
+                and prev.targets[0].value.id == call.func.value.id \
+                and ast.dump(call.args[0]) == ast.dump(ast.Subscript(value=prev.targets[0].value, slice=prev.targets[0].slice,
+                                                                    ctx=ast.Load())):
+            call.args = [prev.value]
+            out[-1] = stmt
+            continue
+        out.append(stmt)
+    return out
 
 
 def _empty_then_filled(body: list[ast.stmt]) -> list[ast.stmt]:

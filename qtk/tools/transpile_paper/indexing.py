@@ -471,15 +471,28 @@ class Shift(ast.NodeTransformer):
     def __init__(self, default: int, bases: dict[str, int], maps: set[str] = frozenset()) -> None:
         self.default, self.bases, self.maps = default, bases, maps
 
+    def _base(self, root: str, inner: ast.expr | None) -> int:
+        """The base of `root`'s dimension that a subscript of `inner` (root, root[i], ...) indexes:
+        one number for the whole array, or one per dimension (`S[i][c]` for i = 1..n, c = 0..C-1)."""
+        base = self.bases.get(root, self.default)
+        if not isinstance(base, tuple):
+            return base
+        depth = 0
+        while isinstance(inner, ast.Subscript):
+            depth, inner = depth + 1, inner.value
+        own = base[depth] if depth < len(base) else None
+        return self.default if own is None else own
+
     def visit_Call(self, node: ast.Call) -> ast.AST:
         chunk = P.meta(node, "chunk")  # `append $x[i : j]$ to $C$`: in a 0-based block, one piece of x
-        if chunk is not None and self.bases.get(chunk, self.default) == 0:
+        if chunk is not None and self._base(chunk, None) == 0:
             node.func.attr = "append"
         self.generic_visit(node)
         arr = P.meta(node, "positions_of")
         if arr in self.maps:  # `\\max_\\ell c[\\ell]` over a map: its keys, smallest first (ties as for positions)
             return P.call("sorted", [ast.Name(id=arr, ctx=ast.Load())])
-        base = self.bases.get(arr, self.default) if arr else 0
+        base = self._base(arr, node.args[0].args[0] if node.args and isinstance(node.args[0], ast.Call)
+                          and node.args[0].args else None) if arr else 0
         if base:  # positions of a 1-based array: 1 .. len
             node.args = [P.const(base), P.add_const(node.args[0], base)]
         return node
@@ -489,7 +502,7 @@ class Shift(ast.NodeTransformer):
         if not P.meta(node, "index"):
             return node
         root = _root(node)
-        base = self.bases.get(root, self.default) if root else self.default
+        base = self._base(root, node.value) if root else self.default
         sl = node.slice
         if isinstance(sl, ast.Slice) and P.meta(sl, "inclusive") and P.meta(sl, "colon") and base == 0:
             node.slice = ast.Slice(lower=None if P.int_value(sl.lower) == 0 else sl.lower, upper=sl.upper)

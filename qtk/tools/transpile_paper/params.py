@@ -57,6 +57,7 @@ class Params:
     vectors: set[str] = field(default_factory=set)  # `$w \\in \\mathbb{R}^d$`: lists of numbers
     matrices: set[str] = field(default_factory=set)  # `$A \\in \\mathbb{R}^{n \\times m}$`: lists of rows
     families: set[str] = field(default_factory=set)  # `$x_i \\in \\mathbb{R}^d$`: each entry a vector
+    dim_lows: dict[str, dict[int, int]] = field(default_factory=dict)  # L -> {dimension: its first index}
 
     def add(self, name: str) -> None:
         if name not in self.names and name not in {d for d, _ in self.derived}:
@@ -190,6 +191,7 @@ def io_params(text: str, ctx: P.Ctx, out: Params) -> Params:
             out.derived.append((count, P.call("len", [ast.Name(id=last_collection, ctx=ast.Load())])))
             continue
         describing = len(lw) >= 2 and lw[-2] == "for" or describing and bool(lw) and lw[0] == "and" and len(lw) <= 2 \
+            or bool(lw) and lw[-1] == "for" and _counted_range(seg) is not None \
             or bool(out.indexed) and len(lw) >= 2 and lw[-2] in ("on", "over") and _numbered_range(seg) is not None
         table = out.indexed or last_collection
         if describing and table:  # `scores $L[t][v]$ for steps $t = 1, \\ldots, T$`: T counts L's rows
@@ -200,6 +202,9 @@ def io_params(text: str, ctx: P.Ctx, out: Params) -> Params:
                 for _ in range(described):
                     part = ast.Subscript(value=part, slice=P.const(0), ctx=ast.Load())
                 out.derived.append((count, P.call("len", [part])))
+                first = next((t for t in seg if t.kind == "num"), None)  # `t = 1, ..`: this dimension counts from 1
+                if first is not None and first.value in ("0", "1"):
+                    out.dim_lows.setdefault(table, {})[described] = int(first.value)
                 described += 1
         if lw[-2:] in (["for", "each"], ["for", "every"], ["for", "all"]) or lw and lw[-1] in ("each", "every") \
                 or describing:
