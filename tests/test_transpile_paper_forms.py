@@ -2009,3 +2009,15 @@ def test_an_entry_named_then_appended_is_one_append():
         \EndFor
         \State \Return $z$"""))
     assert f([[1, 4], [3, 2]]) == [4, 3]
+
+
+def test_a_comment_giving_a_values_range_from_zero_keeps_the_array_it_indexes_unshifted():
+    f, _ = _fn(_algo(r"""
+        \Require readings $r_1, \ldots, r_n$, a number of slots $q$
+        \State $c \gets$ an array of $q$ zeros
+        \For{$i = 1$ \textbf{to} $n$}
+          \State $s \gets r_i \bmod q$ \Comment{slots $0, \ldots, q-1$}
+          \State $c[s] \gets c[s] + 1$
+        \EndFor
+        \State \Return $c$"""))
+    assert f([3, 4, 6], 3) == [2, 1, 0]

@@ -195,7 +195,7 @@ class FunctionBuilder:
         return params
 
     def _index_base(self, body: list[ast.stmt], params: Params) -> tuple[int, str, bool]:
-        self.keyed = indexing.keyed_arrays(body, params.defined())
+        self.keyed = indexing.keyed_arrays(body, params.defined(), self.ctx.counts_from_zero)
         lengths = {n: _length_of(v) for n, v in params.derived if _length_of(v)}
         for node in ast.walk(ast.Module(body=body, type_ignores=[])):
             if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name) \
@@ -257,6 +257,9 @@ class FunctionBuilder:
             stmts, trailing = statements.statement(node.text.text, self.ctx)
         except Untranslatable as e:
             return self.todo(node.line, node.raw, str(e))
+        if node.comment and len(stmts) == 1 and isinstance(stmts[0], ast.Assign) \
+                and isinstance(stmts[0].targets[0], ast.Name) and _ZERO_RANGE.search(node.comment):
+            self.ctx.counts_from_zero.add(stmts[0].targets[0].id)  # the comment gives the value's range: 0 ..
         inner = [n for s in stmts for n in ast.walk(s)]
         if not self.loops and any(isinstance(n, (ast.Break, ast.Continue)) for n in inner) \
                 and not any(isinstance(n, (ast.For, ast.While)) for n in inner):
@@ -527,6 +530,8 @@ def _calls(body: list[ast.stmt], name: str) -> bool:
     return any(isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == name
                for stmt in body for n in ast.walk(stmt))
 
+
+_ZERO_RANGE = re.compile(r"(?<![\w.])0\s*,\s*(?:\.\.\.|\u2026)\s*,\s*\w+\s*-\s*1\b")  # `0,..., B-1`
 
 _STATED_BASE = re.compile(r"\b(?:(?P<w>0|zero|1|one)[- ]?(?:based|indexed)\b|indexed (?:from|starting (?:at|from)) "
                           r"\$?\s*(?P<n>0|1)\b|(?:indices|positions|entries) (?:start|starting|begin|beginning|counted)"

@@ -43,12 +43,13 @@ def allocations(body: list[ast.stmt]) -> dict[str, int]:
     return {P.meta(n, "alloc")[0]: P.meta(n, "alloc")[1] for n in _walk(body) if P.meta(n, "alloc")}
 
 
-def keyed_arrays(body: list[ast.stmt], inputs: set[str]) -> set[str]:
+def keyed_arrays(body: list[ast.stmt], inputs: set[str], from_zero: set[str] = frozenset()) -> set[str]:
     """The algorithm's own arrays that start at 0 whatever the others do: maps it creates empty
     (`an empty map`); arrays (not inputs) with a subscript that is an element read from an array
     (`C[A[j]]`), a string constant, or a variable running over a collection's items (`for c in
     s: cnt[c]`), i.e. keyed by values; and arrays it fills itself that it indexes at 0 (`P[0]
-    \\gets 0`). They are never shifted, and say nothing about the base of the other arrays."""
+    \\gets 0`), or by a variable whose range the block gives as `0, \\ldots, B-1` (`from_zero`).
+    They are never shifted, and say nothing about the base of the other arrays."""
     keyed = created_maps(body)
     items = {t.id for n in _walk(body) if isinstance(n, ast.For) and not P.meta(n.iter, "bounds")
              for t in ast.walk(n.target) if isinstance(t, ast.Name)}  # `for c in s`, `for i, c in enumerate(s)`
@@ -58,7 +59,7 @@ def keyed_arrays(body: list[ast.stmt], inputs: set[str]) -> set[str]:
             continue
         key, arr = node.slice, node.value.id
         by_value = (isinstance(key, ast.Subscript) or isinstance(key, ast.Constant) and isinstance(key.value, str)
-                    or isinstance(key, ast.Name) and key.id in items or P.int_value(key) == 0)
+                    or isinstance(key, ast.Name) and key.id in items | set(from_zero) or P.int_value(key) == 0)
         if by_value and arr not in inputs and arr not in allocated:
             keyed.add(arr)
     return keyed

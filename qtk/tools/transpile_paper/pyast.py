@@ -42,6 +42,7 @@ class Ctx:
     vector_families: set[str] = field(default_factory=set)  # sequences of such vectors (`x^{(i)} \\in \\mathbb{R}^m`)
     matrices: set[str] = field(default_factory=set)  # declared `A \\in \\mathbb{R}^{n \\times m}`
     parallel: dict[str, list[str]] = field(default_factory=dict)  # `intervals $[a_1, b_1], \\ldots$` -> [a, b]
+    counts_from_zero: set[str] = field(default_factory=set)  # `$b \\gets ..$ \\Comment{bins $0, \\ldots, B-1$}`
     loop_ranges: dict[str, ast.expr] = field(default_factory=dict)  # i -> the range a counted loop gives it
     vertex_count: str | None = None  # `$n$ vertices`, `vertices $0, \\ldots, n - 1$`: the vertices are 0 .. n-1
 
