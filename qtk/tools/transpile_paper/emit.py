@@ -565,8 +565,8 @@ def _set_then_append(body: list[ast.stmt]) -> list[ast.stmt]:
                 and len(call.args) == 1 and isinstance(call.args[0], ast.Subscript) \
                 and isinstance(prev.targets[0].value, ast.Name) and isinstance(call.func.value, ast.Name) \
                 and prev.targets[0].value.id == call.func.value.id \
-                and ast.dump(call.args[0]) == ast.dump(ast.Subscript(value=prev.targets[0].value, slice=prev.targets[0].slice,
-                                                                    ctx=ast.Load())):
+                and ast.dump(call.args[0]) == ast.dump(ast.Subscript(
+                    value=prev.targets[0].value, slice=prev.targets[0].slice, ctx=ast.Load())):
             call.args = [prev.value]
             out[-1] = stmt
             continue

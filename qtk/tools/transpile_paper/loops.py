@@ -89,9 +89,10 @@ def for_tokens(toks: list[Tok], ctx: P.Ctx) -> ast.For:
             raise Untranslatable("a loop over a set given by a condition")  # i \\in N, i \\le n
         if P.meta(iterable, "style") == "numbers":
             raise Untranslatable("a loop over a set of numbers")
-        if isinstance(target, ast.Tuple) and len(target.elts) > 1 and all(isinstance(x, ast.Name) for x in target.elts) \
-                and isinstance(iterable, ast.Call) and isinstance(iterable.func, ast.Name) and iterable.func.id == "range" \
-                and order is None:  # `for $u, v \\in \\{1, \\ldots, n\\}$`: every pair, one loop each
+        pair_names = isinstance(target, ast.Tuple) and len(target.elts) > 1 \
+            and all(isinstance(x, ast.Name) for x in target.elts)
+        if pair_names and isinstance(iterable, ast.Call) and isinstance(iterable.func, ast.Name) \
+                and iterable.func.id == "range" and order is None:  # `for $u, v \\in \\{1, \\ldots, n\\}$`: every pair, one loop each
             loops = [ast.For(target=x, iter=copy.deepcopy(iterable), body=[], orelse=[]) for x in target.elts]
             for outer, inner in zip(loops, loops[1:]):
                 outer.body = [inner]
