@@ -2021,3 +2021,14 @@ def test_a_comment_giving_a_values_range_from_zero_keeps_the_array_it_indexes_un
         \EndFor
         \State \Return $c$"""))
     assert f([3, 4, 6], 3) == [2, 1, 0]
+
+
+def test_length_and_print_named_in_another_language_are_the_builtins():
+    f, _ = _fn(_a2e(r"""
+        \SetKwInOut{Input}{Input}
+        \Input{array $v$}
+        $t \gets 0$\;
+        \For{$i \gets 0 \textbf{ to } \texttt{TAMANHO}(v) - 1$}{ $t \gets t + v[i]$\; }
+        $\texttt{IMPRIMIR}("total = ", t)$\;
+        \Return{t}\;"""))
+    assert f([2, 5]) == 7

@@ -176,8 +176,17 @@ _STATISTICS = {"mean": "fmean", "avg": "fmean", "average": "fmean", "median": "m
                "stdev": "pstdev", "var": "pvariance", "variance": "pvariance"}
 
 
+# lecture notes in other languages name the same few builtins in their own words
+# (`\\texttt{TAMANHO}(v)`, `\\texttt{IMPRIMIR}(x)`): read as the English name
+_OTHER_LANGUAGES = {"tamanho": "length", "comprimento": "length", "longitud": "length", "tamano": "length",
+                    "taille": "length", "longueur": "length", "laenge": "length", "lunghezza": "length",
+                    "imprimir": "print", "escrever": "print", "escribir": "print", "mostrar": "print",
+                    "exibir": "print", "afficher": "print", "ecrire": "print", "ausgeben": "print", "stampa": "print"}
+
+
 def builtin_call(fname: str, args: list[ast.expr]) -> ast.expr | None:
     n = len(args)
+    fname = _OTHER_LANGUAGES.get(fname, fname)
     if fname in ("length", "len", "size", "card", "cardinality", "num_elements") and n == 1:
         return call("len", args)
     if fname in ("abs", "max", "min", "sum", "range", "sorted", "print", "int", "round", "any", "all",
