@@ -1670,3 +1670,365 @@ def test_best_index_restricted_by_a_trailing_condition():
         \EndFunction"""))
     # each round marks the cheapest entry not yet marked, with the round's number
     assert f([5, 1, 4, 2], 3) == [0, 1, 3, 2]
+
+
+# ---- rules added after a second held-out batch (bench/RESULTS.md, "first contact") ----------------
+
+def test_clrscode_twodots_macro_is_a_range_and_its_bound_a_length():
+    f, result = _fn(_doc(r"""
+        \newcommand{\twodots}{\mathinner{\ldotp\ldotp}}
+        \begin{algorithmic}
+        \REQUIRE a list $B[1 \twodots m]$ of integers
+        \STATE $t \gets 0$
+        \FOR{$i \gets 1$ \TO $m$} \STATE $t \gets t + B[i] \cdot i$ \ENDFOR
+        \RETURN $t$
+        \end{algorithmic}""", "\\usepackage{algorithmic}"))
+    assert result.functions[0].params == ["B"]
+    assert f([3, 1, 2]) == 3 + 2 + 6
+
+
+def test_three_plain_dots_in_a_loop_range_are_an_ellipsis():
+    f, _ = _fn(_algo(r"""
+        \Require numbers $q$ with $|q| \ge 1$
+        \State $best \gets q[1]$
+        \For {$k = 2,3,...,|q|$}
+          \If{$q[k] < best$} \State $best \gets q[k]$ \EndIf
+        \EndFor
+        \State \Return $best$"""))
+    assert f([4, 9, 2, 7]) == 2
+
+
+def test_push_to_the_back_and_sort_by_a_named_part_of_each_element():
+    f, _ = _fn(_algo(r"""
+        \Function{Heaviest}{$P$} \Comment{$P$ holds pairs $(name, kg)$}
+        \State $S \gets$ an empty list
+        \For{$(name, kg) \in P$} \State push $kg$ to the back of $S$ \EndFor
+        \State sort $P$ by decreasing mass $kg$
+        \State \Return $(P[0][0], S)$
+        \EndFunction"""))
+    pairs = [("ann", 52), ("bo", 80), ("cy", 61)]
+    assert f(pairs) == ("bo", [52, 80, 61])
+
+
+def test_vertices_counted_in_the_inputs_and_all_vertices_with_a_property():
+    f, _ = _fn(_a2e(r"""
+        \KwIn{$m$ vertices $0, \ldots, m-1$ and a list $A$ of arcs $(x, y)$}
+        $out[v] \leftarrow 0$ for every vertex $v$\;
+        \ForEach{$(x, y) \in A$}{ $out[x] \leftarrow out[x] + 1$\; }
+        $Z \leftarrow$ all vertices $v$ with $out[v] = 0$, in increasing order\;
+        \Return{$Z$}\;"""))
+    assert f(4, [(0, 1), (2, 1), (0, 3)]) == [1, 3]
+    assert f(2, []) == [0, 1]
+
+
+def test_loop_over_a_collection_filtered_by_a_trailing_condition():
+    f, _ = _fn(_a2e(r"""
+        \KwIn{a list $R$ of roads $(p, q, len)$ and a town $h$}
+        $t \leftarrow 0$\;
+        \ForEach{$(p, q, len) \in R$ with $p = h$}{ $t \leftarrow t + len$\; }
+        \Return{$t$}\;"""))
+    assert f([(1, 2, 5), (2, 3, 7), (1, 3, 4)], 1) == 9
+    g, _ = _fn(_algo(r"""
+        \Require a list $L$ of integers
+        \State $c \gets 0$
+        \ForAll{$x \in L$ such that $x \bmod 3 = 0$} \State $c \gets c + 1$ \EndFor
+        \State \Return $c$"""))
+    assert g([3, 4, 6, 9, 10]) == 3
+
+
+def test_best_vertex_not_in_a_named_part_uses_the_flag_array():
+    f, _ = _fn(_algo(r"""
+        \Function{Order}{$d$}
+        \State $n \gets |d|$
+        \For{$v \gets 1$ \textbf{to} $n$} \State $inSeen[v] \gets$ \textbf{false} \EndFor
+        \State $R \gets$ an empty list
+        \For{$r \gets 1$ \textbf{to} $n$}
+          \State $u \gets$ the vertex not in the seen with the largest $d[u]$
+          \State $inSeen[u] \gets$ \textbf{true}
+          \State append $u$ to $R$
+        \EndFor
+        \State \Return $R$
+        \EndFunction"""))
+    assert f([5, 9, 1]) == [2, 1, 3]
+
+
+def test_words_after_a_complete_assignment_are_a_remark():
+    f, result = _fn(_algo(r"""
+        \Require a list $w$ of weights
+        \State $s = 0$ start the running total at zero
+        \For{$j = 1$ to $|w|$}
+          \State $s = s + w[j]$ i.e., add the weight of item $j$
+        \EndFor
+        \State \Return $s$"""))
+    assert "start the running total at zero" in result.python
+    assert f([2, 3, 5]) == 10
+
+
+def test_bold_input_and_return_lines_inside_braces_after_state():
+    f, result = _fn(_algo(r"""
+        \State{\textbf{Input: } a list of prices $p$}
+        \State $lo = p[1]$
+        \For{$i = 2$ to $|p|$}
+          \If{$p[i] < lo$} \State $lo = p[i]$ \EndIf
+        \EndFor
+        \State{\textbf{Return: } the lowest price $lo$}"""))
+    assert result.functions[0].params == ["p"]
+    assert f([7, 3, 8]) == 3
+
+
+def test_an_empty_list_filled_by_position_is_created_with_room():
+    f, _ = _fn(_algo(r"""
+        \Require a list $a$ of numbers
+        \State $D \gets [\,]$
+        \For{$i = 1$ to $|a|$} \State $D[i] \gets 2 a[i]$ \EndFor
+        \State \Return $D$"""))
+    assert f([1, 4]) == [2, 8]
+
+
+def test_input_lines_belong_to_the_main_code_when_helpers_follow_it():
+    f, result = _fn(_a2e(r"""
+        \SetKwFunction{Twice}{Twice}
+        \KwIn{a list $V$ of numbers}
+        $z \leftarrow 0$\;
+        \ForEach{$x \in V$}{ $z \leftarrow z +$ \Twice{$x$}\; }
+        \Return{$z$}\;
+        \SetKwProg{Fn}{Function}{:}{}
+        \Fn{\Twice{$y$}}{ \Return{$2y$}\; }"""))
+    main = next(r for r in result.functions if r.name != "twice")
+    assert main.params == ["V"]
+
+
+def test_a_base_stated_in_the_inputs_wins_over_a_loop_from_one():
+    f, result = _fn(_algo(r"""
+        \Require an array $c$ of length $n$, zero-based
+        \State $d \gets$ an array of $n$ zeros
+        \For{$i = 1$ to $n - 1$} \State $d[i] \gets c[i] - c[i - 1]$ \EndFor
+        \State \Return $d$"""))
+    assert "Index base 0" in result.python
+    assert f([1, 4, 9]) == [0, 3, 5]
+    g, result = _fn(_algo(r"""
+        \Require a list $c$, indexed from 1
+        \State \Return $c[1] + c[2]$"""))
+    assert "Index base 1" in result.python and g([5, 6, 7]) == 11
+
+
+def test_a_comment_on_the_header_line_declares_bounds():
+    f, result = _fn(_algo(r"""
+        \Procedure{Rotate}{$B$} \Comment{$B[0..m-1]$, moved one place to the left}
+          \State $t \gets B[0]$
+          \For{$i \gets 1$ \To $m - 1$} \State $B[i - 1] \gets B[i]$ \EndFor
+          \State $B[m - 1] \gets t$
+          \State \Return $B$
+        \EndProcedure"""))
+    assert result.functions[0].params == ["B"]
+    assert f([1, 2, 3]) == [2, 3, 1]
+
+
+def test_a_paper_defined_item_label_names_a_step_and_keeps_its_statement():
+    f, result = _fn(_algo(r"""
+        \Require a list $v$
+        \Setup $acc \gets 1$
+        \For{$x \in v$} \State $acc \gets acc \cdot x$ \EndFor
+        \State \Return $acc$""", "\\usepackage{algpseudocode}\n\\algnewcommand\\Setup{\\item[\\textbf{Setup:}]}"))
+    assert result.functions[0].params == ["v"]
+    assert f([2, 3, 4]) == 24
+
+
+def test_a_list_written_one_past_a_downward_loop_is_sized_to_hold_it():
+    f, _ = _fn(_algo(r"""
+        \Require numbers $a_0, \ldots, a_{m-1}$
+        \State $S_m \gets 0$
+        \For{$k = m - 1, m - 2, \ldots, 0$} \State $S_k \gets a_k + S_{k+1}$ \EndFor
+        \State \Return $(S_0, \ldots, S_{m-1})$"""))
+    assert f([1, 2, 3]) == [6, 5, 3]
+
+
+def test_scoring_calls_the_first_function_a_caller_can_reach(tmp_path):
+    import json
+
+    (tmp_path / "h.tex").write_text(_a2e(r"""
+        \SetKwFunction{Sq}{Sq}
+        \KwIn{$k$}
+        \Return{\Sq{$k$} + 1}\;
+        \SetKwProg{Fn}{Function}{:}{}
+        \Fn{\Sq{$y$}}{ \Return{$y \cdot y$}\; }"""))
+    (tmp_path / "cases.json").write_text(json.dumps({"cases": [
+        {"file": "h", "class": "headers", "runs": [[[3], 10]]}]}))
+    from qtk.tools.transpile_paper.scoring import score
+
+    report = score(tmp_path)
+    assert [o.status for o in report.outcomes] == ["ok"], [o.detail for o in report.outcomes]
+
+
+def test_two_letter_words_of_a_prose_input_line_are_not_inputs():
+    f, result = _fn(_a2e(r"""
+        \SetKwInOut{Input}{Input}
+        \Input{V, liste des valeurs et au moins un element}
+        $m \leftarrow 0$\;
+        \For{$i \leftarrow 1$ \KwTo $|V|$}{ $m \leftarrow m + V_i$\; }
+        \Return $m$\;"""))
+    assert result.functions[0].params == ["V"]
+    assert f([1, 2, 3]) == 6
+
+
+def test_loop_written_in_words_from_one_to_a_length():
+    f, _ = _fn(_algo(r"""
+        \Require a word $w$
+        \State $c \gets 0$
+        \For{\texttt{$k$ in 1 to length of $w$}}
+          \If{$w_k = w_1$} \State $c \gets c + 1$ \EndIf
+        \EndFor
+        \State \Return $c$"""))
+    assert f("abcab") == 2
+
+
+def test_a_statement_for_every_pair_of_a_range_runs_over_both():
+    f, _ = _fn(_algo(r"""
+        \Require a size $k$
+        \State Let $T[a, b] \gets a \cdot b$ for $a, b \in \{1, \ldots, k\}$
+        \State \Return $T[k, k] + T[1, k]$"""))
+    assert f(3) == 9 + 3
+
+
+def test_a_list_given_by_a_range_and_a_condition():
+    f, _ = _fn(_algo(r"""
+        \Require a bound $m$
+        \State \Return $[\, j : 1 \le j \le m,\ j \bmod 4 = 1 \,]$"""))
+    assert f(10) == [1, 5, 9]
+    g, _ = _fn(_algo(r"""
+        \Require a list $a$
+        \State $E \gets [\, x : x \in a, x > 0 \,]$
+        \State \Return $E$"""))
+    assert g([3, -1, 2]) == [3, 2]
+
+
+def test_a_count_named_by_the_range_that_numbers_a_lists_elements_is_its_length():
+    f, result = _fn(_algo(r"""
+        \Require a list $P$ of points $(x_j, y_j)$, $j = 1, \ldots, q$
+        \State $s \gets 0$
+        \For{$j = 1$ to $q$} \State $s \gets s + x_j y_j$ \EndFor
+        \State \Return $s$"""))
+    assert result.functions[0].params == ["P"]
+    assert f([(1, 2), (3, 4)]) == 14
+
+
+def test_a_caller_passing_one_and_a_length_it_stored_makes_the_callee_one_based():
+    f, result = _fn(_algo(r"""
+        \Function{Smallest}{$A, lo, hi$}
+          \State $m \gets A[lo]$
+          \For{$i \gets lo + 1$ \To $hi$} \If{$A[i] < m$} \State $m \gets A[i]$ \EndIf \EndFor
+          \State \Return $m$
+        \EndFunction
+        \Function{Least}{$A$}
+          \State $r \gets A.length$
+          \State \Return \Call{Smallest}{$A, 1, r$}
+        \EndFunction"""), "least")
+    assert f([6, 2, 8]) == 2 and f([4]) == 4
+
+
+def test_a_value_placed_in_a_space_of_numbers_fills_a_vector_of_that_size():
+    f, result = _fn(_algo(r"""
+        \Require samples $z^{(1)}, \ldots, z^{(N)} \in \mathbb{R}^{d}$
+        \State $c \gets 0 \in \mathbb{R}^{d}$
+        \For{$i = 1$ to $N$} \State $c \gets c + z^{(i)} / N$ \EndFor
+        \State \Return $c$"""))
+    assert result.functions[0].params == ["z"]  # d is the length of each sample, no input
+    assert f([[1.0, 2.0], [3.0, 6.0]]) == pytest.approx([2.0, 4.0])
+
+
+def test_a_declared_matrix_times_a_vector_is_a_product_and_a_vector_of_ones():
+    f, result = _fn(_algo(r"""
+        \Require $M \in \mathbb{R}^{k \times k}$
+        \State $u \gets (1, \ldots, 1)^\top \in \mathbb{R}^{k}$
+        \State $u \gets M u$
+        \State \Return $u$"""))
+    assert result.functions[0].params == ["M"]
+    assert f([[1, 2], [3, 4]]) == [3, 7]
+
+
+def test_vectors_declared_in_a_space_need_no_bold_for_inner_products():
+    f, _ = _fn(_algo(r"""
+        \Require $a \in \mathbb{R}^n$, $b \in \mathbb{R}^n$
+        \State $s \gets a^\top b$
+        \State \Return $s$"""))
+    assert f([1, 2, 3], [4, 5, 6]) == 32
+
+
+def test_a_colon_slice_is_half_open_in_a_zero_based_block_and_inclusive_in_a_one_based_one():
+    f, _ = _fn(_algo(r"""
+        \Require a list $x$ of length $n$, a width $w$
+        \State $P \gets$ an empty list
+        \For{$i = 0$ \textbf{to} $n - w$}
+          \State append $x[i : i + w]$ to $P$
+        \EndFor
+        \State \Return $P$"""))
+    assert f([1, 2, 3], 2) == [[1, 2], [2, 3]]  # Python's slices: each window one piece
+    g, result = _fn(_algo(r"""
+        \Function{Total}{$A, p, r$}
+          \State $B \gets A[p:r]$
+          \State \Return $\sum_{b \in B} b$
+        \EndFunction
+        \Function{All}{$A$} \State \Return \Call{Total}{$A, 1, A.length$} \EndFunction"""), "all_")
+    assert g([4, 5, 6]) == 15  # CLRS 4th edition: A[p:r] holds A[r]
+
+
+def test_a_statement_for_all_of_a_bare_variable_uses_the_range_its_loop_gives_it():
+    f, result = _fn(_algo(r"""
+        \Require costs $C[u][v]$ on rows $0, \ldots, m-1$ and columns $0, \ldots, q-1$
+        \State $best[u] \gets \infty$ for all $u$
+        \For{$u = 0$ \textbf{to} $m - 1$}
+          \For{$v = 0$ \textbf{to} $q - 1$}
+            \If{$C[u][v] < best[u]$} \State $best[u] \gets C[u][v]$ \EndIf
+          \EndFor
+        \EndFor
+        \State \Return $best$"""))
+    assert result.functions[0].params == ["C"]  # m and q count C's rows and columns
+    assert f([[3, 1], [2, 5], [4, 4]]) == [1, 2, 4]
+
+
+def test_a_table_whose_dimensions_count_from_different_bases_shifts_each_by_its_own():
+    f, result = _fn(_algo(r"""
+        \Require votes $W[j][o]$ for voters $j = 1, \ldots, m$ and options $o = 0, \ldots, K-1$; favourites $f_1, \ldots, f_m$
+        \State $t \gets 0$
+        \For{$j = 1$ \textbf{to} $m$}
+          \State $t \gets t + W[j][f_j]$
+        \EndFor
+        \State \Return $t$"""))
+    assert result.functions[0].params == ["W", "f"]
+    # f holds options (counted from 0), W's rows are voters (from 1): W[j - 1][f[j - 1]]
+    assert f([[5, 6, 7], [1, 2, 3]], [2, 0]) == 7 + 1
+
+
+def test_an_entry_named_then_appended_is_one_append():
+    f, _ = _fn(_algo(r"""
+        \Require rows $M[t][v]$ for $t = 1, \ldots, T$
+        \State $z \gets [\,]$
+        \For{$t = 1$ \textbf{to} $T$}
+          \State $z_t \gets \max_{v} M[t][v]$
+          \State append $z_t$ to $z$
+        \EndFor
+        \State \Return $z$"""))
+    assert f([[1, 4], [3, 2]]) == [4, 3]
+
+
+def test_a_comment_giving_a_values_range_from_zero_keeps_the_array_it_indexes_unshifted():
+    f, _ = _fn(_algo(r"""
+        \Require readings $r_1, \ldots, r_n$, a number of slots $q$
+        \State $c \gets$ an array of $q$ zeros
+        \For{$i = 1$ \textbf{to} $n$}
+          \State $s \gets r_i \bmod q$ \Comment{slots $0, \ldots, q-1$}
+          \State $c[s] \gets c[s] + 1$
+        \EndFor
+        \State \Return $c$"""))
+    assert f([3, 4, 6], 3) == [2, 1, 0]
+
+
+def test_length_and_print_named_in_another_language_are_the_builtins():
+    f, _ = _fn(_a2e(r"""
+        \SetKwInOut{Input}{Input}
+        \Input{array $v$}
+        $t \gets 0$\;
+        \For{$i \gets 0 \textbf{ to } \texttt{TAMANHO}(v) - 1$}{ $t \gets t + v[i]$\; }
+        $\texttt{IMPRIMIR}("total = ", t)$\;
+        \Return{t}\;"""))
+    assert f([2, 5]) == 7

@@ -56,6 +56,10 @@ PHRASES = {
         \Require a list $A$
         \State sort $A$ in increasing order
         \State \Return $A$""", ([3, 1, 2],), [1, 2, 3]),
+    ("statement", "sort named"): (r"""
+        \Require jobs $(r_1, d_1), \ldots, (r_m, d_m)$
+        \State sort the jobs by their end
+        \State \Return $(r, d)$""", ([4, 1, 9], [8, 2, 3]), ([1, 9, 4], [2, 3, 8])),
     ("statement", "reverse"): (r"""
         \Require a list $A$
         \State reverse $A$

@@ -175,13 +175,21 @@ def _place(it: _Item, stack: list[_Frame], body: Src, defs: Definitions,
             cut = len(text.text) if cut < 0 else cut
             note, text = plain_text(text.text[:cut]).strip(), text.sub(cut, len(text.text)).strip()
         if k == "comment":
+            target = frame.body[-1] if frame.body else frame.node
+            if isinstance(target, ir.Function) and it.args:  # on the header line: it may declare the inputs
+                target.note_latex = " ".join(x for x in (target.note_latex, it.args[0].text) if x)
             _attach_comment(frame, note)
         else:
             frame.body.append(ir.Comment(line, note))
         _statement(frame, text, line, raw)
     elif k == "item":
         label = plain_text(it.option.text).strip(" :") if it.option else ""
-        frame.body.append(ir.IO(line, label or "Input", text, raw))
+        if label and label.lower() not in ir.INPUT_LABELS | ir.OUTPUT_LABELS:
+            # `\algnewcommand\Initialize{\item[\textbf{Initialize:}]}`: a step's name, then its statement
+            frame.body.append(ir.Comment(line, label))
+            _statement(frame, text, line, raw)
+        else:
+            frame.body.append(ir.IO(line, label or "Input", text, raw))
     elif k.startswith("io:"):
         frame.body.append(ir.IO(line, k[3:], text, raw))
     elif k in ("if", "for", "forall", "while", "repeat", "loop", "function") or k.startswith("block:"):

@@ -107,7 +107,7 @@ class FunctionBuilder:
             params.names.insert(k + 1, points)
             if name in params.arrays:
                 params.arrays[points] = params.arrays.pop(name)
-        self.body = records.sorted_values(records.queues_from_empty_sets(body))
+        self.body = _empty_then_filled(_set_then_append(records.sorted_values(records.queues_from_empty_sets(body))))
         free = free_names(self.body, params.defined(), set(ctx.functions.values()))
         self.body, free = records.named_constants(self.body, free)
         implicit = [n for n in free if n in _subscript_roots(self.body)]
@@ -126,7 +126,8 @@ class FunctionBuilder:
             sizes = records.loop_sizes(self.body, free, set(params.names))
             free = [n for n in free if n not in dict(sizes)]
             self.body = [ast.Assign(targets=[ast.Name(id=n, ctx=ast.Store())], value=v) for n, v in sizes] + self.body
-        self.body = vectors.rewrite(indexing.integer_divisions(outputs.final_output(self.body)))
+        self.body = vectors.rewrite(indexing.integer_divisions(outputs.final_output(self.body)),
+                                    ctx.vectors | params.vectors, params.families, params.matrices)
         self.body = records.room_for_one_more(self.body, params.derived)
         ret = outputs.declared_return(unit.output_io, self.body, params.defined(), ctx)
         if ret is not None:
@@ -155,6 +156,9 @@ class FunctionBuilder:
         self.body = _created_when_sized(self.body)
         declared = {} if self.option in ("0", "1") else {
             a: P.int_value(lo) for a, (lo, _) in self.params.arrays.items() if P.int_value(lo) in (0, 1)}
+        for table, lows in ({} if self.option in ("0", "1") else self.params.dim_lows).items():
+            if table not in declared and len(set(lows.values())) > 1:  # `S[i][c]` for i = 1..n, c = 0..C-1
+                declared[table] = tuple(lows.get(d) for d in range(max(lows) + 1))
         body = indexing.tuple_keys(indexing.shift(self.body, self.base, self.keyed, declared), maps)
         body = indexing.appends_past_the_end(body, self.lengths)
         doc = ast.Expr(value=ast.Constant(self._docstring()))
@@ -170,6 +174,11 @@ class FunctionBuilder:
         if unit.header is not None:
             header_params(unit.header.text, self.ctx, params)
             sizes_from_io(params, [io.text.text for io in unit.input_io], self.ctx)
+            if unit.note_latex and "$" in unit.note_latex:  # `\Comment{$A[0..n-1]$ holds ...}`
+                try:
+                    sizes_from_io(params, [unit.note_latex], self.ctx)
+                except Untranslatable:
+                    pass  # a remark, not a declaration
         else:
             for io in unit.input_io:
                 io_params(io.text.text, self.ctx, params)
@@ -186,7 +195,7 @@ class FunctionBuilder:
         return params
 
     def _index_base(self, body: list[ast.stmt], params: Params) -> tuple[int, str, bool]:
-        self.keyed = indexing.keyed_arrays(body, params.defined())
+        self.keyed = indexing.keyed_arrays(body, params.defined(), self.ctx.counts_from_zero)
         lengths = {n: _length_of(v) for n, v in params.derived if _length_of(v)}
         for node in ast.walk(ast.Module(body=body, type_ignores=[])):
             if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name) \
@@ -199,6 +208,9 @@ class FunctionBuilder:
         self.lengths = lengths
         if self.option in ("0", "1"):
             return int(self.option), "set by --index-base", True
+        said = _stated_base(self.unit)
+        if said is not None:
+            return said, f"the text says it counts positions from {said}", True
         base, reason = indexing.decide(body, params.arrays, lengths, self.keyed, params.lows)
         return base, reason, reason != indexing.NO_EVIDENCE
 
@@ -245,6 +257,9 @@ class FunctionBuilder:
             stmts, trailing = statements.statement(node.text.text, self.ctx)
         except Untranslatable as e:
             return self.todo(node.line, node.raw, str(e))
+        if node.comment and len(stmts) == 1 and isinstance(stmts[0], ast.Assign) \
+                and isinstance(stmts[0].targets[0], ast.Name) and _ZERO_RANGE.search(node.comment):
+            self.ctx.counts_from_zero.add(stmts[0].targets[0].id)  # the comment gives the value's range: 0 ..
         inner = [n for s in stmts for n in ast.walk(s)]
         if not self.loops and any(isinstance(n, (ast.Break, ast.Continue)) for n in inner) \
                 and not any(isinstance(n, (ast.For, ast.While)) for n in inner):
@@ -469,7 +484,8 @@ def build_all(builders: list[FunctionBuilder]) -> list[tuple[ast.FunctionDef, Fu
         b.prepare()
     for b in builders:  # `\\Call{Quicksort}{$A, 1, A.length$}`: the caller says how the callee counts
         if not b.evidence:
-            base = next((v for o in builders if o is not b for v in _call_site_bases(o.body, b.unit.name)), None)
+            base = next((v for o in builders if o is not b
+                         for v in _call_site_bases(o.body, b.unit.name, o.lengths)), None)
             if base is not None:
                 b.base, b.reason, b.evidence = base, f"auto: called with bounds {base}.. of an array", True
     for b in builders:
@@ -485,8 +501,16 @@ def build_all(builders: list[FunctionBuilder]) -> list[tuple[ast.FunctionDef, Fu
     return [b.finish() for b in builders]
 
 
-def _call_site_bases(body: list[ast.stmt], name: str):
-    """1 for calls `name(A, 1, len(A))`, 0 for `name(A, 0, len(A) - 1)` (as written, before shifting)."""
+def _call_site_bases(body: list[ast.stmt], name: str, lengths: dict[str, str] | None = None):
+    """1 for calls `name(A, 1, len(A))`, 0 for `name(A, 0, len(A) - 1)` (as written, before shifting);
+    a name the caller set to the length (`n \\gets A.length`, then `name(A, 1, n)`) counts as it."""
+    lengths = lengths or {}
+
+    def length_of(e: ast.expr) -> str | None:
+        if isinstance(e, ast.Name) and e.id in lengths:
+            return lengths[e.id]
+        return _length_of(e)
+
     for stmt in body:
         for n in ast.walk(stmt):
             if not (isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == name):
@@ -494,17 +518,84 @@ def _call_site_bases(body: list[ast.stmt], name: str):
             arrays = [a.id for a in n.args if isinstance(a, ast.Name)]
             for k in range(len(n.args) - 1):
                 lo, hi = n.args[k], n.args[k + 1]
-                length = _length_of(hi)
+                length = length_of(hi)
                 if P.int_value(lo) == 1 and length in arrays:
                     yield 1
                 if P.int_value(lo) == 0 and isinstance(hi, ast.BinOp) and isinstance(hi.op, ast.Sub) \
-                        and P.int_value(hi.right) == 1 and _length_of(hi.left) in arrays:
+                        and P.int_value(hi.right) == 1 and length_of(hi.left) in arrays:
                     yield 0
 
 
 def _calls(body: list[ast.stmt], name: str) -> bool:
     return any(isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == name
                for stmt in body for n in ast.walk(stmt))
+
+
+_ZERO_RANGE = re.compile(r"(?<![\w.])0\s*,\s*(?:\.\.\.|\u2026)\s*,\s*\w+\s*-\s*1\b")  # `0,..., B-1`
+
+_STATED_BASE = re.compile(r"\b(?:(?P<w>0|zero|1|one)[- ]?(?:based|indexed)\b|indexed (?:from|starting (?:at|from)) "
+                          r"\$?\s*(?P<n>0|1)\b|(?:indices|positions|entries) (?:start|starting|begin|beginning|counted)"
+                          r" (?:at|from) \$?\s*(?P<m>0|1)\b)", re.IGNORECASE)
+
+
+def _stated_base(unit: Unit) -> int | None:
+    """`a string $s$ of length $n$, indexed from $0$`, `0-indexed`, `one-based`: the index base the
+    Require/Input/Ensure text, the caption or the header's comment states (one base, said once)."""
+    texts = [io.text.text for io in unit.io] + [unit.caption or "", unit.note_latex or unit.note or ""]
+    said = set()
+    for m in _STATED_BASE.finditer(" ".join(texts)):
+        word = m.group("w") or m.group("n") or m.group("m")
+        said.add(0 if word.lower() in ("0", "zero") else 1)
+    return said.pop() if len(said) == 1 else None
+
+
+def _set_then_append(body: list[ast.stmt]) -> list[ast.stmt]:
+    """`$y_t \\gets v$` then `append $y_t$ to $y$`: the entry is named before it is added, so the pair
+    is one append of v (writing y[t] first would write past the end of y)."""
+    out: list[ast.stmt] = []
+    for stmt in body:
+        for field_name in ("body", "orelse"):
+            inner = getattr(stmt, field_name, None)
+            if isinstance(inner, list) and inner and isinstance(inner[0], ast.stmt):
+                setattr(stmt, field_name, _set_then_append(inner))
+        prev = out[-1] if out else None
+        call = stmt.value if isinstance(stmt, ast.Expr) else None
+        if isinstance(prev, ast.Assign) and len(prev.targets) == 1 and isinstance(prev.targets[0], ast.Subscript) \
+                and isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute) and call.func.attr == "append" \
+                and len(call.args) == 1 and isinstance(call.args[0], ast.Subscript) \
+                and isinstance(prev.targets[0].value, ast.Name) and isinstance(call.func.value, ast.Name) \
+                and prev.targets[0].value.id == call.func.value.id \
+                and ast.dump(call.args[0]) == ast.dump(ast.Subscript(
+                    value=prev.targets[0].value, slice=prev.targets[0].slice, ctx=ast.Load())):
+            call.args = [prev.value]
+            out[-1] = stmt
+            continue
+        out.append(stmt)
+    return out
+
+
+def _empty_then_filled(body: list[ast.stmt]) -> list[ast.stmt]:
+    """`$R = []$` and then only `R[b] = ...` (never an append, never its length): the list is filled
+    by position, so it is created like an array the pseudo-code never creates (sized by the loop
+    that fills it); an empty list would refuse the first write."""
+    out = list(body)
+    for stmt in body:
+        if not (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name)
+                and isinstance(stmt.value, ast.List) and not stmt.value.elts):
+            continue
+        name = stmt.targets[0].id
+        rest = [s for s in out if s is not stmt]
+        nodes = [n for s in rest for n in ast.walk(s)]
+        entries = {id(n.value) for n in nodes if isinstance(n, ast.Subscript) and isinstance(n.value, ast.Name)}
+        written = any(isinstance(n, ast.Subscript) and isinstance(n.ctx, ast.Store) and isinstance(n.value, ast.Name)
+                      and n.value.id == name for n in nodes)
+        whole = [n for n in nodes if isinstance(n, ast.Name) and n.id == name and id(n) not in entries]
+        if written and not any(isinstance(n.ctx, ast.Store) for n in whole) and not any(
+                isinstance(n, (ast.Attribute, ast.Call)) and any(isinstance(m, ast.Name) and m.id == name
+                                                                 and id(m) not in entries for m in ast.walk(n))
+                for n in nodes):
+            out.remove(stmt)
+    return out
 
 
 def _created_when_sized(body: list[ast.stmt]) -> list[ast.stmt]:

@@ -43,12 +43,13 @@ def allocations(body: list[ast.stmt]) -> dict[str, int]:
     return {P.meta(n, "alloc")[0]: P.meta(n, "alloc")[1] for n in _walk(body) if P.meta(n, "alloc")}
 
 
-def keyed_arrays(body: list[ast.stmt], inputs: set[str]) -> set[str]:
+def keyed_arrays(body: list[ast.stmt], inputs: set[str], from_zero: set[str] = frozenset()) -> set[str]:
     """The algorithm's own arrays that start at 0 whatever the others do: maps it creates empty
     (`an empty map`); arrays (not inputs) with a subscript that is an element read from an array
     (`C[A[j]]`), a string constant, or a variable running over a collection's items (`for c in
     s: cnt[c]`), i.e. keyed by values; and arrays it fills itself that it indexes at 0 (`P[0]
-    \\gets 0`). They are never shifted, and say nothing about the base of the other arrays."""
+    \\gets 0`), or by a variable whose range the block gives as `0, \\ldots, B-1` (`from_zero`).
+    They are never shifted, and say nothing about the base of the other arrays."""
     keyed = created_maps(body)
     items = {t.id for n in _walk(body) if isinstance(n, ast.For) and not P.meta(n.iter, "bounds")
              for t in ast.walk(n.target) if isinstance(t, ast.Name)}  # `for c in s`, `for i, c in enumerate(s)`
@@ -58,7 +59,7 @@ def keyed_arrays(body: list[ast.stmt], inputs: set[str]) -> set[str]:
             continue
         key, arr = node.slice, node.value.id
         by_value = (isinstance(key, ast.Subscript) or isinstance(key, ast.Constant) and isinstance(key.value, str)
-                    or isinstance(key, ast.Name) and key.id in items or P.int_value(key) == 0)
+                    or isinstance(key, ast.Name) and key.id in items | set(from_zero) or P.int_value(key) == 0)
         if by_value and arr not in inputs and arr not in allocated:
             keyed.add(arr)
     return keyed
@@ -146,6 +147,12 @@ def implicit_size(body: list[ast.stmt], name: str, base: int) -> ast.expr | None
                 stop, top = last, max(c - shift, top if top is not None else c - shift)
                 low = min(low, (P.int_value(first) if P.int_value(first) is not None else -1) + c - shift)
     uncovered = [node for node in _writes(body, name) if id(node) not in covered and P.int_value(node.slice) is None]
+    for node in list(uncovered) if stop is not None else []:
+        # `G_T \gets 0` beside `G_t` for t = T-1 down to 0: one past the loop's reach, still in the list
+        d = next((d for d in range(-3, 4) if ast.dump(P.add_const(copy.deepcopy(stop), d)) == ast.dump(node.slice)), None)
+        if d is not None:
+            uncovered.remove(node)
+            top = max(top, d - base)
     if uncovered and not _filled_first(body, name):
         return None  # written at a position no loop bounds, and never filled whole beforehand
     if vertices is not None and stop is None:
@@ -465,12 +472,28 @@ class Shift(ast.NodeTransformer):
     def __init__(self, default: int, bases: dict[str, int], maps: set[str] = frozenset()) -> None:
         self.default, self.bases, self.maps = default, bases, maps
 
+    def _base(self, root: str, inner: ast.expr | None) -> int:
+        """The base of `root`'s dimension that a subscript of `inner` (root, root[i], ...) indexes:
+        one number for the whole array, or one per dimension (`S[i][c]` for i = 1..n, c = 0..C-1)."""
+        base = self.bases.get(root, self.default)
+        if not isinstance(base, tuple):
+            return base
+        depth = 0
+        while isinstance(inner, ast.Subscript):
+            depth, inner = depth + 1, inner.value
+        own = base[depth] if depth < len(base) else None
+        return self.default if own is None else own
+
     def visit_Call(self, node: ast.Call) -> ast.AST:
+        chunk = P.meta(node, "chunk")  # `append $x[i : j]$ to $C$`: in a 0-based block, one piece of x
+        if chunk is not None and self._base(chunk, None) == 0:
+            node.func.attr = "append"
         self.generic_visit(node)
         arr = P.meta(node, "positions_of")
         if arr in self.maps:  # `\\max_\\ell c[\\ell]` over a map: its keys, smallest first (ties as for positions)
             return P.call("sorted", [ast.Name(id=arr, ctx=ast.Load())])
-        base = self.bases.get(arr, self.default) if arr else 0
+        base = self._base(arr, node.args[0].args[0] if node.args and isinstance(node.args[0], ast.Call)
+                          and node.args[0].args else None) if arr else 0
         if base:  # positions of a 1-based array: 1 .. len
             node.args = [P.const(base), P.add_const(node.args[0], base)]
         return node
@@ -480,9 +503,11 @@ class Shift(ast.NodeTransformer):
         if not P.meta(node, "index"):
             return node
         root = _root(node)
-        base = self.bases.get(root, self.default) if root else self.default
+        base = self._base(root, node.value) if root else self.default
         sl = node.slice
-        if isinstance(sl, ast.Slice) and P.meta(sl, "inclusive"):
+        if isinstance(sl, ast.Slice) and P.meta(sl, "inclusive") and P.meta(sl, "colon") and base == 0:
+            node.slice = ast.Slice(lower=None if P.int_value(sl.lower) == 0 else sl.lower, upper=sl.upper)
+        elif isinstance(sl, ast.Slice) and P.meta(sl, "inclusive"):
             lower = P.add_const(sl.lower, -base)
             node.slice = ast.Slice(lower=None if P.int_value(lower) == 0 else lower,
                                    upper=P.add_const(sl.upper, 1 - base))

@@ -103,6 +103,7 @@ class Function(Node):
     body: list[Node]
     end_line: int = 0
     kind: str = "Function"
+    note_latex: str | None = None  # a \\Comment on the header line, as written (it may declare `$A[0..n-1]$`)
 
 
 @dataclass
@@ -115,3 +116,9 @@ class Algorithm:
     end_line: int
     nodes: list[Node]
     env: str = "algorithmic"
+
+
+# labels that make a line a declaration of the inputs or of the outputs (`\\textbf{Input:}`, `\\item[Given:]`)
+INPUT_LABELS = {"input", "inputs", "in", "data", "require", "requires", "given", "parameters",
+                "parameter", "params", "param", "globals", "arguments", "args", "hyperparameters", "hyper parameters"}
+OUTPUT_LABELS = {"output", "outputs", "out", "ensure", "ensures", "result", "results", "return", "returns"}

@@ -46,6 +46,19 @@ def for_tokens(toks: list[Tok], ctx: P.Ctx) -> ast.For:
         if order is not None:
             raise Untranslatable("an order on a range of index pairs")
         return _nested(chain, ctx)
+    head, cond = _filter_suffix(toks)
+    if cond is not None:  # `each $(a, b) \\in E$ with $a = u$`: only the elements where it holds
+        loop = for_tokens(head, ctx)
+        if order is not None:
+            loop.iter = _ordered(loop.iter, loop.target, order, ctx)
+        gen = ast.comprehension(target=copy.deepcopy(loop.target), iter=loop.iter,
+                                ifs=[parse_all(cond, ctx, tuple_ok=False)], is_async=0)
+        elt = copy.deepcopy(loop.target)
+        for node in ast.walk(elt):
+            if hasattr(node, "ctx"):
+                node.ctx = ast.Load()
+        loop.iter = ast.ListComp(elt=elt, generators=[gen])
+        return loop
     assign = top_level(toks, lambda t: (t.kind == "op" and t.value in ("gets", "="))
                        or (t.kind == "kw" and t.value == "from"))
     member = top_level(toks, lambda t: t.value == "in" and t.kind in ("op", "kw"))
@@ -54,6 +67,8 @@ def for_tokens(toks: list[Tok], ctx: P.Ctx) -> ast.For:
     if assign and (not member or assign[0] < member[0]):
         target = store(parse_all(toks[: assign[0]], ctx), ctx)
         iterable = _ordered(_counted(toks[assign[0] + 1 :], ctx), target, order, ctx)
+        if isinstance(target, ast.Name) and isinstance(iterable, ast.Call) and order is None:
+            ctx.loop_ranges.setdefault(target.id, copy.deepcopy(iterable))
     elif member:
         before = toks[: member[0]]
         first_math = next((k for k, t in enumerate(before) if t.math or t.style != "prose"), None)
@@ -66,13 +81,22 @@ def for_tokens(toks: list[Tok], ctx: P.Ctx) -> ast.For:
         if isinstance(target, ast.Name) and nouns & _COLLECTION_NOUNS:
             ctx.collections.add(target.id)  # `each string $s$ in $S$`: |s| is its length
         after = toks[member[0] + 1 :]
-        dots = top_level(after, lambda t: t.kind == "op" and t.value in ("..", "..."))
+        dots = top_level(after, lambda t: t.kind == "op" and t.value in ("..", "...")
+                         or t.kind == "kw" and t.value in ("to", "downto") and not t.math)  # i in 1 to n
         iterable = _counted(after, ctx) if dots else _named_input(after, ctx) or parse_all(after, ctx)  # i in 1..n
         iterable = P.index_set(iterable)  # x \\in [n] = {1, ..., n}
         if isinstance(iterable, ast.Tuple) and any(isinstance(x, (ast.Compare, ast.BoolOp)) for x in iterable.elts):
             raise Untranslatable("a loop over a set given by a condition")  # i \\in N, i \\le n
         if P.meta(iterable, "style") == "numbers":
             raise Untranslatable("a loop over a set of numbers")
+        pair_names = isinstance(target, ast.Tuple) and len(target.elts) > 1 \
+            and all(isinstance(x, ast.Name) for x in target.elts)
+        if pair_names and isinstance(iterable, ast.Call) and isinstance(iterable.func, ast.Name) \
+                and iterable.func.id == "range" and order is None:  # `for $u, v \\in \\{1, \\ldots, n\\}$`: every pair, one loop each
+            loops = [ast.For(target=x, iter=copy.deepcopy(iterable), body=[], orelse=[]) for x in target.elts]
+            for outer, inner in zip(loops, loops[1:]):
+                outer.body = [inner]
+            return P.mark(loops[0], innermost=loops[-1])
         if isinstance(iterable, ast.Name):
             ctx.collections.add(iterable.id)  # iterated over: |a| is its size
         if isinstance(target, ast.Tuple) and isinstance(iterable, ast.Name) \
@@ -83,9 +107,32 @@ def for_tokens(toks: list[Tok], ctx: P.Ctx) -> ast.For:
         iterable = _ordered(iterable, target, order, ctx)
     elif _vertex_loop(toks, ctx) is not None:
         target, iterable = _vertex_loop(toks, ctx)
+    elif len(toks) == 1 and toks[0].kind == "name" and toks[0].math \
+            and variable_name(toks[0].value) in ctx.loop_ranges:
+        # `$V[s] \\gets 0$ for all $s$`: s over the range the algorithm's own loop gives it
+        target = store(parse_all(toks, ctx), ctx)
+        iterable = copy.deepcopy(ctx.loop_ranges[target.id])
     else:
         raise Untranslatable("a loop header needs `i \\gets a \\To b` or `x \\in S`")
     return ast.For(target=target, iter=iterable, body=[], orelse=[])
+
+
+_FILTER_WORDS = ("with", "where", "such", "satisfying")
+
+
+def _filter_suffix(toks: list[Tok]) -> tuple[list[Tok], list[Tok] | None]:
+    """`$(a, b) \\in E$ with $a = u$`, `$x \\in S$ such that $x > 0$`: the header before the words and
+    the condition (maths only) after them; (toks, None) when there is none."""
+    cut = top_level(toks, lambda t: not t.math and t.kind in ("kw", "name") and t.value.lower() in _FILTER_WORDS)
+    if not cut:
+        return toks, None
+    before, after = toks[: cut[0]], toks[cut[0] + 1 :]
+    if after and not after[0].math and after[0].value.lower() == "that":
+        after = after[1:]
+    if not after or not all(t.math for t in after) or not top_level(
+            before, lambda t: t.value == "in" and t.kind in ("op", "kw")):
+        return toks, None
+    return before, after
 
 
 def _named_input(after: list[Tok], ctx: P.Ctx) -> ast.expr | None:
@@ -233,6 +280,8 @@ def vertex_set(ctx: P.Ctx) -> ast.expr | None:
     names = ctx.known | ctx.declared | ctx.params
     if "V" in names:
         return ast.Name(id="V", ctx=ast.Load())
+    if ctx.vertex_count is not None and ctx.vertex_count in names:  # `$n$ vertices $0, \\ldots, n-1$`
+        return P.mark(P.call("range", [ast.Name(id=ctx.vertex_count, ctx=ast.Load())]), vertices=True)
     graph = P.graph_name(ctx)
     if graph is None:
         return None

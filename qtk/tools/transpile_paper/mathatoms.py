@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from qtk.tools.transpile_paper import pyast as P
 from qtk.tools.transpile_paper.latex_text import function_name, variable_name
-from qtk.tools.transpile_paper.mathtok import GREEK
+from qtk.tools.transpile_paper.mathtok import GREEK, Untranslatable
 
 if TYPE_CHECKING:
     from qtk.tools.transpile_paper.mathparse import Parser
@@ -179,6 +179,35 @@ def _set_literal(p: "Parser") -> ast.expr:
                          else x for x in items])  # \\{\\langle u, v \\rangle\\}: a set of pairs
 
 
+def _list_builder(p: "Parser") -> ast.expr | None:
+    """`[\\, i : 2 \\le i \\le N, is\\_prime[i] \\,]`: the list of the elements the conditions
+    (commas meaning `and`) keep, in order; None (nothing read) when the brackets hold no colon."""
+    start = p.i
+    try:
+        first = p.expr()
+    except Untranslatable:
+        p.i = start
+        return None
+    if not (p.at("op", ":") or p.at("op", "mid")):
+        p.i = start
+        return None
+    bound = isinstance(first, ast.Name) and first.id not in p.ctx.known
+    if isinstance(first, ast.Name):
+        p.ctx.known.add(first.id)
+    try:
+        p.i += 1
+        conds = [p.expr()]
+        while p.accept("op", ","):
+            conds.append(p.expr())
+        p.expect("op", "]")
+    finally:
+        if bound:
+            p.ctx.known.discard(first.id)
+    cond = conds[0] if len(conds) == 1 else ast.BoolOp(op=ast.And(), values=conds)
+    comp = _set_builder(first, cond)
+    return ast.ListComp(elt=comp.elt, generators=comp.generators)
+
+
 def _set_builder(first: ast.expr, cond: ast.expr) -> ast.expr:
     """`\\{x \\in S : P(x)\\}` or `\\{f(x) : x \\in S\\}` -> a set comprehension."""
     if _is_member(first):
@@ -187,8 +216,10 @@ def _set_builder(first: ast.expr, cond: ast.expr) -> ast.expr:
         gen, elt, ifs = cond, first, []
     elif isinstance(cond, ast.BoolOp) and isinstance(cond.op, ast.And) and _is_member(cond.values[0]):
         gen, elt, ifs = cond.values[0], first, cond.values[1:]
-    elif _index_chain(cond) is not None:  # `\\{a_i - a_j : 1 \\le j < i \\le n\\}`: every pair in range
-        names, lo, hi = _index_chain(cond)
+    elif _index_chain(cond) is not None or isinstance(cond, ast.BoolOp) and isinstance(cond.op, ast.And) \
+            and _index_chain(cond.values[0]) is not None:  # `\\{a_i - a_j : 1 \\le j < i \\le n\\}`: every pair in range
+        chain = cond if _index_chain(cond) is not None else cond.values[0]
+        names, lo, hi = _index_chain(chain)
         gens = [ast.comprehension(target=ast.Name(id=v, ctx=ast.Store()), iter=P.make_range(lo, hi), ifs=[],
                                   is_async=0) for v in names]
         gens[-1].ifs = [cond]
@@ -226,6 +257,10 @@ def _angle(p: "Parser") -> ast.expr:
 
 
 def _list_literal(p: "Parser", close: str) -> ast.expr:
+    if close == "]":
+        built = _list_builder(p)
+        if built is not None:
+            return built
     items = _items(p, close)
     if close == "]" and len(items) == 1 and isinstance(items[0], (ast.Compare, ast.BoolOp)):
         return P.call("int", items)  # Iverson's bracket: [a_i \\neq b_j] is 1 or 0

@@ -98,7 +98,7 @@ _SKIP = {",", ";", "!", " ", ":", ">", "quad", "qquad", "left", "right", "big", 
          "medspace", "thickspace", "nl", "unskip", "BlankLine", "cr", "strut", "item"}
 _SKIP_ARG = {"label", "hspace", "vspace", "phantom", "hphantom", "vphantom", "footnote", "cite",
              "ref", "eqref", "mathopen", "mathclose", "color", "index", "tag"}
-_INLINE_ARG = {"mathbin", "mathrel", "mathop", "mathord", "ensuremath", "mathpunct", "underbrace",
+_INLINE_ARG = {"mathbin", "mathrel", "mathop", "mathord", "ensuremath", "mathpunct", "mathinner", "underbrace",
                "overbrace", "textcolor", "hbox"}
 _FUNC_STYLE = {"textsc", "textproc", "FuncSty", "ProcNameSty", "ProgSty", "Call", "CALL"}
 _TEXT_STYLE = {"text", "textrm", "textit", "textbf", "textsf", "texttt", "textup", "textnormal",
@@ -110,7 +110,7 @@ _BOLD_STYLES = {"mathbf", "boldsymbol", "bm", "pmb", "mathbold"}
 _INDICATOR_STYLES = {"mathbb", "mathbf", "mathds", "mathbbm", "bm", "boldsymbol", "mathbb1"}
 _ACCENTS = {"hat": "hat", "widehat": "hat", "bar": "bar", "overline": "bar", "tilde": "tilde",
             "widetilde": "tilde", "vec": "vec", "dot": "dot", "ddot": "ddot"}
-_MATH_OPS = ["**", "//", "==", "!=", "<=", ">=", ":=", "+=", "-=", "*=", "..", "&&", "||"]
+_MATH_OPS = ["**", "//", "==", "!=", "<=", ">=", ":=", "+=", "-=", "*=", "...", "..", "&&", "||"]
 _NAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:\\_[A-Za-z0-9]+)*")
 _WORD_RE = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:(?:-|\\_|_)[A-Za-z0-9]+)*")
 _NUM_RE = re.compile(r"\d+(?:\.\d+)?")
@@ -327,6 +327,12 @@ class _Tokenizer:
                 self.run(below[0], below[1], math)
                 self.add("op", "}", i, math)
                 return above[2]
+        if name == "ldotp":  # clrscode's `\\twodots` is `\\ldotp\\ldotp`: the range dots `..`
+            if self.out and self.out[-1].kind == "op" and self.out[-1].value == ".":
+                self.out[-1].value = ".."
+            else:
+                self.add("op", ".", i, math)
+            return j
         if name in ("star", "ast") and self.out and self.out[-1].value == "^":
             self.add("op", "*", i, math)  # x^\\star: the optimum x_star
             return j

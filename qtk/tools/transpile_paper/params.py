@@ -54,6 +54,10 @@ class Params:
     constrained: list[str] = field(default_factory=list)  # named only in conditions ($n \ge 1$)
     lows: dict[str, int] = field(default_factory=dict)  # $1 \le k \le n$: k counts from 1
     indexed: str | None = None  # the last input named with its indices (`scores $L[t][v]$`)
+    vectors: set[str] = field(default_factory=set)  # `$w \\in \\mathbb{R}^d$`: lists of numbers
+    matrices: set[str] = field(default_factory=set)  # `$A \\in \\mathbb{R}^{n \\times m}$`: lists of rows
+    families: set[str] = field(default_factory=set)  # `$x_i \\in \\mathbb{R}^d$`: each entry a vector
+    dim_lows: dict[str, dict[int, int]] = field(default_factory=dict)  # L -> {dimension: its first index}
 
     def add(self, name: str) -> None:
         if name not in self.names and name not in {d for d, _ in self.derived}:
@@ -86,7 +90,7 @@ def _is_dots(part: list[Tok]) -> bool:
 
 
 def _sequence_run(parts: list[list[Tok]], k: int) -> int:
-    """How many comma-separated items from k spell `x_1, \ldots, x_n` or `x_1, x_2, \ldots, x_n`
+    """How many comma-separated items from k spell `x_1, \\ldots, x_n` or `x_1, x_2, \\ldots, x_n`
     (0: none)."""
     for width in (3, 4):
         if k + width <= len(parts) and _is_dots(parts[k + width - 2]) \
@@ -128,7 +132,10 @@ def io_params(text: str, ctx: P.Ctx, out: Params) -> Params:
     segments = _math_segments(toks)
     if not segments:
         for part in split(toks, top_level(toks, lambda t: t.value in (",", "and"))):
-            names = [t for t in part if t.kind == "name" and (len(t.value) <= 2 or t.style != "prose")]
+            # in a phrase of words (`vector de datos con al menos dos elementos`) a two-letter word is
+            # a word of the language, not a name; alone (`X`, `lr`) it names an input
+            short = 1 if sum(t.kind in ("name", "kw") for t in part) >= 3 else 2
+            names = [t for t in part if t.kind == "name" and (len(t.value) <= short or t.style != "prose")]
             if names:
                 out.add(ident(names[-1]))
         return out
@@ -154,6 +161,7 @@ def io_params(text: str, ctx: P.Ctx, out: Params) -> Params:
             skip.add(k + 1)
             continue
         lowered = {w.value.lower() for w in words}
+        _vertex_count(words, seg, segments[k + 1][0] if k + 1 < len(segments) else _words_after(toks), ctx)
         typed = bool(lowered & _COLLECTION_WORDS) or typed and lowered <= {"and", ","}
         if typed:
             ctx.collections.update(ident(t) for t in seg if t.kind == "name")
@@ -176,15 +184,27 @@ def io_params(text: str, ctx: P.Ctx, out: Params) -> Params:
                 and grid_dims(seg, ([Tok("name", "matrix", 0)], prev), ctx, out):
             continue  # `$A$ ($n \\times m$)`: the sizes of A, in parentheses after it
         lw = [w.value.lower() for w in words]
-        describing = len(lw) >= 2 and lw[-2] == "for" or describing and bool(lw) and lw[0] == "and" and len(lw) <= 2
+        count = _counted_range(seg)
+        if count is not None and count not in out.defined() and last_collection and k > 0 \
+                and any(t.kind == "name" and ident(t) == ident(seg[0]) for t in segments[k - 1][1][1:]):
+            # `intervals $[s_j, e_j]$, $j = 1, \\ldots, m$`: j numbers the collection's elements, m counts them
+            out.derived.append((count, P.call("len", [ast.Name(id=last_collection, ctx=ast.Load())])))
+            continue
+        describing = len(lw) >= 2 and lw[-2] == "for" or describing and bool(lw) and lw[0] == "and" and len(lw) <= 2 \
+            or bool(lw) and lw[-1] == "for" and _counted_range(seg) is not None \
+            or bool(out.indexed) and len(lw) >= 2 and lw[-2] in ("on", "over") and _numbered_range(seg) is not None
         table = out.indexed or last_collection
         if describing and table:  # `scores $L[t][v]$ for steps $t = 1, \\ldots, T$`: T counts L's rows
-            count = _counted_range(seg)
+            # (also `rewards $R[s][a]$ on states $0, \\ldots, S-1$ and actions $0, \\ldots, A-1$`)
+            count = _counted_range(seg) or (_numbered_range(seg) if out.indexed else None)
             if count is not None and count not in out.defined():
                 part: ast.expr = ast.Name(id=table, ctx=ast.Load())
                 for _ in range(described):
                     part = ast.Subscript(value=part, slice=P.const(0), ctx=ast.Load())
                 out.derived.append((count, P.call("len", [part])))
+                first = next((t for t in seg if t.kind == "num"), None)  # `t = 1, ..`: this dimension counts from 1
+                if first is not None and first.value in ("0", "1"):
+                    out.dim_lows.setdefault(table, {})[described] = int(first.value)
                 described += 1
         if lw[-2:] in (["for", "each"], ["for", "every"], ["for", "all"]) or lw and lw[-1] in ("each", "every") \
                 or describing:
@@ -217,7 +237,8 @@ def io_params(text: str, ctx: P.Ctx, out: Params) -> Params:
                  if p]
         if len(parts) == 1 and len(chain) == 3 and len(chain[1]) == 1 and chain[1][0].value in ("...", ".."):
             parts = chain  # `t_1 \\le \\cdots \\le t_m`: sorted times t, m of them
-        seq = sequence(parts, ctx, out)
+        noun = words[-1].value.lower() if words and words[-1].kind in ("name", "kw") and not words[-1].math else None
+        seq = sequence(parts, ctx, out, noun)
         if seq:
             last_collection = seq
             continue
@@ -235,6 +256,21 @@ def io_params(text: str, ctx: P.Ctx, out: Params) -> Params:
             out.add(name)
     _derive_bounds(out)
     return out
+
+
+_VERTEX_WORDS = {"vertices", "nodes", "vertex", "node"}
+
+
+def _vertex_count(words: list[Tok], seg: list[Tok], after: list[Tok], ctx: P.Ctx) -> None:
+    """`$n$ vertices`, `vertices $0, \\ldots, n - 1$`: the graph's vertices are 0 .. n-1."""
+    before = [w.value.lower() for w in words if not w.math]
+    if before and before[-1] in _VERTEX_WORDS:
+        counted = _numbered_range(seg)
+        if counted is not None and seg[0].value == "0":
+            ctx.vertex_count = counted
+            return
+    if single_name(seg) and after and after[0].value.lower() in _VERTEX_WORDS:
+        ctx.vertex_count = ident(seg[0])
 
 
 def _counted_range(seg: list[Tok]) -> str | None:

@@ -154,7 +154,10 @@ def _append(s, ctx) -> list[ast.stmt]:
     coll, item = _expr(s["coll"], ctx), _expr(items, ctx)
     if isinstance(item, ast.Subscript) and isinstance(item.slice, ast.Slice) and not \
             (isinstance(coll, ast.Name) and coll.id in ctx.sets):
-        return [ast.Expr(value=P.method(coll, "extend", [item]))]  # a run of entries: each of them
+        call = P.method(coll, "extend", [item])  # a run of entries: each of them
+        if P.meta(item.slice, "colon") and P.root_name(item):  # Python's x[i:j]: maybe one piece (indexing.py)
+            P.mark(call, chunk=P.root_name(item))
+        return [ast.Expr(value=call)]
     if isinstance(coll, ast.Name) and coll.id in ctx.numbers:  # `add $x$ to $total$`
         return _update(ast.Add())({"x": s["coll"], "v": items}, ctx)
     verb = "add" if isinstance(coll, ast.Name) and coll.id in ctx.sets else "append"
@@ -221,12 +224,16 @@ def _descending(order: str | None) -> bool:
 
 
 def _sort(s, ctx) -> list[ast.stmt]:
-    down = _descending(s.get("order"))
+    down = _descending(s.get("order")) or _descending(s.get("byorder"))
     keywords = [ast.keyword(arg="reverse", value=P.const(True))] if down else []
     coll = _expr(s["coll"], ctx)
     key = (s.get("key") or "").rstrip("s")
     parts = ctx.element_names.get(coll.id, []) if isinstance(coll, ast.Name) else []
-    pick = next((k for k, name in enumerate(parts) if key and (name == key or name == key[0])), None)
+    named = s.get("keyname")  # `sort $E$ by increasing weight $w$`: the part of each element named w
+    keyname = named[0].value if named and len(named) == 1 and named[0].kind == "name" else None
+    pick = next((k for k, name in enumerate(parts) if keyname and name == keyname), None)
+    if pick is None:
+        pick = next((k for k, name in enumerate(parts) if key and (name == key or name == key[0])), None)
     if pick is not None:  # `sort $E$ by weight` with `for each $(u, v, w) \\in E$`: by the w of each edge
         args = ast.arguments(posonlyargs=[], args=[ast.arg(arg="_e")], kwonlyargs=[], kw_defaults=[], defaults=[])
         keywords.append(ast.keyword(arg="key", value=ast.Lambda(args=args, body=ast.Subscript(
@@ -236,6 +243,43 @@ def _sort(s, ctx) -> list[ast.stmt]:
     call = P.method(coll, "sort", [])
     call.keywords = keywords
     return [ast.Expr(value=call)]
+
+
+_FIRST_PART = ("left", "start", "first", "lower", "beginning", "starting", "begin")
+_LAST_PART = ("right", "end", "finish", "last", "upper", "ending", "finishing")
+
+
+def _sort_named(s, ctx) -> list[ast.stmt]:
+    """`sort the intervals by their left ends` with the intervals given as `[a_1, b_1], \\ldots, [a_n,
+    b_n]`: the parallel arrays a and b reordered together by a (by b for the right ends)."""
+    names = ctx.parallel.get(s["noun"])
+    if names is None:
+        P.fail(f"cannot tell which lists `the {s['noun']}` are")
+    key = s["key"]
+    if key in _FIRST_PART:
+        by = names[0]
+    elif key in _LAST_PART:
+        by = names[-1]
+    elif key in names:
+        by = key
+    else:
+        P.fail(f"cannot tell which part of the {s['noun']} is their {key}")
+    k = ast.Name(id="_k", ctx=ast.Load())
+    args = ast.arguments(posonlyargs=[], args=[ast.arg(arg="_k")], kwonlyargs=[], kw_defaults=[], defaults=[])
+    keywords = [ast.keyword(arg="key", value=ast.Lambda(args=args, body=ast.Subscript(
+        value=ast.Name(id=by, ctx=ast.Load()), slice=k, ctx=ast.Load())))]
+    if _descending(s.get("order")):
+        keywords.append(ast.keyword(arg="reverse", value=P.const(True)))
+    order = ast.Assign(targets=[ast.Name(id="_order", ctx=ast.Store())], value=P.call(
+        "sorted", [P.call("range", [P.call("len", [ast.Name(id=by, ctx=ast.Load())])])], keywords))
+    gen = [ast.comprehension(target=ast.Name(id="_k", ctx=ast.Store()), iter=ast.Name(id="_order", ctx=ast.Load()),
+                             ifs=[], is_async=0)]
+    moved = ast.Assign(targets=[ast.Tuple(elts=[ast.Name(id=n, ctx=ast.Store()) for n in names], ctx=ast.Store())],
+                       value=ast.Tuple(elts=[ast.ListComp(elt=ast.Subscript(value=ast.Name(id=n, ctx=ast.Load()),
+                                                                            slice=copy.deepcopy(k), ctx=ast.Load()),
+                                                          generators=copy.deepcopy(gen)) for n in names],
+                                       ctx=ast.Load()))
+    return [order, moved]
 
 
 def _set_to(s, ctx) -> list[ast.stmt]:
@@ -308,7 +352,8 @@ STATEMENTS: list[Phrase] = [
                                        + _FILL + r" || (?:let|make|declare) {x} be ART " + _SEQ
                                        + r"(?: of [\w-]+ values)?" + _FILL), _allocate),
     Phrase("push", _re(r"(?:push|append|add|insert|enqueue|put) (?P<rest_item>\$\d+(?: and \$\d+)*)"
-                       r" (?:onto|on|to|into|in|at the end of) (?:(?:the )?(?:list|stack|queue|set) )?{coll}"),
+                       r" (?:onto|on|to|into|in|(?:at|to|onto|on) the (?:end|back|tail|rear) of)"
+                       r" (?:(?:the )?(?:list|stack|queue|set) )?{coll}"),
            _append),
     Phrase("push front", _re(r"(?:insert|put|add|push|prepend) {item} (?:at|to|onto) the (?:front|beginning|start|head)"
                              r" of {coll} || prepend {item} to {coll}"),
@@ -320,8 +365,12 @@ STATEMENTS: list[Phrase] = [
     Phrase("dequeue", _re(r"dequeue (?:{item} )?from {coll} || dequeue {coll}"), _pop_into(True)),
     Phrase("sort", _re(r"sort (?:(?:the )?(?:list|array|sequence|edges|elements|items) )?{coll}(?: in (?P<order>"
                        r"increasing|ascending|non-?decreasing|decreasing|descending|non-?increasing) order)?"
-                       r"(?: by (?:their |its |the )?(?:non-decreasing |increasing )?(?P<key>[a-z]+)"
-                       r"(?: (?:point|endpoint|time|coordinate|element))?)?"), _sort),
+                       r"(?: by (?:their |its |the )?(?:(?P<byorder>non-?decreasing|increasing|decreasing|non-?increasing) )?"
+                       r"(?P<key>[a-z]+)(?: (?:point|endpoint|time|coordinate|element))?(?: {keyname})?)?"), _sort),
+    Phrase("sort named", _re(r"sort (?:the |all )?(?P<noun>[a-z]+) (?:in (?P<order>increasing|ascending|non-?decreasing"
+                             r"|decreasing|descending|non-?increasing) order )?by (?:their |its |the )?"
+                             r"(?P<key>[a-z]+)(?: (?:ends?|endpoints?|points?|coordinates?|values?|elements?))?"),
+           _sort_named),
     Phrase("reverse", _re(r"reverse {coll}"), _reverse),
     Phrase("set", _re(r"(?:set|assign|initiali[sz]e|init|reset) (?:the )?(?:[a-z-]+ ){0,2}{x}"
                       r" (?:to|:=|as|with|equal to) (?P<rest>.+)"), _set_to),
@@ -421,11 +470,27 @@ def _best_element(s, ctx) -> ast.expr:
         flag = P.mark(ast.Subscript(value=ast.Name(id=adj[2:], ctx=ast.Load()), slice=ast.Name(id=var, ctx=ast.Load()),
                                     ctx=ast.Load()), index=True)
         ifs.append(ast.UnaryOp(op=ast.Not(), operand=flag))
+    if s.get("notin"):  # `the vertex not in the tree with ...`: not inTree[u] (the flag array naming it)
+        flag_name = _flag_array(s["notin"], ctx)
+        flag = P.mark(ast.Subscript(value=ast.Name(id=flag_name, ctx=ast.Load()), slice=ast.Name(id=var, ctx=ast.Load()),
+                                    ctx=ast.Load()), index=True)
+        ifs.append(ast.UnaryOp(op=ast.Not(), operand=flag))
     gen = ast.GeneratorExp(elt=ast.Name(id=var, ctx=ast.Load()), generators=[ast.comprehension(
         target=ast.Name(id=var, ctx=ast.Store()), iter=candidates, ifs=ifs, is_async=0)])
     args = ast.arguments(posonlyargs=[], args=[ast.arg(arg=var)], kwonlyargs=[], kw_defaults=[], defaults=[])
     fn = "min" if s["which"] in ("smallest", "minimum", "least", "lowest", "minimal") else "max"
     return P.call(fn, [gen], [ast.keyword(arg="key", value=ast.Lambda(args=args, body=key))])
+
+
+def _flag_array(noun: str, ctx: P.Ctx) -> str:
+    """The array of flags a noun names (`tree` -> inTree, in_tree, intree; `mst` -> inMST): the one
+    the algorithm knows whose name, without an `in`/`is` prefix, is the noun."""
+    want = noun.replace("-", "").lower()
+    for name in sorted(ctx.known | ctx.collections):
+        bare = name.replace("_", "").lower()
+        if bare in ("in" + want, "is" + want, "on" + want):
+            return name
+    P.fail(f"cannot tell which array says what is in the {noun}")
 
 
 def _all_vertices(s, ctx) -> ast.expr:
@@ -530,14 +595,15 @@ VALUES: list[Phrase] = [
     Phrase("empty map", _re(r"ART empty (?:map|dictionary|dict|hash table|hash map|mapping)"), _empty("map")),
     Phrase("all vertices", _re(r"(?:the )?set of all (?:the )?(?:vertices|nodes) || all (?:the )?(?:vertices|nodes)"),
            _all_vertices),
-    Phrase("all with", _re(r"the (?P<kind>list|set|queue|sequence) of all (?:(?:vertices|nodes|indices|elements) )?{x}"
+    Phrase("all with", _re(r"(?:the (?P<kind>list|set|queue|sequence) of )?all (?:(?:vertices|nodes|indices|elements) )?{x}"
                            r" (?:with|such that|for which|where) {cond}(?:,? in (?:increasing|ascending) order)?"),
            _all_with),
     Phrase("sorted copy", _re(r"{coll} sorted(?: in (?P<order>increasing|ascending|non-?decreasing|decreasing|descending"
                               r"|non-?increasing) order)? || the (?P<noun>[a-z]+) sorted(?: in (?P<order2>increasing|"
                               r"ascending|non-?decreasing|decreasing|descending|non-?increasing) order)?"), _sorted_copy),
     Phrase("best element", _re(r"the (?:(?P<adj>[a-z-]+) )?(?:vertex|node|element|item|index|position|point)"
-                               r"(?: {x})?(?: (?:in|of|from) {coll})? (?:with|having|of) (?:the )?"
+                               r"(?: {x})?(?: not (?:yet )?(?:in|part of) (?:the )?(?P<notin>[a-z-]+))?"
+                               r"(?: (?:in|of|from) {coll})? (?:with|having|of) (?:the )?"
                                r"(?P<which>smallest|minimum|minimal|least|lowest|largest|maximum|highest|greatest)"
                                r"(?: value of| value)? {key}(?:,? (?:with|where|such that|for which) {cond})?"),
            _best_element),

@@ -38,6 +38,13 @@ class Ctx:
     element_names: dict[str, list[str]] = field(default_factory=dict)  # E -> [u, v, w] from `for (u, v, w) in E`
     nouns: dict[str, str] = field(default_factory=dict)  # `relevances` -> r, from `graded relevances $r_1, ..$`
     named_norms: dict[str, str] = field(default_factory=dict)  # `\\|g\\| \\gets ...`: the norm's text -> norm_g
+    vectors: set[str] = field(default_factory=set)  # declared in a space of numbers (`w \\in \\mathbb{R}^m`)
+    vector_families: set[str] = field(default_factory=set)  # sequences of such vectors (`x^{(i)} \\in \\mathbb{R}^m`)
+    matrices: set[str] = field(default_factory=set)  # declared `A \\in \\mathbb{R}^{n \\times m}`
+    parallel: dict[str, list[str]] = field(default_factory=dict)  # `intervals $[a_1, b_1], \\ldots$` -> [a, b]
+    counts_from_zero: set[str] = field(default_factory=set)  # `$b \\gets ..$ \\Comment{bins $0, \\ldots, B-1$}`
+    loop_ranges: dict[str, ast.expr] = field(default_factory=dict)  # i -> the range a counted loop gives it
+    vertex_count: str | None = None  # `$n$ vertices`, `vertices $0, \\ldots, n - 1$`: the vertices are 0 .. n-1
 
 
 def mark(node: ast.AST, **kw: Any) -> ast.AST:
@@ -169,8 +176,17 @@ _STATISTICS = {"mean": "fmean", "avg": "fmean", "average": "fmean", "median": "m
                "stdev": "pstdev", "var": "pvariance", "variance": "pvariance"}
 
 
+# lecture notes in other languages name the same few builtins in their own words
+# (`\\texttt{TAMANHO}(v)`, `\\texttt{IMPRIMIR}(x)`): read as the English name
+_OTHER_LANGUAGES = {"tamanho": "length", "comprimento": "length", "longitud": "length", "tamano": "length",
+                    "taille": "length", "longueur": "length", "laenge": "length", "lunghezza": "length",
+                    "imprimir": "print", "escrever": "print", "escribir": "print", "mostrar": "print",
+                    "exibir": "print", "afficher": "print", "ecrire": "print", "ausgeben": "print", "stampa": "print"}
+
+
 def builtin_call(fname: str, args: list[ast.expr]) -> ast.expr | None:
     n = len(args)
+    fname = _OTHER_LANGUAGES.get(fname, fname)
     if fname in ("length", "len", "size", "card", "cardinality", "num_elements") and n == 1:
         return call("len", args)
     if fname in ("abs", "max", "min", "sum", "range", "sorted", "print", "int", "round", "any", "all",

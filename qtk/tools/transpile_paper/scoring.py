@@ -10,6 +10,8 @@ and by `bench/transpile_real.py`.
 
 from __future__ import annotations
 
+import ast
+
 import copy
 import json
 import math
@@ -159,7 +161,7 @@ def run_case(case: Case, folder: Path, seconds: float = 5.0) -> Outcome:
     try:
         with _time_limit(seconds):
             exec(compile(result.python, f"{case.file}.py", "exec"), ns)
-            f = ns[case.entry or result.functions[0].name]
+            f = ns[case.entry or _entry(result, ns)]
             for args, want in case.runs:
                 work = copy.deepcopy(args)
                 got = f(*work)
@@ -180,3 +182,15 @@ def run_case(case: Case, folder: Path, seconds: float = 5.0) -> Outcome:
 
 def score(folder: Path) -> Report:
     return Report([run_case(c, folder) for c in load_cases(folder)])
+
+
+def _entry(result, ns: dict) -> str:
+    """The function a case without `entry` calls: the first one a caller can reach (a helper nested
+    in its caller is not) that no other function calls, else the first reachable, else the first."""
+    reachable = [r.name for r in result.functions if callable(ns.get(r.name))]
+    tree = ast.parse(result.python)
+    called = {n.func.id for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)
+              and any(isinstance(d, ast.FunctionDef) and d.name != n.func.id and n in ast.walk(d)
+                      for d in tree.body)}
+    mains = [name for name in reachable if name not in called]
+    return (mains or reachable or [result.functions[0].name])[0]

@@ -87,7 +87,10 @@ def element_form(words: list[Tok], seg: list[Tok]) -> bool:
     inner = seg[1:-1]
     if not all(t.kind == "name" or t.value in (",", "_") for t in inner):
         return False
-    return bool({w.value.lower() for w in words} & _FORM_WORDS)
+    said = [w.value.lower() for w in words if not w.math]
+    if len(said) >= 2 and said[0] == "of" and said[-1].endswith("s"):
+        return True  # `a list $R$ of roads $(p, q, len)$`: each road is such a tuple
+    return bool(set(said) & _FORM_WORDS)
 
 
 def columns(seg: list[Tok], collection: str | None, out: Params) -> None:
@@ -114,17 +117,24 @@ def space_dims(e: ast.expr, out: Params) -> bool:
     if isinstance(e.left, ast.Subscript) and isinstance(e.left.value, ast.Name):  # `\\mathbf{x}_i \\in \\mathbb{R}^d`
         first = ast.Subscript(value=ast.Name(id=e.left.value.id, ctx=ast.Load()), slice=P.const(0), ctx=ast.Load())
         dim = e.comparators[0].right
+        if P.meta(e.comparators[0].left, "style") == "numbers":
+            out.families.add(e.left.value.id)
         if isinstance(dim, ast.Name) and dim.id not in out.defined():
             out.derived.append((dim.id, P.call("len", [first])))  # the size of every element: the first's
         return True
     if not isinstance(e.left, ast.Name):
         return False
     exponent, arr = e.comparators[0].right, ast.Name(id=e.left.id, ctx=ast.Load())
+    numbers = P.meta(e.comparators[0].left, "style") == "numbers"
     if isinstance(exponent, ast.BinOp) and isinstance(exponent.op, ast.Mult):
         dims = [(exponent.left, P.call("len", [arr])),
                 (exponent.right, P.call("len", [ast.Subscript(value=arr, slice=P.const(0), ctx=ast.Load())]))]
+        if numbers:
+            out.matrices.add(e.left.id)
     else:
         dims = [(exponent, P.call("len", [arr]))]
+        if numbers and P.int_value(exponent) != 1:
+            out.vectors.add(e.left.id)
     out.add(e.left.id)
     for dim, length in dims:
         if isinstance(dim, ast.Name) and dim.id not in out.defined():
@@ -193,30 +203,37 @@ def size_equation(e: ast.expr, out: Params) -> bool:
     return True
 
 
-def sequence(parts: list[list[Tok]], ctx: P.Ctx, out: Params) -> str | None:
+def sequence(parts: list[list[Tok]], ctx: P.Ctx, out: Params, noun: str | None = None) -> str | None:
     """`c_0, \\ldots, c_n` (or `c_1, c_2, \\ldots, c_n`): the array c with bounds 0..n."""
     dots = [k for k, p in enumerate(parts) if len(p) == 1 and p[0].kind == "op" and p[0].value in ("...", "..")]
     if len(dots) != 1 or dots[0] == 0 or dots[0] == len(parts) - 1:
         return None
     rel = top_level(parts[-1], lambda t: t.value in RELATIONS and t.kind in ("op", "kw"))
     bounds: list[str] = []
+    power: list[Tok] = []
     if rel:  # `s_1, \\ldots, s_n \\in \\mathbb{R}`: the set they live in is not an input
         where = parts[-1][rel[0] + 1 :]
         if len(where) >= 3 and where[0].value in ("[", "(") and where[-1].value in ("]", ")"):
             bounds = [ident(t) for t in where[1:-1] if t.kind == "name" and t.style == "math"]
+        if len(where) >= 3 and where[0].kind == "name" and where[0].style == "numbers" and where[1].value == "^":
+            power = [t for t in where[2:] if t.value not in ("{", "}")]  # `x^{(1)}, \\ldots, x^{(n)} \\in \\mathbb{R}^m`
         parts = parts[:-1] + [parts[-1][: rel[0]]]
     head = parts[0]
     if len(head) > 1 and head[0].kind == "name" and head[1].value == "_":
         ctx.collections.add(ident(head[0]))  # x_1, ..., x_n: x is an array
+    elif head and head[0].value in ("(", "[") and len(head) > 3:  # (x_1, y_1), ..., (x_n, y_n): x and y are
+        ctx.collections.update(ident(t) for k, t in enumerate(head[:-1]) if t.kind == "name" and head[k + 1].value == "_")
     try:
         first, last = parse_all(parts[0], ctx), parse_all(parts[-1], ctx)
     except Untranslatable:
         return None
-    if isinstance(first, ast.Tuple) and isinstance(last, ast.Tuple) and len(first.elts) == len(last.elts) > 1:
-        # `(x_1, y_1), \ldots, (x_n, y_n)`: parallel arrays x and y, one sequence each
+    if isinstance(first, (ast.Tuple, ast.List)) and type(last) is type(first) and len(first.elts) == len(last.elts) > 1:
+        # `(x_1, y_1), \ldots, (x_n, y_n)` (or `[a_1, b_1], \ldots`): parallel arrays x and y, one sequence each
         pairs = list(zip(first.elts, last.elts))
         if not all(_same_array(f, l) for f, l in pairs):
             return None
+        if noun:  # `intervals $[a_1, b_1], \\ldots, [a_n, b_n]$`: "the intervals" are the pairs (a_i, b_i)
+            ctx.parallel.setdefault(noun, [f.value.id for f, _ in pairs])
         for f, l in pairs:
             ctx.collections.add(f.value.id)
             out.add(f.value.id)
@@ -226,6 +243,11 @@ def sequence(parts: list[list[Tok]], ctx: P.Ctx, out: Params) -> str | None:
         return None
     out.add(first.value.id)
     out.arrays[first.value.id] = (first.slice, last.slice)
+    if power and not (len(power) == 1 and power[0].value == "1"):  # each element a vector of that many numbers
+        out.families.add(first.value.id)
+        if single_name(power) and ident(power[0]) not in out.defined():
+            entry = ast.Subscript(value=ast.Name(id=first.value.id, ctx=ast.Load()), slice=P.const(0), ctx=ast.Load())
+            out.derived.append((ident(power[0]), P.call("len", [entry])))
     for name in bounds:  # `x_1, \\ldots, x_n \\in [lo, hi]`: lo and hi are inputs too, in this order
         out.add(name)
     return first.value.id

@@ -29,8 +29,35 @@ def statement(text: str, ctx: P.Ctx) -> tuple[list[ast.stmt], str | None]:
         while part and (part[-1].kind, part[-1].value) in TRAILING:
             part = part[:-1]
         for piece in _assignments(part):  # `a \gets 0; b \gets 1` or `$a \gets 0$, $b \gets 1$`
-            out.extend(_statement(piece, ctx))
+            try:
+                out.extend(_statement(piece, ctx))
+            except Untranslatable:
+                code, note = _prose_after(piece)
+                if note is None:
+                    raise
+                out.extend(_statement(code, ctx))
+                comment = f"{note}; {comment}" if comment else note
     return out, comment
+
+
+# words that continue a statement rather than start a remark about it
+_CONTINUING = {"for", "if", "with", "where", "when", "while", "until", "unless", "and", "or", "such", "then",
+               "else", "otherwise", "to", "by", "from", "in", "of", "on", "onto", "into", "at", "as", "is", "are",
+               "do", "times", "each", "every", "all", "not", "be"}
+
+
+def _prose_after(toks: list[Tok]) -> tuple[list[Tok], str | None]:
+    """`$m = S[1]$ initialize the running maximum`, `$R[b] = S[b] / m$ i.e., store ...`: an assignment
+    in maths followed by a remark in words; (the assignment, the remark), or (toks, None)."""
+    k = 0
+    while k < len(toks) and toks[k].math:
+        k += 1
+    code, rest = toks[:k], toks[k:]
+    if not code or not rest or rest[0].kind not in ("name", "kw") or rest[0].value.lower() in _CONTINUING \
+            or not top_level(code, lambda t: t.kind == "op" and t.value in ("gets", "=")) \
+            or code[-1].kind == "op" and code[-1].value in ("gets", "="):
+        return toks, None
+    return code, " ".join(t.value for t in rest)
 
 
 def _assignments(toks: list[Tok]) -> list[list[Tok]]:
@@ -256,7 +283,12 @@ def _assign(parts: list[list[Tok]], ctx: P.Ctx) -> ast.stmt:
         if len(p) >= 4 and p[0].kind == "name" and p[1].value == "(" and p[-1].value == ")" \
                 and variable_name(p[0].value) not in ctx.functions.values():
             ctx.call_arrays.add(variable_name(p[0].value))
-    value = value_of(parts[-1], ctx)
+    right, dims = _space_annotation(parts[-1], ctx)
+    value = value_of(right, ctx) if dims is None else _filled_space(right, dims, ctx)
+    if dims is not None:  # `w := 0 \in \mathbb{R}^m`: a vector (or matrix) of m entries
+        for p in parts[:-1]:
+            if len(p) == 1 and p[0].kind == "name":
+                ctx.vectors.add(variable_name(p[0].value))
     if isinstance(value, ast.Name) and value.id in ("epsilon", "varepsilon") and not ctx.collecting \
             and value.id not in ctx.params | ctx.declared | ctx.known:
         value = ast.Constant("")  # `$c \\gets \\epsilon$` with no tolerance named: the empty string
@@ -277,6 +309,35 @@ def _assign(parts: list[list[Tok]], ctx: P.Ctx) -> ast.stmt:
         ctx.sets.update(t.id for t in targets if isinstance(t, ast.Name))
         ctx.set_families.update(P.root_name(t) for t in targets if isinstance(t, ast.Subscript) and P.root_name(t))
     return ast.Assign(targets=[store(t, ctx) for t in targets], value=value)
+
+
+def _space_annotation(toks: list[Tok], ctx: P.Ctx) -> tuple[list[Tok], list[Tok] | None]:
+    """`0 \\in \\mathbb{R}^{m}`, `(1, \\ldots, 1)^\\top \\in \\mathbb{R}^n`: the value and the space's
+    sizes (`m`, `n \\times m`); (toks, None) when the value is not said to lie in a space of numbers."""
+    at = top_level(toks, lambda t: t.kind == "op" and t.value == "in")
+    if len(at) != 1 or at[0] + 2 >= len(toks):
+        return toks, None
+    space = toks[at[0] + 1 :]
+    if not (space[0].kind == "name" and space[0].style == "numbers" and space[1].value == "^"):
+        return toks, None
+    dims = [t for t in space[2:] if t.value not in ("{", "}")]
+    return toks[: at[0]], dims or None
+
+
+def _filled_space(toks: list[Tok], dims: list[Tok], ctx: P.Ctx) -> ast.expr:
+    """The value of `x \\gets v \\in \\mathbb{R}^{dims}`: a number v fills the whole vector (matrix), and
+    so does `(c, \\ldots, c)` (transposed or not); anything else is kept as written."""
+    while len(toks) > 2 and toks[-2].value == "^" and (toks[-1].kind == "const" and toks[-1].value == "True"
+                                                       or toks[-1].value in ("T", "top", "intercal")):
+        toks = toks[:-2]
+    if len(toks) >= 7 and toks[0].value == "(" and toks[-1].value == ")":  # (1, \ldots, 1)
+        inner = [t for t in toks[1:-1] if t.value not in (",", "...")]
+        if inner and all(t.kind == "num" and t.value == inner[0].value for t in inner):
+            toks = inner[:1]
+    value = value_of(toks, ctx)
+    if is_number(value):
+        return phrases.grid(dims, value, ctx)
+    return value
 
 
 _EXTRACT = {"extract_min": "min", "extractmin": "min", "delete_min": "min", "remove_min": "min", "pop_min": "min",

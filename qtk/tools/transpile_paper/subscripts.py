@@ -174,9 +174,11 @@ def bracket(self: "Parser", base: ast.expr) -> ast.expr:
             self.i += 3  # A[1, \\ldots, n] is A[1..n]
             return _slice_to(self, base, lo)
         # A[i..j], and CLRS 4th edition's A[i:j]: both include j
+        colon = self.at("op", ":")
         if self.accept("op", "..") or self.accept("op", "...") or self.accept("op", ":"):
             hi = self.expr()
-            index: ast.expr = P.mark(ast.Slice(lower=lo, upper=hi), inclusive=True)
+            # colon=True: CLRS 4e's A[p:r] in a 1-based block, Python's half-open x[i:j] in a 0-based one
+            index: ast.expr = P.mark(ast.Slice(lower=lo, upper=hi), inclusive=True, colon=colon)
         else:
             index = lo
             if isinstance(base, ast.Name) and P.int_value(lo) is None:

@@ -13,13 +13,10 @@ from dataclasses import dataclass, field
 from qtk.tools.transpile_paper import ir
 from qtk.tools.transpile_paper.algorithm2e import split_header
 from qtk.tools.transpile_paper.latex_text import caption_name, function_name, plain_text
-from qtk.tools.transpile_paper.source import Src
+from qtk.tools.transpile_paper.source import Src, match_close
 
-_INPUT_LABELS = {"input", "inputs", "in", "data", "require", "requires", "given", "parameters",
-                 "parameter", "params", "param", "globals", "arguments", "args"}
-_OUTPUT_LABELS = {"output", "outputs", "out", "ensure", "ensures", "result", "results", "return",
-                  "returns"}
-_INPUT_LABELS |= {"hyperparameters", "hyper parameters"}
+_INPUT_LABELS = ir.INPUT_LABELS
+_OUTPUT_LABELS = ir.OUTPUT_LABELS
 
 
 @dataclass
@@ -36,6 +33,7 @@ class Unit:
     name: str = ""  # the Python name, filled by `name_units`
     caption: str | None = None
     note: str | None = None  # a \Comment on the function's own line
+    note_latex: str | None = None  # the same comment as written
     caption_latex: str | None = None  # the caption as written (it may declare `$H[0..n-1]$`)
 
     @property
@@ -66,6 +64,8 @@ def _promote_io(nodes: list[ir.Node]) -> list[ir.Node]:
     """`\\State \\textbf{Input:} ...` lines are Input/Output declarations, as \\Require is."""
     out: list[ir.Node] = []
     for node in nodes:
+        if isinstance(node, ir.Statement) and _BOLD_LABEL.match(_unbraced(node.text).text):
+            node = ir.Statement(node.line, _unbraced(node.text), node.raw)  # \State{\textbf{Input: } ...}
         m = _BOLD_LABEL.match(node.text.text) if isinstance(node, ir.Statement) else None
         label = m.group(1).lower() if m else ""
         if m and (m.group(2) or m.group(3)) and label in _INPUT_LABELS | _OUTPUT_LABELS:
@@ -79,6 +79,16 @@ def _promote_io(nodes: list[ir.Node]) -> list[ir.Node]:
                 node.body = _promote_io(node.body)
             out.append(node)
     return out
+
+
+def _unbraced(text: Src) -> Src:
+    """The line without a brace pair around all of it (`\\State{...}`: the braces only group)."""
+    raw = text.text
+    start = len(raw) - len(raw.lstrip())
+    end = len(raw.rstrip())
+    if start < end and raw[start] == "{" and match_close(raw, start) == end - 1:
+        return text.sub(start + 1, end - 1)
+    return text
 
 
 def lead_io(lead: Src | None, line_of) -> list[ir.IO]:
@@ -108,15 +118,17 @@ def _units_of(algo: ir.Algorithm, number: int) -> list[Unit]:
     io = [n for n in algo.nodes if isinstance(n, ir.IO)]
     loose = [n for n in algo.nodes if not isinstance(n, (ir.Function, ir.IO))]
     units: list[Unit] = []
+    loose_code = any(isinstance(n, (ir.Statement, ir.If, ir.For, ir.While, ir.Repeat, ir.Loop, ir.Switch, ir.Block))
+                     for n in loose)
     for k, fn in enumerate(funcs):
         fn_io, body = _leading_io(fn.body)
-        shared_io = io if k == 0 else []
+        shared_io = io if k == 0 and not loose_code else []  # the Input lines belong to the main code
         end = fn.end_line or _last_line(fn.body, fn.line)
         units.append(Unit(number, algo.package, plain_text(fn.name), fn.name, fn.params,
                           shared_io + fn_io, body, fn.line, end, caption=caption, note=fn.comment,
+                          note_latex=fn.note_latex,
                           caption_latex=algo.caption.text if algo.caption is not None else None))
-    if funcs and not any(isinstance(n, (ir.Statement, ir.If, ir.For, ir.While, ir.Repeat, ir.Loop,
-                                        ir.Switch, ir.Block)) for n in loose):
+    if funcs and not loose_code:
         return units
     latex_name, header = _caption_header(algo.caption)
     lead = _header_statement(loose)
@@ -124,7 +136,7 @@ def _units_of(algo: ir.Algorithm, number: int) -> list[Unit]:
         loose.remove(lead[0])
         latex_name, header = lead[1], lead[2]
     title = caption or f"algorithm {number}"
-    units.append(Unit(number, algo.package, title, latex_name, header, [] if funcs else io, loose,
+    units.append(Unit(number, algo.package, title, latex_name, header, io, loose,
                       algo.start_line, algo.end_line, caption=caption,
                       caption_latex=algo.caption.text if algo.caption is not None else None))
     return units

@@ -51,17 +51,34 @@ SOFTMAX_HELPER = f'''def {SOFTMAX}(z):
 _OPS = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "truediv"}
 
 
-def rewrite(body: list[ast.stmt]) -> list[ast.stmt]:
-    """The body with arithmetic on vectors turned into helper calls (unchanged when it has none)."""
-    names = {n.id for n in _walk(body) if isinstance(n, ast.Name) and P.meta(n, "vector")}
-    if not names and not any(P.meta(n, "vector") for n in _walk(body)):
+def rewrite(body: list[ast.stmt], declared: set[str] = frozenset(), families: set[str] = frozenset(),
+            matrices: set[str] = frozenset()) -> list[ast.stmt]:
+    """The body with arithmetic on vectors turned into helper calls (unchanged when it has none).
+    `declared` names are vectors though not set in bold (`w \\in \\mathbb{R}^m`), the entries of
+    `families` are (`x^{(i)} \\in \\mathbb{R}^m`), and `matrices` times a vector is a product."""
+    used = {n.id for n in _walk(body) if isinstance(n, ast.Name)}
+    names = {n.id for n in _walk(body) if isinstance(n, ast.Name) and P.meta(n, "vector")} | (set(declared) & used)
+    families = set(families) & used
+    matrices = set(matrices) & used
+    if not names and not families and not any(P.meta(n, "vector") for n in _walk(body)):
         return body
+    kinds = _Kinds(names, families, matrices)
     for _ in range(3):  # names assigned a vector expression are vectors too
         for node in _walk(body):
             if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name) \
-                    and _is_vector(node.value, names):
+                    and _is_vector(node.value, kinds):
                 names.add(node.targets[0].id)
-    return [_Rewrite(names).visit(stmt) for stmt in body]
+    return [_Rewrite(kinds).visit(stmt) for stmt in body]
+
+
+class _Kinds:
+    """Which names hold vectors, which sequences hold vectors, which names hold matrices."""
+
+    def __init__(self, names: set[str], families: set[str], matrices: set[str]) -> None:
+        self.names, self.families, self.matrices = names, families, matrices
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.names
 
 
 def _walk(body: list[ast.stmt]):
@@ -83,8 +100,10 @@ def _is_vector(e: ast.expr, names: set[str]) -> bool:
         return True
     if isinstance(e, ast.Name):
         return e.id in names
-    if isinstance(e, ast.Subscript):
-        return False  # an entry w_j of a vector w
+    if isinstance(e, ast.Subscript):  # an entry w_j of a vector w; but x^{(i)} of a family of vectors
+        return isinstance(names, _Kinds) and isinstance(e.value, ast.Name) and e.value.id in names.families
+    if _matrix_times(e, names):
+        return True
     if _transposed(e) is not None:
         return _is_vector(_transposed(e), names)
     if isinstance(e, ast.BinOp) and type(e.op) in _OPS:
@@ -100,8 +119,14 @@ def _is_vector(e: ast.expr, names: set[str]) -> bool:
     return False
 
 
+def _matrix_times(e: ast.expr, names) -> bool:
+    """A v with A a declared matrix and v a vector."""
+    return isinstance(names, _Kinds) and isinstance(e, ast.BinOp) and isinstance(e.op, ast.Mult) \
+        and isinstance(e.left, ast.Name) and e.left.id in names.matrices and _is_vector(e.right, names)
+
+
 class _Rewrite(ast.NodeTransformer):
-    def __init__(self, names: set[str]) -> None:
+    def __init__(self, names: _Kinds) -> None:
         self.names = names
 
     def visit_List(self, node: ast.List) -> ast.AST:
@@ -125,6 +150,11 @@ class _Rewrite(ast.NodeTransformer):
             # y_i w^T x_i reads y_i (w^T x_i)
             node = ast.BinOp(left=node.left.left, op=ast.Mult(),
                              right=ast.BinOp(left=node.left.right, op=ast.Mult(), right=node.right))
+        if _matrix_times(node, self.names):  # A v: the inner product of each row of A with v
+            self.generic_visit(node)
+            row = ast.Name(id="_row", ctx=ast.Load())
+            gen = ast.comprehension(target=ast.Name(id="_row", ctx=ast.Store()), iter=node.left, ifs=[], is_async=0)
+            return ast.ListComp(elt=P.call(DOT, [row, node.right]), generators=[gen])
         vl, vr = _is_vector(node.left, self.names), _is_vector(node.right, self.names)
         self.generic_visit(node)
         if not (vl or vr) or type(node.op) not in _OPS:
