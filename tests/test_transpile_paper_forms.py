@@ -2032,3 +2032,85 @@ def test_length_and_print_named_in_another_language_are_the_builtins():
         $\texttt{IMPRIMIR}("total = ", t)$\;
         \Return{t}\;"""))
     assert f([2, 5]) == 7
+
+
+# ---- third held-out batch (tp4): rules found on first contact ---------------------------------
+
+def test_an_unsized_fill_takes_the_range_declared_on_the_left():
+    f, _ = _fn(_a2e(r"""
+        \KwIn{a bound $m$ and a list $L$ of numbers in $0..m$}
+        $H[0..m] \gets$ array of zeros\;
+        \ForEach{$x \in L$}{ $H[x] \gets H[x] + 1$\; }
+        \Return{$H$}\;"""))
+    assert f(2, [0, 2, 2]) == [1, 0, 2]
+
+
+def test_an_unsized_fill_without_a_declared_range_stays_todo():
+    from qtk.tools.transpile_paper import transpile
+
+    result = transpile(_algo(r"""
+        \Require $n$
+        \State $z \gets$ array of zeros
+        \State \Return $z$"""), "t.tex")
+    assert result.todo_count == 1
+
+
+def test_each_noun_loop_runs_over_the_input_named_by_that_noun():
+    f, _ = _fn(_a2e(r"""
+        \KwIn{item weights $w_1, \ldots, w_k$}
+        $t \gets 0$\;
+        \ForEach{item weight $u$}{ $t \gets t + u$\; }
+        \Return{$t$}\;"""))
+    assert f([4, 5, 6]) == 15
+
+
+def test_words_before_a_counted_loop_variable_name_it():
+    f, _ = _fn(_algo(r"""
+        \Require a list $A$ of length $n$
+        \State $s \gets 0$
+        \For{each position $p$ from $1$ to $n - 1$}
+          \State $s \gets s + A[p]$
+        \EndFor
+        \State \Return $s$"""))
+    assert f([9, 1, 2]) == 3
+
+
+def test_an_array_of_size_rows_times_columns_is_a_table():
+    f, _ = _fn(_algo(r"""
+        \Require $r$ and $c$
+        \State create a matrix $M$ of size $r \times c$ filled with $1$
+        \State $M[0][1] \gets 5$
+        \State \Return $M$"""))
+    assert f(2, 2) == [[1, 5], [1, 1]]
+
+
+def test_neighbours_of_a_vertex_filtered_by_a_matrix_entry_run_over_that_row():
+    f, _ = _fn(_algo(r"""
+        \Function{Degree}{$M, u$}
+        \State $d \gets 0$
+        \For{each neighbor $v$ of $u$ with $M[u][v] \neq 0$}
+          \State $d \gets d + v$
+        \EndFor
+        \State \Return $d$
+        \EndFunction"""))
+    assert f([[0, 3, 0, 1], [3, 0, 0, 0], [0, 0, 0, 0], [1, 0, 0, 0]], 0) == 1 + 3
+
+
+def test_neighbours_of_a_vertex_in_adjacency_lists():
+    f, _ = _fn(_algo(r"""
+        \Function{Sum}{$G, u$}
+        \State $t \gets 0$
+        \For{each neighbour $v$ of $u$}
+          \State $t \gets t + v$
+        \EndFor
+        \State \Return $t$
+        \EndFunction"""))
+    assert f([[1, 2], [0], [0]], 0) == 3
+
+
+def test_the_element_of_a_set_with_min_key_written_without_article():
+    f, _ = _fn(_algo(r"""
+        \Require keys $k[0..n-1]$ and a set $Q$
+        \State $u \gets$ vertex in $Q$ with min $k[u]$
+        \State \Return $u$"""))
+    assert f([5, 2, 1], {0, 1}) == 1

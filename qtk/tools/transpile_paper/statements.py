@@ -299,6 +299,8 @@ def _assign(parts: list[list[Tok]], ctx: P.Ctx) -> ast.stmt:
             root = root.value
         ctx.allocated.add(root.id)
         return allocate(targets[0], value, ctx)  # count[0..n] = 0 with count not yet created
+    if P.meta(value, "unsized_fill"):
+        P.fail("an array of no stated size")
     if P.meta(value, "set_of"):  # Q \\gets \\{0, \\ldots, n - 1\\}: a set the algorithm changes
         value = P.call("set", [value])
     if is_number(value):  # `add $x$ to $total$` will add to it
