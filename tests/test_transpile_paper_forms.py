@@ -2114,3 +2114,29 @@ def test_the_element_of_a_set_with_min_key_written_without_article():
         \State $u \gets$ vertex in $Q$ with min $k[u]$
         \State \Return $u$"""))
     assert f([5, 2, 1], {0, 1}) == 1
+
+
+def test_zeros_with_the_length_written_after_them():
+    f, _ = _fn(_algo(r"""
+        \Require $n$
+        \State $a \gets$ array of zeros of length $n + 1$
+        \State $b \gets$ zero vector of length $n$
+        \State \Return $(a, b)$"""))
+    assert f(2) == ([0, 0, 0], [0, 0])
+
+
+def test_popping_the_front_of_a_queue():
+    f, _ = _fn(_algo(r"""
+        \Require a list $L$
+        \State $Q \gets$ a copy of $L$
+        \State $x \gets$ pop the front of $Q$
+        \State \Return $(x, Q)$"""))
+    assert f([7, 8, 9]) == (7, [8, 9])
+
+
+def test_sigma_of_one_argument_defined_nowhere_is_the_logistic_function():
+    f, _ = _fn(_algo(r"""
+        \Require a score $z$
+        \State $p \gets \sigma(2 z)$ \Comment{$\sigma(t) = 1/(1+e^{-t})$}
+        \State \Return $p$"""))
+    assert f(0.0) == 0.5 and abs(f(1.0) - 1 / (1 + math.exp(-2.0))) < 1e-12

@@ -253,6 +253,11 @@ PHRASES = {
         \State create node set $S$
         \ForAll{$x \in L$} \State add $x$ to $S$ \EndFor
         \State \Return $S$""", ([3, 1, 3],), {1, 3}),
+    ("value", "empty lists"): (r"""
+        \Require a list $A$ of digits
+        \State $B \gets$ 3 empty lists
+        \ForAll{$a \in A$} \State append $a$ to $B[a \bmod 3]$ \EndFor
+        \State \Return $B$""", ([4, 3, 1, 5],), [[3], [4, 1], [5]]),
     ("value", "length"): (r"""
         \Require a string $s$
         \State $n \gets$ the length of $s$

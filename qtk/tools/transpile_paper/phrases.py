@@ -579,10 +579,16 @@ def _filled(s, ctx) -> ast.expr:
     return _sized(s, _expr(s.get("v"), ctx), ctx)
 
 
+def _empty_lists(s, ctx) -> ast.expr:
+    """`10 empty lists`: a list of that many fresh empty lists (sets)."""
+    item = P.empty_set() if s["kind"] == "sets" else ast.List(elts=[], ctx=ast.Load())
+    return P.repeat(item, parse_all(s["n"], ctx))
+
+
 def _sized(s, init: ast.expr, ctx: P.Ctx) -> ast.expr:
     """`init` repeated to the sizes the phrase gives; with none (`$W[0..V] \\gets$ array of zeros`)
     the fill value alone, marked so that only an assignment to a declared range may take it."""
-    size = s.get("dims") or s.get("n")
+    size = s.get("dims") or s.get("n") or s.get("n2")
     if size is None:
         return P.mark(init, unsized_fill=True)
     return grid(size, init, ctx)
@@ -636,8 +642,9 @@ VALUES: list[Phrase] = [
                                     r" {items}"),
            _queue_of),
     Phrase("empty list", _re(r"ART empty (?:list|stack|queue|array|sequence|vector|string)"), _empty("list")),
-    Phrase("zeros", _re(r"ART (?:{dims} )?" + _SEQ + r" of (?:{n} )?zeros || ART {dims} zero " + _SEQ
-                        + r" || ART zero " + _SEQ + r" of (?:size|shape) {dims}"), _zeros),
+    Phrase("zeros", _re(r"ART (?:{dims} )?" + _SEQ + r" of (?:{n} )?zeros(?: of (?:size|length) {n2})? || ART {dims} zero "
+                        + _SEQ + r" || ART zero " + _SEQ + r" of (?:size|shape|length) {dims}"), _zeros),
+    Phrase("empty lists", _re(r"{n} (?:new )?empty (?P<kind>lists|queues|stacks|sequences|arrays|sets)"), _empty_lists),
     Phrase("ones", _re(r"ART (?:{dims} )?" + _SEQ + r" of (?:{n} )?ones || ART {dims} " + _SEQ + r" of ones"),
            lambda s, ctx: _sized(s, P.const(1), ctx)),
     Phrase("sized", _re(r"ART {dims} " + _SEQ + r" || ART " + _SEQ + r" of (?:size|length) {dims}"), _filled),
@@ -646,7 +653,8 @@ VALUES: list[Phrase] = [
                          r"(?:,? (?:all|each|every one|initiali[sz]ed to|set to|equal to|filled with) {v})?"), _filled),
     Phrase("pop", _re(r"(?:pop|pop the top of|pop from) {coll}"), _call_on("pop")),
     Phrase("top", _re(r"(?:the )?top (?:element )?of {coll}"), _call_on("top")),
-    Phrase("dequeue", _re(r"(?:dequeue|dequeue from|the front of|front of) {coll}"), _call_on("dequeue")),
+    Phrase("dequeue", _re(r"(?:dequeue|dequeue from|the front of|front of|(?:pop|remove|take) the (?:front|first"
+                          r" element|head) (?:of|from)(?: the (?:queue|list))?) {coll}"), _call_on("dequeue")),
     Phrase("any element", _re(r"(?:any|an|some|one|an arbitrary|arbitrary|the first)"
                               r" (?:element|item|member|vertex|node|entry) (?:of|from|in) {coll}"), _any_element),
     Phrase("copy", _re(r"ART (?:copy|duplicate|clone) of {coll}"), lambda s, ctx: P.call("list", [_expr(s["coll"], ctx)])),

@@ -312,6 +312,8 @@ def resolve_call(raw: str, args: list[ast.expr], ctx: Ctx, style: str) -> ast.ex
     if key in NEIGHBOURS and len(args) == 1 and graph_name(ctx) is not None:  # N(u): u's adjacency list
         return mark(ast.Subscript(value=ast.Name(id=graph_name(ctx), ctx=ast.Load()), slice=args[0],
                                   ctx=ast.Load()), index=True)
+    if key == "sigma" and len(args) == 1 and key not in ctx.params | ctx.known | ctx.declared:
+        key = "sigmoid"  # ML papers' \\sigma(z), defined nowhere (or only in a comment): the logistic function
     built = builtin_call(key, args)
     if built is not None:
         return built
