@@ -2140,3 +2140,35 @@ def test_sigma_of_one_argument_defined_nowhere_is_the_logistic_function():
         \State $p \gets \sigma(2 z)$ \Comment{$\sigma(t) = 1/(1+e^{-t})$}
         \State \Return $p$"""))
     assert f(0.0) == 0.5 and abs(f(1.0) - 1 / (1 + math.exp(-2.0))) < 1e-12
+
+
+def test_an_input_declared_applied_is_a_function_and_its_subscripted_name_a_value():
+    f, _ = _fn(_algo(r"""
+        \Require rate $\eta$, $h(x)$: the slope of the loss, start $x_0$, steps $K$
+        \State $x \gets x_0$
+        \For{$k = 1$ \textbf{to} $K$}
+          \State $h_k \gets h(x)$
+          \State $x \gets x - \eta h_k$
+        \EndFor
+        \State \Return $x$"""))
+    assert f(0.5, lambda x: 2 * x, 4.0, 2) == 0.0
+
+
+def test_a_loop_over_every_noun_counted_in_the_inputs():
+    f, _ = _fn(_a2e(r"""
+        \KwData{the number of cells $m$, a list $H$ of visited cells (indexed from 0)}
+        initialize $c(j) = 0$ for every cell $j$\;
+        \ForEach{$h \in H$}{ $c(h) \gets c(h) + 1$\; }
+        \KwRet{$c$}\;"""))
+    assert f(3, [2, 0, 2]) == [1, 0, 2]
+
+
+def test_a_count_written_before_its_noun_numbers_a_loop():
+    f, _ = _fn(_algo(r"""
+        \Require $k$ buckets, a list $A$
+        \State $t \gets 0$
+        \For{each bucket $b$}
+          \State $t \gets t + b$
+        \EndFor
+        \State \Return $t$"""))
+    assert f(4, [9]) == 0 + 1 + 2 + 3

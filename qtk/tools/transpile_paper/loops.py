@@ -329,8 +329,13 @@ def _noun_loop(toks: list[Tok], ctx: P.Ctx) -> tuple[ast.expr, ast.expr] | None:
     if not words or len(maths) != 1 or maths[0].kind != "name" or toks[-1] is not maths[0]:
         return None
     noun = words[-1]
-    for form in (noun, noun + "s", noun + "es", noun[:-1] + "ies" if noun.endswith("y") else noun):
-        if form in ctx.nouns:
+    forms = (noun, noun + "s", noun + "es", noun[:-1] + "ies" if noun.endswith("y") else noun)
+    for form in forms:  # `for every state $s$` with `the number of states $n$`: s = 0 .. n-1
+        if form in ctx.counted and ctx.counted[form] in ctx.params | ctx.declared | ctx.known:
+            last = P.add_const(P.name(ctx.counted[form]), -1)
+            return store(parse_all(maths, ctx), ctx), P.make_range(P.const(0), last)
+    for form in forms:
+        if form in ctx.nouns and form not in ctx.counted:
             return store(parse_all(maths, ctx), ctx), P.name(ctx.nouns[form])
     return None
 

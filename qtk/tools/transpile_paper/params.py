@@ -162,11 +162,16 @@ def io_params(text: str, ctx: P.Ctx, out: Params) -> Params:
             continue
         lowered = {w.value.lower() for w in words}
         _vertex_count(words, seg, segments[k + 1][0] if k + 1 < len(segments) else _words_after(toks), ctx)
+        _noun_count(words, seg, segments[k + 1][0] if k + 1 < len(segments) else _words_after(toks), ctx)
         typed = bool(lowered & _COLLECTION_WORDS) or typed and lowered <= {"and", ","}
         if typed:
             ctx.collections.update(ident(t) for t in seg if t.kind == "name")
         if lowered & _FUNCTION_WORDS and single_name(seg):
             ctx.callables.add(ident(seg[0]))
+        if len(seg) >= 4 and seg[0].kind == "name" and len(seg[0].value) == 1 and seg[1].value == "(" \
+                and seg[-1].value == ")":  # `$g(\\theta)$: the gradient`: the input g is a function
+            ctx.callables.add(ident(seg[0]))
+            ctx.applied.add(ident(seg[0]))
         after = segments[k + 1][0] if k + 1 < len(segments) else _words_after(toks)
         if single_name(seg) and len(after) >= 2 and after[0].value.lower() == "of" \
                 and after[1].value.lower() in _PLURAL_COLLECTIONS:
@@ -271,6 +276,19 @@ def _vertex_count(words: list[Tok], seg: list[Tok], after: list[Tok], ctx: P.Ctx
             return
     if single_name(seg) and after and after[0].value.lower() in _VERTEX_WORDS:
         ctx.vertex_count = ident(seg[0])
+
+
+def _noun_count(words: list[Tok], seg: list[Tok], after: list[Tok], ctx: P.Ctx) -> None:
+    """`the number of states $n$`, `$m$ actions`: n counts the states, numbered 0 .. n-1 (a loop
+    `for every state $s$` runs over them)."""
+    if not single_name(seg):
+        return
+    before = [w.value.lower() for w in words if not w.math]
+    if len(before) >= 3 and before[-3:-1] == ["number", "of"]:
+        ctx.counted.setdefault(before[-1], ident(seg[0]))
+    elif after and not after[0].math and after[0].kind in ("name", "kw") and after[0].value.lower().endswith("s") \
+            and after[0].value.lower() not in ("is", "as", "has", "was", "its", "this", "us"):
+        ctx.counted.setdefault(after[0].value.lower(), ident(seg[0]))
 
 
 def _counted_range(seg: list[Tok]) -> str | None:

@@ -402,7 +402,7 @@ STATEMENTS: list[Phrase] = [
                           r" (?:the )?(?:[a-z-]+ ){0,3}{code}"),
            _verb_then_code),
     Phrase("postfix loop", _re(r"(?:(?:initiali[sz]e|set|let) )?{body},? for (?:all |each |every )?"
-                               r"(?P<noun>vertex |vertices |node |nodes )?{loop}"),
+                               r"(?P<noun>[a-z]+ )?{loop}"),
            _postfix_loop),
     Phrase("prefix loop", _re(r"for (?:all |each |every )?(?:\w+ )?{loop}(?::|,) {body}"), _postfix_loop),
 ]

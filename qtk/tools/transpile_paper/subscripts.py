@@ -149,7 +149,7 @@ def subscript(self: "Parser", base: ast.expr) -> ast.expr:
         if self.ctx.collecting and items[0].id not in self.ctx.known and items[0].id not in self.ctx.declared \
                 and base.id not in self.ctx.collections:  # v_1, ..., v_{n_{items}}: v is an array
             self.ctx.labels.add(key)
-        if key in self.ctx.labels:
+        if key in self.ctx.labels or base.id in self.ctx.applied:  # g_t beside the function g(x): a value
             return P.name(variable_name(f"{base.id}_{items[0].id}"))
     if isinstance(base, ast.Name):
         if not constant:
