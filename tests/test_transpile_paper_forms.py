@@ -2172,3 +2172,26 @@ def test_a_count_written_before_its_noun_numbers_a_loop():
         \EndFor
         \State \Return $t$"""))
     assert f(4, [9]) == 0 + 1 + 2 + 3
+
+
+def test_a_word_superscript_names_a_variant_of_the_variable():
+    f, result = _fn(_algo(r"""
+        \Require a list $v$ of length $n$
+        \For{$i = 1$ \textbf{to} $n$}
+          \State $v^{old}_i \gets v_i$
+          \State $v_i \gets 2 v^{old}_i$
+        \EndFor
+        \State \Return $(v, v^{old})$"""))
+    assert result.functions[0].params == ["v"]
+    assert f([1, 3]) == ([2, 6], [1, 3])
+
+
+def test_a_bold_zero_used_entry_by_entry_is_a_vector_as_long_as_the_declared_ones():
+    f, _ = _fn(_algo(r"""
+        \Require $u \in \mathbb{R}^d$
+        \State $s \gets \mathbf{0}$
+        \For{$i = 1$ \textbf{to} $d$}
+          \State $s_i \gets u_i \cdot u_i$
+        \EndFor
+        \State \Return $s$"""))
+    assert f([1, -2, 3]) == [1, 4, 9]

@@ -126,6 +126,7 @@ class FunctionBuilder:
             sizes = records.loop_sizes(self.body, free, set(params.names))
             free = [n for n in free if n not in dict(sizes)]
             self.body = [ast.Assign(targets=[ast.Name(id=n, ctx=ast.Store())], value=v) for n, v in sizes] + self.body
+        self.body = vectors.sized_constants(self.body, params.vector_dims)
         self.body = vectors.rewrite(indexing.integer_divisions(outputs.final_output(self.body)),
                                     ctx.vectors | params.vectors, params.families, params.matrices)
         self.body = records.room_for_one_more(self.body, params.derived)

@@ -15,6 +15,7 @@ import re
 
 from qtk.tools.transpile_paper import conditions
 from qtk.tools.transpile_paper import pyast as P
+from qtk.tools.transpile_paper.latex_text import variable_name
 from qtk.tools.transpile_paper.subscripts import is_layer, layer
 from qtk.tools.transpile_paper.mathtok import Tok, Untranslatable
 
@@ -247,6 +248,10 @@ class Parser:
                 e = self.subscript(e)
                 if bold and isinstance(e, ast.Subscript):
                     P.mark(e, vector=True)  # \\mathbf{x}_i: the i-th vector of a sequence
+            elif isinstance(e, ast.Name) and self._word_superscript() is not None:
+                word = self._word_superscript()
+                self.i += 4  # `x^{new}`, `x^{\\text{old}}`: a name of its own, x_new
+                e = P.name(variable_name(f"{e.id}_{word}"))
             elif _indexable(e) and is_layer(self, e):
                 e = layer(self, e)
             elif self.at("op", "[") and _indexable(e):
@@ -267,6 +272,19 @@ class Parser:
                 e = P.name(e.id + "_prime")
             else:
                 return e
+
+    def _word_superscript(self) -> str | None:
+        """At `^`: the word of `^{new}`, `^{\\text{best}}` (a tag naming a variant, never a power
+        or a layer), else None."""
+        if not (self.at("op", "^") and self.at("op", "{", 1) and self.at("op", "}", 3)):
+            return None
+        tok = self.peek(2)
+        if tok is None or tok.kind not in ("name", "kw") or len(tok.value) < 2 \
+                or tok.value in ("T", "top", "intercal", "prime", "star", "ast", "dagger", "pi", "infty"):
+            return None
+        if tok.kind == "name" and variable_name(tok.value) in self.ctx.known | self.ctx.params | self.ctx.declared:
+            return None
+        return tok.value
 
     def _word_member(self) -> bool:
         """`$S$.empty()`, `$R$.append(..)`: a keyword of the phrases right after a dot and before `(`

@@ -55,6 +55,7 @@ class Params:
     lows: dict[str, int] = field(default_factory=dict)  # $1 \le k \le n$: k counts from 1
     indexed: str | None = None  # the last input named with its indices (`scores $L[t][v]$`)
     vectors: set[str] = field(default_factory=set)  # `$w \\in \\mathbb{R}^d$`: lists of numbers
+    vector_dims: dict[str, ast.expr] = field(default_factory=dict)  # w -> d
     matrices: set[str] = field(default_factory=set)  # `$A \\in \\mathbb{R}^{n \\times m}$`: lists of rows
     families: set[str] = field(default_factory=set)  # `$x_i \\in \\mathbb{R}^d$`: each entry a vector
     dim_lows: dict[str, dict[int, int]] = field(default_factory=dict)  # L -> {dimension: its first index}

@@ -135,6 +135,7 @@ def space_dims(e: ast.expr, out: Params) -> bool:
         dims = [(exponent, P.call("len", [arr]))]
         if numbers and P.int_value(exponent) != 1:
             out.vectors.add(e.left.id)
+            out.vector_dims[e.left.id] = exponent
     out.add(e.left.id)
     for dim, length in dims:
         if isinstance(dim, ast.Name) and dim.id not in out.defined():
