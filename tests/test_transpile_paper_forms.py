@@ -2195,3 +2195,19 @@ def test_a_bold_zero_used_entry_by_entry_is_a_vector_as_long_as_the_declared_one
         \EndFor
         \State \Return $s$"""))
     assert f([1, -2, 3]) == [1, 4, 9]
+
+
+def test_a_list_grown_by_appends_and_searched_from_zero_keeps_its_positions_in_a_one_based_block():
+    f, result = _fn(_algo(r"""
+        \Require numbers $x_1, \ldots, x_n$ and a bound $c$
+        \State $kept \gets [\,]$; $m \gets 0$
+        \For{$i = 1$ to $n$}
+          \If{$x_i > c$} \State append $x_i$ to $kept$; $m \gets m + 1$ \EndIf
+        \EndFor
+        \State $lo \gets 0$
+        \While{$lo < m$ \textbf{and} $kept[lo] < 2c$}
+          \State $lo \gets lo + 2$
+        \EndWhile
+        \State \Return $lo$"""))
+    assert "Index base 1" in result.python
+    assert f([5, 1, 7, 9], 4) == 2 and f([9], 4) == 0 and f([], 4) == 0

@@ -62,7 +62,33 @@ def keyed_arrays(body: list[ast.stmt], inputs: set[str], from_zero: set[str] = f
                     or isinstance(key, ast.Name) and key.id in items | set(from_zero) or P.int_value(key) == 0)
         if by_value and arr not in inputs and arr not in allocated:
             keyed.add(arr)
-    return keyed
+    return keyed | _grown_from_zero(body, inputs)
+
+
+def _grown_from_zero(body: list[ast.stmt], inputs: set[str]) -> set[str]:
+    """Lists the algorithm starts empty and grows by appends, read at positions that a variable set
+    to 0 gives (`lo \\gets 0`, `mid \\gets \\lfloor (lo + hi)/2 \\rfloor`; a counter stepped by one may
+    count from 1 and is no sign): the positions of what was appended, counted from 0."""
+    empty = {t.id for n in _walk(body) if isinstance(n, ast.Assign) and isinstance(n.value, ast.List)
+             and not n.value.elts for t in n.targets if isinstance(t, ast.Name)}
+    grown = {n.func.value.id for n in _walk(body) if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)
+             and n.func.attr == "append" and isinstance(n.func.value, ast.Name)}
+    counters = _counters(body)
+    zero = {t.id for n in _walk(body) if isinstance(n, ast.Assign) and P.int_value(n.value) == 0
+            for t in n.targets if isinstance(t, ast.Name)} - counters
+    sources: dict[str, set[str]] = {}
+    for n in _walk(body):
+        if isinstance(n, ast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], ast.Name):
+            sources.setdefault(n.targets[0].id, set()).update(
+                x.id for x in ast.walk(n.value) if isinstance(x, ast.Name))
+    found = set()
+    for node in _walk(body):
+        if isinstance(node, ast.Subscript) and P.meta(node, "index") and isinstance(node.value, ast.Name) \
+                and node.value.id in (empty & grown) - inputs and isinstance(node.slice, ast.Name):
+            key = node.slice.id
+            if key not in counters and (key in zero or sources.get(key, set()) & zero):
+                found.add(node.value.id)
+    return found
 
 
 _INT_FUNCS = {"range", "math.gcd", "math.comb", "math.factorial", "math.isqrt"}
