@@ -2211,3 +2211,26 @@ def test_a_list_grown_by_appends_and_searched_from_zero_keeps_its_positions_in_a
         \State \Return $lo$"""))
     assert "Index base 1" in result.python
     assert f([5, 1, 7, 9], 4) == 2 and f([9], 4) == 0 and f([], 4) == 0
+
+
+def test_a_size_each_element_has_is_the_length_of_the_first_and_no_input():
+    f, result = _fn(_algo(r"""
+        \Require rows $R = (r^{(1)}, \ldots, r^{(N)})$, each a vector of $d$ numbers
+        \State $t \gets 0$
+        \For{$i = 1$ \TO $N$}
+          \For{$j = 1$ \TO $d$} \State $t \gets t + r^{(i)}_j$ \EndFor
+        \EndFor
+        \State \Return $t$"""))
+    assert result.functions[0].params == ["R"]
+    assert f([[1, 2], [3, 4]]) == 10
+
+
+def test_entries_of_an_input_valued_from_zero_index_without_a_shift():
+    f, _ = _fn(_algo(r"""
+        \Require scores $s^{(1)}, \ldots, s^{(N)}$ (lists), choices $c^{(1)}, \ldots, c^{(N)} \in \{0, \ldots, K-1\}$
+        \State $t \gets 0$
+        \For{$i = 1$ \TO $N$}
+          \State $t \gets t + s^{(i)}_{c^{(i)}}$
+        \EndFor
+        \State \Return $t$"""))
+    assert f([[5, 6, 7], [8, 9, 10]], [0, 2]) == 5 + 10

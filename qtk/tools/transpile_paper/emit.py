@@ -160,7 +160,8 @@ class FunctionBuilder:
         for table, lows in ({} if self.option in ("0", "1") else self.params.dim_lows).items():
             if table not in declared and len(set(lows.values())) > 1:  # `S[i][c]` for i = 1..n, c = 0..C-1
                 declared[table] = tuple(lows.get(d) for d in range(max(lows) + 1))
-        body = indexing.tuple_keys(indexing.shift(self.body, self.base, self.keyed, declared), maps)
+        body = indexing.tuple_keys(indexing.shift(self.body, self.base, self.keyed, declared,
+                                                  self.params.zero_valued), maps)
         body = indexing.appends_past_the_end(body, self.lengths)
         doc = ast.Expr(value=ast.Constant(self._docstring()))
         fn = P.function_def(unit.name, self.params.names, [doc] + ensure_body(body, self.comments))

@@ -495,8 +495,9 @@ class Shift(ast.NodeTransformer):
     """Move marked subscripts from the pseudo-code's base onto 0-based lists; turn inclusive
     slices A[i..j] into Python slices."""
 
-    def __init__(self, default: int, bases: dict[str, int], maps: set[str] = frozenset()) -> None:
-        self.default, self.bases, self.maps = default, bases, maps
+    def __init__(self, default: int, bases: dict[str, int], maps: set[str] = frozenset(),
+                 zero_valued: set[str] = frozenset()) -> None:
+        self.default, self.bases, self.maps, self.zero_valued = default, bases, maps, zero_valued
 
     def _base(self, root: str, inner: ast.expr | None) -> int:
         """The base of `root`'s dimension that a subscript of `inner` (root, root[i], ...) indexes:
@@ -531,6 +532,8 @@ class Shift(ast.NodeTransformer):
         root = _root(node)
         base = self._base(root, node.value) if root else self.default
         sl = node.slice
+        if isinstance(sl, ast.Subscript) and _root(sl) in self.zero_valued:
+            base = 0  # p[y_i] with the labels y counted from 0: the label is the position
         if isinstance(sl, ast.Slice) and P.meta(sl, "inclusive") and P.meta(sl, "colon") and base == 0:
             node.slice = ast.Slice(lower=None if P.int_value(sl.lower) == 0 else sl.lower, upper=sl.upper)
         elif isinstance(sl, ast.Slice) and P.meta(sl, "inclusive"):
@@ -543,11 +546,12 @@ class Shift(ast.NodeTransformer):
 
 
 def shift(body: list[ast.stmt], default: int, keyed: set[str] = frozenset(),
-          declared: dict[str, int] | None = None) -> list[ast.stmt]:
+          declared: dict[str, int] | None = None, zero_valued: set[str] = frozenset()) -> list[ast.stmt]:
     """Shift every array from its base: its own when the block fixes it (keyed by values, allocated
-    `C[0..k]`, declared `A[0..n-1]`), else the algorithm's."""
+    `C[0..k]`, declared `A[0..n-1]`), else the algorithm's; a subscript that is an entry of an
+    input whose values the block counts from 0 (`labels in \\{0, \\ldots, C-1\\}`) is kept."""
     bases = {**(declared or {}), **{k: 0 for k in keyed}, **allocations(body)}
-    tr = Shift(default, bases, created_maps(body))
+    tr = Shift(default, bases, created_maps(body), zero_valued)
     return [tr.visit(stmt) for stmt in body]
 
 

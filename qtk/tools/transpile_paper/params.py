@@ -35,6 +35,7 @@ from qtk.tools.transpile_paper.latex_text import variable_name
 from qtk.tools.transpile_paper.linetokens import split, tokens, top_level
 
 # words that say the name after them is a function the block calls (`gradient $g$`: g(x) is a call)
+_EACH_SEQUENCE = {"list", "vector", "array", "sequence", "row", "tuple", "string"}  # `each a list of $C$ ...`
 _FUNCTION_WORDS = {"function", "functions", "gradient", "oracle", "map", "mapping", "operator", "loss",
                    "objective", "policy", "model", "kernel", "metric", "predicate", "comparator",
                    "heuristic", "callback", "procedure"}
@@ -56,6 +57,7 @@ class Params:
     indexed: str | None = None  # the last input named with its indices (`scores $L[t][v]$`)
     vectors: set[str] = field(default_factory=set)  # `$w \\in \\mathbb{R}^d$`: lists of numbers
     vector_dims: dict[str, ast.expr] = field(default_factory=dict)  # w -> d
+    zero_valued: set[str] = field(default_factory=set)  # `y_1, .., y_n \\in \\{0, .., C-1\\}`: entries index from 0
     matrices: set[str] = field(default_factory=set)  # `$A \\in \\mathbb{R}^{n \\times m}$`: lists of rows
     families: set[str] = field(default_factory=set)  # `$x_i \\in \\mathbb{R}^d$`: each entry a vector
     dim_lows: dict[str, dict[int, int]] = field(default_factory=dict)  # L -> {dimension: its first index}
@@ -179,6 +181,12 @@ def io_params(text: str, ctx: P.Ctx, out: Params) -> Params:
             ctx.holds_collections.add(ident(seg[0]))  # `a list $W$ of words`: each element has a length
         if counts_collection(words, after, seg, last_collection, ctx, out):
             out.derived.append((ident(seg[0]), P.call("len", [ast.Name(id=last_collection, ctx=ast.Load())])))
+            continue
+        said = [w.value.lower() for w in words]
+        if last_collection and single_name(seg) and ident(seg[0]) not in out.defined() and "each" in said \
+                and said[-1] == "of" and set(said) & _EACH_SEQUENCE:  # `$P$, each a list of $C$ numbers`
+            first = ast.Subscript(value=ast.Name(id=last_collection, ctx=ast.Load()), slice=P.const(0), ctx=ast.Load())
+            out.derived.append((ident(seg[0]), P.call("len", [first])))
             continue
         nxt = segments[k + 1] if k + 1 < len(segments) else None
         if grid_dims(seg, nxt, ctx, out) or element_count(seg, nxt, out):

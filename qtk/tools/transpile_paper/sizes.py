@@ -212,10 +212,14 @@ def sequence(parts: list[list[Tok]], ctx: P.Ctx, out: Params, noun: str | None =
     rel = top_level(parts[-1], lambda t: t.value in RELATIONS and t.kind in ("op", "kw"))
     bounds: list[str] = []
     power: list[Tok] = []
+    zero_valued = False
     if rel:  # `s_1, \\ldots, s_n \\in \\mathbb{R}`: the set they live in is not an input
         where = parts[-1][rel[0] + 1 :]
         if len(where) >= 3 and where[0].value in ("[", "(") and where[-1].value in ("]", ")"):
             bounds = [ident(t) for t in where[1:-1] if t.kind == "name" and t.style == "math"]
+        if len(where) >= 5 and where[0].value == "{s" and where[1].value == "0" and where[2].value == "," \
+                and where[-1].value == "}s":
+            zero_valued = True  # `y_1, \\ldots, y_n \\in \\{0, \\ldots, C-1\\}`: positions counted from 0
         if len(where) >= 3 and where[0].kind == "name" and where[0].style == "numbers" and where[1].value == "^":
             power = [t for t in where[2:] if t.value not in ("{", "}")]  # `x^{(1)}, \\ldots, x^{(n)} \\in \\mathbb{R}^m`
         parts = parts[:-1] + [parts[-1][: rel[0]]]
@@ -244,6 +248,8 @@ def sequence(parts: list[list[Tok]], ctx: P.Ctx, out: Params, noun: str | None =
         return None
     out.add(first.value.id)
     out.arrays[first.value.id] = (first.slice, last.slice)
+    if zero_valued:
+        out.zero_valued.add(first.value.id)
     if power and not (len(power) == 1 and power[0].value == "1"):  # each element a vector of that many numbers
         out.families.add(first.value.id)
         if single_name(power) and ident(power[0]) not in out.defined():

@@ -64,7 +64,9 @@ def layer(self: "Parser", base: ast.expr) -> ast.expr:
         self.expect("op", "}")
     else:
         index = self.script()
-    if paren and not named and not self.at("op", "_"):
+    sample = isinstance(base, ast.Name) and base.id in self.ctx.declared and base.id not in self.ctx.layered \
+        and base.id.upper() not in self.ctx.layered  # `p^{(i)}_c` of inputs `p^{(1)}, ..., p^{(N)}`: the i-th sample's c
+    if paren and not named and (not self.at("op", "_") or sample):
         # `x^{(i)}` of a name never assigned with a superscript: the i-th sample, indexed as x_i is
         # (a target `\\theta^{(t+1)} \\gets` makes theta a sequence of layers: statements._layer_target)
         if isinstance(base, ast.Name):
