@@ -2234,3 +2234,14 @@ def test_entries_of_an_input_valued_from_zero_index_without_a_shift():
         \EndFor
         \State \Return $t$"""))
     assert f([[5, 6, 7], [8, 9, 10]], [0, 2]) == 5 + 10
+
+
+def test_a_table_written_with_a_subscript_and_an_argument_indexes_by_both():
+    f, _ = _fn(_algo(r"""
+        \Require weights $w_1, \ldots, w_n$
+        \For{$j = 1$ to $n$} \State $c_1(j) \gets w_j$ \EndFor
+        \For{$t = 2$ to $3$}
+          \For{$j = 1$ to $n$} \State $c_t(j) \gets 2 c_{t-1}(j)$ \EndFor
+        \EndFor
+        \State \Return $\sum_{j=1}^{n} c_3(j)$"""))
+    assert f([1, 2]) == 4 * 3

@@ -256,6 +256,10 @@ class Parser:
                 e = layer(self, e)
             elif self.at("op", "[") and _indexable(e):
                 e = self.bracket(e)
+            elif self.at("op", "(") and isinstance(e, ast.Subscript) and P.root_name(e) in self.ctx.call_arrays:
+                args = self.call_args()  # `\\alpha_t(j)` of a table assigned so: alpha[t][j]
+                key = args[0] if len(args) == 1 else ast.Tuple(elts=args, ctx=ast.Load())
+                e = P.mark(ast.Subscript(value=e, slice=key, ctx=ast.Load()), index=True)
             elif self.at("op", "(") and self._callable(e):
                 e = self.call(e)
             elif self.at("op", ".") and (self.at("name", k=1) or self._word_member()) and _indexable(e):
