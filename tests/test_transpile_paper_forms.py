@@ -2245,3 +2245,29 @@ def test_a_table_written_with_a_subscript_and_an_argument_indexes_by_both():
         \EndFor
         \State \Return $\sum_{j=1}^{n} c_3(j)$"""))
     assert f([1, 2]) == 4 * 3
+
+
+def test_sized_square_brackets_group_and_never_index():
+    f, _ = _fn(_algo(r"""
+        \Require a rate $\beta$ and numbers $u, v$
+        \State \Return $\beta \left[ u - v \right] + \beta \bigl[ v \bigr]$"""))
+    assert f(2, 5, 3) == 2 * (5 - 3) + 2 * 3
+
+
+def test_a_tuple_form_with_primed_names_describes_elements_not_inputs():
+    f, result = _fn(_algo(r"""
+        \Require a log $L$ of moves $(p, p')$
+        \State $t \gets 0$
+        \ForAll{$(p, p') \in L$} \State $t \gets t + p' - p$ \EndFor
+        \State \Return $t$"""))
+    assert result.functions[0].params == ["L"]
+    assert f([(1, 4), (2, 3)]) == 4
+
+
+def test_variables_named_by_the_initials_of_counted_nouns_run_over_their_counts():
+    f, result = _fn(_algo(r"""
+        \Require $n_R$ rows and $n_C$ columns
+        \State $M(r, c) \gets r + c$ for all $r, c$
+        \State \Return $M$"""))
+    assert result.functions[0].params == ["n_R", "n_C"]
+    assert f(2, 3) == [[0, 1, 2], [1, 2, 3]]

@@ -114,6 +114,8 @@ def for_tokens(toks: list[Tok], ctx: P.Ctx) -> ast.For:
         target, iterable = _vertex_loop(toks, ctx)
     elif _noun_loop(toks, ctx) is not None:
         target, iterable = _noun_loop(toks, ctx)
+    elif _initial_loops(toks, ctx) is not None:
+        return _initial_loops(toks, ctx)
     elif len(toks) == 1 and toks[0].kind == "name" and toks[0].math \
             and variable_name(toks[0].value) in ctx.loop_ranges:
         # `$V[s] \\gets 0$ for all $s$`: s over the range the algorithm's own loop gives it
@@ -319,6 +321,28 @@ def _neighbour_loop(toks: list[Tok], ctx: P.Ctx) -> ast.For | None:
         gen = ast.comprehension(target=ast.Name(id=target.id, ctx=ast.Store()), iter=iterable, ifs=[test], is_async=0)
         iterable = ast.ListComp(elt=elt, generators=[gen])
     return ast.For(target=target, iter=iterable, body=[], orelse=[])
+
+
+def _initial_loops(toks: list[Tok], ctx: P.Ctx) -> ast.For | None:
+    """`for all $s, a$` with `$n_S$ states and $n_A$ actions` in the inputs: each one-letter variable
+    over the things whose noun it is the initial of (s over the states, a over the actions), one
+    loop each; None unless every variable has exactly one such count."""
+    if not toks or not all(t.math for t in toks):
+        return None
+    parts = split(toks, top_level(toks, lambda t: t.kind == "op" and t.value == ","))
+    if not all(len(p) == 1 and p[0].kind == "name" and len(p[0].value) == 1 for p in parts):
+        return None
+    names = ctx.params | ctx.declared | ctx.known
+    loops = []
+    for part in parts:
+        counts = {n for noun, n in ctx.counted.items() if noun[0] == part[0].value.lower() and n in names}
+        if len(counts) != 1 or variable_name(part[0].value) in ctx.loop_ranges:
+            return None
+        rng = P.make_range(P.const(0), P.add_const(P.name(counts.pop()), -1))
+        loops.append(ast.For(target=store(parse_all(part, ctx), ctx), iter=rng, body=[], orelse=[]))
+    for outer, inner in zip(loops, loops[1:]):
+        outer.body = [inner]
+    return P.mark(loops[0], innermost=loops[-1])
 
 
 def _noun_loop(toks: list[Tok], ctx: P.Ctx) -> tuple[ast.expr, ast.expr] | None:

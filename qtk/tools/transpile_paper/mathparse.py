@@ -345,8 +345,10 @@ class Parser:
     def call(self, func: ast.expr) -> ast.expr:
         args = self.call_args()
         if isinstance(func, ast.Name) and func.id in self.ctx.call_arrays:  # d(u) when d(v) was assigned
-            key = args[0] if len(args) == 1 else ast.Tuple(elts=args, ctx=ast.Load())
-            return P.mark(ast.Subscript(value=func, slice=key, ctx=ast.Load()), index=True)
+            table: ast.expr = func  # Q(s, a): Q[s][a] (a map never created is keyed by (s, a): tuple_keys)
+            for key in args:
+                table = P.mark(ast.Subscript(value=table, slice=key, ctx=ast.Load()), index=True)
+            return table
         if isinstance(func, ast.Name):
             return P.resolve_call(P.meta(func, "raw", func.id), args, self.ctx, P.meta(func, "style"))
         return P.call(func, args)

@@ -290,14 +290,22 @@ def _vertex_count(words: list[Tok], seg: list[Tok], after: list[Tok], ctx: P.Ctx
 def _noun_count(words: list[Tok], seg: list[Tok], after: list[Tok], ctx: P.Ctx) -> None:
     """`the number of states $n$`, `$m$ actions`: n counts the states, numbered 0 .. n-1 (a loop
     `for every state $s$` runs over them)."""
-    if not single_name(seg):
-        return
     before = [w.value.lower() for w in words if not w.math]
-    if len(before) >= 3 and before[-3:-1] == ["number", "of"]:
-        ctx.counted.setdefault(before[-1], ident(seg[0]))
-    elif after and not after[0].math and after[0].kind in ("name", "kw") and after[0].value.lower().endswith("s") \
-            and after[0].value.lower() not in ("is", "as", "has", "was", "its", "this", "us"):
-        ctx.counted.setdefault(after[0].value.lower(), ident(seg[0]))
+    counting = len(before) >= 3 and before[-3:-1] == ["number", "of"]
+    noun = before[-1] if counting else after[0].value.lower() if after and not after[0].math \
+        and after[0].kind in ("name", "kw") and after[0].value.lower().endswith("s") \
+        and after[0].value.lower() not in ("is", "as", "has", "was", "its", "this", "us") else None
+    if noun is None:
+        return
+    if single_name(seg):
+        name = ident(seg[0])
+    elif len(seg) == 3 and seg[0].kind == "name" and seg[1].value == "_" and seg[2].kind == "name" \
+            and len(seg[2].value) == 1 and seg[2].value.isupper():  # `$n_S$ states`: one name, the count
+        ctx.labels.add((ident(seg[0]), ident(seg[2])))
+        name = variable_name(f"{ident(seg[0])}_{ident(seg[2])}")
+    else:
+        return
+    ctx.counted.setdefault(noun, name)
 
 
 def _counted_range(seg: list[Tok]) -> str | None:

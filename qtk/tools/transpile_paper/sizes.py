@@ -76,6 +76,7 @@ def grid_dims(seg: list[Tok], nxt: tuple[list[Tok], list[Tok]] | None, ctx: P.Ct
 
 
 _FORM_WORDS = {"as", "pairs", "triples", "tuples", "form", "each", "where", "entries", "elements", "intervals",
+               "transitions", "samples", "experiences", "quadruples",
                "edges", "points", "items", "records"}  # `a set $I$ of intervals $(s, f)$`
 
 
@@ -85,7 +86,7 @@ def element_form(words: list[Tok], seg: list[Tok]) -> bool:
     if not (seg and (seg[0].value, seg[-1].value) in (("(", ")"), ("[", "]"), ("langle", "rangle"))):
         return False
     inner = seg[1:-1]
-    if not all(t.kind == "name" or t.value in (",", "_") for t in inner):
+    if not all(t.kind == "name" or t.value in (",", "_", "'") for t in inner):  # `(s, a, r, s')`
         return False
     said = [w.value.lower() for w in words if not w.math]
     if len(said) >= 2 and said[0] == "of" and said[-1].endswith("s"):
