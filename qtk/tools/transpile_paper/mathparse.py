@@ -15,8 +15,10 @@ import re
 
 from qtk.tools.transpile_paper import conditions
 from qtk.tools.transpile_paper import pyast as P
+from qtk.tools.transpile_paper.cursor import Cursor
 from qtk.tools.transpile_paper.latex_text import variable_name
-from qtk.tools.transpile_paper.subscripts import is_layer, layer
+from qtk.tools.transpile_paper.mathatoms import atom
+from qtk.tools.transpile_paper.subscripts import bracket, is_layer, layer, subscript
 from qtk.tools.transpile_paper.mathtok import Tok, Untranslatable
 
 _CMP = {"=": ast.Eq, "==": ast.Eq, "!=": ast.NotEq, "<": ast.Lt, "<=": ast.LtE, ">": ast.Gt,
@@ -29,42 +31,9 @@ _ATOM_START = {"num", "name", "const", "cmd", "bigop", "mathfn"}
 _CALLABLE_SINGLE = {"f", "g", "h"}
 
 
-class Parser:
-    def __init__(self, toks: list[Tok], ctx: P.Ctx) -> None:
-        self.t, self.i, self.ctx = toks, 0, ctx
-        self.norms = 0  # how many \\|..\\| the cursor is inside (their closing bar is no concatenation)
+class Parser(Cursor):
+    """The grammar over a Cursor's tokens, loosest level first."""
 
-    # ---- token helpers ----
-    def peek(self, k: int = 0) -> Tok | None:
-        j = self.i + k
-        return self.t[j] if j < len(self.t) else None
-
-    def at(self, kind: str, value: str | None = None, k: int = 0) -> bool:
-        tok = self.peek(k)
-        return tok is not None and tok.kind == kind and (value is None or tok.value == value)
-
-    def accept(self, kind: str, value: str | None = None) -> Tok | None:
-        if self.at(kind, value):
-            self.i += 1
-            return self.t[self.i - 1]
-        return None
-
-    def expect(self, kind: str, value: str | None = None) -> Tok:
-        tok = self.accept(kind, value)
-        if tok is None:
-            got = self.peek()
-            P.fail(f"expected {value or kind}, got {got.value if got else 'end of line'}")
-        return tok
-
-    def done(self) -> bool:
-        return self.i >= len(self.t)
-
-    def finish(self, what: str = "expression") -> None:
-        if not self.done():
-            tok = self.t[self.i]
-            P.fail(f"could not read {what} from {tok.value!r} on")
-
-    # ---- grammar ----
     def tuple_expr(self) -> ast.expr:
         first = self.expr()
         if not self.at("op", ","):
@@ -297,13 +266,9 @@ class Parser:
         return tok is not None and tok.kind == "kw" and not tok.math and self.at("op", "(", 2)
 
     def subscript(self, base: ast.expr) -> ast.expr:
-        from qtk.tools.transpile_paper.subscripts import subscript
-
         return subscript(self, base)
 
     def bracket(self, base: ast.expr) -> ast.expr:
-        from qtk.tools.transpile_paper.subscripts import bracket
-
         return bracket(self, base)
 
     def _callable(self, e: ast.expr) -> bool:
@@ -364,8 +329,6 @@ class Parser:
         return args
 
     def atom(self) -> ast.expr:
-        from qtk.tools.transpile_paper.mathatoms import atom
-
         return atom(self)
 
 

@@ -10,13 +10,13 @@ collection words (`two strings $s$ and $t$`) collections.
 from __future__ import annotations
 
 import ast
-from dataclasses import dataclass, field
 
 from qtk.tools.transpile_paper import pyast as P
 from qtk.tools.transpile_paper.mathparse import parse_all
 from qtk.tools.transpile_paper.mathtok import Tok, Untranslatable
 from qtk.tools.transpile_paper.sizes import (
     RELATIONS,
+    Params,
     columns,
     counts_collection,
     element_count,
@@ -34,8 +34,8 @@ from qtk.tools.transpile_paper.sizes import (
 from qtk.tools.transpile_paper.latex_text import variable_name
 from qtk.tools.transpile_paper.linetokens import split, tokens, top_level
 
-# words that say the name after them is a function the block calls (`gradient $g$`: g(x) is a call)
 _EACH_SEQUENCE = {"list", "vector", "array", "sequence", "row", "tuple", "string"}  # `each a list of $C$ ...`
+# words that say the name after them is a function the block calls (`gradient $g$`: g(x) is a call)
 _FUNCTION_WORDS = {"function", "functions", "gradient", "oracle", "map", "mapping", "operator", "loss",
                    "objective", "policy", "model", "kernel", "metric", "predicate", "comparator",
                    "heuristic", "callback", "procedure"}
@@ -45,29 +45,6 @@ _PLURAL_COLLECTIONS = {"words", "strings", "lists", "sets", "arrays", "sequences
 _COLLECTION_WORDS = {"string", "strings", "array", "arrays", "list", "lists", "sequence", "sequences",
                      "set", "sets", "vector", "vectors", "word", "words", "text", "matrix", "queue",
                      "stack", "multiset", "tuple", "permutation"}
-
-
-@dataclass
-class Params:
-    names: list[str] = field(default_factory=list)
-    arrays: dict[str, tuple[ast.expr, ast.expr]] = field(default_factory=dict)  # A -> (lo, hi)
-    derived: list[tuple[str, ast.expr]] = field(default_factory=list)  # n = len(A)
-    constrained: list[str] = field(default_factory=list)  # named only in conditions ($n \ge 1$)
-    lows: dict[str, int] = field(default_factory=dict)  # $1 \le k \le n$: k counts from 1
-    indexed: str | None = None  # the last input named with its indices (`scores $L[t][v]$`)
-    vectors: set[str] = field(default_factory=set)  # `$w \\in \\mathbb{R}^d$`: lists of numbers
-    vector_dims: dict[str, ast.expr] = field(default_factory=dict)  # w -> d
-    zero_valued: set[str] = field(default_factory=set)  # `y_1, .., y_n \\in \\{0, .., C-1\\}`: entries index from 0
-    matrices: set[str] = field(default_factory=set)  # `$A \\in \\mathbb{R}^{n \\times m}$`: lists of rows
-    families: set[str] = field(default_factory=set)  # `$x_i \\in \\mathbb{R}^d$`: each entry a vector
-    dim_lows: dict[str, dict[int, int]] = field(default_factory=dict)  # L -> {dimension: its first index}
-
-    def add(self, name: str) -> None:
-        if name not in self.names and name not in {d for d, _ in self.derived}:
-            self.names.append(name)
-
-    def defined(self) -> set[str]:
-        return set(self.names) | {d for d, _ in self.derived}
 
 
 def header_params(text: str, ctx: P.Ctx, out: Params | None = None) -> Params:

@@ -8,7 +8,7 @@ and `intervals $I_j$ given as pairs $(a_j, b_j)$`, whose names are columns of I)
 from __future__ import annotations
 
 import ast
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
 
 from qtk.tools.transpile_paper import pyast as P
 from qtk.tools.transpile_paper.latex_text import variable_name
@@ -16,8 +16,31 @@ from qtk.tools.transpile_paper.mathparse import parse_all
 from qtk.tools.transpile_paper.mathtok import Tok, Untranslatable
 from qtk.tools.transpile_paper.linetokens import split, top_level
 
-if TYPE_CHECKING:
-    from qtk.tools.transpile_paper.params import Params
+
+@dataclass
+class Params:
+    """The inputs a block declares (in its header and Require/Input text), in order, and what the
+    text says about them: bounds, lengths derived from other inputs, vectors, matrices."""
+
+    names: list[str] = field(default_factory=list)
+    arrays: dict[str, tuple[ast.expr, ast.expr]] = field(default_factory=dict)  # A -> (lo, hi)
+    derived: list[tuple[str, ast.expr]] = field(default_factory=list)  # n = len(A)
+    constrained: list[str] = field(default_factory=list)  # named only in conditions ($n \ge 1$)
+    lows: dict[str, int] = field(default_factory=dict)  # $1 \le k \le n$: k counts from 1
+    indexed: str | None = None  # the last input named with its indices (`scores $L[t][v]$`)
+    vectors: set[str] = field(default_factory=set)  # `$w \\in \\mathbb{R}^d$`: lists of numbers
+    vector_dims: dict[str, ast.expr] = field(default_factory=dict)  # w -> d
+    zero_valued: set[str] = field(default_factory=set)  # `y_1, .., y_n \\in \\{0, .., C-1\\}`: entries index from 0
+    matrices: set[str] = field(default_factory=set)  # `$A \\in \\mathbb{R}^{n \\times m}$`: lists of rows
+    families: set[str] = field(default_factory=set)  # `$x_i \\in \\mathbb{R}^d$`: each entry a vector
+    dim_lows: dict[str, dict[int, int]] = field(default_factory=dict)  # L -> {dimension: its first index}
+
+    def add(self, name: str) -> None:
+        if name not in self.names and name not in {d for d, _ in self.derived}:
+            self.names.append(name)
+
+    def defined(self) -> set[str]:
+        return set(self.names) | {d for d, _ in self.derived}
 
 
 RELATIONS = {"=", "<", ">", "<=", ">=", "!=", "in", "notin", ":", "<=s", "<s", ">=s", ">s"}
