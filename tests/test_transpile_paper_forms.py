@@ -2271,3 +2271,14 @@ def test_variables_named_by_the_initials_of_counted_nouns_run_over_their_counts(
         \State \Return $M$"""))
     assert result.functions[0].params == ["n_R", "n_C"]
     assert f(2, 3) == [[0, 1, 2], [1, 2, 3]]
+
+
+def test_a_count_of_a_collections_elements_gives_no_range_to_a_noun_loop():
+    from qtk.tools.transpile_paper import transpile
+
+    result = transpile(_algo(r"""
+        \Require an array $A$ of $n$ numbers
+        \State $t \gets 0$
+        \ForAll{number $x$} \State $t \gets t + x$ \EndFor
+        \State \Return $t$"""), "t.tex")
+    assert result.todo_count == 1  # never x over 0 .. n-1

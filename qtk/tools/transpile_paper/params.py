@@ -15,6 +15,7 @@ from qtk.tools.transpile_paper import pyast as P
 from qtk.tools.transpile_paper.mathparse import parse_all
 from qtk.tools.transpile_paper.mathtok import Tok, Untranslatable
 from qtk.tools.transpile_paper.sizes import (
+    ELEMENT_WORDS,
     RELATIONS,
     Params,
     columns,
@@ -272,7 +273,7 @@ def _noun_count(words: list[Tok], seg: list[Tok], after: list[Tok], ctx: P.Ctx) 
     noun = before[-1] if counting else after[0].value.lower() if after and not after[0].math \
         and after[0].kind in ("name", "kw") and after[0].value.lower().endswith("s") \
         and after[0].value.lower() not in ("is", "as", "has", "was", "its", "this", "us") else None
-    if noun is None:
+    if noun is None or noun in ELEMENT_WORDS:  # `array $A$ of $n$ numbers`: n counts A's elements, no range
         return
     if single_name(seg):
         name = ident(seg[0])

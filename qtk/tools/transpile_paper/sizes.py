@@ -46,7 +46,7 @@ class Params:
 RELATIONS = {"=", "<", ">", "<=", ">=", "!=", "in", "notin", ":", "<=s", "<s", ">=s", ">s"}
 _LENGTH_WORDS = {"length", "size", "elements", "entries", "items", "len"}
 # `array $a$ of $n$ numbers`: n counts the elements of the collection named before it
-_ELEMENT_WORDS = {"numbers", "elements", "entries", "items", "integers", "values", "reals", "points",
+ELEMENT_WORDS = {"numbers", "elements", "entries", "items", "integers", "values", "reals", "points",
                   "keys", "vertices", "nodes", "objects", "words", "characters", "bits", "digits"}
 _GRID_WORDS = {"matrix", "matrices", "array", "table", "grid"}
 
@@ -68,7 +68,7 @@ def counts_collection(words: list[Tok], after: list[Tok], seg: list[Tok], collec
     following = after[0].value.lower() if after else ""
     if before and before[-1] in ("with", "on", "of") and following in ("vertices", "nodes"):
         return True  # `graph $G$ with $n$ vertices` (adjacency lists): n = |G|
-    if before and before[-1] == "with" and following in _ELEMENT_WORDS and (collection in out.arrays
+    if before and before[-1] == "with" and following in ELEMENT_WORDS and (collection in out.arrays
                                                                            or collection in ctx.collections):
         return True  # `a max-heap $H$ with $n$ elements`
     if collection not in out.arrays and collection not in ctx.collections:
@@ -76,7 +76,7 @@ def counts_collection(words: list[Tok], after: list[Tok], seg: list[Tok], collec
     if before and before[-1] in _LENGTH_WORDS:  # `of length $n$`, not `window size $k$`
         return len(before) < 2 or before[-2] in (",", "of", "its", "with", "and", "the", "(", "equal", "same",
                                                  "common")  # `$a$ and $b$ of equal length $n$`
-    return bool(before and before[-1] == "of" and following in _ELEMENT_WORDS)
+    return bool(before and before[-1] == "of" and following in ELEMENT_WORDS)
 
 
 def grid_dims(seg: list[Tok], nxt: tuple[list[Tok], list[Tok]] | None, ctx: P.Ctx, out: Params) -> bool:
