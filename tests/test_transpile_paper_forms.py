@@ -2032,3 +2032,253 @@ def test_length_and_print_named_in_another_language_are_the_builtins():
         $\texttt{IMPRIMIR}("total = ", t)$\;
         \Return{t}\;"""))
     assert f([2, 5]) == 7
+
+
+# ---- third held-out batch (tp4): rules found on first contact ---------------------------------
+
+def test_an_unsized_fill_takes_the_range_declared_on_the_left():
+    f, _ = _fn(_a2e(r"""
+        \KwIn{a bound $m$ and a list $L$ of numbers in $0..m$}
+        $H[0..m] \gets$ array of zeros\;
+        \ForEach{$x \in L$}{ $H[x] \gets H[x] + 1$\; }
+        \Return{$H$}\;"""))
+    assert f(2, [0, 2, 2]) == [1, 0, 2]
+
+
+def test_an_unsized_fill_without_a_declared_range_stays_todo():
+    from qtk.tools.transpile_paper import transpile
+
+    result = transpile(_algo(r"""
+        \Require $n$
+        \State $z \gets$ array of zeros
+        \State \Return $z$"""), "t.tex")
+    assert result.todo_count == 1
+
+
+def test_each_noun_loop_runs_over_the_input_named_by_that_noun():
+    f, _ = _fn(_a2e(r"""
+        \KwIn{item weights $w_1, \ldots, w_k$}
+        $t \gets 0$\;
+        \ForEach{item weight $u$}{ $t \gets t + u$\; }
+        \Return{$t$}\;"""))
+    assert f([4, 5, 6]) == 15
+
+
+def test_words_before_a_counted_loop_variable_name_it():
+    f, _ = _fn(_algo(r"""
+        \Require a list $A$ of length $n$
+        \State $s \gets 0$
+        \For{each position $p$ from $1$ to $n - 1$}
+          \State $s \gets s + A[p]$
+        \EndFor
+        \State \Return $s$"""))
+    assert f([9, 1, 2]) == 3
+
+
+def test_an_array_of_size_rows_times_columns_is_a_table():
+    f, _ = _fn(_algo(r"""
+        \Require $r$ and $c$
+        \State create a matrix $M$ of size $r \times c$ filled with $1$
+        \State $M[0][1] \gets 5$
+        \State \Return $M$"""))
+    assert f(2, 2) == [[1, 5], [1, 1]]
+
+
+def test_neighbours_of_a_vertex_filtered_by_a_matrix_entry_run_over_that_row():
+    f, _ = _fn(_algo(r"""
+        \Function{Degree}{$M, u$}
+        \State $d \gets 0$
+        \For{each neighbor $v$ of $u$ with $M[u][v] \neq 0$}
+          \State $d \gets d + v$
+        \EndFor
+        \State \Return $d$
+        \EndFunction"""))
+    assert f([[0, 3, 0, 1], [3, 0, 0, 0], [0, 0, 0, 0], [1, 0, 0, 0]], 0) == 1 + 3
+
+
+def test_neighbours_of_a_vertex_in_adjacency_lists():
+    f, _ = _fn(_algo(r"""
+        \Function{Sum}{$G, u$}
+        \State $t \gets 0$
+        \For{each neighbour $v$ of $u$}
+          \State $t \gets t + v$
+        \EndFor
+        \State \Return $t$
+        \EndFunction"""))
+    assert f([[1, 2], [0], [0]], 0) == 3
+
+
+def test_the_element_of_a_set_with_min_key_written_without_article():
+    f, _ = _fn(_algo(r"""
+        \Require keys $k[0..n-1]$ and a set $Q$
+        \State $u \gets$ vertex in $Q$ with min $k[u]$
+        \State \Return $u$"""))
+    assert f([5, 2, 1], {0, 1}) == 1
+
+
+def test_zeros_with_the_length_written_after_them():
+    f, _ = _fn(_algo(r"""
+        \Require $n$
+        \State $a \gets$ array of zeros of length $n + 1$
+        \State $b \gets$ zero vector of length $n$
+        \State \Return $(a, b)$"""))
+    assert f(2) == ([0, 0, 0], [0, 0])
+
+
+def test_popping_the_front_of_a_queue():
+    f, _ = _fn(_algo(r"""
+        \Require a list $L$
+        \State $Q \gets$ a copy of $L$
+        \State $x \gets$ pop the front of $Q$
+        \State \Return $(x, Q)$"""))
+    assert f([7, 8, 9]) == (7, [8, 9])
+
+
+def test_sigma_of_one_argument_defined_nowhere_is_the_logistic_function():
+    f, _ = _fn(_algo(r"""
+        \Require a score $z$
+        \State $p \gets \sigma(2 z)$ \Comment{$\sigma(t) = 1/(1+e^{-t})$}
+        \State \Return $p$"""))
+    assert f(0.0) == 0.5 and abs(f(1.0) - 1 / (1 + math.exp(-2.0))) < 1e-12
+
+
+def test_an_input_declared_applied_is_a_function_and_its_subscripted_name_a_value():
+    f, _ = _fn(_algo(r"""
+        \Require rate $\eta$, $h(x)$: the slope of the loss, start $x_0$, steps $K$
+        \State $x \gets x_0$
+        \For{$k = 1$ \textbf{to} $K$}
+          \State $h_k \gets h(x)$
+          \State $x \gets x - \eta h_k$
+        \EndFor
+        \State \Return $x$"""))
+    assert f(0.5, lambda x: 2 * x, 4.0, 2) == 0.0
+
+
+def test_a_loop_over_every_noun_counted_in_the_inputs():
+    f, _ = _fn(_a2e(r"""
+        \KwData{the number of cells $m$, a list $H$ of visited cells (indexed from 0)}
+        initialize $c(j) = 0$ for every cell $j$\;
+        \ForEach{$h \in H$}{ $c(h) \gets c(h) + 1$\; }
+        \KwRet{$c$}\;"""))
+    assert f(3, [2, 0, 2]) == [1, 0, 2]
+
+
+def test_a_count_written_before_its_noun_numbers_a_loop():
+    f, _ = _fn(_algo(r"""
+        \Require $k$ buckets, a list $A$
+        \State $t \gets 0$
+        \For{each bucket $b$}
+          \State $t \gets t + b$
+        \EndFor
+        \State \Return $t$"""))
+    assert f(4, [9]) == 0 + 1 + 2 + 3
+
+
+def test_a_word_superscript_names_a_variant_of_the_variable():
+    f, result = _fn(_algo(r"""
+        \Require a list $v$ of length $n$
+        \For{$i = 1$ \textbf{to} $n$}
+          \State $v^{old}_i \gets v_i$
+          \State $v_i \gets 2 v^{old}_i$
+        \EndFor
+        \State \Return $(v, v^{old})$"""))
+    assert result.functions[0].params == ["v"]
+    assert f([1, 3]) == ([2, 6], [1, 3])
+
+
+def test_a_bold_zero_used_entry_by_entry_is_a_vector_as_long_as_the_declared_ones():
+    f, _ = _fn(_algo(r"""
+        \Require $u \in \mathbb{R}^d$
+        \State $s \gets \mathbf{0}$
+        \For{$i = 1$ \textbf{to} $d$}
+          \State $s_i \gets u_i \cdot u_i$
+        \EndFor
+        \State \Return $s$"""))
+    assert f([1, -2, 3]) == [1, 4, 9]
+
+
+def test_a_list_grown_by_appends_and_searched_from_zero_keeps_its_positions_in_a_one_based_block():
+    f, result = _fn(_algo(r"""
+        \Require numbers $x_1, \ldots, x_n$ and a bound $c$
+        \State $kept \gets [\,]$; $m \gets 0$
+        \For{$i = 1$ to $n$}
+          \If{$x_i > c$} \State append $x_i$ to $kept$; $m \gets m + 1$ \EndIf
+        \EndFor
+        \State $lo \gets 0$
+        \While{$lo < m$ \textbf{and} $kept[lo] < 2c$}
+          \State $lo \gets lo + 2$
+        \EndWhile
+        \State \Return $lo$"""))
+    assert "Index base 1" in result.python
+    assert f([5, 1, 7, 9], 4) == 2 and f([9], 4) == 0 and f([], 4) == 0
+
+
+def test_a_size_each_element_has_is_the_length_of_the_first_and_no_input():
+    f, result = _fn(_algo(r"""
+        \Require rows $R = (r^{(1)}, \ldots, r^{(N)})$, each a vector of $d$ numbers
+        \State $t \gets 0$
+        \For{$i = 1$ \TO $N$}
+          \For{$j = 1$ \TO $d$} \State $t \gets t + r^{(i)}_j$ \EndFor
+        \EndFor
+        \State \Return $t$"""))
+    assert result.functions[0].params == ["R"]
+    assert f([[1, 2], [3, 4]]) == 10
+
+
+def test_entries_of_an_input_valued_from_zero_index_without_a_shift():
+    f, _ = _fn(_algo(r"""
+        \Require scores $s^{(1)}, \ldots, s^{(N)}$ (lists), choices $c^{(1)}, \ldots, c^{(N)} \in \{0, \ldots, K-1\}$
+        \State $t \gets 0$
+        \For{$i = 1$ \TO $N$}
+          \State $t \gets t + s^{(i)}_{c^{(i)}}$
+        \EndFor
+        \State \Return $t$"""))
+    assert f([[5, 6, 7], [8, 9, 10]], [0, 2]) == 5 + 10
+
+
+def test_a_table_written_with_a_subscript_and_an_argument_indexes_by_both():
+    f, _ = _fn(_algo(r"""
+        \Require weights $w_1, \ldots, w_n$
+        \For{$j = 1$ to $n$} \State $c_1(j) \gets w_j$ \EndFor
+        \For{$t = 2$ to $3$}
+          \For{$j = 1$ to $n$} \State $c_t(j) \gets 2 c_{t-1}(j)$ \EndFor
+        \EndFor
+        \State \Return $\sum_{j=1}^{n} c_3(j)$"""))
+    assert f([1, 2]) == 4 * 3
+
+
+def test_sized_square_brackets_group_and_never_index():
+    f, _ = _fn(_algo(r"""
+        \Require a rate $\beta$ and numbers $u, v$
+        \State \Return $\beta \left[ u - v \right] + \beta \bigl[ v \bigr]$"""))
+    assert f(2, 5, 3) == 2 * (5 - 3) + 2 * 3
+
+
+def test_a_tuple_form_with_primed_names_describes_elements_not_inputs():
+    f, result = _fn(_algo(r"""
+        \Require a log $L$ of moves $(p, p')$
+        \State $t \gets 0$
+        \ForAll{$(p, p') \in L$} \State $t \gets t + p' - p$ \EndFor
+        \State \Return $t$"""))
+    assert result.functions[0].params == ["L"]
+    assert f([(1, 4), (2, 3)]) == 4
+
+
+def test_variables_named_by_the_initials_of_counted_nouns_run_over_their_counts():
+    f, result = _fn(_algo(r"""
+        \Require $n_R$ rows and $n_C$ columns
+        \State $M(r, c) \gets r + c$ for all $r, c$
+        \State \Return $M$"""))
+    assert result.functions[0].params == ["n_R", "n_C"]
+    assert f(2, 3) == [[0, 1, 2], [1, 2, 3]]
+
+
+def test_a_count_of_a_collections_elements_gives_no_range_to_a_noun_loop():
+    from qtk.tools.transpile_paper import transpile
+
+    result = transpile(_algo(r"""
+        \Require an array $A$ of $n$ numbers
+        \State $t \gets 0$
+        \ForAll{number $x$} \State $t \gets t + x$ \EndFor
+        \State \Return $t$"""), "t.tex")
+    assert result.todo_count == 1  # never x over 0 .. n-1

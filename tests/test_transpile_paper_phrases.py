@@ -248,6 +248,16 @@ PHRASES = {
         \State $B \gets$ a copy of $A$
         \State sort $B$ in decreasing order
         \State \Return $(A, B)$""", ([1, 3, 2],), ([1, 3, 2], [3, 2, 1])),
+    ("statement", "new set"): (r"""
+        \Require a list $L$
+        \State create node set $S$
+        \ForAll{$x \in L$} \State add $x$ to $S$ \EndFor
+        \State \Return $S$""", ([3, 1, 3],), {1, 3}),
+    ("value", "empty lists"): (r"""
+        \Require a list $A$ of digits
+        \State $B \gets$ 3 empty lists
+        \ForAll{$a \in A$} \State append $a$ to $B[a \bmod 3]$ \EndFor
+        \State \Return $B$""", ([4, 3, 1, 5],), [[3], [4, 1], [5]]),
     ("value", "length"): (r"""
         \Require a string $s$
         \State $n \gets$ the length of $s$

@@ -6,14 +6,10 @@
 from __future__ import annotations
 
 import ast
-from typing import TYPE_CHECKING
-
 from qtk.tools.transpile_paper import pyast as P
+from qtk.tools.transpile_paper.cursor import Cursor
 from qtk.tools.transpile_paper.mathatoms import constant
 from qtk.tools.transpile_paper.mathtok import Tok
-
-if TYPE_CHECKING:
-    from qtk.tools.transpile_paper.mathparse import Parser
 
 
 def interval_at(toks: list[Tok], k: int) -> bool:
@@ -36,7 +32,7 @@ def interval_at(toks: list[Tok], k: int) -> bool:
 
 
 
-def interval(self: "Parser", left: ast.expr, negate: bool) -> ast.expr:
+def interval(self: Cursor, left: ast.expr, negate: bool) -> ast.expr:
     """`[a, b)`, `(a, b]`, `[a, b]` after \\in: a chained comparison."""
     opening = self.t[self.i].value
     self.i += 1
@@ -49,7 +45,7 @@ def interval(self: "Parser", left: ast.expr, negate: bool) -> ast.expr:
                        comparators=[left, hi])
     return ast.UnaryOp(op=ast.Not(), operand=test) if negate else test
 
-def is_test(self: "Parser", left: ast.expr) -> ast.expr:
+def is_test(self: Cursor, left: ast.expr) -> ast.expr:
     """After `is`/`are`: even, odd, empty, nonempty, (not) in S, divisible by k, true, false, nil, or a value."""
     negate = bool(self.accept("kw", "not"))
     tok = self.peek()

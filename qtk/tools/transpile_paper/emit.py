@@ -126,6 +126,7 @@ class FunctionBuilder:
             sizes = records.loop_sizes(self.body, free, set(params.names))
             free = [n for n in free if n not in dict(sizes)]
             self.body = [ast.Assign(targets=[ast.Name(id=n, ctx=ast.Store())], value=v) for n, v in sizes] + self.body
+        self.body = vectors.sized_constants(self.body, params.vector_dims)
         self.body = vectors.rewrite(indexing.integer_divisions(outputs.final_output(self.body)),
                                     ctx.vectors | params.vectors, params.families, params.matrices)
         self.body = records.room_for_one_more(self.body, params.derived)
@@ -159,7 +160,8 @@ class FunctionBuilder:
         for table, lows in ({} if self.option in ("0", "1") else self.params.dim_lows).items():
             if table not in declared and len(set(lows.values())) > 1:  # `S[i][c]` for i = 1..n, c = 0..C-1
                 declared[table] = tuple(lows.get(d) for d in range(max(lows) + 1))
-        body = indexing.tuple_keys(indexing.shift(self.body, self.base, self.keyed, declared), maps)
+        body = indexing.tuple_keys(indexing.shift(self.body, self.base, self.keyed, declared,
+                                                  self.params.zero_valued), maps)
         body = indexing.appends_past_the_end(body, self.lengths)
         doc = ast.Expr(value=ast.Constant(self._docstring()))
         fn = P.function_def(unit.name, self.params.names, [doc] + ensure_body(body, self.comments))

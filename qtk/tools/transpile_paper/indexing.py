@@ -62,7 +62,33 @@ def keyed_arrays(body: list[ast.stmt], inputs: set[str], from_zero: set[str] = f
                     or isinstance(key, ast.Name) and key.id in items | set(from_zero) or P.int_value(key) == 0)
         if by_value and arr not in inputs and arr not in allocated:
             keyed.add(arr)
-    return keyed
+    return keyed | _grown_from_zero(body, inputs)
+
+
+def _grown_from_zero(body: list[ast.stmt], inputs: set[str]) -> set[str]:
+    """Lists the algorithm starts empty and grows by appends, read at positions that a variable set
+    to 0 gives (`lo \\gets 0`, `mid \\gets \\lfloor (lo + hi)/2 \\rfloor`; a counter stepped by one may
+    count from 1 and is no sign): the positions of what was appended, counted from 0."""
+    empty = {t.id for n in _walk(body) if isinstance(n, ast.Assign) and isinstance(n.value, ast.List)
+             and not n.value.elts for t in n.targets if isinstance(t, ast.Name)}
+    grown = {n.func.value.id for n in _walk(body) if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)
+             and n.func.attr == "append" and isinstance(n.func.value, ast.Name)}
+    counters = _counters(body)
+    zero = {t.id for n in _walk(body) if isinstance(n, ast.Assign) and P.int_value(n.value) == 0
+            for t in n.targets if isinstance(t, ast.Name)} - counters
+    sources: dict[str, set[str]] = {}
+    for n in _walk(body):
+        if isinstance(n, ast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], ast.Name):
+            sources.setdefault(n.targets[0].id, set()).update(
+                x.id for x in ast.walk(n.value) if isinstance(x, ast.Name))
+    found = set()
+    for node in _walk(body):
+        if isinstance(node, ast.Subscript) and P.meta(node, "index") and isinstance(node.value, ast.Name) \
+                and node.value.id in (empty & grown) - inputs and isinstance(node.slice, ast.Name):
+            key = node.slice.id
+            if key not in counters and (key in zero or sources.get(key, set()) & zero):
+                found.add(node.value.id)
+    return found
 
 
 _INT_FUNCS = {"range", "math.gcd", "math.comb", "math.factorial", "math.isqrt"}
@@ -469,8 +495,9 @@ class Shift(ast.NodeTransformer):
     """Move marked subscripts from the pseudo-code's base onto 0-based lists; turn inclusive
     slices A[i..j] into Python slices."""
 
-    def __init__(self, default: int, bases: dict[str, int], maps: set[str] = frozenset()) -> None:
-        self.default, self.bases, self.maps = default, bases, maps
+    def __init__(self, default: int, bases: dict[str, int], maps: set[str] = frozenset(),
+                 zero_valued: set[str] = frozenset()) -> None:
+        self.default, self.bases, self.maps, self.zero_valued = default, bases, maps, zero_valued
 
     def _base(self, root: str, inner: ast.expr | None) -> int:
         """The base of `root`'s dimension that a subscript of `inner` (root, root[i], ...) indexes:
@@ -505,6 +532,8 @@ class Shift(ast.NodeTransformer):
         root = _root(node)
         base = self._base(root, node.value) if root else self.default
         sl = node.slice
+        if isinstance(sl, ast.Subscript) and _root(sl) in self.zero_valued:
+            base = 0  # p[y_i] with the labels y counted from 0: the label is the position
         if isinstance(sl, ast.Slice) and P.meta(sl, "inclusive") and P.meta(sl, "colon") and base == 0:
             node.slice = ast.Slice(lower=None if P.int_value(sl.lower) == 0 else sl.lower, upper=sl.upper)
         elif isinstance(sl, ast.Slice) and P.meta(sl, "inclusive"):
@@ -517,11 +546,12 @@ class Shift(ast.NodeTransformer):
 
 
 def shift(body: list[ast.stmt], default: int, keyed: set[str] = frozenset(),
-          declared: dict[str, int] | None = None) -> list[ast.stmt]:
+          declared: dict[str, int] | None = None, zero_valued: set[str] = frozenset()) -> list[ast.stmt]:
     """Shift every array from its base: its own when the block fixes it (keyed by values, allocated
-    `C[0..k]`, declared `A[0..n-1]`), else the algorithm's."""
+    `C[0..k]`, declared `A[0..n-1]`), else the algorithm's; a subscript that is an entry of an
+    input whose values the block counts from 0 (`labels in \\{0, \\ldots, C-1\\}`) is kept."""
     bases = {**(declared or {}), **{k: 0 for k in keyed}, **allocations(body)}
-    tr = Shift(default, bases, created_maps(body))
+    tr = Shift(default, bases, created_maps(body), zero_valued)
     return [tr.visit(stmt) for stmt in body]
 
 

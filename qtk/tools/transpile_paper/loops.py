@@ -41,6 +41,9 @@ def for_tokens(toks: list[Tok], ctx: P.Ctx) -> ast.For:
         positions = P.mark(P.call("range", [P.call("len", [ast.Name(id=arrays[0], ctx=ast.Load())])]),
                            positions_of=arrays[0])
         return ast.For(target=target, iter=_ordered(positions, target, order, ctx), body=[], orelse=[])
+    neighbours = _neighbour_loop(toks, ctx)
+    if neighbours is not None:
+        return neighbours
     chain = _bounded(toks)
     if chain is not None:
         if order is not None:
@@ -65,7 +68,9 @@ def for_tokens(toks: list[Tok], ctx: P.Ctx) -> ast.For:
     if not assign and not member:  # `character $c$ of $s$`
         member = top_level(toks, lambda t: t.kind == "kw" and t.value == "of")[:1]
     if assign and (not member or assign[0] < member[0]):
-        target = store(parse_all(toks[: assign[0]], ctx), ctx)
+        head = toks[: assign[0]]
+        named = next((k for k, t in enumerate(head) if t.math), 0)
+        target = store(parse_all(head[named:], ctx), ctx)  # `each state $s$ from ...`: the words name s
         iterable = _ordered(_counted(toks[assign[0] + 1 :], ctx), target, order, ctx)
         if isinstance(target, ast.Name) and isinstance(iterable, ast.Call) and order is None:
             ctx.loop_ranges.setdefault(target.id, copy.deepcopy(iterable))
@@ -107,6 +112,10 @@ def for_tokens(toks: list[Tok], ctx: P.Ctx) -> ast.For:
         iterable = _ordered(iterable, target, order, ctx)
     elif _vertex_loop(toks, ctx) is not None:
         target, iterable = _vertex_loop(toks, ctx)
+    elif _noun_loop(toks, ctx) is not None:
+        target, iterable = _noun_loop(toks, ctx)
+    elif _initial_loops(toks, ctx) is not None:
+        return _initial_loops(toks, ctx)
     elif len(toks) == 1 and toks[0].kind == "name" and toks[0].math \
             and variable_name(toks[0].value) in ctx.loop_ranges:
         # `$V[s] \\gets 0$ for all $s$`: s over the range the algorithm's own loop gives it
@@ -272,6 +281,87 @@ def _vertex_loop(toks: list[Tok], ctx: P.Ctx) -> tuple[ast.expr, ast.expr] | Non
     if iterable is None:
         return None
     return store(parse_all(maths, ctx), ctx), iterable
+
+
+_NEIGHBOUR_WORDS = {"neighbor", "neighbors", "neighbour", "neighbours", "successor", "successors",
+                    "out-neighbor", "out-neighbour"}
+
+
+def _neighbour_loop(toks: list[Tok], ctx: P.Ctx) -> ast.For | None:
+    """`each neighbor $v$ of $u$ [with $W[u][v] > 0$]`: v over u's adjacency list in the graph; when
+    the condition reads a matrix entry `X[u][v]`, v over the positions of X's row u where it holds."""
+    of = top_level(toks, lambda t: not t.math and t.kind == "kw" and t.value == "of")
+    if not of:
+        return None
+    words = [t.value.lower() for t in toks[: of[0]] if not t.math]
+    var = [t for t in toks[: of[0]] if t.math]
+    if not words or words[-1] not in _NEIGHBOUR_WORDS or len(var) != 1 or var[0].kind != "name":
+        return None
+    rest = toks[of[0] + 1 :]
+    head, cond = _filter_suffix([Tok("kw", "in", 0, True)] + rest)
+    head = head[1:]
+    if not head or not all(t.math for t in head):
+        return None
+    target = store(parse_all(var, ctx), ctx)
+    vertex = parse_all(head, ctx)
+    test = parse_all(cond, ctx, tuple_ok=False) if cond is not None else None
+    rows = [n.value.value for n in ast.walk(test) if isinstance(n, ast.Subscript) and isinstance(n.value, ast.Subscript)
+            and isinstance(n.slice, ast.Name) and n.slice.id == target.id
+            and ast.dump(n.value.slice) == ast.dump(vertex) and isinstance(n.value.value, ast.Name)] if test else []
+    if rows:  # a weight matrix: the positions of row u
+        iterable: ast.expr = P.mark(P.call("range", [P.call("len", [ast.Name(id=rows[0].id, ctx=ast.Load())])]),
+                                    positions_of=rows[0].id)
+    elif P.graph_name(ctx) is not None:
+        iterable = P.mark(ast.Subscript(value=ast.Name(id=P.graph_name(ctx), ctx=ast.Load()), slice=vertex,
+                                        ctx=ast.Load()), index=True)
+    else:
+        return None
+    if test is not None:
+        elt = ast.Name(id=target.id, ctx=ast.Load())
+        gen = ast.comprehension(target=ast.Name(id=target.id, ctx=ast.Store()), iter=iterable, ifs=[test], is_async=0)
+        iterable = ast.ListComp(elt=elt, generators=[gen])
+    return ast.For(target=target, iter=iterable, body=[], orelse=[])
+
+
+def _initial_loops(toks: list[Tok], ctx: P.Ctx) -> ast.For | None:
+    """`for all $s, a$` with `$n_S$ states and $n_A$ actions` in the inputs: each one-letter variable
+    over the things whose noun it is the initial of (s over the states, a over the actions), one
+    loop each; None unless every variable has exactly one such count."""
+    if not toks or not all(t.math for t in toks):
+        return None
+    parts = split(toks, top_level(toks, lambda t: t.kind == "op" and t.value == ","))
+    if not all(len(p) == 1 and p[0].kind == "name" and len(p[0].value) == 1 for p in parts):
+        return None
+    names = ctx.params | ctx.declared | ctx.known
+    loops = []
+    for part in parts:
+        counts = {n for noun, n in ctx.counted.items() if noun[0] == part[0].value.lower() and n in names}
+        if len(counts) != 1 or variable_name(part[0].value) in ctx.loop_ranges:
+            return None
+        rng = P.make_range(P.const(0), P.add_const(P.name(counts.pop()), -1))
+        loops.append(ast.For(target=store(parse_all(part, ctx), ctx), iter=rng, body=[], orelse=[]))
+    for outer, inner in zip(loops, loops[1:]):
+        outer.body = [inner]
+    return P.mark(loops[0], innermost=loops[-1])
+
+
+def _noun_loop(toks: list[Tok], ctx: P.Ctx) -> tuple[ast.expr, ast.expr] | None:
+    """`each coin value $c$` with the inputs given as `coin values $c_1, \\ldots, c_k$`: the elements
+    of the input that the inputs named with that noun (singular or plural)."""
+    words = [t.value.lower() for t in toks if not t.math and t.style == "prose"]
+    maths = [t for t in toks if t.math or t.style != "prose"]
+    if not words or len(maths) != 1 or maths[0].kind != "name" or toks[-1] is not maths[0]:
+        return None
+    noun = words[-1]
+    forms = (noun, noun + "s", noun + "es", noun[:-1] + "ies" if noun.endswith("y") else noun)
+    for form in forms:  # `for every state $s$` with `the number of states $n$`: s = 0 .. n-1
+        if form in ctx.counted and ctx.counted[form] in ctx.params | ctx.declared | ctx.known:
+            last = P.add_const(P.name(ctx.counted[form]), -1)
+            return store(parse_all(maths, ctx), ctx), P.make_range(P.const(0), last)
+    for form in forms:
+        if form in ctx.nouns and form not in ctx.counted:
+            return store(parse_all(maths, ctx), ctx), P.name(ctx.nouns[form])
+    return None
 
 
 def vertex_set(ctx: P.Ctx) -> ast.expr | None:

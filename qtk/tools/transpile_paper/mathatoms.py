@@ -7,19 +7,15 @@ from __future__ import annotations
 
 import ast
 import copy
-from typing import TYPE_CHECKING
-
 from qtk.tools.transpile_paper import pyast as P
+from qtk.tools.transpile_paper.cursor import Cursor
 from qtk.tools.transpile_paper.latex_text import function_name, variable_name
 from qtk.tools.transpile_paper.mathtok import GREEK, Untranslatable
-
-if TYPE_CHECKING:
-    from qtk.tools.transpile_paper.mathparse import Parser
 
 _ELLIPSIS = object()
 
 
-def atom(p: "Parser") -> ast.expr:
+def atom(p: Cursor) -> ast.expr:
     tok = p.peek()
     if tok is None:
         P.fail("the expression ends too early")
@@ -60,7 +56,7 @@ def constant(value: str) -> ast.expr:
     return P.const({"True": True, "False": False, "None": None}[value])
 
 
-def _name(p: "Parser", raw: str, style: str) -> ast.expr:
+def _name(p: Cursor, raw: str, style: str) -> ast.expr:
     if (raw == "pi" or raw == "e" and p.at("op", "^")) and style == "math" and not p.ctx.collecting \
             and not p.at("op", "[") and not {raw} & (p.ctx.known | p.ctx.declared | p.ctx.collections):
         return P.math_attr(raw)  # \\pi, e^{-z} that the algorithm never assigns: the constants
@@ -80,7 +76,7 @@ def _name(p: "Parser", raw: str, style: str) -> ast.expr:
     return P.name(ident, raw=raw, style=style)
 
 
-def _paren(p: "Parser") -> ast.expr:
+def _paren(p: Cursor) -> ast.expr:
     if p.accept("op", ")"):
         return ast.Tuple(elts=[], ctx=ast.Load())
     commas = 0
@@ -100,13 +96,13 @@ def _paren(p: "Parser") -> ast.expr:
     return e
 
 
-def _group(p: "Parser") -> ast.expr:
+def _group(p: Cursor) -> ast.expr:
     e = p.tuple_expr()
     p.expect("op", "}")
     return e
 
 
-def _items(p: "Parser", close: str) -> list:
+def _items(p: Cursor, close: str) -> list:
     """Comma-separated items up to `close`, with `\\ldots` kept as a marker."""
     items: list = []
     if p.accept("op", close):
@@ -145,7 +141,7 @@ def _ellipsis_range(items: list) -> ast.expr | None:
     return P.make_range(start, stop, step)
 
 
-def _set_literal(p: "Parser") -> ast.expr:
+def _set_literal(p: Cursor) -> ast.expr:
     if p.accept("op", "}s"):
         return P.empty_set()
     start = p.i
@@ -179,7 +175,7 @@ def _set_literal(p: "Parser") -> ast.expr:
                          else x for x in items])  # \\{\\langle u, v \\rangle\\}: a set of pairs
 
 
-def _list_builder(p: "Parser") -> ast.expr | None:
+def _list_builder(p: Cursor) -> ast.expr | None:
     """`[\\, i : 2 \\le i \\le N, is\\_prime[i] \\,]`: the list of the elements the conditions
     (commas meaning `and`) keep, in order; None (nothing read) when the brackets hold no colon."""
     start = p.i
@@ -250,13 +246,13 @@ def _is_member(e: ast.expr) -> bool:
     return isinstance(e, ast.Compare) and len(e.ops) == 1 and isinstance(e.ops[0], ast.In)
 
 
-def _angle(p: "Parser") -> ast.expr:
+def _angle(p: Cursor) -> ast.expr:
     """`\\langle s \\rangle`: a sequence (a list; inside a set, a tuple, so it can be a member); between
     two vectors, their inner product (vectors.py)."""
     return P.mark(_list_literal(p, "rangle"), angle=True)
 
 
-def _list_literal(p: "Parser", close: str) -> ast.expr:
+def _list_literal(p: Cursor, close: str) -> ast.expr:
     if close == "]":
         built = _list_builder(p)
         if built is not None:
@@ -270,7 +266,7 @@ def _list_literal(p: "Parser", close: str) -> ast.expr:
     return ast.List(elts=items, ctx=ast.Load())
 
 
-def _bars(p: "Parser") -> ast.expr:
+def _bars(p: Cursor) -> ast.expr:
     inner = p.tuple_expr()
     p.expect("op", "|")
     return size_or_abs(inner, p.ctx)
@@ -311,7 +307,7 @@ def _sized(e: ast.expr, ctx: P.Ctx) -> bool:
     return False
 
 
-def _floor(p: "Parser") -> ast.expr:
+def _floor(p: Cursor) -> ast.expr:
     inner = p.tuple_expr()
     p.expect("op", "rfloor")
     if isinstance(inner, ast.BinOp) and isinstance(inner.op, ast.Div) and isinstance(P.int_value(inner.right), int):
@@ -321,7 +317,7 @@ def _floor(p: "Parser") -> ast.expr:
     return P.call("math.floor", [inner])
 
 
-def _ceil(p: "Parser") -> ast.expr:
+def _ceil(p: Cursor) -> ast.expr:
     inner = p.tuple_expr()
     p.expect("op", "rceil")
     if isinstance(inner, ast.BinOp) and isinstance(inner.op, ast.Div):
@@ -336,7 +332,7 @@ def _is_math_call(node: ast.expr, fn: str) -> bool:
             and node.func.attr == fn)
 
 
-def _norm(p: "Parser") -> ast.expr:
+def _norm(p: Cursor) -> ast.expr:
     """`\\|x\\|`, `\\|x\\|_2`, `\\|x - y\\|_1`, `\\|x\\|_\\infty` of vectors held as lists: the norm of
     the entries (of the entrywise difference), Euclidean unless the subscript says 1 or infinity."""
     p.norms += 1
@@ -375,7 +371,7 @@ def named_norm_key(inner: ast.Name, kind: int | str) -> tuple[str, str]:
     return f"{inner.id}/{kind}", f"norm_{inner.id}" if kind == 2 else f"norm{kind}_{inner.id}"
 
 
-def _named_norm(p: "Parser", inner: ast.expr, kind: int | str) -> ast.expr | None:
+def _named_norm(p: Cursor, inner: ast.expr, kind: int | str) -> ast.expr | None:
     """The variable an assigned norm of a plain variable stands for (learned on the first pass)."""
     if not isinstance(inner, ast.Name):
         return None
@@ -398,7 +394,7 @@ _OP_ATOMS = {
 }
 
 
-def _command(p: "Parser", cmd: str) -> ast.expr:
+def _command(p: Cursor, cmd: str) -> ast.expr:
     if cmd == "indicator":
         return _indicator(p)
     if cmd in ("exists", "forall"):
@@ -418,7 +414,7 @@ def _command(p: "Parser", cmd: str) -> ast.expr:
     return P.call("math.sqrt", [p.script()])
 
 
-def _indicator(p: "Parser") -> ast.expr:
+def _indicator(p: Cursor) -> ast.expr:
     """`\\mathbb{1}[c]`, `\\mathbb{1}(c)`, `\\mathbb{1}\\{c\\}`, `\\mathbf{1}_{c}`: 1 when c holds, else 0."""
     if p.accept("op", "_") or p.at("op", "{"):
         cond = p.script()
@@ -433,7 +429,7 @@ def _indicator(p: "Parser") -> ast.expr:
     return P.call("int", [cond])
 
 
-def _quantifier(p: "Parser", fn: str) -> ast.expr:
+def _quantifier(p: Cursor, fn: str) -> ast.expr:
     """`\\exists\\, i : x_i < 0`, `\\forall j \\in S : a_j \\ge 0`: any/all over the positions of the
     array the condition indexes with the variable (or over the set named)."""
     target = p.atom()
@@ -455,7 +451,7 @@ def _quantifier(p: "Parser", fn: str) -> ast.expr:
     return P.call(fn, [gen])
 
 
-def _bigop(p: "Parser", op: str) -> ast.expr:
+def _bigop(p: Cursor, op: str) -> ast.expr:
     if p.accept("op", "_"):
         target, iterable, ifs = _binder(p)
         p.ctx.known.update(n.id for n in ast.walk(target) if isinstance(n, ast.Name))  # bound here
@@ -499,7 +495,7 @@ def _bigop(p: "Parser", op: str) -> ast.expr:
     return P.call("math.prod" if op == "prod" else op, args)
 
 
-def _binder(p: "Parser") -> tuple[ast.expr, ast.expr | None, list[ast.expr]]:
+def _binder(p: Cursor) -> tuple[ast.expr, ast.expr | None, list[ast.expr]]:
     """The range under \\sum/\\max: `i=1` with `^n`, `i \\in S`, `1 \\le i \\le n`, or `v : P(v)`
     (the positions of the array in the body, filtered): (variable, iterable or None, filters)."""
     ifs: list[ast.expr] = []
@@ -543,7 +539,7 @@ def _positions(target: ast.expr, body: ast.expr) -> ast.expr:
     P.fail("cannot tell what this operator ranges over")
 
 
-def _mathfn(p: "Parser", fn: str) -> ast.expr:
+def _mathfn(p: Cursor, fn: str) -> ast.expr:
     base = p.script() if p.accept("op", "_") else None
     args = p.call_args() if p.at("op", "(") else [p.power()]
     if fn == "gcd":

@@ -15,7 +15,10 @@ import re
 
 from qtk.tools.transpile_paper import conditions
 from qtk.tools.transpile_paper import pyast as P
-from qtk.tools.transpile_paper.subscripts import is_layer, layer
+from qtk.tools.transpile_paper.cursor import Cursor
+from qtk.tools.transpile_paper.latex_text import variable_name
+from qtk.tools.transpile_paper.mathatoms import atom
+from qtk.tools.transpile_paper.subscripts import bracket, is_layer, layer, subscript
 from qtk.tools.transpile_paper.mathtok import Tok, Untranslatable
 
 _CMP = {"=": ast.Eq, "==": ast.Eq, "!=": ast.NotEq, "<": ast.Lt, "<=": ast.LtE, ">": ast.Gt,
@@ -28,42 +31,9 @@ _ATOM_START = {"num", "name", "const", "cmd", "bigop", "mathfn"}
 _CALLABLE_SINGLE = {"f", "g", "h"}
 
 
-class Parser:
-    def __init__(self, toks: list[Tok], ctx: P.Ctx) -> None:
-        self.t, self.i, self.ctx = toks, 0, ctx
-        self.norms = 0  # how many \\|..\\| the cursor is inside (their closing bar is no concatenation)
+class Parser(Cursor):
+    """The grammar over a Cursor's tokens, loosest level first."""
 
-    # ---- token helpers ----
-    def peek(self, k: int = 0) -> Tok | None:
-        j = self.i + k
-        return self.t[j] if j < len(self.t) else None
-
-    def at(self, kind: str, value: str | None = None, k: int = 0) -> bool:
-        tok = self.peek(k)
-        return tok is not None and tok.kind == kind and (value is None or tok.value == value)
-
-    def accept(self, kind: str, value: str | None = None) -> Tok | None:
-        if self.at(kind, value):
-            self.i += 1
-            return self.t[self.i - 1]
-        return None
-
-    def expect(self, kind: str, value: str | None = None) -> Tok:
-        tok = self.accept(kind, value)
-        if tok is None:
-            got = self.peek()
-            P.fail(f"expected {value or kind}, got {got.value if got else 'end of line'}")
-        return tok
-
-    def done(self) -> bool:
-        return self.i >= len(self.t)
-
-    def finish(self, what: str = "expression") -> None:
-        if not self.done():
-            tok = self.t[self.i]
-            P.fail(f"could not read {what} from {tok.value!r} on")
-
-    # ---- grammar ----
     def tuple_expr(self) -> ast.expr:
         first = self.expr()
         if not self.at("op", ","):
@@ -247,10 +217,18 @@ class Parser:
                 e = self.subscript(e)
                 if bold and isinstance(e, ast.Subscript):
                     P.mark(e, vector=True)  # \\mathbf{x}_i: the i-th vector of a sequence
+            elif isinstance(e, ast.Name) and self._word_superscript() is not None:
+                word = self._word_superscript()
+                self.i += 4  # `x^{new}`, `x^{\\text{old}}`: a name of its own, x_new
+                e = P.name(variable_name(f"{e.id}_{word}"))
             elif _indexable(e) and is_layer(self, e):
                 e = layer(self, e)
             elif self.at("op", "[") and _indexable(e):
                 e = self.bracket(e)
+            elif self.at("op", "(") and isinstance(e, ast.Subscript) and P.root_name(e) in self.ctx.call_arrays:
+                args = self.call_args()  # `\\alpha_t(j)` of a table assigned so: alpha[t][j]
+                key = args[0] if len(args) == 1 else ast.Tuple(elts=args, ctx=ast.Load())
+                e = P.mark(ast.Subscript(value=e, slice=key, ctx=ast.Load()), index=True)
             elif self.at("op", "(") and self._callable(e):
                 e = self.call(e)
             elif self.at("op", ".") and (self.at("name", k=1) or self._word_member()) and _indexable(e):
@@ -268,6 +246,19 @@ class Parser:
             else:
                 return e
 
+    def _word_superscript(self) -> str | None:
+        """At `^`: the word of `^{new}`, `^{\\text{best}}` (a tag naming a variant, never a power
+        or a layer), else None."""
+        if not (self.at("op", "^") and self.at("op", "{", 1) and self.at("op", "}", 3)):
+            return None
+        tok = self.peek(2)
+        if tok is None or tok.kind not in ("name", "kw") or len(tok.value) < 2 \
+                or tok.value in ("T", "top", "intercal", "prime", "star", "ast", "dagger", "pi", "infty"):
+            return None
+        if tok.kind == "name" and variable_name(tok.value) in self.ctx.known | self.ctx.params | self.ctx.declared:
+            return None
+        return tok.value
+
     def _word_member(self) -> bool:
         """`$S$.empty()`, `$R$.append(..)`: a keyword of the phrases right after a dot and before `(`
         is a method's name."""
@@ -275,13 +266,9 @@ class Parser:
         return tok is not None and tok.kind == "kw" and not tok.math and self.at("op", "(", 2)
 
     def subscript(self, base: ast.expr) -> ast.expr:
-        from qtk.tools.transpile_paper.subscripts import subscript
-
         return subscript(self, base)
 
     def bracket(self, base: ast.expr) -> ast.expr:
-        from qtk.tools.transpile_paper.subscripts import bracket
-
         return bracket(self, base)
 
     def _callable(self, e: ast.expr) -> bool:
@@ -323,8 +310,10 @@ class Parser:
     def call(self, func: ast.expr) -> ast.expr:
         args = self.call_args()
         if isinstance(func, ast.Name) and func.id in self.ctx.call_arrays:  # d(u) when d(v) was assigned
-            key = args[0] if len(args) == 1 else ast.Tuple(elts=args, ctx=ast.Load())
-            return P.mark(ast.Subscript(value=func, slice=key, ctx=ast.Load()), index=True)
+            table: ast.expr = func  # Q(s, a): Q[s][a] (a map never created is keyed by (s, a): tuple_keys)
+            for key in args:
+                table = P.mark(ast.Subscript(value=table, slice=key, ctx=ast.Load()), index=True)
+            return table
         if isinstance(func, ast.Name):
             return P.resolve_call(P.meta(func, "raw", func.id), args, self.ctx, P.meta(func, "style"))
         return P.call(func, args)
@@ -340,8 +329,6 @@ class Parser:
         return args
 
     def atom(self) -> ast.expr:
-        from qtk.tools.transpile_paper.mathatoms import atom
-
         return atom(self)
 
 

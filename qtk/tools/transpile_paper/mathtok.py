@@ -96,6 +96,8 @@ _SKIP = {",", ";", "!", " ", ":", ">", "quad", "qquad", "left", "right", "big", 
          "allowbreak", "relax", "xspace", "normalfont", "rm", "it", "bf", "tt", "sf", "small",
          "footnotesize", "noindent", "/", "\\", "newline", "enspace", "thinspace", "negthinspace",
          "medspace", "thickspace", "nl", "unskip", "BlankLine", "cr", "strut", "item"}
+_SIZED = {"left": "[", "bigl": "[", "Bigl": "[", "biggl": "[", "Biggl": "[",
+          "right": "]", "bigr": "]", "Bigr": "]", "biggr": "]", "Biggr": "]"}
 _SKIP_ARG = {"label", "hspace", "vspace", "phantom", "hphantom", "vphantom", "footnote", "cite",
              "ref", "eqref", "mathopen", "mathclose", "color", "index", "tag"}
 _INLINE_ARG = {"mathbin", "mathrel", "mathop", "mathord", "ensuremath", "mathpunct", "mathinner", "underbrace",
@@ -267,6 +269,12 @@ class _Tokenizer:
         if name == "_":
             self.add("op", "_", i, math)  # a literal underscore outside a name
             return j, math, None
+        k = j
+        while k < end and text[k] == " ":
+            k += 1
+        if name in _SIZED and k < end and text[k] == _SIZED[name]:  # `\\alpha \\left[ r - q \\right]`: a
+            self.add("op", "(" if text[k] == "[" else ")", i, math)  # group in brackets, never an index
+            return k + 1, math, None
         if name in _SKIP:
             return j, math, None
         special = self._special(name, i, j, end, math)

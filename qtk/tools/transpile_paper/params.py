@@ -10,13 +10,14 @@ collection words (`two strings $s$ and $t$`) collections.
 from __future__ import annotations
 
 import ast
-from dataclasses import dataclass, field
 
 from qtk.tools.transpile_paper import pyast as P
 from qtk.tools.transpile_paper.mathparse import parse_all
 from qtk.tools.transpile_paper.mathtok import Tok, Untranslatable
 from qtk.tools.transpile_paper.sizes import (
+    ELEMENT_WORDS,
     RELATIONS,
+    Params,
     columns,
     counts_collection,
     element_count,
@@ -34,6 +35,7 @@ from qtk.tools.transpile_paper.sizes import (
 from qtk.tools.transpile_paper.latex_text import variable_name
 from qtk.tools.transpile_paper.linetokens import split, tokens, top_level
 
+_EACH_SEQUENCE = {"list", "vector", "array", "sequence", "row", "tuple", "string"}  # `each a list of $C$ ...`
 # words that say the name after them is a function the block calls (`gradient $g$`: g(x) is a call)
 _FUNCTION_WORDS = {"function", "functions", "gradient", "oracle", "map", "mapping", "operator", "loss",
                    "objective", "policy", "model", "kernel", "metric", "predicate", "comparator",
@@ -44,27 +46,6 @@ _PLURAL_COLLECTIONS = {"words", "strings", "lists", "sets", "arrays", "sequences
 _COLLECTION_WORDS = {"string", "strings", "array", "arrays", "list", "lists", "sequence", "sequences",
                      "set", "sets", "vector", "vectors", "word", "words", "text", "matrix", "queue",
                      "stack", "multiset", "tuple", "permutation"}
-
-
-@dataclass
-class Params:
-    names: list[str] = field(default_factory=list)
-    arrays: dict[str, tuple[ast.expr, ast.expr]] = field(default_factory=dict)  # A -> (lo, hi)
-    derived: list[tuple[str, ast.expr]] = field(default_factory=list)  # n = len(A)
-    constrained: list[str] = field(default_factory=list)  # named only in conditions ($n \ge 1$)
-    lows: dict[str, int] = field(default_factory=dict)  # $1 \le k \le n$: k counts from 1
-    indexed: str | None = None  # the last input named with its indices (`scores $L[t][v]$`)
-    vectors: set[str] = field(default_factory=set)  # `$w \\in \\mathbb{R}^d$`: lists of numbers
-    matrices: set[str] = field(default_factory=set)  # `$A \\in \\mathbb{R}^{n \\times m}$`: lists of rows
-    families: set[str] = field(default_factory=set)  # `$x_i \\in \\mathbb{R}^d$`: each entry a vector
-    dim_lows: dict[str, dict[int, int]] = field(default_factory=dict)  # L -> {dimension: its first index}
-
-    def add(self, name: str) -> None:
-        if name not in self.names and name not in {d for d, _ in self.derived}:
-            self.names.append(name)
-
-    def defined(self) -> set[str]:
-        return set(self.names) | {d for d, _ in self.derived}
 
 
 def header_params(text: str, ctx: P.Ctx, out: Params | None = None) -> Params:
@@ -162,17 +143,28 @@ def io_params(text: str, ctx: P.Ctx, out: Params) -> Params:
             continue
         lowered = {w.value.lower() for w in words}
         _vertex_count(words, seg, segments[k + 1][0] if k + 1 < len(segments) else _words_after(toks), ctx)
+        _noun_count(words, seg, segments[k + 1][0] if k + 1 < len(segments) else _words_after(toks), ctx)
         typed = bool(lowered & _COLLECTION_WORDS) or typed and lowered <= {"and", ","}
         if typed:
             ctx.collections.update(ident(t) for t in seg if t.kind == "name")
         if lowered & _FUNCTION_WORDS and single_name(seg):
             ctx.callables.add(ident(seg[0]))
+        if len(seg) >= 4 and seg[0].kind == "name" and len(seg[0].value) == 1 and seg[1].value == "(" \
+                and seg[-1].value == ")":  # `$g(\\theta)$: the gradient`: the input g is a function
+            ctx.callables.add(ident(seg[0]))
+            ctx.applied.add(ident(seg[0]))
         after = segments[k + 1][0] if k + 1 < len(segments) else _words_after(toks)
         if single_name(seg) and len(after) >= 2 and after[0].value.lower() == "of" \
                 and after[1].value.lower() in _PLURAL_COLLECTIONS:
             ctx.holds_collections.add(ident(seg[0]))  # `a list $W$ of words`: each element has a length
         if counts_collection(words, after, seg, last_collection, ctx, out):
             out.derived.append((ident(seg[0]), P.call("len", [ast.Name(id=last_collection, ctx=ast.Load())])))
+            continue
+        said = [w.value.lower() for w in words]
+        if last_collection and single_name(seg) and ident(seg[0]) not in out.defined() and "each" in said \
+                and said[-1] == "of" and set(said) & _EACH_SEQUENCE:  # `$P$, each a list of $C$ numbers`
+            first = ast.Subscript(value=ast.Name(id=last_collection, ctx=ast.Load()), slice=P.const(0), ctx=ast.Load())
+            out.derived.append((ident(seg[0]), P.call("len", [first])))
             continue
         nxt = segments[k + 1] if k + 1 < len(segments) else None
         if grid_dims(seg, nxt, ctx, out) or element_count(seg, nxt, out):
@@ -271,6 +263,27 @@ def _vertex_count(words: list[Tok], seg: list[Tok], after: list[Tok], ctx: P.Ctx
             return
     if single_name(seg) and after and after[0].value.lower() in _VERTEX_WORDS:
         ctx.vertex_count = ident(seg[0])
+
+
+def _noun_count(words: list[Tok], seg: list[Tok], after: list[Tok], ctx: P.Ctx) -> None:
+    """`the number of states $n$`, `$m$ actions`: n counts the states, numbered 0 .. n-1 (a loop
+    `for every state $s$` runs over them)."""
+    before = [w.value.lower() for w in words if not w.math]
+    counting = len(before) >= 3 and before[-3:-1] == ["number", "of"]
+    noun = before[-1] if counting else after[0].value.lower() if after and not after[0].math \
+        and after[0].kind in ("name", "kw") and after[0].value.lower().endswith("s") \
+        and after[0].value.lower() not in ("is", "as", "has", "was", "its", "this", "us") else None
+    if noun is None or noun in ELEMENT_WORDS:  # `array $A$ of $n$ numbers`: n counts A's elements, no range
+        return
+    if single_name(seg):
+        name = ident(seg[0])
+    elif len(seg) == 3 and seg[0].kind == "name" and seg[1].value == "_" and seg[2].kind == "name" \
+            and len(seg[2].value) == 1 and seg[2].value.isupper():  # `$n_S$ states`: one name, the count
+        ctx.labels.add((ident(seg[0]), ident(seg[2])))
+        name = variable_name(f"{ident(seg[0])}_{ident(seg[2])}")
+    else:
+        return
+    ctx.counted.setdefault(noun, name)
 
 
 def _counted_range(seg: list[Tok]) -> str | None:

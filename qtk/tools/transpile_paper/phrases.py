@@ -122,6 +122,8 @@ def _allocate(s, ctx) -> list[ast.stmt]:
     if s.get("dims"):  # `create an $n \\times n$ matrix $C$`, `let $L$ and $M$ be new $n \\times n$ matrices`
         return [ast.Assign(targets=[store_name(t, ctx)], value=grid(s["dims"], init, ctx)) for t in names]
     target = names[0]
+    if s.get("n") and top_level(s["n"], lambda t: t.kind == "op" and t.value == "*"):  # `of size $T \\times L$`
+        return [ast.Assign(targets=[store_name(target, ctx)], value=grid(s["n"], init, ctx))]
     size = parse_all(s["n"], ctx) if s.get("n") else None
     return [allocate(target, init, ctx, size)]
 
@@ -336,7 +338,17 @@ def _postfix_loop(s, ctx) -> list[ast.stmt]:
     return [loop]
 
 
+def _new_set(s, ctx) -> list[ast.stmt]:
+    """`create vertex set $Q$`, `initialize an empty set $S$`: S is a new, empty set."""
+    target = store(parse_all(s["x"], ctx), ctx)
+    if isinstance(target, ast.Name):
+        ctx.sets.add(target.id)
+    return [ast.Assign(targets=[target], value=P.empty_set())]
+
+
 STATEMENTS: list[Phrase] = [
+    Phrase("new set", _re(r"(?:create|make|initiali[sz]e|declare) ART (?:empty )?(?:(?:vertex|node|edge|element) )?set"
+                          r" {x}(?: (?:to be )?empty)?"), _new_set),
     Phrase("allocate", _re(r"(?:create|initiali[sz]e|allocate|make|declare|let) ART (?:{dims} )?" + _SEQ + r" {x}"
                            r"(?: of (?:size |length )?{n}(?: (?:elements|entries|items|cells)|(?P<zeros> zeros))?)?"
                            r"(?: with (?P<zeros2>zeros))?" + _FILL), _allocate),
@@ -390,7 +402,7 @@ STATEMENTS: list[Phrase] = [
                           r" (?:the )?(?:[a-z-]+ ){0,3}{code}"),
            _verb_then_code),
     Phrase("postfix loop", _re(r"(?:(?:initiali[sz]e|set|let) )?{body},? for (?:all |each |every )?"
-                               r"(?P<noun>vertex |vertices |node |nodes )?{loop}"),
+                               r"(?P<noun>[a-z]+ )?{loop}"),
            _postfix_loop),
     Phrase("prefix loop", _re(r"for (?:all |each |every )?(?:\w+ )?{loop}(?::|,) {body}"), _postfix_loop),
 ]
@@ -478,7 +490,7 @@ def _best_element(s, ctx) -> ast.expr:
     gen = ast.GeneratorExp(elt=ast.Name(id=var, ctx=ast.Load()), generators=[ast.comprehension(
         target=ast.Name(id=var, ctx=ast.Store()), iter=candidates, ifs=ifs, is_async=0)])
     args = ast.arguments(posonlyargs=[], args=[ast.arg(arg=var)], kwonlyargs=[], kw_defaults=[], defaults=[])
-    fn = "min" if s["which"] in ("smallest", "minimum", "least", "lowest", "minimal") else "max"
+    fn = "min" if s["which"] in ("smallest", "minimum", "least", "lowest", "minimal", "min") else "max"
     return P.call(fn, [gen], [ast.keyword(arg="key", value=ast.Lambda(args=args, body=key))])
 
 
@@ -559,12 +571,27 @@ def _queue_of(s, ctx) -> ast.expr:
 
 def _zeros(s, ctx) -> ast.expr:
     """`an $(m + 1) \\times (n + 1)$ matrix of zeros`, `an array of $k + 1$ zeros`."""
-    return grid(s.get("dims") or s["n"], P.const(0), ctx)
+    return _sized(s, P.const(0), ctx)
 
 
 def _filled(s, ctx) -> ast.expr:
     """`an $n \\times m$ matrix filled with $\\infty$`, `an array of $|G|$ entries, all $-1$`."""
-    return grid(s.get("dims") or s["n"], _expr(s.get("v"), ctx), ctx)
+    return _sized(s, _expr(s.get("v"), ctx), ctx)
+
+
+def _empty_lists(s, ctx) -> ast.expr:
+    """`10 empty lists`: a list of that many fresh empty lists (sets)."""
+    item = P.empty_set() if s["kind"] == "sets" else ast.List(elts=[], ctx=ast.Load())
+    return P.repeat(item, parse_all(s["n"], ctx))
+
+
+def _sized(s, init: ast.expr, ctx: P.Ctx) -> ast.expr:
+    """`init` repeated to the sizes the phrase gives; with none (`$W[0..V] \\gets$ array of zeros`)
+    the fill value alone, marked so that only an assignment to a declared range may take it."""
+    size = s.get("dims") or s.get("n") or s.get("n2")
+    if size is None:
+        return P.mark(init, unsized_fill=True)
+    return grid(size, init, ctx)
 
 
 def grid(toks: list[Tok], init: ast.expr, ctx: P.Ctx) -> ast.expr:
@@ -601,10 +628,10 @@ VALUES: list[Phrase] = [
     Phrase("sorted copy", _re(r"{coll} sorted(?: in (?P<order>increasing|ascending|non-?decreasing|decreasing|descending"
                               r"|non-?increasing) order)? || the (?P<noun>[a-z]+) sorted(?: in (?P<order2>increasing|"
                               r"ascending|non-?decreasing|decreasing|descending|non-?increasing) order)?"), _sorted_copy),
-    Phrase("best element", _re(r"the (?:(?P<adj>[a-z-]+) )?(?:vertex|node|element|item|index|position|point)"
+    Phrase("best element", _re(r"(?:the )?(?:(?P<adj>[a-z-]+) )?(?:vertex|node|element|item|index|position|point)"
                                r"(?: {x})?(?: not (?:yet )?(?:in|part of) (?:the )?(?P<notin>[a-z-]+))?"
                                r"(?: (?:in|of|from) {coll})? (?:with|having|of) (?:the )?"
-                               r"(?P<which>smallest|minimum|minimal|least|lowest|largest|maximum|highest|greatest)"
+                               r"(?P<which>smallest|minimum|minimal|min|least|lowest|largest|maximum|max|highest|greatest)"
                                r"(?: value of| value)? {key}(?:,? (?:with|where|such that|for which) {cond})?"),
            _best_element),
     Phrase("collection containing", _re(r"ART (?P<kind>queue|stack|list|set|array|sequence) (?:containing|holding|with)"
@@ -615,17 +642,19 @@ VALUES: list[Phrase] = [
                                     r" {items}"),
            _queue_of),
     Phrase("empty list", _re(r"ART empty (?:list|stack|queue|array|sequence|vector|string)"), _empty("list")),
-    Phrase("zeros", _re(r"ART (?:{dims} )?" + _SEQ + r" of (?:{n} )?zeros || ART {dims} zero " + _SEQ
-                        + r" || ART zero " + _SEQ + r" of (?:size|shape) {dims}"), _zeros),
+    Phrase("zeros", _re(r"ART (?:{dims} )?" + _SEQ + r" of (?:{n} )?zeros(?: of (?:size|length) {n2})? || ART {dims} zero "
+                        + _SEQ + r" || ART zero " + _SEQ + r" of (?:size|shape|length) {dims}"), _zeros),
+    Phrase("empty lists", _re(r"{n} (?:new )?empty (?P<kind>lists|queues|stacks|sequences|arrays|sets)"), _empty_lists),
     Phrase("ones", _re(r"ART (?:{dims} )?" + _SEQ + r" of (?:{n} )?ones || ART {dims} " + _SEQ + r" of ones"),
-           lambda s, ctx: grid(s.get("dims") or s["n"], P.const(1), ctx)),
+           lambda s, ctx: _sized(s, P.const(1), ctx)),
     Phrase("sized", _re(r"ART {dims} " + _SEQ + r" || ART " + _SEQ + r" of (?:size|length) {dims}"), _filled),
     Phrase("filled", _re(r"ART {dims} " + _SEQ + r" (?:filled with|of|initiali[sz]ed to|all) {v}"
                          r" || ART " + _SEQ + r" of {n} (?:elements|entries|items|cells|values)"
                          r"(?:,? (?:all|each|every one|initiali[sz]ed to|set to|equal to|filled with) {v})?"), _filled),
     Phrase("pop", _re(r"(?:pop|pop the top of|pop from) {coll}"), _call_on("pop")),
     Phrase("top", _re(r"(?:the )?top (?:element )?of {coll}"), _call_on("top")),
-    Phrase("dequeue", _re(r"(?:dequeue|dequeue from|the front of|front of) {coll}"), _call_on("dequeue")),
+    Phrase("dequeue", _re(r"(?:dequeue|dequeue from|the front of|front of|(?:pop|remove|take) the (?:front|first"
+                          r" element|head) (?:of|from)(?: the (?:queue|list))?) {coll}"), _call_on("dequeue")),
     Phrase("any element", _re(r"(?:any|an|some|one|an arbitrary|arbitrary|the first)"
                               r" (?:element|item|member|vertex|node|entry) (?:of|from|in) {coll}"), _any_element),
     Phrase("copy", _re(r"ART (?:copy|duplicate|clone) of {coll}"), lambda s, ctx: P.call("list", [_expr(s["coll"], ctx)])),

@@ -29,6 +29,7 @@ class Ctx:
     allocated: set[str] = field(default_factory=set)  # arrays created by `C[0..k] = 0`
     layered: set[str] = field(default_factory=set)  # assigned with a superscript: D^{0} <- W
     callables: set[str] = field(default_factory=set)  # inputs declared as functions (gradient g)
+    applied: set[str] = field(default_factory=set)  # inputs declared applied, `$g(\\theta)$`: g_t is a value
     numbers: set[str] = field(default_factory=set)  # assigned a number (`add $x$ to $total$` adds)
     call_arrays: set[str] = field(default_factory=set)  # arrays written d(v): `d(v) \gets 0`
     params: set[str] = field(default_factory=set)  # the function's inputs, once known (pass 2)
@@ -44,6 +45,7 @@ class Ctx:
     parallel: dict[str, list[str]] = field(default_factory=dict)  # `intervals $[a_1, b_1], \\ldots$` -> [a, b]
     counts_from_zero: set[str] = field(default_factory=set)  # `$b \\gets ..$ \\Comment{bins $0, \\ldots, B-1$}`
     loop_ranges: dict[str, ast.expr] = field(default_factory=dict)  # i -> the range a counted loop gives it
+    counted: dict[str, str] = field(default_factory=dict)  # `states` -> n, from `the number of states $n$`
     vertex_count: str | None = None  # `$n$ vertices`, `vertices $0, \\ldots, n - 1$`: the vertices are 0 .. n-1
 
 
@@ -312,6 +314,8 @@ def resolve_call(raw: str, args: list[ast.expr], ctx: Ctx, style: str) -> ast.ex
     if key in NEIGHBOURS and len(args) == 1 and graph_name(ctx) is not None:  # N(u): u's adjacency list
         return mark(ast.Subscript(value=ast.Name(id=graph_name(ctx), ctx=ast.Load()), slice=args[0],
                                   ctx=ast.Load()), index=True)
+    if key == "sigma" and len(args) == 1 and key not in ctx.params | ctx.known | ctx.declared:
+        key = "sigmoid"  # ML papers' \\sigma(z), defined nowhere (or only in a comment): the logistic function
     built = builtin_call(key, args)
     if built is not None:
         return built

@@ -8,7 +8,7 @@ and `intervals $I_j$ given as pairs $(a_j, b_j)$`, whose names are columns of I)
 from __future__ import annotations
 
 import ast
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
 
 from qtk.tools.transpile_paper import pyast as P
 from qtk.tools.transpile_paper.latex_text import variable_name
@@ -16,14 +16,37 @@ from qtk.tools.transpile_paper.mathparse import parse_all
 from qtk.tools.transpile_paper.mathtok import Tok, Untranslatable
 from qtk.tools.transpile_paper.linetokens import split, top_level
 
-if TYPE_CHECKING:
-    from qtk.tools.transpile_paper.params import Params
+
+@dataclass
+class Params:
+    """The inputs a block declares (in its header and Require/Input text), in order, and what the
+    text says about them: bounds, lengths derived from other inputs, vectors, matrices."""
+
+    names: list[str] = field(default_factory=list)
+    arrays: dict[str, tuple[ast.expr, ast.expr]] = field(default_factory=dict)  # A -> (lo, hi)
+    derived: list[tuple[str, ast.expr]] = field(default_factory=list)  # n = len(A)
+    constrained: list[str] = field(default_factory=list)  # named only in conditions ($n \ge 1$)
+    lows: dict[str, int] = field(default_factory=dict)  # $1 \le k \le n$: k counts from 1
+    indexed: str | None = None  # the last input named with its indices (`scores $L[t][v]$`)
+    vectors: set[str] = field(default_factory=set)  # `$w \\in \\mathbb{R}^d$`: lists of numbers
+    vector_dims: dict[str, ast.expr] = field(default_factory=dict)  # w -> d
+    zero_valued: set[str] = field(default_factory=set)  # `y_1, .., y_n \\in \\{0, .., C-1\\}`: entries index from 0
+    matrices: set[str] = field(default_factory=set)  # `$A \\in \\mathbb{R}^{n \\times m}$`: lists of rows
+    families: set[str] = field(default_factory=set)  # `$x_i \\in \\mathbb{R}^d$`: each entry a vector
+    dim_lows: dict[str, dict[int, int]] = field(default_factory=dict)  # L -> {dimension: its first index}
+
+    def add(self, name: str) -> None:
+        if name not in self.names and name not in {d for d, _ in self.derived}:
+            self.names.append(name)
+
+    def defined(self) -> set[str]:
+        return set(self.names) | {d for d, _ in self.derived}
 
 
 RELATIONS = {"=", "<", ">", "<=", ">=", "!=", "in", "notin", ":", "<=s", "<s", ">=s", ">s"}
 _LENGTH_WORDS = {"length", "size", "elements", "entries", "items", "len"}
 # `array $a$ of $n$ numbers`: n counts the elements of the collection named before it
-_ELEMENT_WORDS = {"numbers", "elements", "entries", "items", "integers", "values", "reals", "points",
+ELEMENT_WORDS = {"numbers", "elements", "entries", "items", "integers", "values", "reals", "points",
                   "keys", "vertices", "nodes", "objects", "words", "characters", "bits", "digits"}
 _GRID_WORDS = {"matrix", "matrices", "array", "table", "grid"}
 
@@ -45,7 +68,7 @@ def counts_collection(words: list[Tok], after: list[Tok], seg: list[Tok], collec
     following = after[0].value.lower() if after else ""
     if before and before[-1] in ("with", "on", "of") and following in ("vertices", "nodes"):
         return True  # `graph $G$ with $n$ vertices` (adjacency lists): n = |G|
-    if before and before[-1] == "with" and following in _ELEMENT_WORDS and (collection in out.arrays
+    if before and before[-1] == "with" and following in ELEMENT_WORDS and (collection in out.arrays
                                                                            or collection in ctx.collections):
         return True  # `a max-heap $H$ with $n$ elements`
     if collection not in out.arrays and collection not in ctx.collections:
@@ -53,7 +76,7 @@ def counts_collection(words: list[Tok], after: list[Tok], seg: list[Tok], collec
     if before and before[-1] in _LENGTH_WORDS:  # `of length $n$`, not `window size $k$`
         return len(before) < 2 or before[-2] in (",", "of", "its", "with", "and", "the", "(", "equal", "same",
                                                  "common")  # `$a$ and $b$ of equal length $n$`
-    return bool(before and before[-1] == "of" and following in _ELEMENT_WORDS)
+    return bool(before and before[-1] == "of" and following in ELEMENT_WORDS)
 
 
 def grid_dims(seg: list[Tok], nxt: tuple[list[Tok], list[Tok]] | None, ctx: P.Ctx, out: Params) -> bool:
@@ -76,6 +99,7 @@ def grid_dims(seg: list[Tok], nxt: tuple[list[Tok], list[Tok]] | None, ctx: P.Ct
 
 
 _FORM_WORDS = {"as", "pairs", "triples", "tuples", "form", "each", "where", "entries", "elements", "intervals",
+               "transitions", "samples", "experiences", "quadruples",
                "edges", "points", "items", "records"}  # `a set $I$ of intervals $(s, f)$`
 
 
@@ -85,7 +109,7 @@ def element_form(words: list[Tok], seg: list[Tok]) -> bool:
     if not (seg and (seg[0].value, seg[-1].value) in (("(", ")"), ("[", "]"), ("langle", "rangle"))):
         return False
     inner = seg[1:-1]
-    if not all(t.kind == "name" or t.value in (",", "_") for t in inner):
+    if not all(t.kind == "name" or t.value in (",", "_", "'") for t in inner):  # `(s, a, r, s')`
         return False
     said = [w.value.lower() for w in words if not w.math]
     if len(said) >= 2 and said[0] == "of" and said[-1].endswith("s"):
@@ -135,6 +159,7 @@ def space_dims(e: ast.expr, out: Params) -> bool:
         dims = [(exponent, P.call("len", [arr]))]
         if numbers and P.int_value(exponent) != 1:
             out.vectors.add(e.left.id)
+            out.vector_dims[e.left.id] = exponent
     out.add(e.left.id)
     for dim, length in dims:
         if isinstance(dim, ast.Name) and dim.id not in out.defined():
@@ -211,10 +236,14 @@ def sequence(parts: list[list[Tok]], ctx: P.Ctx, out: Params, noun: str | None =
     rel = top_level(parts[-1], lambda t: t.value in RELATIONS and t.kind in ("op", "kw"))
     bounds: list[str] = []
     power: list[Tok] = []
+    zero_valued = False
     if rel:  # `s_1, \\ldots, s_n \\in \\mathbb{R}`: the set they live in is not an input
         where = parts[-1][rel[0] + 1 :]
         if len(where) >= 3 and where[0].value in ("[", "(") and where[-1].value in ("]", ")"):
             bounds = [ident(t) for t in where[1:-1] if t.kind == "name" and t.style == "math"]
+        if len(where) >= 5 and where[0].value == "{s" and where[1].value == "0" and where[2].value == "," \
+                and where[-1].value == "}s":
+            zero_valued = True  # `y_1, \\ldots, y_n \\in \\{0, \\ldots, C-1\\}`: positions counted from 0
         if len(where) >= 3 and where[0].kind == "name" and where[0].style == "numbers" and where[1].value == "^":
             power = [t for t in where[2:] if t.value not in ("{", "}")]  # `x^{(1)}, \\ldots, x^{(n)} \\in \\mathbb{R}^m`
         parts = parts[:-1] + [parts[-1][: rel[0]]]
@@ -243,6 +272,8 @@ def sequence(parts: list[list[Tok]], ctx: P.Ctx, out: Params, noun: str | None =
         return None
     out.add(first.value.id)
     out.arrays[first.value.id] = (first.slice, last.slice)
+    if zero_valued:
+        out.zero_valued.add(first.value.id)
     if power and not (len(power) == 1 and power[0].value == "1"):  # each element a vector of that many numbers
         out.families.add(first.value.id)
         if single_name(power) and ident(power[0]) not in out.defined():

@@ -283,6 +283,10 @@ def _assign(parts: list[list[Tok]], ctx: P.Ctx) -> ast.stmt:
         if len(p) >= 4 and p[0].kind == "name" and p[1].value == "(" and p[-1].value == ")" \
                 and variable_name(p[0].value) not in ctx.functions.values():
             ctx.call_arrays.add(variable_name(p[0].value))
+        opening = _after_script(p, 1) if len(p) >= 6 and p[0].kind == "name" and p[1].value == "_" else None
+        if opening is not None and p[opening].value == "(" and p[-1].value == ")":
+            ctx.call_arrays.add(variable_name(p[0].value))  # `\\alpha_t(j) \\gets ...`: a table by t, then j
+            ctx.collections.add(variable_name(p[0].value))
     right, dims = _space_annotation(parts[-1], ctx)
     value = value_of(right, ctx) if dims is None else _filled_space(right, dims, ctx)
     if dims is not None:  # `w := 0 \in \mathbb{R}^m`: a vector (or matrix) of m entries
@@ -299,6 +303,8 @@ def _assign(parts: list[list[Tok]], ctx: P.Ctx) -> ast.stmt:
             root = root.value
         ctx.allocated.add(root.id)
         return allocate(targets[0], value, ctx)  # count[0..n] = 0 with count not yet created
+    if P.meta(value, "unsized_fill"):
+        P.fail("an array of no stated size")
     if P.meta(value, "set_of"):  # Q \\gets \\{0, \\ldots, n - 1\\}: a set the algorithm changes
         value = P.call("set", [value])
     if is_number(value):  # `add $x$ to $total$` will add to it
@@ -309,6 +315,20 @@ def _assign(parts: list[list[Tok]], ctx: P.Ctx) -> ast.stmt:
         ctx.sets.update(t.id for t in targets if isinstance(t, ast.Name))
         ctx.set_families.update(P.root_name(t) for t in targets if isinstance(t, ast.Subscript) and P.root_name(t))
     return ast.Assign(targets=[store(t, ctx) for t in targets], value=value)
+
+
+def _after_script(toks: list[Tok], k: int) -> int | None:
+    """The position after the script that the `_` (or `^`) at k opens: one token or a brace group."""
+    if k + 1 >= len(toks):
+        return None
+    if toks[k + 1].value != "{":
+        return k + 2 if k + 2 < len(toks) else None
+    depth = 0
+    for j in range(k + 1, len(toks)):
+        depth += {"{": 1, "}": -1}.get(toks[j].value, 0) if toks[j].kind == "op" else 0
+        if depth == 0:
+            return j + 1 if j + 1 < len(toks) else None
+    return None
 
 
 def _space_annotation(toks: list[Tok], ctx: P.Ctx) -> tuple[list[Tok], list[Tok] | None]:

@@ -8,17 +8,13 @@ its entries.
 from __future__ import annotations
 
 import ast
-from typing import TYPE_CHECKING
-
 from qtk.tools.transpile_paper import pyast as P
+from qtk.tools.transpile_paper.cursor import Cursor
 from qtk.tools.transpile_paper.latex_text import variable_name
 from qtk.tools.transpile_paper.mathtok import Tok
 
-if TYPE_CHECKING:
-    from qtk.tools.transpile_paper.mathparse import Parser
 
-
-def is_layer(self: "Parser", base: ast.expr) -> bool:
+def is_layer(self: Cursor, base: ast.expr) -> bool:
     """At `^`: `D^{(k)}`; `d^k_{ij}` / `d^{k-1}_{ij}` (a superscript followed by a subscript); or
     `D^{k}` for a name the algorithm assigns with a superscript (`D^{0} \\gets W`)."""
     if not self.at("op", "^"):
@@ -39,7 +35,7 @@ def is_layer(self: "Parser", base: ast.expr) -> bool:
     return followed or named or (isinstance(base, ast.Name) and _parenthesised(self) and base.id != "e")
 
 
-def _parenthesised(self: "Parser") -> bool:
+def _parenthesised(self: Cursor) -> bool:
     """At `^`: `^{(i)}`, a superscript in parentheses (never a power: the i-th sample or iterate)."""
     if not (self.at("op", "{", 1) and self.at("op", "(", 2)):
         return False
@@ -51,7 +47,7 @@ def _parenthesised(self: "Parser") -> bool:
     return False
 
 
-def layer(self: "Parser", base: ast.expr) -> ast.expr:
+def layer(self: Cursor, base: ast.expr) -> ast.expr:
     """`D^{(k)}`, `d^k_{ij}`: the k-th matrix of a sequence (an iteration label that indexes)."""
     paren = _parenthesised(self)
     named = isinstance(base, ast.Name) and (base.id in self.ctx.layered or base.id.upper() in self.ctx.layered)
@@ -64,7 +60,9 @@ def layer(self: "Parser", base: ast.expr) -> ast.expr:
         self.expect("op", "}")
     else:
         index = self.script()
-    if paren and not named and not self.at("op", "_"):
+    sample = isinstance(base, ast.Name) and base.id in self.ctx.declared and base.id not in self.ctx.layered \
+        and base.id.upper() not in self.ctx.layered  # `p^{(i)}_c` of inputs `p^{(1)}, ..., p^{(N)}`: the i-th sample's c
+    if paren and not named and (not self.at("op", "_") or sample):
         # `x^{(i)}` of a name never assigned with a superscript: the i-th sample, indexed as x_i is
         # (a target `\\theta^{(t+1)} \\gets` makes theta a sequence of layers: statements._layer_target)
         if isinstance(base, ast.Name):
@@ -93,7 +91,7 @@ def _identity(size: ast.expr) -> ast.expr:
                                                                iter=P.call("range", [size]), ifs=[], is_async=0)])
 
 
-def _slice_to(self: "Parser", base: ast.expr, lo: ast.expr) -> ast.expr:
+def _slice_to(self: Cursor, base: ast.expr, lo: ast.expr) -> ast.expr:
     hi = self.expr()
     self.expect("op", "]")
     return P.mark(ast.Subscript(value=base, slice=P.mark(ast.Slice(lower=lo, upper=hi), inclusive=True),
@@ -110,7 +108,7 @@ def _entries_of(base: ast.expr, ctx: P.Ctx) -> ast.expr:
     return base
 
 
-def subscript(self: "Parser", base: ast.expr) -> ast.expr:
+def subscript(self: Cursor, base: ast.expr) -> ast.expr:
     """`x_i`, `A_{i,j}`, `A_{ik}` (i, k variables), `x_1` (a name unless x is an array), `d_{\\max}` (a label)."""
     self.expect("op", "_")
     tok = self.peek()
@@ -149,7 +147,7 @@ def subscript(self: "Parser", base: ast.expr) -> ast.expr:
         if self.ctx.collecting and items[0].id not in self.ctx.known and items[0].id not in self.ctx.declared \
                 and base.id not in self.ctx.collections:  # v_1, ..., v_{n_{items}}: v is an array
             self.ctx.labels.add(key)
-        if key in self.ctx.labels:
+        if key in self.ctx.labels or base.id in self.ctx.applied:  # g_t beside the function g(x): a value
             return P.name(variable_name(f"{base.id}_{items[0].id}"))
     if isinstance(base, ast.Name):
         if not constant:
@@ -160,7 +158,7 @@ def subscript(self: "Parser", base: ast.expr) -> ast.expr:
         base = P.mark(ast.Subscript(value=base, slice=item, ctx=ast.Load()), index=True)
     return base
 
-def bracket(self: "Parser", base: ast.expr) -> ast.expr:
+def bracket(self: Cursor, base: ast.expr) -> ast.expr:
     """`A[i]`, `A[i, j]`, `A[i..j]` and `A[i:j]` (inclusive), CLRS's `length[A]`."""
     self.expect("op", "[")
     if isinstance(base, ast.Name) and base.id.rstrip("_").lower() in ("length", "size") \

@@ -165,3 +165,21 @@ class _Rewrite(ast.NodeTransformer):
             return P.call(DOT, [left, right])
         op = ast.Attribute(value=ast.Name(id="operator", ctx=ast.Load()), attr=_OPS[type(node.op)], ctx=ast.Load())
         return P.call(VEC, [op, left, right])
+
+
+def sized_constants(body: list[ast.stmt], dims: dict[str, ast.expr]) -> list[ast.stmt]:
+    """`$x \\gets \\mathbf{0}$` where x's entries are then used one by one (`x_i \\gets ..`): a list
+    of zeros as long as the vectors the inputs declare (`b \\in \\mathbb{R}^n`), when they all have
+    that one length; otherwise the number stays (it broadcasts when it meets a vector)."""
+    sizes = {ast.dump(d): d for d in dims.values()}
+    if len(sizes) != 1:
+        return body
+    size = next(iter(sizes.values()))
+    written = {n.value.id for s in body for n in ast.walk(s) if isinstance(n, ast.Subscript)
+               and P.meta(n, "index") and isinstance(n.value, ast.Name)}  # read or written entry by entry
+    for node in (n for s in body for n in ast.walk(s)):
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name) \
+                and node.targets[0].id in written and isinstance(node.value, ast.Constant) \
+                and P.meta(node.value, "vector") and node.value.value in (0, 1):
+            node.value = P.repeat(node.value, size)
+    return body
