@@ -10,7 +10,7 @@ import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Callable
 
 import numpy as np
 import torch
@@ -18,9 +18,6 @@ import torch
 from qtk import config as qconfig
 from qtk.data.tokenizer import Tokenizer, from_json
 from qtk.errors import QtkError, UsageError
-
-if TYPE_CHECKING:  # qtk.generate runs exported models through this module
-    from qtk.generate import Step
 
 CONFIG_NAME = "config.toml"
 TOKENIZER_NAME = "tokenizer.json"
@@ -93,8 +90,8 @@ class OnnxLM:
         out = self.session.run(None, {k: v for k, v in feed.items() if k in self.input_names})
         return out[0], out[1:]
 
-    def step(self) -> Step:
-        """A decode Step: past keys/values when the model has them, else the whole window again."""
+    def step(self) -> Callable[[torch.Tensor, bool], torch.Tensor]:
+XX
         state: dict[str, list[np.ndarray] | np.ndarray | None] = {"past": None, "window": None}
 
         def step(ids: torch.Tensor, restart: bool) -> torch.Tensor:
