@@ -2282,3 +2282,65 @@ def test_a_count_of_a_collections_elements_gives_no_range_to_a_noun_loop():
         \ForAll{number $x$} \State $t \gets t + x$ \EndFor
         \State \Return $t$"""), "t.tex")
     assert result.todo_count == 1  # never x over 0 .. n-1
+
+
+# Rules from the fourth held-out batch (bench/RESULTS.md, "A fourth held-out batch, first contact").
+
+def test_a_size_the_inputs_mention_but_the_body_computes_first_is_no_input():
+    f, result = _fn(_algo(r"""
+        \State \textbf{Input:} a table $G$ with $r$ rows and $c$ columns, a bonus $b$
+        \State $r \gets$ number of rows of $G$
+        \State $c \gets |G[0]|$ \Comment{the length of a row}
+        \State $s \gets b$
+        \For{$i \gets 0$ to $r - 1$} \For{$j \gets 0$ to $c - 1$} \State $s \gets s + G[i][j]$ \EndFor \EndFor
+        \State \Return $s$"""))
+    assert result.functions[0].params == ["G", "b"]
+    assert f([[1, 2, 3], [4, 5, 6]], 10) == 31
+
+
+def test_a_counted_loop_between_two_bounds_includes_both():
+    f, _ = _fn(_algo(r"""
+        \Require a list $L$ and a gap $g$
+        \State $s \gets 0$
+        \For{each index $j$ between $g$ and $|L| - 1$}
+          \State $s \gets s + L[j] - L[j - g]$
+        \EndFor
+        \State \Return $s$"""))
+    assert f([1, 4, 9, 16], 2) == (9 - 1) + (16 - 4)
+
+
+def test_fortran_style_comma_ranges_include_both_ends():
+    f, _ = _fn(_algo(r"""
+        \Function{Sums}{$n$}
+          \State $up \gets 0$; $down \gets 0$
+          \For{$k \gets 1, n$} \State $up \gets up \cdot 10 + k$ \EndFor
+          \For{$k \gets n, 1, -1$} \State $down \gets down \cdot 10 + k$ \EndFor
+          \State \Return $(up, down)$
+        \EndFunction"""))
+    assert f(3) == (123, 321)
+
+
+def test_hexadecimal_and_binary_literals_in_typewriter_or_plain_math():
+    f, _ = _fn(_algo(r"""
+        \Function{Low}{$x$}
+          \State \Return $(x \mathbin{\&} \mathtt{0xF0}) + (x \mathbin{\&} 0b11)$
+        \EndFunction"""))
+    assert f(0x5B) == 0x50 + 0b11
+
+
+def test_a_comment_wrapped_in_braces_after_a_braced_statement():
+    f, result = _fn(_algo(r"""
+        \Function{Twice}{$a$}
+          \State {$b \leftarrow 2 a$} {\Comment{double it}}
+          \State \Return {$b$}
+        \EndFunction"""))
+    assert f(4) == 8 and "# double it" in result.python
+
+
+def test_a_caption_labelled_algorithm_n_with_a_call_and_words_on_its_inputs():
+    f, result = _fn(_algo(r"""
+        \State $t \gets 0$
+        \For{$i \gets 0$ \textbf{to} $m - 1$} \State $t \gets t + W[i] \cdot (m - i)$ \EndFor
+        \State \Return $t$""", caption=r"\textbf{Algorithm 2} $\operatorname{Weighted}(W)$ for a list $W$ of length $m$"))
+    assert result.functions[0].name == "weighted" and result.functions[0].params == ["W"]
+    assert f([1, 2, 3]) == 3 + 4 + 3

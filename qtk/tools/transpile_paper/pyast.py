@@ -46,6 +46,7 @@ class Ctx:
     counts_from_zero: set[str] = field(default_factory=set)  # `$b \\gets ..$ \\Comment{bins $0, \\ldots, B-1$}`
     loop_ranges: dict[str, ast.expr] = field(default_factory=dict)  # i -> the range a counted loop gives it
     counted: dict[str, str] = field(default_factory=dict)  # `states` -> n, from `the number of states $n$`
+    depths: dict[str, int] = field(default_factory=dict)  # G -> 2 when the block reads G[i][j]: |G[i]| is a size
     vertex_count: str | None = None  # `$n$ vertices`, `vertices $0, \\ldots, n - 1$`: the vertices are 0 .. n-1
 
 
