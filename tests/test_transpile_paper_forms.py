@@ -2344,3 +2344,33 @@ def test_a_caption_labelled_algorithm_n_with_a_call_and_words_on_its_inputs():
         \State \Return $t$""", caption=r"\textbf{Algorithm 2} $\operatorname{Weighted}(W)$ for a list $W$ of length $m$"))
     assert result.functions[0].name == "weighted" and result.functions[0].params == ["W"]
     assert f([1, 2, 3]) == 3 + 4 + 3
+
+
+def test_a_table_one_longer_than_the_inputs_keeps_its_row_zero_while_inputs_shift():
+    f, result = _fn(_algo(r"""
+        \Function{Common}{$a, b$}
+          \State $n \gets \textrm{length}(a)$; $m \gets \textrm{length}(b)$
+          \State $T \gets$ an $(n+1) \times (m+1)$ matrix of zeros
+          \For{$i \gets 1$ to $n$}
+            \For{$j \gets 1$ to $m$}
+              \If{$a_i = b_j$} \State $T_{i,j} \gets T_{i-1,j-1} + 1$
+              \Else \State $T_{i,j} \gets \max(T_{i-1,j}, T_{i,j-1})$ \EndIf
+            \EndFor
+          \EndFor
+          \State \Return $T_{n,m}$
+        \EndFunction"""))
+    assert "Index base 1" in result.python
+    assert f("ABCBDAB", "BDCABA") == 4 and f("", "A") == 0
+
+
+def test_inputs_named_by_setkwdata_macros_keep_the_order_the_text_gives():
+    f, result = _fn(_a2e(r"""
+        \SetKwData{Hi}{high}\SetKwData{Lo}{low}\SetKwData{Mid}{middle}
+        \KwIn{a value $v$; thresholds \Lo, \Mid and \Hi}
+        \KwOut{a grade}
+        \lIf{$v \ge \Hi$}{\Return{$3$}}
+        \lIf{$v \ge \Mid$}{\Return{$2$}}
+        \lIf{$v \ge \Lo$}{\Return{$1$}}
+        \Return{$0$}"""))
+    assert result.functions[0].params == ["v", "low", "middle", "high"]
+    assert [f(x, 10, 20, 30) for x in (5, 15, 25, 35)] == [0, 1, 2, 3]

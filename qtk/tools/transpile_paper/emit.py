@@ -139,6 +139,8 @@ class FunctionBuilder:
         self.undefined: list[str] = []
         if unit.latex_name is None:
             params.names.extend(free)
+            if free and unit.header is None and io_text:  # `scores \\Match, \\Mis and \\Gap`: free names in the text's order
+                declared_order(params, io_text)
         else:
             self.undefined = free
         self.base, self.reason, self.evidence = self._index_base(self.body, params)

@@ -39,8 +39,36 @@ class Evidence:
 
 
 def allocations(body: list[ast.stmt]) -> dict[str, int]:
-    """Arrays the algorithm allocates with an explicit lower bound."""
-    return {P.meta(n, "alloc")[0]: P.meta(n, "alloc")[1] for n in _walk(body) if P.meta(n, "alloc")}
+    """Arrays the algorithm allocates with an explicit lower bound, and tables it creates one longer
+    than a length (`an $(n+1) \\times (m+1)$ matrix of zeros`): positions 0 .. n, from 0."""
+    found = {P.meta(n, "alloc")[0]: P.meta(n, "alloc")[1] for n in _walk(body) if P.meta(n, "alloc")}
+    for n in _walk(body):
+        if isinstance(n, ast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], ast.Name) \
+                and _one_longer(n.value):
+            found.setdefault(n.targets[0].id, 0)
+    return found
+
+
+def _one_longer(value: ast.expr) -> bool:
+    """`[0] * (n + 1)` or `[[0] * (m + 1) for _ in range(n + 1)]` with n not a constant, filled with
+    numbers (a list of layers `[None] * (n + 1)` holds tables of their own)."""
+    if isinstance(value, ast.ListComp) and len(value.generators) == 1:
+        it = value.generators[0].iter
+        size = it.args[0] if isinstance(it, ast.Call) and isinstance(it.func, ast.Name) and it.func.id == "range" \
+            and len(it.args) == 1 else None
+        leaf = value.elt
+    elif isinstance(value, ast.BinOp) and isinstance(value.op, ast.Mult) and isinstance(value.left, ast.List) \
+            and len(value.left.elts) == 1:
+        size, leaf = value.right, value.left.elts[0]
+    else:
+        return False
+    while isinstance(leaf, ast.BinOp) and isinstance(leaf.op, ast.Mult) and isinstance(leaf.left, ast.List) \
+            and len(leaf.left.elts) == 1:
+        leaf = leaf.left.elts[0]
+    if not (isinstance(leaf, ast.Constant) and isinstance(leaf.value, (int, float)) and not isinstance(leaf.value, bool)):
+        return False
+    return isinstance(size, ast.BinOp) and isinstance(size.op, ast.Add) and P.int_value(size.right) == 1 \
+        and P.int_value(size.left) is None
 
 
 def keyed_arrays(body: list[ast.stmt], inputs: set[str], from_zero: set[str] = frozenset()) -> set[str]:

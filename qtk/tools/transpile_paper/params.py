@@ -342,7 +342,7 @@ def declared_order(out: Params, text: str) -> None:
     toks, _ = tokens(text)
     first: dict[str, int] = {}
     for k, t in enumerate(toks):
-        if t.kind == "name" and t.math:
+        if t.kind == "name" and (t.math or t.style == "roman"):  # `\\SetKwData` names are set \\mathit in text
             first.setdefault(ident(t), k)
             sub = toks[k + 2 : k + 3] if k + 2 < len(toks) and toks[k + 1].value == "_" else []
             if sub and sub[0].value == "{" and k + 3 < len(toks):
