@@ -2374,3 +2374,20 @@ def test_inputs_named_by_setkwdata_macros_keep_the_order_the_text_gives():
         \Return{$0$}"""))
     assert result.functions[0].params == ["v", "low", "middle", "high"]
     assert [f(x, 10, 20, 30) for x in (5, 15, 25, 35)] == [0, 1, 2, 3]
+
+
+def test_a_guard_that_lets_position_zero_be_read_makes_the_block_zero_based():
+    f, result = _fn(_algo(r"""
+        \Procedure{GapPass}{$L, g, n$}
+          \For{$k \gets g$ \textbf{to} $n - 1$}
+            \State $v \gets L[k]$; $p \gets k$
+            \While{$p \ge g$ \textbf{and} $L[p - g] > v$}
+              \State $L[p] \gets L[p - g]$; $p \gets p - g$
+            \EndWhile
+            \State $L[p] \gets v$
+          \EndFor
+          \State \Return $L$
+        \EndProcedure"""))
+    assert "Index base 0" in result.python
+    assert f([5, 1, 4, 2, 3], 1, 5) == [1, 2, 3, 4, 5]
+    assert f([9, 8, 7, 6], 2, 4) == [7, 6, 9, 8]

@@ -288,6 +288,7 @@ def decide(body: list[ast.stmt], arrays: dict[str, tuple[ast.expr, ast.expr]],
         if lo == 1 and arr not in keyed:  # a table from 0 (`r[0..n]`, DP) is no sign for the inputs
             ev.add(lo, STRONG, f"{arr}[{lo}..] is allocated")
     index_vars, offsets = _index_vars(body, allocated, ev)
+    _guard_evidence(body, allocated, ev)
     for node in _walk(body):  # A[\\lceil n/2 \\rceil] reaches A[n] when n = 1: only valid 1-based
         if isinstance(node, ast.Subscript) and P.meta(node, "index") and _root(node) not in allocated:
             half = _half_of_length(node.slice, _root(node), lengths)
@@ -477,6 +478,33 @@ def _heap_child(value: ast.expr) -> int | None:
             and P.int_value(value.right) == 2:
         return 0
     return None
+
+
+def _guard_evidence(body: list[ast.stmt], allocated: dict[str, int], ev: Evidence) -> None:
+    """`j \\ge g \\land A[j - g] > t`: the test lets A[0] be read, so A counts from 0 (`j > g` before
+    A[j - g]: from 1, as CLRS's `i > 0 and A[i] > key`)."""
+    for node in _walk(body):
+        if not (isinstance(node, ast.BoolOp) and isinstance(node.op, ast.And)):
+            continue
+        for test, later in zip(node.values, node.values[1:]):
+            if not (isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.left, ast.Name)
+                    and isinstance(test.ops[0], (ast.Gt, ast.GtE))):
+                continue
+            var, bound = test.left.id, test.comparators[0]
+            for sub in ast.walk(later):
+                if not (isinstance(sub, ast.Subscript) and P.meta(sub, "index") and _root(sub) not in allocated):
+                    continue
+                idx = sub.slice
+                if isinstance(bound, ast.Constant) and P.int_value(bound) == 0:
+                    hit = isinstance(idx, ast.Name) and idx.id == var
+                else:
+                    hit = isinstance(idx, ast.BinOp) and isinstance(idx.op, ast.Sub) and isinstance(idx.left, ast.Name) \
+                        and idx.left.id == var and ast.dump(idx.right) == ast.dump(bound)
+                if hit:
+                    base = 0 if isinstance(test.ops[0], ast.GtE) else 1
+                    ev.add(base, STRONG, f"test {var} {'>=' if base == 0 else '>'} {ast.unparse(bound)} "
+                           f"before {_root(sub)}[{ast.unparse(idx)}] is read")
+                    break
 
 
 def _test_evidence(node: ast.Compare, index_vars: dict[str, str], ev: Evidence) -> None:
