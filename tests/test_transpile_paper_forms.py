@@ -2391,3 +2391,27 @@ def test_a_guard_that_lets_position_zero_be_read_makes_the_block_zero_based():
     assert "Index base 0" in result.python
     assert f([5, 1, 4, 2, 3], 1, 5) == [1, 2, 3, 4, 5]
     assert f([9, 8, 7, 6], 2, 4) == [7, 6, 9, 8]
+
+
+def test_a_line_of_words_ending_in_a_colon_introduces_the_lines_below():
+    f, result = _fn(_algo(r"""
+        \Function{Halves}{$m$}
+          \State split $m$ into its odd part $q$ and a power of two $2^e$:
+          \State $q \gets m$; $e \gets 0$
+          \While{$q \bmod 2 = 0$} \State $q \gets q / 2$; $e \gets e + 1$ \EndWhile
+          \State \Return $(q, e)$
+        \EndFunction"""))
+    assert "# split m into its odd part" in result.python
+    assert f(48) == (3, 4) and f(7) == (7, 0)
+    assert isinstance(f(2 ** 70)[0], int)  # an exact halving stays an integer
+
+
+def test_a_step_named_by_a_few_words_and_a_colon_before_its_assignment():
+    f, _ = _fn(_algo(r"""
+        \Require step size $\eta$, start $y$, steps $K$
+        \For{$k = 1$ to $K$}
+          \State Evaluate slope: $s \gets 2 y$
+          \State Take a step: $y \gets y - \eta s$
+        \EndFor
+        \State \Return $y$"""))
+    assert f(0.25, 8.0, 3) == 1.0

@@ -141,7 +141,28 @@ def integer_divisions(body: list[ast.stmt]) -> list[ast.stmt]:
         for n in _arithmetic(c):
             if isinstance(n, ast.BinOp) and isinstance(n.op, ast.Div):
                 n.op = ast.FloorDiv()
+    for node in _walk(body):  # `while d mod 2 = 0: d \\gets d / 2`: a division known to be exact stays an integer
+        if isinstance(node, (ast.While, ast.If)):
+            for x, k in _divisibility_tests(node.test):
+                for stmt in node.body:
+                    v = stmt.value if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 \
+                        and isinstance(stmt.targets[0], ast.Name) and stmt.targets[0].id == x else None
+                    if isinstance(v, ast.BinOp) and isinstance(v.op, ast.Div) and isinstance(v.left, ast.Name) \
+                            and v.left.id == x and ast.dump(v.right) == ast.dump(k):
+                        v.op = ast.FloorDiv()
     return body
+
+
+def _divisibility_tests(test: ast.expr) -> list[tuple[str, ast.expr]]:
+    """(x, k) for each `x % k == 0` the test requires (alone or in an `and`)."""
+    parts = test.values if isinstance(test, ast.BoolOp) and isinstance(test.op, ast.And) else [test]
+    found = []
+    for t in parts:
+        if isinstance(t, ast.Compare) and len(t.ops) == 1 and isinstance(t.ops[0], ast.Eq) \
+                and P.int_value(t.comparators[0]) == 0 and isinstance(t.left, ast.BinOp) \
+                and isinstance(t.left.op, ast.Mod) and isinstance(t.left.left, ast.Name):
+            found.append((t.left.left.id, t.left.right))
+    return found
 
 
 def _arithmetic(e: ast.expr):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import copy
+import re
 
 from qtk.tools.transpile_paper import phrases
 from qtk.tools.transpile_paper import pyast as P
@@ -24,10 +25,14 @@ from qtk.tools.transpile_paper.mathtok import Tok, Untranslatable
 def statement(text: str, ctx: P.Ctx) -> tuple[list[ast.stmt], str | None]:
     """Python statements for one line, and its trailing comment."""
     toks, comment = tokens(text)
+    if _heading(toks, text):  # `write $n - 1 = 2^s d$ with $d$ odd:`: words that introduce the lines below
+        note = " ".join(t.value for t in toks)
+        return [], f"{note}; {comment}" if comment else note
     out: list[ast.stmt] = []
     for part in split(toks, top_level(toks, lambda t: t.kind == "op" and t.value == ";")):
         while part and (part[-1].kind, part[-1].value) in TRAILING:
             part = part[:-1]
+        part = _unlabelled(part)
         for piece in _assignments(part):  # `a \gets 0; b \gets 1` or `$a \gets 0$, $b \gets 1$`
             try:
                 out.extend(_statement(piece, ctx))
@@ -38,6 +43,26 @@ def statement(text: str, ctx: P.Ctx) -> tuple[list[ast.stmt], str | None]:
                 out.extend(_statement(code, ctx))
                 comment = f"{note}; {comment}" if comment else note
     return out, comment
+
+
+def _heading(toks: list[Tok], text: str) -> bool:
+    """A line of words (maths allowed inside) that starts with a word and ends with a colon."""
+    return len(toks) > 1 and toks[0].kind in ("name", "kw") and not toks[0].math and toks[0].style == "prose" \
+        and re.sub(r"(?:\\;|\s)+$", "", text).endswith(":") \
+        and not top_level(toks, lambda t: t.kind == "op" and t.value == "gets")
+
+
+def _unlabelled(toks: list[Tok]) -> list[Tok]:
+    """`Compute gradient: $g \\gets 2(x - c)$`: a few words naming the step, a colon, then the statement."""
+    colon = next((k for k, t in enumerate(toks) if t.kind == "op" and t.value == ":" and not t.math), None)
+    if colon is None or not 1 <= colon <= 4:
+        return toks
+    if not all(not t.math and (t.kind == "kw" or t.kind == "name" and t.style == "prose") for t in toks[:colon]):
+        return toks
+    rest = toks[colon + 1 :]
+    if rest and all(t.math for t in rest) and top_level(rest, lambda t: t.kind == "op" and t.value in ("gets", "=")):
+        return rest
+    return toks
 
 
 # words that continue a statement rather than start a remark about it
