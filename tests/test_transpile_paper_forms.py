@@ -2415,3 +2415,11 @@ def test_a_step_named_by_a_few_words_and_a_colon_before_its_assignment():
         \EndFor
         \State \Return $y$"""))
     assert f(0.25, 8.0, 3) == 1.0
+
+
+def test_a_range_of_positions_bounded_like_a_declared_sequence_counts_its_entries():
+    f, result = _fn(_algo(r"""
+        \Require weights $w_0, \ldots, w_{K-1}$ of classes $0, \ldots, K-1$; a class $c$
+        \State \Return $w_c \cdot K$"""))
+    assert result.functions[0].params == ["w", "c"]
+    assert f([0.5, 2.0, 1.0], 1) == 6.0

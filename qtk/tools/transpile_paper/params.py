@@ -240,6 +240,8 @@ def io_params(text: str, ctx: P.Ctx, out: Params) -> Params:
     for name, before in pending:
         if name in out.defined():
             continue
+        if any(isinstance(n, ast.Name) and n.id == name for _, hi in out.arrays.values() for n in ast.walk(hi)):
+            continue  # `$\\pi_0, \\ldots, \\pi_{V-1}$ of ids $0, \\ldots, V-1$`: V, the bound of pi, is its length
         if last_collection and last_collection != before and last_collection in ctx.collections \
                 and last_collection not in ctx.element_names:  # the matrix named after them: a row each
             # (never a scalar named last, `source $s$`, nor a list of edges `(u, v, w) \\in E`)
