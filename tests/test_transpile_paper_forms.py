@@ -2423,3 +2423,25 @@ def test_a_range_of_positions_bounded_like_a_declared_sequence_counts_its_entrie
         \State \Return $w_c \cdot K$"""))
     assert result.functions[0].params == ["w", "c"]
     assert f([0.5, 2.0, 1.0], 1) == 6.0
+
+
+def test_an_inverse_modulo_m_is_pow_with_minus_one():
+    f, _ = _fn(_algo(r"""
+        \Function{Divide}{$a, b, p$} \Comment{$a / b$ in the field of $p$ elements}
+          \State \Return $a \cdot b^{-1} \bmod p$
+        \EndFunction"""))
+    assert [f(3, 4, 7), f(1, 3, 11)] == [(3 * pow(4, -1, 7)) % 7, pow(3, -1, 11)]
+
+
+def test_a_number_and_entries_written_under_the_same_letter_are_two_variables():
+    f, _ = _fn(_algo(r"""
+        \Require moduli $m_1, \ldots, m_k$ and residues $r_1, \ldots, r_k$
+        \State $M \gets \prod_{i=1}^{k} m_i$
+        \State $x \gets 0$
+        \For{$i = 1$ to $k$}
+          \State $M_i \gets M / m_i$
+          \State $x \gets x + r_i M_i (M_i^{-1} \bmod m_i)$
+        \EndFor
+        \State \Return $x \bmod M$"""))
+    assert f([4, 9], [3, 4]) == 31  # x = 3 mod 4, x = 4 mod 9
+    assert f([5, 7, 11], [1, 2, 3]) == 366

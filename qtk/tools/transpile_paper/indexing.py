@@ -126,16 +126,23 @@ def integer_divisions(body: list[ast.stmt]) -> list[ast.stmt]:
     """`mid \\gets (lo + hi)/2` read as A[mid], `A[n/2]`, `\\ell \\cdot a_i / \\gcd(\\ell, a_i)` passed to
     gcd again: a quotient that must be an integer (a position, a range bound, gcd's argument) is
     the pseudo-code's integer division, `//`."""
+    body = [_ModularInverse().visit(stmt) for stmt in body]
     contexts: list[ast.expr] = []
+    modular: set[str] = set()  # names whose entries pow(.., -1, m) takes: whole numbers
     for node in _walk(body):
         if isinstance(node, ast.Subscript) and P.meta(node, "index") and not isinstance(node.slice, ast.Slice):
             contexts.append(node.slice)
         elif isinstance(node, ast.Call) and _func_name(node) in _INT_FUNCS:
             contexts.extend(node.args)
+        elif isinstance(node, ast.Call) and _func_name(node) == "pow" and len(node.args) == 3:
+            contexts.extend(node.args)
+            modular |= {n.id for n in ast.walk(node.args[0]) if isinstance(n, ast.Name)}
     names = {n.id for c in contexts for n in ast.walk(c) if isinstance(n, ast.Name)}
     for node in _walk(body):
-        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name) \
-                and node.targets[0].id in names:
+        target = node.targets[0] if isinstance(node, ast.Assign) and len(node.targets) == 1 else None
+        if isinstance(target, ast.Name) and target.id in names:
+            contexts.append(node.value)
+        elif isinstance(target, ast.Subscript) and _root(target) in modular:  # `M_i \\gets M / m_i`, M_i^{-1} \\bmod m_i
             contexts.append(node.value)
     for c in contexts:
         for n in _arithmetic(c):
@@ -151,6 +158,28 @@ def integer_divisions(body: list[ast.stmt]) -> list[ast.stmt]:
                             and v.left.id == x and ast.dump(v.right) == ast.dump(k):
                         v.op = ast.FloorDiv()
     return body
+
+
+class _ModularInverse(ast.NodeTransformer):
+    """`a^{-1} \\bmod m`: the inverse of a modulo m, `pow(a, -1, m)` (never the float 1/a taken mod m)."""
+
+    def visit_BinOp(self, node: ast.BinOp) -> ast.AST:
+        self.generic_visit(node)
+        if isinstance(node.op, ast.Mod):
+            inverted = self._inverse(node.left, node.right)
+            if inverted is not None and not (isinstance(node.left, ast.BinOp) and isinstance(node.left.op, ast.Mult)):
+                return inverted  # `b^{-1} \\bmod p`
+            node.left = inverted or node.left  # `a b^{-1} \\bmod p`: each inverted factor modulo p
+        return node
+
+    def _inverse(self, e: ast.expr, m: ast.expr) -> ast.expr | None:
+        if isinstance(e, ast.BinOp) and isinstance(e.op, ast.Pow) and P.int_value(e.right) == -1:
+            return P.call("pow", [e.left, P.const(-1), m])
+        if isinstance(e, ast.BinOp) and isinstance(e.op, ast.Mult):
+            left, right = self._inverse(e.left, m), self._inverse(e.right, m)
+            if left is not None or right is not None:
+                return ast.BinOp(left=left or e.left, op=ast.Mult(), right=right or e.right)
+        return None
 
 
 def _divisibility_tests(test: ast.expr) -> list[tuple[str, ast.expr]]:
