@@ -2445,3 +2445,29 @@ def test_a_number_and_entries_written_under_the_same_letter_are_two_variables():
         \State \Return $x \bmod M$"""))
     assert f([4, 9], [3, 4]) == 31  # x = 3 mod 4, x = 4 mod 9
     assert f([5, 7, 11], [1, 2, 3]) == 366
+
+
+def test_a_subscript_naming_an_input_list_labels_a_variable():
+    f, _ = _fn(_algo(r"""
+        \Require lists $P$ and $Q$ of words
+        \State $C_P \gets$ set of elements of $P$
+        \State $C_Q \gets$ set of elements of $Q$
+        \State \Return $|C_P \setminus C_Q|$"""))
+    assert f(["a", "b", "b", "c"], ["b"]) == 2
+
+
+def test_x_and_y_subscripts_of_a_point_are_its_coordinates():
+    f, _ = _fn(_algo(r"""
+        \Function{Dist2}{$p, q$} \Comment{points $(x, y)$}
+          \State $d_x \gets p_x - q_x$; $d_y \gets p_y - q_y$
+          \State \Return $d_x^2 + d_y^2$
+        \EndFunction"""))
+    assert f((1, 2), (4, 6)) == 25
+
+
+def test_coordinates_named_as_inputs_stay_inputs():
+    f, result = _fn(_algo(r"""
+        \Require coordinates $q_x$ and $q_y$ of a query point, a radius $r$
+        \State \Return $q_x^2 + q_y^2 \le r^2$"""))
+    assert result.functions[0].params == ["q_x", "q_y", "r"]
+    assert f(3, 4, 5) is True and f(3, 4, 4.9) is False
