@@ -2467,7 +2467,8 @@ def test_x_and_y_subscripts_of_a_point_are_its_coordinates():
 
 def test_coordinates_named_as_inputs_stay_inputs():
     f, result = _fn(_algo(r"""
-        \Require coordinates $q_x$ and $q_y$ of a query point, a radius $r$
-        \State \Return $q_x^2 + q_y^2 \le r^2$"""))
+        \Function{Inside}{$q_x, q_y, r$}
+          \State \Return $q_x^2 + q_y^2 \le r^2$
+        \EndFunction"""))
     assert result.functions[0].params == ["q_x", "q_y", "r"]
     assert f(3, 4, 5) is True and f(3, 4, 4.9) is False
