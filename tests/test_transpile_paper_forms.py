@@ -2472,3 +2472,14 @@ def test_coordinates_named_as_inputs_stay_inputs():
         \EndFunction"""))
     assert result.functions[0].params == ["q_x", "q_y", "r"]
     assert f(3, 4, 5) is True and f(3, 4, 4.9) is False
+
+
+def test_a_function_named_in_an_old_style_bold_group_and_a_line_describing_its_inputs():
+    f, result = _fn(_algo(r"""
+        \Function {\bf Clamp}{$v, lo, hi$}:
+        \Statex {$v = \textrm{a reading};\ lo = \textrm{lower limit};\ hi = \textrm{upper limit}$}
+          \State \Return $\min(\max(v, lo), hi)$
+        \EndFunction"""))
+    assert result.functions[0].name == "clamp"
+    assert "# v = a reading" in result.python
+    assert [f(x, 0, 10) for x in (-3, 4, 12)] == [0, 4, 10]

@@ -160,10 +160,19 @@ def _read_item(body: Src, name: str, start: int, j: int, defs: Definitions) -> t
     for _ in range(n_args):
         g = read_group(text, j)
         if g is None:
-            break
+            styled = _STYLED_ARG.match(text, j)  # `\\Function {\\bf Name}{..}`, read as `\\textbf{Name}`
+            g = read_group(text, styled.end() - 1) if styled else None
+            if g is None:
+                break
+            args.append(body.sub(skip_ws(text, j), g[2]))
+            j = g[2]
+            continue
         args.append(body.sub(g[0], g[1]))
         j = g[2]
     return _Item(kind, name, args, start, body.sub(j, j), option), j
+
+
+_STYLED_ARG = re.compile(r"\s*\\(?:textbf|textsc|textit|textrm|texttt|textsf|emph|mathbf|mathrm|mathsf)\s*\{")
 
 
 def _place(it: _Item, stack: list[_Frame], body: Src, defs: Definitions,

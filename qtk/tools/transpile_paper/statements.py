@@ -25,6 +25,9 @@ from qtk.tools.transpile_paper.mathtok import Tok, Untranslatable
 def statement(text: str, ctx: P.Ctx) -> tuple[list[ast.stmt], str | None]:
     """Python statements for one line, and its trailing comment."""
     toks, comment = tokens(text)
+    if _descriptions(toks, ctx):  # `$T = \\textrm{training set};\\ V = \\textrm{validation set}$`: what the names mean
+        note = " ".join(t.value for t in toks)
+        return [], f"{note}; {comment}" if comment else note
     if _heading(toks, text):  # `write $n - 1 = 2^s d$ with $d$ odd:`: words that introduce the lines below
         note = " ".join(t.value for t in toks)
         return [], f"{note}; {comment}" if comment else note
@@ -43,6 +46,22 @@ def statement(text: str, ctx: P.Ctx) -> tuple[list[ast.stmt], str | None]:
                 out.extend(_statement(code, ctx))
                 comment = f"{note}; {comment}" if comment else note
     return out, comment
+
+
+def _descriptions(toks: list[Tok], ctx: P.Ctx) -> bool:
+    """`name = words` (several, split by `;` or `,`): each name set equal to a description in words
+    (never a value the phrase table knows, `$C = $ empty list`)."""
+    parts = [p for p in split(toks, top_level(toks, lambda t: t.kind == "op" and t.value in (";", ","))) if p]
+    if not parts or not all(len(p) >= 4 and p[0].kind == "name" and p[1].kind == "op" and p[1].value == "="
+                            and all(t.kind in ("name", "kw") and not t.math for t in p[2:]) for p in parts):
+        return False
+    for p in parts:
+        try:
+            if phrases.match(phrases.VALUES, p[2:], ctx) is not None:
+                return False
+        except Untranslatable:
+            pass
+    return True
 
 
 def _heading(toks: list[Tok], text: str) -> bool:
