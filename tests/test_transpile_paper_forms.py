@@ -2483,3 +2483,29 @@ def test_a_function_named_in_an_old_style_bold_group_and_a_line_describing_its_i
     assert result.functions[0].name == "clamp"
     assert "# v = a reading" in result.python
     assert [f(x, 0, 10) for x in (-3, 4, 12)] == [0, 4, 10]
+
+
+def test_a_plus_or_minus_superscript_tags_a_name_and_keeps_its_place_among_the_inputs():
+    f, result = _fn(_algo(r"""
+        \Require $\mathcal{N}^{-}$, the in-neighbour lists, and a weight $c$
+        \State $s \gets 0$
+        \For{$v = 0, \ldots, |\mathcal{N}^{-}| - 1$}
+          \State $s \gets s + c \cdot |\mathcal{N}^{-}[v]|$
+        \EndFor
+        \State \Return $s + 2^{-1}$"""))
+    assert result.functions[0].params == ["N_minus", "c"]
+    assert f([[1], [0, 2], []], 2) == 6.5
+
+
+def test_an_array_refilled_first_thing_in_each_round_is_a_list_even_when_later_keyed_by_values():
+    f, _ = _fn(_algo(r"""
+        \Require adjacency lists $A$ of $n$ nodes, rounds $T$
+        \State $n \gets |A|$
+        \For{$t = 1$ to $T$}
+          \For{$v = 0$ to $n - 1$} \State $h_v \gets 0$ \EndFor
+          \For{$u = 0$ to $n - 1$}
+            \ForAll{$v \in A[u]$} \State $h_v \gets h_v + 1$ \EndFor
+          \EndFor
+        \EndFor
+        \State \Return $h$"""))
+    assert f([[1, 2], [2], [0]], 2) == [1, 1, 2]

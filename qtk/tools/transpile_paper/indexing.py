@@ -309,8 +309,11 @@ def _filled_first(body: list[ast.stmt], name: str) -> bool:
         writes = list(_writes([stmt], name))
         if not writes:
             continue
-        return isinstance(stmt, ast.For) and (P.meta(stmt.iter, "bounds") is not None or P.meta(stmt.iter, "vertices")) \
-            and isinstance(stmt.target, ast.Name) and all(_var_of(w.slice)[0] == stmt.target.id for w in writes)
+        if isinstance(stmt, ast.For) and (P.meta(stmt.iter, "bounds") is not None or P.meta(stmt.iter, "vertices")) \
+                and isinstance(stmt.target, ast.Name) and all(_var_of(w.slice)[0] == stmt.target.id for w in writes):
+            return True
+        # `for t = 1 to T: (for v: r'[v] <- c) ...`: filled first thing in each round of an outer loop
+        return isinstance(stmt, (ast.For, ast.While)) and _filled_first(stmt.body, name)
     return False
 
 

@@ -356,6 +356,9 @@ def declared_order(out: Params, text: str) -> None:
             sup = [x.value for x in toks[k + 1 : k + 6]]
             if sup[:3] == ["^", "{", "("] and len(sup) == 5 and sup[4] == ")":  # \theta^{(0)}: theta_0
                 first.setdefault(f"{ident(t)}_{sup[3]}", k)
+            sign = sup[2] if sup[:2] == ["^", "{"] and sup[3:4] == ["}"] else sup[1] if sup[:1] == ["^"] else None
+            if sign in ("+", "-"):  # N^+: N_plus
+                first.setdefault(f"{ident(t)}_{'plus' if sign == '+' else 'minus'}", k)
     out.names.sort(key=lambda n: first.get(n, len(toks)))
 
 
