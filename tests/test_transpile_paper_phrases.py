@@ -315,3 +315,14 @@ def test_sort_points_lexicographically():
         \State sort $P$ lexicographically
         \State \Return $P$"""))
     assert f([(2, 1), (1, 5), (1, 2)]) == [(1, 2), (1, 5), (2, 1)]
+
+
+def test_a_variable_written_as_a_plain_word_fills_a_phrase_slot():
+    f, _ = _fn(_algo(r"""
+        \Require a list $L$
+        \State result $\gets$ an empty list
+        \ForAll{$x \in L$}
+          \If{$x > 0$} \State append $x$ to result \EndIf
+        \EndFor
+        \State \Return result"""))
+    assert f([3, -1, 2]) == [3, 2]

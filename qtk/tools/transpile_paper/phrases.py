@@ -42,15 +42,17 @@ def signature(toks: list[Tok]) -> tuple[str, list[list[Tok]]]:
     return sig, slots
 
 
-def _signature(toks: list[Tok]) -> tuple[str, list[list[Tok]], list[tuple[int, int, int, int]]]:
+def _signature(toks: list[Tok], variables: frozenset[str] = frozenset()) -> tuple[str, list[list[Tok]],
+                                                                                  list[tuple[int, int, int, int]]]:
     """The signature, its slots, and for each word (start, end) in the text with (first, last + 1)
-    token, so that a group of any words can be mapped back to tokens."""
+    token, so that a group of any words can be mapped back to tokens. A word that is one of
+    `variables` (`append $c$ to cipher` after `cipher \\gets` an empty list) is a slot too."""
     words: list[str] = []
     spans: list[list[int]] = []  # first token, last token + 1, per word
     slots: list[list[Tok]] = []
     in_slot = False
     for k, t in enumerate(toks):
-        if t.math or t.kind in ("const", "num", "str") or t.kind == "name" and t.style != "prose":
+        if t.math or t.kind in ("const", "num", "str") or t.kind == "name" and (t.style != "prose" or t.value in variables):
             if not in_slot:
                 slots.append([])
                 words.append(f"${len(slots) - 1}")
@@ -78,6 +80,25 @@ def match(table: list[Phrase], toks: list[Tok], ctx: P.Ctx):
     that is one slot gets that slot's tokens; a group over several words (`(?P<rest>.+)`) gets
     all their tokens."""
     sig, slots, places = _signature(toks)
+    words = {t.value for t in toks if t.kind == "name" and t.style == "prose" and not t.math}
+    variables = frozenset(w for w in words & ctx.known if len(w) > 2 and w.lower() not in _NOT_VARIABLES)
+    if variables:  # try the words as words first, then the variables among them as slots
+        signatures = [(sig, slots, places), _signature(toks, variables)]
+    else:
+        signatures = [(sig, slots, places)]
+    for sig, slots, places in signatures:
+        built = _match_signature(table, toks, ctx, sig, slots, places)
+        if built is not None:
+            return built
+    return None
+
+
+# words of the phrases themselves, never read as a variable of the same name
+_NOT_VARIABLES = {"the", "and", "all", "each", "every", "from", "onto", "into", "with", "end", "back", "front", "top",
+                  "list", "stack", "queue", "set", "array", "empty", "new", "first", "last", "element", "elements"}
+
+
+def _match_signature(table, toks, ctx, sig, slots, places):
     for phrase in table:
         m = next((m for p in phrase.patterns if (m := p.fullmatch(sig))), None)
         if m is None:
