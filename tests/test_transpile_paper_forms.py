@@ -2509,3 +2509,16 @@ def test_an_array_refilled_first_thing_in_each_round_is_a_list_even_when_later_k
         \EndFor
         \State \Return $h$"""))
     assert f([[1, 2], [2], [0]], 2) == [1, 1, 2]
+
+
+def test_bars_around_an_entry_that_the_block_iterates_over_are_its_size():
+    f, _ = _fn(_algo(r"""
+        \Require groups $g_1, \ldots, g_m$ (lists of numbers)
+        \State $best \gets 0$
+        \For{$k = 1$ to $m$}
+          \State $s \gets 0$
+          \ForAll{$x \in g_k$} \State $s \gets s + x$ \EndFor
+          \State $best \gets \max(best, s / |g_k|)$
+        \EndFor
+        \State \Return $best$"""))
+    assert f([[1, 3], [-4, -2], [5]]) == 5.0

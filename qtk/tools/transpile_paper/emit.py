@@ -624,10 +624,14 @@ def _created_when_sized(body: list[ast.stmt]) -> list[ast.stmt]:
 
 
 def _index_depths(body: list[ast.stmt]) -> dict[str, int]:
-    """How many subscripts each name is read or written with at most (`G[i][j]`: 2)."""
+    """How many subscripts each name is read or written with at most (`G[i][j]`: 2; `for u in d[j]`
+    and `t \\in d[j]` count one more: d[j] has entries of its own)."""
     depths: dict[str, int] = {}
     for node in ast.walk(ast.Module(body=body, type_ignores=[])):
-        k, root = 0, node
+        inner = node.iter if isinstance(node, ast.For) else node.comparators[0] \
+            if isinstance(node, ast.Compare) and len(node.ops) == 1 and isinstance(node.ops[0], (ast.In, ast.NotIn)) \
+            else None
+        k, root = (1, inner) if isinstance(inner, ast.Subscript) else (0, node)  # `for u in d[j]`: d[j] has entries
         while isinstance(root, ast.Subscript):
             k, root = k + 1, root.value
         if k and isinstance(root, ast.Name):
