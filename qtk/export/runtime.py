@@ -91,7 +91,7 @@ class OnnxLM:
         return out[0], out[1:]
 
     def step(self) -> Callable[[torch.Tensor, bool], torch.Tensor]:
-XX
+        """A decode step: past keys/values when the model has them, else the whole window again."""
         state: dict[str, list[np.ndarray] | np.ndarray | None] = {"past": None, "window": None}
 
         def step(ids: torch.Tensor, restart: bool) -> torch.Tensor:
