@@ -343,7 +343,10 @@ _NUMERIC_CALLS = {"sum", "len", "max", "min", "abs", "math.prod", "prod", "int",
 
 
 def _numeric(e: ast.expr) -> bool:
-    """A value that is a number: a numeric constant, or arithmetic / numeric calls with no list in it."""
+    """A value that is a number: a numeric constant, or arithmetic / numeric calls with no list in it
+    (never the bold zero, `\\mathbf{0}`: a vector)."""
+    if P.meta(e, "vector"):
+        return False
     if isinstance(e, ast.Constant):
         return isinstance(e.value, (int, float)) and not isinstance(e.value, bool)
     if isinstance(e, ast.Call):
