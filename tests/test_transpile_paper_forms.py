@@ -2522,3 +2522,15 @@ def test_bars_around_an_entry_that_the_block_iterates_over_are_its_size():
         \EndFor
         \State \Return $best$"""))
     assert f([[1, 3], [-4, -2], [5]]) == 5.0
+
+
+def test_control_words_before_a_colon_are_never_dropped_as_a_label_or_a_remark():
+    from qtk.tools.transpile_paper import transpile
+
+    result = transpile(_algo(r"""
+        \Require a list $L$
+        \State $s \gets 0$
+        \State for each $x$ in $L$:
+        \State otherwise: $s \gets 1$
+        \State \Return $s$"""), "t.tex")
+    assert result.todo_count == 2

@@ -64,9 +64,15 @@ def _descriptions(toks: list[Tok], ctx: P.Ctx) -> bool:
     return True
 
 
+# words that make a line control flow, never a remark or a step's name (`for $i = 1$ to $n$:`, `otherwise:`)
+_CONTROL_WORDS = {"for", "foreach", "while", "if", "else", "elif", "elseif", "otherwise", "when", "unless", "until",
+                  "repeat", "loop", "do", "return", "each", "every", "all", "then", "break", "continue"}
+
+
 def _heading(toks: list[Tok], text: str) -> bool:
     """A line of words (maths allowed inside) that starts with a word and ends with a colon."""
-    return len(toks) > 1 and toks[0].kind in ("name", "kw") and not toks[0].math and toks[0].style == "prose" \
+    return len(toks) > 1 and toks[0].kind == "name" and not toks[0].math and toks[0].style == "prose" \
+        and not any(not t.math and t.value.lower() in _CONTROL_WORDS for t in toks) \
         and re.sub(r"(?:\\;|\s)+$", "", text).endswith(":") \
         and not top_level(toks, lambda t: t.kind == "op" and t.value == "gets")
 
@@ -76,7 +82,8 @@ def _unlabelled(toks: list[Tok]) -> list[Tok]:
     colon = next((k for k, t in enumerate(toks) if t.kind == "op" and t.value == ":" and not t.math), None)
     if colon is None or not 1 <= colon <= 4:
         return toks
-    if not all(not t.math and (t.kind == "kw" or t.kind == "name" and t.style == "prose") for t in toks[:colon]):
+    if not all(not t.math and (t.kind == "kw" or t.kind == "name" and t.style == "prose")
+               and t.value.lower() not in _CONTROL_WORDS for t in toks[:colon]):
         return toks
     rest = toks[colon + 1 :]
     if rest and all(t.math for t in rest) and top_level(rest, lambda t: t.kind == "op" and t.value in ("gets", "=")):
