@@ -2341,7 +2341,8 @@ def test_a_caption_labelled_algorithm_n_with_a_call_and_words_on_its_inputs():
     f, result = _fn(_algo(r"""
         \State $t \gets 0$
         \For{$i \gets 0$ \textbf{to} $m - 1$} \State $t \gets t + W[i] \cdot (m - i)$ \EndFor
-        \State \Return $t$""", caption=r"\textbf{Algorithm 2} $\operatorname{Weighted}(W)$ for a list $W$ of length $m$"))
+        \State \Return $t$""",
+        caption=r"\textbf{Algorithm 2} $\operatorname{Weighted}(W)$ for a list $W$ of length $m$"))
     assert result.functions[0].name == "weighted" and result.functions[0].params == ["W"]
     assert f([1, 2, 3]) == 3 + 4 + 3
 

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from qtk.tools.transpile_paper import ir
 from qtk.tools.transpile_paper.latex_text import plain_text
 from qtk.tools.transpile_paper.macros import Definitions
-from qtk.tools.transpile_paper.source import Document, Src, match_close, read_command, read_delimited, read_group, skip_ws
+from qtk.tools.transpile_paper.source import (Document, Src, match_close, read_command, read_delimited, read_group,
+                                              skip_ws)
 
 # command -> (kind, number of brace arguments)
 _CMDS: dict[str, tuple[str, int]] = {

@@ -139,7 +139,7 @@ class FunctionBuilder:
         self.undefined: list[str] = []
         if unit.latex_name is None:
             params.names.extend(free)
-            if free and unit.header is None and io_text:  # `scores \\Match, \\Mis and \\Gap`: free names in the text's order
+            if free and unit.header is None and io_text:  # `scores \\Match, \\Mis and \\Gap`: the text's order
                 declared_order(params, io_text)
         else:
             self.undefined = free

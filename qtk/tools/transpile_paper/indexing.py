@@ -65,7 +65,8 @@ def _one_longer(value: ast.expr) -> bool:
     while isinstance(leaf, ast.BinOp) and isinstance(leaf.op, ast.Mult) and isinstance(leaf.left, ast.List) \
             and len(leaf.left.elts) == 1:
         leaf = leaf.left.elts[0]
-    if not (isinstance(leaf, ast.Constant) and isinstance(leaf.value, (int, float)) and not isinstance(leaf.value, bool)):
+    if not (isinstance(leaf, ast.Constant) and isinstance(leaf.value, (int, float))
+            and not isinstance(leaf.value, bool)):
         return False
     return isinstance(size, ast.BinOp) and isinstance(size.op, ast.Add) and P.int_value(size.right) == 1 \
         and P.int_value(size.left) is None
@@ -142,7 +143,7 @@ def integer_divisions(body: list[ast.stmt]) -> list[ast.stmt]:
         target = node.targets[0] if isinstance(node, ast.Assign) and len(node.targets) == 1 else None
         if isinstance(target, ast.Name) and target.id in names:
             contexts.append(node.value)
-        elif isinstance(target, ast.Subscript) and _root(target) in modular:  # `M_i \\gets M / m_i`, M_i^{-1} \\bmod m_i
+        elif isinstance(target, ast.Subscript) and _root(target) in modular:  # `M_i \\gets M / m_i`, then M_i^{-1}
             contexts.append(node.value)
     for c in contexts:
         for n in _arithmetic(c):
@@ -551,7 +552,8 @@ def _guard_evidence(body: list[ast.stmt], allocated: dict[str, int], ev: Evidenc
                 if isinstance(bound, ast.Constant) and P.int_value(bound) == 0:
                     hit = isinstance(idx, ast.Name) and idx.id == var
                 else:
-                    hit = isinstance(idx, ast.BinOp) and isinstance(idx.op, ast.Sub) and isinstance(idx.left, ast.Name) \
+                    hit = isinstance(idx, ast.BinOp) and isinstance(idx.op, ast.Sub) \
+                        and isinstance(idx.left, ast.Name) \
                         and idx.left.id == var and ast.dump(idx.right) == ast.dump(bound)
                 if hit:
                     base = 0 if isinstance(test.ops[0], ast.GtE) else 1

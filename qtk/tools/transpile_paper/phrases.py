@@ -52,7 +52,8 @@ def _signature(toks: list[Tok], variables: frozenset[str] = frozenset()) -> tupl
     slots: list[list[Tok]] = []
     in_slot = False
     for k, t in enumerate(toks):
-        if t.math or t.kind in ("const", "num", "str") or t.kind == "name" and (t.style != "prose" or t.value in variables):
+        if t.math or t.kind in ("const", "num", "str") \
+                or t.kind == "name" and (t.style != "prose" or t.value in variables):
             if not in_slot:
                 slots.append([])
                 words.append(f"${len(slots) - 1}")
@@ -707,12 +708,13 @@ VALUES: list[Phrase] = [
     Phrase("rows", _re(r"(?:the )?number of (?P<what>rows|columns) (?:of|in) {coll}"),
            lambda s, ctx: P.call("len", [_expr(s["coll"], ctx) if s["what"] == "rows" else ast.Subscript(
                value=_expr(s["coll"], ctx), slice=P.const(0), ctx=ast.Load())])),
-    Phrase("set of elements", _re(r"(?:the |a )?set of (?:the )?(?:distinct |different )?(?:elements|entries|items|values"
-                                  r"|members) (?:of|in) {coll}"),
+    Phrase("set of elements", _re(r"(?:the |a )?set of (?:the )?(?:distinct |different )?"
+                                  r"(?:elements|entries|items|values|members) (?:of|in) {coll}"),
            lambda s, ctx: P.call("set", [_expr(s["coll"], ctx)])),
     Phrase("positions sorted by", _re(r"(?:the )?(?:[a-z-]+ ){0,2}(?:ids|indices|indexes|positions|numbers|labels)"
-                                      r" sorted by (?:(?P<order>increasing|ascending|non-?decreasing|decreasing|descending"
-                                      r"|non-?increasing) )?{key}(?: in (?P<order2>increasing|ascending|non-?decreasing"
+                                      r" sorted by (?:(?P<order>increasing|ascending|non-?decreasing|decreasing"
+                                      r"|descending|non-?increasing) )?{key}"
+                                      r"(?: in (?P<order2>increasing|ascending|non-?decreasing"
                                       r"|decreasing|descending|non-?increasing) order)?"), _positions_sorted),
     Phrase("length", _re(r"(?:the )?(?:length|size|number of elements|number of entries) (?:of|in) {coll}"),
            _call_on("length")),
