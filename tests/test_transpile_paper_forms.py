@@ -2535,3 +2535,11 @@ def test_control_words_before_a_colon_are_never_dropped_as_a_label_or_a_remark()
         \State otherwise: $s \gets 1$
         \State \Return $s$"""), "t.tex")
     assert result.todo_count == 2
+
+
+def test_coordinates_named_in_the_input_text_are_inputs_of_their_own():
+    f, result = _fn(_algo(r"""
+        \Require coordinates $q_x$ and $q_y$ of a query point, a radius $r$
+        \State \Return $q_x^2 + q_y^2 \le r^2$"""))
+    assert result.functions[0].params == ["q_x", "q_y", "r"]
+    assert f(3, 4, 5) is True and f(3, 4, 4.9) is False

@@ -438,8 +438,9 @@ def _item(part: list[Tok], ctx: P.Ctx, out: Params, loose: bool) -> str | None:
                     out.derived.append((x.id, ast.Subscript(value=ast.Name(id=e.left.id, ctx=ast.Load()),
                                                             slice=P.const(k), ctx=ast.Load())))
         return e.left.id
-    if not loose and isinstance(e, ast.Subscript) and isinstance(e.value, ast.Name) and isinstance(e.slice, ast.Name) \
-            and e.slice.id not in out.defined():
+    axis = not loose or isinstance(e, ast.Subscript) and isinstance(e.slice, ast.Name) and e.slice.id in ("x", "y", "z")
+    if axis and isinstance(e, ast.Subscript) and isinstance(e.value, ast.Name) and isinstance(e.slice, ast.Name) \
+            and e.slice.id not in out.defined():  # (in the Require text, `$q_x$` and `$q_y$` name coordinates)
         ctx.labels.add((e.value.id, e.slice.id))  # a header parameter `T_w`: one name, not T indexed by w
         out.add(variable_name(f"{e.value.id}_{e.slice.id}"))
         return None
