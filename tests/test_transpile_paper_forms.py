@@ -2282,3 +2282,264 @@ def test_a_count_of_a_collections_elements_gives_no_range_to_a_noun_loop():
         \ForAll{number $x$} \State $t \gets t + x$ \EndFor
         \State \Return $t$"""), "t.tex")
     assert result.todo_count == 1  # never x over 0 .. n-1
+
+
+# Rules from the fourth held-out batch (bench/RESULTS.md, "A fourth held-out batch, first contact").
+
+def test_a_size_the_inputs_mention_but_the_body_computes_first_is_no_input():
+    f, result = _fn(_algo(r"""
+        \State \textbf{Input:} a table $G$ with $r$ rows and $c$ columns, a bonus $b$
+        \State $r \gets$ number of rows of $G$
+        \State $c \gets |G[0]|$ \Comment{the length of a row}
+        \State $s \gets b$
+        \For{$i \gets 0$ to $r - 1$} \For{$j \gets 0$ to $c - 1$} \State $s \gets s + G[i][j]$ \EndFor \EndFor
+        \State \Return $s$"""))
+    assert result.functions[0].params == ["G", "b"]
+    assert f([[1, 2, 3], [4, 5, 6]], 10) == 31
+
+
+def test_a_counted_loop_between_two_bounds_includes_both():
+    f, _ = _fn(_algo(r"""
+        \Require a list $L$ and a gap $g$
+        \State $s \gets 0$
+        \For{each index $j$ between $g$ and $|L| - 1$}
+          \State $s \gets s + L[j] - L[j - g]$
+        \EndFor
+        \State \Return $s$"""))
+    assert f([1, 4, 9, 16], 2) == (9 - 1) + (16 - 4)
+
+
+def test_fortran_style_comma_ranges_include_both_ends():
+    f, _ = _fn(_algo(r"""
+        \Function{Sums}{$n$}
+          \State $up \gets 0$; $down \gets 0$
+          \For{$k \gets 1, n$} \State $up \gets up \cdot 10 + k$ \EndFor
+          \For{$k \gets n, 1, -1$} \State $down \gets down \cdot 10 + k$ \EndFor
+          \State \Return $(up, down)$
+        \EndFunction"""))
+    assert f(3) == (123, 321)
+
+
+def test_hexadecimal_and_binary_literals_in_typewriter_or_plain_math():
+    f, _ = _fn(_algo(r"""
+        \Function{Low}{$x$}
+          \State \Return $(x \mathbin{\&} \mathtt{0xF0}) + (x \mathbin{\&} 0b11)$
+        \EndFunction"""))
+    assert f(0x5B) == 0x50 + 0b11
+
+
+def test_a_comment_wrapped_in_braces_after_a_braced_statement():
+    f, result = _fn(_algo(r"""
+        \Function{Twice}{$a$}
+          \State {$b \leftarrow 2 a$} {\Comment{double it}}
+          \State \Return {$b$}
+        \EndFunction"""))
+    assert f(4) == 8 and "# double it" in result.python
+
+
+def test_a_caption_labelled_algorithm_n_with_a_call_and_words_on_its_inputs():
+    f, result = _fn(_algo(r"""
+        \State $t \gets 0$
+        \For{$i \gets 0$ \textbf{to} $m - 1$} \State $t \gets t + W[i] \cdot (m - i)$ \EndFor
+        \State \Return $t$""",
+        caption=r"\textbf{Algorithm 2} $\operatorname{Weighted}(W)$ for a list $W$ of length $m$"))
+    assert result.functions[0].name == "weighted" and result.functions[0].params == ["W"]
+    assert f([1, 2, 3]) == 3 + 4 + 3
+
+
+def test_a_table_one_longer_than_the_inputs_keeps_its_row_zero_while_inputs_shift():
+    f, result = _fn(_algo(r"""
+        \Function{Common}{$a, b$}
+          \State $n \gets \textrm{length}(a)$; $m \gets \textrm{length}(b)$
+          \State $T \gets$ an $(n+1) \times (m+1)$ matrix of zeros
+          \For{$i \gets 1$ to $n$}
+            \For{$j \gets 1$ to $m$}
+              \If{$a_i = b_j$} \State $T_{i,j} \gets T_{i-1,j-1} + 1$
+              \Else \State $T_{i,j} \gets \max(T_{i-1,j}, T_{i,j-1})$ \EndIf
+            \EndFor
+          \EndFor
+          \State \Return $T_{n,m}$
+        \EndFunction"""))
+    assert "Index base 1" in result.python
+    assert f("ABCBDAB", "BDCABA") == 4 and f("", "A") == 0
+
+
+def test_inputs_named_by_setkwdata_macros_keep_the_order_the_text_gives():
+    f, result = _fn(_a2e(r"""
+        \SetKwData{Hi}{high}\SetKwData{Lo}{low}\SetKwData{Mid}{middle}
+        \KwIn{a value $v$; thresholds \Lo, \Mid and \Hi}
+        \KwOut{a grade}
+        \lIf{$v \ge \Hi$}{\Return{$3$}}
+        \lIf{$v \ge \Mid$}{\Return{$2$}}
+        \lIf{$v \ge \Lo$}{\Return{$1$}}
+        \Return{$0$}"""))
+    assert result.functions[0].params == ["v", "low", "middle", "high"]
+    assert [f(x, 10, 20, 30) for x in (5, 15, 25, 35)] == [0, 1, 2, 3]
+
+
+def test_a_guard_that_lets_position_zero_be_read_makes_the_block_zero_based():
+    f, result = _fn(_algo(r"""
+        \Procedure{GapPass}{$L, g, n$}
+          \For{$k \gets g$ \textbf{to} $n - 1$}
+            \State $v \gets L[k]$; $p \gets k$
+            \While{$p \ge g$ \textbf{and} $L[p - g] > v$}
+              \State $L[p] \gets L[p - g]$; $p \gets p - g$
+            \EndWhile
+            \State $L[p] \gets v$
+          \EndFor
+          \State \Return $L$
+        \EndProcedure"""))
+    assert "Index base 0" in result.python
+    assert f([5, 1, 4, 2, 3], 1, 5) == [1, 2, 3, 4, 5]
+    assert f([9, 8, 7, 6], 2, 4) == [7, 6, 9, 8]
+
+
+def test_a_line_of_words_ending_in_a_colon_introduces_the_lines_below():
+    f, result = _fn(_algo(r"""
+        \Function{Halves}{$m$}
+          \State split $m$ into its odd part $q$ and a power of two $2^e$:
+          \State $q \gets m$; $e \gets 0$
+          \While{$q \bmod 2 = 0$} \State $q \gets q / 2$; $e \gets e + 1$ \EndWhile
+          \State \Return $(q, e)$
+        \EndFunction"""))
+    assert "# split m into its odd part" in result.python
+    assert f(48) == (3, 4) and f(7) == (7, 0)
+    assert isinstance(f(2 ** 70)[0], int)  # an exact halving stays an integer
+
+
+def test_a_step_named_by_a_few_words_and_a_colon_before_its_assignment():
+    f, _ = _fn(_algo(r"""
+        \Require step size $\eta$, start $y$, steps $K$
+        \For{$k = 1$ to $K$}
+          \State Evaluate slope: $s \gets 2 y$
+          \State Take a step: $y \gets y - \eta s$
+        \EndFor
+        \State \Return $y$"""))
+    assert f(0.25, 8.0, 3) == 1.0
+
+
+def test_a_range_of_positions_bounded_like_a_declared_sequence_counts_its_entries():
+    f, result = _fn(_algo(r"""
+        \Require weights $w_0, \ldots, w_{K-1}$ of classes $0, \ldots, K-1$; a class $c$
+        \State \Return $w_c \cdot K$"""))
+    assert result.functions[0].params == ["w", "c"]
+    assert f([0.5, 2.0, 1.0], 1) == 6.0
+
+
+def test_an_inverse_modulo_m_is_pow_with_minus_one():
+    f, _ = _fn(_algo(r"""
+        \Function{Divide}{$a, b, p$} \Comment{$a / b$ in the field of $p$ elements}
+          \State \Return $a \cdot b^{-1} \bmod p$
+        \EndFunction"""))
+    assert [f(3, 4, 7), f(1, 3, 11)] == [(3 * pow(4, -1, 7)) % 7, pow(3, -1, 11)]
+
+
+def test_a_number_and_entries_written_under_the_same_letter_are_two_variables():
+    f, _ = _fn(_algo(r"""
+        \Require moduli $m_1, \ldots, m_k$ and residues $r_1, \ldots, r_k$
+        \State $M \gets \prod_{i=1}^{k} m_i$
+        \State $x \gets 0$
+        \For{$i = 1$ to $k$}
+          \State $M_i \gets M / m_i$
+          \State $x \gets x + r_i M_i (M_i^{-1} \bmod m_i)$
+        \EndFor
+        \State \Return $x \bmod M$"""))
+    assert f([4, 9], [3, 4]) == 31  # x = 3 mod 4, x = 4 mod 9
+    assert f([5, 7, 11], [1, 2, 3]) == 366
+
+
+def test_a_subscript_naming_an_input_list_labels_a_variable():
+    f, _ = _fn(_algo(r"""
+        \Require lists $P$ and $Q$ of words
+        \State $C_P \gets$ set of elements of $P$
+        \State $C_Q \gets$ set of elements of $Q$
+        \State \Return $|C_P \setminus C_Q|$"""))
+    assert f(["a", "b", "b", "c"], ["b"]) == 2
+
+
+def test_x_and_y_subscripts_of_a_point_are_its_coordinates():
+    f, _ = _fn(_algo(r"""
+        \Function{Dist2}{$p, q$} \Comment{points $(x, y)$}
+          \State $d_x \gets p_x - q_x$; $d_y \gets p_y - q_y$
+          \State \Return $d_x^2 + d_y^2$
+        \EndFunction"""))
+    assert f((1, 2), (4, 6)) == 25
+
+
+def test_coordinates_named_as_inputs_stay_inputs():
+    f, result = _fn(_algo(r"""
+        \Function{Inside}{$q_x, q_y, r$}
+          \State \Return $q_x^2 + q_y^2 \le r^2$
+        \EndFunction"""))
+    assert result.functions[0].params == ["q_x", "q_y", "r"]
+    assert f(3, 4, 5) is True and f(3, 4, 4.9) is False
+
+
+def test_a_function_named_in_an_old_style_bold_group_and_a_line_describing_its_inputs():
+    f, result = _fn(_algo(r"""
+        \Function {\bf Clamp}{$v, lo, hi$}:
+        \Statex {$v = \textrm{a reading};\ lo = \textrm{lower limit};\ hi = \textrm{upper limit}$}
+          \State \Return $\min(\max(v, lo), hi)$
+        \EndFunction"""))
+    assert result.functions[0].name == "clamp"
+    assert "# v = a reading" in result.python
+    assert [f(x, 0, 10) for x in (-3, 4, 12)] == [0, 4, 10]
+
+
+def test_a_plus_or_minus_superscript_tags_a_name_and_keeps_its_place_among_the_inputs():
+    f, result = _fn(_algo(r"""
+        \Require $\mathcal{N}^{-}$, the in-neighbour lists, and a weight $c$
+        \State $s \gets 0$
+        \For{$v = 0, \ldots, |\mathcal{N}^{-}| - 1$}
+          \State $s \gets s + c \cdot |\mathcal{N}^{-}[v]|$
+        \EndFor
+        \State \Return $s + 2^{-1}$"""))
+    assert result.functions[0].params == ["N_minus", "c"]
+    assert f([[1], [0, 2], []], 2) == 6.5
+
+
+def test_an_array_refilled_first_thing_in_each_round_is_a_list_even_when_later_keyed_by_values():
+    f, _ = _fn(_algo(r"""
+        \Require adjacency lists $A$ of $n$ nodes, rounds $T$
+        \State $n \gets |A|$
+        \For{$t = 1$ to $T$}
+          \For{$v = 0$ to $n - 1$} \State $h_v \gets 0$ \EndFor
+          \For{$u = 0$ to $n - 1$}
+            \ForAll{$v \in A[u]$} \State $h_v \gets h_v + 1$ \EndFor
+          \EndFor
+        \EndFor
+        \State \Return $h$"""))
+    assert f([[1, 2], [2], [0]], 2) == [1, 1, 2]
+
+
+def test_bars_around_an_entry_that_the_block_iterates_over_are_its_size():
+    f, _ = _fn(_algo(r"""
+        \Require groups $g_1, \ldots, g_m$ (lists of numbers)
+        \State $best \gets 0$
+        \For{$k = 1$ to $m$}
+          \State $s \gets 0$
+          \ForAll{$x \in g_k$} \State $s \gets s + x$ \EndFor
+          \State $best \gets \max(best, s / |g_k|)$
+        \EndFor
+        \State \Return $best$"""))
+    assert f([[1, 3], [-4, -2], [5]]) == 5.0
+
+
+def test_control_words_before_a_colon_are_never_dropped_as_a_label_or_a_remark():
+    from qtk.tools.transpile_paper import transpile
+
+    result = transpile(_algo(r"""
+        \Require a list $L$
+        \State $s \gets 0$
+        \State for each $x$ in $L$:
+        \State otherwise: $s \gets 1$
+        \State \Return $s$"""), "t.tex")
+    assert result.todo_count == 2
+
+
+def test_coordinates_named_in_the_input_text_are_inputs_of_their_own():
+    f, result = _fn(_algo(r"""
+        \Require coordinates $q_x$ and $q_y$ of a query point, a radius $r$
+        \State \Return $q_x^2 + q_y^2 \le r^2$"""))
+    assert result.functions[0].params == ["q_x", "q_y", "r"]
+    assert f(3, 4, 5) is True and f(3, 4, 4.9) is False

@@ -262,6 +262,15 @@ PHRASES = {
         \Require a string $s$
         \State $n \gets$ the length of $s$
         \State \Return $n$""", ("abcd",), 4),
+    ("value", "set of elements"): (r"""
+        \Require two lists $X$ and $Y$ of tags
+        \State $T \gets$ the set of distinct elements of $X$
+        \State $U \gets$ set of elements of $Y$
+        \State \Return $|T \cup U|$""", ([3, 1, 3], [1, 4]), 3),
+    ("value", "positions sorted by"): (r"""
+        \Require scores $c_1, \ldots, c_m$
+        \State $order \gets$ the item indices sorted by increasing $c$
+        \State \Return $order$""", ([0.5, 0.1, 0.9],), [1, 0, 2]),
 }
 
 
@@ -282,3 +291,38 @@ def test_phrase_that_does_not_determine_the_loop_stays_todo():
         \State $d[v] \gets \infty$ for all $v$
         \State \Return $d$"""), "t.tex")
     assert result.todo_count == 1 and "_untranslated(" in result.python
+
+
+def test_deque_phrases_and_cpp_members():
+    f, _ = _fn(_algo(r"""
+        \Require a list $L$
+        \State $D \gets$ empty deque
+        \ForAll{$x \in L$}
+          \If{$D$ is not empty \textbf{and} $D.\mathrm{back} = x$}
+            \State pop the back of $D$
+          \Else
+            \State push $x$ to the back of $D$
+          \EndIf
+        \EndFor
+        \State pop the front of $D$
+        \State \Return $(D.\mathrm{front}, D)$"""))
+    assert f([4, 1, 2, 2, 3]) == (1, [1, 3])
+
+
+def test_sort_points_lexicographically():
+    f, _ = _fn(_algo(r"""
+        \Require a list $P$ of points
+        \State sort $P$ lexicographically
+        \State \Return $P$"""))
+    assert f([(2, 1), (1, 5), (1, 2)]) == [(1, 2), (1, 5), (2, 1)]
+
+
+def test_a_variable_written_as_a_plain_word_fills_a_phrase_slot():
+    f, _ = _fn(_algo(r"""
+        \Require a list $L$
+        \State result $\gets$ an empty list
+        \ForAll{$x \in L$}
+          \If{$x > 0$} \State append $x$ to result \EndIf
+        \EndFor
+        \State \Return result"""))
+    assert f([3, -1, 2]) == [3, 2]

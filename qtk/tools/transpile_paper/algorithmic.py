@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from qtk.tools.transpile_paper import ir
 from qtk.tools.transpile_paper.latex_text import plain_text
 from qtk.tools.transpile_paper.macros import Definitions
-from qtk.tools.transpile_paper.source import Document, Src, match_close, read_command, read_delimited, read_group
+from qtk.tools.transpile_paper.source import (Document, Src, match_close, read_command, read_delimited, read_group,
+                                              skip_ws)
 
 # command -> (kind, number of brace arguments)
 _CMDS: dict[str, tuple[str, int]] = {
@@ -102,6 +103,11 @@ def _scan(body: Src, defs: Definitions) -> list[_Item]:
             i += 1
         elif c == "{":
             j = match_close(text, i)
+            wrapped = _wrapped_comment(body, i, j) if not math and j > 0 else None
+            if wrapped is not None:  # `\\State {$x \\gets 0$} {\\Comment{..}}`: the braces only group it
+                items[-1].text = body.sub(text_from, i)
+                items.append(wrapped)
+                text_from = j + 1
             i = j + 1 if j > 0 else i + 1
         elif c == "\\":
             name, j = read_command(text, i)
@@ -122,6 +128,21 @@ def _scan(body: Src, defs: Definitions) -> list[_Item]:
     return items
 
 
+def _wrapped_comment(body: Src, i: int, j: int) -> _Item | None:
+    """The comment item of a brace group holding nothing but `\\Comment{..}`, else None."""
+    text = body.text
+    k = skip_ws(text, i + 1)
+    if not text.startswith("\\", k):
+        return None
+    name, after = read_command(text, k)
+    if _CMDS.get(name, ("",))[0] != "comment":
+        return None
+    g = read_group(text, after)
+    if g is None or text[g[2] : j].strip():
+        return None
+    return _Item("comment", name, [body.sub(g[0], g[1])], i, body.sub(j + 1, j + 1))
+
+
 def _read_item(body: Src, name: str, start: int, j: int, defs: Definitions) -> tuple[_Item, int]:
     text = body.text
     if name in defs.blocks:  # \algblock{ParFor}{..} blocks are often used as \ParFor{header}
@@ -140,10 +161,19 @@ def _read_item(body: Src, name: str, start: int, j: int, defs: Definitions) -> t
     for _ in range(n_args):
         g = read_group(text, j)
         if g is None:
-            break
+            styled = _STYLED_ARG.match(text, j)  # `\\Function {\\bf Name}{..}`, read as `\\textbf{Name}`
+            g = read_group(text, styled.end() - 1) if styled else None
+            if g is None:
+                break
+            args.append(body.sub(skip_ws(text, j), g[2]))
+            j = g[2]
+            continue
         args.append(body.sub(g[0], g[1]))
         j = g[2]
     return _Item(kind, name, args, start, body.sub(j, j), option), j
+
+
+_STYLED_ARG = re.compile(r"\s*\\(?:textbf|textsc|textit|textrm|texttt|textsf|emph|mathbf|mathrm|mathsf)\s*\{")
 
 
 def _place(it: _Item, stack: list[_Frame], body: Src, defs: Definitions,

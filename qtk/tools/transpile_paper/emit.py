@@ -80,11 +80,14 @@ class FunctionBuilder:
                                       [io.text.text for io in unit.input_io])
         ctx.collecting = True
         self.block_cache = self.block(unit.body)  # pass 1: learn the variables and which names are indexed
+        ctx.depths = _index_depths(self.block_cache)
         self.params = params = self._params()
         if unit.header is None:  # `row $i$ holding $i$ numbers` in the inputs, i the body's loop variable
             loop_vars = {n.target.id for n in ast.walk(ast.Module(body=self.block_cache, type_ignores=[]))
                          if isinstance(n, ast.For) and isinstance(n.target, ast.Name)}
             params.names = [n for n in params.names if n not in loop_vars or n in params.arrays]
+            # `graph with nodes $0, \\dots, n-1$` in the inputs, `n \\gets |N|` first in the body: n is computed
+            params.names = [n for n in params.names if n in params.arrays or not _assigned_first(self.block_cache, n)]
         ctx.known |= params.defined()
         ctx.params = set(params.names)
         ctx.collecting, self.recording = False, True
@@ -136,6 +139,8 @@ class FunctionBuilder:
         self.undefined: list[str] = []
         if unit.latex_name is None:
             params.names.extend(free)
+            if free and unit.header is None and io_text:  # `scores \\Match, \\Mis and \\Gap`: the text's order
+                declared_order(params, io_text)
         else:
             self.undefined = free
         self.base, self.reason, self.evidence = self._index_base(self.body, params)
@@ -616,6 +621,36 @@ def _created_when_sized(body: list[ast.stmt]) -> list[ast.stmt]:
             isinstance(n, ast.Name) and n.id == P.meta(stmt, "implicit") for n in ast.walk(out[k]))), len(out))
         out.insert(use, stmt)
     return out
+
+
+def _index_depths(body: list[ast.stmt]) -> dict[str, int]:
+    """How many subscripts each name is read or written with at most (`G[i][j]`: 2; `for u in d[j]`
+    and `t \\in d[j]` count one more: d[j] has entries of its own)."""
+    depths: dict[str, int] = {}
+    for node in ast.walk(ast.Module(body=body, type_ignores=[])):
+        inner = node.iter if isinstance(node, ast.For) else node.comparators[0] \
+            if isinstance(node, ast.Compare) and len(node.ops) == 1 and isinstance(node.ops[0], (ast.In, ast.NotIn)) \
+            else None
+        k, root = (1, inner) if isinstance(inner, ast.Subscript) else (0, node)  # `for u in d[j]`: d[j] has entries
+        while isinstance(root, ast.Subscript):
+            k, root = k + 1, root.value
+        if k and isinstance(root, ast.Name):
+            depths[root.id] = max(depths.get(root.id, 0), k)
+    return depths
+
+
+def _assigned_first(body: list[ast.stmt], name: str) -> bool:
+    """Whether the first top-level statement that mentions `name` assigns it whole without reading it
+    (`h \\gets` the number of rows of B): a name the inputs mention but the block computes itself."""
+    for stmt in body:
+        loads = {n.id for n in ast.walk(stmt) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+        if name in loads:
+            return False
+        if isinstance(stmt, ast.Assign) and any(isinstance(t, ast.Name) and t.id == name for t in stmt.targets):
+            return True
+        if any(isinstance(n, ast.Name) and n.id == name for n in ast.walk(stmt)):
+            return False
+    return False
 
 
 def _filled_before_assigned(body: list[ast.stmt]) -> list[str]:

@@ -39,8 +39,37 @@ class Evidence:
 
 
 def allocations(body: list[ast.stmt]) -> dict[str, int]:
-    """Arrays the algorithm allocates with an explicit lower bound."""
-    return {P.meta(n, "alloc")[0]: P.meta(n, "alloc")[1] for n in _walk(body) if P.meta(n, "alloc")}
+    """Arrays the algorithm allocates with an explicit lower bound, and tables it creates one longer
+    than a length (`an $(n+1) \\times (m+1)$ matrix of zeros`): positions 0 .. n, from 0."""
+    found = {P.meta(n, "alloc")[0]: P.meta(n, "alloc")[1] for n in _walk(body) if P.meta(n, "alloc")}
+    for n in _walk(body):
+        if isinstance(n, ast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], ast.Name) \
+                and _one_longer(n.value):
+            found.setdefault(n.targets[0].id, 0)
+    return found
+
+
+def _one_longer(value: ast.expr) -> bool:
+    """`[0] * (n + 1)` or `[[0] * (m + 1) for _ in range(n + 1)]` with n not a constant, filled with
+    numbers (a list of layers `[None] * (n + 1)` holds tables of their own)."""
+    if isinstance(value, ast.ListComp) and len(value.generators) == 1:
+        it = value.generators[0].iter
+        size = it.args[0] if isinstance(it, ast.Call) and isinstance(it.func, ast.Name) and it.func.id == "range" \
+            and len(it.args) == 1 else None
+        leaf = value.elt
+    elif isinstance(value, ast.BinOp) and isinstance(value.op, ast.Mult) and isinstance(value.left, ast.List) \
+            and len(value.left.elts) == 1:
+        size, leaf = value.right, value.left.elts[0]
+    else:
+        return False
+    while isinstance(leaf, ast.BinOp) and isinstance(leaf.op, ast.Mult) and isinstance(leaf.left, ast.List) \
+            and len(leaf.left.elts) == 1:
+        leaf = leaf.left.elts[0]
+    if not (isinstance(leaf, ast.Constant) and isinstance(leaf.value, (int, float))
+            and not isinstance(leaf.value, bool)):
+        return False
+    return isinstance(size, ast.BinOp) and isinstance(size.op, ast.Add) and P.int_value(size.right) == 1 \
+        and P.int_value(size.left) is None
 
 
 def keyed_arrays(body: list[ast.stmt], inputs: set[str], from_zero: set[str] = frozenset()) -> set[str]:
@@ -98,22 +127,72 @@ def integer_divisions(body: list[ast.stmt]) -> list[ast.stmt]:
     """`mid \\gets (lo + hi)/2` read as A[mid], `A[n/2]`, `\\ell \\cdot a_i / \\gcd(\\ell, a_i)` passed to
     gcd again: a quotient that must be an integer (a position, a range bound, gcd's argument) is
     the pseudo-code's integer division, `//`."""
+    body = [_ModularInverse().visit(stmt) for stmt in body]
     contexts: list[ast.expr] = []
+    modular: set[str] = set()  # names whose entries pow(.., -1, m) takes: whole numbers
     for node in _walk(body):
         if isinstance(node, ast.Subscript) and P.meta(node, "index") and not isinstance(node.slice, ast.Slice):
             contexts.append(node.slice)
         elif isinstance(node, ast.Call) and _func_name(node) in _INT_FUNCS:
             contexts.extend(node.args)
+        elif isinstance(node, ast.Call) and _func_name(node) == "pow" and len(node.args) == 3:
+            contexts.extend(node.args)
+            modular |= {n.id for n in ast.walk(node.args[0]) if isinstance(n, ast.Name)}
     names = {n.id for c in contexts for n in ast.walk(c) if isinstance(n, ast.Name)}
     for node in _walk(body):
-        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name) \
-                and node.targets[0].id in names:
+        target = node.targets[0] if isinstance(node, ast.Assign) and len(node.targets) == 1 else None
+        if isinstance(target, ast.Name) and target.id in names:
+            contexts.append(node.value)
+        elif isinstance(target, ast.Subscript) and _root(target) in modular:  # `M_i \\gets M / m_i`, then M_i^{-1}
             contexts.append(node.value)
     for c in contexts:
         for n in _arithmetic(c):
             if isinstance(n, ast.BinOp) and isinstance(n.op, ast.Div):
                 n.op = ast.FloorDiv()
+    for node in _walk(body):  # `while d mod 2 = 0: d \\gets d / 2`: a division known to be exact stays an integer
+        if isinstance(node, (ast.While, ast.If)):
+            for x, k in _divisibility_tests(node.test):
+                for stmt in node.body:
+                    v = stmt.value if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 \
+                        and isinstance(stmt.targets[0], ast.Name) and stmt.targets[0].id == x else None
+                    if isinstance(v, ast.BinOp) and isinstance(v.op, ast.Div) and isinstance(v.left, ast.Name) \
+                            and v.left.id == x and ast.dump(v.right) == ast.dump(k):
+                        v.op = ast.FloorDiv()
     return body
+
+
+class _ModularInverse(ast.NodeTransformer):
+    """`a^{-1} \\bmod m`: the inverse of a modulo m, `pow(a, -1, m)` (never the float 1/a taken mod m)."""
+
+    def visit_BinOp(self, node: ast.BinOp) -> ast.AST:
+        self.generic_visit(node)
+        if isinstance(node.op, ast.Mod):
+            inverted = self._inverse(node.left, node.right)
+            if inverted is not None and not (isinstance(node.left, ast.BinOp) and isinstance(node.left.op, ast.Mult)):
+                return inverted  # `b^{-1} \\bmod p`
+            node.left = inverted or node.left  # `a b^{-1} \\bmod p`: each inverted factor modulo p
+        return node
+
+    def _inverse(self, e: ast.expr, m: ast.expr) -> ast.expr | None:
+        if isinstance(e, ast.BinOp) and isinstance(e.op, ast.Pow) and P.int_value(e.right) == -1:
+            return P.call("pow", [e.left, P.const(-1), m])
+        if isinstance(e, ast.BinOp) and isinstance(e.op, ast.Mult):
+            left, right = self._inverse(e.left, m), self._inverse(e.right, m)
+            if left is not None or right is not None:
+                return ast.BinOp(left=left or e.left, op=ast.Mult(), right=right or e.right)
+        return None
+
+
+def _divisibility_tests(test: ast.expr) -> list[tuple[str, ast.expr]]:
+    """(x, k) for each `x % k == 0` the test requires (alone or in an `and`)."""
+    parts = test.values if isinstance(test, ast.BoolOp) and isinstance(test.op, ast.And) else [test]
+    found = []
+    for t in parts:
+        if isinstance(t, ast.Compare) and len(t.ops) == 1 and isinstance(t.ops[0], ast.Eq) \
+                and P.int_value(t.comparators[0]) == 0 and isinstance(t.left, ast.BinOp) \
+                and isinstance(t.left.op, ast.Mod) and isinstance(t.left.left, ast.Name):
+            found.append((t.left.left.id, t.left.right))
+    return found
 
 
 def _arithmetic(e: ast.expr):
@@ -231,8 +310,11 @@ def _filled_first(body: list[ast.stmt], name: str) -> bool:
         writes = list(_writes([stmt], name))
         if not writes:
             continue
-        return isinstance(stmt, ast.For) and (P.meta(stmt.iter, "bounds") is not None or P.meta(stmt.iter, "vertices")) \
-            and isinstance(stmt.target, ast.Name) and all(_var_of(w.slice)[0] == stmt.target.id for w in writes)
+        if isinstance(stmt, ast.For) and (P.meta(stmt.iter, "bounds") is not None or P.meta(stmt.iter, "vertices")) \
+                and isinstance(stmt.target, ast.Name) and all(_var_of(w.slice)[0] == stmt.target.id for w in writes):
+            return True
+        # `for t = 1 to T: (for v: r'[v] <- c) ...`: filled first thing in each round of an outer loop
+        return isinstance(stmt, (ast.For, ast.While)) and _filled_first(stmt.body, name)
     return False
 
 
@@ -260,6 +342,7 @@ def decide(body: list[ast.stmt], arrays: dict[str, tuple[ast.expr, ast.expr]],
         if lo == 1 and arr not in keyed:  # a table from 0 (`r[0..n]`, DP) is no sign for the inputs
             ev.add(lo, STRONG, f"{arr}[{lo}..] is allocated")
     index_vars, offsets = _index_vars(body, allocated, ev)
+    _guard_evidence(body, allocated, ev)
     for node in _walk(body):  # A[\\lceil n/2 \\rceil] reaches A[n] when n = 1: only valid 1-based
         if isinstance(node, ast.Subscript) and P.meta(node, "index") and _root(node) not in allocated:
             half = _half_of_length(node.slice, _root(node), lengths)
@@ -449,6 +532,34 @@ def _heap_child(value: ast.expr) -> int | None:
             and P.int_value(value.right) == 2:
         return 0
     return None
+
+
+def _guard_evidence(body: list[ast.stmt], allocated: dict[str, int], ev: Evidence) -> None:
+    """`j \\ge g \\land A[j - g] > t`: the test lets A[0] be read, so A counts from 0 (`j > g` before
+    A[j - g]: from 1, as CLRS's `i > 0 and A[i] > key`)."""
+    for node in _walk(body):
+        if not (isinstance(node, ast.BoolOp) and isinstance(node.op, ast.And)):
+            continue
+        for test, later in zip(node.values, node.values[1:]):
+            if not (isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.left, ast.Name)
+                    and isinstance(test.ops[0], (ast.Gt, ast.GtE))):
+                continue
+            var, bound = test.left.id, test.comparators[0]
+            for sub in ast.walk(later):
+                if not (isinstance(sub, ast.Subscript) and P.meta(sub, "index") and _root(sub) not in allocated):
+                    continue
+                idx = sub.slice
+                if isinstance(bound, ast.Constant) and P.int_value(bound) == 0:
+                    hit = isinstance(idx, ast.Name) and idx.id == var
+                else:
+                    hit = isinstance(idx, ast.BinOp) and isinstance(idx.op, ast.Sub) \
+                        and isinstance(idx.left, ast.Name) \
+                        and idx.left.id == var and ast.dump(idx.right) == ast.dump(bound)
+                if hit:
+                    base = 0 if isinstance(test.ops[0], ast.GtE) else 1
+                    ev.add(base, STRONG, f"test {var} {'>=' if base == 0 else '>'} {ast.unparse(bound)} "
+                           f"before {_root(sub)}[{ast.unparse(idx)}] is read")
+                    break
 
 
 def _test_evidence(node: ast.Compare, index_vars: dict[str, str], ev: Evidence) -> None:

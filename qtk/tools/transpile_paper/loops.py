@@ -44,6 +44,9 @@ def for_tokens(toks: list[Tok], ctx: P.Ctx) -> ast.For:
     neighbours = _neighbour_loop(toks, ctx)
     if neighbours is not None:
         return neighbours
+    between = _between(toks, ctx)
+    if between is not None:
+        return between
     chain = _bounded(toks)
     if chain is not None:
         if order is not None:
@@ -457,6 +460,23 @@ def _unbounded(head: list[Tok], ctx: P.Ctx) -> ast.expr:
     return P.call("itertools.count", [values[0]] + ([step] if P.int_value(step) != 1 else []))
 
 
+def _between(toks: list[Tok], ctx: P.Ctx) -> ast.For | None:
+    """`integer $i$ between $0$ and $n - k$`: both ends included."""
+    at = [k for k, t in enumerate(toks) if not t.math and t.value.lower() == "between"]
+    if len(at) != 1:
+        return None
+    k = at[0]
+    ands = [j for j, t in enumerate(toks) if j > k and not t.math and t.value == "and"]
+    named = [t for t in toks[:k] if t.math]
+    if len(ands) != 1 or len(named) != 1 or named[0].kind != "name" or not toks[k + 1 : ands[0]] \
+            or not toks[ands[0] + 1 :]:
+        return None
+    target = store(parse_all(named, ctx), ctx)
+    lo = parse_all(toks[k + 1 : ands[0]], ctx, tuple_ok=False)
+    hi = parse_all(toks[ands[0] + 1 :], ctx, tuple_ok=False)
+    return ast.For(target=target, iter=P.make_range(lo, hi, None), body=[], orelse=[])
+
+
 def _counted(rest: list[Tok], ctx: P.Ctx) -> ast.expr:
     """The range after `i \\gets`: `1 \\To n [step 2]`, `n downto 1`, `1, \\ldots, n`, `1..n`, and
     `0, k, 2k, \\ldots` ended by `while $i < n$`."""
@@ -484,6 +504,13 @@ def _counted(rest: list[Tok], ctx: P.Ctx) -> ast.expr:
         if step is None or step == 0:
             raise Untranslatable("cannot read the step of this range")
         return P.make_range(parts[0], parts[-1], P.const(abs(step)) if abs(step) != 1 else None, down=step < 0)
+    commas = top_level(rest, lambda t: t.kind == "op" and t.value == ",")
+    if not dots and len(commas) in (1, 2):  # Fortran's `i = 1, n` and `i = n, 1, -1`: both ends included
+        parts = [parse_all(p, ctx, tuple_ok=False) for p in split(rest, commas)]
+        step = P.int_value(parts[2]) if len(parts) == 3 else 1
+        if step is None or step == 0:
+            raise Untranslatable("cannot read the step of this range")
+        return P.make_range(parts[0], parts[1], P.const(abs(step)) if abs(step) != 1 else None, down=step < 0)
     if not dots:
         raise Untranslatable("a counted loop needs `\\To`, `downto` or `\\ldots`")
     if dots[-1] == len(rest) - 1 and not top_level(rest, lambda t: t.kind == "kw" and t.value in ("step", "by")):

@@ -22,7 +22,7 @@ def atom(p: Cursor) -> ast.expr:
     p.i += 1
     k, v = tok.kind, tok.value
     if k == "num":
-        value = P.const(float(v) if "." in v else int(v))
+        value = P.const(float(v) if "." in v else int(v, 0) if v[:2].lower() in ("0x", "0b") else int(v))
         return P.mark(value, vector=True) if tok.bold else value  # \\mathbf{0}: the zero vector
     if k == "name":
         name = _name(p, v, tok.style)
@@ -287,7 +287,9 @@ def size_or_abs(inner: ast.expr, ctx: P.Ctx) -> ast.expr:
         root = inner.value
         while isinstance(root, ast.Subscript):
             root = root.value
-        listy = isinstance(root, ast.Name) and (len(root.id) > 1 or root.id in ctx.set_families)
+        depth = sum(1 for n in ast.walk(inner) if isinstance(n, ast.Subscript))
+        listy = isinstance(root, ast.Name) and (len(root.id) > 1 or root.id in ctx.set_families
+                                                or ctx.depths.get(root.id, 0) > depth)  # |G[i]|: a row of G
         return P.call("len" if listy else "abs", [inner])
     if isinstance(inner, (ast.Attribute, ast.Set, ast.List, ast.SetComp, ast.ListComp)) or P.is_empty_set(inner) \
             or P.meta(inner, "set_of") or P.meta(inner, "set_op"):

@@ -197,6 +197,23 @@ class Parser(Cursor):
             return self.subscript(starred) if self.at("op", "_") else starred  # r^*_i: an entry of r^*
         return P.binop(base, ast.Pow(), self.script())
 
+    def _sign_superscript(self) -> tuple[str, int] | None:
+        """At `^`: `^+`, `^{-}` with nothing to raise to (N^+, the out-neighbours): the tag and how
+        many tokens it takes, else None."""
+        if not self.at("op", "^"):
+            return None
+        grouped = self.at("op", "{", 1)
+        sign = self.peek(2 if grouped else 1)
+        if sign is None or sign.kind != "op" or sign.value not in ("+", "-"):
+            return None
+        if grouped:
+            return ("plus" if sign.value == "+" else "minus", 4) if self.at("op", "}", 3) else None
+        after = self.peek(2)
+        if after is not None and (after.kind in ("name", "num", "const", "cmd", "mathfn")
+                                  or after.kind == "op" and after.value in ("(", "{")):
+            return None
+        return "plus" if sign.value == "+" else "minus", 2
+
     def script(self) -> ast.expr:
         """The argument of ^ or _: a brace group or a single token (one digit, as TeX reads it)."""
         if self.accept("op", "{"):
@@ -221,6 +238,10 @@ class Parser(Cursor):
                 word = self._word_superscript()
                 self.i += 4  # `x^{new}`, `x^{\\text{old}}`: a name of its own, x_new
                 e = P.name(variable_name(f"{e.id}_{word}"))
+            elif isinstance(e, ast.Name) and self._sign_superscript() is not None:
+                tag, width = self._sign_superscript()
+                self.i += width  # `N^+`, `\\mathcal{N}^{-}`: a name of its own, N_plus
+                e = P.name(variable_name(f"{e.id}_{tag}"))
             elif _indexable(e) and is_layer(self, e):
                 e = layer(self, e)
             elif self.at("op", "[") and _indexable(e):

@@ -115,7 +115,7 @@ _ACCENTS = {"hat": "hat", "widehat": "hat", "bar": "bar", "overline": "bar", "ti
 _MATH_OPS = ["**", "//", "==", "!=", "<=", ">=", ":=", "+=", "-=", "*=", "...", "..", "&&", "||"]
 _NAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:\\_[A-Za-z0-9]+)*")
 _WORD_RE = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:(?:-|\\_|_)[A-Za-z0-9]+)*")
-_NUM_RE = re.compile(r"\d+(?:\.\d+)?")
+_NUM_RE = re.compile(r"0[xX][0-9a-fA-F]+\b|0[bB][01]+\b|\d+(?:\.\d+)?")  # 0x80, 0b101: C literals
 _PLAIN_RE = re.compile(r"(?P<w>%s)|\d+|[<>=+\-*/(),.:]" % _WORD_RE.pattern)
 
 
@@ -391,6 +391,9 @@ class _Tokenizer:
             clean = content.replace("\\_", "_").replace("\\,", "").replace("\\ ", " ")
             if name == "operatorname":
                 clean = clean.replace(" ", "")
+            if re.fullmatch(r"\s*0[xX][0-9a-fA-F]+\s*|\s*0[bB][01]+\s*", clean):  # \mathtt{0x80}
+                self.add("num", clean.strip(), i, math)
+                return g[2]
             for m in _PLAIN_RE.finditer(clean):
                 if m.group("w"):
                     self.word(m.group("w"), i, style, math and style != "prose")

@@ -240,6 +240,8 @@ def io_params(text: str, ctx: P.Ctx, out: Params) -> Params:
     for name, before in pending:
         if name in out.defined():
             continue
+        if any(isinstance(n, ast.Name) and n.id == name for _, hi in out.arrays.values() for n in ast.walk(hi)):
+            continue  # `$\\pi_0, \\ldots, \\pi_{V-1}$ of ids $0, \\ldots, V-1$`: V, the bound of pi, is its length
         if last_collection and last_collection != before and last_collection in ctx.collections \
                 and last_collection not in ctx.element_names:  # the matrix named after them: a row each
             # (never a scalar named last, `source $s$`, nor a list of edges `(u, v, w) \\in E`)
@@ -342,7 +344,7 @@ def declared_order(out: Params, text: str) -> None:
     toks, _ = tokens(text)
     first: dict[str, int] = {}
     for k, t in enumerate(toks):
-        if t.kind == "name" and t.math:
+        if t.kind == "name" and (t.math or t.style == "roman"):  # `\\SetKwData` names are set \\mathit in text
             first.setdefault(ident(t), k)
             sub = toks[k + 2 : k + 3] if k + 2 < len(toks) and toks[k + 1].value == "_" else []
             if sub and sub[0].value == "{" and k + 3 < len(toks):
@@ -354,6 +356,9 @@ def declared_order(out: Params, text: str) -> None:
             sup = [x.value for x in toks[k + 1 : k + 6]]
             if sup[:3] == ["^", "{", "("] and len(sup) == 5 and sup[4] == ")":  # \theta^{(0)}: theta_0
                 first.setdefault(f"{ident(t)}_{sup[3]}", k)
+            sign = sup[2] if sup[:2] == ["^", "{"] and sup[3:4] == ["}"] else sup[1] if sup[:1] == ["^"] else None
+            if sign in ("+", "-"):  # N^+: N_plus
+                first.setdefault(f"{ident(t)}_{'plus' if sign == '+' else 'minus'}", k)
     out.names.sort(key=lambda n: first.get(n, len(toks)))
 
 
@@ -433,8 +438,9 @@ def _item(part: list[Tok], ctx: P.Ctx, out: Params, loose: bool) -> str | None:
                     out.derived.append((x.id, ast.Subscript(value=ast.Name(id=e.left.id, ctx=ast.Load()),
                                                             slice=P.const(k), ctx=ast.Load())))
         return e.left.id
-    if not loose and isinstance(e, ast.Subscript) and isinstance(e.value, ast.Name) and isinstance(e.slice, ast.Name) \
-            and e.slice.id not in out.defined():
+    axis = not loose or isinstance(e, ast.Subscript) and isinstance(e.slice, ast.Name) and e.slice.id in ("x", "y", "z")
+    if axis and isinstance(e, ast.Subscript) and isinstance(e.value, ast.Name) and isinstance(e.slice, ast.Name) \
+            and e.slice.id not in out.defined():  # (in the Require text, `$q_x$` and `$q_y$` name coordinates)
         ctx.labels.add((e.value.id, e.slice.id))  # a header parameter `T_w`: one name, not T indexed by w
         out.add(variable_name(f"{e.value.id}_{e.slice.id}"))
         return None

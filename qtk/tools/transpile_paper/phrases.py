@@ -42,15 +42,18 @@ def signature(toks: list[Tok]) -> tuple[str, list[list[Tok]]]:
     return sig, slots
 
 
-def _signature(toks: list[Tok]) -> tuple[str, list[list[Tok]], list[tuple[int, int, int, int]]]:
+def _signature(toks: list[Tok], variables: frozenset[str] = frozenset()) -> tuple[str, list[list[Tok]],
+                                                                                  list[tuple[int, int, int, int]]]:
     """The signature, its slots, and for each word (start, end) in the text with (first, last + 1)
-    token, so that a group of any words can be mapped back to tokens."""
+    token, so that a group of any words can be mapped back to tokens. A word that is one of
+    `variables` (`append $c$ to cipher` after `cipher \\gets` an empty list) is a slot too."""
     words: list[str] = []
     spans: list[list[int]] = []  # first token, last token + 1, per word
     slots: list[list[Tok]] = []
     in_slot = False
     for k, t in enumerate(toks):
-        if t.math or t.kind in ("const", "num", "str") or t.kind == "name" and t.style != "prose":
+        if t.math or t.kind in ("const", "num", "str") \
+                or t.kind == "name" and (t.style != "prose" or t.value in variables):
             if not in_slot:
                 slots.append([])
                 words.append(f"${len(slots) - 1}")
@@ -78,6 +81,25 @@ def match(table: list[Phrase], toks: list[Tok], ctx: P.Ctx):
     that is one slot gets that slot's tokens; a group over several words (`(?P<rest>.+)`) gets
     all their tokens."""
     sig, slots, places = _signature(toks)
+    words = {t.value for t in toks if t.kind == "name" and t.style == "prose" and not t.math}
+    variables = frozenset(w for w in words & ctx.known if len(w) > 2 and w.lower() not in _NOT_VARIABLES)
+    if variables:  # try the words as words first, then the variables among them as slots
+        signatures = [(sig, slots, places), _signature(toks, variables)]
+    else:
+        signatures = [(sig, slots, places)]
+    for sig, slots, places in signatures:
+        built = _match_signature(table, toks, ctx, sig, slots, places)
+        if built is not None:
+            return built
+    return None
+
+
+# words of the phrases themselves, never read as a variable of the same name
+_NOT_VARIABLES = {"the", "and", "all", "each", "every", "from", "onto", "into", "with", "end", "back", "front", "top",
+                  "list", "stack", "queue", "set", "array", "empty", "new", "first", "last", "element", "elements"}
+
+
+def _match_signature(table, toks, ctx, sig, slots, places):
     for phrase in table:
         m = next((m for p in phrase.patterns if (m := p.fullmatch(sig))), None)
         if m is None:
@@ -320,7 +342,7 @@ def _swap_entries(s, ctx) -> list[ast.stmt]:
 
 def _remove_end(s, ctx) -> list[ast.stmt]:
     """`remove the first element $x$ from $L$`: x is L's first (or last, top) entry, taken out."""
-    front = s["end"] in ("first", "front")
+    front = (s.get("end") or s.get("end2")) in ("first", "front", "head")
     value = P.method(_expr(s["coll"], ctx), "pop", [P.const(0)] if front else [])
     if s.get("x") is None:
         return [ast.Expr(value=value)]
@@ -375,8 +397,9 @@ STATEMENTS: list[Phrase] = [
     Phrase("pop", _re(r"(?:pop|pop the top(?: element)?) (?:{item} )?(?:from|off|of) {coll} || pop {coll}"),
            _pop_into(False)),
     Phrase("dequeue", _re(r"dequeue (?:{item} )?from {coll} || dequeue {coll}"), _pop_into(True)),
-    Phrase("sort", _re(r"sort (?:(?:the )?(?:list|array|sequence|edges|elements|items) )?{coll}(?: in (?P<order>"
-                       r"increasing|ascending|non-?decreasing|decreasing|descending|non-?increasing) order)?"
+    Phrase("sort", _re(r"sort (?:(?:the )?(?:list|array|sequence|edges|elements|items|points) )?{coll}(?: in (?P<order>"
+                       r"increasing|ascending|non-?decreasing|decreasing|descending|non-?increasing) order"
+                       r"| lexicographically| in lexicographic(?:al)? order)?"
                        r"(?: by (?:their |its |the )?(?:(?P<byorder>non-?decreasing|increasing|decreasing|non-?increasing) )?"
                        r"(?P<key>[a-z]+)(?: (?:point|endpoint|time|coordinate|element))?(?: {keyname})?)?"), _sort),
     Phrase("sort named", _re(r"sort (?:the |all )?(?P<noun>[a-z]+) (?:in (?P<order>increasing|ascending|non-?decreasing"
@@ -387,7 +410,10 @@ STATEMENTS: list[Phrase] = [
     Phrase("set", _re(r"(?:set|assign|initiali[sz]e|init|reset) (?:the )?(?:[a-z-]+ ){0,2}{x}"
                       r" (?:to|:=|as|with|equal to) (?P<rest>.+)"), _set_to),
     Phrase("remove end", _re(r"(?:remove|take|pop|delete|extract) the (?P<end>first|last|front|top)"
-                             r" (?:element|item|entry)(?: {x})? (?:from|of|off) {coll}"), _remove_end),
+                             r" (?:element|item|entry)(?: {x})? (?:from|of|off) {coll}"
+                             r" || (?:pop|remove|delete|drop|discard) the (?P<end2>back|front|head|tail|rear|end)"
+                             r"(?: (?:element|item|entry))? (?:of|from|off) (?:the (?:queue|deque|list) )?{coll}"),
+           _remove_end),
     Phrase("choose", _re(r"(?:pick|choose|select|take|extract|get)(?P<remove> and remove)?"
                          r" (?:(?:any|a|an|some|one|an arbitrary) )?(?:(?:element|item|member|vertex|node|entry) )?"
                          r"{x} (?:from|of|in) {coll}"), _choose),
@@ -560,6 +586,20 @@ def _sorted_copy(s, ctx) -> ast.expr:
     return P.call("sorted", [coll], [ast.keyword(arg="reverse", value=P.const(True))] if down else [])
 
 
+def _positions_sorted(s, ctx) -> ast.expr:
+    """`token ids sorted by decreasing $\\pi$`: the positions of the array $\\pi$ ordered by its values."""
+    key = _expr(s["key"], ctx)
+    if not isinstance(key, ast.Name):
+        P.fail("the positions of what, sorted?")
+    args = ast.arguments(posonlyargs=[], args=[ast.arg(arg="_i")], kwonlyargs=[], kw_defaults=[], defaults=[])
+    by = ast.Lambda(args=args, body=ast.Subscript(value=ast.Name(id=key.id, ctx=ast.Load()),
+                                                 slice=ast.Name(id="_i", ctx=ast.Load()), ctx=ast.Load()))
+    keywords = [ast.keyword(arg="key", value=by)]
+    if _descending(s.get("order") or s.get("order2") or ""):
+        keywords.append(ast.keyword(arg="reverse", value=P.const(True)))
+    return P.call("sorted", [P.call("range", [P.call("len", [ast.Name(id=key.id, ctx=ast.Load())])])], keywords)
+
+
 def _queue_of(s, ctx) -> ast.expr:
     """`a min-priority queue holding $f_1, \\ldots, f_n$`: a list of those items (Extract-Min takes
     the least)."""
@@ -641,7 +681,8 @@ VALUES: list[Phrase] = [
                                     r" || ART (?:min-heap|min heap|heap) (?:holding|containing|with|of|over|on)"
                                     r" {items}"),
            _queue_of),
-    Phrase("empty list", _re(r"ART empty (?:list|stack|queue|array|sequence|vector|string)"), _empty("list")),
+    Phrase("empty list", _re(r"ART empty (?:list|stack|queue|deque|double-ended queue|array|sequence|vector|string)"),
+           _empty("list")),
     Phrase("zeros", _re(r"ART (?:{dims} )?" + _SEQ + r" of (?:{n} )?zeros(?: of (?:size|length) {n2})? || ART {dims} zero "
                         + _SEQ + r" || ART zero " + _SEQ + r" of (?:size|shape|length) {dims}"), _zeros),
     Phrase("empty lists", _re(r"{n} (?:new )?empty (?P<kind>lists|queues|stacks|sequences|arrays|sets)"), _empty_lists),
@@ -667,6 +708,14 @@ VALUES: list[Phrase] = [
     Phrase("rows", _re(r"(?:the )?number of (?P<what>rows|columns) (?:of|in) {coll}"),
            lambda s, ctx: P.call("len", [_expr(s["coll"], ctx) if s["what"] == "rows" else ast.Subscript(
                value=_expr(s["coll"], ctx), slice=P.const(0), ctx=ast.Load())])),
+    Phrase("set of elements", _re(r"(?:the |a )?set of (?:the )?(?:distinct |different )?"
+                                  r"(?:elements|entries|items|values|members) (?:of|in) {coll}"),
+           lambda s, ctx: P.call("set", [_expr(s["coll"], ctx)])),
+    Phrase("positions sorted by", _re(r"(?:the )?(?:[a-z-]+ ){0,2}(?:ids|indices|indexes|positions|numbers|labels)"
+                                      r" sorted by (?:(?P<order>increasing|ascending|non-?decreasing|decreasing"
+                                      r"|descending|non-?increasing) )?{key}"
+                                      r"(?: in (?P<order2>increasing|ascending|non-?decreasing"
+                                      r"|decreasing|descending|non-?increasing) order)?"), _positions_sorted),
     Phrase("length", _re(r"(?:the )?(?:length|size|number of elements|number of entries) (?:of|in) {coll}"),
            _call_on("length")),
 ]

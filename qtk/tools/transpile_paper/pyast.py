@@ -46,6 +46,7 @@ class Ctx:
     counts_from_zero: set[str] = field(default_factory=set)  # `$b \\gets ..$ \\Comment{bins $0, \\ldots, B-1$}`
     loop_ranges: dict[str, ast.expr] = field(default_factory=dict)  # i -> the range a counted loop gives it
     counted: dict[str, str] = field(default_factory=dict)  # `states` -> n, from `the number of states $n$`
+    depths: dict[str, int] = field(default_factory=dict)  # G -> 2 when the block reads G[i][j]: |G[i]| is a size
     vertex_count: str | None = None  # `$n$ vertices`, `vertices $0, \\ldots, n - 1$`: the vertices are 0 .. n-1
 
 
@@ -266,6 +267,7 @@ _METHODS = {
     "top": lambda o, a: ast.Subscript(value=o, slice=const(-1), ctx=ast.Load()),
     "peek": lambda o, a: ast.Subscript(value=o, slice=const(-1), ctx=ast.Load()),
     "front": lambda o, a: ast.Subscript(value=o, slice=const(0), ctx=ast.Load()),
+    "back": lambda o, a: ast.Subscript(value=o, slice=const(-1), ctx=ast.Load()),
     "isempty": _size_test(ast.Eq()), "empty": _size_test(ast.Eq()),
     "contains": lambda o, a: ast.Compare(left=a[0], ops=[ast.In()], comparators=[o]) if len(a) == 1 else None,
     "touppercase": lambda o, a: method(o, "upper", []), "tolowercase": lambda o, a: method(o, "lower", []),
@@ -285,7 +287,9 @@ def member(obj: ast.expr, attr: str, args: list[ast.expr] | None) -> ast.expr:
             return built
     key = attr.lower().replace("_", "")
     build = _METHODS.get(key)
-    if build is not None and (args is not None or key in ("length", "size", "len", "count", "rows", "columns")):
+    # C++'s `Q.front` and `Q.back` need no brackets either (CLRS's `S.top` and `Q.head` are positions, kept)
+    if build is not None and (args is not None or key in ("length", "size", "len", "count", "rows", "columns",
+                                                          "front", "back")):
         built = build(obj, args or [])
         if built is not None:
             return built

@@ -246,6 +246,13 @@ def scalar_and_sequence(body: list[ast.stmt], params: set[str]) -> tuple[list[as
              and not isinstance(n.value, (ast.List, ast.ListComp, ast.Dict, ast.Set, ast.Name))
              and t.id not in _whole_uses(n.value)}  # `A \\gets \\text{sort}(A)` keeps A one sequence
     both = indexed & whole & params
+    # `M \\gets \\prod_i m_i` then `M_i \\gets M / m_i`: a number and, under the same letter, entries
+    # the block writes itself: two variables (the entries become `M_values`)
+    stored = {n.value.id for n in _walk(body) if isinstance(n, ast.Subscript) and isinstance(n.ctx, ast.Store)
+              and isinstance(n.value, ast.Name)}
+    numbers = {t.id for n in _walk(body) if isinstance(n, ast.Assign) and _numeric(n.value)
+               for t in n.targets if isinstance(t, ast.Name)}
+    both |= (stored & numbers) - params
     if not both:
         return body, {}
     renamed = {x: x + "_values" for x in both}
@@ -329,6 +336,28 @@ def room_for_one_more(body: list[ast.stmt], derived: list[tuple[str, ast.expr]])
                                                "append", [P.const(None)])))
             grown.discard(lengths[stmt.targets[0].id])
     return out
+
+
+_NUMERIC_CALLS = {"sum", "len", "max", "min", "abs", "math.prod", "prod", "int", "float", "round", "math.floor",
+                  "math.ceil", "math.sqrt", "math.log", "math.exp"}
+
+
+def _numeric(e: ast.expr) -> bool:
+    """A value that is a number: a numeric constant, or arithmetic / numeric calls with no list in it
+    (never the bold zero, `\\mathbf{0}`: a vector)."""
+    if P.meta(e, "vector"):
+        return False
+    if isinstance(e, ast.Constant):
+        return isinstance(e.value, (int, float)) and not isinstance(e.value, bool)
+    if isinstance(e, ast.Call):
+        f = e.func
+        name = f"{f.value.id}.{f.attr}" if isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) \
+            else f.id if isinstance(f, ast.Name) else ""
+        return name in _NUMERIC_CALLS
+    if isinstance(e, ast.BinOp):
+        return not any(isinstance(n, (ast.List, ast.ListComp)) for n in ast.walk(e)) \
+            and (_numeric(e.left) or _numeric(e.right))
+    return False
 
 
 def _whole_uses(e: ast.expr) -> set[str]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import copy
+import re
 
 from qtk.tools.transpile_paper import phrases
 from qtk.tools.transpile_paper import pyast as P
@@ -24,10 +25,17 @@ from qtk.tools.transpile_paper.mathtok import Tok, Untranslatable
 def statement(text: str, ctx: P.Ctx) -> tuple[list[ast.stmt], str | None]:
     """Python statements for one line, and its trailing comment."""
     toks, comment = tokens(text)
+    if _descriptions(toks, ctx):  # `$T = \\textrm{training set};\\ V = \\textrm{validation set}$`: what the names mean
+        note = " ".join(t.value for t in toks)
+        return [], f"{note}; {comment}" if comment else note
+    if _heading(toks, text):  # `write $n - 1 = 2^s d$ with $d$ odd:`: words that introduce the lines below
+        note = " ".join(t.value for t in toks)
+        return [], f"{note}; {comment}" if comment else note
     out: list[ast.stmt] = []
     for part in split(toks, top_level(toks, lambda t: t.kind == "op" and t.value == ";")):
         while part and (part[-1].kind, part[-1].value) in TRAILING:
             part = part[:-1]
+        part = _unlabelled(part)
         for piece in _assignments(part):  # `a \gets 0; b \gets 1` or `$a \gets 0$, $b \gets 1$`
             try:
                 out.extend(_statement(piece, ctx))
@@ -38,6 +46,49 @@ def statement(text: str, ctx: P.Ctx) -> tuple[list[ast.stmt], str | None]:
                 out.extend(_statement(code, ctx))
                 comment = f"{note}; {comment}" if comment else note
     return out, comment
+
+
+def _descriptions(toks: list[Tok], ctx: P.Ctx) -> bool:
+    """`name = words` (several, split by `;` or `,`): each name set equal to a description in words
+    (never a value the phrase table knows, `$C = $ empty list`)."""
+    parts = [p for p in split(toks, top_level(toks, lambda t: t.kind == "op" and t.value in (";", ","))) if p]
+    if not parts or not all(len(p) >= 4 and p[0].kind == "name" and p[1].kind == "op" and p[1].value == "="
+                            and all(t.kind in ("name", "kw") and not t.math for t in p[2:]) for p in parts):
+        return False
+    for p in parts:
+        try:
+            if phrases.match(phrases.VALUES, p[2:], ctx) is not None:
+                return False
+        except Untranslatable:
+            pass
+    return True
+
+
+# words that make a line control flow, never a remark or a step's name (`for $i = 1$ to $n$:`, `otherwise:`)
+_CONTROL_WORDS = {"for", "foreach", "while", "if", "else", "elif", "elseif", "otherwise", "when", "unless", "until",
+                  "repeat", "loop", "do", "return", "each", "every", "all", "then", "break", "continue"}
+
+
+def _heading(toks: list[Tok], text: str) -> bool:
+    """A line of words (maths allowed inside) that starts with a word and ends with a colon."""
+    return len(toks) > 1 and toks[0].kind == "name" and not toks[0].math and toks[0].style == "prose" \
+        and not any(not t.math and t.value.lower() in _CONTROL_WORDS for t in toks) \
+        and re.sub(r"(?:\\;|\s)+$", "", text).endswith(":") \
+        and not top_level(toks, lambda t: t.kind == "op" and t.value == "gets")
+
+
+def _unlabelled(toks: list[Tok]) -> list[Tok]:
+    """`Compute gradient: $g \\gets 2(x - c)$`: a few words naming the step, a colon, then the statement."""
+    colon = next((k for k, t in enumerate(toks) if t.kind == "op" and t.value == ":" and not t.math), None)
+    if colon is None or not 1 <= colon <= 4:
+        return toks
+    if not all(not t.math and (t.kind == "kw" or t.kind == "name" and t.style == "prose")
+               and t.value.lower() not in _CONTROL_WORDS for t in toks[:colon]):
+        return toks
+    rest = toks[colon + 1 :]
+    if rest and all(t.math for t in rest) and top_level(rest, lambda t: t.kind == "op" and t.value in ("gets", "=")):
+        return rest
+    return toks
 
 
 # words that continue a statement rather than start a remark about it

@@ -132,6 +132,10 @@ def subscript(self: Cursor, base: ast.expr) -> ast.expr:
         self.i += 3 if grouped else 1
         label = "max" if inner.kind == "bigop" else inner.value
         return P.name(variable_name(f"{base.id.rstrip('_')}_{label}"))
+    if isinstance(base, ast.Name) and inner is not None and closes and inner.kind == "name" \
+            and inner.value in _AXES and _coordinate(base.id, inner.value, self.ctx):
+        self.i += 3 if grouped else 1  # `a_x`, `p_y` of a point a, p: its coordinates
+        return ast.Subscript(value=base, slice=P.const(_AXES.index(inner.value)), ctx=ast.Load())
     sub = self.script()
     if isinstance(base, ast.Name) and base.id == "I" and not {"I"} & (self.ctx.known | self.ctx.declared
                                                                     | self.ctx.params | self.ctx.collections):
@@ -149,6 +153,8 @@ def subscript(self: Cursor, base: ast.expr) -> ast.expr:
             self.ctx.labels.add(key)
         if key in self.ctx.labels or base.id in self.ctx.applied:  # g_t beside the function g(x): a value
             return P.name(variable_name(f"{base.id}_{items[0].id}"))
+        if items[0].id in self.ctx.params and items[0].id in self.ctx.collections:
+            return P.name(variable_name(f"{base.id}_{items[0].id}"))  # `S_A` of an input list A: a name, no index
     if isinstance(base, ast.Name):
         if not constant:
             self.ctx.collections.add(base.id)
@@ -186,6 +192,17 @@ def bracket(self: Cursor, base: ast.expr) -> ast.expr:
             break
     self.expect("op", "]")
     return base
+
+
+_AXES = ("x", "y", "z")
+
+
+def _coordinate(point: str, axis: str, ctx: P.Ctx) -> bool:
+    """Whether `point_axis` is a coordinate of the variable `point` (an input or a variable of the
+    block) rather than a name of its own (`p_x` declared as an input) or an entry at a position x."""
+    own = f"{point}_{axis}"
+    names = ctx.known | ctx.declared | ctx.params
+    return point in names and axis not in names and own not in names and len(point) <= 2
 
 
 def _index_letters(tok: Tok, ctx: P.Ctx) -> bool:

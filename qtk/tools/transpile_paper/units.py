@@ -130,14 +130,14 @@ def _units_of(algo: ir.Algorithm, number: int) -> list[Unit]:
                           caption_latex=algo.caption.text if algo.caption is not None else None))
     if funcs and not loose_code:
         return units
-    latex_name, header = _caption_header(algo.caption)
+    latex_name, header, tail = _caption_header(algo.caption)
     lead = _header_statement(loose)
     if lead is not None:  # `\underline{function Power} $(x, k)$\;` opens the body
         loose.remove(lead[0])
         latex_name, header = lead[1], lead[2]
     title = caption or f"algorithm {number}"
     units.append(Unit(number, algo.package, title, latex_name, header, io, loose,
-                      algo.start_line, algo.end_line, caption=caption,
+                      algo.start_line, algo.end_line, caption=caption, note_latex=tail if lead is None else None,
                       caption_latex=algo.caption.text if algo.caption is not None else None))
     return units
 
@@ -160,19 +160,33 @@ def _last_line(body: list[ir.Node], default: int) -> int:
     return max([n.line for n in body] + [default])
 
 
-def _caption_header(caption: Src | None) -> tuple[str | None, Src | None]:
-    """`\\textsc{Merge}$(A, p, q, r)$` or `Fact(n)` as a caption names a function."""
+_CAPTION_LABEL = re.compile(r"^\s*(?:\\textbf\s*\{\s*Algorithm\s*\d*\s*[:.]?\s*\}|Algorithm\s+\d+\s*[:.]?)\s*")
+# `Name(D) for a digit string $D$ of length $n$`: the words after the call describe its inputs
+_CAPTION_TAIL = re.compile(r"\)\s*\$?\s+(?=(?:for|of|on|over|with|where|given)\b)")
+
+
+def _caption_header(caption: Src | None) -> tuple[str | None, Src | None, str | None]:
+    """`\\textsc{Merge}$(A, p, q, r)$` or `Fact(n)` as a caption names a function; a leading
+    `\\textbf{Algorithm 3}` is a label, and words after the call (`for a string $D$ of length $n$`)
+    are returned as a note on the inputs."""
     if caption is None:
-        return None, None
-    text = caption.text.replace("$", " ").replace("\\(", " ").replace("\\)", " ").strip()
+        return None, None, None
+    raw, tail = caption.text, None
+    label = _CAPTION_LABEL.match(raw)
+    start = label.end() if label else 0
+    cut = _CAPTION_TAIL.search(raw, start)
+    if cut is not None and "(" in raw[start : cut.start()]:
+        raw, tail = raw[: cut.start() + 1] + (" $" if raw[start : cut.start()].count("$") % 2 else ""), \
+            raw[cut.end() :]
+    text = raw[start:].replace("$", " ").replace("\\(", " ").replace("\\)", " ").strip()
     text = re.sub(r"\s*(?:\\to|\\rightarrow|->|→|:)\s*[\w\\{} ]*$", "", text)  # `Name(A) \\to integer`
     m = re.match(r"^(\\[A-Za-z]+\s*\{[^{}]*\}|[A-Za-z][\w\-\\]*)\s*\(.*\)\s*\.?$", text, re.S)
     if m is None:
-        return None, None
-    name, params = split_header(Src.const(text, caption.offset(0)))
+        return None, None, None
+    name, params = split_header(Src.const(text, caption.offset(start)))
     if not name or " " in plain_text(name).strip():
-        return None, None
-    return name, params
+        return None, None, None
+    return name, params, tail
 
 
 _KEYWORD_HEAD = re.compile(r"(?i)^\s*(?:\\(?:underline|textbf|emph|textit)\s*\{\s*)?"
@@ -189,7 +203,7 @@ def _header_statement(nodes: list[ir.Node]) -> tuple[ir.Statement, str, Src] | N
     if m is None:
         return None
     rest = re.sub(r"^(\\[A-Za-z]+\s*\{[^{}]*\}|[A-Za-z][\w\\-]*)\s*\}", r"\1", first.text.text[m.end():])
-    name, header = _caption_header(Src.const(rest, first.text.offset(m.end())))
+    name, header, _ = _caption_header(Src.const(rest, first.text.offset(m.end())))
     return (first, name, header) if name else None
 
 
