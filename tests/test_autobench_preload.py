@@ -59,12 +59,50 @@ def test_environment_set_by_conftest_reaches_imports_made_after_it(tmp_path, how
     for run in (1, 2):
         proc, report = _run(suite, tmp_path, env)
         assert report["totals"] == {**report["totals"], "passed": 3, "failed": 0}
-        assert len(report["preload"]["fresh"]) == 3, report["preload"]
         preloaded = "env_reader_for_autobench" in report["preload"]["modules"]
         assert preloaded == (how == "hidden" and run == 1)  # before the first run showed the change
         rerun = "changed os.environ (AB_CONFTEST_VAR)" in proc.stderr
         assert rerun == (how == "hidden" and run == 1), proc.stderr
-        assert "run in a fresh interpreter" in proc.stderr or rerun
+        # Run 2: the fresh runs showed that nothing the server now preloads was imported after the
+        # change (the reader no longer is), so the modules are forked, and still see the variable.
+        fresh, checked = report["preload"]["fresh"], report["preload"]["forked_env_checked"]
+        assert (len(fresh), len(checked)) == ((3, 0) if run == 1 else (0, 3)), report["preload"]
+        assert "run in a fresh interpreter" in proc.stderr or rerun or run == 2
+
+
+ENV_LIB = """
+import os
+os.environ.setdefault("AB_LIB_VAR", "set by a library")
+"""
+READER = """
+import os
+SEEN = os.environ.get("AB_LIB_VAR")
+"""
+
+
+def test_a_module_changing_the_environment_is_forked_once_nothing_preloaded_comes_after(tmp_path):
+    """A library sets a variable as it is imported (as threadpoolctl does); one test module
+    imports it, another a second such library. Each runs fresh once; that run shows which modules came after the change. The next run forks it
+    when the server preloads none of them (`late`), and keeps it fresh when the server preloads one
+    that reads the variable (`reader`, shared by two other modules): forked, it would miss it."""
+    env = _lib_env(tmp_path, {"env_lib_for_autobench": ENV_LIB, "env_lib2_for_autobench": ENV_LIB,
+                              "reader_for_autobench": READER, "plain_for_autobench": "X = 1\n"})
+    plain = "import plain_for_autobench, reader_for_autobench\ndef test_p(): pass\n"
+    late = ("import os, plain_for_autobench, env_lib_for_autobench\n"
+            "def test_late(): assert os.environ['AB_LIB_VAR'] == 'set by a library'\n")
+    reads = ("import env_lib2_for_autobench, reader_for_autobench\n"
+             "def test_reads(): assert reader_for_autobench.SEEN == 'set by a library'\n")
+    suite = write_suite(tmp_path, {"test_p1.py": plain, "test_p2.py": plain, "test_late.py": late,
+                                   "test_reads.py": reads})
+    for run in (1, 2, 3):
+        proc, report = _run(suite, tmp_path, env)
+        assert report["totals"] == {**report["totals"], "passed": 4, "failed": 0}, proc.stdout
+        assert "reader_for_autobench" in report["preload"]["modules"]
+        fresh, checked = set(report["preload"]["fresh"]), report["preload"]["forked_env_checked"]
+        names = {"ab_generated_suite/test_late.py", "ab_generated_suite/test_reads.py"}
+        assert fresh == (names if run == 1 else {"ab_generated_suite/test_reads.py"}), report["preload"]
+        assert checked == ([] if run == 1 else ["ab_generated_suite/test_late.py"])
+        assert ("changed os.environ (AB_LIB_VAR)" in proc.stderr) == (run == 1)
 
 
 ORDER_SHARED = """

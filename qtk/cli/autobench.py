@@ -20,7 +20,9 @@ their conftests' import lines, and measured on the last run) once, so no
 module pays for them again; each still starts from the same pristine state.
 An import that starts a thread or initialises CUDA is not preloaded; a
 module whose conftest or own code changes os.environ before its tests runs
-in a fresh interpreter, so its imports see the change (a notice says so).
+in a fresh interpreter, so its imports see the change (a notice says so);
+once a fresh run showed that nothing preloaded is imported after the change,
+later runs fork it again.
 --preload adds modules; --no-preload runs a fresh interpreter per module.
 
 Exit code: 0 every module PASS, FLAKY or SKIP; 1 otherwise; 2 bad

@@ -10,7 +10,10 @@ when collection finished (the start-up a --split-slow chunk repeats) and whether
 module changed os.environ before the tests ran. A module forked from the
 fork server that did so stops at once (exit code ENV_CHANGED_EXIT): modules the server preloaded
 were imported before that change, as they would not have been in a fresh interpreter, so the
-runner runs it again in one.
+runner runs it again in one. That fresh run records which modules were imported after the
+first change (an audit hook sees os.environ's putenv/unsetenv); when none of them is preloaded,
+the next run forks it after all ($QTK_AUTOBENCH_ENV_ORDER names that record), and the fork
+checks at the change that none of them was imported yet, else it stops as above.
 
 Stdlib and pytest only, no qtk imports: autobench copies this file beside the run under a unique name, so it
 loads in whatever interpreter runs the tests.
@@ -32,6 +35,36 @@ if _BASELINE is None:
     _BASELINE = frozenset(sys.modules)
 _ENV = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}  # pytest sets its own
 _env_changed = []
+_collected = False
+_before_change = None  # sys.modules when the environment first changed before the tests
+# A module that changes os.environ may still be forked when a fresh run of it showed that none of
+# the preloaded modules is imported after that change (the runner checked its cached record).
+_ORDER_FILE = os.environ.get("QTK_AUTOBENCH_ENV_ORDER")
+_ORDER = None
+if _ORDER_FILE and _FORKED:
+    with open(_ORDER_FILE, encoding="utf-8") as _f:
+        _ORDER = json.load(_f)  # {"keys": [variables it changes], "after": [modules imported after]}
+_order_broken = []  # modules of "after" already imported at the change: not the fresh run's order
+
+
+def _audit(event, args):
+    """The first change to os.environ before the tests: its setters call putenv/unsetenv, which
+    raise these audit events. A bare os.putenv leaves os.environ as it was (numpy sets and unsets
+    one that way while it imports): like _env_changes, that is not counted."""
+    global _before_change
+    if _before_change is not None or _collected or event not in ("os.putenv", "os.unsetenv"):
+        return
+    caller = sys._getframe(1)
+    if caller.f_globals.get("__name__") != "os" or caller.f_code.co_name not in ("__setitem__", "__delitem__"):
+        return
+    key = os.fsdecode(args[0]) if isinstance(args[0], (bytes, str)) else ""
+    if not key.startswith("PYTEST_"):  # pytest sets its own (PYTEST_VERSION...): not the module's
+        _before_change = frozenset(sys.modules)
+        if _ORDER is not None:
+            _order_broken[:] = sorted(_before_change.intersection(_ORDER["after"]))
+
+
+sys.addaudithook(_audit)
 
 
 def _emit(**event):
@@ -82,17 +115,24 @@ def _env_changes():
 def pytest_collection_finish(session):
     """Every conftest, pytest_configure hook and test module has been imported by now: the
     start-up a --split-slow chunk pays again (time.monotonic is one clock for all processes)."""
+    global _collected
+    _collected = True
     _emit(event="collected", t=time.monotonic())
     _env_changed[:] = _env_changes()
     if _env_changed:
         _emit(event="env_changed", keys=_env_changed)
-        if _FORKED:
+        expected = _ORDER is not None and set(_env_changed) <= set(_ORDER["keys"])
+        if _FORKED and (not expected or _order_broken or _before_change is None):
+            if _order_broken:
+                _emit(event="order_broken", modules=_order_broken[:3])
             _stream.flush()
             os._exit(ENV_CHANGED_EXIT)
 
 
 def pytest_sessionfinish(session):
     if _env_changed:
+        if not _FORKED and _before_change is not None:  # what a fork must not have preloaded
+            _emit(event="env_order", keys=_env_changed, after=sorted(set(sys.modules) - _before_change))
         return  # what it imported after the change must not be preloaded for other modules
     _emit(event="imports", modules=sorted(n for n in set(sys.modules) - _BASELINE if _worth_naming(n)))
 

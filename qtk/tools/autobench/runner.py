@@ -15,6 +15,7 @@ gets a private cache_dir, so parallel runs cannot clobber the project's lastfail
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import select
@@ -124,6 +125,7 @@ class _Scheduler:
         self.results: dict[Path, ModuleResult] = {}
         self.imported: dict[Path, list[str]] = {}  # what each module's run imported (next run's plan)
         self.env_changes: dict[Path, list[str]] = {}  # variables each module's run changed
+        self.env_orders: dict[Path, dict] = {}  # fresh runs that changed them: what came after
         self.setups: dict[Path, float] = {}  # seconds from each module's start to its tests
         self.plugin_dir, self.env = plugin_env(workdir)
         self._serial = 0
@@ -147,7 +149,8 @@ class _Scheduler:
         """Start the fork server (blocking until it has imported what it preloads). Modules that
         run in a fresh interpreter anyway start first, longest first, so they use the cores the
         server's imports leave idle instead of waiting for it."""
-        early = [item for item in self.pending if item[0] in self.plan.fresh][: self.opts.jobs]
+        early = [item for item in self.pending
+                 if item[0] in self.plan.fresh and item[0] not in self.plan.orders][: self.opts.jobs]
         for item in early:
             self.pending.remove(item)
             self._start(*item)
@@ -156,6 +159,7 @@ class _Scheduler:
         self.server = start_server(opts.python, self.plugin_dir, self.env, opts.preload,
                                    self.plan.auto if opts.auto_preload else None, self.plan.sys_path_dirs,
                                    self.plan.unsafe, launched)
+        planning.fork_checked(self.plan, self.server.modules)
         planning.announce(self, known_unsafe, self.on_notice)
 
     def run(self, session_deadline: float | None, known_unsafe: set[str] = frozenset()) -> str | None:
@@ -212,6 +216,10 @@ class _Scheduler:
         env = dict(self.env, QTK_AUTOBENCH_EVENTS=str(events_path))
         if chunk is not None:
             env["QTK_AUTOBENCH_CHUNK"] = f"{chunk[0]}/{chunk[1]}"
+        if module in self.plan.env_forked:
+            order_path = stem.with_suffix(".order")
+            order_path.write_text(json.dumps(self.plan.orders[module]), encoding="utf-8")
+            env["QTK_AUTOBENCH_ENV_ORDER"] = str(order_path)
         out = open(out_path, "wb")  # noqa: SIM115 - closed in _finish; a file, not a pipe, never fills up
         if self.server is not None and module not in self.plan.fresh:
             proc = self.server.spawn(cmd[3:], out_path, env)  # cmd less `python -m pytest`
@@ -240,14 +248,19 @@ class _Scheduler:
 
     def _finish(self, job: _Job, timed_out: bool, session: bool = False) -> None:
         self._release(job)
-        imported, env_changed, collected = imports.read_run_facts(job.events_path)
+        facts = imports.read_run_facts(job.events_path)
+        env_changed = facts.env_changed
         self.env_changes[job.module] = env_changed
-        if collected is not None:  # start-up and collection: what each --split-slow chunk pays again
-            self.setups[job.module] = max(self.setups.get(job.module, 0.0), collected - job.started)
-        if imported is not None:
-            self.imported[job.module] = imported
-        if env_changed and isinstance(job.proc, ForkedProcess) and job.proc.returncode == ENV_CHANGED_EXIT:
+        forked = isinstance(job.proc, ForkedProcess)
+        if facts.collected is not None:  # start-up and collection: what each --split-slow chunk pays again
+            self.setups[job.module] = max(self.setups.get(job.module, 0.0), facts.collected - job.started)
+        if facts.imported is not None:
+            self.imported[job.module] = facts.imported
+        if facts.env_order is not None and not forked:
+            self.env_orders[job.module] = facts.env_order
+        if env_changed and forked and job.proc.returncode == ENV_CHANGED_EXIT:
             # Preloaded modules were imported before that change: run it as a fresh interpreter would.
+            self.plan.env_forked.pop(job.module, None)
             self.plan.fresh[job.module] = f"changes os.environ ({', '.join(env_changed[:3])})"
             self.on_notice(f"{job.display} changed os.environ ({', '.join(env_changed[:3])}) before its "
                            "tests: running it again in a fresh interpreter")
@@ -411,7 +424,8 @@ def run_suite(target: Path, opts: AutobenchOptions, on_result: Callable[[ModuleR
     planning.remember(cache, scheduler, results)
     cache.save()
     preload = {"modules": [*opts.preload, *(scheduler.server.preloaded if scheduler.server else [])],
-               "unsafe": dict(plan.unsafe), "fresh": {displays[m]: why for m, why in plan.fresh.items()}}
+               "unsafe": dict(plan.unsafe), "fresh": {displays[m]: why for m, why in plan.fresh.items()},
+               "forked_env_checked": sorted(displays[m] for m in plan.env_forked)}
     return SuiteReport(target=target, results=sorted(results.values(), key=lambda r: r.module),
                        wall_s=time.monotonic() - started, jobs=opts.jobs, cache_file=cache_file,
                        interrupted=stop == "interrupted", session_timed_out=stop == "session", preload=preload)
