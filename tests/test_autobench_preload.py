@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -216,8 +217,110 @@ def test_split_counts_weigh_the_start_up_each_chunk_repeats():
     durations = {slow: 30.0, quick: 0.5}
     assert split.chunk_counts([slow, quick], durations, 2) == {slow: 2}
     assert split.chunk_counts([slow, quick], durations, 4) == {slow: 4}  # 7.5 s chunks, bound 7.6 s
-    assert split.chunk_counts([slow, quick], durations, 2, {slow: 20.0}) == {slow: 2}  # 25.25 s < 30 s
-    assert split.chunk_counts([slow, quick], durations, 2, {slow: 25.0}) == {}  # 27.75 s: not 10% better
+    assert max(split.chunk_counts([slow, quick], durations, 3, {slow: 0.0}).values()) <= 3  # at most -j
+    assert split.chunk_counts([slow, quick], durations, 2, {slow: 20.0}) == {slow: 2}  # 25 s < 30 s
+    assert split.chunk_counts([slow, quick], durations, 2, {slow: 25.0}) == {}  # 27.5 s: not 10% better
     balanced = {slow: 30.0, quick: 29.0}  # two workers already finish together
     assert split.chunk_counts([slow, quick], balanced, 2) == {}
     assert split.chunk_seconds(30.0, 20.0, 2) == 25.0
+
+
+SHARED = """
+import os
+import pytest
+@pytest.fixture(scope="module")
+def shared():
+    with open({log!r}, "a") as f:
+        f.write(f"setup {{os.getpid()}}\\n")
+@pytest.mark.parametrize("n", range(4))
+def test_m(shared, n):
+    with open({log!r}, "a") as f:
+        f.write(f"{{n}} {{os.getpid()}}\\n")
+"""
+
+
+def _pids(log: Path) -> tuple[set[str], list[str]]:
+    lines = [line.split() for line in log.read_text().splitlines()]
+    return {pid for _, pid in lines}, sorted(n for n, _ in lines if n != "setup")
+
+
+def test_a_dominating_module_is_collected_once_and_dealt_to_chunks_by_default(tmp_path):
+    """No flag: a module whose tests share no fixture wider than a function is split (one
+    collection, then forked chunks); one whose tests share a module-scoped fixture runs whole,
+    and the cache keeps why; --split-slow splits it anyway, each chunk setting the fixture up."""
+    plain_log, shared_log = tmp_path / "plain.txt", tmp_path / "shared.txt"
+    collect_log = tmp_path / "collected.txt"
+    plain = SLOW.format(log=str(plain_log)).replace("assert n != 4", "assert True") + (
+        f"\nwith open({str(collect_log)!r}, 'a') as f:\n    f.write(f'{{os.getpid()}}\\n')\n")
+    suite = write_suite(tmp_path, {"test_shared.py": SHARED, "test_quick.py": "def test_q(): pass\n"},
+                        log=str(shared_log))
+    (suite / "test_plain.py").write_text(plain)
+    cache = tmp_path / "cache.json"
+    for flags, shared_split in (((), False), (("--split-slow",), True)):
+        for log in (plain_log, shared_log, collect_log):
+            log.write_text("")
+        cache.write_text(json.dumps({"version": 1, "durations": {"test_plain.py": 30.0, "test_shared.py": 0.5,
+                                                                 "test_quick.py": 0.5}}))
+        _, report = _run(suite, tmp_path, dict(os.environ), "--cache-file", str(cache), *flags)
+        assert report["totals"] == {**report["totals"], "passed": 11, "failed": 0}
+        pids, ran = _pids(plain_log)
+        assert len(pids) == 2 and ran == [str(n) for n in range(6)]  # each test once, in 2 chunks
+        assert len(collect_log.read_text().splitlines()) == 1  # collected (imported) once
+        saved = json.loads(cache.read_text())
+        cache.write_text(json.dumps({**saved, "durations": {"test_plain.py": 0.5, "test_shared.py": 30.0,
+                                                            "test_quick.py": 0.5}}))
+        for log in (plain_log, shared_log):
+            log.write_text("")
+        _, report = _run(suite, tmp_path, dict(os.environ), "--cache-file", str(cache), *flags)
+        assert report["totals"]["passed"] == 11
+        pids, ran = _pids(shared_log)
+        setups = [line for line in shared_log.read_text().splitlines() if line.startswith("setup")]
+        assert ran == ["0", "1", "2", "3"] and (len(pids), len(setups)) == ((2, 2) if shared_split else (1, 1))
+        unsplit = json.loads(cache.read_text())["unsplit"]
+        assert (unsplit["test_shared.py"][2] if not shared_split else None) in ("fixture shared is module-scoped", None)
+        assert "test_plain.py" not in unsplit
+
+
+CHUNK_TROUBLE = """
+import ctypes, os, subprocess, sys, time
+from pathlib import Path
+import pytest
+@pytest.mark.parametrize("n", range(4))
+def test_t(n):
+    with open({log!r}, "a") as f:
+        f.write(f"{{n}} {{os.getpid()}}\\n")
+    if n == 1:
+        ctypes.string_at(0)
+    if n == 2:
+        child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+        Path({pidfile!r}).write_text(str(child.pid))
+        time.sleep(120)
+"""
+
+
+def test_a_chunk_that_crashes_or_hangs_is_judged_like_a_module(tmp_path):
+    """Chunk 1 segfaults in test_t[1], chunk 0 hangs in test_t[2] with a grandchild: the timeout
+    dumps the hanging chunk's stack and kills its group, grandchild included; the merged entry is
+    CRASH (the worse of CRASH and TIMEOUT) and counts the test that passed and the two that did not."""
+    from test_autobench import pid_alive
+
+    log, pidfile = tmp_path / "ran.txt", tmp_path / "grandchild.pid"
+    suite = write_suite(tmp_path, {"test_trouble.py": CHUNK_TROUBLE, "test_quick.py": "def test_q(): pass\n"},
+                        log=str(log), pidfile=str(pidfile))
+    cache = tmp_path / "cache.json"
+    cache.write_text(json.dumps({"version": 1, "durations": {"test_trouble.py": 30.0, "test_quick.py": 0.5}}))
+    proc = autobench(suite, "-j", "2", "--timeout", "8", "--cache-file", cache, "--json", tmp_path / "r.json",
+                     cwd=tmp_path)
+    report = json.loads((tmp_path / "r.json").read_text())
+    trouble = {m["module"].split("/")[-1]: m for m in report["modules"]}["test_trouble.py"]
+    assert (trouble["status"], trouble["passed"], trouble["failed"]) == ("CRASH", 1, 2), proc.stdout
+    assert "SIGSEGV" in trouble["detail"] and "timed out after 8 s while running" in trouble["detail"]
+    assert "test_t[2]" in trouble["detail"] and "test_t[1]" in trouble["detail"]
+    # faulthandler's dumps: the segfault's, and the hung chunk's on the runner's SIGABRT
+    assert "Segmentation fault" in trouble["output"] and "Fatal Python error: Aborted" in trouble["output"]
+    assert len({pid for _, pid in (line.split() for line in log.read_text().splitlines())}) == 2
+    grandchild, deadline = int(pidfile.read_text()), time.monotonic() + 5
+    while pid_alive(grandchild) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not pid_alive(grandchild)
+    assert proc.returncode == 1

@@ -89,6 +89,7 @@ class DurationCache:
         self.setups: dict[str, float] = {}  # module key -> seconds from its start to its first test
         # module key -> [mtime_ns, size, variables changed, modules a fresh run imported after the change]
         self.env_orders: dict[str, list] = {}
+        self.unsplit: dict[str, list] = {}  # module key -> [mtime_ns, size, why it ran whole when asked to split]
         if path is not None and path.is_file():
             try:
                 data = json.loads(path.read_text(encoding="utf-8"))
@@ -100,10 +101,12 @@ class DurationCache:
                 self.setups = {str(k): float(v) for k, v in data.get("setups", {}).items()}
                 self.env_orders = {str(k): v for k, v in data.get("env_orders", {}).items()
                                    if isinstance(v, list) and len(v) == 4}
+                self.unsplit = {str(k): v for k, v in data.get("unsplit", {}).items()
+                                if isinstance(v, list) and len(v) == 3}
             except (OSError, ValueError, AttributeError, TypeError):
                 # a corrupt cache only costs the ordering and the preload list; start afresh
                 self.durations, self.imports, self.fresh, self.unsafe = {}, {}, {}, {}
-                self.scans, self.setups, self.env_orders = {}, {}, {}
+                self.scans, self.setups, self.env_orders, self.unsplit = {}, {}, {}, {}
 
     def key(self, module: Path) -> str:
         try:
@@ -117,24 +120,38 @@ class DurationCache:
     def env_order(self, module: Path) -> dict | None:
         """A fresh run's record of `module`'s environment change ({"keys", "after"}), or None when
         there is none or the file changed since it was made."""
-        hit = self.env_orders.get(self.key(module))
-        try:
-            st = module.stat()
-        except OSError:
-            return None
-        if hit is None or hit[:2] != [st.st_mtime_ns, st.st_size]:
-            return None
-        return {"keys": list(hit[2]), "after": list(hit[3])}
+        hit = self._stamped(self.env_orders, module)
+        return None if hit is None else {"keys": list(hit[0]), "after": list(hit[1])}
 
     def set_env_order(self, module: Path, order: dict | None) -> None:
-        if order is None:
-            self.env_orders.pop(self.key(module), None)
-            return
+        self._stamp(self.env_orders, module, None if order is None else [order["keys"], order["after"]])
+
+    def unsplit_reason(self, module: Path) -> str | None:
+        """Why the module ran whole when last asked to split, unless its file changed since."""
+        hit = self._stamped(self.unsplit, module)
+        return None if hit is None else str(hit[0])
+
+    def set_unsplit(self, module: Path, why: str | None) -> None:
+        self._stamp(self.unsplit, module, None if why is None else [why])
+
+    def _stamped(self, table: dict[str, list], module: Path) -> list | None:
+        """What `table` holds for `module` after its [mtime_ns, size] stamp, if the file still matches."""
+        hit = table.get(self.key(module))
         try:
             st = module.stat()
         except OSError:
-            return
-        self.env_orders[self.key(module)] = [st.st_mtime_ns, st.st_size, order["keys"], order["after"]]
+            return None
+        return hit[2:] if hit is not None and hit[:2] == [st.st_mtime_ns, st.st_size] else None
+
+    def _stamp(self, table: dict[str, list], module: Path, value: list | None) -> None:
+        try:
+            st = module.stat()
+        except OSError:
+            value = None
+        if value is None:
+            table.pop(self.key(module), None)
+        else:
+            table[self.key(module)] = [st.st_mtime_ns, st.st_size, *value]
 
     def update(self, seconds: dict[Path, float]) -> None:
         for module, s in seconds.items():
@@ -153,7 +170,7 @@ class DurationCache:
             tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
             data = {"version": 1, "durations": self.durations, "imports": self.imports, "fresh": self.fresh,
                     "unsafe": self.unsafe, "scans": self.scans, "setups": self.setups,
-                    "env_orders": self.env_orders}
+                    "env_orders": self.env_orders, "unsplit": self.unsplit}
             tmp.write_text(json.dumps(data, indent=None, sort_keys=True, separators=(",", ":")))
             os.replace(tmp, self.path)
             return True

@@ -225,9 +225,13 @@ class RunFacts:
     env_changed: list[str] = field(default_factory=list)  # variables changed before the tests
     collected: float | None = None  # when collection finished, by time.monotonic()
     env_order: dict | None = None  # a fresh run's {"keys", "after"}: modules imported after the change
+    split_chunks: int = 0  # chunk processes the run dealt its tests to (pytest_plugin._split)
+    split_why: str | None = None  # asked to split, why it ran whole instead
+    chunk_statuses: list[int] | None = None  # their raw wait statuses, when they all ended
+    chunk_ends: list[float] | None = None  # when each ended, by time.monotonic()
 
 
-_FACTS = ('"imports"', '"env_changed"', '"collected"', '"env_order"')
+_FACTS = ('"imports"', '"env_changed"', '"collected"', '"env_order"', '"split"', '"chunks_done"')
 
 
 def read_run_facts(events_path: Path) -> RunFacts:
@@ -250,6 +254,12 @@ def read_run_facts(events_path: Path) -> RunFacts:
             facts.env_changed = [str(k) for k in ev.get("keys", [])]
         elif kind == "collected" and isinstance(ev.get("t"), (int, float)):
             facts.collected = float(ev["t"])
+        elif kind == "split":
+            facts.split_chunks = int(ev.get("chunks", 0))
+            facts.split_why = str(ev["why"]) if ev.get("why") else None
+        elif kind == "chunks_done":
+            facts.chunk_statuses = [int(x) for x in ev.get("statuses", [])]
+            facts.chunk_ends = [float(x) for x in ev.get("ends", [])]
         elif kind == "env_order":
             facts.env_order = {"keys": [str(k) for k in ev.get("keys", [])],
                                "after": [str(n) for n in ev.get("after", [])]}

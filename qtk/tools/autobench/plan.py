@@ -60,6 +60,8 @@ what their fresh runs imported after the change), unsafe imports."""
             cache.set_env_order(m, None)
     for m, order in scheduler.env_orders.items():
         cache.set_env_order(m, order)
+    for m, why in scheduler.unsplit.items():
+        cache.set_unsplit(m, why)
     cache.unsafe = dict(scheduler.plan.unsafe)
 
 

@@ -6,7 +6,7 @@ only at the end of the session; when a module segfaults or hangs, these lines ar
 name the test that was running and to count the tests that finished before it.
 
 It also reports what the run imported (imports.py turns that into next run's preload list),
-when collection finished (the start-up a --split-slow chunk repeats) and whether conftest or the
+when collection finished (the start-up before the tests) and whether conftest or the
 module changed os.environ before the tests ran. A module forked from the
 fork server that did so stops at once (exit code ENV_CHANGED_EXIT): modules the server preloaded
 were imported before that change, as they would not have been in a fresh interpreter, so the
@@ -14,6 +14,9 @@ runner runs it again in one. That fresh run records which modules were imported 
 first change (an audit hook sees os.environ's putenv/unsetenv); when none of them is preloaded,
 the next run forks it after all ($QTK_AUTOBENCH_ENV_ORDER names that record), and the fork
 checks at the change that none of them was imported yet, else it stops as above.
+
+Asked to ($QTK_AUTOBENCH_SPLIT), it deals the collected tests of a module that dominates the
+run to chunk processes forked after collection (see _split).
 
 Stdlib and pytest only, no qtk imports: autobench copies this file beside the run under a unique name, so it
 loads in whatever interpreter runs the tests.
@@ -92,21 +95,6 @@ def pytest_runtest_logfinish(nodeid, location):
     _emit(event="finish", nodeid=nodeid)
 
 
-@pytest.hookimpl(trylast=True)  # after -k and -m have deselected their share
-def pytest_collection_modifyitems(session, config, items):
-    """--split-slow: this run is chunk i of k of its module; keep every k-th test from the i-th."""
-    chunk = os.environ.get("QTK_AUTOBENCH_CHUNK")
-    if not chunk:
-        return
-    i, k = map(int, chunk.split("/"))
-    keep = items[i::k]
-    deselected = [item for n, item in enumerate(items) if n % k != i]
-    if deselected:
-        config.hook.pytest_deselected(items=deselected)
-    items[:] = keep
-
-
-
 def _env_changes():
     now = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
     return sorted(k for k in set(now) | set(_ENV) if now.get(k) != _ENV.get(k))
@@ -114,7 +102,7 @@ def _env_changes():
 
 def pytest_collection_finish(session):
     """Every conftest, pytest_configure hook and test module has been imported by now: the
-    start-up a --split-slow chunk pays again (time.monotonic is one clock for all processes)."""
+    start-up before the tests (time.monotonic is one clock for all processes)."""
     global _collected
     _collected = True
     _emit(event="collected", t=time.monotonic())
@@ -127,6 +115,115 @@ def pytest_collection_finish(session):
                 _emit(event="order_broken", modules=_order_broken[:3])
             _stream.flush()
             os._exit(ENV_CHANGED_EXIT)
+    split = os.environ.get("QTK_AUTOBENCH_SPLIT")
+    if split:
+        k, mode, stem = split.split(":", 2)
+        _split(session, int(k), mode, stem)
+
+
+def _shared_fixture(items):
+    """Why these tests cannot be dealt to separate processes without changing what they share:
+    a class-, module-, package- or session-scoped fixture of the project's (each process would
+    set it up again; pytest's own, such as tmp_path_factory, are per process anyway), or a test
+    pytest gives no fixture information for (doctests...). None when they share none."""
+    for item in items:
+        info = getattr(item, "_fixtureinfo", None)
+        if info is None:
+            return f"{item.nodeid} is not a plain test function"
+        for name, defs in info.name2fixturedefs.items():
+            for d in defs:
+                if d.scope != "function" and not getattr(d.func, "__module__", "").startswith("_pytest."):
+                    return f"fixture {name} is {d.scope}-scoped"
+    return None
+
+
+def _split(session, k, mode, stem):
+    """Deal the collected tests to k processes forked from this one (chunk i keeps every k-th
+    test from the i-th), so that none of them collects again. This process waits for them and
+    records how each ended; each writes its own output, JUnit XML and events under `stem`.c<i>.
+    Not split (the module runs whole here): collection errors, fewer than 2 tests, or (unless
+    mode is "any", from --split-slow) tests that share a fixture."""
+    items = session.items
+    why = ("collection errors" if session.testsfailed else f"{len(items)} test(s)" if len(items) < 2
+           else None if mode == "any" else _shared_fixture(items))
+    if why:
+        _emit(event="split", chunks=0, why=why)
+        return
+    for stream in (sys.stdout, sys.stderr, _stream):
+        stream.flush()
+    pids, k = [], min(k, len(items))
+    for i in range(k):
+        pid = os.fork()
+        if pid == 0:
+            _become_chunk(session, i, k, stem)
+            return
+        pids.append(pid)
+    _emit(event="split", chunks=len(pids), pids=pids)
+    _stream.flush()
+    _wait_for_chunks(pids)
+
+
+def _become_chunk(session, i, k, stem):
+    global _stream, _PATH
+    out = open(f"{stem}.c{i}.out", "ab")  # noqa: SIM115 - this process's output from now on
+    target = os.stat(f"{stem}.out")  # the module's output file, which the runner opened
+    for fd in _open_fds():  # stdout, stderr, and the copies pytest's capture keeps of them
+        try:
+            st = os.fstat(fd)
+        except OSError:
+            continue
+        if (st.st_dev, st.st_ino) == (target.st_dev, target.st_ino) and fd != out.fileno():
+            os.dup2(out.fileno(), fd)
+    _stream.close()
+    _stream, _PATH = None, f"{stem}.c{i}.events"
+    xml = _logxml(session.config)
+    if xml is not None:
+        xml.logfile = f"{stem}.c{i}.xml"
+    items = session.items
+    deselected = [item for n, item in enumerate(items) if n % k != i]
+    items[:] = items[i::k]
+    session.config.hook.pytest_deselected(items=deselected)
+
+
+def _open_fds():
+    try:
+        return [int(fd) for fd in os.listdir("/proc/self/fd")]
+    except OSError:
+        return range(256)
+
+
+def _logxml(config):
+    """pytest's JUnit XML writer, whose file each chunk points at its own."""
+    for plugin in config.pluginmanager.get_plugins():
+        if type(plugin).__name__ == "LogXML" and hasattr(plugin, "logfile"):
+            return plugin
+    return None
+
+
+def _wait_for_chunks(pids):
+    """Wait for every chunk, then exit: the tests ran in them. A SIGABRT (the runner's timeout,
+    asking for stacks) goes on to the chunks, whose faulthandler prints theirs."""
+    import faulthandler
+    import signal
+
+    faulthandler.disable()
+    signal.signal(signal.SIGABRT, lambda *_: [_kill(pid, signal.SIGABRT) for pid in pids])
+    statuses = {}
+    while len(statuses) < len(pids):
+        pid, status = os.waitpid(-1, 0)
+        if pid in pids:
+            statuses[pid] = (status, time.monotonic())
+    _emit(event="chunks_done", statuses=[statuses[pid][0] for pid in pids],
+          ends=[statuses[pid][1] for pid in pids])
+    _stream.flush()
+    os._exit(0)
+
+
+def _kill(pid, sig):
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        pass
 
 
 def pytest_sessionfinish(session):
