@@ -324,3 +324,17 @@ def test_a_chunk_that_crashes_or_hangs_is_judged_like_a_module(tmp_path):
         time.sleep(0.05)
     assert not pid_alive(grandchild)
     assert proc.returncode == 1
+
+
+def test_what_a_forked_run_imported_reaches_the_next_runs_preload(tmp_path):
+    """A module imported inside the tests (no import line to read) is measured by the forked runs,
+    whose event stream must be complete although they leave with os._exit, and preloaded next time."""
+    env = _lib_env(tmp_path, {"hidden_import_for_autobench": "X = 1\n"})
+    body = "def test_h():\n    import hidden_import_for_autobench\n    assert hidden_import_for_autobench.X == 1\n"
+    suite = write_suite(tmp_path, {"test_h1.py": body, "test_h2.py": body})
+    cache = tmp_path / "cache.json"
+    for run in (1, 2):
+        _, report = _run(suite, tmp_path, env, "--cache-file", str(cache))
+        assert report["totals"]["passed"] == 2
+        assert ("hidden_import_for_autobench" in report["preload"]["modules"]) == (run == 2)
+    assert all("hidden_import_for_autobench" in names for names in json.loads(cache.read_text())["imports"].values())

@@ -1,7 +1,8 @@
 """The pytest plugin `qtk autobench` loads into every module's run (`-p _qtk_autobench_plugin`).
 
-It streams one JSON line per test event to the file named by $QTK_AUTOBENCH_EVENTS, line-buffered,
-so the lines are in the kernel's hands before the next test starts. pytest writes its JUnit XML
+It streams one JSON line per test event to the file named by $QTK_AUTOBENCH_EVENTS, flushed when
+a test starts and when it finishes (two writes per test, not one per line), so the lines are in
+the kernel's hands before the next test starts. pytest writes its JUnit XML
 only at the end of the session; when a module segfaults or hangs, these lines are what is left to
 name the test that was running and to count the tests that finished before it.
 
@@ -67,20 +68,23 @@ def _audit(event, args):
             _order_broken[:] = sorted(_before_change.intersection(_ORDER["after"]))
 
 
-sys.addaudithook(_audit)
+if not _FORKED or _ORDER is not None:  # a plain fork stops at any change: it needs no record
+    sys.addaudithook(_audit)  # (a hook cannot be removed, and it is called for every audit event)
 
 
-def _emit(**event):
+def _emit(flush=False, **event):
     global _stream
     if not _PATH:
         return
     if _stream is None:
-        _stream = open(_PATH, "a", buffering=1, encoding="utf-8")  # noqa: SIM115 - lives for the session
+        _stream = open(_PATH, "a", encoding="utf-8")  # noqa: SIM115 - lives for the session
     _stream.write(json.dumps(event) + "\n")
+    if flush:
+        _stream.flush()
 
 
 def pytest_runtest_logstart(nodeid, location):
-    _emit(event="start", nodeid=nodeid)
+    _emit(event="start", nodeid=nodeid, flush=True)
 
 
 def pytest_runtest_logreport(report):
@@ -92,7 +96,12 @@ def pytest_runtest_logreport(report):
 
 
 def pytest_runtest_logfinish(nodeid, location):
-    _emit(event="finish", nodeid=nodeid)
+    _emit(event="finish", nodeid=nodeid, flush=True)
+
+
+def pytest_unconfigure(config):
+    if _stream is not None:
+        _stream.flush()  # the fork server's children leave with os._exit, which flushes nothing
 
 
 def _env_changes():
