@@ -186,11 +186,19 @@ def test_n(n):
 """
 
 
+def _learn(suite: Path, cache: Path, durations: dict[str, float], *flags: str) -> None:
+    """One run that measures the suite (whether each module's tests could be split), then the
+    durations the test wants the next run to plan with."""
+    autobench(suite, "-j", "2", "--cache-file", cache, *flags, cwd=suite.parent)
+    cache.write_text(json.dumps({**json.loads(cache.read_text()), "durations": durations}))
+
+
 def test_split_slow_runs_a_dominating_module_in_chunks_and_reports_one_entry(tmp_path):
     log = tmp_path / "ran.txt"
     suite = write_suite(tmp_path, {"test_slow.py": SLOW, "test_quick.py": "def test_q(): pass\n"}, log=str(log))
     cache = tmp_path / "cache.json"
-    cache.write_text(json.dumps({"version": 1, "durations": {"test_slow.py": 30.0, "test_quick.py": 0.5}}))
+    _learn(suite, cache, {"test_slow.py": 30.0, "test_quick.py": 0.5})
+    log.write_text("")
     proc = autobench(suite, "-j", "2", "--split-slow", "--cache-file", cache, "--json", tmp_path / "r.json",
                      "--junit-xml", tmp_path / "r.xml", cwd=tmp_path)
     report = json.loads((tmp_path / "r.json").read_text())
@@ -245,9 +253,9 @@ def _pids(log: Path) -> tuple[set[str], list[str]]:
 
 
 def test_a_dominating_module_is_collected_once_and_dealt_to_chunks_by_default(tmp_path):
-    """No flag: a module whose tests share no fixture wider than a function is split (one
-    collection, then forked chunks); one whose tests share a module-scoped fixture runs whole,
-    and the cache keeps why; --split-slow splits it anyway, each chunk setting the fixture up."""
+    """No flag: a module whose tests share no fixture wider than a function (as the last run of
+    it found) is split (one collection, then forked chunks); one whose tests share a module-scoped
+    fixture runs whole; --split-slow splits it anyway, each chunk setting the fixture up."""
     plain_log, shared_log = tmp_path / "plain.txt", tmp_path / "shared.txt"
     collect_log = tmp_path / "collected.txt"
     plain = SLOW.format(log=str(plain_log)).replace("assert n != 4", "assert True") + (
@@ -257,18 +265,17 @@ def test_a_dominating_module_is_collected_once_and_dealt_to_chunks_by_default(tm
     (suite / "test_plain.py").write_text(plain)
     cache = tmp_path / "cache.json"
     for flags, shared_split in (((), False), (("--split-slow",), True)):
+        _learn(suite, cache, {"test_plain.py": 30.0, "test_shared.py": 0.5, "test_quick.py": 0.5}, *flags)
         for log in (plain_log, shared_log, collect_log):
             log.write_text("")
-        cache.write_text(json.dumps({"version": 1, "durations": {"test_plain.py": 30.0, "test_shared.py": 0.5,
-                                                                 "test_quick.py": 0.5}}))
         _, report = _run(suite, tmp_path, dict(os.environ), "--cache-file", str(cache), *flags)
         assert report["totals"] == {**report["totals"], "passed": 11, "failed": 0}
         pids, ran = _pids(plain_log)
         assert len(pids) == 2 and ran == [str(n) for n in range(6)]  # each test once, in 2 chunks
         assert len(collect_log.read_text().splitlines()) == 1  # collected (imported) once
-        saved = json.loads(cache.read_text())
-        cache.write_text(json.dumps({**saved, "durations": {"test_plain.py": 0.5, "test_shared.py": 30.0,
-                                                            "test_quick.py": 0.5}}))
+        checks = json.loads(cache.read_text())["split_checks"]
+        assert checks["test_plain.py"][2] == "" and checks["test_shared.py"][2] == "fixture shared is module-scoped"
+        _learn(suite, cache, {"test_plain.py": 0.5, "test_shared.py": 30.0, "test_quick.py": 0.5}, *flags)
         for log in (plain_log, shared_log):
             log.write_text("")
         _, report = _run(suite, tmp_path, dict(os.environ), "--cache-file", str(cache), *flags)
@@ -276,9 +283,6 @@ def test_a_dominating_module_is_collected_once_and_dealt_to_chunks_by_default(tm
         pids, ran = _pids(shared_log)
         setups = [line for line in shared_log.read_text().splitlines() if line.startswith("setup")]
         assert ran == ["0", "1", "2", "3"] and (len(pids), len(setups)) == ((2, 2) if shared_split else (1, 1))
-        unsplit = json.loads(cache.read_text())["unsplit"]
-        assert (unsplit["test_shared.py"][2] if not shared_split else None) in ("fixture shared is module-scoped", None)
-        assert "test_plain.py" not in unsplit
 
 
 CHUNK_TROUBLE = """
@@ -308,7 +312,8 @@ def test_a_chunk_that_crashes_or_hangs_is_judged_like_a_module(tmp_path):
     suite = write_suite(tmp_path, {"test_trouble.py": CHUNK_TROUBLE, "test_quick.py": "def test_q(): pass\n"},
                         log=str(log), pidfile=str(pidfile))
     cache = tmp_path / "cache.json"
-    cache.write_text(json.dumps({"version": 1, "durations": {"test_trouble.py": 30.0, "test_quick.py": 0.5}}))
+    _learn(suite, cache, {"test_trouble.py": 30.0, "test_quick.py": 0.5}, "--timeout", "8")  # whole: test_t[1] crashes it
+    log.write_text("")
     proc = autobench(suite, "-j", "2", "--timeout", "8", "--cache-file", cache, "--json", tmp_path / "r.json",
                      cwd=tmp_path)
     report = json.loads((tmp_path / "r.json").read_text())

@@ -89,7 +89,7 @@ class DurationCache:
         self.setups: dict[str, float] = {}  # module key -> seconds from its start to its first test
         # module key -> [mtime_ns, size, variables changed, modules a fresh run imported after the change]
         self.env_orders: dict[str, list] = {}
-        self.unsplit: dict[str, list] = {}  # module key -> [mtime_ns, size, why it ran whole when asked to split]
+        self.split_checks: dict[str, list] = {}  # module key -> [mtime_ns, size, why not splittable or ""]
         if path is not None and path.is_file():
             try:
                 data = json.loads(path.read_text(encoding="utf-8"))
@@ -101,12 +101,12 @@ class DurationCache:
                 self.setups = {str(k): float(v) for k, v in data.get("setups", {}).items()}
                 self.env_orders = {str(k): v for k, v in data.get("env_orders", {}).items()
                                    if isinstance(v, list) and len(v) == 4}
-                self.unsplit = {str(k): v for k, v in data.get("unsplit", {}).items()
-                                if isinstance(v, list) and len(v) == 3}
+                self.split_checks = {str(k): v for k, v in data.get("split_checks", {}).items()
+                                     if isinstance(v, list) and len(v) == 3}
             except (OSError, ValueError, AttributeError, TypeError):
                 # a corrupt cache only costs the ordering and the preload list; start afresh
                 self.durations, self.imports, self.fresh, self.unsafe = {}, {}, {}, {}
-                self.scans, self.setups, self.env_orders, self.unsplit = {}, {}, {}, {}
+                self.scans, self.setups, self.env_orders, self.split_checks = {}, {}, {}, {}
 
     def key(self, module: Path) -> str:
         try:
@@ -126,13 +126,14 @@ class DurationCache:
     def set_env_order(self, module: Path, order: dict | None) -> None:
         self._stamp(self.env_orders, module, None if order is None else [order["keys"], order["after"]])
 
-    def unsplit_reason(self, module: Path) -> str | None:
-        """Why the module ran whole when last asked to split, unless its file changed since."""
-        hit = self._stamped(self.unsplit, module)
+    def split_check(self, module: Path) -> str | None:
+        """What the last run found: "" when the module's tests could be dealt to chunks, else
+        why not; None when unknown or the file changed since."""
+        hit = self._stamped(self.split_checks, module)
         return None if hit is None else str(hit[0])
 
-    def set_unsplit(self, module: Path, why: str | None) -> None:
-        self._stamp(self.unsplit, module, None if why is None else [why])
+    def set_split_check(self, module: Path, why: str) -> None:
+        self._stamp(self.split_checks, module, [why])
 
     def _stamped(self, table: dict[str, list], module: Path) -> list | None:
         """What `table` holds for `module` after its [mtime_ns, size] stamp, if the file still matches."""
@@ -170,7 +171,7 @@ class DurationCache:
             tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
             data = {"version": 1, "durations": self.durations, "imports": self.imports, "fresh": self.fresh,
                     "unsafe": self.unsafe, "scans": self.scans, "setups": self.setups,
-                    "env_orders": self.env_orders, "unsplit": self.unsplit}
+                    "env_orders": self.env_orders, "split_checks": self.split_checks}
             tmp.write_text(json.dumps(data, indent=None, sort_keys=True, separators=(",", ":")))
             os.replace(tmp, self.path)
             return True

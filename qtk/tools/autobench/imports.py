@@ -226,12 +226,12 @@ class RunFacts:
     collected: float | None = None  # when collection finished, by time.monotonic()
     env_order: dict | None = None  # a fresh run's {"keys", "after"}: modules imported after the change
     split_chunks: int = 0  # chunk processes the run dealt its tests to (pytest_plugin._split)
-    split_why: str | None = None  # asked to split, why it ran whole instead
+    split_check: str | None = None  # why its tests could not be split ("": they could; None: unknown)
     chunk_statuses: list[int] | None = None  # their raw wait statuses, when they all ended
     chunk_ends: list[float] | None = None  # when each ended, by time.monotonic()
 
 
-_FACTS = ('"imports"', '"env_changed"', '"collected"', '"env_order"', '"split"', '"chunks_done"')
+_FACTS = ('"imports"', '"env_changed"', '"collected"', '"env_order"', '"split', '"chunks_done"')
 
 
 def read_run_facts(events_path: Path) -> RunFacts:
@@ -256,7 +256,8 @@ def read_run_facts(events_path: Path) -> RunFacts:
             facts.collected = float(ev["t"])
         elif kind == "split":
             facts.split_chunks = int(ev.get("chunks", 0))
-            facts.split_why = str(ev["why"]) if ev.get("why") else None
+        elif kind == "split_check":
+            facts.split_check = str(ev.get("why", ""))
         elif kind == "chunks_done":
             facts.chunk_statuses = [int(x) for x in ev.get("statuses", [])]
             facts.chunk_ends = [float(x) for x in ev.get("ends", [])]

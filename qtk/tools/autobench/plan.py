@@ -60,8 +60,8 @@ what their fresh runs imported after the change), unsafe imports."""
             cache.set_env_order(m, None)
     for m, order in scheduler.env_orders.items():
         cache.set_env_order(m, order)
-    for m, why in scheduler.unsplit.items():
-        cache.set_unsplit(m, why)
+    for m, why in scheduler.split_checks.items():
+        cache.set_split_check(m, why)
     cache.unsafe = dict(scheduler.plan.unsafe)
 
 

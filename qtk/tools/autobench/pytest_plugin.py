@@ -17,7 +17,8 @@ the next run forks it after all ($QTK_AUTOBENCH_ENV_ORDER names that record), an
 checks at the change that none of them was imported yet, else it stops as above.
 
 Asked to ($QTK_AUTOBENCH_SPLIT), it deals the collected tests of a module that dominates the
-run to chunk processes forked after collection (see _split).
+run to chunk processes forked after collection (see _split); every run says whether its module
+could be split (`split_check`), which the runner keeps for the next run's choice.
 
 Stdlib and pytest only, no qtk imports: autobench copies this file beside the run under a unique name, so it
 loads in whatever interpreter runs the tests.
@@ -124,10 +125,16 @@ def pytest_collection_finish(session):
                 _emit(event="order_broken", modules=_order_broken[:3])
             _stream.flush()
             os._exit(ENV_CHANGED_EXIT)
+    items = session.items
+    blocker = ("collection errors" if session.testsfailed else f"{len(items)} test(s)" if len(items) < 2
+               else None)
+    shared = None if blocker else _shared_fixture(items)
+    _emit(event="split_check", why=blocker or shared or "")  # next run's choice: split it or not
     split = os.environ.get("QTK_AUTOBENCH_SPLIT")
-    if split:
+    if split and not blocker:
         k, mode, stem = split.split(":", 2)
-        _split(session, int(k), mode, stem)
+        if mode == "any" or not shared:
+            _split(session, int(k), stem)
 
 
 def _shared_fixture(items):
@@ -146,18 +153,13 @@ def _shared_fixture(items):
     return None
 
 
-def _split(session, k, mode, stem):
+def _split(session, k, stem):
     """Deal the collected tests to k processes forked from this one (chunk i keeps every k-th
     test from the i-th), so that none of them collects again. This process waits for them and
     records how each ended; each writes its own output, JUnit XML and events under `stem`.c<i>.
-    Not split (the module runs whole here): collection errors, fewer than 2 tests, or (unless
-    mode is "any", from --split-slow) tests that share a fixture."""
+    Asked to, a module still runs whole on collection errors, with fewer than 2 tests, or (unless
+    mode is "any", from --split-slow) when its tests share a fixture."""
     items = session.items
-    why = ("collection errors" if session.testsfailed else f"{len(items)} test(s)" if len(items) < 2
-           else None if mode == "any" else _shared_fixture(items))
-    if why:
-        _emit(event="split", chunks=0, why=why)
-        return
     for stream in (sys.stdout, sys.stderr, _stream):
         stream.flush()
     pids, k = [], min(k, len(items))

@@ -127,7 +127,7 @@ class _Scheduler:
         self.env_changes: dict[Path, list[str]] = {}  # variables each module's run changed
         self.env_orders: dict[Path, dict] = {}  # fresh runs that changed them: what came after
         self.setups: dict[Path, float] = {}  # seconds from each module's start to its tests
-        self.unsplit: dict[Path, str] = {}  # modules asked to split that ran whole, and why
+        self.split_checks: dict[Path, str] = {}  # why each module's tests could not be split ("": they could)
         self.plugin_dir, self.env = plugin_env(workdir)
         self._serial = 0
         self.server = None
@@ -248,8 +248,8 @@ class _Scheduler:
         chunks = split.chunk_files(job.events_path, facts.split_chunks)
         if facts.collected is not None:  # start-up and collection: what the split model weighs
             self.setups[job.module] = max(self.setups.get(job.module, 0.0), facts.collected - job.started)
-        if facts.split_why is not None:
-            self.unsplit[job.module] = facts.split_why
+        if facts.split_check is not None:
+            self.split_checks[job.module] = facts.split_check
         imported = [n for c in chunks for n in (imports.read_run_facts(c[2]).imported or ())] or facts.imported
         if imported is not None:
             self.imported[job.module] = sorted(set(imported))
@@ -360,17 +360,18 @@ def _display_names(modules: list[Path], target: Path) -> dict[Path, str]:
 
 def _work(modules: list[Path], cache: discover.DurationCache, opts: AutobenchOptions) -> list[tuple[Path, int]]:
     """What to start, longest first, and into how many chunks each module deals its tests (1:
-    whole), placed by its estimated duration (start-up, then its share of the rest). By default
-    a module whose last run declined to split (its tests share a fixture) is not asked again
-    until its file changes; --split-slow asks anyway."""
+    whole), placed by its estimated duration (start-up, then its share of the rest). Only a
+    module whose last run (of the same file) found its tests splittable is split; with
+    --split-slow also one whose tests share a fixture."""
     ordered = discover.longest_first(modules, cache)
     if not (opts.split or opts.split_slow):
         return [(m, 1) for m in ordered]
     durations = {m: d for m in modules if (d := cache.get(m)) is not None}
     setups = {m: s for m in modules if (s := cache.setups.get(cache.key(m))) is not None}
     counts = split.chunk_counts(modules, durations, opts.jobs, setups)
-    if not opts.split_slow:
-        counts = {m: k for m, k in counts.items() if cache.unsplit_reason(m) is None}
+    checks = {m: cache.split_check(m) for m in counts}
+    counts = {m: k for m, k in counts.items()
+              if checks[m] == "" or (opts.split_slow and (checks[m] or "").startswith("fixture "))}
     estimate = {m: split.chunk_seconds(durations[m], setups.get(m, 0.0), counts.get(m, 1)) for m in durations}
     work = [(m, counts.get(m, 1)) for m in ordered]
     return sorted(work, key=lambda w: (w[0] in estimate, -estimate.get(w[0], 0.0)))  # stable: unknown first

@@ -10,9 +10,10 @@ MIN_GAIN or more. Chunk i of k keeps every k-th collected test, starting at i, s
 runs of a heavy test spread over the chunks. The chunks are forked once collection is done, so
 none of them imports or collects again; they run at once and hold k of the -j slots.
 
-By default a module is split only when its tests share no fixture wider than a function (else it
-runs whole, and the cache remembers why until the file changes): module- and class-scoped state
-then stays as it was. --split-slow splits it anyway, and each chunk sets up the fixtures it uses.
+By default a module is split only when the last run of the same file found that its tests share
+no fixture wider than a function (every run checks after collection; the cache keeps the answer
+with the file's mtime and size): module- and class-scoped state then stays as it was. A module
+never measured runs whole, so no slots are held for chunks that would not come. --split-slow splits it anyway, and each chunk sets up the fixtures it uses.
 Tests that depend on another test of the module having run first in the same process are not
 protected (pytest-xdist's default distribution has the same limit).
 """
