@@ -260,8 +260,9 @@ def test_a_dominating_module_is_collected_once_and_dealt_to_chunks_by_default(tm
     collect_log = tmp_path / "collected.txt"
     plain = SLOW.format(log=str(plain_log)).replace("assert n != 4", "assert True") + (
         f"\nwith open({str(collect_log)!r}, 'a') as f:\n    f.write(f'{{os.getpid()}}\\n')\n")
-    suite = write_suite(tmp_path, {"test_shared.py": SHARED, "test_quick.py": "def test_q(): pass\n"},
-                        log=str(shared_log))
+    xunit = "class TestX:\n    def setup_class(cls): pass\n    def test_a(self): pass\n    def test_b(self, tmp_path): pass\n"
+    suite = write_suite(tmp_path, {"test_shared.py": SHARED, "test_quick.py": "def test_q(): pass\n",
+                                   "test_xunit.py": xunit}, log=str(shared_log))
     (suite / "test_plain.py").write_text(plain)
     cache = tmp_path / "cache.json"
     for flags, shared_split in (((), False), (("--split-slow",), True)):
@@ -269,17 +270,19 @@ def test_a_dominating_module_is_collected_once_and_dealt_to_chunks_by_default(tm
         for log in (plain_log, shared_log, collect_log):
             log.write_text("")
         _, report = _run(suite, tmp_path, dict(os.environ), "--cache-file", str(cache), *flags)
-        assert report["totals"] == {**report["totals"], "passed": 11, "failed": 0}
+        assert report["totals"] == {**report["totals"], "passed": 13, "failed": 0}
         pids, ran = _pids(plain_log)
         assert len(pids) == 2 and ran == [str(n) for n in range(6)]  # each test once, in 2 chunks
         assert len(collect_log.read_text().splitlines()) == 1  # collected (imported) once
         checks = json.loads(cache.read_text())["split_checks"]
         assert checks["test_plain.py"][2] == "" and checks["test_shared.py"][2] == "fixture shared is module-scoped"
+        assert checks["test_xunit.py"][2].startswith("fixture _xunit_setup_class_fixture")  # setup_class counts
+        assert checks["test_quick.py"][2] == "1 test(s)"
         _learn(suite, cache, {"test_plain.py": 0.5, "test_shared.py": 30.0, "test_quick.py": 0.5}, *flags)
         for log in (plain_log, shared_log):
             log.write_text("")
         _, report = _run(suite, tmp_path, dict(os.environ), "--cache-file", str(cache), *flags)
-        assert report["totals"]["passed"] == 11
+        assert report["totals"]["passed"] == 13
         pids, ran = _pids(shared_log)
         setups = [line for line in shared_log.read_text().splitlines() if line.startswith("setup")]
         assert ran == ["0", "1", "2", "3"] and (len(pids), len(setups)) == ((2, 2) if shared_split else (1, 1))

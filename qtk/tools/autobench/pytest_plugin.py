@@ -139,16 +139,18 @@ def pytest_collection_finish(session):
 
 def _shared_fixture(items):
     """Why these tests cannot be dealt to separate processes without changing what they share:
-    a class-, module-, package- or session-scoped fixture of the project's (each process would
-    set it up again; pytest's own, such as tmp_path_factory, are per process anyway), or a test
-    pytest gives no fixture information for (doctests...). None when they share none."""
+    a class-, module-, package- or session-scoped fixture of the project's, setup_class and
+    setup_module included (each process would set it up again; pytest's own global ones, such as
+    tmp_path_factory, are per process anyway), or a test pytest gives no fixture information for
+    (doctests...). None when they share none."""
     for item in items:
         info = getattr(item, "_fixtureinfo", None)
         if info is None:
             return f"{item.nodeid} is not a plain test function"
         for name, defs in info.name2fixturedefs.items():
             for d in defs:
-                if d.scope != "function" and not getattr(d.func, "__module__", "").startswith("_pytest."):
+                pytests_own = getattr(d, "baseid", None) == "" and d.func.__module__.startswith("_pytest.")
+                if d.scope != "function" and not pytests_own:
                     return f"fixture {name} is {d.scope}-scoped"
     return None
 
