@@ -9,7 +9,8 @@ turn round by round so that the machine's other load hits them alike:
   xdist       python -m pytest SUITE -n J            (the peer: pytest-xdist)
   autobench   qtk autobench SUITE -j J               (the default: fork server + preload)
   no-preload  qtk autobench SUITE -j J --no-preload  (a fresh interpreter per module)
-  split-slow  qtk autobench SUITE -j J --split-slow  (the default, the slowest modules in chunks)
+  no-split    qtk autobench SUITE -j J --no-split    (the default without dealing a slow module to chunks)
+  split-slow  qtk autobench SUITE -j J --split-slow  (split a slow module even if its tests share fixtures)
 
 autobench keeps its duration/import cache in a temporary file, filled by one untimed warm-up run
 per autobench contender (that first run's wall time is printed too): the timed runs are what a
@@ -17,7 +18,7 @@ user sees from the second run on. Reported per contender: median and min wall se
 CPU seconds (children included), and the pass/fail/skip totals, which must agree.
 
 Usage: python bench/autobench_suites.py SUITE [SUITE ...] [-j 2] [--rounds 3] [--extra-args ...]
-       [--contenders serial,xdist,autobench,no-preload,split-slow]
+       [--contenders serial,xdist,autobench,no-preload,no-split,split-slow]
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # `python -m qtk` from the temporary working directory would import whichever qtk is installed;
 # this runs the checkout the benchmark belongs to, without putting it on the tests' PYTHONPATH.
 RUN_QTK = f"import runpy, sys; sys.path.insert(0, {str(ROOT)!r}); runpy.run_module('qtk', run_name='__main__')"
-CONTENDERS = frozenset({"serial", "xdist", "autobench", "no-preload", "split-slow"})
+CONTENDERS = frozenset({"serial", "xdist", "autobench", "no-preload", "no-split", "split-slow"})
 _COUNT = re.compile(r"(\d+) (passed|failed|skipped|error|errors|xfailed|xpassed)\b")
 
 
@@ -81,15 +82,16 @@ def contenders(suite: Path, jobs: int, cache: Path, extra: list[str],
     out = {"serial pytest": (pytest, False)}
     if importlib.util.find_spec("xdist") is not None:
         out[f"pytest -n {jobs} (xdist)"] = (pytest + ["-n", str(jobs)], False)
-    for label, flags in (("", []), (" --no-preload", ["--no-preload"]), (" --split-slow", ["--split-slow"])):
+    for label, flags in (("", []), (" --no-preload", ["--no-preload"]), (" --no-split", ["--no-split"]),
+                         (" --split-slow", ["--split-slow"])):
         cache_file = cache.with_suffix(f".{flags[0][2:] if flags else 'default'}.json")
         out[f"autobench -j {jobs}{label}"] = (ab + [str(cache_file), *flags, *tail], True)
     return {name: c for name, c in out.items() if _short(name) in only}
 
 
 def _short(name: str) -> str:
-    """A contender's name for --contenders: serial, xdist, autobench, no-preload, split-slow."""
-    for word in ("serial", "xdist", "no-preload", "split-slow"):
+    """A contender's name for --contenders: serial, xdist, autobench, no-preload, no-split, split-slow."""
+    for word in ("serial", "xdist", "no-preload", "no-split", "split-slow"):
         if word in name:
             return word
     return "autobench"

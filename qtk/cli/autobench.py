@@ -20,8 +20,16 @@ their conftests' import lines, and measured on the last run) once, so no
 module pays for them again; each still starts from the same pristine state.
 An import that starts a thread or initialises CUDA is not preloaded; a
 module whose conftest or own code changes os.environ before its tests runs
-in a fresh interpreter, so its imports see the change (a notice says so).
+in a fresh interpreter, so its imports see the change (a notice says so);
+once a fresh run showed that nothing preloaded is imported after the change,
+later runs fork it again.
 --preload adds modules; --no-preload runs a fresh interpreter per module.
+
+A module that dominates the run (its last duration over half a worker's
+share, and splitting shortens the run by 10% or more) is collected once and
+its tests dealt to up to -j processes forked after collection, merged into
+one entry; by default only when its tests share no class/module-scoped
+fixture (--split-slow: anyway; --no-split: never).
 
 Exit code: 0 every module PASS, FLAKY or SKIP; 1 otherwise; 2 bad
 options or DIR; 5 no test modules found (as pytest's "no tests
@@ -57,8 +65,10 @@ def command(
                                 "(comma-separated, e.g. torch,numpy) in the fork server, even if unsafe."),
     no_preload: bool = typer.Option(False, "--no-preload", help="A fresh interpreter per module: no fork "
                                     "server, nothing preloaded (with --preload: only those)."),
-    split_slow: bool = typer.Option(False, "--split-slow", help="Run a module whose last duration exceeds "
-                                    "half a worker's share as chunks of its tests in parallel; one entry."),
+    no_split: bool = typer.Option(False, "--no-split", help="Never deal a slow module's tests to several "
+                                  "processes."),
+    split_slow: bool = typer.Option(False, "--split-slow", help="Split a slow module even when its tests share "
+                                    "a class/module-scoped fixture (each chunk sets it up)."),
     cache_file: Path = typer.Option(None, "--cache-file", metavar="FILE", help="Where durations are cached."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Neither read nor write the duration cache."),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress line per finished module on stderr."),
@@ -74,7 +84,7 @@ def command(
         pytest_args=tuple(pytest_args or ()), python=python or sys.executable,
         cache_file=cache_file, use_cache=not no_cache,
         preload=tuple(m.strip() for m in preload.split(",") if m.strip()) if preload else (),
-        auto_preload=not no_preload, split_slow=split_slow,
+        auto_preload=not no_preload, split=not no_split, split_slow=split_slow,
     )
     err = common.err_console()
     started = time.monotonic()

@@ -21,7 +21,10 @@ def classify(module: Path, display: str, returncode: int, timed_out: bool, durat
              output: str, xml_path: Path, events_path: Path, timeout_s: float | None) -> ModuleResult:
     """The verdict on one attempt. `timeout_s` None with `timed_out` means the session timeout."""
     suite = junit.read_module_xml(xml_path)
-    events, running = junit.read_events(events_path)
+    # The event stream matters only when the run did not finish (one line per test event: a
+    # module of 1,000 tests has 5,000 to parse); a finished run's report has it all.
+    unfinished = timed_out or returncode < 0 or suite is None
+    events, running = junit.read_events(events_path) if unfinished else ({}, None)
     r = ModuleResult(display, module, ERROR, duration_s=duration_s, returncode=returncode, output=output)
     r.current_test = running
     where = f" while running {running}" if running else ""

@@ -76,7 +76,7 @@ class DurationCache:
     """What the last run learnt, keyed by module path relative to the cache root: seconds each
     module took and how much of that came before its first test, what it imported (imports.py),
     which modules must run in a fresh interpreter (they change os.environ before their tests),
-    which imports made forking unsafe, and what each test module's and conftest's import lines
+    and for those what a fresh run imported after the change, which imports made forking unsafe, and what each test module's and conftest's import lines
     said (imports.cached_scan)."""
 
     def __init__(self, path: Path | None, root: Path):
@@ -87,6 +87,9 @@ class DurationCache:
         self.unsafe: dict[str, str] = {}  # module name -> why it is not preloaded
         self.scans: dict[str, list] = {}  # file key -> [mtime_ns, size, conftest?, imports, changes env]
         self.setups: dict[str, float] = {}  # module key -> seconds from its start to its first test
+        # module key -> [mtime_ns, size, variables changed, modules a fresh run imported after the change]
+        self.env_orders: dict[str, list] = {}
+        self.split_checks: dict[str, list] = {}  # module key -> [mtime_ns, size, why not splittable or ""]
         if path is not None and path.is_file():
             try:
                 data = json.loads(path.read_text(encoding="utf-8"))
@@ -96,10 +99,14 @@ class DurationCache:
                 self.unsafe = {str(k): str(v) for k, v in data.get("unsafe", {}).items()}
                 self.scans = {str(k): v for k, v in data.get("scans", {}).items() if isinstance(v, list)}
                 self.setups = {str(k): float(v) for k, v in data.get("setups", {}).items()}
+                self.env_orders = {str(k): v for k, v in data.get("env_orders", {}).items()
+                                   if isinstance(v, list) and len(v) == 4}
+                self.split_checks = {str(k): v for k, v in data.get("split_checks", {}).items()
+                                     if isinstance(v, list) and len(v) == 3}
             except (OSError, ValueError, AttributeError, TypeError):
                 # a corrupt cache only costs the ordering and the preload list; start afresh
                 self.durations, self.imports, self.fresh, self.unsafe = {}, {}, {}, {}
-                self.scans, self.setups = {}, {}
+                self.scans, self.setups, self.env_orders, self.split_checks = {}, {}, {}, {}
 
     def key(self, module: Path) -> str:
         try:
@@ -109,6 +116,43 @@ class DurationCache:
 
     def get(self, module: Path) -> float | None:
         return self.durations.get(self.key(module))
+
+    def env_order(self, module: Path) -> dict | None:
+        """A fresh run's record of `module`'s environment change ({"keys", "after"}), or None when
+        there is none or the file changed since it was made."""
+        hit = self._stamped(self.env_orders, module)
+        return None if hit is None else {"keys": list(hit[0]), "after": list(hit[1])}
+
+    def set_env_order(self, module: Path, order: dict | None) -> None:
+        self._stamp(self.env_orders, module, None if order is None else [order["keys"], order["after"]])
+
+    def split_check(self, module: Path) -> str | None:
+        """What the last run found: "" when the module's tests could be dealt to chunks, else
+        why not; None when unknown or the file changed since."""
+        hit = self._stamped(self.split_checks, module)
+        return None if hit is None else str(hit[0])
+
+    def set_split_check(self, module: Path, why: str) -> None:
+        self._stamp(self.split_checks, module, [why])
+
+    def _stamped(self, table: dict[str, list], module: Path) -> list | None:
+        """What `table` holds for `module` after its [mtime_ns, size] stamp, if the file still matches."""
+        hit = table.get(self.key(module))
+        try:
+            st = module.stat()
+        except OSError:
+            return None
+        return hit[2:] if hit is not None and hit[:2] == [st.st_mtime_ns, st.st_size] else None
+
+    def _stamp(self, table: dict[str, list], module: Path, value: list | None) -> None:
+        try:
+            st = module.stat()
+        except OSError:
+            value = None
+        if value is None:
+            table.pop(self.key(module), None)
+        else:
+            table[self.key(module)] = [st.st_mtime_ns, st.st_size, *value]
 
     def update(self, seconds: dict[Path, float]) -> None:
         for module, s in seconds.items():
@@ -126,7 +170,8 @@ class DurationCache:
                 (self.path.parent / ".gitignore").write_text("# Created by qtk autobench.\n*\n")
             tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
             data = {"version": 1, "durations": self.durations, "imports": self.imports, "fresh": self.fresh,
-                    "unsafe": self.unsafe, "scans": self.scans, "setups": self.setups}
+                    "unsafe": self.unsafe, "scans": self.scans, "setups": self.setups,
+                    "env_orders": self.env_orders, "split_checks": self.split_checks}
             tmp.write_text(json.dumps(data, indent=None, sort_keys=True, separators=(",", ":")))
             os.replace(tmp, self.path)
             return True

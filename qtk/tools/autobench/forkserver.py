@@ -18,7 +18,8 @@ thread is kept and named.
 
 Protocol, one JSON object per line. The runner writes {"id", "args", "out", "env"} on stdin; the
 server answers {"id", "pid"} once the child exists, and {"pid", "status"} (the raw wait status)
-when a child exits; first of all {"ready": pid, ...} or {"error": message}. Each child calls
+when a child exits; first of all {"ready": pid, ..., "modules": all of sys.modules} or
+{"error": message}. Each child calls
 setsid(), so the runner's timeouts kill its process group as they kill a subprocess's. Stdlib
 only: autobench copies this file beside the run, and it runs in whatever interpreter runs the
 tests (like pytest_plugin.py).
@@ -136,7 +137,7 @@ def _preload(cfg, env0: dict) -> dict:
         done.append(name)
     _ENV_ADDED.update({k: v for k, v in os.environ.items() if env0.get(k) != v})
     return {"ready": os.getpid(), "preloaded": done, "failed": failed, "threaded": threaded,
-            "skipped": skipped}
+            "skipped": skipped, "modules": sorted(sys.modules)}
 
 
 def _child(req, wake_fds) -> None:

@@ -25,6 +25,7 @@ import ast
 import json
 import fnmatch
 from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 
 MIN_SHARED = 2  # test modules that must import a module before it is preloaded
@@ -216,26 +217,51 @@ class SuiteImports:
         return sorted(n for n, c in counts.items() if c >= MIN_SHARED and n not in exclude)
 
 
-def read_run_facts(events_path: Path) -> tuple[list[str] | None, list[str], float | None]:
-    """From pytest_plugin.py's event stream: (modules the run imported, or None when it did not
-    say; environment variables conftest or the module changed before the tests ran; when
-    collection finished, by time.monotonic(), or None)."""
-    imported, env_changed, collected = None, [], None
+@dataclass
+class RunFacts:
+    """What pytest_plugin.py's event stream says about one run besides its tests."""
+
+    imported: list[str] | None = None  # modules the run imported (None: it did not say)
+    env_changed: list[str] = field(default_factory=list)  # variables changed before the tests
+    collected: float | None = None  # when collection finished, by time.monotonic()
+    env_order: dict | None = None  # a fresh run's {"keys", "after"}: modules imported after the change
+    split_chunks: int = 0  # chunk processes the run dealt its tests to (pytest_plugin._split)
+    split_check: str | None = None  # why its tests could not be split ("": they could; None: unknown)
+    chunk_statuses: list[int] | None = None  # their raw wait statuses, when they all ended
+    chunk_ends: list[float] | None = None  # when each ended, by time.monotonic()
+
+
+_FACTS = ('"imports"', '"env_changed"', '"collected"', '"env_order"', '"split', '"chunks_done"')
+
+
+def read_run_facts(events_path: Path) -> RunFacts:
+    facts = RunFacts()
     try:
         lines = events_path.read_text(encoding="utf-8", errors="replace").splitlines()
     except OSError:
-        return None, [], None
+        return facts
     for line in lines:
-        if '"imports"' not in line and '"env_changed"' not in line and '"collected"' not in line:
+        if not any(tag in line for tag in _FACTS):
             continue  # most lines are test events: skip parsing them
         try:
             ev = json.loads(line)
         except ValueError:
             continue
-        if ev.get("event") == "imports":
-            imported = [str(n) for n in ev.get("modules", [])]
-        elif ev.get("event") == "env_changed":
-            env_changed = [str(k) for k in ev.get("keys", [])]
-        elif ev.get("event") == "collected" and isinstance(ev.get("t"), (int, float)):
-            collected = float(ev["t"])
-    return imported, env_changed, collected
+        kind = ev.get("event")
+        if kind == "imports":
+            facts.imported = [str(n) for n in ev.get("modules", [])]
+        elif kind == "env_changed":
+            facts.env_changed = [str(k) for k in ev.get("keys", [])]
+        elif kind == "collected" and isinstance(ev.get("t"), (int, float)):
+            facts.collected = float(ev["t"])
+        elif kind == "split":
+            facts.split_chunks = int(ev.get("chunks", 0))
+        elif kind == "split_check":
+            facts.split_check = str(ev.get("why", ""))
+        elif kind == "chunks_done":
+            facts.chunk_statuses = [int(x) for x in ev.get("statuses", [])]
+            facts.chunk_ends = [float(x) for x in ev.get("ends", [])]
+        elif kind == "env_order":
+            facts.env_order = {"keys": [str(k) for k in ev.get("keys", [])],
+                               "after": [str(n) for n in ev.get("after", [])]}
+    return facts

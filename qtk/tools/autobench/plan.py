@@ -19,6 +19,17 @@ class Plan:
     sys_path_dirs: list[str] = field(default_factory=list)
     fresh: dict[Path, str] = field(default_factory=dict)  # module -> why a fresh interpreter
     unsafe: dict[str, str] = field(default_factory=dict)  # import -> why not preloaded (grows)
+    orders: dict[Path, dict] = field(default_factory=dict)  # fresh module -> its last fresh run's env_order
+    env_forked: dict[Path, str] = field(default_factory=dict)  # forked although it changes os.environ
+
+
+def fork_checked(plan: Plan, server_modules: frozenset[str]) -> None:
+    """Fork a module that changes os.environ after all when its last fresh run imported none of
+    the server's modules after the change: forked, its imports happen in the same order relative
+    to that change as in a fresh interpreter (the fork checks this again at the change)."""
+    for m, order in plan.orders.items():
+        if m in plan.fresh and server_modules.isdisjoint(order["after"]):
+            plan.env_forked[m] = plan.fresh.pop(m)
 
 
 def make_plan(modules: list[Path], target: Path, opts, cache: discover.DurationCache) -> Plan:
@@ -30,11 +41,13 @@ def make_plan(modules: list[Path], target: Path, opts, cache: discover.DurationC
     plan.fresh = {**{m: cache.fresh[cache.key(m)] for m in modules if cache.key(m) in cache.fresh}, **suite.plain}
     plan.auto = suite.shared(fresh=set(plan.fresh))  # the server skips those in plan.unsafe
     plan.sys_path_dirs = imports.sys_path_dirs(modules)
+    plan.orders = {m: order for m in plan.fresh if (order := cache.env_order(m)) is not None}
     return plan
 
 
 def remember(cache: discover.DurationCache, scheduler, results: dict[Path, ModuleResult]) -> None:
-    """Durations and start-ups, what each module imported, which modules change os.environ, unsafe imports."""
+    """Durations and start-ups, what each module imported, which modules change os.environ (and
+what their fresh runs imported after the change), unsafe imports."""
     cache.update({m: r.duration_s for m, r in results.items() if r.status != NOTRUN})
     cache.setups.update({cache.key(m): round(s, 3) for m, s in scheduler.setups.items()})
     for m, names in scheduler.imported.items():
@@ -44,6 +57,11 @@ def remember(cache: discover.DurationCache, scheduler, results: dict[Path, Modul
             cache.fresh[cache.key(m)] = f"changes os.environ ({', '.join(changed[:3])})"
         else:
             cache.fresh.pop(cache.key(m), None)
+            cache.set_env_order(m, None)
+    for m, order in scheduler.env_orders.items():
+        cache.set_env_order(m, order)
+    for m, why in scheduler.split_checks.items():
+        cache.set_split_check(m, why)
     cache.unsafe = dict(scheduler.plan.unsafe)
 
 

@@ -65,6 +65,7 @@ class ForkServer:
         self.preloaded: list[str] = []  # plugins and auto modules it imported
         self.threaded: list[str] = []  # explicit modules that started a thread
         self.skipped: list[str] = []  # found unsafe before: not imported
+        self.modules: frozenset[str] = frozenset()  # every module in sys.modules of the ready server
 
     def configure(self, cfg: dict) -> None:
         """Send what to preload and wait until it is imported; on failure the server is closed."""
@@ -84,6 +85,7 @@ class ForkServer:
                 raise UnsafeModule(first["unsafe"], first["why"])
             raise UsageError(f"--preload {','.join(cfg['explicit'])}: {first['error']}")
         self.preloaded, self.threaded, self.skipped = first["preloaded"], first["threaded"], first["skipped"]
+        self.modules = frozenset(first.get("modules", ()))
 
     def fileno(self) -> int:
         """Readable when the server has news (a child's pid or exit status)."""

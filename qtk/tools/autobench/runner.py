@@ -15,6 +15,7 @@ gets a private cache_dir, so parallel runs cannot clobber the project's lastfail
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import select
@@ -68,7 +69,8 @@ class AutobenchOptions:
     use_cache: bool = True
     preload: tuple[str, ...] = ()  # modules the fork server imports besides those it finds itself
     auto_preload: bool = True  # fork each module's pytest from a server that preloaded the shared imports
-    split_slow: bool = False  # run a module that dominates the wall time as chunks of its tests
+    split: bool = True  # deal the tests of a module that dominates the wall time to chunk processes
+    split_slow: bool = False  # ... even when its tests share a class/module-scoped fixture
     kill_grace_s: float = 2.0  # how long faulthandler gets to dump stacks after SIGABRT
 
     def validate(self) -> None:
@@ -96,7 +98,7 @@ class _Job:
     display: str
     attempt: int
     first_failure: ModuleResult | None  # the failed attempt a FLAKY verdict reports
-    chunk: tuple[int, int] | None  # (i, k): the i-th of k chunks of a --split-slow module
+    split: int  # chunk processes it deals its tests to after collection (1: runs whole); slots it holds
     proc: subprocess.Popen | ForkedProcess
     started: float
     deadline: float | None
@@ -105,38 +107,31 @@ class _Job:
     events_path: Path
     out: object  # the open output file
     pidfd: int | None  # readable once the process exits (None where pidfds are missing: poll)
+    killed_at: float | None = None  # when a timeout started killing it
 
 
 class _Scheduler:
-    def __init__(self, work: list[tuple[Path, tuple[int, int] | None]], displays: dict[Path, str],
+    def __init__(self, work: list[tuple[Path, int]], displays: dict[Path, str],
                  opts: AutobenchOptions, workdir: Path, plan: Plan,
                  on_result: Callable[[ModuleResult], None] | None, on_notice: Callable[[str], None],
                  launched: ForkServer | None = None):
         """`launched`: the fork server run_suite started before planning; run() configures it."""
         self.opts, self.workdir, self.displays, self.on_result = opts, workdir, displays, on_result
         self.plan, self.on_notice, self.launched = plan, on_notice, launched
-        # (module, attempt, the failed first attempt, chunk); work is already longest first
-        self.pending: deque[tuple[Path, int, ModuleResult | None, tuple[int, int] | None]] = deque(
-            (m, 1, None, chunk) for m, chunk in work)
-        self.chunks: dict[Path, dict[int, ModuleResult]] = {}  # finished chunks of split modules
-        self.split_counts = {m: chunk[1] for m, chunk in work if chunk is not None}
+        # (module, attempt, the failed first attempt, chunks); work is already longest first
+        self.pending: deque[tuple[Path, int, ModuleResult | None, int]] = deque(
+            (m, 1, None, k) for m, k in work)
         self.running: list[_Job] = []
         self.results: dict[Path, ModuleResult] = {}
         self.imported: dict[Path, list[str]] = {}  # what each module's run imported (next run's plan)
         self.env_changes: dict[Path, list[str]] = {}  # variables each module's run changed
+        self.env_orders: dict[Path, dict] = {}  # fresh runs that changed them: what came after
         self.setups: dict[Path, float] = {}  # seconds from each module's start to its tests
+        self.split_checks: dict[Path, str] = {}  # why each module's tests could not be split ("": they could)
         self.plugin_dir, self.env = plugin_env(workdir)
         self._serial = 0
         self.server = None
         self.wants_server = bool(opts.preload or opts.auto_preload)
-
-    def finish_partial(self, reason: str) -> None:
-        """Split modules cut short: the chunks that finished, the others NOTRUN, as one entry."""
-        for module, done in self.chunks.items():
-            if module not in self.results:
-                parts = [done.get(i) or split.notrun_chunk(self.displays[module], module, reason)
-                         for i in range(self.split_counts[module])]
-                self.results[module] = split.merge(parts)
 
     def close(self) -> None:
         for server in (self.launched, self.server):
@@ -147,7 +142,8 @@ class _Scheduler:
         """Start the fork server (blocking until it has imported what it preloads). Modules that
         run in a fresh interpreter anyway start first, longest first, so they use the cores the
         server's imports leave idle instead of waiting for it."""
-        early = [item for item in self.pending if item[0] in self.plan.fresh][: self.opts.jobs]
+        early = [item for item in self.pending
+                 if item[0] in self.plan.fresh and item[0] not in self.plan.orders][: self.opts.jobs]
         for item in early:
             self.pending.remove(item)
             self._start(*item)
@@ -156,6 +152,7 @@ class _Scheduler:
         self.server = start_server(opts.python, self.plugin_dir, self.env, opts.preload,
                                    self.plan.auto if opts.auto_preload else None, self.plan.sys_path_dirs,
                                    self.plan.unsafe, launched)
+        planning.fork_checked(self.plan, self.server.modules)
         planning.announce(self, known_unsafe, self.on_notice)
 
     def run(self, session_deadline: float | None, known_unsafe: set[str] = frozenset()) -> str | None:
@@ -170,7 +167,7 @@ class _Scheduler:
                 # Reap before starting: a module that exited since the last wake-up must free its
                 # slot now, or the loop would sleep on the others with a slot idle.
                 self._reap()
-                while self.pending and len(self.running) < self.opts.jobs:
+                while self.pending and sum(j.split for j in self.running) < self.opts.jobs:
                     self._start(*self.pending.popleft())
                 self._wait(session_deadline)
         except KeyboardInterrupt:
@@ -199,8 +196,7 @@ class _Scheduler:
         elif self.running:
             time.sleep(POLL_S if timeout is None else min(POLL_S, timeout))
 
-    def _start(self, module: Path, attempt: int, first_failure: ModuleResult | None,
-               chunk: tuple[int, int] | None) -> None:
+    def _start(self, module: Path, attempt: int, first_failure: ModuleResult | None, chunks: int) -> None:
         self._serial += 1
         stem = self.workdir / f"{self._serial:05d}"
         out_path, xml_path, events_path = (stem.with_suffix(s) for s in (".out", ".xml", ".events"))
@@ -210,8 +206,12 @@ class _Scheduler:
                f"--junit-xml={xml_path}", "-o", "junit_family=xunit2",
                "-o", f"cache_dir={stem.with_suffix('.cache')}", *self.opts.pytest_args]
         env = dict(self.env, QTK_AUTOBENCH_EVENTS=str(events_path))
-        if chunk is not None:
-            env["QTK_AUTOBENCH_CHUNK"] = f"{chunk[0]}/{chunk[1]}"
+        if chunks > 1:  # pytest_plugin.py forks the chunks once it has collected
+            env["QTK_AUTOBENCH_SPLIT"] = f"{chunks}:{'any' if self.opts.split_slow else 'safe'}:{stem}"
+        if module in self.plan.env_forked:
+            order_path = stem.with_suffix(".order")
+            order_path.write_text(json.dumps(self.plan.orders[module]), encoding="utf-8")
+            env["QTK_AUTOBENCH_ENV_ORDER"] = str(order_path)
         out = open(out_path, "wb")  # noqa: SIM115 - closed in _finish; a file, not a pipe, never fills up
         if self.server is not None and module not in self.plan.fresh:
             proc = self.server.spawn(cmd[3:], out_path, env)  # cmd less `python -m pytest`
@@ -226,7 +226,7 @@ class _Scheduler:
             pidfd = processes.pidfd(proc.pid)
         now = time.monotonic()
         deadline = now + self.opts.timeout if self.opts.timeout else None
-        self.running.append(_Job(module, self.displays[module], attempt, first_failure, chunk, proc, now,
+        self.running.append(_Job(module, self.displays[module], attempt, first_failure, chunks, proc, now,
                                  deadline, out_path, xml_path, events_path, out, pidfd))
 
     def _reap(self) -> None:
@@ -235,38 +235,53 @@ class _Scheduler:
             if job.proc.poll() is not None:
                 self._finish(job, timed_out=False)
             elif job.deadline is not None and now >= job.deadline:
+                job.killed_at = now
                 processes.kill_groups([job], dump_stacks=True, grace_s=self.opts.kill_grace_s)
                 self._finish(job, timed_out=True)
 
     def _finish(self, job: _Job, timed_out: bool, session: bool = False) -> None:
         self._release(job)
-        imported, env_changed, collected = imports.read_run_facts(job.events_path)
+        facts = imports.read_run_facts(job.events_path)
+        env_changed = facts.env_changed
         self.env_changes[job.module] = env_changed
-        if collected is not None:  # start-up and collection: what each --split-slow chunk pays again
-            self.setups[job.module] = max(self.setups.get(job.module, 0.0), collected - job.started)
+        forked = isinstance(job.proc, ForkedProcess)
+        chunks = split.chunk_files(job.events_path, facts.split_chunks)
+        if facts.collected is not None:  # start-up and collection: what the split model weighs
+            self.setups[job.module] = max(self.setups.get(job.module, 0.0), facts.collected - job.started)
+        if facts.split_check is not None:
+            self.split_checks[job.module] = facts.split_check
+        imported = [n for c in chunks for n in (imports.read_run_facts(c[2]).imported or ())] or facts.imported
         if imported is not None:
-            self.imported[job.module] = imported
-        if env_changed and isinstance(job.proc, ForkedProcess) and job.proc.returncode == ENV_CHANGED_EXIT:
+            self.imported[job.module] = sorted(set(imported))
+        if facts.env_order is not None and not forked:
+            self.env_orders[job.module] = facts.env_order
+        if env_changed and forked and job.proc.returncode == ENV_CHANGED_EXIT:
             # Preloaded modules were imported before that change: run it as a fresh interpreter would.
+            self.plan.env_forked.pop(job.module, None)
             self.plan.fresh[job.module] = f"changes os.environ ({', '.join(env_changed[:3])})"
             self.on_notice(f"{job.display} changed os.environ ({', '.join(env_changed[:3])}) before its "
                            "tests: running it again in a fresh interpreter")
-            self.pending.appendleft((job.module, job.attempt, job.first_failure, job.chunk))
+            self.pending.appendleft((job.module, job.attempt, job.first_failure, job.split))
             return
         duration = time.monotonic() - job.started
-        output = _XML_NOTICE.sub("", job.out_path.read_bytes().decode("utf-8", errors="replace"))
-        result = classify(job.module, job.display, job.proc.returncode, timed_out, duration, output,
-                          job.xml_path, job.events_path, self.opts.timeout if not session else None)
+        output = _read_output(job.out_path)
+        timeout = self.opts.timeout if not session else None
+        if chunks:
+            result = split.judge(job.module, job.display, job.proc.returncode, job.killed_at if timed_out else None,
+                                 timeout, output, chunks, facts, job.started, _read_output)
+        else:
+            result = classify(job.module, job.display, job.proc.returncode, timed_out, duration, output,
+                              job.xml_path, job.events_path, timeout)
         result.attempts = job.attempt
         if result.status in RERUNNABLE and job.attempt <= self.opts.reruns and not session:
-            self.pending.appendleft((job.module, job.attempt + 1, job.first_failure or result, job.chunk))
+            self.pending.appendleft((job.module, job.attempt + 1, job.first_failure or result, job.split))
             return
         if job.first_failure is not None and result.status == PASS:
             first = job.first_failure
             result.status = FLAKY
             result.detail = f"attempt 1 {first.status}: {first.detail}; passed on attempt {job.attempt}"
             result.output = first.output
-        self._record(result, job.chunk)
+        self._record(result)
 
     def _release(self, job: _Job) -> None:
         self.running.remove(job)
@@ -274,13 +289,7 @@ class _Scheduler:
         if job.pidfd is not None:
             os.close(job.pidfd)
 
-    def _record(self, result: ModuleResult, chunk: tuple[int, int] | None = None) -> None:
-        if chunk is not None:
-            done = self.chunks.setdefault(result.path, {})
-            done[chunk[0]] = result
-            if len(done) < chunk[1]:
-                return
-            result = split.merge([done[i] for i in range(chunk[1])])
+    def _record(self, result: ModuleResult) -> None:
         self.results[result.path] = result
         if self.on_result is not None:
             self.on_result(result)
@@ -290,6 +299,8 @@ class _Scheduler:
         old = processes.ignore_sigint()
         try:
             jobs = list(self.running)
+            for job in jobs:
+                job.killed_at = time.monotonic()
             processes.kill_groups(jobs, dump_stacks=session, grace_s=self.opts.kill_grace_s)
             for job in jobs:
                 if session:
@@ -297,10 +308,10 @@ class _Scheduler:
                 else:
                     self._release(job)
                     if job.first_failure is not None:  # a rerun was under way: the failure stands
-                        self._record(job.first_failure, job.chunk)
-            for module, _, first_failure, chunk in self.pending:
+                        self._record(job.first_failure)
+            for module, _, first_failure, _ in self.pending:
                 if first_failure is not None:
-                    self._record(first_failure, chunk)
+                    self._record(first_failure)
             self.pending.clear()
         finally:
             if old is not None:
@@ -347,19 +358,27 @@ def _display_names(modules: list[Path], target: Path) -> dict[Path, str]:
     return names
 
 
-def _work(modules: list[Path], cache: discover.DurationCache,
-          opts: AutobenchOptions) -> list[tuple[Path, tuple[int, int] | None]]:
-    """What to start, longest first: whole modules, and with --split-slow the chunks of the slow
-    ones, each placed by its estimated duration (the module's start-up plus its share of the rest)."""
+def _work(modules: list[Path], cache: discover.DurationCache, opts: AutobenchOptions) -> list[tuple[Path, int]]:
+    """What to start, longest first, and into how many chunks each module deals its tests (1:
+    whole), placed by its estimated duration (start-up, then its share of the rest). Only a
+    module whose last run (of the same file) found its tests splittable is split; with
+    --split-slow also one whose tests share a fixture."""
     ordered = discover.longest_first(modules, cache)
-    if not opts.split_slow:
-        return [(m, None) for m in ordered]
+    if not (opts.split or opts.split_slow):
+        return [(m, 1) for m in ordered]
     durations = {m: d for m in modules if (d := cache.get(m)) is not None}
     setups = {m: s for m in modules if (s := cache.setups.get(cache.key(m))) is not None}
     counts = split.chunk_counts(modules, durations, opts.jobs, setups)
-    work = [(m, (i, counts[m]) if m in counts else None) for m in ordered for i in range(counts.get(m, 1))]
+    checks = {m: cache.split_check(m) for m in counts}
+    counts = {m: k for m, k in counts.items()
+              if checks[m] == "" or (opts.split_slow and (checks[m] or "").startswith("fixture "))}
     estimate = {m: split.chunk_seconds(durations[m], setups.get(m, 0.0), counts.get(m, 1)) for m in durations}
+    work = [(m, counts.get(m, 1)) for m in ordered]
     return sorted(work, key=lambda w: (w[0] in estimate, -estimate.get(w[0], 0.0)))  # stable: unknown first
+
+
+def _read_output(path: Path) -> str:
+    return _XML_NOTICE.sub("", path.read_bytes().decode("utf-8", errors="replace")) if path.exists() else ""
 
 
 def run_suite(target: Path, opts: AutobenchOptions, on_result: Callable[[ModuleResult], None] | None = None,
@@ -403,15 +422,14 @@ def run_suite(target: Path, opts: AutobenchOptions, on_result: Callable[[ModuleR
     if missing:
         reason = ("interrupted (Ctrl-C or SIGTERM)" if stop == "interrupted"
                   else f"session timeout ({opts.session_timeout:g} s)")
-        scheduler.finish_partial(reason)
-        missing = [m for m in modules if m not in results]
         for m in missing:
             # One failed "test" per module, as in the JUnit report: a run cut short must not read clean.
             results[m] = ModuleResult(displays[m], m, NOTRUN, failed=1, detail=f"not finished: {reason}")
     planning.remember(cache, scheduler, results)
     cache.save()
     preload = {"modules": [*opts.preload, *(scheduler.server.preloaded if scheduler.server else [])],
-               "unsafe": dict(plan.unsafe), "fresh": {displays[m]: why for m, why in plan.fresh.items()}}
+               "unsafe": dict(plan.unsafe), "fresh": {displays[m]: why for m, why in plan.fresh.items()},
+               "forked_env_checked": sorted(displays[m] for m in plan.env_forked)}
     return SuiteReport(target=target, results=sorted(results.values(), key=lambda r: r.module),
                        wall_s=time.monotonic() - started, jobs=opts.jobs, cache_file=cache_file,
                        interrupted=stop == "interrupted", session_timed_out=stop == "session", preload=preload)

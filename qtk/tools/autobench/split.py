@@ -1,21 +1,31 @@
-"""`--split-slow`: run a module that dominates the wall time as several chunks of its tests, each
-in its own process, and merge their verdicts into one module entry (issue 18).
+"""Splitting a module that dominates the wall time: its tests, collected once, are dealt to
+chunk processes forked after collection (pytest_plugin.py), and their verdicts merged into one
+module entry (issue 18).
 
-Longest-first scheduling cannot finish before the longest module does: when one module is a
-large part of the suite, one worker runs it while the others run out of work. A module whose last duration exceeds
-SLOW_SHARE of one worker's fair share (total / jobs) is split into as many chunks (at most
-2 x jobs) as bring the run's lower bound down, counting the start-up and collection each chunk
-repeats (measured on the last run): a module whose start-up is most of its time is not split.
-Chunk i of k keeps every k-th collected test, starting at i (pytest_plugin.py
-deselects the rest, after -k/-m have had their say), so parametrized runs of a heavy test spread
-over the chunks. Each chunk still imports the module and sets up its module-scoped fixtures.
+Longest-first scheduling cannot finish before the longest module does: when one module is a large
+part of the suite, one worker runs it while the others run out of work. A module whose last
+duration exceeds SLOW_SHARE of one worker's fair share (total / jobs) is split into as many
+chunks (at most jobs) as bring the run's lower bound down, and only when that bound drops by
+MIN_GAIN or more. Chunk i of k keeps every k-th collected test, starting at i, so parametrized
+runs of a heavy test spread over the chunks. The chunks are forked once collection is done, so
+none of them imports or collects again; they run at once and hold k of the -j slots.
+
+By default a module is split only when the last run of the same file found that its tests share
+no fixture wider than a function (every run checks after collection; the cache keeps the answer
+with the file's mtime and size): module- and class-scoped state then stays as it was. A module
+never measured runs whole, so no slots are held for chunks that would not come. --split-slow splits it anyway, and each chunk sets up the fixtures it uses.
+Tests that depend on another test of the module having run first in the same process are not
+protected (pytest-xdist's default distribution has the same limit).
 """
 
 from __future__ import annotations
 
+import os
+import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+from qtk.tools.autobench.classify import classify
 from qtk.tools.autobench.results import (CRASH, ERROR, FAIL, FLAKY, NOTRUN, PASS, SKIP, TIMEOUT,
                                          ModuleResult)
 
@@ -26,12 +36,11 @@ _WORST_FIRST = (CRASH, TIMEOUT, ERROR, FAIL, NOTRUN, FLAKY, PASS, SKIP)
 
 def chunk_counts(modules: list[Path], durations: dict[Path, float], jobs: int,
                  setups: dict[Path, float] | None = None) -> dict[Path, int]:
-    """How many chunks each slow module runs as (modules left out run whole). `setups`: the
+    """How many chunks each slow module is dealt to (modules left out run whole). `setups`: the
     seconds before each module's first test (start-up and collection, measured on the last run),
-    which every chunk pays again. A module longer than SLOW_SHARE of a worker's share gets the
-    fewest chunks that bring the run's lower bound, max(one chunk, all work / jobs), down the
-    most, where each extra chunk adds its start-up to all work; it is split only when that bound
-    drops by at least MIN_GAIN (else the extra start-ups cost more CPU than the tail saves)."""
+    which its chunks share. A module longer than SLOW_SHARE of a worker's share gets the fewest
+    chunks that bring the run's lower bound, max(one chunk, all work / jobs), down the most; it is
+    split only when that bound drops by at least MIN_GAIN."""
     setups = setups or {}
     total = sum(durations.get(m, 0.0) for m in modules)
     if jobs < 2 or total <= 0:
@@ -44,19 +53,46 @@ def chunk_counts(modules: list[Path], durations: dict[Path, float], jobs: int,
         s = min(setups.get(m, 0.0), d)
 
         def bound(k: int) -> float:
-            return max(chunk_seconds(d, s, k), (total + (k - 1) * s) / jobs)
+            return max(chunk_seconds(d, s, k), total / jobs)
 
-        k = min(range(1, 2 * jobs + 1), key=lambda k: (round(bound(k), 6), k))
+        k = min(range(1, jobs + 1), key=lambda k: (round(bound(k), 6), k))
         if k > 1 and bound(k) <= (1 - MIN_GAIN) * bound(1):
             counts[m] = k
-            total += (k - 1) * s
     return counts
 
 
 def chunk_seconds(duration: float, setup: float, k: int) -> float:
-    """One chunk's expected duration: the start-up again, and 1/k of the rest."""
+    """A split module's expected wall time: its start-up and collection once, then 1/k of the rest."""
     setup = min(setup, duration)
     return setup + (duration - setup) / k
+
+
+def chunk_files(events_path: Path, chunks: int) -> list[tuple[Path, Path, Path]]:
+    """(output, JUnit XML, events) of each chunk of a run whose events file is `events_path`
+    (pytest_plugin._become_chunk names them after the same stem)."""
+    stem = events_path.with_suffix("")
+    return [tuple(Path(f"{stem}.c{i}{suffix}") for suffix in (".out", ".xml", ".events")) for i in range(chunks)]
+
+
+def judge(module: Path, display: str, returncode: int, killed_at: float | None, timeout_s: float | None,
+          output: str, chunks: list[tuple[Path, Path, Path]], facts, started: float, read_output) -> ModuleResult:
+    """One verdict from the chunks of a split run: each judged from its own files and exit
+    status (the collecting process's, when it was killed before they all ended), then merged.
+    `killed_at`: when a timeout started killing the run (None: it was not), so a chunk that had
+    ended before that is judged by how it ended. Each chunk's duration is its share after collection, the first also carrying the start-up,
+    so the sum is what the module costs run whole."""
+    collected = facts.collected if facts.collected is not None else started
+    now = time.monotonic()
+    parts = []
+    for i, (out, xml, events) in enumerate(chunks):
+        done = facts.chunk_statuses is not None
+        code = os.waitstatus_to_exitcode(facts.chunk_statuses[i]) if done else returncode
+        end = facts.chunk_ends[i] if done else now
+        duration = end - collected + (collected - started if i == 0 else 0.0)
+        text = (output if i == 0 else "") + read_output(out)
+        timed_out = killed_at is not None and end >= killed_at
+        parts.append(classify(module, display, code, timed_out, duration, text, xml, events, timeout_s))
+    return merge(parts)
 
 
 def merge(parts: list[ModuleResult]) -> ModuleResult:
@@ -85,7 +121,3 @@ def merge(parts: list[ModuleResult]) -> ModuleResult:
             suite.extend(p.junit.findall("testcase"))
     merged.junit = suite
     return merged
-
-
-def notrun_chunk(module: str, path: Path, reason: str) -> ModuleResult:
-    return ModuleResult(module, path, NOTRUN, failed=1, detail=f"not finished: {reason}")
