@@ -45,6 +45,15 @@ def test_sample_layout(filler):
     assert np.array_equal(again.tokens, s.tokens)
 
 
+def test_train_distances_are_drawn_by_their_share_of_the_list():
+    cfg = config.load(flags={"data.corpus": "passkey", "data.passkey.train_samples": 4000,
+                             "data.passkey.train_distances": "300,300,300,1k", "data.passkey.val_samples": 1})
+    train, val = passkey.splits(cfg.data)
+    d = train.samples[:, 1]
+    assert set(d) == {300, 1024} and abs((d == 300).mean() - 0.75) < 0.03  # 4000 draws: 3 sigma ~0.02
+    assert sorted(val.samples[:, 1]) == [300, 300, 300, 1024]  # val: each entry val_samples times
+
+
 def test_filler_kinds_differ_and_words_are_seeded():
     rng = np.random.default_rng
     words = passkey.Filler("words")

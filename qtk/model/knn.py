@@ -16,8 +16,8 @@ of everything the stream row has read before.
 - `smear_keys`: a key is normalise(w * k_t + (1 - w) * k_(t-1)) with a learned per-channel w
   (Olsson et al. 2022, "In-context learning and induction heads"), the previous raw key carried
   across segments and decoding steps (by the stream state, else the decode state), zero where a
-  document starts:
-  a query then finds the item that followed an earlier occurrence of its own token in one step.
+  document starts: a query then finds the item that followed an earlier occurrence of its own
+  token in one step.
 - `combine = joint`: one softmax over local keys and retrieved items; `gate`: separate softmaxes
   mixed by a learned per-head gate sigmoid(g) (the paper's form).
 - The memory lives in the stream state (qtk.model.state.StreamState): one Memory per batch row,
