@@ -131,6 +131,12 @@ def test_smeared_keys_mix_the_previous_key_across_segments_and_documents():
     mems = st.get(1, "memory").mems
     torch.testing.assert_close(mems[0].keys, want[0], atol=1e-6, rtol=1e-5)
     torch.testing.assert_close(mems[1].keys, want[1, T + 5:], atol=1e-6, rtol=1e-5)  # the new document's items
+    ds = m.new_state(2)
+    with torch.no_grad():
+        m(torch.randint(0, V - 1, (2, 3), generator=g), state=ds)  # a decode state carries the last key too
+    for state in (st.get(1, "memory"), ds.get(1, "memory")):  # a reset row carries no previous key
+        state.reset(torch.tensor([True, False]))
+        assert state.last_key[0].abs().sum() == 0 and state.last_key[1].abs().sum() > 0
 
 
 def test_later_segments_never_change_earlier_logits():

@@ -86,6 +86,9 @@ class KNNStream(LayerState):
         for r in rows.nonzero().flatten().tolist():
             self.mems[r].clear()
             self.doc[r] += 1
+        if self.last_key is not None:  # a copy: the last key may share storage with a forward's tensors
+            self.last_key = self.last_key.clone()
+            self.last_key[rows] = 0.0
 
     def add_segment(self, k: torch.Tensor, v: torch.Tensor, docs: torch.Tensor) -> None:
         """Add a segment's items (k, v (B, T, hs)) to each row's memory; a row where a document
@@ -127,6 +130,12 @@ class KNNKVState(KVState):
     key, which the next token's key mixes in."""
 
     last_key: torch.Tensor | None = None
+
+    def reset(self, rows: torch.Tensor) -> None:
+        super().reset(rows)
+        if self.last_key is not None:
+            self.last_key = self.last_key.clone()
+            self.last_key[rows] = 0.0
 
     def select(self, index: torch.Tensor) -> None:
         super().select(index)
