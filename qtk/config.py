@@ -121,7 +121,9 @@ class PasskeyConfig:
     distances: str = _f("1k,4k,16k,64k,256k,1M", "Passkey: comma-separated prompt lengths in tokens (k = 1024, "
                                                  "M = 1024k) scored by `qtk eval --data passkey`, val_samples each.")
     train_distances: str = _f("512,1k,2k", "Passkey: prompt lengths of the training samples, each drawn uniformly "
-                                          "from this list (and of the val split training reports on).")
+                                          "from this list (repeat a length to weight it, e.g. 300,300,1k; lengths "
+                                          "below model.block_size put the key and its question in one segment "
+                                          "more often) and of the val split training reports on.")
     filler: str = _f("words", "Passkey: filler text: sentences (the standard repeated ones) or words (seeded "
                               "random pseudo-words).", choices=["sentences", "words"])
     train_on: str = _f("all", "Passkey: training targets: all tokens (the filler and key line too) or only "

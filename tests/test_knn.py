@@ -80,6 +80,65 @@ def test_layer_matches_plain_reference():
     assert err < 1e-5, f"max abs difference {err}"
 
 
+@pytest.mark.parametrize("local_rope,smear", [(False, False), (False, True), (True, False)])
+def test_position_free_local_path_equals_the_memory_path(local_rope, smear):
+    """local_rope off: a key scores the same locally and as a retrieved item, so reading two
+    segments through the memory (k covering every stored item) equals reading them as one (with
+    smeared keys too: the previous key crosses the segment boundary); with RoPE on the local path
+    the two differ."""
+    m = model(**{"model.knn.local_rope": local_rope, "model.knn.k": T, "model.knn.backend": "exact",
+                 "model.block_size": 2 * T, "model.knn.smear_keys": smear})
+    if smear:
+        torch.nn.init.normal_(m.blocks[1].memory.smear)
+    layer = m.blocks[1].memory
+    g = torch.Generator().manual_seed(3)
+    h = torch.randn(2, 2 * T, 32, generator=g)
+    ids = torch.zeros(2, 2 * T, dtype=torch.long)
+    st = m.new_stream(2)
+    with torch.no_grad():
+        cos, sin = m.rope(0, T)
+        layer(h[:, :T], Context(ids[:, :T], torch.arange(T), cos, sin, stream=st))  # the first segment's items
+        cos, sin = m.rope(T, T)
+        streamed = layer(h[:, T:], Context(ids[:, T:], torch.arange(T, 2 * T), cos, sin, stream=st))
+        cos, sin = m.rope(0, 2 * T)
+        whole = layer(h, Context(ids, torch.arange(2 * T), cos, sin))[:, T:]
+    err = (streamed - whole).abs().max().item()
+    if local_rope:
+        assert err > 1e-3
+    else:
+        assert err < 1e-5, f"max abs difference {err}"
+
+
+def test_smeared_keys_mix_the_previous_key_across_segments_and_documents():
+    m = model(**{"model.knn.smear_keys": True})
+    layer = m.blocks[1].memory
+    torch.nn.init.normal_(layer.smear)
+    g = torch.Generator().manual_seed(4)
+    h = torch.randn(2, 2 * T, 32, generator=g)
+    ds = torch.zeros(2, 2 * T, dtype=torch.bool)
+    ds[1, T + 5] = True  # row 1: a document starts inside the second segment
+    cos, sin = m.rope(0, T)
+    st = m.new_stream(2)
+    with torch.no_grad():
+        for s in (0, T):
+            layer(h[:, s:s + T], Context(torch.zeros(2, T, dtype=torch.long), torch.arange(T), cos, sin,
+                                         doc_start=ds[:, s:s + T], stream=st))
+        k = layer.kv(h)[..., :layer.head_dim]
+        prev = torch.cat([torch.zeros_like(k[:, :1]), k[:, :-1]], dim=1)
+        prev[1, T + 5] = 0.0  # nothing before a document's first token
+        w = torch.sigmoid(layer.smear)
+        want = torch.nn.functional.normalize(w * k + (1 - w) * prev, dim=-1)
+    mems = st.get(1, "memory").mems
+    torch.testing.assert_close(mems[0].keys, want[0], atol=1e-6, rtol=1e-5)
+    torch.testing.assert_close(mems[1].keys, want[1, T + 5:], atol=1e-6, rtol=1e-5)  # the new document's items
+    ds = m.new_state(2)
+    with torch.no_grad():
+        m(torch.randint(0, V - 1, (2, 3), generator=g), state=ds)  # a decode state carries the last key too
+    for state in (st.get(1, "memory"), ds.get(1, "memory")):  # a reset row carries no previous key
+        state.reset(torch.tensor([True, False]))
+        assert state.last_key[0].abs().sum() == 0 and state.last_key[1].abs().sum() > 0
+
+
 def test_later_segments_never_change_earlier_logits():
     m = model()
     x = segments(4)
@@ -123,7 +182,7 @@ def test_document_start_clears_the_memory():
 
 
 def test_temperature_and_gate_get_gradients_memory_does_not():
-    m = model(**{"model.knn.combine": "gate"}).train()
+    m = model(**{"model.knn.combine": "gate", "model.knn.smear_keys": True}).train()
     x = segments(3)
     st = m.new_stream(2)
     m(x[:, :T], x[:, 1:T + 1], stream=st)
@@ -132,6 +191,7 @@ def test_temperature_and_gate_get_gradients_memory_does_not():
     layer = m.blocks[1].memory
     assert layer.log_temp.grad is not None and layer.log_temp.grad.abs().sum() > 0
     assert layer.gate.grad is not None and layer.gate.grad.abs().sum() > 0
+    assert layer.smear.grad is not None and layer.smear.grad.abs().sum() > 0
     for mem in st.get(1, "memory").mems:
         assert len(mem) == 2 * T
         assert not mem.keys.requires_grad and not mem.values.requires_grad and mem.keys.grad_fn is None
@@ -160,14 +220,18 @@ def test_capacity_bounds_the_stream_memory():
     assert mems[0].positions[-1].item() == 6 * T - 1
 
 
-def test_generation_adds_items_as_tokens_leave_the_window():
+@pytest.mark.parametrize("sets", [{}, {"model.knn.smear_keys": True, "model.knn.local_rope": False}])
+def test_generation_adds_items_as_tokens_leave_the_window(sets):
     """Greedy decoding with the memory equals reading the same tokens segment by segment: the
-    prompt's full segments and every filled window join the memory, and the next tokens agree."""
+    prompt's full segments and every filled window join the memory, and the next tokens agree
+    (with smeared keys too: the previous key is carried from token to token and window to window)."""
     import itertools
 
     from qtk.generate import Sampling, sample_tokens, torch_step
 
-    m = model()
+    m = model(**sets)
+    if sets:
+        torch.nn.init.normal_(m.blocks[1].memory.smear)
     P, new = 2 * T + 5, 3 * T  # two full segments and a partial one, then three more windows
     prompt = segments(3, seed=5)[:1, :P]
     step, seen = torch_step(m), []

@@ -45,6 +45,15 @@ def test_sample_layout(filler):
     assert np.array_equal(again.tokens, s.tokens)
 
 
+def test_train_distances_are_drawn_by_their_share_of_the_list():
+    cfg = config.load(flags={"data.corpus": "passkey", "data.passkey.train_samples": 4000,
+                             "data.passkey.train_distances": "300,300,300,1k", "data.passkey.val_samples": 1})
+    train, val = passkey.splits(cfg.data)
+    d = train.samples[:, 1]
+    assert set(d) == {300, 1024} and abs((d == 300).mean() - 0.75) < 0.03  # 4000 draws: 3 sigma ~0.02
+    assert sorted(val.samples[:, 1]) == [300, 300, 300, 1024]  # val: each entry val_samples times
+
+
 def test_filler_kinds_differ_and_words_are_seeded():
     rng = np.random.default_rng
     words = passkey.Filler("words")
@@ -69,14 +78,26 @@ def test_splits_train_scores_everything_val_only_answers():
     assert not np.array_equal(train.samples[:2, 2], val.samples[:, 2])  # another seed
 
 
+@pytest.mark.parametrize("n,T", [(1031, 512), (1024, 256), (300, 512), (17, 4)])
+def test_segments_end_with_the_sample(n, T):
+    from qtk.eval.passkey import segment_bounds
+
+    b = segment_bounds(n, T)
+    assert b[0][0] == 0 and b[-1][1] == n and all(e == s for (_, e), (s, _) in zip(b, b[1:]))
+    assert all(e - s == T for s, e in b[1:]) and 0 < b[0][1] - b[0][0] <= T
+    assert b[-1][1] - b[-1][0] == min(n, T)  # the answer's segment is full: its question within reach
+
+
 def reference_exact_match(model, s: passkey.PasskeyStream, T: int, memory: bool) -> list[bool]:
-    """Each sample alone: segments of T through one stream, top-1 of every answer target."""
+    """Each sample alone: segments of T through one stream, the first one short so that the last
+    ends with the sample, top-1 of every answer target."""
     out = []
     for i in range(len(s.samples)):
         start, n = int(s.samples[i, 0]), s.sample_tokens(i)
         toks = torch.from_numpy(s.get(start, n))
         st = model.new_stream(1) if memory else None
-        segs = [toks[None, a:min(a + T, n - 1)] for a in range(0, n - 1, T)]
+        first = (n - 1) % T
+        segs = ([toks[None, :first]] if first else []) + [toks[None, a:a + T] for a in range(first, n - 1, T)]
         logits = torch.cat([model(x, stream=st, doc_start=x == 256)[0] for x in segs], dim=1)[0]
         target = torch.from_numpy(s.scored(start + 1, n - 1).copy())
         out.append(bool((logits.argmax(-1)[target] == toks[1:][target]).all()))

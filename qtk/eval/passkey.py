@@ -1,6 +1,7 @@
 """Passkey retrieval scoring (qtk.data.passkey): each sample read in order, segment after segment
-of the model's context, with the model's stream state (its kNN memory) carried across, or without
-it (`memory` False: the memory-off baseline of the same weights). Per distance:
+of the model's context (aligned to the sample's end: the last segment is full and holds the
+question and the answer), with the model's stream state (its kNN memory) carried across, or
+without it (`memory` False: the memory-off baseline of the same weights). Per distance:
 
 - exact match: every answer token (the key's digits and the closing ".") is the top-1 prediction,
   i.e. greedy decoding returns the key;
@@ -71,6 +72,15 @@ def evaluate_passkey(model: torch.nn.Module, data: PasskeyStream, eot_id: int, *
             "distances": out, "peak_mem_mb": _peak_mem_mb(device)}
 
 
+def segment_bounds(n: int, T: int) -> list[tuple[int, int]]:
+    """(start, end) of the segments that read n tokens in order, aligned to the end: every segment
+    holds T tokens but the first (n mod T, when not 0), so the question and its answer always share
+    the last, full segment (aligned to the start instead, a distance that is a multiple of T would
+    put the answer alone in a segment of 7 tokens, its question out of local reach)."""
+    cuts = [0] + list(range(n % T or T, n, T)) + [n]
+    return list(zip(cuts[:-1], cuts[1:]))
+
+
 def _knn_module(model):
     return next((m for b in getattr(model, "blocks", []) for _, m in b.parts() if hasattr(m, "new_stream")), None)
 
@@ -90,8 +100,8 @@ def _score_chunk(model, data: PasskeyStream, chunk: list[int], eot_id: int, T: i
     keys = [torch.from_numpy(data.key_positions(i)) for i in chunk]
     right = torch.ones(B, dtype=torch.bool)
     top1 = []
-    for s in range(0, L - 1, T):
-        xs, ys = x[:, s:s + T].to(device), y[:, s:s + T]
+    for s, e in segment_bounds(L - 1, T):
+        xs, ys = x[:, s:e].to(device), y[:, s:e]
         digit = (ys >= DIGITS[0]) & (ys <= DIGITS[1])
         for st in knn:
             st.watch = digit.to(device) if digit.any() else None

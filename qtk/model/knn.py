@@ -1,7 +1,7 @@
 """kNN memory layer after Memorizing Transformers (Wu et al., arXiv 2203.08913): an attention
-sublayer whose queries attend to the current segment (causal, RoPE) and, with the same queries,
-to the top-k (key, value) items retrieved from a per-document memory of everything the stream
-row has read before.
+sublayer whose queries attend to the current segment (causal; RoPE unless `local_rope` is off)
+and, with the same queries, to the top-k (key, value) items retrieved from a per-document memory
+of everything the stream row has read before.
 
 - Queries and keys are L2-normalised, the logits scaled by a learned per-head temperature, so
   scores of local keys and of items stored thousands of segments ago are comparable.
@@ -9,6 +9,15 @@ row has read before.
   keys stored without RoPE (positions so far back carry no usable rotation).
 - Retrieval per head and query, top `k` (default 32), through qtk.memory (exact or hnsw backend).
   Retrieved items are detached: gradients reach the queries and the temperature, never the memory.
+- `local_rope = false`: the local path compares the same unrotated q and k as the memory path, so
+  local and memory logits of one key agree and a lookup the layer learns within a segment (where
+  keys and values get gradients) also applies to retrieved items (which get none); the position
+  information such a lookup needs comes from the layers below, which keep RoPE.
+- `smear_keys`: a key is normalise(w * k_t + (1 - w) * k_(t-1)) with a learned per-channel w
+  (Olsson et al. 2022, "In-context learning and induction heads"), the previous raw key carried
+  across segments and decoding steps (by the stream state, else the decode state), zero where a
+  document starts: a query then finds the item that followed an earlier occurrence of its own
+  token in one step.
 - `combine = joint`: one softmax over local keys and retrieved items; `gate`: separate softmaxes
   mixed by a learned per-head gate sigmoid(g) (the paper's form).
 - The memory lives in the stream state (qtk.model.state.StreamState): one Memory per batch row,
@@ -62,6 +71,7 @@ class KNNStream(LayerState):
         self.watch: torch.Tensor | None = None
         self.watched: list[list[tuple[torch.Tensor, torch.Tensor]]] = [[] for _ in range(batch)]
         self.pending: list[tuple[torch.Tensor, torch.Tensor]] = []  # generation: items of the local window
+        self.last_key: torch.Tensor | None = None  # smear_keys: each row's last raw key (B, hs)
 
     def timed(self, kind: str, n: int, fn, *args):
         """fn(*args), timed when timing is on (n: the queries or items it handles)."""
@@ -76,6 +86,9 @@ class KNNStream(LayerState):
         for r in rows.nonzero().flatten().tolist():
             self.mems[r].clear()
             self.doc[r] += 1
+        if self.last_key is not None:  # a copy: the last key may share storage with a forward's tensors
+            self.last_key = self.last_key.clone()
+            self.last_key[rows] = 0.0
 
     def add_segment(self, k: torch.Tensor, v: torch.Tensor, docs: torch.Tensor) -> None:
         """Add a segment's items (k, v (B, T, hs)) to each row's memory; a row where a document
@@ -112,6 +125,28 @@ class KNNStream(LayerState):
         return sum(m.nbytes for m in self.mems)
 
 
+class KNNKVState(KVState):
+    """The kNN layer's decode state: its local keys/values, and (smear_keys) each row's last raw
+    key, which the next token's key mixes in."""
+
+    last_key: torch.Tensor | None = None
+
+    def reset(self, rows: torch.Tensor) -> None:
+        super().reset(rows)
+        if self.last_key is not None:
+            self.last_key = self.last_key.clone()
+            self.last_key[rows] = 0.0
+
+    def select(self, index: torch.Tensor) -> None:
+        super().select(index)
+        if self.last_key is not None:
+            self.last_key = self.last_key[index]
+
+    def tensors(self) -> dict[str, torch.Tensor]:
+        out = super().tensors()
+        return out if self.last_key is None else {**out, "last_key": self.last_key}
+
+
 def doc_index(doc_start: torch.Tensor | None, B: int, T: int, device: torch.device) -> torch.Tensor:
     """(B, T): how many documents start at or before each token in this segment."""
     if doc_start is None:
@@ -132,6 +167,7 @@ class KNNMemory(nn.Module):
         self.proj.residual_out = True  # scaled init
         self.log_temp = nn.Parameter(torch.full((self.n_head,), math.log(s.init_temperature)))
         self.gate = nn.Parameter(torch.zeros(self.n_head)) if s.combine == "gate" else None
+        self.smear = nn.Parameter(torch.zeros(self.head_dim)) if s.smear_keys else None  # sigmoid: weight of k_t
         self.corpus: Memory | None = None  # attached by qtk.memory.corpus.attach: searched by every stream row
 
     def new_stream(self, batch: int, device: torch.device | str, index: dict | None = None) -> KNNStream:
@@ -139,8 +175,21 @@ class KNNMemory(nn.Module):
         return KNNStream(batch, self.head_dim, dataclasses.replace(self.s, **index) if index else self.s, device,
                          self.corpus)
 
-    def new_state(self, batch: int, device: torch.device | str, dtype: torch.dtype) -> KVState:
-        return KVState(batch, 1, self.head_dim, self.max_context, device, dtype)
+    def new_state(self, batch: int, device: torch.device | str, dtype: torch.dtype) -> KNNKVState:
+        return KNNKVState(batch, 1, self.head_dim, self.max_context, device, dtype)
+
+    def smeared(self, k: torch.Tensor, ctx: Context, carrier) -> torch.Tensor:
+        """smear_keys: mix each raw key (B, T, hs) with the one before it (the carrier's last key
+        for the first token; zero where a document starts, and with nothing carried)."""
+        last = getattr(carrier, "last_key", None)
+        first = k.new_zeros(k.shape[0], 1, k.shape[2]) if last is None else last[:, None].to(k.dtype)
+        prev = torch.cat([first, k[:, :-1]], dim=1)
+        if ctx.doc_start is not None:
+            prev = prev.masked_fill(ctx.doc_start[..., None], 0.0)
+        if carrier is not None:
+            carrier.last_key = k[:, -1].detach()
+        w = torch.sigmoid(self.smear)
+        return w * k + (1 - w) * prev
 
     def retrieve(self, stream: KNNStream, q: torch.Tensor, docs: torch.Tensor
                  ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -200,16 +249,19 @@ class KNNMemory(nn.Module):
         H, hs = self.n_head, self.head_dim
         q = F.normalize(self.q(x).view(B, T, H, hs).transpose(1, 2), dim=-1)  # (B, H, T, hs)
         k, v = self.kv(x).view(B, T, 2, hs).unbind(2)
-        k = F.normalize(k, dim=-1)  # (B, T, hs)
-        kr, vl = apply_rope(k[:, None], ctx.cos, ctx.sin), v[:, None]  # (B, 1, T, hs)
         state = ctx.layer_state(self.layer, "memory")
+        stream = ctx.stream_state(self.layer)
+        if self.smear is not None:
+            k = self.smeared(k, ctx, stream if stream is not None else state)  # the stream outlives decode states
+        k = F.normalize(k, dim=-1)  # (B, T, hs)
+        rope = self.s.local_rope
+        kr, vl = (apply_rope(k[:, None], ctx.cos, ctx.sin) if rope else k[:, None]), v[:, None]  # (B, 1, T, hs)
         if state is not None:
             kr, vl = state.append(kr, vl)
         docs = doc_index(ctx.doc_start, B, T, x.device)
         temp = self.log_temp.exp()[None, :, None, None]  # (1, H, 1, 1)
-        local = temp * (apply_rope(q, ctx.cos, ctx.sin) @ kr.transpose(-1, -2))  # (B, H, T, L)
+        local = temp * ((apply_rope(q, ctx.cos, ctx.sin) if rope else q) @ kr.transpose(-1, -2))  # (B, H, T, L)
         local = local.masked_fill(~self.local_mask(ctx, docs, T, kr.shape[2], state), float("-inf"))
-        stream = ctx.stream_state(self.layer)
         if stream is None or not any(len(m) for m in stream.mems + [stream.corpus] if m is not None):
             y = local.softmax(-1) @ vl
         else:

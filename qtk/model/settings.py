@@ -181,6 +181,14 @@ class KNNSettings(IndexSettings):
                                     "attention results).", choices=["joint", "gate"])
     init_temperature: float = setting(10.0, "Initial scale of the normalised query.key logits (learned per head).",
                                       min=0.0)
+    local_rope: bool = setting(True, "Rotate the kNN layer's local queries and keys (RoPE). false: its local "
+                                     "attention is position-free, the same score function as its memory path "
+                                     "(whose items carry no rotation), so a lookup learned within a segment "
+                                     "also works on retrieved items; the other layers keep RoPE.")
+    smear_keys: bool = setting(False, "Each key of the kNN layer (local and stored) also carries the previous "
+                                      "token's key: a learned per-channel mix (the smeared keys of Olsson et al. "
+                                      "2022), so the lookup of what followed an earlier occurrence of the "
+                                      "current context (a copy) needs no previous-token layer below it.")
 
     def auto_layers(self, n_layer: int) -> set[int]:
         return {min(n_layer - 1, (3 * n_layer) // 4)}
