@@ -10,8 +10,6 @@ when a qtk config.toml sits beside it or is given.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +21,7 @@ from safetensors.torch import load_file, save_file
 from qtk import config as qconfig
 from qtk.data.tokenizer import Tokenizer, from_json
 from qtk.errors import QtkError, UsageError
+from qtk.paths import atomic_write
 
 FORMAT = "qtk-ckpt-v1"
 TORCH_SUFFIXES = (".pt", ".pth", ".bin")
@@ -38,33 +37,6 @@ class Checkpoint:
     tokenizer: Tokenizer
     state: dict[str, torch.Tensor]
     meta: dict[str, Any] = field(default_factory=dict)
-
-
-def atomic_write(path: Path, write) -> None:
-    """Call write(tmp_path) then rename onto `path`: readers never see a partial file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        _test_delay(path)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the file the usual permissions
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _test_delay(path: Path) -> None:
-    """QTK_TEST_SLOW_WRITES=SECONDS holds each finished .safetensors temp file that long before its
-    rename, so tests can kill a process in the middle of a checkpoint write."""
-    delay = os.environ.get("QTK_TEST_SLOW_WRITES")
-    if delay and path.suffix == ".safetensors":
-        import time
-
-        time.sleep(float(delay))
 
 
 TIED_KEYS = ("head.weight", "head.new_rows")  # the token embedding's tensors, when the head is tied

@@ -103,7 +103,7 @@ def test_checkpoint_module_only_reads_and_writes():
 
     assert not hasattr(checkpoint.Checkpoint, "build_model")
     deps = import_graph(ROOT, "qtk")["qtk.checkpoint"]
-    assert deps <= {"qtk.config", "qtk.data.tokenizer", "qtk.errors"}, deps
+    assert deps <= {"qtk.config", "qtk.data.tokenizer", "qtk.errors", "qtk.paths"}, deps
 
 
 def test_swap_module_and_swap_modules():

@@ -65,6 +65,28 @@ def test_cpu_peak_is_measured_once_and_cached(monkeypatch):
     assert throughput.cpu_peak() == 1.5e11 and len(calls) == 2
 
 
+def test_two_ranks_writing_the_peak_cache_at_once_both_succeed(monkeypatch):
+    """Ranks of one run share the cache: a second writer finishing while the first is between its
+    write and its rename must not take the first's temp file away."""
+    path = throughput.cache_dir() / "cpu_peak.json"
+    path.unlink(missing_ok=True)
+    monkeypatch.setattr(throughput, "_load", lambda: 8.0)
+    real_write = throughput.atomic_write
+
+    def write_then_let_the_other_rank_finish(target, write):
+        def racing(tmp):
+            write(tmp)
+            monkeypatch.setattr(throughput, "atomic_write", real_write)
+            monkeypatch.setattr(throughput, "measure_cpu_peak", lambda: 1.0e11)
+            assert throughput.cpu_peak() == 1.0e11  # the other rank, start to finish
+        real_write(target, racing)
+
+    monkeypatch.setattr(throughput, "atomic_write", write_then_let_the_other_rank_finish)
+    monkeypatch.setattr(throughput, "measure_cpu_peak", lambda: 1.5e11)
+    assert throughput.cpu_peak() == 1.5e11
+    assert json.loads(path.read_text()) and not list(path.parent.glob(".cpu_peak.json.*.tmp"))
+
+
 def test_steps_alone_exclude_evaluation_and_mfu_is_reported(tmp_path, monkeypatch):
     real_eval = loop.Trainer._periodic_eval
 

@@ -13,7 +13,7 @@ from qtk.data import records, shards, tasks
 from qtk.data.tokenize import default_workers
 from qtk.data.tokenizer import ByteTokenizer, Tokenizer, fingerprint, from_json, train_bpe
 from qtk.errors import UsageError
-from qtk.paths import cache_dir
+from qtk.paths import atomic_write, cache_dir
 
 
 def _bpe_for(corpus: corpora.Corpus, vocab_size: int, cache_root: Path) -> Tokenizer:
@@ -22,10 +22,7 @@ def _bpe_for(corpus: corpora.Corpus, vocab_size: int, cache_root: Path) -> Token
     if path.is_file():
         return from_json(json.loads(path.read_text()))
     tok = train_bpe(corpus.train, vocab_size)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(tok.to_json()))
-    tmp.replace(path)
+    atomic_write(path, lambda tmp: Path(tmp).write_text(json.dumps(tok.to_json())))
     return tok
 
 

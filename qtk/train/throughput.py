@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from qtk.paths import cache_dir
+from qtk.paths import atomic_write, cache_dir
 
 # Dense (no sparsity) bf16 tensor-core peaks, FLOP/s; the first name found in the device name wins.
 GPU_BF16_PEAK = (
@@ -74,10 +74,7 @@ def cpu_peak() -> float:
     if entry is None or load < 0.5 * entry["load"] - 0.5:
         peak = measure_cpu_peak()
         known[key] = {"flops": max(peak, entry["flops"] if entry else 0.0), "load": load}
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(known, indent=1))
-        tmp.replace(path)
+        atomic_write(path, lambda tmp: Path(tmp).write_text(json.dumps(known, indent=1)))
     return known[key]["flops"]
 
 

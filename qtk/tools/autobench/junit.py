@@ -16,6 +16,7 @@ import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+from qtk.paths import atomic_write
 from qtk.tools.autobench.results import ModuleResult, SuiteReport
 
 # Characters XML 1.0 cannot hold (NUL, most C0 controls, e.g. from a crashing extension's output).
@@ -161,8 +162,5 @@ def merged_tree(report: SuiteReport) -> ET.ElementTree:
 
 def write_junit(report: SuiteReport, path: Path) -> None:
     """The merged xunit2 report; written to a temporary name first so a reader never sees half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    merged_tree(report).write(tmp, encoding="utf-8", xml_declaration=True)
-    tmp.replace(path)
+    atomic_write(path, lambda tmp: merged_tree(report).write(tmp, encoding="utf-8", xml_declaration=True))
 
