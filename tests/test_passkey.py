@@ -88,9 +88,9 @@ def test_segments_end_with_the_sample(n, T):
     assert b[-1][1] - b[-1][0] == min(n, T)  # the answer's segment is full: its question within reach
 
 
-def reference_exact_match(model, s: passkey.PasskeyStream, T: int, memory: bool) -> list[bool]:
+def reference_reads(model, s: passkey.PasskeyStream, T: int, memory: bool) -> list[tuple[bool, float, int]]:
     """Each sample alone: segments of T through one stream, the first one short so that the last
-    ends with the sample, top-1 of every answer target."""
+    ends with the sample; per sample (every answer target top-1, nats over them, their count)."""
     out = []
     for i in range(len(s.samples)):
         start, n = int(s.samples[i, 0]), s.sample_tokens(i)
@@ -100,8 +100,38 @@ def reference_exact_match(model, s: passkey.PasskeyStream, T: int, memory: bool)
         segs = ([toks[None, :first]] if first else []) + [toks[None, a:a + T] for a in range(first, n - 1, T)]
         logits = torch.cat([model(x, stream=st, doc_start=x == 256)[0] for x in segs], dim=1)[0]
         target = torch.from_numpy(s.scored(start + 1, n - 1).copy())
-        out.append(bool((logits.argmax(-1)[target] == toks[1:][target]).all()))
+        nats = torch.nn.functional.cross_entropy(logits[target].double(), toks[1:][target], reduction="sum")
+        out.append((bool((logits.argmax(-1)[target] == toks[1:][target]).all()), float(nats), int(target.sum())))
     return out
+
+
+def reference_exact_match(model, s: passkey.PasskeyStream, T: int, memory: bool) -> list[bool]:
+    return [right for right, _, _ in reference_reads(model, s, T, memory)]
+
+
+def test_held_out_loss_reads_each_sample_from_its_start(pk_run):
+    """Training's periodic validation of a memory model on passkey: every answer is scored with its
+    whole sample read before it (cutting the text into parts would start a part after a key line
+    and score an answer whose key the row never read)."""
+    from qtk import checkpoint
+    from qtk.eval import evaluate
+    from qtk.load import build_model
+
+    ck = checkpoint.load(pk_run)
+    model = build_model(ck)
+    s = passkey.stream([512, 512, 1024, 1024, 1024], "words", seed=9)
+    T = ck.cfg.model.block_size
+    with torch.no_grad():
+        for memory in (True, False):
+            ref = reference_reads(model, s, T, memory)
+            got = evaluate(model, s, {256}, block_size=T, batch_size=2, memory=memory)
+            assert got["tokens"] == sum(n for *_, n in ref)
+            assert got["loss"] == pytest.approx(sum(x for _, x, _ in ref) / got["tokens"], rel=1e-5)
+        # a token budget reads every j-th sample (here the 1st and 4th): both distances stay in
+        budget = evaluate(model, s, {256}, block_size=T, batch_size=2, max_tokens=2000)
+        kept = [r for i, r in enumerate(reference_reads(model, s, T, True)) if i in (0, 3)]
+        assert budget["tokens"] == sum(n for *_, n in kept)
+        assert budget["loss"] == pytest.approx(sum(x for _, x, _ in kept) / budget["tokens"], rel=1e-5)
 
 
 def test_scoring_matches_a_per_sample_reference(pk_run):

@@ -96,7 +96,9 @@ def evaluate(model: torch.nn.Module, stream: TokenStream, special_ids: set[int],
     unless a stride or a sample (`max_tokens`) is asked for. A model with a stream state always
     reads in order (a sample is the first `max_tokens` of the text), in segments of block_size,
     with its stream state carried across (`memory` False: the same segments without it, the
-    memory-off baseline under the same protocol; `index`: retrieval settings to change for it)."""
+    memory-off baseline under the same protocol; `index`: retrieval settings to change for it);
+    on a task of variable-length samples (passkey) it reads each sample from its own start
+    (`max_tokens`: a spread of the samples)."""
     device = torch.device(device)
     was_training = model.training
     model.eval()
@@ -109,6 +111,9 @@ def evaluate(model: torch.nn.Module, stream: TokenStream, special_ids: set[int],
         count = n // task if not sample else max(1, min(n // task, max_tokens // task))
         spans = [(i * task, i * task + min(task - 1, block_size), i * task) for i in range(count)]
         scores = _windowed(model, stream, specials, spans, block_size, batch_size, device, autocast_dtype, progress)
+    elif getattr(model, "uses_stream", False) and stride is None and hasattr(stream, "sample_tokens"):
+        scores = _by_sample(model, stream, specials, block_size, batch_size, device, autocast_dtype, progress,
+                            max_tokens if sample else None, memory, index)
     elif getattr(model, "uses_stream", False) and stride is None:
         limit = min(n, max_tokens + 1) if sample else n
         scores = _streamed(model, stream, specials, block_size, device, autocast_dtype, progress,
@@ -195,6 +200,30 @@ def _streamed(model, stream, specials, block_size, device, autocast_dtype, progr
         for b in range(0, rest, block_size):
             seg = toks[b:b + block_size + 1]
             scores.add(run(seg[None, :-1]), _targets(seg, 0, specials, stream, rows * part + b)[None].to(device))
+    return scores
+
+
+def _by_sample(model, stream, specials, block_size, batch_size, device, autocast_dtype, progress, max_tokens,
+               memory, index) -> _Scores:
+    """A task of variable-length samples (passkey) for a model with a stream state: each sample read
+    from its own start, as `qtk eval --data passkey` reads it (qtk.eval.passkey.read_samples), so
+    an answer is always scored with its whole sample behind it. Cutting the text into parts
+    instead would start a part inside a sample and score answers whose key the row never read."""
+    from qtk.eval.passkey import read_samples, spread
+
+    groups: dict[int, list[int]] = {}
+    for i in spread(stream, max_tokens):
+        groups.setdefault(stream.sample_tokens(i), []).append(i)
+    chunks = [idx[lo:lo + batch_size] for idx in groups.values() for lo in range(0, len(idx), batch_size)]
+    scores = _Scores()
+    for done, chunk in enumerate(chunks, 1):
+        rows = model.new_stream(len(chunk), device, index) if memory else None
+        for ys, logits in read_samples(model, stream, chunk, specials, block_size, device, rows,
+                                       autocast_dtype=autocast_dtype):
+            ys = ys.masked_fill(torch.isin(ys, specials), -1)
+            scores.add(logits, ys.to(device))
+        if progress:
+            progress(done, len(chunks))
     return scores
 
 

@@ -17,7 +17,7 @@ and the process's peak RSS. Samples of one distance run side by side (`rows` at 
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 import torch
@@ -85,13 +85,43 @@ def _knn_module(model):
     return next((m for b in getattr(model, "blocks", []) for _, m in b.parts() if hasattr(m, "new_stream")), None)
 
 
-def _score_chunk(model, data: PasskeyStream, chunk: list[int], eot_id: int, T: int, device, use_memory: bool,
-                 index: dict | None, tally: dict) -> None:
+def read_samples(model, data: PasskeyStream, chunk: list[int], doc_ids: torch.Tensor, T: int, device, stream,
+                 before: Callable[[torch.Tensor], None] | None = None,
+                 autocast_dtype: torch.dtype | None = None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """Read the samples `chunk` (all of one length) side by side, each from its own start (its
+    <|endoftext|>, where the stream state resets), in segments aligned to the end, carrying
+    `stream` (None: the memory-off read of the same segments). Yields (targets (B, t), logits
+    (B, t, V)) per segment, targets -1 where the sample scores nothing; `before(targets)` runs
+    before each segment's forward. A document starts at the tokens in `doc_ids` (<|endoftext|>)."""
     L = data.sample_tokens(chunk[0])
     starts = [int(data.samples[i, 0]) for i in chunk]
     toks = torch.stack([torch.from_numpy(data.get(s, L)) for s in starts])  # (B, L)
     scored = torch.stack([torch.from_numpy(data.scored(s + 1, L - 1).copy()) for s in starts])
     x, y = toks[:, :-1], toks[:, 1:].masked_fill(~scored, -1)
+    extra = {"stream": stream} if stream is not None else {}
+    for s, e in segment_bounds(L - 1, T):
+        xs, ys = x[:, s:e].to(device), y[:, s:e]
+        if before is not None:
+            before(ys)
+        with torch.autocast(device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
+            logits = model(xs, doc_start=torch.isin(xs, doc_ids.to(device)), **extra)[0]
+        yield ys, logits
+
+
+def spread(data: PasskeyStream, max_tokens: int | None) -> list[int]:
+    """Sample indices to read: all, or (max_tokens) every j-th for the smallest j whose samples hold
+    at most max_tokens tokens (at least one), so every distance of a list stays represented."""
+    idx = list(range(len(data.samples)))
+    if max_tokens is None:
+        return idx
+    for j in range(1, len(idx) + 1):
+        if sum(data.sample_tokens(i) for i in idx[::j]) <= max_tokens:
+            return idx[::j]
+    return idx[:1]
+
+
+def _score_chunk(model, data: PasskeyStream, chunk: list[int], eot_id: int, T: int, device, use_memory: bool,
+                 index: dict | None, tally: dict) -> None:
     B = len(chunk)
     stream = model.new_stream(B, device, index) if use_memory else None
     knn = _knn_streams(stream)
@@ -100,13 +130,13 @@ def _score_chunk(model, data: PasskeyStream, chunk: list[int], eot_id: int, T: i
     keys = [torch.from_numpy(data.key_positions(i)) for i in chunk]
     right = torch.ones(B, dtype=torch.bool)
     top1 = []
-    for s, e in segment_bounds(L - 1, T):
-        xs, ys = x[:, s:e].to(device), y[:, s:e]
+
+    def watch(ys: torch.Tensor) -> None:
         digit = (ys >= DIGITS[0]) & (ys <= DIGITS[1])
         for st in knn:
             st.watch = digit.to(device) if digit.any() else None
-        extra = {"stream": stream} if stream is not None else {}
-        logits = model(xs, doc_start=xs == eot_id, **extra)[0]
+
+    for ys, logits in read_samples(model, data, chunk, torch.tensor([eot_id]), T, device, stream, watch):
         hit = (logits.argmax(-1).cpu() == ys) | (ys < 0)
         right &= hit.all(dim=1)
         top1 += hit[ys >= 0].tolist()
