@@ -128,6 +128,13 @@ PHRASES = {
         \State $L \gets$ an empty list
         \State append $x$ to $L$
         \State \Return $L$""", (5,), [5]),
+    ("value", "empty string"): (r"""
+        \Require a word $w$ of length $n$
+        \State $r \gets$ the empty string
+        \For{$i \gets n$ \textbf{downto} $1$}
+          \State append $w[i]$ to $r$
+        \EndFor
+        \State \Return $r$""", ("dog",), "god"),
     ("value", "zeros"): (r"""
         \Require $n, m$
         \State $Z \gets$ an $n \times m$ matrix of zeros
@@ -326,3 +333,17 @@ def test_a_variable_written_as_a_plain_word_fills_a_phrase_slot():
         \EndFor
         \State \Return result"""))
     assert f([3, -1, 2]) == [3, 2]
+
+
+def test_a_phrase_condition_may_go_on_in_words():
+    f, _ = _fn(_algo(r"""
+        \Require a list $F$ of flags
+        \State \Return all $k$ such that $F[k]$ is true."""))
+    assert f([True, False, True]) == [0, 2]
+
+
+def test_a_phrase_condition_is_never_cut_short():
+    result = transpile(_algo(r"""
+        \Require a list $F$
+        \State \Return the list of all $k$ with $F[k]$ positive, in increasing order"""), "t.tex")
+    assert result.todo_count == 1  # `positive` is not read: the line stays a TODO, never `if F[k]`

@@ -701,3 +701,71 @@ def test_members_from_other_languages(line, args, want):
     require = "\\Require $" + ", ".join(names[: len(args)]) + "$"
     f, _ = _fn(_algo(require + "\n" + line))
     assert f(*args) == want
+
+
+def test_counted_loop_bounded_in_words():
+    f, _ = _fn(_algo(r"""
+        \Require an integer $m \ge 2$
+        \State $c \gets 0$
+        \For{$a = 3, 5, 7, \ldots$, not exceeding $\sqrt{m}$}
+          \For{$b = a^2, a^2 + 2a, \ldots$ up to $m$}
+            \State $c \gets c + 1$
+          \EndFor
+        \EndFor
+        \State \Return $c$"""))
+    # a = 3, 5 (sqrt 30 = 5.4); b over 9, 15, 21, 27 and 25: five
+    assert f(30) == 5 and f(8) == 0
+
+
+def test_swap_written_as_a_call_in_words():
+    f, _ = _fn(_algo(r"""
+        \Require an array $X$ of $n$ numbers
+        \For{$i \gets 1$ \textbf{to} $n - 1$}
+          \If{$X[i] > X[i+1]$} \State Swap($X[i]$, $X[i+1]$) \EndIf
+        \EndFor
+        \State \Return $X$"""))
+    assert f([3, 1, 2]) == [1, 2, 3]
+
+
+def test_a_written_out_set_used_as_a_queue_is_a_list():
+    f, _ = _fn(_algo(r"""
+        \Require adjacency lists $N$, start $r$
+        \State $seen \gets \{r\}$; $F \gets \{r\}$; $order \gets$ an empty list
+        \While{$F \neq \emptyset$}
+          \State $x \gets$ \textsc{Dequeue}($F$)
+          \State append $x$ to $order$
+          \ForAll{$y \in N[x]$}
+            \If{$y \notin seen$} \State add $y$ to $seen$; \textsc{Enqueue}($F$, $y$) \EndIf
+          \EndFor
+        \EndWhile
+        \State \Return $order$"""))
+    assert f([[1, 2], [3], [3], []], 0) == [0, 1, 2, 3]
+
+
+def test_a_bracketed_sequence_and_its_numbering_range():
+    f, _ = _fn(_algo(r"""
+        \Require weights $[w_j]$, $j = 1, 2, \ldots, m$
+        \State $t \gets 0$
+        \For{$j = 1$ \textbf{to} $m$}
+          \If{\textsc{IsOdd}($w_j$)} \State $t \gets t + w_j$ \EndIf
+        \EndFor
+        \State \Return $t$"""))
+    assert f([1, 2, 3, 5]) == 9
+
+
+def test_where_clauses_define_before_the_statement():
+    f, _ = _fn(_algo(r"""
+        \Require $x = (x_1, \dots, x_n)$
+        \For{$t = 1$ \textbf{to} $n$}
+          \State $S_t = S_{t-1} + x_t$, where $S_0 = 0$
+        \EndFor
+        \State \Return $S_n$"""))
+    assert f([1, 2, 3]) == 6
+    g, _ = _fn(_algo(r"""
+        \Require scores $s_1, \ldots, s_K$
+        \For{$k = 1$ to $K$}
+          \State $u_k \gets 2 s_k$
+        \EndFor
+        \State $T \gets \sum_{k=1}^{K} u_k$
+        \State \Return $q$ where $q_k = u_k / T$"""))
+    assert g([1, 3]) == [0.25, 0.75]

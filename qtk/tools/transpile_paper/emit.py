@@ -313,7 +313,12 @@ class FunctionBuilder:
         except Untranslatable as e:
             pre = self.todo(node.line, node.raw, str(e), raise_here=False)
             loop = ast.For(target=ast.Name(id="_", ctx=ast.Store()), iter=_raiser(node.line), body=[], orelse=[])
-        P.meta(loop, "innermost", loop).body = ensure_body(self.loop_body(node.body), self.comments)
+        bound = [n.id for n in ast.walk(loop.target) if isinstance(n, ast.Name)]
+        self.ctx.open_loops.extend(bound)
+        try:
+            P.meta(loop, "innermost", loop).body = ensure_body(self.loop_body(node.body), self.comments)
+        finally:
+            del self.ctx.open_loops[len(self.ctx.open_loops) - len(bound) :]
         return pre + [loop]
 
     def _over_positions(self, node: ir.For, var: str) -> list[ast.stmt]:

@@ -448,6 +448,40 @@ def _open_ended(head: list[Tok], cond: list[Tok], ctx: P.Ctx) -> ast.expr:
     return P.call("range", [first, stop, P.difference(second, first)])
 
 
+# words that give a counted loop's last value (`2, 3, \\ldots, not exceeding $\\sqrt{n}$`, `1 up to $n$`)
+_BOUND_WORDS = [("not", "exceeding"), ("not", "exceed"), ("up", "to"), ("at", "most"), ("no", "more", "than"),
+                ("not", "more", "than"), ("no", "greater", "than"), ("no", "larger", "than"), ("not", "beyond")]
+
+
+def _bound_words(rest: list[Tok]) -> tuple[int, int] | None:
+    """Where the words naming the last value start, and how many they are."""
+    for k, t in enumerate(rest):
+        if t.math:
+            continue
+        words = tuple(x.value.lower() for x in rest[k : k + 3] if not x.math)
+        hit = next((len(b) for b in _BOUND_WORDS if words[: len(b)] == b and k + len(b) < len(rest)), None)
+        if hit is not None and k > 0:
+            return k, hit
+    return None
+
+
+def _bounded_by_words(rest: list[Tok], bound: tuple[int, int], ctx: P.Ctx) -> ast.expr:
+    """`i^2, i^2 + i, \\ldots, not exceeding $n$`: from the first value, by the step the first two
+    give (1 with one), up to the bound, included (its whole part: `\\sqrt{n}`)."""
+    k, n = bound
+    head = rest[:k]
+    while head and head[-1].kind == "op" and head[-1].value in (",", "...", ".."):
+        head = head[:-1]
+    commas = top_level(head, lambda t: t.kind == "op" and t.value == ",")
+    values = [parse_all(p, ctx, tuple_ok=False) for p in split(head, commas) if p]
+    if not values:
+        raise Untranslatable("cannot read where this loop starts")
+    step = P.difference(values[1], values[0]) if len(values) >= 2 else None
+    if step is not None and P.int_value(step) is not None and P.int_value(step) <= 0:
+        raise Untranslatable("a loop up to a bound needs a positive step")
+    return P.make_range(values[0], parse_all(rest[k + n :], ctx, tuple_ok=False), step)
+
+
 def _unbounded(head: list[Tok], ctx: P.Ctx) -> ast.expr:
     """`t = 0, 1, 2, \\ldots` with no last value: counting on until the body returns or breaks."""
     commas = top_level(head, lambda t: t.kind == "op" and t.value == ",")
@@ -483,6 +517,9 @@ def _counted(rest: list[Tok], ctx: P.Ctx) -> ast.expr:
     cond = top_level(rest, lambda t: t.kind == "kw" and t.value == "while" and not t.math)
     if cond:
         return _open_ended(rest[: cond[0]], rest[cond[0] + 1 :], ctx)
+    bound = _bound_words(rest)
+    if bound is not None:
+        return _bounded_by_words(rest, bound, ctx)
     to = top_level(rest, lambda t: t.kind == "kw" and t.value in ("to", "downto", "down", "until"))
     if to:
         k = to[0]

@@ -297,6 +297,10 @@ def _counted_range(seg: list[Tok]) -> str | None:
 def _numbered_range(seg: list[Tok]) -> str | None:
     """`0, \\ldots, n-1` or `1, \\ldots, n` (numbers, not an array's entries): the count n."""
     parts = split(seg, top_level(seg, lambda t: t.kind == "op" and t.value == ","))
+    while len(parts) > 3 and len(parts[1]) == 1 and parts[1][0].kind == "num" and parts[0][0].kind == "num" \
+            and parts[1][0].value.isdigit() and parts[0][0].value.isdigit() \
+            and int(parts[1][0].value) == int(parts[0][0].value) + 1:
+        parts = [parts[0]] + parts[2:]  # `1, 2, \ldots, n`: the count goes on one by one
     if len(parts) != 3 or len(parts[1]) != 1 or parts[1][0].value not in ("...", "..") \
             or len(parts[0]) != 1 or parts[0][0].kind != "num" or parts[0][0].value not in ("0", "1"):
         return None
@@ -389,6 +393,9 @@ def _item(part: list[Tok], ctx: P.Ctx, out: Params, loose: bool) -> str | None:
     named = listed(part, ctx, out)
     if named:
         return named
+    if len(part) == 5 and part[0].value in ("[", "(") and part[-1].value in ("]", ")") and part[1].kind == "name" \
+            and part[2].value == "_" and part[3].kind == "name":  # `a list $[b_i]$`: the sequence b
+        return _item(part[1:2], ctx, out, loose)
     if len(part) >= 3 and part[0].kind == "name" and part[1].value == "(" and part[-1].value == ")" \
             and all(t.value in ("*", ",", "cdot", "...") for t in part[2:-1]):
         ctx.callables.add(ident(part[0]))  # `oracle $g(\\cdot)$`: the function g is the input

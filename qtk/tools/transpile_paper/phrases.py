@@ -108,18 +108,27 @@ def _match_signature(table, toks, ctx, sig, slots, places):
         for k, v in m.groupdict().items():
             if v and re.fullmatch(r"\$\d+", v):
                 caught[k] = slots[int(v[1:])]
-            elif v and k.startswith("rest"):
-                inside = [(f, l) for a, b, f, l in places if a >= m.start(k) and b <= m.end(k)]
-                caught[k] = toks[inside[0][0] : inside[-1][1]] if inside else None
+            elif v and (k.startswith("rest") or k in _SPANS):
+                inside = [(f, l) for a, b, f, l in places if a < m.end(k) and b > m.start(k)]  # `even,`: the word
+                span = toks[inside[0][0] : inside[-1][1]] if inside else []
+                while span and span[-1].kind == "op" and span[-1].value in (",", ";", ":") and not span[-1].math:
+                    span = span[:-1]  # its comma stays outside the group
+                caught[k] = span or None
             else:
                 caught[k] = v
         return phrase.build(caught, ctx)
     return None
 
 
+# groups that may span several words (a condition: `$x$ is even`, `$v$ is not in $S$`)
+_SPANS = {"cond"}
+
+
 def _re(text: str) -> list[re.Pattern]:
-    """Pattern shorthand: `{x}` is a slot named x; `ART ` is an optional article (a, an, the,
-    new); ` || ` separates alternatives (each may name the same slots)."""
+    """Pattern shorthand: `{x}` is a slot named x (`{cond}` a slot and any words after it); `ART `
+    is an optional article (a, an, the, new); ` || ` separates alternatives (each may name the same
+    slots)."""
+    text = text.replace("{cond}", r"(?P<cond>\$\d+.*?)")  # a condition may go on in words: `$A[i]$ is true`
     text = re.sub(r"\{(\w+)\}", r"(?P<\1>\\$\\d+)", text)
     text = text.replace("ART ", "(?:(?:a|an|the) )?(?:new )?")
     return [re.compile(alt) for alt in text.split(" || ")]
@@ -182,7 +191,7 @@ def _append(s, ctx) -> list[ast.stmt]:
         if P.meta(item.slice, "colon") and P.root_name(item):  # Python's x[i:j]: maybe one piece (indexing.py)
             P.mark(call, chunk=P.root_name(item))
         return [ast.Expr(value=call)]
-    if isinstance(coll, ast.Name) and coll.id in ctx.numbers:  # `add $x$ to $total$`
+    if isinstance(coll, ast.Name) and (coll.id in ctx.numbers or coll.id in ctx.strings):  # `add $x$ to $total$`
         return _update(ast.Add())({"x": s["coll"], "v": items}, ctx)
     verb = "add" if isinstance(coll, ast.Name) and coll.id in ctx.sets else "append"
     return [ast.Expr(value=P.method(coll, verb, [item]))]
@@ -442,6 +451,8 @@ def _empty(kind: str):
             return P.empty_set()
         if kind == "map":
             return P.mark(ast.Dict(keys=[], values=[]), map=True)
+        if kind == "string":
+            return ast.Constant("")
         return ast.List(elts=[], ctx=ast.Load())
 
     return build
@@ -681,7 +692,8 @@ VALUES: list[Phrase] = [
                                     r" || ART (?:min-heap|min heap|heap) (?:holding|containing|with|of|over|on)"
                                     r" {items}"),
            _queue_of),
-    Phrase("empty list", _re(r"ART empty (?:list|stack|queue|deque|double-ended queue|array|sequence|vector|string)"),
+    Phrase("empty string", _re(r"ART empty (?:string|word|text) || ART string of length 0"), _empty("string")),
+    Phrase("empty list", _re(r"ART empty (?:list|stack|queue|deque|double-ended queue|array|sequence|vector)"),
            _empty("list")),
     Phrase("zeros", _re(r"ART (?:{dims} )?" + _SEQ + r" of (?:{n} )?zeros(?: of (?:size|length) {n2})? || ART {dims} zero "
                         + _SEQ + r" || ART zero " + _SEQ + r" of (?:size|shape|length) {dims}"), _zeros),

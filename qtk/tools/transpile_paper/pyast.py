@@ -31,6 +31,8 @@ class Ctx:
     callables: set[str] = field(default_factory=set)  # inputs declared as functions (gradient g)
     applied: set[str] = field(default_factory=set)  # inputs declared applied, `$g(\\theta)$`: g_t is a value
     numbers: set[str] = field(default_factory=set)  # assigned a number (`add $x$ to $total$` adds)
+    open_loops: list[str] = field(default_factory=list)  # the variables of the loops around the line
+    strings: set[str] = field(default_factory=set)  # assigned a string (`append $c$ to $s$` concatenates)
     call_arrays: set[str] = field(default_factory=set)  # arrays written d(v): `d(v) \gets 0`
     params: set[str] = field(default_factory=set)  # the function's inputs, once known (pass 2)
     declared: set[str] = field(default_factory=set)  # names in the header and Require/Input text
@@ -221,6 +223,9 @@ def builtin_call(fname: str, args: list[ast.expr]) -> ast.expr | None:
         return ast.Subscript(value=args[0], slice=const(-1), ctx=ast.Load())
     if fname in ("front", "head", "first") and n == 1:
         return ast.Subscript(value=args[0], slice=const(0), ctx=ast.Load())
+    if flat in ("iseven", "even", "isodd", "odd") and n == 1:  # isEven(x): x mod 2 = 0
+        parity = const(0 if flat.endswith("even") else 1)
+        return ast.Compare(left=binop(args[0], ast.Mod(), const(2)), ops=[ast.Eq()], comparators=[parity])
     if fname in ("isempty", "is_empty", "empty") and n == 1:
         return ast.Compare(left=call("len", args), ops=[ast.Eq()], comparators=[const(0)])
     if fname == "end_of" and n == 2:  # `the last element of $B$` (linetokens.py): B[-1], never shifted
@@ -354,6 +359,8 @@ def difference(b: ast.expr, a: ast.expr) -> ast.expr:
             k = diff[names[0]]
             x = ast.Name(id=names[0], ctx=ast.Load())
             return x if k == 1 else binop(const(k), ast.Mult(), x)
+    if isinstance(b, ast.BinOp) and isinstance(b.op, (ast.Add, ast.Sub)) and ast.dump(b.left) == ast.dump(a):
+        return b.right if isinstance(b.op, ast.Add) else ast.UnaryOp(op=ast.USub(), operand=b.right)  # `i^2, i^2 + i`
     return binop(b, ast.Sub(), a)
 
 

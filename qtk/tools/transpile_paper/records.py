@@ -74,14 +74,22 @@ def _walk(body: list[ast.stmt]):
 
 def queues_from_empty_sets(body: list[ast.stmt]) -> list[ast.stmt]:
     """`Q \\gets \\emptyset` then \\textsc{Enqueue}(Q, s): an empty collection used as a queue or a
-    stack starts as an empty list."""
+    stack starts as an empty list; so does a set written out (`Q \\gets \\{s\\}`) that is dequeued or
+    appended to."""
     ordered = {n.func.value.id for n in _walk(body) if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)
                and isinstance(n.func.value, ast.Name) and n.func.attr in ("append", "pop", "insert", "extend")}
+    positional = {n.func.value.id for n in _walk(body) if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)
+                  and isinstance(n.func.value, ast.Name) and (n.func.attr in ("append", "insert", "extend")
+                                                             or n.func.attr == "pop" and n.args)}
     made = set()
     for node in _walk(body):
-        if isinstance(node, ast.Assign) and P.is_empty_set(node.value) and len(node.targets) == 1 \
-                and isinstance(node.targets[0], ast.Name) and node.targets[0].id in ordered:
+        if not (isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)):
+            continue
+        if P.is_empty_set(node.value) and node.targets[0].id in ordered:
             node.value = ast.List(elts=[], ctx=ast.Load())
+            made.add(node.targets[0].id)
+        elif isinstance(node.value, ast.Set) and node.targets[0].id in positional:  # `Q \gets \{s\}`, dequeued
+            node.value = ast.List(elts=node.value.elts, ctx=ast.Load())
             made.add(node.targets[0].id)
     for node in _walk(body):  # `enqueue $s$ into $Q$` read as adding to the set Q: appending to the list
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "add" \

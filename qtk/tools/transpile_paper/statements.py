@@ -10,6 +10,7 @@ calls; anything else in words goes through the phrase table (phrases.py).
 from __future__ import annotations
 
 import ast
+import dataclasses
 import copy
 import re
 
@@ -36,6 +37,9 @@ def statement(text: str, ctx: P.Ctx) -> tuple[list[ast.stmt], str | None]:
         while part and (part[-1].kind, part[-1].value) in TRAILING:
             part = part[:-1]
         part = _unlabelled(part)
+        part, defs = _where(part)
+        for piece in defs:  # `..., where $P_0 = 1$`: what the statement uses, defined before it
+            out.extend(_definition(piece, ctx))
         for piece in _assignments(part):  # `a \gets 0; b \gets 1` or `$a \gets 0$, $b \gets 1$`
             try:
                 out.extend(_statement(piece, ctx))
@@ -46,6 +50,45 @@ def statement(text: str, ctx: P.Ctx) -> tuple[list[ast.stmt], str | None]:
                 out.extend(_statement(code, ctx))
                 comment = f"{note}; {comment}" if comment else note
     return out, comment
+
+
+def _where(toks: list[Tok]) -> tuple[list[Tok], list[list[Tok]]]:
+    """`$P_t = P_{t-1} v_t$, where $P_0 = 1$`, `\\Return $p$ where $p_k = e_k / Z$`: the statement,
+    and the definitions (maths only, each an equation or assignment) its `where` adds."""
+    at = top_level(toks, lambda t: t.kind == "kw" and t.value == "where" and not t.math)
+    if len(at) != 1 or at[0] == 0:
+        return toks, []
+    code, rest = toks[: at[0]], toks[at[0] + 1 :]
+    while code and code[-1].kind == "op" and code[-1].value == "," and not code[-1].math:
+        code = code[:-1]
+    pieces = _assignments(rest)
+    if not code or not pieces or not all(p and all(t.math for t in p) and (_gets_count(p) == 1 or _equals_count(p) == 1)
+                                         for p in pieces):
+        return toks, []
+    return code, pieces
+
+
+def _definition(toks: list[Tok], ctx: P.Ctx) -> list[ast.stmt]:
+    """One `where` definition: an assignment, or, when its left side is indexed by a name the
+    algorithm has not bound (`p_k = e_k / Z`), the whole array, entry by entry over the positions
+    of an array the right side reads at that index."""
+    (st,) = _statement(toks, ctx)
+    if not (isinstance(st, ast.Assign) and len(st.targets) == 1 and isinstance(st.targets[0], ast.Subscript)
+            and isinstance(st.targets[0].value, ast.Name) and isinstance(st.targets[0].slice, ast.Name)):
+        return [st]
+    var = st.targets[0].slice.id
+    if var in ctx.open_loops or var in ctx.params | ctx.declared or var in ctx.known and var not in ctx.loop_ranges:
+        return [st]  # bound here (a loop around it, an input, a variable): one entry
+    read = [n.value.id for n in ast.walk(st.value) if isinstance(n, ast.Subscript) and isinstance(n.value, ast.Name)
+            and isinstance(n.slice, ast.Name) and n.slice.id == var]
+    if not read:
+        P.fail(f"cannot tell which values {var} runs over")
+    rng = P.mark(P.call("range", [P.call("len", [ast.Name(id=read[0], ctx=ast.Load())])]), positions_of=read[0])
+    gen = ast.comprehension(target=ast.Name(id=var, ctx=ast.Store()), iter=rng, ifs=[], is_async=0)
+    name = st.targets[0].value.id
+    ctx.known.add(name)
+    return [ast.Assign(targets=[ast.Name(id=name, ctx=ast.Store())],
+                       value=ast.ListComp(elt=st.value, generators=[gen]))]
 
 
 def _descriptions(toks: list[Tok], ctx: P.Ctx) -> bool:
@@ -238,6 +281,10 @@ def _swap_words(rest: list[Tok], ctx: P.Ctx, verb: Tok | None = None) -> list[as
         done = phrases.match(phrases.STATEMENTS, [verb] + rest, ctx)
         if done is not None:
             return done
+    if len(rest) > 2 and rest[0].value == "(" and rest[-1].value == ")" and not rest[0].math \
+            and top_level(rest[1:-1], lambda t: t.kind == "op" and t.value == ","):
+        return _statement([Tok("name", "swap", verb.at if verb else rest[0].at, True, "roman")]
+                          + [dataclasses.replace(t, math=True) for t in rest], ctx)  # Swap($A[i]$, $A[m]$)
     sep = top_level(rest, lambda t: (t.kind == "kw" and t.value in ("with", "and"))
                     or (t.kind == "op" and t.value == ","))
     if len(sep) != 1:
@@ -360,6 +407,8 @@ def _assign(parts: list[list[Tok]], ctx: P.Ctx) -> ast.stmt:
         value = P.call("set", [value])
     if is_number(value):  # `add $x$ to $total$` will add to it
         ctx.numbers.update(t.id for t in targets if isinstance(t, ast.Name))
+    if isinstance(value, ast.Constant) and isinstance(value.value, str):  # `append $c$ to $s$` will concatenate
+        ctx.strings.update(t.id for t in targets if isinstance(t, ast.Name))
     if P.is_empty_set(value) or P.meta(value, "set_of") or isinstance(value, (ast.Set, ast.SetComp)) or \
             isinstance(value, ast.Call) and \
             isinstance(value.func, ast.Name) and value.func.id == "set":
