@@ -769,3 +769,20 @@ def test_where_clauses_define_before_the_statement():
         \State $T \gets \sum_{k=1}^{K} u_k$
         \State \Return $q$ where $q_k = u_k / T$"""))
     assert g([1, 3]) == [0.25, 0.75]
+
+
+def test_an_input_given_a_value_is_a_default():
+    f, _ = _fn(_algo(r"""
+        \Require step size $\eta$, starting point $w$, smoothing $\delta = 10^{-3}$
+        \State \Return $w - \eta / (1 + \delta)$"""))
+    assert abs(f(1.0, 2.0) - (2.0 - 1.0 / 1.001)) < 1e-12
+    assert f(1.0, 2.0, 0.0) == 1.0
+
+
+def test_sort_as_a_value_and_an_order_after_it():
+    f, _ = _fn(_algo(r"""
+        \Require marks $m \in \mathbb{R}^n$
+        \State $r \gets \mathrm{sort}(m)$ in non-increasing order
+        \State $q \gets \mathrm{sort}(m)$
+        \State \Return $(r_1, q_1)$"""))
+    assert f([2.0, 7.0, 1.0]) == (7.0, 1.0)

@@ -169,7 +169,8 @@ class FunctionBuilder:
                                                   self.params.zero_valued), maps)
         body = indexing.appends_past_the_end(body, self.lengths)
         doc = ast.Expr(value=ast.Constant(self._docstring()))
-        fn = P.function_def(unit.name, self.params.names, [doc] + ensure_body(body, self.comments))
+        fn = P.function_def(unit.name, self.params.names, [doc] + ensure_body(body, self.comments),
+                            self.params.defaults)
         result = FunctionResult(unit.name, unit.title, unit.package, unit.start_line, unit.end_line,
                                 self.base, self.reason, list(self.params.names), self.todos,
                                 sorted(self.ctx.unknown_calls), self.undefined)

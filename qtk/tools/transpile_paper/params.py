@@ -439,6 +439,9 @@ def _item(part: list[Tok], ctx: P.Ctx, out: Params, loose: bool) -> str | None:
             return None
         out.add(e.left.id)  # $G = (V, E)$: G is the input, V and E its parts
         parts = e.comparators[0]
+        if not used and len(e.ops) == 1 and all(isinstance(n, (ast.Constant, ast.BinOp, ast.UnaryOp, ast.operator,
+                                                               ast.unaryop)) for n in ast.walk(parts)):
+            out.defaults.setdefault(e.left.id, parts)  # `$\epsilon = 10^{-8}$`: an input with that default
         if isinstance(parts, ast.Tuple) and all(isinstance(x, ast.Name) for x in parts.elts):
             for k, x in enumerate(parts.elts):
                 if x.id not in out.defined():

@@ -338,9 +338,17 @@ def fail(message: str) -> None:
     raise Untranslatable(message)
 
 
-def function_def(name: str, args: list[str], body: list[ast.stmt]) -> ast.FunctionDef:
+def function_def(name: str, args: list[str], body: list[ast.stmt],
+                 defaults: dict[str, ast.expr] | None = None) -> ast.FunctionDef:
+    """`def name(args)`; the inputs at the end that the text gives a value (`$\\epsilon = 10^{-8}$`)
+    take it as their default."""
+    tail: list[ast.expr] = []
+    for a in reversed(args):
+        if a not in (defaults or {}):
+            break
+        tail.insert(0, copy.deepcopy(defaults[a]))
     arguments = ast.arguments(posonlyargs=[], args=[ast.arg(arg=a) for a in args], kwonlyargs=[],
-                              kw_defaults=[], defaults=[])
+                              kw_defaults=[], defaults=tail)
     kw = {"type_params": []} if sys.version_info >= (3, 12) else {}
     return ast.FunctionDef(name=name, args=arguments, body=body, decorator_list=[], returns=None,
                            lineno=1, **kw)

@@ -34,6 +34,7 @@ class Params:
     matrices: set[str] = field(default_factory=set)  # `$A \\in \\mathbb{R}^{n \\times m}$`: lists of rows
     families: set[str] = field(default_factory=set)  # `$x_i \\in \\mathbb{R}^d$`: each entry a vector
     dim_lows: dict[str, dict[int, int]] = field(default_factory=dict)  # L -> {dimension: its first index}
+    defaults: dict[str, ast.expr] = field(default_factory=dict)  # `$\epsilon = 10^{-8}$` -> epsilon's default
 
     def add(self, name: str) -> None:
         if name not in self.names and name not in {d for d, _ in self.derived}:

@@ -407,6 +407,9 @@ def _assign(parts: list[list[Tok]], ctx: P.Ctx) -> ast.stmt:
         value = P.call("set", [value])
     if is_number(value):  # `add $x$ to $total$` will add to it
         ctx.numbers.update(t.id for t in targets if isinstance(t, ast.Name))
+    if isinstance(value, (ast.List, ast.ListComp)) or isinstance(value, ast.Call) and isinstance(value.func, ast.Name) \
+            and value.func.id in ("sorted", "list", "reversed"):  # `r \gets sort(m)`: r_1 is its first entry
+        ctx.collections.update(t.id for t in targets if isinstance(t, ast.Name))
     if isinstance(value, ast.Constant) and isinstance(value.value, str):  # `append $c$ to $s$` will concatenate
         ctx.strings.update(t.id for t in targets if isinstance(t, ast.Name))
     if P.is_empty_set(value) or P.meta(value, "set_of") or isinstance(value, (ast.Set, ast.SetComp)) or \
@@ -517,13 +520,41 @@ def value_of(toks: list[Tok], ctx: P.Ctx) -> ast.expr:
         k, e = cond_if[0], other[0]
         return ast.IfExp(test=parse_all(toks[k + 1 : e], ctx, tuple_ok=False), body=value_of(toks[:k], ctx),
                          orelse=value_of(toks[e + 1 :], ctx))
+    order = _order_words(toks)
+    if order is not None:  # `$\mathrm{sort}(s)$ in descending order`, `$A$ sorted in increasing order`
+        head, down = order
+        value = _sorted_value(value_of(head, ctx))
+        if isinstance(value, ast.Call) and isinstance(value.func, ast.Name) and value.func.id == "sorted":
+            value.keywords = [ast.keyword(arg="reverse", value=P.const(True))] if down else []
+            return value
     try:
-        return parse_all(toks, ctx)
+        return _sorted_value(parse_all(toks, ctx))
     except Untranslatable:
         value = phrases.match(phrases.VALUES, toks, ctx)
         if value is None:
             raise
         return value
+
+
+_ORDERS = {"increasing": False, "ascending": False, "nondecreasing": False, "non-decreasing": False,
+           "decreasing": True, "descending": True, "nonincreasing": True, "non-increasing": True}
+
+
+def _order_words(toks: list[Tok]) -> tuple[list[Tok], bool] | None:
+    """`... in decreasing order` at the end of a value: the value, and whether largest first."""
+    words = [t.value.lower() for t in toks[-3:]]
+    if len(toks) < 4 or any(t.math for t in toks[-3:]) or words[0] != "in" or words[2] != "order" \
+            or words[1] not in _ORDERS:
+        return None
+    return toks[:-3], _ORDERS[words[1]]
+
+
+def _sorted_value(value: ast.expr) -> ast.expr:
+    """`sort(s)` used as a value is a sorted copy (`s.sort()` would give None)."""
+    if isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute) and value.func.attr == "sort" \
+            and not value.args:
+        return P.call("sorted", [value.func.value], value.keywords)
+    return value
 
 
 def _new_range(target: ast.expr, ctx: P.Ctx) -> bool:
