@@ -786,3 +786,36 @@ def test_sort_as_a_value_and_an_order_after_it():
         \State $q \gets \mathrm{sort}(m)$
         \State \Return $(r_1, q_1)$"""))
     assert f([2.0, 7.0, 1.0]) == (7.0, 1.0)
+
+
+def test_call_arguments_inside_maths_are_maths():
+    f, _ = _fn(r"""\begin{algorithm}\caption{Sum down}\begin{algorithmic}[1]
+\Function{SumDown}{$k$}
+  \If{$k = 0$} \State \Return{0} \EndIf
+  \State \Return{$k + \Call{SumDown}{k-1}$}
+\EndFunction
+\end{algorithmic}\end{algorithm}""")
+    assert f(4) == 10
+
+
+def test_a_size_in_parentheses_after_an_input():
+    f, _ = _fn(_algo(r"""
+        \Require sequences $a$ (length $p$) and $b$ (length $q$)
+        \State $c \gets 0$
+        \For{$j = 1..q$}
+          \If{$b[j] = a[p]$} \State $c \gets c + 1$ \EndIf
+        \EndFor
+        \State \Return $c$"""))
+    assert f([5, 2], [2, 1, 2]) == 2
+
+
+def test_a_count_that_opens_the_inputs_is_the_length_of_what_its_items_have():
+    f, _ = _fn(_algo(r"""
+        \Require $m$ jobs with durations $d_j$ and deadlines $e_j$
+        \State $late \gets 0$; $t \gets 0$
+        \For{$j = 1$ \textbf{to} $m$}
+          \State $t \gets t + d_j$
+          \If{$t > e_j$} \State $late \gets late + 1$ \EndIf
+        \EndFor
+        \State \Return $late$"""))
+    assert f([2, 2, 2], [3, 3, 9]) == 1

@@ -15,9 +15,10 @@ _OPERATOR_WORDS = {"and", "or", "not", "mod", "div", "in", "to", "downto", "xor"
 TRAILING = {("kw", "do"), ("kw", "then"), ("op", "."), ("op", ";"), ("op", ":"), ("op", ",")}
 
 
-def tokens(text: str) -> tuple[list[Tok], str | None]:
+def tokens(text: str, notes: bool = False) -> tuple[list[Tok], str | None]:
     """Tokens of a line without its trailing punctuation and comments (`// ...`, and prose in
-    parentheses after the code: `$t \\gets 0$ (initialize timestep)`)."""
+    parentheses after the code: `$t \\gets 0$ (initialize timestep)`, kept with `notes`: an Input
+    line's `$t$ (length $n$)`)."""
     toks, comment = tokenize(text)
     toks = _comparison_words(_join_updates(toks))
     if len(toks) > 2 and toks[0].value == "{" and toks[-1].value == "}" and not toks[0].math and _wraps(toks):
@@ -25,6 +26,8 @@ def tokens(text: str) -> tuple[list[Tok], str | None]:
     while toks and (toks[-1].kind, toks[-1].value) in TRAILING:
         toks.pop()
     k = _prose_group(toks)
+    if k is not None and notes and k + 1 < len(toks) and toks[k + 1].value.lower() in _SIZE_NOTES:
+        k = None  # `$t$ (length $n$)`: the size of an input, not a remark
     if k is not None:
         note = plain_text(text[toks[k].at + 1 : toks[-1].at])
         toks = toks[:k]
@@ -40,6 +43,7 @@ _COMPARISONS = [
     (("equals",), "="), (("greater", "than"), ">"), (("less", "than"), "<"),
 ]
 _SIZE_WORDS = {"length", "size"}
+_SIZE_NOTES = {"length", "size", "len", "of"}  # words that open a size in parentheses after an input
 _TAKING = {"remove", "delete", "pop", "take", "extract", "dequeue", "drop"}  # `remove the first element of $L$`
 
 

@@ -366,8 +366,8 @@ class _Tokenizer:
             args = read_group(text, g[2])
             if args is None:
                 return g[2]
-            self.add("op", "(", args[0], True)  # algpseudocode typesets the arguments as text
-            self.run(args[0], args[1], False)
+            self.add("op", "(", args[0], True)  # algpseudocode typesets the arguments as text, but
+            self.run(args[0], args[1], "$" not in text[args[0] : args[1]])  # `\\Call{Fact}{n-1}` means maths
             self.add("op", ")", args[1], True)
             return args[2]
         content = text[g[0] : g[1]]

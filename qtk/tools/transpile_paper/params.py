@@ -108,7 +108,7 @@ def _ordered_as_list(toks: list[Tok]) -> list[Tok]:
 
 def io_params(text: str, ctx: P.Ctx, out: Params) -> Params:
     """Parameters named in a \\Require / \\KwIn line: each $...$ piece, read in order."""
-    toks, _ = tokens(text)
+    toks, _ = tokens(text, notes=True)
     toks = _ordered_as_list(toks)
     segments = _math_segments(toks)
     if not segments:
@@ -237,6 +237,7 @@ def io_params(text: str, ctx: P.Ctx, out: Params) -> Params:
         for part in parts:
             got = _item(part, ctx, out, loose=True)
             last_collection = got or last_collection
+    _leading_count(segments, toks, out)
     for name, before in pending:
         if name in out.defined():
             continue
@@ -265,6 +266,30 @@ def _vertex_count(words: list[Tok], seg: list[Tok], after: list[Tok], ctx: P.Ctx
             return
     if single_name(seg) and after and after[0].value.lower() in _VERTEX_WORDS:
         ctx.vertex_count = ident(seg[0])
+
+
+_COUNT_OF = {"of", "with", "length", "size", "has", "have", "containing", "holding"}  # a count of what came before
+
+
+def _leading_count(segments: list[tuple[list[Tok], list[Tok]]], toks: list[Tok], out: Params) -> None:
+    """`$n$ items with values $v_i$ and weights $w_i$`: a count that opens the inputs, then what each
+    of its items has, written with an index: n is the length of the first such sequence."""
+    for k, (words, seg) in enumerate(segments):
+        after = segments[k + 1][0] if k + 1 < len(segments) else _words_after(toks)
+        said = [w.value.lower() for w in after if not w.math]
+        before = [w.value.lower() for w in words if not w.math]
+        if not (single_name(seg) and ident(seg[0]) in out.names and len(said) >= 2 and said[0].endswith("s")
+                and said[1] in ("with", "having", "each") and not (before and before[-1] in _COUNT_OF)):
+            continue
+        for _, later in segments[k + 1 :]:
+            if len(later) == 3 and later[0].kind == "name" and later[1].value == "_" and later[2].kind == "name" \
+                    and (ident(later[0]) in out.names or variable_name(f"{ident(later[0])}_{ident(later[2])}")
+                         in out.names) and ident(later[0]) != ident(seg[0]):
+                name = ident(seg[0])
+                out.names.remove(name)
+                out.derived.append((name, P.call("len", [ast.Name(id=ident(later[0]), ctx=ast.Load())])))
+                break
+        return
 
 
 def _noun_count(words: list[Tok], seg: list[Tok], after: list[Tok], ctx: P.Ctx) -> None:
