@@ -819,3 +819,20 @@ def test_a_count_that_opens_the_inputs_is_the_length_of_what_its_items_have():
         \EndFor
         \State \Return $late$"""))
     assert f([2, 2, 2], [3, 3, 9]) == 1
+
+
+def test_declared_outputs_written_with_subscripts_are_returned():
+    f, _ = _fn(_algo(r"""
+        \Require a list $L$
+        \Ensure the smallest $s_1$ and the largest $s_2$
+        \State $s_1 \gets L[1]$; $s_2 \gets L[1]$
+        \ForAll{$x \in L$}
+          \State $s_1 \gets \min(s_1, x)$; $s_2 \gets \max(s_2, x)$
+        \EndFor"""))
+    assert f([4, 1, 7]) == (1, 7)
+    g, _ = _fn(_algo(r"""
+        \Require a list $L$
+        \Ensure the total $t_0$
+        \State $t_0 \gets 0$
+        \ForAll{$x \in L$} \State $t_0 \gets t_0 + x$ \EndFor"""))
+    assert g([4, 1, 7]) == 12
