@@ -836,3 +836,14 @@ def test_declared_outputs_written_with_subscripts_are_returned():
         \State $t_0 \gets 0$
         \ForAll{$x \in L$} \State $t_0 \gets t_0 + x$ \EndFor"""))
     assert g([4, 1, 7]) == 12
+
+
+def test_numbered_step_names_before_any_statement():
+    f, _ = _fn(_algo(r"""
+        \Require a list $W$ of $m$ numbers
+        \State \textbf{Step 1:} $z \gets 1$
+        \For{$i = 1$ \textbf{to} $m$}
+          \State \textbf{Phase 2:} Set $z \gets z \cdot W[i]$.
+        \EndFor
+        \State \textbf{Step 3:} Output $z$."""))
+    assert f([2, 5]) == 10

@@ -121,15 +121,18 @@ def _heading(toks: list[Tok], text: str) -> bool:
 
 
 def _unlabelled(toks: list[Tok]) -> list[Tok]:
-    """`Compute gradient: $g \\gets 2(x - c)$`: a few words naming the step, a colon, then the statement."""
+    """`Compute gradient: $g \\gets 2(x - c)$`: a few words naming the step, a colon, then the statement
+    (any statement after a numbered step name, `Step 2: output $s$`)."""
     colon = next((k for k, t in enumerate(toks) if t.kind == "op" and t.value == ":" and not t.math), None)
     if colon is None or not 1 <= colon <= 4:
         return toks
-    if not all(not t.math and (t.kind == "kw" or t.kind == "name" and t.style == "prose")
+    if not all(not t.math and (t.kind == "kw" or t.kind == "name" and t.style == "prose" or t.kind == "num")
                and t.value.lower() not in _CONTROL_WORDS for t in toks[:colon]):
         return toks
     rest = toks[colon + 1 :]
-    if rest and all(t.math for t in rest) and top_level(rest, lambda t: t.kind == "op" and t.value in ("gets", "=")):
+    numbered = toks[0].kind != "num" and toks[colon - 1].kind == "num"  # `Step 2:`, `Phase 1:`: a step's number
+    if rest and (numbered or all(t.math for t in rest)
+                 and top_level(rest, lambda t: t.kind == "op" and t.value in ("gets", "="))):
         return rest
     return toks
 
