@@ -135,6 +135,15 @@ PHRASES = {
           \State append $w[i]$ to $r$
         \EndFor
         \State \Return $r$""", ("dog",), "god"),
+    ("value", "indexed array"): (r"""
+        \Require $m$
+        \State $T \gets$ an array indexed with $0, \dots, m$
+        \For{$k = 0, \dots, m$} \State $T[k] \gets k \cdot k$ \EndFor
+        \State \Return $T$""", (3,), [0, 1, 4, 9]),
+    ("statement", "binary digits"): (r"""
+        \Require an integer $q \ge 1$
+        \State Let the binary representation of $q$ be $(b_{k} \cdots b_1 b_0)$.
+        \State \Return $b_0 + 2 b_1$""", (6,), 2),
     ("value", "zeros"): (r"""
         \Require $n, m$
         \State $Z \gets$ an $n \times m$ matrix of zeros

@@ -847,3 +847,48 @@ def test_numbered_step_names_before_any_statement():
         \EndFor
         \State \textbf{Step 3:} Output $z$."""))
     assert f([2, 5]) == 10
+
+
+def test_c_style_headers_in_parentheses_and_typed_declarations():
+    f, _ = _fn(_algo(r"""
+        \Require words $u$ and $v$
+        \State int[$|u|+1$][$|v|+1$] $T$
+        \For{($i=0$; $\;i \leq |u|$; $\;i$++)}
+          \For{($j=0$; $\;j \leq |v|$; $\;j$++)}
+            \State $T[i][j] \gets i + j$
+          \EndFor
+        \EndFor
+        \State \Return $T[|u|][|v|]$"""))
+    assert f(["a", "b"], ["c"]) == 3
+
+
+def test_xparse_environment_wrapping_algorithm2e():
+    f, _ = _fn(r"""\usepackage[algo2e]{algorithm2e}
+\NewDocumentEnvironment{Proc}{s}{\begin{algorithm2e}[H]}{\end{algorithm2e}}
+\NewDocumentCommand{\half}{m}{\lfloor #1 / 2 \rfloor}
+\begin{document}
+\begin{Proc}
+\SetKwProg{Fn}{function}{:}{}
+\Fn{$\text{Halves}(k)$}{
+  $c \gets 0$\;
+  \While{$k > 0$}{$k \gets \half{k}$\; $c \gets c + 1$\;}
+  \Return{$c$}\;
+}
+\end{Proc}
+\end{document}""")
+    assert f(8) == 4
+
+
+def test_a_rounded_logarithm_without_base_counts_bits():
+    f, _ = _fn(_algo(r"""
+        \Require $n \ge 1$
+        \State \Return $\lfloor \log n \rfloor + \lceil \log n \rceil$"""))
+    assert f(8) == 6 and f(5) == 5
+
+
+def test_is_followed_by_a_number_in_the_text():
+    f, _ = _fn(_algo(r"""
+        \Require $n$
+        \If{$n$ is 1} \State \Return $0$ \EndIf
+        \State \Return $n$"""))
+    assert f(1) == 0 and f(4) == 4

@@ -72,7 +72,7 @@ def is_test(self: Cursor, left: ast.expr) -> ast.expr:
         test = left if tok.value == "True" else ast.UnaryOp(op=ast.Not(), operand=left)
     elif tok is not None and tok.kind == "const" and tok.value == "None":
         test = ast.Compare(left=left, ops=[ast.Is()], comparators=[constant(tok.value)])
-    elif tok is not None and (tok.math or tok.kind == "const"):
+    elif tok is not None and (tok.math or tok.kind in ("const", "num")):  # `$n$ is 1`: a number in the text
         self.i -= 1  # `$x$ is $y$`: equality
         test = ast.Compare(left=left, ops=[ast.Eq()], comparators=[self.setops()])
     else:

@@ -24,6 +24,9 @@ def for_tokens(toks: list[Tok], ctx: P.Ctx) -> ast.For:
         toks = toks[1:]
     if [t.value.lower() for t in toks[-2:] if not t.math] == ["in", "parallel"]:
         toks = toks[:-2]  # `\\textbf{in parallel}`: run one after another, the result is the same
+    if len(toks) > 2 and toks[0].value == "(" and toks[-1].value == ")" and not toks[0].math \
+            and len(top_level(toks[1:-1], lambda t: t.kind == "op" and t.value == ";")) == 2:
+        toks = toks[1:-1]  # `($i=0$; $i \leq n$; $i$++)`: C's parentheses around the header
     semis = top_level(toks, lambda t: t.kind == "op" and t.value == ";")
     if len(semis) == 2:
         return _c_style(toks, semis, ctx)

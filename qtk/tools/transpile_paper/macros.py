@@ -1,8 +1,8 @@
 """User definitions in the paper: \\newcommand-style macros (\\newcommand, \\renewcommand,
-\\providecommand with an optional argument, \\def, \\let, \\DeclareMathOperator, \\algnewcommand;
-expanded before parsing by expansion.py), \\newenvironment wrappers, algorithm2e's \\SetKw* keyword
-declarations and algorithmicx's \\algblock blocks (turned into aliases of the built-in commands),
-and the \\usepackage list.
+\\providecommand with an optional argument, \\def, \\let, \\DeclareMathOperator, \\algnewcommand,
+xparse's \\NewDocumentCommand family; expanded before parsing by expansion.py), \\newenvironment and
+\\NewDocumentEnvironment wrappers, algorithm2e's \\SetKw* keyword declarations and algorithmicx's
+\\algblock blocks (turned into aliases of the built-in commands), and the \\usepackage list.
 
 Follows the command sets of algorithmicx (\\algnewcommand, \\algblock, \\algdef) and
 algorithm2e (\\SetKwFunction, \\SetKwProg, \\SetKwInOut, \\SetKwFor, \\SetKwIF, ...).
@@ -331,6 +331,64 @@ def _newenvironment(text: str, j: int, definer: str, defs: Definitions | None) -
     return j
 
 
+def _xparse_args(spec: str) -> tuple[int, str | None]:
+    """The argument count of an xparse specification (`m m`, `O{1} m`) in \\newcommand's terms: the
+    mandatory arguments, plus a leading optional one with its default; stars and tokens (`s`, `t!`)
+    take no argument of ours."""
+    spec = re.sub(r"\s+", "", spec)
+    n, default, k = 0, None, 0
+    while k < len(spec):
+        c = spec[k]
+        if c in "mo":
+            if c == "o" and n == 0 and default is None:
+                default = ""
+            n += 1
+            k += 1
+        elif c == "O" and k + 1 < len(spec) and spec[k + 1] == "{":
+            g = read_group(spec, k + 1)
+            if g is None:
+                raise _Skip
+            if n == 0 and default is None:
+                default = spec[g[0] : g[1]]
+            n += 1
+            k = g[2]
+        elif c in "st" or c in "+!":
+            k += 2 if c == "t" else 1
+        else:
+            raise _Skip  # delimited and verbatim arguments: not a definition we follow
+    return n, default
+
+
+def _document_command(text: str, j: int, definer: str, defs: Definitions | None) -> int:
+    """\\NewDocumentCommand{\\name}{spec}{body} (also Renew/Provide/Declare): like \\newcommand."""
+    name, j = _cs_name(text, j)
+    spec, j = _group(text, j)
+    body, j = _group(text, j)
+    n, default = _xparse_args(spec)
+    if defs is not None and name not in PROTECTED:
+        if definer == "ProvideDocumentCommand" and name in defs.macros:
+            return j
+        defs.macros[name] = Macro(name, n, default, body)
+    return j
+
+
+def _document_environment(text: str, j: int, definer: str, defs: Definitions | None) -> int:
+    """\\NewDocumentEnvironment{name}{spec}{begin code}{end code} (also Renew/Provide/Declare): a
+    wrapper, like \\newenvironment (`\\DeclareDocumentEnvironment{Algorithm*}{t!}{...}` around
+    algorithm2e)."""
+    g = read_group(text, j)
+    if g is None:
+        raise _Skip
+    name, j = text[g[0] : g[1]].strip(), g[2]
+    spec, j = _group(text, j)
+    begin, j = _group(text, j)
+    end, j = _group(text, j)
+    n, default = _xparse_args(spec)
+    if defs is not None:
+        defs.environments[name] = (n, default, begin, end)
+    return j
+
+
 def _ignored(text: str, j: int, definer: str, defs: Definitions | None) -> int:
     for _ in range(_IGNORED_DEFS[definer]):
         _, j = _group(text, j)
@@ -353,4 +411,6 @@ DEFINERS = {
     **{n: _alg_block for n in ("algblock", "algblockdefx", "algdef")},
     **{n: _ignored for n in _IGNORED_DEFS},
     **{n: _newenvironment for n in ("newenvironment", "renewenvironment")},
+    **{f"{v}DocumentCommand": _document_command for v in ("New", "Renew", "Provide", "Declare")},
+    **{f"{v}DocumentEnvironment": _document_environment for v in ("New", "Renew", "Provide", "Declare")},
 }

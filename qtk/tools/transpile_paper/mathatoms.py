@@ -310,7 +310,7 @@ def _sized(e: ast.expr, ctx: P.Ctx) -> bool:
 
 
 def _floor(p: Cursor) -> ast.expr:
-    inner = p.tuple_expr()
+    inner = P.binary_logs(p.tuple_expr())
     p.expect("op", "rfloor")
     if isinstance(inner, ast.BinOp) and isinstance(inner.op, ast.Div) and isinstance(P.int_value(inner.right), int):
         return P.binop(inner.left, ast.FloorDiv(), inner.right)  # (lo + hi) // 2
@@ -320,7 +320,7 @@ def _floor(p: Cursor) -> ast.expr:
 
 
 def _ceil(p: Cursor) -> ast.expr:
-    inner = p.tuple_expr()
+    inner = P.binary_logs(p.tuple_expr())
     p.expect("op", "rceil")
     if isinstance(inner, ast.BinOp) and isinstance(inner.op, ast.Div):
         neg = ast.UnaryOp(op=ast.USub(), operand=inner.left)

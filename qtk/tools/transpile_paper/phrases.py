@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from qtk.tools.transpile_paper import pyast as P
+from qtk.tools.transpile_paper.latex_text import variable_name
 from qtk.tools.transpile_paper.linetokens import split, top_level
 from qtk.tools.transpile_paper.mathparse import parse_all
 from qtk.tools.transpile_paper.mathtok import Tok
@@ -377,6 +378,23 @@ def _new_set(s, ctx) -> list[ast.stmt]:
     return [ast.Assign(targets=[target], value=P.empty_set())]
 
 
+def _binary_digits(s, ctx) -> list[ast.stmt]:
+    """`let the binary representation of $n$ be $(x_k \\cdots x_0)$`: x_i is bit i of n."""
+    n = parse_all(s["n"], ctx)
+    names = [t for k, t in enumerate(s["x"][:-1]) if t.kind == "name" and s["x"][k + 1].value == "_"]
+    if not names:
+        P.fail("cannot tell which name the digits have")
+    x = variable_name(names[0].value)
+    ctx.known.add(x)
+    ctx.collections.add(x)
+    ctx.counts_from_zero.add(x)
+    i = ast.Name(id="_i", ctx=ast.Load())
+    bit = P.binop(P.binop(copy.deepcopy(n), ast.RShift(), i), ast.BitAnd(), P.const(1))
+    gen = ast.comprehension(target=ast.Name(id="_i", ctx=ast.Store()), is_async=0, ifs=[],
+                            iter=P.call("range", [P.method(n, "bit_length", [])]))
+    return [ast.Assign(targets=[ast.Name(id=x, ctx=ast.Store())], value=ast.ListComp(elt=bit, generators=[gen]))]
+
+
 STATEMENTS: list[Phrase] = [
     Phrase("new set", _re(r"(?:create|make|initiali[sz]e|declare) ART (?:empty )?(?:(?:vertex|node|edge|element) )?set"
                           r" {x}(?: (?:to be )?empty)?"), _new_set),
@@ -416,6 +434,8 @@ STATEMENTS: list[Phrase] = [
                              r"(?P<key>[a-z]+)(?: (?:ends?|endpoints?|points?|coordinates?|values?|elements?))?"),
            _sort_named),
     Phrase("reverse", _re(r"reverse {coll}"), _reverse),
+    Phrase("binary digits", _re(r"(?:let|write) (?:the )?binary (?:representation|expansion|digits) of {n} (?:be|as|is)"
+                                r" {x}\.? || write {n} in binary as {x}\.?"), _binary_digits),
     Phrase("set", _re(r"(?:set|assign|initiali[sz]e|init|reset) (?:the )?(?:[a-z-]+ ){0,2}{x}"
                       r" (?:to|:=|as|with|equal to) (?P<rest>.+)"), _set_to),
     Phrase("remove end", _re(r"(?:remove|take|pop|delete|extract) the (?P<end>first|last|front|top)"
@@ -655,6 +675,24 @@ def grid(toks: list[Tok], init: ast.expr, ctx: P.Ctx) -> ast.expr:
     return value
 
 
+def _indexed_array(s, ctx) -> ast.expr:
+    """`an array indexed with $0, \\dots, \\lfloor \\log n \\rfloor$` (or `from $1$ to $n$`): room for
+    each index from the first to the last (the assignment keeps the first index, statements.py)."""
+    if s.get("range"):
+        toks = s["range"]
+        cuts = top_level(toks, lambda t: t.kind == "op" and t.value in (",", "..", "..."))
+        ends = [p for p in split(toks, cuts) if p]
+        if len(ends) < 2:
+            P.fail("an indexed array needs its first and last index")
+        lo, hi = parse_all(ends[0], ctx), parse_all(ends[-1], ctx)
+    else:
+        lo, hi = parse_all(s["lo"], ctx), parse_all(s["hi"], ctx)
+    low = P.int_value(lo)
+    if low is None:
+        P.fail("an array whose first index is not a number")
+    return P.mark(P.repeat(P.const(None), P.add_const(hi, 1 - low)), first_index=low)
+
+
 def _call_on(fname: str):
     def build(s, ctx) -> ast.expr:
         return P.builtin_call(fname, [_expr(s["coll"], ctx)])
@@ -728,6 +766,9 @@ VALUES: list[Phrase] = [
                                       r"|descending|non-?increasing) )?{key}"
                                       r"(?: in (?P<order2>increasing|ascending|non-?decreasing"
                                       r"|decreasing|descending|non-?increasing) order)?"), _positions_sorted),
+    Phrase("indexed array", _re(r"ART (?:array|list|table|vector) (?:indexed|numbered) (?:with|by|over) (?:the )?"
+                                r"(?:integers |indices )?{range} || ART (?:array|list|table|vector) (?:indexed|numbered)"
+                                r" (?:from|by the integers from) {lo} (?:to|through) {hi}"), _indexed_array),
     Phrase("length", _re(r"(?:the )?(?:length|size|number of elements|number of entries) (?:of|in) {coll}"),
            _call_on("length")),
 ]

@@ -124,15 +124,27 @@ def index_set(e: ast.expr) -> ast.expr:
     return e
 
 
+def binary_logs(e: ast.expr) -> ast.expr:
+    """A logarithm with no base rounded to a whole number (`\\lfloor \\log n \\rfloor`, a loop up to
+    `\\log n`) counts bits or levels: base 2, as computer-science texts mean it."""
+    for n in ast.walk(e):
+        if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and isinstance(n.func.value, ast.Name) \
+                and n.func.value.id == "math" and n.func.attr == "log" and len(n.args) == 1:
+            n.func.attr = "log2"
+    return e
+
+
 def _whole(e: ast.expr, up: bool) -> ast.expr:
     """A loop bound that may not be an integer (`\\sqrt{n}`, `\\log_2 n`): the last whole number
     the loop reaches (floor of an upper bound, ceiling of a lower one)."""
     if isinstance(e, ast.Call) and isinstance(e.func, ast.Attribute) and e.func.attr == "sqrt" and up:
         return call("math.isqrt", e.args)
+    if isinstance(e, ast.Call) and isinstance(e.func, ast.Attribute) and e.func.attr in ("floor", "ceil", "isqrt"):
+        return e  # already whole
     if any(isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and isinstance(n.func.value, ast.Name)
            and n.func.value.id == "math" and n.func.attr in ("sqrt", "log", "log2", "log10", "exp")
            for n in ast.walk(e)):
-        return call("math.floor" if up else "math.ceil", [e])
+        return call("math.floor" if up else "math.ceil", [binary_logs(e)])
     return e
 
 

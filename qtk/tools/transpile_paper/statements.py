@@ -190,6 +190,9 @@ def _statement(toks: list[Tok], ctx: P.Ctx) -> list[ast.stmt]:
         done = phrases.match(phrases.STATEMENTS, toks, ctx)
         if done is not None:
             return done
+    declared = _typed_declaration(toks, ctx)
+    if declared is not None:
+        return declared
     if first.kind == "kw":
         handler = _KEYWORD_LINES.get(first.value)
         if handler is _swap_words:
@@ -225,6 +228,51 @@ def _statement(toks: list[Tok], ctx: P.Ctx) -> list[ast.stmt]:
         return [ast.AugAssign(target=store(parse_all(target, ctx), ctx), op=op, value=parse_all(value, ctx))]
     e = parse_all(toks, ctx)
     return [_call_statement(e, ctx)]
+
+
+# C and Java types that open a declaration (`int[$n+1$][$m+1$] $D$`, `int $D[n][m]$`), and what a new
+# array of that type holds
+_TYPES = {"int": 0, "integer": 0, "long": 0, "float": 0, "double": 0, "real": 0, "bool": False, "boolean": False,
+          "char": "", "string": ""}
+
+
+def _typed_declaration(toks: list[Tok], ctx: P.Ctx) -> list[ast.stmt] | None:
+    """A declaration written the C way: a type, sizes in brackets (after the type or after the name),
+    then the name: an array of that many zeros (False, ""); a plain `int $x$` declares nothing."""
+    if len(toks) < 2 or toks[0].math or toks[0].value.lower() not in _TYPES:
+        return None
+    rest, dims = toks[1:], []
+    while rest and rest[0].value == "[" and not rest[0].math:
+        close = next((k for k, t in enumerate(rest) if t.value == "]" and not t.math), None)
+        if close is None or close == 1:
+            return None
+        dims.append(rest[1:close])
+        rest = rest[close + 1 :]
+    if not rest or not all(t.math for t in rest) or rest[0].kind != "name":
+        return None
+    target = parse_all(rest, ctx)
+    if isinstance(target, ast.Subscript) and not dims:  # `int $D[n][m]$`
+        inner: list[ast.Subscript] = []
+        node = target
+        while isinstance(node, ast.Subscript):
+            inner.insert(0, node)
+            node = node.value
+        if not isinstance(node, ast.Name):
+            return None
+        value: ast.expr = P.const(_TYPES[toks[0].value.lower()])
+        for sub in reversed(inner):
+            value = P.repeat(value, sub.slice)
+        ctx.known.add(node.id)
+        return [ast.Assign(targets=[ast.Name(id=node.id, ctx=ast.Store())], value=value)]
+    if not isinstance(target, ast.Name):
+        return None
+    ctx.known.add(target.id)
+    if not dims:
+        return []  # `int $x$`: the name is declared, its value comes later
+    value = P.const(_TYPES[toks[0].value.lower()])
+    for dim in reversed(dims):
+        value = P.repeat(value, parse_all(dim, ctx))
+    return [ast.Assign(targets=[ast.Name(id=target.id, ctx=ast.Store())], value=value)]
 
 
 def _call_statement(e: ast.expr, ctx: P.Ctx) -> ast.stmt:
@@ -420,7 +468,12 @@ def _assign(parts: list[list[Tok]], ctx: P.Ctx) -> ast.stmt:
             isinstance(value.func, ast.Name) and value.func.id == "set":
         ctx.sets.update(t.id for t in targets if isinstance(t, ast.Name))
         ctx.set_families.update(P.root_name(t) for t in targets if isinstance(t, ast.Subscript) and P.root_name(t))
-    return ast.Assign(targets=[store(t, ctx) for t in targets], value=value)
+    node = ast.Assign(targets=[store(t, ctx) for t in targets], value=value)
+    low = P.meta(value, "first_index")
+    if low is not None and len(targets) == 1 and isinstance(targets[0], ast.Name):  # `an array indexed with 0, ..`
+        ctx.allocated.add(targets[0].id)
+        return P.mark(node, alloc=(targets[0].id, low))
+    return node
 
 
 def _after_script(toks: list[Tok], k: int) -> int | None:
