@@ -892,3 +892,36 @@ def test_is_followed_by_a_number_in_the_text():
         \If{$n$ is 1} \State \Return $0$ \EndIf
         \State \Return $n$"""))
     assert f(1) == 0 and f(4) == 4
+
+
+def test_loops_in_the_words_of_other_languages_and_text_accents():
+    for header in (r"$k$ allant de 2 \`a $m$", r"$k$ desde 2 hasta $m$", r"$k$ von 2 bis $m$"):
+        f, _ = _fn(_algo(r"""
+            \Require $m$
+            \State $t \gets 0$
+            \For{""" + header + r"""}
+              \State $t \gets t + k$
+            \EndFor
+            \State \Return $t$"""))
+        assert f(4) == 9, header
+
+
+def test_each_named_element_of_a_braced_sequence_and_the_family_returned():
+    f, _ = _fn(_algo(r"""
+        \Require scores $\{s_1, \ldots, s_N\}$, offset $c$
+        \For{each score $s_j$}
+          \State $B_j \gets s_j - c$
+        \EndFor
+        \State \Return $\{B_j\}$"""))
+    assert f([3, 5], 1) == [2, 4]
+
+
+def test_n_named_nowhere_is_the_length_of_the_one_array_input():
+    f, _ = _fn(r"""\begin{algorithm}\caption{Last}\begin{algorithmic}[1]
+\Function{Last}{$x, T$}
+  \State $k \gets n - 1$
+  \While{$k \ge 0$ \textbf{and} $T[k] \neq x$} \State $k \gets k - 1$ \EndWhile
+  \State \Return $k$
+\EndFunction
+\end{algorithmic}\end{algorithm}""")
+    assert f(4, [4, 2, 4, 1]) == 2 and f(9, [1]) == -1

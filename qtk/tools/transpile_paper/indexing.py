@@ -81,6 +81,7 @@ def keyed_arrays(body: list[ast.stmt], inputs: set[str], from_zero: set[str] = f
     They are never shifted, and say nothing about the base of the other arrays."""
     keyed = created_maps(body)
     items = {t.id for n in _walk(body) if isinstance(n, ast.For) and not P.meta(n.iter, "bounds")
+             and not P.meta(n.iter, "positions_of")  # (`each sample $y_i$`: i is a position, not an item)
              for t in ast.walk(n.target) if isinstance(t, ast.Name)}  # `for c in s`, `for i, c in enumerate(s)`
     allocated = allocations(body)
     for node in _walk(body):
@@ -216,14 +217,26 @@ def created_maps(body: list[ast.stmt]) -> set[str]:
             for t in n.targets if isinstance(t, ast.Name)}
 
 
+def _bounds(rng: ast.expr, base: int) -> tuple[ast.expr, ast.expr, bool] | None:
+    """A counted loop's first and last value and direction; a loop over an array's positions
+    (`each sample $y_i$`) runs over them as the block numbers them."""
+    if P.meta(rng, "bounds"):
+        return P.meta(rng, "bounds")
+    arr = P.meta(rng, "positions_of")
+    if arr is None:
+        return None
+    size = P.call("len", [ast.Name(id=arr, ctx=ast.Load())])
+    return P.const(base), P.add_const(size, base - 1), False
+
+
 def implicit_size(body: list[ast.stmt], name: str, base: int) -> ast.expr | None:
     """How long a list the algorithm's never-created array `name` must be, when every write to
     it is `name[v + c]` with v counting up to one same bound (or a constant): else None (a map)."""
     stop, top, low, covered = None, None, 0, set()
     highest = {}  # loop variable -> its largest value (`for j = i downto 1` inside `for i = 1 to n`: i, so n)
     for loop in _walk(body):
-        if isinstance(loop, ast.For) and P.meta(loop.iter, "bounds") and isinstance(loop.target, ast.Name):
-            start, end, down = P.meta(loop.iter, "bounds")
+        if isinstance(loop, ast.For) and _bounds(loop.iter, base) and isinstance(loop.target, ast.Name):
+            start, end, down = _bounds(loop.iter, base)
             highest[loop.target.id] = start if down else end
     vertices = None  # `for each vertex v: d[v] <- ...` over 0 .. |G| - 1: |G| entries
     for loop in _walk(body):
@@ -234,13 +247,13 @@ def implicit_size(body: list[ast.stmt], name: str, base: int) -> ast.expr | None
                     covered.add(id(node))
                     vertices = loop.iter.args[0]
     for loop in _walk(body):
-        if isinstance(loop, ast.For) and P.meta(loop.iter, "bounds") and isinstance(loop.target, ast.Name):
+        if isinstance(loop, ast.For) and _bounds(loop.iter, base) and isinstance(loop.target, ast.Name):
             for node in _writes(loop.body, name):
                 var, c = _var_of(node.slice)
                 if var != loop.target.id:
                     continue
                 covered.add(id(node))
-                start, end, down = P.meta(loop.iter, "bounds")
+                start, end, down = _bounds(loop.iter, base)
                 first, last = (end, start) if down else (start, end)
                 seen = {loop.target.id}
                 while isinstance(last, ast.Name) and last.id in highest and last.id not in seen:

@@ -18,8 +18,29 @@ from qtk.tools.transpile_paper.linetokens import split, top_level
 from qtk.tools.transpile_paper.pyast import store
 
 
+# `from ... to ...` in the words of lecture notes in other languages (`$i$ allant de 1 à $n$`,
+# `$i$ desde 1 hasta $n$`, `$i$ von 1 bis $n$`, `$i$ de 1 até $n$`)
+_FROM_WORDS = {"de", "desde", "von", "da", "dal"}
+_TO_WORDS = {"à", "a", "hasta", "até", "ate", "bis", "al", "jusqu'à"}
+
+
+def _english_range(toks: list[Tok]) -> list[Tok]:
+    """A counted range written with other languages' words, as `$i$ from 1 to $n$`; the words
+    between the variable and `from` (`allant`, `variando`) dropped."""
+    words = [(k, t.value.lower()) for k, t in enumerate(toks) if not t.math and t.kind in ("name", "kw")]
+    start = next((k for k, w in words if w in _FROM_WORDS), None)
+    stop = next((k for k, w in words if start is not None and k > start + 1 and w in _TO_WORDS), None)
+    first = next((k for k, t in enumerate(toks) if t.math), None)
+    if start is None or stop is None or first is None or first > start \
+            or not all(not t.math and t.kind == "name" for t in toks[first + 1 : start]):
+        return toks
+    return toks[: first + 1] + [Tok("kw", "from", toks[start].at, False)] + toks[start + 1 : stop] \
+        + [Tok("kw", "to", toks[stop].at, False)] + toks[stop + 1 :]
+
+
 def for_tokens(toks: list[Tok], ctx: P.Ctx) -> ast.For:
     """`i \\gets 1 \\To n`, `i = n \\textbf{downto} 1`, `i = 1, \\ldots, n`, `each v \\in S`."""
+    toks = _english_range(toks)
     while toks and toks[0].kind == "kw" and toks[0].value in ("for", "each", "every", "all"):
         toks = toks[1:]
     if [t.value.lower() for t in toks[-2:] if not t.math] == ["in", "parallel"]:
@@ -356,6 +377,12 @@ def _noun_loop(toks: list[Tok], ctx: P.Ctx) -> tuple[ast.expr, ast.expr] | None:
     of the input that the inputs named with that noun (singular or plural)."""
     words = [t.value.lower() for t in toks if not t.math and t.style == "prose"]
     maths = [t for t in toks if t.math or t.style != "prose"]
+    if words and len(maths) == 3 and maths[1].value == "_" and maths[0].kind == maths[2].kind == "name" \
+            and toks[-3:] == maths and variable_name(maths[0].value) in ctx.params | ctx.declared:
+        # `each sample $y_i$` with the samples given as `y_1, \ldots, y_G`: i over y's positions
+        seq = variable_name(maths[0].value)
+        rng = P.mark(P.call("range", [P.call("len", [P.name(seq)])]), positions_of=seq)
+        return store(P.name(variable_name(maths[2].value)), ctx), rng
     if not words or len(maths) != 1 or maths[0].kind != "name" or toks[-1] is not maths[0]:
         return None
     noun = words[-1]

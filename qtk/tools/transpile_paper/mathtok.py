@@ -10,6 +10,7 @@ Conventions of pseudo-code rather than of typeset maths: a run of letters is one
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 
 from qtk.tools.transpile_paper.source import match_close, read_command, read_group
@@ -152,6 +153,10 @@ def tokenize(text: str, math: bool = False) -> tuple[list[Tok], str | None]:
     return toks, comment
 
 
+# text accents (`\\'e`, `\\`a`, `\\^o`, `\\"u`, `\\~n`): the combining mark each adds to its letter
+_TEXT_ACCENTS = {"'": "\u0301", "`": "\u0300", "^": "\u0302", '"': "\u0308", "~": "\u0303", "c": "\u0327"}
+
+
 class _Tokenizer:
     def __init__(self, text: str, out: list[Tok]) -> None:
         self.text, self.out = text, out
@@ -249,6 +254,25 @@ class _Tokenizer:
         self.add("op", c, i, math)
         return i + 1
 
+    def _accented(self, accent: str, j: int, end: int, at: int) -> int:
+        """`d\\'efinir`, `\\`a`, `\\^{o}`: the accented letter, joined to the letters around it into one word."""
+        text = self.text
+        if j < end and text[j] == "{" and j + 2 < end and text[j + 2] == "}":
+            letter, k = text[j + 1], j + 3
+        elif j < end and text[j].isalpha():
+            letter, k = text[j], j + 1
+        else:
+            return j
+        char = unicodedata.normalize("NFC", letter + _TEXT_ACCENTS[accent])
+        m = _WORD_RE.match(text, k) if k < end and text[k].isalpha() else None
+        word, k = (char + m.group(0), m.end()) if m else (char, k)
+        prev = self.out[-1] if self.out else None
+        if prev is not None and not prev.math and prev.kind == "name" and prev.at + len(prev.value) == at:
+            self.out.pop()  # `d\\'e...`: the letters before belong to the same word
+            word, at = prev.value + word, prev.at
+        self.word(word, at, "prose", False)
+        return k
+
     def _command(self, i: int, end: int, math: bool) -> tuple[int, bool, str | None]:
         text = self.text
         name, j = read_command(text, i)
@@ -269,6 +293,8 @@ class _Tokenizer:
         if name == "_":
             self.add("op", "_", i, math)  # a literal underscore outside a name
             return j, math, None
+        if name in _TEXT_ACCENTS and not math:
+            return self._accented(name, j, end, i), math, None
         k = j
         while k < end and text[k] == " ":
             k += 1

@@ -125,6 +125,7 @@ def io_params(text: str, ctx: P.Ctx, out: Params) -> Params:
     typed = False  # the last words named a kind of collection (`two strings $s$ and $t$`)
     skip: set[int] = set()
     describing, described = False, 0
+    segments = [(words, _unbracketed(seg)) for words, seg in segments]
     for k, (words, seg) in enumerate(segments):
         if k in skip:
             continue
@@ -269,6 +270,21 @@ def _vertex_count(words: list[Tok], seg: list[Tok], after: list[Tok], ctx: P.Ctx
 
 
 _COUNT_OF = {"of", "with", "length", "size", "has", "have", "containing", "holding"}  # a count of what came before
+
+
+_BRACKETS = {"{s": "}s", "langle": "rangle"}  # (round and square brackets: tuples and lists, read elsewhere)
+
+
+def _unbracketed(seg: list[Tok]) -> list[Tok]:
+    """`\\{y_1, \\ldots, y_G\\}`, `\\langle s_1, \\ldots, s_n \\rangle`: the sequence inside (the
+    brackets only say it is one)."""
+    if len(seg) < 5 or _BRACKETS.get(seg[0].value) != seg[-1].value:
+        return seg
+    inner = seg[1:-1]
+    parts = split(inner, top_level(inner, lambda t: t.kind == "op" and t.value == ","))
+    if len(parts) < 3 or not any(_is_dots(p) for p in parts) or _is_dots(parts[0]) or _is_dots(parts[-1]):
+        return seg
+    return inner
 
 
 def _leading_count(segments: list[tuple[list[Tok], list[Tok]]], toks: list[Tok], out: Params) -> None:

@@ -176,7 +176,7 @@ def _is_sort(node: ast.expr) -> bool:
 
 def loop_sizes(body: list[ast.stmt], free: list[str], inputs: set[str]) -> list[tuple[str, ast.expr]]:
     """`for i = 1 to d` (or `2 to d`, `0 to d - 1`) with d defined nowhere and i indexing an input
-    u (`u_i`): d is the length of u."""
+    u (`u_i`): d is the length of u; and n defined nowhere in a block with one array input: its length."""
     found: dict[str, ast.expr] = {}
     for node in _walk(body):
         if not (isinstance(node, ast.For) and isinstance(node.target, ast.Name)):
@@ -192,7 +192,14 @@ def loop_sizes(body: list[ast.stmt], free: list[str], inputs: set[str]) -> list[
                    and P.root_name(n) in inputs and isinstance(n.slice, ast.Name) and n.slice.id == node.target.id]
         if indexed:  # u[i]: len(u); W[u][v]: v runs over a row, len(W[0])
             found[size.id] = P.call("len", [indexed[0]])
+    arrays = sorted({P.root_name(n) for n in _walk(body) if isinstance(n, ast.Subscript) and P.root_name(n) in inputs})
+    for name in _COUNT_NAMES & set(free) - set(found):
+        if len(arrays) == 1:  # `oben \gets n - 1` with one array input S and n named nowhere: n = |S|
+            found[name] = P.call("len", [ast.Name(id=arrays[0], ctx=ast.Load())])
     return list(found.items())
+
+
+_COUNT_NAMES = {"n", "N"}  # the name texts give the number of elements of the (one) input array
 
 
 def _sized_part(sub: ast.Subscript) -> ast.expr:

@@ -297,7 +297,16 @@ def _return(rest: list[Tok], ctx: P.Ctx) -> list[ast.stmt]:
         assign = _assign(split(rest, gets), ctx)
         return [assign, ast.Return(value=copy.deepcopy(assign.targets[0]))]
     value = value_of(rest, ctx) if rest else None  # also `\\Return an empty list`
-    return [ast.Return(value=_named_result(value))]
+    return [ast.Return(value=_family(_named_result(value), ctx))]
+
+
+def _family(value: ast.expr | None, ctx: P.Ctx) -> ast.expr | None:
+    """`\\Return $\\{A_i\\}$` after the loop over i: all the entries, i.e. the array A itself."""
+    if isinstance(value, ast.Set) and len(value.elts) == 1 and isinstance(value.elts[0], ast.Subscript) \
+            and isinstance(value.elts[0].value, ast.Name) and isinstance(value.elts[0].slice, ast.Name) \
+            and value.elts[0].slice.id not in ctx.open_loops and value.elts[0].slice.id not in ctx.params:
+        return ast.Name(id=value.elts[0].value.id, ctx=ast.Load())
+    return value
 
 
 def _named_result(value: ast.expr | None) -> ast.expr | None:
