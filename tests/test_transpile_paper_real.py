@@ -925,3 +925,32 @@ def test_n_named_nowhere_is_the_length_of_the_one_array_input():
 \EndFunction
 \end{algorithmic}\end{algorithm}""")
     assert f(4, [4, 2, 4, 1]) == 2 and f(9, [1]) == -1
+
+
+def test_hyphenated_names_in_maths_and_a_returned_group_in_words():
+    f, _ = _fn(_algo(r"""
+        \Require $lo$, $hi$
+        \State $best\text{-}so\text{-}far \gets hi - lo$, \quad $half\text{-}way \gets (lo + hi) / 2$
+        \State \Return (best-so-far, half-way)"""))
+    assert f(2, 6) == (4, 4)
+
+
+def test_a_dotted_range_down_to_the_first_position():
+    f, _ = _fn(_algo(r"""
+        \Require a list $A$
+        \State $R \gets$ an empty list
+        \For{$j \gets A.length .. 1$} \State append $A[j]$ to $R$ \EndFor
+        \State \Return $R$"""))
+    assert f([1, 2, 3]) == [3, 2, 1]
+
+
+def test_an_output_placed_entry_by_entry_is_a_list_as_long_as_the_input():
+    f, _ = _fn(r"""\begin{algorithm}
+\KwData{a list $X$ of distinct numbers $1, \ldots, m$ and its length $m$}
+\KwResult{the list $Y$ with $Y[X[i]] = i$}
+\For{$i \gets 1 .. m$}{
+  $Y[X[i]] \gets i$\;
+}
+\caption{Inverse permutation}
+\end{algorithm}""")
+    assert f([2, 3, 1]) == [3, 1, 2]

@@ -152,6 +152,10 @@ class FunctionBuilder:
         for stmt in self.body:  # arrays never created but filled over a counted range: lists
             name = P.meta(stmt, "implicit")
             size = indexing.implicit_size(self.body, name, 0 if name in self.keyed else self.base) if name else None
+            if name and size is None and name in outputs.declared_names(unit.output_io):
+                size = indexing.placed_output(self.body, name, set(self.params.names), self.lengths)
+                if size is not None:  # `B[C[A[j]]] \\gets A[j]`: B's positions, numbered as the block numbers
+                    self.keyed.discard(name)
             grid = indexing.implicit_grid(self.body, name, self.base) if name and size is None else None
             if size is not None:
                 stmt.value = P.binop(ast.List(elts=[P.const(None)], ctx=ast.Load()), ast.Mult(), size)

@@ -280,6 +280,35 @@ def implicit_size(body: list[ast.stmt], name: str, base: int) -> ast.expr | None
     return P.add_const(stop, top + 1)
 
 
+def placed_output(body: list[ast.stmt], name: str, inputs: set[str],
+                  lengths: dict[str, str] | None = None) -> ast.expr | None:
+    """The length of a declared output the algorithm never creates and fills by placing, once in
+    each round of a loop over all the positions of an input X, one entry at a computed position
+    (counting sort's `B[C[A[j]]] \\gets A[j]` for j over A): len(X); else None."""
+    writes = list(_writes(body, name))
+    if not writes:
+        return None
+    for loop in _walk(body):
+        if not (isinstance(loop, ast.For) and isinstance(loop.target, ast.Name)):
+            continue
+        inside = {id(w) for w in _writes(loop.body, name)}
+        if inside != {id(w) for w in writes} or len(inside) != 1:
+            continue
+        bounds = _bounds(loop.iter, 1)
+        if bounds is None:
+            continue
+        ends = [bounds[0], bounds[1]]
+        sizes = [e for e in ends if isinstance(e, ast.Call) and isinstance(e.func, ast.Name) and e.func.id == "len"
+                 and isinstance(e.args[0], ast.Name) and e.args[0].id in inputs]
+        sizes += [P.call("len", [ast.Name(id=(lengths or {})[e.id], ctx=ast.Load())]) for e in ends
+                  if isinstance(e, ast.Name) and (lengths or {}).get(e.id) in inputs]  # m = |X|
+        first = [P.int_value(e) for e in ends if P.int_value(e) is not None]
+        if sizes and first and first[0] in (0, 1) and not (isinstance(writes[0].slice, ast.Name)
+                                                           and writes[0].slice.id == loop.target.id):
+            return copy.deepcopy(sizes[0])
+    return None
+
+
 def implicit_grid(body: list[ast.stmt], name: str, base: int) -> tuple[ast.expr, ast.expr] | None:
     """The shape of a never-created table written only as `name[i][j]` (i and j loop variables
     counting up to known bounds, `B[i][j] \\gets 0` over 1..n, 1..m): (rows, columns), else None."""

@@ -142,6 +142,8 @@ def _prose_group(toks: list[Tok]) -> int | None:
             if depth == 0:
                 if k >= 2 and toks[k - 2].kind == "op" and toks[k - 2].value == "." and not toks[k - 1].math:
                     return None  # `$R$.append($S$.pop())`: a method's arguments
+                if all(t.kind == "kw" for t in toks[:k]):
+                    return None  # `\\Return (low, high, A[low])`: the group is the code itself
                 words = [w for j, w in enumerate(toks[k + 1 : -1], k + 1) if not w.math and len(w.value) > 2
                          and (w.kind == "name" and w.style == "prose"
                               or w.kind == "kw" and w.value not in _OPERATOR_WORDS)

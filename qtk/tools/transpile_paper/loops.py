@@ -590,7 +590,8 @@ def _counted(rest: list[Tok], ctx: P.Ctx) -> ast.expr:
     if len(values) == 2:  # `1..n`, `n..1 step -1`, `5..1`
         step = P.int_value(parse_all(step_toks, ctx, tuple_ok=False)) if step_toks else None
         lo, hi = P.int_value(values[0]), P.int_value(values[1])
-        if step is not None and step < 0 or step is None and lo is not None and hi is not None and lo > hi:
+        if step is not None and step < 0 or step is None and lo is not None and hi is not None and lo > hi \
+                or step is None and lo is None and hi in (0, 1):  # `A.length .. 1`: down to the first position
             return P.make_range(values[0], values[1], P.const(-(step or -1)), down=True)
         return P.make_range(values[0], values[1], P.const(step) if step and step != 1 else None)
     if len(values) >= 3:  # `1, 3, \\ldots, n`, `2, 3, 4, \\ldots, m`: the first two give the step

@@ -397,6 +397,12 @@ class _Tokenizer:
             self.add("op", ")", args[1], True)
             return args[2]
         content = text[g[0] : g[1]]
+        prev = self.out[-1] if self.out else None
+        if content == "-" and math and prev is not None and prev.kind == "name" and prev.math \
+                and g[2] < len(text) and text[g[2]].isalpha():  # `left\\text{-}sum`: one hyphenated name
+            m = _NAME_RE.match(text, g[2])
+            prev.value = f"{prev.value}-{m.group(0)}"
+            return m.end()
         if name in _INDICATOR_STYLES and content.strip() in ("1", "I"):
             self.add("cmd", "indicator", i, math)  # \\mathbb{1}[y_i = t]: 1 when the condition holds
             return g[2]

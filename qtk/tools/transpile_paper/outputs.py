@@ -68,6 +68,11 @@ def _output_of(outputs: list[ir.IO], body: list[ast.stmt], assigned: set[str],
     return None
 
 
+def declared_names(outputs: list[ir.IO]) -> set[str]:
+    """The names (in maths) the output lines mention."""
+    return {variable_name(t.value) for io in outputs for t in tokenize(io.text.text)[0] if t.kind == "name" and t.math}
+
+
 def _named_alone(text: str, assigned: set[str]) -> list[str]:
     """Assigned names that make up a whole piece of maths of their own (`$s$`)."""
     toks, _ = tokenize(text)
