@@ -954,3 +954,19 @@ def test_an_output_placed_entry_by_entry_is_a_list_as_long_as_the_input():
 \caption{Inverse permutation}
 \end{algorithm}""")
     assert f([2, 3, 1]) == [3, 1, 2]
+
+
+def test_braket_set_of_zero_in_a_space_of_matrices():
+    f, _ = _fn(r"""\usepackage{braket}
+\begin{document}
+\begin{algorithm}\caption{Lower}\begin{algorithmic}
+\Function{Lower}{$A \in \mathbb{R}^{n \times n}$}
+  \State $L = \Set{0} \in \mathbb{R}^{n \times n}$
+  \For{($i=1$; $\;i \leq n$; $\;i$++)}
+    \For{($j=1$; $\;j \leq i$; $\;j$++)} \State $L_{i,j} = A_{i,j}$ \EndFor
+  \EndFor
+  \State \Return $L$
+\EndFunction
+\end{algorithmic}\end{algorithm}
+\end{document}""")
+    assert f([[1, 2], [3, 4]]) == [[1, 0], [3, 4]]

@@ -78,7 +78,15 @@ def collect(src: Src, doc: Document) -> Definitions:
         name, j = read_command(text, i)
         end = parse_definition(text, i, name, defs) if name in DEFINERS else None
         i = end if end else j
+    for package, macros in _PACKAGE_MACROS.items():  # what a loaded package defines, unless the paper does
+        if package in defs.packages:
+            for macro in macros:
+                defs.macros.setdefault(macro.name, macro)
     return defs
+
+
+# Macros of packages papers load for their pseudo-code maths (braket's `\\Set{0}` is the set {0}).
+_PACKAGE_MACROS = {"braket": [Macro("Set", 1, None, "\\{ #1 \\}"), Macro("set", 1, None, "\\{ #1 \\}")]}
 
 
 def parse_definition(text: str, i: int, name: str, defs: Definitions | None) -> int | None:

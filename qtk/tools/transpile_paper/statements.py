@@ -518,6 +518,8 @@ def _filled_space(toks: list[Tok], dims: list[Tok], ctx: P.Ctx) -> ast.expr:
     while len(toks) > 2 and toks[-2].value == "^" and (toks[-1].kind == "const" and toks[-1].value == "True"
                                                        or toks[-1].value in ("T", "top", "intercal")):
         toks = toks[:-2]
+    if len(toks) == 3 and toks[0].value == "{s" and toks[-1].value == "}s" and toks[1].kind == "num":
+        toks = toks[1:2]  # `\{0\} \in \mathbb{R}^{n \times n}`: every entry 0
     if len(toks) >= 7 and toks[0].value == "(" and toks[-1].value == ")":  # (1, \ldots, 1)
         inner = [t for t in toks[1:-1] if t.value not in (",", "...")]
         if inner and all(t.kind == "num" and t.value == inner[0].value for t in inner):
