@@ -144,6 +144,12 @@ PHRASES = {
         \Require an integer $q \ge 1$
         \State Let the binary representation of $q$ be $(b_{k} \cdots b_1 b_0)$.
         \State \Return $b_0 + 2 b_1$""", (6,), 2),
+    ("value", "empty heap"): (r"""
+        \Require a list $L$ of numbers
+        \State $H \gets$ an empty min-heap; $S \gets$ an empty list
+        \ForAll{$x \in L$} \State \Call{Push}{$H, x$} \EndFor
+        \While{$H \neq \emptyset$} \State append \Call{Pop}{$H$} to $S$ \EndWhile
+        \State \Return $S$""", ([5, 1, 4, 2],), [1, 2, 4, 5]),
     ("value", "zeros"): (r"""
         \Require $n, m$
         \State $Z \gets$ an $n \times m$ matrix of zeros

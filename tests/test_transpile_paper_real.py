@@ -970,3 +970,15 @@ def test_braket_set_of_zero_in_a_space_of_matrices():
 \end{algorithmic}\end{algorithm}
 \end{document}""")
     assert f([[1, 2], [3, 4]]) == [[1, 0], [3, 4]]
+
+
+def test_maps_from_empty_braces_unused_parts_and_graph_members():
+    f, _ = _fn(_algo(r"""
+        \Require graph $G$ as lists of (vertex, weight) pairs, start $a$
+        \State $best \gets \{\}$; $seen \gets [\ ]$
+        \State $best[a] \gets 0$
+        \For{each $(v,\ \_) \in G.\Call{Neighbors}{a}$}
+          \State $best[v] \gets best.\text{get}(v,\ 0) + 1$; \Call{Append}{$seen, v$}
+        \EndFor
+        \State \Return $(best[a], \Call{Reverse}{seen})$"""))
+    assert f([[(1, 5), (2, 7)], [], []], 0) == (0, [2, 1])

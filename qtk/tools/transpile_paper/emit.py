@@ -110,7 +110,7 @@ class FunctionBuilder:
             params.names.insert(k + 1, points)
             if name in params.arrays:
                 params.arrays[points] = params.arrays.pop(name)
-        self.body = _empty_then_filled(_set_then_append(records.sorted_values(records.queues_from_empty_sets(body))))
+        self.body = _empty_then_filled(_set_then_append(records.sorted_values(records.queues_from_empty_sets(records.heaps(body)))))
         free = free_names(self.body, params.defined(), set(ctx.functions.values()))
         self.body, free = records.named_constants(self.body, free)
         implicit = [n for n in free if n in _subscript_roots(self.body)]
@@ -490,7 +490,8 @@ def free_names(body: list[ast.stmt], defined: set[str], functions: set[str]) -> 
 
     for stmt in body:
         visit(stmt)
-    skip = stored | functions | RESERVED | {"math", "copy", "operator", "collections", "itertools", "statistics", vectors.SOFTMAX, UNTRANSLATED}
+    skip = stored | functions | RESERVED | {"math", "copy", "operator", "collections", "heapq", "itertools",
+                                            "statistics", vectors.SOFTMAX, UNTRANSLATED}
     return [n for n in loaded if n not in skip]
 
 

@@ -291,7 +291,12 @@ class _Tokenizer:
                 self.add("op", "notin", i, math)
                 return k + 3, math, None
         if name == "_":
-            self.add("op", "_", i, math)  # a literal underscore outside a name
+            after = text[j:end].lstrip().lstrip("\\ ").lstrip()
+            prev = self.out[-1].value if self.out else ""
+            if math and prev in ("(", ",") and after[:1] in (",", ")"):
+                self.add("name", "_", i, True)  # `(cost, \\_, u) \\gets ..`: a part left unused
+            else:
+                self.add("op", "_", i, math)  # a literal underscore outside a name
             return j, math, None
         if name in _TEXT_ACCENTS and not math:
             return self._accented(name, j, end, i), math, None

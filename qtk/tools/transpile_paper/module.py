@@ -29,7 +29,7 @@ def render(functions: list[tuple[ast.FunctionDef, FunctionResult]], comments: Co
     bodies = [_function_text(fn, res, comments, source, option) for fn, res in functions]
     needs_helper = any(_uses(fn, UNTRANSLATED) for fn, _ in functions)
     softmax = any(_uses(fn, vectors.SOFTMAX) for fn, _ in functions)
-    imports = [m for m in ("collections", "copy", "itertools", "math", "operator", "statistics")
+    imports = [m for m in ("collections", "copy", "heapq", "itertools", "math", "operator", "statistics")
                if any(_uses(fn, m) for fn, _ in functions) or m == "math" and softmax]
     if imports:
         parts.append("".join(f"import {m}\n" for m in imports))

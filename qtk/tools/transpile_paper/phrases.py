@@ -731,6 +731,8 @@ VALUES: list[Phrase] = [
                                     r" {items}"),
            _queue_of),
     Phrase("empty string", _re(r"ART empty (?:string|word|text) || ART string of length 0"), _empty("string")),
+    Phrase("empty heap", _re(r"ART empty (?:binary )?(?:min-|min |max-|max )?(?:heap|priority queue)"),
+           lambda s, ctx: P.mark(ast.List(elts=[], ctx=ast.Load()), heap=True)),
     Phrase("empty list", _re(r"ART empty (?:list|stack|queue|deque|double-ended queue|array|sequence|vector)"),
            _empty("list")),
     Phrase("zeros", _re(r"ART (?:{dims} )?" + _SEQ + r" of (?:{n} )?zeros(?: of (?:size|length) {n2})? || ART {dims} zero "

@@ -248,6 +248,8 @@ def builtin_call(fname: str, args: list[ast.expr]) -> ast.expr | None:
         return binop(cmp(ast.Gt()), ast.Sub(), cmp(ast.Lt()))
     if fname in ("sort",) and n == 1:
         return method(args[0], "sort", [])
+    if fname in ("reverse", "reversed") and n == 1:  # as a value, a reversed copy (a statement reverses in place)
+        return mark(ast.Subscript(value=args[0], slice=ast.Slice(step=const(-1)), ctx=ast.Load()), reversed_of=True)
     if fname in ("zeros", "ones") and n in (1, 2):  # zeros(n), zeros(n, m): MATLAB/NumPy style
         value: ast.expr = const(0 if fname == "zeros" else 1)
         for size in reversed(args):
@@ -287,6 +289,8 @@ _METHODS = {
     "back": lambda o, a: ast.Subscript(value=o, slice=const(-1), ctx=ast.Load()),
     "isempty": _size_test(ast.Eq()), "empty": _size_test(ast.Eq()),
     "contains": lambda o, a: ast.Compare(left=a[0], ops=[ast.In()], comparators=[o]) if len(a) == 1 else None,
+    **{w: (lambda o, a: _item(o, a[0]) if len(a) == 1 else None)  # G.Neighbors(u): G's list for u
+       for w in ("neighbors", "neighbours", "adj", "adjacent", "successors", "outneighbors")},
     "touppercase": lambda o, a: method(o, "upper", []), "tolowercase": lambda o, a: method(o, "lower", []),
     "equals": lambda o, a: ast.Compare(left=o, ops=[ast.Eq()], comparators=a) if len(a) == 1 else None,
 }

@@ -72,6 +72,26 @@ def _walk(body: list[ast.stmt]):
         yield from ast.walk(stmt)
 
 
+def heaps(body: list[ast.stmt]) -> list[ast.stmt]:
+    """A collection created as `an empty min-heap`: pushing and popping keep it a heap (heapq), the
+    least item first; and an empty set written into by key (`dist[s] \\gets 0`) is a map."""
+    made = {t.id for n in _walk(body) if isinstance(n, ast.Assign) and P.meta(n.value, "heap")
+            for t in n.targets if isinstance(t, ast.Name)}
+    keyed = {n.value.id for n in _walk(body) if isinstance(n, ast.Subscript) and isinstance(n.ctx, ast.Store)
+             and isinstance(n.value, ast.Name)}
+    for n in _walk(body):
+        if isinstance(n, ast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], ast.Name) \
+                and P.is_empty_set(n.value) and n.targets[0].id in keyed:
+            n.value = P.mark(ast.Dict(keys=[], values=[]), map=True)
+        if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and isinstance(n.func.value, ast.Name) \
+                and n.func.value.id in made and n.func.attr in ("append", "pop"):
+            heap = n.func.value
+            n.func = ast.Attribute(value=ast.Name(id="heapq", ctx=ast.Load()),
+                                   attr="heappush" if n.func.attr == "append" else "heappop", ctx=ast.Load())
+            n.args = [heap] + (n.args if n.func.attr == "heappush" else [])
+    return body
+
+
 def queues_from_empty_sets(body: list[ast.stmt]) -> list[ast.stmt]:
     """`Q \\gets \\emptyset` then \\textsc{Enqueue}(Q, s): an empty collection used as a queue or a
     stack starts as an empty list; so does a set written out (`Q \\gets \\{s\\}`) that is dequeued or

@@ -276,6 +276,8 @@ def _typed_declaration(toks: list[Tok], ctx: P.Ctx) -> list[ast.stmt] | None:
 
 
 def _call_statement(e: ast.expr, ctx: P.Ctx) -> ast.stmt:
+    if P.meta(e, "reversed_of"):  # \\Call{Reverse}{$L$} on its own line: L reversed in place
+        return ast.Expr(value=P.method(e.value, "reverse", []))
     if not isinstance(e, ast.Call):
         P.fail("this line is an expression, not a statement")
     fname = e.func.id if isinstance(e.func, ast.Name) else ""
