@@ -982,3 +982,29 @@ def test_maps_from_empty_braces_unused_parts_and_graph_members():
         \EndFor
         \State \Return $(best[a], \Call{Reverse}{seen})$"""))
     assert f([[(1, 5), (2, 7)], [], []], 0) == (0, [2, 1])
+
+
+def test_brace_labels_spacing_and_a_papers_own_mod():
+    f, _ = _fn(r"""\def\inmod#1{\allowbreak\mkern10mu({\operator@font mod}\,\,#1)}
+\begin{algorithm}\caption{Steps}\begin{algorithmic}[ht!]
+\Function{Steps}{$d$}
+  \State $t \gets 0$
+  \While{$\overbrace{t < d}^\text{first}$ or $\underbrace{t \not\equiv d \inmod{3}}_{\text{second}}$}
+    \State $t \gets t + 1$
+  \EndWhile
+  \State \Return $t$
+\EndFunction
+\end{algorithmic}\end{algorithm}""")
+    assert f(4) == 4 and f(-2) == 1
+
+
+def test_min_and_max_subscripts_name_two_variables_and_letters_join_a_string():
+    f, _ = _fn(_algo(r"""
+        \Require $a$, $b$
+        \State $s_{\min} \gets \min(a, b)$; $s_{\max} \gets \max(a, b)$
+        \State $w \gets \varepsilon$
+        \For{$i$ in $s_{\max}, \dots, 1$}
+          \If{$i > s_{\min}$} \State $w \gets w + H$ \Else \State $w \gets w + L$ \EndIf
+        \EndFor
+        \State \Return $w$"""))
+    assert f(2, 4) == "HHLL"

@@ -20,7 +20,7 @@ def tokens(text: str, notes: bool = False) -> tuple[list[Tok], str | None]:
     parentheses after the code: `$t \\gets 0$ (initialize timestep)`, kept with `notes`: an Input
     line's `$t$ (length $n$)`)."""
     toks, comment = tokenize(text)
-    toks = _comparison_words(_join_updates(toks))
+    toks = _comparison_words(_join_updates(_paren_mod(toks)))
     if len(toks) > 2 and toks[0].value == "{" and toks[-1].value == "}" and not toks[0].math and _wraps(toks):
         toks = toks[1:-1]  # \\State{$x \\gets 0$}: the braces only group the line
     while toks and (toks[-1].kind, toks[-1].value) in TRAILING:
@@ -150,6 +150,31 @@ def _prose_group(toks: list[Tok]) -> int | None:
                          and toks[j - 1].value != "."]
                 return k if words else None
     return None
+
+
+def _paren_mod(toks: list[Tok]) -> list[Tok]:
+    """`a \\equiv b\\ (\\mathrm{mod}\\ m)` written out (or a paper's own `\\imod`): the same as `\\pmod{m}`."""
+    out: list[Tok] = []
+    k = 0
+    while k < len(toks):
+        t = toks[k]
+        j = k + 1
+        if t.value == "(" and t.math:
+            if j < len(toks) and toks[j].value == "{":
+                j += 1
+            if j < len(toks) and toks[j].value.lower() == "mod" and toks[j].kind in ("name", "kw", "op"):
+                j += 1
+                if j < len(toks) and toks[j].value == "}":
+                    j += 1
+                close = next((c for c in range(j, len(toks)) if toks[c].value == ")"), None)
+                if close is not None and close > j:
+                    out += [Tok("op", "pmod", t.at, True), Tok("op", "{", t.at, True), *toks[j:close],
+                            Tok("op", "}", toks[close].at, True)]
+                    k = close + 1
+                    continue
+        out.append(t)
+        k += 1
+    return out
 
 
 def top_level(toks: list[Tok], pred) -> list[int]:

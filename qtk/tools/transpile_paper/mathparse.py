@@ -78,9 +78,9 @@ class Parser(Cursor):
                 self.i += 1
                 ops.append(_CMP[tok.value]())
                 rights.append(self.setops())
-                if self.accept("op", "pmod"):  # a \\equiv b \\pmod{m}: equal remainders
+                if self.accept("op", "pmod"):  # a \\equiv b \\pmod{m}: equal remainders (\\not\\equiv: unequal)
                     m = self.script()
-                    return ast.Compare(left=P.binop(left, ast.Mod(), m), ops=[ast.Eq()],
+                    return ast.Compare(left=P.binop(left, ast.Mod(), m), ops=[ops[-1]],
                                        comparators=[P.binop(rights[-1], ast.Mod(), m)])
             elif tok.kind == "kw" and tok.value == "not" and self.at("kw", "in", 1):
                 self.i += 2

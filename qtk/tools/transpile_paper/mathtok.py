@@ -43,7 +43,7 @@ _OPS = {  # command -> (kind, value)
     **{c: ("op", ">=") for c in ("ge", "geq", "geqslant", "geqq")},
     **{c: ("op", "!=") for c in ("neq", "ne")},
     "lt": ("op", "<"), "gt": ("op", ">"), "equiv": ("op", "=="),
-    "gg": ("op", ">>"), "ll": ("op", "<<"), "pmod": ("op", "pmod"),
+    "gg": ("op", ">>"), "ll": ("op", "<<"), "pmod": ("op", "pmod"), "imod": ("op", "pmod"),
     "in": ("op", "in"), "notin": ("op", "notin"), "mid": ("op", "mid"),
     "subseteq": ("op", "<=s"), "subset": ("op", "<s"), "supseteq": ("op", ">=s"),
     "supset": ("op", ">s"), "subsetneq": ("op", "<s"),
@@ -155,6 +155,22 @@ def tokenize(text: str, math: bool = False) -> tuple[list[Tok], str | None]:
 
 # text accents (`\\'e`, `\\`a`, `\\^o`, `\\"u`, `\\~n`): the combining mark each adds to its letter
 _TEXT_ACCENTS = {"'": "\u0301", "`": "\u0300", "^": "\u0302", '"': "\u0308", "~": "\u0303", "c": "\u0327"}
+
+
+def _after_label(text: str, k: int, end: int) -> int:
+    """The index after the `^{..}` / `_\\text{..}` label of an over- or underbrace at k (k if none)."""
+    j = k
+    while j < end and text[j].isspace():
+        j += 1
+    if j >= end or text[j] not in "^_":
+        return k
+    j += 1
+    while j < end and text[j].isspace():
+        j += 1
+    if j < end and text[j] == "\\":
+        _, j = read_command(text, j)
+    g = read_group(text, j)
+    return g[2] if g is not None else min(j + 1, end)
 
 
 class _Tokenizer:
@@ -290,6 +306,9 @@ class _Tokenizer:
             if text.startswith("\\in", k):
                 self.add("op", "notin", i, math)
                 return k + 3, math, None
+            if text.startswith("\\equiv", k):  # `a \\not\\equiv b \\pmod{m}`
+                self.add("op", "!=", i, math)
+                return k + 6, math, None
         if name == "_":
             after = text[j:end].lstrip().lstrip("\\ ").lstrip()
             prev = self.out[-1].value if self.out else ""
@@ -321,6 +340,8 @@ class _Tokenizer:
             if name == "textcolor":  # \textcolor{red}{x}: keep x
                 g = read_group(text, g[2]) or g
             self.run(g[0], g[1], math)
+            if name in ("underbrace", "overbrace"):  # `\overbrace{x < d}^\text{condition 1}`: the label is a remark
+                return _after_label(text, g[2], end), math, None
             return g[2], math, None
         if name in _OPS:
             kind, value = _OPS[name]
@@ -344,9 +365,11 @@ class _Tokenizer:
 
     def _special(self, name: str, i: int, j: int, end: int, math: bool) -> int | None:
         """Commands whose meaning depends on where they stand; the index after them, or None."""
-        if name in ("hskip", "vskip", "kern", "hspace*"):  # `\\hskip\\algorithmicindent`, `\\kern 2pt`
+        if name in ("hskip", "vskip", "kern", "hspace*", "mkern", "mskip", "mspace"):  # `\\kern 2pt`, `\\mkern10mu`
             m = re.match(r"\s*(?:\\[A-Za-z@]+|-?[\d.]+\s*(?:pt|em|ex|mm|cm|in|mu)?)", self.text[j:end])
             return j + (m.end() if m else 0)
+        if name == "operator" and self.text.startswith("@font", j):  # `{\\operator@font mod}`: the word as set
+            return j + len("@font")
         if name == "&" and math:  # `x \\& 1`: bitwise and in maths, `and` in prose
             self.add("op", "&", i, math)
             return j

@@ -37,21 +37,29 @@ def attribute_arrays(body: list[ast.stmt]) -> list[ast.stmt]:
 
 def named_constants(body: list[ast.stmt], free: list[str]) -> tuple[list[ast.stmt], list[str]]:
     """Free names in capitals (`WHITE`) or small capitals without arguments (`\\textsc{Gray}`)
-    become the strings of their names."""
+    become the strings of their names; so do free names added to a string (`solution + E`)."""
     indexed = {n.value.id for n in _walk(body) if isinstance(n, ast.Subscript) and isinstance(n.value, ast.Name)}
     consts = {n.id for node in _walk(body) for n in [node] if isinstance(n, ast.Name) and n.id in free
               and n.id not in indexed and (_capitals(n.id) or P.meta(n, "style") == "func")}
-    if not consts:
+    texts = {t.id for n in _walk(body) if isinstance(n, ast.Assign) and isinstance(n.value, ast.Constant)
+             and isinstance(n.value.value, str) for t in n.targets if isinstance(t, ast.Name)}
+    letters = {side.id for n in _walk(body) if isinstance(n, ast.BinOp) and isinstance(n.op, ast.Add)
+               for side, other in ((n.left, n.right), (n.right, n.left))
+               if isinstance(side, ast.Name) and side.id in free and side.id not in indexed
+               and isinstance(other, ast.Name) and other.id in texts}  # `solution + E` with solution a string
+    if not consts and not letters:
         return body, free
 
     class Rewrite(ast.NodeTransformer):
         def visit_Name(self, node: ast.Name) -> ast.AST:
             if node.id in consts and isinstance(node.ctx, ast.Load):
                 return ast.Constant(P.meta(node, "raw", node.id).upper())
+            if node.id in letters and isinstance(node.ctx, ast.Load):
+                return ast.Constant(P.meta(node, "raw", node.id))
             return node
 
     tr = Rewrite()
-    return [tr.visit(stmt) for stmt in body], [n for n in free if n not in consts]
+    return [tr.visit(stmt) for stmt in body], [n for n in free if n not in consts | letters]
 
 
 def _capitals(name: str) -> bool:

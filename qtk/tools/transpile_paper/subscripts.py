@@ -130,7 +130,7 @@ def subscript(self: Cursor, base: ast.expr) -> ast.expr:
         return P.name(variable_name(f"{base.id.rstrip('_')}_{'plus' if inner.value == '+' else 'minus'}"))
     if isinstance(base, ast.Name) and inner is not None and closes and _label_like(inner, self.ctx):
         self.i += 3 if grouped else 1
-        label = "max" if inner.kind == "bigop" else inner.value
+        label = inner.value  # `s_{\\min}`, `s_{\\max}`: two names
         return P.name(variable_name(f"{base.id.rstrip('_')}_{label}"))
     if isinstance(base, ast.Name) and inner is not None and closes and inner.kind == "name" \
             and inner.value in _AXES and _coordinate(base.id, inner.value, self.ctx):
