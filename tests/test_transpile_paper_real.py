@@ -1008,3 +1008,17 @@ def test_min_and_max_subscripts_name_two_variables_and_letters_join_a_string():
         \EndFor
         \State \Return $w$"""))
     assert f(2, 4) == "HHLL"
+
+
+def test_pascal_loop_header_primed_table_and_a_graph_pair_in_the_header():
+    f, _ = _fn(r"""\begin{algorithm}\caption{Deg}\begin{algorithmic}[1]
+\Procedure{Degrees}{$G=\left (V,E\right )$, $c$}
+  \State $t \gets 0$
+  \For{$i:1$ to $|V|$}
+    \State $D'(i) := c \cdot i$
+    \State $t \gets t + D'(i)$
+  \EndFor
+  \State \Return $t + |E|$
+\EndProcedure
+\end{algorithmic}\end{algorithm}""")
+    assert f(([0, 1, 2], [(0, 1)]), 2) == 13

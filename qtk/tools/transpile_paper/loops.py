@@ -91,6 +91,8 @@ def for_tokens(toks: list[Tok], ctx: P.Ctx) -> ast.For:
         return loop
     assign = top_level(toks, lambda t: (t.kind == "op" and t.value in ("gets", "="))
                        or (t.kind == "kw" and t.value == "from"))
+    if not assign and top_level(toks, lambda t: t.kind == "kw" and t.value in ("to", "downto")):
+        assign = top_level(toks, lambda t: t.kind == "op" and t.value == ":")[:1]  # `$i:1$ to $n$`
     member = top_level(toks, lambda t: t.value == "in" and t.kind in ("op", "kw"))
     if not assign and not member:  # `character $c$ of $s$`
         member = top_level(toks, lambda t: t.kind == "kw" and t.value == "of")[:1]

@@ -473,7 +473,8 @@ def _item(part: list[Tok], ctx: P.Ctx, out: Params, loose: bool) -> str | None:
         out.add(e.value.id)
         out.arrays[e.value.id] = (e.slice.lower, e.slice.upper)
         return e.value.id
-    if isinstance(e, ast.Compare) and isinstance(e.ops[0], ast.Eq) and isinstance(e.left, ast.Name) and loose:
+    if isinstance(e, ast.Compare) and isinstance(e.ops[0], ast.Eq) and isinstance(e.left, ast.Name) \
+            and (loose or len(e.ops) == 1 and isinstance(e.comparators[0], ast.Tuple)):  # (a header's `G = (V, E)`)
         used = set(_names_in_order(e.comparators[0]))
         if used and used <= out.defined():
             out.derived.append((e.left.id, e.comparators[0]))  # $n = |A|$

@@ -440,9 +440,13 @@ def _assign(parts: list[list[Tok]], ctx: P.Ctx) -> ast.stmt:
     if any(not p for p in parts):
         P.fail("an assignment with a missing side")
     for p in parts[:-1]:  # `d(v) \\gets ...`: nothing can be assigned to a call, so d is an array
-        if len(p) >= 4 and p[0].kind == "name" and p[1].value == "(" and p[-1].value == ")" \
+        primes = 1
+        while primes < len(p) and p[primes].value == "'":  # `N'(u) := ...`
+            primes += 1
+        if len(p) >= 3 + primes and p[0].kind == "name" and p[primes].value == "(" and p[-1].value == ")" \
                 and variable_name(p[0].value) not in ctx.functions.values():
-            ctx.call_arrays.add(variable_name(p[0].value))
+            ctx.call_arrays.add(variable_name(p[0].value + "_prime" * (primes - 1)) if primes > 1
+                                else variable_name(p[0].value))
         opening = _after_script(p, 1) if len(p) >= 6 and p[0].kind == "name" and p[1].value == "_" else None
         if opening is not None and p[opening].value == "(" and p[-1].value == ")":
             ctx.call_arrays.add(variable_name(p[0].value))  # `\\alpha_t(j) \\gets ...`: a table by t, then j
