@@ -1022,3 +1022,29 @@ def test_pascal_loop_header_primed_table_and_a_graph_pair_in_the_header():
 \EndProcedure
 \end{algorithmic}\end{algorithm}""")
     assert f(([0, 1, 2], [(0, 1)]), 2) == 13
+
+
+def test_comment_commands_defined_elsewhere_and_c_negation():
+    f, _ = _fn(r"""\begin{algorithm}\caption{Evens}\begin{algorithmic}[1]
+\Function{Evens}{$L$}
+  \LeftComment{keep the even entries}
+  \State $R \gets [\,]$
+  \ForAll{$x \in L$}
+    \If{$!$\Call{IsOdd}{$x$}} \State \Call{push}{$R, x$} \EndIf
+  \EndFor
+  \State \Return $R$
+  \LineComment{R keeps the order of L}
+\EndFunction
+\end{algorithmic}\end{algorithm}""")
+    assert f([1, 2, 4, 5]) == [2, 4]
+
+
+def test_each_edge_leaving_a_vertex():
+    f, _ = _fn(r"""\begin{algorithm}\caption{Out}\begin{algorithmic}
+\Procedure{OutSum}{$G = (V, E), s$}
+  \State $t \gets 0$
+  \For{each edge $(s, u)$} \State $t \gets t + u$ \EndFor
+  \State \Return $t$
+\EndProcedure
+\end{algorithmic}\end{algorithm}""")
+    assert f(([0, 1, 2, 3], [(0, 1), (1, 2), (0, 3)]), 0) == 4

@@ -115,6 +115,13 @@ def _scan(body: Src, defs: Definitions) -> list[_Item]:
                 math = True
             elif name in (")", "]"):
                 math = False
+            if not math and name not in structural and name not in defs.macros and _COMMENTISH.fullmatch(name):
+                g = read_group(text, j)  # `\\LineComment{..}`, `\\LeftComment{..}` defined nowhere: a comment line
+                end = g[2] if g is not None else j
+                items[-1].text = body.sub(text_from, i)
+                items.append(_Item("comment-line", name, [body.sub(g[0], g[1])] if g else [], i, body.sub(end, end)))
+                text_from = i = end
+                continue
             if math or name not in structural:
                 i = j
                 continue
@@ -141,6 +148,10 @@ def _wrapped_comment(body: Src, i: int, j: int) -> _Item | None:
     if g is None or text[g[2] : j].strip():
         return None
     return _Item("comment", name, [body.sub(g[0], g[1])], i, body.sub(j + 1, j + 1))
+
+
+# a command the paper uses for remarks without defining it here (its preamble is elsewhere)
+_COMMENTISH = re.compile(r"[A-Za-z]*(?:Comment|COMMENT|comment|Remark|remark)")
 
 
 def _read_item(body: Src, name: str, start: int, j: int, defs: Definitions) -> tuple[_Item, int]:

@@ -65,7 +65,7 @@ def for_tokens(toks: list[Tok], ctx: P.Ctx) -> ast.For:
         positions = P.mark(P.call("range", [P.call("len", [ast.Name(id=arrays[0], ctx=ast.Load())])]),
                            positions_of=arrays[0])
         return ast.For(target=target, iter=_ordered(positions, target, order, ctx), body=[], orelse=[])
-    neighbours = _neighbour_loop(toks, ctx)
+    neighbours = _neighbour_loop(toks, ctx) or _edge_loop(toks, ctx)
     if neighbours is not None:
         return neighbours
     between = _between(toks, ctx)
@@ -350,6 +350,34 @@ def _neighbour_loop(toks: list[Tok], ctx: P.Ctx) -> ast.For | None:
         gen = ast.comprehension(target=ast.Name(id=target.id, ctx=ast.Store()), iter=iterable, ifs=[test], is_async=0)
         iterable = ast.ListComp(elt=elt, generators=[gen])
     return ast.For(target=target, iter=iterable, body=[], orelse=[])
+
+
+_EDGE_WORDS = {"edge", "edges", "arc", "arcs", "outgoing"}
+
+
+def _edge_loop(toks: list[Tok], ctx: P.Ctx) -> ast.For | None:
+    """`each edge $(s, u)$` with s a known vertex: u over the edges leaving s (the pairs of E that
+    start at s when the graph is given as `G = (V, E)`, else s's adjacency list)."""
+    words = [t.value.lower() for t in toks if not t.math]
+    maths = [t for t in toks if t.math]
+    if not words or words[-1] not in _EDGE_WORDS or len(maths) != 5 or maths[0].value != "(" \
+            or maths[2].value != "," or maths[4].value != ")" or toks[-5:] != maths:
+        return None
+    source, other = maths[1], maths[3]
+    known = ctx.known | ctx.params | ctx.declared
+    if source.kind != "name" or other.kind != "name" or variable_name(source.value) not in known \
+            or variable_name(other.value) in ctx.params | ctx.declared or P.graph_name(ctx) is None:
+        return None
+    vertex = parse_all([source], ctx)
+    if "E" in known:  # `G = (V, E)`: the pairs of E that start at s
+        pair = ast.Tuple(elts=[ast.Name(id="_a", ctx=ast.Store()), ast.Name(id="_b", ctx=ast.Store())], ctx=ast.Store())
+        iterable: ast.expr = ast.ListComp(elt=ast.Name(id="_b", ctx=ast.Load()), generators=[ast.comprehension(
+            target=pair, iter=ast.Name(id="E", ctx=ast.Load()), is_async=0,
+            ifs=[ast.Compare(left=ast.Name(id="_a", ctx=ast.Load()), ops=[ast.Eq()], comparators=[vertex])])])
+    else:
+        iterable = P.mark(ast.Subscript(value=ast.Name(id=P.graph_name(ctx), ctx=ast.Load()), slice=vertex,
+                                        ctx=ast.Load()), index=True)
+    return ast.For(target=store(parse_all([other], ctx), ctx), iter=iterable, body=[], orelse=[])
 
 
 def _initial_loops(toks: list[Tok], ctx: P.Ctx) -> ast.For | None:

@@ -59,7 +59,7 @@ class Parser(Cursor):
         return values[0] if len(values) == 1 else ast.BoolOp(op=ast.And(), values=values)
 
     def not_(self) -> ast.expr:
-        if self.accept("kw", "not"):
+        if self.accept("kw", "not") or self.accept("op", "!"):  # `not`, C's `!x`
             return ast.UnaryOp(op=ast.Not(), operand=self.not_())
         return self.cmp()
 
