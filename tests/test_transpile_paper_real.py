@@ -1048,3 +1048,33 @@ def test_each_edge_leaving_a_vertex():
 \EndProcedure
 \end{algorithmic}\end{algorithm}""")
     assert f(([0, 1, 2, 3], [(0, 1), (1, 2), (0, 3)]), 0) == 4
+
+
+def test_a2e_remark_lines_labels_before_postfix_loops_and_ascii_norms():
+    f, _ = _fn(r"""\begin{algorithm}[H]
+\KwIn{Set of keys $K$, list of pairs $P$}
+Initialization: $S(k) \leftarrow 0$ for all $k \in K$\;
+\For{{\bf each}$(k, w) \in P$}{
+    // add the weight
+    Update the sum: $S(k) \leftarrow S(k) + w$\;
+}
+\KwRet{$S$}
+\caption{Sums}
+\end{algorithm}""")
+    assert f(["a", "b"], [("a", -2), ("a", 3)]) == {"a": 1, "b": 0}
+    g, _ = _fn(_algo(r"""
+        \Require an array $x$ of numbers
+        \State $g \gets 0$
+        \For{$i \gets 2$ \textbf{to} $|x|$}
+          \If{$||x_i - x_{i-1}|| > g$} \State $g \gets ||x_i - x_{i-1}||$ \EndIf
+        \EndFor
+        \State \Return $g$"""))
+    assert g([1, 4, 2]) == 3
+
+
+def test_ascii_double_bars_between_conditions_are_or():
+    f, _ = _fn(_algo(r"""
+        \Require $a$, $b$
+        \If{$a > 0 || b > 0$} \State \Return $1$ \EndIf
+        \State \Return $0$"""))
+    assert f(0, 2) == 1 and f(0, 0) == 0

@@ -176,6 +176,14 @@ def _after_label(text: str, k: int, end: int) -> int:
 class _Tokenizer:
     def __init__(self, text: str, out: list[Tok]) -> None:
         self.text, self.out = text, out
+        self.norms_open = False
+        self.note = ""  # `// ...` remarks on lines of their own before the statement
+
+    def _after_operand(self) -> bool:
+        """Whether the last token ends an operand (a name, a number, a closing bracket)."""
+        last = self.out[-1] if self.out else None
+        return last is not None and (last.kind in ("name", "num", "const", "str")
+                                     or last.kind == "op" and last.value in (")", "]", "}"))
 
     def run(self, i: int, end: int, math: bool) -> str | None:
         text = self.text
@@ -208,7 +216,11 @@ class _Tokenizer:
                 self.add("str", text[i + 1 : close], i, True)
                 i = close + 1
             elif not math and text.startswith("//", i):
-                return text[i + 2 : end].strip()
+                nl = text.find("\n", i, end)
+                if nl < 0 or not text[nl:end].strip():
+                    return " ".join(x for x in (self.note, text[i + 2 : end].strip()) if x) or None
+                self.note = " ".join(x for x in (self.note, text[i + 2 : nl].strip()) if x)
+                i = nl + 1  # `// a remark` ends with its line; the statement goes on below it
             elif c.isdigit():
                 m = _NUM_RE.match(text, i)
                 self.add("num", m.group(0), i, math)
@@ -217,7 +229,7 @@ class _Tokenizer:
                 i = self._word(i, math)
             else:
                 i = self._punct(i, math)
-        return None
+        return self.note or None
 
     def add(self, kind: str, value: str, at: int, math: bool, style: str = "math") -> None:
         self.out.append(Tok(kind, value, at, math, style))
@@ -258,6 +270,9 @@ class _Tokenizer:
                     self.add("op", "gets", i, math)
                 elif op == "&&":
                     self.add("kw", "and", i, math)
+                elif op == "||" and math and (self.norms_open or not self._after_operand()):
+                    self.norms_open = not self.norms_open  # `||x_i - x_j||`: a norm, opened then closed
+                    self.add("op", "||", i, math)
                 elif op == "||":
                     self.add("kw", "or", i, math)
                 else:

@@ -131,9 +131,9 @@ def _unlabelled(toks: list[Tok]) -> list[Tok]:
         return toks
     rest = toks[colon + 1 :]
     numbered = toks[0].kind != "num" and toks[colon - 1].kind == "num"  # `Step 2:`, `Phase 1:`: a step's number
-    if rest and (numbered or all(t.math for t in rest)
-                 and top_level(rest, lambda t: t.kind == "op" and t.value in ("gets", "="))):
-        return rest
+    lead = rest[: next((k for k, t in enumerate(rest) if not t.math), len(rest))]
+    if rest and (numbered or lead and top_level(lead, lambda t: t.kind == "op" and t.value in ("gets", "="))):
+        return rest  # (the assignment may go on in words: `Initialization: $N(a) \\gets 0$ for all $a \\in A$`)
     return toks
 
 
