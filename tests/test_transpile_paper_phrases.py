@@ -38,6 +38,11 @@ PHRASES = {
         \State add $y$ to $S$
         \State remove $x$ from $S$
         \State \Return $S$""", (1, 2), {2}),
+    ("statement", "move"): (r"""
+        \Require $x$, $y$
+        \State $A \gets \{x, y\}$; $B \gets \emptyset$
+        \State move $x$ from $A$ to $B$
+        \State \Return $(A, B)$""", (1, 2), ({2}, {1})),
     ("statement", "pop"): (r"""
         \Require $x, y$
         \State $S \gets$ an empty stack
@@ -362,3 +367,13 @@ def test_a_phrase_condition_is_never_cut_short():
         \Require a list $F$
         \State \Return the list of all $k$ with $F[k]$ positive, in increasing order"""), "t.tex")
     assert result.todo_count == 1  # `positive` is not read: the line stays a TODO, never `if F[k]`
+
+
+def test_one_verb_for_several_objects_and_empty_as_a_value():
+    f, _ = _fn(_algo(r"""
+        \Require $x$, $y$
+        \State Let $p$, $q$, and $r$ be empty lists
+        \State Add $x$ to $p$, $y$ to $q$, and $x + y$ to $r$
+        \State $D$ = empty, $E$ = $\{ x \}$
+        \State \Return $(p, q, r, D, E)$"""))
+    assert f(1, 2) == ([1], [2], [3], set(), {1})

@@ -421,6 +421,9 @@ STATEMENTS: list[Phrase] = [
            lambda s, ctx: [ast.Expr(value=P.method(_expr(s["coll"], ctx), "insert",
                                                    [P.const(0), _expr(s["item"], ctx)]))]),
     Phrase("remove", _re(r"(?:remove|delete) {item} from {coll}"), _remove),
+    Phrase("move", _re(r"move {item} from {src} (?:to|into|onto) {coll}"),
+           lambda s, ctx: _remove({"item": s["item"], "coll": s["src"]}, ctx) + _append({"item": s["item"],
+                                                                                          "coll": s["coll"]}, ctx)),
     Phrase("pop", _re(r"(?:pop|pop the top(?: element)?) (?:{item} )?(?:from|off|of) {coll} || pop {coll}"),
            _pop_into(False)),
     Phrase("dequeue", _re(r"dequeue (?:{item} )?from {coll} || dequeue {coll}"), _pop_into(True)),
@@ -701,7 +704,7 @@ def _call_on(fname: str):
 
 
 VALUES: list[Phrase] = [
-    Phrase("empty set", _re(r"ART empty set || ART set"), _empty("set")),
+    Phrase("empty set", _re(r"ART empty set || ART set || empty"), _empty("set")),
     Phrase("map with default", _re(r"ART empty (?:map|dictionary|dict|hash table|hash map|mapping) with (?:a )?default"
                                    r" (?:value )?(?:of )?{v}"), _default_map),
     Phrase("map of each", _re(r"ART (?:map|mapping|dictionary|dict|hash table|hash map|table)"

@@ -44,12 +44,36 @@ def statement(text: str, ctx: P.Ctx) -> tuple[list[ast.stmt], str | None]:
             try:
                 out.extend(_statement(piece, ctx))
             except Untranslatable:
+                listed = _phrase_list(piece, ctx)
+                if listed is not None:  # `add $g$ to $gv$, $a$ to $av$, and $b$ to $bv$`
+                    out.extend(listed)
+                    continue
                 code, note = _prose_after(piece)
                 if note is None:
                     raise
                 out.extend(_statement(code, ctx))
                 comment = f"{note}; {comment}" if comment else note
     return out, comment
+
+
+def _phrase_list(toks: list[Tok], ctx: P.Ctx) -> list[ast.stmt] | None:
+    """One verb for several objects (`add $g$ to $gv$, $a$ to $av$, and $b$ to $bv$`): each piece,
+    with the verb of the first, a phrase of its own; None unless all of them are."""
+    seps = top_level(toks, lambda t: not t.math and (t.kind == "op" and t.value == "," or t.kind == "kw"
+                                                     and t.value == "and"))
+    pieces = [p for p in split(toks, seps) if p]
+    if len(pieces) < 2 or pieces[0][0].math or pieces[0][0].kind not in ("name", "kw"):
+        return None
+    verb = pieces[0][0]
+    out: list[ast.stmt] = []
+    for piece in pieces:
+        if piece[0].math or piece[0].kind in ("num", "const", "str"):
+            piece = [verb] + piece
+        done = phrases.match(phrases.STATEMENTS, piece, ctx)
+        if done is None:
+            return None
+        out.extend(done)
+    return out
 
 
 def _where(toks: list[Tok]) -> tuple[list[Tok], list[list[Tok]]]:
@@ -383,7 +407,7 @@ def _let(rest: list[Tok], ctx: P.Ctx) -> list[ast.stmt]:
         return [ast.Assign(targets=[store(parse_all(names, ctx), ctx)], value=value)]
     seps = top_level(names, lambda t: (t.kind == "kw" and t.value == "and") or (t.kind == "op" and t.value == ","))
     out: list[ast.stmt] = []
-    for part in split(names, seps):
+    for part in [p for p in split(names, seps) if p]:  # `$a$, $b$, and $c$`
         out.append(allocate(parse_all(part, ctx), init, ctx, is_set="set" in words and "array" not in words))
     return out
 
