@@ -1078,3 +1078,13 @@ def test_ascii_double_bars_between_conditions_are_or():
         \If{$a > 0 || b > 0$} \State \Return $1$ \EndIf
         \State \Return $0$"""))
     assert f(0, 2) == 1 and f(0, 0) == 0
+
+
+def test_let_and_connectives_in_the_words_of_other_languages():
+    f, _ = _fn(r"""\begin{algorithm}\caption{somme($n$) → intero}\begin{algorithmic}
+\State soit $T$ un tableau de $n$ entiers
+\For{$i \gets 1$ \To $n$} \State $T[i] \gets i \cdot i$ \EndFor
+\If{$n > 0$ e $T[n] > 3$} \State \Return $T[n]$ \EndIf
+\State \Return $0$
+\end{algorithmic}\end{algorithm}""")
+    assert f(3) == 9 and f(1) == 0

@@ -20,7 +20,7 @@ def tokens(text: str, notes: bool = False) -> tuple[list[Tok], str | None]:
     parentheses after the code: `$t \\gets 0$ (initialize timestep)`, kept with `notes`: an Input
     line's `$t$ (length $n$)`)."""
     toks, comment = tokenize(text)
-    toks = _comparison_words(_join_updates(_paren_mod(toks)))
+    toks = _comparison_words(_join_updates(_paren_mod(_connectives(_foreign_let(toks)))))
     if len(toks) > 2 and toks[0].value == "{" and toks[-1].value == "}" and not toks[0].math and _wraps(toks):
         toks = toks[1:-1]  # \\State{$x \\gets 0$}: the braces only group the line
     while toks and (toks[-1].kind, toks[-1].value) in TRAILING:
@@ -150,6 +150,54 @@ def _prose_group(toks: list[Tok]) -> int | None:
                          and toks[j - 1].value != "."]
                 return k if words else None
     return None
+
+
+# `and` / `or` in the lecture notes of other languages (`$a = $ null e $b = $ null`), read only between
+# two pieces of maths, where they cannot be a variable written in words
+_CONNECTIVES = {"e": "and", "et": "and", "und": "and", "y": "and", "i": "and", "o": "or", "ou": "or",
+                "oder": "or", "oppure": "or"}
+
+
+# `let $A$ be an array of $n$ integers` in the words of other languages (`sia $A$ un array di $n$
+# interi`, `soit $A$ un tableau de $n$ entiers`, `seja $A$ um vetor de $n$ inteiros`)
+_LET = {"sia", "soit", "seja", "sea", "sei"}
+_ARTICLES = {"un", "una", "um", "uma", "une", "ein", "eine", "einen", "uno"}
+_WORDS = {"di": "of", "de": "of", "du": "of", "mit": "of", "array": "array", "vettore": "array", "vetor": "array",
+          "arreglo": "array", "tableau": "array", "feld": "array", "lista": "list", "liste": "list",
+          "interi": "integers", "inteiros": "integers", "enteros": "integers", "entiers": "integers",
+          "zahlen": "numbers", "numeri": "numbers", "elementi": "elements", "elementos": "elements",
+          "éléments": "elements", "elemente": "elements", "nuovo": "new", "novo": "new", "nuevo": "new",
+          "nouveau": "new", "neues": "new", "vuoto": "empty", "vazio": "empty", "vacío": "empty", "vide": "empty",
+          "leeres": "empty"}
+
+
+def _foreign_let(toks: list[Tok]) -> list[Tok]:
+    """A `let` line in another language, as its English words."""
+    if len(toks) < 4 or toks[0].math or toks[0].value.lower() not in _LET or not toks[1].math:
+        return toks
+    k = next((j for j, t in enumerate(toks) if j > 1 and not t.math), None)
+    if k is None or toks[k].value.lower() not in _ARTICLES:
+        return toks
+    rest = [_english(_WORDS[t.value.lower()], t.at) if not t.math and t.value.lower() in _WORDS else t
+            for t in toks[k + 1 :]]
+    return [_english("let", toks[0].at), *toks[1:k], _english("be", toks[k].at), _english("a", toks[k].at), *rest]
+
+
+def _english(word: str, at: int) -> Tok:
+    """The token an English word of text is read as, placed where the word it translates stood."""
+    tok = tokenize(word)[0][0]
+    tok.at = at
+    return tok
+
+
+def _connectives(toks: list[Tok]) -> list[Tok]:
+    out = list(toks)
+    for k in range(1, len(out) - 1):
+        t, before, after = out[k], out[k - 1], out[k + 1]
+        if not t.math and t.kind == "name" and t.value.lower() in _CONNECTIVES \
+                and (before.math or before.kind == "const") and (after.math or after.kind == "const"):
+            out[k] = Tok("kw", _CONNECTIVES[t.value.lower()], t.at, False)
+    return out
 
 
 def _paren_mod(toks: list[Tok]) -> list[Tok]:

@@ -745,7 +745,7 @@ VALUES: list[Phrase] = [
            lambda s, ctx: _sized(s, P.const(1), ctx)),
     Phrase("sized", _re(r"ART {dims} " + _SEQ + r" || ART " + _SEQ + r" of (?:size|length) {dims}"), _filled),
     Phrase("filled", _re(r"ART {dims} " + _SEQ + r" (?:filled with|of|initiali[sz]ed to|all) {v}"
-                         r" || ART " + _SEQ + r" of {n} (?:elements|entries|items|cells|values)"
+                         r" || ART " + _SEQ + r" of {n} (?:elements|entries|items|cells|values|integers|numbers)"
                          r"(?:,? (?:all|each|every one|initiali[sz]ed to|set to|equal to|filled with) {v})?"), _filled),
     Phrase("pop", _re(r"(?:pop|pop the top of|pop from) {coll}"), _call_on("pop")),
     Phrase("top", _re(r"(?:the )?top (?:element )?of {coll}"), _call_on("top")),
