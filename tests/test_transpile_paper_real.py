@@ -1088,3 +1088,23 @@ def test_let_and_connectives_in_the_words_of_other_languages():
 \State \Return $0$
 \end{algorithmic}\end{algorithm}""")
     assert f(3) == 9 and f(1) == 0
+
+
+def test_a2e_body_in_a_bare_group_and_two_results_joined_by_and():
+    f, _ = _fn(r"""\begin{algorithm}[H]
+\DontPrintSemicolon
+{
+$hi \gets -\infty$; $lo \gets \infty$\;
+\For{$a \in D$}{
+  \lIf{$a > hi$}{$hi \gets a$}
+  \lIf{$a < lo$}{$lo \gets a$}
+}
+\KwRet{$lo$ and $hi$}
+}
+\caption{\hspace{1cm}\texttt{span}$(D)$}
+\end{algorithm}""")
+    assert f([3, 9, 1]) == (1, 9)
+    g, _ = _fn(_algo(r"""
+        \Require $t$, $u$
+        \State \Return $t < 5$ \textbf{and} $u > 1$"""))
+    assert g(2, 3) is True and g(7, 3) is False

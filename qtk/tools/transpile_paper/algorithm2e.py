@@ -83,6 +83,10 @@ class _Case(ir.Node):
     at: int
 
 
+# a brace group at the start of a line that holds lines of its own (statements, blocks, a return)
+_HOLDS_LINES = re.compile(r"\\;|\\(?:For|ForEach|ForAll|If|eIf|uIf|While|Repeat|KwRet|Return)(?![A-Za-z])")
+
+
 class _Parser:
     def __init__(self, body: Src, defs: Definitions, doc: Document) -> None:
         self.src, self.defs, self.doc = body, defs, doc
@@ -105,8 +109,10 @@ class _Parser:
                 continue
             if c == "{":
                 j = match_close(text, i)
-                if pending is None and j > 0 and text[i + 1:j].rstrip().endswith("\\;"):
-                    nodes.extend(self.block(src.sub(i + 1, j)))  # `{$c \leftarrow 0$\;}`: a wrapped statement
+                inner = text[i + 1 : j] if j > 0 else ""
+                if pending is None and j > 0 and (inner.rstrip().endswith("\\;") or _HOLDS_LINES.search(inner)):
+                    # `{$c \leftarrow 0$\;}`, `{ ... \KwRet{$x$} }`: lines in a group
+                    nodes.extend(self.block(src.sub(i + 1, j)))
                     i = j + 1
                     continue
                 pending = i if pending is None else pending

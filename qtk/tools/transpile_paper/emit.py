@@ -110,7 +110,8 @@ class FunctionBuilder:
             params.names.insert(k + 1, points)
             if name in params.arrays:
                 params.arrays[points] = params.arrays.pop(name)
-        self.body = _empty_then_filled(_set_then_append(records.sorted_values(records.queues_from_empty_sets(records.heaps(body)))))
+        body = records.queues_from_empty_sets(records.heaps(body))
+        self.body = _empty_then_filled(_set_then_append(records.sorted_values(body)))
         free = free_names(self.body, params.defined(), set(ctx.functions.values()))
         self.body, free = records.named_constants(self.body, free)
         implicit = [n for n in free if n in _subscript_roots(self.body)]

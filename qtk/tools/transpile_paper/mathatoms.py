@@ -371,8 +371,8 @@ def _norm(p: Cursor) -> ast.expr:
 
 def _entries_only(e: ast.expr, ctx: P.Ctx) -> bool:
     """Whether e is made of entries of arrays not declared to hold vectors (`x_i - x_{i-1}`)."""
-    leaves = [n for n in ast.walk(e) if isinstance(n, (ast.Name, ast.Subscript, ast.Constant))
-              and not any(n is c for m in ast.walk(e) if isinstance(m, ast.Subscript) for c in ast.walk(m) if c is not m)]
+    inside = {id(c) for m in ast.walk(e) if isinstance(m, ast.Subscript) for c in ast.walk(m) if c is not m}
+    leaves = [n for n in ast.walk(e) if isinstance(n, (ast.Name, ast.Subscript, ast.Constant)) and id(n) not in inside]
     subs = [n for n in leaves if isinstance(n, ast.Subscript)]
     families = ctx.vector_families | ctx.matrices | ctx.vectors
     return bool(subs) and all(isinstance(n, ast.Constant) or isinstance(n, ast.Subscript) and

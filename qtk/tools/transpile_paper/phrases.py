@@ -772,8 +772,9 @@ VALUES: list[Phrase] = [
                                       r"(?: in (?P<order2>increasing|ascending|non-?decreasing"
                                       r"|decreasing|descending|non-?increasing) order)?"), _positions_sorted),
     Phrase("indexed array", _re(r"ART (?:array|list|table|vector) (?:indexed|numbered) (?:with|by|over) (?:the )?"
-                                r"(?:integers |indices )?{range} || ART (?:array|list|table|vector) (?:indexed|numbered)"
-                                r" (?:from|by the integers from) {lo} (?:to|through) {hi}"), _indexed_array),
+                                r"(?:integers |indices )?{range} || ART (?:array|list|table|vector)"
+                                r" (?:indexed|numbered) (?:from|by the integers from) {lo} (?:to|through) {hi}"),
+           _indexed_array),
     Phrase("length", _re(r"(?:the )?(?:length|size|number of elements|number of entries) (?:of|in) {coll}"),
            _call_on("length")),
 ]

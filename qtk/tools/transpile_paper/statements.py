@@ -322,8 +322,25 @@ def _return(rest: list[Tok], ctx: P.Ctx) -> list[ast.stmt]:
     if gets:  # `\\textbf{return} $\\mu \\gets s / n$`: assign, then return what was assigned
         assign = _assign(split(rest, gets), ctx)
         return [assign, ast.Return(value=copy.deepcopy(assign.targets[0]))]
+    pair = _values_and(rest, ctx)
+    if pair is not None:  # `\\KwRet{$V$ and $\\pi$}`: both results
+        return [ast.Return(value=pair)]
     value = value_of(rest, ctx) if rest else None  # also `\\Return an empty list`
     return [ast.Return(value=_family(_named_result(value), ctx))]
+
+
+def _values_and(rest: list[Tok], ctx: P.Ctx) -> ast.expr | None:
+    """Values (never conditions) in maths of their own joined by a word `and`: a tuple of them."""
+    if len(rest) > 2 and rest[0].value == "{" and rest[-1].value == "}" and not rest[0].math:
+        rest = rest[1:-1]  # `\\KwRet{...}`
+    ands = top_level(rest, lambda t: not t.math and t.kind == "kw" and t.value == "and")
+    pieces = split(rest, ands)
+    if not ands or not all(p and all(t.math for t in p) for p in pieces):
+        return None
+    values = [parse_all(p, ctx) for p in pieces]
+    if not all(isinstance(v, (ast.Name, ast.Subscript, ast.Attribute, ast.Tuple)) for v in values):
+        return None  # `$t < \\infty$ and $t \\le \\tau$`: one condition
+    return ast.Tuple(elts=values, ctx=ast.Load())
 
 
 def _family(value: ast.expr | None, ctx: P.Ctx) -> ast.expr | None:
