@@ -1108,3 +1108,36 @@ $hi \gets -\infty$; $lo \gets \infty$\;
         \Require $t$, $u$
         \State \Return $t < 5$ \textbf{and} $u > 1$"""))
     assert g(2, 3) is True and g(7, 3) is False
+
+
+def test_algorithm2e_keywords_of_other_languages():
+    f, _ = _fn(r"""\usepackage[french]{algorithm2e}
+\begin{document}
+\begin{algorithm}[H]
+\caption{Compte}
+\Entree{$x$ un tableau de longueur $n$, un seuil $s$}
+\Sortie{le nombre de valeurs au-dessus de $s$}
+\Deb{
+  $c \longleftarrow 0$\; $i \longleftarrow 1$\;
+  \Tq{$i \leq n$}{
+    \lSi{$x_i > s$ et $x_i \neq 0$}{$c \leftarrow c + 1$}
+    $i \leftarrow i + 1$\;
+  }
+  \Retour{$c$}\;
+}
+\end{algorithm}
+\end{document}""")
+    assert f([3, 0, 7, 1], 2) == 2
+    g, _ = _fn(r"""\usepackage[portuguese]{algorithm2e}
+\begin{document}
+\begin{algorithm}
+\Entrada{um vetor $v$ de tamanho $m$}
+$t \leftarrow 0$\;
+\Para{$k \leftarrow 1$ \Ate $m$}{
+  \eSe{$v_k > 0$}{$t \leftarrow t + v_k$\;}{$t \leftarrow t - 1$\;}
+}
+\Retorna{$t$}
+\caption{Soma}
+\end{algorithm}
+\end{document}""")
+    assert g([2, -5, 3]) == 4

@@ -64,6 +64,45 @@ class Definitions:
     environments: dict[str, tuple[int, str | None, str, str]] = field(default_factory=dict)  # n, default, begin, end
 
 
+# algorithm2e's keywords in the languages its options name (french, portuguese, spanish, german,
+# italiano): the built-in command each stands for, and the Input/Output labels among them.
+_A2E_LANGUAGES = {
+    **{k: "For" for k in ("Pour", "Para", "Fuer", "Per")},
+    **{k: "ForEach" for k in ("PourCh", "ParaCada", "FuerJedes", "PerOgni")},
+    **{k: "ForAll" for k in ("PourTous", "ParaTodo", "FuerAlle", "PerTutti")},
+    **{k: "While" for k in ("Tq", "Enqto", "Mientras", "Solange", "Mentre")},
+    **{k: "Repeat" for k in ("Repeter", "Repita", "Repetir", "Wiederh", "Ripeti")},
+    **{k: "Begin" for k in ("Deb", "Inicio", "Beginn", "Inizio")},
+    **{k: "If" for k in ("Si", "Se", "Wenn")},
+    **{k: "ElseIf" for k in ("SinonSi", "SenaoSe", "SinoSi", "SonstWenn", "AltrimentiSe")},
+    **{k: "Else" for k in ("Sinon", "Senao", "Sino", "Sonst", "Altrimenti")},
+    **{k: "KwRet" for k in ("Retour", "Retorna", "KwRetorna", "Devolver", "Zurueck", "KwZurueck", "Ritorna",
+                            "KwRitorna")},
+    **{k: "KwTo" for k in ("KwA", "Ate", "Bis")},
+}
+_A2E_LANGUAGE_IO = {"Entree": "Input", "Sortie": "Output", "Donnees": "Data", "Res": "Result",
+                    "Entrada": "Input", "Saida": "Output", "Salida": "Output", "Dados": "Data", "Datos": "Data",
+                    "Resultado": "Result", "Ein": "Input", "Aus": "Output", "Daten": "Data", "Ergebnis": "Result",
+                    "KwIng": "Input", "KwUsc": "Output", "KwDati": "Data", "KwRisult": "Result"}
+
+
+def _a2e_languages(defs: "Definitions") -> None:
+    """algorithm2e's keywords of other languages, unless the paper defines the name itself."""
+    for name, builtin in _A2E_LANGUAGES.items():
+        if name in defs.macros or name in defs.aliases or name in defs.io:
+            continue
+        if builtin in ("KwRet", "KwTo"):  # read inside statements: a macro for the English command
+            defs.macros[name] = Macro(name, 0, None, "\\" + builtin)
+            continue
+        prefixes = ("", "u", "l", "e", "le") if builtin in ("If", "ElseIf", "Else") else ("", "l")
+        for prefix in prefixes if builtin in ("If", "ElseIf", "Else", "For", "ForEach", "ForAll", "While",
+                                              "Repeat") else ("",):
+            defs.aliases.setdefault(prefix + name, prefix + builtin)
+    for name, label in _A2E_LANGUAGE_IO.items():
+        if name not in defs.macros and name not in defs.aliases:
+            defs.io.setdefault(name, label)
+
+
 def collect(src: Src, doc: Document) -> Definitions:
     """Scan the comment-free document for definitions and \\usepackage lines."""
     defs = Definitions()
@@ -78,6 +117,8 @@ def collect(src: Src, doc: Document) -> Definitions:
         name, j = read_command(text, i)
         end = parse_definition(text, i, name, defs) if name in DEFINERS else None
         i = end if end else j
+    if "algorithm2e" in defs.packages or re.search(r"\\(?:Tq|Pour|Para|Enqto|Mientras|Solange|Fuer|Si|Se)\s*\{", text):
+        _a2e_languages(defs)
     for package, macros in _PACKAGE_MACROS.items():  # what a loaded package defines, unless the paper does
         if package in defs.packages:
             for macro in macros:
