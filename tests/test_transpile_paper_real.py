@@ -1141,3 +1141,25 @@ $t \leftarrow 0$\;
 \end{algorithm}
 \end{document}""")
     assert g([2, -5, 3]) == 4
+
+
+def test_labels_in_other_scripts_and_one_assignment_among_words():
+    f, _ = _fn(r"""\begin{algorithm}\caption{Największy}\begin{algorithmic}[1]
+\State \textbf{Wejście:} tablica $A$
+\State \textbf{输出：}最大值 $m$
+\State 初始化 $m \gets A[1]$
+\For{$i \gets 2$ \textbf{to} $|A|$}
+  \If{$A[i] > m$} \State we keep $m \gets A[i]$ \EndIf
+\EndFor
+\end{algorithmic}\end{algorithm}""")
+    assert f([3, 8, 2]) == 8
+
+
+def test_words_that_change_an_assignment_keep_the_line_a_todo():
+    for line in (r"we store $s \gets s + 1$ for each element", r"do not set $s \gets 0$",
+                 r"$s \gets s + 1$ twice"):
+        result = transpile(_algo(r"""
+            \Require $s$
+            \State """ + line + r"""
+            \State \Return $s$"""), "t.tex")
+        assert result.todo_count == 1, line

@@ -50,6 +50,8 @@ def statement(text: str, ctx: P.Ctx) -> tuple[list[ast.stmt], str | None]:
                     continue
                 code, note = _prose_after(piece)
                 if note is None:
+                    code, note = _assignment_in_words(piece)
+                if note is None:
                     raise
                 out.extend(_statement(code, ctx))
                 comment = f"{note}; {comment}" if comment else note
@@ -164,7 +166,8 @@ def _unlabelled(toks: list[Tok]) -> list[Tok]:
 # words that continue a statement rather than start a remark about it
 _CONTINUING = {"for", "if", "with", "where", "when", "while", "until", "unless", "and", "or", "such", "then",
                "else", "otherwise", "to", "by", "from", "in", "of", "on", "onto", "into", "at", "as", "is", "are",
-               "do", "times", "each", "every", "all", "not", "be"}
+               "do", "times", "each", "every", "all", "not", "be", "twice", "thrice", "except", "without", "instead",
+               "only", "never"}
 
 
 def _prose_after(toks: list[Tok]) -> tuple[list[Tok], str | None]:
@@ -179,6 +182,37 @@ def _prose_after(toks: list[Tok]) -> tuple[list[Tok], str | None]:
             or code[-1].kind == "op" and code[-1].value in ("gets", "="):
         return toks, None
     return code, " ".join(t.value for t in rest)
+
+
+# words that change what a statement does (a loop, a condition, a negation, a count): a line
+# holding one of them is never read as its maths alone
+_MEANING_WORDS = _CONTROL_WORDS | {"not", "unless", "except", "without", "twice", "times", "never", "only", "either",
+                                   "neither", "nor", "or", "and", "whenever", "otherwise", "instead", "unless"}
+
+
+def _assignment_in_words(toks: list[Tok]) -> tuple[list[Tok], str | None]:
+    """`Finally we obtain $t \\gets 2s$`, `初始化 $r \\gets a$`: the one assignment in maths that a
+    line of words holds, the words a remark; (toks, None) unless the line has exactly one run of
+    maths, it assigns (`\\gets`), and no word changes what it does."""
+    runs, k = [], 0
+    while k < len(toks):
+        if toks[k].math:
+            j = k
+            while j < len(toks) and toks[j].math:
+                j += 1
+            runs.append((k, j))
+            k = j
+        else:
+            k += 1
+    if len(runs) != 1:
+        return toks, None
+    a, b = runs[0]
+    code, words = toks[a:b], toks[:a] + toks[b:]
+    if not words or len(top_level(code, lambda t: t.kind == "op" and t.value == "gets")) != 1 \
+            or code[0].kind != "name" or code[-1].kind == "op" and code[-1].value == "gets" \
+            or any(t.value.lower() in _MEANING_WORDS or t.kind == "const" for t in words):
+        return toks, None
+    return code, " ".join(t.value for t in words)
 
 
 def _assignments(toks: list[Tok]) -> list[list[Tok]]:
