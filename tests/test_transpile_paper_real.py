@@ -1163,3 +1163,41 @@ def test_words_that_change_an_assignment_keep_the_line_a_todo():
             \State """ + line + r"""
             \State \Return $s$"""), "t.tex")
         assert result.todo_count == 1, line
+
+
+def test_loosely_spelled_commands_graph_vertices_and_text_declarations():
+    f, _ = _fn(r"""\begin{algorithm}\caption{Levels$(G,s)$}\begin{algorithmic}
+\ForAll{$v \in V(G)$}
+  \State $v$.d = $\infty$
+\EndFor
+\State $s$.d = 0
+\State Q = $\emptyset$
+\State ENQUEUE(Q,s)
+\While{$Q \ne \emptyset$}
+  \State $u$ = DEQUEUE(Q)
+  \ForAll{$v \in \text{adj}(u)$}
+    \If{$v$.d == $\infty$}
+      \State $v$.d = $u$.d + 1
+      \State ENQUEUE(Q,$v$)
+    \Endif
+  \EndFor
+\EndWhile
+\State \Return d
+\end{algorithmic}\end{algorithm}""")
+    assert [f([[1], [2], []], 0)[v] for v in range(3)] == [0, 1, 2]
+    g, _ = _fn(_algo(r"""
+        \Require pairs $P$, weight $q$, count $N$
+        \State float Scores[N] = 0
+        \ForAll{$(d, w)$ in $P$} \State Scores[d] += $w \times q$ \EndFor
+        \State \Return Scores"""))
+    assert g([(0, 1), (2, 3), (0, 2)], 2, 3) == [6, 0, 6]
+
+
+def test_a_swap_verb_of_another_language():
+    f, _ = _fn(_algo(r"""
+        \Require $A[1..n]$
+        \For{$i \gets 1$ \TO $n - 1$}
+          \If{$A[i] > A[i + 1]$} \State trocar $A[i]$ e $A[i + 1]$ \EndIf
+        \EndFor
+        \State \Return $A$"""))
+    assert f([3, 1, 2]) == [1, 2, 3]

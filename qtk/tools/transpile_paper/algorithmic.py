@@ -111,6 +111,8 @@ def _scan(body: Src, defs: Definitions) -> list[_Item]:
             i = j + 1 if j > 0 else i + 1
         elif c == "\\":
             name, j = read_command(text, i)
+            if name not in structural and name not in defs.macros and name.lower() in _LOWER_CMDS:
+                name = _LOWER_CMDS[name.lower()]  # `\\Endif`, `\\Endfor`: the package's command, spelled loosely
             if name in ("(", "["):
                 math = True
             elif name in (")", "]"):
@@ -150,6 +152,7 @@ def _wrapped_comment(body: Src, i: int, j: int) -> _Item | None:
     return _Item("comment", name, [body.sub(g[0], g[1])], i, body.sub(j + 1, j + 1))
 
 
+_LOWER_CMDS = {c.lower(): c for c in _CMDS if not c.isupper()}
 # a command the paper uses for remarks without defining it here (its preamble is elsewhere)
 _COMMENTISH = re.compile(r"[A-Za-z]*(?:Comment|COMMENT|comment|Remark|remark)")
 

@@ -155,7 +155,12 @@ def _prose_group(toks: list[Tok]) -> int | None:
 # `and` / `or` in the lecture notes of other languages (`$a = $ null e $b = $ null`), read only between
 # two pieces of maths, where they cannot be a variable written in words
 _CONNECTIVES = {"e": "and", "et": "and", "und": "and", "y": "and", "i": "and", "o": "or", "ou": "or",
-                "oder": "or", "oppure": "or"}
+                "oder": "or", "oppure": "or", "con": "with", "com": "with", "avec": "with", "mit": "with"}
+# verbs that open a statement, in other languages (`trocar $A[i]$ e $A[j]$`)
+_VERBS = {**{v: "swap" for v in ("trocar", "troca", "troque", "scambia", "scambiare", "échanger", "echanger",
+                                 "échange", "intercambiar", "intercambia", "vertausche", "tausche", "zamień")},
+          **{v: "return" for v in ("retourner", "retorna", "retornar", "devolver", "devuelve", "restituisci",
+                                   "zwróć", "zurückgeben")}}
 
 
 # `let $A$ be an array of $n$ integers` in the words of other languages (`sia $A$ un array di $n$
@@ -172,7 +177,9 @@ _WORDS = {"di": "of", "de": "of", "du": "of", "mit": "of", "array": "array", "ve
 
 
 def _foreign_let(toks: list[Tok]) -> list[Tok]:
-    """A `let` line in another language, as its English words."""
+    """A `let` line (or a line opened by a verb of the table) in another language, as English words."""
+    if len(toks) > 1 and not toks[0].math and toks[0].value.lower() in _VERBS:
+        return [_english(_VERBS[toks[0].value.lower()], toks[0].at), *toks[1:]]
     if len(toks) < 4 or toks[0].math or toks[0].value.lower() not in _LET or not toks[1].math:
         return toks
     k = next((j for j, t in enumerate(toks) if j > 1 and not t.math), None)

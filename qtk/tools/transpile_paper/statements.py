@@ -306,6 +306,8 @@ def _typed_declaration(toks: list[Tok], ctx: P.Ctx) -> list[ast.stmt] | None:
             return None
         dims.append(rest[1:close])
         rest = rest[close + 1 :]
+    if rest and not rest[0].math and rest[0].kind == "name" and not dims:
+        return _declared_in_words(toks[0].value.lower(), rest, ctx)  # `float Scores[N] = 0`
     if not rest or not all(t.math for t in rest) or rest[0].kind != "name":
         return None
     target = parse_all(rest, ctx)
@@ -331,6 +333,27 @@ def _typed_declaration(toks: list[Tok], ctx: P.Ctx) -> list[ast.stmt] | None:
     for dim in reversed(dims):
         value = P.repeat(value, parse_all(dim, ctx))
     return [ast.Assign(targets=[ast.Name(id=target.id, ctx=ast.Store())], value=value)]
+
+
+def _declared_in_words(kind: str, rest: list[Tok], ctx: P.Ctx) -> list[ast.stmt] | None:
+    """`float Scores[N] = 0`, `int Length[N]` written as text: the name, its sizes in brackets after
+    it, and the value every entry starts with (the type's zero when none is given)."""
+    name, k, dims = variable_name(rest[0].value), 1, []
+    while k < len(rest) and rest[k].value == "[":
+        close = next((j for j in range(k + 1, len(rest)) if rest[j].value == "]"), None)
+        if close is None or close == k + 1:
+            return None
+        dims.append(parse_all([dataclasses.replace(t, math=True) for t in rest[k + 1 : close]], ctx))
+        k = close + 1
+    value: ast.expr = P.const(_TYPES[kind])
+    if k < len(rest) and rest[k].kind == "op" and rest[k].value in ("=", "gets") and k + 1 < len(rest):
+        value = parse_all([dataclasses.replace(t, math=True) for t in rest[k + 1 :]], ctx)
+    elif k != len(rest):
+        return None
+    ctx.known.add(name)
+    for dim in reversed(dims):
+        value = P.repeat(value, dim)
+    return [ast.Assign(targets=[ast.Name(id=name, ctx=ast.Store())], value=value)]
 
 
 def _call_statement(e: ast.expr, ctx: P.Ctx) -> ast.stmt:
