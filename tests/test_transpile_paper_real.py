@@ -1201,3 +1201,11 @@ def test_a_swap_verb_of_another_language():
         \EndFor
         \State \Return $A$"""))
     assert f([3, 1, 2]) == [1, 2, 3]
+
+
+def test_more_typesetting_read_through():
+    f, _ = _fn(_algo(r"""
+        \Require $a$, $b$
+        \State $x \mathrel{:}= \left. \smash{a} + \boxed{b} \right.$
+        \State \Return $x$"""))
+    assert f(2, 3) == 5

@@ -118,10 +118,12 @@ def _wraps(toks: list[Tok]) -> bool:
 
 
 def _join_updates(toks: list[Tok]) -> list[Tok]:
-    """`x \\mathrel{+}= 1` arrives as `+` then `=`: one `+=`."""
+    """`x \\mathrel{+}= 1` arrives as `+` then `=`: one `+=` (and `\\mathrel{:}=` one assignment)."""
     out: list[Tok] = []
     for t in toks:
-        if t.kind == "op" and t.value == "=" and out and out[-1].kind == "op" and out[-1].value in "+-*":
+        if t.kind == "op" and t.value == "=" and out and out[-1].kind == "op" and out[-1].value == ":":
+            out[-1] = Tok("op", "gets", out[-1].at, out[-1].math)
+        elif t.kind == "op" and t.value == "=" and out and out[-1].kind == "op" and out[-1].value in "+-*":
             out[-1] = Tok("op", out[-1].value + "=", out[-1].at, out[-1].math)
         else:
             out.append(t)

@@ -102,7 +102,7 @@ _SIZED = {"left": "[", "bigl": "[", "Bigl": "[", "biggl": "[", "Biggl": "[",
 _SKIP_ARG = {"label", "hspace", "vspace", "phantom", "hphantom", "vphantom", "footnote", "cite",
              "ref", "eqref", "mathopen", "mathclose", "color", "index", "tag"}
 _INLINE_ARG = {"mathbin", "mathrel", "mathop", "mathord", "ensuremath", "mathpunct", "mathinner", "underbrace",
-               "overbrace", "textcolor", "hbox"}
+               "overbrace", "textcolor", "hbox", "smash", "boxed", "fbox", "mathclap", "mathllap", "mathrlap"}
 _FUNC_STYLE = {"textsc", "textproc", "FuncSty", "ProcNameSty", "ProgSty", "Call", "CALL"}
 _TEXT_STYLE = {"text", "textrm", "textit", "textbf", "textsf", "texttt", "textup", "textnormal",
                "emph", "mbox", "textmd", "KwSty", "ArgSty", "DataSty", "ProcArgSty", "FuncArgSty",
@@ -337,6 +337,8 @@ class _Tokenizer:
         k = j
         while k < end and text[k] == " ":
             k += 1
+        if name in _SIZED and k < end and text[k] == ".":  # `\\left.`, `\\right.`: no delimiter at all
+            return k + 1, math, None
         if name in _SIZED and k < end and text[k] == _SIZED[name]:  # `\\alpha \\left[ r - q \\right]`: a
             self.add("op", "(" if text[k] == "[" else ")", i, math)  # group in brackets, never an index
             return k + 1, math, None
