@@ -1209,3 +1209,19 @@ def test_more_typesetting_read_through():
         \State $x \mathrel{:}= \left. \smash{a} + \boxed{b} \right.$
         \State \Return $x$"""))
     assert f(2, 3) == 5
+
+
+def test_side_comments_in_parentheses_and_parity_in_other_languages():
+    f, _ = _fn(r"""\begin{algorithm}
+\KwIn{base $b$ e expoente $e \ge 0$}
+\SetKwFunction{FPot}{Pot}
+\SetKwProg{Fn}{Function}{:}{end}
+\Fn{\FPot{$b, e$}}{
+  \lIf{$e = 0$}{\Return $1$}
+  $h \leftarrow$ \FPot{$b, \lfloor e/2 \rfloor$}\;
+  \uIf(\tcp*[h]{expoente par}){$e$ é par}{\Return $h \cdot h$\;}
+  \Else{\Return $b \cdot h \cdot h$\;}
+}
+\caption{Potência}
+\end{algorithm}""")
+    assert f(3, 5) == 243 and f(2, 0) == 1

@@ -185,8 +185,10 @@ class _Parser:
         text, args, comment = src.text, [], None
         for _ in range(count):
             par = read_delimited(text, j, "(", ")")
-            if par is not None:
-                comment = _join(comment, plain_text(text[par[0] : par[1]]))
+            if par is not None:  # `(\\tcp*[h]{note})`: the note itself
+                note = re.sub(r"^\s*\\(?:tcp|tcc)\*?\s*(?:\[[^\]]*\])?\s*\{(.*)\}\s*$", r"\1", text[par[0] : par[1]],
+                              flags=re.S)
+                comment = _join(comment, plain_text(note))
                 j = par[2]
             g = read_group(text, j)
             if g is None:

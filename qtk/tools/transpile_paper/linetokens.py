@@ -199,7 +199,20 @@ def _english(word: str, at: int) -> Tok:
     return tok
 
 
+# `$e$ é par`, `$n$ est impair`, `$k$ ist gerade`: `is even` / `is odd` in other languages' words
+_IS = {"é", "è", "est", "es", "ist", "jest"}
+_PARITY = {**{w: "even" for w in ("par", "pari", "pair", "paire", "gerade", "parzysta", "parzyste")},
+           **{w: "odd" for w in ("ímpar", "impar", "dispari", "impair", "impaire", "ungerade", "nieparzysta",
+                                 "nieparzyste")}}
+
+
 def _connectives(toks: list[Tok]) -> list[Tok]:
+    toks = list(toks)
+    for k in range(1, len(toks) - 1):
+        if toks[k - 1].math and not toks[k].math and toks[k].value.lower() in _IS \
+                and not toks[k + 1].math and toks[k + 1].value.lower() in _PARITY:
+            toks[k], toks[k + 1] = _english("is", toks[k].at), _english(_PARITY[toks[k + 1].value.lower()],
+                                                                        toks[k + 1].at)
     out = list(toks)
     for k in range(1, len(out) - 1):
         t, before, after = out[k], out[k - 1], out[k + 1]
