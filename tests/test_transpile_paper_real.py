@@ -1225,3 +1225,20 @@ def test_side_comments_in_parentheses_and_parity_in_other_languages():
 \caption{Potência}
 \end{algorithm}""")
     assert f(3, 5) == 243 and f(2, 0) == 1
+
+
+def test_for_all_vertices_by_letter_and_remove_any_element():
+    f, _ = _fn(_algo(r"""
+        \Require adjacency lists $G$ of a graph with vertices $0, \ldots, n-1$
+        \State $d[v] \gets 0$ for all $v$
+        \For{each vertex $u$}
+          \For{each $w \in G[u]$} \State $d[w] \gets d[w] + 1$ \EndFor
+        \EndFor
+        \State $P \gets$ the list of all vertices $v$ with $d[v] = 0$
+        \State $c \gets 0$
+        \While{$P$ is not empty}
+          \State remove a vertex $x$ from $P$
+          \State $c \gets c + x$
+        \EndWhile
+        \State \Return $c$"""))
+    assert f([[1], [2], [], []], 4) == 3  # sources 0 and 3

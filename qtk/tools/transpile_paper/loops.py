@@ -141,6 +141,8 @@ def for_tokens(toks: list[Tok], ctx: P.Ctx) -> ast.For:
         iterable = _ordered(iterable, target, order, ctx)
     elif _vertex_loop(toks, ctx) is not None:
         target, iterable = _vertex_loop(toks, ctx)
+    elif len(toks) == 1 and toks[0].math and toks[0].value in _VERTEX_LETTERS and vertex_set(ctx) is not None:
+        target, iterable = store(parse_all(toks, ctx), ctx), vertex_set(ctx)  # `for all $v$` in a graph
     elif _noun_loop(toks, ctx) is not None:
         target, iterable = _noun_loop(toks, ctx)
     elif _initial_loops(toks, ctx) is not None:
@@ -312,6 +314,8 @@ def _vertex_loop(toks: list[Tok], ctx: P.Ctx) -> tuple[ast.expr, ast.expr] | Non
     return store(parse_all(maths, ctx), ctx), iterable
 
 
+# names that stand for a vertex when a loop over them gives no range (`$d[v] \\gets \\infty$ for all $v$`)
+_VERTEX_LETTERS = {"u", "v", "w"}
 _NEIGHBOUR_WORDS = {"neighbor", "neighbors", "neighbour", "neighbours", "successor", "successors",
                     "out-neighbor", "out-neighbour"}
 

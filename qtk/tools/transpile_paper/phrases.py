@@ -327,7 +327,7 @@ def _set_to(s, ctx) -> list[ast.stmt]:
 
 def _choose(s, ctx) -> list[ast.stmt]:
     """`choose an element $u$ of $F$` (any one: the first); `pick and remove ...` also takes one out."""
-    if s.get("remove"):  # any element will do: the last of a list, any of a set
+    if s.get("remove") or s.get("remove2"):  # any element will do: the last of a list, any of a set
         value = P.method(_expr(s["coll"], ctx), "pop", [])
     else:
         value = _any_element(s, ctx)
@@ -448,7 +448,9 @@ STATEMENTS: list[Phrase] = [
            _remove_end),
     Phrase("choose", _re(r"(?:pick|choose|select|take|extract|get)(?P<remove> and remove)?"
                          r" (?:(?:any|a|an|some|one|an arbitrary) )?(?:(?:element|item|member|vertex|node|entry) )?"
-                         r"{x} (?:from|of|in) {coll}"), _choose),
+                         r"{x} (?:from|of|in) {coll}"
+                         r" || (?P<remove2>remove|delete|take out) (?:any|a|an|some|one|an arbitrary)"
+                         r" (?:(?:element|item|member|vertex|node|entry) )?{x} from {coll}"), _choose),
     Phrase("swap entries", _re(r"(?:swap|exchange|interchange) the {i} - ?th (?:(?:entry|element|item) )?(?:and|with)"
                                r" the {j} - ?th (?:entries|elements|items|entry|element|item) (?:of|in) {coll}"),
            _swap_entries),
