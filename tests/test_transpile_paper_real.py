@@ -1242,3 +1242,15 @@ def test_for_all_vertices_by_letter_and_remove_any_element():
         \EndWhile
         \State \Return $c$"""))
     assert f([[1], [2], [], []], 4) == 3  # sources 0 and 3
+
+
+def test_lower_case_entries_of_an_upper_case_sequence():
+    f, _ = _fn(_algo(r"""
+        \Procedure{Matches}{$X, Y$}
+        \State $c \gets 0$
+        \For{$i \gets 1$ \textbf{to} $X.length$}
+          \If{$x_i == y_i$} \State $c \gets c + 1$ \EndIf
+        \EndFor
+        \State \Return $c$
+        \EndProcedure"""))
+    assert f("abcd", "abzd") == 3
