@@ -1254,3 +1254,25 @@ def test_lower_case_entries_of_an_upper_case_sequence():
         \State \Return $c$
         \EndProcedure"""))
     assert f("abcd", "abzd") == 3
+
+
+def test_an_input_read_at_zero_and_a_table_with_a_lower_bound_per_dimension():
+    f, _ = _fn(r"""\begin{algorithm}\caption{Chain}\begin{algorithmic}[1]
+\Procedure{Chain}{$d$}
+\State $n = d.length - 1$
+\State let $c[1..n, 1..n]$ and $t[1..n-1, 2..n]$ be new tables
+\For{$i = 1$ \textbf{to} $n$} \State $c[i, i] = 0$ \EndFor
+\For{$l = 2$ \textbf{to} $n$}
+  \For{$i = 1$ \textbf{to} $n - l + 1$}
+    \State $j = i + l - 1$
+    \State $c[i, j] = \infty$
+    \For{$k = i$ \textbf{to} $j - 1$}
+      \State $q = c[i, k] + c[k + 1, j] + d_{i-1} d_k d_j$
+      \If{$q < c[i, j]$} \State $c[i, j] = q$; $t[i, j] = k$ \EndIf
+    \EndFor
+  \EndFor
+\EndFor
+\State \Return $(c[1, n], t[1, n])$
+\EndProcedure
+\end{algorithmic}\end{algorithm}""")
+    assert f([10, 20, 5, 30]) == (2500, 2)  # (10x20)(20x5) first, then (10x5)(5x30)

@@ -92,7 +92,27 @@ def keyed_arrays(body: list[ast.stmt], inputs: set[str], from_zero: set[str] = f
                     or isinstance(key, ast.Name) and key.id in items | set(from_zero) or P.int_value(key) == 0)
         if by_value and arr not in inputs and arr not in allocated:
             keyed.add(arr)
-    return keyed | _grown_from_zero(body, inputs)
+    return keyed | _grown_from_zero(body, inputs) | _read_at_zero(body, inputs)
+
+
+def _read_at_zero(body: list[ast.stmt], inputs: set[str]) -> set[str]:
+    """Inputs read at `v - c` where the loop variable v starts at c (`p_{i-1}` for i from 1,
+    `r[i-1]` for i from 1): they count from 0 whatever the block's other arrays do."""
+    lowest: dict[str, int] = {}
+    for n in _walk(body):
+        if isinstance(n, ast.For) and isinstance(n.target, ast.Name) and P.meta(n.iter, "bounds"):
+            start, end, down = P.meta(n.iter, "bounds")
+            low = P.int_value(end if down else start)
+            if low is not None:
+                lowest[n.target.id] = low
+    found = set()
+    for n in _walk(body):
+        if isinstance(n, ast.Subscript) and P.meta(n, "index") and isinstance(n.value, ast.Name) \
+                and n.value.id in inputs and isinstance(n.slice, ast.BinOp) and isinstance(n.slice.op, ast.Sub) \
+                and isinstance(n.slice.left, ast.Name) and n.slice.left.id in lowest \
+                and P.int_value(n.slice.right) == lowest[n.slice.left.id]:
+            found.add(n.value.id)
+    return found
 
 
 def _grown_from_zero(body: list[ast.stmt], inputs: set[str]) -> set[str]:
@@ -703,7 +723,8 @@ def shift(body: list[ast.stmt], default: int, keyed: set[str] = frozenset(),
     """Shift every array from its base: its own when the block fixes it (keyed by values, allocated
     `C[0..k]`, declared `A[0..n-1]`), else the algorithm's; a subscript that is an entry of an
     input whose values the block counts from 0 (`labels in \\{0, \\ldots, C-1\\}`) is kept."""
-    bases = {**(declared or {}), **{k: 0 for k in keyed}, **allocations(body)}
+    dims = {P.meta(n, "alloc_dims")[0]: P.meta(n, "alloc_dims")[1] for n in _walk(body) if P.meta(n, "alloc_dims")}
+    bases = {**(declared or {}), **{k: 0 for k in keyed}, **allocations(body), **dims}  # (per dimension: s[1.., 2..])
     tr = Shift(default, bases, created_maps(body), zero_valued)
     return [tr.visit(stmt) for stmt in body]
 

@@ -524,6 +524,8 @@ def allocate(spec: ast.expr, init: ast.expr, ctx: P.Ctx, size: ast.expr | None =
         value = P.repeat(value, _size(dim))
     lows = [P.int_value(d.lower) for d in dims]
     node = ast.Assign(targets=[ast.Name(id=spec.id, ctx=ast.Store())], value=value)
+    if len(lows) > 1 and len(set(lows)) > 1 and all(lo is not None for lo in lows):  # `s[1..n-1, 2..n]`
+        P.mark(node, alloc_dims=(spec.id, tuple(lows)))
     return P.mark(node, alloc=(spec.id, lows[0] if lows[0] is not None else 0))
 
 
