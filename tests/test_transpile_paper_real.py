@@ -1276,3 +1276,18 @@ def test_an_input_read_at_zero_and_a_table_with_a_lower_bound_per_dimension():
 \EndProcedure
 \end{algorithmic}\end{algorithm}""")
     assert f([10, 20, 5, 30]) == (2500, 2)  # (10x20)(20x5) first, then (10x5)(5x30)
+
+
+def test_a_field_of_an_array_shared_by_procedures():
+    f, _ = _fn(r"""\begin{algorithm}\caption{Stack}\begin{algorithmic}[1]
+\Procedure{Push}{$S, x$}
+  \State $S.top = S.top + 1$
+  \State $S[S.top] = x$
+\EndProcedure
+\Procedure{Load}{$S, L$}
+  \State $S.top = 0$
+  \For{$j = 1$ \textbf{to} $L.length$} \State \Call{Push}{$S, L[j]$} \EndFor
+  \State \Return $S[S.top]$
+\EndProcedure
+\end{algorithmic}\end{algorithm}""", "load")
+    assert f([0, 0, 0], [5, 6, 7]) == 7

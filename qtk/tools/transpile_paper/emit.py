@@ -93,7 +93,7 @@ class FunctionBuilder:
         ctx.collecting, self.recording = False, True
         ctx.unknown_calls.clear()
         preludes = [ast.Assign(targets=[ast.Name(id=n, ctx=ast.Store())], value=v) for n, v in params.derived]
-        body = records.attribute_arrays(preludes + self.block(unit.body))
+        body = records.attribute_arrays(records.array_fields(preludes + self.block(unit.body)))
         body = records.function_and_sequence(body, set(params.names))
         # `A = (a_1, \\ldots, a_n)` given: a names A's entries, so a is A (its writes are A's), never a copy
         body = body[: len(preludes)] + records.value_copies(body[len(preludes) :])
@@ -492,7 +492,7 @@ def free_names(body: list[ast.stmt], defined: set[str], functions: set[str]) -> 
     for stmt in body:
         visit(stmt)
     skip = stored | functions | RESERVED | {"math", "copy", "operator", "collections", "heapq", "itertools",
-                                            "statistics", vectors.SOFTMAX, UNTRANSLATED}
+                                            "statistics", vectors.SOFTMAX, UNTRANSLATED, records.FIELDS}
     return [n for n in loaded if n not in skip]
 
 

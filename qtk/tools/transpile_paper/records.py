@@ -16,6 +16,33 @@ import re
 from qtk.tools.transpile_paper import pyast as P
 
 
+FIELDS = "_fields"  # the module's map of the fields of arrays, by (id(array), field)
+
+
+def array_fields(body: list[ast.stmt]) -> list[ast.stmt]:
+    """CLRS's `A.heap-size` on an array the body indexes (`A[i]`, `A.length`): a field of that array, shared by
+    every procedure it is passed to, `_fields[id(A), "heap_size"]` (a list holds no attributes)."""
+    arrays = {n.value.id for n in _walk(body) if isinstance(n, ast.Subscript) and isinstance(n.value, ast.Name)}
+    arrays |= {n.args[0].id for n in _walk(body) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)
+               and n.func.id == "len" and len(n.args) == 1 and isinstance(n.args[0], ast.Name)}  # `A.length`
+    called = {id(n.func) for n in _walk(body) if isinstance(n, ast.Call)}
+    if not any(isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name) and n.value.id in arrays
+               and id(n) not in called for n in _walk(body)):
+        return body
+
+    class Rewrite(ast.NodeTransformer):
+        def visit_Attribute(self, node: ast.Attribute) -> ast.AST:
+            self.generic_visit(node)
+            if not (isinstance(node.value, ast.Name) and node.value.id in arrays) or id(node) in called:
+                return node
+            key = ast.Tuple(elts=[P.call("id", [ast.Name(id=node.value.id, ctx=ast.Load())]), P.const(node.attr)],
+                            ctx=ast.Load())
+            return ast.Subscript(value=ast.Name(id=FIELDS, ctx=ast.Load()), slice=key, ctx=node.ctx)
+
+    tr = Rewrite()
+    return [tr.visit(stmt) for stmt in body]
+
+
 def attribute_arrays(body: list[ast.stmt]) -> list[ast.stmt]:
     """`v.d \\\\gets 0` ... `u.d + 1` -> `d[v] = 0` ... `d[u] + 1` for every attribute the body writes."""
     written = {t.attr for node in _walk(body) for t in _targets(node)
