@@ -43,6 +43,16 @@ PHRASES = {
         \State $A \gets \{x, y\}$; $B \gets \emptyset$
         \State move $x$ from $A$ to $B$
         \State \Return $(A, B)$""", (1, 2), ({2}, {1})),
+    ("statement", "make empty"): (r"""
+        \Require $k$
+        \State let $T[0..k-1]$ be a new array
+        \For{$i = 0$ \textbf{to} $k - 1$} \State make $T[i]$ an empty list \EndFor
+        \State append $1$ to $T[0]$
+        \State \Return $T$""", (2,), [[1], []]),
+    ("statement", "concatenate"): (r"""
+        \Require lists $P$ and $Q$
+        \State sort list $P$ with insertion sort
+        \State concatenate the lists $P, Q$ together in order""", ([3, 1], [9]), [1, 3, 9]),
     ("statement", "pop"): (r"""
         \Require $x, y$
         \State $S \gets$ an empty stack

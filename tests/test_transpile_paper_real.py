@@ -1291,3 +1291,14 @@ def test_a_field_of_an_array_shared_by_procedures():
 \EndProcedure
 \end{algorithmic}\end{algorithm}""", "load")
     assert f([0, 0, 0], [5, 6, 7]) == 7
+
+
+def test_an_allocation_written_before_its_size_is_known():
+    f, _ = _fn(_algo(r"""
+        \Procedure{Spread}{$A$}
+        \State let $B[0..n-1]$ be a new array
+        \State $n = A.length$
+        \For{$i = 1$ \textbf{to} $n$} \State $B[n - i] = A[i]$ \EndFor
+        \State \Return $B$
+        \EndProcedure"""))
+    assert f([1, 2, 3]) == [3, 2, 1]

@@ -621,16 +621,21 @@ def _created_when_sized(body: list[ast.stmt]) -> list[ast.stmt]:
     """A list the algorithm never creates, sized by a name the body assigns later (`x = [None] * n`
     before `n \\gets` the number of rows): created just before the first statement that uses it."""
     out = list(body)
-    for stmt in [s for s in body if P.meta(s, "implicit")]:
+    for stmt in [s for s in body if P.meta(s, "implicit") or P.meta(s, "alloc")]:
+        name = P.meta(stmt, "implicit") or P.meta(stmt, "alloc")[0]
         sizes = {n.id for n in ast.walk(stmt.value) if isinstance(n, ast.Name)}
         at = out.index(stmt)
-        later = [k for k in range(at + 1, len(out)) if any(
-            isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store) and n.id in sizes for n in ast.walk(out[k]))]
-        if not later:
-            continue
+
+        def stores(k: int) -> bool:
+            return any(isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store) and n.id in sizes
+                       for n in ast.walk(out[k]))
+
+        later = [k for k in range(at + 1, len(out)) if stores(k)]
+        if not later or P.meta(stmt, "alloc") and any(stores(k) for k in range(at)):
+            continue  # (`let $B[0..n-1]$ be a new array` before `n = A.length`: made once n is known)
         out.remove(stmt)
         use = next((k for k in range(later[-1], len(out)) if any(
-            isinstance(n, ast.Name) and n.id == P.meta(stmt, "implicit") for n in ast.walk(out[k]))), len(out))
+            isinstance(n, ast.Name) and n.id == name for n in ast.walk(out[k]))), len(out))
         out.insert(use, stmt)
     return out
 

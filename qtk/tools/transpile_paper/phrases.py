@@ -427,11 +427,20 @@ STATEMENTS: list[Phrase] = [
     Phrase("pop", _re(r"(?:pop|pop the top(?: element)?) (?:{item} )?(?:from|off|of) {coll} || pop {coll}"),
            _pop_into(False)),
     Phrase("dequeue", _re(r"dequeue (?:{item} )?from {coll} || dequeue {coll}"), _pop_into(True)),
+    Phrase("make empty", _re(r"(?:make|set|initiali[sz]e) {x} (?:to )?(?:be )?ART empty (?P<kind>list|set|queue|stack"
+                             r"|map|dictionary)"),
+           lambda s, ctx: [ast.Assign(targets=[store(parse_all(s["x"], ctx), ctx)],
+                                      value=_empty("set" if s["kind"] == "set" else "map" if s["kind"] in (
+                                          "map", "dictionary") else "list")(s, ctx))]),
+    Phrase("concatenate", _re(r"concatenate (?:the )?(?:lists |sequences |strings )?(?P<rest>.+?)"
+                              r"(?: together)?(?: in order)?"),
+           lambda s, ctx: [P.mark(ast.Expr(value=P.call("print", [_concatenate_all(s, ctx)])), output=True)]),
     Phrase("sort", _re(r"sort (?:(?:the )?(?:list|array|sequence|edges|elements|items|points) )?{coll}(?: in (?P<order>"
                        r"increasing|ascending|non-?decreasing|decreasing|descending|non-?increasing) order"
                        r"| lexicographically| in lexicographic(?:al)? order)?"
                        r"(?: by (?:their |its |the )?(?:(?P<byorder>non-?decreasing|increasing|decreasing|non-?increasing) )?"
-                       r"(?P<key>[a-z]+)(?: (?:point|endpoint|time|coordinate|element))?(?: {keyname})?)?"), _sort),
+                       r"(?P<key>[a-z]+)(?: (?:point|endpoint|time|coordinate|element))?(?: {keyname})?)?"
+                       r"(?: (?:with|using|by) (?:an? )?[a-z-]+ sort)?"), _sort),
     Phrase("sort named", _re(r"sort (?:the |all )?(?P<noun>[a-z]+) (?:in (?P<order>increasing|ascending|non-?decreasing"
                              r"|decreasing|descending|non-?increasing) order )?by (?:their |its |the )?"
                              r"(?P<key>[a-z]+)(?: (?:ends?|endpoints?|points?|coordinates?|values?|elements?))?"),
