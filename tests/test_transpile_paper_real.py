@@ -1302,3 +1302,13 @@ def test_an_allocation_written_before_its_size_is_known():
         \State \Return $B$
         \EndProcedure"""))
     assert f([1, 2, 3]) == [3, 2, 1]
+
+
+def test_printing_a_text_next_to_a_value(capsys):
+    f, _ = _fn(_algo(r"""
+        \Require $T$, $P$
+        \For{$s = 0$ \textbf{to} $T.length - P.length$}
+          \If{$P[1..P.length] == T[s + 1..s + P.length]$} \State print ``match at'' $s$ \EndIf
+        \EndFor"""))
+    f("abab", "ab")
+    assert capsys.readouterr().out == "match at 0\nmatch at 2\n"

@@ -433,7 +433,16 @@ def _jump(kind: type) -> callable:
 def _print(rest: list[Tok], ctx: P.Ctx) -> list[ast.stmt]:
     e = parse_all(rest, ctx) if rest else None
     args = [] if e is None else list(e.elts) if isinstance(e, ast.Tuple) else [e]
-    return [ast.Expr(value=P.call("print", args))]
+    return [ast.Expr(value=P.call("print", [part for a in args for part in _printed(a)]))]
+
+
+def _printed(e: ast.expr) -> list[ast.expr]:
+    """`print "shift" s`: a text next to a value is two things printed, never text times s."""
+    if isinstance(e, ast.BinOp) and isinstance(e.op, ast.Mult):
+        parts = _printed(e.left) + _printed(e.right)
+        if any(isinstance(x, ast.Constant) and isinstance(x.value, str) for x in parts):
+            return parts
+    return [e]
 
 
 def _swap_words(rest: list[Tok], ctx: P.Ctx, verb: Tok | None = None) -> list[ast.stmt]:
