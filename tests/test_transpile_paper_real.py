@@ -1312,3 +1312,17 @@ def test_printing_a_text_next_to_a_value(capsys):
         \EndFor"""))
     f("abab", "ab")
     assert capsys.readouterr().out == "match at 0\nmatch at 2\n"
+
+
+def test_bits_named_under_the_letter_of_their_number():
+    f, _ = _fn(_algo(r"""
+        \Procedure{Pow}{$x, e, m$}
+        \State $r = 1$
+        \State let $\langle e_k, e_{k-1}, \ldots, e_0 \rangle$ be the binary representation of $e$
+        \For{$i = k$ \textbf{downto} $0$}
+          \State $r = (r \cdot r) \bmod m$
+          \If{$e_i == 1$} \State $r = (r \cdot x) \bmod m$ \EndIf
+        \EndFor
+        \State \Return $r$
+        \EndProcedure"""))
+    assert f(5, 117, 19) == pow(5, 117, 19) and f(2, 1, 9) == 2

@@ -93,7 +93,7 @@ class FunctionBuilder:
         ctx.collecting, self.recording = False, True
         ctx.unknown_calls.clear()
         preludes = [ast.Assign(targets=[ast.Name(id=n, ctx=ast.Store())], value=v) for n, v in params.derived]
-        body = records.attribute_arrays(records.array_fields(preludes + self.block(unit.body)))
+        body = records.attribute_arrays(records.array_fields(records.entries_renamed(preludes + self.block(unit.body))))
         body = records.function_and_sequence(body, set(params.names))
         # `A = (a_1, \\ldots, a_n)` given: a names A's entries, so a is A (its writes are A's), never a copy
         body = body[: len(preludes)] + records.value_copies(body[len(preludes) :])

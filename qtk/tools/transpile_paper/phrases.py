@@ -385,6 +385,9 @@ def _binary_digits(s, ctx) -> list[ast.stmt]:
     if not names:
         P.fail("cannot tell which name the digits have")
     x = variable_name(names[0].value)
+    same = isinstance(n, ast.Name) and n.id == x  # `let <b_k, .., b_0> be the binary representation of b`
+    if same:
+        x = x + "_bits"
     ctx.known.add(x)
     ctx.collections.add(x)
     ctx.counts_from_zero.add(x)
@@ -392,7 +395,16 @@ def _binary_digits(s, ctx) -> list[ast.stmt]:
     bit = P.binop(P.binop(copy.deepcopy(n), ast.RShift(), i), ast.BitAnd(), P.const(1))
     gen = ast.comprehension(target=ast.Name(id="_i", ctx=ast.Store()), is_async=0, ifs=[],
                             iter=P.call("range", [P.method(n, "bit_length", [])]))
-    return [ast.Assign(targets=[ast.Name(id=x, ctx=ast.Store())], value=ast.ListComp(elt=bit, generators=[gen]))]
+    node = ast.Assign(targets=[ast.Name(id=x, ctx=ast.Store())], value=ast.ListComp(elt=bit, generators=[gen]))
+    out = [P.mark(node, entries_of=n.id) if same else node]  # b_i reads the bits, b stays the number
+    first = s["x"].index(names[0])
+    top = s["x"][first + 2] if first + 2 < len(s["x"]) else None
+    if top is not None and top.kind == "name" and variable_name(top.value) not in ctx.params | ctx.declared:
+        k = variable_name(top.value)  # `<b_k, .., b_0>`: k is the highest bit's position
+        ctx.known.add(k)
+        out.append(ast.Assign(targets=[ast.Name(id=k, ctx=ast.Store())],
+                              value=P.add_const(P.call("len", [ast.Name(id=x, ctx=ast.Load())]), -1)))
+    return out
 
 
 STATEMENTS: list[Phrase] = [
@@ -447,7 +459,8 @@ STATEMENTS: list[Phrase] = [
            _sort_named),
     Phrase("reverse", _re(r"reverse {coll}"), _reverse),
     Phrase("binary digits", _re(r"(?:let|write) (?:the )?binary (?:representation|expansion|digits) of {n} (?:be|as|is)"
-                                r" {x}\.? || write {n} in binary as {x}\.?"), _binary_digits),
+                                r" {x}\.? || write {n} in binary as {x}\.? || let {x} be the binary"
+                                r" (?:representation|expansion|digits) of {n}\.?"), _binary_digits),
     Phrase("set", _re(r"(?:set|assign|initiali[sz]e|init|reset) (?:the )?(?:[a-z-]+ ){0,2}{x}"
                       r" (?:to|:=|as|with|equal to) (?P<rest>.+)"), _set_to),
     Phrase("remove end", _re(r"(?:remove|take|pop|delete|extract) the (?P<end>first|last|front|top)"

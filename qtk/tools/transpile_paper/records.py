@@ -330,6 +330,16 @@ def scalar_and_sequence(body: list[ast.stmt], params: set[str]) -> tuple[list[as
     return [rename.visit(stmt) for stmt in body], renamed
 
 
+def entries_renamed(body: list[ast.stmt]) -> list[ast.stmt]:
+    """Entries `b[i]` of a number b whose digits the block names under the same letter (the
+    statement that makes them says so): read from the digits' own list."""
+    renamed = {P.meta(n, "entries_of"): n.targets[0].id for n in _walk(body) if P.meta(n, "entries_of")}
+    if not renamed:
+        return body
+    rename = _RenameEntries(renamed)
+    return [rename.visit(stmt) for stmt in body]
+
+
 class _RenameEntries(ast.NodeTransformer):
     """Entries `x[i]` of the names in `renamed` read from the new name (`x_values[i]`)."""
 
