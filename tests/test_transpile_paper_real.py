@@ -1326,3 +1326,14 @@ def test_bits_named_under_the_letter_of_their_number():
         \State \Return $r$
         \EndProcedure"""))
     assert f(5, 117, 19) == pow(5, 117, 19) and f(2, 1, 9) == 2
+
+
+def test_a_bare_character_after_is():
+    f, _ = _fn(_algo(r"""
+        \Require pattern $p$
+        \State $c \gets 0$
+        \For{$j \gets 1$ \textbf{to} $|p|$}
+          \If{$p[j]$ \textbf{is} $*$ \textbf{or} $p[j]$ \textbf{is} $?$} \State $c \gets c + 1$ \EndIf
+        \EndFor
+        \State \Return $c$"""))
+    assert f("a*b?c*") == 3
