@@ -38,6 +38,21 @@ PHRASES = {
         \State add $y$ to $S$
         \State remove $x$ from $S$
         \State \Return $S$""", (1, 2), {2}),
+    ("statement", "move"): (r"""
+        \Require $x$, $y$
+        \State $A \gets \{x, y\}$; $B \gets \emptyset$
+        \State move $x$ from $A$ to $B$
+        \State \Return $(A, B)$""", (1, 2), ({2}, {1})),
+    ("statement", "make empty"): (r"""
+        \Require $k$
+        \State let $T[0..k-1]$ be a new array
+        \For{$i = 0$ \textbf{to} $k - 1$} \State make $T[i]$ an empty list \EndFor
+        \State append $1$ to $T[0]$
+        \State \Return $T$""", (2,), [[1], []]),
+    ("statement", "concatenate"): (r"""
+        \Require lists $P$ and $Q$
+        \State sort list $P$ with insertion sort
+        \State concatenate the lists $P, Q$ together in order""", ([3, 1], [9]), [1, 3, 9]),
     ("statement", "pop"): (r"""
         \Require $x, y$
         \State $S \gets$ an empty stack
@@ -128,6 +143,28 @@ PHRASES = {
         \State $L \gets$ an empty list
         \State append $x$ to $L$
         \State \Return $L$""", (5,), [5]),
+    ("value", "empty string"): (r"""
+        \Require a word $w$ of length $n$
+        \State $r \gets$ the empty string
+        \For{$i \gets n$ \textbf{downto} $1$}
+          \State append $w[i]$ to $r$
+        \EndFor
+        \State \Return $r$""", ("dog",), "god"),
+    ("value", "indexed array"): (r"""
+        \Require $m$
+        \State $T \gets$ an array indexed with $0, \dots, m$
+        \For{$k = 0, \dots, m$} \State $T[k] \gets k \cdot k$ \EndFor
+        \State \Return $T$""", (3,), [0, 1, 4, 9]),
+    ("statement", "binary digits"): (r"""
+        \Require an integer $q \ge 1$
+        \State Let the binary representation of $q$ be $(b_{k} \cdots b_1 b_0)$.
+        \State \Return $b_0 + 2 b_1$""", (6,), 2),
+    ("value", "empty heap"): (r"""
+        \Require a list $L$ of numbers
+        \State $H \gets$ an empty min-heap; $S \gets$ an empty list
+        \ForAll{$x \in L$} \State \Call{Push}{$H, x$} \EndFor
+        \While{$H \neq \emptyset$} \State append \Call{Pop}{$H$} to $S$ \EndWhile
+        \State \Return $S$""", ([5, 1, 4, 2],), [1, 2, 4, 5]),
     ("value", "zeros"): (r"""
         \Require $n, m$
         \State $Z \gets$ an $n \times m$ matrix of zeros
@@ -326,3 +363,27 @@ def test_a_variable_written_as_a_plain_word_fills_a_phrase_slot():
         \EndFor
         \State \Return result"""))
     assert f([3, -1, 2]) == [3, 2]
+
+
+def test_a_phrase_condition_may_go_on_in_words():
+    f, _ = _fn(_algo(r"""
+        \Require a list $F$ of flags
+        \State \Return all $k$ such that $F[k]$ is true."""))
+    assert f([True, False, True]) == [0, 2]
+
+
+def test_a_phrase_condition_is_never_cut_short():
+    result = transpile(_algo(r"""
+        \Require a list $F$
+        \State \Return the list of all $k$ with $F[k]$ positive, in increasing order"""), "t.tex")
+    assert result.todo_count == 1  # `positive` is not read: the line stays a TODO, never `if F[k]`
+
+
+def test_one_verb_for_several_objects_and_empty_as_a_value():
+    f, _ = _fn(_algo(r"""
+        \Require $x$, $y$
+        \State Let $p$, $q$, and $r$ be empty lists
+        \State Add $x$ to $p$, $y$ to $q$, and $x + y$ to $r$
+        \State $D$ = empty, $E$ = $\{ x \}$
+        \State \Return $(p, q, r, D, E)$"""))
+    assert f(1, 2) == ([1], [2], [3], set(), {1})

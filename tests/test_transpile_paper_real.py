@@ -701,3 +701,639 @@ def test_members_from_other_languages(line, args, want):
     require = "\\Require $" + ", ".join(names[: len(args)]) + "$"
     f, _ = _fn(_algo(require + "\n" + line))
     assert f(*args) == want
+
+
+def test_counted_loop_bounded_in_words():
+    f, _ = _fn(_algo(r"""
+        \Require an integer $m \ge 2$
+        \State $c \gets 0$
+        \For{$a = 3, 5, 7, \ldots$, not exceeding $\sqrt{m}$}
+          \For{$b = a^2, a^2 + 2a, \ldots$ up to $m$}
+            \State $c \gets c + 1$
+          \EndFor
+        \EndFor
+        \State \Return $c$"""))
+    # a = 3, 5 (sqrt 30 = 5.4); b over 9, 15, 21, 27 and 25: five
+    assert f(30) == 5 and f(8) == 0
+
+
+def test_swap_written_as_a_call_in_words():
+    f, _ = _fn(_algo(r"""
+        \Require an array $X$ of $n$ numbers
+        \For{$i \gets 1$ \textbf{to} $n - 1$}
+          \If{$X[i] > X[i+1]$} \State Swap($X[i]$, $X[i+1]$) \EndIf
+        \EndFor
+        \State \Return $X$"""))
+    assert f([3, 1, 2]) == [1, 2, 3]
+
+
+def test_a_written_out_set_used_as_a_queue_is_a_list():
+    f, _ = _fn(_algo(r"""
+        \Require adjacency lists $N$, start $r$
+        \State $seen \gets \{r\}$; $F \gets \{r\}$; $order \gets$ an empty list
+        \While{$F \neq \emptyset$}
+          \State $x \gets$ \textsc{Dequeue}($F$)
+          \State append $x$ to $order$
+          \ForAll{$y \in N[x]$}
+            \If{$y \notin seen$} \State add $y$ to $seen$; \textsc{Enqueue}($F$, $y$) \EndIf
+          \EndFor
+        \EndWhile
+        \State \Return $order$"""))
+    assert f([[1, 2], [3], [3], []], 0) == [0, 1, 2, 3]
+
+
+def test_a_bracketed_sequence_and_its_numbering_range():
+    f, _ = _fn(_algo(r"""
+        \Require weights $[w_j]$, $j = 1, 2, \ldots, m$
+        \State $t \gets 0$
+        \For{$j = 1$ \textbf{to} $m$}
+          \If{\textsc{IsOdd}($w_j$)} \State $t \gets t + w_j$ \EndIf
+        \EndFor
+        \State \Return $t$"""))
+    assert f([1, 2, 3, 5]) == 9
+
+
+def test_where_clauses_define_before_the_statement():
+    f, _ = _fn(_algo(r"""
+        \Require $x = (x_1, \dots, x_n)$
+        \For{$t = 1$ \textbf{to} $n$}
+          \State $S_t = S_{t-1} + x_t$, where $S_0 = 0$
+        \EndFor
+        \State \Return $S_n$"""))
+    assert f([1, 2, 3]) == 6
+    g, _ = _fn(_algo(r"""
+        \Require scores $s_1, \ldots, s_K$
+        \For{$k = 1$ to $K$}
+          \State $u_k \gets 2 s_k$
+        \EndFor
+        \State $T \gets \sum_{k=1}^{K} u_k$
+        \State \Return $q$ where $q_k = u_k / T$"""))
+    assert g([1, 3]) == [0.25, 0.75]
+
+
+def test_an_input_given_a_value_is_a_default():
+    f, _ = _fn(_algo(r"""
+        \Require step size $\eta$, starting point $w$, smoothing $\delta = 10^{-3}$
+        \State \Return $w - \eta / (1 + \delta)$"""))
+    assert abs(f(1.0, 2.0) - (2.0 - 1.0 / 1.001)) < 1e-12
+    assert f(1.0, 2.0, 0.0) == 1.0
+
+
+def test_sort_as_a_value_and_an_order_after_it():
+    f, _ = _fn(_algo(r"""
+        \Require marks $m \in \mathbb{R}^n$
+        \State $r \gets \mathrm{sort}(m)$ in non-increasing order
+        \State $q \gets \mathrm{sort}(m)$
+        \State \Return $(r_1, q_1)$"""))
+    assert f([2.0, 7.0, 1.0]) == (7.0, 1.0)
+
+
+def test_call_arguments_inside_maths_are_maths():
+    f, _ = _fn(r"""\begin{algorithm}\caption{Sum down}\begin{algorithmic}[1]
+\Function{SumDown}{$k$}
+  \If{$k = 0$} \State \Return{0} \EndIf
+  \State \Return{$k + \Call{SumDown}{k-1}$}
+\EndFunction
+\end{algorithmic}\end{algorithm}""")
+    assert f(4) == 10
+
+
+def test_a_size_in_parentheses_after_an_input():
+    f, _ = _fn(_algo(r"""
+        \Require sequences $a$ (length $p$) and $b$ (length $q$)
+        \State $c \gets 0$
+        \For{$j = 1..q$}
+          \If{$b[j] = a[p]$} \State $c \gets c + 1$ \EndIf
+        \EndFor
+        \State \Return $c$"""))
+    assert f([5, 2], [2, 1, 2]) == 2
+
+
+def test_a_count_that_opens_the_inputs_is_the_length_of_what_its_items_have():
+    f, _ = _fn(_algo(r"""
+        \Require $m$ jobs with durations $d_j$ and deadlines $e_j$
+        \State $late \gets 0$; $t \gets 0$
+        \For{$j = 1$ \textbf{to} $m$}
+          \State $t \gets t + d_j$
+          \If{$t > e_j$} \State $late \gets late + 1$ \EndIf
+        \EndFor
+        \State \Return $late$"""))
+    assert f([2, 2, 2], [3, 3, 9]) == 1
+
+
+def test_declared_outputs_written_with_subscripts_are_returned():
+    f, _ = _fn(_algo(r"""
+        \Require a list $L$
+        \Ensure the smallest $s_1$ and the largest $s_2$
+        \State $s_1 \gets L[1]$; $s_2 \gets L[1]$
+        \ForAll{$x \in L$}
+          \State $s_1 \gets \min(s_1, x)$; $s_2 \gets \max(s_2, x)$
+        \EndFor"""))
+    assert f([4, 1, 7]) == (1, 7)
+    g, _ = _fn(_algo(r"""
+        \Require a list $L$
+        \Ensure the total $t_0$
+        \State $t_0 \gets 0$
+        \ForAll{$x \in L$} \State $t_0 \gets t_0 + x$ \EndFor"""))
+    assert g([4, 1, 7]) == 12
+
+
+def test_numbered_step_names_before_any_statement():
+    f, _ = _fn(_algo(r"""
+        \Require a list $W$ of $m$ numbers
+        \State \textbf{Step 1:} $z \gets 1$
+        \For{$i = 1$ \textbf{to} $m$}
+          \State \textbf{Phase 2:} Set $z \gets z \cdot W[i]$.
+        \EndFor
+        \State \textbf{Step 3:} Output $z$."""))
+    assert f([2, 5]) == 10
+
+
+def test_c_style_headers_in_parentheses_and_typed_declarations():
+    f, _ = _fn(_algo(r"""
+        \Require words $u$ and $v$
+        \State int[$|u|+1$][$|v|+1$] $T$
+        \For{($i=0$; $\;i \leq |u|$; $\;i$++)}
+          \For{($j=0$; $\;j \leq |v|$; $\;j$++)}
+            \State $T[i][j] \gets i + j$
+          \EndFor
+        \EndFor
+        \State \Return $T[|u|][|v|]$"""))
+    assert f(["a", "b"], ["c"]) == 3
+
+
+def test_xparse_environment_wrapping_algorithm2e():
+    f, _ = _fn(r"""\usepackage[algo2e]{algorithm2e}
+\NewDocumentEnvironment{Proc}{s}{\begin{algorithm2e}[H]}{\end{algorithm2e}}
+\NewDocumentCommand{\half}{m}{\lfloor #1 / 2 \rfloor}
+\begin{document}
+\begin{Proc}
+\SetKwProg{Fn}{function}{:}{}
+\Fn{$\text{Halves}(k)$}{
+  $c \gets 0$\;
+  \While{$k > 0$}{$k \gets \half{k}$\; $c \gets c + 1$\;}
+  \Return{$c$}\;
+}
+\end{Proc}
+\end{document}""")
+    assert f(8) == 4
+
+
+def test_a_rounded_logarithm_without_base_counts_bits():
+    f, _ = _fn(_algo(r"""
+        \Require $n \ge 1$
+        \State \Return $\lfloor \log n \rfloor + \lceil \log n \rceil$"""))
+    assert f(8) == 6 and f(5) == 5
+
+
+def test_is_followed_by_a_number_in_the_text():
+    f, _ = _fn(_algo(r"""
+        \Require $n$
+        \If{$n$ is 1} \State \Return $0$ \EndIf
+        \State \Return $n$"""))
+    assert f(1) == 0 and f(4) == 4
+
+
+def test_loops_in_the_words_of_other_languages_and_text_accents():
+    for header in (r"$k$ allant de 2 \`a $m$", r"$k$ desde 2 hasta $m$", r"$k$ von 2 bis $m$"):
+        f, _ = _fn(_algo(r"""
+            \Require $m$
+            \State $t \gets 0$
+            \For{""" + header + r"""}
+              \State $t \gets t + k$
+            \EndFor
+            \State \Return $t$"""))
+        assert f(4) == 9, header
+
+
+def test_each_named_element_of_a_braced_sequence_and_the_family_returned():
+    f, _ = _fn(_algo(r"""
+        \Require scores $\{s_1, \ldots, s_N\}$, offset $c$
+        \For{each score $s_j$}
+          \State $B_j \gets s_j - c$
+        \EndFor
+        \State \Return $\{B_j\}$"""))
+    assert f([3, 5], 1) == [2, 4]
+
+
+def test_n_named_nowhere_is_the_length_of_the_one_array_input():
+    f, _ = _fn(r"""\begin{algorithm}\caption{Last}\begin{algorithmic}[1]
+\Function{Last}{$x, T$}
+  \State $k \gets n - 1$
+  \While{$k \ge 0$ \textbf{and} $T[k] \neq x$} \State $k \gets k - 1$ \EndWhile
+  \State \Return $k$
+\EndFunction
+\end{algorithmic}\end{algorithm}""")
+    assert f(4, [4, 2, 4, 1]) == 2 and f(9, [1]) == -1
+
+
+def test_hyphenated_names_in_maths_and_a_returned_group_in_words():
+    f, _ = _fn(_algo(r"""
+        \Require $lo$, $hi$
+        \State $best\text{-}so\text{-}far \gets hi - lo$, \quad $half\text{-}way \gets (lo + hi) / 2$
+        \State \Return (best-so-far, half-way)"""))
+    assert f(2, 6) == (4, 4)
+
+
+def test_a_dotted_range_down_to_the_first_position():
+    f, _ = _fn(_algo(r"""
+        \Require a list $A$
+        \State $R \gets$ an empty list
+        \For{$j \gets A.length .. 1$} \State append $A[j]$ to $R$ \EndFor
+        \State \Return $R$"""))
+    assert f([1, 2, 3]) == [3, 2, 1]
+
+
+def test_an_output_placed_entry_by_entry_is_a_list_as_long_as_the_input():
+    f, _ = _fn(r"""\begin{algorithm}
+\KwData{a list $X$ of distinct numbers $1, \ldots, m$ and its length $m$}
+\KwResult{the list $Y$ with $Y[X[i]] = i$}
+\For{$i \gets 1 .. m$}{
+  $Y[X[i]] \gets i$\;
+}
+\caption{Inverse permutation}
+\end{algorithm}""")
+    assert f([2, 3, 1]) == [3, 1, 2]
+
+
+def test_braket_set_of_zero_in_a_space_of_matrices():
+    f, _ = _fn(r"""\usepackage{braket}
+\begin{document}
+\begin{algorithm}\caption{Lower}\begin{algorithmic}
+\Function{Lower}{$A \in \mathbb{R}^{n \times n}$}
+  \State $L = \Set{0} \in \mathbb{R}^{n \times n}$
+  \For{($i=1$; $\;i \leq n$; $\;i$++)}
+    \For{($j=1$; $\;j \leq i$; $\;j$++)} \State $L_{i,j} = A_{i,j}$ \EndFor
+  \EndFor
+  \State \Return $L$
+\EndFunction
+\end{algorithmic}\end{algorithm}
+\end{document}""")
+    assert f([[1, 2], [3, 4]]) == [[1, 0], [3, 4]]
+
+
+def test_maps_from_empty_braces_unused_parts_and_graph_members():
+    f, _ = _fn(_algo(r"""
+        \Require graph $G$ as lists of (vertex, weight) pairs, start $a$
+        \State $best \gets \{\}$; $seen \gets [\ ]$
+        \State $best[a] \gets 0$
+        \For{each $(v,\ \_) \in G.\Call{Neighbors}{a}$}
+          \State $best[v] \gets best.\text{get}(v,\ 0) + 1$; \Call{Append}{$seen, v$}
+        \EndFor
+        \State \Return $(best[a], \Call{Reverse}{seen})$"""))
+    assert f([[(1, 5), (2, 7)], [], []], 0) == (0, [2, 1])
+
+
+def test_brace_labels_spacing_and_a_papers_own_mod():
+    f, _ = _fn(r"""\def\inmod#1{\allowbreak\mkern10mu({\operator@font mod}\,\,#1)}
+\begin{algorithm}\caption{Steps}\begin{algorithmic}[ht!]
+\Function{Steps}{$d$}
+  \State $t \gets 0$
+  \While{$\overbrace{t < d}^\text{first}$ or $\underbrace{t \not\equiv d \inmod{3}}_{\text{second}}$}
+    \State $t \gets t + 1$
+  \EndWhile
+  \State \Return $t$
+\EndFunction
+\end{algorithmic}\end{algorithm}""")
+    assert f(4) == 4 and f(-2) == 1
+
+
+def test_min_and_max_subscripts_name_two_variables_and_letters_join_a_string():
+    f, _ = _fn(_algo(r"""
+        \Require $a$, $b$
+        \State $s_{\min} \gets \min(a, b)$; $s_{\max} \gets \max(a, b)$
+        \State $w \gets \varepsilon$
+        \For{$i$ in $s_{\max}, \dots, 1$}
+          \If{$i > s_{\min}$} \State $w \gets w + H$ \Else \State $w \gets w + L$ \EndIf
+        \EndFor
+        \State \Return $w$"""))
+    assert f(2, 4) == "HHLL"
+
+
+def test_pascal_loop_header_primed_table_and_a_graph_pair_in_the_header():
+    f, _ = _fn(r"""\begin{algorithm}\caption{Deg}\begin{algorithmic}[1]
+\Procedure{Degrees}{$G=\left (V,E\right )$, $c$}
+  \State $t \gets 0$
+  \For{$i:1$ to $|V|$}
+    \State $D'(i) := c \cdot i$
+    \State $t \gets t + D'(i)$
+  \EndFor
+  \State \Return $t + |E|$
+\EndProcedure
+\end{algorithmic}\end{algorithm}""")
+    assert f(([0, 1, 2], [(0, 1)]), 2) == 13
+
+
+def test_comment_commands_defined_elsewhere_and_c_negation():
+    f, _ = _fn(r"""\begin{algorithm}\caption{Evens}\begin{algorithmic}[1]
+\Function{Evens}{$L$}
+  \LeftComment{keep the even entries}
+  \State $R \gets [\,]$
+  \ForAll{$x \in L$}
+    \If{$!$\Call{IsOdd}{$x$}} \State \Call{push}{$R, x$} \EndIf
+  \EndFor
+  \State \Return $R$
+  \LineComment{R keeps the order of L}
+\EndFunction
+\end{algorithmic}\end{algorithm}""")
+    assert f([1, 2, 4, 5]) == [2, 4]
+
+
+def test_each_edge_leaving_a_vertex():
+    f, _ = _fn(r"""\begin{algorithm}\caption{Out}\begin{algorithmic}
+\Procedure{OutSum}{$G = (V, E), s$}
+  \State $t \gets 0$
+  \For{each edge $(s, u)$} \State $t \gets t + u$ \EndFor
+  \State \Return $t$
+\EndProcedure
+\end{algorithmic}\end{algorithm}""")
+    assert f(([0, 1, 2, 3], [(0, 1), (1, 2), (0, 3)]), 0) == 4
+
+
+def test_a2e_remark_lines_labels_before_postfix_loops_and_ascii_norms():
+    f, _ = _fn(r"""\begin{algorithm}[H]
+\KwIn{Set of keys $K$, list of pairs $P$}
+Initialization: $S(k) \leftarrow 0$ for all $k \in K$\;
+\For{{\bf each}$(k, w) \in P$}{
+    // add the weight
+    Update the sum: $S(k) \leftarrow S(k) + w$\;
+}
+\KwRet{$S$}
+\caption{Sums}
+\end{algorithm}""")
+    assert f(["a", "b"], [("a", -2), ("a", 3)]) == {"a": 1, "b": 0}
+    g, _ = _fn(_algo(r"""
+        \Require an array $x$ of numbers
+        \State $g \gets 0$
+        \For{$i \gets 2$ \textbf{to} $|x|$}
+          \If{$||x_i - x_{i-1}|| > g$} \State $g \gets ||x_i - x_{i-1}||$ \EndIf
+        \EndFor
+        \State \Return $g$"""))
+    assert g([1, 4, 2]) == 3
+
+
+def test_ascii_double_bars_between_conditions_are_or():
+    f, _ = _fn(_algo(r"""
+        \Require $a$, $b$
+        \If{$a > 0 || b > 0$} \State \Return $1$ \EndIf
+        \State \Return $0$"""))
+    assert f(0, 2) == 1 and f(0, 0) == 0
+
+
+def test_let_and_connectives_in_the_words_of_other_languages():
+    f, _ = _fn(r"""\begin{algorithm}\caption{somme($n$) → intero}\begin{algorithmic}
+\State soit $T$ un tableau de $n$ entiers
+\For{$i \gets 1$ \To $n$} \State $T[i] \gets i \cdot i$ \EndFor
+\If{$n > 0$ e $T[n] > 3$} \State \Return $T[n]$ \EndIf
+\State \Return $0$
+\end{algorithmic}\end{algorithm}""")
+    assert f(3) == 9 and f(1) == 0
+
+
+def test_a2e_body_in_a_bare_group_and_two_results_joined_by_and():
+    f, _ = _fn(r"""\begin{algorithm}[H]
+\DontPrintSemicolon
+{
+$hi \gets -\infty$; $lo \gets \infty$\;
+\For{$a \in D$}{
+  \lIf{$a > hi$}{$hi \gets a$}
+  \lIf{$a < lo$}{$lo \gets a$}
+}
+\KwRet{$lo$ and $hi$}
+}
+\caption{\hspace{1cm}\texttt{span}$(D)$}
+\end{algorithm}""")
+    assert f([3, 9, 1]) == (1, 9)
+    g, _ = _fn(_algo(r"""
+        \Require $t$, $u$
+        \State \Return $t < 5$ \textbf{and} $u > 1$"""))
+    assert g(2, 3) is True and g(7, 3) is False
+
+
+def test_algorithm2e_keywords_of_other_languages():
+    f, _ = _fn(r"""\usepackage[french]{algorithm2e}
+\begin{document}
+\begin{algorithm}[H]
+\caption{Compte}
+\Entree{$x$ un tableau de longueur $n$, un seuil $s$}
+\Sortie{le nombre de valeurs au-dessus de $s$}
+\Deb{
+  $c \longleftarrow 0$\; $i \longleftarrow 1$\;
+  \Tq{$i \leq n$}{
+    \lSi{$x_i > s$ et $x_i \neq 0$}{$c \leftarrow c + 1$}
+    $i \leftarrow i + 1$\;
+  }
+  \Retour{$c$}\;
+}
+\end{algorithm}
+\end{document}""")
+    assert f([3, 0, 7, 1], 2) == 2
+    g, _ = _fn(r"""\usepackage[portuguese]{algorithm2e}
+\begin{document}
+\begin{algorithm}
+\Entrada{um vetor $v$ de tamanho $m$}
+$t \leftarrow 0$\;
+\Para{$k \leftarrow 1$ \Ate $m$}{
+  \eSe{$v_k > 0$}{$t \leftarrow t + v_k$\;}{$t \leftarrow t - 1$\;}
+}
+\Retorna{$t$}
+\caption{Soma}
+\end{algorithm}
+\end{document}""")
+    assert g([2, -5, 3]) == 4
+
+
+def test_labels_in_other_scripts_and_one_assignment_among_words():
+    f, _ = _fn(r"""\begin{algorithm}\caption{Największy}\begin{algorithmic}[1]
+\State \textbf{Wejście:} tablica $A$
+\State \textbf{输出：}最大值 $m$
+\State 初始化 $m \gets A[1]$
+\For{$i \gets 2$ \textbf{to} $|A|$}
+  \If{$A[i] > m$} \State we keep $m \gets A[i]$ \EndIf
+\EndFor
+\end{algorithmic}\end{algorithm}""")
+    assert f([3, 8, 2]) == 8
+
+
+def test_words_that_change_an_assignment_keep_the_line_a_todo():
+    for line in (r"we store $s \gets s + 1$ for each element", r"do not set $s \gets 0$",
+                 r"$s \gets s + 1$ twice"):
+        result = transpile(_algo(r"""
+            \Require $s$
+            \State """ + line + r"""
+            \State \Return $s$"""), "t.tex")
+        assert result.todo_count == 1, line
+
+
+def test_loosely_spelled_commands_graph_vertices_and_text_declarations():
+    f, _ = _fn(r"""\begin{algorithm}\caption{Levels$(G,s)$}\begin{algorithmic}
+\ForAll{$v \in V(G)$}
+  \State $v$.d = $\infty$
+\EndFor
+\State $s$.d = 0
+\State Q = $\emptyset$
+\State ENQUEUE(Q,s)
+\While{$Q \ne \emptyset$}
+  \State $u$ = DEQUEUE(Q)
+  \ForAll{$v \in \text{adj}(u)$}
+    \If{$v$.d == $\infty$}
+      \State $v$.d = $u$.d + 1
+      \State ENQUEUE(Q,$v$)
+    \Endif
+  \EndFor
+\EndWhile
+\State \Return d
+\end{algorithmic}\end{algorithm}""")
+    assert [f([[1], [2], []], 0)[v] for v in range(3)] == [0, 1, 2]
+    g, _ = _fn(_algo(r"""
+        \Require pairs $P$, weight $q$, count $N$
+        \State float Scores[N] = 0
+        \ForAll{$(d, w)$ in $P$} \State Scores[d] += $w \times q$ \EndFor
+        \State \Return Scores"""))
+    assert g([(0, 1), (2, 3), (0, 2)], 2, 3) == [6, 0, 6]
+
+
+def test_a_swap_verb_of_another_language():
+    f, _ = _fn(_algo(r"""
+        \Require $A[1..n]$
+        \For{$i \gets 1$ \TO $n - 1$}
+          \If{$A[i] > A[i + 1]$} \State trocar $A[i]$ e $A[i + 1]$ \EndIf
+        \EndFor
+        \State \Return $A$"""))
+    assert f([3, 1, 2]) == [1, 2, 3]
+
+
+def test_more_typesetting_read_through():
+    f, _ = _fn(_algo(r"""
+        \Require $a$, $b$
+        \State $x \mathrel{:}= \left. \smash{a} + \boxed{b} \right.$
+        \State \Return $x$"""))
+    assert f(2, 3) == 5
+
+
+def test_side_comments_in_parentheses_and_parity_in_other_languages():
+    f, _ = _fn(r"""\begin{algorithm}
+\KwIn{base $b$ e expoente $e \ge 0$}
+\SetKwFunction{FPot}{Pot}
+\SetKwProg{Fn}{Function}{:}{end}
+\Fn{\FPot{$b, e$}}{
+  \lIf{$e = 0$}{\Return $1$}
+  $h \leftarrow$ \FPot{$b, \lfloor e/2 \rfloor$}\;
+  \uIf(\tcp*[h]{expoente par}){$e$ é par}{\Return $h \cdot h$\;}
+  \Else{\Return $b \cdot h \cdot h$\;}
+}
+\caption{Potência}
+\end{algorithm}""")
+    assert f(3, 5) == 243 and f(2, 0) == 1
+
+
+def test_for_all_vertices_by_letter_and_remove_any_element():
+    f, _ = _fn(_algo(r"""
+        \Require adjacency lists $G$ of a graph with vertices $0, \ldots, n-1$
+        \State $d[v] \gets 0$ for all $v$
+        \For{each vertex $u$}
+          \For{each $w \in G[u]$} \State $d[w] \gets d[w] + 1$ \EndFor
+        \EndFor
+        \State $P \gets$ the list of all vertices $v$ with $d[v] = 0$
+        \State $c \gets 0$
+        \While{$P$ is not empty}
+          \State remove a vertex $x$ from $P$
+          \State $c \gets c + x$
+        \EndWhile
+        \State \Return $c$"""))
+    assert f([[1], [2], [], []], 4) == 3  # sources 0 and 3
+
+
+def test_lower_case_entries_of_an_upper_case_sequence():
+    f, _ = _fn(_algo(r"""
+        \Procedure{Matches}{$X, Y$}
+        \State $c \gets 0$
+        \For{$i \gets 1$ \textbf{to} $X.length$}
+          \If{$x_i == y_i$} \State $c \gets c + 1$ \EndIf
+        \EndFor
+        \State \Return $c$
+        \EndProcedure"""))
+    assert f("abcd", "abzd") == 3
+
+
+def test_an_input_read_at_zero_and_a_table_with_a_lower_bound_per_dimension():
+    f, _ = _fn(r"""\begin{algorithm}\caption{Chain}\begin{algorithmic}[1]
+\Procedure{Chain}{$d$}
+\State $n = d.length - 1$
+\State let $c[1..n, 1..n]$ and $t[1..n-1, 2..n]$ be new tables
+\For{$i = 1$ \textbf{to} $n$} \State $c[i, i] = 0$ \EndFor
+\For{$l = 2$ \textbf{to} $n$}
+  \For{$i = 1$ \textbf{to} $n - l + 1$}
+    \State $j = i + l - 1$
+    \State $c[i, j] = \infty$
+    \For{$k = i$ \textbf{to} $j - 1$}
+      \State $q = c[i, k] + c[k + 1, j] + d_{i-1} d_k d_j$
+      \If{$q < c[i, j]$} \State $c[i, j] = q$; $t[i, j] = k$ \EndIf
+    \EndFor
+  \EndFor
+\EndFor
+\State \Return $(c[1, n], t[1, n])$
+\EndProcedure
+\end{algorithmic}\end{algorithm}""")
+    assert f([10, 20, 5, 30]) == (2500, 2)  # (10x20)(20x5) first, then (10x5)(5x30)
+
+
+def test_a_field_of_an_array_shared_by_procedures():
+    f, _ = _fn(r"""\begin{algorithm}\caption{Stack}\begin{algorithmic}[1]
+\Procedure{Push}{$S, x$}
+  \State $S.top = S.top + 1$
+  \State $S[S.top] = x$
+\EndProcedure
+\Procedure{Load}{$S, L$}
+  \State $S.top = 0$
+  \For{$j = 1$ \textbf{to} $L.length$} \State \Call{Push}{$S, L[j]$} \EndFor
+  \State \Return $S[S.top]$
+\EndProcedure
+\end{algorithmic}\end{algorithm}""", "load")
+    assert f([0, 0, 0], [5, 6, 7]) == 7
+
+
+def test_an_allocation_written_before_its_size_is_known():
+    f, _ = _fn(_algo(r"""
+        \Procedure{Spread}{$A$}
+        \State let $B[0..n-1]$ be a new array
+        \State $n = A.length$
+        \For{$i = 1$ \textbf{to} $n$} \State $B[n - i] = A[i]$ \EndFor
+        \State \Return $B$
+        \EndProcedure"""))
+    assert f([1, 2, 3]) == [3, 2, 1]
+
+
+def test_printing_a_text_next_to_a_value(capsys):
+    f, _ = _fn(_algo(r"""
+        \Require $T$, $P$
+        \For{$s = 0$ \textbf{to} $T.length - P.length$}
+          \If{$P[1..P.length] == T[s + 1..s + P.length]$} \State print ``match at'' $s$ \EndIf
+        \EndFor"""))
+    f("abab", "ab")
+    assert capsys.readouterr().out == "match at 0\nmatch at 2\n"
+
+
+def test_bits_named_under_the_letter_of_their_number():
+    f, _ = _fn(_algo(r"""
+        \Procedure{Pow}{$x, e, m$}
+        \State $r = 1$
+        \State let $\langle e_k, e_{k-1}, \ldots, e_0 \rangle$ be the binary representation of $e$
+        \For{$i = k$ \textbf{downto} $0$}
+          \State $r = (r \cdot r) \bmod m$
+          \If{$e_i == 1$} \State $r = (r \cdot x) \bmod m$ \EndIf
+        \EndFor
+        \State \Return $r$
+        \EndProcedure"""))
+    assert f(5, 117, 19) == pow(5, 117, 19) and f(2, 1, 9) == 2
+
+
+def test_a_bare_character_after_is():
+    f, _ = _fn(_algo(r"""
+        \Require pattern $p$
+        \State $c \gets 0$
+        \For{$j \gets 1$ \textbf{to} $|p|$}
+          \If{$p[j]$ \textbf{is} $*$ \textbf{or} $p[j]$ \textbf{is} $?$} \State $c \gets c + 1$ \EndIf
+        \EndFor
+        \State \Return $c$"""))
+    assert f("a*b?c*") == 3

@@ -83,6 +83,10 @@ class _Case(ir.Node):
     at: int
 
 
+# a brace group at the start of a line that holds lines of its own (statements, blocks, a return)
+_HOLDS_LINES = re.compile(r"\\;|\\(?:For|ForEach|ForAll|If|eIf|uIf|While|Repeat|KwRet|Return)(?![A-Za-z])")
+
+
 class _Parser:
     def __init__(self, body: Src, defs: Definitions, doc: Document) -> None:
         self.src, self.defs, self.doc = body, defs, doc
@@ -105,8 +109,10 @@ class _Parser:
                 continue
             if c == "{":
                 j = match_close(text, i)
-                if pending is None and j > 0 and text[i + 1:j].rstrip().endswith("\\;"):
-                    nodes.extend(self.block(src.sub(i + 1, j)))  # `{$c \leftarrow 0$\;}`: a wrapped statement
+                inner = text[i + 1 : j] if j > 0 else ""
+                if pending is None and j > 0 and (inner.rstrip().endswith("\\;") or _HOLDS_LINES.search(inner)):
+                    # `{$c \leftarrow 0$\;}`, `{ ... \KwRet{$x$} }`: lines in a group
+                    nodes.extend(self.block(src.sub(i + 1, j)))
                     i = j + 1
                     continue
                 pending = i if pending is None else pending
@@ -179,8 +185,10 @@ class _Parser:
         text, args, comment = src.text, [], None
         for _ in range(count):
             par = read_delimited(text, j, "(", ")")
-            if par is not None:
-                comment = _join(comment, plain_text(text[par[0] : par[1]]))
+            if par is not None:  # `(\\tcp*[h]{note})`: the note itself
+                note = re.sub(r"^\s*\\(?:tcp|tcc)\*?\s*(?:\[[^\]]*\])?\s*\{(.*)\}\s*$", r"\1", text[par[0] : par[1]],
+                              flags=re.S)
+                comment = _join(comment, plain_text(note))
                 j = par[2]
             g = read_group(text, j)
             if g is None:

@@ -111,10 +111,19 @@ def _scan(body: Src, defs: Definitions) -> list[_Item]:
             i = j + 1 if j > 0 else i + 1
         elif c == "\\":
             name, j = read_command(text, i)
+            if name not in structural and name not in defs.macros and name.lower() in _LOWER_CMDS:
+                name = _LOWER_CMDS[name.lower()]  # `\\Endif`, `\\Endfor`: the package's command, spelled loosely
             if name in ("(", "["):
                 math = True
             elif name in (")", "]"):
                 math = False
+            if not math and name not in structural and name not in defs.macros and _COMMENTISH.fullmatch(name):
+                g = read_group(text, j)  # `\\LineComment{..}`, `\\LeftComment{..}` defined nowhere: a comment line
+                end = g[2] if g is not None else j
+                items[-1].text = body.sub(text_from, i)
+                items.append(_Item("comment-line", name, [body.sub(g[0], g[1])] if g else [], i, body.sub(end, end)))
+                text_from = i = end
+                continue
             if math or name not in structural:
                 i = j
                 continue
@@ -141,6 +150,11 @@ def _wrapped_comment(body: Src, i: int, j: int) -> _Item | None:
     if g is None or text[g[2] : j].strip():
         return None
     return _Item("comment", name, [body.sub(g[0], g[1])], i, body.sub(j + 1, j + 1))
+
+
+_LOWER_CMDS = {c.lower(): c for c in _CMDS if not c.isupper()}
+# a command the paper uses for remarks without defining it here (its preamble is elsewhere)
+_COMMENTISH = re.compile(r"[A-Za-z]*(?:Comment|COMMENT|comment|Remark|remark)")
 
 
 def _read_item(body: Src, name: str, start: int, j: int, defs: Definitions) -> tuple[_Item, int]:

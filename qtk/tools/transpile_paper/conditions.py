@@ -45,6 +45,10 @@ def interval(self: Cursor, left: ast.expr, negate: bool) -> ast.expr:
                        comparators=[left, hi])
     return ast.UnaryOp(op=ast.Not(), operand=test) if negate else test
 
+# characters a test compares with, written bare after `is` (`$p_j$ is *`, `is ?`)
+_SYMBOLS = {"*", "?", "#", "@", "+", "-", "/", "%", "&", "!", ".", ",", ";"}
+
+
 def is_test(self: Cursor, left: ast.expr) -> ast.expr:
     """After `is`/`are`: even, odd, empty, nonempty, (not) in S, divisible by k, true, false, nil, or a value."""
     negate = bool(self.accept("kw", "not"))
@@ -72,7 +76,10 @@ def is_test(self: Cursor, left: ast.expr) -> ast.expr:
         test = left if tok.value == "True" else ast.UnaryOp(op=ast.Not(), operand=left)
     elif tok is not None and tok.kind == "const" and tok.value == "None":
         test = ast.Compare(left=left, ops=[ast.Is()], comparators=[constant(tok.value)])
-    elif tok is not None and (tok.math or tok.kind == "const"):
+    elif tok is not None and tok.kind == "op" and tok.value in _SYMBOLS and (
+            self.peek() is None or self.peek().kind == "kw" or self.peek().value in (")", "}")):
+        test = ast.Compare(left=left, ops=[ast.Eq()], comparators=[P.const(tok.value)])  # `pattern[j] is *`
+    elif tok is not None and (tok.math or tok.kind in ("const", "num")):  # `$n$ is 1`: a number in the text
         self.i -= 1  # `$x$ is $y$`: equality
         test = ast.Compare(left=left, ops=[ast.Eq()], comparators=[self.setops()])
     else:

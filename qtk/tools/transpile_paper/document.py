@@ -64,9 +64,9 @@ def find_algorithms(src: Src, defs: Definitions, doc: Document) -> list[RawAlgor
                             "not a supported pseudo-code syntax; use algorithmic, algpseudocode or algorithm2e")
         close = _env_end(text, m.end(), name)
         start = m.end()
-        placement = read_delimited(text, start, "[", "]") if name in FLOATS else None
+        placement = read_delimited(text, start, "[", "]") if name in FLOATS or name == "algorithmic" else None
         if placement and not text[start:placement[0] - 1].strip():
-            start = placement[2]  # \begin{algorithm}[H]
+            start = placement[2]  # \begin{algorithm}[H], \begin{algorithmic}[1] (or a float's [ht!] by mistake)
         body = src.sub(start, close)
         if name == "algorithmic":  # on its own: a `\textsc{Name}$(A)$` line above may name it
             found.append(_algorithmic(body, _lead_header(src, m.start()), src.offset(m.start()),
@@ -99,7 +99,9 @@ def _float(body: Src, env: str, start: int, end: int, defs: Definitions, doc: Do
         lead_from = 0
         for m in algorithmic:
             close = _env_end(body.text, m.end(), "algorithmic")
-            sub = body.sub(m.end(), close)
+            opt = read_delimited(body.text, m.end(), "[", "]")
+            first = opt[2] if opt and not body.text[m.end() : opt[0] - 1].strip() else m.end()
+            sub = body.sub(first, close)  # past `[1]` (line numbers) or any other option
             out.append(_algorithmic(sub, caption, body.offset(m.start()), body.offset(close), defs, doc))
             out[-1].lead = body.sub(lead_from, m.start())
             lead_from = close

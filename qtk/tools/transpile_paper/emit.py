@@ -93,7 +93,7 @@ class FunctionBuilder:
         ctx.collecting, self.recording = False, True
         ctx.unknown_calls.clear()
         preludes = [ast.Assign(targets=[ast.Name(id=n, ctx=ast.Store())], value=v) for n, v in params.derived]
-        body = records.attribute_arrays(preludes + self.block(unit.body))
+        body = records.attribute_arrays(records.array_fields(records.entries_renamed(preludes + self.block(unit.body))))
         body = records.function_and_sequence(body, set(params.names))
         # `A = (a_1, \\ldots, a_n)` given: a names A's entries, so a is A (its writes are A's), never a copy
         body = body[: len(preludes)] + records.value_copies(body[len(preludes) :])
@@ -110,7 +110,8 @@ class FunctionBuilder:
             params.names.insert(k + 1, points)
             if name in params.arrays:
                 params.arrays[points] = params.arrays.pop(name)
-        self.body = _empty_then_filled(_set_then_append(records.sorted_values(records.queues_from_empty_sets(body))))
+        body = records.queues_from_empty_sets(records.heaps(body))
+        self.body = _empty_then_filled(_set_then_append(records.sorted_values(body)))
         free = free_names(self.body, params.defined(), set(ctx.functions.values()))
         self.body, free = records.named_constants(self.body, free)
         implicit = [n for n in free if n in _subscript_roots(self.body)]
@@ -152,6 +153,10 @@ class FunctionBuilder:
         for stmt in self.body:  # arrays never created but filled over a counted range: lists
             name = P.meta(stmt, "implicit")
             size = indexing.implicit_size(self.body, name, 0 if name in self.keyed else self.base) if name else None
+            if name and size is None and name in outputs.declared_names(unit.output_io):
+                size = indexing.placed_output(self.body, name, set(self.params.names), self.lengths)
+                if size is not None:  # `B[C[A[j]]] \\gets A[j]`: B's positions, numbered as the block numbers
+                    self.keyed.discard(name)
             grid = indexing.implicit_grid(self.body, name, self.base) if name and size is None else None
             if size is not None:
                 stmt.value = P.binop(ast.List(elts=[P.const(None)], ctx=ast.Load()), ast.Mult(), size)
@@ -169,7 +174,8 @@ class FunctionBuilder:
                                                   self.params.zero_valued), maps)
         body = indexing.appends_past_the_end(body, self.lengths)
         doc = ast.Expr(value=ast.Constant(self._docstring()))
-        fn = P.function_def(unit.name, self.params.names, [doc] + ensure_body(body, self.comments))
+        fn = P.function_def(unit.name, self.params.names, [doc] + ensure_body(body, self.comments),
+                            self.params.defaults)
         result = FunctionResult(unit.name, unit.title, unit.package, unit.start_line, unit.end_line,
                                 self.base, self.reason, list(self.params.names), self.todos,
                                 sorted(self.ctx.unknown_calls), self.undefined)
@@ -313,7 +319,12 @@ class FunctionBuilder:
         except Untranslatable as e:
             pre = self.todo(node.line, node.raw, str(e), raise_here=False)
             loop = ast.For(target=ast.Name(id="_", ctx=ast.Store()), iter=_raiser(node.line), body=[], orelse=[])
-        P.meta(loop, "innermost", loop).body = ensure_body(self.loop_body(node.body), self.comments)
+        bound = [n.id for n in ast.walk(loop.target) if isinstance(n, ast.Name)]
+        self.ctx.open_loops.extend(bound)
+        try:
+            P.meta(loop, "innermost", loop).body = ensure_body(self.loop_body(node.body), self.comments)
+        finally:
+            del self.ctx.open_loops[len(self.ctx.open_loops) - len(bound) :]
         return pre + [loop]
 
     def _over_positions(self, node: ir.For, var: str) -> list[ast.stmt]:
@@ -480,7 +491,8 @@ def free_names(body: list[ast.stmt], defined: set[str], functions: set[str]) -> 
 
     for stmt in body:
         visit(stmt)
-    skip = stored | functions | RESERVED | {"math", "copy", "operator", "collections", "itertools", "statistics", vectors.SOFTMAX, UNTRANSLATED}
+    skip = stored | functions | RESERVED | {"math", "copy", "operator", "collections", "heapq", "itertools",
+                                            "statistics", vectors.SOFTMAX, UNTRANSLATED, records.FIELDS}
     return [n for n in loaded if n not in skip]
 
 
@@ -609,16 +621,21 @@ def _created_when_sized(body: list[ast.stmt]) -> list[ast.stmt]:
     """A list the algorithm never creates, sized by a name the body assigns later (`x = [None] * n`
     before `n \\gets` the number of rows): created just before the first statement that uses it."""
     out = list(body)
-    for stmt in [s for s in body if P.meta(s, "implicit")]:
+    for stmt in [s for s in body if P.meta(s, "implicit") or P.meta(s, "alloc")]:
+        name = P.meta(stmt, "implicit") or P.meta(stmt, "alloc")[0]
         sizes = {n.id for n in ast.walk(stmt.value) if isinstance(n, ast.Name)}
         at = out.index(stmt)
-        later = [k for k in range(at + 1, len(out)) if any(
-            isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store) and n.id in sizes for n in ast.walk(out[k]))]
-        if not later:
-            continue
+
+        def stores(k: int) -> bool:
+            return any(isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store) and n.id in sizes
+                       for n in ast.walk(out[k]))
+
+        later = [k for k in range(at + 1, len(out)) if stores(k)]
+        if not later or P.meta(stmt, "alloc") and any(stores(k) for k in range(at)):
+            continue  # (`let $B[0..n-1]$ be a new array` before `n = A.length`: made once n is known)
         out.remove(stmt)
         use = next((k for k in range(later[-1], len(out)) if any(
-            isinstance(n, ast.Name) and n.id == P.meta(stmt, "implicit") for n in ast.walk(out[k]))), len(out))
+            isinstance(n, ast.Name) and n.id == name for n in ast.walk(out[k]))), len(out))
         out.insert(use, stmt)
     return out
 

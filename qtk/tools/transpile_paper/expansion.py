@@ -20,7 +20,8 @@ _FONT_SWITCHES = {"bfseries": "textbf", "bf": "textbf", "itshape": "textit", "it
 # has not redefined them.
 _PACKAGE_WORDS = {f"algorithmic{w}": w for w in ("if", "else", "end", "for", "while", "repeat", "until",
                                                  "loop", "forall", "procedure", "function")}
-_ENV_RE = re.compile(r"\\(begin|end)\s*\{([^{}]*)\}|\\(?:re)?newenvironment\*?(?![A-Za-z])")
+_ENV_RE = re.compile(r"\\(begin|end)\s*\{([^{}]*)\}|\\((?:re)?newenvironment|(?:New|Renew|Provide|Declare)"
+                     r"DocumentEnvironment)\*?(?![A-Za-z])")
 
 
 def expand_environments(src: Src, defs: Definitions) -> Src:
@@ -34,7 +35,7 @@ def expand_environments(src: Src, defs: Definitions) -> Src:
         if m.start() < copied:
             continue
         if m.group(1) is None:  # a definition: drop it
-            end = parse_definition(text, m.start(), "newenvironment", None)
+            end = parse_definition(text, m.start(), m.group(3), None)
             if end:
                 parts += [src.sub(copied, m.start()), Src.const(" ", src.offset(m.start()))]
                 copied = end

@@ -81,6 +81,7 @@ def keyed_arrays(body: list[ast.stmt], inputs: set[str], from_zero: set[str] = f
     They are never shifted, and say nothing about the base of the other arrays."""
     keyed = created_maps(body)
     items = {t.id for n in _walk(body) if isinstance(n, ast.For) and not P.meta(n.iter, "bounds")
+             and not P.meta(n.iter, "positions_of")  # (`each sample $y_i$`: i is a position, not an item)
              for t in ast.walk(n.target) if isinstance(t, ast.Name)}  # `for c in s`, `for i, c in enumerate(s)`
     allocated = allocations(body)
     for node in _walk(body):
@@ -91,7 +92,27 @@ def keyed_arrays(body: list[ast.stmt], inputs: set[str], from_zero: set[str] = f
                     or isinstance(key, ast.Name) and key.id in items | set(from_zero) or P.int_value(key) == 0)
         if by_value and arr not in inputs and arr not in allocated:
             keyed.add(arr)
-    return keyed | _grown_from_zero(body, inputs)
+    return keyed | _grown_from_zero(body, inputs) | _read_at_zero(body, inputs)
+
+
+def _read_at_zero(body: list[ast.stmt], inputs: set[str]) -> set[str]:
+    """Inputs read at `v - c` where the loop variable v starts at c (`p_{i-1}` for i from 1,
+    `r[i-1]` for i from 1): they count from 0 whatever the block's other arrays do."""
+    lowest: dict[str, int] = {}
+    for n in _walk(body):
+        if isinstance(n, ast.For) and isinstance(n.target, ast.Name) and P.meta(n.iter, "bounds"):
+            start, end, down = P.meta(n.iter, "bounds")
+            low = P.int_value(end if down else start)
+            if low is not None:
+                lowest[n.target.id] = low
+    found = set()
+    for n in _walk(body):
+        if isinstance(n, ast.Subscript) and P.meta(n, "index") and isinstance(n.value, ast.Name) \
+                and n.value.id in inputs and isinstance(n.slice, ast.BinOp) and isinstance(n.slice.op, ast.Sub) \
+                and isinstance(n.slice.left, ast.Name) and n.slice.left.id in lowest \
+                and P.int_value(n.slice.right) == lowest[n.slice.left.id]:
+            found.add(n.value.id)
+    return found
 
 
 def _grown_from_zero(body: list[ast.stmt], inputs: set[str]) -> set[str]:
@@ -216,14 +237,26 @@ def created_maps(body: list[ast.stmt]) -> set[str]:
             for t in n.targets if isinstance(t, ast.Name)}
 
 
+def _bounds(rng: ast.expr, base: int) -> tuple[ast.expr, ast.expr, bool] | None:
+    """A counted loop's first and last value and direction; a loop over an array's positions
+    (`each sample $y_i$`) runs over them as the block numbers them."""
+    if P.meta(rng, "bounds"):
+        return P.meta(rng, "bounds")
+    arr = P.meta(rng, "positions_of")
+    if arr is None:
+        return None
+    size = P.call("len", [ast.Name(id=arr, ctx=ast.Load())])
+    return P.const(base), P.add_const(size, base - 1), False
+
+
 def implicit_size(body: list[ast.stmt], name: str, base: int) -> ast.expr | None:
     """How long a list the algorithm's never-created array `name` must be, when every write to
     it is `name[v + c]` with v counting up to one same bound (or a constant): else None (a map)."""
     stop, top, low, covered = None, None, 0, set()
     highest = {}  # loop variable -> its largest value (`for j = i downto 1` inside `for i = 1 to n`: i, so n)
     for loop in _walk(body):
-        if isinstance(loop, ast.For) and P.meta(loop.iter, "bounds") and isinstance(loop.target, ast.Name):
-            start, end, down = P.meta(loop.iter, "bounds")
+        if isinstance(loop, ast.For) and _bounds(loop.iter, base) and isinstance(loop.target, ast.Name):
+            start, end, down = _bounds(loop.iter, base)
             highest[loop.target.id] = start if down else end
     vertices = None  # `for each vertex v: d[v] <- ...` over 0 .. |G| - 1: |G| entries
     for loop in _walk(body):
@@ -234,13 +267,13 @@ def implicit_size(body: list[ast.stmt], name: str, base: int) -> ast.expr | None
                     covered.add(id(node))
                     vertices = loop.iter.args[0]
     for loop in _walk(body):
-        if isinstance(loop, ast.For) and P.meta(loop.iter, "bounds") and isinstance(loop.target, ast.Name):
+        if isinstance(loop, ast.For) and _bounds(loop.iter, base) and isinstance(loop.target, ast.Name):
             for node in _writes(loop.body, name):
                 var, c = _var_of(node.slice)
                 if var != loop.target.id:
                     continue
                 covered.add(id(node))
-                start, end, down = P.meta(loop.iter, "bounds")
+                start, end, down = _bounds(loop.iter, base)
                 first, last = (end, start) if down else (start, end)
                 seen = {loop.target.id}
                 while isinstance(last, ast.Name) and last.id in highest and last.id not in seen:
@@ -265,6 +298,35 @@ def implicit_size(body: list[ast.stmt], name: str, base: int) -> ast.expr | None
     if stop is None or low < 0:
         return None
     return P.add_const(stop, top + 1)
+
+
+def placed_output(body: list[ast.stmt], name: str, inputs: set[str],
+                  lengths: dict[str, str] | None = None) -> ast.expr | None:
+    """The length of a declared output the algorithm never creates and fills by placing, once in
+    each round of a loop over all the positions of an input X, one entry at a computed position
+    (counting sort's `B[C[A[j]]] \\gets A[j]` for j over A): len(X); else None."""
+    writes = list(_writes(body, name))
+    if not writes:
+        return None
+    for loop in _walk(body):
+        if not (isinstance(loop, ast.For) and isinstance(loop.target, ast.Name)):
+            continue
+        inside = {id(w) for w in _writes(loop.body, name)}
+        if inside != {id(w) for w in writes} or len(inside) != 1:
+            continue
+        bounds = _bounds(loop.iter, 1)
+        if bounds is None:
+            continue
+        ends = [bounds[0], bounds[1]]
+        sizes = [e for e in ends if isinstance(e, ast.Call) and isinstance(e.func, ast.Name) and e.func.id == "len"
+                 and isinstance(e.args[0], ast.Name) and e.args[0].id in inputs]
+        sizes += [P.call("len", [ast.Name(id=(lengths or {})[e.id], ctx=ast.Load())]) for e in ends
+                  if isinstance(e, ast.Name) and (lengths or {}).get(e.id) in inputs]  # m = |X|
+        first = [P.int_value(e) for e in ends if P.int_value(e) is not None]
+        if sizes and first and first[0] in (0, 1) and not (isinstance(writes[0].slice, ast.Name)
+                                                           and writes[0].slice.id == loop.target.id):
+            return copy.deepcopy(sizes[0])
+    return None
 
 
 def implicit_grid(body: list[ast.stmt], name: str, base: int) -> tuple[ast.expr, ast.expr] | None:
@@ -661,7 +723,8 @@ def shift(body: list[ast.stmt], default: int, keyed: set[str] = frozenset(),
     """Shift every array from its base: its own when the block fixes it (keyed by values, allocated
     `C[0..k]`, declared `A[0..n-1]`), else the algorithm's; a subscript that is an entry of an
     input whose values the block counts from 0 (`labels in \\{0, \\ldots, C-1\\}`) is kept."""
-    bases = {**(declared or {}), **{k: 0 for k in keyed}, **allocations(body)}
+    dims = {P.meta(n, "alloc_dims")[0]: P.meta(n, "alloc_dims")[1] for n in _walk(body) if P.meta(n, "alloc_dims")}
+    bases = {**(declared or {}), **{k: 0 for k in keyed}, **allocations(body), **dims}  # (per dimension: s[1.., 2..])
     tr = Shift(default, bases, created_maps(body), zero_valued)
     return [tr.visit(stmt) for stmt in body]
 

@@ -120,5 +120,10 @@ class Algorithm:
 
 # labels that make a line a declaration of the inputs or of the outputs (`\\textbf{Input:}`, `\\item[Given:]`)
 INPUT_LABELS = {"input", "inputs", "in", "data", "require", "requires", "given", "parameters",
-                "parameter", "params", "param", "globals", "arguments", "args", "hyperparameters", "hyper parameters"}
-OUTPUT_LABELS = {"output", "outputs", "out", "ensure", "ensures", "result", "results", "return", "returns"}
+                "parameter", "params", "param", "globals", "arguments", "args", "hyperparameters", "hyper parameters",
+                # the same labels in lecture notes in other languages
+                "entrée", "entrées", "entree", "entrees", "données", "donnees", "entrada", "entradas", "dados",
+                "datos", "eingabe", "daten", "ingresso", "dati", "wejście", "wejscie", "dane", "输入", "输入数据"}
+OUTPUT_LABELS = {"output", "outputs", "out", "ensure", "ensures", "result", "results", "return", "returns",
+                 "sortie", "sorties", "résultat", "resultat", "saída", "saida", "salida", "resultado", "ausgabe",
+                 "ergebnis", "uscita", "risultato", "wyjście", "wyjscie", "wynik", "输出", "输出结果"}

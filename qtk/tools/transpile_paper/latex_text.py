@@ -98,7 +98,10 @@ def function_name(latex: str) -> str:
 
 
 def variable_name(name: str) -> str:
-    """A LaTeX variable name kept as written (case matters: A and a differ)."""
+    """A LaTeX variable name kept as written (case matters: A and a differ); `_` alone, a part left
+    unused, stays `_`."""
+    if name == "_":
+        return name
     text = re.sub(r"[^0-9A-Za-z_]+", "_", name).strip("_") or "x"
     return safe_identifier(text)
 

@@ -18,12 +18,36 @@ from qtk.tools.transpile_paper.linetokens import split, top_level
 from qtk.tools.transpile_paper.pyast import store
 
 
+# `from ... to ...` in the words of lecture notes in other languages (`$i$ allant de 1 à $n$`,
+# `$i$ desde 1 hasta $n$`, `$i$ von 1 bis $n$`, `$i$ de 1 até $n$`)
+_FROM_WORDS = {"de", "desde", "von", "da", "dal"}
+_TO_WORDS = {"à", "a", "hasta", "até", "ate", "bis", "al", "jusqu'à"}
+
+
+def _english_range(toks: list[Tok]) -> list[Tok]:
+    """A counted range written with other languages' words, as `$i$ from 1 to $n$`; the words
+    between the variable and `from` (`allant`, `variando`) dropped."""
+    words = [(k, t.value.lower()) for k, t in enumerate(toks) if not t.math and t.kind in ("name", "kw")]
+    start = next((k for k, w in words if w in _FROM_WORDS), None)
+    stop = next((k for k, w in words if start is not None and k > start + 1 and w in _TO_WORDS), None)
+    first = next((k for k, t in enumerate(toks) if t.math), None)
+    if start is None or stop is None or first is None or first > start \
+            or not all(not t.math and t.kind == "name" for t in toks[first + 1 : start]):
+        return toks
+    return toks[: first + 1] + [Tok("kw", "from", toks[start].at, False)] + toks[start + 1 : stop] \
+        + [Tok("kw", "to", toks[stop].at, False)] + toks[stop + 1 :]
+
+
 def for_tokens(toks: list[Tok], ctx: P.Ctx) -> ast.For:
     """`i \\gets 1 \\To n`, `i = n \\textbf{downto} 1`, `i = 1, \\ldots, n`, `each v \\in S`."""
+    toks = _english_range(toks)
     while toks and toks[0].kind == "kw" and toks[0].value in ("for", "each", "every", "all"):
         toks = toks[1:]
     if [t.value.lower() for t in toks[-2:] if not t.math] == ["in", "parallel"]:
         toks = toks[:-2]  # `\\textbf{in parallel}`: run one after another, the result is the same
+    if len(toks) > 2 and toks[0].value == "(" and toks[-1].value == ")" and not toks[0].math \
+            and len(top_level(toks[1:-1], lambda t: t.kind == "op" and t.value == ";")) == 2:
+        toks = toks[1:-1]  # `($i=0$; $i \leq n$; $i$++)`: C's parentheses around the header
     semis = top_level(toks, lambda t: t.kind == "op" and t.value == ";")
     if len(semis) == 2:
         return _c_style(toks, semis, ctx)
@@ -41,7 +65,7 @@ def for_tokens(toks: list[Tok], ctx: P.Ctx) -> ast.For:
         positions = P.mark(P.call("range", [P.call("len", [ast.Name(id=arrays[0], ctx=ast.Load())])]),
                            positions_of=arrays[0])
         return ast.For(target=target, iter=_ordered(positions, target, order, ctx), body=[], orelse=[])
-    neighbours = _neighbour_loop(toks, ctx)
+    neighbours = _neighbour_loop(toks, ctx) or _edge_loop(toks, ctx)
     if neighbours is not None:
         return neighbours
     between = _between(toks, ctx)
@@ -67,6 +91,8 @@ def for_tokens(toks: list[Tok], ctx: P.Ctx) -> ast.For:
         return loop
     assign = top_level(toks, lambda t: (t.kind == "op" and t.value in ("gets", "="))
                        or (t.kind == "kw" and t.value == "from"))
+    if not assign and top_level(toks, lambda t: t.kind == "kw" and t.value in ("to", "downto")):
+        assign = top_level(toks, lambda t: t.kind == "op" and t.value == ":")[:1]  # `$i:1$ to $n$`
     member = top_level(toks, lambda t: t.value == "in" and t.kind in ("op", "kw"))
     if not assign and not member:  # `character $c$ of $s$`
         member = top_level(toks, lambda t: t.kind == "kw" and t.value == "of")[:1]
@@ -115,6 +141,8 @@ def for_tokens(toks: list[Tok], ctx: P.Ctx) -> ast.For:
         iterable = _ordered(iterable, target, order, ctx)
     elif _vertex_loop(toks, ctx) is not None:
         target, iterable = _vertex_loop(toks, ctx)
+    elif len(toks) == 1 and toks[0].math and toks[0].value in _VERTEX_LETTERS and vertex_set(ctx) is not None:
+        target, iterable = store(parse_all(toks, ctx), ctx), vertex_set(ctx)  # `for all $v$` in a graph
     elif _noun_loop(toks, ctx) is not None:
         target, iterable = _noun_loop(toks, ctx)
     elif _initial_loops(toks, ctx) is not None:
@@ -286,6 +314,8 @@ def _vertex_loop(toks: list[Tok], ctx: P.Ctx) -> tuple[ast.expr, ast.expr] | Non
     return store(parse_all(maths, ctx), ctx), iterable
 
 
+# names that stand for a vertex when a loop over them gives no range (`$d[v] \\gets \\infty$ for all $v$`)
+_VERTEX_LETTERS = {"u", "v", "w"}
 _NEIGHBOUR_WORDS = {"neighbor", "neighbors", "neighbour", "neighbours", "successor", "successors",
                     "out-neighbor", "out-neighbour"}
 
@@ -326,6 +356,34 @@ def _neighbour_loop(toks: list[Tok], ctx: P.Ctx) -> ast.For | None:
     return ast.For(target=target, iter=iterable, body=[], orelse=[])
 
 
+_EDGE_WORDS = {"edge", "edges", "arc", "arcs", "outgoing"}
+
+
+def _edge_loop(toks: list[Tok], ctx: P.Ctx) -> ast.For | None:
+    """`each edge $(s, u)$` with s a known vertex: u over the edges leaving s (the pairs of E that
+    start at s when the graph is given as `G = (V, E)`, else s's adjacency list)."""
+    words = [t.value.lower() for t in toks if not t.math]
+    maths = [t for t in toks if t.math]
+    if not words or words[-1] not in _EDGE_WORDS or len(maths) != 5 or maths[0].value != "(" \
+            or maths[2].value != "," or maths[4].value != ")" or toks[-5:] != maths:
+        return None
+    source, other = maths[1], maths[3]
+    known = ctx.known | ctx.params | ctx.declared
+    if source.kind != "name" or other.kind != "name" or variable_name(source.value) not in known \
+            or variable_name(other.value) in ctx.params | ctx.declared or P.graph_name(ctx) is None:
+        return None
+    vertex = parse_all([source], ctx)
+    if "E" in known:  # `G = (V, E)`: the pairs of E that start at s
+        pair = ast.Tuple(elts=[ast.Name(id="_a", ctx=ast.Store()), ast.Name(id="_b", ctx=ast.Store())], ctx=ast.Store())
+        iterable: ast.expr = ast.ListComp(elt=ast.Name(id="_b", ctx=ast.Load()), generators=[ast.comprehension(
+            target=pair, iter=ast.Name(id="E", ctx=ast.Load()), is_async=0,
+            ifs=[ast.Compare(left=ast.Name(id="_a", ctx=ast.Load()), ops=[ast.Eq()], comparators=[vertex])])])
+    else:
+        iterable = P.mark(ast.Subscript(value=ast.Name(id=P.graph_name(ctx), ctx=ast.Load()), slice=vertex,
+                                        ctx=ast.Load()), index=True)
+    return ast.For(target=store(parse_all([other], ctx), ctx), iter=iterable, body=[], orelse=[])
+
+
 def _initial_loops(toks: list[Tok], ctx: P.Ctx) -> ast.For | None:
     """`for all $s, a$` with `$n_S$ states and $n_A$ actions` in the inputs: each one-letter variable
     over the things whose noun it is the initial of (s over the states, a over the actions), one
@@ -353,6 +411,12 @@ def _noun_loop(toks: list[Tok], ctx: P.Ctx) -> tuple[ast.expr, ast.expr] | None:
     of the input that the inputs named with that noun (singular or plural)."""
     words = [t.value.lower() for t in toks if not t.math and t.style == "prose"]
     maths = [t for t in toks if t.math or t.style != "prose"]
+    if words and len(maths) == 3 and maths[1].value == "_" and maths[0].kind == maths[2].kind == "name" \
+            and toks[-3:] == maths and variable_name(maths[0].value) in ctx.params | ctx.declared:
+        # `each sample $y_i$` with the samples given as `y_1, \ldots, y_G`: i over y's positions
+        seq = variable_name(maths[0].value)
+        rng = P.mark(P.call("range", [P.call("len", [P.name(seq)])]), positions_of=seq)
+        return store(P.name(variable_name(maths[2].value)), ctx), rng
     if not words or len(maths) != 1 or maths[0].kind != "name" or toks[-1] is not maths[0]:
         return None
     noun = words[-1]
@@ -448,6 +512,40 @@ def _open_ended(head: list[Tok], cond: list[Tok], ctx: P.Ctx) -> ast.expr:
     return P.call("range", [first, stop, P.difference(second, first)])
 
 
+# words that give a counted loop's last value (`2, 3, \\ldots, not exceeding $\\sqrt{n}$`, `1 up to $n$`)
+_BOUND_WORDS = [("not", "exceeding"), ("not", "exceed"), ("up", "to"), ("at", "most"), ("no", "more", "than"),
+                ("not", "more", "than"), ("no", "greater", "than"), ("no", "larger", "than"), ("not", "beyond")]
+
+
+def _bound_words(rest: list[Tok]) -> tuple[int, int] | None:
+    """Where the words naming the last value start, and how many they are."""
+    for k, t in enumerate(rest):
+        if t.math:
+            continue
+        words = tuple(x.value.lower() for x in rest[k : k + 3] if not x.math)
+        hit = next((len(b) for b in _BOUND_WORDS if words[: len(b)] == b and k + len(b) < len(rest)), None)
+        if hit is not None and k > 0:
+            return k, hit
+    return None
+
+
+def _bounded_by_words(rest: list[Tok], bound: tuple[int, int], ctx: P.Ctx) -> ast.expr:
+    """`i^2, i^2 + i, \\ldots, not exceeding $n$`: from the first value, by the step the first two
+    give (1 with one), up to the bound, included (its whole part: `\\sqrt{n}`)."""
+    k, n = bound
+    head = rest[:k]
+    while head and head[-1].kind == "op" and head[-1].value in (",", "...", ".."):
+        head = head[:-1]
+    commas = top_level(head, lambda t: t.kind == "op" and t.value == ",")
+    values = [parse_all(p, ctx, tuple_ok=False) for p in split(head, commas) if p]
+    if not values:
+        raise Untranslatable("cannot read where this loop starts")
+    step = P.difference(values[1], values[0]) if len(values) >= 2 else None
+    if step is not None and P.int_value(step) is not None and P.int_value(step) <= 0:
+        raise Untranslatable("a loop up to a bound needs a positive step")
+    return P.make_range(values[0], parse_all(rest[k + n :], ctx, tuple_ok=False), step)
+
+
 def _unbounded(head: list[Tok], ctx: P.Ctx) -> ast.expr:
     """`t = 0, 1, 2, \\ldots` with no last value: counting on until the body returns or breaks."""
     commas = top_level(head, lambda t: t.kind == "op" and t.value == ",")
@@ -483,6 +581,9 @@ def _counted(rest: list[Tok], ctx: P.Ctx) -> ast.expr:
     cond = top_level(rest, lambda t: t.kind == "kw" and t.value == "while" and not t.math)
     if cond:
         return _open_ended(rest[: cond[0]], rest[cond[0] + 1 :], ctx)
+    bound = _bound_words(rest)
+    if bound is not None:
+        return _bounded_by_words(rest, bound, ctx)
     to = top_level(rest, lambda t: t.kind == "kw" and t.value in ("to", "downto", "down", "until"))
     if to:
         k = to[0]
@@ -523,7 +624,8 @@ def _counted(rest: list[Tok], ctx: P.Ctx) -> ast.expr:
     if len(values) == 2:  # `1..n`, `n..1 step -1`, `5..1`
         step = P.int_value(parse_all(step_toks, ctx, tuple_ok=False)) if step_toks else None
         lo, hi = P.int_value(values[0]), P.int_value(values[1])
-        if step is not None and step < 0 or step is None and lo is not None and hi is not None and lo > hi:
+        if step is not None and step < 0 or step is None and lo is not None and hi is not None and lo > hi \
+                or step is None and lo is None and hi in (0, 1):  # `A.length .. 1`: down to the first position
             return P.make_range(values[0], values[1], P.const(-(step or -1)), down=True)
         return P.make_range(values[0], values[1], P.const(step) if step and step != 1 else None)
     if len(values) >= 3:  # `1, 3, \\ldots, n`, `2, 3, 4, \\ldots, m`: the first two give the step

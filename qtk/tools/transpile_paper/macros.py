@@ -1,8 +1,8 @@
 """User definitions in the paper: \\newcommand-style macros (\\newcommand, \\renewcommand,
-\\providecommand with an optional argument, \\def, \\let, \\DeclareMathOperator, \\algnewcommand;
-expanded before parsing by expansion.py), \\newenvironment wrappers, algorithm2e's \\SetKw* keyword
-declarations and algorithmicx's \\algblock blocks (turned into aliases of the built-in commands),
-and the \\usepackage list.
+\\providecommand with an optional argument, \\def, \\let, \\DeclareMathOperator, \\algnewcommand,
+xparse's \\NewDocumentCommand family; expanded before parsing by expansion.py), \\newenvironment and
+\\NewDocumentEnvironment wrappers, algorithm2e's \\SetKw* keyword declarations and algorithmicx's
+\\algblock blocks (turned into aliases of the built-in commands), and the \\usepackage list.
 
 Follows the command sets of algorithmicx (\\algnewcommand, \\algblock, \\algdef) and
 algorithm2e (\\SetKwFunction, \\SetKwProg, \\SetKwInOut, \\SetKwFor, \\SetKwIF, ...).
@@ -64,6 +64,45 @@ class Definitions:
     environments: dict[str, tuple[int, str | None, str, str]] = field(default_factory=dict)  # n, default, begin, end
 
 
+# algorithm2e's keywords in the languages its options name (french, portuguese, spanish, german,
+# italiano): the built-in command each stands for, and the Input/Output labels among them.
+_A2E_LANGUAGES = {
+    **{k: "For" for k in ("Pour", "Para", "Fuer", "Per")},
+    **{k: "ForEach" for k in ("PourCh", "ParaCada", "FuerJedes", "PerOgni")},
+    **{k: "ForAll" for k in ("PourTous", "ParaTodo", "FuerAlle", "PerTutti")},
+    **{k: "While" for k in ("Tq", "Enqto", "Mientras", "Solange", "Mentre")},
+    **{k: "Repeat" for k in ("Repeter", "Repita", "Repetir", "Wiederh", "Ripeti")},
+    **{k: "Begin" for k in ("Deb", "Inicio", "Beginn", "Inizio")},
+    **{k: "If" for k in ("Si", "Se", "Wenn")},
+    **{k: "ElseIf" for k in ("SinonSi", "SenaoSe", "SinoSi", "SonstWenn", "AltrimentiSe")},
+    **{k: "Else" for k in ("Sinon", "Senao", "Sino", "Sonst", "Altrimenti")},
+    **{k: "KwRet" for k in ("Retour", "Retorna", "KwRetorna", "Devolver", "Zurueck", "KwZurueck", "Ritorna",
+                            "KwRitorna")},
+    **{k: "KwTo" for k in ("KwA", "Ate", "Bis")},
+}
+_A2E_LANGUAGE_IO = {"Entree": "Input", "Sortie": "Output", "Donnees": "Data", "Res": "Result",
+                    "Entrada": "Input", "Saida": "Output", "Salida": "Output", "Dados": "Data", "Datos": "Data",
+                    "Resultado": "Result", "Ein": "Input", "Aus": "Output", "Daten": "Data", "Ergebnis": "Result",
+                    "KwIng": "Input", "KwUsc": "Output", "KwDati": "Data", "KwRisult": "Result"}
+
+
+def _a2e_languages(defs: "Definitions") -> None:
+    """algorithm2e's keywords of other languages, unless the paper defines the name itself."""
+    for name, builtin in _A2E_LANGUAGES.items():
+        if name in defs.macros or name in defs.aliases or name in defs.io:
+            continue
+        if builtin in ("KwRet", "KwTo"):  # read inside statements: a macro for the English command
+            defs.macros[name] = Macro(name, 0, None, "\\" + builtin)
+            continue
+        prefixes = ("", "u", "l", "e", "le") if builtin in ("If", "ElseIf", "Else") else ("", "l")
+        for prefix in prefixes if builtin in ("If", "ElseIf", "Else", "For", "ForEach", "ForAll", "While",
+                                              "Repeat") else ("",):
+            defs.aliases.setdefault(prefix + name, prefix + builtin)
+    for name, label in _A2E_LANGUAGE_IO.items():
+        if name not in defs.macros and name not in defs.aliases:
+            defs.io.setdefault(name, label)
+
+
 def collect(src: Src, doc: Document) -> Definitions:
     """Scan the comment-free document for definitions and \\usepackage lines."""
     defs = Definitions()
@@ -78,7 +117,17 @@ def collect(src: Src, doc: Document) -> Definitions:
         name, j = read_command(text, i)
         end = parse_definition(text, i, name, defs) if name in DEFINERS else None
         i = end if end else j
+    if "algorithm2e" in defs.packages or re.search(r"\\(?:Tq|Pour|Para|Enqto|Mientras|Solange|Fuer|Si|Se)\s*\{", text):
+        _a2e_languages(defs)
+    for package, macros in _PACKAGE_MACROS.items():  # what a loaded package defines, unless the paper does
+        if package in defs.packages:
+            for macro in macros:
+                defs.macros.setdefault(macro.name, macro)
     return defs
+
+
+# Macros of packages papers load for their pseudo-code maths (braket's `\\Set{0}` is the set {0}).
+_PACKAGE_MACROS = {"braket": [Macro("Set", 1, None, "\\{ #1 \\}"), Macro("set", 1, None, "\\{ #1 \\}")]}
 
 
 def parse_definition(text: str, i: int, name: str, defs: Definitions | None) -> int | None:
@@ -331,6 +380,64 @@ def _newenvironment(text: str, j: int, definer: str, defs: Definitions | None) -
     return j
 
 
+def _xparse_args(spec: str) -> tuple[int, str | None]:
+    """The argument count of an xparse specification (`m m`, `O{1} m`) in \\newcommand's terms: the
+    mandatory arguments, plus a leading optional one with its default; stars and tokens (`s`, `t!`)
+    take no argument of ours."""
+    spec = re.sub(r"\s+", "", spec)
+    n, default, k = 0, None, 0
+    while k < len(spec):
+        c = spec[k]
+        if c in "mo":
+            if c == "o" and n == 0 and default is None:
+                default = ""
+            n += 1
+            k += 1
+        elif c == "O" and k + 1 < len(spec) and spec[k + 1] == "{":
+            g = read_group(spec, k + 1)
+            if g is None:
+                raise _Skip
+            if n == 0 and default is None:
+                default = spec[g[0] : g[1]]
+            n += 1
+            k = g[2]
+        elif c in "st" or c in "+!":
+            k += 2 if c == "t" else 1
+        else:
+            raise _Skip  # delimited and verbatim arguments: not a definition we follow
+    return n, default
+
+
+def _document_command(text: str, j: int, definer: str, defs: Definitions | None) -> int:
+    """\\NewDocumentCommand{\\name}{spec}{body} (also Renew/Provide/Declare): like \\newcommand."""
+    name, j = _cs_name(text, j)
+    spec, j = _group(text, j)
+    body, j = _group(text, j)
+    n, default = _xparse_args(spec)
+    if defs is not None and name not in PROTECTED:
+        if definer == "ProvideDocumentCommand" and name in defs.macros:
+            return j
+        defs.macros[name] = Macro(name, n, default, body)
+    return j
+
+
+def _document_environment(text: str, j: int, definer: str, defs: Definitions | None) -> int:
+    """\\NewDocumentEnvironment{name}{spec}{begin code}{end code} (also Renew/Provide/Declare): a
+    wrapper, like \\newenvironment (`\\DeclareDocumentEnvironment{Algorithm*}{t!}{...}` around
+    algorithm2e)."""
+    g = read_group(text, j)
+    if g is None:
+        raise _Skip
+    name, j = text[g[0] : g[1]].strip(), g[2]
+    spec, j = _group(text, j)
+    begin, j = _group(text, j)
+    end, j = _group(text, j)
+    n, default = _xparse_args(spec)
+    if defs is not None:
+        defs.environments[name] = (n, default, begin, end)
+    return j
+
+
 def _ignored(text: str, j: int, definer: str, defs: Definitions | None) -> int:
     for _ in range(_IGNORED_DEFS[definer]):
         _, j = _group(text, j)
@@ -353,4 +460,6 @@ DEFINERS = {
     **{n: _alg_block for n in ("algblock", "algblockdefx", "algdef")},
     **{n: _ignored for n in _IGNORED_DEFS},
     **{n: _newenvironment for n in ("newenvironment", "renewenvironment")},
+    **{f"{v}DocumentCommand": _document_command for v in ("New", "Renew", "Provide", "Declare")},
+    **{f"{v}DocumentEnvironment": _document_environment for v in ("New", "Renew", "Provide", "Declare")},
 }

@@ -310,7 +310,7 @@ def _sized(e: ast.expr, ctx: P.Ctx) -> bool:
 
 
 def _floor(p: Cursor) -> ast.expr:
-    inner = p.tuple_expr()
+    inner = P.binary_logs(p.tuple_expr())
     p.expect("op", "rfloor")
     if isinstance(inner, ast.BinOp) and isinstance(inner.op, ast.Div) and isinstance(P.int_value(inner.right), int):
         return P.binop(inner.left, ast.FloorDiv(), inner.right)  # (lo + hi) // 2
@@ -320,7 +320,7 @@ def _floor(p: Cursor) -> ast.expr:
 
 
 def _ceil(p: Cursor) -> ast.expr:
-    inner = p.tuple_expr()
+    inner = P.binary_logs(p.tuple_expr())
     p.expect("op", "rceil")
     if isinstance(inner, ast.BinOp) and isinstance(inner.op, ast.Div):
         neg = ast.UnaryOp(op=ast.USub(), operand=inner.left)
@@ -360,11 +360,24 @@ def _norm(p: Cursor) -> ast.expr:
     named = _named_norm(p, inner, kind)
     if named is not None:
         return named
+    if _entries_only(inner, p.ctx):  # `||x_i - x_{i-1}||` of an array of numbers: a distance, |.|
+        return P.call("abs", [inner])
     term = P.binop(v, ast.Mult(), v) if kind == 2 else P.call("abs", [v])
     gen = ast.GeneratorExp(elt=term, generators=[ast.comprehension(target=target, iter=gen_iter, ifs=[], is_async=0)])
     total = P.call("max" if kind == "inf" else "sum", [gen])
     out = P.call("math.sqrt", [total]) if kind == 2 else total
     return P.mark(out, norm_of=named_norm_key(inner, kind)) if isinstance(inner, ast.Name) else out
+
+
+def _entries_only(e: ast.expr, ctx: P.Ctx) -> bool:
+    """Whether e is made of entries of arrays not declared to hold vectors (`x_i - x_{i-1}`)."""
+    inside = {id(c) for m in ast.walk(e) if isinstance(m, ast.Subscript) for c in ast.walk(m) if c is not m}
+    leaves = [n for n in ast.walk(e) if isinstance(n, (ast.Name, ast.Subscript, ast.Constant)) and id(n) not in inside]
+    subs = [n for n in leaves if isinstance(n, ast.Subscript)]
+    families = ctx.vector_families | ctx.matrices | ctx.vectors
+    return bool(subs) and all(isinstance(n, ast.Constant) or isinstance(n, ast.Subscript) and
+                              P.root_name(n) not in families and not P.meta(n, "bold") for n in leaves) \
+        and isinstance(e, (ast.Subscript, ast.BinOp))
 
 
 def named_norm_key(inner: ast.Name, kind: int | str) -> tuple[str, str]:

@@ -59,7 +59,7 @@ class Parser(Cursor):
         return values[0] if len(values) == 1 else ast.BoolOp(op=ast.And(), values=values)
 
     def not_(self) -> ast.expr:
-        if self.accept("kw", "not"):
+        if self.accept("kw", "not") or self.accept("op", "!"):  # `not`, C's `!x`
             return ast.UnaryOp(op=ast.Not(), operand=self.not_())
         return self.cmp()
 
@@ -78,9 +78,9 @@ class Parser(Cursor):
                 self.i += 1
                 ops.append(_CMP[tok.value]())
                 rights.append(self.setops())
-                if self.accept("op", "pmod"):  # a \\equiv b \\pmod{m}: equal remainders
+                if self.accept("op", "pmod"):  # a \\equiv b \\pmod{m}: equal remainders (\\not\\equiv: unequal)
                     m = self.script()
-                    return ast.Compare(left=P.binop(left, ast.Mod(), m), ops=[ast.Eq()],
+                    return ast.Compare(left=P.binop(left, ast.Mod(), m), ops=[ops[-1]],
                                        comparators=[P.binop(rights[-1], ast.Mod(), m)])
             elif tok.kind == "kw" and tok.value == "not" and self.at("kw", "in", 1):
                 self.i += 2
@@ -250,6 +250,10 @@ class Parser(Cursor):
                 args = self.call_args()  # `\\alpha_t(j)` of a table assigned so: alpha[t][j]
                 key = args[0] if len(args) == 1 else ast.Tuple(elts=args, ctx=ast.Load())
                 e = P.mark(ast.Subscript(value=e, slice=key, ctx=ast.Load()), index=True)
+            elif self.at("op", "(") and self._graph_part(e):
+                self.i += 3  # `V(G)`: the vertices of the graph G, 0 .. |G| - 1
+                graph = ast.Name(id=P.graph_name(self.ctx), ctx=ast.Load())
+                e = P.mark(P.call("range", [P.call("len", [graph])]), vertices=True)
             elif self.at("op", "(") and self._callable(e):
                 e = self.call(e)
             elif self.at("op", ".") and (self.at("name", k=1) or self._word_member()) and _indexable(e):
@@ -291,6 +295,13 @@ class Parser(Cursor):
 
     def bracket(self, base: ast.expr) -> ast.expr:
         return bracket(self, base)
+
+    def _graph_part(self, e: ast.expr) -> bool:
+        """`V(G)` with V defined nowhere and G the algorithm's graph (its adjacency lists)."""
+        graph = P.graph_name(self.ctx)
+        return isinstance(e, ast.Name) and P.meta(e, "raw", e.id) == "V" and graph is not None \
+            and not {e.id} & (self.ctx.known | self.ctx.params | self.ctx.declared) \
+            and self.at("name", k=1) and variable_name(self.t[self.i + 1].value) == graph and self.at("op", ")", 2)
 
     def _callable(self, e: ast.expr) -> bool:
         if isinstance(e, ast.Attribute):

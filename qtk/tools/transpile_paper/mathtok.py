@@ -10,6 +10,7 @@ Conventions of pseudo-code rather than of typeset maths: a run of letters is one
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 
 from qtk.tools.transpile_paper.source import match_close, read_command, read_group
@@ -42,7 +43,7 @@ _OPS = {  # command -> (kind, value)
     **{c: ("op", ">=") for c in ("ge", "geq", "geqslant", "geqq")},
     **{c: ("op", "!=") for c in ("neq", "ne")},
     "lt": ("op", "<"), "gt": ("op", ">"), "equiv": ("op", "=="),
-    "gg": ("op", ">>"), "ll": ("op", "<<"), "pmod": ("op", "pmod"),
+    "gg": ("op", ">>"), "ll": ("op", "<<"), "pmod": ("op", "pmod"), "imod": ("op", "pmod"),
     "in": ("op", "in"), "notin": ("op", "notin"), "mid": ("op", "mid"),
     "subseteq": ("op", "<=s"), "subset": ("op", "<s"), "supseteq": ("op", ">=s"),
     "supset": ("op", ">s"), "subsetneq": ("op", "<s"),
@@ -101,7 +102,7 @@ _SIZED = {"left": "[", "bigl": "[", "Bigl": "[", "biggl": "[", "Biggl": "[",
 _SKIP_ARG = {"label", "hspace", "vspace", "phantom", "hphantom", "vphantom", "footnote", "cite",
              "ref", "eqref", "mathopen", "mathclose", "color", "index", "tag"}
 _INLINE_ARG = {"mathbin", "mathrel", "mathop", "mathord", "ensuremath", "mathpunct", "mathinner", "underbrace",
-               "overbrace", "textcolor", "hbox"}
+               "overbrace", "textcolor", "hbox", "smash", "boxed", "fbox", "mathclap", "mathllap", "mathrlap"}
 _FUNC_STYLE = {"textsc", "textproc", "FuncSty", "ProcNameSty", "ProgSty", "Call", "CALL"}
 _TEXT_STYLE = {"text", "textrm", "textit", "textbf", "textsf", "texttt", "textup", "textnormal",
                "emph", "mbox", "textmd", "KwSty", "ArgSty", "DataSty", "ProcArgSty", "FuncArgSty",
@@ -152,9 +153,37 @@ def tokenize(text: str, math: bool = False) -> tuple[list[Tok], str | None]:
     return toks, comment
 
 
+# text accents (`\\'e`, `\\`a`, `\\^o`, `\\"u`, `\\~n`): the combining mark each adds to its letter
+_TEXT_ACCENTS = {"'": "\u0301", "`": "\u0300", "^": "\u0302", '"': "\u0308", "~": "\u0303", "c": "\u0327"}
+
+
+def _after_label(text: str, k: int, end: int) -> int:
+    """The index after the `^{..}` / `_\\text{..}` label of an over- or underbrace at k (k if none)."""
+    j = k
+    while j < end and text[j].isspace():
+        j += 1
+    if j >= end or text[j] not in "^_":
+        return k
+    j += 1
+    while j < end and text[j].isspace():
+        j += 1
+    if j < end and text[j] == "\\":
+        _, j = read_command(text, j)
+    g = read_group(text, j)
+    return g[2] if g is not None else min(j + 1, end)
+
+
 class _Tokenizer:
     def __init__(self, text: str, out: list[Tok]) -> None:
         self.text, self.out = text, out
+        self.norms_open = False
+        self.note = ""  # `// ...` remarks on lines of their own before the statement
+
+    def _after_operand(self) -> bool:
+        """Whether the last token ends an operand (a name, a number, a closing bracket)."""
+        last = self.out[-1] if self.out else None
+        return last is not None and (last.kind in ("name", "num", "const", "str")
+                                     or last.kind == "op" and last.value in (")", "]", "}"))
 
     def run(self, i: int, end: int, math: bool) -> str | None:
         text = self.text
@@ -187,7 +216,11 @@ class _Tokenizer:
                 self.add("str", text[i + 1 : close], i, True)
                 i = close + 1
             elif not math and text.startswith("//", i):
-                return text[i + 2 : end].strip()
+                nl = text.find("\n", i, end)
+                if nl < 0 or not text[nl:end].strip():
+                    return " ".join(x for x in (self.note, text[i + 2 : end].strip()) if x) or None
+                self.note = " ".join(x for x in (self.note, text[i + 2 : nl].strip()) if x)
+                i = nl + 1  # `// a remark` ends with its line; the statement goes on below it
             elif c.isdigit():
                 m = _NUM_RE.match(text, i)
                 self.add("num", m.group(0), i, math)
@@ -196,7 +229,7 @@ class _Tokenizer:
                 i = self._word(i, math)
             else:
                 i = self._punct(i, math)
-        return None
+        return self.note or None
 
     def add(self, kind: str, value: str, at: int, math: bool, style: str = "math") -> None:
         self.out.append(Tok(kind, value, at, math, style))
@@ -237,6 +270,9 @@ class _Tokenizer:
                     self.add("op", "gets", i, math)
                 elif op == "&&":
                     self.add("kw", "and", i, math)
+                elif op == "||" and math and (self.norms_open or not self._after_operand()):
+                    self.norms_open = not self.norms_open  # `||x_i - x_j||`: a norm, opened then closed
+                    self.add("op", "||", i, math)
                 elif op == "||":
                     self.add("kw", "or", i, math)
                 else:
@@ -248,6 +284,25 @@ class _Tokenizer:
             return i + 2
         self.add("op", c, i, math)
         return i + 1
+
+    def _accented(self, accent: str, j: int, end: int, at: int) -> int:
+        """`d\\'efinir`, `\\`a`, `\\^{o}`: the accented letter, joined to the letters around it into one word."""
+        text = self.text
+        if j < end and text[j] == "{" and j + 2 < end and text[j + 2] == "}":
+            letter, k = text[j + 1], j + 3
+        elif j < end and text[j].isalpha():
+            letter, k = text[j], j + 1
+        else:
+            return j
+        char = unicodedata.normalize("NFC", letter + _TEXT_ACCENTS[accent])
+        m = _WORD_RE.match(text, k) if k < end and text[k].isalpha() else None
+        word, k = (char + m.group(0), m.end()) if m else (char, k)
+        prev = self.out[-1] if self.out else None
+        if prev is not None and not prev.math and prev.kind == "name" and prev.at + len(prev.value) == at:
+            self.out.pop()  # `d\\'e...`: the letters before belong to the same word
+            word, at = prev.value + word, prev.at
+        self.word(word, at, "prose", False)
+        return k
 
     def _command(self, i: int, end: int, math: bool) -> tuple[int, bool, str | None]:
         text = self.text
@@ -266,12 +321,24 @@ class _Tokenizer:
             if text.startswith("\\in", k):
                 self.add("op", "notin", i, math)
                 return k + 3, math, None
+            if text.startswith("\\equiv", k):  # `a \\not\\equiv b \\pmod{m}`
+                self.add("op", "!=", i, math)
+                return k + 6, math, None
         if name == "_":
-            self.add("op", "_", i, math)  # a literal underscore outside a name
+            after = text[j:end].lstrip().lstrip("\\ ").lstrip()
+            prev = self.out[-1].value if self.out else ""
+            if math and prev in ("(", ",") and after[:1] in (",", ")"):
+                self.add("name", "_", i, True)  # `(cost, \\_, u) \\gets ..`: a part left unused
+            else:
+                self.add("op", "_", i, math)  # a literal underscore outside a name
             return j, math, None
+        if name in _TEXT_ACCENTS and not math:
+            return self._accented(name, j, end, i), math, None
         k = j
         while k < end and text[k] == " ":
             k += 1
+        if name in _SIZED and k < end and text[k] == ".":  # `\\left.`, `\\right.`: no delimiter at all
+            return k + 1, math, None
         if name in _SIZED and k < end and text[k] == _SIZED[name]:  # `\\alpha \\left[ r - q \\right]`: a
             self.add("op", "(" if text[k] == "[" else ")", i, math)  # group in brackets, never an index
             return k + 1, math, None
@@ -290,6 +357,8 @@ class _Tokenizer:
             if name == "textcolor":  # \textcolor{red}{x}: keep x
                 g = read_group(text, g[2]) or g
             self.run(g[0], g[1], math)
+            if name in ("underbrace", "overbrace"):  # `\overbrace{x < d}^\text{condition 1}`: the label is a remark
+                return _after_label(text, g[2], end), math, None
             return g[2], math, None
         if name in _OPS:
             kind, value = _OPS[name]
@@ -313,9 +382,11 @@ class _Tokenizer:
 
     def _special(self, name: str, i: int, j: int, end: int, math: bool) -> int | None:
         """Commands whose meaning depends on where they stand; the index after them, or None."""
-        if name in ("hskip", "vskip", "kern", "hspace*"):  # `\\hskip\\algorithmicindent`, `\\kern 2pt`
+        if name in ("hskip", "vskip", "kern", "hspace*", "mkern", "mskip", "mspace"):  # `\\kern 2pt`, `\\mkern10mu`
             m = re.match(r"\s*(?:\\[A-Za-z@]+|-?[\d.]+\s*(?:pt|em|ex|mm|cm|in|mu)?)", self.text[j:end])
             return j + (m.end() if m else 0)
+        if name == "operator" and self.text.startswith("@font", j):  # `{\\operator@font mod}`: the word as set
+            return j + len("@font")
         if name == "&" and math:  # `x \\& 1`: bitwise and in maths, `and` in prose
             self.add("op", "&", i, math)
             return j
@@ -366,11 +437,17 @@ class _Tokenizer:
             args = read_group(text, g[2])
             if args is None:
                 return g[2]
-            self.add("op", "(", args[0], True)  # algpseudocode typesets the arguments as text
-            self.run(args[0], args[1], False)
+            self.add("op", "(", args[0], True)  # algpseudocode typesets the arguments as text, but
+            self.run(args[0], args[1], "$" not in text[args[0] : args[1]])  # `\\Call{Fact}{n-1}` means maths
             self.add("op", ")", args[1], True)
             return args[2]
         content = text[g[0] : g[1]]
+        prev = self.out[-1] if self.out else None
+        if content == "-" and math and prev is not None and prev.kind == "name" and prev.math \
+                and g[2] < len(text) and text[g[2]].isalpha():  # `left\\text{-}sum`: one hyphenated name
+            m = _NAME_RE.match(text, g[2])
+            prev.value = f"{prev.value}-{m.group(0)}"
+            return m.end()
         if name in _INDICATOR_STYLES and content.strip() in ("1", "I"):
             self.add("cmd", "indicator", i, math)  # \\mathbb{1}[y_i = t]: 1 when the condition holds
             return g[2]

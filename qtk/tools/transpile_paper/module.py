@@ -8,7 +8,7 @@ import ast
 import re
 
 from qtk.errors import QtkError
-from qtk.tools.transpile_paper import vectors
+from qtk.tools.transpile_paper import records, vectors
 from qtk.tools.transpile_paper.emit import UNTRANSLATED, Comments, FunctionResult
 
 _SENTINEL = re.compile(r"^(\s*)(?:'|\"\"\")__qtk_c(\d+)__(?:'|\"\"\")$", re.M)
@@ -29,12 +29,14 @@ def render(functions: list[tuple[ast.FunctionDef, FunctionResult]], comments: Co
     bodies = [_function_text(fn, res, comments, source, option) for fn, res in functions]
     needs_helper = any(_uses(fn, UNTRANSLATED) for fn, _ in functions)
     softmax = any(_uses(fn, vectors.SOFTMAX) for fn, _ in functions)
-    imports = [m for m in ("collections", "copy", "itertools", "math", "operator", "statistics")
+    imports = [m for m in ("collections", "copy", "heapq", "itertools", "math", "operator", "statistics")
                if any(_uses(fn, m) for fn, _ in functions) or m == "math" and softmax]
     if imports:
         parts.append("".join(f"import {m}\n" for m in imports))
     if needs_helper:
         parts.append("\n" + _HELPER + "\n")
+    if any(_uses(fn, records.FIELDS) for fn, _ in functions):  # CLRS's A.heap-size, shared by the procedures
+        parts.append(f"\n{records.FIELDS} = {{}}  # fields of arrays (`A.heap-size`), by (id(A), field)\n")
     if any(_uses(fn, vectors.VEC) or _uses(fn, vectors.DOT) or _uses(fn, vectors.VSUM) for fn, _ in functions):
         parts.append("\n" + vectors.HELPERS + "\n")
     if softmax:

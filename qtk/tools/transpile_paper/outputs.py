@@ -59,10 +59,18 @@ def _output_of(outputs: list[ir.IO], body: list[ast.stmt], assigned: set[str],
         for k, t in enumerate(toks):
             if k + 1 < len(toks) and toks[k + 1].value == ".":
                 continue  # `$v.d$`: the record's field d, not the element v
+            if t.kind == "name" and t.math and k + 2 < len(toks) and toks[k + 1].value == "_" \
+                    and variable_name(f"{t.value}_{toks[k + 2].value}") in assigned:  # `$x_{best}$`: one name
+                return ast.Return(value=ast.Name(id=variable_name(f"{t.value}_{toks[k + 2].value}"), ctx=ast.Load()))
             if t.kind == "name" and t.math and variable_name(t.value) in assigned:
                 element = _element(toks, k, ctx)
                 return ast.Return(value=element or ast.Name(id=variable_name(t.value), ctx=ast.Load()))
     return None
+
+
+def declared_names(outputs: list[ir.IO]) -> set[str]:
+    """The names (in maths) the output lines mention."""
+    return {variable_name(t.value) for io in outputs for t in tokenize(io.text.text)[0] if t.kind == "name" and t.math}
 
 
 def _named_alone(text: str, assigned: set[str]) -> list[str]:
@@ -76,7 +84,11 @@ def _named_alone(text: str, assigned: set[str]) -> list[str]:
             pieces.append([])
     found: list[str] = []
     for p in pieces:
-        if len(p) == 1 and p[0].kind == "name" and variable_name(p[0].value) in assigned:
+        bare = [t for t in p if t.value not in ("{", "}")]
+        if len(bare) == 3 and bare[0].kind == "name" and bare[1].value == "_" and bare[2].kind in ("name", "num") \
+                and variable_name(f"{bare[0].value}_{bare[2].value}") in assigned:
+            found.append(variable_name(f"{bare[0].value}_{bare[2].value}"))  # `$m_1$`: one name
+        elif len(p) == 1 and p[0].kind == "name" and variable_name(p[0].value) in assigned:
             found.append(variable_name(p[0].value))
         elif len(p) >= 5 and p[0].value == "(" and p[-1].value == ")" \
                 and all(t.kind == "name" or t.value == "," for t in p[1:-1]) \

@@ -108,7 +108,7 @@ def _ordered_as_list(toks: list[Tok]) -> list[Tok]:
 
 def io_params(text: str, ctx: P.Ctx, out: Params) -> Params:
     """Parameters named in a \\Require / \\KwIn line: each $...$ piece, read in order."""
-    toks, _ = tokens(text)
+    toks, _ = tokens(text, notes=True)
     toks = _ordered_as_list(toks)
     segments = _math_segments(toks)
     if not segments:
@@ -125,6 +125,7 @@ def io_params(text: str, ctx: P.Ctx, out: Params) -> Params:
     typed = False  # the last words named a kind of collection (`two strings $s$ and $t$`)
     skip: set[int] = set()
     describing, described = False, 0
+    segments = [(words, _unbracketed(seg)) for words, seg in segments]
     for k, (words, seg) in enumerate(segments):
         if k in skip:
             continue
@@ -237,6 +238,7 @@ def io_params(text: str, ctx: P.Ctx, out: Params) -> Params:
         for part in parts:
             got = _item(part, ctx, out, loose=True)
             last_collection = got or last_collection
+    _leading_count(segments, toks, out)
     for name, before in pending:
         if name in out.defined():
             continue
@@ -265,6 +267,45 @@ def _vertex_count(words: list[Tok], seg: list[Tok], after: list[Tok], ctx: P.Ctx
             return
     if single_name(seg) and after and after[0].value.lower() in _VERTEX_WORDS:
         ctx.vertex_count = ident(seg[0])
+
+
+_COUNT_OF = {"of", "with", "length", "size", "has", "have", "containing", "holding"}  # a count of what came before
+
+
+_BRACKETS = {"{s": "}s", "langle": "rangle"}  # (round and square brackets: tuples and lists, read elsewhere)
+
+
+def _unbracketed(seg: list[Tok]) -> list[Tok]:
+    """`\\{y_1, \\ldots, y_G\\}`, `\\langle s_1, \\ldots, s_n \\rangle`: the sequence inside (the
+    brackets only say it is one)."""
+    if len(seg) < 5 or _BRACKETS.get(seg[0].value) != seg[-1].value:
+        return seg
+    inner = seg[1:-1]
+    parts = split(inner, top_level(inner, lambda t: t.kind == "op" and t.value == ","))
+    if len(parts) < 3 or not any(_is_dots(p) for p in parts) or _is_dots(parts[0]) or _is_dots(parts[-1]):
+        return seg
+    return inner
+
+
+def _leading_count(segments: list[tuple[list[Tok], list[Tok]]], toks: list[Tok], out: Params) -> None:
+    """`$n$ items with values $v_i$ and weights $w_i$`: a count that opens the inputs, then what each
+    of its items has, written with an index: n is the length of the first such sequence."""
+    for k, (words, seg) in enumerate(segments):
+        after = segments[k + 1][0] if k + 1 < len(segments) else _words_after(toks)
+        said = [w.value.lower() for w in after if not w.math]
+        before = [w.value.lower() for w in words if not w.math]
+        if not (single_name(seg) and ident(seg[0]) in out.names and len(said) >= 2 and said[0].endswith("s")
+                and said[1] in ("with", "having", "each") and not (before and before[-1] in _COUNT_OF)):
+            continue
+        for _, later in segments[k + 1 :]:
+            if len(later) == 3 and later[0].kind == "name" and later[1].value == "_" and later[2].kind == "name" \
+                    and (ident(later[0]) in out.names or variable_name(f"{ident(later[0])}_{ident(later[2])}")
+                         in out.names) and ident(later[0]) != ident(seg[0]):
+                name = ident(seg[0])
+                out.names.remove(name)
+                out.derived.append((name, P.call("len", [ast.Name(id=ident(later[0]), ctx=ast.Load())])))
+                break
+        return
 
 
 def _noun_count(words: list[Tok], seg: list[Tok], after: list[Tok], ctx: P.Ctx) -> None:
@@ -297,6 +338,10 @@ def _counted_range(seg: list[Tok]) -> str | None:
 def _numbered_range(seg: list[Tok]) -> str | None:
     """`0, \\ldots, n-1` or `1, \\ldots, n` (numbers, not an array's entries): the count n."""
     parts = split(seg, top_level(seg, lambda t: t.kind == "op" and t.value == ","))
+    while len(parts) > 3 and len(parts[1]) == 1 and parts[1][0].kind == "num" and parts[0][0].kind == "num" \
+            and parts[1][0].value.isdigit() and parts[0][0].value.isdigit() \
+            and int(parts[1][0].value) == int(parts[0][0].value) + 1:
+        parts = [parts[0]] + parts[2:]  # `1, 2, \ldots, n`: the count goes on one by one
     if len(parts) != 3 or len(parts[1]) != 1 or parts[1][0].value not in ("...", "..") \
             or len(parts[0]) != 1 or parts[0][0].kind != "num" or parts[0][0].value not in ("0", "1"):
         return None
@@ -389,6 +434,9 @@ def _item(part: list[Tok], ctx: P.Ctx, out: Params, loose: bool) -> str | None:
     named = listed(part, ctx, out)
     if named:
         return named
+    if len(part) == 5 and part[0].value in ("[", "(") and part[-1].value in ("]", ")") and part[1].kind == "name" \
+            and part[2].value == "_" and part[3].kind == "name":  # `a list $[b_i]$`: the sequence b
+        return _item(part[1:2], ctx, out, loose)
     if len(part) >= 3 and part[0].kind == "name" and part[1].value == "(" and part[-1].value == ")" \
             and all(t.value in ("*", ",", "cdot", "...") for t in part[2:-1]):
         ctx.callables.add(ident(part[0]))  # `oracle $g(\\cdot)$`: the function g is the input
@@ -425,13 +473,17 @@ def _item(part: list[Tok], ctx: P.Ctx, out: Params, loose: bool) -> str | None:
         out.add(e.value.id)
         out.arrays[e.value.id] = (e.slice.lower, e.slice.upper)
         return e.value.id
-    if isinstance(e, ast.Compare) and isinstance(e.ops[0], ast.Eq) and isinstance(e.left, ast.Name) and loose:
+    if isinstance(e, ast.Compare) and isinstance(e.ops[0], ast.Eq) and isinstance(e.left, ast.Name) \
+            and (loose or len(e.ops) == 1 and isinstance(e.comparators[0], ast.Tuple)):  # (a header's `G = (V, E)`)
         used = set(_names_in_order(e.comparators[0]))
         if used and used <= out.defined():
             out.derived.append((e.left.id, e.comparators[0]))  # $n = |A|$
             return None
         out.add(e.left.id)  # $G = (V, E)$: G is the input, V and E its parts
         parts = e.comparators[0]
+        if not used and len(e.ops) == 1 and all(isinstance(n, (ast.Constant, ast.BinOp, ast.UnaryOp, ast.operator,
+                                                               ast.unaryop)) for n in ast.walk(parts)):
+            out.defaults.setdefault(e.left.id, parts)  # `$\epsilon = 10^{-8}$`: an input with that default
         if isinstance(parts, ast.Tuple) and all(isinstance(x, ast.Name) for x in parts.elts):
             for k, x in enumerate(parts.elts):
                 if x.id not in out.defined():

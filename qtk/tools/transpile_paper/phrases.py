@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from qtk.tools.transpile_paper import pyast as P
+from qtk.tools.transpile_paper.latex_text import variable_name
 from qtk.tools.transpile_paper.linetokens import split, top_level
 from qtk.tools.transpile_paper.mathparse import parse_all
 from qtk.tools.transpile_paper.mathtok import Tok
@@ -108,18 +109,27 @@ def _match_signature(table, toks, ctx, sig, slots, places):
         for k, v in m.groupdict().items():
             if v and re.fullmatch(r"\$\d+", v):
                 caught[k] = slots[int(v[1:])]
-            elif v and k.startswith("rest"):
-                inside = [(f, l) for a, b, f, l in places if a >= m.start(k) and b <= m.end(k)]
-                caught[k] = toks[inside[0][0] : inside[-1][1]] if inside else None
+            elif v and (k.startswith("rest") or k in _SPANS):
+                inside = [(f, l) for a, b, f, l in places if a < m.end(k) and b > m.start(k)]  # `even,`: the word
+                span = toks[inside[0][0] : inside[-1][1]] if inside else []
+                while span and span[-1].kind == "op" and span[-1].value in (",", ";", ":") and not span[-1].math:
+                    span = span[:-1]  # its comma stays outside the group
+                caught[k] = span or None
             else:
                 caught[k] = v
         return phrase.build(caught, ctx)
     return None
 
 
+# groups that may span several words (a condition: `$x$ is even`, `$v$ is not in $S$`)
+_SPANS = {"cond"}
+
+
 def _re(text: str) -> list[re.Pattern]:
-    """Pattern shorthand: `{x}` is a slot named x; `ART ` is an optional article (a, an, the,
-    new); ` || ` separates alternatives (each may name the same slots)."""
+    """Pattern shorthand: `{x}` is a slot named x (`{cond}` a slot and any words after it); `ART `
+    is an optional article (a, an, the, new); ` || ` separates alternatives (each may name the same
+    slots)."""
+    text = text.replace("{cond}", r"(?P<cond>\$\d+.*?)")  # a condition may go on in words: `$A[i]$ is true`
     text = re.sub(r"\{(\w+)\}", r"(?P<\1>\\$\\d+)", text)
     text = text.replace("ART ", "(?:(?:a|an|the) )?(?:new )?")
     return [re.compile(alt) for alt in text.split(" || ")]
@@ -182,7 +192,7 @@ def _append(s, ctx) -> list[ast.stmt]:
         if P.meta(item.slice, "colon") and P.root_name(item):  # Python's x[i:j]: maybe one piece (indexing.py)
             P.mark(call, chunk=P.root_name(item))
         return [ast.Expr(value=call)]
-    if isinstance(coll, ast.Name) and coll.id in ctx.numbers:  # `add $x$ to $total$`
+    if isinstance(coll, ast.Name) and (coll.id in ctx.numbers or coll.id in ctx.strings):  # `add $x$ to $total$`
         return _update(ast.Add())({"x": s["coll"], "v": items}, ctx)
     verb = "add" if isinstance(coll, ast.Name) and coll.id in ctx.sets else "append"
     return [ast.Expr(value=P.method(coll, verb, [item]))]
@@ -317,7 +327,7 @@ def _set_to(s, ctx) -> list[ast.stmt]:
 
 def _choose(s, ctx) -> list[ast.stmt]:
     """`choose an element $u$ of $F$` (any one: the first); `pick and remove ...` also takes one out."""
-    if s.get("remove"):  # any element will do: the last of a list, any of a set
+    if s.get("remove") or s.get("remove2"):  # any element will do: the last of a list, any of a set
         value = P.method(_expr(s["coll"], ctx), "pop", [])
     else:
         value = _any_element(s, ctx)
@@ -368,6 +378,35 @@ def _new_set(s, ctx) -> list[ast.stmt]:
     return [ast.Assign(targets=[target], value=P.empty_set())]
 
 
+def _binary_digits(s, ctx) -> list[ast.stmt]:
+    """`let the binary representation of $n$ be $(x_k \\cdots x_0)$`: x_i is bit i of n."""
+    n = parse_all(s["n"], ctx)
+    names = [t for k, t in enumerate(s["x"][:-1]) if t.kind == "name" and s["x"][k + 1].value == "_"]
+    if not names:
+        P.fail("cannot tell which name the digits have")
+    x = variable_name(names[0].value)
+    same = isinstance(n, ast.Name) and n.id == x  # `let <b_k, .., b_0> be the binary representation of b`
+    if same:
+        x = x + "_bits"
+    ctx.known.add(x)
+    ctx.collections.add(x)
+    ctx.counts_from_zero.add(x)
+    i = ast.Name(id="_i", ctx=ast.Load())
+    bit = P.binop(P.binop(copy.deepcopy(n), ast.RShift(), i), ast.BitAnd(), P.const(1))
+    gen = ast.comprehension(target=ast.Name(id="_i", ctx=ast.Store()), is_async=0, ifs=[],
+                            iter=P.call("range", [P.method(n, "bit_length", [])]))
+    node = ast.Assign(targets=[ast.Name(id=x, ctx=ast.Store())], value=ast.ListComp(elt=bit, generators=[gen]))
+    out = [P.mark(node, entries_of=n.id) if same else node]  # b_i reads the bits, b stays the number
+    first = s["x"].index(names[0])
+    top = s["x"][first + 2] if first + 2 < len(s["x"]) else None
+    if top is not None and top.kind == "name" and variable_name(top.value) not in ctx.params | ctx.declared:
+        k = variable_name(top.value)  # `<b_k, .., b_0>`: k is the highest bit's position
+        ctx.known.add(k)
+        out.append(ast.Assign(targets=[ast.Name(id=k, ctx=ast.Store())],
+                              value=P.add_const(P.call("len", [ast.Name(id=x, ctx=ast.Load())]), -1)))
+    return out
+
+
 STATEMENTS: list[Phrase] = [
     Phrase("new set", _re(r"(?:create|make|initiali[sz]e|declare) ART (?:empty )?(?:(?:vertex|node|edge|element) )?set"
                           r" {x}(?: (?:to be )?empty)?"), _new_set),
@@ -394,19 +433,34 @@ STATEMENTS: list[Phrase] = [
            lambda s, ctx: [ast.Expr(value=P.method(_expr(s["coll"], ctx), "insert",
                                                    [P.const(0), _expr(s["item"], ctx)]))]),
     Phrase("remove", _re(r"(?:remove|delete) {item} from {coll}"), _remove),
+    Phrase("move", _re(r"move {item} from {src} (?:to|into|onto) {coll}"),
+           lambda s, ctx: _remove({"item": s["item"], "coll": s["src"]}, ctx) + _append({"item": s["item"],
+                                                                                          "coll": s["coll"]}, ctx)),
     Phrase("pop", _re(r"(?:pop|pop the top(?: element)?) (?:{item} )?(?:from|off|of) {coll} || pop {coll}"),
            _pop_into(False)),
     Phrase("dequeue", _re(r"dequeue (?:{item} )?from {coll} || dequeue {coll}"), _pop_into(True)),
+    Phrase("make empty", _re(r"(?:make|set|initiali[sz]e) {x} (?:to )?(?:be )?ART empty (?P<kind>list|set|queue|stack"
+                             r"|map|dictionary)"),
+           lambda s, ctx: [ast.Assign(targets=[store(parse_all(s["x"], ctx), ctx)],
+                                      value=_empty("set" if s["kind"] == "set" else "map" if s["kind"] in (
+                                          "map", "dictionary") else "list")(s, ctx))]),
+    Phrase("concatenate", _re(r"concatenate (?:the )?(?:lists |sequences |strings )?(?P<rest>.+?)"
+                              r"(?: together)?(?: in order)?"),
+           lambda s, ctx: [P.mark(ast.Expr(value=P.call("print", [_concatenate_all(s, ctx)])), output=True)]),
     Phrase("sort", _re(r"sort (?:(?:the )?(?:list|array|sequence|edges|elements|items|points) )?{coll}(?: in (?P<order>"
                        r"increasing|ascending|non-?decreasing|decreasing|descending|non-?increasing) order"
                        r"| lexicographically| in lexicographic(?:al)? order)?"
                        r"(?: by (?:their |its |the )?(?:(?P<byorder>non-?decreasing|increasing|decreasing|non-?increasing) )?"
-                       r"(?P<key>[a-z]+)(?: (?:point|endpoint|time|coordinate|element))?(?: {keyname})?)?"), _sort),
+                       r"(?P<key>[a-z]+)(?: (?:point|endpoint|time|coordinate|element))?(?: {keyname})?)?"
+                       r"(?: (?:with|using|by) (?:an? )?[a-z-]+ sort)?"), _sort),
     Phrase("sort named", _re(r"sort (?:the |all )?(?P<noun>[a-z]+) (?:in (?P<order>increasing|ascending|non-?decreasing"
                              r"|decreasing|descending|non-?increasing) order )?by (?:their |its |the )?"
                              r"(?P<key>[a-z]+)(?: (?:ends?|endpoints?|points?|coordinates?|values?|elements?))?"),
            _sort_named),
     Phrase("reverse", _re(r"reverse {coll}"), _reverse),
+    Phrase("binary digits", _re(r"(?:let|write) (?:the )?binary (?:representation|expansion|digits) of {n} (?:be|as|is)"
+                                r" {x}\.? || write {n} in binary as {x}\.? || let {x} be the binary"
+                                r" (?:representation|expansion|digits) of {n}\.?"), _binary_digits),
     Phrase("set", _re(r"(?:set|assign|initiali[sz]e|init|reset) (?:the )?(?:[a-z-]+ ){0,2}{x}"
                       r" (?:to|:=|as|with|equal to) (?P<rest>.+)"), _set_to),
     Phrase("remove end", _re(r"(?:remove|take|pop|delete|extract) the (?P<end>first|last|front|top)"
@@ -416,7 +470,9 @@ STATEMENTS: list[Phrase] = [
            _remove_end),
     Phrase("choose", _re(r"(?:pick|choose|select|take|extract|get)(?P<remove> and remove)?"
                          r" (?:(?:any|a|an|some|one|an arbitrary) )?(?:(?:element|item|member|vertex|node|entry) )?"
-                         r"{x} (?:from|of|in) {coll}"), _choose),
+                         r"{x} (?:from|of|in) {coll}"
+                         r" || (?P<remove2>remove|delete|take out) (?:any|a|an|some|one|an arbitrary)"
+                         r" (?:(?:element|item|member|vertex|node|entry) )?{x} from {coll}"), _choose),
     Phrase("swap entries", _re(r"(?:swap|exchange|interchange) the {i} - ?th (?:(?:entry|element|item) )?(?:and|with)"
                                r" the {j} - ?th (?:entries|elements|items|entry|element|item) (?:of|in) {coll}"),
            _swap_entries),
@@ -442,6 +498,8 @@ def _empty(kind: str):
             return P.empty_set()
         if kind == "map":
             return P.mark(ast.Dict(keys=[], values=[]), map=True)
+        if kind == "string":
+            return ast.Constant("")
         return ast.List(elts=[], ctx=ast.Load())
 
     return build
@@ -644,6 +702,24 @@ def grid(toks: list[Tok], init: ast.expr, ctx: P.Ctx) -> ast.expr:
     return value
 
 
+def _indexed_array(s, ctx) -> ast.expr:
+    """`an array indexed with $0, \\dots, \\lfloor \\log n \\rfloor$` (or `from $1$ to $n$`): room for
+    each index from the first to the last (the assignment keeps the first index, statements.py)."""
+    if s.get("range"):
+        toks = s["range"]
+        cuts = top_level(toks, lambda t: t.kind == "op" and t.value in (",", "..", "..."))
+        ends = [p for p in split(toks, cuts) if p]
+        if len(ends) < 2:
+            P.fail("an indexed array needs its first and last index")
+        lo, hi = parse_all(ends[0], ctx), parse_all(ends[-1], ctx)
+    else:
+        lo, hi = parse_all(s["lo"], ctx), parse_all(s["hi"], ctx)
+    low = P.int_value(lo)
+    if low is None:
+        P.fail("an array whose first index is not a number")
+    return P.mark(P.repeat(P.const(None), P.add_const(hi, 1 - low)), first_index=low)
+
+
 def _call_on(fname: str):
     def build(s, ctx) -> ast.expr:
         return P.builtin_call(fname, [_expr(s["coll"], ctx)])
@@ -652,7 +728,7 @@ def _call_on(fname: str):
 
 
 VALUES: list[Phrase] = [
-    Phrase("empty set", _re(r"ART empty set || ART set"), _empty("set")),
+    Phrase("empty set", _re(r"ART empty set || ART set || empty"), _empty("set")),
     Phrase("map with default", _re(r"ART empty (?:map|dictionary|dict|hash table|hash map|mapping) with (?:a )?default"
                                    r" (?:value )?(?:of )?{v}"), _default_map),
     Phrase("map of each", _re(r"ART (?:map|mapping|dictionary|dict|hash table|hash map|table)"
@@ -681,7 +757,10 @@ VALUES: list[Phrase] = [
                                     r" || ART (?:min-heap|min heap|heap) (?:holding|containing|with|of|over|on)"
                                     r" {items}"),
            _queue_of),
-    Phrase("empty list", _re(r"ART empty (?:list|stack|queue|deque|double-ended queue|array|sequence|vector|string)"),
+    Phrase("empty string", _re(r"ART empty (?:string|word|text) || ART string of length 0"), _empty("string")),
+    Phrase("empty heap", _re(r"ART empty (?:binary )?(?:min-|min |max-|max )?(?:heap|priority queue)"),
+           lambda s, ctx: P.mark(ast.List(elts=[], ctx=ast.Load()), heap=True)),
+    Phrase("empty list", _re(r"ART empty (?:list|stack|queue|deque|double-ended queue|array|sequence|vector)"),
            _empty("list")),
     Phrase("zeros", _re(r"ART (?:{dims} )?" + _SEQ + r" of (?:{n} )?zeros(?: of (?:size|length) {n2})? || ART {dims} zero "
                         + _SEQ + r" || ART zero " + _SEQ + r" of (?:size|shape|length) {dims}"), _zeros),
@@ -690,7 +769,7 @@ VALUES: list[Phrase] = [
            lambda s, ctx: _sized(s, P.const(1), ctx)),
     Phrase("sized", _re(r"ART {dims} " + _SEQ + r" || ART " + _SEQ + r" of (?:size|length) {dims}"), _filled),
     Phrase("filled", _re(r"ART {dims} " + _SEQ + r" (?:filled with|of|initiali[sz]ed to|all) {v}"
-                         r" || ART " + _SEQ + r" of {n} (?:elements|entries|items|cells|values)"
+                         r" || ART " + _SEQ + r" of {n} (?:elements|entries|items|cells|values|integers|numbers)"
                          r"(?:,? (?:all|each|every one|initiali[sz]ed to|set to|equal to|filled with) {v})?"), _filled),
     Phrase("pop", _re(r"(?:pop|pop the top of|pop from) {coll}"), _call_on("pop")),
     Phrase("top", _re(r"(?:the )?top (?:element )?of {coll}"), _call_on("top")),
@@ -716,6 +795,10 @@ VALUES: list[Phrase] = [
                                       r"|descending|non-?increasing) )?{key}"
                                       r"(?: in (?P<order2>increasing|ascending|non-?decreasing"
                                       r"|decreasing|descending|non-?increasing) order)?"), _positions_sorted),
+    Phrase("indexed array", _re(r"ART (?:array|list|table|vector) (?:indexed|numbered) (?:with|by|over) (?:the )?"
+                                r"(?:integers |indices )?{range} || ART (?:array|list|table|vector)"
+                                r" (?:indexed|numbered) (?:from|by the integers from) {lo} (?:to|through) {hi}"),
+           _indexed_array),
     Phrase("length", _re(r"(?:the )?(?:length|size|number of elements|number of entries) (?:of|in) {coll}"),
            _call_on("length")),
 ]

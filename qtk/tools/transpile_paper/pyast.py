@@ -31,6 +31,8 @@ class Ctx:
     callables: set[str] = field(default_factory=set)  # inputs declared as functions (gradient g)
     applied: set[str] = field(default_factory=set)  # inputs declared applied, `$g(\\theta)$`: g_t is a value
     numbers: set[str] = field(default_factory=set)  # assigned a number (`add $x$ to $total$` adds)
+    open_loops: list[str] = field(default_factory=list)  # the variables of the loops around the line
+    strings: set[str] = field(default_factory=set)  # assigned a string (`append $c$ to $s$` concatenates)
     call_arrays: set[str] = field(default_factory=set)  # arrays written d(v): `d(v) \gets 0`
     params: set[str] = field(default_factory=set)  # the function's inputs, once known (pass 2)
     declared: set[str] = field(default_factory=set)  # names in the header and Require/Input text
@@ -122,15 +124,27 @@ def index_set(e: ast.expr) -> ast.expr:
     return e
 
 
+def binary_logs(e: ast.expr) -> ast.expr:
+    """A logarithm with no base rounded to a whole number (`\\lfloor \\log n \\rfloor`, a loop up to
+    `\\log n`) counts bits or levels: base 2, as computer-science texts mean it."""
+    for n in ast.walk(e):
+        if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and isinstance(n.func.value, ast.Name) \
+                and n.func.value.id == "math" and n.func.attr == "log" and len(n.args) == 1:
+            n.func.attr = "log2"
+    return e
+
+
 def _whole(e: ast.expr, up: bool) -> ast.expr:
     """A loop bound that may not be an integer (`\\sqrt{n}`, `\\log_2 n`): the last whole number
     the loop reaches (floor of an upper bound, ceiling of a lower one)."""
     if isinstance(e, ast.Call) and isinstance(e.func, ast.Attribute) and e.func.attr == "sqrt" and up:
         return call("math.isqrt", e.args)
+    if isinstance(e, ast.Call) and isinstance(e.func, ast.Attribute) and e.func.attr in ("floor", "ceil", "isqrt"):
+        return e  # already whole
     if any(isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and isinstance(n.func.value, ast.Name)
            and n.func.value.id == "math" and n.func.attr in ("sqrt", "log", "log2", "log10", "exp")
            for n in ast.walk(e)):
-        return call("math.floor" if up else "math.ceil", [e])
+        return call("math.floor" if up else "math.ceil", [binary_logs(e)])
     return e
 
 
@@ -221,6 +235,9 @@ def builtin_call(fname: str, args: list[ast.expr]) -> ast.expr | None:
         return ast.Subscript(value=args[0], slice=const(-1), ctx=ast.Load())
     if fname in ("front", "head", "first") and n == 1:
         return ast.Subscript(value=args[0], slice=const(0), ctx=ast.Load())
+    if flat in ("iseven", "even", "isodd", "odd") and n == 1:  # isEven(x): x mod 2 = 0
+        parity = const(0 if flat.endswith("even") else 1)
+        return ast.Compare(left=binop(args[0], ast.Mod(), const(2)), ops=[ast.Eq()], comparators=[parity])
     if fname in ("isempty", "is_empty", "empty") and n == 1:
         return ast.Compare(left=call("len", args), ops=[ast.Eq()], comparators=[const(0)])
     if fname == "end_of" and n == 2:  # `the last element of $B$` (linetokens.py): B[-1], never shifted
@@ -231,6 +248,8 @@ def builtin_call(fname: str, args: list[ast.expr]) -> ast.expr | None:
         return binop(cmp(ast.Gt()), ast.Sub(), cmp(ast.Lt()))
     if fname in ("sort",) and n == 1:
         return method(args[0], "sort", [])
+    if fname in ("reverse", "reversed") and n == 1:  # as a value, a reversed copy (a statement reverses in place)
+        return mark(ast.Subscript(value=args[0], slice=ast.Slice(step=const(-1)), ctx=ast.Load()), reversed_of=True)
     if fname in ("zeros", "ones") and n in (1, 2):  # zeros(n), zeros(n, m): MATLAB/NumPy style
         value: ast.expr = const(0 if fname == "zeros" else 1)
         for size in reversed(args):
@@ -270,6 +289,8 @@ _METHODS = {
     "back": lambda o, a: ast.Subscript(value=o, slice=const(-1), ctx=ast.Load()),
     "isempty": _size_test(ast.Eq()), "empty": _size_test(ast.Eq()),
     "contains": lambda o, a: ast.Compare(left=a[0], ops=[ast.In()], comparators=[o]) if len(a) == 1 else None,
+    **{w: (lambda o, a: _item(o, a[0]) if len(a) == 1 else None)  # G.Neighbors(u): G's list for u
+       for w in ("neighbors", "neighbours", "adj", "adjacent", "successors", "outneighbors")},
     "touppercase": lambda o, a: method(o, "upper", []), "tolowercase": lambda o, a: method(o, "lower", []),
     "equals": lambda o, a: ast.Compare(left=o, ops=[ast.Eq()], comparators=a) if len(a) == 1 else None,
 }
@@ -333,9 +354,17 @@ def fail(message: str) -> None:
     raise Untranslatable(message)
 
 
-def function_def(name: str, args: list[str], body: list[ast.stmt]) -> ast.FunctionDef:
+def function_def(name: str, args: list[str], body: list[ast.stmt],
+                 defaults: dict[str, ast.expr] | None = None) -> ast.FunctionDef:
+    """`def name(args)`; the inputs at the end that the text gives a value (`$\\epsilon = 10^{-8}$`)
+    take it as their default."""
+    tail: list[ast.expr] = []
+    for a in reversed(args):
+        if a not in (defaults or {}):
+            break
+        tail.insert(0, copy.deepcopy(defaults[a]))
     arguments = ast.arguments(posonlyargs=[], args=[ast.arg(arg=a) for a in args], kwonlyargs=[],
-                              kw_defaults=[], defaults=[])
+                              kw_defaults=[], defaults=tail)
     kw = {"type_params": []} if sys.version_info >= (3, 12) else {}
     return ast.FunctionDef(name=name, args=arguments, body=body, decorator_list=[], returns=None,
                            lineno=1, **kw)
@@ -354,6 +383,8 @@ def difference(b: ast.expr, a: ast.expr) -> ast.expr:
             k = diff[names[0]]
             x = ast.Name(id=names[0], ctx=ast.Load())
             return x if k == 1 else binop(const(k), ast.Mult(), x)
+    if isinstance(b, ast.BinOp) and isinstance(b.op, (ast.Add, ast.Sub)) and ast.dump(b.left) == ast.dump(a):
+        return b.right if isinstance(b.op, ast.Add) else ast.UnaryOp(op=ast.USub(), operand=b.right)  # `i^2, i^2 + i`
     return binop(b, ast.Sub(), a)
 
 

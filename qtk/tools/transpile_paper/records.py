@@ -16,6 +16,33 @@ import re
 from qtk.tools.transpile_paper import pyast as P
 
 
+FIELDS = "_fields"  # the module's map of the fields of arrays, by (id(array), field)
+
+
+def array_fields(body: list[ast.stmt]) -> list[ast.stmt]:
+    """CLRS's `A.heap-size` on an array the body indexes (`A[i]`, `A.length`): a field of that array, shared by
+    every procedure it is passed to, `_fields[id(A), "heap_size"]` (a list holds no attributes)."""
+    arrays = {n.value.id for n in _walk(body) if isinstance(n, ast.Subscript) and isinstance(n.value, ast.Name)}
+    arrays |= {n.args[0].id for n in _walk(body) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)
+               and n.func.id == "len" and len(n.args) == 1 and isinstance(n.args[0], ast.Name)}  # `A.length`
+    called = {id(n.func) for n in _walk(body) if isinstance(n, ast.Call)}
+    if not any(isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name) and n.value.id in arrays
+               and id(n) not in called for n in _walk(body)):
+        return body
+
+    class Rewrite(ast.NodeTransformer):
+        def visit_Attribute(self, node: ast.Attribute) -> ast.AST:
+            self.generic_visit(node)
+            if not (isinstance(node.value, ast.Name) and node.value.id in arrays) or id(node) in called:
+                return node
+            key = ast.Tuple(elts=[P.call("id", [ast.Name(id=node.value.id, ctx=ast.Load())]), P.const(node.attr)],
+                            ctx=ast.Load())
+            return ast.Subscript(value=ast.Name(id=FIELDS, ctx=ast.Load()), slice=key, ctx=node.ctx)
+
+    tr = Rewrite()
+    return [tr.visit(stmt) for stmt in body]
+
+
 def attribute_arrays(body: list[ast.stmt]) -> list[ast.stmt]:
     """`v.d \\\\gets 0` ... `u.d + 1` -> `d[v] = 0` ... `d[u] + 1` for every attribute the body writes."""
     written = {t.attr for node in _walk(body) for t in _targets(node)
@@ -37,21 +64,29 @@ def attribute_arrays(body: list[ast.stmt]) -> list[ast.stmt]:
 
 def named_constants(body: list[ast.stmt], free: list[str]) -> tuple[list[ast.stmt], list[str]]:
     """Free names in capitals (`WHITE`) or small capitals without arguments (`\\textsc{Gray}`)
-    become the strings of their names."""
+    become the strings of their names; so do free names added to a string (`solution + E`)."""
     indexed = {n.value.id for n in _walk(body) if isinstance(n, ast.Subscript) and isinstance(n.value, ast.Name)}
     consts = {n.id for node in _walk(body) for n in [node] if isinstance(n, ast.Name) and n.id in free
               and n.id not in indexed and (_capitals(n.id) or P.meta(n, "style") == "func")}
-    if not consts:
+    texts = {t.id for n in _walk(body) if isinstance(n, ast.Assign) and isinstance(n.value, ast.Constant)
+             and isinstance(n.value.value, str) for t in n.targets if isinstance(t, ast.Name)}
+    letters = {side.id for n in _walk(body) if isinstance(n, ast.BinOp) and isinstance(n.op, ast.Add)
+               for side, other in ((n.left, n.right), (n.right, n.left))
+               if isinstance(side, ast.Name) and side.id in free and side.id not in indexed
+               and isinstance(other, ast.Name) and other.id in texts}  # `solution + E` with solution a string
+    if not consts and not letters:
         return body, free
 
     class Rewrite(ast.NodeTransformer):
         def visit_Name(self, node: ast.Name) -> ast.AST:
             if node.id in consts and isinstance(node.ctx, ast.Load):
                 return ast.Constant(P.meta(node, "raw", node.id).upper())
+            if node.id in letters and isinstance(node.ctx, ast.Load):
+                return ast.Constant(P.meta(node, "raw", node.id))
             return node
 
     tr = Rewrite()
-    return [tr.visit(stmt) for stmt in body], [n for n in free if n not in consts]
+    return [tr.visit(stmt) for stmt in body], [n for n in free if n not in consts | letters]
 
 
 def _capitals(name: str) -> bool:
@@ -72,16 +107,44 @@ def _walk(body: list[ast.stmt]):
         yield from ast.walk(stmt)
 
 
+def heaps(body: list[ast.stmt]) -> list[ast.stmt]:
+    """A collection created as `an empty min-heap`: pushing and popping keep it a heap (heapq), the
+    least item first; and an empty set written into by key (`dist[s] \\gets 0`) is a map."""
+    made = {t.id for n in _walk(body) if isinstance(n, ast.Assign) and P.meta(n.value, "heap")
+            for t in n.targets if isinstance(t, ast.Name)}
+    keyed = {n.value.id for n in _walk(body) if isinstance(n, ast.Subscript) and isinstance(n.ctx, ast.Store)
+             and isinstance(n.value, ast.Name)}
+    for n in _walk(body):
+        if isinstance(n, ast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], ast.Name) \
+                and P.is_empty_set(n.value) and n.targets[0].id in keyed:
+            n.value = P.mark(ast.Dict(keys=[], values=[]), map=True)
+        if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and isinstance(n.func.value, ast.Name) \
+                and n.func.value.id in made and n.func.attr in ("append", "pop"):
+            heap = n.func.value
+            n.func = ast.Attribute(value=ast.Name(id="heapq", ctx=ast.Load()),
+                                   attr="heappush" if n.func.attr == "append" else "heappop", ctx=ast.Load())
+            n.args = [heap] + (n.args if n.func.attr == "heappush" else [])
+    return body
+
+
 def queues_from_empty_sets(body: list[ast.stmt]) -> list[ast.stmt]:
     """`Q \\gets \\emptyset` then \\textsc{Enqueue}(Q, s): an empty collection used as a queue or a
-    stack starts as an empty list."""
+    stack starts as an empty list; so does a set written out (`Q \\gets \\{s\\}`) that is dequeued or
+    appended to."""
     ordered = {n.func.value.id for n in _walk(body) if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)
                and isinstance(n.func.value, ast.Name) and n.func.attr in ("append", "pop", "insert", "extend")}
+    positional = {n.func.value.id for n in _walk(body) if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)
+                  and isinstance(n.func.value, ast.Name) and (n.func.attr in ("append", "insert", "extend")
+                                                             or n.func.attr == "pop" and n.args)}
     made = set()
     for node in _walk(body):
-        if isinstance(node, ast.Assign) and P.is_empty_set(node.value) and len(node.targets) == 1 \
-                and isinstance(node.targets[0], ast.Name) and node.targets[0].id in ordered:
+        if not (isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)):
+            continue
+        if P.is_empty_set(node.value) and node.targets[0].id in ordered:
             node.value = ast.List(elts=[], ctx=ast.Load())
+            made.add(node.targets[0].id)
+        elif isinstance(node.value, ast.Set) and node.targets[0].id in positional:  # `Q \gets \{s\}`, dequeued
+            node.value = ast.List(elts=node.value.elts, ctx=ast.Load())
             made.add(node.targets[0].id)
     for node in _walk(body):  # `enqueue $s$ into $Q$` read as adding to the set Q: appending to the list
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "add" \
@@ -168,7 +231,7 @@ def _is_sort(node: ast.expr) -> bool:
 
 def loop_sizes(body: list[ast.stmt], free: list[str], inputs: set[str]) -> list[tuple[str, ast.expr]]:
     """`for i = 1 to d` (or `2 to d`, `0 to d - 1`) with d defined nowhere and i indexing an input
-    u (`u_i`): d is the length of u."""
+    u (`u_i`): d is the length of u; and n defined nowhere in a block with one array input: its length."""
     found: dict[str, ast.expr] = {}
     for node in _walk(body):
         if not (isinstance(node, ast.For) and isinstance(node.target, ast.Name)):
@@ -184,7 +247,14 @@ def loop_sizes(body: list[ast.stmt], free: list[str], inputs: set[str]) -> list[
                    and P.root_name(n) in inputs and isinstance(n.slice, ast.Name) and n.slice.id == node.target.id]
         if indexed:  # u[i]: len(u); W[u][v]: v runs over a row, len(W[0])
             found[size.id] = P.call("len", [indexed[0]])
+    arrays = sorted({P.root_name(n) for n in _walk(body) if isinstance(n, ast.Subscript) and P.root_name(n) in inputs})
+    for name in _COUNT_NAMES & set(free) - set(found):
+        if len(arrays) == 1:  # `oben \gets n - 1` with one array input S and n named nowhere: n = |S|
+            found[name] = P.call("len", [ast.Name(id=arrays[0], ctx=ast.Load())])
     return list(found.items())
+
+
+_COUNT_NAMES = {"n", "N"}  # the name texts give the number of elements of the (one) input array
 
 
 def _sized_part(sub: ast.Subscript) -> ast.expr:
@@ -258,6 +328,16 @@ def scalar_and_sequence(body: list[ast.stmt], params: set[str]) -> tuple[list[as
     renamed = {x: x + "_values" for x in both}
     rename = _RenameEntries(renamed)
     return [rename.visit(stmt) for stmt in body], renamed
+
+
+def entries_renamed(body: list[ast.stmt]) -> list[ast.stmt]:
+    """Entries `b[i]` of a number b whose digits the block names under the same letter (the
+    statement that makes them says so): read from the digits' own list."""
+    renamed = {P.meta(n, "entries_of"): n.targets[0].id for n in _walk(body) if P.meta(n, "entries_of")}
+    if not renamed:
+        return body
+    rename = _RenameEntries(renamed)
+    return [rename.visit(stmt) for stmt in body]
 
 
 class _RenameEntries(ast.NodeTransformer):

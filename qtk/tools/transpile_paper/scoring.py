@@ -15,6 +15,7 @@ import ast
 import copy
 import json
 import math
+import re
 import signal
 import threading
 from contextlib import contextmanager
@@ -161,7 +162,7 @@ def run_case(case: Case, folder: Path, seconds: float = 5.0) -> Outcome:
     try:
         with _time_limit(seconds):
             exec(compile(result.python, f"{case.file}.py", "exec"), ns)
-            f = ns[case.entry or _entry(result, ns)]
+            f = ns[_entry_named(case.entry, result, ns) if case.entry else _entry(result, ns)]
             for args, want in case.runs:
                 work = copy.deepcopy(args)
                 got = f(*work)
@@ -182,6 +183,15 @@ def run_case(case: Case, folder: Path, seconds: float = 5.0) -> Outcome:
 
 def score(folder: Path) -> Report:
     return Report([run_case(c, folder) for c in load_cases(folder)])
+
+
+def _entry_named(entry: str, result, ns: dict) -> str:
+    """The Python name of the function a case names, by its Python name or as the block writes it
+    (`FIND-MAX-SUBARRAY` -> find_max_subarray)."""
+    if entry in ns:
+        return entry
+    flat = re.sub(r"[^0-9a-z]+", "_", entry.lower()).strip("_")
+    return next((f.name for f in result.functions if f.name.rstrip("_") == flat or f.title == entry), entry)
 
 
 def _entry(result, ns: dict) -> str:

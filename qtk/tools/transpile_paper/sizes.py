@@ -34,6 +34,7 @@ class Params:
     matrices: set[str] = field(default_factory=set)  # `$A \\in \\mathbb{R}^{n \\times m}$`: lists of rows
     families: set[str] = field(default_factory=set)  # `$x_i \\in \\mathbb{R}^d$`: each entry a vector
     dim_lows: dict[str, dict[int, int]] = field(default_factory=dict)  # L -> {dimension: its first index}
+    defaults: dict[str, ast.expr] = field(default_factory=dict)  # `$\epsilon = 10^{-8}$` -> epsilon's default
 
     def add(self, name: str) -> None:
         if name not in self.names and name not in {d for d, _ in self.derived}:
@@ -44,7 +45,8 @@ class Params:
 
 
 RELATIONS = {"=", "<", ">", "<=", ">=", "!=", "in", "notin", ":", "<=s", "<s", ">=s", ">s"}
-_LENGTH_WORDS = {"length", "size", "elements", "entries", "items", "len"}
+_LENGTH_WORDS = {"length", "size", "elements", "entries", "items", "len",
+                 "longueur", "taille", "länge", "laenge", "lunghezza", "tamanho", "longitud", "comprimento"}
 # `array $a$ of $n$ numbers`: n counts the elements of the collection named before it
 ELEMENT_WORDS = {"numbers", "elements", "entries", "items", "integers", "values", "reals", "points",
                   "keys", "vertices", "nodes", "objects", "words", "characters", "bits", "digits"}
@@ -74,8 +76,9 @@ def counts_collection(words: list[Tok], after: list[Tok], seg: list[Tok], collec
     if collection not in out.arrays and collection not in ctx.collections:
         return False  # `start $x_0$, step size $\eta$`: x_0 is no array
     if before and before[-1] in _LENGTH_WORDS:  # `of length $n$`, not `window size $k$`
+        # `$a$ and $b$ of equal length $n$`, `un tableau de longueur $n$`
         return len(before) < 2 or before[-2] in (",", "of", "its", "with", "and", "the", "(", "equal", "same",
-                                                 "common")  # `$a$ and $b$ of equal length $n$`
+                                                 "common", "de", "di", "der", "da", "del")
     return bool(before and before[-1] == "of" and following in ELEMENT_WORDS)
 
 

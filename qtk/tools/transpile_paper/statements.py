@@ -10,6 +10,7 @@ calls; anything else in words goes through the phrase table (phrases.py).
 from __future__ import annotations
 
 import ast
+import dataclasses
 import copy
 import re
 
@@ -36,16 +37,84 @@ def statement(text: str, ctx: P.Ctx) -> tuple[list[ast.stmt], str | None]:
         while part and (part[-1].kind, part[-1].value) in TRAILING:
             part = part[:-1]
         part = _unlabelled(part)
+        part, defs = _where(part)
+        for piece in defs:  # `..., where $P_0 = 1$`: what the statement uses, defined before it
+            out.extend(_definition(piece, ctx))
         for piece in _assignments(part):  # `a \gets 0; b \gets 1` or `$a \gets 0$, $b \gets 1$`
             try:
                 out.extend(_statement(piece, ctx))
             except Untranslatable:
+                listed = _phrase_list(piece, ctx)
+                if listed is not None:  # `add $g$ to $gv$, $a$ to $av$, and $b$ to $bv$`
+                    out.extend(listed)
+                    continue
                 code, note = _prose_after(piece)
+                if note is None:
+                    code, note = _assignment_in_words(piece)
                 if note is None:
                     raise
                 out.extend(_statement(code, ctx))
                 comment = f"{note}; {comment}" if comment else note
     return out, comment
+
+
+def _phrase_list(toks: list[Tok], ctx: P.Ctx) -> list[ast.stmt] | None:
+    """One verb for several objects (`add $g$ to $gv$, $a$ to $av$, and $b$ to $bv$`): each piece,
+    with the verb of the first, a phrase of its own; None unless all of them are."""
+    seps = top_level(toks, lambda t: not t.math and (t.kind == "op" and t.value == "," or t.kind == "kw"
+                                                     and t.value == "and"))
+    pieces = [p for p in split(toks, seps) if p]
+    if len(pieces) < 2 or pieces[0][0].math or pieces[0][0].kind not in ("name", "kw"):
+        return None
+    verb = pieces[0][0]
+    out: list[ast.stmt] = []
+    for piece in pieces:
+        if piece[0].math or piece[0].kind in ("num", "const", "str"):
+            piece = [verb] + piece
+        done = phrases.match(phrases.STATEMENTS, piece, ctx)
+        if done is None:
+            return None
+        out.extend(done)
+    return out
+
+
+def _where(toks: list[Tok]) -> tuple[list[Tok], list[list[Tok]]]:
+    """`$P_t = P_{t-1} v_t$, where $P_0 = 1$`, `\\Return $p$ where $p_k = e_k / Z$`: the statement,
+    and the definitions (maths only, each an equation or assignment) its `where` adds."""
+    at = top_level(toks, lambda t: t.kind == "kw" and t.value == "where" and not t.math)
+    if len(at) != 1 or at[0] == 0:
+        return toks, []
+    code, rest = toks[: at[0]], toks[at[0] + 1 :]
+    while code and code[-1].kind == "op" and code[-1].value == "," and not code[-1].math:
+        code = code[:-1]
+    pieces = _assignments(rest)
+    if not code or not pieces or not all(p and all(t.math for t in p) and (_gets_count(p) == 1 or _equals_count(p) == 1)
+                                         for p in pieces):
+        return toks, []
+    return code, pieces
+
+
+def _definition(toks: list[Tok], ctx: P.Ctx) -> list[ast.stmt]:
+    """One `where` definition: an assignment, or, when its left side is indexed by a name the
+    algorithm has not bound (`p_k = e_k / Z`), the whole array, entry by entry over the positions
+    of an array the right side reads at that index."""
+    (st,) = _statement(toks, ctx)
+    if not (isinstance(st, ast.Assign) and len(st.targets) == 1 and isinstance(st.targets[0], ast.Subscript)
+            and isinstance(st.targets[0].value, ast.Name) and isinstance(st.targets[0].slice, ast.Name)):
+        return [st]
+    var = st.targets[0].slice.id
+    if var in ctx.open_loops or var in ctx.params | ctx.declared or var in ctx.known and var not in ctx.loop_ranges:
+        return [st]  # bound here (a loop around it, an input, a variable): one entry
+    read = [n.value.id for n in ast.walk(st.value) if isinstance(n, ast.Subscript) and isinstance(n.value, ast.Name)
+            and isinstance(n.slice, ast.Name) and n.slice.id == var]
+    if not read:
+        P.fail(f"cannot tell which values {var} runs over")
+    rng = P.mark(P.call("range", [P.call("len", [ast.Name(id=read[0], ctx=ast.Load())])]), positions_of=read[0])
+    gen = ast.comprehension(target=ast.Name(id=var, ctx=ast.Store()), iter=rng, ifs=[], is_async=0)
+    name = st.targets[0].value.id
+    ctx.known.add(name)
+    return [ast.Assign(targets=[ast.Name(id=name, ctx=ast.Store())],
+                       value=ast.ListComp(elt=st.value, generators=[gen]))]
 
 
 def _descriptions(toks: list[Tok], ctx: P.Ctx) -> bool:
@@ -78,23 +147,27 @@ def _heading(toks: list[Tok], text: str) -> bool:
 
 
 def _unlabelled(toks: list[Tok]) -> list[Tok]:
-    """`Compute gradient: $g \\gets 2(x - c)$`: a few words naming the step, a colon, then the statement."""
+    """`Compute gradient: $g \\gets 2(x - c)$`: a few words naming the step, a colon, then the statement
+    (any statement after a numbered step name, `Step 2: output $s$`)."""
     colon = next((k for k, t in enumerate(toks) if t.kind == "op" and t.value == ":" and not t.math), None)
     if colon is None or not 1 <= colon <= 4:
         return toks
-    if not all(not t.math and (t.kind == "kw" or t.kind == "name" and t.style == "prose")
+    if not all(not t.math and (t.kind == "kw" or t.kind == "name" and t.style == "prose" or t.kind == "num")
                and t.value.lower() not in _CONTROL_WORDS for t in toks[:colon]):
         return toks
     rest = toks[colon + 1 :]
-    if rest and all(t.math for t in rest) and top_level(rest, lambda t: t.kind == "op" and t.value in ("gets", "=")):
-        return rest
+    numbered = toks[0].kind != "num" and toks[colon - 1].kind == "num"  # `Step 2:`, `Phase 1:`: a step's number
+    lead = rest[: next((k for k, t in enumerate(rest) if not t.math), len(rest))]
+    if rest and (numbered or lead and top_level(lead, lambda t: t.kind == "op" and t.value in ("gets", "="))):
+        return rest  # (the assignment may go on in words: `Initialization: $N(a) \\gets 0$ for all $a \\in A$`)
     return toks
 
 
 # words that continue a statement rather than start a remark about it
 _CONTINUING = {"for", "if", "with", "where", "when", "while", "until", "unless", "and", "or", "such", "then",
                "else", "otherwise", "to", "by", "from", "in", "of", "on", "onto", "into", "at", "as", "is", "are",
-               "do", "times", "each", "every", "all", "not", "be"}
+               "do", "times", "each", "every", "all", "not", "be", "twice", "thrice", "except", "without", "instead",
+               "only", "never"}
 
 
 def _prose_after(toks: list[Tok]) -> tuple[list[Tok], str | None]:
@@ -109,6 +182,37 @@ def _prose_after(toks: list[Tok]) -> tuple[list[Tok], str | None]:
             or code[-1].kind == "op" and code[-1].value in ("gets", "="):
         return toks, None
     return code, " ".join(t.value for t in rest)
+
+
+# words that change what a statement does (a loop, a condition, a negation, a count): a line
+# holding one of them is never read as its maths alone
+_MEANING_WORDS = _CONTROL_WORDS | {"not", "unless", "except", "without", "twice", "times", "never", "only", "either",
+                                   "neither", "nor", "or", "and", "whenever", "otherwise", "instead", "unless"}
+
+
+def _assignment_in_words(toks: list[Tok]) -> tuple[list[Tok], str | None]:
+    """`Finally we obtain $t \\gets 2s$`, `初始化 $r \\gets a$`: the one assignment in maths that a
+    line of words holds, the words a remark; (toks, None) unless the line has exactly one run of
+    maths, it assigns (`\\gets`), and no word changes what it does."""
+    runs, k = [], 0
+    while k < len(toks):
+        if toks[k].math:
+            j = k
+            while j < len(toks) and toks[j].math:
+                j += 1
+            runs.append((k, j))
+            k = j
+        else:
+            k += 1
+    if len(runs) != 1:
+        return toks, None
+    a, b = runs[0]
+    code, words = toks[a:b], toks[:a] + toks[b:]
+    if not words or len(top_level(code, lambda t: t.kind == "op" and t.value == "gets")) != 1 \
+            or code[0].kind != "name" or code[-1].kind == "op" and code[-1].value == "gets" \
+            or any(t.value.lower() in _MEANING_WORDS or t.kind == "const" for t in words):
+        return toks, None
+    return code, " ".join(t.value for t in words)
 
 
 def _assignments(toks: list[Tok]) -> list[list[Tok]]:
@@ -144,6 +248,9 @@ def _statement(toks: list[Tok], ctx: P.Ctx) -> list[ast.stmt]:
         done = phrases.match(phrases.STATEMENTS, toks, ctx)
         if done is not None:
             return done
+    declared = _typed_declaration(toks, ctx)
+    if declared is not None:
+        return declared
     if first.kind == "kw":
         handler = _KEYWORD_LINES.get(first.value)
         if handler is _swap_words:
@@ -181,7 +288,77 @@ def _statement(toks: list[Tok], ctx: P.Ctx) -> list[ast.stmt]:
     return [_call_statement(e, ctx)]
 
 
+# C and Java types that open a declaration (`int[$n+1$][$m+1$] $D$`, `int $D[n][m]$`), and what a new
+# array of that type holds
+_TYPES = {"int": 0, "integer": 0, "long": 0, "float": 0, "double": 0, "real": 0, "bool": False, "boolean": False,
+          "char": "", "string": ""}
+
+
+def _typed_declaration(toks: list[Tok], ctx: P.Ctx) -> list[ast.stmt] | None:
+    """A declaration written the C way: a type, sizes in brackets (after the type or after the name),
+    then the name: an array of that many zeros (False, ""); a plain `int $x$` declares nothing."""
+    if len(toks) < 2 or toks[0].math or toks[0].value.lower() not in _TYPES:
+        return None
+    rest, dims = toks[1:], []
+    while rest and rest[0].value == "[" and not rest[0].math:
+        close = next((k for k, t in enumerate(rest) if t.value == "]" and not t.math), None)
+        if close is None or close == 1:
+            return None
+        dims.append(rest[1:close])
+        rest = rest[close + 1 :]
+    if rest and not rest[0].math and rest[0].kind == "name" and not dims:
+        return _declared_in_words(toks[0].value.lower(), rest, ctx)  # `float Scores[N] = 0`
+    if not rest or not all(t.math for t in rest) or rest[0].kind != "name":
+        return None
+    target = parse_all(rest, ctx)
+    if isinstance(target, ast.Subscript) and not dims:  # `int $D[n][m]$`
+        inner: list[ast.Subscript] = []
+        node = target
+        while isinstance(node, ast.Subscript):
+            inner.insert(0, node)
+            node = node.value
+        if not isinstance(node, ast.Name):
+            return None
+        value: ast.expr = P.const(_TYPES[toks[0].value.lower()])
+        for sub in reversed(inner):
+            value = P.repeat(value, sub.slice)
+        ctx.known.add(node.id)
+        return [ast.Assign(targets=[ast.Name(id=node.id, ctx=ast.Store())], value=value)]
+    if not isinstance(target, ast.Name):
+        return None
+    ctx.known.add(target.id)
+    if not dims:
+        return []  # `int $x$`: the name is declared, its value comes later
+    value = P.const(_TYPES[toks[0].value.lower()])
+    for dim in reversed(dims):
+        value = P.repeat(value, parse_all(dim, ctx))
+    return [ast.Assign(targets=[ast.Name(id=target.id, ctx=ast.Store())], value=value)]
+
+
+def _declared_in_words(kind: str, rest: list[Tok], ctx: P.Ctx) -> list[ast.stmt] | None:
+    """`float Scores[N] = 0`, `int Length[N]` written as text: the name, its sizes in brackets after
+    it, and the value every entry starts with (the type's zero when none is given)."""
+    name, k, dims = variable_name(rest[0].value), 1, []
+    while k < len(rest) and rest[k].value == "[":
+        close = next((j for j in range(k + 1, len(rest)) if rest[j].value == "]"), None)
+        if close is None or close == k + 1:
+            return None
+        dims.append(parse_all([dataclasses.replace(t, math=True) for t in rest[k + 1 : close]], ctx))
+        k = close + 1
+    value: ast.expr = P.const(_TYPES[kind])
+    if k < len(rest) and rest[k].kind == "op" and rest[k].value in ("=", "gets") and k + 1 < len(rest):
+        value = parse_all([dataclasses.replace(t, math=True) for t in rest[k + 1 :]], ctx)
+    elif k != len(rest):
+        return None
+    ctx.known.add(name)
+    for dim in reversed(dims):
+        value = P.repeat(value, dim)
+    return [ast.Assign(targets=[ast.Name(id=name, ctx=ast.Store())], value=value)]
+
+
 def _call_statement(e: ast.expr, ctx: P.Ctx) -> ast.stmt:
+    if P.meta(e, "reversed_of"):  # \\Call{Reverse}{$L$} on its own line: L reversed in place
+        return ast.Expr(value=P.method(e.value, "reverse", []))
     if not isinstance(e, ast.Call):
         P.fail("this line is an expression, not a statement")
     fname = e.func.id if isinstance(e.func, ast.Name) else ""
@@ -202,8 +379,34 @@ def _return(rest: list[Tok], ctx: P.Ctx) -> list[ast.stmt]:
     if gets:  # `\\textbf{return} $\\mu \\gets s / n$`: assign, then return what was assigned
         assign = _assign(split(rest, gets), ctx)
         return [assign, ast.Return(value=copy.deepcopy(assign.targets[0]))]
+    pair = _values_and(rest, ctx)
+    if pair is not None:  # `\\KwRet{$V$ and $\\pi$}`: both results
+        return [ast.Return(value=pair)]
     value = value_of(rest, ctx) if rest else None  # also `\\Return an empty list`
-    return [ast.Return(value=_named_result(value))]
+    return [ast.Return(value=_family(_named_result(value), ctx))]
+
+
+def _values_and(rest: list[Tok], ctx: P.Ctx) -> ast.expr | None:
+    """Values (never conditions) in maths of their own joined by a word `and`: a tuple of them."""
+    if len(rest) > 2 and rest[0].value == "{" and rest[-1].value == "}" and not rest[0].math:
+        rest = rest[1:-1]  # `\\KwRet{...}`
+    ands = top_level(rest, lambda t: not t.math and t.kind == "kw" and t.value == "and")
+    pieces = split(rest, ands)
+    if not ands or not all(p and all(t.math for t in p) for p in pieces):
+        return None
+    values = [parse_all(p, ctx) for p in pieces]
+    if not all(isinstance(v, (ast.Name, ast.Subscript, ast.Attribute, ast.Tuple)) for v in values):
+        return None  # `$t < \\infty$ and $t \\le \\tau$`: one condition
+    return ast.Tuple(elts=values, ctx=ast.Load())
+
+
+def _family(value: ast.expr | None, ctx: P.Ctx) -> ast.expr | None:
+    """`\\Return $\\{A_i\\}$` after the loop over i: all the entries, i.e. the array A itself."""
+    if isinstance(value, ast.Set) and len(value.elts) == 1 and isinstance(value.elts[0], ast.Subscript) \
+            and isinstance(value.elts[0].value, ast.Name) and isinstance(value.elts[0].slice, ast.Name) \
+            and value.elts[0].slice.id not in ctx.open_loops and value.elts[0].slice.id not in ctx.params:
+        return ast.Name(id=value.elts[0].value.id, ctx=ast.Load())
+    return value
 
 
 def _named_result(value: ast.expr | None) -> ast.expr | None:
@@ -230,7 +433,16 @@ def _jump(kind: type) -> callable:
 def _print(rest: list[Tok], ctx: P.Ctx) -> list[ast.stmt]:
     e = parse_all(rest, ctx) if rest else None
     args = [] if e is None else list(e.elts) if isinstance(e, ast.Tuple) else [e]
-    return [ast.Expr(value=P.call("print", args))]
+    return [ast.Expr(value=P.call("print", [part for a in args for part in _printed(a)]))]
+
+
+def _printed(e: ast.expr) -> list[ast.expr]:
+    """`print "shift" s`: a text next to a value is two things printed, never text times s."""
+    if isinstance(e, ast.BinOp) and isinstance(e.op, ast.Mult):
+        parts = _printed(e.left) + _printed(e.right)
+        if any(isinstance(x, ast.Constant) and isinstance(x.value, str) for x in parts):
+            return parts
+    return [e]
 
 
 def _swap_words(rest: list[Tok], ctx: P.Ctx, verb: Tok | None = None) -> list[ast.stmt]:
@@ -238,6 +450,10 @@ def _swap_words(rest: list[Tok], ctx: P.Ctx, verb: Tok | None = None) -> list[as
         done = phrases.match(phrases.STATEMENTS, [verb] + rest, ctx)
         if done is not None:
             return done
+    if len(rest) > 2 and rest[0].value == "(" and rest[-1].value == ")" and not rest[0].math \
+            and top_level(rest[1:-1], lambda t: t.kind == "op" and t.value == ","):
+        return _statement([Tok("name", "swap", verb.at if verb else rest[0].at, True, "roman")]
+                          + [dataclasses.replace(t, math=True) for t in rest], ctx)  # Swap($A[i]$, $A[m]$)
     sep = top_level(rest, lambda t: (t.kind == "kw" and t.value in ("with", "and"))
                     or (t.kind == "op" and t.value == ","))
     if len(sep) != 1:
@@ -274,7 +490,7 @@ def _let(rest: list[Tok], ctx: P.Ctx) -> list[ast.stmt]:
         return [ast.Assign(targets=[store(parse_all(names, ctx), ctx)], value=value)]
     seps = top_level(names, lambda t: (t.kind == "kw" and t.value == "and") or (t.kind == "op" and t.value == ","))
     out: list[ast.stmt] = []
-    for part in split(names, seps):
+    for part in [p for p in split(names, seps) if p]:  # `$a$, $b$, and $c$`
         out.append(allocate(parse_all(part, ctx), init, ctx, is_set="set" in words and "array" not in words))
     return out
 
@@ -317,6 +533,8 @@ def allocate(spec: ast.expr, init: ast.expr, ctx: P.Ctx, size: ast.expr | None =
         value = P.repeat(value, _size(dim))
     lows = [P.int_value(d.lower) for d in dims]
     node = ast.Assign(targets=[ast.Name(id=spec.id, ctx=ast.Store())], value=value)
+    if len(lows) > 1 and len(set(lows)) > 1 and all(lo is not None for lo in lows):  # `s[1..n-1, 2..n]`
+        P.mark(node, alloc_dims=(spec.id, tuple(lows)))
     return P.mark(node, alloc=(spec.id, lows[0] if lows[0] is not None else 0))
 
 
@@ -331,9 +549,13 @@ def _assign(parts: list[list[Tok]], ctx: P.Ctx) -> ast.stmt:
     if any(not p for p in parts):
         P.fail("an assignment with a missing side")
     for p in parts[:-1]:  # `d(v) \\gets ...`: nothing can be assigned to a call, so d is an array
-        if len(p) >= 4 and p[0].kind == "name" and p[1].value == "(" and p[-1].value == ")" \
+        primes = 1
+        while primes < len(p) and p[primes].value == "'":  # `N'(u) := ...`
+            primes += 1
+        if len(p) >= 3 + primes and p[0].kind == "name" and p[primes].value == "(" and p[-1].value == ")" \
                 and variable_name(p[0].value) not in ctx.functions.values():
-            ctx.call_arrays.add(variable_name(p[0].value))
+            ctx.call_arrays.add(variable_name(p[0].value + "_prime" * (primes - 1)) if primes > 1
+                                else variable_name(p[0].value))
         opening = _after_script(p, 1) if len(p) >= 6 and p[0].kind == "name" and p[1].value == "_" else None
         if opening is not None and p[opening].value == "(" and p[-1].value == ")":
             ctx.call_arrays.add(variable_name(p[0].value))  # `\\alpha_t(j) \\gets ...`: a table by t, then j
@@ -360,12 +582,22 @@ def _assign(parts: list[list[Tok]], ctx: P.Ctx) -> ast.stmt:
         value = P.call("set", [value])
     if is_number(value):  # `add $x$ to $total$` will add to it
         ctx.numbers.update(t.id for t in targets if isinstance(t, ast.Name))
+    if isinstance(value, (ast.List, ast.ListComp)) or isinstance(value, ast.Call) and isinstance(value.func, ast.Name) \
+            and value.func.id in ("sorted", "list", "reversed"):  # `r \gets sort(m)`: r_1 is its first entry
+        ctx.collections.update(t.id for t in targets if isinstance(t, ast.Name))
+    if isinstance(value, ast.Constant) and isinstance(value.value, str):  # `append $c$ to $s$` will concatenate
+        ctx.strings.update(t.id for t in targets if isinstance(t, ast.Name))
     if P.is_empty_set(value) or P.meta(value, "set_of") or isinstance(value, (ast.Set, ast.SetComp)) or \
             isinstance(value, ast.Call) and \
             isinstance(value.func, ast.Name) and value.func.id == "set":
         ctx.sets.update(t.id for t in targets if isinstance(t, ast.Name))
         ctx.set_families.update(P.root_name(t) for t in targets if isinstance(t, ast.Subscript) and P.root_name(t))
-    return ast.Assign(targets=[store(t, ctx) for t in targets], value=value)
+    node = ast.Assign(targets=[store(t, ctx) for t in targets], value=value)
+    low = P.meta(value, "first_index")
+    if low is not None and len(targets) == 1 and isinstance(targets[0], ast.Name):  # `an array indexed with 0, ..`
+        ctx.allocated.add(targets[0].id)
+        return P.mark(node, alloc=(targets[0].id, low))
+    return node
 
 
 def _after_script(toks: list[Tok], k: int) -> int | None:
@@ -401,6 +633,8 @@ def _filled_space(toks: list[Tok], dims: list[Tok], ctx: P.Ctx) -> ast.expr:
     while len(toks) > 2 and toks[-2].value == "^" and (toks[-1].kind == "const" and toks[-1].value == "True"
                                                        or toks[-1].value in ("T", "top", "intercal")):
         toks = toks[:-2]
+    if len(toks) == 3 and toks[0].value == "{s" and toks[-1].value == "}s" and toks[1].kind == "num":
+        toks = toks[1:2]  # `\{0\} \in \mathbb{R}^{n \times n}`: every entry 0
     if len(toks) >= 7 and toks[0].value == "(" and toks[-1].value == ")":  # (1, \ldots, 1)
         inner = [t for t in toks[1:-1] if t.value not in (",", "...")]
         if inner and all(t.kind == "num" and t.value == inner[0].value for t in inner):
@@ -468,13 +702,41 @@ def value_of(toks: list[Tok], ctx: P.Ctx) -> ast.expr:
         k, e = cond_if[0], other[0]
         return ast.IfExp(test=parse_all(toks[k + 1 : e], ctx, tuple_ok=False), body=value_of(toks[:k], ctx),
                          orelse=value_of(toks[e + 1 :], ctx))
+    order = _order_words(toks)
+    if order is not None:  # `$\mathrm{sort}(s)$ in descending order`, `$A$ sorted in increasing order`
+        head, down = order
+        value = _sorted_value(value_of(head, ctx))
+        if isinstance(value, ast.Call) and isinstance(value.func, ast.Name) and value.func.id == "sorted":
+            value.keywords = [ast.keyword(arg="reverse", value=P.const(True))] if down else []
+            return value
     try:
-        return parse_all(toks, ctx)
+        return _sorted_value(parse_all(toks, ctx))
     except Untranslatable:
         value = phrases.match(phrases.VALUES, toks, ctx)
         if value is None:
             raise
         return value
+
+
+_ORDERS = {"increasing": False, "ascending": False, "nondecreasing": False, "non-decreasing": False,
+           "decreasing": True, "descending": True, "nonincreasing": True, "non-increasing": True}
+
+
+def _order_words(toks: list[Tok]) -> tuple[list[Tok], bool] | None:
+    """`... in decreasing order` at the end of a value: the value, and whether largest first."""
+    words = [t.value.lower() for t in toks[-3:]]
+    if len(toks) < 4 or any(t.math for t in toks[-3:]) or words[0] != "in" or words[2] != "order" \
+            or words[1] not in _ORDERS:
+        return None
+    return toks[:-3], _ORDERS[words[1]]
+
+
+def _sorted_value(value: ast.expr) -> ast.expr:
+    """`sort(s)` used as a value is a sorted copy (`s.sort()` would give None)."""
+    if isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute) and value.func.attr == "sort" \
+            and not value.args:
+        return P.call("sorted", [value.func.value], value.keywords)
+    return value
 
 
 def _new_range(target: ast.expr, ctx: P.Ctx) -> bool:

@@ -99,11 +99,13 @@ def _slice_to(self: Cursor, base: ast.expr, lo: ast.expr) -> ast.expr:
 
 
 def _entries_of(base: ast.expr, ctx: P.Ctx) -> ast.expr:
-    """`d` in `d^{(k)}_{ij}` and `c` in `c_{ij}` are entries of the matrices D and C when only
-    the upper-case name is in use (CLRS writes C = (c_ij))."""
+    """`d` in `d^{(k)}_{ij}` and `c` in `c_{ij}` are entries of the matrices D and C, and `x` in `x_i`
+    of the sequence X, when only the upper-case name is in use (CLRS writes C = (c_ij), X = <x_1, ..>)."""
     upper = base.id.upper() if isinstance(base, ast.Name) else ""
     if isinstance(base, ast.Name) and len(base.id) == 1 and base.id.islower() and base.id not in ctx.known \
-            and (upper in ctx.collections or upper in ctx.layered or upper in ctx.params or upper in ctx.known):
+            and base.id not in ctx.declared | ctx.params \
+            and (upper in ctx.collections or upper in ctx.layered or upper in ctx.params or upper in ctx.known
+                 or upper in ctx.declared):
         return P.name(base.id.upper())
     return base
 
@@ -130,7 +132,7 @@ def subscript(self: Cursor, base: ast.expr) -> ast.expr:
         return P.name(variable_name(f"{base.id.rstrip('_')}_{'plus' if inner.value == '+' else 'minus'}"))
     if isinstance(base, ast.Name) and inner is not None and closes and _label_like(inner, self.ctx):
         self.i += 3 if grouped else 1
-        label = "max" if inner.kind == "bigop" else inner.value
+        label = inner.value  # `s_{\\min}`, `s_{\\max}`: two names
         return P.name(variable_name(f"{base.id.rstrip('_')}_{label}"))
     if isinstance(base, ast.Name) and inner is not None and closes and inner.kind == "name" \
             and inner.value in _AXES and _coordinate(base.id, inner.value, self.ctx):
@@ -155,6 +157,8 @@ def subscript(self: Cursor, base: ast.expr) -> ast.expr:
             return P.name(variable_name(f"{base.id}_{items[0].id}"))
         if items[0].id in self.ctx.params and items[0].id in self.ctx.collections:
             return P.name(variable_name(f"{base.id}_{items[0].id}"))  # `S_A` of an input list A: a name, no index
+    if isinstance(base, ast.Name) and not constant:
+        base = _entries_of(base, self.ctx)  # CLRS's `x_i` of a sequence X = <x_1, ..., x_m>
     if isinstance(base, ast.Name):
         if not constant:
             self.ctx.collections.add(base.id)

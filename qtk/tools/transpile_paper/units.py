@@ -38,11 +38,11 @@ class Unit:
 
     @property
     def input_io(self) -> list[ir.IO]:
-        return [io for io in self.io if io.label.lower().strip(": ") in _INPUT_LABELS]
+        return [io for io in self.io if io.label.lower().strip(": ：") in _INPUT_LABELS]
 
     @property
     def output_io(self) -> list[ir.IO]:
-        return [io for io in self.io if io.label.lower().strip(": ") in _OUTPUT_LABELS]
+        return [io for io in self.io if io.label.lower().strip(": ：") in _OUTPUT_LABELS]
 
 
 @dataclass
@@ -57,7 +57,8 @@ def split_units(algos: list[ir.Algorithm]) -> list[Unit]:
     return units
 
 
-_BOLD_LABEL = re.compile(r"^\s*\\text(?:bf|sc|it)\s*\{\s*([A-Za-z][A-Za-z ]*?)\s*(:?)\s*\}\s*(:?)")
+# (labels in any language's letters: `\\textbf{Wejście:}`, `\\textbf{输入：}`)
+_BOLD_LABEL = re.compile(r"^\s*\\text(?:bf|sc|it)\s*\{\s*([^\W\d_][^\W\d_ ]*?)\s*([:：]?)\s*\}\s*([:：]?)")
 
 
 def _promote_io(nodes: list[ir.Node]) -> list[ir.Node]:
@@ -98,7 +99,7 @@ def lead_io(lead: Src | None, line_of) -> list[ir.IO]:
         return []
     found: list[ir.IO] = []
     text = lead.text
-    starts = [m for m in re.finditer(r"\\text(?:bf|sc|it)\s*\{\s*([A-Za-z][A-Za-z ]*?)\s*:?\s*\}\s*:?", text)
+    starts = [m for m in re.finditer(r"\\text(?:bf|sc|it)\s*\{\s*([^\W\d_][^\W\d_ ]*?)\s*[:：]?\s*\}\s*[:：]?", text)
               if m.group(1).lower() in _INPUT_LABELS | _OUTPUT_LABELS]
     for m, nxt in zip(starts, starts[1:] + [None]):
         end = nxt.start() if nxt else len(text)
