@@ -1337,3 +1337,27 @@ def test_a_bare_character_after_is():
         \EndFor
         \State \Return $c$"""))
     assert f("a*b?c*") == 3
+
+
+def test_a_c_style_loop_counting_down_with_a_break_point():
+    # `$i$-\--`: `\-` only marks where a word may break; the header is `i--`
+    f, _ = _fn(_algo(r"""
+        \Procedure{Suffix}{$v, n$}
+        \State $t = 0$
+        \For{($j=n$; $\;j \geq 1$; $\;j$-\--)} \State $t = t \cdot 10 + v_j$ \EndFor
+        \State \Return $t$
+        \EndProcedure"""))
+    assert f([1, 2, 3], 3) == 321
+
+
+def test_font_switches_inside_conditions():
+    from transpile_blocks import a2e
+    f, _ = _fn(a2e(r"""
+        \KwIn{$m$}
+        $c \leftarrow 0$\;
+        \While{\upshape $m > 1$}{
+          \eIf{\itshape $m \textsf{ mod } 2 = 0$}{$m \leftarrow m \textsf{ div } 2$\;}{$m \leftarrow 3 m + 1$\;}
+          $c \leftarrow c + 1$\;
+        }
+        \Return{$c$}"""))
+    assert f(6) == 8 and f(1) == 0

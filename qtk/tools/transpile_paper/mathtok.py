@@ -96,7 +96,10 @@ _SKIP = {",", ";", "!", " ", ":", ">", "quad", "qquad", "left", "right", "big", 
          "displaystyle", "textstyle", "scriptstyle", "limits", "nolimits", "hfill", "nobreak",
          "allowbreak", "relax", "xspace", "normalfont", "rm", "it", "bf", "tt", "sf", "small",
          "footnotesize", "noindent", "/", "\\", "newline", "enspace", "thinspace", "negthinspace",
-         "medspace", "thickspace", "nl", "unskip", "BlankLine", "cr", "strut", "item"}
+         "medspace", "thickspace", "nl", "unskip", "BlankLine", "cr", "strut", "item",
+         # font switches without an argument (`\\upshape $a > 0$`), and `\\-` (a place where a word may break)
+         "upshape", "itshape", "slshape", "scshape", "bfseries", "mdseries", "rmfamily", "sffamily", "ttfamily",
+         "em", "-"}
 _SIZED = {"left": "[", "bigl": "[", "Bigl": "[", "biggl": "[", "Biggl": "[",
           "right": "]", "bigr": "]", "Bigr": "]", "biggr": "]", "Biggr": "]"}
 _SKIP_ARG = {"label", "hspace", "vspace", "phantom", "hphantom", "vphantom", "footnote", "cite",
