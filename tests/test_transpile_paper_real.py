@@ -1361,3 +1361,16 @@ def test_font_switches_inside_conditions():
         }
         \Return{$c$}"""))
     assert f(6) == 8 and f(1) == 0
+
+
+def test_a_bare_call_line_with_a_difference_in_text(capsys):
+    # `Show(n-1)` set in text: `n-1` is n minus 1, not a hyphenated word that makes the group a remark
+    from transpile_blocks import a2e
+    f, _ = _fn(a2e(r"""
+        \KwIn{$n$}
+        \If{$n > 0$}{
+          print $n$\;
+          Show(n-1)\;
+        }""", caption="Show"))
+    f(3)
+    assert capsys.readouterr().out == "3\n2\n1\n"

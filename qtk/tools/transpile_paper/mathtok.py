@@ -241,6 +241,9 @@ class _Tokenizer:
         m = (_NAME_RE if math else _WORD_RE).match(self.text, i)
         word = m.group(0) if m else self.text[i]
         end = m.end() if m else i + 1
+        parts = word.split("-")
+        if not math and len(parts) > 1 and (any(x.isdigit() for x in parts[1:]) or all(len(x) == 1 for x in parts)):
+            word, end = parts[0], i + len(parts[0])  # `(A,p,r-1)`, `n-k` written in text: a difference, not one word
         if math and word.lower() in _CONST_WORDS and word in (word.lower(), word.capitalize(), word.upper()):
             self.add("const", _CONST_WORDS[word.lower()], i, True)  # $x \gets True$, $found \gets false$
         elif math:
