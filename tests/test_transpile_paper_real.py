@@ -1374,3 +1374,28 @@ def test_a_bare_call_line_with_a_difference_in_text(capsys):
         }""", caption="Show"))
     f(3)
     assert capsys.readouterr().out == "3\n2\n1\n"
+
+
+def test_an_algorithm_continued_in_a_second_float():
+    # algorithmicx's \algstore / \algrestore: one loop opened in the first float, closed in the second
+    f, _ = _fn(_doc(r"""
+\begin{algorithm}\caption{Squares}
+\begin{algorithmic}[1]
+\Function{Squares}{$n$}
+  \State $t \gets 0$
+  \For{$k \gets 1$ \To $n$}
+    \State $t \gets t + k$
+    \algstore{sq}
+\end{algorithmic}
+\end{algorithm}
+Some text between the two parts.
+\begin{algorithm}\caption{Squares (continued)}
+\begin{algorithmic}
+\algrestore{sq}
+    \State $t \gets t + k \cdot (k - 1)$
+  \EndFor
+  \State \Return $t$
+\EndFunction
+\end{algorithmic}
+\end{algorithm}"""))
+    assert f(3) == 14
