@@ -1399,3 +1399,20 @@ Some text between the two parts.
 \end{algorithmic}
 \end{algorithm}"""))
     assert f(3) == 14
+
+
+@pytest.mark.parametrize("fill", [r"\hfill \forall a \hfill \forall b", r"\quad \forall a, b"])
+def test_a_table_filled_for_all_its_indices(fill):
+    # `L[a][b] \gets 0 \forall a \forall b` with no ranges: every entry not yet written reads 0
+    f, _ = _fn(_algo(r"""
+        \Function{Common}{$x, y$}
+        \State $L[a][b] \gets 0 %s$
+        \For{$a = 1$ \To $|x|$}
+          \For{$b = 1$ \To $|y|$}
+            \If{$x[a] = y[b]$} \State $L[a][b] \gets L[a-1][b-1] + 1$
+            \Else \State $L[a][b] \gets \max(L[a-1][b], L[a][b-1])$ \EndIf
+          \EndFor
+        \EndFor
+        \State \Return $L[|x|][|y|]$
+        \EndFunction""" % fill))
+    assert f("ABCBDAB", "BDCABA") == 4 and f("ab", "") == 0
