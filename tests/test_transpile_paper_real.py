@@ -1416,3 +1416,16 @@ def test_a_table_filled_for_all_its_indices(fill):
         \State \Return $L[|x|][|y|]$
         \EndFunction""" % fill))
     assert f("ABCBDAB", "BDCABA") == 4 and f("ab", "") == 0
+
+
+def test_a_bar_set_apart_by_spaces_is_a_bitwise_or():
+    # `M \enspace | \enspace (1 \ll k)`: an or of bit masks; `|v|` hugging its operand stays a size
+    f, _ = _fn(_algo(r"""
+        \Function{Mask}{$v$}
+        \State $M \gets 0$
+        \For{$k \gets 0$ \To $|v| - 1$}
+          \If{$v[k] > 0$} \State $M \gets M \enspace | \enspace (1 \ll k)$ \EndIf
+        \EndFor
+        \State \Return $M \; | \; 0$
+        \EndFunction"""))
+    assert f([3, 0, 5, 1]) == 0b1101 and f([]) == 0

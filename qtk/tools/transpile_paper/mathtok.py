@@ -119,6 +119,10 @@ _ACCENTS = {"hat": "hat", "widehat": "hat", "bar": "bar", "overline": "bar", "ti
 _MATH_OPS = ["**", "//", "==", "!=", "<=", ">=", ":=", "+=", "-=", "*=", "...", "..", "&&", "||"]
 _NAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:\\_[A-Za-z0-9]+)*")
 _WORD_RE = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:(?:-|\\_|_)[A-Za-z0-9]+)*")
+# explicit space commands on both sides of a `|` in maths (an absolute value hugs its operand)
+_SPACES = r"\\(?:enspace|quad|qquad|;|:|medspace|thickspace|[ ])"
+_SPACED_BAR = re.compile(_SPACES + r"\s*$")
+_SPACED_AFTER = re.compile(r"\s*" + _SPACES)
 _NUM_RE = re.compile(r"0[xX][0-9a-fA-F]+\b|0[bB][01]+\b|\d+(?:\.\d+)?")  # 0x80, 0b101: C literals
 _PLAIN_RE = re.compile(r"(?P<w>%s)|\d+|[<>=+\-*/(),.:]" % _WORD_RE.pattern)
 
@@ -285,6 +289,9 @@ class _Tokenizer:
                     self.add("op", op, i, math)
                 return i + len(op)
         c = text[i]
+        if c == "|" and math and _SPACED_BAR.search(text[:i]) and _SPACED_AFTER.match(text, i + 1):
+            self.add("op", "bitor", i, math)  # `a \enspace | \enspace b`: a bar set apart by spaces is an or
+            return i + 1
         if c == "<" and text.startswith("<-", i) and not math:
             self.add("op", "gets", i, math)
             return i + 2
