@@ -1429,3 +1429,20 @@ def test_a_bar_set_apart_by_spaces_is_a_bitwise_or():
         \State \Return $M \; | \; 0$
         \EndFunction"""))
     assert f([3, 0, 5, 1]) == 0b1101 and f([]) == 0
+
+
+def test_words_as_indices_with_spelled_out_brackets_and_c_and():
+    # `A \lbrack \text{low} \rbrack`, `\&\&` in maths: a search whose variables are words set in text
+    f, _ = _fn(_algo(r"""
+        \Function{Find}{$A, x$}
+        \State $\text{low} \gets 1$
+        \State $\text{high} \gets |A|$
+        \While{$\text{low} \leq \text{high} \ \&\& \ A \lbrack \text{low} \rbrack \leq x$}
+          \State probe $\gets \left\lfloor (\text{low} + \text{high}) / 2 \right\rfloor$
+          \If{$A[\text{probe}] = x$} \State \Return $\text{probe}$
+          \ElsIf{$A \lbrack \text{probe} \rbrack < x$} \State $\text{low} \gets \text{probe} + 1$
+          \Else \State $\text{high} \gets \text{probe} - 1$ \EndIf
+        \EndWhile
+        \State \Return $-1$
+        \EndFunction"""))
+    assert f([2, 4, 7, 9, 12], 9) == 4 and f([2, 4, 7], 5) == -1 and f([5, 6], 1) == -1

@@ -73,6 +73,7 @@ _OPS = {  # command -> (kind, value)
     **{c: ("kw", "then") for c in ("Then", "algorithmicthen")},
     **{c: ("kw", "each") for c in ("Each", "KwEach")},
     **{c: ("op", "...") for c in ("ldots", "dots", "cdots", "dotsc", "dotsb", "dotsm", "hdots")},
+    "lbrack": ("op", "["), "rbrack": ("op", "]"),  # `S \lbrack i \rbrack`: the brackets spelled out
     "lfloor": ("op", "lfloor"), "rfloor": ("op", "rfloor"), "lceil": ("op", "lceil"),
     "rceil": ("op", "rceil"),
     **{c: ("op", "|") for c in ("lvert", "rvert", "vert", "mid|")},
@@ -401,6 +402,10 @@ class _Tokenizer:
         if name == "operator" and self.text.startswith("@font", j):  # `{\\operator@font mod}`: the word as set
             return j + len("@font")
         if name == "&" and math:  # `x \\& 1`: bitwise and in maths, `and` in prose
+            m = re.match(r"\s*\\&", self.text[j:end])
+            if m:  # `a > 0 \\&\\& b > 0`: C's logical and
+                self.add("kw", "and", i, math)
+                return j + m.end()
             self.add("op", "&", i, math)
             return j
         if name == "nabla":  # \\nabla f, \\nabla_\\theta L: the gradient, one function named grad_f
