@@ -1446,3 +1446,13 @@ def test_words_as_indices_with_spelled_out_brackets_and_c_and():
         \State \Return $-1$
         \EndFunction"""))
     assert f([2, 4, 7, 9, 12], 9) == 4 and f([2, 4, 7], 5) == -1 and f([5, 6], 1) == -1
+
+
+def test_a_fill_over_given_ranges_is_marked_not_multiplied():
+    # `W[r][c] \gets 1 \ \forall r \in [1, n]`: never read as 1 times a test with `all`
+    result = transpile(_algo(r"""
+        \Function{Ones}{$n$}
+        \State $W[r][c] \gets 1 \ \forall r \in [1, n], c \in [1, n]$
+        \State \Return $W$
+        \EndFunction"""), "t.tex")
+    assert result.todo_count == 1 and "all(" not in result.python

@@ -818,6 +818,12 @@ def _fill_for_all(toks: list[Tok], ctx: P.Ctx) -> list[ast.stmt] | None:
         names = [t.value for t in toks[run:k:2]] + names
         k = run - 1
     if not names or k == len(toks):
+        gets = top_level(toks, lambda t: t.kind == "op" and t.value in ("gets", "="))
+        quant = top_level(toks, lambda t: t.kind == "cmd" and t.value == "forall")
+        if gets and quant and quant[0] > gets[0] and quant[0] + 1 < len(toks) \
+                and any(t.kind == "name" and t.value == toks[quant[0] + 1].value for t in toks[: gets[0]]):
+            # `T[i][j] \\gets 0 \\ \\forall i \\in [1, n]`: a fill over ranges, never a product with `all`
+            raise Untranslatable("an entry set for all indices in given ranges")
         return None
     gets = top_level(toks[:k], lambda t: t.kind == "op" and t.value in ("gets", "="))
     if len(gets) != 1:
