@@ -387,3 +387,17 @@ def test_one_verb_for_several_objects_and_empty_as_a_value():
         \State $D$ = empty, $E$ = $\{ x \}$
         \State \Return $(p, q, r, D, E)$"""))
     assert f(1, 2) == ([1], [2], [3], set(), {1})
+
+
+@pytest.mark.parametrize("header", [r"$k=0$ \`a $n$ avec un pas de 3", r"$k=0$ hasta $n$ con paso 3",
+                                    r"$k=0$ to $n$ with a step of 3", r"$k=0$ bis $n$ mit Schrittweite 3"])
+def test_a_step_written_out_in_words(header):
+    # `$k = 0$ à $n$` (no `from` word) is `to`; `avec un pas de 3` / `con paso 3` is a step of 3
+    f, _ = _fn(_algo(r"""
+        \REQUIRE $n$
+        \STATE $c \gets 0$
+        \FOR{%s}
+        \STATE $c \gets c + k$
+        \ENDFOR
+        \RETURN $c$""" % header, "\\usepackage{algorithmic}"))
+    assert f(9) == 0 + 3 + 6 + 9 and f(1) == 0

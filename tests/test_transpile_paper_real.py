@@ -1337,3 +1337,122 @@ def test_a_bare_character_after_is():
         \EndFor
         \State \Return $c$"""))
     assert f("a*b?c*") == 3
+
+
+def test_a_c_style_loop_counting_down_with_a_break_point():
+    # `$i$-\--`: `\-` only marks where a word may break; the header is `i--`
+    f, _ = _fn(_algo(r"""
+        \Procedure{Suffix}{$v, n$}
+        \State $t = 0$
+        \For{($j=n$; $\;j \geq 1$; $\;j$-\--)} \State $t = t \cdot 10 + v_j$ \EndFor
+        \State \Return $t$
+        \EndProcedure"""))
+    assert f([1, 2, 3], 3) == 321
+
+
+def test_font_switches_inside_conditions():
+    from transpile_blocks import a2e
+    f, _ = _fn(a2e(r"""
+        \KwIn{$m$}
+        $c \leftarrow 0$\;
+        \While{\upshape $m > 1$}{
+          \eIf{\itshape $m \textsf{ mod } 2 = 0$}{$m \leftarrow m \textsf{ div } 2$\;}{$m \leftarrow 3 m + 1$\;}
+          $c \leftarrow c + 1$\;
+        }
+        \Return{$c$}"""))
+    assert f(6) == 8 and f(1) == 0
+
+
+def test_a_bare_call_line_with_a_difference_in_text(capsys):
+    # `Show(n-1)` set in text: `n-1` is n minus 1, not a hyphenated word that makes the group a remark
+    from transpile_blocks import a2e
+    f, _ = _fn(a2e(r"""
+        \KwIn{$n$}
+        \If{$n > 0$}{
+          print $n$\;
+          Show(n-1)\;
+        }""", caption="Show"))
+    f(3)
+    assert capsys.readouterr().out == "3\n2\n1\n"
+
+
+def test_an_algorithm_continued_in_a_second_float():
+    # algorithmicx's \algstore / \algrestore: one loop opened in the first float, closed in the second
+    f, _ = _fn(_doc(r"""
+\begin{algorithm}\caption{Squares}
+\begin{algorithmic}[1]
+\Function{Squares}{$n$}
+  \State $t \gets 0$
+  \For{$k \gets 1$ \To $n$}
+    \State $t \gets t + k$
+    \algstore{sq}
+\end{algorithmic}
+\end{algorithm}
+Some text between the two parts.
+\begin{algorithm}\caption{Squares (continued)}
+\begin{algorithmic}
+\algrestore{sq}
+    \State $t \gets t + k \cdot (k - 1)$
+  \EndFor
+  \State \Return $t$
+\EndFunction
+\end{algorithmic}
+\end{algorithm}"""))
+    assert f(3) == 14
+
+
+@pytest.mark.parametrize("fill", [r"\hfill \forall a \hfill \forall b", r"\quad \forall a, b"])
+def test_a_table_filled_for_all_its_indices(fill):
+    # `L[a][b] \gets 0 \forall a \forall b` with no ranges: every entry not yet written reads 0
+    f, _ = _fn(_algo(r"""
+        \Function{Common}{$x, y$}
+        \State $L[a][b] \gets 0 %s$
+        \For{$a = 1$ \To $|x|$}
+          \For{$b = 1$ \To $|y|$}
+            \If{$x[a] = y[b]$} \State $L[a][b] \gets L[a-1][b-1] + 1$
+            \Else \State $L[a][b] \gets \max(L[a-1][b], L[a][b-1])$ \EndIf
+          \EndFor
+        \EndFor
+        \State \Return $L[|x|][|y|]$
+        \EndFunction""" % fill))
+    assert f("ABCBDAB", "BDCABA") == 4 and f("ab", "") == 0
+
+
+def test_a_bar_set_apart_by_spaces_is_a_bitwise_or():
+    # `M \enspace | \enspace (1 \ll k)`: an or of bit masks; `|v|` hugging its operand stays a size
+    f, _ = _fn(_algo(r"""
+        \Function{Mask}{$v$}
+        \State $M \gets 0$
+        \For{$k \gets 0$ \To $|v| - 1$}
+          \If{$v[k] > 0$} \State $M \gets M \enspace | \enspace (1 \ll k)$ \EndIf
+        \EndFor
+        \State \Return $M \; | \; 0$
+        \EndFunction"""))
+    assert f([3, 0, 5, 1]) == 0b1101 and f([]) == 0
+
+
+def test_words_as_indices_with_spelled_out_brackets_and_c_and():
+    # `A \lbrack \text{low} \rbrack`, `\&\&` in maths: a search whose variables are words set in text
+    f, _ = _fn(_algo(r"""
+        \Function{Find}{$A, x$}
+        \State $\text{low} \gets 1$
+        \State $\text{high} \gets |A|$
+        \While{$\text{low} \leq \text{high} \ \&\& \ A \lbrack \text{low} \rbrack \leq x$}
+          \State probe $\gets \left\lfloor (\text{low} + \text{high}) / 2 \right\rfloor$
+          \If{$A[\text{probe}] = x$} \State \Return $\text{probe}$
+          \ElsIf{$A \lbrack \text{probe} \rbrack < x$} \State $\text{low} \gets \text{probe} + 1$
+          \Else \State $\text{high} \gets \text{probe} - 1$ \EndIf
+        \EndWhile
+        \State \Return $-1$
+        \EndFunction"""))
+    assert f([2, 4, 7, 9, 12], 9) == 4 and f([2, 4, 7], 5) == -1 and f([5, 6], 1) == -1
+
+
+def test_a_fill_over_given_ranges_is_marked_not_multiplied():
+    # `W[r][c] \gets 1 \ \forall r \in [1, n]`: never read as 1 times a test with `all`
+    result = transpile(_algo(r"""
+        \Function{Ones}{$n$}
+        \State $W[r][c] \gets 1 \ \forall r \in [1, n], c \in [1, n]$
+        \State \Return $W$
+        \EndFunction"""), "t.tex")
+    assert result.todo_count == 1 and "all(" not in result.python

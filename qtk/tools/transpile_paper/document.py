@@ -76,7 +76,33 @@ def find_algorithms(src: Src, defs: Definitions, doc: Document) -> list[RawAlgor
         i = close
     if not found:
         found = _bare_snippet(src, defs, doc)
-    return found
+    return _join_continued(found)
+
+
+_STORE_RE = re.compile(r"\\alg(store|restore)\*?\s*\{([^{}]*)\}")
+
+
+def _join_continued(found: list[RawAlgorithm]) -> list[RawAlgorithm]:
+    """algorithmicx's `\\algstore{name}` at the end of one algorithmic and `\\algrestore{name}` at
+    the start of a later one split one algorithm over two floats: their bodies are read as one."""
+    out: list[RawAlgorithm] = []
+    for alg in found:
+        restore = next((m for m in _STORE_RE.finditer(alg.body.text) if m.group(1) == "restore"), None)
+        first = None
+        if restore is not None:
+            first = next((k for k in range(len(out) - 1, -1, -1) if any(
+                m.group(1) == "store" and m.group(2).strip() == restore.group(2).strip()
+                for m in _STORE_RE.finditer(out[k].body.text))), None)
+        if first is None:
+            out.append(alg)
+            continue
+        head = out[first]
+        store = next(m for m in _STORE_RE.finditer(head.body.text)
+                     if m.group(1) == "store" and m.group(2).strip() == restore.group(2).strip())
+        body = Src.join([head.body.sub(0, store.start()), Src.const("\n", head.body.offset(store.start())),
+                         alg.body.sub(restore.end(), len(alg.body.text))])
+        out[first] = RawAlgorithm(head.package, body, head.caption, head.start, alg.end, head.env, head.lead)
+    return out
 
 
 def _env_end(text: str, i: int, name: str) -> int:

@@ -165,6 +165,8 @@ class FunctionBuilder:
             elif name:
                 maps.add(name)
         self.body = _created_when_sized(self.body)
+        maps |= {P.meta(n, "filled_table") for stmt in self.body for n in ast.walk(stmt)
+                 if P.meta(n, "filled_table")}  # `T[i][j] \gets 0 \forall i \forall j`: keyed by (i, j)
         declared = {} if self.option in ("0", "1") else {
             a: P.int_value(lo) for a, (lo, _) in self.params.arrays.items() if P.int_value(lo) in (0, 1)}
         for table, lows in ({} if self.option in ("0", "1") else self.params.dim_lows).items():

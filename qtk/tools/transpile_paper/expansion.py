@@ -86,7 +86,10 @@ def expand(src: Src, defs: Definitions, doc: Document, depth: int = 0) -> Src:
                 copied = i = end
                 i = text.find("\\", i)
                 continue
-        brace = text[:i].rstrip().endswith("{")
+        before = text[:i].rstrip()
+        # `\STATE {\bfseries Input:}` is a group; `\While{\upshape $a > 0$}`, the brace right after a
+        # command, is its argument (the switch is then skipped, never turned into a command of its own)
+        brace = before.endswith("{") and not re.search(r"(\\[A-Za-z@]+\*?|\})\{$", before)
         if name in _FONT_SWITCHES and brace:  # `{\bfseries Input:}` is `\textbf{Input:}`
             k = text.rfind("{", 0, i)
             parts += [src.sub(copied, k), Src.const(f"\\{_FONT_SWITCHES[name]}{{", src.offset(k))]

@@ -24,9 +24,31 @@ _FROM_WORDS = {"de", "desde", "von", "da", "dal"}
 _TO_WORDS = {"à", "a", "hasta", "até", "ate", "bis", "al", "jusqu'à"}
 
 
+# a step written out (`avec un pas de 2`, `with a step of 2`, `con paso 2`): the `step` keyword
+_STEP_PHRASES = [("with", "a", "step", "of"), ("with", "step"), ("avec", "un", "pas", "de"), ("avec", "pas"),
+                 ("par", "pas", "de"), ("con", "paso"), ("con", "un", "paso", "de"), ("com", "passo"),
+                 ("con", "passo"), ("mit", "schrittweite")]
+
+
+def _step_words(toks: list[Tok]) -> list[Tok]:
+    words = [t.value.lower() if not t.math and t.kind in ("name", "kw") else None for t in toks]
+    for k in range(len(toks)):
+        for phrase in _STEP_PHRASES:
+            if tuple(words[k : k + len(phrase)]) == phrase and k + len(phrase) < len(toks):
+                return toks[:k] + [Tok("kw", "step", toks[k].at, False)] + toks[k + len(phrase) :]
+    return toks
+
+
 def _english_range(toks: list[Tok]) -> list[Tok]:
     """A counted range written with other languages' words, as `$i$ from 1 to $n$`; the words
-    between the variable and `from` (`allant`, `variando`) dropped."""
+    between the variable and `from` (`allant`, `variando`) dropped; `$i = 1$ à $n$` is `$i = 1$ to $n$`."""
+    toks = _step_words(toks)
+    assign = next((k for k, t in enumerate(toks) if t.math and t.kind == "op" and t.value in ("=", "gets")), None)
+    if assign is not None:
+        k = next((k for k in range(assign + 1, len(toks)) if not toks[k].math), None)
+        if k is not None and k + 1 < len(toks) and toks[k].kind in ("name", "kw") \
+                and toks[k].value.lower() in _TO_WORDS - {"a"} and (toks[k + 1].math or toks[k + 1].kind == "num"):
+            return toks[:k] + [Tok("kw", "to", toks[k].at, False)] + toks[k + 1 :]
     words = [(k, t.value.lower()) for k, t in enumerate(toks) if not t.math and t.kind in ("name", "kw")]
     start = next((k for k, w in words if w in _FROM_WORDS), None)
     stop = next((k for k, w in words if start is not None and k > start + 1 and w in _TO_WORDS), None)

@@ -24,7 +24,7 @@ from qtk.tools.transpile_paper.mathtok import Tok, Untranslatable
 _CMP = {"=": ast.Eq, "==": ast.Eq, "!=": ast.NotEq, "<": ast.Lt, "<=": ast.LtE, ">": ast.Gt,
         ">=": ast.GtE, "in": ast.In, "notin": ast.NotIn, "<=s": ast.LtE, "<s": ast.Lt,
         ">=s": ast.GtE, ">s": ast.Gt}
-_SETOPS = {"cup": ast.BitOr, "cap": ast.BitAnd, "setminus": ast.Sub, "&": ast.BitAnd}
+_SETOPS = {"cup": ast.BitOr, "cap": ast.BitAnd, "setminus": ast.Sub, "&": ast.BitAnd, "bitor": ast.BitOr}
 _SHIFTS = {"<<": ast.LShift, ">>": ast.RShift}
 _MULOPS = {"*": ast.Mult, "/": ast.Div, "%": ast.Mod, "//": ast.FloorDiv, "xor": ast.BitXor}
 _ATOM_START = {"num", "name", "const", "cmd", "bigop", "mathfn"}
@@ -109,7 +109,7 @@ class Parser(Cursor):
         left = self.shifts()
         while self.peek() is not None and self.peek().kind == "op" and self.peek().value in _SETOPS:
             op = _SETOPS[self.t[self.i].value]()
-            setop = self.t[self.i].value != "&"
+            setop = self.t[self.i].value not in ("&", "bitor")
             self.i += 1
             left = P.binop(left, op, self.shifts())
             if setop:

@@ -73,6 +73,7 @@ _OPS = {  # command -> (kind, value)
     **{c: ("kw", "then") for c in ("Then", "algorithmicthen")},
     **{c: ("kw", "each") for c in ("Each", "KwEach")},
     **{c: ("op", "...") for c in ("ldots", "dots", "cdots", "dotsc", "dotsb", "dotsm", "hdots")},
+    "lbrack": ("op", "["), "rbrack": ("op", "]"),  # `S \lbrack i \rbrack`: the brackets spelled out
     "lfloor": ("op", "lfloor"), "rfloor": ("op", "rfloor"), "lceil": ("op", "lceil"),
     "rceil": ("op", "rceil"),
     **{c: ("op", "|") for c in ("lvert", "rvert", "vert", "mid|")},
@@ -96,7 +97,10 @@ _SKIP = {",", ";", "!", " ", ":", ">", "quad", "qquad", "left", "right", "big", 
          "displaystyle", "textstyle", "scriptstyle", "limits", "nolimits", "hfill", "nobreak",
          "allowbreak", "relax", "xspace", "normalfont", "rm", "it", "bf", "tt", "sf", "small",
          "footnotesize", "noindent", "/", "\\", "newline", "enspace", "thinspace", "negthinspace",
-         "medspace", "thickspace", "nl", "unskip", "BlankLine", "cr", "strut", "item"}
+         "medspace", "thickspace", "nl", "unskip", "BlankLine", "cr", "strut", "item",
+         # font switches without an argument (`\\upshape $a > 0$`), and `\\-` (a place where a word may break)
+         "upshape", "itshape", "slshape", "scshape", "bfseries", "mdseries", "rmfamily", "sffamily", "ttfamily",
+         "em", "-"}
 _SIZED = {"left": "[", "bigl": "[", "Bigl": "[", "biggl": "[", "Biggl": "[",
           "right": "]", "bigr": "]", "Bigr": "]", "biggr": "]", "Biggr": "]"}
 _SKIP_ARG = {"label", "hspace", "vspace", "phantom", "hphantom", "vphantom", "footnote", "cite",
@@ -116,6 +120,10 @@ _ACCENTS = {"hat": "hat", "widehat": "hat", "bar": "bar", "overline": "bar", "ti
 _MATH_OPS = ["**", "//", "==", "!=", "<=", ">=", ":=", "+=", "-=", "*=", "...", "..", "&&", "||"]
 _NAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:\\_[A-Za-z0-9]+)*")
 _WORD_RE = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:(?:-|\\_|_)[A-Za-z0-9]+)*")
+# explicit space commands on both sides of a `|` in maths (an absolute value hugs its operand)
+_SPACES = r"\\(?:enspace|quad|qquad|;|:|medspace|thickspace|[ ])"
+_SPACED_BAR = re.compile(_SPACES + r"\s*$")
+_SPACED_AFTER = re.compile(r"\s*" + _SPACES)
 _NUM_RE = re.compile(r"0[xX][0-9a-fA-F]+\b|0[bB][01]+\b|\d+(?:\.\d+)?")  # 0x80, 0b101: C literals
 _PLAIN_RE = re.compile(r"(?P<w>%s)|\d+|[<>=+\-*/(),.:]" % _WORD_RE.pattern)
 
@@ -238,6 +246,9 @@ class _Tokenizer:
         m = (_NAME_RE if math else _WORD_RE).match(self.text, i)
         word = m.group(0) if m else self.text[i]
         end = m.end() if m else i + 1
+        parts = word.split("-")
+        if not math and len(parts) > 1 and (any(x.isdigit() for x in parts[1:]) or all(len(x) == 1 for x in parts)):
+            word, end = parts[0], i + len(parts[0])  # `(A,p,r-1)`, `n-k` written in text: a difference, not one word
         if math and word.lower() in _CONST_WORDS and word in (word.lower(), word.capitalize(), word.upper()):
             self.add("const", _CONST_WORDS[word.lower()], i, True)  # $x \gets True$, $found \gets false$
         elif math:
@@ -279,6 +290,9 @@ class _Tokenizer:
                     self.add("op", op, i, math)
                 return i + len(op)
         c = text[i]
+        if c == "|" and math and _SPACED_BAR.search(text[:i]) and _SPACED_AFTER.match(text, i + 1):
+            self.add("op", "bitor", i, math)  # `a \enspace | \enspace b`: a bar set apart by spaces is an or
+            return i + 1
         if c == "<" and text.startswith("<-", i) and not math:
             self.add("op", "gets", i, math)
             return i + 2
@@ -388,6 +402,10 @@ class _Tokenizer:
         if name == "operator" and self.text.startswith("@font", j):  # `{\\operator@font mod}`: the word as set
             return j + len("@font")
         if name == "&" and math:  # `x \\& 1`: bitwise and in maths, `and` in prose
+            m = re.match(r"\s*\\&", self.text[j:end])
+            if m:  # `a > 0 \\&\\& b > 0`: C's logical and
+                self.add("kw", "and", i, math)
+                return j + m.end()
             self.add("op", "&", i, math)
             return j
         if name == "nabla":  # \\nabla f, \\nabla_\\theta L: the gradient, one function named grad_f

@@ -251,6 +251,9 @@ def _statement(toks: list[Tok], ctx: P.Ctx) -> list[ast.stmt]:
     declared = _typed_declaration(toks, ctx)
     if declared is not None:
         return declared
+    filled = _fill_for_all(toks, ctx)
+    if filled is not None:
+        return filled
     if first.kind == "kw":
         handler = _KEYWORD_LINES.get(first.value)
         if handler is _swap_words:
@@ -799,3 +802,43 @@ def for_header(text: str, ctx: P.Ctx) -> ast.For:
 
 phrases.PARSERS.__dict__.update(allocate=allocate, is_number=is_number, value_of=value_of,
                                statement_tokens=statement_tokens)
+
+
+def _fill_for_all(toks: list[Tok], ctx: P.Ctx) -> list[ast.stmt] | None:
+    """`$T[i][j] \\gets v \\hfill \\forall i \\hfill \\forall j$` (or `\\forall i, j`): every entry of T
+    starts as v, over ranges the line does not give: a table that reads every key it was not given as v."""
+    names: list[str] = []
+    k = len(toks)
+    while k >= 2 and toks[k - 1].kind == "name":
+        run = k - 1
+        while run >= 2 and toks[run - 1].kind == "op" and toks[run - 1].value == "," and toks[run - 2].kind == "name":
+            run -= 2
+        if toks[run - 1].kind != "cmd" or toks[run - 1].value != "forall":
+            break
+        names = [t.value for t in toks[run:k:2]] + names
+        k = run - 1
+    if not names or k == len(toks):
+        gets = top_level(toks, lambda t: t.kind == "op" and t.value in ("gets", "="))
+        quant = top_level(toks, lambda t: t.kind == "cmd" and t.value == "forall")
+        if gets and quant and quant[0] > gets[0] and quant[0] + 1 < len(toks) \
+                and any(t.kind == "name" and t.value == toks[quant[0] + 1].value for t in toks[: gets[0]]):
+            # `T[i][j] \\gets 0 \\ \\forall i \\in [1, n]`: a fill over ranges, never a product with `all`
+            raise Untranslatable("an entry set for all indices in given ranges")
+        return None
+    gets = top_level(toks[:k], lambda t: t.kind == "op" and t.value in ("gets", "="))
+    if len(gets) != 1:
+        return None
+    target = parse_all(toks[: gets[0]], ctx)
+    indices: list[str] = []
+    while isinstance(target, ast.Subscript):
+        parts = target.slice.elts if isinstance(target.slice, ast.Tuple) else [target.slice]
+        if not all(isinstance(x, ast.Name) for x in parts):
+            return None
+        indices = [x.id for x in parts] + indices
+        target = target.value
+    if not isinstance(target, ast.Name) or sorted(indices) != sorted(names):
+        return None
+    value = parse_all(toks[gets[0] + 1 : k], ctx)
+    args = ast.arguments(posonlyargs=[], args=[], kwonlyargs=[], kw_defaults=[], defaults=[])
+    table = P.mark(P.call("collections.defaultdict", [ast.Lambda(args=args, body=value)]), map=True)
+    return [P.mark(ast.Assign(targets=[store(target, ctx)], value=table), filled_table=target.id)]
