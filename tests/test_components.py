@@ -171,9 +171,14 @@ def loss_curve(variant: dict, steps: int = 20) -> list[float]:
     return losses
 
 
+PINNED_STEPS = 12  # beyond ~12 steps at lr 1e-2, last-bit differences between CPUs grow (retnet:
+# 1e-5 at step 10, 2e-2 at step 20 on another x86 machine): later steps pin rounding, not numerics
+
+
 def test_golden_loss_curves():
-    """Numerics of every component, pinned: 20 steps on a fixed batch must give the stored losses
-    (set QTK_UPDATE_GOLDEN=1 to rewrite them after a deliberate change, and say why in the commit)."""
+    """Numerics of every component, pinned: the first PINNED_STEPS of 20 steps on a fixed batch must
+    give the stored losses, and all 20 must learn the batch (set QTK_UPDATE_GOLDEN=1 to rewrite
+    them after a deliberate change, and say why in the commit)."""
     curves = {name: loss_curve(v) for name, v in zip(IDS, VARIANTS)}
     if os.environ.get("QTK_UPDATE_GOLDEN"):
         GOLDEN.write_text(json.dumps(curves, indent=1) + "\n")
@@ -181,7 +186,7 @@ def test_golden_loss_curves():
     assert set(golden) == set(curves)
     for name, curve in curves.items():
         assert curve[-1] < curve[0] - 1.0, name  # it learns the batch
-        worst = max(abs(a - b) for a, b in zip(curve, golden[name]))
+        worst = max(abs(a - b) for a, b in zip(curve[:PINNED_STEPS], golden[name]))
         assert worst < 2e-3, f"{name}: loss curve moved by {worst:.2e} from the golden one"
 
 
