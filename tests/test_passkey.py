@@ -109,18 +109,24 @@ def reference_exact_match(model, s: passkey.PasskeyStream, T: int, memory: bool)
     return [right for right, _, _ in reference_reads(model, s, T, memory)]
 
 
-def test_held_out_loss_reads_each_sample_from_its_start(pk_run):
-    """Training's periodic validation of a memory model on passkey: every answer is scored with its
-    whole sample read before it (cutting the text into parts would start a part after a key line
-    and score an answer whose key the row never read)."""
+@pytest.fixture(scope="module")
+def pk_model(pk_run):
+    """(model, block size) of the trained run."""
     from qtk import checkpoint
-    from qtk.eval import evaluate
     from qtk.load import build_model
 
     ck = checkpoint.load(pk_run)
-    model = build_model(ck)
+    return build_model(ck), ck.cfg.model.block_size
+
+
+def test_held_out_loss_reads_each_sample_from_its_start(pk_model):
+    """Training's periodic validation of a memory model on passkey: every answer is scored with its
+    whole sample read before it (cutting the text into parts would start a part after a key line
+    and score an answer whose key the row never read)."""
+    from qtk.eval import evaluate
+
+    model, T = pk_model
     s = passkey.stream([512, 512, 1024, 1024, 1024], "words", seed=9)
-    T = ck.cfg.model.block_size
     with torch.no_grad():
         for memory in (True, False):
             ref = reference_reads(model, s, T, memory)
@@ -134,15 +140,11 @@ def test_held_out_loss_reads_each_sample_from_its_start(pk_run):
         assert budget["loss"] == pytest.approx(sum(x for _, x, _ in kept) / budget["tokens"], rel=1e-5)
 
 
-def test_scoring_matches_a_per_sample_reference(pk_run):
-    from qtk import checkpoint
+def test_scoring_matches_a_per_sample_reference(pk_model):
     from qtk.eval.passkey import evaluate_passkey
-    from qtk.load import build_model
 
-    ck = checkpoint.load(pk_run)
-    model = build_model(ck)
+    model, T = pk_model
     s = passkey.stream([512, 512, 512, 1024, 1024], "words", seed=9)
-    T = ck.cfg.model.block_size
     with torch.no_grad():
         for memory in (True, False):
             got = evaluate_passkey(model, s, 256, block_size=T, memory=memory, rows=2)
